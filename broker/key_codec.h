@@ -1,0 +1,60 @@
+// broker/key_codec.h — numbers to Base62 keys and back (DESIGN.md §6).
+//
+// Contract
+//   * Alphabet "0-9A-Za-z", keys left-padded with '0' to exactly `length`
+//     characters (1..10). The key space is [0, 62^length).
+//   * kSequential: key = base62(n). kScrambled: key = base62(P(n)) where P
+//     is a keyed permutation of [0, 62^length) (a Feistel network with
+//     cycle-walking), so distinct numbers always give distinct keys.
+//   * Decode(Encode(n)) == n for every n in the space; Decode rejects keys
+//     of the wrong length or with characters outside the alphabet.
+//   * Immutable after construction; safe to share between threads.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+
+namespace forge::broker {
+
+using config::KeyOrder;
+
+inline constexpr int kMinKeyLength = 1;
+inline constexpr int kMaxKeyLength = 10;
+inline constexpr std::string_view kAlphabet =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+// 62^length; length must be in [1, 10].
+std::uint64_t KeySpace(int length);
+
+class KeyCodec {
+ public:
+  // Throws std::invalid_argument for a length outside [1, 10].
+  KeyCodec(int length, KeyOrder order, std::uint64_t secret);
+
+  int length() const { return length_; }
+  KeyOrder order() const { return order_; }
+  std::uint64_t space() const { return space_; }
+
+  // n < space(). Writes exactly length() characters to out (no NUL).
+  void Encode(std::uint64_t n, char* out) const;
+  std::string Encode(std::uint64_t n) const;
+
+  // The number whose key this is; nullopt for a malformed key.
+  std::optional<std::uint64_t> Decode(std::string_view key) const;
+
+ private:
+  std::uint64_t Permute(std::uint64_t n) const;
+  std::uint64_t Unpermute(std::uint64_t n) const;
+
+  int length_;
+  KeyOrder order_;
+  std::uint64_t space_;
+  std::uint64_t round_keys_[4];
+  int half_bits_;
+};
+
+}  // namespace forge::broker

@@ -1,0 +1,148 @@
+// shm/layout.h — the byte layout of one mini-forge shared-memory segment.
+//
+// Contract
+//   * The segment "/mini-forge.<SHM_NAME>" is created by the broker (mode
+//     0600) and mapped by every frontend worker and by forge-ctl. All of them
+//     are separate processes, possibly built at different times, so this
+//     layout is an ABI: any change to a struct below bumps kLayoutVersion,
+//     and attach() refuses a segment whose magic, version, header size, slot
+//     size or total size differ from what this build expects.
+//   * Every field written after creation is a lock-free std::atomic (checked
+//     below with static_assert), so a process killed at any instruction can
+//     never leave a half-written lock behind: there are no locks.
+//   * The Header is written once by the creator before the segment becomes
+//     attachable (header.magic is stored last, with release order) and is
+//     read-only afterwards.
+//   * Hot fields that different processes write (ring head, ring tail, each
+//     worker's stats slot, the broker's stats) sit on their own 64-byte cache
+//     lines so writers do not false-share.
+//
+// Memory map (offsets are fixed; see the static_asserts at the end):
+//   Header | BrokerStats | WorkerSlot[kMaxWorkers] | head | tail | Slot[cap]
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+namespace forge::shm {
+
+inline constexpr std::uint64_t kMagic = 0x4547524f46494e4dULL;  // "MINFORGE"
+inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::size_t kCacheLine = 64;
+inline constexpr std::size_t kKeyBytes = 16;  // up to 15 chars, NUL padded
+inline constexpr std::size_t kMaxKeyLength = kKeyBytes - 1;
+inline constexpr std::uint32_t kMaxWorkers = 1024;  // across all frontends
+inline constexpr std::size_t kStoreTextBytes = 128;
+
+// What the broker is doing; stored in BrokerStats::state.
+enum class BrokerState : std::uint32_t {
+  kNone = 0,        // no broker has run on this segment yet
+  kStarting = 1,    // opening the store
+  kRunning = 2,     // filling the ring
+  kStoreError = 3,  // the store is failing; retrying with back-off
+  kExhausted = 4,   // the key space is used up; nothing more will come
+  kStopped = 5,     // exited cleanly
+};
+
+// Written once at creation, read-only afterwards.
+struct Header {
+  std::atomic<std::uint64_t> magic;  // stored last (release) at creation
+  std::uint32_t layout_version;
+  std::uint32_t header_size;  // sizeof(Header)
+  std::uint64_t total_size;   // bytes of the whole segment
+  std::uint64_t capacity;     // ring slots, a power of two
+  std::uint32_t slot_size;    // sizeof(Slot)
+  std::uint32_t key_length;   // characters per key (1..15)
+  std::uint32_t max_workers;  // kMaxWorkers
+  std::uint32_t key_order;    // 0 scrambled, 1 sequential (informational)
+  std::uint64_t key_space;    // 62^key_length
+  std::uint64_t created_unix_ns;
+  char store[kStoreTextBytes];  // store kind and location, no password
+};
+
+// The broker's health and counters. One writer (the broker holding the
+// producer lock); any number of readers. Counters only grow.
+struct alignas(kCacheLine) BrokerStats {
+  std::atomic<std::int32_t> pid;           // 0 when no broker has run
+  std::atomic<std::uint32_t> state;        // BrokerState
+  std::atomic<std::uint64_t> start_unix_ns;
+  std::atomic<std::uint64_t> heartbeat_unix_ns;  // refreshed at least 1/s
+  std::atomic<std::uint64_t> ranges_reserved;
+  std::atomic<std::uint64_t> keys_produced;   // keys pushed into the ring
+  std::atomic<std::uint64_t> refills;         // low-water refills done
+  std::atomic<std::uint64_t> store_errors;
+  std::atomic<std::uint64_t> last_refill_ns;  // latest store round trip
+  std::atomic<std::uint64_t> store_next;      // store counter after the
+                                              // broker's latest reservation
+  std::atomic<std::uint64_t> keys_wasted;     // known gaps (0 if unknown)
+  // Futex word: the broker sleeps on it when the ring is full enough;
+  // a consumer that sees the fill below low_water bumps it and wakes.
+  alignas(kCacheLine) std::atomic<std::uint32_t> producer_wake;
+  std::atomic<std::uint32_t> producer_sleeping;  // 1 while in futex wait
+  std::atomic<std::uint64_t> low_water;          // refill threshold (slots)
+  // Futex word: consumers waiting on an empty ring sleep on it; the
+  // producer bumps it and wakes them after a push into an empty ring.
+  alignas(kCacheLine) std::atomic<std::uint32_t> consumer_wake;
+  std::atomic<std::uint32_t> consumers_waiting;
+};
+
+// One per frontend worker process. A worker claims a slot whose pid is 0 or
+// dead with a CAS on pid, and stores 0 when it exits.
+struct alignas(kCacheLine) WorkerSlot {
+  std::atomic<std::int32_t> pid;
+  std::atomic<std::uint32_t> frontend_pid;  // the master that forked it
+  std::atomic<std::uint64_t> served;        // keys handed out
+  std::atomic<std::uint64_t> unavailable;   // 503 answers
+  std::atomic<std::uint64_t> requests;      // all HTTP requests answered
+  std::atomic<std::uint64_t> start_unix_ns;
+};
+
+// A ring index on its own cache line.
+struct alignas(kCacheLine) RingIndex {
+  std::atomic<std::uint64_t> value;
+};
+
+// One ring slot: the key's 16 bytes as two atomic words, so a reader racing
+// the producer gets a torn copy at worst (and then its CAS fails), never UB.
+struct Slot {
+  std::atomic<std::uint64_t> word[2];
+};
+
+// The fixed-size prefix of the segment; the slots follow at kSlotsOffset.
+struct SegmentPrefix {
+  Header header;
+  alignas(kCacheLine) BrokerStats broker;
+  WorkerSlot workers[kMaxWorkers];
+  RingIndex head;  // next slot to claim (consumers, CAS)
+  RingIndex tail;  // next slot to fill (producer only)
+};
+
+inline constexpr std::size_t kSlotsOffset = sizeof(SegmentPrefix);
+
+constexpr std::size_t SegmentSize(std::uint64_t capacity) {
+  return kSlotsOffset + static_cast<std::size_t>(capacity) * sizeof(Slot);
+}
+
+// ---- ABI checks: the layout is shared across processes and builds. ----
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+static_assert(std::atomic<std::int32_t>::is_always_lock_free);
+static_assert(sizeof(std::atomic<std::uint64_t>) == 8);
+static_assert(sizeof(std::atomic<std::uint32_t>) == 4);  // futex word size
+static_assert(std::is_standard_layout_v<SegmentPrefix>);
+static_assert(sizeof(Slot) == kKeyBytes);
+static_assert(sizeof(Header) == 192);
+static_assert(sizeof(BrokerStats) == 3 * kCacheLine);
+static_assert(sizeof(WorkerSlot) == kCacheLine);
+static_assert(sizeof(RingIndex) == kCacheLine);
+static_assert(offsetof(SegmentPrefix, broker) == 192);
+static_assert(offsetof(SegmentPrefix, workers) == 192 + 3 * kCacheLine);
+static_assert(offsetof(SegmentPrefix, head) ==
+              offsetof(SegmentPrefix, workers) + kMaxWorkers * kCacheLine);
+static_assert(offsetof(SegmentPrefix, tail) ==
+              offsetof(SegmentPrefix, head) + kCacheLine);
+static_assert(kSlotsOffset % kCacheLine == 0);
+
+}  // namespace forge::shm

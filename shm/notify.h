@@ -1,0 +1,36 @@
+// shm/notify.h — sleeping and waking across processes without spinning.
+//
+// Contract
+//   * Built on futex(2) words in BrokerStats (shared, not private futexes),
+//     so a sleeper in one process is woken by a store in another.
+//   * The fast path of a consumer (a pop that leaves the ring above the
+//     low-water mark) costs one relaxed load and no syscall. A syscall
+//     happens only when the ring is below low-water and the producer sleeps,
+//     or when the ring is empty.
+//   * Lost wake-ups are impossible by construction (the sleeper re-checks
+//     the condition after announcing itself), and every wait has a timeout,
+//     so a dead peer can delay a waiter by at most that timeout.
+#pragma once
+
+#include <chrono>
+
+#include "shm/segment.h"
+
+namespace forge::shm {
+
+// Consumer: waits until the ring has at least one key or `deadline` passes.
+// Returns true if keys are (probably) available.
+bool WaitForKeys(Segment& seg, std::chrono::steady_clock::time_point deadline);
+
+// Consumer: call after a successful pop. Wakes the producer if the ring is
+// below its low-water mark and the producer is asleep.
+void MaybeWakeProducer(Segment& seg);
+
+// Producer: call after Push(). Wakes consumers sleeping in WaitForKeys.
+void WakeConsumers(Segment& seg);
+
+// Producer: sleeps until the fill drops below low_water (a consumer wakes
+// it) or `max_sleep` passes. Returns immediately if already below.
+void WaitForLowWater(Segment& seg, std::chrono::milliseconds max_sleep);
+
+}  // namespace forge::shm

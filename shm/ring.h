@@ -1,0 +1,125 @@
+// shm/ring.h — the single-producer, multi-consumer key ring in shared memory.
+//
+// Contract
+//   * Process safety: exactly one producer (the broker that holds the
+//     segment's flock, see segment.h) calls Push(); any number of consumer
+//     processes and threads call TryPop()/TryPopBatch() concurrently. There
+//     are no locks: a process may be SIGKILLed at any instruction.
+//   * Indices grow forever (64-bit; at 10^9 keys/s they wrap after ~584
+//     years); slot i lives at i & (capacity - 1).
+//
+// Invariants
+//   I1. head <= tail <= head + capacity.
+//   I2. A key is claimed by exactly one consumer: a claim is one successful
+//       CAS of head from h to h + n, made after the n slots were copied.
+//       A consumer that dies before its CAS claimed nothing; one that dies
+//       after it loses only what it claimed (a gap, never a repeat).
+//   I3. The producer writes slot t only while t - head < capacity, so a slot
+//       is never overwritten while a CAS that would claim it can succeed.
+//   I4. The producer never waits for a consumer; a consumer never waits for
+//       the producer (an empty ring is reported, not waited on here).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "shm/layout.h"
+
+namespace forge::shm {
+
+// A key as it travels through the ring: up to 15 characters, NUL padded.
+struct Key {
+  char text[kKeyBytes];
+};
+static_assert(sizeof(Key) == sizeof(Slot));
+
+class Ring {
+ public:
+  Ring(RingIndex* head, RingIndex* tail, Slot* slots, std::uint64_t capacity)
+      : head_(&head->value),
+        tail_(&tail->value),
+        slots_(slots),
+        mask_(capacity - 1) {}
+
+  std::uint64_t capacity() const { return mask_ + 1; }
+
+  // Keys ready to claim right now (a snapshot; may be stale immediately).
+  std::uint64_t Size() const {
+    // acquire on both: a reader (stats, low-water checks) wants a recent,
+    // ordered pair; a stale value is harmless because nothing is claimed.
+    const std::uint64_t h = head_->load(std::memory_order_acquire);
+    const std::uint64_t t = tail_->load(std::memory_order_acquire);
+    return t > h ? t - h : 0;
+  }
+
+  // Consumer: claims one key. Returns false when the ring is empty.
+  bool TryPop(Key* out) { return TryPopBatch(out, 1) == 1; }
+
+  // Consumer: claims up to `max` keys (in ring order) with one CAS.
+  // Returns how many were claimed, 0 when the ring is empty.
+  std::size_t TryPopBatch(Key* out, std::size_t max) {
+    // acquire: costs nothing on x86 and makes earlier claims' effects
+    // visible, so h is at least as new as any slot state we go on to read.
+    std::uint64_t h = head_->load(std::memory_order_acquire);
+    for (;;) {
+      // acquire: pairs with the producer's release store of tail, so the
+      // slot words written before that store are visible to our copy.
+      const std::uint64_t t = tail_->load(std::memory_order_acquire);
+      if (t <= h) return 0;
+      const std::size_t n =
+          static_cast<std::size_t>(std::min<std::uint64_t>(max, t - h));
+      for (std::size_t i = 0; i < n; ++i) CopyOut(h + i, &out[i]);
+      // release on success: our slot reads happen-before any producer that
+      // later observes the new head (acquire) and overwrites those slots
+      // (I3). acquire on failure: h is reloaded for the retry.
+      if (head_->compare_exchange_weak(h, h + n, std::memory_order_release,
+                                       std::memory_order_acquire)) {
+        return n;
+      }
+    }
+  }
+
+  // Producer only: appends up to n keys; returns how many fit.
+  std::size_t Push(const Key* keys, std::size_t n) {
+    // relaxed: only this producer writes tail.
+    const std::uint64_t t = tail_->load(std::memory_order_relaxed);
+    // acquire: pairs with the consumers' release CAS, so their copies of
+    // the slots we are about to overwrite are complete (I3).
+    const std::uint64_t h = head_->load(std::memory_order_acquire);
+    const std::uint64_t free_slots = capacity() - (t - h);
+    const std::size_t m =
+        static_cast<std::size_t>(std::min<std::uint64_t>(n, free_slots));
+    for (std::size_t i = 0; i < m; ++i) CopyIn(t + i, keys[i]);
+    // release: publishes the slot words above before the new tail.
+    tail_->store(t + m, std::memory_order_release);
+    return m;
+  }
+
+ private:
+  void CopyOut(std::uint64_t index, Key* out) const {
+    const Slot& s = slots_[index & mask_];
+    std::uint64_t w[2];
+    // relaxed: ordering comes from the tail acquire before and the head
+    // CAS after; a torn read only happens when that CAS then fails.
+    w[0] = s.word[0].load(std::memory_order_relaxed);
+    w[1] = s.word[1].load(std::memory_order_relaxed);
+    std::memcpy(out->text, w, sizeof(w));
+  }
+
+  void CopyIn(std::uint64_t index, const Key& key) {
+    Slot& s = slots_[index & mask_];
+    std::uint64_t w[2];
+    std::memcpy(w, key.text, sizeof(w));
+    // relaxed: the release store of tail in Push() publishes these words.
+    s.word[0].store(w[0], std::memory_order_relaxed);
+    s.word[1].store(w[1], std::memory_order_relaxed);
+  }
+
+  std::atomic<std::uint64_t>* head_;
+  std::atomic<std::uint64_t>* tail_;
+  Slot* slots_;
+  std::uint64_t mask_;
+};
+
+}  // namespace forge::shm

@@ -1,0 +1,104 @@
+// shm/segment.h — create, attach and validate the shared-memory segment.
+//
+// Contract
+//   * Names: SHM_NAME "x" maps to the POSIX object "/mini-forge.x"
+//     (/dev/shm/mini-forge.x) and the producer lock file
+//     /dev/shm/mini-forge.x.lock. Names are 1..200 chars of [A-Za-z0-9._-].
+//   * Producer exclusion (DESIGN.md §2.3): Segment::OpenProducer takes
+//     flock(LOCK_EX|LOCK_NB) on the lock file and keeps it for the object's
+//     lifetime; the kernel drops it when the holder dies, so a stale lock
+//     cannot exist. A second producer gets ProducerLocked naming the
+//     holder's pid (written into the lock file by the holder).
+//   * OpenProducer re-attaches an existing segment when its layout matches
+//     (keys already in the ring are kept); it never reinterprets a segment
+//     with a different magic, version or size: it throws SegmentError.
+//   * Objects are created with mode 0600. Attach refuses a segment that is
+//     not owned by the current user or is accessible by group/other.
+//   * A Segment is movable, not copyable; it unmaps on destruction. All
+//     methods are safe to call from any thread; the memory they return
+//     follows the rules of layout.h and ring.h.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "shm/layout.h"
+#include "shm/ring.h"
+
+namespace forge::shm {
+
+// A segment that cannot be used; what() is one line for a person: the
+// object's path, what is wrong, and what to do.
+class SegmentError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// No segment exists under that name (forge-ctl exits 1 on this).
+class SegmentMissing : public SegmentError {
+ public:
+  using SegmentError::SegmentError;
+};
+
+// Another live process holds the producer lock.
+class ProducerLocked : public SegmentError {
+ public:
+  ProducerLocked(const std::string& what, int holder_pid)
+      : SegmentError(what), holder_pid_(holder_pid) {}
+  int holder_pid() const { return holder_pid_; }
+
+ private:
+  int holder_pid_;
+};
+
+// What the producer wants the segment to look like.
+struct SegmentSpec {
+  std::uint64_t capacity = 65536;  // power of two
+  std::uint32_t key_length = 7;
+  std::uint32_t key_order = 0;  // 0 scrambled, 1 sequential
+  std::uint64_t key_space = 0;  // 62^key_length
+  std::string store;            // store description, no password
+};
+
+enum class Access { kReadWrite, kReadOnly };
+
+class Segment {
+ public:
+  // Throws SegmentError if `name` is not a valid SHM_NAME.
+  static std::string ObjectName(const std::string& name);  // "/mini-forge.x"
+  static std::string ObjectPath(const std::string& name);  // /dev/shm/...
+  static std::string LockPath(const std::string& name);
+
+  // Broker: takes the producer lock, then creates the segment or re-attaches
+  // a compatible one. A segment whose capacity/key format differs from
+  // `spec` is refused (SegmentError) unless no worker is attached, in which
+  // case it is replaced (the keys it held become gaps, never repeats).
+  static Segment OpenProducer(const std::string& name, const SegmentSpec& spec);
+
+  // Frontend (kReadWrite: ring pops, worker stats) or forge-ctl
+  // (kReadOnly: mapped PROT_READ, so it cannot corrupt anything).
+  // Throws SegmentMissing or SegmentError.
+  static Segment Attach(const std::string& name, Access access);
+
+  Segment(Segment&&) noexcept;
+  Segment& operator=(Segment&&) noexcept;
+  ~Segment();
+
+  const std::string& name() const;
+  const Header& header() const;
+  BrokerStats& broker();  // kReadWrite only
+  const BrokerStats& broker() const;
+  WorkerSlot& worker(std::uint32_t i);  // i < kMaxWorkers
+  const WorkerSlot& worker(std::uint32_t i) const;
+  Ring& ring();
+  const Ring& ring() const;
+  bool is_producer() const;  // holds the producer lock
+
+ private:
+  struct Impl;
+  explicit Segment(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace forge::shm

@@ -1,0 +1,34 @@
+// shm/workers.h — per-worker stats slots shared by all frontends.
+//
+// Contract
+//   * A worker process claims one WorkerSlot for its pid with a CAS on
+//     WorkerSlot::pid (from 0, or from a pid that is no longer alive), so
+//     several frontends on one segment never share a slot.
+//   * The claiming process is the only writer of its slot's counters
+//     (relaxed increments: readers only need eventually-consistent totals).
+//   * A slot whose pid is dead counts as free; Release() stores 0 on exit.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+
+#include "shm/segment.h"
+
+namespace forge::shm {
+
+// True if a process with this pid exists (kill(pid, 0) semantics; EPERM
+// counts as alive).
+bool ProcessAlive(pid_t pid);
+
+// Claims a free slot for `pid`; nullopt when all kMaxWorkers are taken.
+// Counters are per slot and are NOT reset on take-over: they only grow, so
+// totals and Prometheus counters never go backwards when a worker is
+// replaced.
+std::optional<std::uint32_t> ClaimWorkerSlot(Segment& seg, pid_t pid,
+                                             pid_t frontend_pid);
+
+// Frees the slot if it still belongs to `pid`.
+void ReleaseWorkerSlot(Segment& seg, std::uint32_t slot, pid_t pid);
+
+}  // namespace forge::shm
