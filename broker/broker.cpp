@@ -1,1 +1,524 @@
-// placeholder: being written
+// broker/broker.cpp — the refill loop (see broker.h for the contract).
+#include "broker/broker.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "config/log.h"
+#include "shm/notify.h"
+#include "shm/workers.h"
+
+namespace forge::broker {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+
+// Keys encoded per Push(): big enough to amortise the tail store, small
+// enough to keep the encode buffer in L1/L2.
+constexpr std::uint64_t kBatchKeys = 1024;
+
+std::uint64_t UnixNowNs() {
+  return static_cast<std::uint64_t>(
+      duration_cast<nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+// Sleeps up to `d`; a signal (EINTR) ends the sleep early on purpose.
+void SleepInterruptibly(nanoseconds d) {
+  if (d <= nanoseconds::zero()) return;
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(d.count() / 1'000'000'000);
+  ts.tv_nsec = static_cast<long>(d.count() % 1'000'000'000);
+  ::nanosleep(&ts, nullptr);
+}
+
+shm::BrokerState LoadState(const shm::BrokerStats& stats) {
+  // relaxed: the state is a status word; nothing else is read through it.
+  return static_cast<shm::BrokerState>(
+      stats.state.load(std::memory_order_relaxed));
+}
+
+// Frontend workers attached to the segment right now (slot pid alive).
+std::uint32_t LiveWorkers(shm::Segment& seg) {
+  std::uint32_t live = 0;
+  for (std::uint32_t i = 0; i < shm::kMaxWorkers; ++i) {
+    // relaxed: a liveness snapshot; kill(pid, 0) is the real check, and a
+    // worker attaching right after only finds fewer keys (pops are claims).
+    const pid_t pid = seg.worker(i).pid.load(std::memory_order_relaxed);
+    if (pid > 0 && shm::ProcessAlive(pid)) ++live;
+  }
+  return live;
+}
+
+// True when the segment was created for `store`: only then do the keys in
+// its ring decode to this store's numbers (a segment re-attached after
+// DB_URL changed holds another store's keys, maybe with another secret).
+bool FilledFrom(const shm::Segment& seg, const RangeStore& store) {
+  const char* text = seg.header().store;
+  const std::string_view created(text, ::strnlen(text, shm::kStoreTextBytes));
+  return created ==
+         std::string_view(store.Describe()).substr(0, shm::kStoreTextBytes - 1);
+}
+
+std::uint64_t Total(const std::vector<Range>& ranges) {
+  std::uint64_t n = 0;
+  for (const Range& r : ranges) n += r.size();
+  return n;
+}
+
+// Sorted, without empty ranges, touching ones merged (overlaps are kept
+// apart for the store to refuse: they would mean a bug, never "merge").
+std::vector<Range> Coalesce(std::vector<Range> ranges) {
+  std::erase_if(ranges, [](const Range& r) { return r.empty(); });
+  std::sort(ranges.begin(), ranges.end(),
+            [](const Range& a, const Range& b) { return a.first < b.first; });
+  std::vector<Range> out;
+  for (const Range& r : ranges) {
+    if (!out.empty() && out.back().last == r.first) {
+      out.back().last = r.last;
+    } else {
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+// The numbers as ranges of consecutive values.
+std::vector<Range> RunsOf(std::vector<std::uint64_t> numbers) {
+  std::sort(numbers.begin(), numbers.end());
+  std::vector<Range> runs;
+  for (const std::uint64_t n : numbers) {
+    if (!runs.empty() && runs.back().last == n) {
+      ++runs.back().last;
+    } else {
+      runs.push_back(Range{n, n + 1});
+    }
+  }
+  return runs;
+}
+
+// "H in hand, R from the ring[, which stays ...]" for the stop log line.
+std::string Sources(std::uint64_t in_hand, std::uint64_t from_ring,
+                    std::uint32_t workers, const std::string& foreign_store) {
+  std::string text = std::to_string(in_hand) + " in hand, " +
+                     std::to_string(from_ring) + " from the ring";
+  if (workers > 0) {
+    text += ", which stays with " + std::to_string(workers) +
+            " attached frontend worker(s)";
+  } else if (!foreign_store.empty()) {
+    text += ", which stays: it was created for store \"" + foreign_store + "\"";
+  }
+  return text;
+}
+
+KeyCodec MakeCodec(const RangeStore& store, const shm::Segment& seg) {
+  const StoreFormat& f = store.format();
+  if (static_cast<std::uint32_t>(f.key_length) != seg.header().key_length) {
+    throw std::invalid_argument(
+        "segment \"" + seg.name() + "\" holds keys of length " +
+        std::to_string(seg.header().key_length) + " but the store (" +
+        store.Describe() + ") makes keys of length " +
+        std::to_string(f.key_length) + "; they must agree");
+  }
+  return KeyCodec(f.key_length, f.order, f.secret);
+}
+
+}  // namespace
+
+const char* StateName(shm::BrokerState state) {
+  switch (state) {
+    case shm::BrokerState::kNone:
+      return "none";
+    case shm::BrokerState::kStarting:
+      return "starting";
+    case shm::BrokerState::kRunning:
+      return "running";
+    case shm::BrokerState::kStoreError:
+      return "store-error";
+    case shm::BrokerState::kExhausted:
+      return "exhausted";
+    case shm::BrokerState::kStopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+shm::SegmentSpec SegmentSpecFor(const config::Config& cfg,
+                                const RangeStore& store) {
+  const StoreFormat& f = store.format();
+  shm::SegmentSpec spec;
+  spec.capacity = cfg.pool_capacity;
+  spec.key_length = static_cast<std::uint32_t>(f.key_length);
+  spec.key_order = f.order == config::KeyOrder::kSequential ? 1 : 0;
+  spec.key_space = KeySpace(f.key_length);
+  spec.store = store.Describe();
+  return spec;
+}
+
+std::unique_ptr<RangeStore> OpenStoreRetrying(const config::Config& cfg,
+                                              const BrokerOptions& options,
+                                              const std::atomic<bool>& stop) {
+  StoreFormat wanted;
+  wanted.key_length = cfg.key_length;
+  wanted.order = cfg.key_order;
+  milliseconds backoff = options.backoff_min;
+  // relaxed: a stop flag set by a signal handler; it carries no data.
+  while (!stop.load(std::memory_order_relaxed)) {
+    try {
+      return OpenStore(cfg.db_url, wanted);
+    } catch (const StoreError& e) {
+      if (!e.transient()) throw;
+      log::Warn(std::string("cannot open the store yet (retrying in ") +
+                std::to_string(backoff.count()) + " ms): " + e.what());
+      SleepInterruptibly(backoff);
+      backoff = std::min(backoff * 2, options.backoff_max);
+    }
+  }
+  return nullptr;
+}
+
+BrokerOptions BrokerOptions::FromConfig(const config::Config& cfg) {
+  BrokerOptions o;
+  o.range_size = cfg.range_size;
+  return o;
+}
+
+Broker::Broker(const config::Config& cfg, RangeStore& store, shm::Segment& seg)
+    : Broker(BrokerOptions::FromConfig(cfg), store, seg) {}
+
+Broker::Broker(const BrokerOptions& options, RangeStore& store,
+               shm::Segment& seg)
+    : options_(options),
+      store_(store),
+      seg_(seg),
+      stats_(seg.broker()),
+      ring_(seg.ring()),
+      codec_(MakeCodec(store, seg)),
+      capacity_(ring_.capacity()),
+      low_water_(capacity_ / 2),
+      target_hand_(capacity_ - low_water_ + options.range_size),
+      batch_(kBatchKeys) {
+  if (options_.range_size == 0) {
+    throw std::invalid_argument("broker range size must be at least 1");
+  }
+  // relaxed (all below): BrokerStats are independent status words for
+  // readers (forge-ctl, /metrics, consumers' low-water check); no other
+  // memory is published through them.
+  stats_.pid.store(static_cast<std::int32_t>(::getpid()),
+                   std::memory_order_relaxed);
+  stats_.start_unix_ns.store(UnixNowNs(), std::memory_order_relaxed);
+  stats_.low_water.store(low_water_, std::memory_order_relaxed);
+  try {
+    stats_.store_next.store(store_.Next(), std::memory_order_relaxed);
+  } catch (const StoreError& e) {
+    log::Warn(std::string("cannot read the store counter yet: ") + e.what());
+  }
+  SetState(shm::BrokerState::kStarting);
+  Heartbeat();
+}
+
+int Broker::Run(const std::atomic<bool>& stop, std::atomic<bool>* hangup) {
+  SetState(shm::BrokerState::kRunning);
+  // relaxed: the flag is set by a signal handler or another thread and
+  // carries no data; seeing it one iteration late is fine.
+  while (!stop.load(std::memory_order_relaxed)) {
+    const StepResult r = Step();
+    if (r == StepResult::kFatal) {
+      AddWasted(hand());
+      log::Error("exiting: " + std::to_string(hand()) +
+                 " reserved numbers not pushed become a gap");
+      return 2;
+    }
+    // relaxed: same as `stop`; exchange so each SIGHUP logs once.
+    if (hangup != nullptr &&
+        hangup->exchange(false, std::memory_order_relaxed)) {
+      log::Info("SIGHUP ignored (restart to apply config)");
+    }
+    if (r == StepResult::kIdle && !stop.load(std::memory_order_relaxed)) {
+      Idle();
+    }
+  }
+  ReturnUnpublished();
+  SetState(shm::BrokerState::kStopped);
+  Heartbeat();
+  return 0;
+}
+
+StepResult Broker::Step() {
+  // relaxed: a statistic for tests, see iterations().
+  iterations_.fetch_add(1, std::memory_order_relaxed);
+  Heartbeat();
+  PushFromHand();
+  if (WantReserve()) {
+    if (!ReserveOne()) return StepResult::kFatal;
+    PushFromHand();
+  }
+  return CanPush() || WantReserve() ? StepResult::kBusy : StepResult::kIdle;
+}
+
+void Broker::Idle() {
+  nanoseconds wait = options_.idle_wait;
+  if (BackingOff())
+    wait = std::min<nanoseconds>(wait, retry_at_ - Clock::now());
+  if (exhausted_) {
+    wait = std::min<nanoseconds>(wait, recheck_at_ - Clock::now());
+  }
+  if (wait <= nanoseconds::zero()) return;
+  if (hand() > 0 && RingFull()) {
+    // Something to push once consumers take keys: sleep until they wake us.
+    shm::WaitForLowWater(
+        seg_, std::max(milliseconds(1), duration_cast<milliseconds>(wait)));
+  } else {
+    // Nothing to push (exhausted, or the store is backing off): a consumer
+    // cannot make work appear, so only time (or a signal) ends this sleep.
+    SleepInterruptibly(wait);
+  }
+}
+
+void Broker::Heartbeat() {
+  // relaxed: a timestamp for readers; see the constructor.
+  stats_.heartbeat_unix_ns.store(UnixNowNs(), std::memory_order_relaxed);
+}
+
+void Broker::SetState(shm::BrokerState state) {
+  const shm::BrokerState old = LoadState(stats_);
+  // relaxed: a status word; see the constructor.
+  stats_.state.store(static_cast<std::uint32_t>(state),
+                     std::memory_order_relaxed);
+  if (old != state) {
+    log::Info(std::string("state ") + StateName(old) + " -> " +
+              StateName(state));
+  }
+}
+
+bool Broker::RingFull() const { return ring_.Size() >= capacity_; }
+
+bool Broker::CanPush() const { return hand() > 0 && !RingFull(); }
+
+bool Broker::BackingOff() const {
+  return backoff_.count() > 0 && Clock::now() < retry_at_;
+}
+
+bool Broker::WantReserve() const {
+  if (hand() >= target_hand_ || BackingOff()) return false;
+  return !exhausted_ || Clock::now() >= recheck_at_;
+}
+
+void Broker::PushFromHand() {
+  std::uint64_t pushed = 0;
+  while (!hand_.empty()) {
+    const std::size_t n = PushBatch();
+    if (n == 0) break;
+    pushed += n;
+  }
+  if (pushed == 0) return;
+  // Consumers may be asleep on an empty ring; the call costs one load when
+  // nobody waits, so it is made after every push rather than guessing
+  // whether the ring looked empty a moment ago.
+  shm::WakeConsumers(seg_);
+  if (RingFull()) refilling_ = false;
+}
+
+std::size_t Broker::PushBatch() {
+  Range& r = hand_.front();
+  const std::uint64_t fill = ring_.Size();
+  const std::uint64_t room = capacity_ - std::min(fill, capacity_);
+  const auto n =
+      static_cast<std::size_t>(std::min({room, r.size(), kBatchKeys}));
+  if (n == 0) return 0;
+  NoteRefillStart(fill);
+  for (std::size_t i = 0; i < n; ++i) {
+    batch_[i] = shm::Key{};
+    codec_.Encode(r.first + i, batch_[i].text);
+  }
+  // Only consumers move head, which frees slots, so all n fit; whatever
+  // did not fit stays in hand (r.first advances by what was pushed).
+  const std::size_t m = ring_.Push(batch_.data(), n);
+  r.first += m;
+  // relaxed: see hand(); this thread is the only writer.
+  hand_count_.fetch_sub(m, std::memory_order_relaxed);
+  if (r.empty()) hand_.pop_front();
+  // relaxed: a statistic; see the constructor.
+  stats_.keys_produced.fetch_add(m, std::memory_order_relaxed);
+  return m;
+}
+
+void Broker::NoteRefillStart(std::uint64_t fill_before) {
+  if (refilling_ || fill_before >= low_water_) return;
+  refilling_ = true;
+  // relaxed: a statistic; see the constructor.
+  stats_.refills.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool Broker::ReserveOne() {
+  const Clock::time_point t0 = Clock::now();
+  try {
+    const Range r = store_.Reserve(options_.range_size);
+    if (backoff_.count() > 0) {
+      backoff_ = milliseconds(0);
+      log::Info("store recovered: " + store_.Describe());
+      SetState(shm::BrokerState::kRunning);
+    }
+    if (r.empty()) {
+      OnExhausted();
+    } else {
+      TakeRange(r, Clock::now() - t0);
+    }
+    return true;
+  } catch (const StoreError& e) {
+    // relaxed: a statistic; see the constructor.
+    stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
+    if (e.transient()) {
+      OnTransientError(e);
+      return true;
+    }
+    SetState(shm::BrokerState::kStoreError);
+    log::Error(std::string("store failed (not retryable), exiting: ") +
+               e.what());
+    return false;
+  }
+}
+
+void Broker::TakeRange(const Range& r, nanoseconds took) {
+  if (exhausted_) {
+    exhausted_ = false;
+    log::Info("the store has returned numbers again: " +
+              std::to_string(r.size()) + " more keys");
+    SetState(shm::BrokerState::kRunning);
+  }
+  hand_.push_back(r);
+  // relaxed: see hand(); this thread is the only writer.
+  hand_count_.fetch_add(r.size(), std::memory_order_relaxed);
+  // relaxed: statistics; see the constructor.
+  stats_.ranges_reserved.fetch_add(1, std::memory_order_relaxed);
+  // A returned range lies below the counter: keep the highest seen.
+  stats_.store_next.store(
+      std::max(r.last, stats_.store_next.load(std::memory_order_relaxed)),
+      std::memory_order_relaxed);
+  stats_.last_refill_ns.store(static_cast<std::uint64_t>(took.count()),
+                              std::memory_order_relaxed);
+  if (log::DebugEnabled()) {
+    log::Debug("reserved [" + std::to_string(r.first) + ", " +
+               std::to_string(r.last) + ") in " +
+               std::to_string(took.count() / 1000) + " us; hand " +
+               std::to_string(hand()));
+  }
+}
+
+void Broker::OnExhausted() {
+  recheck_at_ = Clock::now() + options_.exhausted_recheck;
+  exhausted_ = true;
+  SetState(shm::BrokerState::kExhausted);               // logs only a change
+  if (std::exchange(exhaustion_warned_, true)) return;  // said it once
+  log::Warn("key space exhausted (" + std::to_string(codec_.space()) +
+            " keys of length " + std::to_string(codec_.length()) +
+            "): pushing the last " + std::to_string(hand()) +
+            " numbers in hand, then only numbers other brokers return");
+}
+
+void Broker::OnTransientError(const StoreError& e) {
+  backoff_ = backoff_.count() == 0
+                 ? options_.backoff_min
+                 : std::min(backoff_ * 2, options_.backoff_max);
+  retry_at_ = Clock::now() + backoff_;
+  SetState(shm::BrokerState::kStoreError);
+  log::Warn(std::string("store error (will retry in ") +
+            std::to_string(backoff_.count()) + " ms; " +
+            std::to_string(hand()) + " numbers still in hand): " + e.what());
+}
+
+void Broker::AddWasted(std::uint64_t n) {
+  // relaxed: a statistic; see the constructor.
+  stats_.keys_wasted.fetch_add(n, std::memory_order_relaxed);
+}
+
+// See "Zero-waste stop" in broker.h. From here on nothing is pushed.
+void Broker::ReturnUnpublished() {
+  std::vector<Range> back(hand_.begin(), hand_.end());
+  const std::uint64_t in_hand = hand();
+  hand_.clear();
+  // relaxed: see hand(); this thread is the only writer.
+  hand_count_.store(0, std::memory_order_relaxed);
+  const std::uint32_t workers = LiveWorkers(seg_);
+  const bool ours = FilledFrom(seg_, store_);
+  const std::uint64_t from_ring = workers == 0 && ours ? DrainRing(&back) : 0;
+  const std::string where =
+      Sources(in_hand, from_ring, workers, ours ? "" : seg_.header().store);
+  back = Coalesce(std::move(back));
+  const std::uint64_t total = Total(back);
+  std::string error;
+  if (total == 0) {
+    log::Info("stopping: nothing to return to the store (" + where + ")");
+  } else if (ReturnWithin(back, &error)) {
+    log::Info("stopping: returned " + std::to_string(total) +
+              " unpublished numbers to the store (" + where + ")");
+  } else {
+    AddWasted(total);
+    log::Warn("stopping: could not return " + std::to_string(total) +
+              " unpublished numbers (" + where +
+              "), they become a gap: " + error);
+  }
+}
+
+// Pops every key left in the ring (a consumer's claim, so each is ours
+// alone) and appends their numbers as ranges; returns how many decoded.
+std::uint64_t Broker::DrainRing(std::vector<Range>* out) {
+  std::vector<std::uint64_t> numbers;
+  std::uint64_t bad = 0;
+  for (;;) {
+    const std::size_t n = ring_.TryPopBatch(batch_.data(), batch_.size());
+    if (n == 0) break;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::string_view text(batch_[i].text,
+                                  ::strnlen(batch_[i].text, shm::kKeyBytes));
+      if (const auto number = codec_.Decode(text)) {
+        numbers.push_back(*number);
+      } else {
+        ++bad;
+      }
+    }
+  }
+  if (bad > 0) {
+    AddWasted(bad);
+    log::Warn("drained " + std::to_string(bad) +
+              " ring keys that do not decode with this store's format; "
+              "they are dropped (a gap)");
+  }
+  const std::vector<Range> runs = RunsOf(std::move(numbers));
+  out->insert(out->end(), runs.begin(), runs.end());
+  return Total(runs);
+}
+
+// Store::Return, retrying transient errors with back-off until
+// return_budget is spent. False (with the last error) when it gave up.
+bool Broker::ReturnWithin(const std::vector<Range>& ranges,
+                          std::string* error) {
+  const Clock::time_point deadline = Clock::now() + options_.return_budget;
+  milliseconds backoff = options_.backoff_min;
+  for (;;) {
+    try {
+      store_.Return(ranges);
+      return true;
+    } catch (const StoreError& e) {
+      // relaxed: a statistic; see the constructor.
+      stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
+      *error = e.what();
+      if (!e.transient() || Clock::now() + backoff >= deadline) return false;
+    }
+    SleepInterruptibly(backoff);  // a second signal only shortens it
+    backoff = std::min(backoff * 2, options_.backoff_max);
+  }
+}
+
+}  // namespace forge::broker

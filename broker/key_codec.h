@@ -3,14 +3,20 @@
 // Contract
 //   * Alphabet "0-9A-Za-z", keys left-padded with '0' to exactly `length`
 //     characters (1..10). The key space is [0, 62^length).
-//   * kSequential: key = base62(n). kScrambled: key = base62(P(n)) where P
-//     is a keyed permutation of [0, 62^length) (a Feistel network with
-//     cycle-walking), so distinct numbers always give distinct keys.
+//   * kSequential: key = base62(n), so keys sort (bytewise) like the numbers.
+//     kScrambled: key = base62(P(n)) where P is a keyed permutation of
+//     [0, 62^length): a balanced Feistel network over the smallest even bit
+//     width covering the space, cycle-walked until the value is in range.
+//     A permutation by construction, so distinct numbers always give
+//     distinct keys (never a hash taken modulo the space).
 //   * Decode(Encode(n)) == n for every n in the space; Decode rejects keys
 //     of the wrong length or with characters outside the alphabet.
+//   * Encode(n, out) does not allocate; n >= space() throws
+//     std::out_of_range from both Encode overloads.
 //   * Immutable after construction; safe to share between threads.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,8 +33,11 @@ inline constexpr int kMaxKeyLength = 10;
 inline constexpr std::string_view kAlphabet =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-// 62^length; length must be in [1, 10].
+// 62^length; throws std::invalid_argument for a length outside [1, 10].
 std::uint64_t KeySpace(int length);
+
+// "scrambled" / "sequential": the spelling used in config and stores.
+std::string_view KeyOrderName(KeyOrder order);
 
 class KeyCodec {
  public:
@@ -47,14 +56,20 @@ class KeyCodec {
   std::optional<std::uint64_t> Decode(std::string_view key) const;
 
  private:
+  static constexpr int kRounds = 6;
+
   std::uint64_t Permute(std::uint64_t n) const;
   std::uint64_t Unpermute(std::uint64_t n) const;
+  std::uint64_t FeistelForward(std::uint64_t x) const;
+  std::uint64_t FeistelBackward(std::uint64_t x) const;
+  std::uint64_t Round(int i, std::uint64_t half) const;
 
   int length_;
   KeyOrder order_;
   std::uint64_t space_;
-  std::uint64_t round_keys_[4];
-  int half_bits_;
+  std::array<std::uint64_t, kRounds> round_keys_{};
+  int half_bits_ = 0;
+  std::uint64_t half_mask_ = 0;
 };
 
 }  // namespace forge::broker

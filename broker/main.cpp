@@ -1,1 +1,118 @@
-int main() { return 0; }  // placeholder
+// forge-broker: reserves ranges in the store and keeps the shared-memory
+// ring full. On SIGTERM/SIGINT it gives its unpublished numbers back to the
+// store (see Broker::Run) and exits 0, within about 2 s even when the store
+// is down. Exit codes: 0 stopped by SIGTERM/SIGINT, 2 bad config, store
+// refused, or another broker holds the segment.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <exception>
+#include <string>
+
+#include "broker/broker.h"
+#include "config/config.h"
+#include "config/log.h"
+#include "shm/segment.h"
+
+namespace {
+
+using forge::broker::Broker;
+using forge::broker::BrokerOptions;
+using forge::config::Config;
+namespace log = forge::log;
+namespace shm = forge::shm;
+
+static_assert(std::atomic<bool>::is_always_lock_free,
+              "signal handlers may only touch lock-free atomics");
+std::atomic<bool> g_stop{false};
+std::atomic<bool> g_hangup{false};
+
+// Handlers only set a flag: the main thread is interrupted out of its
+// futex wait or sleep (EINTR, no SA_RESTART) and sees the flag.
+extern "C" void OnStop(int) {
+  // relaxed: a flag with no data behind it; see Broker::Run.
+  g_stop.store(true, std::memory_order_relaxed);
+}
+extern "C" void OnHangup(int) {
+  // relaxed: as above.
+  g_hangup.store(true, std::memory_order_relaxed);
+}
+
+void InstallSignalHandlers() {
+  struct sigaction sa {};
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: a sleeping syscall returns EINTR
+  sa.sa_handler = OnStop;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  sa.sa_handler = OnHangup;
+  sigaction(SIGHUP, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+void LogConfig(const Config& cfg) {
+  log::Info(
+      "starting: shm_name=" + cfg.shm_name +
+      " pool_capacity=" + std::to_string(cfg.pool_capacity) +
+      " range_size=" + std::to_string(cfg.range_size) +
+      " db_url=" + forge::config::MaskDbUrl(cfg.db_url) +
+      " key_length=" + std::to_string(cfg.key_length) +
+      " key_order=" + std::string(forge::broker::KeyOrderName(cfg.key_order)) +
+      " config=" + (cfg.config_path.empty() ? "(none)" : cfg.config_path));
+}
+
+void LogSegment(const shm::Segment& seg, std::int32_t previous_pid) {
+  std::string line = "segment: " + seg.open_note() + "; capacity " +
+                     std::to_string(seg.ring().capacity()) + ", fill " +
+                     std::to_string(seg.ring().Size());
+  if (previous_pid != 0) {
+    line += "; previous broker pid " + std::to_string(previous_pid);
+  }
+  log::Info(line);
+}
+
+std::string LockedMessage(const shm::ProducerLocked& e) {
+  const std::string pid = std::to_string(e.holder_pid());
+  std::string msg = e.what();
+  if (msg.find(pid) == std::string::npos) msg += " (held by pid " + pid + ")";
+  return msg;
+}
+
+int RunBroker(const Config& cfg) {
+  const BrokerOptions options = BrokerOptions::FromConfig(cfg);
+  auto store = forge::broker::OpenStoreRetrying(cfg, options, g_stop);
+  if (!store) return 0;  // stopped while waiting for the store
+  log::Info("store opened: " + store->Describe());
+  shm::Segment seg = shm::Segment::OpenProducer(
+      cfg.shm_name, forge::broker::SegmentSpecFor(cfg, *store));
+  // relaxed: read once before this process publishes its own pid.
+  LogSegment(seg, seg.broker().pid.load(std::memory_order_relaxed));
+  Broker broker(options, *store, seg);
+  return broker.Run(g_stop, &g_hangup);
+}  // ~Segment releases the producer lock
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"forge-broker: reserves key ranges and keeps the ring full",
+               "forge-broker"};
+  forge::config::Loader loader(app);
+  int exit_code = 0;
+  const auto cfg =
+      forge::config::ParseArgs(app, loader, argc, argv, &exit_code);
+  if (!cfg) return exit_code;
+  log::Init("forge-broker", *cfg);
+  InstallSignalHandlers();
+  LogConfig(*cfg);
+  try {
+    return RunBroker(*cfg);
+  } catch (const shm::ProducerLocked& e) {
+    log::Error(LockedMessage(e));
+  } catch (const std::exception& e) {
+    // StoreError (not retryable), SegmentError, a store/segment mismatch:
+    // each what() is one line saying what is wrong and where.
+    log::Error(e.what());
+  }
+  return 2;
+}

@@ -1,13 +1,30 @@
 // broker/range_store.h — where ranges of numbers are reserved durably.
 //
 // Contract
-//   * Reserve(count) is the only write path. It returns [first, last) with
+//   * Reserve(count) hands numbers out. It returns [first, last) with
 //     last - first <= count, committed durably (SQLite synchronous=FULL in
 //     WAL mode, PostgreSQL COMMIT) before it returns. Two calls — in this
 //     process or any other, on this host or another — never return
-//     overlapping ranges. The counter never decreases and never wraps.
+//     overlapping ranges (a returned number is handed out again at most
+//     once per Return). The counter never decreases and never wraps.
+//   * Returned numbers first (zero-waste restarts): Reserve takes the
+//     lowest returned range, whole or its first `count` numbers, before it
+//     advances the counter; so it may return fewer than `count` numbers
+//     while the counter still has plenty. Taking a returned range and
+//     removing it from the returned list is one transaction.
+//   * Return(ranges) gives back numbers that were reserved but never
+//     published (never entered a ring, or were taken back out of one), in
+//     one durable transaction. The caller must have removed them from
+//     circulation first: a crash in between loses them (a gap), never
+//     duplicates them. Return refuses (non-transient StoreError, nothing
+//     recorded) ranges that overlap each other or numbers already
+//     returned, or that reach past the counter. When the outcome of its
+//     commit is unknown it throws a NON-transient StoreError: retrying
+//     could record the numbers twice.
 //   * Near the end of the key space Reserve returns the remainder; once the
-//     space is used up it returns an empty range (first == last).
+//     counter is at the end AND no returned numbers are left it returns an
+//     empty range (first == last). Numbers returned later are handed out
+//     again, even after an empty range.
 //   * Errors throw StoreError; transient() says whether retrying can help
 //     (locked/busy database, lost connection) or not (corrupt file, newer
 //     schema, read-only directory). When the outcome of a commit is unknown
@@ -15,13 +32,17 @@
 //   * The store's format (key length, order, secret) is fixed at creation.
 //     OpenStore with a wanted format that differs from a stored one throws
 //     a non-transient StoreError naming both.
-//   * A RangeStore object is used by one thread at a time.
+//   * A RangeStore object is used by one thread at a time. Do not carry an
+//     open store across fork(): open it in the process that uses it.
+//   * Describe() and every error message name the store without a password.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "config/config.h"
 
@@ -37,7 +58,7 @@ struct Range {
 struct StoreFormat {
   int key_length = 7;
   config::KeyOrder order = config::KeyOrder::kScrambled;
-  std::uint64_t secret = 0;        // 0 for sequential
+  std::uint64_t secret = 0;         // 0 for sequential
   std::int64_t created_unix_s = 0;  // set by the store at creation
 };
 
@@ -56,7 +77,10 @@ class RangeStore {
   virtual ~RangeStore() = default;
   virtual const StoreFormat& format() const = 0;
   virtual Range Reserve(std::uint64_t count) = 0;
-  // The next number the store would hand out (for stats; may be stale).
+  // Empty ranges are skipped; an all-empty list writes nothing.
+  virtual void Return(const std::vector<Range>& ranges) = 0;
+  // The counter: every number below it was reserved at least once (some
+  // may be back in the returned list). For stats; may be stale.
   virtual std::uint64_t Next() = 0;
   // "sqlite:/abs/path/forge.db" or "postgres://user@host:5432/db"
   // (never a password).
@@ -65,8 +89,52 @@ class RangeStore {
 
 // Opens (creating if needed) the store named by db_url ("sqlite:PATH",
 // "postgres://…", "postgresql://…"). A new store takes `wanted` (with a
-// fresh random secret when scrambled); an existing one must match it.
+// fresh random secret when scrambled and wanted.secret is 0); an existing
+// one must match wanted's key_length and order, and its own secret wins.
+// An unknown scheme throws a non-transient StoreError.
 std::unique_ptr<RangeStore> OpenStore(const std::string& db_url,
                                       const StoreFormat& wanted);
+
+// Helpers shared by the store implementations (open_store.cpp).
+
+// The schema version this code writes and understands. Version 1 (no
+// returned list) is upgraded in place when a store is opened.
+inline constexpr int kStoreSchemaVersion = 2;
+inline constexpr int kUpgradableSchemaVersion = 1;
+
+// db_url with any password removed ("postgres://u:pw@h/db" ->
+// "postgres://u@h/db", "password=..." parameters dropped).
+std::string RedactDbUrl(std::string_view db_url);
+
+// "KEY_LENGTH=7 KEY_ORDER=scrambled".
+std::string DescribeFormat(const StoreFormat& format);
+
+// Throws a non-transient StoreError naming both formats when a store
+// (`describe`) created with `stored` cannot serve `wanted` (key length or
+// order differ). The secret is the store's and is not compared.
+void CheckFormat(const std::string& describe, const StoreFormat& stored,
+                 const StoreFormat& wanted);
+
+// A non-zero random 64-bit secret from the kernel (getrandom). Throws a
+// non-transient StoreError if the kernel cannot supply one.
+std::uint64_t RandomSecret();
+
+// `ranges` without the empty ones, sorted by first. Throws a non-transient
+// StoreError naming the store when two of them overlap or one reaches past
+// `counter` (numbers never reserved cannot be returned).
+std::vector<Range> CheckReturnable(const std::string& describe,
+                                   std::vector<Range> ranges,
+                                   std::uint64_t counter);
+
+// The StoreError for a range being returned that overlaps `existing`, a
+// range already in the returned list.
+StoreError ReturnedTwice(const std::string& describe, const Range& range,
+                         const Range& existing);
+
+// "[first, last)".
+std::string RangeText(const Range& r);
+
+// Throws a non-transient StoreError unless wanted.key_length is in 1..10.
+void CheckWanted(const std::string& describe, const StoreFormat& wanted);
 
 }  // namespace forge::broker

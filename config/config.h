@@ -9,6 +9,10 @@
 //     what() is one line: the key, the value, where it came from, and what
 //     is allowed. Programs print it and exit 2. Unknown keys in config.yml
 //     and unknown DB_URL schemes are errors too.
+//   * Empty values are errors (PORT= is rejected, not ignored). In
+//     config.yml a null value (`port:` or `port: ~`) means "not set here".
+//     Unknown variables in .env are allowed: they only feed ${VAR}.
+//   * A DB_URL password never appears in a message (see MaskDbUrl).
 //   * Not thread-safe while loading (call it once in main); the returned
 //     Config is a plain value.
 #pragma once
@@ -18,6 +22,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace CLI {
 class App;
@@ -35,10 +40,10 @@ struct Config {
   int workers = 0;  // the loader replaces 0 with the number of CPUs
   int empty_wait_ms = 100;
   int max_batch = 10000;
-  int http_threads = 64;           // HTTP_THREADS, per worker
-  int keep_alive_max = 1000;       // KEEP_ALIVE_MAX requests per connection
-  int keep_alive_timeout_s = 5;    // KEEP_ALIVE_TIMEOUT seconds
-  int listen_backlog = 4096;       // LISTEN_BACKLOG
+  int http_threads = 64;         // HTTP_THREADS, per worker
+  int keep_alive_max = 1000;     // KEEP_ALIVE_MAX requests per connection
+  int keep_alive_timeout_s = 5;  // KEEP_ALIVE_TIMEOUT seconds
+  int listen_backlog = 4096;     // LISTEN_BACKLOG
   // Broker.
   std::uint64_t range_size = 1000;
   std::uint64_t pool_capacity = 65536;
@@ -69,10 +74,14 @@ struct Environment {
 };
 
 // Usage in a main():
-//   CLI::App app{"forge-broker"};
-//   forge::config::Loader loader(app);      // registers --port, --config ...
-//   CLI11_PARSE(app, argc, argv);            // (or try/catch ParseError)
-//   Config cfg = loader.Load();              // throws ConfigError
+//   CLI::App app{"mini-forge key broker", "forge-broker"};
+//   forge::config::Loader loader(app);  // registers --port ... --config
+//   int code = 0;
+//   auto cfg = forge::config::ParseArgs(app, loader, argc, argv, &code);
+//   if (!cfg) return code;              // 0 after --help, 2 on bad input
+// The Loader registers every flag on `app` itself (not on a subcommand)
+// and sets app.fallthrough(), so subcommands accept the flags too. The
+// Loader must outlive the parse (CLI11 writes into it).
 class Loader {
  public:
   explicit Loader(CLI::App& app);
@@ -89,8 +98,18 @@ class Loader {
 
 // Parses argv into `app` and loads the config. Returns nullopt when the
 // program should exit now with *exit_code: 0 after --help, 2 after a CLI11
-// or ConfigError (printed to stderr as one line).
-std::optional<Config> ParseArgs(CLI::App& app, const Loader& loader, int argc,
-                                char** argv, int* exit_code);
+// or ConfigError (printed to stderr as one line); otherwise *exit_code = 0.
+// Never throws for bad input. Subcommands of `app` get fallthrough(), so the
+// config flags work after a subcommand too (`forge-ctl stats --shm-name x`).
+// Subcommand callbacks run inside parsing, before the config is loaded:
+// check `sub->parsed()` after ParseArgs instead.
+std::optional<Config> ParseArgs(
+    CLI::App& app, const Loader& loader, int argc, char** argv, int* exit_code,
+    const Environment& env = Environment::FromProcess());
+
+// `url` with any password replaced by "***": the userinfo password of
+// scheme://user:pass@host and any password=... query parameter. Use it
+// whenever a DB_URL is printed or logged.
+std::string MaskDbUrl(std::string_view url);
 
 }  // namespace forge::config

@@ -1,1 +1,90 @@
-int main() { return 0; }  // placeholder
+// forge-ctl: read-only operator views of a mini-forge segment and store.
+// Exit codes: 0 ok; 1 no (usable) segment or store, or a check failed;
+// 2 bad flags, config, KEY or NUMBER.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <iostream>
+#include <string>
+
+#include "config/config.h"
+#include "ctl/check.h"
+#include "ctl/codec_command.h"
+#include "ctl/stats_command.h"
+
+namespace {
+
+namespace ctl = forge::ctl;
+using std::chrono::milliseconds;
+
+struct StatsFlags {
+  CLI::App* cmd = nullptr;
+  bool json = false;
+  int interval_ms = 1000;
+  CLI::Option* watch = nullptr;
+  double watch_s = 2;
+};
+
+void AddStats(CLI::App& app, StatsFlags* f) {
+  f->cmd = app.add_subcommand(
+      "stats",
+      "ring fill, rates, broker health, key space and per-worker counters");
+  f->cmd->add_flag("--json", f->json,
+                   "print one JSON object (with --watch: one per line)");
+  CLI::Option* interval =
+      f->cmd
+          ->add_option("--interval", f->interval_ms,
+                       "milliseconds between the two snapshots the rates "
+                       "come from (0: no rates)")
+          ->check(CLI::Range(0, 60000))
+          ->default_val(1000);
+  f->watch =
+      f->cmd
+          ->add_option("--watch", f->watch_s,
+                       "refresh every SECONDS (default 2) until Ctrl-C; in "
+                       "place on a terminal, one block per refresh otherwise")
+          ->expected(0, 1)
+          ->default_str("2")
+          ->check(CLI::Range(0.1, 3600.0))
+          ->excludes(interval);
+}
+
+ctl::StatsOptions ToOptions(const StatsFlags& f, const std::string& shm) {
+  ctl::StatsOptions o;
+  o.shm_name = shm;
+  o.json = f.json;
+  o.interval = milliseconds(f.interval_ms);
+  if (f.watch->count() > 0) {
+    o.watch = milliseconds(static_cast<long>(f.watch_s * 1000.0 + 0.5));
+  }
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"forge-ctl: read-only views of a mini-forge segment and store",
+               "forge-ctl"};
+  forge::config::Loader loader(app);
+  app.require_subcommand(1);
+  StatsFlags stats;
+  AddStats(app, &stats);
+  std::string key, number;
+  CLI::App* decode = app.add_subcommand(
+      "decode", "print the number a KEY encodes (format from the store)");
+  decode->add_option("KEY", key, "a key as served, e.g. 0000A3x")->required();
+  CLI::App* encode = app.add_subcommand(
+      "encode", "print the key of a NUMBER (format from the store)");
+  encode->add_option("NUMBER", number, "0 .. 62^KEY_LENGTH - 1")->required();
+  CLI::App* check = app.add_subcommand(
+      "check",
+      "verify the segment header, the broker lock and heartbeat, and the "
+      "store (schema, format, counter >= every published number)");
+  int exit_code = 0;
+  const auto cfg =
+      forge::config::ParseArgs(app, loader, argc, argv, &exit_code);
+  if (!cfg) return exit_code;
+  if (decode->parsed()) return ctl::RunDecode(*cfg, key, std::cout);
+  if (encode->parsed()) return ctl::RunEncode(*cfg, number, std::cout);
+  if (check->parsed()) return ctl::RunCheck(*cfg, std::cout);
+  return ctl::RunStats(ToOptions(stats, cfg->shm_name), std::cout);
+}

@@ -1,1 +1,20 @@
-int main() { return 0; }  // placeholder
+// forge-frontend: serves keys over HTTP from the shared-memory ring.
+// Configuration: DESIGN.md §7; behaviour: frontend/supervisor.h.
+#include <CLI/CLI.hpp>
+
+#include "config/config.h"
+#include "config/log.h"
+#include "frontend/supervisor.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "forge-frontend: pre-forked HTTP workers handing out keys "
+      "from the shared-memory ring"};
+  const forge::config::Loader loader(app);
+  int exit_code = 0;
+  const auto cfg =
+      forge::config::ParseArgs(app, loader, argc, argv, &exit_code);
+  if (!cfg) return exit_code;
+  forge::log::Init("forge-frontend", *cfg);
+  return forge::frontend::RunSupervisor(*cfg);
+}

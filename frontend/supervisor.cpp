@@ -1,1 +1,284 @@
-// placeholder: being written
+#include "frontend/supervisor.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/log.h"
+#include "frontend/listener.h"
+#include "frontend/worker.h"
+
+namespace forge::frontend {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kFirstBackoff{100};
+constexpr milliseconds kMaxBackoff{5000};
+constexpr std::chrono::seconds kHealthyAfter{1};
+
+volatile std::sig_atomic_t g_stop_requests = 0;
+volatile std::sig_atomic_t g_child_exited = 0;
+volatile std::sig_atomic_t g_hangup = 0;
+
+extern "C" void OnSignal(int sig) {
+  // Only flags here; the loop does the work. Handlers run only inside
+  // ppoll() with these signals masked during the handler, so the ++ below
+  // cannot race with itself.
+  if (sig == SIGCHLD) {
+    g_child_exited = 1;
+  } else if (sig == SIGHUP) {
+    g_hangup = 1;
+  } else {
+    g_stop_requests = g_stop_requests + 1;
+  }
+}
+
+void RaiseFileLimit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == lim.rlim_max) {
+    return;
+  }
+  const rlim_t before = lim.rlim_cur;
+  lim.rlim_cur = lim.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &lim) == 0) {
+    log::Debug("open-files limit raised from " + std::to_string(before) +
+               " to " + std::to_string(lim.rlim_max));
+  }
+}
+
+std::string Describe(int status) {
+  if (WIFEXITED(status)) {
+    return "exited with code " + std::to_string(WEXITSTATUS(status));
+  }
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    return "was killed by signal " + std::to_string(sig) + " (" +
+           ::strsignal(sig) + ")";
+  }
+  return "stopped (status " + std::to_string(status) + ")";
+}
+
+struct Child {
+  pid_t pid = 0;
+  Clock::time_point started;
+  Clock::time_point restart_at;
+  milliseconds backoff{0};
+};
+
+class Supervisor {
+ public:
+  Supervisor(const config::Config& cfg, Listener listener)
+      : cfg_(cfg),
+        listener_(std::move(listener)),
+        children_(static_cast<std::size_t>(cfg.workers)) {}
+
+  int Run();
+
+ private:
+  void InstallSignals();
+  void Spawn(std::size_t i);
+  void Reap(bool restart);
+  void StartDue();
+  std::optional<Clock::time_point> NextRestart() const;
+  void Sleep(std::optional<Clock::time_point> until);
+  void Stop();
+  std::size_t Alive() const;
+
+  const config::Config& cfg_;
+  Listener listener_;
+  std::vector<Child> children_;
+  sigset_t wait_mask_{};  // the mask inside ppoll(): our signals unblocked
+  pid_t self_ = ::getpid();
+};
+
+void Supervisor::InstallSignals() {
+  sigset_t ours;
+  ::sigemptyset(&ours);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) ::sigaddset(&ours, sig);
+  sigset_t old;
+  ::sigprocmask(SIG_BLOCK, &ours, &old);
+  wait_mask_ = old;
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) {
+    ::sigdelset(&wait_mask_, sig);
+  }
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sa.sa_mask = ours;
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) {
+    ::sigaction(sig, &sa, nullptr);
+  }
+  // A client that hangs up mid-response must not kill the process.
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+void Supervisor::Spawn(std::size_t i) {
+  Child& c = children_[i];
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    // _exit: the child must not run the master's atexit handlers.
+    ::_exit(RunWorker(cfg_, listener_.fd, self_));
+  }
+  if (pid < 0) {
+    c.backoff = std::clamp(c.backoff * 2, kFirstBackoff, kMaxBackoff);
+    c.restart_at = Clock::now() + c.backoff;
+    log::Error(std::string("cannot fork worker ") + std::to_string(i + 1) +
+               ": " + std::strerror(errno) + "; retrying in " +
+               std::to_string(c.backoff.count()) + " ms");
+    return;
+  }
+  c.pid = pid;
+  c.started = Clock::now();
+  log::Debug("worker " + std::to_string(i + 1) + " started, pid " +
+             std::to_string(pid));
+}
+
+void Supervisor::Reap(bool restart) {
+  int status = 0;
+  pid_t pid;
+  while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+    auto it = std::find_if(children_.begin(), children_.end(),
+                           [&](const Child& c) { return c.pid == pid; });
+    if (it == children_.end()) continue;
+    it->pid = 0;
+    const std::string who = "worker " +
+                            std::to_string(it - children_.begin() + 1) +
+                            " (pid " + std::to_string(pid) + ") ";
+    if (!restart) {
+      log::Debug(who + Describe(status));
+      continue;
+    }
+    const auto now = Clock::now();
+    it->backoff = RestartDelay(it->backoff, now - it->started);
+    it->restart_at = now + it->backoff;
+    log::Warn(who + Describe(status) + "; restarting" +
+              (it->backoff.count() == 0
+                   ? std::string()
+                   : " in " + std::to_string(it->backoff.count()) +
+                         " ms (it died within 1 s of starting)"));
+  }
+}
+
+void Supervisor::StartDue() {
+  const auto now = Clock::now();
+  for (std::size_t i = 0; i < children_.size(); ++i) {
+    if (children_[i].pid == 0 && children_[i].restart_at <= now) Spawn(i);
+  }
+}
+
+std::optional<Clock::time_point> Supervisor::NextRestart() const {
+  std::optional<Clock::time_point> next;
+  for (const Child& c : children_) {
+    if (c.pid == 0 && (!next || c.restart_at < *next)) next = c.restart_at;
+  }
+  return next;
+}
+
+void Supervisor::Sleep(std::optional<Clock::time_point> until) {
+  timespec ts{};
+  timespec* timeout = nullptr;
+  if (until) {
+    const auto left = std::max(Clock::duration::zero(), *until - Clock::now());
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left);
+    ts.tv_sec = static_cast<time_t>(ns.count() / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(ns.count() % 1'000'000'000);
+    timeout = &ts;
+  }
+  // Our signals are deliverable only inside this call (see the header).
+  ::ppoll(nullptr, 0, timeout, &wait_mask_);
+}
+
+std::size_t Supervisor::Alive() const {
+  return static_cast<std::size_t>(
+      std::count_if(children_.begin(), children_.end(),
+                    [](const Child& c) { return c.pid != 0; }));
+}
+
+void Supervisor::Stop() {
+  // Closing our copy first: once every worker has closed its copy too, the
+  // kernel refuses new connections instead of queueing them unserved.
+  ::close(listener_.fd);
+  log::Info("stopping: draining " + std::to_string(Alive()) +
+            " workers (up to " + std::to_string(kStopGrace.count()) + " s)");
+  for (const Child& c : children_) {
+    if (c.pid != 0) ::kill(c.pid, SIGTERM);
+  }
+  const int requests_at_start = g_stop_requests;
+  const auto deadline = Clock::now() + kStopGrace;
+  for (;;) {
+    g_child_exited = 0;
+    Reap(false);
+    if (Alive() == 0) return;
+    if (Clock::now() >= deadline || g_stop_requests > requests_at_start) break;
+    Sleep(deadline);
+  }
+  log::Warn(std::to_string(Alive()) + " workers did not stop in time; " +
+            "killing them");
+  for (const Child& c : children_) {
+    if (c.pid != 0) ::kill(c.pid, SIGKILL);
+  }
+  for (Child& c : children_) {
+    if (c.pid != 0 && ::waitpid(c.pid, nullptr, 0) == c.pid) c.pid = 0;
+  }
+}
+
+int Supervisor::Run() {
+  InstallSignals();
+  for (std::size_t i = 0; i < children_.size(); ++i) Spawn(i);
+  log::Info("serving http://" + listener_.address + ":" +
+            std::to_string(listener_.port) + " with " +
+            std::to_string(children_.size()) + " workers on segment '" +
+            cfg_.shm_name + "'");
+  while (g_stop_requests == 0) {
+    if (g_hangup) {
+      g_hangup = 0;
+      log::Info(
+          "SIGHUP ignored: configuration is read once at start; "
+          "restart forge-frontend to change it");
+    }
+    if (g_child_exited) {
+      g_child_exited = 0;
+      Reap(true);
+    }
+    StartDue();
+    if (g_stop_requests == 0 && !g_child_exited && !g_hangup) {
+      Sleep(NextRestart());
+    }
+  }
+  Stop();
+  log::Info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+milliseconds RestartDelay(milliseconds previous, Clock::duration lived) {
+  if (lived >= kHealthyAfter) return milliseconds(0);
+  return std::clamp(previous * 2, kFirstBackoff, kMaxBackoff);
+}
+
+int RunSupervisor(const config::Config& cfg) {
+  RaiseFileLimit();
+  Listener listener;
+  try {
+    listener = BindListener(cfg.host, cfg.port, cfg.listen_backlog);
+  } catch (const ListenError& e) {
+    log::Error(e.what());
+    return 1;
+  }
+  Supervisor supervisor(cfg, std::move(listener));
+  return supervisor.Run();
+}
+
+}  // namespace forge::frontend

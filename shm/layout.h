@@ -65,13 +65,13 @@ struct Header {
 // The broker's health and counters. One writer (the broker holding the
 // producer lock); any number of readers. Counters only grow.
 struct alignas(kCacheLine) BrokerStats {
-  std::atomic<std::int32_t> pid;           // 0 when no broker has run
-  std::atomic<std::uint32_t> state;        // BrokerState
+  std::atomic<std::int32_t> pid;     // 0 when no broker has run
+  std::atomic<std::uint32_t> state;  // BrokerState
   std::atomic<std::uint64_t> start_unix_ns;
   std::atomic<std::uint64_t> heartbeat_unix_ns;  // refreshed at least 1/s
   std::atomic<std::uint64_t> ranges_reserved;
-  std::atomic<std::uint64_t> keys_produced;   // keys pushed into the ring
-  std::atomic<std::uint64_t> refills;         // low-water refills done
+  std::atomic<std::uint64_t> keys_produced;  // keys pushed into the ring
+  std::atomic<std::uint64_t> refills;        // low-water refills done
   std::atomic<std::uint64_t> store_errors;
   std::atomic<std::uint64_t> last_refill_ns;  // latest store round trip
   std::atomic<std::uint64_t> store_next;      // store counter after the
@@ -134,11 +134,14 @@ static_assert(sizeof(std::atomic<std::uint32_t>) == 4);  // futex word size
 static_assert(std::is_standard_layout_v<SegmentPrefix>);
 static_assert(sizeof(Slot) == kKeyBytes);
 static_assert(sizeof(Header) == 192);
-static_assert(sizeof(BrokerStats) == 3 * kCacheLine);
+// Counters take 80 bytes (two lines), then one line per futex word.
+static_assert(sizeof(BrokerStats) == 4 * kCacheLine);
+static_assert(offsetof(BrokerStats, producer_wake) == 2 * kCacheLine);
+static_assert(offsetof(BrokerStats, consumer_wake) == 3 * kCacheLine);
 static_assert(sizeof(WorkerSlot) == kCacheLine);
 static_assert(sizeof(RingIndex) == kCacheLine);
 static_assert(offsetof(SegmentPrefix, broker) == 192);
-static_assert(offsetof(SegmentPrefix, workers) == 192 + 3 * kCacheLine);
+static_assert(offsetof(SegmentPrefix, workers) == 192 + 4 * kCacheLine);
 static_assert(offsetof(SegmentPrefix, head) ==
               offsetof(SegmentPrefix, workers) + kMaxWorkers * kCacheLine);
 static_assert(offsetof(SegmentPrefix, tail) ==

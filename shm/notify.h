@@ -3,13 +3,19 @@
 // Contract
 //   * Built on futex(2) words in BrokerStats (shared, not private futexes),
 //     so a sleeper in one process is woken by a store in another.
-//   * The fast path of a consumer (a pop that leaves the ring above the
-//     low-water mark) costs one relaxed load and no syscall. A syscall
-//     happens only when the ring is below low-water and the producer sleeps,
-//     or when the ring is empty.
+//   * The fast path of a consumer (a pop that leaves the ring at or above
+//     the low-water mark) costs three loads (head, tail, low_water): no
+//     fence, no store, no syscall. Below low water each pop adds one
+//     seq_cst fence; a syscall happens only when the producer sleeps (one
+//     consumer per sleep wakes it) or when the ring is empty.
+//   * low_water is clamped to 1..capacity: 0 means "refill when empty".
 //   * Lost wake-ups are impossible by construction (the sleeper re-checks
 //     the condition after announcing itself), and every wait has a timeout,
 //     so a dead peer can delay a waiter by at most that timeout.
+//   * A consumer SIGKILLed inside WaitForKeys leaves consumers_waiting
+//     raised for good: the producer then pays one spare FUTEX_WAKE per
+//     WakeConsumers call, nothing worse.
+//   * Call these on a kReadWrite segment (they store to futex words).
 #pragma once
 
 #include <chrono>
@@ -30,7 +36,8 @@ void MaybeWakeProducer(Segment& seg);
 void WakeConsumers(Segment& seg);
 
 // Producer: sleeps until the fill drops below low_water (a consumer wakes
-// it) or `max_sleep` passes. Returns immediately if already below.
+// it), `max_sleep` passes, or a signal interrupts the sleep (so a stop
+// flag set by a handler is seen at once). Returns at once if already below.
 void WaitForLowWater(Segment& seg, std::chrono::milliseconds max_sleep);
 
 }  // namespace forge::shm

@@ -59,6 +59,7 @@ class Ring {
   // Consumer: claims up to `max` keys (in ring order) with one CAS.
   // Returns how many were claimed, 0 when the ring is empty.
   std::size_t TryPopBatch(Key* out, std::size_t max) {
+    if (max == 0) return 0;  // a CAS from h to h would still write the line
     // acquire: costs nothing on x86 and makes earlier claims' effects
     // visible, so h is at least as new as any slot state we go on to read.
     std::uint64_t h = head_->load(std::memory_order_acquire);

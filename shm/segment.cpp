@@ -1,1 +1,391 @@
-// placeholder: being written
+// shm/segment.cpp — see segment.h. POSIX shared memory through
+// Boost.Interprocess; fstat/posix_fallocate on its fd where Boost has no API.
+#include "shm/segment.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/interprocess/exceptions.hpp>
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+
+#include "shm/producer_lock.h"
+#include "shm/segment_check.h"
+#include "shm/workers.h"
+
+namespace forge::shm {
+namespace bip = boost::interprocess;
+namespace {
+
+constexpr std::size_t kMaxNameLength = 200;
+constexpr std::string_view kLockSuffix = ".lock";
+
+bool NameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+// The name as it may appear in a one-line message (no control bytes).
+std::string Printable(const std::string& name) {
+  std::string out = name.substr(0, kMaxNameLength + 10);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return out;
+}
+
+void ValidateName(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= kMaxNameLength;
+  for (char c : name) ok = ok && NameChar(c);
+  if (ok && name.ends_with(kLockSuffix)) ok = false;
+  if (!ok) {
+    throw SegmentError("SHM_NAME \"" + Printable(name) +
+                       "\" is not allowed: use 1 to 200 characters from "
+                       "A-Z a-z 0-9 . _ - , not ending in \".lock\"");
+  }
+}
+
+std::string Num(std::uint64_t v) { return std::to_string(v); }
+
+int FdOf(const bip::shared_memory_object& shm) {
+  return shm.get_mapping_handle().handle;
+}
+
+// Who owns `path`, for a "permission denied" message ("" if unknown).
+std::string OwnerHint(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "";
+  return " (owned by uid " + Num(st.st_uid) + "; you are uid " +
+         Num(::geteuid()) + ")";
+}
+
+// Opens an existing object; nullopt when there is none.
+std::optional<bip::shared_memory_object> OpenExisting(const std::string& name,
+                                                      bip::mode_t mode) {
+  const std::string path = Segment::ObjectPath(name);
+  try {
+    return bip::shared_memory_object(bip::open_only,
+                                     Segment::ObjectName(name).c_str(), mode);
+  } catch (const bip::interprocess_exception& e) {
+    if (e.get_native_error() == ENOENT) return std::nullopt;
+    if (e.get_native_error() == EACCES) {
+      throw SegmentError("cannot open shared memory " + path +
+                         ": permission denied" + OwnerHint(path) +
+                         "; run as the user that runs forge-broker");
+    }
+    throw SegmentError("cannot open shared memory " + path + ": " + e.what());
+  }
+}
+
+struct stat StatFd(const bip::shared_memory_object& shm,
+                   const std::string& path) {
+  struct stat st {};
+  if (::fstat(FdOf(shm), &st) != 0) {
+    throw SegmentError("cannot stat shared memory " + path + ": " +
+                       std::strerror(errno));
+  }
+  return st;
+}
+
+bip::mapped_region Map(const bip::shared_memory_object& shm, bip::mode_t mode,
+                       std::uint64_t size, const std::string& path) {
+  try {
+    return bip::mapped_region(shm, mode, 0, static_cast<std::size_t>(size));
+  } catch (const bip::interprocess_exception& e) {
+    throw SegmentError("cannot map shared memory " + path + " (" + Num(size) +
+                       " bytes): " + e.what());
+  }
+}
+
+SegmentPrefix* PrefixOf(const bip::mapped_region& region) {
+  return static_cast<SegmentPrefix*>(region.get_address());
+}
+
+std::string TooSmall(const std::string& path, std::uint64_t size) {
+  return "shared memory " + path + " is only " + Num(size) +
+         " bytes, too small for a segment header (" + Num(sizeof(Header)) +
+         "): truncated or not a mini-forge segment; restart forge-broker or "
+         "remove it: rm " +
+         path;
+}
+
+// The pid of a live worker attached to the segment, or 0.
+pid_t LiveWorker(const SegmentPrefix& p) {
+  for (const WorkerSlot& w : p.workers) {
+    // relaxed: a liveness snapshot; kill(2) below is the real check.
+    const pid_t pid = w.pid.load(std::memory_order_relaxed);
+    if (pid > 0 && ProcessAlive(pid)) return pid;
+  }
+  return 0;
+}
+
+std::string KeysHeld(const SegmentPrefix& p, const std::string& path) {
+  if (!CheckIndices(p, path).empty()) return "the keys";
+  // relaxed: only a count for a log line; the indices were checked above.
+  const std::uint64_t head = p.head.value.load(std::memory_order_relaxed);
+  const std::uint64_t tail = p.tail.value.load(std::memory_order_relaxed);
+  return tail >= head ? Num(tail - head) + " keys" : "the keys";
+}
+
+// Decides what to do with an existing segment of this layout version whose
+// prefix is mapped: keep it (returns true), replace it (false, note says
+// why) or refuse (throws).
+bool KeepExisting(const SegmentPrefix& p, std::uint64_t size,
+                  const SegmentSpec& spec, const std::string& path,
+                  std::string* note) {
+  std::string why = CheckHeader(p.header, size, path);
+  if (why.empty()) why = CheckIndices(p, path);
+  if (why.empty() && Compatible(p.header, spec)) {
+    *note = "re-attached " + path + " (" + KeysHeld(p, path) + " kept)";
+    return true;
+  }
+  if (why.empty()) {
+    why = "shared memory " + path + " has " + DescribeLayout(p.header) +
+          " but the broker wants " + DescribeSpec(spec);
+  }
+  if (const pid_t pid = LiveWorker(p); pid != 0) {
+    throw SegmentError(why + "; worker pid " + Num(pid) +
+                       " still uses it: stop its frontends (or pick another "
+                       "SHM_NAME), then start the broker again to replace it");
+  }
+  *note = "replaced an unusable segment (" + why + "); " + KeysHeld(p, path) +
+          " it held are gaps, never reissued";
+  return false;
+}
+
+// Maps an existing segment for the producer if it can be kept; nullopt
+// when it must be replaced (note says why); throws when it must be left.
+std::optional<bip::mapped_region> Reuse(const bip::shared_memory_object& shm,
+                                        const SegmentSpec& spec,
+                                        const std::string& path,
+                                        std::string* note) {
+  const struct stat st = StatFd(shm, path);
+  if (std::string why = CheckOwnership(st, path); !why.empty()) {
+    throw SegmentError(why);
+  }
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size < sizeof(Header)) {
+    *note = "replaced " + path + ": it was " + Num(size) +
+            " bytes, too small to hold a header (no keys lost)";
+    return std::nullopt;
+  }
+  bip::mapped_region region = Map(shm, bip::read_write, size, path);
+  const SegmentPrefix& p = *PrefixOf(region);
+  // acquire: pairs with the creator's release store of magic.
+  if (p.header.magic.load(std::memory_order_acquire) == 0) {
+    *note =
+        "replaced " + path + ": a broker died while creating it (no keys lost)";
+    return std::nullopt;
+  }
+  // Another magic or layout version: not ours to interpret or delete.
+  if (std::string why = CheckLayout(p.header, path); !why.empty()) {
+    throw SegmentError(why);
+  }
+  if (size < kSlotsOffset) {
+    *note = "replaced " + path + ": it was truncated to " + Num(size) +
+            " bytes (its keys are gaps, never reissued)";
+    return std::nullopt;
+  }
+  if (!KeepExisting(p, size, spec, path, note)) return std::nullopt;
+  return region;
+}
+
+// Reserves the bytes in /dev/shm now, so running out of space is an error
+// here rather than a SIGBUS on first touch.
+void Reserve(bip::shared_memory_object& shm, std::uint64_t size,
+             const std::string& path) {
+  const int rc = ::posix_fallocate(FdOf(shm), 0, static_cast<off_t>(size));
+  if (rc == 0) return;
+  if (rc == EOPNOTSUPP || rc == EINVAL) {  // no fallocate: plain resize
+    shm.truncate(static_cast<bip::offset_t>(size));
+    return;
+  }
+  throw SegmentError("cannot reserve " + Num(size) + " bytes for " + path +
+                     ": " + std::strerror(rc) +
+                     "; free space in /dev/shm or use a smaller ring capacity");
+}
+
+void Initialise(void* addr, const SegmentSpec& spec, std::uint64_t size) {
+  SegmentPrefix* p = ::new (addr) SegmentPrefix();
+  Header& h = p->header;
+  h.layout_version = kLayoutVersion;
+  h.header_size = sizeof(Header);
+  h.total_size = size;
+  h.capacity = spec.capacity;
+  h.slot_size = sizeof(Slot);
+  h.key_length = spec.key_length;
+  h.max_workers = kMaxWorkers;
+  h.key_order = spec.key_order;
+  h.key_space = spec.key_space;
+  h.created_unix_ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  std::memcpy(h.store, spec.store.data(),
+              std::min(spec.store.size(), kStoreTextBytes - 1));
+  // release: every header field above is visible to whoever loads the
+  // magic with acquire and sees it set (layout.h: magic is stored last).
+  h.magic.store(kMagic, std::memory_order_release);
+}
+
+// Builds the segment under a staging name and renames it into place, so an
+// attacher sees either no segment or a complete one, never a half-made one.
+// Only the producer-lock holder creates, so one staging name suffices; '~'
+// cannot occur in a SHM_NAME, so it never collides with another segment.
+bip::mapped_region Create(const std::string& name, const SegmentSpec& spec,
+                          const std::string& path) {
+  const std::string staging = Segment::ObjectName(name) + "~new";
+  const std::string staging_path = "/dev/shm" + staging;
+  bip::shared_memory_object::remove(staging.c_str());  // a crashed creator's
+  std::optional<bip::shared_memory_object> shm;
+  try {
+    shm.emplace(bip::create_only, staging.c_str(), bip::read_write,
+                bip::permissions(0600));
+  } catch (const bip::interprocess_exception& e) {
+    throw SegmentError("cannot create shared memory " + staging_path + ": " +
+                       e.what());
+  }
+  const std::uint64_t size = SegmentSize(spec.capacity);
+  try {
+    Reserve(*shm, size, path);
+    bip::mapped_region region = Map(*shm, bip::read_write, size, path);
+    Initialise(region.get_address(), spec, size);
+    if (::rename(staging_path.c_str(), path.c_str()) != 0) {
+      throw SegmentError("cannot publish " + staging_path + " as " + path +
+                         ": " + std::strerror(errno));
+    }
+    return region;
+  } catch (...) {
+    bip::shared_memory_object::remove(staging.c_str());
+    throw;
+  }
+}
+
+std::uint32_t CheckWorkerIndex(std::uint32_t i) {
+  if (i >= kMaxWorkers) {
+    throw std::out_of_range("worker slot " + Num(i) + " is out of range 0.." +
+                            Num(kMaxWorkers - 1));
+  }
+  return i;
+}
+
+}  // namespace
+
+struct Segment::Impl {
+  Impl(std::string n, bip::mapped_region r, bool ro,
+       std::optional<ProducerLock> l, std::string note_text)
+      : name(std::move(n)),
+        region(std::move(r)),
+        prefix(PrefixOf(region)),
+        ring(&prefix->head, &prefix->tail,
+             reinterpret_cast<Slot*>(static_cast<char*>(region.get_address()) +
+                                     kSlotsOffset),
+             prefix->header.capacity),
+        read_only(ro),
+        lock(std::move(l)),
+        note(std::move(note_text)) {}
+
+  std::string name;
+  bip::mapped_region region;
+  SegmentPrefix* prefix;
+  Ring ring;
+  bool read_only;
+  std::optional<ProducerLock> lock;  // set for the producer only
+  std::string note;
+};
+
+std::string Segment::ObjectName(const std::string& name) {
+  ValidateName(name);
+  return "/mini-forge." + name;
+}
+
+std::string Segment::ObjectPath(const std::string& name) {
+  ValidateName(name);
+  return "/dev/shm/mini-forge." + name;
+}
+
+std::string Segment::LockPath(const std::string& name) {
+  return ObjectPath(name) + std::string(kLockSuffix);
+}
+
+Segment Segment::OpenProducer(const std::string& name,
+                              const SegmentSpec& spec) {
+  const std::string path = ObjectPath(name);
+  if (std::string why = CheckSpec(spec); !why.empty()) {
+    throw SegmentError("segment \"" + name + "\": " + why);
+  }
+  ProducerLock lock = ProducerLock::Acquire(name, LockPath(name));
+  std::string note = "created " + path;
+  if (auto shm = OpenExisting(name, bip::read_write)) {
+    if (auto kept = Reuse(*shm, spec, path, &note)) {
+      return Segment(std::make_unique<Impl>(name, std::move(*kept), false,
+                                            std::move(lock), note));
+    }
+    // Not kept: Create() renames the new segment over it atomically.
+  }
+  bip::mapped_region region = Create(name, spec, path);
+  return Segment(std::make_unique<Impl>(name, std::move(region), false,
+                                        std::move(lock), note));
+}
+
+Segment Segment::Attach(const std::string& name, Access access) {
+  const std::string path = ObjectPath(name);
+  const bool ro = access == Access::kReadOnly;
+  const bip::mode_t mode = ro ? bip::read_only : bip::read_write;
+  auto shm = OpenExisting(name, mode);
+  if (!shm) {
+    throw SegmentMissing(
+        "no shared memory " + path + " for SHM_NAME \"" + name +
+        "\": is forge-broker running with SHM_NAME=" + name + "?");
+  }
+  const struct stat st = StatFd(*shm, path);
+  if (std::string why = CheckOwnership(st, path); !why.empty()) {
+    throw SegmentError(why);
+  }
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size < sizeof(Header)) throw SegmentError(TooSmall(path, size));
+  bip::mapped_region region = Map(*shm, mode, size, path);
+  const SegmentPrefix& p = *PrefixOf(region);
+  std::string why = CheckHeader(p.header, size, path);
+  if (why.empty()) why = CheckIndices(p, path);
+  if (!why.empty()) throw SegmentError(why);
+  return Segment(std::make_unique<Impl>(name, std::move(region), ro,
+                                        std::nullopt, std::string()));
+}
+
+Segment::Segment(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Segment::Segment(Segment&&) noexcept = default;
+Segment& Segment::operator=(Segment&&) noexcept = default;
+Segment::~Segment() = default;
+
+const std::string& Segment::name() const { return impl_->name; }
+const Header& Segment::header() const { return impl_->prefix->header; }
+BrokerStats& Segment::broker() { return impl_->prefix->broker; }
+const BrokerStats& Segment::broker() const { return impl_->prefix->broker; }
+
+WorkerSlot& Segment::worker(std::uint32_t i) {
+  return impl_->prefix->workers[CheckWorkerIndex(i)];
+}
+
+const WorkerSlot& Segment::worker(std::uint32_t i) const {
+  return impl_->prefix->workers[CheckWorkerIndex(i)];
+}
+
+Ring& Segment::ring() { return impl_->ring; }
+const Ring& Segment::ring() const { return impl_->ring; }
+bool Segment::is_producer() const { return impl_->lock.has_value(); }
+bool Segment::read_only() const { return impl_->read_only; }
+const std::string& Segment::open_note() const { return impl_->note; }
+
+}  // namespace forge::shm

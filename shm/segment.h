@@ -3,7 +3,8 @@
 // Contract
 //   * Names: SHM_NAME "x" maps to the POSIX object "/mini-forge.x"
 //     (/dev/shm/mini-forge.x) and the producer lock file
-//     /dev/shm/mini-forge.x.lock. Names are 1..200 chars of [A-Za-z0-9._-].
+//     /dev/shm/mini-forge.x.lock. Names are 1..200 chars of [A-Za-z0-9._-]
+//     and must not end in ".lock" (that would collide with a lock file).
 //   * Producer exclusion (DESIGN.md §2.3): Segment::OpenProducer takes
 //     flock(LOCK_EX|LOCK_NB) on the lock file and keeps it for the object's
 //     lifetime; the kernel drops it when the holder dies, so a stale lock
@@ -11,9 +12,19 @@
 //     holder's pid (written into the lock file by the holder).
 //   * OpenProducer re-attaches an existing segment when its layout matches
 //     (keys already in the ring are kept); it never reinterprets a segment
-//     with a different magic, version or size: it throws SegmentError.
-//   * Objects are created with mode 0600. Attach refuses a segment that is
-//     not owned by the current user or is accessible by group/other.
+//     with a different magic, version or size. A segment no consumer can be
+//     using (empty, half-created, truncated) or one of this layout version
+//     with another capacity/key format and no live worker is replaced (its
+//     keys become gaps, never repeats); otherwise it throws SegmentError.
+//     open_note() says which of these happened, for the broker's log.
+//   * Objects are created with mode 0600 (space reserved up front, so a
+//     full /dev/shm is an error at start, not a SIGBUS later). Attach
+//     refuses a segment that is not owned by the current user, is
+//     accessible by group/other, is smaller or larger than its header says,
+//     or whose ring indices break head <= tail <= head + capacity.
+//   * kReadOnly maps PROT_READ: loads through broker()/worker()/ring() are
+//     fine, any store or pop through them faults (SIGSEGV). Use the const
+//     accessors there.
 //   * A Segment is movable, not copyable; it unmaps on destruction. All
 //     methods are safe to call from any thread; the memory they return
 //     follows the rules of layout.h and ring.h.
@@ -89,11 +100,16 @@ class Segment {
   const Header& header() const;
   BrokerStats& broker();  // kReadWrite only
   const BrokerStats& broker() const;
-  WorkerSlot& worker(std::uint32_t i);  // i < kMaxWorkers
+  WorkerSlot& worker(std::uint32_t i);  // i < kMaxWorkers, else out_of_range
   const WorkerSlot& worker(std::uint32_t i) const;
   Ring& ring();
   const Ring& ring() const;
   bool is_producer() const;  // holds the producer lock
+  bool read_only() const;    // attached with Access::kReadOnly
+  // Producer only: one line saying whether the segment was created,
+  // re-attached (and how many keys it kept) or replaced (and how many keys
+  // became gaps). Empty for Attach().
+  const std::string& open_note() const;
 
  private:
   struct Impl;

@@ -7,6 +7,11 @@
 //   * The claiming process is the only writer of its slot's counters
 //     (relaxed increments: readers only need eventually-consistent totals).
 //   * A slot whose pid is dead counts as free; Release() stores 0 on exit.
+//     A slot already holding the claimer's own pid (its dead predecessor
+//     had the same pid) is taken back rather than leaked. If an unrelated
+//     process reuses a dead worker's pid, that slot stays taken until the
+//     process exits: a bounded leak, never a shared slot.
+//   * The lowest claimable index wins, so slots stay dense for forge-ctl.
 #pragma once
 
 #include <sys/types.h>

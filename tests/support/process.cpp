@@ -72,8 +72,8 @@ std::string BinDir() {
   if (dir != nullptr && *dir != '\0') return dir;
   std::error_code ec;
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  // Test binaries live in build/tests/<area>/; programs in build/bin/.
-  return (self.parent_path().parent_path().parent_path() / "bin").string();
+  // Test binaries and programs all land in build/bin/.
+  return self.parent_path().string();
 }
 
 std::string Bin(const std::string& program) { return BinDir() + "/" + program; }

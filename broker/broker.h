@@ -1,0 +1,179 @@
+// broker/broker.h — the refill loop: store ranges in, encoded keys out.
+//
+// Contract (DESIGN.md §2, §4, §5)
+//   * One Broker drives one producer Segment (the caller holds its flock)
+//     and one RangeStore, from one thread. It is the ring's only producer.
+//   * Durable before visible: the only numbers ever pushed are those that
+//     RangeStore::Reserve returned, i.e. already committed. Numbers that
+//     were reserved but not pushed when the process dies become gaps.
+//   * "The hand": reserved numbers not yet in the ring. The broker keeps
+//     at least (capacity - low_water) + range_size numbers in hand, so
+//     refilling the ring from low water to full never waits on the store;
+//     the next Reserve happens while the ring still has keys.
+//   * low_water = capacity / 2 (published in BrokerStats::low_water).
+//   * Idle (ring full, hand stocked) the broker sleeps in
+//     shm::WaitForLowWater; consumers wake it when the fill drops below
+//     low water. Every sleep is bounded by idle_wait, and the heartbeat is
+//     refreshed on every wake, so it is never older than about idle_wait.
+//   * Store errors: a transient one sets state kStoreError and retries with
+//     exponential back-off while the hand is still pushed; a non-transient
+//     one stops the loop (Run returns 2; the hand becomes a gap). An empty
+//     range means the key space is used up: state kExhausted, the hand is
+//     still pushed, the heartbeat goes on, and the store is asked again
+//     only every exhausted_recheck (numbers other brokers return are
+//     handed out again; then the state goes back to kRunning).
+//   * Zero-waste stop: when `stop` is seen, the broker stops pushing and
+//     gives back to the store (RangeStore::Return, one transaction) the
+//     numbers it never published: the hand, and — only when no frontend
+//     worker is attached (every WorkerSlot pid 0 or dead) — every key still
+//     in the ring, popped as a consumer and decoded. Keys leave circulation
+//     (popped; the hand is simply never pushed) BEFORE they are recorded,
+//     so a crash in between leaves a gap, never a duplicate; a worker that
+//     attaches meanwhile just finds the ring empty (a pop is a claim).
+//     Transient Return errors are retried with back-off for at most
+//     return_budget (each attempt is bounded by the store's own timeouts);
+//     then one log line says how many numbers become a gap and Run still
+//     returns 0.
+//   * BrokerStats::keys_wasted counts the numbers this broker knowingly
+//     discards: a failed Return at stop, the hand at a fatal store error,
+//     ring keys that do not decode. Numbers lost to a crash or kill -9 (the
+//     hand, keys claimed but not sent, a commit with unknown outcome) are
+//     gaps it cannot count. Returned numbers are not waste.
+//   * Not thread-safe: all methods are called from the thread that runs
+//     the loop (other threads may only read the shared-memory stats and
+//     set the stop flag).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "broker/key_codec.h"
+#include "broker/range_store.h"
+#include "config/config.h"
+#include "shm/ring.h"
+#include "shm/segment.h"
+
+namespace forge::broker {
+
+struct BrokerOptions {
+  std::uint64_t range_size = 1000;  // numbers per Reserve (one transaction)
+  // Longest sleep: bounds the heartbeat age and how long a stop signal can
+  // wait (shm::WaitForLowWater sleeps on through EINTR until its timeout).
+  std::chrono::milliseconds idle_wait{100};
+  std::chrono::milliseconds backoff_min{50};
+  std::chrono::milliseconds backoff_max{5000};
+  // How long a stopping broker retries returning its numbers.
+  std::chrono::milliseconds return_budget{2000};
+  // How often an exhausted broker asks the store for returned numbers.
+  std::chrono::milliseconds exhausted_recheck{1000};
+
+  static BrokerOptions FromConfig(const config::Config& cfg);
+};
+
+// What Step() found: call again now, or sleep (Idle) first, or give up.
+enum class StepResult { kBusy, kIdle, kFatal };
+
+// "running", "store-error", ... for logs and forge-ctl.
+const char* StateName(shm::BrokerState state);
+
+// The segment a broker on `store` produces into: capacity from the config,
+// key format from the store (the store wins; OpenStore already refused a
+// config that disagrees with it), store text = store.Describe().
+shm::SegmentSpec SegmentSpecFor(const config::Config& cfg,
+                                const RangeStore& store);
+
+// OpenStore, retrying transient errors with the back-off of `options`
+// (one log line per failure) until it succeeds or `stop` is set (then
+// returns nullptr). A non-transient StoreError is thrown to the caller.
+std::unique_ptr<RangeStore> OpenStoreRetrying(const config::Config& cfg,
+                                              const BrokerOptions& options,
+                                              const std::atomic<bool>& stop);
+
+class Broker {
+ public:
+  // Publishes pid, start time, low water and state kStarting in the
+  // segment's BrokerStats. `store` and `seg` must outlive the Broker.
+  Broker(const BrokerOptions& options, RangeStore& store, shm::Segment& seg);
+  Broker(const config::Config& cfg, RangeStore& store, shm::Segment& seg);
+
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Loops Step()/Idle() until `stop` is set (returns the unpublished
+  // numbers, then 0, state kStopped) or the store fails for good (returns
+  // 2, state stays kStoreError).
+  // When `hangup` is given and found set, it is cleared and one line says
+  // the signal was ignored (signal handlers only set flags).
+  int Run(const std::atomic<bool>& stop, std::atomic<bool>* hangup = nullptr);
+
+  // One non-blocking pass: heartbeat, push from the hand, at most one
+  // Reserve (unless backing off or exhausted), push again.
+  StepResult Step();
+
+  // Sleeps until there may be work: a consumer wake below low water, the
+  // end of a back-off, or idle_wait. Returns early on a signal (EINTR).
+  void Idle();
+
+  // Reserved numbers not yet pushed (readable from any thread).
+  std::uint64_t hand() const {
+    // relaxed: a statistic; the loop thread is its only writer.
+    return hand_count_.load(std::memory_order_relaxed);
+  }
+  bool exhausted() const { return exhausted_; }
+  // Times the loop went round (for tests: an idle broker goes round a
+  // few times per second, not thousands).
+  std::uint64_t iterations() const {
+    // relaxed: a statistic read by a test thread; no data depends on it.
+    return iterations_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  void Heartbeat();
+  void SetState(shm::BrokerState state);
+  bool RingFull() const;
+  bool CanPush() const;
+  bool WantReserve() const;
+  bool BackingOff() const;
+  void PushFromHand();
+  std::size_t PushBatch();
+  void NoteRefillStart(std::uint64_t fill_before);
+  bool ReserveOne();  // false on a non-transient error
+  void TakeRange(const Range& r, std::chrono::nanoseconds took);
+  void OnExhausted();
+  void OnTransientError(const StoreError& e);
+  void ReturnUnpublished();
+  std::uint64_t DrainRing(std::vector<Range>* out);
+  bool ReturnWithin(const std::vector<Range>& ranges, std::string* error);
+  void AddWasted(std::uint64_t n);
+
+  BrokerOptions options_;
+  RangeStore& store_;
+  shm::Segment& seg_;
+  shm::BrokerStats& stats_;
+  shm::Ring& ring_;
+  KeyCodec codec_;
+  std::uint64_t capacity_;
+  std::uint64_t low_water_;
+  std::uint64_t target_hand_;
+
+  std::deque<Range> hand_;
+  std::atomic<std::uint64_t> hand_count_{0};  // sum of hand_ sizes
+  std::vector<shm::Key> batch_;               // encode buffer, reused
+
+  bool exhausted_ = false;
+  bool exhaustion_warned_ = false;
+  Clock::time_point recheck_at_{};        // when exhausted: next Reserve
+  bool refilling_ = false;                // a refill episode is in progress
+  std::chrono::milliseconds backoff_{0};  // 0 when the store is healthy
+  Clock::time_point retry_at_{};
+  std::atomic<std::uint64_t> iterations_{0};
+};
+
+}  // namespace forge::broker

@@ -1,0 +1,635 @@
+#include "broker/postgres_store.h"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <ctime>
+#include <initializer_list>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "broker/key_codec.h"
+
+namespace forge::broker {
+namespace {
+
+struct ConnDeleter {
+  void operator()(PGconn* conn) const { PQfinish(conn); }
+};
+struct ResultDeleter {
+  void operator()(PGresult* result) const { PQclear(result); }
+};
+using Conn = std::unique_ptr<PGconn, ConnDeleter>;
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+// Connection settings placed before the URL, so the URL can override them.
+constexpr std::pair<const char*, const char*> kConnectDefaults[] = {
+    {"connect_timeout", "5"},     {"application_name", "forge-broker"},
+    {"keepalives", "1"},          {"keepalives_idle", "10"},
+    {"keepalives_interval", "5"}, {"keepalives_count", "3"},
+};
+
+constexpr const char* kBegin = "BEGIN ISOLATION LEVEL READ COMMITTED";
+
+// Every Reserve and Return locks the counter row first: that lock
+// serialises them, so the returned list needs no locking of its own.
+constexpr const char* kLockCounter =
+    "SELECT next FROM forge_counter WHERE id = 1 FOR UPDATE";
+
+// Added by schema version 2; a version-1 store gets it "IF NOT EXISTS".
+constexpr std::string_view kReturnedTable =
+    "forge_returned (first BIGINT PRIMARY KEY CHECK (first >= 0), "
+    "last BIGINT NOT NULL, CHECK (first < last))";
+
+// libpq messages span lines ("...failed: Connection refused\n\tIs the
+// server running...?"); people get one line.
+std::string OneLine(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const bool space = std::isspace(static_cast<unsigned char>(c)) != 0;
+    if (space && (out.empty() || out.back() == ' ')) continue;
+    out += space ? ' ' : c;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+// SQLSTATEs where retrying, on a new connection if need be, can help:
+// connection exceptions (08), serialization failures and deadlocks (40),
+// insufficient resources (53), operator intervention such as a shutdown or
+// a cancelled statement (57, but not 57P04 database dropped), lock not
+// available (55P03), a read-only standby after fail-over (25006) and I/O
+// errors (58030).
+bool TransientState(std::string_view state) {
+  const std::string_view cls = state.substr(0, 2);
+  if (state == "57P04") return false;
+  return cls == "08" || cls == "40" || cls == "53" || cls == "57" ||
+         state == "55P03" || state == "25006" || state == "58030";
+}
+
+std::string Hint(std::string_view state) {
+  if (state == "42501") {
+    return "; the database user needs CREATE on the schema (first use and "
+           "upgrades) and SELECT, INSERT, UPDATE, DELETE on forge_meta, "
+           "forge_counter and forge_returned";
+  }
+  if (state == "42P01") {
+    return "; the store's tables are missing: check that DB_URL names the "
+           "database the store was created in";
+  }
+  if (state == "42P07") {
+    return "; forge_counter or forge_returned exists without forge_meta: the "
+           "store is damaged, repair it or point DB_URL at another database";
+  }
+  if (state == "25006") {
+    return "; the server is a read-only standby: point DB_URL at the primary "
+           "(e.g. add target_session_attrs=read-write)";
+  }
+  return "";
+}
+
+StoreError Damaged(const std::string& describe, const std::string& what) {
+  return StoreError("store " + describe + " is damaged: " + what +
+                        "; repair it or point DB_URL at another database",
+                    /*transient=*/false);
+}
+
+template <typename Int>
+std::optional<Int> ParseInt(std::string_view text) {
+  Int value{};
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
+}
+
+std::string_view Value(const Result& result, int row, int column) {
+  return PQgetvalue(result.get(), row, column);
+}
+
+// "postgres://user@host:port/db" of a live connection; a Unix socket
+// directory is percent-encoded as libpq URIs allow, IPv6 is bracketed.
+std::string DescribeConnection(PGconn* conn) {
+  std::string host;
+  for (const char c : std::string_view(PQhost(conn))) {
+    host += c == '/' ? std::string("%2F") : std::string(1, c);
+  }
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return "postgres://" + std::string(PQuser(conn)) + "@" + host + ":" +
+         PQport(conn) + "/" + PQdb(conn);
+}
+
+StoreFormat ParseMeta(const std::string& describe,
+                      std::map<std::string, std::string> meta) {
+  const auto field = [&](const std::string& key) {
+    const auto it = meta.find(key);
+    if (it == meta.end()) {
+      throw Damaged(describe, "forge_meta." + key + " is missing");
+    }
+    return it->second;
+  };
+  const auto bad = [&](const std::string& key) {
+    return Damaged(describe,
+                   "forge_meta." + key + "='" + meta[key] + "' is not valid");
+  };
+  const auto version = ParseInt<int>(field("schema_version"));
+  if (version && *version > kStoreSchemaVersion) {
+    throw StoreError("store " + describe + " has schema version " +
+                         std::to_string(*version) +
+                         ", newer than this program understands (" +
+                         std::to_string(kStoreSchemaVersion) +
+                         "); upgrade mini-forge or use another DB_URL",
+                     /*transient=*/false);
+  }
+  if (version != kStoreSchemaVersion) throw bad("schema_version");
+  StoreFormat format;
+  const auto length = ParseInt<int>(field("key_length"));
+  if (!length || *length < kMinKeyLength || *length > kMaxKeyLength) {
+    throw bad("key_length");
+  }
+  format.key_length = *length;
+  const std::string order = field("key_order");
+  if (order == KeyOrderName(KeyOrder::kScrambled)) {
+    format.order = KeyOrder::kScrambled;
+  } else if (order == KeyOrderName(KeyOrder::kSequential)) {
+    format.order = KeyOrder::kSequential;
+  } else {
+    throw bad("key_order");
+  }
+  const auto secret = ParseInt<std::uint64_t>(field("secret"));
+  if (!secret) throw bad("secret");
+  format.secret = *secret;
+  const auto created = ParseInt<std::int64_t>(field("created_unix_s"));
+  if (!created) throw bad("created_unix_s");
+  format.created_unix_s = *created;
+  return format;
+}
+
+// Why libpq would refuse `url` without trying to connect, or "". libpq
+// checks the port's digits only when connecting; it is checked here too.
+std::string UrlProblem(const std::string& url) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+  if (options == nullptr) {
+    const std::string why = error != nullptr ? OneLine(error) : "out of memory";
+    PQfreemem(error);
+    return why;
+  }
+  std::string why;
+  for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (std::string_view(o->keyword) != "port" || o->val == nullptr) continue;
+    const std::string_view port = o->val;
+    if (port.find_first_not_of("0123456789,") != std::string_view::npos) {
+      why = "port \"" + std::string(port) + "\" is not a number";
+    }
+  }
+  PQconninfoFree(options);
+  return why;
+}
+
+bool SameFormat(const StoreFormat& a, const StoreFormat& b) {
+  return a.key_length == b.key_length && a.order == b.order &&
+         a.secret == b.secret && a.created_unix_s == b.created_unix_s;
+}
+
+class PostgresStore final : public RangeStore {
+ public:
+  PostgresStore(const std::string& url, const StoreFormat& wanted);
+
+  const StoreFormat& format() const override { return format_; }
+  Range Reserve(std::uint64_t count) override;
+  void Return(const std::vector<Range>& ranges) override;
+  std::uint64_t Next() override;
+  std::string Describe() const override { return describe_; }
+
+ private:
+  // What a COMMIT whose outcome is unknown means for the caller.
+  enum class IfUnknown { kRetryIsSafe, kDoNotRetry };
+
+  void CheckUrl() const;
+  void Connect();
+  void Reconnect();
+  void Begin(const char* doing);
+  void Commit(const char* doing, IfUnknown if_unknown);
+  void RollbackIfOpen();
+  template <typename F>
+  std::invoke_result_t<F&> InTransaction(
+      const char* doing, F&& work,
+      IfUnknown if_unknown = IfUnknown::kRetryIsSafe);
+  Result Exec(const char* doing, const char* sql,
+              std::initializer_list<std::string> params = {});
+  [[noreturn]] void Fail(const char* doing, const PGresult* result);
+  StoreFormat OpenSchema(const StoreFormat& wanted);
+  void CreateSchema(const StoreFormat& wanted);
+  void UpgradeIfOld(const char* doing);
+  StoreFormat ReadFormat(const char* doing);
+  std::uint64_t ParseCounter(const Result& result) const;
+  std::uint64_t LockCounter(const char* doing);
+  std::optional<Range> TakeReturned(const char* doing, std::uint64_t count,
+                                    std::uint64_t counter);
+  void CheckNotReturned(const char* doing, const Range& r);
+  void RecordReturned(const char* doing, const std::vector<Range>& sorted);
+
+  std::string url_;
+  std::string describe_;
+  Conn conn_;
+  bool fresh_ = false;   // conn_ was made since the last BEGIN
+  bool opened_ = false;  // format_ holds what the store was opened with
+  bool raise_synchronous_commit_ = false;
+  StoreFormat format_;
+  std::uint64_t space_ = 0;
+  std::uint64_t high_water_ = 0;  // end of the last range this object got
+};
+
+PostgresStore::PostgresStore(const std::string& url, const StoreFormat& wanted)
+    : url_(url), describe_(RedactDbUrl(url)) {
+  CheckWanted(describe_, wanted);
+  CheckUrl();
+  Connect();
+  format_ =
+      InTransaction("opening the store", [&] { return OpenSchema(wanted); });
+  CheckFormat(describe_, format_, wanted);
+  space_ = KeySpace(format_.key_length);
+  opened_ = true;
+}
+
+// A URL libpq cannot use will never connect: say so once, not forever.
+void PostgresStore::CheckUrl() const {
+  const std::string why = UrlProblem(url_);
+  if (why.empty()) return;
+  throw StoreError("DB_URL \"" + describe_ +
+                       "\" is not a valid PostgreSQL URL: " + why +
+                       "; allowed: postgres://USER[:PASSWORD]@HOST[:PORT]/DB",
+                   /*transient=*/false);
+}
+
+void PostgresStore::Connect() {
+  std::vector<const char*> keys;
+  std::vector<const char*> values;
+  for (const auto& [key, value] : kConnectDefaults) {
+    keys.push_back(key);
+    values.push_back(value);
+  }
+  keys.push_back("dbname");  // expanded: the URL's settings win
+  values.push_back(url_.c_str());
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  Conn conn(PQconnectdbParams(keys.data(), values.data(), 1));
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    throw StoreError(
+        "store " + describe_ + ": cannot connect: " +
+            OneLine(conn ? PQerrorMessage(conn.get()) : "out of memory"),
+        /*transient=*/true);
+  }
+  // Notices ("relation exists, skipping" and the like) are not errors.
+  PQsetNoticeProcessor(
+      conn.get(), [](void*, const char*) {}, nullptr);
+  conn_ = std::move(conn);
+  fresh_ = true;
+  describe_ = DescribeConnection(conn_.get());
+  const Result sync =
+      Exec("reading synchronous_commit", "SHOW synchronous_commit");
+  raise_synchronous_commit_ = Value(sync, 0, 0) == "off";
+}
+
+// A new connection to a store this object already opened: the store must
+// still be the one it was (never recreated, never a different format).
+void PostgresStore::Reconnect() {
+  Connect();
+  if (!opened_) return;
+  const StoreFormat now = InTransaction(
+      "checking the store", [&] { return ReadFormat("checking the store"); });
+  if (SameFormat(now, format_)) return;
+  conn_.reset();
+  throw StoreError("store " + describe_ +
+                       " changed while this broker was connected to it (was " +
+                       DescribeFormat(format_) + " created at " +
+                       std::to_string(format_.created_unix_s) + ", now " +
+                       DescribeFormat(now) + " created at " +
+                       std::to_string(now.created_unix_s) +
+                       "); restart the broker",
+                   /*transient=*/false);
+}
+
+// Starts a transaction, reconnecting first if needed. A reused connection
+// that turns out dead at BEGIN (the server restarted while we were idle)
+// is replaced once: nothing was written on it, so retrying is safe.
+void PostgresStore::Begin(const char* doing) {
+  bool reused = !fresh_;
+  if (conn_ == nullptr) {
+    Reconnect();
+    reused = false;
+  }
+  fresh_ = false;
+  try {
+    Exec(doing, kBegin);
+  } catch (const StoreError&) {
+    if (!reused || conn_ != nullptr) throw;
+    Reconnect();
+    Exec(doing, kBegin);
+  }
+  if (raise_synchronous_commit_) {
+    Exec(doing, "SET LOCAL synchronous_commit = on");
+  }
+}
+
+void PostgresStore::Commit(const char* doing, IfUnknown if_unknown) {
+  const Result result(PQexec(conn_.get(), "COMMIT"));
+  const bool ok = result != nullptr &&
+                  PQresultStatus(result.get()) == PGRES_COMMAND_OK &&
+                  std::string_view(PQcmdStatus(result.get())) == "COMMIT";
+  if (ok) return;
+  if (result != nullptr && PQresultStatus(result.get()) == PGRES_COMMAND_OK) {
+    throw StoreError("store " + describe_ + ": " + doing +
+                         ": the server rolled the transaction back at COMMIT",
+                     /*transient=*/true);
+  }
+  if (PQstatus(conn_.get()) == CONNECTION_BAD || result == nullptr) {
+    const std::string why = OneLine(PQerrorMessage(conn_.get()));
+    conn_.reset();
+    const bool retry = if_unknown == IfUnknown::kRetryIsSafe;
+    throw StoreError("store " + describe_ + ": " + doing +
+                         ": the connection broke during COMMIT (" + why +
+                         "), so whether it committed is unknown; " +
+                         (retry ? "what it reserved is treated as lost (a "
+                                  "gap) and never handed out"
+                                : "not retried, since that could record the "
+                                  "numbers twice; they count as lost (a gap)"),
+                     /*transient=*/retry);
+  }
+  Fail(doing, result.get());
+}
+
+void PostgresStore::RollbackIfOpen() {
+  if (conn_ == nullptr || PQtransactionStatus(conn_.get()) == PQTRANS_IDLE) {
+    return;
+  }
+  const Result result(PQexec(conn_.get(), "ROLLBACK"));
+  if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) conn_.reset();
+}
+
+template <typename F>
+std::invoke_result_t<F&> PostgresStore::InTransaction(const char* doing,
+                                                      F&& work,
+                                                      IfUnknown if_unknown) {
+  Begin(doing);
+  try {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+      work();
+      Commit(doing, if_unknown);
+      return;
+    } else {
+      auto value = work();
+      Commit(doing, if_unknown);
+      return value;
+    }
+  } catch (...) {
+    RollbackIfOpen();
+    throw;
+  }
+}
+
+Result PostgresStore::Exec(const char* doing, const char* sql,
+                           std::initializer_list<std::string> params) {
+  std::vector<const char*> values;
+  for (const std::string& p : params) values.push_back(p.c_str());
+  Result result(PQexecParams(conn_.get(), sql, static_cast<int>(values.size()),
+                             nullptr, values.data(), nullptr, nullptr, 0));
+  const ExecStatusType status =
+      result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
+  Fail(doing, result.get());
+}
+
+// Throws the StoreError for a failed statement. A dead connection is
+// dropped (the next call reconnects); otherwise the transaction is rolled
+// back so the connection stays usable.
+void PostgresStore::Fail(const char* doing, const PGresult* result) {
+  const char* state_field =
+      result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const std::string state = state_field != nullptr ? state_field : "";
+  const char* primary =
+      result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string why = OneLine(primary ? primary : PQerrorMessage(conn_.get()));
+  if (!state.empty()) why += " (SQLSTATE " + state + ")";
+  const bool lost = PQstatus(conn_.get()) == CONNECTION_BAD;
+  if (lost) {
+    conn_.reset();
+  } else {
+    RollbackIfOpen();
+  }
+  throw StoreError(
+      "store " + describe_ + ": " + doing + " failed: " + why + Hint(state),
+      lost || TransientState(state));
+}
+
+// Runs inside a transaction holding the schema lock, so of several brokers
+// opening a new store at once exactly one creates it and all read its
+// metadata.
+StoreFormat PostgresStore::OpenSchema(const StoreFormat& wanted) {
+  const char* doing = "opening the store";
+  Exec(doing, "SELECT pg_advisory_xact_lock($1)",
+       {std::to_string(kSchemaLockKey)});
+  const Result exists =
+      Exec(doing, "SELECT to_regclass('forge_meta') IS NOT NULL");
+  if (Value(exists, 0, 0) != "t") {
+    CreateSchema(wanted);
+  } else {
+    UpgradeIfOld(doing);
+  }
+  return ReadFormat(doing);
+}
+
+// Version 1 -> 2: adds the returned list, under the caller's schema lock
+// and in its transaction, so racing brokers upgrade exactly once. A
+// version-1 broker still running keeps working: it only advances the
+// counter, which stays correct.
+void PostgresStore::UpgradeIfOld(const char* doing) {
+  const Result version =
+      Exec(doing, "SELECT value FROM forge_meta WHERE key = 'schema_version'");
+  if (PQntuples(version.get()) != 1 ||
+      Value(version, 0, 0) != std::to_string(kUpgradableSchemaVersion)) {
+    return;  // current, newer or damaged: ReadFormat says which
+  }
+  Exec(doing,
+       ("CREATE TABLE IF NOT EXISTS " + std::string(kReturnedTable)).c_str());
+  Exec(doing, "UPDATE forge_meta SET value = $1 WHERE key = 'schema_version'",
+       {std::to_string(kStoreSchemaVersion)});
+}
+
+// Plain CREATE TABLE, not IF NOT EXISTS: a forge_counter or forge_returned
+// left without its metadata is damage to report, not a table to adopt with
+// a new format.
+void PostgresStore::CreateSchema(const StoreFormat& wanted) {
+  const char* doing = "creating the store";
+  Exec(doing,
+       "CREATE TABLE forge_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  Exec(doing,
+       "CREATE TABLE forge_counter (id INT PRIMARY KEY CHECK (id = 1), "
+       "next BIGINT NOT NULL CHECK (next >= 0))");
+  Exec(doing, "INSERT INTO forge_counter (id, next) VALUES (1, 0)");
+  Exec(doing, ("CREATE TABLE " + std::string(kReturnedTable)).c_str());
+  const std::uint64_t secret = wanted.order == KeyOrder::kSequential ? 0
+                               : wanted.secret != 0 ? wanted.secret
+                                                    : RandomSecret();
+  Exec(doing,
+       "INSERT INTO forge_meta (key, value) VALUES ('schema_version', $1), "
+       "('key_length', $2), ('key_order', $3), ('secret', $4), "
+       "('created_unix_s', $5)",
+       {std::to_string(kStoreSchemaVersion), std::to_string(wanted.key_length),
+        std::string(KeyOrderName(wanted.order)), std::to_string(secret),
+        std::to_string(std::time(nullptr))});
+}
+
+StoreFormat PostgresStore::ReadFormat(const char* doing) {
+  const Result rows = Exec(doing, "SELECT key, value FROM forge_meta");
+  std::map<std::string, std::string> meta;
+  for (int i = 0; i < PQntuples(rows.get()); ++i) {
+    meta[std::string(Value(rows, i, 0))] = Value(rows, i, 1);
+  }
+  return ParseMeta(describe_, std::move(meta));
+}
+
+std::uint64_t PostgresStore::ParseCounter(const Result& result) const {
+  if (PQntuples(result.get()) != 1) {
+    throw Damaged(describe_, "the forge_counter row is missing");
+  }
+  const std::string_view text = Value(result, 0, 0);
+  const auto next = ParseInt<std::uint64_t>(text);
+  if (!next || *next > space_) {
+    throw Damaged(describe_, "forge_counter.next=" + std::string(text) +
+                                 " is outside [0, " + std::to_string(space_) +
+                                 "]");
+  }
+  if (*next < high_water_) {
+    throw StoreError(
+        "store " + describe_ + ": the counter went back from " +
+            std::to_string(high_water_) + " to " + std::to_string(*next) +
+            " (restored from an older backup?); refusing to hand out keys "
+            "again. Set forge_counter.next past every key issued",
+        /*transient=*/false);
+  }
+  return *next;
+}
+
+// Locks the counter row for the rest of the transaction; returns it.
+std::uint64_t PostgresStore::LockCounter(const char* doing) {
+  return ParseCounter(Exec(doing, kLockCounter));
+}
+
+// With the counter locked: the first `count` numbers of the lowest
+// returned range, removed from the list; nullopt when the list is empty.
+std::optional<Range> PostgresStore::TakeReturned(const char* doing,
+                                                 std::uint64_t count,
+                                                 std::uint64_t counter) {
+  const Result lowest = Exec(
+      doing, "SELECT first, last FROM forge_returned ORDER BY first LIMIT 1");
+  if (PQntuples(lowest.get()) == 0) return std::nullopt;
+  const auto first = ParseInt<std::uint64_t>(Value(lowest, 0, 0));
+  const auto last = ParseInt<std::uint64_t>(Value(lowest, 0, 1));
+  if (!first || !last || *last <= *first || *last > counter) {
+    throw Damaged(describe_, "forge_returned row (" +
+                                 std::string(Value(lowest, 0, 0)) + ", " +
+                                 std::string(Value(lowest, 0, 1)) +
+                                 ") is not a range below the counter");
+  }
+  const Range taken{*first, *first + std::min(count, *last - *first)};
+  if (taken.last == *last) {
+    Exec(doing, "DELETE FROM forge_returned WHERE first = $1",
+         {std::to_string(*first)});
+  } else {
+    Exec(doing, "UPDATE forge_returned SET first = $1 WHERE first = $2",
+         {std::to_string(taken.last), std::to_string(*first)});
+  }
+  return taken;
+}
+
+Range PostgresStore::Reserve(std::uint64_t count) {
+  if (count == 0) throw std::invalid_argument("Reserve(0): count must be > 0");
+  const char* doing = "reserving a range";
+  // (range, counter after it), known only once COMMIT succeeded.
+  const auto [range, counter] = InTransaction(doing, [&] {
+    const std::uint64_t next = LockCounter(doing);
+    if (const std::optional<Range> back = TakeReturned(doing, count, next)) {
+      return std::pair(*back, next);
+    }
+    const Range r{next, next + std::min(count, space_ - next)};
+    if (!r.empty()) {
+      Exec(doing, "UPDATE forge_counter SET next = $1 WHERE id = 1",
+           {std::to_string(r.last)});
+    }
+    return std::pair(r, r.last);
+  });
+  high_water_ = std::max(high_water_, counter);
+  return range;
+}
+
+void PostgresStore::CheckNotReturned(const char* doing, const Range& r) {
+  const Result overlap =
+      Exec(doing,
+           "SELECT first, last FROM forge_returned WHERE first < $2 AND "
+           "last > $1 ORDER BY first LIMIT 1",
+           {std::to_string(r.first), std::to_string(r.last)});
+  if (PQntuples(overlap.get()) == 0) return;
+  const auto first = ParseInt<std::uint64_t>(Value(overlap, 0, 0));
+  const auto last = ParseInt<std::uint64_t>(Value(overlap, 0, 1));
+  throw ReturnedTwice(describe_, r, Range{first.value_or(0), last.value_or(0)});
+}
+
+void PostgresStore::RecordReturned(const char* doing,
+                                   const std::vector<Range>& sorted) {
+  std::uint64_t total = 0;
+  for (const Range& r : sorted) {
+    CheckNotReturned(doing, r);
+    Exec(doing, "INSERT INTO forge_returned (first, last) VALUES ($1, $2)",
+         {std::to_string(r.first), std::to_string(r.last)});
+    total += r.size();
+  }
+  Exec(doing,
+       "INSERT INTO forge_meta (key, value) VALUES ('returned_total', $1) "
+       "ON CONFLICT (key) DO UPDATE SET value = "
+       "(forge_meta.value::numeric + EXCLUDED.value::numeric)::text",
+       {std::to_string(total)});
+}
+
+void PostgresStore::Return(const std::vector<Range>& ranges) {
+  if (std::none_of(ranges.begin(), ranges.end(),
+                   [](const Range& r) { return r.first < r.last; })) {
+    return;
+  }
+  const char* doing = "returning numbers";
+  InTransaction(
+      doing,
+      [&] {
+        RecordReturned(doing,
+                       CheckReturnable(describe_, ranges, LockCounter(doing)));
+      },
+      IfUnknown::kDoNotRetry);
+}
+
+std::uint64_t PostgresStore::Next() {
+  if (conn_ == nullptr) Reconnect();
+  const char* doing = "reading the counter";
+  return ParseCounter(
+      Exec(doing, "SELECT next FROM forge_counter WHERE id = 1"));
+}
+
+}  // namespace
+
+std::unique_ptr<RangeStore> OpenPostgresStore(const std::string& url,
+                                              const StoreFormat& wanted) {
+  return std::make_unique<PostgresStore>(url, wanted);
+}
+
+std::string RedactPostgresUrl(const std::string& url) {
+  return RedactDbUrl(url);
+}
+
+}  // namespace forge::broker

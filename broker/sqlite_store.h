@@ -1,0 +1,102 @@
+// broker/sqlite_store.h — the RangeStore in a SQLite file (DESIGN.md §5).
+//
+// Contract (in addition to RangeStore's)
+//   * The file is opened in WAL mode with synchronous=FULL, so a range is
+//     on disk before Reserve returns. Each Reserve and each Return is one
+//     BEGIN IMMEDIATE transaction (Reserve: take the lowest returned range
+//     or its head, else read the counter and advance it; commit); SQLite's
+//     single writer serialises them, so many processes on one host may
+//     share the file and never get overlapping ranges.
+//   * Creating: missing directories are made with mode 0700 and the file
+//     with 0600 (SQLite gives its -wal and -shm files the same mode). The
+//     schema and metadata are written in one transaction, so processes
+//     racing to create one store all end up with the creator's format.
+//   * Schema version 2 (PRAGMA user_version and meta.schema_version):
+//       meta(key TEXT PRIMARY KEY, value TEXT) holds schema_version,
+//         key_length, key_order, secret, created_unix_s, and after the
+//         first Return returned_total (numbers ever returned);
+//       counter(id INTEGER PRIMARY KEY CHECK(id=1), next INTEGER NOT NULL);
+//       returned(first INTEGER PRIMARY KEY, last INTEGER NOT NULL,
+//                CHECK(first >= 0 AND first < last)): numbers given back,
+//         [first, last), never overlapping, all below counter.next.
+//     A version-1 store is upgraded at open (CREATE TABLE returned, both
+//     version marks set to 2) in one write transaction. A newer version, a
+//     file that is not SQLite, or a SQLite file that is not a mini-forge
+//     store is refused with a non-transient StoreError.
+//   * SQLITE_BUSY is retried for at most busy_timeout_ms in all (the busy
+//     handler included); past that Reserve throws a transient StoreError.
+//     Writers take turns through a sidecar "<PATH>-writers" (see
+//     writer_turns.h) so none starves while others reserve back to back.
+//   * One thread at a time per object; open it after fork(), not before.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker/range_store.h"
+
+namespace SQLite {
+class Database;
+class Statement;
+class Transaction;
+}  // namespace SQLite
+
+namespace forge::broker {
+
+class WriterTurns;
+
+struct SqliteOptions {
+  int busy_timeout_ms = 5000;
+};
+
+class SqliteStore final : public RangeStore {
+ public:
+  // `path` is the file name (the part after "sqlite:"). Creates the store
+  // with `wanted` if it does not exist yet; see OpenStore for the rules.
+  SqliteStore(const std::string& path, const StoreFormat& wanted,
+              SqliteOptions options = {});
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  const StoreFormat& format() const override { return format_; }
+  // count must be > 0 (std::invalid_argument otherwise).
+  Range Reserve(std::uint64_t count) override;
+  void Return(const std::vector<Range>& ranges) override;
+  std::uint64_t Next() override;
+  std::string Describe() const override { return describe_; }
+
+ private:
+  void Configure();
+  void CreateSchemaIfMissing(const StoreFormat& wanted);
+  void Upgrade();
+  int CheckSchemaVersion();
+  std::chrono::microseconds GiveWayLimit() const;
+  StoreFormat ReadFormat();
+  std::uint64_t ReadCounter();
+  std::optional<Range> TakeReturned(std::uint64_t count, std::uint64_t counter);
+  void CheckNotReturned(const Range& r);
+  void CommitReturn(SQLite::Transaction& tx);
+  template <typename F>
+  auto Guarded(const char* doing, F&& work);
+  static int OnBusy(void* self, int count);
+
+  std::string describe_;
+  SqliteOptions options_;
+  StoreFormat format_;
+  std::uint64_t space_ = 0;
+  std::chrono::steady_clock::time_point busy_since_;
+  std::unique_ptr<WriterTurns> turns_;
+  std::unique_ptr<SQLite::Database> db_;
+  std::unique_ptr<SQLite::Statement> read_next_;
+  std::unique_ptr<SQLite::Statement> write_next_;
+  std::unique_ptr<SQLite::Statement> lowest_returned_;
+  std::unique_ptr<SQLite::Statement> shrink_returned_;
+  std::unique_ptr<SQLite::Statement> delete_returned_;
+};
+
+}  // namespace forge::broker

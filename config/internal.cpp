@@ -1,0 +1,137 @@
+#include "config/internal.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "config/config.h"
+
+namespace forge::config::internal {
+namespace {
+
+constexpr std::size_t kMaxShown = 120;
+
+bool IsAlpha(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+void AppendEscaped(char c, std::string& out) {
+  switch (c) {
+    case '"':
+      out += "\\\"";
+      return;
+    case '\\':
+      out += "\\\\";
+      return;
+    case '\n':
+      out += "\\n";
+      return;
+    case '\t':
+      out += "\\t";
+      return;
+    case '\r':
+      out += "\\r";
+      return;
+    default:
+      break;
+  }
+  const auto byte = static_cast<unsigned char>(c);
+  if (byte < 0x20 || byte == 0x7f) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "\\x%02x", byte);
+    out += hex;
+  } else {
+    out += c;
+  }
+}
+
+// Cuts at most kMaxShown bytes without splitting a UTF-8 sequence.
+std::size_t ShownLength(std::string_view value) {
+  if (value.size() <= kMaxShown) return value.size();
+  std::size_t n = kMaxShown;
+  while (n > 0 && (static_cast<unsigned char>(value[n]) & 0xC0) == 0x80) --n;
+  return n;
+}
+
+}  // namespace
+
+FileText ReadFile(const std::string& path) {
+  FileText result;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    result.status =
+        errno == ENOENT ? FileText::Status::kMissing : FileText::Status::kError;
+    result.error = std::strerror(errno);
+    return result;
+  }
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      result.text.append(buf, static_cast<std::size_t>(n));
+    } else if (n == 0) {
+      result.status = FileText::Status::kOk;
+      break;
+    } else if (errno != EINTR) {
+      result.status = FileText::Status::kError;
+      result.error = std::strerror(errno);  // e.g. EISDIR for a directory
+      break;
+    }
+  }
+  ::close(fd);
+  return result;
+}
+
+std::string JoinPath(const std::string& dir, const std::string& path) {
+  if (!path.empty() && path.front() == '/') return path;
+  if (dir.empty()) return path;
+  return dir.back() == '/' ? dir + path : dir + "/" + path;
+}
+
+std::string Quote(std::string_view value) {
+  const std::size_t shown = ShownLength(value);
+  std::string out = "\"";
+  for (std::size_t i = 0; i < shown; ++i) AppendEscaped(value[i], out);
+  if (shown < value.size()) out += "…";
+  return out + "\"";
+}
+
+bool IsVarName(std::string_view name) {
+  if (name.empty() || !IsAlpha(name.front())) return false;
+  for (char c : name) {
+    if (!IsAlpha(c) && !IsDigit(c)) return false;
+  }
+  return true;
+}
+
+std::string_view Trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t\r");
+  return s.substr(first, last - first + 1);
+}
+
+void FailAt(std::string_view where, std::string_view what,
+            std::string_view allowed) {
+  std::string msg = "config: ";
+  msg.append(where).append(": ").append(what).append("; allowed: ");
+  msg.append(allowed);
+  throw ConfigError(msg);
+}
+
+void FailValue(std::string_view key, std::string_view shown_value,
+               std::string_view origin, std::string_view problem,
+               std::string_view allowed) {
+  std::string msg = "config: ";
+  msg.append(key).append("=").append(Quote(shown_value));
+  msg.append(" (from ").append(origin).append(") ").append(problem);
+  msg.append("; allowed: ").append(allowed);
+  throw ConfigError(msg);
+}
+
+}  // namespace forge::config::internal

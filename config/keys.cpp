@@ -1,0 +1,299 @@
+#include "config/keys.h"
+
+#include <arpa/inet.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <thread>
+#include <utility>
+
+#include "config/internal.h"
+
+namespace forge::config::internal {
+namespace {
+
+// What a key is called in each place, and how --help describes it.
+struct Names {
+  const char* env;
+  const char* flag;
+  const char* help;
+  const char* default_text;
+};
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+char Lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+std::string ToLower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), Lower);
+  return out;
+}
+
+KeySpec Make(const Names& n, const char* type, std::string allowed,
+             Apply apply) {
+  KeySpec key;
+  key.env = n.env;
+  key.yml = ToLower(n.env);
+  key.flag = n.flag;
+  key.help = n.help;
+  key.default_text = n.default_text;
+  key.allowed = std::move(allowed);
+  key.type = type;
+  key.apply = std::move(apply);
+  return key;
+}
+
+// Strict decimal: digits only, no sign, no spaces, no fraction, no overflow.
+Problem ParseUnsigned(std::string_view v, std::uint64_t lo, std::uint64_t hi,
+                      std::uint64_t* out) {
+  if (v.empty()) return "is empty";
+  const bool negative = v.front() == '-';
+  const std::string_view digits = negative ? v.substr(1) : v;
+  if (digits.empty() || !std::all_of(digits.begin(), digits.end(), IsDigit)) {
+    return "is not an integer";
+  }
+  std::uint64_t n = 0;
+  const auto [end, ec] =
+      std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (negative || ec != std::errc() || n < lo || n > hi) {
+    return "is out of range";
+  }
+  *out = n;
+  return std::nullopt;
+}
+
+template <typename T>
+KeySpec Integer(const Names& n, T Config::*field, std::uint64_t lo,
+                std::uint64_t hi) {
+  return Make(n, "INT",
+              "integer " + std::to_string(lo) + ".." + std::to_string(hi),
+              [=](std::string_view v, Config& c) -> Problem {
+                std::uint64_t x = 0;
+                if (Problem p = ParseUnsigned(v, lo, hi, &x)) return p;
+                c.*field = static_cast<T>(x);
+                return std::nullopt;
+              });
+}
+
+KeySpec PowerOfTwo(const Names& n, std::uint64_t Config::*field, int lo_bit,
+                   int hi_bit) {
+  const std::uint64_t lo = std::uint64_t{1} << lo_bit;
+  const std::uint64_t hi = std::uint64_t{1} << hi_bit;
+  std::string allowed;
+  for (int bit = lo_bit; bit < lo_bit + 3; ++bit) {
+    allowed += std::to_string(std::uint64_t{1} << bit) + ", ";
+  }
+  allowed += "…, " + std::to_string(hi);
+  return Make(n, "INT", allowed, [=](std::string_view v, Config& c) -> Problem {
+    std::uint64_t x = 0;
+    if (Problem p = ParseUnsigned(v, lo, hi, &x)) return p;
+    if ((x & (x - 1)) != 0) return "is not a power of two";
+    c.*field = x;
+    return std::nullopt;
+  });
+}
+
+// Case-insensitive choice among fixed words.
+template <typename T>
+KeySpec Choice(const Names& n, T Config::*field,
+               std::vector<std::pair<std::string, T>> choices) {
+  std::string allowed;
+  for (std::size_t i = 0; i < choices.size(); ++i) {
+    if (i > 0) allowed += i + 1 == choices.size() ? " or " : ", ";
+    allowed += choices[i].first;
+  }
+  return Make(n, "WORD", allowed,
+              [=](std::string_view v, Config& c) -> Problem {
+                if (v.empty()) return "is empty";
+                const std::string word = ToLower(v);
+                for (const auto& [name, value] : choices) {
+                  if (name == word) {
+                    c.*field = value;
+                    return std::nullopt;
+                  }
+                }
+                return "is not one of the allowed words";
+              });
+}
+
+bool IsIpLiteral(const std::string& s) {
+  unsigned char buf[sizeof(in6_addr)];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 ||
+         inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+bool IsLabel(std::string_view label) {
+  if (label.empty() || label.size() > 63) return false;
+  if (label.front() == '-' || label.back() == '-') return false;
+  return std::all_of(label.begin(), label.end(), [](char c) {
+    return IsDigit(c) || c == '-' || (Lower(c) >= 'a' && Lower(c) <= 'z');
+  });
+}
+
+// RFC 1123 host name; an all-numeric last label would be a mistyped IPv4.
+bool IsHostName(std::string_view s) {
+  if (!s.empty() && s.back() == '.') s.remove_suffix(1);
+  if (s.empty() || s.size() > 253) return false;
+  std::string_view last;
+  for (std::size_t start = 0;;) {
+    const std::size_t dot = s.find('.', start);
+    last = s.substr(start, dot == std::string_view::npos ? dot : dot - start);
+    if (!IsLabel(last)) return false;
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return !std::all_of(last.begin(), last.end(), IsDigit);
+}
+
+KeySpec Host(const Names& n) {
+  return Make(n, "ADDR",
+              "an IPv4 or IPv6 address literal (0.0.0.0, ::1) or a host name",
+              [](std::string_view v, Config& c) -> Problem {
+                if (v.empty()) return "is empty";
+                const std::string s(v);
+                if (!IsIpLiteral(s) && !IsHostName(s)) {
+                  return "is not an address or a host name";
+                }
+                c.host = s;
+                return std::nullopt;
+              });
+}
+
+Problem CheckDbUrl(std::string_view v) {
+  if (v.empty()) return "is empty";
+  if (v.starts_with("sqlite:")) {
+    if (v.size() == 7) return "has an empty path";
+    return std::nullopt;
+  }
+  for (std::string_view scheme : {"postgres://", "postgresql://"}) {
+    if (v.starts_with(scheme)) {
+      if (v.size() == scheme.size()) return "names no server or database";
+      return std::nullopt;
+    }
+  }
+  return "has an unknown scheme";
+}
+
+KeySpec DbUrl(const Names& n) {
+  KeySpec key = Make(
+      n, "URL",
+      "sqlite:PATH, postgres://USER:PASSWORD@HOST:PORT/DB or postgresql://…",
+      [](std::string_view v, Config& c) -> Problem {
+        if (Problem p = CheckDbUrl(v)) return p;
+        c.db_url = std::string(v);
+        return std::nullopt;
+      });
+  key.secret = true;
+  return key;
+}
+
+bool IsShmChar(char c) {
+  return IsDigit(c) || c == '.' || c == '_' || c == '-' ||
+         (Lower(c) >= 'a' && Lower(c) <= 'z');
+}
+
+KeySpec ShmName(const Names& n) {
+  return Make(
+      n, "NAME", "1..200 characters of A-Z a-z 0-9 . _ -, not ending in .lock",
+      [](std::string_view v, Config& c) -> Problem {
+        if (v.empty()) return "is empty";
+        if (v.size() > 200) {
+          return "is too long (" + std::to_string(v.size()) + " characters)";
+        }
+        const auto bad = std::find_if_not(v.begin(), v.end(), IsShmChar);
+        if (bad != v.end()) {
+          return "contains the character " + Quote(std::string_view(&*bad, 1));
+        }
+        // "x.lock" would collide with segment x's producer lock file.
+        if (v.ends_with(".lock")) return "ends in .lock";
+        c.shm_name = std::string(v);
+        return std::nullopt;
+      });
+}
+
+KeySpec Debug(const Names& n) {
+  KeySpec key = Choice<bool>(n, &Config::debug,
+                             {{"true", true},
+                              {"false", false},
+                              {"1", true},
+                              {"0", false},
+                              {"yes", true},
+                              {"no", false}});
+  key.allowed += " (any case)";
+  key.is_switch = true;
+  return key;
+}
+
+std::vector<KeySpec> BuildKeys() {
+  using K = KeyOrder;
+  using F = LogFormat;
+  return {
+      Integer(Names{"PORT", "--port", "listen port", "8080"}, &Config::port, 1,
+              65535),
+      Host(Names{"HOST", "--host", "listen address", "0.0.0.0"}),
+      Integer(Names{"WORKERS", "--workers", "pre-forked worker processes",
+                    "number of CPUs"},
+              &Config::workers, 1, 256),
+      Integer(Names{"RANGE_SIZE", "--range-size",
+                    "numbers reserved per store transaction", "1000"},
+              &Config::range_size, 1, 1000000000),
+      PowerOfTwo(
+          Names{"POOL_CAPACITY", "--pool-capacity", "ring slots", "65536"},
+          &Config::pool_capacity, 1, 26),
+      DbUrl(
+          Names{"DB_URL", "--db-url", "range store", "sqlite:./data/forge.db"}),
+      ShmName(Names{"SHM_NAME", "--shm-name", "shared-memory segment name",
+                    "mini-forge"}),
+      Integer(Names{"KEY_LENGTH", "--key-length",
+                    "key length, fixed when the store is created", "7"},
+              &Config::key_length, 1, 10),
+      Choice<K>(
+          Names{"KEY_ORDER", "--key-order",
+                "key order, fixed when the store is created", "scrambled"},
+          &Config::key_order,
+          {{"scrambled", K::kScrambled}, {"sequential", K::kSequential}}),
+      Integer(Names{"EMPTY_WAIT_MS", "--empty-wait-ms",
+                    "wait on an empty ring before 503, ms", "100"},
+              &Config::empty_wait_ms, 0, 60000),
+      Integer(Names{"MAX_BATCH", "--max-batch", "largest count for /get-keys",
+                    "10000"},
+              &Config::max_batch, 1, 1000000),
+      Debug(Names{"DEBUG_ENABLED", "--debug", "debug logging", "false"}),
+      Integer(Names{"HTTP_THREADS", "--http-threads", "HTTP threads per worker",
+                    "64"},
+              &Config::http_threads, 1, 4096),
+      Integer(Names{"KEEP_ALIVE_MAX", "--keep-alive-max",
+                    "requests per keep-alive connection", "1000"},
+              &Config::keep_alive_max, 1, 1000000),
+      Integer(Names{"KEEP_ALIVE_TIMEOUT", "--keep-alive-timeout",
+                    "idle keep-alive timeout, seconds", "5"},
+              &Config::keep_alive_timeout_s, 1, 3600),
+      Integer(Names{"LISTEN_BACKLOG", "--listen-backlog", "listen(2) backlog",
+                    "4096"},
+              &Config::listen_backlog, 1, 65535),
+      Choice<F>(Names{"LOG_FORMAT", "--log-format", "log line format", "text"},
+                &Config::log_format, {{"text", F::kText}, {"json", F::kJson}}),
+  };
+}
+
+}  // namespace
+
+const std::vector<KeySpec>& Keys() {
+  static const std::vector<KeySpec> keys = BuildKeys();
+  return keys;
+}
+
+int CpuCount() {
+  int n = 0;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+  if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(n, 1, 256);
+}
+
+}  // namespace forge::config::internal

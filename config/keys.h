@@ -1,0 +1,44 @@
+// config/keys.h — the table of configuration keys and their rules
+// (internal to config/).
+//
+// Contract
+//   * Keys() lists every key except CONFIG_PATH (which chooses config.yml
+//     rather than living in it), in DESIGN.md §7 order. Built once on first
+//     use (thread-safe static), immutable afterwards.
+//   * KeySpec::apply parses one raw string, checks the rule and stores the
+//     typed value into a Config. On a bad value it returns the problem
+//     ("is out of range") and leaves the Config untouched.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+
+namespace forge::config::internal {
+
+using Problem = std::optional<std::string>;
+using Apply = std::function<Problem(std::string_view, Config&)>;
+
+struct KeySpec {
+  std::string env;           // PORT
+  std::string yml;           // port
+  std::string flag;          // --port
+  std::string help;          // one phrase for --help
+  std::string default_text;  // the default, as --help shows it
+  std::string allowed;       // the rule, for messages and --help
+  std::string type;          // --help placeholder: INT, ADDR, URL, ...
+  bool secret = false;       // mask passwords when echoing (DB_URL)
+  bool is_switch = false;    // may be given without a value (--debug)
+  Apply apply;
+};
+
+const std::vector<KeySpec>& Keys();
+
+// Number of CPUs this process may run on, clamped to 1..256.
+int CpuCount();
+
+}  // namespace forge::config::internal

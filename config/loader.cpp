@@ -1,0 +1,171 @@
+// Loader: registers the flags on a CLI::App and resolves every key from
+// its layers (flag > environment > .env > config.yml > default).
+#include <CLI/CLI.hpp>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/config.h"  // implements Loader
+#include "config/dotenv.h"
+#include "config/internal.h"
+#include "config/keys.h"
+#include "config/yaml_file.h"
+
+namespace forge::config {
+
+using internal::DotEnv;
+using internal::KeySpec;
+using internal::Raw;
+using internal::YamlFile;
+
+struct Loader::Flags {
+  std::map<std::string, std::string> values;    // by env name
+  std::map<std::string, CLI::Option*> options;  // by env name
+};
+
+namespace {
+
+constexpr const char* kConfigPath = "CONFIG_PATH";
+constexpr const char* kConfigFlag = "--config";
+constexpr const char* kDefaultYml = "config/config.yml";
+constexpr const char* kYmlAllowed = "the path of a readable config.yml";
+
+// The values of one key in precedence order, highest first; config.yml
+// is skipped when `yml_key` is empty.
+struct Layers {
+  const std::map<std::string, std::string>& flags;  // given on the command line
+  const Environment& env;
+  const DotEnv& dotenv;
+  const YamlFile& yml;
+
+  std::vector<Raw> Of(const std::string& env_name, const std::string& flag,
+                      const std::string& yml_key) const {
+    std::vector<Raw> out;
+    if (auto it = flags.find(env_name); it != flags.end()) {
+      out.push_back(
+          {it->second, std::string(SourceName(Source::kFlag)) + " " + flag});
+    }
+    if (auto it = env.vars.find(env_name); it != env.vars.end()) {
+      out.push_back({it->second, SourceName(Source::kEnv)});
+    }
+    if (auto it = dotenv.entries.find(env_name); it != dotenv.entries.end()) {
+      out.push_back({it->second.value, dotenv.Origin(it->second.line)});
+    }
+    if (auto it = yml.entries.find(yml_key);
+        !yml_key.empty() && it != yml.entries.end()) {
+      out.push_back({it->second.value, yml.Origin(it->second.line)});
+    }
+    return out;
+  }
+};
+
+std::string HelpText(const KeySpec& key) {
+  return key.help + " [env " + key.env + "; default " + key.default_text +
+         "; " + key.allowed + "]";
+}
+
+// Every layer is checked, so a bad value is reported even when a higher
+// layer overrides it; the highest layer's value is the one kept.
+void Resolve(const KeySpec& key, const std::vector<Raw>& layers, Config& cfg) {
+  Config scratch;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const Raw& raw = layers[i];
+    if (internal::Problem p = key.apply(raw.value, i == 0 ? cfg : scratch)) {
+      internal::FailValue(key.env,
+                          key.secret ? MaskDbUrl(raw.value) : raw.value,
+                          raw.origin, *p, key.allowed);
+    }
+  }
+}
+
+struct YmlText {
+  std::string path;  // "" when there is no config.yml
+  std::string text;
+};
+
+// An explicitly named file must exist; the default one may be absent.
+YmlText FindConfigYml(const std::vector<Raw>& layers, const std::string& cwd) {
+  for (const Raw& raw : layers) {
+    if (raw.value.empty()) {
+      internal::FailValue(kConfigPath, raw.value, raw.origin, "is empty",
+                          kYmlAllowed);
+    }
+  }
+  const bool named = !layers.empty();
+  const std::string path =
+      internal::JoinPath(cwd, named ? layers.front().value : kDefaultYml);
+  internal::FileText file = internal::ReadFile(path);
+  using Status = internal::FileText::Status;
+  if (file.status == Status::kOk) return {path, std::move(file.text)};
+  if (file.status == Status::kMissing && !named) return {};
+  const std::string shown = named ? layers.front().value : kDefaultYml;
+  const std::string origin =
+      named ? layers.front().origin : SourceName(Source::kDefault);
+  const std::string problem =
+      file.status == Status::kMissing
+          ? "names a file that does not exist (" + path + ")"
+          : "cannot be read (" + path + ": " + file.error + ")";
+  internal::FailValue(kConfigPath, shown, origin, problem, kYmlAllowed);
+}
+
+internal::Lookup MakeLookup(const Environment& env, const DotEnv& dotenv) {
+  return
+      [&env, &dotenv](const std::string& name) -> std::optional<std::string> {
+        if (auto it = env.vars.find(name); it != env.vars.end())
+          return it->second;
+        if (auto it = dotenv.entries.find(name); it != dotenv.entries.end()) {
+          return it->second.value;
+        }
+        return std::nullopt;
+      };
+}
+
+}  // namespace
+
+Loader::Loader(CLI::App& app) : flags_(new Flags) {
+  app.fallthrough();  // subcommands added later inherit it
+  auto add = [&](const std::string& env, const std::string& flag,
+                 const std::string& help, const std::string& type) {
+    std::string& value = flags_->values[env];
+    CLI::Option* option = type.empty() ? app.add_flag(flag, value, help)
+                                       : app.add_option(flag, value, help);
+    if (!type.empty()) option->type_name(type);
+    flags_->options[env] = option;
+  };
+  for (const KeySpec& key : internal::Keys()) {
+    add(key.env, key.flag, HelpText(key), key.is_switch ? "" : key.type);
+  }
+  add(kConfigPath, kConfigFlag,
+      "config.yml to read [env CONFIG_PATH; default ./config/config.yml if "
+      "it exists]",
+      "PATH");
+}
+
+Loader::~Loader() { delete flags_; }
+
+Config Loader::Load(const Environment& env) const {
+  std::map<std::string, std::string> given;
+  for (const auto& [name, option] : flags_->options) {
+    if (option->count() > 0) given[name] = flags_->values.at(name);
+  }
+  const DotEnv dotenv =
+      internal::ReadDotEnv(internal::JoinPath(env.cwd, ".env"));
+  YamlFile no_yml;
+  const Layers first{given, env, dotenv, no_yml};
+  const YmlText yml_text =
+      FindConfigYml(first.Of(kConfigPath, kConfigFlag, ""), env.cwd);
+  const YamlFile yml = yml_text.path.empty() ? YamlFile{}
+                                             : internal::ParseYamlFile(
+                                                   yml_text.text, yml_text.path,
+                                                   MakeLookup(env, dotenv));
+  const Layers layers{given, env, dotenv, yml};
+  Config cfg;
+  for (const KeySpec& key : internal::Keys()) {
+    Resolve(key, layers.Of(key.env, key.flag, key.yml), cfg);
+  }
+  if (cfg.workers == 0) cfg.workers = internal::CpuCount();
+  cfg.config_path = yml_text.path;
+  return cfg;
+}
+
+}  // namespace forge::config

@@ -1,0 +1,112 @@
+// ctl/codec_command.cpp — see codec_command.h.
+#include "ctl/codec_command.h"
+
+#include <charconv>
+#include <cstdint>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "broker/key_codec.h"
+#include "ctl/store_access.h"
+#include "ctl/text.h"
+
+namespace forge::ctl {
+namespace {
+
+constexpr int kBadInput = 2;
+constexpr int kNoStore = 1;
+
+int Fail(int code, const std::string& line) {
+  std::cerr << "forge-ctl: " << line << "\n";
+  return code;
+}
+
+// One-line reason why `key` is not made of the alphabet, or "".
+std::string AlphabetProblem(const std::string& key) {
+  if (key.empty()) return "KEY is empty";
+  const std::size_t bad = key.find_first_not_of(broker::kAlphabet);
+  if (bad == std::string::npos) return "";
+  return "KEY " + JsonQuote(key) + " has " +
+         JsonQuote(std::string(1, key[bad])) + " at position " +
+         std::to_string(bad + 1) + "; allowed characters: 0-9 A-Z a-z";
+}
+
+// The value of a string of decimal digits; UINT64_MAX (outside every key
+// space) when it has too many digits; nullopt when it is not digits.
+std::optional<std::uint64_t> ParseDecimal(const std::string& text) {
+  if (text.empty() || text.find_first_not_of("0123456789") != text.npos) {
+    return std::nullopt;
+  }
+  std::uint64_t value = 0;
+  const auto [ptr, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
+  return ec == std::errc() ? value : UINT64_MAX;
+}
+
+std::string AllowedRange(const broker::KeyCodec& codec) {
+  return "allowed: 0.." + std::to_string(codec.space() - 1) +
+         " (KEY_LENGTH=" + std::to_string(codec.length()) + ")";
+}
+
+// Opens the store and builds its codec; nullopt after printing why not.
+std::optional<broker::KeyCodec> StoreCodec(const config::Config& cfg,
+                                           int* exit_code) {
+  try {
+    const std::unique_ptr<broker::RangeStore> store =
+        OpenExistingStore(cfg, SegmentFormat(cfg.shm_name));
+    const broker::StoreFormat& f = store->format();
+    return broker::KeyCodec(f.key_length, f.order, f.secret);
+  } catch (const StoreMissing& e) {
+    std::cerr << e.what() << "\n";
+  } catch (const broker::StoreError& e) {
+    std::cerr << "forge-ctl: " << e.what() << "\n";
+  }
+  *exit_code = kNoStore;
+  return std::nullopt;
+}
+
+}  // namespace
+
+int RunDecode(const config::Config& cfg, const std::string& key,
+              std::ostream& out) {
+  if (const std::string problem = AlphabetProblem(key); !problem.empty()) {
+    return Fail(kBadInput, problem);
+  }
+  int code = 0;
+  const auto codec = StoreCodec(cfg, &code);
+  if (!codec) return code;
+  if (key.size() != static_cast<std::size_t>(codec->length())) {
+    return Fail(kBadInput,
+                "KEY " + JsonQuote(key) + " has " + std::to_string(key.size()) +
+                    " characters; keys of this store have " +
+                    std::to_string(codec->length()) +
+                    " (KEY_LENGTH=" + std::to_string(codec->length()) + ")");
+  }
+  const std::optional<std::uint64_t> n = codec->Decode(key);
+  if (!n) return Fail(kBadInput, "KEY " + JsonQuote(key) + " is not a key");
+  out << *n << "\n";
+  return 0;
+}
+
+int RunEncode(const config::Config& cfg, const std::string& number,
+              std::ostream& out) {
+  const std::optional<std::uint64_t> n = ParseDecimal(number);
+  if (!n) {
+    return Fail(kBadInput, "NUMBER " + JsonQuote(number) +
+                               " is not a decimal number from 0 to " +
+                               "62^KEY_LENGTH - 1");
+  }
+  int code = 0;
+  const auto codec = StoreCodec(cfg, &code);
+  if (!codec) return code;
+  if (*n >= codec->space()) {
+    return Fail(kBadInput, "NUMBER " + number +
+                               " is outside this store's key space; " +
+                               AllowedRange(*codec));
+  }
+  out << codec->Encode(*n) << "\n";
+  return 0;
+}
+
+}  // namespace forge::ctl

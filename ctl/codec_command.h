@@ -1,0 +1,28 @@
+// ctl/codec_command.h — `forge-ctl decode KEY` and `forge-ctl encode
+// NUMBER`: trace a key back to its number and forth, with the format
+// (key length, order, secret) of the store DB_URL names.
+//
+// Contract
+//   * The store is opened with OpenExistingStore (never created; see
+//     store_access.h). Nothing is reserved or written.
+//   * Output: decode prints the number, encode prints the key, each on one
+//     line on `out`.
+//   * Exit codes: 0 ok; 1 the store is missing or unusable; 2 the KEY is not
+//     a key of this store's format (length, alphabet) or the NUMBER is not a
+//     decimal number inside the key space. Every error is one line on
+//     stderr saying what was wrong and what is allowed.
+#pragma once
+
+#include <ostream>
+#include <string>
+
+#include "config/config.h"
+
+namespace forge::ctl {
+
+int RunDecode(const config::Config& cfg, const std::string& key,
+              std::ostream& out);
+int RunEncode(const config::Config& cfg, const std::string& number,
+              std::ostream& out);
+
+}  // namespace forge::ctl

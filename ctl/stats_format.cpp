@@ -1,0 +1,229 @@
+// ctl/stats_format.cpp — the table and JSON renderings of a Snapshot. See
+// stats.h; the JSON fields are documented in ctl/README-json.md.
+#include <cstdio>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "broker/broker.h"
+#include "ctl/stats.h"
+#include "ctl/text.h"
+
+namespace forge::ctl {
+namespace {
+
+constexpr int kBarWidth = 20;
+
+const char* OrderName(std::uint32_t order) {
+  return order == 1 ? "sequential" : "scrambled";
+}
+
+std::string Bool(bool b) { return b ? "true" : "false"; }
+
+std::string RateText(double per_s) { return Fixed(per_s, 1) + "/s"; }
+
+// "10  (3.0/s)" with a rate, "10" without.
+std::string CountWithRate(std::uint64_t count, const Snapshot& s,
+                          double Rates::*rate) {
+  std::string text = std::to_string(count);
+  if (s.rates) text += "  (" + RateText((*s.rates).*rate) + ")";
+  return text;
+}
+
+std::string HeartbeatText(const Snapshot& s) {
+  if (!s.heartbeat_age_ms) return "never";
+  return Fixed(static_cast<double>(*s.heartbeat_age_ms) / 1000.0, 1) + " s ago";
+}
+
+std::string BrokerText(const Snapshot& s) {
+  if (s.broker_pid == 0) return "none has run on this segment";
+  return "pid " + std::to_string(s.broker_pid) +
+         (s.broker_alive ? ", alive" : ", NOT alive");
+}
+
+std::string FillText(const Snapshot& s) {
+  return FillBar(s.fill_fraction(), kBarWidth) + "  " + std::to_string(s.fill) +
+         " / " + std::to_string(s.capacity) + " keys, low water " +
+         std::to_string(s.low_water);
+}
+
+std::string WastedText(const Snapshot& s) {
+  return s.keys_wasted == 0 ? "0 (none known)"
+                            : std::to_string(s.keys_wasted) + " (known gaps)";
+}
+
+std::string ExhaustionText(const Snapshot& s) {
+  const Exhaustion e = s.exhaustion();
+  switch (e.kind) {
+    case Exhaustion::Kind::kUnknown:
+      return "unknown (no rate measured)";
+    case Exhaustion::Kind::kNever:
+      return "never at the current rate (0 keys/s produced)";
+    case Exhaustion::Kind::kUsedUp:
+      return "used up: the store has no number left";
+    case Exhaustion::Kind::kProjected:
+      break;
+  }
+  const std::string when = e.unix_s ? UtcDate(*e.unix_s) : "after year 9999";
+  return when + " (in " + HumanDuration(e.seconds_left) + " at " +
+         RateText(s.rates->produced_per_s) + " produced)";
+}
+
+std::string RatesText(const Snapshot& s) {
+  if (!s.rates) return "not measured";
+  return "over the last " + Fixed(s.rates->interval_s, 2) + " s";
+}
+
+std::vector<std::pair<std::string, std::string>> SummaryRows(
+    const Snapshot& s) {
+  return {
+      {"segment", s.segment + " (" + s.path + ")"},
+      {"broker", BrokerText(s)},
+      {"state", broker::StateName(s.state)},
+      {"heartbeat", HeartbeatText(s)},
+      {"ring fill", FillText(s)},
+      {"rates", RatesText(s)},
+      {"keys produced",
+       CountWithRate(s.keys_produced, s, &Rates::produced_per_s)},
+      {"keys served", CountWithRate(s.served_total, s, &Rates::served_per_s)},
+      {"503s",
+       CountWithRate(s.unavailable_total, s, &Rates::unavailable_per_s)},
+      {"keys wasted", WastedText(s)},
+      {"ranges reserved", std::to_string(s.ranges_reserved)},
+      {"refills", std::to_string(s.refills)},
+      {"store errors", std::to_string(s.store_errors)},
+      {"last refill",
+       Fixed(static_cast<double>(s.last_refill_ns) / 1e6, 3) + " ms"},
+      {"key format", "length " + std::to_string(s.key_length) + ", " +
+                         OrderName(s.key_order)},
+      {"store", s.store},
+      {"key space used", std::to_string(s.store_next) + " / " +
+                             std::to_string(s.key_space) + " (" +
+                             Percent(s.key_space_used()) + ")"},
+      {"exhaustion", ExhaustionText(s)},
+  };
+}
+
+void WriteWorkerTable(const Snapshot& s, std::ostringstream& out) {
+  out << "\nworkers (" << s.workers.size() << ")\n";
+  char line[160];
+  std::snprintf(line, sizeof(line), "  %-6s %-10s %-6s %-14s %-12s %s\n",
+                "slot", "pid", "alive", "served", "keys/s", "503s");
+  out << line;
+  for (const WorkerRow& w : s.workers) {
+    const std::string rate = w.served_per_s ? Fixed(*w.served_per_s, 1) : "-";
+    std::snprintf(line, sizeof(line), "  %-6u %-10d %-6s %-14llu %-12s %llu\n",
+                  w.slot, w.pid, w.alive ? "yes" : "no",
+                  static_cast<unsigned long long>(w.served), rate.c_str(),
+                  static_cast<unsigned long long>(w.unavailable));
+    out << line;
+  }
+  out << "total served " << s.served_total << ", 503s " << s.unavailable_total
+      << "\n";
+}
+
+std::string JsonNumberOrNull(const std::optional<double>& v) {
+  return v ? Significant(*v) : "null";
+}
+
+std::string JsonRates(const Snapshot& s) {
+  if (!s.rates) return "null";
+  const Rates& r = *s.rates;
+  return "{\"interval_ms\":" + Significant(r.interval_s * 1000.0) +
+         ",\"served_per_s\":" + Significant(r.served_per_s) +
+         ",\"produced_per_s\":" + Significant(r.produced_per_s) +
+         ",\"unavailable_per_s\":" + Significant(r.unavailable_per_s) + "}";
+}
+
+const char* ExhaustionState(Exhaustion::Kind kind) {
+  switch (kind) {
+    case Exhaustion::Kind::kNever:
+      return "never";
+    case Exhaustion::Kind::kUsedUp:
+      return "used_up";
+    case Exhaustion::Kind::kProjected:
+      return "projected";
+    case Exhaustion::Kind::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+std::string JsonExhaustion(const Snapshot& s) {
+  const Exhaustion e = s.exhaustion();
+  const bool projected = e.kind == Exhaustion::Kind::kProjected;
+  return std::string("{\"state\":\"") + ExhaustionState(e.kind) +
+         "\",\"seconds_left\":" +
+         (projected ? Significant(e.seconds_left) : "null") +
+         ",\"date\":" + (e.unix_s ? JsonQuote(UtcIso(*e.unix_s)) : "null") +
+         "}";
+}
+
+void WriteJsonWorkers(const Snapshot& s, std::ostringstream& o) {
+  o << "[";
+  for (std::size_t i = 0; i < s.workers.size(); ++i) {
+    const WorkerRow& w = s.workers[i];
+    o << (i ? "," : "") << "{\"slot\":" << w.slot << ",\"pid\":" << w.pid
+      << ",\"alive\":" << Bool(w.alive) << ",\"served\":" << w.served
+      << ",\"unavailable\":" << w.unavailable << ",\"requests\":" << w.requests
+      << ",\"served_per_s\":" << JsonNumberOrNull(w.served_per_s) << "}";
+  }
+  o << "]";
+}
+
+}  // namespace
+
+std::string FormatTable(const Snapshot& s) {
+  std::ostringstream out;
+  for (const auto& [label, value] : SummaryRows(s)) {
+    char pad[24];
+    std::snprintf(pad, sizeof(pad), "%-17s", label.c_str());
+    out << pad << value << "\n";
+  }
+  WriteWorkerTable(s, out);
+  return out.str();
+}
+
+std::string FormatJson(const Snapshot& s) {
+  std::ostringstream o;
+  o << "{\"segment\":" << JsonQuote(s.segment)
+    << ",\"path\":" << JsonQuote(s.path)
+    << ",\"time_unix_ms\":" << s.unix_ns / 1'000'000
+    << ",\"broker\":{\"pid\":" << s.broker_pid
+    << ",\"alive\":" << Bool(s.broker_alive)
+    << ",\"state\":" << JsonQuote(broker::StateName(s.state))
+    << ",\"heartbeat_age_ms\":"
+    << (s.heartbeat_age_ms ? std::to_string(*s.heartbeat_age_ms) : "null")
+    << ",\"store_errors\":" << s.store_errors
+    << ",\"last_refill_ns\":" << s.last_refill_ns << "}"
+    << ",\"ring\":{\"capacity\":" << s.capacity << ",\"fill\":" << s.fill
+    << ",\"fill_fraction\":" << Significant(s.fill_fraction())
+    << ",\"low_water\":" << s.low_water << "}"
+    << ",\"keys\":{\"produced\":" << s.keys_produced
+    << ",\"served\":" << s.served_total
+    << ",\"unavailable\":" << s.unavailable_total
+    << ",\"wasted\":" << s.keys_wasted << "}"
+    << ",\"rates\":" << JsonRates(s)
+    << ",\"ranges\":{\"reserved\":" << s.ranges_reserved
+    << ",\"refills\":" << s.refills << "}"
+    << ",\"key_space\":{\"size\":" << s.key_space
+    << ",\"used\":" << s.store_next
+    << ",\"used_fraction\":" << Significant(s.key_space_used())
+    << ",\"remaining\":" << s.key_space_remaining()
+    << ",\"exhaustion\":" << JsonExhaustion(s) << "}"
+    << ",\"key\":{\"length\":" << s.key_length
+    << ",\"order\":" << JsonQuote(OrderName(s.key_order)) << "}"
+    << ",\"store\":" << JsonQuote(s.store)
+    << ",\"store_kind\":" << JsonQuote(s.store_kind()) << ",\"workers\":";
+  WriteJsonWorkers(s, o);
+  o << "}\n";
+  return o.str();
+}
+
+std::string MissingSegmentMessage(const std::string& shm_name) {
+  return "forge-ctl: no segment \"" + shm_name + "\" (" +
+         shm::Segment::ObjectPath(shm_name) +
+         "): is forge-broker running with SHM_NAME=" + shm_name + "?";
+}
+
+}  // namespace forge::ctl

@@ -1,0 +1,102 @@
+// ctl/store_access.cpp — see store_access.h.
+#include "ctl/store_access.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "shm/segment.h"
+
+namespace forge::ctl {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kSqlitePrefix = "sqlite:";
+
+bool IsSqliteUrl(std::string_view url) {
+  if (url.size() < kSqlitePrefix.size()) return false;
+  return std::equal(kSqlitePrefix.begin(), kSqlitePrefix.end(), url.begin(),
+                    [](char a, char b) {
+                      return a == std::tolower(static_cast<unsigned char>(b));
+                    });
+}
+
+// Throws StoreMissing unless the SQLite file of `db_url` exists and holds
+// something (a broker writes the schema right after creating it).
+void RequireSqliteFile(const std::string& db_url) {
+  const fs::path file(db_url.substr(kSqlitePrefix.size()));
+  std::error_code ec;
+  const fs::path shown = fs::absolute(file, ec).lexically_normal();
+  const std::string where = "sqlite:" + (ec ? file.string() : shown.string());
+  const auto status = fs::status(file, ec);
+  const char* problem = nullptr;
+  if (!fs::exists(status)) {
+    problem = "does not exist";
+  } else if (!fs::is_regular_file(status)) {
+    problem = "is not a regular file";
+  } else if (fs::file_size(file, ec) == 0 || ec) {
+    problem = "is empty";
+  }
+  if (problem == nullptr) return;
+  throw StoreMissing("forge-ctl: store " + where + " " + problem +
+                     " (DB_URL); forge-ctl never creates a store: point "
+                     "DB_URL at the one forge-broker uses");
+}
+
+bool SameFormat(const broker::StoreFormat& a, const broker::StoreFormat& b) {
+  return a.key_length == b.key_length && a.order == b.order;
+}
+
+}  // namespace
+
+broker::StoreFormat FormatOf(const shm::Header& h) {
+  broker::StoreFormat f;
+  f.key_length = static_cast<int>(h.key_length);
+  f.order = h.key_order == 1 ? config::KeyOrder::kSequential
+                             : config::KeyOrder::kScrambled;
+  return f;
+}
+
+std::string DescribeHeaderFormat(const shm::Header& h) {
+  return broker::DescribeFormat(FormatOf(h));
+}
+
+std::optional<broker::StoreFormat> SegmentFormat(const std::string& shm_name) {
+  try {
+    const shm::Segment seg =
+        shm::Segment::Attach(shm_name, shm::Access::kReadOnly);
+    return FormatOf(seg.header());
+  } catch (const shm::SegmentError&) {
+    return std::nullopt;  // no segment: the config's format is tried
+  }
+}
+
+std::unique_ptr<broker::RangeStore> OpenExistingStore(
+    const config::Config& cfg,
+    const std::optional<broker::StoreFormat>& segment_format) {
+  if (IsSqliteUrl(cfg.db_url)) RequireSqliteFile(cfg.db_url);
+  broker::StoreFormat from_config;
+  from_config.key_length = cfg.key_length;
+  from_config.order = cfg.key_order;
+  std::vector<broker::StoreFormat> tries;
+  if (segment_format) tries.push_back(*segment_format);
+  if (tries.empty() || !SameFormat(tries.front(), from_config)) {
+    tries.push_back(from_config);
+  }
+  std::optional<broker::StoreError> first_error;
+  for (const broker::StoreFormat& wanted : tries) {
+    try {
+      return broker::OpenStore(cfg.db_url, wanted);
+    } catch (const broker::StoreError& e) {
+      if (!first_error) first_error = e;
+      if (e.transient()) break;  // another format cannot help
+    }
+  }
+  throw *first_error;
+}
+
+}  // namespace forge::ctl

@@ -1,0 +1,49 @@
+// ctl/store_access.h — opening the store of DB_URL for forge-ctl's
+// read-mostly views (decode, encode, check), without creating one.
+//
+// Contract
+//   * A SQLite store must already exist as a non-empty file; otherwise
+//     StoreMissing is thrown and nothing is created. (broker::OpenStore,
+//     which does the opening, cannot open read-only: on an existing store
+//     it writes nothing but may create the "-wal", "-shm" and "-writers"
+//     side files next to the database, as any broker does.) A PostgreSQL
+//     store is opened as a broker would, which creates its schema when the
+//     database has none yet.
+//   * OpenStore refuses a format that differs from the store's, so the
+//     formats tried are, in order: the segment's (written by the broker
+//     from the store), then the config's (KEY_LENGTH, KEY_ORDER). Only a
+//     non-transient refusal moves on to the next one; the first error is
+//     the one reported when all fail.
+//   * Errors are one line for a person (StoreMissing, broker::StoreError).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "broker/range_store.h"
+#include "config/config.h"
+#include "shm/layout.h"
+
+namespace forge::ctl {
+
+class StoreMissing : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The format a segment says its keys have (secret unknown: 0).
+broker::StoreFormat FormatOf(const shm::Header& h);
+
+// The format of the segment cfg.shm_name, if one can be attached.
+std::optional<broker::StoreFormat> SegmentFormat(const std::string& shm_name);
+
+std::unique_ptr<broker::RangeStore> OpenExistingStore(
+    const config::Config& cfg,
+    const std::optional<broker::StoreFormat>& segment_format);
+
+// "KEY_LENGTH=7 KEY_ORDER=scrambled" of a segment header.
+std::string DescribeHeaderFormat(const shm::Header& h);
+
+}  // namespace forge::ctl

@@ -1,0 +1,116 @@
+#include "frontend/conn_stream.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace forge::frontend {
+namespace {
+
+void Describe(const sockaddr_storage& addr, std::string* ip, int* port) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text));
+    *port = ntohs(a->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text));
+    *port = ntohs(a->sin6_port);
+  }
+  *ip = text;
+}
+
+bool PollFor(int fd, short events) {
+  pollfd p{fd, events, 0};
+  int n;
+  do {
+    n = ::poll(&p, 1, 0);
+  } while (n < 0 && errno == EINTR);
+  return n > 0;
+}
+
+}  // namespace
+
+ConnStream::ConnStream(int fd, bool with_addresses) : fd_(fd) {
+  if (!with_addresses) return;
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    Describe(addr, &remote_ip_, &remote_port_);
+  }
+  len = sizeof(addr);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    Describe(addr, &local_ip_, &local_port_);
+  }
+}
+
+bool ConnStream::is_readable() const {
+  return buffered() > 0 || PollFor(fd_, POLLIN);
+}
+
+bool ConnStream::is_writable() const { return PollFor(fd_, POLLOUT); }
+
+ssize_t ConnStream::read(char* ptr, size_t size) {
+  if (buffered() == 0) {
+    if (!Flush()) return -1;
+    ssize_t n;
+    do {
+      n = ::recv(fd_, in_.data(), in_.size(), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) return n;  // 0: peer closed; -1: error or read timeout
+    in_pos_ = 0;
+    in_end_ = static_cast<std::size_t>(n);
+  }
+  const std::size_t n = std::min(size, buffered());
+  std::memcpy(ptr, in_.data() + in_pos_, n);
+  in_pos_ += n;
+  return static_cast<ssize_t>(n);
+}
+
+ssize_t ConnStream::write(const char* ptr, size_t size) {
+  if (out_len_ + size > out_.size()) {
+    if (!Flush()) return -1;
+    if (size > out_.size()) {
+      return SendAll(ptr, size) ? static_cast<ssize_t>(size) : -1;
+    }
+  }
+  std::memcpy(out_.data() + out_len_, ptr, size);
+  out_len_ += size;
+  return static_cast<ssize_t>(size);
+}
+
+bool ConnStream::Flush() {
+  if (out_len_ == 0) return true;
+  const bool ok = SendAll(out_.data(), out_len_);
+  out_len_ = 0;
+  return ok;
+}
+
+bool ConnStream::SendAll(const char* data, std::size_t size) {
+  while (size > 0) {
+    // MSG_NOSIGNAL: a vanished peer is an error return, not SIGPIPE.
+    const ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;  // error or SO_SNDTIMEO expired
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+void ConnStream::get_remote_ip_and_port(std::string& ip, int& port) const {
+  ip = remote_ip_;
+  port = remote_port_;
+}
+
+void ConnStream::get_local_ip_and_port(std::string& ip, int& port) const {
+  ip = local_ip_;
+  port = local_port_;
+}
+
+}  // namespace forge::frontend

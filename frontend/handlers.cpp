@@ -1,0 +1,208 @@
+#include "frontend/handlers.h"
+
+#include <charconv>
+#include <cstring>
+#include <vector>
+
+#include "frontend/metrics.h"
+
+namespace forge::frontend {
+namespace {
+
+constexpr std::string_view kGetKey = "/get-key";
+constexpr std::string_view kGetKeys = "/get-keys";
+constexpr std::string_view kHealthz = "/healthz";
+constexpr std::string_view kMetrics = "/metrics";
+
+Reply Text(int status, std::string body) {
+  Reply r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+bool IsRoute(std::string_view path) {
+  return path == kGetKey || path == kGetKeys || path == kHealthz ||
+         path == kMetrics;
+}
+
+std::string_view KeyText(const shm::Key& key, std::uint32_t length) {
+  // The ring stores keys NUL-padded; a shorter string is a producer bug we
+  // still do not read past.
+  return {key.text, ::strnlen(key.text, length)};
+}
+
+// Reused per thread so a /get-keys request does not allocate its key array.
+std::vector<shm::Key>& Scratch(std::size_t n) {
+  thread_local std::vector<shm::Key> keys;
+  if (keys.size() < n) keys.resize(n);
+  return keys;
+}
+
+std::string Range(std::size_t max_batch) {
+  return "1.." + std::to_string(max_batch);
+}
+
+}  // namespace
+
+void Reply::AddHeader(std::string_view name, std::string_view value) {
+  if (header_count < headers.size()) headers[header_count++] = {name, value};
+}
+
+std::optional<std::string_view> Reply::Header(std::string_view name) const {
+  for (std::size_t i = 0; i < header_count; ++i) {
+    if (headers[i].name == name) return headers[i].value;
+  }
+  return std::nullopt;
+}
+
+std::string Sanitize(std::string_view text, std::size_t max) {
+  std::string out;
+  const std::size_t n = std::min(text.size(), max);
+  out.reserve(n + 3);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    out.push_back(c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?');
+  }
+  if (text.size() > max) out += "...";
+  return out;
+}
+
+std::optional<std::size_t> ParseCount(const QueryParams& query,
+                                      std::size_t max_batch,
+                                      std::string* error) {
+  const std::string allowed = "a whole number in " + Range(max_batch) +
+                              " (MAX_BATCH), e.g. /get-keys?count=10";
+  const auto count = query.count("count");
+  if (count == 0) {
+    *error = "count is missing: use " + allowed;
+    return std::nullopt;
+  }
+  if (count > 1) {
+    *error = "count is given " + std::to_string(count) +
+             " times: give it once, " + allowed;
+    return std::nullopt;
+  }
+  const std::string& text = query.find("count")->second;
+  const std::string shown = "count=" + Sanitize(text, 32);
+  // Digits only: from_chars would accept a leading '-' for signed types
+  // and we want "+5", " 5" and "5x" rejected as well.
+  std::size_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  const bool digits = !text.empty() && text[0] >= '0' && text[0] <= '9';
+  if (!digits || ptr != end) {
+    *error = shown + " is not " + allowed;
+    return std::nullopt;
+  }
+  if (ec == std::errc::result_out_of_range || value > max_batch) {
+    *error = shown + " is over MAX_BATCH: allowed " + Range(max_batch);
+    return std::nullopt;
+  }
+  if (value == 0) {
+    *error = shown + " asks for no keys: allowed " + Range(max_batch);
+    return std::nullopt;
+  }
+  return value;
+}
+
+bool Healthy(const Snapshot& s) {
+  return s.attached && s.broker_alive && s.ring_keys > 0;
+}
+
+std::string UnavailableReason(const Snapshot& s) {
+  const std::string& name = s.shm_name;
+  if (!s.attached) {
+    return "broker not started: no segment '" + name +
+           "' exists yet (start forge-broker with SHM_NAME=" + name + ")\n";
+  }
+  if (s.broker_state == shm::BrokerState::kExhausted) {
+    return "key space exhausted: every " + std::to_string(s.key_length) +
+           "-character key of the store has been issued; no more keys will "
+           "come\n";
+  }
+  if (!s.broker_alive) {
+    return "no broker is running on segment '" + name +
+           "' (start forge-broker with SHM_NAME=" + name + ")\n";
+  }
+  if (s.broker_state == shm::BrokerState::kStoreError) {
+    return "store error: the broker cannot reserve keys from " + s.store +
+           "; it keeps retrying\n";
+  }
+  return "the ring is empty: demand is above supply or the broker is still "
+         "starting; retry\n";
+}
+
+Router::Router(Backend& backend, RouterLimits limits)
+    : backend_(backend), limits_(limits) {}
+
+Reply Router::Handle(std::string_view method, std::string_view path,
+                     const QueryParams& query) const {
+  if (!IsRoute(path)) {
+    return Text(404, "no route " + Sanitize(path) +
+                         ": the routes are /get-key, /get-keys?count=N, "
+                         "/healthz, /metrics\n");
+  }
+  if (method != "GET") {
+    Reply r =
+        Text(405, "method " + Sanitize(method, 16) + " is not allowed on " +
+                      std::string(path) + ": use GET\n");
+    r.AddHeader("Allow", "GET");
+    return r;
+  }
+  if (path == kGetKey) return GetKey();
+  if (path == kGetKeys) return GetKeys(query);
+  if (path == kHealthz) return Healthz();
+  return Metrics();
+}
+
+Reply Router::GetKey() const {
+  shm::Key key;
+  if (backend_.TakeKeys(&key, 1) == 0) return Unavailable();
+  Reply r;
+  r.body.assign(KeyText(key, backend_.KeyLength()));
+  r.AddHeader("Cache-Control", "no-store");
+  return r;
+}
+
+Reply Router::GetKeys(const QueryParams& query) const {
+  std::string error;
+  const auto count = ParseCount(query, limits_.max_batch, &error);
+  if (!count) return Text(400, error + "\n");
+  std::vector<shm::Key>& keys = Scratch(*count);
+  const std::size_t got = backend_.TakeKeys(keys.data(), *count);
+  if (got == 0) return Unavailable();
+  const std::uint32_t length = backend_.KeyLength();
+  Reply r;
+  r.body.reserve(got * (length + 1));
+  for (std::size_t i = 0; i < got; ++i) {
+    r.body.append(KeyText(keys[i], length));
+    r.body.push_back('\n');
+  }
+  r.AddHeader("Cache-Control", "no-store");
+  return r;
+}
+
+Reply Router::Unavailable() const {
+  backend_.CountUnavailable();
+  Reply r = Text(503, UnavailableReason(backend_.Observe()));
+  r.AddHeader("Retry-After", "1");
+  r.AddHeader("Cache-Control", "no-store");
+  return r;
+}
+
+Reply Router::Healthz() const {
+  const Snapshot s = backend_.Observe();
+  if (Healthy(s)) return Text(200, "ok\n");
+  Reply r = Text(503, UnavailableReason(s));
+  r.AddHeader("Cache-Control", "no-store");
+  return r;
+}
+
+Reply Router::Metrics() const {
+  Reply r = Text(200, FormatMetrics(backend_.Observe()));
+  r.content_type = kPrometheusText;
+  return r;
+}
+
+}  // namespace forge::frontend

@@ -1,0 +1,226 @@
+#include "frontend/segment_backend.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "config/log.h"
+#include "shm/notify.h"
+#include "shm/workers.h"
+
+namespace forge::frontend {
+namespace {
+
+using std::chrono::steady_clock;
+constexpr std::uint64_t kHeartbeatMaxAgeNs = 3'000'000'000ULL;
+
+std::uint64_t UnixNowNs() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+struct FileId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool operator==(const FileId&) const = default;
+};
+
+// The identity of the object the segment name points at now; nullopt when
+// there is none.
+std::optional<FileId> IdentityOf(const std::string& name) {
+  struct stat st {};
+  if (::stat(shm::Segment::ObjectPath(name).c_str(), &st) != 0) {
+    return std::nullopt;
+  }
+  return FileId{st.st_dev, st.st_ino};
+}
+
+shm::BrokerState StateOf(const shm::Segment& seg) {
+  // relaxed: an informational snapshot; nothing is read through it.
+  return static_cast<shm::BrokerState>(
+      seg.broker().state.load(std::memory_order_relaxed));
+}
+
+}  // namespace
+
+struct SegmentBackend::Attachment {
+  shm::Segment segment;
+  FileId id;
+  std::optional<std::uint32_t> slot;
+
+  shm::WorkerSlot* Slot() { return slot ? &segment.worker(*slot) : nullptr; }
+};
+
+bool BrokerAlive(const shm::Segment& seg) {
+  const shm::BrokerStats& b = seg.broker();
+  // relaxed (all three): health is a heuristic snapshot; a stale value only
+  // delays the verdict by one check.
+  const std::int32_t pid = b.pid.load(std::memory_order_relaxed);
+  const std::uint64_t beat =
+      b.heartbeat_unix_ns.load(std::memory_order_relaxed);
+  const auto state =
+      static_cast<shm::BrokerState>(b.state.load(std::memory_order_relaxed));
+  if (pid <= 0 || state == shm::BrokerState::kStopped ||
+      state == shm::BrokerState::kNone) {
+    return false;
+  }
+  const std::uint64_t now = UnixNowNs();
+  const bool fresh = beat <= now ? now - beat < kHeartbeatMaxAgeNs
+                                 : true;  // clock stepped back: trust it
+  return fresh && shm::ProcessAlive(pid);
+}
+
+SegmentBackend::SegmentBackend(SegmentBackendOptions options)
+    : options_(std::move(options)) {}
+
+SegmentBackend::~SegmentBackend() {
+  std::lock_guard lock(attach_mu_);
+  const pid_t self = ::getpid();
+  for (auto& a : attachments_) {
+    if (a->slot) shm::ReleaseWorkerSlot(a->segment, *a->slot, self);
+  }
+}
+
+bool SegmentBackend::Maintain() {
+  std::lock_guard lock(attach_mu_);
+  // relaxed: current_ is only stored under attach_mu_, which we hold.
+  const Attachment* a = current_.load(std::memory_order_relaxed);
+  if (a != nullptr && !ReplacedWhileBrokerDead(*a)) return true;
+  return Attach();
+}
+
+SegmentBackend::Attachment* SegmentBackend::Current() {
+  // acquire: pairs with the release store in Attach(), so the Attachment
+  // and its mapping are fully built before we use them.
+  Attachment* a = current_.load(std::memory_order_acquire);
+  if (a != nullptr) return a;
+  std::lock_guard lock(attach_mu_);
+  Attach();
+  // relaxed: read under attach_mu_, which orders it after any store.
+  return current_.load(std::memory_order_relaxed);
+}
+
+bool SegmentBackend::ReplacedWhileBrokerDead(const Attachment& a) const {
+  const auto id = IdentityOf(options_.shm_name);
+  return id && !(*id == a.id) && !BrokerAlive(a.segment);
+}
+
+bool SegmentBackend::Attach() {
+  // Identity first, then the mapping: if the object is swapped in between,
+  // the next Maintain() sees a mismatch and attaches again (harmless).
+  const auto id = IdentityOf(options_.shm_name);
+  if (!id) return current_.load(std::memory_order_relaxed) != nullptr;
+  try {
+    auto a = std::make_unique<Attachment>(Attachment{
+        shm::Segment::Attach(options_.shm_name, shm::Access::kReadWrite), *id,
+        std::nullopt});
+    a->slot =
+        shm::ClaimWorkerSlot(a->segment, ::getpid(), options_.frontend_pid);
+    if (!a->slot) {
+      log::Warn("all " + std::to_string(shm::kMaxWorkers) +
+                " worker stats slots of segment '" + options_.shm_name +
+                "' are taken; serving without per-worker counters");
+    }
+    Attachment* raw = a.get();
+    attachments_.push_back(std::move(a));
+    // release: publishes the fully built Attachment to request threads
+    // (see Current()).
+    current_.store(raw, std::memory_order_release);
+    log::Info("attached segment '" + options_.shm_name + "' (" +
+              std::to_string(raw->segment.header().capacity) + " slots)");
+    last_error_.clear();
+    return true;
+  } catch (const shm::SegmentError& e) {
+    if (e.what() != last_error_) {
+      last_error_ = e.what();
+      log::Warn(std::string("cannot attach yet (retrying): ") + e.what());
+    }
+    return current_.load(std::memory_order_relaxed) != nullptr;
+  }
+}
+
+std::size_t SegmentBackend::TakeKeys(shm::Key* out, std::size_t want) {
+  Attachment* a = Current();
+  if (a == nullptr || want == 0) return 0;
+  shm::Segment& seg = a->segment;
+  std::size_t got = 0;
+  std::optional<steady_clock::time_point> deadline;
+  for (;;) {
+    const std::size_t n = seg.ring().TryPopBatch(out + got, want - got);
+    if (n > 0) {
+      got += n;
+      shm::MaybeWakeProducer(seg);
+    }
+    // An exhausted store will never refill the ring: do not wait for it.
+    if (got == want || StateOf(seg) == shm::BrokerState::kExhausted) break;
+    if (!deadline) deadline = steady_clock::now() + options_.empty_wait;
+    if (!shm::WaitForKeys(seg, *deadline)) {
+      // One last try: keys may have landed just as the wait timed out.
+      got += seg.ring().TryPopBatch(out + got, want - got);
+      break;
+    }
+  }
+  if (shm::WorkerSlot* slot = a->Slot(); slot != nullptr && got > 0) {
+    // relaxed: a statistics counter; readers only need the eventual sum.
+    slot->served.fetch_add(got, std::memory_order_relaxed);
+  }
+  return got;
+}
+
+std::uint32_t SegmentBackend::KeyLength() const {
+  // acquire: see Current().
+  const Attachment* a = current_.load(std::memory_order_acquire);
+  return a ? a->segment.header().key_length : 0;
+}
+
+void SegmentBackend::CountUnavailable() {
+  // acquire: see Current().
+  Attachment* a = current_.load(std::memory_order_acquire);
+  if (shm::WorkerSlot* slot = a ? a->Slot() : nullptr) {
+    // relaxed: a statistics counter.
+    slot->unavailable.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void SegmentBackend::CountRequest() {
+  // acquire: see Current().
+  Attachment* a = current_.load(std::memory_order_acquire);
+  if (shm::WorkerSlot* slot = a ? a->Slot() : nullptr) {
+    // relaxed: a statistics counter.
+    slot->requests.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+Snapshot SegmentBackend::Observe() {
+  Snapshot s;
+  s.shm_name = options_.shm_name;
+  const Attachment* a = Current();
+  if (a == nullptr) return s;
+  const shm::Segment& seg = a->segment;
+  const shm::Header& h = seg.header();
+  const shm::BrokerStats& b = seg.broker();
+  s.attached = true;
+  s.broker_alive = BrokerAlive(seg);
+  s.broker_state = StateOf(seg);
+  // relaxed (pid, keys_produced, worker counters): informational snapshot.
+  s.broker_pid = b.pid.load(std::memory_order_relaxed);
+  s.keys_produced = b.keys_produced.load(std::memory_order_relaxed);
+  s.store.assign(h.store, ::strnlen(h.store, sizeof(h.store)));
+  s.key_length = h.key_length;
+  s.ring_keys = seg.ring().Size();
+  s.ring_capacity = h.capacity;
+  for (std::uint32_t i = 0; i < shm::kMaxWorkers; ++i) {
+    const shm::WorkerSlot& w = seg.worker(i);
+    s.served_total += w.served.load(std::memory_order_relaxed);
+    s.unavailable_total += w.unavailable.load(std::memory_order_relaxed);
+    s.requests_total += w.requests.load(std::memory_order_relaxed);
+    const std::int32_t pid = w.pid.load(std::memory_order_relaxed);
+    if (pid > 0 && shm::ProcessAlive(pid)) ++s.workers_alive;
+  }
+  return s;
+}
+
+}  // namespace forge::frontend

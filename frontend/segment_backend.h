@@ -1,0 +1,82 @@
+// frontend/segment_backend.h — the Backend of a worker: the shared segment.
+//
+// Contract
+//   * One SegmentBackend per worker process, created after fork. Request
+//     threads call TakeKeys/Observe/Count* concurrently; a control thread
+//     calls Maintain() every ~150 ms.
+//   * Until the broker has created the segment, the backend is detached:
+//     TakeKeys returns 0 at once and Observe says "not attached". Both
+//     Maintain() and every request while detached try to attach (under a
+//     mutex, off the attached fast path), so a frontend may start before
+//     its broker, and no worker says "broker not started" once it exists.
+//   * When the segment name comes to point at a different object (the old
+//     one was unlinked and a new broker created a fresh one) while the broker
+//     of the mapped one is dead, Maintain() attaches the new object. Old
+//     mappings stay mapped until destruction, because a request thread may
+//     still be using them: a few MB at worst, and only after such a swap.
+//   * On attach the worker claims a stats slot for its pid (shm/workers.h)
+//     and counts what it serves there (relaxed increments); the destructor
+//     releases every slot it claimed.
+//   * The request path is lock-free: one acquire load of the current
+//     attachment, the ring CAS, one relaxed load in MaybeWakeProducer and a
+//     relaxed counter increment. Syscalls happen only on an empty ring
+//     (futex wait) or for /healthz and /metrics (kill(pid, 0)).
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "frontend/backend.h"
+#include "shm/segment.h"
+
+namespace forge::frontend {
+
+struct SegmentBackendOptions {
+  std::string shm_name;
+  std::chrono::milliseconds empty_wait{100};  // EMPTY_WAIT_MS
+  pid_t frontend_pid = 0;                     // the master that forked us
+};
+
+class SegmentBackend final : public Backend {
+ public:
+  explicit SegmentBackend(SegmentBackendOptions options);
+  ~SegmentBackend() override;
+  SegmentBackend(const SegmentBackend&) = delete;
+  SegmentBackend& operator=(const SegmentBackend&) = delete;
+
+  // Attaches (or re-attaches, see above); logs a failure once per distinct
+  // message. Returns true when attached.
+  bool Maintain();
+
+  std::size_t TakeKeys(shm::Key* out, std::size_t want) override;
+  std::uint32_t KeyLength() const override;
+  Snapshot Observe() override;
+  void CountUnavailable() override;
+  void CountRequest() override;
+
+ private:
+  struct Attachment;
+
+  Attachment* Current();  // attaches first if detached
+  bool Attach();          // attach_mu_ held
+  bool ReplacedWhileBrokerDead(const Attachment& a) const;
+
+  SegmentBackendOptions options_;
+  std::atomic<Attachment*> current_{nullptr};
+  std::mutex attach_mu_;  // guards the two members below and every store
+                          // of current_
+  std::vector<std::unique_ptr<Attachment>> attachments_;
+  std::string last_error_;
+};
+
+// True when the broker of `seg` is alive: pid alive (kill(pid, 0)), a
+// heartbeat younger than 3 s, and it has not reported a clean stop.
+bool BrokerAlive(const shm::Segment& seg);
+
+}  // namespace forge::frontend

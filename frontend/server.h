@@ -1,0 +1,83 @@
+// frontend/server.h — one worker's HTTP server on the inherited listen socket.
+//
+// Contract
+//   * HttpServer serves the Router on a listening fd it did not create (the
+//     master bound it, so the master chose the backlog; cpp-httplib 0.11.4
+//     as Debian ships it compiles in listen(fd, 5)). It adopts the fd through
+//     httplib::Server's protected svr_sock_ and runs httplib's accept loop
+//     via listen_after_bind().
+//   * Serve() blocks until BeginDrain() (from another thread) and every
+//     connection has finished, or until accept() fails for good (then the
+//     open connections are wound down as in a drain). The fd is
+//     closed by Serve() in both cases; it is never shutdown(): the socket is
+//     shared with the other workers, and shutdown() acts on the socket, not
+//     on this process's fd (httplib::Server::stop() does shutdown + close, so
+//     it is never called).
+//   * Draining: no new connection is accepted (within the accept poll
+//     interval, 100 ms); a request being handled finishes and its response
+//     says `Connection: close`; an idle keep-alive connection gets up to
+//     kDrainIdleGrace for one more request (answered the same way), then is
+//     closed. Closing an idle connection can still race with a request the
+//     client sends at that very instant: HTTP/1.1 leaves that race to the
+//     client (RFC 9112 §9.6), like every server's graceful stop.
+//   * Connections: one thread each from an ElasticPool (thread_pool.h), so
+//     no client ever waits for another to disconnect. Idle keep-alive waits
+//     are one blocking poll() per request, not httplib's 10 ms polling loop.
+//   * Thread-safe: BeginDrain() may be called from any thread, any time.
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+
+#include "frontend/backend.h"
+#include "frontend/conn_stream.h"
+#include "frontend/handlers.h"
+#include "frontend/thread_pool.h"
+
+namespace forge::frontend {
+
+struct ServerOptions {
+  int listen_fd = -1;
+  std::size_t keep_alive_max = 1000;           // KEEP_ALIVE_MAX
+  std::chrono::seconds keep_alive_timeout{5};  // KEEP_ALIVE_TIMEOUT
+  std::chrono::seconds read_timeout{5};        // rest of a started request
+  std::chrono::seconds write_timeout{5};
+  PoolOptions pool;
+  bool log_requests = false;  // DEBUG_ENABLED
+};
+
+inline constexpr std::chrono::milliseconds kDrainIdleGrace{1000};
+inline constexpr std::chrono::milliseconds kAcceptPollInterval{100};
+
+class HttpServer final : private httplib::Server {
+ public:
+  HttpServer(ServerOptions options, const Router& router, Backend& backend);
+  ~HttpServer() override;
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Runs the accept loop. True after a drain; false if accept failed.
+  bool Serve();
+  void BeginDrain();
+  bool draining() const;
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;
+  bool WaitForRequest(ConnStream& strm);
+  HandlerResponse Route(const httplib::Request& req, httplib::Response& res);
+  void WindDownConnections();
+  void OnAcceptLoopEnd();
+  void CloseListener();
+
+  ServerOptions options_;
+  const Router& router_;
+  Backend& backend_;
+  int drain_fd_ = -1;  // eventfd, readable once draining
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> listener_closed_{false};
+};
+
+}  // namespace forge::frontend

@@ -1,0 +1,42 @@
+// frontend/supervisor.h — the forge-frontend master process.
+//
+// Contract (DESIGN.md §8)
+//   * RunSupervisor raises RLIMIT_NOFILE (soft to hard), ignores SIGPIPE,
+//     binds the listening socket once (listener.h), forks cfg.workers
+//     workers (worker.h) and supervises them until SIGTERM or SIGINT. It
+//     returns the process exit code: 0 after a clean stop, 1 when it could
+//     not start (e.g. the port is taken; the reason is logged as one line).
+//   * Signal handlers only set flags. The master keeps its signals blocked
+//     and sleeps in ppoll() with them unblocked — sigsuspend() with a
+//     deadline — so a flag is never missed between check and sleep.
+//   * A worker that dies is restarted. If it lived less than 1 s the restart
+//     waits a back-off (100 ms, doubling up to 5 s) so a crash loop does not
+//     spin; a worker that lived longer resets its back-off and is restarted
+//     at once. Nothing is restarted once a stop began.
+//   * SIGTERM/SIGINT: close the master's copy of the listening socket, send
+//     SIGTERM to every worker (they drain, see server.h), wait up to
+//     kStopGrace for them, SIGKILL stragglers, return 0. A second
+//     SIGTERM/SIGINT during the stop kills the stragglers at once.
+//   * SIGHUP is logged and ignored: configuration is read once at start;
+//     restart the frontend to change it (workers are cheap to start).
+//   * The master is single-threaded (required for fork()) and never touches
+//     the shared segment; workers attach it themselves.
+#pragma once
+
+#include <chrono>
+
+#include "config/config.h"
+
+namespace forge::frontend {
+
+inline constexpr std::chrono::seconds kStopGrace{10};
+
+int RunSupervisor(const config::Config& cfg);
+
+// The restart back-off: 0 after a worker that lived at least 1 s, else the
+// previous delay doubled within [100 ms, 5 s].
+std::chrono::milliseconds RestartDelay(
+    std::chrono::milliseconds previous,
+    std::chrono::steady_clock::duration lived);
+
+}  // namespace forge::frontend

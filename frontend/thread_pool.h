@@ -1,0 +1,76 @@
+// frontend/thread_pool.h — an elastic connection pool for cpp-httplib.
+//
+// Why not httplib::ThreadPool: cpp-httplib runs one connection on one thread
+// for the connection's whole keep-alive life. With a fixed pool of T threads
+// per worker, client T+1 waits in the queue until some other client
+// disconnects — with 1,000 keep-alive clients it may never be served, and
+// wrk does not show it (it only counts completed requests).
+//
+// Contract
+//   * enqueue() never parks a connection behind another one: it hands the job
+//     to an idle thread, or starts a new thread, up to `max_threads`.
+//   * At the cap, enqueue() blocks until a thread is free. It runs on the
+//     accept loop, so this worker then stops accepting and the shared listen
+//     backlog feeds the other workers (back-pressure instead of starvation).
+//   * `min_threads` threads are started up front and never retire; threads
+//     above that retire after `idle_retire` without work.
+//   * Threads get an 8 MiB stack, on purpose (see thread_pool.cpp).
+//   * shutdown() lets every queued and running job finish, then returns when
+//     all threads have exited. Thread-safe; jobs must not call enqueue().
+#pragma once
+
+#include <httplib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+
+namespace forge::frontend {
+
+struct PoolOptions {
+  std::size_t min_threads = 64;    // HTTP_THREADS
+  std::size_t max_threads = 4096;  // per worker process
+  std::chrono::milliseconds idle_retire{30000};
+  // Runs once at the start of shutdown(). cpp-httplib calls shutdown() right
+  // after its accept loop ended, so this is the first moment the listening
+  // fd is no longer used by that loop and may be closed.
+  std::function<void()> before_shutdown;
+};
+
+class ElasticPool final : public httplib::TaskQueue {
+ public:
+  explicit ElasticPool(PoolOptions options);
+  ~ElasticPool() override;  // calls shutdown() if needed
+  ElasticPool(const ElasticPool&) = delete;
+  ElasticPool& operator=(const ElasticPool&) = delete;
+
+  void enqueue(std::function<void()> fn) override;
+  void shutdown() override;
+
+  // Snapshot, for tests and logs.
+  std::size_t threads() const;
+
+ private:
+  struct Start;
+  static void* ThreadMain(void* start);
+  void Spawn(std::function<void()> first_job);  // mutex_ held
+  void Loop(std::function<void()> job);
+  bool NextJob(std::unique_lock<std::mutex>& lock, std::function<void()>* job);
+  static void RunJob(const std::function<void()>& job);
+
+  const PoolOptions options_;
+  mutable std::mutex mutex_;
+  std::condition_variable work_;     // a job was queued, or shutdown
+  std::condition_variable free_;     // a thread became idle
+  std::condition_variable stopped_;  // a thread exited
+  std::deque<std::function<void()>> jobs_;
+  std::size_t live_ = 0;  // threads started and not yet exited
+  std::size_t idle_ = 0;  // threads waiting for a job
+  bool shutdown_ = false;
+  bool grow_failed_ = false;  // logged once
+};
+
+}  // namespace forge::frontend

@@ -1,0 +1,24 @@
+// frontend/worker.h — the body of one forked worker process.
+//
+// Contract
+//   * RunWorker runs in a freshly forked child of the master (single-threaded
+//     at entry) and returns its exit code: 0 after a drain, 1 when it could
+//     not serve (the master restarts it with back-off).
+//   * Signals: SIGTERM/SIGINT start a drain (server.h); SIGHUP is ignored.
+//     They are blocked in every thread and taken by one control thread with
+//     sigtimedwait, so no handler runs on a request thread. The worker also
+//     asks for SIGTERM when the master dies (PR_SET_PDEATHSIG), so a
+//     SIGKILLed master does not leave workers serving forever.
+//   * The control thread attaches the segment, retrying every 150 ms until
+//     the broker creates it; meanwhile requests get 503 "broker not started".
+#pragma once
+
+#include <sys/types.h>
+
+#include "config/config.h"
+
+namespace forge::frontend {
+
+int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid);
+
+}  // namespace forge::frontend

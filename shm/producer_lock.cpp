@@ -1,0 +1,140 @@
+// shm/producer_lock.cpp — see producer_lock.h.
+#include "shm/producer_lock.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "shm/segment.h"
+
+namespace forge::shm {
+namespace {
+
+// Closes the fd unless released; keeps Acquire() free of leak paths.
+class FdGuard {
+ public:
+  explicit FdGuard(int fd) : fd_(fd) {}
+  ~FdGuard() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FdGuard(const FdGuard&) = delete;
+  FdGuard& operator=(const FdGuard&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+std::string Errno() { return std::strerror(errno); }
+
+int OpenLockFile(const std::string& path) {
+  // O_NOFOLLOW: /dev/shm is world-writable; never follow a planted symlink.
+  const int fd =
+      ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0) return fd;
+  if (errno == ELOOP) {
+    throw SegmentError("lock " + path +
+                       " is a symbolic link; refusing to use it (remove it)");
+  }
+  throw SegmentError("cannot open lock " + path + ": " + Errno() +
+                     " (it must be a regular file owned by the broker's user)");
+}
+
+void CheckLockFile(int fd, const std::string& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    throw SegmentError("cannot stat lock " + path + ": " + Errno());
+  }
+  if (!S_ISREG(st.st_mode)) {
+    throw SegmentError("lock " + path + " is not a regular file; remove it");
+  }
+  if (st.st_uid != ::geteuid()) {
+    throw SegmentError("lock " + path + " is owned by uid " +
+                       std::to_string(st.st_uid) + ", not by you (uid " +
+                       std::to_string(::geteuid()) +
+                       "); run the broker as that user or pick another "
+                       "SHM_NAME");
+  }
+  // Ours but loose (e.g. created by hand): tighten rather than refuse.
+  if ((st.st_mode & 077) != 0) ::fchmod(fd, 0600);
+}
+
+// The holder writes its pid right after flock(); a peer may look in between,
+// so an empty file is re-read a few times before giving up (pid 0).
+int ReadHolderPid(int fd) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+    if (n > 0) {
+      const long pid = std::strtol(buf, nullptr, 10);
+      if (pid > 0) return static_cast<int>(pid);
+    }
+    const timespec pause{0, 1'000'000};  // 1 ms
+    ::nanosleep(&pause, nullptr);
+  }
+  return 0;
+}
+
+void WritePid(int fd, const std::string& path) {
+  const std::string text = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) !=
+                                     static_cast<ssize_t>(text.size())) {
+    throw SegmentError("cannot write pid into lock " + path + ": " + Errno());
+  }
+}
+
+[[noreturn]] void ThrowLocked(int fd, const std::string& name,
+                              const std::string& path) {
+  const int pid = ReadHolderPid(fd);
+  const std::string who =
+      pid > 0 ? "broker pid " + std::to_string(pid) : "another broker";
+  throw ProducerLocked("segment \"" + name + "\" is already served by " + who +
+                           " (lock " + path +
+                           "); stop it first or pick another SHM_NAME",
+                       pid);
+}
+
+}  // namespace
+
+ProducerLock ProducerLock::Acquire(const std::string& name,
+                                   const std::string& lock_path) {
+  FdGuard fd(OpenLockFile(lock_path));
+  CheckLockFile(fd.get(), lock_path);
+  int rc;
+  do {
+    rc = ::flock(fd.get(), LOCK_EX | LOCK_NB);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    if (errno == EWOULDBLOCK) ThrowLocked(fd.get(), name, lock_path);
+    throw SegmentError("cannot lock " + lock_path + ": " + Errno());
+  }
+  WritePid(fd.get(), lock_path);
+  return ProducerLock(fd.release());
+}
+
+ProducerLock::ProducerLock(ProducerLock&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)) {}
+
+ProducerLock& ProducerLock::operator=(ProducerLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+// Closing the last descriptor of the open file description drops the flock.
+ProducerLock::~ProducerLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+}  // namespace forge::shm

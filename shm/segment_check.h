@@ -1,0 +1,48 @@
+// shm/segment_check.h — validation of an existing segment before use.
+// Internal to forge_shm.
+//
+// Contract
+//   * Every function returns "" when the check passes, else one line for a
+//     person: the object's path, what is wrong, what is allowed.
+//   * CheckHeader reads the header's other fields only after the magic was
+//     loaded with acquire order and matched, so it never interprets memory
+//     of a foreign or half-created segment.
+//   * Pure functions; safe from any thread.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <string>
+
+#include "shm/layout.h"
+#include "shm/segment.h"
+
+namespace forge::shm {
+
+// Owner must be the effective uid; no group/other permission bits.
+std::string CheckOwnership(const struct stat& st, const std::string& path);
+
+// Magic, version, header size, slot size, worker count: the parts that say
+// "this build can read the rest". Needs file_size >= sizeof(Header).
+std::string CheckLayout(const Header& h, const std::string& path);
+
+// Everything: CheckLayout, then capacity, key length and total size against
+// the real file size.
+std::string CheckHeader(const Header& h, std::uint64_t file_size,
+                        const std::string& path);
+
+// Ring indices obey head <= tail <= head + capacity.
+std::string CheckIndices(const SegmentPrefix& p, const std::string& path);
+
+// The spec a producer asks for is itself valid (capacity, key length).
+std::string CheckSpec(const SegmentSpec& spec);
+
+// Same capacity, key length and key order.
+bool Compatible(const Header& h, const SegmentSpec& spec);
+
+// "capacity 65536, key_length 7, key_order scrambled" (for messages).
+std::string DescribeLayout(const Header& h);
+std::string DescribeSpec(const SegmentSpec& spec);
+
+}  // namespace forge::shm

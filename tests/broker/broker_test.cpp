@@ -1,0 +1,524 @@
+// In-process tests of the refill loop: a real segment, a fake RangeStore
+// whose failures and key space the test controls.
+#include "broker/broker.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "config/log.h"
+#include "shm/notify.h"
+#include "shm/workers.h"
+#include "tests/support/process.h"
+
+namespace forge::broker {
+namespace {
+
+using forge::testing::ShmName;
+using forge::testing::WaitUntil;
+using std::chrono::milliseconds;
+using State = shm::BrokerState;
+
+constexpr std::uint64_t kCapacity = 1024;
+constexpr std::uint64_t kRange = 100;
+constexpr auto kDeadline = milliseconds(5000);
+
+// A store with a counter, a returned list (handed out first, lowest
+// first, as RangeStore promises), scriptable failures and an optional end.
+class FakeStore : public RangeStore {
+ public:
+  FakeStore(int key_length, std::uint64_t end) : end_(end) {
+    format_.key_length = key_length;
+    format_.order = config::KeyOrder::kSequential;
+  }
+
+  const StoreFormat& format() const override { return format_; }
+  std::string Describe() const override { return "fake:test"; }
+  std::uint64_t Next() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return next_;
+  }
+
+  Range Reserve(std::uint64_t count) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++calls_;
+    if (fatal_) throw StoreError("fake: disk image is malformed", false);
+    if (transient_failures_ > 0) {
+      --transient_failures_;
+      throw StoreError("fake: database is locked", true);
+    }
+    Range r{next_, std::min(next_ + count, end_)};
+    if (!returned_.empty()) {
+      Range& low = returned_.front();
+      r = Range{low.first, low.first + std::min(count, low.size())};
+      low.first = r.last;
+      if (low.empty()) returned_.erase(returned_.begin());
+    }
+    next_ = std::max(next_, r.last);
+    committed_.push_back(r);
+    return r;
+  }
+
+  void Return(const std::vector<Range>& ranges) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++return_calls_;
+    if (return_failure_) throw *return_failure_;
+    for (const Range& r : ranges) {
+      if (!r.empty()) returned_.push_back(r);
+    }
+    std::sort(returned_.begin(), returned_.end(),
+              [](const Range& a, const Range& b) { return a.first < b.first; });
+  }
+
+  // Every later Return throws `e`.
+  void FailReturns(const StoreError& e) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return_failure_ = e;
+  }
+  int return_calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return return_calls_;
+  }
+  std::vector<Range> returned() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return returned_;
+  }
+
+  void FailTransiently(int times) {
+    std::lock_guard<std::mutex> lock(mu_);
+    transient_failures_ = times;
+  }
+  void FailForGood() {
+    std::lock_guard<std::mutex> lock(mu_);
+    fatal_ = true;
+  }
+  int calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+  // True if n lies in a range Reserve returned (i.e. was committed).
+  bool Committed(std::uint64_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Range& r : committed_) {
+      if (n >= r.first && n < r.last) return true;
+    }
+    return false;
+  }
+
+ private:
+  StoreFormat format_;
+  std::mutex mu_;
+  std::uint64_t next_ = 0;
+  std::uint64_t end_;
+  int transient_failures_ = 0;
+  bool fatal_ = false;
+  int calls_ = 0;
+  std::vector<Range> committed_;
+  std::vector<Range> returned_;  // sorted by first
+  std::optional<StoreError> return_failure_;
+  int return_calls_ = 0;
+};
+
+// Runs a Broker's loop on a thread; stops and joins it on destruction, so
+// declare it after the store and the broker it uses.
+class Runner {
+ public:
+  Runner(Broker& broker, std::atomic<bool>& stop)
+      : stop_(stop),
+        thread_([this, &broker] { exit_code_ = broker.Run(stop_); }) {}
+  ~Runner() { Stop(); }
+
+  // Returns Run()'s exit code.
+  int Stop() {
+    // relaxed: a flag with no data, as in forge-broker's signal handler.
+    stop_.store(true, std::memory_order_relaxed);
+    if (thread_.joinable()) thread_.join();
+    return exit_code_;
+  }
+  bool running() const {
+    return exit_code_.load() == -1;
+  }  // Run() not returned
+
+ private:
+  std::atomic<bool>& stop_;
+  std::atomic<int> exit_code_{-1};
+  std::thread thread_;
+};
+
+class BrokerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cfg_.pool_capacity = kCapacity;
+    cfg_.range_size = kRange;
+    log::Init("broker_test", cfg_);
+  }
+
+  // Creates the producer segment and a consumer view of it.
+  void Open(FakeStore& store) {
+    producer_.emplace(
+        shm::Segment::OpenProducer(shm_.str(), SegmentSpecFor(cfg_, store)));
+    consumer_.emplace(
+        shm::Segment::Attach(shm_.str(), shm::Access::kReadWrite));
+  }
+
+  BrokerOptions Options(milliseconds idle_wait = milliseconds(50)) const {
+    BrokerOptions o;
+    o.range_size = kRange;
+    o.idle_wait = idle_wait;
+    o.backoff_min = milliseconds(5);
+    o.backoff_max = milliseconds(40);
+    return o;
+  }
+
+  shm::Ring& ring() { return consumer_->ring(); }
+  const shm::BrokerStats& stats() { return consumer_->broker(); }
+  State state() {
+    return static_cast<State>(stats().state.load(std::memory_order_relaxed));
+  }
+  bool RingFull() { return ring().Size() == kCapacity; }
+
+  // Pops up to n keys now, decoding each with the sequential codec.
+  std::vector<std::uint64_t> Pop(std::size_t n, const KeyCodec& codec) {
+    std::vector<shm::Key> keys(n);
+    const std::size_t got = ring().TryPopBatch(keys.data(), n);
+    std::vector<std::uint64_t> out;
+    for (std::size_t i = 0; i < got; ++i) {
+      const auto v = codec.Decode(keys[i].text);
+      EXPECT_TRUE(v.has_value()) << "undecodable key " << keys[i].text;
+      if (v) out.push_back(*v);
+    }
+    return out;
+  }
+
+  config::Config cfg_;
+  ShmName shm_;
+  std::optional<shm::Segment> producer_;
+  std::optional<shm::Segment> consumer_;
+  std::atomic<bool> stop_{false};
+};
+
+const KeyCodec kCodec7(7, config::KeyOrder::kSequential, 0);
+
+TEST_F(BrokerTest, StepFillsTheRingAndStocksTheHand) {
+  FakeStore store(7, KeySpace(7));
+  Open(store);
+  Broker broker(Options(), store, *producer_);
+  for (int i = 0; i < 100 && broker.Step() == StepResult::kBusy; ++i) {
+  }
+  EXPECT_EQ(ring().Size(), kCapacity);
+  EXPECT_EQ(stats().low_water.load(), kCapacity / 2);
+  // Enough in hand to refill from low water to full, plus one more range.
+  EXPECT_GE(broker.hand(), kCapacity - kCapacity / 2 + kRange);
+  EXPECT_EQ(stats().keys_produced.load(), kCapacity);
+  EXPECT_EQ(stats().ranges_reserved.load(),
+            static_cast<std::uint64_t>(store.calls()));
+  EXPECT_EQ(stats().store_next.load(), store.Next());
+  EXPECT_EQ(stats().pid.load(), ::getpid());
+  // Durable before visible: every key in the ring came from a committed
+  // range, in order, exactly once.
+  const std::vector<std::uint64_t> got = Pop(kCapacity, kCodec7);
+  ASSERT_EQ(got.size(), kCapacity);
+  for (std::uint64_t i = 0; i < kCapacity; ++i) {
+    EXPECT_EQ(got[i], i);
+    EXPECT_TRUE(store.Committed(got[i]));
+  }
+}
+
+TEST_F(BrokerTest, KeysAreNulPaddedToTheStoreKeyLength) {
+  FakeStore store(4, KeySpace(4));
+  cfg_.key_length = 4;
+  Open(store);
+  Broker broker(Options(), store, *producer_);
+  broker.Step();
+  shm::Key key{};
+  ASSERT_TRUE(ring().TryPop(&key));
+  EXPECT_EQ(std::string(key.text), "0000");
+  for (std::size_t i = 4; i < sizeof(key.text); ++i) EXPECT_EQ(key.text[i], 0);
+}
+
+TEST_F(BrokerTest, TransientErrorsAreCountedRetriedAndTheHandStillPushed) {
+  FakeStore store(7, KeySpace(7));
+  Open(store);
+  Broker broker(Options(), store, *producer_);
+  Runner runner(broker, stop_);
+  ASSERT_TRUE(WaitUntil([&] { return RingFull(); }, kDeadline));
+  const std::uint64_t hand_numbers = kCapacity - kCapacity / 2 + kRange;
+  ASSERT_TRUE(WaitUntil(
+      [&] { return stats().store_next.load() >= kCapacity + hand_numbers; },
+      kDeadline));
+
+  store.FailTransiently(1'000'000);
+  // Drain below low water: the broker refills from its hand although the
+  // store keeps failing.
+  const std::vector<std::uint64_t> first = Pop(kCapacity / 2 + 100, kCodec7);
+  shm::MaybeWakeProducer(*consumer_);
+  EXPECT_TRUE(WaitUntil([&] { return RingFull(); }, kDeadline));
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return state() == State::kStoreError &&
+               stats().store_errors.load() >= 3;
+      },
+      kDeadline));
+  // Back-off, not a hot retry loop: after 200 ms with 5..40 ms back-off
+  // there can only be a handful of attempts.
+  const int before = store.calls();
+  EXPECT_FALSE(WaitUntil([&] { return store.calls() > before + 15; },
+                         milliseconds(200)));
+
+  store.FailTransiently(0);
+  EXPECT_TRUE(WaitUntil([&] { return state() == State::kRunning; }, kDeadline));
+  const std::vector<std::uint64_t> rest = Pop(kCapacity, kCodec7);
+  std::set<std::uint64_t> seen(first.begin(), first.end());
+  for (std::uint64_t n : rest) EXPECT_TRUE(seen.insert(n).second) << n;
+  EXPECT_EQ(seen.size(), first.size() + rest.size());
+}
+
+TEST_F(BrokerTest, NonTransientErrorEndsTheLoopWithExitCode2) {
+  FakeStore store(7, KeySpace(7));
+  store.FailForGood();
+  Open(store);
+  Broker broker(Options(), store, *producer_);
+  EXPECT_EQ(broker.Run(stop_), 2);
+  EXPECT_EQ(state(), State::kStoreError);
+  EXPECT_EQ(stats().store_errors.load(), 1u);
+  EXPECT_EQ(ring().Size(), 0u);
+}
+
+TEST_F(BrokerTest, ExhaustionPushesExactlyTheWholeSpaceAndKeepsBeating) {
+  const std::uint64_t space = KeySpace(2);  // 3844 keys, > ring capacity
+  FakeStore store(2, space);
+  cfg_.key_length = 2;
+  Open(store);
+  Broker broker(Options(), store, *producer_);
+  Runner runner(broker, stop_);
+  const KeyCodec codec(2, config::KeyOrder::kSequential, 0);
+  std::set<std::uint64_t> seen;
+  std::size_t popped = 0;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        for (std::uint64_t n : Pop(256, codec)) {
+          ++popped;
+          seen.insert(n);
+        }
+        shm::MaybeWakeProducer(*consumer_);
+        return state() == State::kExhausted && broker.hand() == 0 &&
+               ring().Size() == 0;
+      },
+      kDeadline));
+  EXPECT_EQ(popped, space);
+  EXPECT_EQ(seen.size(), space);
+  EXPECT_EQ(*seen.rbegin(), space - 1);
+  EXPECT_EQ(stats().keys_produced.load(), space);
+  // Still alive: the heartbeat moves on although nothing is left to do.
+  const std::uint64_t beat = stats().heartbeat_unix_ns.load();
+  EXPECT_TRUE(WaitUntil([&] { return stats().heartbeat_unix_ns.load() > beat; },
+                        milliseconds(2000)));
+  // ...without spinning: nothing to do means sleeping idle_wait (50 ms).
+  const std::uint64_t it = broker.iterations();
+  EXPECT_FALSE(WaitUntil([&] { return broker.iterations() > it + 30; },
+                         milliseconds(500)));
+  EXPECT_EQ(state(), State::kExhausted);
+  EXPECT_TRUE(runner.running());  // did not exit
+}
+
+TEST_F(BrokerTest, IdleBrokerSleepsInsteadOfSpinning) {
+  FakeStore store(7, KeySpace(7));
+  Open(store);
+  Broker broker(Options(milliseconds(500)), store, *producer_);
+  Runner runner(broker, stop_);
+  ASSERT_TRUE(WaitUntil([&] { return RingFull(); }, kDeadline));
+  ASSERT_TRUE(WaitUntil([&] { return stats().producer_sleeping.load() == 1; },
+                        kDeadline));
+  const std::uint64_t before = broker.iterations();
+  // Full ring, stocked hand: over one second the loop may only wake on
+  // its 500 ms heartbeat timeout.
+  EXPECT_FALSE(WaitUntil([&] { return broker.iterations() > before + 6; },
+                         milliseconds(1000)));
+  // ...but it does wake for the heartbeat.
+  EXPECT_GT(broker.iterations(), before);
+}
+
+TEST_F(BrokerTest, ConsumersBelowLowWaterWakeTheBrokerPromptly) {
+  FakeStore store(7, KeySpace(7));
+  Open(store);
+  // A 10 s idle wait: only a consumer's wake-up can explain a quick refill.
+  Broker broker(Options(milliseconds(10000)), store, *producer_);
+  Runner runner(broker, stop_);
+  ASSERT_TRUE(WaitUntil([&] { return RingFull(); }, kDeadline));
+  ASSERT_TRUE(WaitUntil([&] { return stats().producer_sleeping.load() == 1; },
+                        kDeadline));
+  const std::uint64_t refills = stats().refills.load();
+  ASSERT_EQ(Pop(kCapacity / 2 + 1, kCodec7).size(), kCapacity / 2 + 1);
+  shm::MaybeWakeProducer(*consumer_);
+  EXPECT_TRUE(WaitUntil([&] { return RingFull(); }, milliseconds(1000)));
+  EXPECT_EQ(stats().refills.load(), refills + 1);
+  // Wake it once more so the thread can see the stop flag.
+  stop_.store(true, std::memory_order_relaxed);
+  Pop(kCapacity / 2 + 1, kCodec7);
+  shm::MaybeWakeProducer(*consumer_);
+}
+
+// No worker attached (the test pops as an unregistered consumer): the
+// hand and every key left in the ring go back to the store, so what was
+// popped plus what was returned is exactly what was reserved.
+TEST_F(BrokerTest, StopReturnsTheHandAndDrainsTheRingWhenNoWorkerIsAttached) {
+  FakeStore store(7, KeySpace(7));
+  Open(store);
+  Broker broker(Options(), store, *producer_);
+  Runner runner(broker, stop_);
+  ASSERT_TRUE(
+      WaitUntil([&] { return RingFull() && broker.hand() > 0; }, kDeadline));
+  const std::vector<std::uint64_t> popped = Pop(300, kCodec7);
+  ASSERT_EQ(popped.size(), 300u);
+  EXPECT_EQ(runner.Stop(), 0);
+  EXPECT_EQ(state(), State::kStopped);
+  EXPECT_EQ(ring().Size(), 0u);
+  EXPECT_EQ(broker.hand(), 0u);
+  EXPECT_EQ(store.return_calls(), 1);  // one transaction
+  const std::vector<Range> back = store.returned();
+  // Popped [0, 300); the ring and the hand held the rest, in one piece.
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].first, 300u);
+  EXPECT_EQ(back[0].last, store.Next());
+  EXPECT_EQ(stats().keys_wasted.load(), 0u);
+}
+
+// A live worker may still pop: the ring is left to it, only the hand goes
+// back.
+TEST_F(BrokerTest, StopWithALiveWorkerKeepsTheRingAndReturnsOnlyTheHand) {
+  FakeStore store(7, KeySpace(7));
+  Open(store);
+  const auto slot = shm::ClaimWorkerSlot(*consumer_, ::getpid(), ::getpid());
+  ASSERT_TRUE(slot.has_value());
+  Broker broker(Options(), store, *producer_);
+  Runner runner(broker, stop_);
+  ASSERT_TRUE(
+      WaitUntil([&] { return RingFull() && broker.hand() > 0; }, kDeadline));
+  EXPECT_EQ(runner.Stop(), 0);
+  shm::ReleaseWorkerSlot(*consumer_, *slot, ::getpid());
+  EXPECT_EQ(ring().Size(), kCapacity);
+  const std::vector<Range> back = store.returned();
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].first, kCapacity);  // the ring holds [0, kCapacity)
+  EXPECT_EQ(back[0].last, store.Next());
+  EXPECT_EQ(stats().keys_wasted.load(), 0u);
+}
+
+TEST_F(BrokerTest, StopWithTheStoreDownGivesUpWithinTheBudgetCountingTheGap) {
+  FakeStore store(7, KeySpace(7));
+  Open(store);
+  BrokerOptions options = Options();
+  options.return_budget = milliseconds(300);
+  Broker broker(options, store, *producer_);
+  Runner runner(broker, stop_);
+  ASSERT_TRUE(
+      WaitUntil([&] { return RingFull() && broker.hand() > 0; }, kDeadline));
+  const std::uint64_t reserved = store.Next();
+  store.FailReturns(StoreError("fake: cannot connect", /*transient=*/true));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(runner.Stop(), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(2000));
+  EXPECT_GT(store.return_calls(), 1);  // transient: retried
+  EXPECT_EQ(state(), State::kStopped);
+  EXPECT_EQ(ring().Size(), 0u);  // drained: those keys are gone for good
+  EXPECT_EQ(stats().keys_wasted.load(), reserved);
+  EXPECT_TRUE(store.returned().empty());
+}
+
+TEST_F(BrokerTest, ANonTransientReturnErrorIsNotRetried) {
+  FakeStore store(7, KeySpace(7));
+  Open(store);
+  Broker broker(Options(), store, *producer_);
+  Runner runner(broker, stop_);
+  ASSERT_TRUE(
+      WaitUntil([&] { return RingFull() && broker.hand() > 0; }, kDeadline));
+  store.FailReturns(StoreError("fake: outcome unknown", /*transient=*/false));
+  EXPECT_EQ(runner.Stop(), 0);
+  EXPECT_EQ(store.return_calls(), 1);
+  EXPECT_EQ(stats().keys_wasted.load(), store.Next());
+}
+
+// The key space is used up; later another broker returns numbers: this one
+// picks them up on its next recheck and pushes them.
+TEST_F(BrokerTest, AnExhaustedBrokerHandsOutNumbersReturnedLater) {
+  const std::uint64_t space = KeySpace(2);
+  FakeStore store(2, space);
+  cfg_.key_length = 2;
+  Open(store);
+  BrokerOptions options = Options();
+  options.exhausted_recheck = milliseconds(50);
+  Broker broker(options, store, *producer_);
+  Runner runner(broker, stop_);
+  const KeyCodec codec(2, config::KeyOrder::kSequential, 0);
+  std::size_t popped = 0;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        popped += Pop(256, codec).size();
+        shm::MaybeWakeProducer(*consumer_);
+        return state() == State::kExhausted && broker.hand() == 0 &&
+               ring().Size() == 0;
+      },
+      kDeadline));
+  ASSERT_EQ(popped, space);
+  store.Return({Range{100, 110}, Range{3000, 3002}});
+  std::vector<std::uint64_t> again;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        for (std::uint64_t n : Pop(16, codec)) again.push_back(n);
+        return again.size() >= 12;
+      },
+      kDeadline));
+  const std::vector<std::uint64_t> expected = {100, 101, 102, 103, 104,  105,
+                                               106, 107, 108, 109, 3000, 3001};
+  EXPECT_EQ(again, expected);
+  EXPECT_TRUE(
+      WaitUntil([&] { return state() == State::kExhausted; }, kDeadline));
+  EXPECT_TRUE(store.returned().empty());
+}
+
+TEST_F(BrokerTest, ReattachKeepsTheRingAndNeverRepeatsAKey) {
+  FakeStore store(7, KeySpace(7));
+  Open(store);
+  {
+    Broker broker(Options(), store, *producer_);
+    for (int i = 0; i < 100 && broker.Step() == StepResult::kBusy; ++i) {
+    }
+  }
+  std::vector<std::uint64_t> got = Pop(300, kCodec7);
+  producer_.reset();  // releases the producer lock, keeps the segment
+  Open(store);
+  EXPECT_EQ(ring().Size(), kCapacity - 300);  // the keys survived
+  Broker broker(Options(), store, *producer_);
+  for (int i = 0; i < 100 && broker.Step() == StepResult::kBusy; ++i) {
+  }
+  EXPECT_EQ(stats().keys_produced.load(), kCapacity + 300);
+  for (std::uint64_t n : Pop(kCapacity, kCodec7)) got.push_back(n);
+  const std::set<std::uint64_t> seen(got.begin(), got.end());
+  EXPECT_EQ(got.size(), kCapacity + 300);
+  EXPECT_EQ(seen.size(), got.size());
+}
+
+TEST_F(BrokerTest, StoreThatDisagreesWithTheSegmentIsRefused) {
+  FakeStore store7(7, KeySpace(7));
+  Open(store7);
+  FakeStore store5(5, KeySpace(5));
+  EXPECT_THROW(Broker(Options(), store5, *producer_), std::invalid_argument);
+}
+
+TEST(BrokerStateName, NamesEveryState) {
+  EXPECT_STREQ(StateName(State::kRunning), "running");
+  EXPECT_STREQ(StateName(State::kStoreError), "store-error");
+  EXPECT_STREQ(StateName(State::kExhausted), "exhausted");
+  EXPECT_STREQ(StateName(State::kStopped), "stopped");
+}
+
+}  // namespace
+}  // namespace forge::broker

@@ -1,0 +1,408 @@
+// Tests for broker/postgres_store against a real, throw-away PostgreSQL 15
+// server (tests/support/postgres_server.h): durability across reopen, many
+// processes on one store, exhaustion, refusing the wrong store, and
+// connection loss, including a COMMIT whose outcome is unknown.
+#include "broker/postgres_store.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <string>
+#include <vector>
+
+#include "broker/key_codec.h"
+#include "broker/range_store.h"
+#include "tests/broker/store_test_util.h"
+#include "tests/support/postgres_server.h"
+#include "tests/support/process.h"
+
+namespace forge::broker {
+namespace {
+
+using forge::testing::PostgresServer;
+using forge::testing::WaitUntil;
+using std::chrono::milliseconds;
+using store_test::ErrorFrom;
+using store_test::ExpectTiles;
+using store_test::Parse;
+using store_test::Serialize;
+
+constexpr milliseconds kServerDeadline{20000};
+
+StoreFormat Format(int length, KeyOrder order) {
+  StoreFormat f;
+  f.key_length = length;
+  f.order = order;
+  return f;
+}
+
+const StoreFormat kScrambled7 = Format(7, KeyOrder::kScrambled);
+const StoreFormat kSequential7 = Format(7, KeyOrder::kSequential);
+
+std::string BrokerBackends() {
+  return "FROM pg_stat_activity WHERE application_name = 'forge-broker' "
+         "AND datname = 'forge_test'";
+}
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  // Terminates the store's server process and waits until it is gone.
+  void TerminateStoreBackend() {
+    EXPECT_EQ(server_.Query("SELECT count(pg_terminate_backend(pid)) " +
+                            BrokerBackends()),
+              "1");
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          return server_.Query("SELECT count(*) " + BrokerBackends()) == "0";
+        },
+        kServerDeadline));
+  }
+
+  PostgresServer server_;
+  std::string url_ = server_.url();
+};
+
+TEST_F(PostgresStoreTest, CreatesThenReopensWithItsCounterAndFormat) {
+  StoreFormat created;
+  {
+    auto store = OpenPostgresStore(url_, kScrambled7);
+    created = store->format();
+    EXPECT_NE(created.secret, 0u);
+    EXPECT_GT(created.created_unix_s, 0);
+    const Range a = store->Reserve(1000);
+    EXPECT_EQ(a.first, 0u);
+    EXPECT_EQ(a.last, 1000u);
+    EXPECT_EQ(store->Reserve(5).last, 1005u);
+  }
+  auto again = OpenPostgresStore(url_, kScrambled7);
+  EXPECT_EQ(again->format().secret, created.secret);
+  EXPECT_EQ(again->format().created_unix_s, created.created_unix_s);
+  EXPECT_EQ(again->format().key_length, 7);
+  EXPECT_EQ(again->Next(), 1005u);
+  EXPECT_EQ(again->Reserve(10).first, 1005u);
+  EXPECT_THROW(again->Reserve(0), std::invalid_argument);
+
+  auto sequential =
+      OpenPostgresStore(server_.CreateDatabase("seq"), kSequential7);
+  EXPECT_EQ(sequential->format().secret, 0u);
+  EXPECT_EQ(sequential->format().order, KeyOrder::kSequential);
+}
+
+class PostgresConcurrencyTest
+    : public PostgresStoreTest,
+      public ::testing::WithParamInterface<std::uint64_t> {};
+
+TEST_P(PostgresConcurrencyTest, FourProcessesNeverGetOverlappingRanges) {
+  const std::uint64_t count = GetParam();
+  const int per_child = count == 1 ? 500 : 250;
+  OpenPostgresStore(url_, kScrambled7);  // created before the race
+  const auto texts = store_test::InChildren(4, [&](int) {
+    auto store = OpenPostgresStore(url_, kScrambled7);
+    std::vector<Range> got;
+    for (int i = 0; i < per_child; ++i) got.push_back(store->Reserve(count));
+    return Serialize(got);
+  });
+  const std::vector<Range> ranges = Parse(texts);
+  ASSERT_EQ(ranges.size(), 4u * per_child);
+  for (const Range& r : ranges) ASSERT_EQ(r.size(), count);
+  ExpectTiles(ranges, 4 * per_child * count);
+  EXPECT_EQ(OpenPostgresStore(url_, kScrambled7)->Next(),
+            4 * per_child * count);
+}
+
+INSTANTIATE_TEST_SUITE_P(RangeSizes, PostgresConcurrencyTest,
+                         ::testing::Values(1u, 1000u));
+
+TEST_F(PostgresStoreTest, ExhaustionReturnsTheRemainderThenEmptyRanges) {
+  auto store = OpenPostgresStore(url_, Format(1, KeyOrder::kSequential));
+  EXPECT_EQ(store->Reserve(50).last, 50u);
+  const Range rest = store->Reserve(50);
+  EXPECT_EQ(rest.first, 50u);
+  EXPECT_EQ(rest.last, 62u);
+  EXPECT_TRUE(store->Reserve(1).empty());
+  EXPECT_TRUE(store->Reserve(1000).empty());
+  EXPECT_EQ(store->Next(), 62u);
+}
+
+TEST_F(PostgresStoreTest, FourProcessesExhaustTheSpaceExactlyOnce) {
+  const std::string url = server_.CreateDatabase("two");
+  const StoreFormat two = Format(2, KeyOrder::kScrambled);
+  OpenPostgresStore(url, two);
+  const auto texts = store_test::InChildren(4, [&](int) {
+    auto store = OpenPostgresStore(url, two);
+    std::vector<Range> got;
+    do {
+      got.push_back(store->Reserve(100));
+    } while (!got.back().empty());
+    return Serialize(got);
+  });
+  ExpectTiles(Parse(texts), 62u * 62u);
+  EXPECT_EQ(server_.Query("SELECT next FROM forge_counter", "two"), "3844");
+}
+
+TEST_F(PostgresStoreTest, RefusesAConfigThatDisagreesNamingBoth) {
+  OpenPostgresStore(url_, kScrambled7);
+  const StoreError length = ErrorFrom(
+      [&] { OpenPostgresStore(url_, Format(8, KeyOrder::kScrambled)); });
+  EXPECT_FALSE(length.transient());
+  EXPECT_NE(std::string(length.what()).find("KEY_LENGTH=7"), std::string::npos)
+      << length.what();
+  EXPECT_NE(std::string(length.what()).find("KEY_LENGTH=8"), std::string::npos)
+      << length.what();
+  const StoreError order =
+      ErrorFrom([&] { OpenPostgresStore(url_, kSequential7); });
+  EXPECT_FALSE(order.transient());
+  EXPECT_NE(std::string(order.what()).find("scrambled"), std::string::npos)
+      << order.what();
+  EXPECT_NE(std::string(order.what()).find("sequential"), std::string::npos)
+      << order.what();
+}
+
+TEST_F(PostgresStoreTest, RefusesANewerSchemaAndDamagedMetadata) {
+  OpenPostgresStore(url_, kScrambled7);
+  server_.Query(
+      "UPDATE forge_meta SET value = '3' WHERE key = 'schema_version'");
+  const StoreError newer =
+      ErrorFrom([&] { OpenPostgresStore(url_, kScrambled7); });
+  EXPECT_FALSE(newer.transient());
+  EXPECT_NE(std::string(newer.what()).find("schema version 3"),
+            std::string::npos)
+      << newer.what();
+
+  server_.Query(
+      "UPDATE forge_meta SET value = '2' WHERE key = 'schema_version';"
+      "DELETE FROM forge_meta WHERE key = 'key_order'");
+  const StoreError damaged =
+      ErrorFrom([&] { OpenPostgresStore(url_, kScrambled7); });
+  EXPECT_FALSE(damaged.transient());
+  EXPECT_NE(std::string(damaged.what()).find("forge_meta.key_order is missing"),
+            std::string::npos)
+      << damaged.what();
+}
+
+// A store written by schema-version-1 code (no forge_returned), as it
+// created it, with a counter already moved on.
+constexpr const char* kVersion1Store =
+    "CREATE TABLE forge_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE forge_counter (id INT PRIMARY KEY CHECK (id = 1), "
+    "  next BIGINT NOT NULL CHECK (next >= 0));"
+    "INSERT INTO forge_counter (id, next) VALUES (1, 500);"
+    "INSERT INTO forge_meta (key, value) VALUES ('schema_version', '1'), "
+    "  ('key_length', '7'), ('key_order', 'sequential'), ('secret', '0'), "
+    "  ('created_unix_s', '1700000000');";
+
+TEST_F(PostgresStoreTest, AVersion1StoreIsUpgradedOnceByBrokersOpeningIt) {
+  server_.Query(kVersion1Store);
+  const auto texts = store_test::InChildren(4, [&](int) {
+    auto store = OpenPostgresStore(url_, kSequential7);
+    return Serialize({store->Reserve(10)});
+  });
+  std::vector<Range> all = Parse(texts);
+  all.push_back(Range{0, 500});  // reserved by the version-1 code
+  ExpectTiles(all, 540);
+  EXPECT_EQ(server_.Query("SELECT value FROM forge_meta WHERE key = "
+                          "'schema_version'"),
+            "2");
+  auto store = OpenPostgresStore(url_, kSequential7);
+  EXPECT_EQ(store->format().created_unix_s, 1700000000);
+  store->Return({Range{505, 510}});
+  store->Return({Range{520, 521}, Range{530, 532}});
+  EXPECT_EQ(server_.Query("SELECT count(*) FROM forge_returned"), "3");
+  EXPECT_EQ(server_.Query("SELECT value FROM forge_meta WHERE key = "
+                          "'returned_total'"),
+            "8");
+  EXPECT_EQ(store->Reserve(3).first, 505u);
+}
+
+TEST_F(PostgresStoreTest, ALeftOverReturnedListIsDamageNotAdopted) {
+  OpenPostgresStore(url_, kSequential7)->Reserve(100);
+  server_.Query("DROP TABLE forge_meta, forge_counter");
+  const StoreError damaged =
+      ErrorFrom([&] { OpenPostgresStore(url_, kSequential7); });
+  EXPECT_FALSE(damaged.transient());
+  EXPECT_NE(std::string(damaged.what()).find("damaged"), std::string::npos)
+      << damaged.what();
+}
+
+TEST_F(PostgresStoreTest, ProcessesCreatingTheStoreAtOnceAgreeOnOneFormat) {
+  const auto texts = store_test::InChildren(4, [&](int) {
+    const StoreFormat f = OpenPostgresStore(url_, kScrambled7)->format();
+    return std::to_string(f.secret) + " " + std::to_string(f.created_unix_s);
+  });
+  ASSERT_EQ(texts.size(), 4u);
+  for (const std::string& t : texts) EXPECT_EQ(t, texts[0]);
+  EXPECT_EQ(texts[0], server_.Query("SELECT string_agg(value, ' ' ORDER BY "
+                                    "key DESC) FROM forge_meta WHERE key IN "
+                                    "('secret', 'created_unix_s')"));
+  EXPECT_EQ(server_.Query("SELECT count(*) FROM forge_meta"), "5");
+}
+
+// The server crashes (immediate shutdown: no checkpoint, recovery from the
+// WAL on restart): what was committed survives, nothing is handed out twice.
+TEST_F(PostgresStoreTest, ServerDownIsTransientAndRestartNeverReusesARange) {
+  auto store = OpenPostgresStore(url_, kSequential7);
+  const Range before = store->Reserve(100);
+  server_.Crash();
+  const StoreError down = ErrorFrom([&] { store->Reserve(100); });
+  EXPECT_TRUE(down.transient()) << down.what();
+  EXPECT_NE(std::string(down.what()).find("127.0.0.1"), std::string::npos)
+      << down.what();
+  EXPECT_TRUE(ErrorFrom([&] { store->Next(); }).transient());
+  server_.Start();
+  const Range after = store->Reserve(100);
+  EXPECT_EQ(after.first, before.last);
+  EXPECT_EQ(store->Next(), after.last);
+}
+
+TEST_F(PostgresStoreTest, AConnectionKilledWhileIdleIsReplacedAtOnce) {
+  auto store = OpenPostgresStore(url_, kSequential7);
+  const Range before = store->Reserve(100);
+  TerminateStoreBackend();
+  const Range after = store->Reserve(100);  // no error: nothing was in flight
+  EXPECT_EQ(after.first, before.last);
+}
+
+// A COMMIT that never answers: synchronous replication to a standby that
+// does not exist makes it wait, then its connection is terminated. The
+// transaction did commit locally, the client cannot know: the range must
+// be a gap, never handed out.
+TEST_F(PostgresStoreTest, ACommitWithUnknownOutcomeLeavesAGap) {
+  auto store = OpenPostgresStore(url_, kSequential7);
+  store->Reserve(10);
+  server_.Query("ALTER SYSTEM SET synchronous_standby_names = 'forge_ghost'");
+  server_.Query("SELECT pg_reload_conf()");
+  std::uint64_t lost_first = 0;
+  std::future<Range> pending;
+  // The reload reaches each server process in its own time: a Reserve that
+  // committed before it did is simply followed by another one.
+  const bool waiting = WaitUntil(
+      [&] {
+        if (!pending.valid()) {
+          lost_first = store->Next();
+          pending = std::async(std::launch::async,
+                               [&] { return store->Reserve(100); });
+        }
+        if (pending.wait_for(milliseconds(0)) == std::future_status::ready) {
+          pending.get();
+          return false;
+        }
+        return server_.Query("SELECT count(*) " + BrokerBackends() +
+                             " AND wait_event = 'SyncRep'") == "1";
+      },
+      kServerDeadline);
+  ASSERT_TRUE(waiting) << "no COMMIT ever waited for the standby";
+  TerminateStoreBackend();
+  const StoreError unknown = ErrorFrom([&] { pending.get(); });
+  EXPECT_TRUE(unknown.transient()) << unknown.what();
+  EXPECT_NE(std::string(unknown.what()).find("unknown"), std::string::npos)
+      << unknown.what();
+  EXPECT_EQ(server_.Query("SELECT next FROM forge_counter"),
+            std::to_string(lost_first + 100))
+      << "the transaction should have committed locally";
+
+  server_.Query("ALTER SYSTEM RESET synchronous_standby_names");
+  server_.Query("SELECT pg_reload_conf()");
+  const Range after = store->Reserve(100);
+  EXPECT_EQ(after.first, lost_first + 100);
+}
+
+TEST_F(PostgresStoreTest, ACounterThatWentBackIsRefused) {
+  auto store = OpenPostgresStore(url_, kSequential7);
+  store->Reserve(100);
+  server_.Query("UPDATE forge_counter SET next = 40");
+  const StoreError back = ErrorFrom([&] { store->Reserve(100); });
+  EXPECT_FALSE(back.transient());
+  EXPECT_NE(std::string(back.what()).find("went back from 100 to 40"),
+            std::string::npos)
+      << back.what();
+}
+
+TEST_F(PostgresStoreTest, AfterReconnectAStoreThatVanishedIsNotRecreated) {
+  auto store = OpenPostgresStore(url_, kScrambled7);
+  store->Reserve(100);
+  server_.Query("DROP TABLE forge_meta, forge_counter");
+  TerminateStoreBackend();
+  const StoreError gone = ErrorFrom([&] { store->Reserve(100); });
+  EXPECT_FALSE(gone.transient()) << gone.what();
+  EXPECT_NE(std::string(gone.what()).find("forge_meta"), std::string::npos)
+      << gone.what();
+  EXPECT_EQ(server_.Query("SELECT to_regclass('forge_meta') IS NULL"), "t");
+}
+
+TEST_F(PostgresStoreTest, AfterReconnectAStoreRecreatedByOthersIsRefused) {
+  auto store = OpenPostgresStore(url_, kScrambled7);
+  store->Reserve(100);
+  server_.Query("DROP TABLE forge_meta, forge_counter, forge_returned");
+  OpenPostgresStore(url_, kScrambled7);  // a new secret
+  TerminateStoreBackend();
+  const StoreError changed = ErrorFrom([&] { store->Reserve(100); });
+  EXPECT_FALSE(changed.transient());
+  EXPECT_NE(std::string(changed.what()).find("changed while"),
+            std::string::npos)
+      << changed.what();
+}
+
+TEST_F(PostgresStoreTest, NeitherDescribeNorErrorsShowThePassword) {
+  const std::string with_password =
+      "postgresql://postgres:s3cret-pw@127.0.0.1:" +
+      std::to_string(server_.port()) + "/forge_test";
+  auto store = OpenPostgresStore(with_password, kScrambled7);
+  EXPECT_EQ(store->Describe(),
+            "postgres://postgres@127.0.0.1:" + std::to_string(server_.port()) +
+                "/forge_test");
+  EXPECT_EQ(RedactPostgresUrl(with_password).find("s3cret"), std::string::npos);
+  server_.Stop();
+  const StoreError down = ErrorFrom([&] { store->Reserve(1); });
+  EXPECT_EQ(std::string(down.what()).find("s3cret"), std::string::npos)
+      << down.what();
+  const StoreError refused =
+      ErrorFrom([&] { OpenPostgresStore(with_password, kScrambled7); });
+  EXPECT_TRUE(refused.transient());
+  EXPECT_EQ(std::string(refused.what()).find("s3cret"), std::string::npos)
+      << refused.what();
+}
+
+// With synchronous_commit=off a COMMIT could be lost in a crash after the
+// keys were served; the store raises it for its own transactions.
+TEST(PostgresDurabilityTest, SynchronousCommitOffIsRaisedForReservations) {
+  PostgresServer server({"log_statement=all"});
+  server.Query("ALTER DATABASE forge_test SET synchronous_commit = off");
+  auto store = OpenPostgresStore(server.url(), kSequential7);
+  store->Reserve(1);
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return server.Log().find("SET LOCAL synchronous_commit = on") !=
+               std::string::npos;
+      },
+      kServerDeadline))
+      << server.Log();
+}
+
+TEST(PostgresUrlTest, BadOrUnreachableUrlsSayWhatIsWrong) {
+  for (const std::string url : {"postgres://u:pw@127.0.0.1:port/db",
+                                "postgres://u:pw@127.0.0.1/db?colour=red"}) {
+    const StoreError bad =
+        ErrorFrom([&] { OpenPostgresStore(url, kScrambled7); });
+    EXPECT_FALSE(bad.transient()) << bad.what();
+    EXPECT_NE(std::string(bad.what()).find("not a valid PostgreSQL URL"),
+              std::string::npos)
+        << bad.what();
+    EXPECT_EQ(std::string(bad.what()).find("pw@"), std::string::npos)
+        << bad.what();
+  }
+  const int port = forge::testing::FreePort();  // nothing listens there
+  const StoreError unreachable = ErrorFrom([&] {
+    OpenPostgresStore(
+        "postgres://u:pw@127.0.0.1:" + std::to_string(port) + "/db",
+        kScrambled7);
+  });
+  EXPECT_TRUE(unreachable.transient()) << unreachable.what();
+  EXPECT_EQ(std::string(unreachable.what()).find("pw@"), std::string::npos)
+      << unreachable.what();
+  EXPECT_EQ(RedactPostgresUrl("postgres://u:pw@h:5432/db?sslmode=require"),
+            "postgres://u@h:5432/db?sslmode=require");
+}
+
+}  // namespace
+}  // namespace forge::broker

@@ -1,0 +1,199 @@
+// Returned numbers (zero-waste restarts) on both stores, through OpenStore:
+// Return records them, Reserve hands them out first, lowest first, exactly
+// once — across processes, and even after the counter reached the end of
+// the key space. Runs against SQLite files and a throw-away PostgreSQL 15
+// server (one per test binary, one database per test).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <ostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "broker/range_store.h"
+#include "tests/broker/store_test_util.h"
+#include "tests/support/postgres_server.h"
+#include "tests/support/process.h"
+
+namespace forge::broker {
+namespace {
+
+using forge::testing::PostgresServer;
+using forge::testing::TempDir;
+using forge::testing::WaitUntil;
+using store_test::ErrorFrom;
+using store_test::ExpectTiles;
+using store_test::Has;
+using store_test::InChildren;
+using store_test::Parse;
+using store_test::Serialize;
+
+enum class Backend { kSqlite, kPostgres };
+
+void PrintTo(Backend b, std::ostream* os) {
+  *os << (b == Backend::kSqlite ? "sqlite" : "postgres");
+}
+
+constexpr std::chrono::milliseconds kWait{20000};
+
+StoreFormat Sequential(int length) {
+  StoreFormat f;
+  f.key_length = length;
+  f.order = config::KeyOrder::kSequential;
+  return f;
+}
+
+class ReturnedTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+
+  // A DB_URL naming a store of its own for this test.
+  std::string NewUrl() {
+    static std::atomic<int> next{0};
+    const std::string name = "store" + std::to_string(next++);
+    if (GetParam() == Backend::kSqlite) {
+      return "sqlite:" + (dir_ / (name + ".db"));
+    }
+    if (server_ == nullptr) server_ = new PostgresServer();  // one per run
+    return server_->CreateDatabase(name);
+  }
+
+  static PostgresServer* server_;
+  TempDir dir_;
+};
+
+PostgresServer* ReturnedTest::server_ = nullptr;
+
+TEST_P(ReturnedTest, ReturnedNumbersComeBackFirstLowestFirstExactlyOnce) {
+  const std::string url = NewUrl();
+  {
+    auto store = OpenStore(url, Sequential(7));
+    EXPECT_EQ(store->Reserve(100).last, 100u);
+    EXPECT_EQ(store->Reserve(100).last, 200u);
+    store->Return({});  // nothing: a no-op
+    store->Return({Range{150, 200}, Range{20, 30}, Range{60, 60}});
+  }
+  auto store = OpenStore(url, Sequential(7));  // they were durable
+  EXPECT_EQ(store->Next(), 200u);
+  const std::vector<Range> expected = {{20, 25},   {25, 30},   {150, 180},
+                                       {180, 200}, {200, 210}, {210, 310}};
+  std::vector<Range> got;
+  for (const std::uint64_t count : {5u, 100u, 30u, 30u, 10u, 100u}) {
+    got.push_back(store->Reserve(count));
+  }
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(got[i].first, expected[i].first) << "reservation " << i;
+    EXPECT_EQ(got[i].last, expected[i].last) << "reservation " << i;
+  }
+  EXPECT_EQ(store->Next(), 310u);
+}
+
+TEST_P(ReturnedTest, RefusesOverlapsAndNumbersNeverReservedRecordingNothing) {
+  auto store = OpenStore(NewUrl(), Sequential(7));
+  store->Reserve(100);
+  store->Return({Range{10, 20}});
+  const StoreError twice = ErrorFrom([&] {
+    store->Return({Range{40, 50}, Range{15, 25}});
+  });
+  EXPECT_FALSE(twice.transient());
+  EXPECT_TRUE(Has(twice.what(), "[15, 25)") && Has(twice.what(), "[10, 20)"))
+      << twice.what();
+  const StoreError beyond = ErrorFrom([&] { store->Return({Range{90, 110}}); });
+  EXPECT_FALSE(beyond.transient());
+  EXPECT_TRUE(Has(beyond.what(), "never reserved past 100")) << beyond.what();
+  const StoreError self = ErrorFrom([&] {
+    store->Return({Range{30, 40}, Range{35, 45}});
+  });
+  EXPECT_FALSE(self.transient());
+  EXPECT_TRUE(Has(self.what(), "same call")) << self.what();
+  // Only [10, 20) was recorded: none of the refused calls left a trace.
+  const Range back = store->Reserve(1000);
+  EXPECT_EQ(back.first, 10u);
+  EXPECT_EQ(back.last, 20u);
+  EXPECT_EQ(store->Reserve(5).first, 100u);
+}
+
+TEST_P(ReturnedTest, AnExhaustedStoreStillHandsOutReturnedNumbers) {
+  auto store = OpenStore(NewUrl(), Sequential(1));
+  EXPECT_EQ(store->Reserve(1000).last, 62u);
+  EXPECT_TRUE(store->Reserve(1).empty());
+  store->Return({Range{10, 20}, Range{61, 62}});
+  const Range a = store->Reserve(5);
+  EXPECT_EQ(a.first, 10u);
+  EXPECT_EQ(a.last, 15u);
+  const Range b = store->Reserve(100);
+  EXPECT_EQ(b.first, 15u);
+  EXPECT_EQ(b.last, 20u);
+  const Range c = store->Reserve(100);
+  EXPECT_EQ(c.first, 61u);
+  EXPECT_EQ(c.last, 62u);
+  EXPECT_TRUE(store->Reserve(1).empty());  // now truly used up
+  EXPECT_EQ(store->Next(), 62u);
+}
+
+// Four processes reserve back to back while a fifth returns [0, 2000) in
+// shuffled pieces, each time waiting until the counter moves again (the
+// reservers emptied the list), so returned and counter ranges interleave.
+// Every number must be handed out exactly once: what the reservers got
+// tiles [0, counter). Each reserver stops at its first counter range taken
+// after all returns were done, so nothing may be left in the returned list
+// at the end (returned numbers are taken first).
+TEST_P(ReturnedTest, FourProcessesTakeReturnedNumbersExactlyOnce) {
+  constexpr std::uint64_t kReturned = 2000;
+  constexpr std::uint64_t kPiece = 100;
+  const std::string url = NewUrl();
+  OpenStore(url, Sequential(7))->Reserve(kReturned);  // closed before fork
+  const std::string done = dir_ / "returned";
+  const auto texts = InChildren(5, [&](int i) {
+    auto store = OpenStore(url, Sequential(7));
+    std::vector<Range> got;
+    if (i == 4) {  // the returner
+      std::vector<Range> pieces;
+      for (std::uint64_t f = 0; f < kReturned; f += kPiece) {
+        pieces.push_back(Range{f, f + kPiece});
+      }
+      std::shuffle(pieces.begin(), pieces.end(), std::mt19937(7));
+      for (std::size_t k = 0; k < pieces.size(); k += 2) {
+        const std::uint64_t before = store->Next();
+        store->Return({pieces[k], pieces[k + 1]});
+        if (!WaitUntil([&] { return store->Next() != before; }, kWait)) {
+          throw std::runtime_error("the reservers stopped reserving");
+        }
+      }
+      std::ofstream(done).put('\n');
+      return std::string();
+    }
+    for (int k = 0; k < 100000; ++k) {
+      const bool all_returned = ::access(done.c_str(), F_OK) == 0;
+      got.push_back(store->Reserve(37));
+      if (all_returned && got.back().first >= kReturned) {
+        return Serialize(got);
+      }
+    }
+    throw std::runtime_error("never saw the returned list empty");
+  });
+  auto store = OpenStore(url, Sequential(7));
+  const std::uint64_t counter = store->Next();
+  ExpectTiles(Parse(texts), counter);
+  EXPECT_EQ(store->Reserve(1).first, counter) << "returned numbers left over";
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, ReturnedTest,
+                         ::testing::Values(Backend::kSqlite,
+                                           Backend::kPostgres),
+                         [](const auto& test) {
+                           return test.param == Backend::kSqlite ? "Sqlite"
+                                                                 : "Postgres";
+                         });
+
+}  // namespace
+}  // namespace forge::broker

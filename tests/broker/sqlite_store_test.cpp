@@ -1,0 +1,426 @@
+// Tests for broker/sqlite_store and OpenStore: durability across reopen,
+// many processes on one file, exhaustion, and refusing the wrong store.
+#include "broker/sqlite_store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "broker/key_codec.h"
+#include "broker/range_store.h"
+#include "tests/broker/store_test_util.h"
+#include "tests/support/process.h"
+
+namespace forge::broker {
+namespace {
+
+using forge::testing::TempDir;
+using std::chrono::milliseconds;
+using store_test::ErrorFrom;
+using store_test::ExpectTiles;
+using store_test::InChildren;
+using store_test::Parse;
+using store_test::Serialize;
+
+StoreFormat Format(int length, KeyOrder order, std::uint64_t secret = 0) {
+  StoreFormat f;
+  f.key_length = length;
+  f.order = order;
+  f.secret = secret;
+  return f;
+}
+
+const StoreFormat kDefault = Format(7, KeyOrder::kScrambled);
+
+int Mode(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<int>(st.st_mode & 07777);
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+TEST(SqliteStore, CreatesMissingDirectoriesAndPrivateFiles) {
+  TempDir tmp;
+  const std::string dir = tmp / "a/b";
+  const std::string db = dir + "/forge.db";
+  const mode_t old_umask = ::umask(0);  // our modes must not rely on it
+  {
+    SqliteStore store(db, kDefault);
+    EXPECT_EQ(Mode(tmp / "a"), 0700);
+    EXPECT_EQ(Mode(dir), 0700);
+    EXPECT_EQ(Mode(db), 0600);
+    store.Reserve(1);  // the -wal and -shm files exist while it is open
+    EXPECT_EQ(Mode(db + "-wal"), 0600);
+    EXPECT_EQ(Mode(db + "-shm"), 0600);
+    EXPECT_EQ(Mode(db + "-writers"), 0600);
+  }
+  ::umask(old_umask);
+}
+
+TEST(SqliteStore, ReservesContiguousRangesAndKeepsTheCounterAcrossReopen) {
+  TempDir tmp;
+  const std::string db = tmp / "forge.db";
+  {
+    SqliteStore store(db, kDefault);
+    const Range a = store.Reserve(10);
+    EXPECT_EQ(a.first, 0u);
+    EXPECT_EQ(a.last, 10u);
+    const Range b = store.Reserve(5);
+    EXPECT_EQ(b.first, 10u);
+    EXPECT_EQ(b.last, 15u);
+    EXPECT_EQ(store.Next(), 15u);
+    EXPECT_THROW(store.Reserve(0), std::invalid_argument);
+  }
+  SqliteStore again(db, kDefault);
+  EXPECT_EQ(again.Next(), 15u);
+  const Range c = again.Reserve(1);
+  EXPECT_EQ(c.first, 15u);
+  EXPECT_EQ(c.last, 16u);
+}
+
+TEST(SqliteStore, NewStoreRecordsItsFormatAndARandomSecret) {
+  TempDir tmp;
+  const std::time_t before = std::time(nullptr);
+  std::uint64_t secret = 0;
+  {
+    SqliteStore store(tmp / "one.db", kDefault);
+    EXPECT_EQ(store.format().key_length, 7);
+    EXPECT_EQ(store.format().order, KeyOrder::kScrambled);
+    EXPECT_NE(store.format().secret, 0u);
+    EXPECT_GE(store.format().created_unix_s, before);
+    EXPECT_LE(store.format().created_unix_s, std::time(nullptr));
+    secret = store.format().secret;
+  }
+  SqliteStore reopened(tmp / "one.db", kDefault);
+  EXPECT_EQ(reopened.format().secret, secret);
+  SqliteStore other(tmp / "two.db", kDefault);
+  EXPECT_NE(other.format().secret, secret);
+  SqliteStore given(tmp / "three.db", Format(5, KeyOrder::kScrambled, 42));
+  EXPECT_EQ(given.format().secret, 42u);
+  SqliteStore sequential(tmp / "four.db", Format(3, KeyOrder::kSequential, 9));
+  EXPECT_EQ(sequential.format().order, KeyOrder::kSequential);
+  EXPECT_EQ(sequential.format().secret, 0u);
+}
+
+TEST(SqliteStore, ProcessesCreatingOneStoreTogetherAgreeOnItsSecret) {
+  TempDir tmp;
+  const std::string db = tmp / "new/forge.db";
+  const auto texts = InChildren(4, [&](int) {
+    SqliteStore store(db, kDefault);  // each would pick its own secret
+    return std::to_string(store.format().secret);
+  });
+  const std::set<std::string> secrets(texts.begin(), texts.end());
+  ASSERT_EQ(texts.size(), 4u);
+  ASSERT_EQ(secrets.size(), 1u);
+  SqliteStore store(db, kDefault);
+  EXPECT_EQ(std::to_string(store.format().secret), *secrets.begin());
+}
+
+struct Hammer {
+  std::uint64_t count;  // per Reserve
+  int per_child;        // reservations per process
+};
+
+void PrintTo(const Hammer& h, std::ostream* os) {
+  *os << "count=" << h.count << " x" << h.per_child;
+}
+
+class ConcurrentReserve : public ::testing::TestWithParam<Hammer> {};
+
+// Several processes hammer one file back to back; the ranges they got must
+// tile [0, total) exactly: no overlap, no gap, and no error (in particular
+// no process starved past its busy timeout while others kept committing).
+TEST_P(ConcurrentReserve, ProcessesGetDisjointRangesThatTileTheSpace) {
+  const std::uint64_t count = GetParam().count;
+  const int kChildren = 4;
+  const int kPerChild = GetParam().per_child;
+  TempDir tmp;
+  const std::string db = tmp / "forge.db";
+  { SqliteStore create(db, kDefault); }  // closed before fork
+  const auto texts = InChildren(kChildren, [&](int) {
+    SqliteStore store(db, kDefault);
+    std::vector<Range> got;
+    for (int k = 0; k < kPerChild; ++k) got.push_back(store.Reserve(count));
+    return Serialize(got);
+  });
+  const std::vector<Range> all = Parse(texts);
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(kChildren * kPerChild));
+  for (const Range& r : all) ASSERT_EQ(r.size(), count);
+  const std::uint64_t total = count * kChildren * kPerChild;
+  ExpectTiles(all, total);
+  SqliteStore store(db, kDefault);
+  EXPECT_EQ(store.Next(), total);
+}
+
+INSTANTIATE_TEST_SUITE_P(Counts, ConcurrentReserve,
+                         ::testing::Values(Hammer{1, 1500}, Hammer{10, 750}),
+                         [](const auto& test) {
+                           return "Count" + std::to_string(test.param.count);
+                         });
+
+TEST(SqliteStore, ExhaustsLengthOneExactlyAndStaysEmpty) {
+  TempDir tmp;
+  const std::string db = tmp / "forge.db";
+  {
+    SqliteStore store(db, Format(1, KeyOrder::kScrambled));
+    for (std::uint64_t i = 0; i < 6; ++i) {
+      const Range r = store.Reserve(10);
+      EXPECT_EQ(r.first, i * 10);
+      EXPECT_EQ(r.last, i * 10 + 10);
+    }
+    const Range tail = store.Reserve(10);
+    EXPECT_EQ(tail.first, 60u);
+    EXPECT_EQ(tail.last, 62u);
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(store.Reserve(10).empty());
+    EXPECT_EQ(store.Next(), 62u);
+  }
+  SqliteStore again(db, Format(1, KeyOrder::kScrambled));
+  EXPECT_TRUE(again.Reserve(1).empty());
+  EXPECT_EQ(again.Next(), 62u);
+}
+
+TEST(SqliteStore, ExhaustsLengthTwoWithAHugeCountWithoutWrapping) {
+  TempDir tmp;
+  const std::string db = tmp / "forge.db";
+  {
+    SqliteStore store(db, Format(2, KeyOrder::kSequential));
+    EXPECT_EQ(store.Reserve(1000).last, 1000u);
+    EXPECT_EQ(store.Reserve(1000).last, 2000u);
+    EXPECT_EQ(store.Reserve(1000).last, 3000u);
+    const Range tail = store.Reserve(std::numeric_limits<std::uint64_t>::max());
+    EXPECT_EQ(tail.first, 3000u);
+    EXPECT_EQ(tail.last, 3844u);
+    EXPECT_TRUE(
+        store.Reserve(std::numeric_limits<std::uint64_t>::max()).empty());
+  }
+  SqliteStore again(db, Format(2, KeyOrder::kSequential));
+  EXPECT_TRUE(again.Reserve(1000).empty());
+  EXPECT_EQ(again.Next(), KeySpace(2));
+}
+
+TEST(SqliteStore, RefusesAConfigWhoseFormatDiffersNamingBoth) {
+  TempDir tmp;
+  const std::string db = tmp / "forge.db";
+  { SqliteStore(db, kDefault).Reserve(5); }
+  const StoreError longer =
+      ErrorFrom([&] { SqliteStore(db, Format(8, KeyOrder::kScrambled)); });
+  const std::string msg = longer.what();
+  EXPECT_FALSE(longer.transient());
+  EXPECT_NE(msg.find("sqlite:" + db), std::string::npos) << msg;
+  EXPECT_NE(msg.find("created with KEY_LENGTH=7 KEY_ORDER=scrambled"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("config says KEY_LENGTH=8"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("new DB_URL"), std::string::npos) << msg;
+
+  const StoreError order =
+      ErrorFrom([&] { SqliteStore(db, Format(7, KeyOrder::kSequential)); });
+  EXPECT_FALSE(order.transient());
+  EXPECT_NE(std::string(order.what()).find("config says KEY_ORDER=sequential"),
+            std::string::npos)
+      << order.what();
+  EXPECT_EQ(SqliteStore(db, kDefault).Next(), 5u);  // left untouched
+}
+
+TEST(SqliteStore, RefusesANewerSchema) {
+  TempDir tmp;
+  const std::string db = tmp / "forge.db";
+  { SqliteStore create(db, kDefault); }
+  {
+    SQLite::Database raw(db, SQLite::OPEN_READWRITE);
+    raw.exec("PRAGMA user_version = 3");
+  }
+  const StoreError e = ErrorFrom([&] { SqliteStore(db, kDefault); });
+  EXPECT_FALSE(e.transient());
+  EXPECT_NE(std::string(e.what()).find("schema version 3, newer"),
+            std::string::npos)
+      << e.what();
+}
+
+// A store written by schema-version-1 code (no `returned` table), as it
+// created it, with a counter already moved on.
+void WriteVersion1Store(const std::string& db) {
+  SQLite::Database raw(db, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  raw.exec(
+      "PRAGMA journal_mode = WAL;"
+      "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+      "CREATE TABLE counter(id INTEGER PRIMARY KEY CHECK(id = 1),"
+      "  next INTEGER NOT NULL);"
+      "INSERT INTO counter(id, next) VALUES (1, 500);"
+      "INSERT INTO meta(key, value) VALUES ('schema_version', '1'),"
+      "  ('key_length', '7'), ('key_order', 'sequential'), ('secret', '0'),"
+      "  ('created_unix_s', '1700000000');"
+      "PRAGMA user_version = 1;");
+}
+
+std::string QueryText(const std::string& db, const std::string& sql) {
+  SQLite::Database raw(db, SQLite::OPEN_READONLY);
+  return raw.execAndGet(sql).getString();
+}
+
+TEST(SqliteStore, AVersion1StoreIsUpgradedOnceByProcessesOpeningIt) {
+  TempDir tmp;
+  const std::string db = tmp / "forge.db";
+  WriteVersion1Store(db);
+  const StoreFormat sequential = Format(7, KeyOrder::kSequential);
+  const auto texts = InChildren(4, [&](int) {
+    SqliteStore store(db, sequential);
+    return Serialize({store.Reserve(10)});
+  });
+  std::vector<Range> all = Parse(texts);
+  all.push_back(Range{0, 500});  // reserved by the version-1 code
+  ExpectTiles(all, 540);
+  EXPECT_EQ(QueryText(db, "PRAGMA user_version"), "2");
+  EXPECT_EQ(QueryText(db,
+                      "SELECT value FROM meta WHERE key = "
+                      "'schema_version'"),
+            "2");
+  SqliteStore store(db, sequential);
+  EXPECT_EQ(store.format().created_unix_s, 1700000000);
+  store.Return({Range{505, 510}});
+  store.Return({Range{520, 521}, Range{530, 532}});
+  EXPECT_EQ(QueryText(db, "SELECT count(*) FROM returned"), "3");
+  EXPECT_EQ(QueryText(db,
+                      "SELECT value FROM meta WHERE key = "
+                      "'returned_total'"),
+            "8");
+  EXPECT_EQ(store.Reserve(3).first, 505u);
+}
+
+TEST(SqliteStore, RefusesAGarbageFileWithoutTouchingIt) {
+  TempDir tmp;
+  const std::string db = tmp / "forge.db";
+  const std::string garbage(8192, 'x');
+  std::ofstream(db, std::ios::binary) << garbage;
+  const StoreError e = ErrorFrom([&] { SqliteStore(db, kDefault); });
+  EXPECT_FALSE(e.transient());
+  const std::string msg = e.what();
+  EXPECT_NE(msg.find("sqlite:" + db), std::string::npos) << msg;
+  EXPECT_NE(msg.find("not a database"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line please";
+  EXPECT_EQ(ReadAll(db), garbage);
+}
+
+TEST(SqliteStore, RefusesASqliteDatabaseOfSomethingElse) {
+  TempDir tmp;
+  const std::string db = tmp / "app.db";
+  {
+    SQLite::Database raw(db, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    raw.exec("CREATE TABLE users(name TEXT)");
+  }
+  const StoreError e = ErrorFrom([&] { SqliteStore(db, kDefault); });
+  EXPECT_FALSE(e.transient());
+  EXPECT_NE(std::string(e.what()).find("something else"), std::string::npos)
+      << e.what();
+}
+
+TEST(SqliteStore, RefusesACounterBeyondTheKeySpace) {
+  TempDir tmp;
+  const std::string db = tmp / "forge.db";
+  { SqliteStore create(db, Format(1, KeyOrder::kSequential)); }
+  {
+    SQLite::Database raw(db, SQLite::OPEN_READWRITE);
+    raw.exec("UPDATE counter SET next = 63");
+  }
+  const StoreError e =
+      ErrorFrom([&] { SqliteStore(db, Format(1, KeyOrder::kSequential)); });
+  EXPECT_FALSE(e.transient());
+  EXPECT_NE(std::string(e.what()).find("damaged"), std::string::npos)
+      << e.what();
+}
+
+TEST(SqliteStore, LockHeldBeyondTheBusyTimeoutIsTransientAndLosesNothing) {
+  TempDir tmp;
+  const std::string db = tmp / "forge.db";
+  SqliteStore store(db, kDefault, SqliteOptions{.busy_timeout_ms = 200});
+  SQLite::Database other(db, SQLite::OPEN_READWRITE);
+  {
+    SQLite::Transaction hold(other, SQLite::TransactionBehavior::IMMEDIATE);
+    const auto start = std::chrono::steady_clock::now();
+    const StoreError e = ErrorFrom([&] { store.Reserve(10); });
+    EXPECT_TRUE(e.transient()) << e.what();
+    EXPECT_NE(std::string(e.what()).find("locked"), std::string::npos)
+        << e.what();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(3000));
+  }  // rolled back: the lock is free again
+  const Range r = store.Reserve(10);
+  EXPECT_EQ(r.first, 0u);
+  EXPECT_EQ(r.last, 10u);
+}
+
+TEST(SqliteStore, RejectsAKeyLengthOutsideOneToTen) {
+  TempDir tmp;
+  const StoreError e = ErrorFrom(
+      [&] { SqliteStore(tmp / "forge.db", Format(11, KeyOrder::kScrambled)); });
+  EXPECT_FALSE(e.transient());
+  EXPECT_NE(std::string(e.what()).find("KEY_LENGTH=11"), std::string::npos);
+}
+
+TEST(OpenStore, OpensSqliteUrlsAndDescribesThemWithAnAbsolutePath) {
+  TempDir tmp;
+  const auto store = OpenStore("sqlite:" + (tmp / "x/forge.db"), kDefault);
+  EXPECT_EQ(store->Describe(), "sqlite:" + (tmp / "x/forge.db"));
+  EXPECT_EQ(store->Reserve(3).last, 3u);
+}
+
+TEST(OpenStore, RejectsUnknownSchemesNamingTheAllowedFormsWithoutPassword) {
+  const StoreError e = ErrorFrom(
+      [] { OpenStore("mysql://root:hunter2@db:3306/forge", kDefault); });
+  const std::string msg = e.what();
+  EXPECT_FALSE(e.transient());
+  EXPECT_NE(msg.find("mysql://root@db:3306/forge"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unknown scheme"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("sqlite:PATH"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("postgres://"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("hunter2"), std::string::npos) << msg;
+
+  const StoreError empty = ErrorFrom([] { OpenStore("sqlite:", kDefault); });
+  EXPECT_NE(std::string(empty.what()).find("names no file"), std::string::npos)
+      << empty.what();
+}
+
+TEST(OpenStore, PostgresUrlsReachPostgresStoreWithoutLeakingPassword) {
+  // Nothing listens on a just-freed loopback port: the connect fails fast
+  // and transiently, and the message names the server without the password.
+  const std::string hostport =
+      "127.0.0.1:" + std::to_string(forge::testing::FreePort());
+  for (const std::string scheme : {"postgres://", "postgresql://"}) {
+    const std::string url = scheme + "forge:s3cr3t@" + hostport + "/forge";
+    const StoreError e = ErrorFrom([&] { OpenStore(url, kDefault); });
+    const std::string msg = e.what();
+    EXPECT_TRUE(e.transient()) << msg;
+    EXPECT_NE(msg.find("forge@127.0.0.1"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("s3cr3t"), std::string::npos) << msg;
+  }
+}
+
+TEST(RedactDbUrl, DropsPasswordsFromUserInfoAndParameters) {
+  EXPECT_EQ(RedactDbUrl("postgres://u:pw@h:5432/db"), "postgres://u@h:5432/db");
+  EXPECT_EQ(RedactDbUrl("postgres://u:p/w@x@h/db"), "postgres://u@h/db");
+  EXPECT_EQ(RedactDbUrl("postgres://u@h/db?sslmode=require&password=zz9&a=b"),
+            "postgres://u@h/db?sslmode=require&password=***&a=b");
+  EXPECT_EQ(RedactDbUrl("host=h PASSWORD=zz9 dbname=d"),
+            "host=h PASSWORD=*** dbname=d");
+  EXPECT_EQ(RedactDbUrl("postgres://h:5432/db"), "postgres://h:5432/db");
+  EXPECT_EQ(RedactDbUrl("sqlite:/var/lib/forge.db"),
+            "sqlite:/var/lib/forge.db");
+}
+
+}  // namespace
+}  // namespace forge::broker

@@ -1,0 +1,133 @@
+// tests/broker/store_test_util.cpp — see store_test_util.h.
+#include "tests/broker/store_test_util.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "tests/support/process.h"
+
+namespace forge::broker::store_test {
+
+using forge::testing::TempDir;
+using forge::testing::WaitUntil;
+
+namespace {
+
+// In the child: waits for the gate to close, runs the body, writes its
+// text to `file` and leaves without running the parent's destructors.
+[[noreturn]] void RunChild(int gate, int i, const std::string& file,
+                           const std::function<std::string(int)>& body) {
+  for (;;) {  // until EOF: the parent released everyone
+    char c;
+    const ssize_t got = ::read(gate, &c, 1);
+    if (got == 0 || (got < 0 && errno != EINTR)) break;
+  }
+  int code = 0;
+  std::string text;
+  try {
+    text = body(i);
+  } catch (const std::exception& e) {
+    text = std::string("error: ") + e.what();
+    code = 1;
+  }
+  std::ofstream(file) << text;
+  std::fflush(nullptr);
+  ::_exit(code);
+}
+
+}  // namespace
+
+std::vector<std::string> InChildren(int n,
+                                    const std::function<std::string(int)>& body,
+                                    std::chrono::milliseconds deadline) {
+  TempDir out;
+  int gate[2];
+  if (::pipe(gate) != 0) {
+    ADD_FAILURE() << "pipe failed";
+    return {};
+  }
+  std::fflush(nullptr);
+  std::vector<pid_t> pids;
+  for (int i = 0; i < n; ++i) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::close(gate[1]);
+      RunChild(gate[0], i, out / std::to_string(i), body);
+    }
+    if (pid < 0) ADD_FAILURE() << "fork failed";
+    pids.push_back(pid);
+  }
+  ::close(gate[0]);
+  ::close(gate[1]);
+  std::vector<std::string> results;
+  for (std::size_t i = 0; i < pids.size(); ++i) {
+    int status = -1;
+    if (pids[i] > 0 &&
+        !WaitUntil(
+            [&] { return ::waitpid(pids[i], &status, WNOHANG) == pids[i]; },
+            deadline)) {
+      ::kill(pids[i], SIGKILL);
+      ::waitpid(pids[i], &status, 0);
+      ADD_FAILURE() << "child " << i << " did not finish in time";
+    }
+    std::ifstream in(out / std::to_string(i));
+    std::ostringstream text;
+    text << in.rdbuf();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "child " << i << ": " << text.str();
+    results.push_back(text.str());
+  }
+  return results;
+}
+
+std::string Serialize(const std::vector<Range>& ranges) {
+  std::ostringstream out;
+  for (const Range& r : ranges) out << r.first << ' ' << r.last << '\n';
+  return out.str();
+}
+
+std::vector<Range> Parse(const std::vector<std::string>& texts) {
+  std::vector<Range> ranges;
+  for (const std::string& text : texts) {
+    std::istringstream in(text);
+    Range r;
+    while (in >> r.first >> r.last) ranges.push_back(r);
+  }
+  return ranges;
+}
+
+void ExpectTiles(std::vector<Range> ranges, std::uint64_t end) {
+  std::erase_if(ranges, [](const Range& r) { return r.empty(); });
+  std::sort(ranges.begin(), ranges.end(),
+            [](const Range& a, const Range& b) { return a.first < b.first; });
+  std::uint64_t expected = 0;
+  for (const Range& r : ranges) {
+    ASSERT_EQ(r.first, expected) << "overlap or hole at " << r.first;
+    expected = r.last;
+  }
+  EXPECT_EQ(expected, end);
+}
+
+StoreError ErrorFrom(const std::function<void()>& work) {
+  try {
+    work();
+  } catch (const StoreError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no StoreError thrown";
+  return StoreError("", false);
+}
+
+bool Has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+}  // namespace forge::broker::store_test

@@ -1,0 +1,41 @@
+// tests/broker/store_test_util.h — helpers shared by the range store tests.
+//
+// Contract
+//   * InChildren forks n processes that start at the same moment, runs
+//     body(i) in each and returns what each returned, in order. A child
+//     that throws (its text becomes "error: ...") or exits non-zero fails
+//     the calling test; one still running after `deadline` is killed and
+//     fails it too. The caller must not hold an open store across the fork
+//     (RangeStore contract); children leave with _exit, running no
+//     destructors of the parent's objects.
+//   * Ranges travel between processes as text, "first last" per line.
+//   * Call from the test's main thread only.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "broker/range_store.h"
+
+namespace forge::broker::store_test {
+
+std::vector<std::string> InChildren(
+    int n, const std::function<std::string(int)>& body,
+    std::chrono::milliseconds deadline = std::chrono::milliseconds(180000));
+
+std::string Serialize(const std::vector<Range>& ranges);
+std::vector<Range> Parse(const std::vector<std::string>& texts);
+
+// Fails the test unless the non-empty `ranges` tile [0, end) exactly: no
+// overlap, no hole.
+void ExpectTiles(std::vector<Range> ranges, std::uint64_t end);
+
+// The StoreError that `work` throws (fails the test if it throws none).
+StoreError ErrorFrom(const std::function<void()>& work);
+
+// True if `text` contains `part` (for EXPECT_TRUE with a message).
+bool Has(const std::string& text, const std::string& part);
+
+}  // namespace forge::broker::store_test

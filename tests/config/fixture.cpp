@@ -1,0 +1,102 @@
+#include "tests/config/fixture.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace forge::config::test {
+
+int NprocCount() {
+  FILE* pipe = ::popen("nproc", "r");
+  if (pipe == nullptr) return -1;
+  int n = -1;
+  if (std::fscanf(pipe, "%d", &n) != 1) n = -1;
+  ::pclose(pipe);
+  return n;
+}
+
+void ExpectDefaults(const Config& cfg) {
+  EXPECT_EQ(cfg.host, "0.0.0.0");
+  EXPECT_EQ(cfg.port, 8080);
+  EXPECT_EQ(cfg.workers, std::min(NprocCount(), 256));
+  EXPECT_EQ(cfg.empty_wait_ms, 100);
+  EXPECT_EQ(cfg.max_batch, 10000);
+  EXPECT_EQ(cfg.http_threads, 64);
+  EXPECT_EQ(cfg.keep_alive_max, 1000);
+  EXPECT_EQ(cfg.keep_alive_timeout_s, 5);
+  EXPECT_EQ(cfg.listen_backlog, 4096);
+  EXPECT_EQ(cfg.range_size, 1000u);
+  EXPECT_EQ(cfg.pool_capacity, 65536u);
+  EXPECT_EQ(cfg.db_url, "sqlite:./data/forge.db");
+  EXPECT_EQ(cfg.key_length, 7);
+  EXPECT_EQ(cfg.key_order, KeyOrder::kScrambled);
+  EXPECT_EQ(cfg.shm_name, "mini-forge");
+  EXPECT_FALSE(cfg.debug);
+  EXPECT_EQ(cfg.log_format, LogFormat::kText);
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+CaptureFd::CaptureFd(int fd) : fd_(fd), saved_(::dup(fd)) {
+  const int file = ::open((dir_ / "out").c_str(),
+                          O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  ::dup2(file, fd_);
+  ::close(file);
+}
+
+CaptureFd::~CaptureFd() {
+  ::dup2(saved_, fd_);
+  ::close(saved_);
+}
+
+std::string CaptureFd::Text() const { return ReadText(dir_ / "out"); }
+
+Config ConfigTest::Load(const std::vector<std::string>& args) {
+  CLI::App app{"config test", "prog"};
+  Loader loader(app);
+  std::vector<std::string> argv = {"prog"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> ptrs;
+  for (auto& a : argv) ptrs.push_back(a.data());
+  try {
+    app.parse(static_cast<int>(ptrs.size()), ptrs.data());
+  } catch (const CLI::ParseError& e) {
+    ADD_FAILURE() << "CLI11 rejected the arguments: " << e.what();
+  }
+  return loader.Load(env_);
+}
+
+std::string ConfigTest::LoadError(const std::vector<std::string>& args) {
+  try {
+    Load(args);
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    EXPECT_EQ(what.rfind("config: ", 0), 0u) << what;
+    EXPECT_NE(what.find("; allowed: "), std::string::npos) << what;
+    return what;
+  }
+  ADD_FAILURE() << "the config loaded, but an error was expected";
+  return "";
+}
+
+std::string ConfigTest::Write(const std::string& name,
+                              const std::string& text) {
+  const std::string path = dir_ / name;
+  std::filesystem::create_directories(
+      std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+}  // namespace forge::config::test

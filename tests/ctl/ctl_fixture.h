@@ -1,0 +1,85 @@
+// tests/ctl/ctl_fixture.h — a temporary directory, a unique SHM_NAME, and
+// helpers to run forge-ctl and forge-broker there (process-level tests).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tests/ctl/mini_json.h"
+#include "tests/support/process.h"
+
+namespace forge::testing {
+
+inline constexpr auto kCtlDeadline = std::chrono::milliseconds(10000);
+
+class CtlTest : public ::testing::Test {
+ protected:
+  std::string DbPath() const { return dir_ / "forge.db"; }
+
+  Env BrokerEnv(Env extra = {}) const {
+    Env env{{"SHM_NAME", shm_.str()},
+            {"DB_URL", "sqlite:" + DbPath()},
+            {"POOL_CAPACITY", "1024"},
+            {"RANGE_SIZE", "100"}};
+    for (auto& [k, v] : extra) env[k] = v;
+    return env;
+  }
+
+  // forge-ctl with SHM_NAME and DB_URL of this test unless `env` says
+  // otherwise.
+  RunResult Ctl(const std::vector<std::string>& args, Env env = {}) {
+    std::vector<std::string> argv{Bin("forge-ctl")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    env.emplace("SHM_NAME", shm_.str());
+    env.emplace("DB_URL", "sqlite:" + DbPath());
+    return testing::Run(argv, std::move(env), kCtlDeadline, dir_.path());
+  }
+
+  RunResult Stats(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args{"stats"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Ctl(args);
+  }
+
+  // `forge-ctl stats --json`, by default without the rate interval.
+  std::optional<json::Value> StatsJson(const std::vector<std::string>& extra = {
+                                           "--interval", "0"}) {
+    std::vector<std::string> args{"--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const RunResult r = Stats(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::Parse(r.out);
+  }
+
+  // Starts forge-broker and waits until forge-ctl sees it with a full ring.
+  Process StartBroker(Env extra = {}) {
+    Process p =
+        Process::Start({Bin("forge-broker")}, BrokerEnv(extra), dir_.path());
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          const RunResult r = Stats({"--json", "--interval", "0"});
+          const auto v = json::Parse(r.out);
+          return r.exit_code == 0 && v && v->At("ring.fill")->number == 1024 &&
+                 v->At("broker.pid")->number == p.pid() &&
+                 v->At("broker.state")->text == "running";
+        },
+        kCtlDeadline))
+        << p.Stderr();
+    return p;
+  }
+
+  TempDir dir_;
+  ShmName shm_;
+};
+
+// True if `text` is exactly one line.
+inline bool OneLine(const std::string& text) {
+  return !text.empty() && text.find('\n') == text.size() - 1;
+}
+
+}  // namespace forge::testing

@@ -1,0 +1,125 @@
+// forge-ctl's building blocks that need no store: text helpers, the
+// read-only ring scan and the producer-lock probe.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker/key_codec.h"
+#include "ctl/lock_probe.h"
+#include "ctl/ring_scan.h"
+#include "ctl/text.h"
+#include "shm/segment.h"
+#include "tests/support/process.h"
+
+namespace forge::ctl {
+namespace {
+
+using forge::testing::ShmName;
+
+TEST(FillBar, FilledPartAndPercentAreRoundedDown) {
+  EXPECT_EQ(FillBar(0.52, 20), "[##########..........]  52.0%");
+  EXPECT_EQ(FillBar(0.0, 10), "[..........]   0.0%");
+  EXPECT_EQ(FillBar(1.0, 10), "[##########] 100.0%");
+  // Nearly full is not shown as full.
+  EXPECT_EQ(FillBar(0.9999, 10), "[#########.]  99.9%");
+  EXPECT_EQ(FillBar(1.5, 4), "[####] 100.0%");  // clamped
+}
+
+TEST(HumanDuration, PicksAReadableUnit) {
+  EXPECT_EQ(HumanDuration(42), "42 s");
+  EXPECT_EQ(HumanDuration(90), "1.5 min");
+  EXPECT_EQ(HumanDuration(7200), "2.0 h");
+  EXPECT_EQ(HumanDuration(3 * 86400), "3.0 days");
+  EXPECT_EQ(HumanDuration(2 * 365.25 * 86400), "2.0 years");
+  EXPECT_EQ(HumanDuration(1e12), "31688 years");
+}
+
+TEST(UtcDates, AreUtc) {
+  EXPECT_EQ(UtcIso(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(UtcDate(1700000000), "2023-11-14 22:13 UTC");
+}
+
+TEST(JsonQuote, EscapesWhatJsonRequires) {
+  EXPECT_EQ(JsonQuote("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+}
+
+class RingScanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    shm::SegmentSpec spec;
+    spec.capacity = 8;
+    spec.key_length = 3;
+    spec.key_space = broker::KeySpace(3);
+    spec.store = "sqlite:/x.db";
+    producer_.emplace(shm::Segment::OpenProducer(shm_.str(), spec));
+  }
+
+  void Push(const std::vector<std::string>& texts) {
+    std::vector<shm::Key> keys(texts.size());
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      texts[i].copy(keys[i].text, texts[i].size());
+    }
+    ASSERT_EQ(producer_->ring().Push(keys.data(), keys.size()), keys.size());
+  }
+
+  RingKeys Scan() {
+    const shm::Segment ro =
+        shm::Segment::Attach(shm_.str(), shm::Access::kReadOnly);
+    return ScanRing(ro);
+  }
+
+  ShmName shm_;
+  std::optional<shm::Segment> producer_;
+};
+
+TEST_F(RingScanTest, EmptyRing) {
+  const RingKeys r = Scan();
+  EXPECT_TRUE(r.keys.empty());
+  EXPECT_EQ(r.head, 0u);
+}
+
+TEST_F(RingScanTest, SeesUnclaimedKeysInOrderWithoutClaimingThem) {
+  Push({"aaa", "bbb", "ccc", "ddd", "eee", "fff"});
+  shm::Key k[4];
+  ASSERT_EQ(producer_->ring().TryPopBatch(k, 4), 4u);
+  Push({"ggg", "hhh", "iii", "jjj", "kkk", "lll"});  // wraps around slot 7
+  const RingKeys r = Scan();
+  EXPECT_EQ(r.head, 4u);
+  EXPECT_EQ(r.keys, (std::vector<std::string>{"eee", "fff", "ggg", "hhh", "iii",
+                                              "jjj", "kkk", "lll"}));
+  EXPECT_EQ(producer_->ring().Size(), 8u) << "the scan claimed nothing";
+}
+
+TEST(LockProbe, NoFileIsReportedAndNotCreated) {
+  ShmName shm;
+  const std::string path = shm::Segment::LockPath(shm.str());
+  EXPECT_EQ(ProbeProducerLock(path).state, LockProbe::State::kNoFile);
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(LockProbe, HeldWhileAProducerLivesAndFreeAfter) {
+  ShmName shm;
+  shm::SegmentSpec spec;
+  spec.capacity = 8;
+  spec.key_space = broker::KeySpace(7);
+  const std::string path = shm::Segment::LockPath(shm.str());
+  {
+    const shm::Segment producer = shm::Segment::OpenProducer(shm.str(), spec);
+    const LockProbe p = ProbeProducerLock(path);
+    EXPECT_EQ(p.state, LockProbe::State::kHeld);
+    EXPECT_EQ(p.holder_pid, ::getpid());
+    // The probe let go: a second probe sees the same, not its own lock.
+    EXPECT_EQ(ProbeProducerLock(path).state, LockProbe::State::kHeld);
+  }
+  EXPECT_EQ(ProbeProducerLock(path).state, LockProbe::State::kFree);
+  // A free probe leaves the lock free for the next broker.
+  const shm::Segment again = shm::Segment::OpenProducer(shm.str(), spec);
+  EXPECT_EQ(ProbeProducerLock(path).state, LockProbe::State::kHeld);
+}
+
+}  // namespace
+}  // namespace forge::ctl

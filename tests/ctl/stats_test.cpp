@@ -1,0 +1,335 @@
+// forge-ctl stats as a library: a snapshot read from a real segment (mapped
+// read-only, as forge-ctl does), rates between two snapshots, the
+// exhaustion projection and the two renderings.
+#include "ctl/stats.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <optional>
+#include <string>
+
+#include "broker/key_codec.h"
+#include "ctl/text.h"
+#include "shm/workers.h"
+#include "tests/ctl/mini_json.h"
+#include "tests/support/process.h"
+
+namespace forge::ctl {
+namespace {
+
+using forge::testing::ShmName;
+namespace json = forge::testing::json;
+
+constexpr std::uint64_t kNs = 1'000'000;  // per millisecond
+
+class StatsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    shm::SegmentSpec spec;
+    spec.capacity = 1024;
+    spec.key_length = 7;
+    spec.key_order = 1;
+    spec.key_space = broker::KeySpace(7);
+    spec.store = "sqlite:/var/lib/\"forge\".db";
+    producer_.emplace(shm::Segment::OpenProducer(shm_.str(), spec));
+    now_ = UnixNowNs();
+    shm::BrokerStats& b = producer_->broker();
+    b.pid.store(::getpid());
+    b.state.store(static_cast<std::uint32_t>(shm::BrokerState::kRunning));
+    b.heartbeat_unix_ns.store(now_ - 300 * kNs);
+    b.keys_produced.store(10);
+    b.ranges_reserved.store(2);
+    b.refills.store(1);
+    b.store_errors.store(3);
+    b.last_refill_ns.store(1'500'000);
+    b.store_next.store(200);
+    b.low_water.store(512);
+    std::vector<shm::Key> keys(10);
+    producer_->ring().Push(keys.data(), keys.size());
+    const auto slot = shm::ClaimWorkerSlot(*producer_, ::getpid(), ::getppid());
+    ASSERT_TRUE(slot.has_value());
+    slot_ = *slot;
+    producer_->worker(slot_).served.store(7);
+    producer_->worker(slot_).unavailable.store(2);
+    // A slot with history but no process: still listed, not alive.
+    producer_->worker(slot_ + 1).served.store(4);
+  }
+
+  Snapshot Read(std::uint64_t now) {
+    const shm::Segment seg =
+        shm::Segment::Attach(shm_.str(), shm::Access::kReadOnly);
+    return ReadSnapshot(seg, now);
+  }
+
+  ShmName shm_;
+  std::optional<shm::Segment> producer_;
+  std::uint64_t now_ = 0;
+  std::uint32_t slot_ = 0;
+};
+
+TEST_F(StatsTest, SnapshotReflectsTheSegment) {
+  const Snapshot s = Read(now_);
+  EXPECT_EQ(s.segment, shm_.str());
+  EXPECT_EQ(s.broker_pid, ::getpid());
+  EXPECT_TRUE(s.broker_alive);
+  EXPECT_EQ(s.state, shm::BrokerState::kRunning);
+  ASSERT_TRUE(s.heartbeat_age_ms.has_value());
+  EXPECT_EQ(*s.heartbeat_age_ms, 300);
+  EXPECT_EQ(s.capacity, 1024u);
+  EXPECT_EQ(s.fill, 10u);
+  EXPECT_EQ(s.low_water, 512u);
+  EXPECT_EQ(s.keys_produced, 10u);
+  EXPECT_EQ(s.ranges_reserved, 2u);
+  EXPECT_EQ(s.refills, 1u);
+  EXPECT_EQ(s.store_errors, 3u);
+  EXPECT_EQ(s.last_refill_ns, 1'500'000u);
+  EXPECT_EQ(s.key_length, 7u);
+  EXPECT_EQ(s.key_order, 1u);
+  EXPECT_EQ(s.key_space, broker::KeySpace(7));
+  EXPECT_EQ(s.store_next, 200u);
+  EXPECT_EQ(s.store, "sqlite:/var/lib/\"forge\".db");
+  ASSERT_EQ(s.workers.size(), 2u);
+  EXPECT_EQ(s.workers[0].slot, slot_);
+  EXPECT_EQ(s.workers[0].pid, ::getpid());
+  EXPECT_TRUE(s.workers[0].alive);
+  EXPECT_EQ(s.workers[0].served, 7u);
+  EXPECT_EQ(s.workers[0].unavailable, 2u);
+  EXPECT_EQ(s.workers[1].pid, 0);
+  EXPECT_FALSE(s.workers[1].alive);
+  EXPECT_EQ(s.served_total, 11u);
+}
+
+TEST_F(StatsTest, StaleHeartbeatMeansNotAlive) {
+  const Snapshot s = Read(now_ + 4000 * kNs);
+  EXPECT_FALSE(s.broker_alive);
+  EXPECT_EQ(*s.heartbeat_age_ms, 4300);
+}
+
+TEST_F(StatsTest, NeverBeatingBrokerHasNoAge) {
+  producer_->broker().heartbeat_unix_ns.store(0);
+  const Snapshot s = Read(now_);
+  EXPECT_FALSE(s.heartbeat_age_ms.has_value());
+  EXPECT_FALSE(s.broker_alive);
+  const auto v = json::Parse(FormatJson(s));
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->At("broker.heartbeat_age_ms")->kind, json::Value::Kind::kNull);
+}
+
+TEST_F(StatsTest, JsonHasEveryField) {
+  const std::string text = FormatJson(Read(now_));
+  EXPECT_EQ(text.find('\n'), text.size() - 1) << "one line";
+  const auto v = json::Parse(text);
+  ASSERT_TRUE(v.has_value()) << text;
+  auto num = [&](const char* path) {
+    const json::Value* f = v->At(path);
+    EXPECT_NE(f, nullptr) << path;
+    return f ? f->number : -1;
+  };
+  EXPECT_EQ(num("broker.pid"), ::getpid());
+  EXPECT_TRUE(v->At("broker.alive")->boolean);
+  EXPECT_EQ(v->At("broker.state")->text, "running");
+  EXPECT_EQ(num("broker.heartbeat_age_ms"), 300);
+  EXPECT_EQ(num("ring.capacity"), 1024);
+  EXPECT_EQ(num("ring.fill"), 10);
+  EXPECT_EQ(num("keys.produced"), 10);
+  EXPECT_EQ(num("keys.served"), 11);
+  EXPECT_EQ(num("ranges.reserved"), 2);
+  EXPECT_EQ(num("key_space.size"), static_cast<double>(broker::KeySpace(7)));
+  const double used = 200.0 / static_cast<double>(broker::KeySpace(7));
+  EXPECT_NEAR(num("key_space.used_fraction"), used, used * 1e-8);
+  EXPECT_EQ(num("key.length"), 7);
+  EXPECT_EQ(v->At("key.order")->text, "sequential");
+  EXPECT_EQ(v->At("store")->text, "sqlite:/var/lib/\"forge\".db");
+  EXPECT_EQ(v->At("store_kind")->text, "sqlite");
+  EXPECT_EQ(num("time_unix_ms"), static_cast<double>(now_ / kNs));
+  EXPECT_NEAR(num("ring.fill_fraction"), 10.0 / 1024, 1e-9);
+  EXPECT_EQ(num("ring.low_water"), 512);
+  EXPECT_EQ(num("keys.unavailable"), 2);
+  EXPECT_EQ(num("keys.wasted"), 0);
+  EXPECT_EQ(num("broker.store_errors"), 3);
+  EXPECT_EQ(num("broker.last_refill_ns"), 1'500'000);
+  EXPECT_EQ(num("ranges.refills"), 1);
+  EXPECT_EQ(num("key_space.used"), 200);
+  EXPECT_EQ(num("key_space.remaining"),
+            static_cast<double>(broker::KeySpace(7) - 200));
+  // One snapshot: no rates, so no projection either.
+  EXPECT_EQ(v->At("rates")->kind, json::Value::Kind::kNull);
+  EXPECT_EQ(v->At("key_space.exhaustion.state")->text, "unknown");
+  EXPECT_EQ(v->At("key_space.exhaustion.seconds_left")->kind,
+            json::Value::Kind::kNull);
+  EXPECT_EQ(v->At("key_space.exhaustion.date")->kind, json::Value::Kind::kNull);
+  const json::Value* workers = v->At("workers");
+  ASSERT_NE(workers, nullptr);
+  ASSERT_EQ(workers->items.size(), 2u);
+  const json::Value& w = workers->items[0];
+  EXPECT_EQ(w.At("slot")->number, slot_);
+  EXPECT_EQ(w.At("pid")->number, ::getpid());
+  EXPECT_TRUE(w.At("alive")->boolean);
+  EXPECT_EQ(w.At("served")->number, 7);
+  EXPECT_EQ(w.At("unavailable")->number, 2);
+  EXPECT_EQ(w.At("served_per_s")->kind, json::Value::Kind::kNull);
+}
+
+TEST_F(StatsTest, RatesMoveWhenKeysAreServedBetweenSnapshots) {
+  const Snapshot before = Read(now_);
+  // Act as a consumer: claim 6 keys, count them as served by our worker;
+  // the broker pushes 40 more.
+  shm::Key keys[6];
+  ASSERT_EQ(producer_->ring().TryPopBatch(keys, 6), 6u);
+  producer_->worker(slot_).served.fetch_add(6);
+  producer_->worker(slot_).unavailable.fetch_add(1);
+  producer_->broker().keys_produced.fetch_add(40);
+  Snapshot after = Read(now_ + 2000 * kNs);
+  EXPECT_EQ(after.fill, 4u);
+  AddRates(before, &after);
+  ASSERT_TRUE(after.rates.has_value());
+  EXPECT_DOUBLE_EQ(after.rates->interval_s, 2.0);
+  EXPECT_DOUBLE_EQ(after.rates->served_per_s, 3.0);
+  EXPECT_DOUBLE_EQ(after.rates->produced_per_s, 20.0);
+  EXPECT_DOUBLE_EQ(after.rates->unavailable_per_s, 0.5);
+  ASSERT_EQ(after.workers.size(), 2u);
+  EXPECT_DOUBLE_EQ(*after.workers[0].served_per_s, 3.0);
+  EXPECT_DOUBLE_EQ(*after.workers[1].served_per_s, 0.0);
+
+  const auto v = json::Parse(FormatJson(after));
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->At("rates.interval_ms")->number, 2000);
+  EXPECT_EQ(v->At("rates.served_per_s")->number, 3);
+  EXPECT_EQ(v->At("rates.produced_per_s")->number, 20);
+  EXPECT_EQ(v->At("rates.unavailable_per_s")->number, 0.5);
+  EXPECT_EQ(v->At("workers")->items[0].At("served_per_s")->number, 3);
+  const std::string t = FormatTable(after);
+  EXPECT_NE(t.find("keys served      17  (3.0/s)"), std::string::npos) << t;
+  EXPECT_NE(t.find("keys produced    50  (20.0/s)"), std::string::npos) << t;
+  EXPECT_NE(t.find("over the last 2.00 s"), std::string::npos) << t;
+}
+
+TEST_F(StatsTest, NoRatesWithoutLaterSnapshot) {
+  const Snapshot before = Read(now_);
+  Snapshot same = Read(now_);
+  AddRates(before, &same);
+  EXPECT_FALSE(same.rates.has_value());
+  EXPECT_NE(FormatTable(same).find("rates            not measured"),
+            std::string::npos);
+}
+
+TEST_F(StatsTest, CountersThatWentBackCountAsZero) {
+  Snapshot before = Read(now_);
+  before.served_total += 100;  // as if the segment had been replaced
+  before.keys_produced += 100;
+  Snapshot after = Read(now_ + 1000 * kNs);
+  AddRates(before, &after);
+  EXPECT_EQ(after.rates->served_per_s, 0.0);
+  EXPECT_EQ(after.rates->produced_per_s, 0.0);
+}
+
+TEST_F(StatsTest, ExhaustionIsProjectedAtTheProductionRate) {
+  const std::uint64_t space = broker::KeySpace(7);
+  producer_->broker().store_next.store(space - 3600 * 100);
+  const Snapshot before = Read(now_);
+  producer_->broker().keys_produced.fetch_add(100);
+  Snapshot after = Read(now_ + 1000 * kNs);
+  AddRates(before, &after);
+  const Exhaustion e = after.exhaustion();
+  ASSERT_EQ(e.kind, Exhaustion::Kind::kProjected);
+  EXPECT_DOUBLE_EQ(e.seconds_left, 3600.0);
+  const auto when = static_cast<std::int64_t>(now_ / 1'000'000'000) + 3601;
+  ASSERT_TRUE(e.unix_s.has_value());
+  EXPECT_EQ(*e.unix_s, when);
+  const auto v = json::Parse(FormatJson(after));
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->At("key_space.exhaustion.state")->text, "projected");
+  EXPECT_EQ(v->At("key_space.exhaustion.seconds_left")->number, 3600);
+  EXPECT_EQ(v->At("key_space.exhaustion.date")->text, UtcIso(when));
+  const std::string t = FormatTable(after);
+  EXPECT_NE(t.find("exhaustion       " + UtcDate(when) +
+                   " (in 1.0 h at 100.0/s produced)"),
+            std::string::npos)
+      << t;
+}
+
+TEST_F(StatsTest, NothingProducedMeansNeverAtTheCurrentRate) {
+  const Snapshot before = Read(now_);
+  Snapshot after = Read(now_ + 1000 * kNs);
+  AddRates(before, &after);
+  EXPECT_EQ(after.exhaustion().kind, Exhaustion::Kind::kNever);
+  EXPECT_NE(FormatTable(after).find("never at the current rate"),
+            std::string::npos);
+  EXPECT_EQ(
+      json::Parse(FormatJson(after))->At("key_space.exhaustion.state")->text,
+      "never");
+}
+
+TEST_F(StatsTest, FarFutureHasSecondsButNoDate) {
+  const Snapshot before = Read(now_);
+  producer_->broker().keys_produced.fetch_add(1);
+  Snapshot after = Read(now_ + 1000 * 1000 * kNs);  // 1 key in 1000 s
+  AddRates(before, &after);
+  const Exhaustion e = after.exhaustion();
+  ASSERT_EQ(e.kind, Exhaustion::Kind::kProjected);
+  EXPECT_FALSE(e.unix_s.has_value());
+  EXPECT_NE(FormatTable(after).find("after year 9999"), std::string::npos);
+  EXPECT_EQ(
+      json::Parse(FormatJson(after))->At("key_space.exhaustion.date")->kind,
+      json::Value::Kind::kNull);
+}
+
+TEST_F(StatsTest, UsedUpKeySpace) {
+  producer_->broker().store_next.store(broker::KeySpace(7));
+  const Snapshot s = Read(now_);
+  EXPECT_EQ(s.key_space_remaining(), 0u);
+  EXPECT_EQ(s.exhaustion().kind, Exhaustion::Kind::kUsedUp);
+  const auto v = json::Parse(FormatJson(s));
+  EXPECT_EQ(v->At("key_space.exhaustion.state")->text, "used_up");
+  EXPECT_EQ(v->At("key_space.remaining")->number, 0);
+}
+
+TEST_F(StatsTest, WastedKeysAreShownWhenKnown) {
+  EXPECT_NE(FormatTable(Read(now_)).find("keys wasted      0 (none known)"),
+            std::string::npos);
+  producer_->broker().keys_wasted.store(12);
+  const Snapshot s = Read(now_);
+  EXPECT_NE(FormatTable(s).find("keys wasted      12 (known gaps)"),
+            std::string::npos);
+  EXPECT_EQ(json::Parse(FormatJson(s))->At("keys.wasted")->number, 12);
+}
+
+TEST(StoreKind, FromTheStoreText) {
+  Snapshot s;
+  s.store = "sqlite:/x.db";
+  EXPECT_EQ(s.store_kind(), "sqlite");
+  s.store = "postgres://u@h:5432/db";
+  EXPECT_EQ(s.store_kind(), "postgres");
+  s.store = "postgresql://u@h/db";
+  EXPECT_EQ(s.store_kind(), "postgres");
+  s.store = "";
+  EXPECT_EQ(s.store_kind(), "unknown");
+}
+
+TEST_F(StatsTest, TableShowsTheFieldsAnOperatorNeeds) {
+  const std::string t = FormatTable(Read(now_));
+  for (const std::string& want : std::vector<std::string>{
+           "broker", "pid " + std::to_string(::getpid()) + ", alive", "running",
+           "0.3 s ago",
+           "ring fill        [....................]   0.9%  10 / 1024 keys, "
+           "low water 512",
+           "keys produced    10", "keys wasted      0", "503s             2",
+           "ranges reserved  2", "refills          1", "store errors     3",
+           "1.500 ms", "length 7, sequential", "sqlite:/var/lib/\"forge\".db",
+           "200 / " + std::to_string(broker::KeySpace(7)), "workers (2)",
+           "total served 11"}) {
+    EXPECT_NE(t.find(want), std::string::npos)
+        << "missing '" << want << "' in\n"
+        << t;
+  }
+}
+
+TEST(MissingSegmentMessage, NamesTheSegmentAndTheFix) {
+  EXPECT_EQ(MissingSegmentMessage("x"),
+            "forge-ctl: no segment \"x\" (/dev/shm/mini-forge.x): is "
+            "forge-broker running with SHM_NAME=x?");
+}
+
+}  // namespace
+}  // namespace forge::ctl

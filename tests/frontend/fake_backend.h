@@ -1,0 +1,91 @@
+// tests/frontend/fake_backend.h — an in-memory Backend for handler and
+// server tests: hands out "k000000", "k000001", ... and counts calls.
+// Thread-safe (one mutex); `keys_left` limits supply to test empty rings.
+#pragma once
+
+#include <cstdio>
+#include <mutex>
+
+#include "frontend/backend.h"
+
+namespace forge::frontend::testing {
+
+class FakeBackend final : public Backend {
+ public:
+  std::size_t TakeKeys(shm::Key* out, std::size_t want) override {
+    std::lock_guard lock(mu_);
+    ++take_calls_;
+    const std::size_t n = std::min(want, keys_left_);
+    for (std::size_t i = 0; i < n; ++i) {
+      out[i] = shm::Key{};
+      std::snprintf(out[i].text, sizeof(out[i].text), "k%06zu", next_++);
+    }
+    keys_left_ -= n;
+    return n;
+  }
+  std::uint32_t KeyLength() const override { return 7; }
+  Snapshot Observe() override {
+    std::lock_guard lock(mu_);
+    return snapshot_;
+  }
+  void CountUnavailable() override {
+    std::lock_guard lock(mu_);
+    ++unavailable_;
+  }
+  void CountRequest() override {
+    std::lock_guard lock(mu_);
+    ++requests_;
+  }
+
+  void SetKeysLeft(std::size_t n) {
+    std::lock_guard lock(mu_);
+    keys_left_ = n;
+  }
+  void SetSnapshot(Snapshot s) {
+    std::lock_guard lock(mu_);
+    snapshot_ = std::move(s);
+  }
+  std::size_t take_calls() const {
+    std::lock_guard lock(mu_);
+    return take_calls_;
+  }
+  std::size_t unavailable() const {
+    std::lock_guard lock(mu_);
+    return unavailable_;
+  }
+  std::size_t requests() const {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::size_t keys_left_ = static_cast<std::size_t>(-1);
+  std::size_t next_ = 0;
+  std::size_t take_calls_ = 0;
+  std::size_t unavailable_ = 0;
+  std::size_t requests_ = 0;
+  Snapshot snapshot_;
+};
+
+// A snapshot of a healthy segment.
+inline Snapshot HealthySnapshot() {
+  Snapshot s;
+  s.shm_name = "test";
+  s.attached = true;
+  s.broker_alive = true;
+  s.broker_state = shm::BrokerState::kRunning;
+  s.broker_pid = 4242;
+  s.store = "sqlite:/tmp/x.db";
+  s.key_length = 7;
+  s.ring_keys = 100;
+  s.ring_capacity = 1024;
+  s.keys_produced = 500;
+  s.served_total = 400;
+  s.unavailable_total = 3;
+  s.requests_total = 410;
+  s.workers_alive = 2;
+  return s;
+}
+
+}  // namespace forge::frontend::testing

@@ -1,0 +1,351 @@
+// Process-level tests of forge-frontend: the real frontend (4 workers) and
+// the real forge-broker with a SQLite store in a temporary directory, on a
+// free loopback port and a unique segment. The test is the HTTP client.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "shm/segment.h"
+#include "shm/workers.h"
+#include "tests/support/http_client.h"
+#include "tests/support/process.h"
+
+namespace forge {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::Bin;
+using testing::Env;
+using testing::Get;
+using testing::LoadOptions;
+using testing::LoadResult;
+using testing::Process;
+using testing::RawRequest;
+using testing::RunLoad;
+using testing::ShmName;
+using testing::TempDir;
+using testing::WaitUntil;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kDeadline = milliseconds(20000);
+constexpr int kWorkers = 4;
+
+bool IsKey(const std::string& s) {
+  return s.size() == 7 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+                  (c >= 'a' && c <= 'z');
+         });
+}
+
+// Every key in the 200 bodies (one key, or newline-terminated lines).
+std::vector<std::string> KeysOf(const LoadResult& r) {
+  std::vector<std::string> keys;
+  for (const std::string& body : r.bodies_200) {
+    std::istringstream in(body);
+    for (std::string line; std::getline(in, line);) keys.push_back(line);
+  }
+  return keys;
+}
+
+// Asserts every key is well formed and none repeats; returns the count.
+std::size_t ExpectUniqueKeys(const std::vector<std::string>& keys) {
+  std::set<std::string> seen;
+  std::size_t bad = 0;
+  for (const std::string& k : keys) {
+    if (!IsKey(k) && ++bad <= 3) ADD_FAILURE() << "malformed key '" << k << "'";
+    if (!seen.insert(k).second) ADD_FAILURE() << "duplicate key " << k;
+  }
+  EXPECT_EQ(bad, 0u);
+  EXPECT_EQ(seen.size(), keys.size());
+  return seen.size();
+}
+
+class FrontendProcessTest : public ::testing::Test {
+ protected:
+  Env BaseEnv() const {
+    return {{"SHM_NAME", shm_.str()},
+            {"DB_URL", "sqlite:" + (dir_ / "forge.db")},
+            {"HOST", "127.0.0.1"},
+            {"PORT", std::to_string(port_)},
+            {"WORKERS", std::to_string(kWorkers)},
+            {"HTTP_THREADS", "8"},
+            {"RANGE_SIZE", "10000"},
+            {"EMPTY_WAIT_MS", "200"}};
+  }
+  static Env With(Env env, const Env& extra) {
+    for (const auto& [k, v] : extra) env[k] = v;
+    return env;
+  }
+
+  Process StartBroker(const Env& extra = {}) {
+    return Process::Start({Bin("forge-broker")}, With(BaseEnv(), extra),
+                          dir_.path());
+  }
+  Process StartFrontend(const Env& extra = {}) {
+    return Process::Start({Bin("forge-frontend")}, With(BaseEnv(), extra),
+                          dir_.path());
+  }
+  bool WaitHealthy() {
+    return WaitUntil([&] { return Get(port_, "/healthz").status == 200; },
+                     kDeadline);
+  }
+  // Broker and frontend up, /healthz answering 200.
+  void StartBoth(const Env& extra = {}) {
+    broker_.emplace(StartBroker(extra));
+    frontend_.emplace(StartFrontend(extra));
+    ASSERT_TRUE(WaitHealthy()) << frontend_->Stderr() << broker_->Stderr();
+  }
+  LoadOptions Load(std::size_t connections, std::size_t requests) const {
+    LoadOptions o;
+    o.port = port_;
+    o.connections = connections;
+    o.requests = requests;
+    o.deadline = milliseconds(120000);
+    return o;
+  }
+
+  // Pids of the live workers of the frontend whose master is `master`, from
+  // their stats slots in the segment.
+  std::vector<pid_t> WorkerPids(pid_t master) {
+    std::vector<pid_t> pids;
+    try {
+      const auto seg = shm::Segment::Attach(shm_.str(), shm::Access::kReadOnly);
+      for (std::uint32_t i = 0; i < shm::kMaxWorkers; ++i) {
+        const shm::WorkerSlot& w = seg.worker(i);
+        const pid_t pid = w.pid.load();
+        if (pid > 0 && shm::ProcessAlive(pid) &&
+            w.frontend_pid.load() == static_cast<std::uint32_t>(master)) {
+          pids.push_back(pid);
+        }
+      }
+    } catch (const shm::SegmentError&) {
+    }
+    std::sort(pids.begin(), pids.end());
+    return pids;
+  }
+
+  TempDir dir_;
+  ShmName shm_;
+  int port_ = testing::FreePort();
+  std::optional<Process> broker_;
+  std::optional<Process> frontend_;
+};
+
+// The seed's test: 100,000 GET /get-key from 1,000 keep-alive connections.
+TEST_F(FrontendProcessTest, HundredThousandKeysFromAThousandConnections) {
+  StartBoth();
+  const LoadResult r = RunLoad(Load(1000, 100000));
+  EXPECT_FALSE(r.timed_out) << r.Summary();
+  EXPECT_EQ(r.Status(200), 100000u) << r.Summary();
+  EXPECT_EQ(r.statuses.size(), 1u) << r.Summary();
+  EXPECT_EQ(r.lost_in_flight, 0u) << r.Summary();
+  EXPECT_EQ(r.connect_failures, 0u) << r.Summary();
+  EXPECT_EQ(r.Starved(), 0u) << "every connection is served: " << r.Summary();
+  EXPECT_EQ(ExpectUniqueKeys(KeysOf(r)), 100000u);
+  EXPECT_EQ(frontend_->Stderr().find("WARN"), std::string::npos)
+      << frontend_->Stderr();
+}
+
+TEST_F(FrontendProcessTest, BatchesMixedWithSinglesNeverRepeatAKey) {
+  StartBoth();
+  LoadOptions o = Load(40, 1200);
+  o.target = [](std::size_t i) {
+    return i % 4 == 0 ? std::string("/get-keys?count=1000")
+                      : std::string("/get-key");
+  };
+  const LoadResult r = RunLoad(o);
+  EXPECT_FALSE(r.timed_out) << r.Summary();
+  EXPECT_EQ(r.Status(200), 1200u) << r.Summary();
+  const std::vector<std::string> keys = KeysOf(r);
+  EXPECT_EQ(keys.size(), 300u * 1000 + 900) << "full batches";
+  ExpectUniqueKeys(keys);
+}
+
+TEST_F(FrontendProcessTest, EmptyRingAnswers503InTimeAndRecoversWithTheBroker) {
+  StartBoth({{"POOL_CAPACITY", "1024"}});
+  broker_->Signal(SIGTERM);
+  ASSERT_EQ(broker_->Wait(kDeadline), 0) << broker_->Stderr();
+  // Drain what the ring still holds.
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Get(port_, "/get-keys?count=10000").status == 503; },
+      kDeadline));
+  const auto start = Clock::now();
+  const auto r = Get(port_, "/get-key");
+  const auto took = Clock::now() - start;
+  EXPECT_EQ(r.status, 503) << r.error;
+  EXPECT_EQ(r.Header("Retry-After"), "1");
+  EXPECT_EQ(r.body, "no broker is running on segment '" + shm_.str() +
+                        "' (start forge-broker with SHM_NAME=" + shm_.str() +
+                        ")\n");
+  EXPECT_GE(took, milliseconds(190)) << "waited EMPTY_WAIT_MS for keys";
+  EXPECT_LT(took, milliseconds(200 + 500)) << "then answered promptly";
+  EXPECT_EQ(Get(port_, "/healthz").status, 503);
+
+  broker_.emplace(StartBroker({{"POOL_CAPACITY", "1024"}}));
+  EXPECT_TRUE(WaitUntil([&] { return Get(port_, "/get-key").status == 200; },
+                        kDeadline))
+      << broker_->Stderr();
+  EXPECT_TRUE(frontend_->Running()) << "served again without a restart";
+}
+
+TEST_F(FrontendProcessTest, StartsBeforeItsBrokerAndServesOnceItComes) {
+  frontend_.emplace(StartFrontend());
+  ASSERT_TRUE(
+      WaitUntil([&] { return Get(port_, "/get-key").status != 0; }, kDeadline));
+  const auto r = Get(port_, "/get-key");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body.rfind("broker not started", 0), 0u) << r.body;
+  EXPECT_EQ(Get(port_, "/healthz").status, 503);
+  broker_.emplace(StartBroker());
+  EXPECT_TRUE(WaitHealthy()) << frontend_->Stderr();
+  EXPECT_TRUE(IsKey(Get(port_, "/get-key").body));
+}
+
+TEST_F(FrontendProcessTest, AKilledWorkerIsReplacedAndTheLoadGoesOn) {
+  StartBoth();
+  const pid_t master = frontend_->pid();
+  ASSERT_TRUE(WaitUntil([&] { return WorkerPids(master).size() == kWorkers; },
+                        kDeadline));
+  const std::vector<pid_t> before = WorkerPids(master);
+  std::atomic<std::size_t> progress{0};
+  LoadOptions o = Load(200, 60000);
+  o.progress = &progress;
+  LoadResult r;
+  std::thread load([&] { r = RunLoad(o); });
+  ASSERT_TRUE(WaitUntil([&] { return progress.load() >= 5000; }, kDeadline));
+  const pid_t victim = before[1];
+  ASSERT_EQ(::kill(victim, SIGKILL), 0);
+  std::vector<pid_t> after;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        after = WorkerPids(master);
+        return after.size() == kWorkers &&
+               std::find(after.begin(), after.end(), victim) == after.end();
+      },
+      kDeadline));
+  const std::size_t at_replacement = progress.load();
+  load.join();
+  EXPECT_FALSE(r.timed_out) << r.Summary();
+  EXPECT_GT(r.completed, at_replacement) << "load continued";
+  // Only requests in flight on the killed worker may be lost.
+  EXPECT_EQ(r.completed + r.lost_in_flight, r.sent) << r.Summary();
+  EXPECT_LE(r.lost_in_flight, 200u) << r.Summary();
+  EXPECT_EQ(r.Status(200), r.completed) << r.Summary();
+  ExpectUniqueKeys(KeysOf(r));
+  // forge-ctl shows the replacement.
+  std::vector<pid_t> fresh;
+  std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
+                      std::back_inserter(fresh));
+  ASSERT_EQ(fresh.size(), 1u);
+  const auto ctl = testing::Run({Bin("forge-ctl"), "stats", "--json"},
+                                {{"SHM_NAME", shm_.str()}}, kDeadline);
+  EXPECT_EQ(ctl.exit_code, 0) << ctl.err;
+  EXPECT_NE(ctl.out.find("\"pid\":" + std::to_string(fresh[0])),
+            std::string::npos)
+      << ctl.out;
+  EXPECT_NE(frontend_->Stderr().find("was killed by signal 9"),
+            std::string::npos)
+      << frontend_->Stderr();
+}
+
+TEST_F(FrontendProcessTest, SigtermDuringLoadExitsZeroWithoutLosingARequest) {
+  StartBoth({{"KEEP_ALIVE_MAX", "1000000"}});
+  std::atomic<std::size_t> progress{0};
+  LoadOptions o = Load(64, 100'000'000);
+  o.reconnect = false;  // a closed connection is not reopened (see below)
+  o.progress = &progress;
+  LoadResult r;
+  std::thread load([&] { r = RunLoad(o); });
+  ASSERT_TRUE(WaitUntil([&] { return progress.load() >= 3000; }, kDeadline));
+  frontend_->Signal(SIGTERM);
+  EXPECT_EQ(frontend_->Wait(kDeadline), 0) << frontend_->Stderr();
+  load.join();
+  // Every request sent got its full answer; each connection was told to
+  // close (or closed while idle). Reconnecting is off because a connection
+  // opened while the listener closes can be reset by the kernel before any
+  // worker sees it: that is not a request the frontend accepted.
+  EXPECT_FALSE(r.timed_out) << r.Summary();
+  EXPECT_EQ(r.lost_in_flight, 0u) << r.Summary();
+  EXPECT_EQ(r.resets, 0u) << r.Summary();
+  EXPECT_EQ(r.Status(200), r.completed) << r.Summary();
+  EXPECT_GE(r.completed, 3000u);
+  ExpectUniqueKeys(KeysOf(r));
+  EXPECT_NE(Get(port_, "/healthz").error, "") << "the port is closed";
+}
+
+TEST_F(FrontendProcessTest, ErrorsOverRealHttp) {
+  StartBoth({{"MAX_BATCH", "50"}});
+  EXPECT_EQ(Get(port_, "/nope").status, 404);
+  auto r = RawRequest(port_,
+                      "POST /get-key HTTP/1.1\r\nHost: x\r\n"
+                      "Content-Length: 0\r\n\r\n");
+  EXPECT_EQ(r.status, 405) << r.error;
+  EXPECT_EQ(r.Header("Allow"), "GET");
+  r = RawRequest(port_, "HEAD /get-key HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(r.status, 405) << r.error;
+  for (const char* q : {"", "?count=0", "?count=-1", "?count=abc", "?count=51",
+                        "?count=1&count=2"}) {
+    r = Get(port_, std::string("/get-keys") + q);
+    EXPECT_EQ(r.status, 400) << q;
+    EXPECT_NE(r.body.find("1..50"), std::string::npos) << r.body;
+  }
+  r = Get(port_, "/get-keys?count=50");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(std::count(r.body.begin(), r.body.end(), '\n'), 50);
+  r = Get(port_, "/metrics");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("forge_keys_served_total 50\n"), std::string::npos)
+      << r.body;
+  // Every worker attaches within a control round, even one that has not
+  // answered a request yet.
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return Get(port_, "/metrics").body.find("forge_workers_alive 4\n") !=
+               std::string::npos;
+      },
+      kDeadline));
+}
+
+TEST_F(FrontendProcessTest, SighupIsIgnored) {
+  StartBoth();
+  frontend_->Signal(SIGHUP);
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return frontend_->Stderr().find("SIGHUP ignored") != std::string::npos;
+      },
+      kDeadline));
+  EXPECT_EQ(Get(port_, "/get-key").status, 200);
+  EXPECT_TRUE(frontend_->Running());
+}
+
+TEST_F(FrontendProcessTest, ATakenPortIsAOneLineErrorAndExitCode1) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  Process frontend = StartFrontend();
+  EXPECT_EQ(frontend.Wait(kDeadline), 1);
+  const std::string err = frontend.Stderr();
+  EXPECT_NE(err.find("cannot listen on 127.0.0.1:" + std::to_string(port_) +
+                     ": Address already in use"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace forge

@@ -1,0 +1,239 @@
+// Router and helpers of frontend/handlers.h, without sockets.
+#include "frontend/handlers.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <sstream>
+
+#include "frontend/metrics.h"
+#include "tests/frontend/fake_backend.h"
+
+namespace forge::frontend {
+namespace {
+
+using testing::FakeBackend;
+using testing::HealthySnapshot;
+
+class RouterTest : public ::testing::Test {
+ protected:
+  RouterTest() { backend_.SetSnapshot(HealthySnapshot()); }
+
+  Reply Get(std::string_view path, const QueryParams& query = {}) {
+    return router_.Handle("GET", path, query);
+  }
+
+  FakeBackend backend_;
+  Router router_{backend_, RouterLimits{100}};
+};
+
+std::vector<std::string> Lines(const std::string& body) {
+  std::vector<std::string> out;
+  std::istringstream in(body);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+TEST_F(RouterTest, GetKeyAnswersTheKeyOnlyWithNoStore) {
+  const Reply r = Get("/get-key");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "k000000");
+  EXPECT_EQ(r.content_type, kTextPlain);
+  EXPECT_EQ(r.Header("Cache-Control"), "no-store");
+  EXPECT_EQ(Get("/get-key").body, "k000001");
+}
+
+TEST_F(RouterTest, GetKeysAnswersCountKeysOnePerLineNewlineTerminated) {
+  const Reply r = Get("/get-keys", {{"count", "5"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "k000000\nk000001\nk000002\nk000003\nk000004\n");
+  EXPECT_EQ(r.Header("Cache-Control"), "no-store");
+  EXPECT_EQ(backend_.take_calls(), 1u) << "one batch claim per request";
+}
+
+TEST_F(RouterTest, GetKeysAcceptsTheMaximumAndLeadingZeros) {
+  EXPECT_EQ(Lines(Get("/get-keys", {{"count", "100"}}).body).size(), 100u);
+  EXPECT_EQ(Lines(Get("/get-keys", {{"count", "007"}}).body).size(), 7u);
+}
+
+TEST_F(RouterTest, GetKeysAnswersWhatArrivedWhenTheRingRunsShort) {
+  backend_.SetKeysLeft(3);
+  const Reply r = Get("/get-keys", {{"count", "10"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Lines(r.body).size(), 3u);
+}
+
+TEST_F(RouterTest, UnknownQueryParametersAreIgnored) {
+  EXPECT_EQ(Get("/get-key", {{"nocache", "123"}}).status, 200);
+  EXPECT_EQ(Get("/get-keys", {{"count", "2"}, {"x", "y"}}).status, 200);
+}
+
+struct BadCount {
+  QueryParams query;
+  std::string says;  // part of the one-line reason
+};
+
+class BadCountTest : public RouterTest,
+                     public ::testing::WithParamInterface<BadCount> {};
+
+TEST_P(BadCountTest, IsRejectedWith400AndAReason) {
+  const std::size_t before = backend_.take_calls();
+  const Reply r = Get("/get-keys", GetParam().query);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find(GetParam().says), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("1..100"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.back(), '\n');
+  EXPECT_EQ(r.body.find('\n'), r.body.size() - 1) << "one line";
+  EXPECT_EQ(backend_.take_calls(), before) << "no key claimed";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Counts, BadCountTest,
+    ::testing::Values(
+        BadCount{{}, "count is missing"},
+        BadCount{{{"count", "0"}}, "count=0 asks for no keys"},
+        BadCount{{{"count", "-5"}}, "count=-5 is not a whole number"},
+        BadCount{{{"count", "abc"}}, "count=abc is not"},
+        BadCount{{{"count", ""}}, "count= is not"},
+        BadCount{{{"count", "+5"}}, "count=+5 is not"},
+        BadCount{{{"count", " 5"}}, "count= 5 is not"},
+        BadCount{{{"count", "5x"}}, "count=5x is not"},
+        BadCount{{{"count", "1.5"}}, "count=1.5 is not"},
+        BadCount{{{"count", "101"}}, "count=101 is over MAX_BATCH"},
+        BadCount{{{"count", "99999999999999999999999"}}, "is over MAX_BATCH"},
+        BadCount{{{"count", "1"}, {"count", "2"}}, "given 2 times"}));
+
+TEST(ParseCountTest, EchoesHostileValuesSanitisedAndShort) {
+  std::string error;
+  const std::string hostile = "\x1b[31m" + std::string(200, 'A');
+  EXPECT_FALSE(ParseCount({{"count", hostile}}, 10, &error));
+  EXPECT_EQ(error.find('\x1b'), std::string::npos);
+  EXPECT_LT(error.size(), 200u);
+}
+
+TEST_F(RouterTest, UnknownPathIs404ForAnyMethod) {
+  for (const char* method : {"GET", "POST", "DELETE"}) {
+    const Reply r = router_.Handle(method, "/nope", {});
+    EXPECT_EQ(r.status, 404);
+    EXPECT_NE(r.body.find("/get-key"), std::string::npos);
+  }
+  EXPECT_EQ(Get("/get-key/").status, 404);
+  EXPECT_EQ(Get("/").status, 404);
+  EXPECT_EQ(backend_.take_calls(), 0u);
+}
+
+TEST_F(RouterTest, OtherMethodsOnKnownPathsAre405WithAllowGet) {
+  for (const char* path : {"/get-key", "/get-keys", "/healthz", "/metrics"}) {
+    for (const char* method : {"POST", "PUT", "DELETE", "HEAD", "PATCH"}) {
+      const Reply r = router_.Handle(method, path, {{"count", "1"}});
+      EXPECT_EQ(r.status, 405) << method << " " << path;
+      EXPECT_EQ(r.Header("Allow"), "GET");
+      EXPECT_NE(r.body.find(method), std::string::npos);
+    }
+  }
+  EXPECT_EQ(backend_.take_calls(), 0u) << "HEAD must not waste a key";
+}
+
+TEST_F(RouterTest, EmptyRingIs503WithRetryAfterAndTheReason) {
+  backend_.SetKeysLeft(0);
+  Snapshot s = HealthySnapshot();
+  s.broker_alive = false;
+  backend_.SetSnapshot(s);
+  for (const char* path : {"/get-key", "/get-keys"}) {
+    const Reply r = Get(path, {{"count", "3"}});
+    EXPECT_EQ(r.status, 503);
+    EXPECT_EQ(r.Header("Retry-After"), "1");
+    EXPECT_EQ(r.body,
+              "no broker is running on segment 'test' (start "
+              "forge-broker with SHM_NAME=test)\n");
+  }
+  EXPECT_EQ(backend_.unavailable(), 2u);
+}
+
+TEST(UnavailableReasonTest, NamesEachCause) {
+  Snapshot s = HealthySnapshot();
+  s.attached = false;
+  EXPECT_EQ(UnavailableReason(s).rfind("broker not started", 0), 0u);
+  s = HealthySnapshot();
+  s.broker_state = shm::BrokerState::kExhausted;
+  s.broker_alive = false;  // exhausted wins over "no broker"
+  EXPECT_EQ(UnavailableReason(s).rfind("key space exhausted", 0), 0u);
+  s = HealthySnapshot();
+  s.broker_alive = false;
+  EXPECT_EQ(UnavailableReason(s).rfind("no broker is running", 0), 0u);
+  s = HealthySnapshot();
+  s.broker_state = shm::BrokerState::kStoreError;
+  EXPECT_EQ(UnavailableReason(s).rfind("store error", 0), 0u);
+  EXPECT_NE(UnavailableReason(s).find("sqlite:/tmp/x.db"), std::string::npos);
+  s = HealthySnapshot();
+  s.ring_keys = 0;
+  EXPECT_EQ(UnavailableReason(s).rfind("the ring is empty", 0), 0u);
+}
+
+TEST_F(RouterTest, HealthzIsOkOnlyWithAliveBrokerAndKeys) {
+  EXPECT_EQ(Get("/healthz").status, 200);
+  EXPECT_EQ(Get("/healthz").body, "ok\n");
+  Snapshot s = HealthySnapshot();
+  s.ring_keys = 0;
+  backend_.SetSnapshot(s);
+  EXPECT_EQ(Get("/healthz").status, 503);
+  s = HealthySnapshot();
+  s.broker_alive = false;
+  backend_.SetSnapshot(s);
+  const Reply r = Get("/healthz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body.rfind("no broker is running", 0), 0u);
+  EXPECT_EQ(backend_.take_calls(), 0u) << "health checks claim no key";
+}
+
+TEST_F(RouterTest, MetricsIsPrometheusText) {
+  const Reply r = Get("/metrics");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, kPrometheusText);
+  EXPECT_NE(r.body.find("# TYPE forge_keys_served_total counter\n"
+                        "forge_keys_served_total 400\n"),
+            std::string::npos);
+  EXPECT_NE(r.body.find("forge_unavailable_total 3\n"), std::string::npos);
+  EXPECT_NE(r.body.find("forge_ring_keys 100\n"), std::string::npos);
+  EXPECT_NE(r.body.find("forge_ring_capacity 1024\n"), std::string::npos);
+  EXPECT_NE(r.body.find("forge_broker_up 1\n"), std::string::npos);
+}
+
+TEST(MetricsTest, EveryMetricHasHelpAndTypeAndAValue) {
+  std::set<std::string> helped, typed, valued;
+  for (const std::string& line : Lines(FormatMetrics(HealthySnapshot()))) {
+    std::istringstream in(line);
+    std::string a, b;
+    in >> a >> b;
+    if (a == "#" && b == "HELP") {
+      in >> a;
+      helped.insert(a);
+    } else if (a == "#" && b == "TYPE") {
+      in >> a;
+      typed.insert(a);
+    } else {
+      valued.insert(a);
+      EXPECT_NO_THROW(std::stoull(b)) << line;
+    }
+  }
+  EXPECT_EQ(helped, valued);
+  EXPECT_EQ(typed, valued);
+  EXPECT_GE(valued.size(), 6u);
+}
+
+TEST(MetricsTest, DetachedSegmentReportsOnlyUpGauges) {
+  Snapshot s;
+  s.shm_name = "x";
+  const std::string text = FormatMetrics(s);
+  EXPECT_NE(text.find("forge_segment_attached 0\n"), std::string::npos);
+  EXPECT_NE(text.find("forge_broker_up 0\n"), std::string::npos);
+  EXPECT_EQ(text.find("forge_keys_served_total"), std::string::npos);
+}
+
+TEST(SanitizeTest, ReplacesControlBytesAndTruncates) {
+  EXPECT_EQ(Sanitize("a\r\nb"), "a??b");
+  EXPECT_EQ(Sanitize(std::string(10, 'x'), 4), "xxxx...");
+}
+
+}  // namespace
+}  // namespace forge::frontend

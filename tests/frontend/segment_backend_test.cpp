@@ -1,0 +1,224 @@
+// SegmentBackend (frontend/segment_backend.h) against a real segment; the
+// test process plays the broker (producer) itself.
+#include "frontend/segment_backend.h"
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "shm/notify.h"
+#include "tests/support/process.h"
+
+namespace forge::frontend {
+namespace {
+
+using forge::testing::ShmName;
+using forge::testing::WaitUntil;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+std::uint64_t UnixNowNs() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+shm::Key KeyOf(int n) {
+  shm::Key k{};
+  std::snprintf(k.text, sizeof(k.text), "K%06d", n);
+  return k;
+}
+
+std::string Text(const shm::Key& k) { return std::string(k.text, 7); }
+
+// The test as the broker: owns the producer side and its health fields.
+struct FakeBroker {
+  explicit FakeBroker(const std::string& name)
+      : seg(shm::Segment::OpenProducer(name, Spec())) {
+    Beat(shm::BrokerState::kRunning);
+  }
+  static shm::SegmentSpec Spec() {
+    shm::SegmentSpec s;
+    s.capacity = 1024;
+    s.key_length = 7;
+    s.key_space = 3521614606208ULL;
+    s.store = "sqlite:/tmp/test.db";
+    return s;
+  }
+  void Beat(shm::BrokerState state, std::uint64_t age_ns = 0,
+            pid_t pid = ::getpid()) {
+    seg.broker().pid.store(pid);
+    seg.broker().state.store(static_cast<std::uint32_t>(state));
+    seg.broker().heartbeat_unix_ns.store(UnixNowNs() - age_ns);
+  }
+  void Push(int first, int n) {
+    std::vector<shm::Key> keys;
+    for (int i = 0; i < n; ++i) keys.push_back(KeyOf(first + i));
+    ASSERT_EQ(seg.ring().Push(keys.data(), keys.size()), keys.size());
+    shm::WakeConsumers(seg);
+  }
+  shm::Segment seg;
+};
+
+SegmentBackendOptions Options(const ShmName& name, milliseconds wait) {
+  return {name.str(), wait, ::getppid()};
+}
+
+const shm::WorkerSlot* SlotOf(const shm::Segment& seg, pid_t pid) {
+  for (std::uint32_t i = 0; i < shm::kMaxWorkers; ++i) {
+    if (seg.worker(i).pid.load() == pid) return &seg.worker(i);
+  }
+  return nullptr;
+}
+
+TEST(SegmentBackendTest, DetachedUntilTheBrokerCreatesTheSegment) {
+  ShmName name;
+  SegmentBackend backend(Options(name, milliseconds(2000)));
+  EXPECT_FALSE(backend.Maintain());
+  shm::Key key;
+  const auto start = Clock::now();
+  EXPECT_EQ(backend.TakeKeys(&key, 1), 0u);
+  EXPECT_LT(Clock::now() - start, milliseconds(500)) << "no wait when detached";
+  EXPECT_FALSE(backend.Observe().attached);
+  EXPECT_EQ(backend.KeyLength(), 0u);
+
+  FakeBroker broker(name.str());
+  broker.Push(0, 3);
+  EXPECT_TRUE(backend.Maintain());
+  ASSERT_EQ(backend.TakeKeys(&key, 1), 1u);
+  EXPECT_EQ(Text(key), "K000000");
+  EXPECT_EQ(backend.KeyLength(), 7u);
+}
+
+TEST(SegmentBackendTest, ClaimsInRingOrderAndCountsInItsWorkerSlot) {
+  ShmName name;
+  FakeBroker broker(name.str());
+  broker.Push(0, 10);
+  {
+    SegmentBackend backend(Options(name, milliseconds(100)));
+    ASSERT_TRUE(backend.Maintain());
+    shm::Key keys[4];
+    ASSERT_EQ(backend.TakeKeys(keys, 4), 4u);
+    EXPECT_EQ(Text(keys[0]), "K000000");
+    EXPECT_EQ(Text(keys[3]), "K000003");
+    backend.CountRequest();
+    backend.CountUnavailable();
+    const shm::WorkerSlot* slot = SlotOf(broker.seg, ::getpid());
+    ASSERT_NE(slot, nullptr);
+    EXPECT_EQ(slot->served.load(), 4u);
+    EXPECT_EQ(slot->requests.load(), 1u);
+    EXPECT_EQ(slot->unavailable.load(), 1u);
+    EXPECT_EQ(slot->frontend_pid.load(),
+              static_cast<std::uint32_t>(::getppid()));
+    const Snapshot s = backend.Observe();
+    EXPECT_EQ(s.ring_keys, 6u);
+    EXPECT_EQ(s.ring_capacity, 1024u);
+    EXPECT_GE(s.served_total, 4u);
+    EXPECT_GE(s.workers_alive, 1u);
+  }
+  EXPECT_EQ(SlotOf(broker.seg, ::getpid()), nullptr)
+      << "the destructor releases the slot";
+}
+
+TEST(SegmentBackendTest, BatchTakesWhatTheRingHasAfterTheWait) {
+  ShmName name;
+  FakeBroker broker(name.str());
+  broker.Push(0, 3);
+  SegmentBackend backend(Options(name, milliseconds(100)));
+  ASSERT_TRUE(backend.Maintain());
+  shm::Key keys[10];
+  EXPECT_EQ(backend.TakeKeys(keys, 10), 3u);
+}
+
+TEST(SegmentBackendTest, EmptyRingWaitsAboutEmptyWaitThenGivesUp) {
+  ShmName name;
+  FakeBroker broker(name.str());
+  SegmentBackend backend(Options(name, milliseconds(150)));
+  ASSERT_TRUE(backend.Maintain());
+  shm::Key key;
+  const auto start = Clock::now();
+  EXPECT_EQ(backend.TakeKeys(&key, 1), 0u);
+  const auto waited = Clock::now() - start;
+  EXPECT_GE(waited, milliseconds(140));
+  EXPECT_LT(waited, milliseconds(1000));
+}
+
+TEST(SegmentBackendTest, AWaitingRequestGetsAKeyPushedWhileItWaits) {
+  ShmName name;
+  FakeBroker broker(name.str());
+  SegmentBackend backend(Options(name, milliseconds(10000)));
+  ASSERT_TRUE(backend.Maintain());
+  shm::Key key{};
+  std::atomic<std::size_t> got{99};
+  const auto start = Clock::now();
+  std::thread request([&] { got = backend.TakeKeys(&key, 1); });
+  ASSERT_TRUE(WaitUntil(
+      [&] { return broker.seg.broker().consumers_waiting.load() > 0; },
+      milliseconds(5000)));
+  broker.Push(7, 1);
+  request.join();
+  EXPECT_EQ(got, 1u);
+  EXPECT_EQ(Text(key), "K000007");
+  EXPECT_LT(Clock::now() - start, milliseconds(5000)) << "woken, not timed out";
+}
+
+TEST(SegmentBackendTest, ExhaustedStoreAnswersAtOnce) {
+  ShmName name;
+  FakeBroker broker(name.str());
+  broker.Beat(shm::BrokerState::kExhausted);
+  SegmentBackend backend(Options(name, milliseconds(5000)));
+  ASSERT_TRUE(backend.Maintain());
+  shm::Key key;
+  const auto start = Clock::now();
+  EXPECT_EQ(backend.TakeKeys(&key, 1), 0u);
+  EXPECT_LT(Clock::now() - start, milliseconds(1000));
+}
+
+TEST(SegmentBackendTest, BrokerHealthNeedsALivePidAFreshBeatAndNoStop) {
+  ShmName name;
+  FakeBroker broker(name.str());
+  SegmentBackend backend(Options(name, milliseconds(100)));
+  ASSERT_TRUE(backend.Maintain());
+  EXPECT_TRUE(backend.Observe().broker_alive);
+  broker.Beat(shm::BrokerState::kRunning, 10'000'000'000ULL);
+  EXPECT_FALSE(backend.Observe().broker_alive) << "stale heartbeat";
+  broker.Beat(shm::BrokerState::kStopped);
+  EXPECT_FALSE(backend.Observe().broker_alive) << "clean stop";
+  // A pid that cannot exist (above pid_max).
+  broker.Beat(shm::BrokerState::kRunning, 0, 0x3fffffff);
+  EXPECT_FALSE(backend.Observe().broker_alive) << "dead pid";
+  broker.Beat(shm::BrokerState::kStoreError);
+  const Snapshot s = backend.Observe();
+  EXPECT_TRUE(s.broker_alive);
+  EXPECT_EQ(s.broker_state, shm::BrokerState::kStoreError);
+  EXPECT_EQ(s.store, "sqlite:/tmp/test.db");
+}
+
+TEST(SegmentBackendTest, FollowsTheNameToANewSegmentWhenItsBrokerIsGone) {
+  ShmName name;
+  SegmentBackend backend(Options(name, milliseconds(100)));
+  {
+    FakeBroker old_broker(name.str());
+    old_broker.Push(0, 1);
+    ASSERT_TRUE(backend.Maintain());
+    old_broker.Beat(shm::BrokerState::kStopped);
+  }
+  // Someone removed the object; a new broker creates a fresh one.
+  ASSERT_EQ(::shm_unlink(shm::Segment::ObjectName(name.str()).c_str()), 0);
+  FakeBroker new_broker(name.str());
+  new_broker.Push(100, 1);
+  ASSERT_TRUE(backend.Maintain());
+  shm::Key keys[2];
+  // After the swap keys come from the new ring only (K000000 stays behind).
+  ASSERT_EQ(backend.TakeKeys(keys, 1), 1u);
+  EXPECT_EQ(Text(keys[0]), "K000100");
+  EXPECT_NE(SlotOf(new_broker.seg, ::getpid()), nullptr);
+}
+
+}  // namespace
+}  // namespace forge::frontend

@@ -1,0 +1,223 @@
+// HttpServer (frontend/server.h) in-process on a loopback listener, with a
+// fake Backend: the connection loop, keep-alive, drain and httplib quirks.
+#include "frontend/server.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <thread>
+
+#include "frontend/listener.h"
+#include "tests/frontend/fake_backend.h"
+#include "tests/support/http_client.h"
+#include "tests/support/process.h"
+
+namespace forge::frontend {
+namespace {
+
+using forge::testing::Get;
+using forge::testing::LoadOptions;
+using forge::testing::RawRequest;
+using forge::testing::RunLoad;
+using forge::testing::WaitUntil;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  ServerTest() { backend_.SetSnapshot(testing::HealthySnapshot()); }
+  ~ServerTest() override { Stop(); }
+
+  // Small defaults; tests change what they exercise.
+  static ServerOptions Small() {
+    ServerOptions o;
+    o.pool.min_threads = 4;
+    return o;
+  }
+  void Start(ServerOptions o = Small()) {
+    listener_ = BindListener("127.0.0.1", 0, 1024);
+    o.listen_fd = listener_.fd;
+    server_ = std::make_unique<HttpServer>(o, router_, backend_);
+    thread_ = std::thread([this] { served_ok_ = server_->Serve(); });
+  }
+  // Drains and returns how long Serve() took to return.
+  milliseconds Stop() {
+    if (!thread_.joinable()) return milliseconds(0);
+    const auto start = Clock::now();
+    server_->BeginDrain();
+    thread_.join();
+    return std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  }
+  int port() const { return listener_.port; }
+  LoadOptions Load(std::size_t connections, std::size_t requests) const {
+    LoadOptions o;
+    o.port = port();
+    o.connections = connections;
+    o.requests = requests;
+    o.deadline = milliseconds(30000);
+    return o;
+  }
+
+  // A connected socket with nothing sent yet.
+  int Connect() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
+              0);
+    return fd;
+  }
+
+  testing::FakeBackend backend_;
+  Router router_{backend_, RouterLimits{1000}};
+  Listener listener_;
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+  std::atomic<bool> served_ok_{false};
+};
+
+// True when the peer closes `fd` within `timeout` (reads until EOF).
+bool ClosedWithin(int fd, milliseconds timeout) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n == 0) return true;
+    if (n < 0) return false;
+  }
+}
+
+TEST_F(ServerTest, AnswersEveryRouteOverHttp) {
+  Start();
+  auto r = Get(port(), "/get-key");
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.body, "k000000");
+  EXPECT_EQ(r.Header("Content-Type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(r.Header("Cache-Control"), "no-store");
+  EXPECT_EQ(Get(port(), "/get-keys?count=2").body, "k000001\nk000002\n");
+  EXPECT_EQ(Get(port(), "/nope").status, 404);
+  EXPECT_EQ(Get(port(), "/get-keys?count=x").status, 400);
+  r = RawRequest(port(), "DELETE /get-key HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.Header("Allow"), "GET");
+  EXPECT_EQ(backend_.requests(), 5u) << "each answered request is counted";
+}
+
+TEST_F(ServerTest, MalformedRequestGets400WithAReason) {
+  Start();
+  const auto r = RawRequest(port(), "NONSENSE\r\n\r\n");
+  EXPECT_EQ(r.status, 400) << r.error;
+  EXPECT_NE(r.body.find("malformed HTTP request"), std::string::npos);
+}
+
+TEST_F(ServerTest, RequestWithABodyIsAnsweredAndTheConnectionClosed) {
+  Start();
+  // Had the connection stayed open, "hello" would be parsed as a request.
+  const auto r = RawRequest(
+      port(),
+      "POST /get-key HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_EQ(r.status, 405) << r.error;
+  EXPECT_EQ(r.Header("Connection"), "close");
+}
+
+TEST_F(ServerTest, RangeHeaderIsIgnoredAndAMaximalOneDoesNotCrash) {
+  Start();
+  auto r = RawRequest(
+      port(), "GET /get-key HTTP/1.1\r\nHost: x\r\nRange: bytes=0-2\r\n\r\n");
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.body.size(), 7u) << "never a partial key";
+  // cpp-httplib parses Range with a recursive std::regex (~500 B of stack
+  // per character): a full 8 KB header line needs ~4 MiB of stack.
+  std::string ranges = "bytes=";
+  while (ranges.size() < 8150) ranges += "-,";
+  ranges.pop_back();
+  r = RawRequest(port(), "GET /get-key HTTP/1.1\r\nHost: x\r\nRange: " +
+                             ranges + "\r\n\r\n");
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(Get(port(), "/healthz").status, 200) << "still serving";
+}
+
+TEST_F(ServerTest, ResponsesAreNeverCompressed) {
+  Start();
+  const auto r = RawRequest(
+      port(),
+      "GET /get-key HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, br\r\n\r\n");
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.Header("Content-Encoding"), "");
+  EXPECT_EQ(r.body, "k000000");
+}
+
+TEST_F(ServerTest, KeepAliveServesManyRequestsAndClosesAfterTheMaximum) {
+  ServerOptions o = Small();
+  o.keep_alive_max = 3;
+  Start(o);
+  const auto load = RunLoad(Load(1, 7));
+  EXPECT_EQ(load.completed, 7u) << load.Summary();
+  EXPECT_EQ(load.server_closes, 2u) << "after requests 3 and 6";
+  EXPECT_EQ(load.lost_in_flight, 0u) << load.Summary();
+}
+
+TEST_F(ServerTest, EveryConnectionIsServedWhileOthersStayOpen) {
+  // 4 pre-started threads and 300 keep-alive clients: a fixed pool would
+  // leave 296 of them waiting for the first 4 to disconnect (never).
+  Start(Small());
+  const auto load = RunLoad(Load(300, 3000));
+  EXPECT_FALSE(load.timed_out) << load.Summary();
+  EXPECT_EQ(load.Status(200), 3000u) << load.Summary();
+  EXPECT_EQ(load.Starved(), 0u) << load.Summary();
+}
+
+TEST_F(ServerTest, IdleKeepAliveConnectionClosesAfterTheTimeout) {
+  ServerOptions o = Small();
+  o.keep_alive_timeout = std::chrono::seconds(1);
+  Start(o);
+  const int fd = Connect();
+  const auto start = Clock::now();
+  EXPECT_TRUE(ClosedWithin(fd, milliseconds(5000)));
+  EXPECT_GE(Clock::now() - start, milliseconds(900));
+  ::close(fd);
+}
+
+TEST_F(ServerTest, DrainClosesIdleConnectionsAfterTheGraceAndReturns) {
+  Start();  // keep-alive timeout 5 s: the drain must not wait for it
+  const int fd = Connect();
+  // Make sure the connection was accepted before the drain begins.
+  ASSERT_EQ(Get(port(), "/healthz").status, 200);
+  const milliseconds took = Stop();
+  EXPECT_TRUE(served_ok_);
+  EXPECT_LT(took, kDrainIdleGrace + milliseconds(2000));
+  EXPECT_TRUE(ClosedWithin(fd, milliseconds(1000)));
+  ::close(fd);
+  EXPECT_NE(Get(port(), "/healthz").error, "") << "no longer listening";
+}
+
+TEST_F(ServerTest, DrainDuringLoadAnswersEveryRequestInFlight) {
+  Start();
+  std::atomic<std::size_t> progress{0};
+  std::thread drainer([&] {
+    WaitUntil([&] { return progress.load() >= 500; }, milliseconds(30000));
+    server_->BeginDrain();
+  });
+  LoadOptions options = Load(16, 10'000'000);
+  options.reconnect = false;
+  options.progress = &progress;
+  const auto load = RunLoad(options);
+  drainer.join();
+  Stop();
+  EXPECT_FALSE(load.timed_out) << load.Summary();
+  EXPECT_GE(load.completed, 500u);
+  EXPECT_EQ(load.lost_in_flight, 0u) << load.Summary();
+  EXPECT_EQ(load.server_closes, 16u) << "each connection told to close";
+  EXPECT_EQ(load.statuses.size(), 1u) << load.Summary();
+}
+
+}  // namespace
+}  // namespace forge::frontend

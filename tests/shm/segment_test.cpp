@@ -1,0 +1,373 @@
+// tests/shm/segment_test.cpp — create, attach, validate, producer lock.
+#include "shm/segment.h"
+
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "shm/workers.h"
+#include "tests/shm/child.h"
+#include "tests/shm/test_keys.h"
+#include "tests/support/process.h"
+
+namespace forge::shm {
+namespace {
+
+using forge::testing::ShmName;
+using testing::Child;
+using ::testing::HasSubstr;
+using testing::MakeKey;
+using testing::NumberOf;
+
+SegmentSpec Spec(std::uint64_t capacity) {
+  SegmentSpec s;
+  s.capacity = capacity;
+  s.key_length = 7;
+  s.key_order = 1;
+  s.key_space = 3521614606208ULL;
+  s.store = "sqlite:/tmp/forge.db";
+  return s;
+}
+
+// The message of the SegmentError `fn` throws ("" if none).
+template <typename Fn>
+std::string ErrorOf(Fn&& fn) {
+  try {
+    fn();
+  } catch (const SegmentError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// The whole segment file mapped read-write, to damage it on purpose.
+class RawFile {
+ public:
+  explicit RawFile(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDWR);
+    struct stat st {};
+    ::fstat(fd_, &st);
+    size_ = static_cast<std::size_t>(st.st_size);
+    addr_ = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  }
+  ~RawFile() {
+    ::munmap(addr_, size_);
+    ::close(fd_);
+  }
+  SegmentPrefix& prefix() { return *static_cast<SegmentPrefix*>(addr_); }
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+  std::size_t size_;
+  void* addr_;
+};
+
+void PushNumbers(Segment& seg, std::uint64_t first, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const Key k = MakeKey(first + i);
+    ASSERT_EQ(seg.ring().Push(&k, 1), 1u);
+  }
+}
+
+class SegmentTest : public ::testing::Test {
+ protected:
+  std::string path() const { return Segment::ObjectPath(name_.str()); }
+  const std::string& name() const { return name_.str(); }
+  // Creates the segment, then lets go of it (and of the producer lock).
+  void CreateAndClose(std::uint64_t capacity = 64) {
+    Segment seg = Segment::OpenProducer(name(), Spec(capacity));
+  }
+
+  ShmName name_;
+};
+
+TEST_F(SegmentTest, NamesMapToDevShm) {
+  EXPECT_EQ(Segment::ObjectName("a.b-c_1"), "/mini-forge.a.b-c_1");
+  EXPECT_EQ(Segment::ObjectPath("x"), "/dev/shm/mini-forge.x");
+  EXPECT_EQ(Segment::LockPath("x"), "/dev/shm/mini-forge.x.lock");
+}
+
+TEST_F(SegmentTest, BadNamesAreRefused) {
+  const std::string bad_names[] = {"",       "a/b",    "a b",
+                                   "x.lock", "../etc", std::string(201, 'a')};
+  for (const std::string& bad : bad_names) {
+    EXPECT_THAT(ErrorOf([&] { Segment::ObjectName(bad); }),
+                HasSubstr("is not allowed"))
+        << bad;
+  }
+  EXPECT_NO_THROW(Segment::ObjectName(std::string(200, 'a')));
+  // One line, even for a name with a newline in it.
+  EXPECT_EQ(ErrorOf([] { Segment::ObjectName("a\nb"); }).find('\n'),
+            std::string::npos);
+}
+
+TEST_F(SegmentTest, BadSpecIsRefused) {
+  EXPECT_THAT(ErrorOf([&] { Segment::OpenProducer(name(), Spec(1000)); }),
+              HasSubstr("power of two"));
+  SegmentSpec s = Spec(64);
+  s.key_length = 16;
+  EXPECT_THAT(ErrorOf([&] { Segment::OpenProducer(name(), s); }),
+              HasSubstr("key length 16"));
+}
+
+TEST_F(SegmentTest, CreateThenAttachSharesTheRing) {
+  Segment producer = Segment::OpenProducer(name(), Spec(64));
+  EXPECT_TRUE(producer.is_producer());
+  EXPECT_THAT(producer.open_note(), HasSubstr("created"));
+  Segment consumer = Segment::Attach(name(), Access::kReadWrite);
+  EXPECT_FALSE(consumer.is_producer());
+  const Header& h = consumer.header();
+  EXPECT_EQ(h.magic.load(), kMagic);
+  EXPECT_EQ(h.layout_version, kLayoutVersion);
+  EXPECT_EQ(h.capacity, 64u);
+  EXPECT_EQ(h.key_length, 7u);
+  EXPECT_EQ(h.key_order, 1u);
+  EXPECT_EQ(h.total_size, SegmentSize(64));
+  EXPECT_STREQ(h.store, "sqlite:/tmp/forge.db");
+  PushNumbers(producer, 42, 1);
+  Key k;
+  ASSERT_TRUE(consumer.ring().TryPop(&k));
+  EXPECT_EQ(NumberOf(k), 42u);
+}
+
+TEST_F(SegmentTest, FilesAreOwnerOnlyAndLockHoldsPid) {
+  Segment producer = Segment::OpenProducer(name(), Spec(64));
+  struct stat st {};
+  ASSERT_EQ(::stat(path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat(Segment::LockPath(name()).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::ifstream lock(Segment::LockPath(name()));
+  pid_t pid = 0;
+  lock >> pid;
+  EXPECT_EQ(pid, ::getpid());
+}
+
+TEST_F(SegmentTest, MissingSegmentThrowsSegmentMissing) {
+  try {
+    Segment::Attach(name(), Access::kReadOnly);
+    FAIL() << "attached a segment that does not exist";
+  } catch (const SegmentMissing& e) {
+    EXPECT_THAT(e.what(), HasSubstr(path()));
+  }
+}
+
+TEST_F(SegmentTest, WrongMagicIsRefusedAndKept) {
+  CreateAndClose();
+  RawFile(path()).prefix().header.magic.store(0x1234);
+  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadOnly); }),
+              HasSubstr("not a mini-forge segment"));
+  // The producer does not delete what it cannot interpret either.
+  EXPECT_THAT(ErrorOf([&] { Segment::OpenProducer(name(), Spec(64)); }),
+              HasSubstr("not a mini-forge segment"));
+  EXPECT_EQ(RawFile(path()).prefix().header.magic.load(), 0x1234u);
+}
+
+TEST_F(SegmentTest, WrongVersionIsRefused) {
+  CreateAndClose();
+  RawFile(path()).prefix().header.layout_version = kLayoutVersion + 1;
+  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadWrite); }),
+              HasSubstr("layout version 2, this build reads version 1"));
+  EXPECT_THAT(ErrorOf([&] { Segment::OpenProducer(name(), Spec(64)); }),
+              HasSubstr("layout version 2"));
+}
+
+TEST_F(SegmentTest, WrongHeaderSizeIsRefused) {
+  CreateAndClose();
+  RawFile(path()).prefix().header.slot_size = 32;
+  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadOnly); }),
+              HasSubstr("slot size 32"));
+}
+
+TEST_F(SegmentTest, GrownFileIsRefused) {
+  CreateAndClose();
+  ASSERT_EQ(::truncate(path().c_str(), SegmentSize(64) + 4096), 0);
+  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadOnly); }),
+              HasSubstr("truncated or resized"));
+}
+
+TEST_F(SegmentTest, WrongTotalSizeInHeaderIsRefused) {
+  CreateAndClose();
+  RawFile(path()).prefix().header.total_size += 16;
+  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadOnly); }),
+              HasSubstr("its header says"));
+}
+
+// A truncated file is refused by reading its size, never by touching the
+// missing pages (which would be SIGBUS).
+TEST_F(SegmentTest, TruncatedFileIsRefusedWithoutSigbus) {
+  CreateAndClose(1024);
+  ASSERT_EQ(::truncate(path().c_str(), kSlotsOffset + 16), 0);
+  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadWrite); }),
+              HasSubstr("truncated"));
+  ASSERT_EQ(::truncate(path().c_str(), 100), 0);
+  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadOnly); }),
+              HasSubstr("only 100 bytes"));
+  ASSERT_EQ(::truncate(path().c_str(), 0), 0);
+  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadOnly); }),
+              HasSubstr("only 0 bytes"));
+}
+
+TEST_F(SegmentTest, ProducerReplacesTruncatedSegment) {
+  CreateAndClose(1024);
+  ASSERT_EQ(::truncate(path().c_str(), 100), 0);
+  Segment seg = Segment::OpenProducer(name(), Spec(1024));
+  EXPECT_THAT(seg.open_note(), HasSubstr("replaced"));
+  EXPECT_NO_THROW(Segment::Attach(name(), Access::kReadOnly));
+}
+
+TEST_F(SegmentTest, HalfCreatedSegmentIsRefusedThenReplaced) {
+  CreateAndClose();
+  RawFile(path()).prefix().header.magic.store(0);
+  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadOnly); }),
+              HasSubstr("not initialised"));
+  Segment seg = Segment::OpenProducer(name(), Spec(64));
+  EXPECT_THAT(seg.open_note(), HasSubstr("died while creating"));
+  EXPECT_EQ(seg.header().magic.load(), kMagic);
+}
+
+TEST_F(SegmentTest, CorruptIndicesAreRefused) {
+  CreateAndClose(64);
+  RawFile(path()).prefix().tail.value.store(65);  // head 0: more than cap
+  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadOnly); }),
+              HasSubstr("head 0 and tail 65"));
+}
+
+TEST_F(SegmentTest, LoosePermissionsAreRefused) {
+  CreateAndClose();
+  ASSERT_EQ(::chmod(path().c_str(), 0644), 0);
+  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadOnly); }),
+              HasSubstr("chmod 600"));
+  EXPECT_THAT(ErrorOf([&] { Segment::OpenProducer(name(), Spec(64)); }),
+              HasSubstr("mode 0644"));
+}
+
+TEST_F(SegmentTest, SymlinkedLockFileIsRefused) {
+  ASSERT_EQ(::symlink("/tmp/elsewhere", Segment::LockPath(name()).c_str()), 0);
+  EXPECT_THAT(ErrorOf([&] { Segment::OpenProducer(name(), Spec(64)); }),
+              HasSubstr("symbolic link"));
+}
+
+// flock belongs to the open file description: a second OpenProducer in the
+// same process conflicts just like one in another process.
+TEST_F(SegmentTest, SecondProducerInSameProcessIsLockedOut) {
+  Segment first = Segment::OpenProducer(name(), Spec(64));
+  try {
+    Segment::OpenProducer(name(), Spec(64));
+    FAIL() << "two producers on one segment";
+  } catch (const ProducerLocked& e) {
+    EXPECT_EQ(e.holder_pid(), ::getpid());
+    EXPECT_THAT(e.what(), HasSubstr("already served by broker pid " +
+                                    std::to_string(::getpid())));
+    EXPECT_THAT(e.what(), HasSubstr(Segment::LockPath(name())));
+    EXPECT_THAT(e.what(), HasSubstr("SHM_NAME"));
+  }
+}
+
+// Another process holds the lock: refused with its pid; once the holder is
+// SIGKILLed the kernel drops the lock and a new producer gets in.
+TEST_F(SegmentTest, LockNamesHolderAndDiesWithIt) {
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  Child holder([&] {
+    Segment seg = Segment::OpenProducer(name(), Spec(64));
+    const char c = 'r';
+    if (::write(ready[1], &c, 1) != 1) return 1;
+    for (;;) ::pause();  // until SIGKILL
+  });
+  ::close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1) << "child failed to take the lock";
+  ::close(ready[0]);
+  try {
+    Segment::OpenProducer(name(), Spec(64));
+    FAIL() << "second producer got in while the first lives";
+  } catch (const ProducerLocked& e) {
+    EXPECT_EQ(e.holder_pid(), holder.pid());
+    EXPECT_THAT(e.what(), HasSubstr("pid " + std::to_string(holder.pid())));
+  }
+  holder.Kill();
+  Segment seg = Segment::OpenProducer(name(), Spec(64));
+  EXPECT_TRUE(seg.is_producer());
+  EXPECT_THAT(seg.open_note(), HasSubstr("re-attached"));
+}
+
+bool MappedReadOnly(const std::string& path) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.ends_with(path)) {
+      std::istringstream fields(line);
+      std::string range, perms;
+      fields >> range >> perms;
+      return perms.starts_with("r-");
+    }
+  }
+  return false;
+}
+
+TEST_F(SegmentTest, ReadOnlyAttachCannotWrite) {
+  Segment producer = Segment::OpenProducer(name(), Spec(64));
+  PushNumbers(producer, 1, 3);
+  const Segment ro = Segment::Attach(name(), Access::kReadOnly);
+  EXPECT_TRUE(ro.read_only());
+  EXPECT_EQ(ro.ring().Size(), 3u);  // loads work
+  EXPECT_TRUE(MappedReadOnly(path()));
+  Child writer([&] {
+    ::signal(SIGSEGV, SIG_DFL);  // die of it even under a sanitizer
+    const_cast<Segment&>(ro).broker().refills.store(7);
+    return 0;
+  });
+  EXPECT_EQ(writer.Wait(std::chrono::seconds(10)), 128 + SIGSEGV);
+  EXPECT_EQ(producer.broker().refills.load(), 0u);
+}
+
+TEST_F(SegmentTest, ReattachKeepsRingContents) {
+  {
+    Segment first = Segment::OpenProducer(name(), Spec(64));
+    PushNumbers(first, 10, 5);
+  }
+  Segment again = Segment::OpenProducer(name(), Spec(64));
+  EXPECT_THAT(again.open_note(), HasSubstr("re-attached"));
+  EXPECT_THAT(again.open_note(), HasSubstr("5 keys kept"));
+  Key keys[8];
+  ASSERT_EQ(again.ring().TryPopBatch(keys, 8), 5u);
+  for (std::uint64_t i = 0; i < 5; ++i) EXPECT_EQ(NumberOf(keys[i]), 10 + i);
+}
+
+TEST_F(SegmentTest, IncompatibleSegmentWithoutWorkersIsReplaced) {
+  {
+    Segment first = Segment::OpenProducer(name(), Spec(64));
+    PushNumbers(first, 0, 3);
+  }
+  Segment seg = Segment::OpenProducer(name(), Spec(128));
+  EXPECT_THAT(seg.open_note(), HasSubstr("replaced"));
+  EXPECT_THAT(seg.open_note(), HasSubstr("3 keys it held are gaps"));
+  EXPECT_EQ(seg.header().capacity, 128u);
+  EXPECT_EQ(seg.ring().Size(), 0u);
+}
+
+TEST_F(SegmentTest, IncompatibleSegmentWithLiveWorkerIsRefused) {
+  {
+    Segment first = Segment::OpenProducer(name(), Spec(64));
+    ASSERT_TRUE(ClaimWorkerSlot(first, ::getpid(), ::getpid()).has_value());
+  }
+  const std::string err =
+      ErrorOf([&] { Segment::OpenProducer(name(), Spec(128)); });
+  EXPECT_THAT(err, HasSubstr("capacity 64"));
+  EXPECT_THAT(err, HasSubstr("wants capacity 128"));
+  EXPECT_THAT(err, HasSubstr("worker pid " + std::to_string(::getpid())));
+  EXPECT_EQ(Segment::Attach(name(), Access::kReadOnly).header().capacity, 64u);
+}
+
+}  // namespace
+}  // namespace forge::shm

@@ -1,0 +1,469 @@
+#include "tests/support/http_client.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <sstream>
+#include <string_view>
+
+namespace forge::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(c));
+  return s;
+}
+
+std::string Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return std::string(s);
+}
+
+// A parsed response head.
+struct Head {
+  int status = 0;
+  std::size_t head_size = 0;
+  std::size_t content_length = 0;
+  bool close = false;
+  std::map<std::string, std::string> headers;
+};
+
+enum class Parse { kIncomplete, kComplete, kMalformed };
+
+// Parses a full response (head and Content-Length body) at the start of buf.
+// The answer to a HEAD request has no body whatever its Content-Length.
+Parse ParseResponse(std::string_view buf, Head* head, bool to_head = false) {
+  const std::size_t end = buf.find("\r\n\r\n");
+  if (end == std::string_view::npos) {
+    return buf.size() > 65536 ? Parse::kMalformed : Parse::kIncomplete;
+  }
+  std::istringstream lines{std::string(buf.substr(0, end))};
+  std::string line;
+  std::getline(lines, line);
+  if (line.rfind("HTTP/1.", 0) != 0 || line.size() < 12) {
+    return Parse::kMalformed;
+  }
+  *head = Head{};
+  head->status = std::atoi(line.c_str() + 9);
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const std::size_t colon = line.find(':');
+    if (colon == std::string::npos) return Parse::kMalformed;
+    head->headers[Lower(line.substr(0, colon))] =
+        Trim(std::string_view(line).substr(colon + 1));
+  }
+  head->head_size = end + 4;
+  if (auto it = head->headers.find("content-length");
+      it != head->headers.end() && !to_head) {
+    head->content_length = std::stoul(it->second);
+  }
+  if (auto it = head->headers.find("connection"); it != head->headers.end()) {
+    head->close = Lower(it->second) == "close";
+  }
+  return buf.size() >= head->head_size + head->content_length
+             ? Parse::kComplete
+             : Parse::kIncomplete;
+}
+
+sockaddr_in Loopback(int port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return addr;
+}
+
+void RaiseFileLimit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+std::string Errno(const char* what, int err) {
+  return std::string(what) + ": " + std::strerror(err);
+}
+
+// ---- the load client ------------------------------------------------------
+
+enum class State { kClosed, kConnecting, kIdle, kWriting, kReading };
+
+struct Conn {
+  int fd = -1;
+  State state = State::kClosed;
+  std::string out;
+  std::size_t out_pos = 0;
+  std::string in;
+  bool retired = false;
+};
+
+void Retire(Conn& c) {
+  c = Conn{};
+  c.retired = true;
+}
+
+class LoadRun {
+ public:
+  explicit LoadRun(const LoadOptions& o) : o_(o), conns_(o.connections) {
+    result_.per_connection.assign(o.connections, 0);
+  }
+  ~LoadRun() {
+    for (Conn& c : conns_) {
+      if (c.fd >= 0) ::close(c.fd);
+    }
+    if (epoll_ >= 0) ::close(epoll_);
+  }
+
+  LoadResult Run();
+
+ private:
+  bool StopRequested() const {
+    // acquire: the test's flag; nothing else is published through it.
+    return o_.stop != nullptr && o_.stop->load(std::memory_order_acquire);
+  }
+  bool WorkLeft() const {
+    return result_.sent < o_.requests && !StopRequested();
+  }
+  bool InFlight() const {
+    return std::any_of(conns_.begin(), conns_.end(), [](const Conn& c) {
+      return c.state == State::kWriting || c.state == State::kReading;
+    });
+  }
+  bool AnyOpen() const {
+    return std::any_of(conns_.begin(), conns_.end(),
+                       [](const Conn& c) { return c.state != State::kClosed; });
+  }
+  bool CanOpen(const Conn& c) const { return !c.retired && WorkLeft(); }
+
+  void Open(std::size_t i);
+  void Close(std::size_t i);
+  void Fail(std::size_t i, const std::string& why, bool reset);
+  void Watch(std::size_t i, std::uint32_t events, int op = EPOLL_CTL_MOD);
+  void SendNext(std::size_t i);
+  void Flush(std::size_t i);
+  void Receive(std::size_t i);
+  void OnEvent(std::size_t i, std::uint32_t events);
+  void Note(const std::string& error) {
+    if (result_.errors.size() < 8) result_.errors.push_back(error);
+  }
+
+  const LoadOptions& o_;
+  std::vector<Conn> conns_;
+  LoadResult result_;
+  int epoll_ = -1;
+};
+
+void LoadRun::Watch(std::size_t i, std::uint32_t events, int op) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = i;
+  ::epoll_ctl(epoll_, op, conns_[i].fd, &ev);
+}
+
+void LoadRun::Open(std::size_t i) {
+  Conn& c = conns_[i];
+  const bool retired = c.retired;
+  c = Conn{};
+  c.retired = retired;
+  c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (c.fd < 0) {
+    ++result_.connect_failures;
+    Note(Errno("socket", errno));
+    c.retired = true;
+    return;
+  }
+  const int on = 1;
+  ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+  const sockaddr_in addr = Loopback(o_.port);
+  if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) !=
+          0 &&
+      errno != EINPROGRESS) {
+    ++result_.connect_failures;
+    Note(Errno("connect", errno));
+    ::close(c.fd);
+    Retire(c);
+    return;
+  }
+  c.state = State::kConnecting;
+  Watch(i, EPOLLOUT, EPOLL_CTL_ADD);
+}
+
+void LoadRun::Close(std::size_t i) {
+  Conn& c = conns_[i];
+  if (c.fd >= 0) ::close(c.fd);  // also removes it from the epoll set
+  c.fd = -1;
+  c.state = State::kClosed;
+  if (!o_.reconnect) c.retired = true;
+  if (CanOpen(c)) Open(i);
+}
+
+void LoadRun::Fail(std::size_t i, const std::string& why, bool reset) {
+  Conn& c = conns_[i];
+  if (c.state == State::kWriting || c.state == State::kReading) {
+    ++result_.lost_in_flight;
+    if (reset) ++result_.resets;
+    Note("connection " + std::to_string(i) + ": " + why);
+  }
+  Close(i);
+}
+
+void LoadRun::SendNext(std::size_t i) {
+  Conn& c = conns_[i];
+  if (!WorkLeft()) {
+    c.state = State::kIdle;
+    Watch(i, EPOLLIN);  // notice a server close while idle
+    return;
+  }
+  const std::size_t n = result_.sent++;
+  c.out = "GET " + o_.target(n) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  c.out_pos = 0;
+  c.in.clear();
+  c.state = State::kWriting;
+  Flush(i);
+}
+
+void LoadRun::Flush(std::size_t i) {
+  Conn& c = conns_[i];
+  while (c.out_pos < c.out.size()) {
+    const ssize_t n = ::send(c.fd, c.out.data() + c.out_pos,
+                             c.out.size() - c.out_pos, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      Watch(i, EPOLLOUT | EPOLLIN);
+      return;
+    }
+    if (n < 0) {
+      Fail(i, Errno("send", errno), errno == ECONNRESET || errno == EPIPE);
+      return;
+    }
+    c.out_pos += static_cast<std::size_t>(n);
+  }
+  c.state = State::kReading;
+  Watch(i, EPOLLIN);
+}
+
+void LoadRun::Receive(std::size_t i) {
+  Conn& c = conns_[i];
+  char buf[16384];
+  bool eof = false;
+  for (;;) {
+    const ssize_t n = ::recv(c.fd, buf, sizeof(buf), 0);
+    if (n > 0) {
+      c.in.append(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    if (n < 0) {
+      Fail(i, Errno("recv", errno), errno == ECONNRESET);
+      return;
+    }
+    // EOF. A complete response may still be in c.in.
+    Head head;
+    if (c.state == State::kReading &&
+        ParseResponse(c.in, &head) == Parse::kComplete) {
+      eof = true;  // answer what arrived, then do not reuse the connection
+      break;
+    }
+    Fail(i, "closed by the server before a full response", false);
+    return;
+  }
+  if (c.state != State::kReading) {
+    if (!c.in.empty()) {
+      ++result_.malformed;
+      Note("connection " + std::to_string(i) + ": data while idle");
+      Close(i);
+    }
+    return;
+  }
+  Head head;
+  const Parse p = ParseResponse(c.in, &head);
+  if (p == Parse::kIncomplete) return;
+  if (p == Parse::kMalformed) {
+    ++result_.malformed;
+    Fail(i, "malformed response", false);
+    return;
+  }
+  ++result_.completed;
+  ++result_.per_connection[i];
+  ++result_.statuses[head.status];
+  if (o_.progress != nullptr) {
+    // relaxed: a progress gauge for the test thread.
+    o_.progress->fetch_add(1, std::memory_order_relaxed);
+  }
+  if (head.status == 200) {
+    result_.bodies_200.push_back(
+        c.in.substr(head.head_size, head.content_length));
+  }
+  if (head.close || eof) {
+    if (head.close) ++result_.server_closes;
+    c.state = State::kIdle;  // nothing in flight: not a loss
+    Close(i);
+    return;
+  }
+  SendNext(i);
+}
+
+void LoadRun::OnEvent(std::size_t i, std::uint32_t events) {
+  Conn& c = conns_[i];
+  if (c.state == State::kConnecting) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0 || (events & (EPOLLERR | EPOLLHUP)) != 0) {
+      ++result_.connect_failures;
+      Note(Errno("connect", err != 0 ? err : ECONNREFUSED));
+      ::close(c.fd);
+      Retire(c);
+      return;
+    }
+    SendNext(i);
+    return;
+  }
+  if (c.state == State::kWriting && (events & EPOLLOUT) != 0) Flush(i);
+  if (c.state != State::kClosed && (events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+    Receive(i);
+  }
+}
+
+LoadResult LoadRun::Run() {
+  RaiseFileLimit();
+  const auto start = Clock::now();
+  const auto deadline = start + o_.deadline;
+  epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+  for (std::size_t i = 0; i < conns_.size(); ++i) Open(i);
+  std::vector<epoll_event> events(256);
+  while (AnyOpen() && (WorkLeft() || InFlight())) {
+    if (Clock::now() >= deadline) {
+      result_.timed_out = true;
+      Note("deadline passed with " +
+           std::to_string(result_.sent - result_.completed -
+                          result_.lost_in_flight) +
+           " requests unanswered");
+      break;
+    }
+    const int n = ::epoll_wait(epoll_, events.data(),
+                               static_cast<int>(events.size()), 50);
+    for (int k = 0; k < n; ++k) {
+      OnEvent(static_cast<std::size_t>(events[k].data.u64), events[k].events);
+    }
+  }
+  result_.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return std::move(result_);
+}
+
+}  // namespace
+
+std::string HttpResponse::Header(const std::string& name) const {
+  const auto it = headers.find(Lower(name));
+  return it == headers.end() ? std::string() : it->second;
+}
+
+HttpResponse RawRequest(int port, const std::string& request,
+                        std::chrono::milliseconds timeout) {
+  HttpResponse r;
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    r.error = Errno("socket", errno);
+    return r;
+  }
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  const sockaddr_in addr = Loopback(port);
+  std::string in;
+  const auto deadline = Clock::now() + timeout;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) !=
+      0) {
+    r.error = Errno("connect", errno);
+  } else if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+             static_cast<ssize_t>(request.size())) {
+    r.error = Errno("send", errno);
+  } else {
+    Head head;
+    const bool to_head = request.rfind("HEAD ", 0) == 0;
+    for (;;) {
+      const Parse p = ParseResponse(in, &head, to_head);
+      if (p == Parse::kComplete) {
+        r.status = head.status;
+        r.headers = head.headers;
+        r.body = in.substr(head.head_size, head.content_length);
+        break;
+      }
+      if (p == Parse::kMalformed) {
+        r.error = "malformed response: " + in.substr(0, 200);
+        break;
+      }
+      char buf[16384];
+      const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n < 0 && errno == EINTR && Clock::now() < deadline) continue;
+      if (n <= 0) {
+        r.error = n == 0 ? "connection closed before a full response"
+                         : Errno("recv", errno);
+        break;
+      }
+      in.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  return r;
+}
+
+HttpResponse Get(int port, const std::string& target,
+                 std::chrono::milliseconds timeout) {
+  return RawRequest(port,
+                    "GET " + target +
+                        " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Connection: close\r\n\r\n",
+                    timeout);
+}
+
+std::size_t LoadResult::Status(int code) const {
+  const auto it = statuses.find(code);
+  return it == statuses.end() ? 0 : it->second;
+}
+
+std::size_t LoadResult::Starved() const {
+  return static_cast<std::size_t>(
+      std::count(per_connection.begin(), per_connection.end(), 0));
+}
+
+std::string LoadResult::Summary() const {
+  std::ostringstream s;
+  s << "sent=" << sent << " completed=" << completed << " statuses={";
+  for (const auto& [status, n] : statuses) s << status << ":" << n << " ";
+  s << "} lost_in_flight=" << lost_in_flight << " resets=" << resets
+    << " connect_failures=" << connect_failures
+    << " server_closes=" << server_closes << " malformed=" << malformed
+    << " starved=" << Starved() << " timed_out=" << timed_out
+    << " seconds=" << seconds;
+  for (const std::string& e : errors) s << " | " << e;
+  return s.str();
+}
+
+LoadResult RunLoad(const LoadOptions& options) {
+  LoadRun run(options);
+  return run.Run();
+}
+
+}  // namespace forge::testing

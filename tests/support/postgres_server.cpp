@@ -1,0 +1,206 @@
+#include "tests/support/postgres_server.h"
+
+#include <libpq-fe.h>
+#include <pwd.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <utility>
+
+namespace forge::testing {
+namespace {
+
+constexpr const char* kDefaultBinDir = "/usr/lib/postgresql/15/bin";
+constexpr const char* kSetpriv = "/usr/bin/setpriv";
+constexpr const char* kServerUser = "postgres";
+constexpr milliseconds kInitTimeout{120000};
+constexpr milliseconds kStartTimeout{60000};
+constexpr milliseconds kStopTimeout{30000};
+
+struct ConnDeleter {
+  void operator()(PGconn* conn) const { PQfinish(conn); }
+};
+struct ResultDeleter {
+  void operator()(PGresult* result) const { PQclear(result); }
+};
+
+std::string PgBinDir() {
+  const char* dir = std::getenv("FORGE_PG_BINDIR");
+  return dir != nullptr && *dir != '\0' ? dir : kDefaultBinDir;
+}
+
+std::string Conninfo(int port, const std::string& db) {
+  return "host=127.0.0.1 port=" + std::to_string(port) +
+         " user=" + kServerUser + " dbname=" + db + " connect_timeout=5";
+}
+
+// What pg_ctl waits for: postmaster.pid names this postmaster (line 1) and
+// says "ready" (line 8) once it accepts connections. Cheaper to poll than
+// connecting, which forks a server process per try.
+bool PidFileSaysReady(const std::string& data, pid_t pid) {
+  std::ifstream in(data + "/postmaster.pid");
+  std::vector<std::string> lines;
+  for (std::string line; lines.size() < 8 && std::getline(in, line);) {
+    lines.push_back(line);
+  }
+  return lines.size() == 8 && lines[0] == std::to_string(pid) &&
+         lines[7].rfind("ready", 0) == 0;
+}
+
+// Gives `dir` to the unprivileged server user: postgres refuses to run as
+// root and wants to own its data directory.
+void GiveToServerUser(const std::string& dir) {
+  const passwd* user = ::getpwnam(kServerUser);
+  if (user == nullptr) {
+    throw std::runtime_error(
+        std::string("tests run as root but there is no '") + kServerUser +
+        "' user to run PostgreSQL as: install the postgresql package "
+        "(scripts/install-deps.sh test)");
+  }
+  if (::chown(dir.c_str(), user->pw_uid, user->pw_gid) != 0) {
+    throw std::runtime_error("chown " + dir + " to " + kServerUser + ": " +
+                             std::strerror(errno));
+  }
+}
+
+}  // namespace
+
+PostgresServer::PostgresServer(std::vector<std::string> settings)
+    : settings_(std::move(settings)),
+      bindir_(PgBinDir()),
+      data_(dir_ / "data"),
+      port_(FreePort()),
+      as_postgres_user_(::geteuid() == 0) {
+  if (::access((bindir_ + "/postgres").c_str(), X_OK) != 0) {
+    throw std::runtime_error(
+        "PostgreSQL 15 is not installed: no " + bindir_ +
+        "/postgres (run scripts/install-deps.sh test, or set "
+        "FORGE_PG_BINDIR to the directory holding initdb and postgres)");
+  }
+  if (as_postgres_user_) GiveToServerUser(dir_.path());
+  InitDb();
+  Start();
+  try {
+    CreateDatabase("forge_test");
+  } catch (const std::exception& e) {
+    Fail(std::string("cannot create database forge_test: ") + e.what());
+  }
+}
+
+PostgresServer::~PostgresServer() {
+  try {
+    Crash();  // the data is thrown away: no need for a checkpoint
+  } catch (...) {
+    // A destructor must not throw; Stop() only fails if reaping fails.
+  }
+}
+
+std::vector<std::string> PostgresServer::AsServerUser(
+    std::vector<std::string> argv) const {
+  if (!as_postgres_user_) return argv;
+  // setpriv execs the program in place: the pid we start is the server's.
+  std::vector<std::string> out = {
+      kSetpriv, std::string("--reuid=") + kServerUser,
+      std::string("--regid=") + kServerUser, "--init-groups", "--"};
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
+
+void PostgresServer::InitDb() {
+  const RunResult r =
+      Run(AsServerUser({bindir_ + "/initdb", "-D", data_, "-U", kServerUser,
+                        "--auth=trust", "--encoding=UTF8", "--locale=C",
+                        "--no-sync", "--no-instructions"}),
+          {{"LC_ALL", "C"}}, kInitTimeout);
+  if (r.exit_code == 0) return;
+  throw std::runtime_error("initdb -D " + data_ + " failed (exit " +
+                           std::to_string(r.exit_code) + "):\n" + r.out +
+                           r.err);
+}
+
+void PostgresServer::Start() {
+  if (Running()) return;
+  std::vector<std::string> argv = {
+      bindir_ + "/postgres",       "-D", data_,       "-p",
+      std::to_string(port_),       "-k", dir_.path(), "-c",
+      "listen_addresses=127.0.0.1"};
+  for (const std::string& s : settings_) {
+    argv.push_back("-c");
+    argv.push_back(s);
+  }
+  server_.emplace(Process::Start(AsServerUser(argv), {{"LC_ALL", "C"}}));
+  const std::string ping = Conninfo(port_, "postgres");
+  WaitUntil(
+      [&] {
+        return !server_->Running() || PidFileSaysReady(data_, server_->pid());
+      },
+      kStartTimeout);
+  if (!Running() || PQping(ping.c_str()) != PQPING_OK) {
+    Fail("PostgreSQL did not start accepting connections on 127.0.0.1:" +
+         std::to_string(port_));
+  }
+}
+
+void PostgresServer::Stop() { Shutdown(SIGINT); }
+
+void PostgresServer::Crash() { Shutdown(SIGQUIT); }
+
+void PostgresServer::Shutdown(int signal) {
+  if (!server_) return;
+  if (server_->Running()) {
+    server_->Signal(signal);
+    if (!server_->Wait(kStopTimeout)) server_->Kill();
+  }
+  past_log_ += server_->Stdout() + server_->Stderr();
+  server_.reset();
+}
+
+bool PostgresServer::Running() { return server_ && server_->Running(); }
+
+std::string PostgresServer::url(const std::string& db) const {
+  return std::string("postgresql://") + kServerUser +
+         "@127.0.0.1:" + std::to_string(port_) + "/" + db;
+}
+
+std::string PostgresServer::CreateDatabase(const std::string& name) {
+  Query("CREATE DATABASE \"" + name + "\"", "postgres");
+  return url(name);
+}
+
+std::string PostgresServer::Query(const std::string& sql,
+                                  const std::string& db) const {
+  const std::unique_ptr<PGconn, ConnDeleter> conn(
+      PQconnectdb(Conninfo(port_, db).c_str()));
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    throw std::runtime_error("cannot connect to the test PostgreSQL (" +
+                             Conninfo(port_, db) +
+                             "): " + PQerrorMessage(conn.get()));
+  }
+  const std::unique_ptr<PGresult, ResultDeleter> result(
+      PQexec(conn.get(), sql.c_str()));
+  const ExecStatusType status = PQresultStatus(result.get());
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    throw std::runtime_error("query \"" + sql +
+                             "\" failed: " + PQerrorMessage(conn.get()));
+  }
+  if (PQntuples(result.get()) == 0 || PQnfields(result.get()) == 0) return "";
+  return PQgetvalue(result.get(), 0, 0);
+}
+
+std::string PostgresServer::Log() const {
+  if (!server_) return past_log_;
+  return past_log_ + server_->Stdout() + server_->Stderr();
+}
+
+void PostgresServer::Fail(const std::string& what) {
+  Crash();
+  throw std::runtime_error(what + "\n--- PostgreSQL server log ---\n" + Log());
+}
+
+}  // namespace forge::testing
