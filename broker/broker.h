@@ -25,11 +25,14 @@
 //   * Zero-waste stop: when `stop` is seen, the broker stops pushing and
 //     gives back to the store (RangeStore::Return, one transaction) the
 //     numbers it never published: the hand, and — only when no frontend
-//     worker is attached (every WorkerSlot pid 0 or dead) — every key still
-//     in the ring, popped as a consumer and decoded. Keys leave circulation
-//     (popped; the hand is simply never pushed) BEFORE they are recorded,
-//     so a crash in between leaves a gap, never a duplicate; a worker that
-//     attaches meanwhile just finds the ring empty (a pop is a claim).
+//     worker is attached (every WorkerSlot pid 0 or dead, as seen from this
+//     pid namespace) and the segment was created for this store (header
+//     store text == Describe(), so its keys decode to this store's numbers)
+//     — every key still in the ring, popped as a consumer and decoded.
+//     Keys leave circulation (popped; the hand is simply never pushed)
+//     BEFORE they are recorded, so a crash in between leaves a gap, never
+//     a duplicate; a worker that attaches meanwhile just finds the ring
+//     empty (a pop is a claim).
 //     Transient Return errors are retried with back-off for at most
 //     return_budget (each attempt is bounded by the store's own timeouts);
 //     then one log line says how many numbers become a gap and Run still

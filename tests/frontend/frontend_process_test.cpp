@@ -157,7 +157,12 @@ TEST_F(FrontendProcessTest, HundredThousandKeysFromAThousandConnections) {
 }
 
 TEST_F(FrontendProcessTest, BatchesMixedWithSinglesNeverRepeatAKey) {
-  StartBoth();
+  // Full batches are promised only while the ring can supply them within
+  // EMPTY_WAIT_MS; a ring that holds the whole test's demand, and a long
+  // wait, keep that true on a slow, loaded CI disk.
+  StartBoth({{"POOL_CAPACITY", "524288"},
+             {"RANGE_SIZE", "100000"},
+             {"EMPTY_WAIT_MS", "5000"}});
   LoadOptions o = Load(40, 1200);
   o.target = [](std::size_t i) {
     return i % 4 == 0 ? std::string("/get-keys?count=1000")
