@@ -235,9 +235,12 @@ int Broker::Run(const std::atomic<bool>& stop, std::atomic<bool>* hangup) {
   while (!stop.load(std::memory_order_relaxed)) {
     const StepResult r = Step();
     if (r == StepResult::kFatal) {
+      // ReserveOne logged the one ERROR line; this only accounts for it.
       AddWasted(hand());
-      log::Error("exiting: " + std::to_string(hand()) +
-                 " reserved numbers not pushed become a gap");
+      if (hand() > 0) {
+        log::Warn("exiting: " + std::to_string(hand()) +
+                  " reserved numbers not pushed become a gap");
+      }
       return 2;
     }
     // relaxed: same as `stop`; exchange so each SIGHUP logs once.
@@ -293,9 +296,10 @@ void Broker::Heartbeat() {
 
 void Broker::SetState(shm::BrokerState state) {
   const shm::BrokerState old = LoadState(stats_);
-  // relaxed: a status word; see the constructor.
+  // release: a consumer that loads kExhausted with acquire also sees every
+  // key pushed before it (it pops once more before answering 503).
   stats_.state.store(static_cast<std::uint32_t>(state),
-                     std::memory_order_relaxed);
+                     std::memory_order_release);
   if (old != state) {
     log::Info(std::string("state ") + StateName(old) + " -> " +
               StateName(state));
@@ -323,6 +327,9 @@ void Broker::PushFromHand() {
     pushed += n;
   }
   if (pushed == 0) return;
+  // The last numbers in hand are in the ring: only now will nothing more
+  // come, which is what kExhausted tells consumers (see OnExhausted).
+  if (exhausted_ && hand_.empty()) SetState(shm::BrokerState::kExhausted);
   // Consumers may be asleep on an empty ring; the call costs one load when
   // nobody waits, so it is made after every push rather than guessing
   // whether the ring looked empty a moment ago.
@@ -419,8 +426,10 @@ void Broker::TakeRange(const Range& r, nanoseconds took) {
 void Broker::OnExhausted() {
   recheck_at_ = Clock::now() + options_.exhausted_recheck;
   exhausted_ = true;
-  SetState(shm::BrokerState::kExhausted);               // logs only a change
-  if (std::exchange(exhaustion_warned_, true)) return;  // said it once
+  // Consumers stop waiting on an exhausted ring, so the state changes only
+  // once the hand is in it too (PushFromHand publishes it then).
+  if (hand() == 0) SetState(shm::BrokerState::kExhausted);  // logs a change
+  if (std::exchange(exhaustion_warned_, true)) return;      // said it once
   log::Warn("key space exhausted (" + std::to_string(codec_.space()) +
             " keys of length " + std::to_string(codec_.length()) +
             "): pushing the last " + std::to_string(hand()) +

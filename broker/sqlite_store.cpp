@@ -182,6 +182,14 @@ SqliteStore::SqliteStore(const std::string& path, const StoreFormat& wanted,
         file.string(), SQLite::OPEN_READWRITE, options_.busy_timeout_ms);
     sqlite3_busy_handler(db_->getHandle(), &SqliteStore::OnBusy, this);
   });
+  // SQLite silently opens a write-protected file read-only; refuse it here,
+  // before the broker takes a segment, not at the first Reserve.
+  if (sqlite3_db_readonly(db_->getHandle(), "main") == 1) {
+    throw StoreError("store " + describe_ +
+                         ": the file can only be opened read-only; check "
+                         "that it and its directory are writable by this user",
+                     /*transient=*/false);
+  }
   Guarded("setting WAL mode", [&] { Configure(); });
   Guarded("creating the schema", [&] { CreateSchemaIfMissing(wanted); });
   format_ = Guarded("reading the metadata", [&] { return ReadFormat(); });

@@ -12,7 +12,8 @@
 //   * Empty values are errors (PORT= is rejected, not ignored). In
 //     config.yml a null value (`port:` or `port: ~`) means "not set here".
 //     Unknown variables in .env are allowed: they only feed ${VAR}.
-//   * A DB_URL password never appears in a message (see MaskDbUrl).
+//   * A DB_URL password never appears in a message (see MaskDbUrl), nor
+//     does any part of AUTH_TOKEN (shown as "***").
 //   * Not thread-safe while loading (call it once in main); the returned
 //     Config is a plain value.
 #pragma once
@@ -44,6 +45,10 @@ struct Config {
   int keep_alive_max = 1000;     // KEEP_ALIVE_MAX requests per connection
   int keep_alive_timeout_s = 5;  // KEEP_ALIVE_TIMEOUT seconds
   int listen_backlog = 4096;     // LISTEN_BACKLOG
+  // AUTH_TOKEN: when set, /get-key and /get-keys need "Authorization:
+  // Bearer <token>". Never logged; masked in every config message.
+  std::string auth_token;
+  bool auth_protect_all = false;  // AUTH_PROTECT_ALL: /healthz, /metrics too
   // Broker.
   std::uint64_t range_size = 1000;
   std::uint64_t pool_capacity = 65536;

@@ -14,6 +14,9 @@ namespace forge::config::internal {
 namespace {
 
 constexpr std::size_t kMaxShown = 120;
+// ReadFile stops there: a config file is a few KiB; a device or a runaway
+// file must give an error, not exhaust memory.
+constexpr std::size_t kMaxFileBytes = 1 << 20;
 
 bool IsAlpha(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
@@ -74,6 +77,13 @@ FileText ReadFile(const std::string& path) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n > 0) {
       result.text.append(buf, static_cast<std::size_t>(n));
+      if (result.text.size() > kMaxFileBytes) {  // e.g. /dev/zero
+        result.status = FileText::Status::kError;
+        result.error = "longer than " + std::to_string(kMaxFileBytes) +
+                       " bytes, which no config file needs";
+        result.text.clear();
+        break;
+      }
     } else if (n == 0) {
       result.status = FileText::Status::kOk;
       break;

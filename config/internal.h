@@ -25,6 +25,8 @@ struct FileText {
   std::string text;   // the contents when kOk
   std::string error;  // strerror text when kError ("Is a directory")
 };
+// Reads at most 1 MiB: a longer file (or an endless one such as /dev/zero)
+// is kError.
 FileText ReadFile(const std::string& path);
 
 // `path` itself when absolute, else dir + "/" + path.

@@ -188,7 +188,7 @@ KeySpec DbUrl(const Names& n) {
         c.db_url = std::string(v);
         return std::nullopt;
       });
-  key.secret = true;
+  key.mask = MaskDbUrl;
   return key;
 }
 
@@ -216,8 +216,9 @@ KeySpec ShmName(const Names& n) {
       });
 }
 
-KeySpec Debug(const Names& n) {
-  KeySpec key = Choice<bool>(n, &Config::debug,
+// A boolean that may be given as a bare flag (--debug).
+KeySpec Switch(const Names& n, bool Config::*field) {
+  KeySpec key = Choice<bool>(n, field,
                              {{"true", true},
                               {"false", false},
                               {"1", true},
@@ -226,6 +227,44 @@ KeySpec Debug(const Names& n) {
                               {"no", false}});
   key.allowed += " (any case)";
   key.is_switch = true;
+  return key;
+}
+
+constexpr std::size_t kTokenMin = 16;
+constexpr std::size_t kTokenMax = 4096;
+
+std::string MaskToken(std::string_view token) {
+  return token.empty() ? "" : "***";
+}
+
+// Never names a character of the token, only its length or a position.
+Problem CheckToken(std::string_view v) {
+  if (v.empty()) return "is empty";
+  if (v.size() < kTokenMin || v.size() > kTokenMax) {
+    return "is " + std::to_string(v.size()) + " characters long";
+  }
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c <= 0x20 || c >= 0x7f) {
+      return "has a space, control or non-ASCII byte at position " +
+             std::to_string(i + 1);
+    }
+  }
+  return std::nullopt;
+}
+
+KeySpec AuthToken(const Names& n) {
+  KeySpec key =
+      Make(n, "TOKEN",
+           std::to_string(kTokenMin) + ".." + std::to_string(kTokenMax) +
+               " printable ASCII characters without spaces (e.g. openssl rand "
+               "-hex 32); unset = no authentication",
+           [](std::string_view v, Config& c) -> Problem {
+             if (Problem p = CheckToken(v)) return p;
+             c.auth_token = std::string(v);
+             return std::nullopt;
+           });
+  key.mask = MaskToken;
   return key;
 }
 
@@ -263,7 +302,8 @@ std::vector<KeySpec> BuildKeys() {
       Integer(Names{"MAX_BATCH", "--max-batch", "largest count for /get-keys",
                     "10000"},
               &Config::max_batch, 1, 1000000),
-      Debug(Names{"DEBUG_ENABLED", "--debug", "debug logging", "false"}),
+      Switch(Names{"DEBUG_ENABLED", "--debug", "debug logging", "false"},
+             &Config::debug),
       Integer(Names{"HTTP_THREADS", "--http-threads", "HTTP threads per worker",
                     "64"},
               &Config::http_threads, 1, 4096),
@@ -278,6 +318,12 @@ std::vector<KeySpec> BuildKeys() {
               &Config::listen_backlog, 1, 65535),
       Choice<F>(Names{"LOG_FORMAT", "--log-format", "log line format", "text"},
                 &Config::log_format, {{"text", F::kText}, {"json", F::kJson}}),
+      AuthToken(Names{"AUTH_TOKEN", "--auth-token",
+                      "bearer token required by /get-key and /get-keys",
+                      "unset"}),
+      Switch(Names{"AUTH_PROTECT_ALL", "--auth-protect-all",
+                   "require the token on /healthz and /metrics too", "false"},
+             &Config::auth_protect_all),
   };
 }
 

@@ -31,8 +31,10 @@ struct KeySpec {
   std::string default_text;  // the default, as --help shows it
   std::string allowed;       // the rule, for messages and --help
   std::string type;          // --help placeholder: INT, ADDR, URL, ...
-  bool secret = false;       // mask passwords when echoing (DB_URL)
-  bool is_switch = false;    // may be given without a value (--debug)
+  // How a value is shown in messages; nullptr = as given. DB_URL hides
+  // its password, AUTH_TOKEN everything.
+  std::string (*mask)(std::string_view) = nullptr;
+  bool is_switch = false;  // may be given without a value (--debug)
   Apply apply;
 };
 

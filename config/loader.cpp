@@ -71,8 +71,7 @@ void Resolve(const KeySpec& key, const std::vector<Raw>& layers, Config& cfg) {
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const Raw& raw = layers[i];
     if (internal::Problem p = key.apply(raw.value, i == 0 ? cfg : scratch)) {
-      internal::FailValue(key.env,
-                          key.secret ? MaskDbUrl(raw.value) : raw.value,
+      internal::FailValue(key.env, key.mask ? key.mask(raw.value) : raw.value,
                           raw.origin, *p, key.allowed);
     }
   }

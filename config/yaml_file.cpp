@@ -45,13 +45,19 @@ const char* Kind(const YAML::Node& node) {
   return node.IsSequence() ? "a list" : "a map";
 }
 
+// yaml-cpp's messages may quote a raw byte of the input (a NUL, a line
+// break): escaped, minus Quote's quotes, they stay one printable line.
+std::string Unquoted(const std::string& quoted) {
+  return quoted.substr(1, quoted.size() - 2);
+}
+
 YAML::Node Parse(const std::string& text, const std::string& path) {
   try {
     return YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     FailAt("config.yml " + path + ":" + std::to_string(e.mark.line + 1) + ":" +
                std::to_string(e.mark.column + 1),
-           "invalid YAML (" + e.msg + ")", kShape);
+           "invalid YAML (" + Unquoted(Quote(e.msg)) + ")", kShape);
   }
 }
 

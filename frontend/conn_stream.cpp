@@ -5,7 +5,9 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 namespace forge::frontend {
@@ -55,16 +57,59 @@ bool ConnStream::is_readable() const {
 
 bool ConnStream::is_writable() const { return PollFor(fd_, POLLOUT); }
 
+bool ConnStream::Fill() { return buffered() > 0 || Receive() > 0; }
+
+ssize_t ConnStream::Receive() {
+  if (!Flush()) return -1;
+  if (budget_ == 0) {
+    limit_hit_ = Limit::kTooLarge;
+    return -1;
+  }
+  const std::size_t want = std::min(in_.size(), budget_);
+  // With a deadline the first try never blocks: waiting is WaitReadable's.
+  const int flags = deadline_ ? MSG_DONTWAIT : 0;
+  for (;;) {
+    const ssize_t n = ::recv(fd_, in_.data(), want, flags);
+    if (n > 0) {
+      in_pos_ = 0;
+      in_end_ = static_cast<std::size_t>(n);
+      budget_ -= in_end_;
+      return n;
+    }
+    if (n == 0) return 0;  // peer closed
+    if (errno == EINTR) continue;
+    if (!deadline_ || (errno != EAGAIN && errno != EWOULDBLOCK)) return -1;
+    if (!WaitReadable()) return -1;
+  }
+}
+
+bool ConnStream::WaitReadable() {
+  for (;;) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+        *deadline_ - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      limit_hit_ = Limit::kTooSlow;
+      return false;
+    }
+    pollfd p{fd_, POLLIN, 0};
+    const int n = ::poll(
+        &p, 1, static_cast<int>(std::min<long long>(left.count(), INT_MAX)));
+    if (n > 0) return true;  // readable, hung up or failed: recv tells
+    if (n < 0 && errno != EINTR) return false;
+  }
+}
+
+void ConnStream::BeginRequest(std::size_t max_bytes,
+                              std::chrono::steady_clock::time_point deadline) {
+  budget_ = max_bytes;
+  deadline_ = deadline;
+  limit_hit_ = Limit::kNone;
+}
+
 ssize_t ConnStream::read(char* ptr, size_t size) {
   if (buffered() == 0) {
-    if (!Flush()) return -1;
-    ssize_t n;
-    do {
-      n = ::recv(fd_, in_.data(), in_.size(), 0);
-    } while (n < 0 && errno == EINTR);
-    if (n <= 0) return n;  // 0: peer closed; -1: error or read timeout
-    in_pos_ = 0;
-    in_end_ = static_cast<std::size_t>(n);
+    const ssize_t got = Receive();
+    if (got <= 0) return got;
   }
   const std::size_t n = std::min(size, buffered());
   std::memcpy(ptr, in_.data() + in_pos_, n);

@@ -4,7 +4,8 @@
 // body in two send() calls (two packets, and with Nagle on a ~40 ms stall on
 // the client's delayed ACK). ConnStream collects what httplib writes for one
 // response and sends it with one send() in Flush(). It also reads through a
-// 4 KiB buffer, because httplib reads the request line byte by byte.
+// 4 KiB buffer, because httplib reads the request line byte by byte, and
+// lets the fast path (fast_path.h) look at a request before httplib does.
 //
 // Contract
 //   * Used by one thread at a time (the connection's thread); not shared.
@@ -12,14 +13,25 @@
 //     accept loop), so read() and Flush() never wait longer than those.
 //   * Pending output is flushed before any read that would block, so an
 //     interim response (100 Continue) is never held back.
+//   * Per-request limits (BeginRequest): a request may take at most
+//     `max_bytes` from the socket, all before a deadline; past either, reads
+//     fail and limit_hit() says which. So a client sending headers forever,
+//     or one byte at a time (slowloris), cannot grow memory or hold a thread
+//     beyond them. Within the deadline a read that would block waits in
+//     poll(); the first recv() never blocks (no extra syscall when the
+//     request has arrived).
 //   * ConnStream does not own the fd.
 #pragma once
 
 #include <httplib.h>
 
 #include <array>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace forge::frontend {
 
@@ -42,9 +54,30 @@ class ConnStream final : public httplib::Stream {
   bool Flush();
   // Bytes received but not yet consumed.
   std::size_t buffered() const { return in_end_ - in_pos_; }
+  // The unconsumed bytes, for a parser that looks before httplib reads.
+  std::string_view Peek() const { return {in_.data() + in_pos_, buffered()}; }
+  // Drops the first n (<= buffered()) bytes of Peek().
+  void Consume(std::size_t n) { in_pos_ += n; }
+  // When nothing is buffered: flushes pending output, then receives once
+  // (blocking, bounded by SO_RCVTIMEO). False when the peer closed, the
+  // read failed or timed out; true at once when bytes are buffered.
+  bool Fill();
+
+  enum class Limit { kNone, kTooLarge, kTooSlow };
+  // From now on (until the next call) reads take at most `max_bytes` more
+  // from the socket and fail after `deadline`. Bytes already buffered (a
+  // pipelined request) do not count.
+  void BeginRequest(std::size_t max_bytes,
+                    std::chrono::steady_clock::time_point deadline);
+  // Which limit made a read fail since BeginRequest; kNone if none did.
+  Limit limit_hit() const { return limit_hit_; }
 
  private:
   bool SendAll(const char* data, std::size_t size);
+  // Waits until the socket is readable or the deadline passed (false).
+  bool WaitReadable();
+  // Flushes, then one recv() into the (empty) input buffer; recv's result.
+  ssize_t Receive();
 
   int fd_;
   std::string remote_ip_, local_ip_;
@@ -53,6 +86,10 @@ class ConnStream final : public httplib::Stream {
   std::size_t in_pos_ = 0, in_end_ = 0;
   std::array<char, 8192> out_;
   std::size_t out_len_ = 0;
+  // Request limits; until BeginRequest, reads block within SO_RCVTIMEO.
+  std::size_t budget_ = SIZE_MAX;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
+  Limit limit_hit_ = Limit::kNone;
 };
 
 }  // namespace forge::frontend

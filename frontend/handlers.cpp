@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "frontend/metrics.h"
@@ -13,6 +14,11 @@ constexpr std::string_view kGetKey = "/get-key";
 constexpr std::string_view kGetKeys = "/get-keys";
 constexpr std::string_view kHealthz = "/healthz";
 constexpr std::string_view kMetrics = "/metrics";
+
+// RFC 6750 §3 challenges: without credentials, and with a wrong token.
+constexpr std::string_view kChallenge = "Bearer realm=\"mini-forge\"";
+constexpr std::string_view kChallengeInvalid =
+    "Bearer realm=\"mini-forge\", error=\"invalid_token\"";
 
 Reply Text(int status, std::string body) {
   Reply r;
@@ -41,6 +47,21 @@ std::vector<shm::Key>& Scratch(std::size_t n) {
 
 std::string Range(std::size_t max_batch) {
   return "1.." + std::to_string(max_batch);
+}
+
+bool IsKeyRoute(std::string_view path) {
+  return path == kGetKey || path == kGetKeys;
+}
+
+char Lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+Reply Unauthorized(std::string body, std::string_view challenge) {
+  Reply r = Text(401, std::move(body));
+  r.AddHeader("WWW-Authenticate", challenge);
+  r.AddHeader("Cache-Control", "no-store");
+  return r;
 }
 
 }  // namespace
@@ -106,6 +127,35 @@ std::optional<std::size_t> ParseCount(const QueryParams& query,
   return value;
 }
 
+bool TokenMatches(std::string_view given, std::string_view expected) {
+  unsigned diff = given.size() == expected.size() ? 0U : 1U;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    // The branch depends only on the client's own length, not the secret.
+    const auto g = i < given.size() ? static_cast<unsigned char>(given[i])
+                                    : static_cast<unsigned char>(0);
+    diff |= static_cast<unsigned>(g ^ static_cast<unsigned char>(expected[i]));
+    // The compiler must assume this reads and changes diff, so it cannot
+    // end the loop early once diff is non-zero.
+    __asm__ volatile("" : "+r"(diff));
+  }
+  return diff == 0;
+}
+
+std::optional<std::string_view> BearerToken(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer";
+  std::string_view v = authorization;
+  if (v.size() <= kScheme.size() || v[kScheme.size()] != ' ') {
+    return std::nullopt;
+  }
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (Lower(v[i]) != kScheme[i]) return std::nullopt;
+  }
+  v.remove_prefix(kScheme.size());
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  if (v.empty()) return std::nullopt;
+  return v;
+}
+
 bool Healthy(const Snapshot& s) {
   return s.attached && s.broker_alive && s.ring_keys > 0;
 }
@@ -133,11 +183,39 @@ std::string UnavailableReason(const Snapshot& s) {
          "starting; retry\n";
 }
 
-Router::Router(Backend& backend, RouterLimits limits)
-    : backend_(backend), limits_(limits) {}
+Router::Router(Backend& backend, RouterLimits limits, AuthPolicy auth)
+    : backend_(backend), limits_(limits), auth_(std::move(auth)) {}
+
+std::optional<Reply> Router::Authenticate(
+    std::string_view path, std::string_view authorization) const {
+  if (auth_.token.empty() || (!IsKeyRoute(path) && !auth_.protect_all)) {
+    return std::nullopt;
+  }
+  if (authorization.empty()) {
+    return Unauthorized(
+        "authentication required: send the header 'Authorization: Bearer "
+        "<token>' with the token configured as AUTH_TOKEN\n",
+        kChallenge);
+  }
+  const std::optional<std::string_view> token = BearerToken(authorization);
+  if (!token) {
+    return Unauthorized(
+        "the Authorization header is not a bearer token: send "
+        "'Authorization: Bearer <token>'\n",
+        kChallenge);
+  }
+  if (!TokenMatches(*token, auth_.token)) {
+    return Unauthorized(
+        "the bearer token is wrong: send the token configured as "
+        "AUTH_TOKEN\n",
+        kChallengeInvalid);
+  }
+  return std::nullopt;
+}
 
 Reply Router::Handle(std::string_view method, std::string_view path,
-                     const QueryParams& query) const {
+                     const QueryParams& query,
+                     std::string_view authorization) const {
   if (!IsRoute(path)) {
     return Text(404, "no route " + Sanitize(path) +
                          ": the routes are /get-key, /get-keys?count=N, "
@@ -150,6 +228,7 @@ Reply Router::Handle(std::string_view method, std::string_view path,
     r.AddHeader("Allow", "GET");
     return r;
   }
+  if (auto denied = Authenticate(path, authorization)) return *denied;
   if (path == kGetKey) return GetKey();
   if (path == kGetKeys) return GetKeys(query);
   if (path == kHealthz) return Healthz();

@@ -15,6 +15,12 @@
 //     a key and then drop the body, wasting it (keys are finite).
 //   * Unknown query parameters are ignored (cache-busters are common); a
 //     repeated `count` is an error.
+//   * Authentication (AuthPolicy): with a token set, /get-key and /get-keys
+//     (and /healthz and /metrics when protect_all) answer 401 with
+//     `WWW-Authenticate: Bearer` unless the request carries
+//     `Authorization: Bearer <token>`. The token is compared in time that
+//     depends only on its own length (TokenMatches), never echoed, never
+//     logged. Order of checks: 404, then 405, then 401, then the route.
 #pragma once
 
 #include <array>
@@ -59,14 +65,27 @@ struct RouterLimits {
   std::size_t max_batch = 10000;  // MAX_BATCH
 };
 
+struct AuthPolicy {
+  std::string token;         // AUTH_TOKEN; empty = no authentication
+  bool protect_all = false;  // AUTH_PROTECT_ALL: /healthz and /metrics too
+};
+
 class Router {
  public:
-  Router(Backend& backend, RouterLimits limits);
+  Router(Backend& backend, RouterLimits limits, AuthPolicy auth = {});
 
+  // `authorization`: the value of the request's Authorization header, empty
+  // when it has none.
   Reply Handle(std::string_view method, std::string_view path,
-               const QueryParams& query) const;
+               const QueryParams& query,
+               std::string_view authorization = {}) const;
+
+  bool auth_enabled() const { return !auth_.token.empty(); }
 
  private:
+  // nullopt when the request may proceed, else the 401 reply.
+  std::optional<Reply> Authenticate(std::string_view path,
+                                    std::string_view authorization) const;
   Reply GetKey() const;
   Reply GetKeys(const QueryParams& query) const;
   Reply Healthz() const;
@@ -75,6 +94,7 @@ class Router {
 
   Backend& backend_;
   RouterLimits limits_;
+  AuthPolicy auth_;
 };
 
 // Parses the `count` of /get-keys. On error returns nullopt and sets
@@ -91,6 +111,14 @@ std::string UnavailableReason(const Snapshot& s);
 // True when /healthz should answer 200: attached, broker alive and the
 // ring holds keys.
 bool Healthy(const Snapshot& s);
+
+// True when `given` equals `expected`. The time taken depends only on
+// expected.size(), not on `given` nor on where the first difference is.
+bool TokenMatches(std::string_view given, std::string_view expected);
+
+// The token of an `Authorization: Bearer <token>` header value (scheme in
+// any case, one or more spaces); nullopt for another scheme or no token.
+std::optional<std::string_view> BearerToken(std::string_view authorization);
 
 // At most `max` characters of `text`, non-printable bytes replaced by '?',
 // for echoing request text in error messages.

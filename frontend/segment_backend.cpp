@@ -13,7 +13,8 @@ namespace forge::frontend {
 namespace {
 
 using std::chrono::steady_clock;
-constexpr std::uint64_t kHeartbeatMaxAgeNs = 3'000'000'000ULL;
+constexpr auto kHeartbeatMaxAgeNs = static_cast<std::uint64_t>(
+    std::chrono::nanoseconds(kHeartbeatStaleAfter).count());
 
 std::uint64_t UnixNowNs() {
   return static_cast<std::uint64_t>(
@@ -36,12 +37,6 @@ std::optional<FileId> IdentityOf(const std::string& name) {
     return std::nullopt;
   }
   return FileId{st.st_dev, st.st_ino};
-}
-
-shm::BrokerState StateOf(const shm::Segment& seg) {
-  // relaxed: an informational snapshot; nothing is read through it.
-  return static_cast<shm::BrokerState>(
-      seg.broker().state.load(std::memory_order_relaxed));
 }
 
 }  // namespace
@@ -72,6 +67,68 @@ bool BrokerAlive(const shm::Segment& seg) {
                                  : true;  // clock stepped back: trust it
   return fresh && shm::ProcessAlive(pid);
 }
+
+namespace {
+
+shm::BrokerState StateOf(const shm::Segment& seg) {
+  // acquire: pairs with the broker's release store, so after seeing
+  // kExhausted a pop sees the broker's last push (see TakeKeys).
+  return static_cast<shm::BrokerState>(
+      seg.broker().state.load(std::memory_order_acquire));
+}
+
+// relaxed (every load below): Observe() is an informational snapshot for
+// /healthz and /metrics; no other memory is read through these values.
+constexpr auto kRelaxed = std::memory_order_relaxed;
+
+void ReadHeader(const shm::Header& h, Snapshot* s) {
+  s->store.assign(h.store, ::strnlen(h.store, sizeof(h.store)));
+  s->key_length = h.key_length;
+  s->key_space = h.key_space;
+  s->ring_capacity = h.capacity;
+}
+
+void ReadBroker(const shm::Segment& seg, Snapshot* s) {
+  const shm::BrokerStats& b = seg.broker();
+  s->broker_alive = BrokerAlive(seg);
+  s->broker_state = StateOf(seg);
+  s->broker_pid = b.pid.load(kRelaxed);
+  if (const std::uint64_t beat = b.heartbeat_unix_ns.load(kRelaxed)) {
+    const std::uint64_t now = UnixNowNs();
+    s->heartbeat_age_s = now > beat ? static_cast<double>(now - beat) / 1e9 : 0;
+  }
+  s->low_water = b.low_water.load(kRelaxed);
+  s->keys_produced = b.keys_produced.load(kRelaxed);
+  s->ranges_reserved = b.ranges_reserved.load(kRelaxed);
+  s->refills = b.refills.load(kRelaxed);
+  s->store_errors = b.store_errors.load(kRelaxed);
+  s->keys_wasted = b.keys_wasted.load(kRelaxed);
+  s->last_refill_ns = b.last_refill_ns.load(kRelaxed);
+  s->store_next = b.store_next.load(kRelaxed);
+}
+
+void ReadWorkers(const shm::Segment& seg, Snapshot* s) {
+  for (std::uint32_t i = 0; i < shm::kMaxWorkers; ++i) {
+    const shm::WorkerSlot& slot = seg.worker(i);
+    WorkerSnapshot w;
+    w.slot = i;
+    w.pid = slot.pid.load(kRelaxed);
+    w.served = slot.served.load(kRelaxed);
+    w.unavailable = slot.unavailable.load(kRelaxed);
+    w.requests = slot.requests.load(kRelaxed);
+    if (w.pid == 0 && w.served == 0 && w.unavailable == 0 && w.requests == 0) {
+      continue;  // never used
+    }
+    w.alive = w.pid > 0 && shm::ProcessAlive(w.pid);
+    s->served_total += w.served;
+    s->unavailable_total += w.unavailable;
+    s->requests_total += w.requests;
+    if (w.alive) ++s->workers_alive;
+    s->workers.push_back(w);
+  }
+}
+
+}  // namespace
 
 SegmentBackend::SegmentBackend(SegmentBackendOptions options)
     : options_(std::move(options)) {}
@@ -154,8 +211,13 @@ std::size_t SegmentBackend::TakeKeys(shm::Key* out, std::size_t want) {
       got += n;
       shm::MaybeWakeProducer(seg);
     }
-    // An exhausted store will never refill the ring: do not wait for it.
-    if (got == want || StateOf(seg) == shm::BrokerState::kExhausted) break;
+    if (got == want) break;
+    // An exhausted store will never refill the ring: do not wait for it,
+    // but take what the broker's last push (made before it said so) left.
+    if (StateOf(seg) == shm::BrokerState::kExhausted) {
+      got += seg.ring().TryPopBatch(out + got, want - got);
+      break;
+    }
     if (!deadline) deadline = steady_clock::now() + options_.empty_wait;
     if (!shm::WaitForKeys(seg, *deadline)) {
       // One last try: keys may have landed just as the wait timed out.
@@ -177,8 +239,7 @@ std::uint32_t SegmentBackend::KeyLength() const {
 }
 
 void SegmentBackend::CountUnavailable() {
-  // acquire: see Current().
-  Attachment* a = current_.load(std::memory_order_acquire);
+  Attachment* a = Current();
   if (shm::WorkerSlot* slot = a ? a->Slot() : nullptr) {
     // relaxed: a statistics counter.
     slot->unavailable.fetch_add(1, std::memory_order_relaxed);
@@ -186,8 +247,9 @@ void SegmentBackend::CountUnavailable() {
 }
 
 void SegmentBackend::CountRequest() {
-  // acquire: see Current().
-  Attachment* a = current_.load(std::memory_order_acquire);
+  // Attaches first when needed, so a worker's very first request (counted
+  // before it is routed) is not lost from forge_http_requests_total.
+  Attachment* a = Current();
   if (shm::WorkerSlot* slot = a ? a->Slot() : nullptr) {
     // relaxed: a statistics counter.
     slot->requests.fetch_add(1, std::memory_order_relaxed);
@@ -200,26 +262,11 @@ Snapshot SegmentBackend::Observe() {
   const Attachment* a = Current();
   if (a == nullptr) return s;
   const shm::Segment& seg = a->segment;
-  const shm::Header& h = seg.header();
-  const shm::BrokerStats& b = seg.broker();
   s.attached = true;
-  s.broker_alive = BrokerAlive(seg);
-  s.broker_state = StateOf(seg);
-  // relaxed (pid, keys_produced, worker counters): informational snapshot.
-  s.broker_pid = b.pid.load(std::memory_order_relaxed);
-  s.keys_produced = b.keys_produced.load(std::memory_order_relaxed);
-  s.store.assign(h.store, ::strnlen(h.store, sizeof(h.store)));
-  s.key_length = h.key_length;
+  ReadHeader(seg.header(), &s);
+  ReadBroker(seg, &s);
   s.ring_keys = seg.ring().Size();
-  s.ring_capacity = h.capacity;
-  for (std::uint32_t i = 0; i < shm::kMaxWorkers; ++i) {
-    const shm::WorkerSlot& w = seg.worker(i);
-    s.served_total += w.served.load(std::memory_order_relaxed);
-    s.unavailable_total += w.unavailable.load(std::memory_order_relaxed);
-    s.requests_total += w.requests.load(std::memory_order_relaxed);
-    const std::int32_t pid = w.pid.load(std::memory_order_relaxed);
-    if (pid > 0 && shm::ProcessAlive(pid)) ++s.workers_alive;
-  }
+  ReadWorkers(seg, &s);
   return s;
 }
 

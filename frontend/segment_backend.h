@@ -75,8 +75,13 @@ class SegmentBackend final : public Backend {
   std::string last_error_;
 };
 
+// A broker beats at least once a second (broker/broker.h); three missed
+// beats mean it is stopped, hung or frozen even if its pid still exists.
+inline constexpr std::chrono::seconds kHeartbeatStaleAfter{3};
+
 // True when the broker of `seg` is alive: pid alive (kill(pid, 0)), a
-// heartbeat younger than 3 s, and it has not reported a clean stop.
+// heartbeat younger than kHeartbeatStaleAfter, and it has not reported a
+// clean stop.
 bool BrokerAlive(const shm::Segment& seg);
 
 }  // namespace forge::frontend

@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <span>
 #include <string>
 #include <system_error>
 
@@ -47,8 +49,9 @@ void SetNoDelay(int fd) {
 std::string ErrorBody(int status) {
   switch (status) {
     case 400:
-      return "malformed HTTP request: send e.g. 'GET /get-key HTTP/1.1' "
-             "with a Host header\n";
+      return "malformed HTTP request, or its head was over 64 KiB or took "
+             "over the read timeout: send e.g. 'GET /get-key HTTP/1.1' with a "
+             "Host header\n";
     case 413:
       return "request body too large: these routes take no body\n";
     case 414:
@@ -58,11 +61,24 @@ std::string ErrorBody(int status) {
   }
 }
 
+constexpr std::string_view kInternalError =
+    "internal error; see the frontend log\n";
+
+// The Keep-Alive value httplib sends with the same settings.
+std::string KeepAliveValue(const ServerOptions& o) {
+  return "timeout=" + std::to_string(o.keep_alive_timeout.count()) +
+         ", max=" + std::to_string(o.keep_alive_max);
+}
+
 }  // namespace
 
 HttpServer::HttpServer(ServerOptions options, const Router& router,
                        Backend& backend)
-    : options_(std::move(options)), router_(router), backend_(backend) {
+    : options_(std::move(options)),
+      router_(router),
+      backend_(backend),
+      fast_path_(options_.fast_path && !options_.log_requests),
+      keep_alive_value_(KeepAliveValue(options_)) {
   drain_fd_ = ::eventfd(0, EFD_CLOEXEC);
   if (drain_fd_ < 0) {
     throw std::system_error(errno, std::generic_category(), "eventfd");
@@ -101,8 +117,7 @@ HttpServer::HttpServer(ServerOptions options, const Router& router,
                            std::exception_ptr) {
     log::Error("internal error answering " + Sanitize(req.target));
     res.status = 500;
-    res.set_content("internal error; see the frontend log\n",
-                    std::string(kTextPlain));
+    res.set_content(std::string(kInternalError), std::string(kTextPlain));
   });
   if (options_.log_requests) {
     set_logger([](const httplib::Request& req, const httplib::Response& res) {
@@ -167,7 +182,10 @@ void HttpServer::CloseListener() {
 httplib::Server::HandlerResponse HttpServer::Route(const httplib::Request& req,
                                                    httplib::Response& res) {
   backend_.CountRequest();
-  Reply reply = router_.Handle(req.method, req.path, req.params);
+  const auto auth = req.headers.find("Authorization");
+  Reply reply = router_.Handle(
+      req.method, req.path, req.params,
+      auth == req.headers.end() ? std::string_view() : auth->second);
   res.status = reply.status;
   res.body = std::move(reply.body);
   res.set_header("Content-Type", std::string(reply.content_type));
@@ -202,6 +220,35 @@ bool HttpServer::WaitForRequest(ConnStream& strm) {
 bool HttpServer::process_and_close_socket(socket_t sock) {
   SetNoDelay(sock);
   ConnStream strm(sock, options_.log_requests);
+  bool ok = true;
+  for (std::size_t left = options_.keep_alive_max;
+       left > 0 && WaitForRequest(strm); --left) {
+    // Decided before the request is read and sent in its answer: the last
+    // response of a connection always says `Connection: close`.
+    const bool last = left == 1 || draining();
+    bool more = false;
+    strm.BeginRequest(kMaxRequestBytes,
+                      steady_clock::now() + options_.read_timeout);
+    ok = ServeRequest(strm, last, &more);
+    if (!ok || !more) break;
+    // An over-long or too slow request was answered 400 at most: the rest
+    // of it is still unread, so the connection cannot go on.
+    if (strm.limit_hit() != ConnStream::Limit::kNone) break;
+  }
+  ::close(sock);
+  return ok;
+}
+
+bool HttpServer::ServeRequest(ConnStream& strm, bool last, bool* more) {
+  if (fast_path_) {
+    if (!strm.Fill()) return false;  // peer gone or read timed out
+    if (const auto req = ParseFastRequest(strm.Peek())) {
+      strm.Consume(req->size);
+      const bool close = last || req->close;
+      *more = !close;
+      return AnswerFast(strm, *req, close) && strm.Flush();
+    }
+  }
   bool unread_body = false;
   // Runs after httplib parsed the head and before routing and the answer.
   const std::function<void(httplib::Request&)> setup =
@@ -213,19 +260,31 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
         // poorly; httplib would otherwise brotli/gzip every text/plain body.
         req.headers.erase("Accept-Encoding");
       };
-  bool ok = true;
-  for (std::size_t left = options_.keep_alive_max;
-       left > 0 && WaitForRequest(strm); --left) {
-    // Decided before the request is read and sent in its answer: the last
-    // response of a connection always says `Connection: close`.
-    const bool last = left == 1 || draining();
-    bool client_closes = false;
-    ok = process_request(strm, last, client_closes, setup);
-    ok = strm.Flush() && ok;
-    if (!ok || last || client_closes || unread_body) break;
+  bool client_closes = false;
+  const bool ok = process_request(strm, last, client_closes, setup);
+  *more = !last && !client_closes && !unread_body;
+  return strm.Flush() && ok;
+}
+
+bool HttpServer::AnswerFast(ConnStream& strm, const FastRequest& req,
+                            bool close) {
+  static const QueryParams kNoQuery;
+  backend_.CountRequest();
+  Reply reply;
+  try {
+    reply = router_.Handle("GET", req.target, kNoQuery, req.authorization);
+  } catch (...) {
+    log::Error("internal error answering " + std::string(req.target));
+    reply = Reply{};
+    reply.status = 500;
+    reply.body = kInternalError;
   }
-  ::close(sock);
-  return ok;
+  std::array<char, 512> head;
+  const std::size_t size =
+      FormatHead(reply, {close, keep_alive_value_}, std::span<char>(head));
+  // A Router reply's head always fits; failing here closes the connection.
+  return size > 0 && strm.write(head.data(), size) >= 0 &&
+         strm.write(reply.body.data(), reply.body.size()) >= 0;
 }
 
 }  // namespace forge::frontend

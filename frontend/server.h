@@ -23,6 +23,9 @@
 //   * Connections: one thread each from an ElasticPool (thread_pool.h), so
 //     no client ever waits for another to disconnect. Idle keep-alive waits
 //     are one blocking poll() per request, not httplib's 10 ms polling loop.
+//   * Requests: a plain `GET /get-key` whose head is already buffered is
+//     parsed and answered by fast_path.h (same Router, same framing rules);
+//     every other request goes through httplib's process_request.
 //   * Thread-safe: BeginDrain() may be called from any thread, any time.
 #pragma once
 
@@ -31,9 +34,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <string>
 
 #include "frontend/backend.h"
 #include "frontend/conn_stream.h"
+#include "frontend/fast_path.h"
 #include "frontend/handlers.h"
 #include "frontend/thread_pool.h"
 
@@ -47,9 +52,17 @@ struct ServerOptions {
   std::chrono::seconds write_timeout{5};
   PoolOptions pool;
   bool log_requests = false;  // DEBUG_ENABLED
+  // Answer plain `GET /get-key` requests without cpp-httplib (fast_path.h).
+  // Off when log_requests is on, so that every request is logged.
+  bool fast_path = true;
 };
 
 inline constexpr std::chrono::milliseconds kDrainIdleGrace{1000};
+// The most a request (line and headers) may take from the socket; it must
+// also arrive within ServerOptions::read_timeout of its first byte. Past
+// either the connection is closed (after a 400 once the request line was
+// read), so neither endless headers nor a slowloris can hold on.
+inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
 inline constexpr std::chrono::milliseconds kAcceptPollInterval{100};
 
 class HttpServer final : private httplib::Server {
@@ -67,6 +80,11 @@ class HttpServer final : private httplib::Server {
  private:
   bool process_and_close_socket(socket_t sock) override;
   bool WaitForRequest(ConnStream& strm);
+  // One request: by the fast path when it qualifies, else by httplib.
+  // False when the connection failed; *more: it may serve another request.
+  bool ServeRequest(ConnStream& strm, bool last, bool* more);
+  // Answers a request parsed by the fast path (into strm, not yet flushed).
+  bool AnswerFast(ConnStream& strm, const FastRequest& req, bool close);
   HandlerResponse Route(const httplib::Request& req, httplib::Response& res);
   void WindDownConnections();
   void OnAcceptLoopEnd();
@@ -75,7 +93,9 @@ class HttpServer final : private httplib::Server {
   ServerOptions options_;
   const Router& router_;
   Backend& backend_;
-  int drain_fd_ = -1;  // eventfd, readable once draining
+  bool fast_path_;
+  std::string keep_alive_value_;  // the Keep-Alive header httplib sends
+  int drain_fd_ = -1;             // eventfd, readable once draining
   std::atomic<bool> draining_{false};
   std::atomic<bool> listener_closed_{false};
 };

@@ -69,6 +69,9 @@ void Control(SegmentBackend& backend, HttpServer& server,
       server.BeginDrain();
       return;
     }
+    if (sig == SIGHUP) {
+      log::Info("SIGHUP ignored: configuration is read once at start");
+    }
     backend.Maintain();  // SIGHUP, timeout or EINTR: keep going
   }
 }
@@ -85,7 +88,8 @@ int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid) {
                             std::chrono::milliseconds(cfg.empty_wait_ms),
                             master_pid});
     backend.Maintain();
-    const Router router(backend, {static_cast<std::size_t>(cfg.max_batch)});
+    const Router router(backend, {static_cast<std::size_t>(cfg.max_batch)},
+                        {cfg.auth_token, cfg.auth_protect_all});
     HttpServer server(MakeServerOptions(cfg, listen_fd), router, backend);
     std::atomic<bool> stop{false};
     std::thread control([&] { Control(backend, server, stop); });

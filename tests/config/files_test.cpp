@@ -153,6 +153,9 @@ TEST_F(ConfigTest, ShippedDotEnvExampleLoads) {
   EXPECT_EQ(cfg.config_path, Path("./config/config.yml"));
   EXPECT_EQ(cfg.workers, 4);  // the example value; the default is the CPUs
   cfg.workers = std::min(NprocCount(), 256);
+  // The example token is valid (the default is no token at all).
+  EXPECT_EQ(cfg.auth_token, "example-token-replace-me-0123456789");
+  cfg.auth_token.clear();
   ExpectDefaults(cfg);
 }
 

@@ -38,6 +38,8 @@ void ExpectDefaults(const Config& cfg) {
   EXPECT_EQ(cfg.shm_name, "mini-forge");
   EXPECT_FALSE(cfg.debug);
   EXPECT_EQ(cfg.log_format, LogFormat::kText);
+  EXPECT_EQ(cfg.auth_token, "");
+  EXPECT_FALSE(cfg.auth_protect_all);
 }
 
 std::string ReadText(const std::string& path) {

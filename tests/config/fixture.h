@@ -19,13 +19,25 @@
 namespace forge::config::test {
 
 // Every key as it is named in config.yml, in DESIGN.md order.
-inline const std::vector<std::string> kYmlKeys = {
-    "port",           "host",           "workers",
-    "range_size",     "pool_capacity",  "db_url",
-    "shm_name",       "key_length",     "key_order",
-    "empty_wait_ms",  "max_batch",      "debug_enabled",
-    "http_threads",   "keep_alive_max", "keep_alive_timeout",
-    "listen_backlog", "log_format"};
+inline const std::vector<std::string> kYmlKeys = {"port",
+                                                  "host",
+                                                  "workers",
+                                                  "range_size",
+                                                  "pool_capacity",
+                                                  "db_url",
+                                                  "shm_name",
+                                                  "key_length",
+                                                  "key_order",
+                                                  "empty_wait_ms",
+                                                  "max_batch",
+                                                  "debug_enabled",
+                                                  "http_threads",
+                                                  "keep_alive_max",
+                                                  "keep_alive_timeout",
+                                                  "listen_backlog",
+                                                  "log_format",
+                                                  "auth_token",
+                                                  "auth_protect_all"};
 
 // The number of CPUs as `nproc` (coreutils) reports it.
 int NprocCount();

@@ -95,12 +95,26 @@ TEST_F(ParseArgsTest, HelpExitsZeroAndListsEveryFlag) {
   EXPECT_FALSE(o.cfg.has_value());
   EXPECT_EQ(o.exit_code, 0);
   EXPECT_EQ(o.err, "");
-  for (const char* flag :
-       {"--port", "--host", "--workers", "--range-size", "--pool-capacity",
-        "--db-url", "--shm-name", "--key-length", "--key-order",
-        "--empty-wait-ms", "--max-batch", "--debug", "--http-threads",
-        "--keep-alive-max", "--keep-alive-timeout", "--listen-backlog",
-        "--log-format", "--config"}) {
+  for (const char* flag : {"--port",
+                           "--host",
+                           "--workers",
+                           "--range-size",
+                           "--pool-capacity",
+                           "--db-url",
+                           "--shm-name",
+                           "--key-length",
+                           "--key-order",
+                           "--empty-wait-ms",
+                           "--max-batch",
+                           "--debug",
+                           "--http-threads",
+                           "--keep-alive-max",
+                           "--keep-alive-timeout",
+                           "--listen-backlog",
+                           "--log-format",
+                           "--auth-token",
+                           "--auth-protect-all",
+                           "--config"}) {
     EXPECT_THAT(o.out, HasSubstr(flag));
   }
   EXPECT_THAT(o.out, HasSubstr("env PORT; default 8080; integer 1..65535"));

@@ -66,6 +66,19 @@ std::vector<LayeredKey> Keys() {
        {"false", "true", "false", "true"},
        "false",
        [](const Config& c) { return std::string(c.debug ? "true" : "false"); }},
+      {"AUTH_TOKEN",
+       "--auth-token",
+       {"flag-token-0123456789", "env-token-0123456789",
+        "dotenv-token-0123456789", "yml-token-0123456789"},
+       "",
+       [](const Config& c) { return c.auth_token; }},
+      {"AUTH_PROTECT_ALL",
+       "--auth-protect-all",
+       {"true", "false", "true", "false"},
+       "false",
+       [](const Config& c) {
+         return std::string(c.auth_protect_all ? "true" : "false");
+       }},
       {"WORKERS",
        "--workers",
        {"3", "5", "7", "9"},
@@ -137,7 +150,9 @@ TEST_F(ConfigTest, EveryKeyHasAYmlNameAndAFlag) {
                                           "--keep-alive-max=9",
                                           "--keep-alive-timeout=10",
                                           "--listen-backlog=11",
-                                          "--log-format=json"};
+                                          "--log-format=json",
+                                          "--auth-token=0123456789abcdef",
+                                          "--auth-protect-all=true"};
   const Config f = Load(flags);
   std::string yml;
   for (std::size_t i = 0; i < flags.size(); ++i) {
@@ -162,6 +177,8 @@ TEST_F(ConfigTest, EveryKeyHasAYmlNameAndAFlag) {
     EXPECT_EQ(c.keep_alive_timeout_s, 10);
     EXPECT_EQ(c.listen_backlog, 11);
     EXPECT_EQ(c.log_format, LogFormat::kJson);
+    EXPECT_EQ(c.auth_token, "0123456789abcdef");
+    EXPECT_TRUE(c.auth_protect_all);
   }
 }
 

@@ -78,9 +78,23 @@ inline Snapshot HealthySnapshot() {
   s.broker_pid = 4242;
   s.store = "sqlite:/tmp/x.db";
   s.key_length = 7;
+  s.heartbeat_age_s = 0.25;
   s.ring_keys = 100;
   s.ring_capacity = 1024;
+  s.low_water = 256;
   s.keys_produced = 500;
+  s.ranges_reserved = 3;
+  s.refills = 2;
+  s.store_errors = 1;
+  s.keys_wasted = 7;
+  s.last_refill_ns = 1'500'000;
+  s.key_space = 3'521'614'606'208;  // 62^7
+  s.store_next = 3000;
+  // Two live workers and one slot released by a worker that exited; the
+  // totals are their sums.
+  s.workers = {{0, 101, true, 200, 1, 205},
+               {1, 102, true, 150, 2, 150},
+               {4, 0, false, 50, 0, 55}};
   s.served_total = 400;
   s.unavailable_total = 3;
   s.requests_total = 410;

@@ -220,5 +220,92 @@ TEST(SegmentBackendTest, FollowsTheNameToANewSegmentWhenItsBrokerIsGone) {
   EXPECT_NE(SlotOf(new_broker.seg, ::getpid()), nullptr);
 }
 
+TEST(SegmentBackendTest, StalenessThresholdIsKHeartbeatStaleAfter) {
+  ShmName name;
+  FakeBroker broker(name.str());
+  SegmentBackend backend(Options(name, milliseconds(100)));
+  ASSERT_TRUE(backend.Maintain());
+  const auto ns = [](std::chrono::nanoseconds d) {
+    return static_cast<std::uint64_t>(d.count());
+  };
+  broker.Beat(shm::BrokerState::kRunning,
+              ns(kHeartbeatStaleAfter - std::chrono::seconds(1)));
+  EXPECT_TRUE(backend.Observe().broker_alive);
+  broker.Beat(shm::BrokerState::kRunning,
+              ns(kHeartbeatStaleAfter + milliseconds(100)));
+  EXPECT_FALSE(backend.Observe().broker_alive);
+}
+
+TEST(SegmentBackendTest, ObserveReadsBrokerCountersAndEveryUsedSlot) {
+  ShmName name;
+  FakeBroker broker(name.str());
+  shm::BrokerStats& b = broker.seg.broker();
+  b.low_water.store(256);
+  b.keys_produced.store(500);
+  b.ranges_reserved.store(3);
+  b.refills.store(2);
+  b.store_errors.store(1);
+  b.keys_wasted.store(7);
+  b.last_refill_ns.store(1'500'000);
+  b.store_next.store(3000);
+  broker.Beat(shm::BrokerState::kRunning, 500'000'000);  // 0.5 s ago
+  // Slot 10: released by a worker that exited after serving 50 keys.
+  shm::WorkerSlot& gone = broker.seg.worker(10);
+  gone.served.store(50);
+  gone.requests.store(55);
+  broker.Push(0, 5);
+  SegmentBackend backend(Options(name, milliseconds(100)));
+  ASSERT_TRUE(backend.Maintain());
+  shm::Key keys[2];
+  ASSERT_EQ(backend.TakeKeys(keys, 2), 2u);
+
+  const Snapshot s = backend.Observe();
+  EXPECT_EQ(s.low_water, 256u);
+  EXPECT_EQ(s.keys_produced, 500u);
+  EXPECT_EQ(s.ranges_reserved, 3u);
+  EXPECT_EQ(s.refills, 2u);
+  EXPECT_EQ(s.store_errors, 1u);
+  EXPECT_EQ(s.keys_wasted, 7u);
+  EXPECT_EQ(s.last_refill_ns, 1'500'000u);
+  EXPECT_EQ(s.store_next, 3000u);
+  EXPECT_EQ(s.key_space, 3521614606208ULL);
+  ASSERT_TRUE(s.heartbeat_age_s.has_value());
+  EXPECT_GE(*s.heartbeat_age_s, 0.5);
+  EXPECT_LT(*s.heartbeat_age_s, 0.5 + 5);
+  ASSERT_EQ(s.workers.size(), 2u);
+  const WorkerSnapshot& mine = s.workers[0];
+  EXPECT_EQ(mine.pid, ::getpid());
+  EXPECT_TRUE(mine.alive);
+  EXPECT_EQ(mine.served, 2u);
+  const WorkerSnapshot& old = s.workers[1];
+  EXPECT_EQ(old.slot, 10u);
+  EXPECT_EQ(old.pid, 0);
+  EXPECT_FALSE(old.alive);
+  EXPECT_EQ(old.served, 50u);
+  EXPECT_EQ(old.requests, 55u);
+  EXPECT_EQ(s.served_total, 52u);
+  EXPECT_EQ(s.requests_total, 55u);
+  EXPECT_EQ(s.workers_alive, 1u);
+}
+
+TEST(SegmentBackendTest, TheFirstCountedRequestAttachesAndIsCounted) {
+  ShmName name;
+  FakeBroker broker(name.str());
+  SegmentBackend backend(Options(name, milliseconds(100)));  // no Maintain()
+  backend.CountRequest();
+  const shm::WorkerSlot* slot = SlotOf(broker.seg, ::getpid());
+  ASSERT_NE(slot, nullptr);
+  EXPECT_EQ(slot->requests.load(), 1u);
+}
+
+TEST(SegmentBackendTest, ABrokerThatNeverBeatHasNoHeartbeatAge) {
+  ShmName name;
+  FakeBroker broker(name.str());
+  broker.seg.broker().heartbeat_unix_ns.store(0);
+  SegmentBackend backend(Options(name, milliseconds(100)));
+  ASSERT_TRUE(backend.Maintain());
+  EXPECT_FALSE(backend.Observe().heartbeat_age_s.has_value());
+}
+
 }  // namespace
 }  // namespace forge::frontend

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# bench/http.sh — mini-forge against nginx over loopback HTTP, in one run.
+#
+#   bench/http.sh              installs nginx-light/wrk/gnuplot if missing,
+#                              builds Release into build-release, measures,
+#                              writes bench/results/http-latest.{txt,png}
+#
+# Knobs (environment): WORKERS=2 (forge workers = nginx worker_processes),
+# ROUNDS=3, DURATION=5 (seconds per wrk run), CONNS="8 64 256 1000",
+# BATCHES="10 100 1000 10000", THREADS=<cores> (wrk threads),
+# REFILL="100:4096 1000:4096 1000:65536" (RANGE_SIZE:POOL_CAPACITY of the
+# refill runs),
+# IDLE_WORKERS=4, SKIP_BUILD=1 (use the existing build-release),
+# RESULTS=bench/results (where the .txt and .png go).
+# Before/after: BASELINE_FRONTEND=/path/to/an/older/forge-frontend adds a
+# GET /get-key comparison of the two at BASELINE_CONNS="64 256", interleaved
+# like the rest; BASELINE_ONLY=1 runs only that (and writes no results).
+#
+# Every figure is measured against a reference in the same run, interleaved
+# round by round (A B, then B A, …) so that the noise of a shared machine
+# falls on both sides. Not a test: it asserts nothing and exits 0 whatever
+# the numbers are; it fails only when something could not be run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+if [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then
+  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+  exit 0
+fi
+
+WORKERS=${WORKERS:-2}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
+CONNS=${CONNS:-8 64 256 1000}
+BATCHES=${BATCHES:-10 100 1000 10000}
+THREADS=${THREADS:-$(nproc)}
+IDLE_WORKERS=${IDLE_WORKERS:-4}
+RESULTS=${RESULTS:-$ROOT/bench/results}
+BIN=$ROOT/build-release/bin
+LUA=$ROOT/bench/wrk_report.lua
+COMMAND="bench/http.sh (WORKERS=$WORKERS ROUNDS=$ROUNDS DURATION=$DURATION)"
+
+source "$ROOT/bench/lib/servers.sh"
+source "$ROOT/bench/lib/measure.sh"
+source "$ROOT/bench/lib/report.sh"
+
+if [ -z "${SKIP_BUILD:-}" ]; then
+  scripts/install-deps.sh bench
+  echo "bench: building Release into build-release" >&2
+  BUILD_DIR=build-release BUILD_TYPE=Release scripts/build.sh \
+    -DFORGE_BUILD_TESTS=OFF >/dev/null
+fi
+for tool in wrk nginx gnuplot curl ss; do
+  command -v "$tool" >/dev/null || {
+    echo "bench: $tool not found; run scripts/install-deps.sh bench" >&2
+    exit 1
+  }
+done
+
+WORK=$(mktemp -d /tmp/forge-bench.XXXXXX)
+# On failure the logs stay for a look; segments are removed either way.
+trap 'rc=$?; stop_all; rm -f /dev/shm/mini-forge.bench-$$-*
+  if [ $rc = 0 ]; then rm -rf "$WORK"; else echo "bench: logs in $WORK" >&2; fi' EXIT
+trap 'exit 130' INT TERM
+trap 'echo "bench: failed at ${BASH_SOURCE[0]}:$LINENO: $BASH_COMMAND" >&2' ERR
+ROWS=$WORK/rows.tsv
+: >"$ROWS"
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+start_forge steady 100000 1048576 "$WORKERS"
+start_nginx "$WORKERS"
+wait_http "$FORGE_steady_PORT" /healthz 30
+wait_http "$NGINX_PORT" /get-key 30
+
+steady_url="http://127.0.0.1:$FORGE_steady_PORT"
+nginx_url="http://127.0.0.1:$NGINX_PORT"
+
+# measure SECTION KEY ROUND SERVER URL CONNS PIDS...: one run, one row.
+measure() {
+  local section=$1 key=$2 round=$3 server=$4 url=$5 conns=$6 line
+  shift 6
+  local served0=""
+  # Batch answers: count keys with mini-forge's own served counter, so an
+  # answer with fewer keys than asked is not counted as a full one.
+  if [ "$section" = batch ] && [ "$server" = mini-forge ]; then
+    served0=$(metric "$FORGE_steady_PORT" forge_keys_served_total)
+  fi
+  line=$(run_wrk "$url" "$conns" "$DURATION" "$@")
+  if [ -n "$served0" ]; then
+    line+=" keys=$(($(metric "$FORGE_steady_PORT" forge_keys_served_total) - served0))"
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\n' "$section" "$key" "$round" "$server" "$line" \
+    >>"$ROWS"
+}
+
+# pair SECTION KEY CONNS NAME_A URL_A PIDFN_A NAME_B URL_B PIDFN_B: ROUNDS
+# rounds of A and B, alternating which goes first, after a 1 s warm-up each.
+pair() {
+  local section=$1 key=$2 conns=$3 r
+  local -a a=("$4" "$5" "$6") b=("$7" "$8" "$9")
+  wrk -t"$THREADS" -c"$conns" -d1s "${a[1]}" >/dev/null 2>&1 || true
+  wrk -t"$THREADS" -c"$conns" -d1s "${b[1]}" >/dev/null 2>&1 || true
+  for r in $(seq "$ROUNDS"); do
+    if [ $((r % 2)) = 1 ]; then
+      measure "$section" "$key" "$r" "${a[0]}" "${a[1]}" "$conns" $(${a[2]})
+      measure "$section" "$key" "$r" "${b[0]}" "${b[1]}" "$conns" $(${b[2]})
+    else
+      measure "$section" "$key" "$r" "${b[0]}" "${b[1]}" "$conns" $(${b[2]})
+      measure "$section" "$key" "$r" "${a[0]}" "${a[1]}" "$conns" $(${a[2]})
+    fi
+    echo "bench: $section $key round $r done" >&2
+  done
+}
+
+steady_pids() { forge_pids steady; }
+before_pids() { forge_pids before; }
+
+# 0. Optional: this build's frontend against an older one, same broker
+# settings, each with its own broker.
+if [ -n "${BASELINE_FRONTEND:-}" ]; then
+  start_forge before 100000 1048576 "$WORKERS" "$BASELINE_FRONTEND"
+  wait_http "$FORGE_before_PORT" /healthz 30
+  for c in ${BASELINE_CONNS:-64 256}; do
+    pair baseline "$c" "$c" after "$steady_url/get-key" steady_pids \
+      before "http://127.0.0.1:$FORGE_before_PORT/get-key" before_pids
+  done
+  stop_pid "$FORGE_before_MASTER"
+  stop_pid "$FORGE_before_BROKER"
+  if [ -n "${BASELINE_ONLY:-}" ]; then
+    runs_table baseline after before conns
+    exit 0
+  fi
+fi
+
+# 1. GET /get-key against nginx's `return 200`, per connection count.
+for c in $CONNS; do
+  pair getkey "$c" "$c" mini-forge "$steady_url/get-key" steady_pids \
+    nginx "$nginx_url/get-key" nginx_pids
+done
+
+# 2. /get-keys?count=N against nginx sending a static file of the same size;
+# keys/s from mini-forge's own served counter, not from req/s × N.
+for n in $BATCHES; do
+  pair batch "$n" 64 mini-forge "$steady_url/get-keys?count=$n" steady_pids \
+    nginx "$nginx_url/get-keys?count=$n" nginx_pids
+done
+
+# 3. Refill: brokers that reserve ranges all the time (RANGE_SIZE and
+# POOL_CAPACITY from REFILL, as SIZE:CAPACITY) against one that holds
+# 1,048,576 keys from 100,000-key ranges. REFILL_RANGES: ranges reserved.
+REFILL_RANGES=()
+for config in ${REFILL:-100:4096 1000:4096 1000:65536}; do
+  size=${config%%:*}
+  name=refill$size${config##*:}
+  start_forge "$name" "$size" "${config##*:}" "$WORKERS"
+  eval "refill_port=\$FORGE_${name}_PORT"
+  wait_http "$refill_port" /healthz 30
+  eval "refill_pids() { forge_pids $name; }"
+  ranges0=$(metric "$refill_port" forge_ranges_reserved_total)
+  pair refill "$config" 64 steady "$steady_url/get-key" steady_pids \
+    refill "http://127.0.0.1:$refill_port/get-key" refill_pids
+  ranges1=$(metric "$refill_port" forge_ranges_reserved_total)
+  REFILL_RANGES+=("$config:$((${ranges1:-0} - ${ranges0:-0}))")
+  eval "stop_pid \$FORGE_${name}_MASTER; stop_pid \$FORGE_${name}_BROKER"
+done
+
+# 4. Start to first key (fresh store each time), then idle CPU of the last.
+FIRST_KEY_MS=()
+for trial in 1 2 3; do
+  if [ "$trial" -gt 1 ]; then
+    stop_pid "$FORGE_idle_MASTER"
+    stop_pid "$FORGE_idle_BROKER"
+  fi
+  rm -rf "$WORK/idle"
+  start_forge idle 1000 65536 "$IDLE_WORKERS"
+  # Tight polling: the pause between tries would count as start-up time.
+  wait_http "$FORGE_idle_PORT" /get-key 10 0
+  FIRST_KEY_MS+=($((($(date +%s%N) - FORGE_idle_T0) / 1000000)))
+done
+sleep 1
+idle0=$(cpu_ticks $(forge_pids idle))
+t0=$(date +%s%N)
+sleep 10
+IDLE_PCT=$(awk -v t=$(($(cpu_ticks $(forge_pids idle)) - idle0)) \
+  -v hz="$HZ" -v ns=$(($(date +%s%N) - t0)) \
+  'BEGIN { printf "%.2f", 100 * t / hz / (ns / 1e9) }')
+
+stop_all
+write_report

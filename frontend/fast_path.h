@@ -1,0 +1,61 @@
+// frontend/fast_path.h — a minimal HTTP/1.1 reader and writer for GET /get-key.
+//
+// Why: profiled under wrk, a worker spent about half of its user time in
+// cpp-httplib's request machinery (a case-insensitive std::multimap of
+// headers compared with tolower, a std::string per header and parameter,
+// vfprintf for the response head) for a request whose answer is seven
+// bytes: through it a worker needed 1.7-2x the CPU per request (measured
+// before/after with bench/http.sh BASELINE_FRONTEND=...). The hot route gets a
+// parser that allocates nothing; everything else still goes to cpp-httplib,
+// unchanged.
+//
+// Contract
+//   * ParseFastRequest only says "this is a plain GET /get-key I can answer"
+//     or "not mine" (nullopt). Not mine includes anything incomplete,
+//     unusual or malformed: the caller then lets cpp-httplib read and answer
+//     the same bytes, so every error message and edge case stays httplib's
+//     and the Router's. It never consumes input.
+//   * Accepted: exactly `GET /get-key HTTP/1.1`, a complete head (ends with
+//     an empty line) within the given bytes, CRLF line ends, one Host
+//     header, at most one Authorization, header names that are RFC 9110
+//     tokens, values without control characters (HTAB allowed), no
+//     obs-fold, no request body framing (Content-Length other than 0,
+//     Transfer-Encoding) and no Expect.
+//   * FormatHead writes a response head for a Reply with the framing the
+//     connection needs (keep-alive or close); it allocates nothing.
+//   * Pure functions: thread-safe, no I/O.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "frontend/handlers.h"
+
+namespace forge::frontend {
+
+inline constexpr std::string_view kFastTarget = "/get-key";
+
+struct FastRequest {
+  std::string_view target;         // always kFastTarget (for the Router)
+  std::string_view authorization;  // Authorization value, "" when absent
+  bool close = false;              // the client asked for Connection: close
+  std::size_t size = 0;            // bytes of the head; no body follows
+};
+
+std::optional<FastRequest> ParseFastRequest(std::string_view input);
+
+struct Framing {
+  bool close = false;           // send Connection: close
+  std::string_view keep_alive;  // Keep-Alive value, e.g. "timeout=5, max=1000"
+};
+
+// Writes status line, the Reply's headers, Content-Type, Content-Length and
+// the framing header, then the empty line, into `out`. Returns the size, or
+// 0 when `out` is too small (512 bytes always suffice for Router replies:
+// their headers are a few static strings).
+std::size_t FormatHead(const Reply& reply, const Framing& framing,
+                       std::span<char> out);
+
+}  // namespace forge::frontend

@@ -1,0 +1,352 @@
+// The GET /get-key fast path (frontend/fast_path.h): the parser and head
+// writer alone, then an in-process HttpServer with the fast path on and off
+// answering the same bytes (pipelined, split, oversized, authenticated).
+#include "frontend/fast_path.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cctype>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "frontend/listener.h"
+#include "frontend/server.h"
+#include "tests/frontend/fake_backend.h"
+#include "tests/support/http_client.h"
+
+namespace forge::frontend {
+namespace {
+
+using forge::testing::HttpResponse;
+using forge::testing::RawRequest;
+
+constexpr std::string_view kPlain = "GET /get-key HTTP/1.1\r\nHost: x\r\n\r\n";
+
+// ---- ParseFastRequest ------------------------------------------------------
+
+TEST(ParseFastRequest, AcceptsAPlainGetKeyAndSaysWhereItEnds) {
+  const std::string input = std::string(kPlain) + "tail";
+  const auto req = ParseFastRequest(input);
+  ASSERT_TRUE(req.has_value());
+  EXPECT_EQ(req->target, "/get-key");
+  EXPECT_EQ(req->size, kPlain.size()) << "the head, not the bytes after it";
+  EXPECT_FALSE(req->close);
+  EXPECT_EQ(req->authorization, "");
+}
+
+TEST(ParseFastRequest, ReadsConnectionCloseAndAuthorization) {
+  const auto with = [](std::string_view headers) {
+    return ParseFastRequest("GET /get-key HTTP/1.1\r\nHost: x\r\n" +
+                            std::string(headers) + "\r\n");
+  };
+  EXPECT_TRUE(with("Connection: close\r\n")->close);
+  EXPECT_TRUE(with("connection:CLOSE \r\n")->close);
+  EXPECT_TRUE(with("Connection: keep-alive, close\r\n")->close);
+  EXPECT_FALSE(with("Connection: keep-alive\r\n")->close);
+  EXPECT_FALSE(with("Connection: closed\r\n")->close);
+  EXPECT_EQ(with("Authorization:  Bearer abc \r\n")->authorization,
+            "Bearer abc")
+      << "surrounding whitespace is not part of the value";
+  EXPECT_TRUE(with("Content-Length: 0\r\n").has_value()) << "no body";
+  EXPECT_TRUE(with("X-Tab:\ta\tb\r\nUser-Agent: wrk\r\n").has_value());
+}
+
+TEST(ParseFastRequest, PipelinedRequestsParseOneAtATime) {
+  const std::string second =
+      "GET /get-key HTTP/1.1\r\nHost: y\r\nConnection: close\r\n\r\n";
+  std::string_view input;
+  const std::string both = std::string(kPlain) + second;
+  input = both;
+  const auto first = ParseFastRequest(input);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_FALSE(first->close) << "the second request's header is not ours";
+  input.remove_prefix(first->size);
+  const auto next = ParseFastRequest(input);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_TRUE(next->close);
+  EXPECT_EQ(next->size, second.size());
+}
+
+TEST(ParseFastRequest, EveryIncompletePrefixIsLeftToHttplib) {
+  const std::string full =
+      "GET /get-key HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n\r\n";
+  for (std::size_t n = 0; n < full.size(); ++n) {
+    EXPECT_FALSE(ParseFastRequest(full.substr(0, n)).has_value())
+        << "prefix of " << n << " bytes";
+  }
+  EXPECT_TRUE(ParseFastRequest(full).has_value());
+}
+
+TEST(ParseFastRequest, AnythingUnusualIsLeftToHttplib) {
+  const std::vector<std::string> others = {
+      "HEAD /get-key HTTP/1.1\r\nHost: x\r\n\r\n",
+      "get /get-key HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /get-key HTTP/1.0\r\nHost: x\r\n\r\n",
+      "GET /get-key?x=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /get-keys?count=2 HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /get-key/ HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET  /get-key HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /get-key HTTP/1.1 \r\nHost: x\r\n\r\n",
+      "\r\nGET /get-key HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /get-key HTTP/1.1\r\n\r\n",                        // no Host
+      "GET /get-key HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",  // two
+      "GET /get-key HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+      "GET /get-key HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "GET /get-key HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n",
+      "GET /get-key HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n",
+      "GET /get-key HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n",
+      "GET /get-key HTTP/1.1\r\nHost: x\r\n: empty name\r\n\r\n",
+      "GET /get-key HTTP/1.1\r\nHost : x\r\n\r\n",
+      "GET /get-key HTTP/1.1\r\nHost: x\nX-A: bare LF\r\n\r\n",
+      "GET /get-key HTTP/1.1\r\nHost: x\r\nX-A: a\x01z\r\n\r\n",
+      "GET /get-key HTTP/1.1\r\nHost: x\r\nX-A: a\x7fz\r\n\r\n",
+      "GET /get-key HTTP/1.1\r\nHost: x\r\nAuthorization: a\r\n"
+      "Authorization: b\r\n\r\n",
+  };
+  for (const std::string& request : others) {
+    EXPECT_FALSE(ParseFastRequest(request).has_value()) << request;
+  }
+}
+
+// ---- FormatHead -----------------------------------------------------------
+
+std::string Head(const Reply& reply, const Framing& framing) {
+  std::array<char, 512> out;
+  return std::string(out.data(), FormatHead(reply, framing, out));
+}
+
+TEST(FormatHead, KeepAliveHeadCarriesTheReplyAndItsLength) {
+  Reply r;
+  r.body = "k3Xb9Qz";
+  r.AddHeader("Cache-Control", "no-store");
+  EXPECT_EQ(Head(r, {false, "timeout=5, max=1000"}),
+            "HTTP/1.1 200 OK\r\n"
+            "Cache-Control: no-store\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "Content-Length: 7\r\n"
+            "Keep-Alive: timeout=5, max=1000\r\n"
+            "\r\n");
+}
+
+TEST(FormatHead, ClosingHeadSaysSoAndKeepsEveryHeader) {
+  Reply r;
+  r.status = 503;
+  r.body = std::string(1234, 'x');
+  r.AddHeader("Retry-After", "1");
+  r.AddHeader("Cache-Control", "no-store");
+  EXPECT_EQ(Head(r, {true, "timeout=5, max=1000"}),
+            "HTTP/1.1 503 Service Unavailable\r\n"
+            "Retry-After: 1\r\n"
+            "Cache-Control: no-store\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "Content-Length: 1234\r\n"
+            "Connection: close\r\n"
+            "\r\n");
+}
+
+TEST(FormatHead, TooSmallABufferGivesZeroNotATruncatedHead) {
+  Reply r;
+  std::array<char, 40> small;
+  EXPECT_EQ(FormatHead(r, {false, "timeout=5, max=1000"}, small), 0u);
+}
+
+// ---- HttpServer with the fast path on and off -----------------------------
+
+// One in-process server on a loopback port.
+class Served {
+ public:
+  Served(bool fast_path, AuthPolicy auth = {})
+      : router_(backend_, RouterLimits{1000}, std::move(auth)) {
+    backend_.SetSnapshot(testing::HealthySnapshot());
+    listener_ = BindListener("127.0.0.1", 0, 64);
+    ServerOptions o;
+    o.listen_fd = listener_.fd;
+    o.pool.min_threads = 2;
+    o.fast_path = fast_path;
+    server_ = std::make_unique<HttpServer>(o, router_, backend_);
+    thread_ = std::thread([this] { server_->Serve(); });
+  }
+  ~Served() {
+    server_->BeginDrain();
+    thread_.join();
+  }
+  int port() const { return listener_.port; }
+  testing::FakeBackend& backend() { return backend_; }
+
+ private:
+  testing::FakeBackend backend_;
+  Router router_;
+  Listener listener_;
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+};
+
+// Sends `bytes` in one write and returns everything until the server
+// closes (or 5 s pass).
+std::string Exchange(int port, const std::string& bytes) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string got;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(bytes.size())) {
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) {
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  return got;
+}
+
+struct Answer {
+  std::string head;  // status line and headers, header names lower-cased
+  std::string body;
+};
+
+// Splits a byte stream of responses (each with Content-Length).
+std::vector<Answer> Split(std::string_view stream) {
+  std::vector<Answer> out;
+  while (!stream.empty()) {
+    const std::size_t end = stream.find("\r\n\r\n");
+    if (end == std::string_view::npos) break;
+    std::string head(stream.substr(0, end + 2));
+    for (std::size_t i = head.find("\r\n"); i != std::string::npos;
+         i = head.find("\r\n", i + 2)) {
+      for (std::size_t j = i + 2; j < head.size() && head[j] != ':'; ++j) {
+        head[j] = static_cast<char>(std::tolower(head[j]));
+      }
+    }
+    const std::size_t cl = head.find("content-length: ");
+    const std::size_t length =
+        cl == std::string::npos ? 0 : std::stoul(head.substr(cl + 16));
+    out.push_back({head, std::string(stream.substr(end + 4, length))});
+    stream.remove_prefix(std::min(stream.size(), end + 4 + length));
+  }
+  return out;
+}
+
+std::size_t Count(std::string_view text, std::string_view what) {
+  std::size_t n = 0;
+  for (std::size_t i = text.find(what); i != std::string_view::npos;
+       i = text.find(what, i + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+TEST(FastPathServer, AnswersLikeHttplibDoes) {
+  Served fast(true), slow(false);
+  const std::vector<std::string> requests = {
+      std::string(kPlain),
+      "GET /get-key HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      "GET /get-key HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n"
+      "Accept: */*\r\nConnection: keep-alive\r\n\r\n",
+  };
+  for (const std::string& request : requests) {
+    const HttpResponse a = RawRequest(fast.port(), request);
+    const HttpResponse b = RawRequest(slow.port(), request);
+    EXPECT_EQ(a.status, 200) << a.error;
+    EXPECT_EQ(a.status, b.status) << request;
+    EXPECT_EQ(a.headers, b.headers) << request;
+    EXPECT_EQ(a.body, b.body) << request;
+  }
+  EXPECT_EQ(fast.backend().requests(), requests.size());
+}
+
+TEST(FastPathServer, PipelinedRequestsAreAnsweredInOrder) {
+  Served fast(true);
+  const std::string last =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const std::string sent =
+      std::string(kPlain) + std::string(kPlain) + std::string(kPlain) + last;
+  const std::string stream = Exchange(fast.port(), sent);
+  const std::vector<Answer> answers = Split(stream);
+  ASSERT_EQ(answers.size(), 4u) << stream;
+  EXPECT_EQ(answers[0].body, "k000000");
+  EXPECT_EQ(answers[1].body, "k000001");
+  EXPECT_EQ(answers[2].body, "k000002");
+  EXPECT_EQ(answers[3].body, "ok\n") << "httplib answered the last one";
+  // Which path wrote a head shows in its order: httplib sorts headers by
+  // name, the fast path writes Content-Type before Content-Length.
+  EXPECT_LT(answers[0].head.find("content-type"),
+            answers[0].head.find("content-length"))
+      << "the fast path answered /get-key";
+  EXPECT_EQ(Count(stream, "onnection: close"), 1u) << stream;
+  EXPECT_NE(answers[3].head.find("connection: close"), std::string::npos);
+}
+
+TEST(FastPathServer, HeadLargerThanTheReadBufferGoesThroughHttplib) {
+  Served fast(true);
+  // 6 KB of headers: the 4 KB read buffer never holds the whole head, so
+  // the fast path must leave it to httplib; a small request before it in
+  // the same write is answered by the fast path first.
+  const std::string big =
+      "GET /get-key HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(6000, 'p') +
+      "\r\nConnection: close\r\n\r\n";
+  const std::vector<Answer> answers =
+      Split(Exchange(fast.port(), std::string(kPlain) + big));
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[0].body, "k000000");
+  EXPECT_EQ(answers[1].body, "k000001");
+  EXPECT_EQ(answers[0].head.substr(0, 15), "HTTP/1.1 200 OK");
+  EXPECT_EQ(answers[1].head.substr(0, 15), "HTTP/1.1 200 OK");
+  // Head order tells the writer apart (see PipelinedRequests...).
+  EXPECT_LT(answers[0].head.find("content-type"),
+            answers[0].head.find("content-length"));
+  EXPECT_GT(answers[1].head.find("content-type"),
+            answers[1].head.find("content-length"))
+      << "httplib answered the oversized head";
+}
+
+TEST(FastPathServer, ClientCloseEndsTheConnectionAfterTheAnswer) {
+  Served fast(true);
+  // Exchange returns only once the server closes; two answers would mean
+  // the request after `close` was served.
+  const std::vector<Answer> answers = Split(
+      Exchange(fast.port(),
+               "GET /get-key HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" +
+                   std::string(kPlain)));
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].body, "k000000");
+  EXPECT_EQ(fast.backend().requests(), 1u);
+}
+
+TEST(FastPathServer, AuthorizationReachesTheRouter) {
+  Served fast(true, AuthPolicy{"s3cret", false});
+  const HttpResponse denied = RawRequest(fast.port(), std::string(kPlain));
+  EXPECT_EQ(denied.status, 401) << denied.error;
+  EXPECT_NE(denied.Header("WWW-Authenticate"), "");
+  const HttpResponse allowed = RawRequest(
+      fast.port(),
+      "GET /get-key HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n"
+      "\r\n");
+  EXPECT_EQ(allowed.status, 200) << allowed.error;
+  EXPECT_EQ(allowed.body, "k000000") << "the 401 claimed no key";
+}
+
+TEST(FastPathServer, EmptyRingGets503WithTheRoutersReason) {
+  Served fast(true), slow(false);
+  fast.backend().SetKeysLeft(0);
+  slow.backend().SetKeysLeft(0);
+  const HttpResponse a = RawRequest(fast.port(), std::string(kPlain));
+  const HttpResponse b = RawRequest(slow.port(), std::string(kPlain));
+  EXPECT_EQ(a.status, 503) << a.error;
+  EXPECT_EQ(a.Header("Retry-After"), "1");
+  EXPECT_EQ(a.headers, b.headers);
+  EXPECT_EQ(a.body, b.body);
+}
+
+}  // namespace
+}  // namespace forge::frontend
