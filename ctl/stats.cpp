@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "shm/health.h"
 #include "shm/workers.h"
 
 namespace forge::ctl {
@@ -29,9 +30,7 @@ void ReadBroker(const shm::Segment& seg, std::uint64_t now, Snapshot* s) {
     const std::uint64_t age_ns = now > beat ? now - beat : 0;
     s->heartbeat_age_ms = static_cast<std::int64_t>(age_ns / 1'000'000);
   }
-  s->broker_alive = s->broker_pid > 0 && shm::ProcessAlive(s->broker_pid) &&
-                    s->heartbeat_age_ms.has_value() &&
-                    *s->heartbeat_age_ms < kBrokerStaleMs;
+  s->broker_alive = shm::BrokerAlive(b, now);
   s->low_water = b.low_water.load(kRelaxed);
   s->keys_produced = b.keys_produced.load(kRelaxed);
   s->keys_wasted = b.keys_wasted.load(kRelaxed);

@@ -16,18 +16,22 @@
 //   * Thread-compatible: no shared state.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "shm/health.h"
 #include "shm/layout.h"
 #include "shm/segment.h"
 
 namespace forge::ctl {
 
-// A broker whose heartbeat is older than this is reported as not alive.
-inline constexpr std::int64_t kBrokerStaleMs = 3000;
+// A broker whose heartbeat is older than this is reported as not alive
+// (shm::kHeartbeatStaleAfter; liveness is shm::BrokerAlive).
+inline constexpr std::int64_t kBrokerStaleMs =
+    std::chrono::milliseconds(shm::kHeartbeatStaleAfter).count();
 
 struct WorkerRow {
   std::uint32_t slot = 0;

@@ -12,16 +12,8 @@
 namespace forge::frontend {
 namespace {
 
+using shm::UnixNowNs;
 using std::chrono::steady_clock;
-constexpr auto kHeartbeatMaxAgeNs = static_cast<std::uint64_t>(
-    std::chrono::nanoseconds(kHeartbeatStaleAfter).count());
-
-std::uint64_t UnixNowNs() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
 
 struct FileId {
   dev_t dev = 0;
@@ -50,22 +42,7 @@ struct SegmentBackend::Attachment {
 };
 
 bool BrokerAlive(const shm::Segment& seg) {
-  const shm::BrokerStats& b = seg.broker();
-  // relaxed (all three): health is a heuristic snapshot; a stale value only
-  // delays the verdict by one check.
-  const std::int32_t pid = b.pid.load(std::memory_order_relaxed);
-  const std::uint64_t beat =
-      b.heartbeat_unix_ns.load(std::memory_order_relaxed);
-  const auto state =
-      static_cast<shm::BrokerState>(b.state.load(std::memory_order_relaxed));
-  if (pid <= 0 || state == shm::BrokerState::kStopped ||
-      state == shm::BrokerState::kNone) {
-    return false;
-  }
-  const std::uint64_t now = UnixNowNs();
-  const bool fresh = beat <= now ? now - beat < kHeartbeatMaxAgeNs
-                                 : true;  // clock stepped back: trust it
-  return fresh && shm::ProcessAlive(pid);
+  return shm::BrokerAlive(seg.broker(), shm::UnixNowNs());
 }
 
 namespace {

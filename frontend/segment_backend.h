@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "frontend/backend.h"
+#include "shm/health.h"
 #include "shm/segment.h"
 
 namespace forge::frontend {
@@ -75,13 +76,10 @@ class SegmentBackend final : public Backend {
   std::string last_error_;
 };
 
-// A broker beats at least once a second (broker/broker.h); three missed
-// beats mean it is stopped, hung or frozen even if its pid still exists.
-inline constexpr std::chrono::seconds kHeartbeatStaleAfter{3};
+// Broker liveness is shm::BrokerAlive (shm/health.h), shared with forge-ctl.
+using shm::kHeartbeatStaleAfter;
 
-// True when the broker of `seg` is alive: pid alive (kill(pid, 0)), a
-// heartbeat younger than kHeartbeatStaleAfter, and it has not reported a
-// clean stop.
+// shm::BrokerAlive for the broker of `seg`, now.
 bool BrokerAlive(const shm::Segment& seg);
 
 }  // namespace forge::frontend
