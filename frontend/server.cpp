@@ -42,9 +42,8 @@ void SetNoDelay(int fd) {
 std::string ErrorBody(int status) {
   switch (status) {
     case 400:
-      return "malformed HTTP request, or its head was over 64 KiB or took "
-             "over the read timeout: send e.g. 'GET /get-key HTTP/1.1' with a "
-             "Host header\n";
+      return "malformed HTTP request: send e.g. 'GET /get-key HTTP/1.1' with "
+             "a Host header\n";
     case 413:
       return "request body too large: these routes take no body\n";
     case 414:
@@ -334,6 +333,10 @@ bool HttpServer::AnswerBadHead(ConnStream& strm, const HeadError& error) {
   Reply reply;
   reply.status = error.status;
   reply.body = DescribeHeadError(error);
+  if (options_.log_requests) {
+    log::Debug("refused " + std::to_string(error.status) + ": " +
+               reply.body.substr(0, reply.body.size() - 1));
+  }
   std::array<char, 512> head;
   const std::size_t size =
       FormatHead(reply, {true, keep_alive_value_}, std::span<char>(head));
