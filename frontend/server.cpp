@@ -48,6 +48,9 @@ std::string ErrorBody(int status) {
       return "request body too large: these routes take no body\n";
     case 414:
       return "request target too long (the limit is 8192 bytes)\n";
+    case 416:
+      return "the Range header is not understood: send none, answers are "
+             "never partial\n";
     default:
       return "HTTP error " + std::to_string(status) + "\n";
   }

@@ -187,6 +187,14 @@ TEST_F(HttpFramingTest, TwoAuthorizationHeaders) {
       400);
 }
 
+// An error cpp-httplib answers itself (here 416 for a Range it cannot
+// parse, on a route it answers) closes the connection the same way.
+TEST_F(HttpFramingTest, HttplibsOwnErrorsCloseTheConnectionToo) {
+  ExpectOneRefusalThenClose(
+      "GET /healthz HTTP/1.1\r\nHost: a\r\nRange: bytes=z\r\n\r\n" + kGetKey,
+      416);
+}
+
 // RFC 9112 §3.2.2: a server must accept the absolute form; it is served
 // like the path it names, and the connection stays open.
 TEST_F(HttpFramingTest, AbsoluteFormIsServed) {
