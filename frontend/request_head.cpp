@@ -203,7 +203,7 @@ bool Reader::Field(std::string_view line) {
     return Fail(400, "a header line has no ':'; send 'Name: value'", line);
   }
   const std::string_view name = line.substr(0, colon);
-  if (name.back() == ' ' || name.back() == '\t') {
+  if (!name.empty() && (name.back() == ' ' || name.back() == '\t')) {
     return Fail(
         400,
         "whitespace between a header name and ':' (RFC 9112 section 5.1); "
