@@ -5,8 +5,32 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <new>
 #include <string>
 #include <vector>
+
+#include "frontend/fast_path.h"
+
+// Counts heap allocations, to hold ParseHead to "allocates nothing".
+namespace {
+std::atomic<std::size_t> g_allocations{0};
+}  // namespace
+
+// GCC flags free() of memory from a replaced operator new as mismatched;
+// here both sides are malloc/free by construction.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+void* operator new(std::size_t size) {
+  // relaxed: a plain event count, read on the same thread.
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace forge::frontend {
 namespace {
@@ -44,6 +68,25 @@ TEST(ParseHead, ReadsAWellFormedHead) {
   EXPECT_FALSE(p.head.http10);
   EXPECT_FALSE(p.head.has_body);
   EXPECT_EQ(p.head.size, input.size() - std::string("GET /next").size());
+}
+
+TEST(ParseHead, AllocatesNothingForAGoodOrABadHead) {
+  const std::string good =
+      "GET /get-key HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer t\r\n"
+      "Connection: keep-alive\r\nUser-Agent: wrk\r\n\r\n";
+  const std::string bad = "GET / HTTP/1.1\r\nHost : a\r\n\r\n";
+  RequestHead head;
+  HeadError error;
+  // relaxed: see operator new.
+  const std::size_t before = g_allocations.load(std::memory_order_relaxed);
+  const HeadResult a = ParseHead(good, &head, &error);
+  const bool fast = ParseFastRequest(good).has_value();
+  const HeadResult b = ParseHead(bad, &head, &error);
+  const std::size_t after = g_allocations.load(std::memory_order_relaxed);
+  EXPECT_EQ(a, HeadResult::kComplete);
+  EXPECT_TRUE(fast);
+  EXPECT_EQ(b, HeadResult::kBad);
+  EXPECT_EQ(after, before);
 }
 
 TEST(ParseHead, EveryPrefixOfAGoodHeadIsIncomplete) {
