@@ -307,7 +307,6 @@ TEST(SegmentBackendTest, ABrokerThatNeverBeatHasNoHeartbeatAge) {
   EXPECT_FALSE(backend.Observe().heartbeat_age_s.has_value());
 }
 
-
 // Issue 11 item 4: the segment file is truncated under an attached worker.
 // No SIGBUS: pops find nothing, the 503 reason names the damage, and once a
 // broker replaces the segment the worker attaches the new one.
@@ -326,10 +325,10 @@ TEST(SegmentBackendTest, TruncatedSegmentIsDetachedWithItsReasonNotASigbus) {
     EXPECT_EQ(backend.TakeKeys(keys, 2), 0u);
     const Snapshot s = backend.Observe();
     EXPECT_FALSE(s.attached);
-    EXPECT_NE(s.detached_reason.find(
-                  "truncated to 100 bytes (expected " +
-                  std::to_string(shm::SegmentSize(1024)) + ")"),
-              std::string::npos)
+    EXPECT_NE(
+        s.detached_reason.find("truncated to 100 bytes (expected " +
+                               std::to_string(shm::SegmentSize(1024)) + ")"),
+        std::string::npos)
         << s.detached_reason;
     EXPECT_FALSE(backend.Maintain()) << "a 100-byte file is not attachable";
     EXPECT_EQ(backend.KeyLength(), 0u);

@@ -369,7 +369,6 @@ TEST_F(SegmentTest, IncompatibleSegmentWithLiveWorkerIsRefused) {
   EXPECT_EQ(Segment::Attach(name(), Access::kReadOnly).header().capacity, 64u);
 }
 
-
 // Issue 11 item 4: a segment truncated under its mappers. Every mapper
 // (here a producer and a reader in one process) goes on without SIGBUS:
 // the mapping turns into zero pages, faulted() says so at once, and
