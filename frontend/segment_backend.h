@@ -25,8 +25,9 @@
 //     and counts what it serves there (relaxed increments); the destructor
 //     releases every slot it claimed.
 //   * The request path is lock-free: one acquire load of the current
-//     attachment, the ring CAS, one relaxed load in MaybeWakeProducer and a
-//     relaxed counter increment. Syscalls happen only on an empty ring
+//     attachment, the ring CAS, one relaxed load in MaybeWakeProducer, one
+//     relaxed load of the fault flag (Segment::faulted) and a relaxed
+//     counter increment. Syscalls happen only on an empty ring
 //     (futex wait) or for /healthz and /metrics (kill(pid, 0)).
 #pragma once
 
