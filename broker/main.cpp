@@ -2,7 +2,9 @@
 // ring full. On SIGTERM/SIGINT it gives its unpublished numbers back to the
 // store (see Broker::Run) and exits 0, within about 2 s even when the store
 // is down. Exit codes: 0 stopped by SIGTERM/SIGINT, 2 bad config, store
-// refused, or another broker holds the segment.
+// refused, another broker holds the segment, or the segment is unusable
+// (not a regular file, foreign) or was damaged while running (truncated,
+// deleted, replaced: see Broker::Run).
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
