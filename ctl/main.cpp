@@ -1,8 +1,12 @@
 // forge-ctl: read-only operator views of a mini-forge segment and store.
-// Exit codes: 0 ok; 1 no (usable) segment or store, or a check failed;
+// Exit codes: 0 ok; 1 no (usable) segment or store, a check failed, or
+// the output could not be written (stdout on a full disk, closed);
 // 2 bad flags, config, KEY or NUMBER.
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <string>
 
@@ -59,9 +63,22 @@ ctl::StatsOptions ToOptions(const StatsFlags& f, const std::string& shm) {
   return o;
 }
 
-}  // namespace
+// `code`, unless something written to stdout was lost: then 1, with one
+// line on stderr. A view nobody received is a failure, not a success.
+int CheckedOutput(int code) {
+  errno = 0;
+  std::cout.flush();
+  const bool failed =
+      std::fflush(stdout) != 0 || std::ferror(stdout) != 0 || !std::cout;
+  if (!failed) return code;
+  const int err = errno;
+  std::cerr << "forge-ctl: cannot write to standard output"
+            << (err != 0 ? std::string(" (") + std::strerror(err) + ")" : "")
+            << "; the output is incomplete\n";
+  return 1;
+}
 
-int main(int argc, char** argv) {
+int Run(int argc, char** argv) {
   CLI::App app{"forge-ctl: read-only views of a mini-forge segment and store",
                "forge-ctl"};
   forge::config::Loader loader(app);
@@ -88,3 +105,7 @@ int main(int argc, char** argv) {
   if (check->parsed()) return ctl::RunCheck(*cfg, std::cout);
   return ctl::RunStats(ToOptions(stats, cfg->shm_name), std::cout);
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return CheckedOutput(Run(argc, argv)); }
