@@ -23,12 +23,15 @@ void EnableFallthrough(CLI::App& app) {
   }
 }
 
-// One line on stderr: `text` as it is, or a JSON log line holding it.
+// One line on stderr: `text` as it is, or a JSON log line holding it
+// (prog is the program's name without its directory, as log::Init has it).
 void PrintError(const CLI::App& app, LogFormat format,
                 const std::string& text) {
+  const std::string& name = app.get_name();
+  const std::string program = name.substr(name.rfind('/') + 1);
   const std::string line =
       format == LogFormat::kJson
-          ? log::FormatLine(app.get_name(), format, log::Level::kError, text)
+          ? log::FormatLine(program, format, log::Level::kError, text)
           : text + "\n";
   std::fputs(line.c_str(), stderr);
 }
