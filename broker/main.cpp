@@ -14,6 +14,7 @@
 
 #include "broker/broker.h"
 #include "config/config.h"
+#include "config/db_url.h"
 #include "config/log.h"
 #include "shm/segment.h"
 
@@ -58,7 +59,7 @@ void LogConfig(const Config& cfg) {
       "starting: shm_name=" + cfg.shm_name +
       " pool_capacity=" + std::to_string(cfg.pool_capacity) +
       " range_size=" + std::to_string(cfg.range_size) +
-      " db_url=" + forge::config::MaskDbUrl(cfg.db_url) +
+      " db_url=" + forge::config::RedactDbUrl(cfg.db_url) +
       " key_length=" + std::to_string(cfg.key_length) +
       " key_order=" + std::string(forge::broker::KeyOrderName(cfg.key_order)) +
       " config=" + (cfg.config_path.empty() ? "(none)" : cfg.config_path));

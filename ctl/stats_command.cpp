@@ -113,7 +113,8 @@ int Watch(const StatsOptions& o, std::ostream& out) {
       out << (first || o.json ? "" : "\n") << frame;
     }
     out << std::flush;
-    if (!interrupt.SleepFor(*o.watch)) break;
+    // A lost frame (full disk, closed stdout) ends the watch; main reports it.
+    if (!out || !interrupt.SleepFor(*o.watch)) break;
   }
   return 0;
 }
