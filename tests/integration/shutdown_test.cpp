@@ -130,6 +130,31 @@ TEST_F(ShutdownTest, SigtermAnswersEveryConnectionTheKernelHadQueued) {
   EXPECT_EQ(frontend_->Wait(kFaultDeadline), 0) << frontend_->Stderr();
 }
 
+// The README's promise for a second stop signal (and what timeout(1)
+// without --foreground can cause): the workers are killed at once, not
+// after their drain.
+TEST_F(ShutdownTest, ASecondSigtermDuringTheDrainKillsTheWorkersAtOnce) {
+  StartBoth(1);
+  // A request whose head never ends keeps the drain waiting for the read
+  // timeout (5 s).
+  RawConn partial(port_);
+  ASSERT_TRUE(partial.Send("GET /get-key HTTP/1.1\r\n"));
+  ASSERT_TRUE(
+      WaitUntil([&] { return ListenQueueLength(port_) == 0; }, kFaultDeadline));
+  frontend_->Signal(SIGTERM);
+  ASSERT_TRUE(
+      WaitUntil([&] { return LinesOf("draining:") > 0; }, kFaultDeadline))
+      << frontend_->Stderr();
+  const auto second = Clock::now();
+  frontend_->Signal(SIGTERM);
+  EXPECT_EQ(frontend_->Wait(kFaultDeadline), 0) << frontend_->Stderr();
+  EXPECT_LT(Clock::now() - second, std::chrono::milliseconds(3000));
+  EXPECT_EQ(LinesOf("did not stop in time; killing them"), 1u)
+      << frontend_->Stderr();
+  EXPECT_TRUE(partial.Read(1, kFaultDeadline).empty()) << "no answer";
+  EXPECT_TRUE(partial.closed());
+}
+
 // Clients that reconnect as soon as they are told to close: their new
 // connections used to land in the accept queue and be reset when the last
 // worker closed the socket. Now the master stops the kernel from taking new
