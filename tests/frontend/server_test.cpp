@@ -359,7 +359,8 @@ TEST_F(ServerTest, SlowReaderOfALargeAnswerIsCutAtTheResponseDeadline) {
       std::chrono::duration_cast<milliseconds>(Clock::now() - start);
   EXPECT_TRUE(cut) << "still open after " << took.count() << " ms";
   EXPECT_GE(took, milliseconds(1500)) << "cut before the deadline";
-  EXPECT_LT(took, milliseconds(2000 + 3000)) << "long after the deadline";
+  // Far below the 60 s it took when each send only had to make progress.
+  EXPECT_LT(took, milliseconds(2000 + 5000)) << "long after the deadline";
   EXPECT_LT(got, kKeys * 8);
   ::close(fd);
   EXPECT_EQ(Get(port(), "/healthz").status, 200) << "still serving";
