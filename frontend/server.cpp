@@ -195,11 +195,10 @@ void HttpServer::AcceptQueued(ElasticPool& pool) {
     const Accepted got = AcceptOne(pool, backoff, &pause);
     if (got == Accepted::kEmpty || got == Accepted::kFatal) return;
     if (steady_clock::now() >= give_up) {
-      log::Warn(
-          "draining: still could not accept every queued connection "
-          "after " +
-          std::to_string(kDrainAcceptFor.count()) +
-          " ms; closing, which resets the rest");
+      log::Warn("draining: the accept queue did not empty within " +
+                std::to_string(kDrainAcceptFor.count()) +
+                " ms; no longer accepting (what is left goes to the other "
+                "workers, or is reset when none is left)");
       return;
     }
     if (got == Accepted::kPause) {
