@@ -58,7 +58,7 @@ bool ConnStream::is_readable() const {
 
 bool ConnStream::is_writable() const { return PollFor(fd_, POLLOUT); }
 
-bool ConnStream::Fill() { return buffered() > 0 || Receive() > 0; }
+bool ConnStream::ReceiveMore() { return Receive() > 0; }
 
 ssize_t ConnStream::Receive() {
   if (!Flush()) return -1;
@@ -66,15 +66,20 @@ ssize_t ConnStream::Receive() {
     limit_hit_ = Limit::kTooLarge;
     return -1;
   }
-  const std::size_t want = std::min(in_.size(), budget_);
+  if (in_pos_ > 0) {  // keep the unconsumed bytes, at the front
+    std::memmove(in_.data(), in_.data() + in_pos_, buffered());
+    in_end_ -= in_pos_;
+    in_pos_ = 0;
+  }
+  const std::size_t want = std::min(in_.size() - in_end_, budget_);
+  if (want == 0) return -1;  // full: the caller's limit is below kInputBytes
   // With a deadline the first try never blocks: waiting is WaitReadable's.
   const int flags = deadline_ ? MSG_DONTWAIT : 0;
   for (;;) {
-    const ssize_t n = ::recv(fd_, in_.data(), want, flags);
+    const ssize_t n = ::recv(fd_, in_.data() + in_end_, want, flags);
     if (n > 0) {
-      in_pos_ = 0;
-      in_end_ = static_cast<std::size_t>(n);
-      budget_ -= in_end_;
+      in_end_ += static_cast<std::size_t>(n);
+      budget_ -= static_cast<std::size_t>(n);
       return n;
     }
     if (n == 0) return 0;  // peer closed

@@ -4,8 +4,10 @@
 // body in two send() calls (two packets, and with Nagle on a ~40 ms stall on
 // the client's delayed ACK). ConnStream collects what httplib writes for one
 // response and sends it with one send() in Flush(). It also reads through a
-// 4 KiB buffer, because httplib reads the request line byte by byte, and
-// lets the fast path (fast_path.h) look at a request before httplib does.
+// buffer that holds a whole request head (kInputBytes, 64 KiB), because
+// httplib reads the request line byte by byte, and because every head is
+// checked (request_head.h) and maybe answered by the fast path
+// (fast_path.h) before httplib reads it.
 //
 // Contract
 //   * Used by one thread at a time (the connection's thread); not shared.
@@ -68,10 +70,15 @@ class ConnStream final : public httplib::Stream {
   std::string_view Peek() const { return {in_.data() + in_pos_, buffered()}; }
   // Drops the first n (<= buffered()) bytes of Peek().
   void Consume(std::size_t n) { in_pos_ += n; }
-  // When nothing is buffered: flushes pending output, then receives once
-  // (blocking, bounded by SO_RCVTIMEO). False when the peer closed, the
-  // read failed or timed out; true at once when bytes are buffered.
-  bool Fill();
+  // Flushes pending output, then receives once more, appending to the
+  // bytes still buffered (moved to the front of the buffer first). False
+  // when the peer closed, the read failed or timed out, a limit was hit
+  // (limit_hit()), or the buffer is full.
+  bool ReceiveMore();
+
+  // Input buffer size: a whole request head (request_head.h's
+  // kMaxHeadBytes) fits.
+  static constexpr std::size_t kInputBytes = 64 * 1024;
 
   enum class Limit { kNone, kTooLarge, kTooSlow };
   // From now on (until the next call) reads take at most `max_bytes` more
@@ -90,13 +97,13 @@ class ConnStream final : public httplib::Stream {
   bool WaitWritable();
   // Waits until the socket is readable or the deadline passed (false).
   bool WaitReadable();
-  // Flushes, then one recv() into the (empty) input buffer; recv's result.
+  // Flushes, then one recv() appended to the input buffer; recv's result.
   ssize_t Receive();
 
   int fd_;
   std::string remote_ip_, local_ip_;
   int remote_port_ = -1, local_port_ = -1;
-  std::array<char, 4096> in_;
+  std::array<char, kInputBytes> in_;
   std::size_t in_pos_ = 0, in_end_ = 0;
   std::array<char, 8192> out_;
   std::size_t out_len_ = 0;

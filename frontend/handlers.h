@@ -58,7 +58,7 @@ struct Reply {
   std::optional<std::string_view> Header(std::string_view name) const;
 };
 
-// Query parameters as cpp-httplib decodes them (httplib::Params).
+// Query parameters as ParseQuery (request_head.h) splits them.
 using QueryParams = std::multimap<std::string, std::string>;
 
 struct RouterLimits {

@@ -11,6 +11,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <system_error>
@@ -25,14 +26,6 @@ using std::chrono::steady_clock;
 // Our routes take no body; httplib only reads one for routes it dispatches
 // itself, which we never let it do. A small cap keeps it that way.
 constexpr std::size_t kMaxPayload = 4096;
-
-// A request with a body we do not read: the connection must close after
-// the answer, or the body would be parsed as the next request.
-bool HasBody(const httplib::Request& req) {
-  const auto length = req.headers.find("Content-Length");
-  if (length != req.headers.end() && length->second != "0") return true;
-  return req.headers.find("Transfer-Encoding") != req.headers.end();
-}
 
 int MillisUntil(steady_clock::time_point t) {
   const auto left =
@@ -66,20 +59,57 @@ void SetNoDelay(int fd) {
 std::string ErrorBody(int status) {
   switch (status) {
     case 400:
-      return "malformed HTTP request, or its head was over 64 KiB or took "
-             "over the read timeout: send e.g. 'GET /get-key HTTP/1.1' with a "
-             "Host header\n";
+      return "malformed HTTP request: send e.g. 'GET /get-key HTTP/1.1' with "
+             "a Host header\n";
     case 413:
       return "request body too large: these routes take no body\n";
     case 414:
       return "request target too long (the limit is 8192 bytes)\n";
+    case 416:
+      return "the Range header is not understood: send none, answers are "
+             "never partial\n";
     default:
       return "HTTP error " + std::to_string(status) + "\n";
   }
 }
 
+constexpr std::string_view kTooSlowHead =
+    "the request head did not arrive within the read timeout; send it at "
+    "once";
+
 constexpr std::string_view kInternalError =
     "internal error; see the frontend log\n";
+
+// Set by the error handler when cpp-httplib answered an error of its own
+// (not a Router reply): the connection then closes after that answer. One
+// connection is served by one thread at a time, start to end, so a
+// thread-local flag belongs to the request being served.
+thread_local bool t_httplib_refused = false;
+
+// Closing with unread input makes the kernel send RST, and a client may
+// then lose the answer just sent. So: send FIN, then read and drop what the
+// client still sends until it closes, for at most this long / this much.
+constexpr std::chrono::milliseconds kLingerTime{1000};
+constexpr std::size_t kLingerBytes = 256 * 1024;
+
+void CloseLingering(int fd) {
+  ::shutdown(fd, SHUT_WR);
+  const auto until = steady_clock::now() + kLingerTime;
+  std::array<char, 4096> sink;
+  for (std::size_t dropped = 0; dropped < kLingerBytes;) {
+    pollfd p{fd, POLLIN, 0};
+    const int timeout = MillisUntil(until);
+    if (timeout == 0) break;
+    const int n = ::poll(&p, 1, timeout);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    const ssize_t got = ::recv(fd, sink.data(), sink.size(), MSG_DONTWAIT);
+    if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (got <= 0) break;  // the client closed, or the socket failed
+    dropped += static_cast<std::size_t>(got);
+  }
+  ::close(fd);
+}
 
 // The Keep-Alive value httplib sends with the same settings.
 std::string KeepAliveValue(const ServerOptions& o) {
@@ -111,10 +141,14 @@ HttpServer::HttpServer(ServerOptions options, const Router& router,
       [this](const httplib::Request& req, httplib::Response& res) {
         return Route(req, res);
       });
-  // One line for the errors httplib answers itself (malformed requests).
+  // One line for the errors httplib answers itself. ParseHead refuses
+  // every head httplib would refuse, so these are rare (e.g. a Range it
+  // cannot parse); the connection closes after them all the same.
   set_error_handler(
       HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
         if (!res.body.empty()) return HandlerResponse::Unhandled;
+        t_httplib_refused = true;
+        res.set_header("Connection", "close");
         res.set_content(ErrorBody(res.status), std::string(kTextPlain));
         return HandlerResponse::Handled;
       }));
@@ -245,8 +279,13 @@ httplib::Server::HandlerResponse HttpServer::Route(const httplib::Request& req,
                                                    httplib::Response& res) {
   backend_.CountRequest();
   const auto auth = req.headers.find("Authorization");
+  // The target as sent (ParseHead accepted it): absolute form too, and the
+  // query split strictly (ParseQuery), not httplib's lenient req.params.
+  const std::optional<TargetParts> target = SplitTarget(req.target);
+  const std::string path = PercentDecode(target ? target->path : req.target);
+  const QueryParams query = ParseQuery(target ? target->query : "");
   Reply reply = router_.Handle(
-      req.method, req.path, req.params,
+      req.method, path, query,
       auth == req.headers.end() ? std::string_view() : auth->second);
   res.status = reply.status;
   res.body = std::move(reply.body);
@@ -255,7 +294,6 @@ httplib::Server::HandlerResponse HttpServer::Route(const httplib::Request& req,
     res.set_header(std::string(reply.headers[i].name),
                    std::string(reply.headers[i].value));
   }
-  if (HasBody(req)) res.set_header("Connection", "close");
   return HandlerResponse::Handled;
 }
 
@@ -284,40 +322,65 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
   ConnStream strm(sock, options_.log_requests,
                   {options_.write_timeout, options_.response_timeout});
   bool ok = true;
+  Ending ending = Ending::kClean;
   for (std::size_t left = options_.keep_alive_max;
        left > 0 && WaitForRequest(strm); --left) {
     // Decided before the request is read and sent in its answer: the last
     // response of a connection always says `Connection: close`.
     const bool last = left == 1 || draining();
-    bool more = false;
     strm.BeginRequest(kMaxRequestBytes,
                       steady_clock::now() + options_.read_timeout);
-    ok = ServeRequest(strm, last, &more);
-    if (!ok || !more) break;
-    // An over-long or too slow request was answered 400 at most: the rest
-    // of it is still unread, so the connection cannot go on.
-    if (strm.limit_hit() != ConnStream::Limit::kNone) break;
+    ending = Ending::kClean;
+    ok = ServeRequest(strm, last, &ending);
+    if (!ok || ending != Ending::kKeepAlive) break;
   }
-  if (strm.send_timed_out()) Abort(sock);
-  ::close(sock);
+  if (strm.send_timed_out()) {
+    Abort(sock);
+    ::close(sock);
+  } else if (ok && ending == Ending::kUnread) {
+    CloseLingering(sock);
+  } else {
+    ::close(sock);
+  }
   return ok;
 }
 
-bool HttpServer::ServeRequest(ConnStream& strm, bool last, bool* more) {
+bool HttpServer::ServeRequest(ConnStream& strm, bool last, Ending* ending) {
+  RequestHead head;
+  HeadError error;
+  HeadResult result;
+  while ((result = ParseHead(strm.Peek(), &head, &error)) ==
+         HeadResult::kIncomplete) {
+    if (strm.ReceiveMore()) continue;
+    // Over the byte budget or the deadline: say so. Otherwise the client
+    // left (or the socket failed) mid-head: nobody to answer.
+    if (strm.limit_hit() == ConnStream::Limit::kNone) return false;
+    error =
+        strm.limit_hit() == ConnStream::Limit::kTooSlow
+            ? HeadError{400, kTooSlowHead, {}, 0}
+            : HeadError{431, "the request head may be 64 KiB at most", {}, 0};
+    result = HeadResult::kBad;
+    break;
+  }
+  if (result == HeadResult::kBad) {
+    // Where this request ends is unknown: answer once, read nothing more.
+    *ending = Ending::kUnread;
+    return AnswerBadHead(strm, error);
+  }
+  const bool close = last || head.close || head.has_body;
+  // A body is never read, so it must never be parsed as a request.
+  *ending = head.has_body ? Ending::kUnread
+            : close       ? Ending::kClean
+                          : Ending::kKeepAlive;
   if (fast_path_) {
-    if (!strm.Fill()) return false;  // peer gone or read timed out
-    if (const auto req = ParseFastRequest(strm.Peek())) {
+    if (const auto req = FastRequestFrom(head)) {
       strm.Consume(req->size);
-      const bool close = last || req->close;
-      *more = !close;
       return AnswerFast(strm, *req, close) && strm.Flush();
     }
   }
-  bool unread_body = false;
   // Runs after httplib parsed the head and before routing and the answer.
-  const std::function<void(httplib::Request&)> setup =
-      [&unread_body](httplib::Request& req) {
-        unread_body = HasBody(req);
+  static const std::function<void(httplib::Request&)> setup =
+      [](httplib::Request& req) {
         // Answers are never partial: a Range would cut a key in half.
         req.ranges.clear();
         // No compression: a key is 7 bytes and random Base62 compresses
@@ -325,9 +388,29 @@ bool HttpServer::ServeRequest(ConnStream& strm, bool last, bool* more) {
         req.headers.erase("Accept-Encoding");
       };
   bool client_closes = false;
-  const bool ok = process_request(strm, last, client_closes, setup);
-  *more = !last && !client_closes && !unread_body;
+  t_httplib_refused = false;
+  const bool ok = process_request(strm, close, client_closes, setup);
+  if (t_httplib_refused) {
+    *ending = Ending::kUnread;
+  } else if (client_closes && *ending == Ending::kKeepAlive) {
+    *ending = Ending::kClean;
+  }
   return strm.Flush() && ok;
+}
+
+bool HttpServer::AnswerBadHead(ConnStream& strm, const HeadError& error) {
+  Reply reply;
+  reply.status = error.status;
+  reply.body = DescribeHeadError(error);
+  if (options_.log_requests) {
+    log::Debug("refused " + std::to_string(error.status) + ": " +
+               reply.body.substr(0, reply.body.size() - 1));
+  }
+  std::array<char, 512> head;
+  const std::size_t size =
+      FormatHead(reply, {true, keep_alive_value_}, std::span<char>(head));
+  return size > 0 && strm.write(head.data(), size) >= 0 &&
+         strm.write(reply.body.data(), reply.body.size()) >= 0 && strm.Flush();
 }
 
 bool HttpServer::AnswerFast(ConnStream& strm, const FastRequest& req,

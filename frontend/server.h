@@ -34,9 +34,17 @@
 //   * Connections: one thread each from an ElasticPool (thread_pool.h), so
 //     no client ever waits for another to disconnect. Idle keep-alive waits
 //     are one blocking poll() per request, not httplib's 10 ms polling loop.
-//   * Requests: a plain `GET /get-key` whose head is already buffered is
-//     parsed and answered by fast_path.h (same Router, same framing rules);
-//     every other request goes through httplib's process_request.
+//   * Requests: every head is read whole into the connection's buffer and
+//     checked by ParseHead (request_head.h) before anything acts on it. A
+//     malformed or unframed head (and one over the size or time limits) is
+//     answered once, with `Connection: close` and a one-line reason, and
+//     nothing after it on that connection is read: the server sends FIN,
+//     drops what still arrives for up to 1 s, then closes. The same close
+//     follows a request with a body (bodies are never read) and any error
+//     cpp-httplib answers itself. A well-formed plain `GET /get-key` is
+//     answered by fast_path.h (same Router, same framing rules); every other
+//     request goes through httplib's process_request, routed with the
+//     target as sent (absolute form too) and the query split by ParseQuery.
 //   * Thread-safe: BeginDrain() may be called from any thread, any time.
 #pragma once
 
@@ -52,6 +60,7 @@
 #include "frontend/fast_path.h"
 #include "frontend/handlers.h"
 #include "frontend/listener.h"
+#include "frontend/request_head.h"
 #include "frontend/thread_pool.h"
 
 namespace forge::frontend {
@@ -73,9 +82,11 @@ struct ServerOptions {
 inline constexpr std::chrono::milliseconds kDrainIdleGrace{1000};
 // The most a request (line and headers) may take from the socket; it must
 // also arrive within ServerOptions::read_timeout of its first byte. Past
-// either the connection is closed (after a 400 once the request line was
-// read), so neither endless headers nor a slowloris can hold on.
-inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
+// either the connection is answered (431 or 400) and closed, so neither
+// endless headers nor a slowloris can hold on.
+inline constexpr std::size_t kMaxRequestBytes = kMaxHeadBytes;
+static_assert(ConnStream::kInputBytes >= kMaxHeadBytes,
+              "a whole request head must fit the connection's buffer");
 // The most a drain spends accepting what the kernel had queued.
 inline constexpr std::chrono::milliseconds kDrainAcceptFor{5000};
 
@@ -95,9 +106,17 @@ class HttpServer final : private httplib::Server {
  private:
   bool process_and_close_socket(socket_t sock) override;
   bool WaitForRequest(ConnStream& strm);
-  // One request: by the fast path when it qualifies, else by httplib.
-  // False when the connection failed; *more: it may serve another request.
-  bool ServeRequest(ConnStream& strm, bool last, bool* more);
+  // How a connection goes on after a request.
+  enum class Ending {
+    kKeepAlive,  // serve the next request
+    kClean,      // close: nothing of this request is left unread
+    kUnread,     // close, dropping unread input first (CloseLingering)
+  };
+  // One request: refused when its head is bad, else by the fast path when
+  // it qualifies, else by httplib. False when the connection failed.
+  bool ServeRequest(ConnStream& strm, bool last, Ending* ending);
+  // Answers a refused head: its status and reason, `Connection: close`.
+  bool AnswerBadHead(ConnStream& strm, const HeadError& error);
   // Answers a request parsed by the fast path (into strm, not yet flushed).
   bool AnswerFast(ConnStream& strm, const FastRequest& req, bool close);
   HandlerResponse Route(const httplib::Request& req, httplib::Response& res);
