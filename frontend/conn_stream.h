@@ -11,8 +11,13 @@
 //
 // Contract
 //   * Used by one thread at a time (the connection's thread); not shared.
-//   * The fd is blocking with SO_RCVTIMEO/SO_SNDTIMEO (set by httplib's
-//     accept loop), so read() and Flush() never wait longer than those.
+//   * The fd is blocking with SO_RCVTIMEO (set by the accept loop), so a
+//     read never waits longer than that.
+//   * Sends (SendLimits): a response must make progress every `stall` and
+//     be sent in full within `whole` of its first byte (the clock restarts
+//     at BeginRequest); past either, writes fail and send_timed_out() says
+//     so. A client reading a large answer a byte at a time cannot hold the
+//     thread longer than `whole`.
 //   * Pending output is flushed before any read that would block, so an
 //     interim response (100 Continue) is never held back.
 //   * Per-request limits (BeginRequest): a request may take at most
@@ -37,11 +42,16 @@
 
 namespace forge::frontend {
 
+struct SendLimits {
+  std::chrono::milliseconds stall{5000};   // without any byte sent
+  std::chrono::milliseconds whole{10000};  // for one whole response
+};
+
 class ConnStream final : public httplib::Stream {
  public:
   // `with_addresses`: look up peer and local addresses once (for request
   // logging); otherwise they are reported empty, saving two syscalls.
-  ConnStream(int fd, bool with_addresses);
+  ConnStream(int fd, bool with_addresses, SendLimits send_limits = {});
 
   bool is_readable() const override;
   bool is_writable() const override;
@@ -78,9 +88,13 @@ class ConnStream final : public httplib::Stream {
                     std::chrono::steady_clock::time_point deadline);
   // Which limit made a read fail since BeginRequest; kNone if none did.
   Limit limit_hit() const { return limit_hit_; }
+  // A send failed because a SendLimits bound passed.
+  bool send_timed_out() const { return send_timed_out_; }
 
  private:
   bool SendAll(const char* data, std::size_t size);
+  // Waits until the socket takes more bytes within the send limits.
+  bool WaitWritable();
   // Waits until the socket is readable or the deadline passed (false).
   bool WaitReadable();
   // Flushes, then one recv() appended to the input buffer; recv's result.
@@ -97,6 +111,10 @@ class ConnStream final : public httplib::Stream {
   std::size_t budget_ = SIZE_MAX;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
   Limit limit_hit_ = Limit::kNone;
+  // Send limits; the response deadline is set by its first send.
+  SendLimits send_limits_;
+  std::optional<std::chrono::steady_clock::time_point> send_deadline_;
+  bool send_timed_out_ = false;
 };
 
 }  // namespace forge::frontend

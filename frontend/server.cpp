@@ -7,8 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -29,6 +31,21 @@ int MillisUntil(steady_clock::time_point t) {
   const auto left =
       std::chrono::ceil<std::chrono::milliseconds>(t - steady_clock::now());
   return left.count() > 0 ? static_cast<int>(left.count()) : 0;
+}
+
+// A blocking read of a request waits at most this long (ConnStream bounds
+// a started request more tightly; this covers every other read).
+void SetReadTimeout(int fd, std::chrono::seconds timeout) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout.count());
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+// Close with a reset: the kernel drops what is still unsent instead of
+// trying to deliver it to a client that reads too slowly.
+void Abort(int fd) {
+  const linger now{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof(now));
 }
 
 void SetNoDelay(int fd) {
@@ -118,18 +135,6 @@ HttpServer::HttpServer(ServerOptions options, const Router& router,
   // response header. The loop that enforces them is ours (below).
   set_keep_alive_max_count(options_.keep_alive_max);
   set_keep_alive_timeout(options_.keep_alive_timeout.count());
-  // Applied by httplib's accept loop to every accepted socket as
-  // SO_RCVTIMEO / SO_SNDTIMEO: a started request or a response must make
-  // progress within these, so a stalled client cannot pin a thread forever.
-  set_read_timeout(options_.read_timeout.count(), 0);
-  set_write_timeout(options_.write_timeout.count(), 0);
-  // A non-zero idle interval makes the accept loop poll() the listener with
-  // a timeout and re-check svr_sock_, which is how BeginDrain() ends it
-  // without closing or shutting down the shared socket. It also keeps a
-  // worker from blocking in accept() on the non-blocking shared listener.
-  set_idle_interval(0, std::chrono::duration_cast<std::chrono::microseconds>(
-                           kAcceptPollInterval)
-                           .count());
   set_payload_max_length(kMaxPayload);
   // All routes are answered here, before httplib's regex routing.
   set_pre_routing_handler(
@@ -159,31 +164,24 @@ HttpServer::HttpServer(ServerOptions options, const Router& router,
                  std::to_string(res.status) + " from " + req.remote_addr);
     });
   }
-  new_task_queue = [this] {
-    PoolOptions pool = options_.pool;
-    pool.before_shutdown = [this] { OnAcceptLoopEnd(); };
-    return new ElasticPool(pool);
-  };
 }
 
 HttpServer::~HttpServer() { ::close(drain_fd_); }
 
 bool HttpServer::Serve() {
-  svr_sock_ = options_.listen_fd;
-  const bool ok = listen_after_bind();
-  // On failure httplib closed the fd itself (after accept() failed).
-  if (ok) CloseListener();
+  ElasticPool pool(options_.pool);
+  const bool ok = AcceptUntilDrain(pool);
+  if (ok) {
+    AcceptQueued(pool);
+  } else {
+    BeginDrain();  // the open connections finish promptly
+  }
+  ::close(options_.listen_fd);
+  pool.shutdown();  // waits for every connection
   return ok;
 }
 
 void HttpServer::BeginDrain() {
-  // Ends httplib's accept loop at its next poll timeout (see
-  // set_idle_interval).
-  svr_sock_ = INVALID_SOCKET;
-  WindDownConnections();
-}
-
-void HttpServer::WindDownConnections() {
   // acq_rel: pairs with the acquire in draining(); only the first caller
   // wakes the waiters.
   if (draining_.exchange(true, std::memory_order_acq_rel)) return;
@@ -191,26 +189,90 @@ void HttpServer::WindDownConnections() {
   [[maybe_unused]] const ssize_t n = ::write(drain_fd_, &one, sizeof(one));
 }
 
-void HttpServer::OnAcceptLoopEnd() {
-  // After a drain this changes nothing; after a failed accept() it lets the
-  // open connections finish promptly instead of riding out keep-alive.
-  WindDownConnections();
-  CloseListener();
-}
-
 bool HttpServer::draining() const {
-  // acquire: pairs with BeginDrain(), so a thread that sees the flag also
-  // sees svr_sock_ invalidated.
+  // acquire: pairs with BeginDrain().
   return draining_.load(std::memory_order_acquire);
 }
 
-void HttpServer::CloseListener() {
-  // Only on the drain path: when accept() failed, svr_sock_ still holds the
-  // fd and httplib has already closed it.
-  if (svr_sock_ != INVALID_SOCKET) return;
-  // relaxed: only a guard against closing twice on this path.
-  if (listener_closed_.exchange(true, std::memory_order_relaxed)) return;
-  ::close(options_.listen_fd);
+bool HttpServer::AcceptUntilDrain(ElasticPool& pool) {
+  AcceptBackoff backoff;
+  pollfd fds[2] = {{options_.listen_fd, POLLIN, 0}, {drain_fd_, POLLIN, 0}};
+  for (;;) {
+    // Every worker polls the shared socket; the losers of the race for a
+    // connection get EAGAIN from accept() (the socket is non-blocking).
+    const int n = ::poll(fds, 2, -1);
+    if (draining()) return true;
+    if (n < 0 && errno != EINTR) {
+      PauseUnlessDraining(AcceptBackoff::kFirstPause);  // ENOMEM: no spin
+      continue;
+    }
+    if (n <= 0 || fds[0].revents == 0) continue;
+    std::chrono::milliseconds pause{0};
+    switch (AcceptOne(pool, backoff, &pause)) {
+      case Accepted::kFatal:
+        return false;
+      case Accepted::kPause:
+        PauseUnlessDraining(pause);
+        break;
+      case Accepted::kAgain:
+      case Accepted::kEmpty:
+        break;
+    }
+  }
+}
+
+void HttpServer::AcceptQueued(ElasticPool& pool) {
+  const auto give_up = steady_clock::now() + kDrainAcceptFor;
+  AcceptBackoff backoff;
+  for (;;) {
+    std::chrono::milliseconds pause{0};
+    const Accepted got = AcceptOne(pool, backoff, &pause);
+    if (got == Accepted::kEmpty || got == Accepted::kFatal) return;
+    if (steady_clock::now() >= give_up) {
+      log::Warn("draining: the accept queue did not empty within " +
+                std::to_string(kDrainAcceptFor.count()) +
+                " ms; no longer accepting (what is left goes to the other "
+                "workers, or is reset when none is left)");
+      return;
+    }
+    if (got == Accepted::kPause) {
+      ::poll(nullptr, 0,
+             std::min(MillisUntil(give_up), static_cast<int>(pause.count())));
+    }
+  }
+}
+
+HttpServer::Accepted HttpServer::AcceptOne(ElasticPool& pool,
+                                           AcceptBackoff& backoff,
+                                           std::chrono::milliseconds* pause) {
+  const int fd = ::accept4(options_.listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd >= 0) {
+    backoff.Succeeded();
+    SetReadTimeout(fd, options_.read_timeout);
+    pool.enqueue([this, fd] { process_and_close_socket(fd); });
+    return Accepted::kAgain;
+  }
+  const int err = errno;
+  if (err == EAGAIN || err == EWOULDBLOCK) return Accepted::kEmpty;
+  switch (ClassifyAcceptError(err)) {
+    case AcceptFailure::kRetry:
+      return Accepted::kAgain;
+    case AcceptFailure::kFatal:
+      log::Error(std::string("accept() on the listening socket failed: ") +
+                 std::strerror(err) + "; this worker stops serving");
+      return Accepted::kFatal;
+    case AcceptFailure::kBackOff:
+      break;
+  }
+  const AcceptBackoff::Step step = backoff.Failed(err, steady_clock::now());
+  if (step.log) log::Warn(*step.log);
+  *pause = step.pause;
+  return Accepted::kPause;
+}
+
+void HttpServer::PauseUnlessDraining(std::chrono::milliseconds pause) {
+  pollfd fd{drain_fd_, POLLIN, 0};
+  ::poll(&fd, 1, static_cast<int>(pause.count()));
 }
 
 httplib::Server::HandlerResponse HttpServer::Route(const httplib::Request& req,
@@ -257,7 +319,8 @@ bool HttpServer::WaitForRequest(ConnStream& strm) {
 
 bool HttpServer::process_and_close_socket(socket_t sock) {
   SetNoDelay(sock);
-  ConnStream strm(sock, options_.log_requests);
+  ConnStream strm(sock, options_.log_requests,
+                  {options_.write_timeout, options_.response_timeout});
   bool ok = true;
   Ending ending = Ending::kClean;
   for (std::size_t left = options_.keep_alive_max;
@@ -271,7 +334,10 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
     ok = ServeRequest(strm, last, &ending);
     if (!ok || ending != Ending::kKeepAlive) break;
   }
-  if (ok && ending == Ending::kUnread) {
+  if (strm.send_timed_out()) {
+    Abort(sock);
+    ::close(sock);
+  } else if (ok && ending == Ending::kUnread) {
     CloseLingering(sock);
   } else {
     ::close(sock);
