@@ -153,7 +153,8 @@ void CheckWanted(const std::string& describe, const StoreFormat& wanted) {
 }
 
 std::unique_ptr<RangeStore> OpenStore(const std::string& db_url,
-                                      const StoreFormat& wanted) {
+                                      const StoreFormat& wanted,
+                                      const StoreLimits& limits) {
   if (StartsWithNoCase(db_url, kSqlitePrefix)) {
     const std::string path = db_url.substr(kSqlitePrefix.size());
     if (path.empty()) {
@@ -161,11 +162,11 @@ std::unique_ptr<RangeStore> OpenStore(const std::string& db_url,
                            std::string(kAllowedForms),
                        /*transient=*/false);
     }
-    return std::make_unique<SqliteStore>(path, wanted);
+    return std::make_unique<SqliteStore>(path, wanted, limits);
   }
   if (StartsWithNoCase(db_url, "postgres://") ||
       StartsWithNoCase(db_url, "postgresql://")) {
-    return OpenPostgresStore(db_url, wanted);
+    return OpenPostgresStore(db_url, wanted, limits);
   }
   throw StoreError("DB_URL \"" + RedactDbUrl(db_url) +
                        "\" has an unknown scheme; " +
