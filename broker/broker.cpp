@@ -176,6 +176,7 @@ std::unique_ptr<RangeStore> OpenStoreRetrying(const config::Config& cfg,
   StoreLimits limits;
   limits.timeout = options.store_timeout;
   limits.stop = &stop;
+  limits.stop_budget = options.return_budget;
   limits.on_wait = std::move(on_wait);
   StoreTrouble trouble("cannot open the store yet", options.store_log_every);
   milliseconds backoff = options.backoff_min;

@@ -37,9 +37,9 @@
 //     a duplicate; a worker that attaches meanwhile just finds the ring
 //     empty (a pop is a claim).
 //     Transient Return errors are retried with back-off for at most
-//     return_budget (each attempt is bounded by the store's own timeouts,
-//     and the store spends at most StoreLimits::stop_budget after the stop
-//     signal in all, so a stuck store cannot hold the exit); then one log
+//     return_budget (the store spends at most that long after the stop
+//     signal in all, StoreLimits::stop_budget, so a stuck store cannot
+//     hold the exit); then one log
 //     line says how many numbers become a gap and Run still returns 0.
 //     Keys taken out of the ring are never lost to a failed Return: when
 //     the store recorded nothing (a transient error), they are put back
@@ -79,8 +79,10 @@ struct BrokerOptions {
   std::chrono::milliseconds idle_wait{100};
   std::chrono::milliseconds backoff_min{50};
   std::chrono::milliseconds backoff_max{5000};
-  // How long a stopping broker retries returning its numbers.
-  std::chrono::milliseconds return_budget{2000};
+  // How long a stopping broker retries returning its numbers; also the
+  // store's StoreLimits::stop_budget (OpenStoreRetrying), so a stuck store
+  // cannot hold the exit for longer.
+  std::chrono::milliseconds return_budget{1000};
   // How often an exhausted broker asks the store for returned numbers.
   std::chrono::milliseconds exhausted_recheck{1000};
   // STORE_TIMEOUT_MS: the store's own limit per call (store_limits.h).

