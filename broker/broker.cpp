@@ -304,6 +304,11 @@ void Broker::Idle() {
   }
 }
 
+void Broker::WhileStoreWaits() {
+  Heartbeat();
+  PushFromHand();
+}
+
 void Broker::Heartbeat() {
   // relaxed: a timestamp for readers; see the constructor.
   stats_.heartbeat_unix_ns.store(UnixNowNs(), std::memory_order_relaxed);
@@ -389,9 +394,8 @@ bool Broker::ReserveOne() {
     const Range r = store_.Reserve(options_.range_size);
     if (backoff_.count() > 0) {
       backoff_ = milliseconds(0);
-      const auto line = trouble_.Recovered(
-          Clock::now(), "store recovered: " + store_.Describe());
-      if (line) log::Info(*line);
+      const auto line = trouble_.Recovered(Clock::now(), "store recovered");
+      if (line) log::Info(*line + ": " + store_.Describe());
       SetState(shm::BrokerState::kRunning);
     }
     if (r.empty()) {

@@ -146,9 +146,14 @@ class Broker {
     return hand_count_.load(std::memory_order_relaxed);
   }
   bool exhausted() const { return exhausted_; }
-  // Refreshes the heartbeat. Also called (on the loop's thread) while a
-  // store call waits, through StoreLimits::on_wait: the broker is alive.
+  // Refreshes the heartbeat.
   void Heartbeat();
+  // Called on the loop's thread while a store call waits (StoreLimits::
+  // on_wait, about every 50 ms): the heartbeat goes on (the broker is
+  // alive) and the ring is still refilled from the hand, so a stalled
+  // store costs nothing until the hand is used up. Touches nothing the
+  // store call uses.
+  void WhileStoreWaits();
   // Times the loop went round (for tests: an idle broker goes round a
   // few times per second, not thousands).
   std::uint64_t iterations() const {

@@ -85,10 +85,11 @@ std::string LockedMessage(const shm::ProducerLocked& e) {
 
 int RunBroker(const Config& cfg) {
   const BrokerOptions options = BrokerOptions::FromConfig(cfg);
-  // The broker's heartbeat goes on while a store call waits (same thread).
+  // While a store call waits, the broker beats and pushes from its hand
+  // (same thread; see Broker::WhileStoreWaits).
   Broker* running = nullptr;
   auto store = forge::broker::OpenStoreRetrying(cfg, options, g_stop, [&] {
-    if (running != nullptr) running->Heartbeat();
+    if (running != nullptr) running->WhileStoreWaits();
   });
   if (!store) return 0;  // stopped while waiting for the store
   log::Info("store opened: " + store->Describe());

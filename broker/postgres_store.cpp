@@ -58,15 +58,18 @@ std::vector<std::pair<std::string, std::string>> ConnectDefaults(
 }
 
 // BEGIN plus the server-side time limits of every transaction, one round
-// trip (simple protocol): a lock wait, a statement and an idle gap inside
-// the transaction each end after STORE_TIMEOUT_MS, so a broker frozen in
-// its transaction holds the counter row no longer than that.
+// trip (simple protocol): a lock wait and an idle gap inside the
+// transaction each end after STORE_TIMEOUT_MS, so a broker frozen in its
+// transaction holds the counter row no longer than that; a statement ends
+// after 1.5 × STORE_TIMEOUT_MS (longer than the lock wait it may contain,
+// so a held lock is reported as such).
 std::string BeginScript(milliseconds timeout, bool raise_synchronous_commit) {
   const std::string ms = std::to_string(timeout.count());
+  const std::string statement_ms = std::to_string(timeout.count() * 3 / 2);
   std::string sql =
       "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL "
       "lock_timeout = " +
-      ms + "; SET LOCAL statement_timeout = " + ms +
+      ms + "; SET LOCAL statement_timeout = " + statement_ms +
       "; SET LOCAL idle_in_transaction_session_timeout = " + ms;
   if (raise_synchronous_commit) sql += "; SET LOCAL synchronous_commit = on";
   return sql;

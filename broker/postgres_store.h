@@ -10,14 +10,14 @@
 //     STORE_TIMEOUT_MS rounded up to seconds, count 3) and tcp_user_timeout
 //     = STORE_TIMEOUT_MS.
 //   * Time limits (STORE_TIMEOUT_MS = limits.timeout, store_limits.h):
-//     every transaction starts with SET LOCAL lock_timeout,
-//     statement_timeout and idle_in_transaction_session_timeout of
-//     STORE_TIMEOUT_MS, so the server ends a lock wait, a statement or a
-//     frozen client's open transaction (releasing the counter row) after
-//     that long; the lock timeout is a transient error. The client never
-//     blocks in libpq: it connects and runs statements asynchronously and
-//     polls the socket, giving up on the whole call after 2 ×
-//     STORE_TIMEOUT_MS without an answer (a blackholed network), or at once
+//     every transaction starts with SET LOCAL lock_timeout and
+//     idle_in_transaction_session_timeout of STORE_TIMEOUT_MS and
+//     statement_timeout of 1.5 × STORE_TIMEOUT_MS, so the server ends a
+//     lock wait, a frozen client's open transaction (releasing the counter
+//     row) or a statement after that long; each is a transient error. The
+//     client never blocks in libpq: it connects and runs statements
+//     asynchronously and polls the socket, giving up on the whole call after 2
+//     × STORE_TIMEOUT_MS without an answer (a blackholed network), or at once
 //     when the stop signal comes during the call (store_limits.h). Giving
 //     up drops the connection (transient StoreError; the next call
 //     reconnects) rather than PQcancel, which blocks on a silent network;

@@ -11,7 +11,7 @@
 //       "<what> for 61 s, 57 failed attempts since the last line
 //        (<detail>): <latest error>";
 //     otherwise nullopt (the attempt is only counted).
-//   * Recovered(now) ends a run: it returns the INFO line
+//   * Recovered(now, recovered) ends a run: it returns the INFO line
 //       "<recovered> after 12 s and 9 failed attempts"
 //     or nullopt when no run was going on.
 //   * Times are passed in, so tests need no clock. One thread per object.
@@ -30,7 +30,7 @@ class StoreTrouble {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // what: "store error"; recovered: "store recovered: sqlite:/x.db".
+  // what: "store error"; recovered (below): "store recovered".
   StoreTrouble(std::string what, std::chrono::milliseconds every)
       : what_(std::move(what)), every_(every) {}
 

@@ -433,8 +433,7 @@ TEST_F(BrokerTest, StopWithTheStoreDownPutsTheRingBackAndCountsTheHand) {
   EXPECT_EQ(ring().Size(), kCapacity);  // drained, then put back
   EXPECT_EQ(stats().keys_wasted.load(), reserved - kCapacity);
   EXPECT_TRUE(store.returned().empty());
-  std::vector<std::uint64_t> numbers =
-      Pop(kCapacity, kCodec7);
+  std::vector<std::uint64_t> numbers = Pop(kCapacity, kCodec7);
   std::sort(numbers.begin(), numbers.end());
   ASSERT_EQ(numbers.size(), kCapacity);
   for (std::uint64_t i = 0; i < kCapacity; ++i) ASSERT_EQ(numbers[i], i);

@@ -35,6 +35,17 @@ using store_test::Serialize;
 
 constexpr milliseconds kServerDeadline{20000};
 
+// STORE_TIMEOUT_MS, the stop flag and the stop budget of a test store.
+StoreLimits Limits(milliseconds timeout,
+                   const std::atomic<bool>* stop = nullptr,
+                   milliseconds stop_budget = milliseconds(1000)) {
+  StoreLimits limits;
+  limits.timeout = timeout;
+  limits.stop = stop;
+  limits.stop_budget = stop_budget;
+  return limits;
+}
+
 StoreFormat Format(int length, KeyOrder order) {
   StoreFormat f;
   f.key_length = length;
@@ -412,8 +423,7 @@ class CounterLock {
 // about that long with a transient error; before, it waited for as long as
 // the other session kept the lock.
 TEST_F(PostgresStoreTest, ACounterRowHeldElsewhereEndsTheCallAfterTheTimeout) {
-  auto store = OpenPostgresStore(url_, kSequential7,
-                                 StoreLimits{.timeout = milliseconds(500)});
+  auto store = OpenPostgresStore(url_, kSequential7, Limits(milliseconds(500)));
   EXPECT_EQ(store->Reserve(10).first, 0u);
   CounterLock lock(server_);
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -435,10 +445,9 @@ TEST_F(PostgresStoreTest, ACounterRowHeldElsewhereEndsTheCallAfterTheTimeout) {
 // out) get the stop budget only.
 TEST_F(PostgresStoreTest, TheStopFlagEndsABlockedCallAtOnce) {
   std::atomic<bool> stop{false};
-  auto store = OpenPostgresStore(url_, kSequential7,
-                                 StoreLimits{.timeout = milliseconds(60000),
-                                             .stop = &stop,
-                                             .stop_budget = milliseconds(500)});
+  auto store =
+      OpenPostgresStore(url_, kSequential7,
+                        Limits(milliseconds(60000), &stop, milliseconds(500)));
   const Range mine = store->Reserve(10);
   CounterLock lock(server_);
   std::future<Range> blocked =
@@ -473,19 +482,21 @@ TEST_F(PostgresStoreTest, ABrokerFrozenInsideItsTransactionIsCutOff) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     try {
-      auto store = OpenPostgresStore(url_, kSequential7,
-                                     StoreLimits{.timeout = milliseconds(500)});
+      auto store =
+          OpenPostgresStore(url_, kSequential7, Limits(milliseconds(500)));
       for (;;) store->Reserve(1);
     } catch (...) {
     }
     ::_exit(0);
   }
-  // Freeze it until the server shows it idle inside its transaction.
+  // Freeze it until the server shows it idle inside a transaction that
+  // wrote (has an xid): it holds the counter row.
   const bool frozen_in_tx = WaitUntil(
       [&] {
         ::kill(child, SIGSTOP);
         if (server_.Query("SELECT count(*) " + BrokerBackends() +
-                          " AND state = 'idle in transaction'") == "1") {
+                          " AND state = 'idle in transaction' AND "
+                          "backend_xid IS NOT NULL") == "1") {
           return true;
         }
         ::kill(child, SIGCONT);
@@ -497,8 +508,8 @@ TEST_F(PostgresStoreTest, ABrokerFrozenInsideItsTransactionIsCutOff) {
     ::waitpid(child, nullptr, 0);
     FAIL() << "never caught the child inside its transaction";
   }
-  auto other = OpenPostgresStore(url_, kSequential7,
-                                 StoreLimits{.timeout = milliseconds(5000)});
+  auto other =
+      OpenPostgresStore(url_, kSequential7, Limits(milliseconds(5000)));
   const auto start = std::chrono::steady_clock::now();
   EXPECT_NO_THROW(other->Reserve(10));
   EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(3000));

@@ -34,6 +34,17 @@ using store_test::InChildren;
 using store_test::Parse;
 using store_test::Serialize;
 
+// STORE_TIMEOUT_MS, the stop flag and the stop budget of a test store.
+StoreLimits Limits(milliseconds timeout,
+                   const std::atomic<bool>* stop = nullptr,
+                   milliseconds stop_budget = milliseconds(1000)) {
+  StoreLimits limits;
+  limits.timeout = timeout;
+  limits.stop = stop;
+  limits.stop_budget = stop_budget;
+  return limits;
+}
+
 StoreFormat Format(int length, KeyOrder order, std::uint64_t secret = 0) {
   StoreFormat f;
   f.key_length = length;
@@ -350,7 +361,7 @@ TEST(SqliteStore, RefusesACounterBeyondTheKeySpace) {
 TEST(SqliteStore, LockHeldBeyondTheBusyTimeoutIsTransientAndLosesNothing) {
   TempDir tmp;
   const std::string db = tmp / "forge.db";
-  SqliteStore store(db, kDefault, StoreLimits{.timeout = milliseconds(200)});
+  SqliteStore store(db, kDefault, Limits(milliseconds(200)));
   SQLite::Database other(db, SQLite::OPEN_READWRITE);
   {
     SQLite::Transaction hold(other, SQLite::TransactionBehavior::IMMEDIATE);
@@ -373,7 +384,7 @@ TEST(SqliteStore, BusyTimeoutIsTheStoreTimeout) {
   TempDir tmp;
   const std::string db = tmp / "forge.db";
   for (const int ms : {300, 1200}) {
-    SqliteStore store(db, kDefault, StoreLimits{.timeout = milliseconds(ms)});
+    SqliteStore store(db, kDefault, Limits(milliseconds(ms)));
     SQLite::Database other(db, SQLite::OPEN_READWRITE);
     SQLite::Transaction hold(other, SQLite::TransactionBehavior::IMMEDIATE);
     const auto start = std::chrono::steady_clock::now();
@@ -396,9 +407,7 @@ TEST(SqliteStore, StopEndsABusyWaitAtOnce) {
   const std::string db = tmp / "forge.db";
   std::atomic<bool> stop{false};
   SqliteStore store(db, kDefault,
-                    StoreLimits{.timeout = milliseconds(60000),
-                                .stop = &stop,
-                                .stop_budget = milliseconds(300)});
+                    Limits(milliseconds(60000), &stop, milliseconds(300)));
   const Range mine = store.Reserve(10);
   SQLite::Database other(db, SQLite::OPEN_READWRITE);
   SQLite::Transaction hold(other, SQLite::TransactionBehavior::IMMEDIATE);

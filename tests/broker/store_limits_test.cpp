@@ -89,9 +89,9 @@ TEST(StoreTroubleTest, OneLineAtStartThenOnePerIntervalThenRecovery) {
             "(x): disk full");
   EXPECT_FALSE(trouble.Failed(t0 + seconds(62), "other", "x").has_value());
   EXPECT_TRUE(trouble.active());
-  const auto back = trouble.Recovered(t0 + seconds(70), "store recovered: s");
+  const auto back = trouble.Recovered(t0 + seconds(70), "store recovered");
   ASSERT_TRUE(back.has_value());
-  EXPECT_EQ(*back, "store recovered: s after 70 s and 14 failed attempts");
+  EXPECT_EQ(*back, "store recovered after 70 s and 14 failed attempts");
   EXPECT_FALSE(trouble.active());
   EXPECT_FALSE(trouble.Recovered(t0 + seconds(71), "again").has_value());
   // A new run starts with a line of its own.

@@ -143,6 +143,13 @@ class PgStallTest : public ::testing::Test {
     locker_.join();
   }
 
+  // The end of the server's log, for failure messages.
+  std::string PgLogTail() const {
+    const std::string log = pg_.Log();
+    return "\n--- PostgreSQL log (end) ---\n" +
+           log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
+  }
+
   // The broker waits on the counter row's lock.
   bool BrokerWaitsOnTheLock() {
     return pg_.Query(
@@ -272,7 +279,7 @@ class PgStallTest : public ::testing::Test {
                      std::vector<std::string>* keys) {
     ASSERT_TRUE(WaitUntil(
         [&] { return StateOf(watch.segment()) == State::kRunning; }, kDeadline))
-        << broker.Stderr();
+        << broker.Stderr() << PgLogTail();
     EXPECT_EQ(LinesWith(broker.Stderr(), "store recovered after").size(), 1u)
         << broker.Stderr();
     ASSERT_NO_FATAL_FAILURE(TakeOverHttp(2 * kCapacity, keys));
@@ -319,7 +326,7 @@ TEST_F(PgStallTest, SigtermWhileWaitingForTheLockExitsWithin3s) {
       << broker.Stderr();
   ReleaseCounterLock();
   Process next = StartBroker(pg_.url(), kShortTimeoutMs);
-  ASSERT_TRUE(c.Pop(3 * kCapacity)) << next.Stderr();
+  ASSERT_TRUE(c.Pop(3 * kCapacity)) << next.Stderr() << PgLogTail();
   EXPECT_TRUE(c.unique());
   ExpectUniqueAndReserved(c.keys());
   ExpectQuickStop(next);
@@ -358,7 +365,7 @@ TEST_F(PgStallTest, SigtermWhileTheNetworkIsBlackholedExitsWithin3s) {
       << broker.Stderr();
   proxy.SetBlackhole(false);
   Process next = StartBroker(pg_.url(), kShortTimeoutMs);
-  ASSERT_TRUE(c.Pop(3 * kCapacity)) << next.Stderr();
+  ASSERT_TRUE(c.Pop(3 * kCapacity)) << next.Stderr() << PgLogTail();
   EXPECT_TRUE(c.unique());
   ExpectUniqueAndReserved(c.keys());
   ExpectQuickStop(next);

@@ -140,9 +140,13 @@ void TcpProxy::Loop() {
       fds.push_back({hole ? -1 : p.server, POLLIN, 0});
     }
     ::poll(fds.data(), fds.size(), kPollMs);
+    // Looked at again: bytes that arrived after SetBlackhole(true) while
+    // this thread was in poll() must fall into the hole too.
+    // relaxed: see SetBlackhole.
+    const bool hole_now = blackhole_.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < pairs.size(); ++i) {
       Pair& p = pairs[i];
-      if (hole) {
+      if (hole_now) {
         std::string dropped;
         if (fds[2 * i].revents != 0) p.dead = !ReadInto(p.client, &dropped);
         // relaxed: see swallowed().
