@@ -121,7 +121,9 @@ void TcpProxy::Loop() {
     });
     for (int fd; (fd = ::accept4(listen_fd_, nullptr, nullptr,
                                  SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0;) {
-      Pair p{.client = fd, .generation = generation};
+      Pair p;
+      p.client = fd;
+      p.generation = generation;
       if (!hole) {
         p.server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         const sockaddr_in to = Loopback(target_port_);
