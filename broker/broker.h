@@ -14,7 +14,8 @@
 //   * Idle (ring full, hand stocked) the broker sleeps in
 //     shm::WaitForLowWater; consumers wake it when the fill drops below
 //     low water. Every sleep is bounded by idle_wait, and the heartbeat is
-//     refreshed on every wake, so it is never older than about idle_wait.
+//     refreshed on every wake and while a store call waits, so it is never
+//     older than about idle_wait.
 //   * Store errors: a transient one sets state kStoreError and retries with
 //     exponential back-off while the hand is still pushed. Logging (issue
 //     11.8, store_trouble.h): one WARN line when the errors start, at most
@@ -39,8 +40,8 @@
 //     Transient Return errors are retried with back-off for at most
 //     return_budget (the store spends at most that long after the stop
 //     signal in all, StoreLimits::stop_budget, so a stuck store cannot
-//     hold the exit); then one log
-//     line says how many numbers become a gap and Run still returns 0.
+//     hold the exit); then one log line says how many numbers become a
+//     gap and Run still returns 0.
 //     Keys taken out of the ring are never lost to a failed Return: when
 //     the store recorded nothing (a transient error), they are put back
 //     into the ring; only the hand becomes a gap.
@@ -146,8 +147,6 @@ class Broker {
     return hand_count_.load(std::memory_order_relaxed);
   }
   bool exhausted() const { return exhausted_; }
-  // Refreshes the heartbeat.
-  void Heartbeat();
   // Called on the loop's thread while a store call waits (StoreLimits::
   // on_wait, about every 50 ms): the heartbeat goes on (the broker is
   // alive) and the ring is still refilled from the hand, so a stalled
@@ -166,6 +165,7 @@ class Broker {
   // How a stopping broker's Return ended.
   enum class Returned { kYes, kNothingRecorded, kUnknown };
 
+  void Heartbeat();
   void SetState(shm::BrokerState state);
   bool RingFull() const;
   bool CanPush() const;
