@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -321,6 +322,50 @@ TEST_F(PostgresStoreTest, ACommitWithUnknownOutcomeLeavesAGap) {
   server_.Query("SELECT pg_reload_conf()");
   const Range after = store->Reserve(100);
   EXPECT_EQ(after.first, lost_first + 100);
+}
+
+// statement_timeout ends a COMMIT's wait for a synchronous standby with
+// the commit made on the primary only (a WARNING, not an error): not
+// durable enough to hand out, so the range is a gap, never served.
+TEST_F(PostgresStoreTest, ACommitCutShortWaitingForAStandbyLeavesAGap) {
+  auto store =
+      OpenPostgresStore(url_, kSequential7, Limits(milliseconds(1000)));
+  store->Reserve(10);
+  server_.Query("ALTER SYSTEM SET synchronous_standby_names = 'forge_ghost'");
+  server_.Query("SELECT pg_reload_conf()");
+  // The reload reaches the store's server process in its own time.
+  std::optional<StoreError> cut;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        try {
+          store->Reserve(100);
+          return false;
+        } catch (const StoreError& e) {
+          cut = e;
+          return true;
+        }
+      },
+      kServerDeadline));
+  EXPECT_TRUE(cut->transient()) << cut->what();
+  EXPECT_NE(std::string(cut->what()).find("synchronous replication"),
+            std::string::npos)
+      << cut->what();
+  const std::uint64_t counter =
+      std::stoull(server_.Query("SELECT next FROM forge_counter"));
+  server_.Query("ALTER SYSTEM RESET synchronous_standby_names");
+  server_.Query("SELECT pg_reload_conf()");
+  std::optional<Range> after;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        try {
+          after = store->Reserve(100);
+          return true;
+        } catch (const StoreError&) {
+          return false;  // the reset has not reached it yet
+        }
+      },
+      kServerDeadline));
+  EXPECT_GE(after->first, counter) << "the cut-short range was handed out";
 }
 
 TEST_F(PostgresStoreTest, ACounterThatWentBackIsRefused) {
