@@ -172,19 +172,32 @@ shm::SegmentSpec SegmentSpecFor(const config::Config& cfg,
 
 std::unique_ptr<RangeStore> OpenStoreRetrying(const config::Config& cfg,
                                               const BrokerOptions& options,
-                                              const std::atomic<bool>& stop) {
+                                              const std::atomic<bool>& stop,
+                                              std::function<void()> on_wait) {
   StoreFormat wanted;
   wanted.key_length = cfg.key_length;
   wanted.order = cfg.key_order;
+  StoreLimits limits;
+  limits.timeout = options.store_timeout;
+  limits.stop = &stop;
+  limits.stop_budget = options.return_budget;
+  limits.on_wait = std::move(on_wait);
+  StoreTrouble trouble("cannot open the store yet", options.store_log_every);
   milliseconds backoff = options.backoff_min;
   // relaxed: a stop flag set by a signal handler; it carries no data.
   while (!stop.load(std::memory_order_relaxed)) {
     try {
-      return OpenStore(cfg.db_url, wanted);
+      auto store = OpenStore(cfg.db_url, wanted, limits);
+      const auto line = trouble.Recovered(StoreTrouble::Clock::now(),
+                                          "store reachable again");
+      if (line) log::Info(*line);
+      return store;
     } catch (const StoreError& e) {
       if (!e.transient()) throw;
-      log::Warn(std::string("cannot open the store yet (retrying in ") +
-                std::to_string(backoff.count()) + " ms): " + e.what());
+      const auto line = trouble.Failed(
+          StoreTrouble::Clock::now(), e.what(),
+          "retrying in " + std::to_string(backoff.count()) + " ms");
+      if (line) log::Warn(*line);
       SleepInterruptibly(backoff);
       backoff = std::min(backoff * 2, options.backoff_max);
     }
@@ -195,6 +208,7 @@ std::unique_ptr<RangeStore> OpenStoreRetrying(const config::Config& cfg,
 BrokerOptions BrokerOptions::FromConfig(const config::Config& cfg) {
   BrokerOptions o;
   o.range_size = cfg.range_size;
+  o.store_timeout = milliseconds(cfg.store_timeout_ms);
   return o;
 }
 
@@ -212,7 +226,8 @@ Broker::Broker(const BrokerOptions& options, RangeStore& store,
       capacity_(ring_.capacity()),
       low_water_(capacity_ / 2),
       target_hand_(capacity_ - low_water_ + options.range_size),
-      batch_(kBatchKeys) {
+      batch_(kBatchKeys),
+      trouble_("store error", options.store_log_every) {
   if (options_.range_size == 0) {
     throw std::invalid_argument("broker range size must be at least 1");
   }
@@ -308,6 +323,11 @@ void Broker::Idle() {
   }
 }
 
+void Broker::WhileStoreWaits() {
+  Heartbeat();
+  PushFromHand();
+}
+
 void Broker::Heartbeat() {
   // relaxed: a timestamp for readers; see the constructor.
   stats_.heartbeat_unix_ns.store(UnixNowNs(), std::memory_order_relaxed);
@@ -393,7 +413,8 @@ bool Broker::ReserveOne() {
     const Range r = store_.Reserve(options_.range_size);
     if (backoff_.count() > 0) {
       backoff_ = milliseconds(0);
-      log::Info("store recovered: " + store_.Describe());
+      const auto line = trouble_.Recovered(Clock::now(), "store recovered");
+      if (line) log::Info(*line + ": " + store_.Describe());
       SetState(shm::BrokerState::kRunning);
     }
     if (r.empty()) {
@@ -461,9 +482,11 @@ void Broker::OnTransientError(const StoreError& e) {
                  : std::min(backoff_ * 2, options_.backoff_max);
   retry_at_ = Clock::now() + backoff_;
   SetState(shm::BrokerState::kStoreError);
-  log::Warn(std::string("store error (will retry in ") +
-            std::to_string(backoff_.count()) + " ms; " +
-            std::to_string(hand()) + " numbers still in hand): " + e.what());
+  const auto line = trouble_.Failed(
+      Clock::now(), e.what(),
+      "will retry in " + std::to_string(backoff_.count()) + " ms; " +
+          std::to_string(hand()) + " numbers still in hand");
+  if (line) log::Warn(*line);
 }
 
 void Broker::AddWasted(std::uint64_t n) {
@@ -480,7 +503,10 @@ void Broker::ReturnUnpublished() {
   hand_count_.store(0, std::memory_order_relaxed);
   const std::uint32_t workers = LiveWorkers(seg_);
   const bool ours = FilledFrom(seg_, store_);
-  const std::uint64_t from_ring = workers == 0 && ours ? DrainRing(&back) : 0;
+  std::vector<Range> ring_runs;
+  const std::uint64_t from_ring =
+      workers == 0 && ours ? DrainRing(&ring_runs) : 0;
+  back.insert(back.end(), ring_runs.begin(), ring_runs.end());
   const std::string where =
       Sources(in_hand, from_ring, workers, ours ? "" : seg_.header().store);
   back = Coalesce(std::move(back));
@@ -488,15 +514,46 @@ void Broker::ReturnUnpublished() {
   std::string error;
   if (total == 0) {
     log::Info("stopping: nothing to return to the store (" + where + ")");
-  } else if (ReturnWithin(back, &error)) {
+    return;
+  }
+  const Returned returned = ReturnWithin(back, &error);
+  if (returned == Returned::kYes) {
     log::Info("stopping: returned " + std::to_string(total) +
               " unpublished numbers to the store (" + where + ")");
-  } else {
-    AddWasted(total);
-    log::Warn("stopping: could not return " + std::to_string(total) +
-              " unpublished numbers (" + where +
-              "), they become a gap: " + error);
+    return;
   }
+  // Nothing recorded: the ring's keys are still ours alone; back they go.
+  const std::uint64_t put_back = returned == Returned::kNothingRecorded
+                                     ? from_ring - PutBack(std::move(ring_runs))
+                                     : 0;
+  AddWasted(total - put_back);
+  log::Warn("stopping: could not return " + std::to_string(total) +
+            " unpublished numbers (" + where + "); " +
+            std::to_string(put_back) + " put back into the ring, " +
+            std::to_string(total - put_back) + " become a gap: " + error);
+}
+
+// Pushes numbers drained from the ring back into it (encoded again), for
+// the frontend or the next broker; returns how many did not fit (none,
+// unless something else pushed meanwhile, which only a producer can).
+std::uint64_t Broker::PutBack(std::vector<Range> runs) {
+  std::uint64_t left = 0;
+  for (Range& r : runs) {
+    while (!r.empty()) {
+      const auto n = static_cast<std::size_t>(
+          std::min<std::uint64_t>(r.size(), batch_.size()));
+      for (std::size_t i = 0; i < n; ++i) {
+        batch_[i] = shm::Key{};
+        codec_.Encode(r.first + i, batch_[i].text);
+      }
+      const std::size_t m = ring_.Push(batch_.data(), n);
+      r.first += m;
+      if (m < n) break;
+    }
+    left += r.size();
+  }
+  shm::WakeConsumers(seg_);
+  return left;
 }
 
 // Pops every key left in the ring (a consumer's claim, so each is ours
@@ -529,20 +586,23 @@ std::uint64_t Broker::DrainRing(std::vector<Range>* out) {
 }
 
 // Store::Return, retrying transient errors with back-off until
-// return_budget is spent. False (with the last error) when it gave up.
-bool Broker::ReturnWithin(const std::vector<Range>& ranges,
-                          std::string* error) {
+// return_budget is spent. When it gave up (with the last error in *error):
+// kNothingRecorded if every attempt failed transiently (RangeStore: then
+// nothing was recorded), else kUnknown.
+Broker::Returned Broker::ReturnWithin(const std::vector<Range>& ranges,
+                                      std::string* error) {
   const Clock::time_point deadline = Clock::now() + options_.return_budget;
   milliseconds backoff = options_.backoff_min;
   for (;;) {
     try {
       store_.Return(ranges);
-      return true;
+      return Returned::kYes;
     } catch (const StoreError& e) {
       // relaxed: a statistic; see the constructor.
       stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
       *error = e.what();
-      if (!e.transient() || Clock::now() + backoff >= deadline) return false;
+      if (!e.transient()) return Returned::kUnknown;
+      if (Clock::now() + backoff >= deadline) return Returned::kNothingRecorded;
     }
     SleepInterruptibly(backoff);  // a second signal only shortens it
     backoff = std::min(backoff * 2, options_.backoff_max);

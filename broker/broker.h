@@ -14,9 +14,13 @@
 //   * Idle (ring full, hand stocked) the broker sleeps in
 //     shm::WaitForLowWater; consumers wake it when the fill drops below
 //     low water. Every sleep is bounded by idle_wait, and the heartbeat is
-//     refreshed on every wake, so it is never older than about idle_wait.
+//     refreshed on every wake and while a store call waits, so it is never
+//     older than about idle_wait.
 //   * Store errors: a transient one sets state kStoreError and retries with
-//     exponential back-off while the hand is still pushed; a non-transient
+//     exponential back-off while the hand is still pushed. Logging (issue
+//     11.8, store_trouble.h): one WARN line when the errors start, at most
+//     one per store_log_every (a minute) while they last, one INFO line
+//     "store recovered after …" when a Reserve succeeds again; a non-transient
 //     one stops the loop (Run returns 2; the hand becomes a gap). An empty
 //     range means the key space is used up: state kExhausted, the hand is
 //     still pushed, the heartbeat goes on, and the store is asked again
@@ -40,9 +44,13 @@
 //     a duplicate; a worker that attaches meanwhile just finds the ring
 //     empty (a pop is a claim).
 //     Transient Return errors are retried with back-off for at most
-//     return_budget (each attempt is bounded by the store's own timeouts);
-//     then one log line says how many numbers become a gap and Run still
-//     returns 0.
+//     return_budget (the store spends at most that long after the stop
+//     signal in all, StoreLimits::stop_budget, so a stuck store cannot
+//     hold the exit); then one log line says how many numbers become a
+//     gap and Run still returns 0.
+//     Keys taken out of the ring are never lost to a failed Return: when
+//     the store recorded nothing (a transient error), they are put back
+//     into the ring; only the hand becomes a gap.
 //   * BrokerStats::keys_wasted counts the numbers this broker knowingly
 //     discards: a failed Return at stop, the hand at a fatal store error,
 //     ring keys that do not decode. Numbers lost to a crash or kill -9 (the
@@ -57,12 +65,14 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "broker/key_codec.h"
 #include "broker/range_store.h"
+#include "broker/store_trouble.h"
 #include "config/config.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
@@ -76,10 +86,16 @@ struct BrokerOptions {
   std::chrono::milliseconds idle_wait{100};
   std::chrono::milliseconds backoff_min{50};
   std::chrono::milliseconds backoff_max{5000};
-  // How long a stopping broker retries returning its numbers.
-  std::chrono::milliseconds return_budget{2000};
+  // How long a stopping broker retries returning its numbers; also the
+  // store's StoreLimits::stop_budget (OpenStoreRetrying), so a stuck store
+  // cannot hold the exit for longer.
+  std::chrono::milliseconds return_budget{1000};
   // How often an exhausted broker asks the store for returned numbers.
   std::chrono::milliseconds exhausted_recheck{1000};
+  // STORE_TIMEOUT_MS: the store's own limit per call (store_limits.h).
+  std::chrono::milliseconds store_timeout{2000};
+  // While store errors last, at most one log line per this interval.
+  std::chrono::milliseconds store_log_every{60000};
 
   static BrokerOptions FromConfig(const config::Config& cfg);
 };
@@ -97,11 +113,14 @@ shm::SegmentSpec SegmentSpecFor(const config::Config& cfg,
                                 const RangeStore& store);
 
 // OpenStore, retrying transient errors with the back-off of `options`
-// (one log line per failure) until it succeeds or `stop` is set (then
-// returns nullptr). A non-transient StoreError is thrown to the caller.
-std::unique_ptr<RangeStore> OpenStoreRetrying(const config::Config& cfg,
-                                              const BrokerOptions& options,
-                                              const std::atomic<bool>& stop);
+// (logged as a StoreTrouble run: one line, then at most one per
+// store_log_every) until it succeeds or `stop` is set (then returns
+// nullptr). A non-transient StoreError is thrown to the caller. The store
+// gets StoreLimits{options.store_timeout, &stop, …, on_wait}, so `stop`
+// also cuts its calls short (store_limits.h).
+std::unique_ptr<RangeStore> OpenStoreRetrying(
+    const config::Config& cfg, const BrokerOptions& options,
+    const std::atomic<bool>& stop, std::function<void()> on_wait = {});
 
 class Broker {
  public:
@@ -134,6 +153,12 @@ class Broker {
     return hand_count_.load(std::memory_order_relaxed);
   }
   bool exhausted() const { return exhausted_; }
+  // Called on the loop's thread while a store call waits (StoreLimits::
+  // on_wait, about every 50 ms): the heartbeat goes on (the broker is
+  // alive) and the ring is still refilled from the hand, so a stalled
+  // store costs nothing until the hand is used up. Touches nothing the
+  // store call uses.
+  void WhileStoreWaits();
   // Times the loop went round (for tests: an idle broker goes round a
   // few times per second, not thousands).
   std::uint64_t iterations() const {
@@ -143,6 +168,8 @@ class Broker {
 
  private:
   using Clock = std::chrono::steady_clock;
+  // How a stopping broker's Return ended.
+  enum class Returned { kYes, kNothingRecorded, kUnknown };
 
   bool SegmentDamaged();  // true after one ERROR line saying how
   void Heartbeat();
@@ -160,7 +187,8 @@ class Broker {
   void OnTransientError(const StoreError& e);
   void ReturnUnpublished();
   std::uint64_t DrainRing(std::vector<Range>* out);
-  bool ReturnWithin(const std::vector<Range>& ranges, std::string* error);
+  Returned ReturnWithin(const std::vector<Range>& ranges, std::string* error);
+  std::uint64_t PutBack(std::vector<Range> runs);
   void AddWasted(std::uint64_t n);
 
   BrokerOptions options_;
@@ -182,6 +210,7 @@ class Broker {
   Clock::time_point recheck_at_{};        // when exhausted: next Reserve
   bool refilling_ = false;                // a refill episode is in progress
   std::chrono::milliseconds backoff_{0};  // 0 when the store is healthy
+  StoreTrouble trouble_;
   Clock::time_point retry_at_{};
   std::atomic<std::uint64_t> iterations_{0};
   Clock::time_point next_damage_check_{};

@@ -1,10 +1,13 @@
 // forge-broker: reserves ranges in the store and keeps the shared-memory
 // ring full. On SIGTERM/SIGINT it gives its unpublished numbers back to the
-// store (see Broker::Run) and exits 0, within about 2 s even when the store
-// is down. Exit codes: 0 stopped by SIGTERM/SIGINT, 2 bad config, store
-// refused, another broker holds the segment, or the segment is unusable
-// (not a regular file, foreign) or was damaged while running (truncated,
-// deleted, replaced: see Broker::Run).
+// store (see Broker::Run) and exits 0, within about 1 s even when the store
+// is down, locked or silent (3 s at most): libpq cannot be interrupted by a
+// signal, so the store never blocks in it — it polls its socket and looks
+// at g_stop while it waits (StoreLimits, broker/store_limits.h). Exit codes:
+// 0 stopped by SIGTERM/SIGINT, 2 bad config, store refused, another broker
+// holds the segment, or the segment is unusable (not a regular file,
+// foreign) or was damaged while running (truncated, deleted, replaced: see
+// Broker::Run).
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -62,6 +65,7 @@ void LogConfig(const Config& cfg) {
       " db_url=" + forge::config::RedactDbUrl(cfg.db_url) +
       " key_length=" + std::to_string(cfg.key_length) +
       " key_order=" + std::string(forge::broker::KeyOrderName(cfg.key_order)) +
+      " store_timeout_ms=" + std::to_string(cfg.store_timeout_ms) +
       " config=" + (cfg.config_path.empty() ? "(none)" : cfg.config_path));
 }
 
@@ -84,7 +88,12 @@ std::string LockedMessage(const shm::ProducerLocked& e) {
 
 int RunBroker(const Config& cfg) {
   const BrokerOptions options = BrokerOptions::FromConfig(cfg);
-  auto store = forge::broker::OpenStoreRetrying(cfg, options, g_stop);
+  // While a store call waits, the broker beats and pushes from its hand
+  // (same thread; see Broker::WhileStoreWaits).
+  Broker* running = nullptr;
+  auto store = forge::broker::OpenStoreRetrying(cfg, options, g_stop, [&] {
+    if (running != nullptr) running->WhileStoreWaits();
+  });
   if (!store) return 0;  // stopped while waiting for the store
   log::Info("store opened: " + store->Describe());
   shm::Segment seg = shm::Segment::OpenProducer(
@@ -92,7 +101,10 @@ int RunBroker(const Config& cfg) {
   // relaxed: read once before this process publishes its own pid.
   LogSegment(seg, seg.broker().pid.load(std::memory_order_relaxed));
   Broker broker(options, *store, seg);
-  return broker.Run(g_stop, &g_hangup);
+  running = &broker;
+  const int code = broker.Run(g_stop, &g_hangup);
+  running = nullptr;
+  return code;
 }  // ~Segment releases the producer lock
 
 }  // namespace

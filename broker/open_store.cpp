@@ -119,7 +119,8 @@ void CheckWanted(const std::string& describe, const StoreFormat& wanted) {
 }
 
 std::unique_ptr<RangeStore> OpenStore(const std::string& db_url,
-                                      const StoreFormat& wanted) {
+                                      const StoreFormat& wanted,
+                                      const StoreLimits& limits) {
   const config::DbUrl url = config::ParseDbUrl(db_url);
   if (!url.ok()) {
     throw StoreError("DB_URL \"" + config::RedactDbUrl(db_url) + "\" " +
@@ -129,9 +130,9 @@ std::unique_ptr<RangeStore> OpenStore(const std::string& db_url,
   }
   if (url.kind == config::StoreKind::kSqlite) {
     RequireRegularOrAbsent(url.sqlite_path);
-    return std::make_unique<SqliteStore>(url.sqlite_path, wanted);
+    return std::make_unique<SqliteStore>(url.sqlite_path, wanted, limits);
   }
-  return OpenPostgresStore(db_url, wanted);
+  return OpenPostgresStore(db_url, wanted, limits);
 }
 
 }  // namespace forge::broker

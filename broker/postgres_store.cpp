@@ -1,10 +1,14 @@
 #include "broker/postgres_store.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <chrono>
+#include <cstring>
 #include <ctime>
 #include <initializer_list>
 #include <map>
@@ -30,14 +34,47 @@ struct ResultDeleter {
 using Conn = std::unique_ptr<PGconn, ConnDeleter>;
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
-// Connection settings placed before the URL, so the URL can override them.
-constexpr std::pair<const char*, const char*> kConnectDefaults[] = {
-    {"connect_timeout", "5"},     {"application_name", "forge-broker"},
-    {"keepalives", "1"},          {"keepalives_idle", "10"},
-    {"keepalives_interval", "5"}, {"keepalives_count", "3"},
-};
+using std::chrono::milliseconds;
 
-constexpr const char* kBegin = "BEGIN ISOLATION LEVEL READ COMMITTED";
+// A wait on the socket wakes at least this often to look at the stop flag
+// (the signal itself also ends poll() with EINTR; this covers the race).
+constexpr milliseconds kStopCheck(50);
+
+// Connection settings placed before the URL, so the URL can override them.
+// The seconds are derived from STORE_TIMEOUT_MS (libpq counts whole ones).
+std::vector<std::pair<std::string, std::string>> ConnectDefaults(
+    milliseconds timeout) {
+  const long seconds = std::max<long>(1, (timeout.count() + 999) / 1000);
+  return {
+      {"connect_timeout", std::to_string(std::max<long>(2, seconds))},
+      {"application_name", "forge-broker"},
+      {"keepalives", "1"},
+      {"keepalives_idle", std::to_string(seconds)},
+      {"keepalives_interval", std::to_string(seconds)},
+      {"keepalives_count", "3"},
+      // Sent data unacknowledged this long (a partition): the kernel drops
+      // the connection.
+      {"tcp_user_timeout", std::to_string(timeout.count())},
+  };
+}
+
+// BEGIN plus the server-side time limits of every transaction, one round
+// trip (simple protocol): a lock wait and an idle gap inside the
+// transaction each end after STORE_TIMEOUT_MS, so a broker frozen in its
+// transaction holds the counter row no longer than that; a statement ends
+// after 1.5 × STORE_TIMEOUT_MS (longer than the lock wait it may contain,
+// so a held lock is reported as such).
+std::string BeginScript(milliseconds timeout, bool raise_synchronous_commit) {
+  const std::string ms = std::to_string(timeout.count());
+  const std::string statement_ms = std::to_string(timeout.count() * 3 / 2);
+  std::string sql =
+      "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL "
+      "lock_timeout = " +
+      ms + "; SET LOCAL statement_timeout = " + statement_ms +
+      "; SET LOCAL idle_in_transaction_session_timeout = " + ms;
+  if (raise_synchronous_commit) sql += "; SET LOCAL synchronous_commit = on";
+  return sql;
+}
 
 // Every Reserve and Return locks the counter row first: that lock
 // serialises them, so the returned list needs no locking of its own.
@@ -202,7 +239,8 @@ bool SameFormat(const StoreFormat& a, const StoreFormat& b) {
 
 class PostgresStore final : public RangeStore {
  public:
-  PostgresStore(const std::string& url, const StoreFormat& wanted);
+  PostgresStore(const std::string& url, const StoreFormat& wanted,
+                const StoreLimits& limits);
 
   const StoreFormat& format() const override { return format_; }
   Range Reserve(std::uint64_t count) override;
@@ -215,6 +253,10 @@ class PostgresStore final : public RangeStore {
   enum class IfUnknown { kRetryIsSafe, kDoNotRetry };
 
   void CheckUrl() const;
+  void BeginCall() { clock_.Begin(2 * clock_.limits().timeout); }
+  bool WaitSocket(PGconn* conn, short events, std::string* why);
+  Result Send(const char* sql, std::initializer_list<std::string> params,
+              bool script, std::string* why);
   void Connect();
   void Reconnect();
   void Begin(const char* doing);
@@ -225,7 +267,8 @@ class PostgresStore final : public RangeStore {
       const char* doing, F&& work,
       IfUnknown if_unknown = IfUnknown::kRetryIsSafe);
   Result Exec(const char* doing, const char* sql,
-              std::initializer_list<std::string> params = {});
+              std::initializer_list<std::string> params = {},
+              bool script = false);
   [[noreturn]] void Fail(const char* doing, const PGresult* result);
   StoreFormat OpenSchema(const StoreFormat& wanted);
   void CreateSchema(const StoreFormat& wanted);
@@ -240,19 +283,23 @@ class PostgresStore final : public RangeStore {
 
   std::string url_;
   std::string describe_;
+  CallClock clock_;
   Conn conn_;
   bool fresh_ = false;   // conn_ was made since the last BEGIN
   bool opened_ = false;  // format_ holds what the store was opened with
   bool raise_synchronous_commit_ = false;
+  std::string notices_;  // server notices since Commit cleared it
   StoreFormat format_;
   std::uint64_t space_ = 0;
   std::uint64_t high_water_ = 0;  // end of the last range this object got
 };
 
-PostgresStore::PostgresStore(const std::string& url, const StoreFormat& wanted)
-    : url_(url), describe_(config::RedactDbUrl(url)) {
+PostgresStore::PostgresStore(const std::string& url, const StoreFormat& wanted,
+                             const StoreLimits& limits)
+    : url_(url), describe_(config::RedactDbUrl(url)), clock_(limits) {
   CheckWanted(describe_, wanted);
   CheckUrl();
+  BeginCall();
   Connect();
   format_ =
       InTransaction("opening the store", [&] { return OpenSchema(wanted); });
@@ -271,27 +318,122 @@ void PostgresStore::CheckUrl() const {
                    /*transient=*/false);
 }
 
+// Waits until `conn`'s socket is ready for `events`, or false (with *why)
+// when the call must give up: its time is spent or the broker is stopping.
+bool PostgresStore::WaitSocket(PGconn* conn, short events, std::string* why) {
+  for (;;) {
+    const milliseconds left = clock_.Left();
+    if (left == milliseconds::zero()) {
+      *why = clock_.Why();
+      return false;
+    }
+    pollfd p{PQsocket(conn), events, 0};
+    const int n =
+        ::poll(&p, 1, static_cast<int>(std::min(left, kStopCheck).count()));
+    if (n > 0) return true;
+    if (n < 0 && errno != EINTR) {
+      *why = std::string("poll: ") + std::strerror(errno);
+      return false;
+    }
+  }
+}
+
+// Sends one statement (or, with `script`, a simple-protocol string of
+// several) and waits for all its results within the call's limits. Returns
+// the first failed result, else the last one. Null (with *why, and conn_
+// dropped) when the connection broke or the wait gave up: nothing more can
+// be learnt on this connection; the server rolls back what it had open when
+// it sees the socket closed (or when its own timeouts fire).
+Result PostgresStore::Send(const char* sql,
+                           std::initializer_list<std::string> params,
+                           bool script, std::string* why) {
+  PGconn* conn = conn_.get();
+  std::vector<const char*> values;
+  for (const std::string& p : params) values.push_back(p.c_str());
+  const int sent =
+      script ? PQsendQuery(conn, sql)
+             : PQsendQueryParams(conn, sql, static_cast<int>(values.size()),
+                                 nullptr, values.data(), nullptr, nullptr, 0);
+  const auto broken = [&](std::string text) {
+    *why = std::move(text);
+    conn_.reset();
+    return Result();
+  };
+  if (sent == 0) return broken(OneLine(PQerrorMessage(conn)));
+  for (int flushed = PQflush(conn); flushed != 0; flushed = PQflush(conn)) {
+    if (flushed < 0) return broken(OneLine(PQerrorMessage(conn)));
+    // Read-ready too: the server may answer (an error) before taking it all.
+    if (!WaitSocket(conn, POLLIN | POLLOUT, why)) return broken(*why);
+    if (PQconsumeInput(conn) == 0) return broken(OneLine(PQerrorMessage(conn)));
+  }
+  Result kept;
+  for (;;) {
+    while (PQisBusy(conn) != 0) {
+      if (!WaitSocket(conn, POLLIN, why)) return broken(*why);
+      if (PQconsumeInput(conn) == 0) {
+        // The server may have said why before it closed (a FATAL such as
+        // an idle-in-transaction timeout): Fail() reports that.
+        Result last(PQgetResult(conn));
+        if (last != nullptr) return last;
+        return broken(OneLine(PQerrorMessage(conn)));
+      }
+    }
+    Result next(PQgetResult(conn));
+    if (next == nullptr) break;
+    const ExecStatusType status = PQresultStatus(kept.get());
+    if (kept == nullptr || status == PGRES_COMMAND_OK ||
+        status == PGRES_TUPLES_OK) {
+      kept = std::move(next);
+    }
+  }
+  if (kept == nullptr) return broken(OneLine(PQerrorMessage(conn)));
+  return kept;
+}
+
+// Connects without blocking (PQconnectStart/PQconnectPoll), so a server
+// that accepts the TCP connection and then says nothing cannot hold the
+// call past its limits. (The host name lookup itself is libpq's and
+// blocking: prefer an address or a local resolver.)
 void PostgresStore::Connect() {
   std::vector<const char*> keys;
   std::vector<const char*> values;
-  for (const auto& [key, value] : kConnectDefaults) {
-    keys.push_back(key);
-    values.push_back(value);
+  const auto defaults = ConnectDefaults(clock_.limits().timeout);
+  for (const auto& [key, value] : defaults) {
+    keys.push_back(key.c_str());
+    values.push_back(value.c_str());
   }
   keys.push_back("dbname");  // expanded: the URL's settings win
   values.push_back(url_.c_str());
   keys.push_back(nullptr);
   values.push_back(nullptr);
-  Conn conn(PQconnectdbParams(keys.data(), values.data(), 1));
-  if (PQstatus(conn.get()) != CONNECTION_OK) {
-    throw StoreError(
-        "store " + describe_ + ": cannot connect: " +
-            OneLine(conn ? PQerrorMessage(conn.get()) : "out of memory"),
-        /*transient=*/true);
+  Conn conn(PQconnectStartParams(keys.data(), values.data(), 1));
+  const auto fail = [&](const std::string& why) {
+    return StoreError("store " + describe_ + ": cannot connect: " + why,
+                      /*transient=*/true);
+  };
+  if (conn == nullptr) throw fail("out of memory");
+  PostgresPollingStatusType polling = PGRES_POLLING_WRITING;
+  while (PQstatus(conn.get()) != CONNECTION_BAD &&
+         polling != PGRES_POLLING_OK && polling != PGRES_POLLING_FAILED) {
+    std::string why;
+    const short events = polling == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+    if (!WaitSocket(conn.get(), events, &why)) throw fail(why);
+    polling = PQconnectPoll(conn.get());
   }
-  // Notices ("relation exists, skipping" and the like) are not errors.
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    throw fail(OneLine(PQerrorMessage(conn.get())));
+  }
+  if (PQsetnonblocking(conn.get(), 1) != 0) {
+    throw fail(OneLine(PQerrorMessage(conn.get())));
+  }
+  // Notices ("relation exists, skipping" and the like) are not errors;
+  // they are kept only for Commit to look at.
   PQsetNoticeProcessor(
-      conn.get(), [](void*, const char*) {}, nullptr);
+      conn.get(),
+      [](void* self, const char* text) {
+        static_cast<PostgresStore*>(self)->notices_ += text;
+      },
+      this);
   conn_ = std::move(conn);
   fresh_ = true;
   describe_ = DescribeConnection(conn_.get());
@@ -329,36 +471,47 @@ void PostgresStore::Begin(const char* doing) {
     reused = false;
   }
   fresh_ = false;
+  const std::string begin =
+      BeginScript(clock_.limits().timeout, raise_synchronous_commit_);
   try {
-    Exec(doing, kBegin);
+    Exec(doing, begin.c_str(), {}, /*script=*/true);
   } catch (const StoreError&) {
     if (!reused || conn_ != nullptr) throw;
     Reconnect();
-    Exec(doing, kBegin);
-  }
-  if (raise_synchronous_commit_) {
-    Exec(doing, "SET LOCAL synchronous_commit = on");
+    Exec(doing, begin.c_str(), {}, /*script=*/true);
   }
 }
 
 void PostgresStore::Commit(const char* doing, IfUnknown if_unknown) {
-  const Result result(PQexec(conn_.get(), "COMMIT"));
+  std::string lost_why;
+  notices_.clear();
+  Result result = Send("COMMIT", {}, /*script=*/false, &lost_why);
   const bool ok = result != nullptr &&
                   PQresultStatus(result.get()) == PGRES_COMMAND_OK &&
                   std::string_view(PQcmdStatus(result.get())) == "COMMIT";
-  if (ok) return;
+  // statement_timeout (or a cancel) cut the wait for a synchronous
+  // standby short: committed here only, maybe lost in a fail-over. Not
+  // durable enough to hand out: treated like an unknown outcome.
+  if (ok && notices_.find("synchronous replication") == std::string::npos) {
+    return;
+  }
+  if (ok) {
+    result.reset();
+    lost_why = OneLine(notices_);
+  }
   if (result != nullptr && PQresultStatus(result.get()) == PGRES_COMMAND_OK) {
     throw StoreError("store " + describe_ + ": " + doing +
                          ": the server rolled the transaction back at COMMIT",
                      /*transient=*/true);
   }
-  if (PQstatus(conn_.get()) == CONNECTION_BAD || result == nullptr) {
-    const std::string why = OneLine(PQerrorMessage(conn_.get()));
+  if (result == nullptr || PQstatus(conn_.get()) == CONNECTION_BAD) {
+    const std::string why =
+        result == nullptr ? lost_why : OneLine(PQerrorMessage(conn_.get()));
     conn_.reset();
     const bool retry = if_unknown == IfUnknown::kRetryIsSafe;
     throw StoreError("store " + describe_ + ": " + doing +
-                         ": the connection broke during COMMIT (" + why +
-                         "), so whether it committed is unknown; " +
+                         ": COMMIT did not finish cleanly (" + why +
+                         "), so whether it committed durably is unknown; " +
                          (retry ? "what it reserved is treated as lost (a "
                                   "gap) and never handed out"
                                 : "not retried, since that could record the "
@@ -372,8 +525,11 @@ void PostgresStore::RollbackIfOpen() {
   if (conn_ == nullptr || PQtransactionStatus(conn_.get()) == PQTRANS_IDLE) {
     return;
   }
-  const Result result(PQexec(conn_.get(), "ROLLBACK"));
-  if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) conn_.reset();
+  std::string why;
+  const Result result = Send("ROLLBACK", {}, /*script=*/false, &why);
+  if (result != nullptr && PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+    conn_.reset();
+  }
 }
 
 template <typename F>
@@ -398,13 +554,16 @@ std::invoke_result_t<F&> PostgresStore::InTransaction(const char* doing,
 }
 
 Result PostgresStore::Exec(const char* doing, const char* sql,
-                           std::initializer_list<std::string> params) {
-  std::vector<const char*> values;
-  for (const std::string& p : params) values.push_back(p.c_str());
-  Result result(PQexecParams(conn_.get(), sql, static_cast<int>(values.size()),
-                             nullptr, values.data(), nullptr, nullptr, 0));
-  const ExecStatusType status =
-      result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+                           std::initializer_list<std::string> params,
+                           bool script) {
+  std::string why;
+  Result result = Send(sql, params, script, &why);
+  if (result == nullptr) {
+    throw StoreError("store " + describe_ + ": " + doing + " failed: " + why +
+                         "; the connection was dropped",
+                     /*transient=*/true);
+  }
+  const ExecStatusType status = PQresultStatus(result.get());
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
   Fail(doing, result.get());
 }
@@ -418,7 +577,9 @@ void PostgresStore::Fail(const char* doing, const PGresult* result) {
   const std::string state = state_field != nullptr ? state_field : "";
   const char* primary =
       result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-  std::string why = OneLine(primary ? primary : PQerrorMessage(conn_.get()));
+  std::string why = OneLine(primary != nullptr ? primary
+                            : conn_ != nullptr ? PQerrorMessage(conn_.get())
+                                               : "connection lost");
   if (!state.empty()) why += " (SQLSTATE " + state + ")";
   const bool lost = PQstatus(conn_.get()) == CONNECTION_BAD;
   if (lost) {
@@ -554,6 +715,7 @@ std::optional<Range> PostgresStore::TakeReturned(const char* doing,
 
 Range PostgresStore::Reserve(std::uint64_t count) {
   if (count == 0) throw std::invalid_argument("Reserve(0): count must be > 0");
+  BeginCall();
   const char* doing = "reserving a range";
   // (range, counter after it), known only once COMMIT succeeded.
   const auto [range, counter] = InTransaction(doing, [&] {
@@ -605,6 +767,7 @@ void PostgresStore::Return(const std::vector<Range>& ranges) {
                    [](const Range& r) { return r.first < r.last; })) {
     return;
   }
+  BeginCall();
   const char* doing = "returning numbers";
   InTransaction(
       doing,
@@ -616,6 +779,7 @@ void PostgresStore::Return(const std::vector<Range>& ranges) {
 }
 
 std::uint64_t PostgresStore::Next() {
+  BeginCall();
   if (conn_ == nullptr) Reconnect();
   const char* doing = "reading the counter";
   return ParseCounter(
@@ -625,8 +789,9 @@ std::uint64_t PostgresStore::Next() {
 }  // namespace
 
 std::unique_ptr<RangeStore> OpenPostgresStore(const std::string& url,
-                                              const StoreFormat& wanted) {
-  return std::make_unique<PostgresStore>(url, wanted);
+                                              const StoreFormat& wanted,
+                                              const StoreLimits& limits) {
+  return std::make_unique<PostgresStore>(url, wanted, limits);
 }
 
 }  // namespace forge::broker

@@ -5,9 +5,25 @@
 //   * DB_URL is a libpq URI, "postgres://" or "postgresql://"
 //     (user:password@host:port/db?param=...). libpq's PG* environment
 //     variables and ~/.pgpass fill what the URL leaves out. Unless the URL
-//     says otherwise, the store connects with connect_timeout=5,
-//     application_name=forge-broker and TCP keepalives (a dead server is
-//     noticed within about 25 s even in the middle of a query).
+//     says otherwise, the store connects with application_name=forge-broker,
+//     connect_timeout, TCP keepalives (idle and interval of
+//     STORE_TIMEOUT_MS rounded up to seconds, count 3) and tcp_user_timeout
+//     = STORE_TIMEOUT_MS.
+//   * Time limits (STORE_TIMEOUT_MS = limits.timeout, store_limits.h):
+//     every transaction starts with SET LOCAL lock_timeout and
+//     idle_in_transaction_session_timeout of STORE_TIMEOUT_MS and
+//     statement_timeout of 1.5 × STORE_TIMEOUT_MS, so the server ends a
+//     lock wait, a frozen client's open transaction (releasing the counter
+//     row) or a statement after that long; each is a transient error. The
+//     client never blocks in libpq: it connects and runs statements
+//     asynchronously and polls the socket, giving up on the whole call after 2
+//     × STORE_TIMEOUT_MS without an answer (a blackholed network), or at once
+//     when the stop signal comes during the call (store_limits.h). Giving
+//     up drops the connection (transient StoreError; the next call
+//     reconnects) rather than PQcancel, which blocks on a silent network;
+//     the server rolls back when it sees the socket closed or when its own
+//     timeouts fire. Giving up while COMMIT is in flight is an unknown
+//     outcome, handled as below.
 //   * Schema version 2, created on first use in one transaction that holds
 //     pg_advisory_xact_lock(kSchemaLockKey), so brokers racing to create
 //     one store all end up with the first one's format:
@@ -72,6 +88,7 @@ inline constexpr std::int64_t kSchemaLockKey = 0x666f726765534348;
 // `wanted` is used. Throws StoreError (transient when the server could not
 // be reached).
 std::unique_ptr<RangeStore> OpenPostgresStore(const std::string& url,
-                                              const StoreFormat& wanted);
+                                              const StoreFormat& wanted,
+                                              const StoreLimits& limits = {});
 
 }  // namespace forge::broker

@@ -26,8 +26,10 @@
 //     empty range (first == last). Numbers returned later are handed out
 //     again, even after an empty range.
 //   * Errors throw StoreError; transient() says whether retrying can help
-//     (locked/busy database, lost connection) or not (corrupt file, newer
-//     schema, read-only directory). When the outcome of a commit is unknown
+//     (locked/busy database, lost connection, a wait cut short by
+//     STORE_TIMEOUT_MS or the stop signal) or not (corrupt file, newer
+//     schema, read-only directory). A transient error from Return means
+//     nothing was recorded. When the outcome of a commit is unknown
 //     the range is treated as reserved and lost: never reused.
 //   * The store's format (key length, order, secret) is fixed at creation.
 //     OpenStore with a wanted format that differs from a stored one throws
@@ -44,6 +46,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/store_limits.h"
 #include "config/config.h"
 
 namespace forge::broker {
@@ -93,9 +96,12 @@ class RangeStore {
 // one must match wanted's key_length and order, and its own secret wins.
 // A DB_URL that config::ParseDbUrl refuses (an unknown scheme, a
 // sqlite://HOST form, …) or a SQLite path that is not a regular file
-// throws a non-transient StoreError.
+// throws a non-transient StoreError. Every call of the store, opening
+// included, waits at most as `limits` allow (a transient StoreError when it
+// gives up; see store_limits.h).
 std::unique_ptr<RangeStore> OpenStore(const std::string& db_url,
-                                      const StoreFormat& wanted);
+                                      const StoreFormat& wanted,
+                                      const StoreLimits& limits = {});
 
 // Helpers shared by the store implementations (open_store.cpp).
 

@@ -26,7 +26,6 @@ namespace forge::broker {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
@@ -125,12 +124,12 @@ std::optional<KeyOrder> ParseOrder(const std::string& text) {
 
 }  // namespace
 
-// Retries SQLITE_BUSY until busy_timeout_ms has passed in all (SQLite's
-// busy handler waits inside that budget too), then turns SQLite errors
-// into one-line StoreErrors.
+// One store call: retries SQLITE_BUSY while clock_ allows (the busy
+// handler waits inside the same budget), then turns SQLite errors into
+// one-line StoreErrors.
 template <typename F>
 auto SqliteStore::Guarded(const char* doing, F&& work) {
-  const auto deadline = Clock::now() + milliseconds(options_.busy_timeout_ms);
+  clock_.Begin(clock_.limits().timeout);
   struct Lower {
     WriterTurns* turns;
     ~Lower() { turns->LowerFlag(); }
@@ -140,12 +139,11 @@ auto SqliteStore::Guarded(const char* doing, F&& work) {
       return work();
     } catch (const SQLite::Exception& e) {
       const int code = e.getErrorCode() & 0xff;
-      const auto now = Clock::now();
-      if (IsBusy(code) && now < deadline) {
+      const milliseconds left = clock_.Left();
+      if (IsBusy(code) && left > milliseconds::zero()) {
         const auto pause =
             milliseconds(std::min(1 << std::min(attempt, 5), 20));
-        std::this_thread::sleep_for(
-            std::min<Clock::duration>(pause, deadline - now));
+        std::this_thread::sleep_for(std::min(pause, left));
         continue;
       }
       if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
@@ -154,16 +152,17 @@ auto SqliteStore::Guarded(const char* doing, F&& work) {
                              "); move it away or point DB_URL at another file",
                          /*transient=*/false);
       }
+      const std::string waited = IsBusy(code) ? " (" + clock_.Why() + ")" : "";
       throw StoreError("store " + describe_ + ": " + doing +
-                           " failed: " + e.what() + Hint(code),
+                           " failed: " + e.what() + waited + Hint(code),
                        IsTransient(code));
     }
   }
 }
 
 SqliteStore::SqliteStore(const std::string& path, const StoreFormat& wanted,
-                         SqliteOptions options)
-    : options_(options) {
+                         const StoreLimits& limits)
+    : clock_(limits) {
   std::error_code ec;
   const fs::path file = fs::absolute(path, ec).lexically_normal();
   describe_ = "sqlite:" + (ec ? path : file.string());
@@ -178,8 +177,9 @@ SqliteStore::SqliteStore(const std::string& path, const StoreFormat& wanted,
                      /*transient=*/false);
   }
   Guarded("opening", [&] {
-    db_ = std::make_unique<SQLite::Database>(
-        file.string(), SQLite::OPEN_READWRITE, options_.busy_timeout_ms);
+    // No SQLiteCpp busy timeout: OnBusy is the one busy mechanism.
+    db_ = std::make_unique<SQLite::Database>(file.string(),
+                                             SQLite::OPEN_READWRITE);
     sqlite3_busy_handler(db_->getHandle(), &SqliteStore::OnBusy, this);
   });
   // SQLite silently opens a write-protected file read-only; refuse it here,
@@ -214,15 +214,11 @@ SqliteStore::~SqliteStore() = default;
 
 // SQLite calls this while another connection holds the lock: raise our
 // flag (so the holder gives way next time) and poll often, since the lock
-// is free only for moments between the holder's transactions.
+// is free only for moments between the holder's transactions. Gives up
+// (SQLITE_BUSY) when the call's clock says so: timeout or stop signal.
 int SqliteStore::OnBusy(void* self, int count) {
   auto* store = static_cast<SqliteStore*>(self);
-  const auto now = Clock::now();
-  if (count == 0) store->busy_since_ = now;
-  if (now - store->busy_since_ >=
-      milliseconds(store->options_.busy_timeout_ms)) {
-    return 0;  // give up: SQLITE_BUSY
-  }
+  if (store->clock_.Left() == milliseconds::zero()) return 0;
   store->turns_->RaiseFlag();
   std::this_thread::sleep_for(microseconds(100 * std::min(count + 1, 10)));
   return 1;
@@ -318,8 +314,7 @@ int SqliteStore::CheckSchemaVersion() {
 }
 
 microseconds SqliteStore::GiveWayLimit() const {
-  return std::min<microseconds>(kMaxGiveWay,
-                                milliseconds(options_.busy_timeout_ms / 2));
+  return std::min<microseconds>(kMaxGiveWay, clock_.limits().timeout / 2);
 }
 
 StoreFormat SqliteStore::ReadFormat() {

@@ -23,8 +23,11 @@
 //     version marks set to 2) in one write transaction. A newer version, a
 //     file that is not SQLite, or a SQLite file that is not a mini-forge
 //     store is refused with a non-transient StoreError.
-//   * SQLITE_BUSY is retried for at most busy_timeout_ms in all (the busy
-//     handler included); past that Reserve throws a transient StoreError.
+//   * SQLITE_BUSY is retried for at most limits.timeout (STORE_TIMEOUT_MS)
+//     per call in all, through one mechanism: this store's busy handler
+//     (SQLite's own busy timeout is not set); past that, or at once when
+//     the stop signal comes during the wait (see store_limits.h), the call
+//     throws a transient StoreError.
 //     Writers take turns through a sidecar "<PATH>-writers" (see
 //     writer_turns.h) so none starves while others reserve back to back.
 //   * One thread at a time per object; open it after fork(), not before.
@@ -49,16 +52,12 @@ namespace forge::broker {
 
 class WriterTurns;
 
-struct SqliteOptions {
-  int busy_timeout_ms = 5000;
-};
-
 class SqliteStore final : public RangeStore {
  public:
   // `path` is the file name (the part after "sqlite:"). Creates the store
   // with `wanted` if it does not exist yet; see OpenStore for the rules.
   SqliteStore(const std::string& path, const StoreFormat& wanted,
-              SqliteOptions options = {});
+              const StoreLimits& limits = {});
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
@@ -86,10 +85,9 @@ class SqliteStore final : public RangeStore {
   static int OnBusy(void* self, int count);
 
   std::string describe_;
-  SqliteOptions options_;
+  CallClock clock_;
   StoreFormat format_;
   std::uint64_t space_ = 0;
-  std::chrono::steady_clock::time_point busy_since_;
   std::unique_ptr<WriterTurns> turns_;
   std::unique_ptr<SQLite::Database> db_;
   std::unique_ptr<SQLite::Statement> read_next_;

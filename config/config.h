@@ -65,6 +65,9 @@ struct Config {
   std::string db_url = "sqlite:./data/forge.db";
   int key_length = 7;
   KeyOrder key_order = KeyOrder::kScrambled;
+  // STORE_TIMEOUT_MS: the longest one store call may block (PostgreSQL
+  // lock/statement/idle-in-transaction timeouts, SQLite busy timeout).
+  int store_timeout_ms = 2000;
   // All programs.
   std::string shm_name = "mini-forge";
   bool debug = false;

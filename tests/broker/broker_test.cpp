@@ -412,7 +412,9 @@ TEST_F(BrokerTest, StopWithALiveWorkerKeepsTheRingAndReturnsOnlyTheHand) {
   EXPECT_EQ(stats().keys_wasted.load(), 0u);
 }
 
-TEST_F(BrokerTest, StopWithTheStoreDownGivesUpWithinTheBudgetCountingTheGap) {
+// The store recorded nothing (transient errors only): the keys drained
+// from the ring go back into it, only the hand becomes a gap.
+TEST_F(BrokerTest, StopWithTheStoreDownPutsTheRingBackAndCountsTheHand) {
   FakeStore store(7, KeySpace(7));
   Open(store);
   BrokerOptions options = Options();
@@ -428,9 +430,13 @@ TEST_F(BrokerTest, StopWithTheStoreDownGivesUpWithinTheBudgetCountingTheGap) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(2000));
   EXPECT_GT(store.return_calls(), 1);  // transient: retried
   EXPECT_EQ(state(), State::kStopped);
-  EXPECT_EQ(ring().Size(), 0u);  // drained: those keys are gone for good
-  EXPECT_EQ(stats().keys_wasted.load(), reserved);
+  EXPECT_EQ(ring().Size(), kCapacity);  // drained, then put back
+  EXPECT_EQ(stats().keys_wasted.load(), reserved - kCapacity);
   EXPECT_TRUE(store.returned().empty());
+  std::vector<std::uint64_t> numbers = Pop(kCapacity, kCodec7);
+  std::sort(numbers.begin(), numbers.end());
+  ASSERT_EQ(numbers.size(), kCapacity);
+  for (std::uint64_t i = 0; i < kCapacity; ++i) ASSERT_EQ(numbers[i], i);
 }
 
 TEST_F(BrokerTest, ANonTransientReturnErrorIsNotRetried) {

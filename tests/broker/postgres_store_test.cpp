@@ -5,10 +5,16 @@
 #include "broker/postgres_store.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "broker/key_codec.h"
@@ -29,6 +35,17 @@ using store_test::Parse;
 using store_test::Serialize;
 
 constexpr milliseconds kServerDeadline{20000};
+
+// STORE_TIMEOUT_MS, the stop flag and the stop budget of a test store.
+StoreLimits Limits(milliseconds timeout,
+                   const std::atomic<bool>* stop = nullptr,
+                   milliseconds stop_budget = milliseconds(1000)) {
+  StoreLimits limits;
+  limits.timeout = timeout;
+  limits.stop = stop;
+  limits.stop_budget = stop_budget;
+  return limits;
+}
 
 StoreFormat Format(int length, KeyOrder order) {
   StoreFormat f;
@@ -307,6 +324,50 @@ TEST_F(PostgresStoreTest, ACommitWithUnknownOutcomeLeavesAGap) {
   EXPECT_EQ(after.first, lost_first + 100);
 }
 
+// A COMMIT waiting for a synchronous standby that never answers ends
+// within the store's limits (the client gives up, or statement_timeout
+// cancels the wait with a WARNING and the commit made on the primary
+// only): either way not durable enough to hand out, so the range is a gap.
+TEST_F(PostgresStoreTest, ACommitCutShortWaitingForAStandbyLeavesAGap) {
+  auto store =
+      OpenPostgresStore(url_, kSequential7, Limits(milliseconds(1000)));
+  store->Reserve(10);
+  server_.Query("ALTER SYSTEM SET synchronous_standby_names = 'forge_ghost'");
+  server_.Query("SELECT pg_reload_conf()");
+  // The reload reaches the store's server process in its own time.
+  std::optional<StoreError> cut;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        try {
+          store->Reserve(100);
+          return false;
+        } catch (const StoreError& e) {
+          cut = e;
+          return true;
+        }
+      },
+      kServerDeadline));
+  EXPECT_TRUE(cut->transient()) << cut->what();
+  EXPECT_NE(std::string(cut->what()).find("unknown"), std::string::npos)
+      << cut->what();
+  const std::uint64_t counter =
+      std::stoull(server_.Query("SELECT next FROM forge_counter"));
+  server_.Query("ALTER SYSTEM RESET synchronous_standby_names");
+  server_.Query("SELECT pg_reload_conf()");
+  std::optional<Range> after;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        try {
+          after = store->Reserve(100);
+          return true;
+        } catch (const StoreError&) {
+          return false;  // the reset has not reached it yet
+        }
+      },
+      kServerDeadline));
+  EXPECT_GE(after->first, counter) << "the cut-short range was handed out";
+}
+
 TEST_F(PostgresStoreTest, ACounterThatWentBackIsRefused) {
   auto store = OpenPostgresStore(url_, kSequential7);
   store->Reserve(100);
@@ -364,6 +425,156 @@ TEST_F(PostgresStoreTest, NeitherDescribeNorErrorsShowThePassword) {
 
 // With synchronous_commit=off a COMMIT could be lost in a crash after the
 // keys were served; the store raises it for its own transactions.
+// Another session holds the counter row (SELECT ... FOR UPDATE) until
+// Release() ends that session.
+class CounterLock {
+ public:
+  explicit CounterLock(PostgresServer& server) : server_(server) {
+    holder_ = std::thread([this] {
+      try {
+        server_.Query(
+            "SET application_name = 'forge-test-locker'; BEGIN; SELECT next "
+            "FROM forge_counter WHERE id = 1 FOR UPDATE; SELECT "
+            "pg_sleep(300); COMMIT");
+      } catch (const std::exception&) {
+        // Terminated by Release().
+      }
+    });
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          return server_.Query(
+                     "SELECT count(*) FROM pg_stat_activity WHERE "
+                     "application_name = 'forge-test-locker' AND "
+                     "wait_event = 'PgSleep'") == "1";
+        },
+        kServerDeadline));
+  }
+  ~CounterLock() { Release(); }
+  void Release() {
+    if (!holder_.joinable()) return;
+    server_.Query(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE application_name = 'forge-test-locker'");
+    holder_.join();
+  }
+
+ private:
+  PostgresServer& server_;
+  std::thread holder_;
+};
+
+// lock_timeout = STORE_TIMEOUT_MS: a row held elsewhere ends the call after
+// about that long with a transient error; before, it waited for as long as
+// the other session kept the lock.
+TEST_F(PostgresStoreTest, ACounterRowHeldElsewhereEndsTheCallAfterTheTimeout) {
+  auto store = OpenPostgresStore(url_, kSequential7, Limits(milliseconds(500)));
+  EXPECT_EQ(store->Reserve(10).first, 0u);
+  CounterLock lock(server_);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const auto start = std::chrono::steady_clock::now();
+    const StoreError e = ErrorFrom([&] { store->Reserve(10); });
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_TRUE(e.transient()) << e.what();
+    EXPECT_NE(std::string(e.what()).find("lock timeout"), std::string::npos)
+        << e.what();
+    EXPECT_GE(took, milliseconds(500));
+    EXPECT_LT(took, milliseconds(2000));
+  }
+  lock.Release();
+  EXPECT_EQ(store->Reserve(10).first, 10u);  // nothing lost, nothing twice
+}
+
+// SIGTERM's flag ends a call blocked on the lock at once, though
+// STORE_TIMEOUT_MS is a minute away; the calls after it (Return on the way
+// out) get the stop budget only.
+TEST_F(PostgresStoreTest, TheStopFlagEndsABlockedCallAtOnce) {
+  std::atomic<bool> stop{false};
+  auto store =
+      OpenPostgresStore(url_, kSequential7,
+                        Limits(milliseconds(60000), &stop, milliseconds(500)));
+  const Range mine = store->Reserve(10);
+  CounterLock lock(server_);
+  std::future<Range> blocked =
+      std::async(std::launch::async, [&] { return store->Reserve(10); });
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return server_.Query("SELECT count(*) " + BrokerBackends() +
+                             " AND wait_event_type = 'Lock'") == "1";
+      },
+      kServerDeadline));
+  auto start = std::chrono::steady_clock::now();
+  stop = true;
+  const StoreError e = ErrorFrom([&] { blocked.get(); });
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(500));
+  EXPECT_TRUE(e.transient()) << e.what();
+  EXPECT_NE(std::string(e.what()).find("stopping"), std::string::npos)
+      << e.what();
+  start = std::chrono::steady_clock::now();
+  const StoreError back = ErrorFrom([&] { store->Return({mine}); });
+  EXPECT_TRUE(back.transient()) << back.what();  // nothing recorded
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1500));
+  lock.Release();
+  EXPECT_EQ(server_.Query("SELECT count(*) FROM forge_returned"), "0");
+}
+
+// idle_in_transaction_session_timeout = STORE_TIMEOUT_MS: a broker frozen
+// (SIGSTOP) inside its transaction holds the counter row only that long;
+// the server ends its session and other brokers go on.
+TEST_F(PostgresStoreTest, ABrokerFrozenInsideItsTransactionIsCutOff) {
+  OpenPostgresStore(url_, kSequential7);  // creates the store
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Reserves back to back; a transient error (a stop/continue that took
+    // too long) only means "again".
+    for (;;) {
+      try {
+        auto store =
+            OpenPostgresStore(url_, kSequential7, Limits(milliseconds(500)));
+        for (;;) {
+          try {
+            store->Reserve(1);
+          } catch (const StoreError& e) {
+            if (!e.transient()) ::_exit(1);
+          }
+        }
+      } catch (...) {
+      }
+    }
+    ::_exit(0);
+  }
+  // Freeze it until the server shows it idle inside a transaction that
+  // wrote (has an xid): it holds the counter row.
+  const bool frozen_in_tx = WaitUntil(
+      [&] {
+        ::kill(child, SIGSTOP);
+        if (server_.Query("SELECT count(*) " + BrokerBackends() +
+                          " AND state = 'idle in transaction' AND "
+                          "backend_xid IS NOT NULL") == "1") {
+          return true;
+        }
+        ::kill(child, SIGCONT);
+        return false;
+      },
+      kServerDeadline);
+  if (!frozen_in_tx) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    FAIL() << "never caught the child inside its transaction\n"
+           << server_.Query(
+                  "SELECT string_agg(state || ' ' || "
+                  "coalesce(backend_xid::text, '-'), ', ') " +
+                  BrokerBackends());
+  }
+  auto other =
+      OpenPostgresStore(url_, kSequential7, Limits(milliseconds(5000)));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_NO_THROW(other->Reserve(10));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(3000));
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+}
+
 TEST(PostgresDurabilityTest, SynchronousCommitOffIsRaisedForReservations) {
   PostgresServer server({"log_statement=all"});
   server.Query("ALTER DATABASE forge_test SET synchronous_commit = off");

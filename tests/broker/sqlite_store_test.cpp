@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "broker/key_codec.h"
@@ -32,6 +34,17 @@ using store_test::ExpectTiles;
 using store_test::InChildren;
 using store_test::Parse;
 using store_test::Serialize;
+
+// STORE_TIMEOUT_MS, the stop flag and the stop budget of a test store.
+StoreLimits Limits(milliseconds timeout,
+                   const std::atomic<bool>* stop = nullptr,
+                   milliseconds stop_budget = milliseconds(1000)) {
+  StoreLimits limits;
+  limits.timeout = timeout;
+  limits.stop = stop;
+  limits.stop_budget = stop_budget;
+  return limits;
+}
 
 StoreFormat Format(int length, KeyOrder order, std::uint64_t secret = 0) {
   StoreFormat f;
@@ -349,7 +362,7 @@ TEST(SqliteStore, RefusesACounterBeyondTheKeySpace) {
 TEST(SqliteStore, LockHeldBeyondTheBusyTimeoutIsTransientAndLosesNothing) {
   TempDir tmp;
   const std::string db = tmp / "forge.db";
-  SqliteStore store(db, kDefault, SqliteOptions{.busy_timeout_ms = 200});
+  SqliteStore store(db, kDefault, Limits(milliseconds(200)));
   SQLite::Database other(db, SQLite::OPEN_READWRITE);
   {
     SQLite::Transaction hold(other, SQLite::TransactionBehavior::IMMEDIATE);
@@ -363,6 +376,57 @@ TEST(SqliteStore, LockHeldBeyondTheBusyTimeoutIsTransientAndLosesNothing) {
   const Range r = store.Reserve(10);
   EXPECT_EQ(r.first, 0u);
   EXPECT_EQ(r.last, 10u);
+}
+
+// STORE_TIMEOUT_MS is the one busy timeout (it was a fixed 5 s, with a
+// SQLiteCpp timeout the busy handler overrode): a lock held for longer
+// ends the call after about that long, never much later.
+TEST(SqliteStore, BusyTimeoutIsTheStoreTimeout) {
+  TempDir tmp;
+  const std::string db = tmp / "forge.db";
+  for (const int ms : {300, 1200}) {
+    SqliteStore store(db, kDefault, Limits(milliseconds(ms)));
+    SQLite::Database other(db, SQLite::OPEN_READWRITE);
+    SQLite::Transaction hold(other, SQLite::TransactionBehavior::IMMEDIATE);
+    const auto start = std::chrono::steady_clock::now();
+    const StoreError e = ErrorFrom([&] { store.Reserve(10); });
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_TRUE(e.transient()) << e.what();
+    EXPECT_GE(took, milliseconds(ms));
+    EXPECT_LT(took, milliseconds(ms + 700)) << "STORE_TIMEOUT_MS=" << ms;
+    EXPECT_NE(
+        std::string(e.what()).find("STORE_TIMEOUT_MS=" + std::to_string(ms)),
+        std::string::npos)
+        << e.what();
+  }
+}
+
+// A stop signal during a busy wait ends the call at once; the calls after
+// it (returning numbers on the way out) share the stop budget.
+TEST(SqliteStore, StopEndsABusyWaitAtOnce) {
+  TempDir tmp;
+  const std::string db = tmp / "forge.db";
+  std::atomic<bool> stop{false};
+  SqliteStore store(db, kDefault,
+                    Limits(milliseconds(60000), &stop, milliseconds(300)));
+  const Range mine = store.Reserve(10);
+  SQLite::Database other(db, SQLite::OPEN_READWRITE);
+  SQLite::Transaction hold(other, SQLite::TransactionBehavior::IMMEDIATE);
+  std::thread signal([&] {
+    std::this_thread::sleep_for(milliseconds(200));
+    stop = true;
+  });
+  auto start = std::chrono::steady_clock::now();
+  const StoreError e = ErrorFrom([&] { store.Reserve(10); });
+  signal.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1000));
+  EXPECT_TRUE(e.transient()) << e.what();
+  EXPECT_NE(std::string(e.what()).find("stopping"), std::string::npos)
+      << e.what();
+  start = std::chrono::steady_clock::now();
+  const StoreError back = ErrorFrom([&] { store.Return({mine}); });
+  EXPECT_TRUE(back.transient()) << back.what();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1000));
 }
 
 TEST(SqliteStore, RejectsAKeyLengthOutsideOneToTen) {

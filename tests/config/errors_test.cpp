@@ -74,6 +74,9 @@ TEST_F(ConfigTest, StrictIntegers) {
       {"KEEP_ALIVE_MAX", "0", "is out of range"},
       {"KEEP_ALIVE_TIMEOUT", "3601", "is out of range"},
       {"LISTEN_BACKLOG", "65536", "is out of range"},
+      {"STORE_TIMEOUT_MS", "99", "is out of range"},
+      {"STORE_TIMEOUT_MS", "600001", "is out of range"},
+      {"STORE_TIMEOUT_MS", "2s", "is not an integer"},
   };
   for (const Case& c : cases) {
     env_.vars = {{c.key, c.value}};
@@ -89,8 +92,10 @@ TEST_F(ConfigTest, RangeEdgesAreAccepted) {
                {"POOL_CAPACITY", "67108864"},
                {"EMPTY_WAIT_MS", "0"},
                {"WORKERS", "256"},
-               {"KEY_LENGTH", "10"}};
+               {"KEY_LENGTH", "10"},
+               {"STORE_TIMEOUT_MS", "100"}};
   const Config cfg = Load();
+  EXPECT_EQ(cfg.store_timeout_ms, 100);
   EXPECT_EQ(cfg.port, 65535);
   EXPECT_EQ(cfg.range_size, 1000000000u);
   EXPECT_EQ(cfg.pool_capacity, 67108864u);

@@ -35,6 +35,7 @@ void ExpectDefaults(const Config& cfg) {
   EXPECT_EQ(cfg.db_url, "sqlite:./data/forge.db");
   EXPECT_EQ(cfg.key_length, 7);
   EXPECT_EQ(cfg.key_order, KeyOrder::kScrambled);
+  EXPECT_EQ(cfg.store_timeout_ms, 2000);
   EXPECT_EQ(cfg.shm_name, "mini-forge");
   EXPECT_FALSE(cfg.debug);
   EXPECT_EQ(cfg.log_format, LogFormat::kText);
