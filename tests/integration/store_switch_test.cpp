@@ -178,8 +178,8 @@ TEST_F(StoreSwitchTest, AStoreNeverDrainsAnotherStoresKeys) {
 
   // An empty ring: Y may take the segment over; it then names b.db.
   Process y = StartBroker(SwitchEnv("b.db"));
-  ASSERT_TRUE(WaitSegmentStore(StoreId(b_db))) << y.Stderr();
   ASSERT_TRUE(WaitBrokerRunning(y)) << y.Stderr();
+  ASSERT_TRUE(WaitSegmentStore(StoreId(b_db))) << y.Stderr();
   EXPECT_NE(y.Stderr().find("filled from store sqlite:" + a_db),
             std::string::npos)
       << y.Stderr();

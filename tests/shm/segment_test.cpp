@@ -176,9 +176,9 @@ TEST_F(SegmentTest, WrongVersionIsRefused) {
   CreateAndClose();
   RawFile(path()).prefix().header.layout_version = kLayoutVersion + 1;
   EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadWrite); }),
-              HasSubstr("layout version 2, this build reads version 1"));
+              HasSubstr("layout version 3, this build reads version 2"));
   EXPECT_THAT(ErrorOf([&] { Segment::OpenProducer(name(), Spec(64)); }),
-              HasSubstr("layout version 2"));
+              HasSubstr("layout version 3"));
 }
 
 TEST_F(SegmentTest, WrongHeaderSizeIsRefused) {
