@@ -65,14 +65,14 @@ std::uint32_t LiveWorkers(shm::Segment& seg) {
   return live;
 }
 
-// True when the segment was created for `store`: only then do the keys in
-// its ring decode to this store's numbers (a segment re-attached after
-// DB_URL changed holds another store's keys, maybe with another secret).
+static_assert(shm::kStoreIdChars == kStoreIdLength);
+
+// True when the keys in the segment's ring came from `store`: its header
+// records the identity of the store every key in it came from (segment.h,
+// "Store identity"), so only then are they this store's numbers. The
+// description is not compared: one store has many names (paths, hosts).
 bool FilledFrom(const shm::Segment& seg, const RangeStore& store) {
-  const char* text = seg.header().store;
-  const std::string_view created(text, ::strnlen(text, shm::kStoreTextBytes));
-  return created ==
-         std::string_view(store.Describe()).substr(0, shm::kStoreTextBytes - 1);
+  return shm::StoreIdOf(seg.header()) == store.format().store_id;
 }
 
 std::uint64_t Total(const std::vector<Range>& ranges) {
@@ -121,7 +121,7 @@ std::string Sources(std::uint64_t in_hand, std::uint64_t from_ring,
     text += ", which stays with " + std::to_string(workers) +
             " attached frontend worker(s)";
   } else if (!foreign_store.empty()) {
-    text += ", which stays: it was created for store \"" + foreign_store + "\"";
+    text += ", which stays: it was filled from store " + foreign_store;
   }
   return text;
 }
@@ -167,6 +167,7 @@ shm::SegmentSpec SegmentSpecFor(const config::Config& cfg,
   spec.key_order = f.order == config::KeyOrder::kSequential ? 1 : 0;
   spec.key_space = KeySpace(f.key_length);
   spec.store = store.Describe();
+  spec.store_id = f.store_id;
   return spec;
 }
 
@@ -507,8 +508,9 @@ void Broker::ReturnUnpublished() {
   const std::uint64_t from_ring =
       workers == 0 && ours ? DrainRing(&ring_runs) : 0;
   back.insert(back.end(), ring_runs.begin(), ring_runs.end());
-  const std::string where =
-      Sources(in_hand, from_ring, workers, ours ? "" : seg_.header().store);
+  const std::string where = Sources(
+      in_hand, from_ring, workers,
+      ours ? "" : "id " + shm::StoreIdOf(seg_.header()) + ", not this one");
   back = Coalesce(std::move(back));
   const std::uint64_t total = Total(back);
   std::string error;

@@ -36,9 +36,10 @@
 //     gives back to the store (RangeStore::Return, one transaction) the
 //     numbers it never published: the hand, and — only when no frontend
 //     worker is attached (every WorkerSlot pid 0 or dead, as seen from this
-//     pid namespace) and the segment was created for this store (header
-//     store text == Describe(), so its keys decode to this store's numbers)
-//     — every key still in the ring, popped as a consumer and decoded.
+//     pid namespace) and the segment's recorded store identity is this
+//     store's (header store_id == format().store_id: every key in the ring
+//     came from this store, see segment.h "Store identity") — every key
+//     still in the ring, popped as a consumer and decoded.
 //     Keys leave circulation (popped; the hand is simply never pushed)
 //     BEFORE they are recorded, so a crash in between leaves a gap, never
 //     a duplicate; a worker that attaches meanwhile just finds the ring
@@ -108,7 +109,8 @@ const char* StateName(shm::BrokerState state);
 
 // The segment a broker on `store` produces into: capacity from the config,
 // key format from the store (the store wins; OpenStore already refused a
-// config that disagrees with it), store text = store.Describe().
+// config that disagrees with it), store text = store.Describe(), store_id
+// = the store's identity.
 shm::SegmentSpec SegmentSpecFor(const config::Config& cfg,
                                 const RangeStore& store);
 

@@ -67,6 +67,34 @@ std::uint64_t RandomSecret() {
   return secret;
 }
 
+std::string RandomStoreId() {
+  unsigned char bytes[16];
+  std::size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n > 0) {
+      got += static_cast<std::size_t>(n);
+    } else if (n < 0 && errno != EINTR) {
+      throw StoreError(std::string("cannot read a random store identity "
+                                   "(getrandom: ") +
+                           std::strerror(errno) + ")",
+                       /*transient=*/false);
+    }
+  }
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (const unsigned char b : bytes) {
+    id += kHex[b >> 4];
+    id += kHex[b & 0xf];
+  }
+  return id;
+}
+
+bool ValidStoreId(std::string_view text) {
+  return text.size() == kStoreIdLength &&
+         text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
 std::string RangeText(const Range& r) {
   return "[" + std::to_string(r.first) + ", " + std::to_string(r.last) + ")";
 }

@@ -207,6 +207,8 @@ StoreFormat ParseMeta(const std::string& describe,
   const auto created = ParseInt<std::int64_t>(field("created_unix_s"));
   if (!created) throw bad("created_unix_s");
   format.created_unix_s = *created;
+  format.store_id = field("store_id");
+  if (!ValidStoreId(format.store_id)) throw bad("store_id");
   return format;
 }
 
@@ -234,7 +236,8 @@ std::string UrlProblem(const std::string& url) {
 
 bool SameFormat(const StoreFormat& a, const StoreFormat& b) {
   return a.key_length == b.key_length && a.order == b.order &&
-         a.secret == b.secret && a.created_unix_s == b.created_unix_s;
+         a.secret == b.secret && a.created_unix_s == b.created_unix_s &&
+         a.store_id == b.store_id;
 }
 
 class PostgresStore final : public RangeStore {
@@ -273,6 +276,7 @@ class PostgresStore final : public RangeStore {
   StoreFormat OpenSchema(const StoreFormat& wanted);
   void CreateSchema(const StoreFormat& wanted);
   void UpgradeIfOld(const char* doing);
+  void AddStoreIdIfMissing(const char* doing);
   StoreFormat ReadFormat(const char* doing);
   std::uint64_t ParseCounter(const Result& result) const;
   std::uint64_t LockCounter(const char* doing);
@@ -454,10 +458,10 @@ void PostgresStore::Reconnect() {
   throw StoreError("store " + describe_ +
                        " changed while this broker was connected to it (was " +
                        DescribeFormat(format_) + " created at " +
-                       std::to_string(format_.created_unix_s) + ", now " +
-                       DescribeFormat(now) + " created at " +
-                       std::to_string(now.created_unix_s) +
-                       "); restart the broker",
+                       std::to_string(format_.created_unix_s) + " id " +
+                       format_.store_id + ", now " + DescribeFormat(now) +
+                       " created at " + std::to_string(now.created_unix_s) +
+                       " id " + now.store_id + "); restart the broker",
                    /*transient=*/false);
 }
 
@@ -605,8 +609,19 @@ StoreFormat PostgresStore::OpenSchema(const StoreFormat& wanted) {
     CreateSchema(wanted);
   } else {
     UpgradeIfOld(doing);
+    AddStoreIdIfMissing(doing);
   }
   return ReadFormat(doing);
+}
+
+// Under the caller's schema lock: a store made before identities existed
+// gets one, exactly once however many brokers open it at the same time.
+void PostgresStore::AddStoreIdIfMissing(const char* doing) {
+  const Result id =
+      Exec(doing, "SELECT 1 FROM forge_meta WHERE key = 'store_id'");
+  if (PQntuples(id.get()) > 0) return;
+  Exec(doing, "INSERT INTO forge_meta (key, value) VALUES ('store_id', $1)",
+       {RandomStoreId()});
 }
 
 // Version 1 -> 2: adds the returned list, under the caller's schema lock
@@ -644,10 +659,10 @@ void PostgresStore::CreateSchema(const StoreFormat& wanted) {
   Exec(doing,
        "INSERT INTO forge_meta (key, value) VALUES ('schema_version', $1), "
        "('key_length', $2), ('key_order', $3), ('secret', $4), "
-       "('created_unix_s', $5)",
+       "('created_unix_s', $5), ('store_id', $6)",
        {std::to_string(kStoreSchemaVersion), std::to_string(wanted.key_length),
         std::string(KeyOrderName(wanted.order)), std::to_string(secret),
-        std::to_string(std::time(nullptr))});
+        std::to_string(std::time(nullptr)), RandomStoreId()});
 }
 
 StoreFormat PostgresStore::ReadFormat(const char* doing) {

@@ -29,15 +29,17 @@
 //     one store all end up with the first one's format:
 //       forge_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) holds
 //         schema_version, key_length, key_order, secret, created_unix_s,
-//         and after the first Return returned_total (numbers ever
-//         returned);
+//         store_id (the store's random identity, range_store.h), and after
+//         the first Return returned_total (numbers ever returned);
 //       forge_counter(id INT PRIMARY KEY CHECK (id = 1),
 //                     next BIGINT NOT NULL CHECK (next >= 0));
 //       forge_returned(first BIGINT PRIMARY KEY CHECK (first >= 0),
 //                      last BIGINT NOT NULL, CHECK (first < last)): numbers
 //         given back, [first, last), never overlapping, all below next.
 //     A version-1 store is upgraded under the same lock at open (CREATE
-//     TABLE forge_returned, schema_version set to 2). A newer schema
+//     TABLE forge_returned, schema_version set to 2); a store without
+//     forge_meta.store_id (made by an older build) gets one the same way.
+//     A newer schema
 //     version or damaged metadata is refused with a non-transient
 //     StoreError; so is a format that differs from `wanted`.
 //   * Reserve and Return are each one READ COMMITTED transaction that
@@ -63,9 +65,10 @@
 //     if not, they are a gap).
 //   * On reconnect the store re-reads the metadata and refuses (non-
 //     transient) a database whose format changed or whose schema vanished;
-//     it never recreates a schema it once found. A counter lower than one
-//     this object already reserved up to (a database restored from an older
-//     backup) is refused too, instead of reissuing keys.
+//     it never recreates a schema it once found, nor accepts a store
+//     with another identity (another database behind the same URL). A counter
+//     lower than one this object already reserved up to (a database restored
+//     from an older backup) is refused too, instead of reissuing keys.
 //   * Describe() is "postgres://user@host:port/db" of the server actually
 //     reached, never a password. Error messages never carry the password.
 //   * One thread at a time per object; open it after fork(), not before (a

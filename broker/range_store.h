@@ -63,6 +63,12 @@ struct StoreFormat {
   config::KeyOrder order = config::KeyOrder::kScrambled;
   std::uint64_t secret = 0;         // 0 for sequential
   std::int64_t created_unix_s = 0;  // set by the store at creation
+  // The store's identity: 32 lower-case hex digits (128 random bits) set by
+  // the store at creation (a store made before identities existed gets one
+  // the first time it is opened). Not part of the format: OpenStore ignores
+  // it in `wanted`. A copied SQLite file keeps it (and is the same key
+  // space: never serve from both).
+  std::string store_id;
 };
 
 class StoreError : public std::runtime_error {
@@ -122,6 +128,16 @@ void CheckFormat(const std::string& describe, const StoreFormat& stored,
 // A non-zero random 64-bit secret from the kernel (getrandom). Throws a
 // non-transient StoreError if the kernel cannot supply one.
 std::uint64_t RandomSecret();
+
+// Characters of a store identity (StoreFormat::store_id).
+inline constexpr std::size_t kStoreIdLength = 32;
+
+// A fresh store identity (see StoreFormat::store_id) from the kernel
+// (getrandom). Throws a non-transient StoreError if it cannot supply one.
+std::string RandomStoreId();
+
+// True when `text` is a well-formed store identity.
+bool ValidStoreId(std::string_view text);
 
 // `ranges` without the empty ones, sorted by first. Throws a non-transient
 // StoreError naming the store when two of them overlap or one reaches past

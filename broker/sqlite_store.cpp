@@ -240,16 +240,16 @@ void SqliteStore::Configure() {
 // creates the schema and metadata (or upgrades a version-1 store); later
 // ones find user_version current.
 void SqliteStore::CreateSchemaIfMissing(const StoreFormat& wanted) {
-  if (CheckSchemaVersion() == kStoreSchemaVersion) {
+  if (CheckSchemaVersion() == kStoreSchemaVersion && HasStoreId()) {
     return;  // current: no need for the write lock
   }
   turns_->GiveWay(GiveWayLimit());
   SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
   turns_->LowerFlag();
   const int version = CheckSchemaVersion();
-  if (version == kStoreSchemaVersion) return;  // rolls back a read-only tx
-  if (version == kUpgradableSchemaVersion) {
-    Upgrade();
+  if (version == kStoreSchemaVersion || version == kUpgradableSchemaVersion) {
+    if (version == kUpgradableSchemaVersion) Upgrade();
+    AddStoreIdIfMissing();
     tx.commit();
     return;
   }
@@ -276,6 +276,7 @@ void SqliteStore::CreateSchemaIfMissing(const StoreFormat& wanted) {
       {"key_order", std::string(KeyOrderName(wanted.order))},
       {"secret", std::to_string(secret)},
       {"created_unix_s", std::to_string(std::time(nullptr))},
+      {"store_id", RandomStoreId()},
   };
   SQLite::Statement insert(
       *db_, "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, ?2)");
@@ -298,6 +299,20 @@ void SqliteStore::Upgrade() {
   db_->exec("UPDATE meta SET value = '" + std::to_string(kStoreSchemaVersion) +
             "' WHERE key = 'schema_version'");
   db_->exec("PRAGMA user_version = " + std::to_string(kStoreSchemaVersion));
+}
+
+bool SqliteStore::HasStoreId() {
+  return db_->execAndGet("SELECT count(*) FROM meta WHERE key = 'store_id'")
+             .getInt() > 0;
+}
+
+// Inside the caller's write transaction: a store made before identities
+// existed gets one (racing processes: the first one's stays).
+void SqliteStore::AddStoreIdIfMissing() {
+  SQLite::Statement insert(
+      *db_, "INSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', ?1)");
+  insert.bind(1, RandomStoreId());
+  insert.exec();
 }
 
 int SqliteStore::CheckSchemaVersion() {
@@ -351,6 +366,8 @@ StoreFormat SqliteStore::ReadFormat() {
   const auto created = ParseInt<std::int64_t>(field("created_unix_s"));
   if (!created) throw bad("created_unix_s");
   format.created_unix_s = *created;
+  format.store_id = field("store_id");
+  if (!ValidStoreId(format.store_id)) throw bad("store_id");
   return format;
 }
 

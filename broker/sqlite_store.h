@@ -13,14 +13,17 @@
 //     racing to create one store all end up with the creator's format.
 //   * Schema version 2 (PRAGMA user_version and meta.schema_version):
 //       meta(key TEXT PRIMARY KEY, value TEXT) holds schema_version,
-//         key_length, key_order, secret, created_unix_s, and after the
-//         first Return returned_total (numbers ever returned);
+//         key_length, key_order, secret, created_unix_s, store_id (the
+//         store's random identity, range_store.h), and after the first
+//         Return returned_total (numbers ever returned);
 //       counter(id INTEGER PRIMARY KEY CHECK(id=1), next INTEGER NOT NULL);
 //       returned(first INTEGER PRIMARY KEY, last INTEGER NOT NULL,
 //                CHECK(first >= 0 AND first < last)): numbers given back,
 //         [first, last), never overlapping, all below counter.next.
 //     A version-1 store is upgraded at open (CREATE TABLE returned, both
-//     version marks set to 2) in one write transaction. A newer version, a
+//     version marks set to 2) in one write transaction; a store without
+//     meta.store_id (made by an older build) gets one the same way. A
+//     newer version, a
 //     file that is not SQLite, or a SQLite file that is not a mini-forge
 //     store is refused with a non-transient StoreError.
 //   * SQLITE_BUSY is retried for at most limits.timeout (STORE_TIMEOUT_MS)
@@ -74,6 +77,8 @@ class SqliteStore final : public RangeStore {
   void CreateSchemaIfMissing(const StoreFormat& wanted);
   void Upgrade();
   int CheckSchemaVersion();
+  bool HasStoreId();
+  void AddStoreIdIfMissing();
   std::chrono::microseconds GiveWayLimit() const;
   StoreFormat ReadFormat();
   std::uint64_t ReadCounter();

@@ -113,13 +113,18 @@ class Checker {
       return Fail("store", e.what());
     }
     const std::string describe = store_->Describe();
-    if (snap_.store_kind() == "sqlite" && describe != snap_.store) {
-      return Fail("store", "DB_URL opens " + describe +
-                               " but the segment was filled from " +
-                               snap_.store + "; point DB_URL at that store");
+    const std::string& id = store_->format().store_id;
+    const std::string filled_from = shm::StoreIdOf(seg_.header());
+    if (id != filled_from) {
+      return Fail("store", "DB_URL opens " + describe + " (id " + id +
+                               ") but the segment was filled from " +
+                               (snap_.store.empty() ? "a store" : snap_.store) +
+                               " (id " +
+                               (filled_from.empty() ? "unknown" : filled_from) +
+                               "); point DB_URL at that store");
     }
     store_usable_ = true;
-    return Ok("store", describe + " opens: schema " +
+    return Ok("store", describe + " (id " + id + ") opens: schema " +
                            std::to_string(broker::kStoreSchemaVersion) + ", " +
                            broker::DescribeFormat(store_->format()));
   }

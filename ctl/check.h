@@ -8,8 +8,8 @@
 //       heartbeat the broker is alive, beating (kBrokerStaleMs) and
 //                 neither stopped, failing on its store, nor exhausted;
 //       store     DB_URL's store opens without being created (schema and
-//                 metadata valid) and, for SQLite, is the file the segment
-//                 was filled from;
+//                 metadata valid) and is the store the segment was filled
+//                 from (same store identity, whatever its path or host);
 //       format    the segment's key length and order are the store's;
 //       counter   the store's counter is at or past the end of the
 //                 broker's latest reservation, and every key in the ring

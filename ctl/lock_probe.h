@@ -1,28 +1,22 @@
 // ctl/lock_probe.h — is a live broker holding a segment's producer lock?
 //
 // Contract
-//   * Never creates the lock file: it is opened read-only, O_NOFOLLOW.
-//   * Tries flock(LOCK_SH | LOCK_NB) on that separate open file
-//     description. If it succeeds nobody holds the producer lock (a broker
-//     holds LOCK_EX for its whole life) and the shared lock is released at
-//     once. While it is held (microseconds) a broker starting on that very
-//     segment would find the lock busy and refuse to start: forge-ctl
-//     check is meant for a running system, not a starting one.
+//   * The probe lives next to the lock (shm/producer_lock.h), so one piece
+//     of code knows how the lock file is written and read; forge-ctl uses
+//     it through these names.
+//   * It never creates the lock file and takes no lock (F_OFD_GETLK), so a
+//     broker starting at the same instant never finds the lock busy
+//     because of a probe.
 //   * The holder's pid is the text the broker wrote into the file; it is
-//     only meaningful while the lock is held.
+//     only meaningful while the lock is held (a file naming a live process
+//     whose lock is gone is kFree).
 #pragma once
 
-#include <string>
+#include "shm/producer_lock.h"
 
 namespace forge::ctl {
 
-struct LockProbe {
-  enum class State { kNoFile, kFree, kHeld, kError };
-  State state = State::kError;
-  int holder_pid = 0;  // kHeld: as written by the holder (0 if unreadable)
-  std::string error;   // kError: why the probe could not tell
-};
-
-LockProbe ProbeProducerLock(const std::string& lock_path);
+using shm::LockProbe;
+using shm::ProbeProducerLock;
 
 }  // namespace forge::ctl

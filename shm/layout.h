@@ -29,12 +29,16 @@
 namespace forge::shm {
 
 inline constexpr std::uint64_t kMagic = 0x4547524f46494e4dULL;  // "MINFORGE"
-inline constexpr std::uint32_t kLayoutVersion = 1;
+// Version 2 added Header::store_id (the store identity, see segment.h).
+inline constexpr std::uint32_t kLayoutVersion = 2;
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr std::size_t kKeyBytes = 16;  // up to 15 chars, NUL padded
 inline constexpr std::size_t kMaxKeyLength = kKeyBytes - 1;
 inline constexpr std::uint32_t kMaxWorkers = 1024;  // across all frontends
 inline constexpr std::size_t kStoreTextBytes = 128;
+// A store's identity: 128 random bits as 32 lower-case hex digits, chosen
+// when the store is created and kept in its meta table.
+inline constexpr std::size_t kStoreIdChars = 32;
 
 // What the broker is doing; stored in BrokerStats::state.
 enum class BrokerState : std::uint32_t {
@@ -46,7 +50,11 @@ enum class BrokerState : std::uint32_t {
   kStopped = 5,     // exited cleanly
 };
 
-// Written once at creation, read-only afterwards.
+// Written once at creation, read-only afterwards. store and store_id name
+// the store every key in the ring came from: a producer on another store
+// never pushes into this segment (it is refused while the ring holds keys,
+// and replaces the segment when the ring is empty), so the two never
+// change in place.
 struct Header {
   std::atomic<std::uint64_t> magic;  // stored last (release) at creation
   std::uint32_t layout_version;
@@ -59,7 +67,9 @@ struct Header {
   std::uint32_t key_order;    // 0 scrambled, 1 sequential (informational)
   std::uint64_t key_space;    // 62^key_length
   std::uint64_t created_unix_ns;
-  char store[kStoreTextBytes];  // store kind and location, no password
+  char store[kStoreTextBytes];   // store kind and location, no password
+  char store_id[kStoreIdChars];  // the store's identity, not NUL-terminated
+                                 // (all NUL: unknown, tests only)
 };
 
 // The broker's health and counters. One writer (the broker holding the
@@ -133,15 +143,16 @@ static_assert(sizeof(std::atomic<std::uint64_t>) == 8);
 static_assert(sizeof(std::atomic<std::uint32_t>) == 4);  // futex word size
 static_assert(std::is_standard_layout_v<SegmentPrefix>);
 static_assert(sizeof(Slot) == kKeyBytes);
-static_assert(sizeof(Header) == 192);
+static_assert(sizeof(Header) == 224);
 // Counters take 80 bytes (two lines), then one line per futex word.
 static_assert(sizeof(BrokerStats) == 4 * kCacheLine);
 static_assert(offsetof(BrokerStats, producer_wake) == 2 * kCacheLine);
 static_assert(offsetof(BrokerStats, consumer_wake) == 3 * kCacheLine);
 static_assert(sizeof(WorkerSlot) == kCacheLine);
 static_assert(sizeof(RingIndex) == kCacheLine);
-static_assert(offsetof(SegmentPrefix, broker) == 192);
-static_assert(offsetof(SegmentPrefix, workers) == 192 + 4 * kCacheLine);
+static_assert(offsetof(Header, store_id) == 192);
+static_assert(offsetof(SegmentPrefix, broker) == 256);
+static_assert(offsetof(SegmentPrefix, workers) == 256 + 4 * kCacheLine);
 static_assert(offsetof(SegmentPrefix, head) ==
               offsetof(SegmentPrefix, workers) + kMaxWorkers * kCacheLine);
 static_assert(offsetof(SegmentPrefix, tail) ==

@@ -68,6 +68,25 @@ void CheckLockFile(int fd, const std::string& path) {
   if ((st.st_mode & 077) != 0) ::fchmod(fd, 0600);
 }
 
+// The whole file, for fcntl(F_OFD_*).
+struct flock WholeFile(short type) {
+  struct flock fl {};
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0;
+  fl.l_len = 0;  // to the end, however long
+  fl.l_pid = 0;  // required by OFD locks
+  return fl;
+}
+
+int FcntlRetrying(int fd, int cmd, struct flock* fl) {
+  int rc;
+  do {
+    rc = ::fcntl(fd, cmd, fl);
+  } while (rc != 0 && errno == EINTR);
+  return rc;
+}
+
 // The holder writes its pid right after flock(); a peer may look in between,
 // so an empty file is re-read a few times before giving up (pid 0).
 int ReadHolderPid(int fd) {
@@ -118,7 +137,41 @@ ProducerLock ProducerLock::Acquire(const std::string& name,
     throw SegmentError("cannot lock " + lock_path + ": " + Errno());
   }
   WritePid(fd.get(), lock_path);
+  struct flock fl = WholeFile(F_WRLCK);
+  if (FcntlRetrying(fd.get(), F_OFD_SETLK, &fl) != 0) {
+    // Only flock holders take it, and we hold the flock: a bug or an old
+    // program misusing the file.
+    throw SegmentError("cannot take the OFD lock on " + lock_path + ": " +
+                       Errno() + " (is another program locking it?)");
+  }
   return ProducerLock(fd.release());
+}
+
+LockProbe ProbeProducerLock(const std::string& lock_path) {
+  LockProbe probe;
+  const int fd =
+      ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      probe.state = LockProbe::State::kNoFile;
+    } else {
+      probe.error = "cannot open " + lock_path + ": " + Errno();
+    }
+    return probe;
+  }
+  FdGuard guard(fd);
+  // F_OFD_GETLK takes nothing: it reports the lock a write lock would
+  // conflict with, or F_UNLCK.
+  struct flock fl = WholeFile(F_WRLCK);
+  if (FcntlRetrying(fd, F_OFD_GETLK, &fl) != 0) {
+    probe.error = "cannot test the lock on " + lock_path + ": " + Errno();
+  } else if (fl.l_type == F_UNLCK) {
+    probe.state = LockProbe::State::kFree;
+  } else {
+    probe.state = LockProbe::State::kHeld;
+    probe.holder_pid = ReadHolderPid(fd);
+  }
+  return probe;
 }
 
 ProducerLock::ProducerLock(ProducerLock&& other) noexcept

@@ -210,6 +210,55 @@ std::string KeysHeld(const SegmentPrefix& p, const std::string& path) {
   return tail >= head ? Num(tail - head) + " keys" : "the keys";
 }
 
+// "sqlite:/srv/a.db (id 0123...)": a store as a header or spec names it.
+std::string StoreText(const std::string& store, const std::string& id) {
+  return (store.empty() ? std::string("an unnamed store") : store) + " (id " +
+         (id.empty() ? std::string("unknown") : id) + ")";
+}
+
+std::string RecordedStore(const Header& h) {
+  return std::string(h.store, ::strnlen(h.store, sizeof(h.store)));
+}
+
+// The ring of a segment whose producer lock we hold holds no key. Stays
+// true until we push: only the producer moves tail, consumers stop at it.
+bool RingEmpty(const SegmentPrefix& p) {
+  // acquire on both, as in CheckIndices: the latest values of a ring whose
+  // producer is gone (we hold its lock).
+  return p.head.value.load(std::memory_order_acquire) ==
+         p.tail.value.load(std::memory_order_acquire);
+}
+
+// A compatible segment filled from another store (identity differs): its
+// keys are that store's numbers, so ours must not be pushed next to them
+// (they may repeat them) and they must never be returned to our store.
+// An empty ring is replaced by one naming our store (returns false, no key
+// lost); a ring holding keys is left for the operator (throws).
+bool ReplaceIfOtherStoreEmpty(const SegmentPrefix& p, const SegmentSpec& spec,
+                              const std::string& path, std::string* note) {
+  const std::string recorded = RecordedStore(p.header);
+  const std::string theirs = StoreText(recorded, StoreIdOf(p.header));
+  const std::string ours = StoreText(spec.store, spec.store_id);
+  if (RingEmpty(p)) {
+    *note = "replaced " + path + ": it was filled from store " + theirs +
+            ", this broker's store is " + ours +
+            "; its ring was empty, so no key was lost";
+    return false;
+  }
+  const std::string restart =
+      recorded.empty() ? "on the store with id " + StoreIdOf(p.header)
+                       : "with DB_URL=" + recorded;
+  throw SegmentError("shared memory " + path + " holds " + KeysHeld(p, path) +
+                     " from store " + theirs + " but this broker's store is " +
+                     ours +
+                     " (serving both could repeat keys); start the "
+                     "broker " +
+                     restart +
+                     ", or remove the segment (its "
+                     "keys become gaps): rm " +
+                     path);
+}
+
 // Decides what to do with an existing segment of this layout version whose
 // prefix is mapped: keep it (returns true), replace it (false, note says
 // why) or refuse (throws).
@@ -219,6 +268,9 @@ bool KeepExisting(const SegmentPrefix& p, std::uint64_t size,
   std::string why = CheckHeader(p.header, size, path);
   if (why.empty()) why = CheckIndices(p, path);
   if (why.empty() && Compatible(p.header, spec)) {
+    if (StoreIdOf(p.header) != spec.store_id) {
+      return ReplaceIfOtherStoreEmpty(p, spec, path, note);
+    }
     *note = "re-attached " + path + " (" + KeysHeld(p, path) + " kept)";
     return true;
   }
@@ -309,6 +361,8 @@ void Initialise(void* addr, const SegmentSpec& spec, std::uint64_t size) {
           .count());
   std::memcpy(h.store, spec.store.data(),
               std::min(spec.store.size(), kStoreTextBytes - 1));
+  std::memcpy(h.store_id, spec.store_id.data(),
+              std::min(spec.store_id.size(), kStoreIdChars));
   // release: every header field above is visible to whoever loads the
   // magic with acquire and sees it set (layout.h: magic is stored last).
   h.magic.store(kMagic, std::memory_order_release);
@@ -391,6 +445,10 @@ struct Segment::Impl {
   dev_t dev = 0;  // the object's identity when it was opened
   ino_t ino = 0;
 };
+
+std::string StoreIdOf(const Header& h) {
+  return std::string(h.store_id, ::strnlen(h.store_id, sizeof(h.store_id)));
+}
 
 std::string Segment::ObjectName(const std::string& name) {
   ValidateName(name);

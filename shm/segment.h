@@ -17,6 +17,14 @@
 //     with another capacity/key format and no live worker is replaced (its
 //     keys become gaps, never repeats); otherwise it throws SegmentError.
 //     open_note() says which of these happened, for the broker's log.
+//   * Store identity: the header records the identity (SegmentSpec::
+//     store_id) and description of the store its keys came from. A
+//     producer whose store identity differs re-attaches only an EMPTY ring,
+//     by replacing the segment with one that names its own store (no key
+//     is lost; frontends move to the new object); while the ring holds
+//     keys it is refused with a SegmentError naming both stores and the
+//     fix. So every key in a ring came from the store its header names,
+//     and a broker can tell whether it may return them to its own store.
 //   * Objects are created with mode 0600 (space reserved up front, so a
 //     full /dev/shm is an error at start, not a SIGBUS later). Attach
 //     refuses a segment that is not owned by the current user, is
@@ -81,7 +89,13 @@ struct SegmentSpec {
   std::uint32_t key_order = 0;  // 0 scrambled, 1 sequential
   std::uint64_t key_space = 0;  // 62^key_length
   std::string store;            // store description, no password
+  // The store's identity (kStoreIdChars lower-case hex digits). Empty only
+  // in tests: two empty identities count as the same store.
+  std::string store_id;
 };
+
+// The identity recorded in a header ("" when none was recorded).
+std::string StoreIdOf(const Header& h);
 
 enum class Access { kReadWrite, kReadOnly };
 
@@ -95,7 +109,9 @@ class Segment {
   // Broker: takes the producer lock, then creates the segment or re-attaches
   // a compatible one. A segment whose capacity/key format differs from
   // `spec` is refused (SegmentError) unless no worker is attached, in which
-  // case it is replaced (the keys it held become gaps, never repeats).
+  // case it is replaced (the keys it held become gaps, never repeats). One
+  // filled from another store (identity differs) is refused while its ring
+  // holds keys and replaced when it is empty (see "Store identity").
   static Segment OpenProducer(const std::string& name, const SegmentSpec& spec);
 
   // Frontend (kReadWrite: ring pops, worker stats) or forge-ctl

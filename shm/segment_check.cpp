@@ -131,6 +131,14 @@ std::string CheckSpec(const SegmentSpec& spec) {
     return "key length " + Num(spec.key_length) +
            " does not fit a ring slot: allowed 1.." + Num(kMaxKeyLength);
   }
+  if (!spec.store_id.empty() &&
+      (spec.store_id.size() != kStoreIdChars ||
+       spec.store_id.find_first_not_of("0123456789abcdef") !=
+           std::string::npos)) {
+    return "store identity \"" + spec.store_id.substr(0, 40) +
+           "\" is not allowed: use " + Num(kStoreIdChars) +
+           " lower-case hex digits";
+  }
   if (spec.key_order > 1) {
     return "key order " + Num(spec.key_order) +
            " is unknown: allowed 0 (scrambled) or 1 (sequential)";

@@ -42,6 +42,7 @@ class FakeStore : public RangeStore {
 
   const StoreFormat& format() const override { return format_; }
   std::string Describe() const override { return "fake:test"; }
+  void SetStoreId(const std::string& id) { format_.store_id = id; }
   std::uint64_t Next() override {
     std::lock_guard<std::mutex> lock(mu_);
     return next_;
@@ -517,6 +518,35 @@ TEST_F(BrokerTest, StoreThatDisagreesWithTheSegmentIsRefused) {
   Open(store7);
   FakeStore store5(5, KeySpace(5));
   EXPECT_THROW(Broker(Options(), store5, *producer_), std::invalid_argument);
+}
+
+// Issue 10 item 3: a broker on store Y driving a segment that store X
+// filled (same format, same description) must not drain X's keys into Y
+// at stop: Y never reserved them. The ring stays as it is.
+TEST_F(BrokerTest, StopNeverReturnsRingKeysFilledFromAnotherStore) {
+  FakeStore x(7, KeySpace(7));
+  x.SetStoreId("0123456789abcdef0123456789abcdef");
+  Open(x);
+  {
+    Broker filler(Options(), x, *producer_);
+    for (int i = 0; i < 100 && filler.Step() == StepResult::kBusy; ++i) {
+    }
+  }
+  ASSERT_TRUE(RingFull());
+  FakeStore y(7, KeySpace(7));
+  y.SetStoreId("fedcba9876543210fedcba9876543210");
+  {
+    Broker broker(Options(), y, *producer_);
+    Runner runner(broker, stop_);
+    EXPECT_EQ(runner.Stop(), 0);
+  }
+  EXPECT_EQ(ring().Size(), kCapacity);  // X's keys, left in place
+  for (const Range& r : y.returned()) {
+    for (std::uint64_t n = r.first; n < r.last; ++n) {
+      ASSERT_TRUE(y.Committed(n)) << n << " was never reserved from Y";
+    }
+  }
+  EXPECT_EQ(stats().keys_wasted.load(), 0u);
 }
 
 TEST(BrokerStateName, NamesEveryState) {

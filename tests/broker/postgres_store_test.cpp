@@ -222,6 +222,11 @@ TEST_F(PostgresStoreTest, AVersion1StoreIsUpgradedOnceByBrokersOpeningIt) {
                           "'schema_version'"),
             "2");
   auto store = OpenPostgresStore(url_, kSequential7);
+  // The upgrade gave it an identity, one for all four brokers.
+  EXPECT_TRUE(ValidStoreId(store->format().store_id));
+  EXPECT_EQ(server_.Query("SELECT value FROM forge_meta WHERE key = "
+                          "'store_id'"),
+            store->format().store_id);
   EXPECT_EQ(store->format().created_unix_s, 1700000000);
   store->Return({Range{505, 510}});
   store->Return({Range{520, 521}, Range{530, 532}});
@@ -245,14 +250,32 @@ TEST_F(PostgresStoreTest, ALeftOverReturnedListIsDamageNotAdopted) {
 TEST_F(PostgresStoreTest, ProcessesCreatingTheStoreAtOnceAgreeOnOneFormat) {
   const auto texts = store_test::InChildren(4, [&](int) {
     const StoreFormat f = OpenPostgresStore(url_, kScrambled7)->format();
-    return std::to_string(f.secret) + " " + std::to_string(f.created_unix_s);
+    return f.store_id + " " + std::to_string(f.secret) + " " +
+           std::to_string(f.created_unix_s);
   });
   ASSERT_EQ(texts.size(), 4u);
   for (const std::string& t : texts) EXPECT_EQ(t, texts[0]);
-  EXPECT_EQ(texts[0], server_.Query("SELECT string_agg(value, ' ' ORDER BY "
-                                    "key DESC) FROM forge_meta WHERE key IN "
-                                    "('secret', 'created_unix_s')"));
-  EXPECT_EQ(server_.Query("SELECT count(*) FROM forge_meta"), "5");
+  EXPECT_EQ(texts[0],
+            server_.Query("SELECT string_agg(value, ' ' ORDER BY "
+                          "key DESC) FROM forge_meta WHERE key IN "
+                          "('store_id', 'secret', 'created_unix_s')"));
+  EXPECT_EQ(server_.Query("SELECT count(*) FROM forge_meta"), "6");
+}
+
+// A store made before identities existed (no forge_meta.store_id) gets
+// one when brokers open it: exactly one, however many race.
+TEST_F(PostgresStoreTest, AStoreWithoutAnIdentityGetsOneOnceWhenOpened) {
+  OpenPostgresStore(url_, kSequential7)->Reserve(10);
+  server_.Query("DELETE FROM forge_meta WHERE key = 'store_id'");
+  const auto texts = store_test::InChildren(4, [&](int) {
+    return OpenPostgresStore(url_, kSequential7)->format().store_id;
+  });
+  ASSERT_EQ(texts.size(), 4u);
+  for (const std::string& t : texts) EXPECT_EQ(t, texts[0]);
+  EXPECT_TRUE(ValidStoreId(texts[0])) << texts[0];
+  auto store = OpenPostgresStore(url_, kSequential7);
+  EXPECT_EQ(store->format().store_id, texts[0]);
+  EXPECT_EQ(store->Reserve(5).first, 10u);
 }
 
 // The server crashes (immediate shutdown: no checkpoint, recovery from the

@@ -146,6 +146,47 @@ TEST(SqliteStore, ProcessesCreatingOneStoreTogetherAgreeOnItsSecret) {
   EXPECT_EQ(std::to_string(store.format().secret), *secrets.begin());
 }
 
+// Store identity (issue 10 item 3): random at creation, kept in meta, the
+// same for every process that opens the store, different for another one.
+TEST(SqliteStore, NewStoreGetsARandomIdentityKeptInMeta) {
+  TempDir tmp;
+  const std::string db = tmp / "one.db";
+  std::string id;
+  {
+    SqliteStore store(db, kDefault);
+    id = store.format().store_id;
+  }
+  EXPECT_TRUE(ValidStoreId(id)) << id;
+  EXPECT_EQ(SqliteStore(db, kDefault).format().store_id, id);
+  EXPECT_NE(SqliteStore(tmp / "two.db", kDefault).format().store_id, id);
+  SQLite::Database raw(db, SQLite::OPEN_READONLY);
+  EXPECT_EQ(raw.execAndGet("SELECT value FROM meta WHERE key = 'store_id'")
+                .getString(),
+            id);
+}
+
+// A store made before identities existed (schema 2 without meta.store_id)
+// gets one when it is opened: exactly one, however many processes race.
+TEST(SqliteStore, AStoreWithoutAnIdentityGetsOneOnceWhenOpened) {
+  TempDir tmp;
+  const std::string db = tmp / "forge.db";
+  { SqliteStore(db, kDefault).Reserve(10); }
+  {
+    SQLite::Database raw(db, SQLite::OPEN_READWRITE);
+    raw.exec("DELETE FROM meta WHERE key = 'store_id'");
+  }
+  const auto texts = InChildren(4, [&](int) {
+    SqliteStore store(db, kDefault);
+    return store.format().store_id;
+  });
+  ASSERT_EQ(texts.size(), 4u);
+  for (const std::string& t : texts) EXPECT_EQ(t, texts[0]);
+  EXPECT_TRUE(ValidStoreId(texts[0])) << texts[0];
+  SqliteStore store(db, kDefault);
+  EXPECT_EQ(store.format().store_id, texts[0]);
+  EXPECT_EQ(store.Reserve(5).first, 10u);  // the counter is untouched
+}
+
 struct Hammer {
   std::uint64_t count;  // per Reserve
   int per_child;        // reservations per process
@@ -305,6 +346,8 @@ TEST(SqliteStore, AVersion1StoreIsUpgradedOnceByProcessesOpeningIt) {
                       "SELECT value FROM meta WHERE key = "
                       "'schema_version'"),
             "2");
+  EXPECT_TRUE(ValidStoreId(
+      QueryText(db, "SELECT value FROM meta WHERE key = 'store_id'")));
   SqliteStore store(db, sequential);
   EXPECT_EQ(store.format().created_unix_s, 1700000000);
   store.Return({Range{505, 510}});

@@ -69,6 +69,7 @@ class CheckTest : public CtlTest {
     auto store = broker::OpenStore("sqlite:" + DbPath(), f);
     store->Reserve(reserve);
     codec_.emplace(f.key_length, order, store->format().secret);
+    store_id_ = store->format().store_id;
   }
 
   // A segment this test process produces into, as if it were the broker of
@@ -83,6 +84,7 @@ class CheckTest : public CtlTest {
     spec.store =
         "sqlite:" +
         std::filesystem::absolute(DbPath()).lexically_normal().string();
+    spec.store_id = store_id_;
     shm::Segment seg = shm::Segment::OpenProducer(name.str(), spec);
     shm::BrokerStats& b = seg.broker();
     b.pid.store(::getpid());
@@ -101,6 +103,7 @@ class CheckTest : public CtlTest {
 
   std::vector<std::string> lines_;
   std::optional<broker::KeyCodec> codec_;
+  std::string store_id_;  // of the store MakeStore made
 };
 
 TEST_F(CheckTest, HealthySetupPassesEveryCheck) {
@@ -227,6 +230,24 @@ TEST_F(CheckTest, DbUrlOfAnotherStoreFails) {
   EXPECT_TRUE(Failed("store")) << Out();
   EXPECT_NE(Line("store").find("but the segment was filled from"),
             std::string::npos)
+      << Out();
+  // Both identities are named: the segment's and the one DB_URL opened.
+  EXPECT_NE(Line("store").find("(id " + store_id_ + ")"), std::string::npos)
+      << Out();
+}
+
+// The identity decides, not the path: the same file reached through a
+// symbolic link is the segment's store (a text comparison said it was not).
+TEST_F(CheckTest, SameStoreUnderAnotherPathPasses) {
+  MakeStore(config::KeyOrder::kSequential, 100);
+  ShmName name;
+  shm::Segment seg = FakeBrokerSegment(name, 7, 1);
+  const std::string link = dir_ / "link.db";
+  std::filesystem::create_symlink(DbPath(), link);
+  const RunResult r =
+      Check({{"SHM_NAME", name.str()}, {"DB_URL", "sqlite:" + link}});
+  EXPECT_TRUE(Passed("store")) << Out();
+  EXPECT_NE(Line("store").find("(id " + store_id_ + ")"), std::string::npos)
       << Out();
 }
 

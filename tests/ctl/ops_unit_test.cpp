@@ -1,11 +1,15 @@
 // forge-ctl's building blocks that need no store: text helpers, the
 // read-only ring scan and the producer-lock probe.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "broker/key_codec.h"
@@ -119,6 +123,57 @@ TEST(LockProbe, HeldWhileAProducerLivesAndFreeAfter) {
   // A free probe leaves the lock free for the next broker.
   const shm::Segment again = shm::Segment::OpenProducer(shm.str(), spec);
   EXPECT_EQ(ProbeProducerLock(path).state, LockProbe::State::kHeld);
+}
+
+// Issue 10 item 4: a probe takes no lock, so a broker starting while
+// forge-ctl probes never finds the lock busy. 1,000 producer starts race a
+// thread that probes without pause; every start must get the lock.
+TEST(LockProbe, NeverMakesAStartingProducerFail) {
+  ShmName shm;
+  shm::SegmentSpec spec;
+  spec.capacity = 8;
+  spec.key_space = broker::KeySpace(7);
+  const std::string path = shm::Segment::LockPath(shm.str());
+  { const shm::Segment first = shm::Segment::OpenProducer(shm.str(), spec); }
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> probes{0};
+  std::thread prober([&] {
+    // relaxed: a stop flag and a counter; no data is passed through them.
+    while (!stop.load(std::memory_order_relaxed)) {
+      ProbeProducerLock(path);
+      probes.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
+  int refused = 0;
+  std::string first_refusal;
+  for (int i = 0; i < 1000; ++i) {
+    // Start only once the prober has run since the last start.
+    const std::uint64_t seen = probes.load();
+    while (probes.load() == seen) std::this_thread::yield();
+    try {
+      const shm::Segment producer = shm::Segment::OpenProducer(shm.str(), spec);
+    } catch (const shm::ProducerLocked& e) {
+      if (refused++ == 0) first_refusal = e.what();
+    }
+  }
+  stop.store(true);
+  prober.join();
+  EXPECT_EQ(refused, 0) << "first: " << first_refusal;
+  EXPECT_GE(probes.load(), 1000u);
+}
+
+// The pid in the lock file is only the holder's while the lock is held: a
+// file naming a live process (this one) with nobody holding the lock is
+// free. A pid file would say "held by" here.
+TEST(LockProbe, FileNamingALivePidWithoutTheLockIsFree) {
+  ShmName shm;
+  const std::string path = shm::Segment::LockPath(shm.str());
+  {
+    std::ofstream f(path);
+    f << ::getpid() << "\n";
+  }
+  ::chmod(path.c_str(), 0600);
+  EXPECT_EQ(ProbeProducerLock(path).state, LockProbe::State::kFree);
 }
 
 }  // namespace

@@ -176,9 +176,9 @@ TEST_F(SegmentTest, WrongVersionIsRefused) {
   CreateAndClose();
   RawFile(path()).prefix().header.layout_version = kLayoutVersion + 1;
   EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadWrite); }),
-              HasSubstr("layout version 2, this build reads version 1"));
+              HasSubstr("layout version 3, this build reads version 2"));
   EXPECT_THAT(ErrorOf([&] { Segment::OpenProducer(name(), Spec(64)); }),
-              HasSubstr("layout version 2"));
+              HasSubstr("layout version 3"));
 }
 
 TEST_F(SegmentTest, WrongHeaderSizeIsRefused) {
@@ -456,6 +456,85 @@ TEST_F(SegmentTest, SpecialFilesAtTheNameAreRefusedWithoutBlocking) {
   ASSERT_EQ(::symlink("/dev/null", path().c_str()), 0);
   refused("a symbolic link");
   ASSERT_EQ(::unlink(path().c_str()), 0);
+}
+
+// Store identities (issue 10 item 3): the segment records the store its
+// keys came from; a producer on another store never mixes its keys in.
+constexpr char kStoreA[] = "0123456789abcdef0123456789abcdef";
+constexpr char kStoreB[] = "fedcba9876543210fedcba9876543210";
+
+SegmentSpec SpecOf(const std::string& store, const std::string& id) {
+  SegmentSpec s = Spec(64);
+  s.store = store;
+  s.store_id = id;
+  return s;
+}
+
+TEST_F(SegmentTest, CreationRecordsTheStoreIdentity) {
+  Segment seg = Segment::OpenProducer(name(), SpecOf("sqlite:/a.db", kStoreA));
+  EXPECT_EQ(StoreIdOf(seg.header()), kStoreA);
+  EXPECT_STREQ(seg.header().store, "sqlite:/a.db");
+  EXPECT_EQ(seg.header().layout_version, 2u);
+}
+
+TEST_F(SegmentTest, AnotherStoreIsRefusedWhileTheRingHoldsKeys) {
+  {
+    Segment a = Segment::OpenProducer(name(), SpecOf("sqlite:/a.db", kStoreA));
+    PushNumbers(a, 20, 44);
+  }
+  const std::string err = ErrorOf(
+      [&] { Segment::OpenProducer(name(), SpecOf("sqlite:/b.db", kStoreB)); });
+  EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  EXPECT_THAT(err, HasSubstr("44 keys from store sqlite:/a.db (id " +
+                             std::string(kStoreA) + ")"));
+  EXPECT_THAT(err, HasSubstr("this broker's store is sqlite:/b.db (id " +
+                             std::string(kStoreB) + ")"));
+  EXPECT_THAT(err, HasSubstr("start the broker with DB_URL=sqlite:/a.db"));
+  EXPECT_THAT(err, HasSubstr("rm " + path()));
+  // Untouched: still store A's segment with its 44 keys.
+  const Segment ro = Segment::Attach(name(), Access::kReadOnly);
+  EXPECT_EQ(StoreIdOf(ro.header()), kStoreA);
+  EXPECT_EQ(ro.ring().Size(), 44u);
+}
+
+// An empty ring holds nothing of the other store: the segment is replaced
+// by one naming the new store, even with a frontend worker attached (it
+// moves to the new object), and no key is lost.
+TEST_F(SegmentTest, AnotherStoreReplacesAnEmptyRing) {
+  {
+    Segment a = Segment::OpenProducer(name(), SpecOf("sqlite:/a.db", kStoreA));
+    PushNumbers(a, 0, 3);
+    Key keys[3];
+    ASSERT_EQ(a.ring().TryPopBatch(keys, 3), 3u);
+    ASSERT_TRUE(ClaimWorkerSlot(a, ::getpid(), ::getpid()).has_value());
+  }
+  Segment b = Segment::OpenProducer(name(), SpecOf("sqlite:/b.db", kStoreB));
+  EXPECT_THAT(b.open_note(), HasSubstr("replaced"));
+  EXPECT_THAT(b.open_note(), HasSubstr("filled from store sqlite:/a.db"));
+  EXPECT_THAT(b.open_note(), HasSubstr("no key was lost"));
+  EXPECT_EQ(StoreIdOf(b.header()), kStoreB);
+  EXPECT_STREQ(b.header().store, "sqlite:/b.db");
+  EXPECT_EQ(b.ring().Size(), 0u);
+}
+
+// One store has many names (a path through a symlink, another host name):
+// the identity decides, not the description.
+TEST_F(SegmentTest, SameIdentityReattachesUnderAnotherName) {
+  {
+    Segment a = Segment::OpenProducer(name(), SpecOf("sqlite:/a.db", kStoreA));
+    PushNumbers(a, 0, 5);
+  }
+  Segment again =
+      Segment::OpenProducer(name(), SpecOf("sqlite:/link/a.db", kStoreA));
+  EXPECT_THAT(again.open_note(), HasSubstr("re-attached"));
+  EXPECT_EQ(again.ring().Size(), 5u);
+}
+
+TEST_F(SegmentTest, MalformedStoreIdentityIsRefused) {
+  const std::string err = ErrorOf([&] {
+    Segment::OpenProducer(name(), SpecOf("sqlite:/a.db", "not-hex"));
+  });
+  EXPECT_THAT(err, HasSubstr("store identity \"not-hex\" is not allowed"));
 }
 
 }  // namespace
