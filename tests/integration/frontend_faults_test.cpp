@@ -108,6 +108,10 @@ TEST_F(FrontendFaultTest, KilledMasterLetsItsWorkersDrainAndANewFrontendServe) {
       kOrphanExit);
   const auto took =
       std::chrono::duration_cast<milliseconds>(Clock::now() - killed);
+  for (const pid_t w : left) {  // ours, started through the master
+    ::kill(w, SIGKILL);
+    ::waitpid(w, nullptr, 0);
+  }
   ASSERT_TRUE(all_exited) << left.size() << " orphaned workers still run "
                           << took.count() << " ms after the master died";
   std::cout << "orphaned workers exited " << took.count()
