@@ -47,13 +47,13 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # fails the run: the junit report lists them as status="notrun"/"disabled".
 no_skips() {  # $1 = junit file
   [ "$ci" = true ] || return 0
-  local skipped
-  skipped=$(grep -oE '<testcase name="[^"]*"[^>]*status="(notrun|disabled)"' "$1" |
-    sed -E 's/<testcase name="([^"]*)".*/\1/' || true)
-  [ -z "$skipped" ] && return 0
+  local skipped=()
+  mapfile -t skipped < <(grep -oE '<testcase name="[^"]*"[^>]*status="(notrun|disabled)"' "$1" |
+    sed -E 's/<testcase name="([^"]*)".*/\1/')
+  [ ${#skipped[@]} -eq 0 ] && return 0
   echo "test.sh: CI=true and these tests did not run (a skip fails CI; give" \
-    "them what they need, see their SKIPPED message above):" >&2
-  echo "$skipped" | sed 's/^/  /' >&2
+    "them what they need; each one's reason is in $1):" >&2
+  printf '  %s\n' "${skipped[@]}" >&2
   return 1
 }
 
