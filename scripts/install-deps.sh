@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages mini-forge needs, only those missing.
 #   scripts/install-deps.sh [build|test|bench]...   (default: build)
-# build: compiler and libraries; test: + PostgreSQL server, python3 tools;
+# build: compiler and libraries; test: + PostgreSQL server, python3 tools,
+# systemd (for systemd-analyze: the deploy check verifies the units offline);
 # bench: + nginx-light, wrk, gnuplot. Needs root (or sudo) only when
 # something is missing.
 set -euo pipefail
@@ -9,7 +10,8 @@ set -euo pipefail
 build_pkgs=(g++ cmake make pkg-config libboost-dev libsqlitecpp-dev
   libsqlite3-dev libcli11-dev libyaml-cpp-dev libgtest-dev libgmock-dev
   libcpp-httplib-dev libpq-dev libbenchmark-dev)
-test_pkgs=(postgresql python3 python3-yaml python3-prometheus-client util-linux procps)
+test_pkgs=(postgresql python3 python3-yaml python3-prometheus-client util-linux procps
+  systemd)
 bench_pkgs=(nginx-light wrk gnuplot-nox)
 
 want=()
