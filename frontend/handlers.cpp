@@ -237,9 +237,11 @@ Reply Router::Handle(std::string_view method, std::string_view path,
 
 Reply Router::GetKey() const {
   shm::Key key;
-  if (backend_.TakeKeys(&key, 1) == 0) return Unavailable();
+  const TakenKeys taken = backend_.TakeKeys(&key, 1);
+  if (taken.count == 0) return Unavailable();
   Reply r;
-  r.body.assign(KeyText(key, backend_.KeyLength()));
+  r.body.assign(KeyText(key, taken.key_length));
+  r.key_count = 1;
   r.AddHeader("Cache-Control", "no-store");
   return r;
 }
@@ -249,15 +251,15 @@ Reply Router::GetKeys(const QueryParams& query) const {
   const auto count = ParseCount(query, limits_.max_batch, &error);
   if (!count) return Text(400, error + "\n");
   std::vector<shm::Key>& keys = Scratch(*count);
-  const std::size_t got = backend_.TakeKeys(keys.data(), *count);
-  if (got == 0) return Unavailable();
-  const std::uint32_t length = backend_.KeyLength();
+  const TakenKeys taken = backend_.TakeKeys(keys.data(), *count);
+  if (taken.count == 0) return Unavailable();
   Reply r;
-  r.body.reserve(got * (length + 1));
-  for (std::size_t i = 0; i < got; ++i) {
-    r.body.append(KeyText(keys[i], length));
+  r.body.reserve(taken.count * (taken.key_length + 1));
+  for (std::size_t i = 0; i < taken.count; ++i) {
+    r.body.append(KeyText(keys[i], taken.key_length));
     r.body.push_back('\n');
   }
+  r.key_count = taken.count;
   r.AddHeader("Cache-Control", "no-store");
   return r;
 }

@@ -82,17 +82,19 @@ TEST(SegmentBackendTest, DetachedUntilTheBrokerCreatesTheSegment) {
   EXPECT_FALSE(backend.Maintain());
   shm::Key key;
   const auto start = Clock::now();
-  EXPECT_EQ(backend.TakeKeys(&key, 1), 0u);
+  const TakenKeys none = backend.TakeKeys(&key, 1);
+  EXPECT_EQ(none.count, 0u);
+  EXPECT_EQ(none.key_length, 0u);
   EXPECT_LT(Clock::now() - start, milliseconds(500)) << "no wait when detached";
   EXPECT_FALSE(backend.Observe().attached);
-  EXPECT_EQ(backend.KeyLength(), 0u);
 
   FakeBroker broker(name.str());
   broker.Push(0, 3);
   EXPECT_TRUE(backend.Maintain());
-  ASSERT_EQ(backend.TakeKeys(&key, 1), 1u);
+  const TakenKeys one = backend.TakeKeys(&key, 1);
+  ASSERT_EQ(one.count, 1u);
   EXPECT_EQ(Text(key), "K000000");
-  EXPECT_EQ(backend.KeyLength(), 7u);
+  EXPECT_EQ(one.key_length, 7u) << "the length comes with the keys";
 }
 
 TEST(SegmentBackendTest, ClaimsInRingOrderAndCountsInItsWorkerSlot) {
@@ -103,7 +105,7 @@ TEST(SegmentBackendTest, ClaimsInRingOrderAndCountsInItsWorkerSlot) {
     SegmentBackend backend(Options(name, milliseconds(100)));
     ASSERT_TRUE(backend.Maintain());
     shm::Key keys[4];
-    ASSERT_EQ(backend.TakeKeys(keys, 4), 4u);
+    ASSERT_EQ(backend.TakeKeys(keys, 4).count, 4u);
     EXPECT_EQ(Text(keys[0]), "K000000");
     EXPECT_EQ(Text(keys[3]), "K000003");
     backend.CountRequest();
@@ -132,7 +134,7 @@ TEST(SegmentBackendTest, BatchTakesWhatTheRingHasAfterTheWait) {
   SegmentBackend backend(Options(name, milliseconds(100)));
   ASSERT_TRUE(backend.Maintain());
   shm::Key keys[10];
-  EXPECT_EQ(backend.TakeKeys(keys, 10), 3u);
+  EXPECT_EQ(backend.TakeKeys(keys, 10).count, 3u);
 }
 
 TEST(SegmentBackendTest, EmptyRingWaitsAboutEmptyWaitThenGivesUp) {
@@ -142,7 +144,7 @@ TEST(SegmentBackendTest, EmptyRingWaitsAboutEmptyWaitThenGivesUp) {
   ASSERT_TRUE(backend.Maintain());
   shm::Key key;
   const auto start = Clock::now();
-  EXPECT_EQ(backend.TakeKeys(&key, 1), 0u);
+  EXPECT_EQ(backend.TakeKeys(&key, 1).count, 0u);
   const auto waited = Clock::now() - start;
   EXPECT_GE(waited, milliseconds(140));
   EXPECT_LT(waited, milliseconds(1000));
@@ -156,7 +158,7 @@ TEST(SegmentBackendTest, AWaitingRequestGetsAKeyPushedWhileItWaits) {
   shm::Key key{};
   std::atomic<std::size_t> got{99};
   const auto start = Clock::now();
-  std::thread request([&] { got = backend.TakeKeys(&key, 1); });
+  std::thread request([&] { got = backend.TakeKeys(&key, 1).count; });
   ASSERT_TRUE(WaitUntil(
       [&] { return broker.seg.broker().consumers_waiting.load() > 0; },
       milliseconds(5000)));
@@ -175,7 +177,7 @@ TEST(SegmentBackendTest, ExhaustedStoreAnswersAtOnce) {
   ASSERT_TRUE(backend.Maintain());
   shm::Key key;
   const auto start = Clock::now();
-  EXPECT_EQ(backend.TakeKeys(&key, 1), 0u);
+  EXPECT_EQ(backend.TakeKeys(&key, 1).count, 0u);
   EXPECT_LT(Clock::now() - start, milliseconds(1000));
 }
 
@@ -215,7 +217,7 @@ TEST(SegmentBackendTest, FollowsTheNameToANewSegmentWhenItsBrokerIsGone) {
   ASSERT_TRUE(backend.Maintain());
   shm::Key keys[2];
   // After the swap keys come from the new ring only (K000000 stays behind).
-  ASSERT_EQ(backend.TakeKeys(keys, 1), 1u);
+  ASSERT_EQ(backend.TakeKeys(keys, 1).count, 1u);
   EXPECT_EQ(Text(keys[0]), "K000100");
   EXPECT_NE(SlotOf(new_broker.seg, ::getpid()), nullptr);
 }
@@ -257,7 +259,7 @@ TEST(SegmentBackendTest, ObserveReadsBrokerCountersAndEveryUsedSlot) {
   SegmentBackend backend(Options(name, milliseconds(100)));
   ASSERT_TRUE(backend.Maintain());
   shm::Key keys[2];
-  ASSERT_EQ(backend.TakeKeys(keys, 2), 2u);
+  ASSERT_EQ(backend.TakeKeys(keys, 2).count, 2u);
 
   const Snapshot s = backend.Observe();
   EXPECT_EQ(s.low_water, 256u);
