@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <thread>
+#include <vector>
 
 #include "shm/notify.h"
 #include "tests/support/process.h"
@@ -38,14 +39,14 @@ std::string Text(const shm::Key& k) { return std::string(k.text, 7); }
 
 // The test as the broker: owns the producer side and its health fields.
 struct FakeBroker {
-  explicit FakeBroker(const std::string& name)
-      : seg(shm::Segment::OpenProducer(name, Spec())) {
+  explicit FakeBroker(const std::string& name, std::uint32_t key_length = 7)
+      : seg(shm::Segment::OpenProducer(name, Spec(key_length))) {
     Beat(shm::BrokerState::kRunning);
   }
-  static shm::SegmentSpec Spec() {
+  static shm::SegmentSpec Spec(std::uint32_t key_length) {
     shm::SegmentSpec s;
     s.capacity = 1024;
-    s.key_length = 7;
+    s.key_length = key_length;
     s.key_space = 3521614606208ULL;
     s.store = "sqlite:/tmp/test.db";
     return s;
@@ -137,6 +138,22 @@ TEST(SegmentBackendTest, BatchTakesWhatTheRingHasAfterTheWait) {
   EXPECT_EQ(backend.TakeKeys(keys, 10).count, 3u);
 }
 
+// A batch is a series of claims of at most shm::kMaxClaimSlots: with the
+// ring full it gets every key it asked for, in order, even with
+// EMPTY_WAIT_MS=0 (claiming what is there may take kMinClaimTime).
+TEST(SegmentBackendTest, BatchOfManyClaimsGetsEveryKeyEvenWithNoWait) {
+  ShmName name;
+  FakeBroker broker(name.str());
+  broker.Push(0, 1000);
+  SegmentBackend backend(Options(name, milliseconds(0)));
+  ASSERT_TRUE(backend.Maintain());
+  std::vector<shm::Key> keys(1000);
+  ASSERT_EQ(backend.TakeKeys(keys.data(), keys.size()).count, 1000u);
+  EXPECT_EQ(Text(keys[0]), "K000000");
+  EXPECT_EQ(Text(keys[256]), "K000256");
+  EXPECT_EQ(Text(keys[999]), "K000999");
+}
+
 TEST(SegmentBackendTest, EmptyRingWaitsAboutEmptyWaitThenGivesUp) {
   ShmName name;
   FakeBroker broker(name.str());
@@ -220,6 +237,28 @@ TEST(SegmentBackendTest, FollowsTheNameToANewSegmentWhenItsBrokerIsGone) {
   ASSERT_EQ(backend.TakeKeys(keys, 1).count, 1u);
   EXPECT_EQ(Text(keys[0]), "K000100");
   EXPECT_NE(SlotOf(new_broker.seg, ::getpid()), nullptr);
+}
+
+// The new segment may hold keys of another length: each claim reports the
+// length of the segment its keys came from.
+TEST(SegmentBackendTest, KeysComeWithTheLengthOfTheirSegment) {
+  ShmName name;
+  SegmentBackend backend(Options(name, milliseconds(100)));
+  shm::Key key;
+  {
+    FakeBroker old_broker(name.str(), 7);
+    old_broker.Push(0, 1);
+    ASSERT_TRUE(backend.Maintain());
+    EXPECT_EQ(backend.TakeKeys(&key, 1).key_length, 7u);
+    old_broker.Beat(shm::BrokerState::kStopped);
+  }
+  ASSERT_EQ(::shm_unlink(shm::Segment::ObjectName(name.str()).c_str()), 0);
+  FakeBroker new_broker(name.str(), 5);
+  new_broker.Push(0, 1);
+  ASSERT_TRUE(backend.Maintain());
+  const TakenKeys taken = backend.TakeKeys(&key, 1);
+  ASSERT_EQ(taken.count, 1u);
+  EXPECT_EQ(taken.key_length, 5u);
 }
 
 TEST(SegmentBackendTest, StalenessThresholdIsKHeartbeatStaleAfter) {
