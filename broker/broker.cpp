@@ -27,6 +27,10 @@ using std::chrono::nanoseconds;
 // enough to keep the encode buffer in L1/L2.
 constexpr std::uint64_t kBatchKeys = 1024;
 
+// How often the loop asks the segment whether its file was damaged
+// (Segment::Damage: two syscalls); a fault in between is seen at once.
+constexpr milliseconds kDamageCheckEvery{100};
+
 std::uint64_t UnixNowNs() {
   return static_cast<std::uint64_t>(
       duration_cast<nanoseconds>(
@@ -233,6 +237,7 @@ int Broker::Run(const std::atomic<bool>& stop, std::atomic<bool>* hangup) {
   // relaxed: the flag is set by a signal handler or another thread and
   // carries no data; seeing it one iteration late is fine.
   while (!stop.load(std::memory_order_relaxed)) {
+    if (SegmentDamaged()) return 2;
     const StepResult r = Step();
     if (r == StepResult::kFatal) {
       // ReserveOne logged the one ERROR line; this only accounts for it.
@@ -256,6 +261,20 @@ int Broker::Run(const std::atomic<bool>& stop, std::atomic<bool>* hangup) {
   SetState(shm::BrokerState::kStopped);
   Heartbeat();
   return 0;
+}
+
+bool Broker::SegmentDamaged() {
+  const Clock::time_point now = Clock::now();
+  if (!seg_.faulted() && now < next_damage_check_) return false;
+  next_damage_check_ = now + kDamageCheckEvery;
+  const std::string why = seg_.Damage();
+  if (why.empty()) return false;
+  // Nothing more is written to the segment (it may be zero pages now);
+  // the hand was never published, so it is a gap, never a repeat.
+  log::Error("segment damaged, exiting: " + why + "; " +
+             std::to_string(hand()) +
+             " reserved numbers not pushed become a gap");
+  return true;
 }
 
 StepResult Broker::Step() {

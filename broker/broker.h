@@ -22,6 +22,12 @@
 //     still pushed, the heartbeat goes on, and the store is asked again
 //     only every exhausted_recheck (numbers other brokers return are
 //     handed out again; then the state goes back to kRunning).
+//   * Damaged segment: every kDamageCheckEvery (100 ms) and at once after a
+//     SIGBUS fault (shm/bus_guard.h turns it into zero pages), Run asks
+//     Segment::Damage(); when the file was truncated, resized, deleted or
+//     replaced, it logs one ERROR line and returns 2 without touching the
+//     segment again (the hand becomes a gap). Restarting the broker
+//     replaces such a segment (segment.h).
 //   * Zero-waste stop: when `stop` is seen, the broker stops pushing and
 //     gives back to the store (RangeStore::Return, one transaction) the
 //     numbers it never published: the hand, and — only when no frontend
@@ -109,7 +115,7 @@ class Broker {
 
   // Loops Step()/Idle() until `stop` is set (returns the unpublished
   // numbers, then 0, state kStopped) or the store fails for good (returns
-  // 2, state stays kStoreError).
+  // 2, state stays kStoreError) or the segment is damaged (returns 2).
   // When `hangup` is given and found set, it is cleared and one line says
   // the signal was ignored (signal handlers only set flags).
   int Run(const std::atomic<bool>& stop, std::atomic<bool>* hangup = nullptr);
@@ -138,6 +144,7 @@ class Broker {
  private:
   using Clock = std::chrono::steady_clock;
 
+  bool SegmentDamaged();  // true after one ERROR line saying how
   void Heartbeat();
   void SetState(shm::BrokerState state);
   bool RingFull() const;
@@ -177,6 +184,7 @@ class Broker {
   std::chrono::milliseconds backoff_{0};  // 0 when the store is healthy
   Clock::time_point retry_at_{};
   std::atomic<std::uint64_t> iterations_{0};
+  Clock::time_point next_damage_check_{};
 };
 
 }  // namespace forge::broker

@@ -2,7 +2,9 @@
 // ring full. On SIGTERM/SIGINT it gives its unpublished numbers back to the
 // store (see Broker::Run) and exits 0, within about 2 s even when the store
 // is down. Exit codes: 0 stopped by SIGTERM/SIGINT, 2 bad config, store
-// refused, or another broker holds the segment.
+// refused, another broker holds the segment, or the segment is unusable
+// (not a regular file, foreign) or was damaged while running (truncated,
+// deleted, replaced: see Broker::Run).
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -12,6 +14,7 @@
 
 #include "broker/broker.h"
 #include "config/config.h"
+#include "config/db_url.h"
 #include "config/log.h"
 #include "shm/segment.h"
 
@@ -56,7 +59,7 @@ void LogConfig(const Config& cfg) {
       "starting: shm_name=" + cfg.shm_name +
       " pool_capacity=" + std::to_string(cfg.pool_capacity) +
       " range_size=" + std::to_string(cfg.range_size) +
-      " db_url=" + forge::config::MaskDbUrl(cfg.db_url) +
+      " db_url=" + forge::config::RedactDbUrl(cfg.db_url) +
       " key_length=" + std::to_string(cfg.key_length) +
       " key_order=" + std::string(forge::broker::KeyOrderName(cfg.key_order)) +
       " config=" + (cfg.config_path.empty() ? "(none)" : cfg.config_path));

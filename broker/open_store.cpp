@@ -1,8 +1,8 @@
 // OpenStore (DB_URL dispatch) and the helpers every store shares.
 #include <sys/random.h>
+#include <sys/stat.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -10,60 +10,26 @@
 #include "broker/postgres_store.h"
 #include "broker/range_store.h"
 #include "broker/sqlite_store.h"
+#include "config/db_url.h"
 
 namespace forge::broker {
 namespace {
 
-constexpr std::string_view kSqlitePrefix = "sqlite:";
-constexpr std::string_view kAllowedForms =
-    "allowed: sqlite:PATH (e.g. sqlite:./data/forge.db), "
-    "postgres://USER@HOST[:PORT]/DB or postgresql://USER@HOST[:PORT]/DB";
-
-bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() &&
-         std::equal(prefix.begin(), prefix.end(), s.begin(),
-                    [](char a, char b) {
-                      return std::tolower(static_cast<unsigned char>(a)) ==
-                             std::tolower(static_cast<unsigned char>(b));
-                    });
-}
-
-// Drops the ":password" of "scheme://user:password@host...". The userinfo
-// ends at the last '@' before any query, so a password holding '/' or '@'
-// is still dropped whole.
-std::string DropUserInfoPassword(std::string url) {
-  const std::size_t scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return url;
-  const std::size_t start = scheme_end + 3;
-  const std::size_t at = url.rfind('@', url.find('?'));
-  if (at == std::string::npos || at < start) return url;
-  const std::size_t colon = url.find(':', start);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.erase(colon, at - colon);
-}
-
-// Replaces the value of every "password=..." parameter with "***".
-std::string MaskPasswordParams(std::string url) {
-  constexpr std::string_view kKey = "password=";
-  constexpr std::string_view kSeparators = "?&; ";
-  for (std::size_t i = 0; i < url.size(); ++i) {
-    const bool token_start =
-        i == 0 || kSeparators.find(url[i - 1]) != std::string_view::npos;
-    if (!token_start || !StartsWithNoCase(url.substr(i), kKey)) continue;
-    const std::size_t value = i + kKey.size();
-    std::size_t end = url.find_first_of("&; ", value);
-    if (end == std::string::npos) end = url.size();
-    url.replace(value, end - value, "***");
-    i = value + 2;
-  }
-  return url;
+// A SQLite store must be a regular file (or not exist yet): SQLite would
+// wait forever reading a FIFO and fail late on a device or a directory.
+void RequireRegularOrAbsent(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || S_ISREG(st.st_mode)) return;
+  const char* what = S_ISDIR(st.st_mode)    ? "a directory"
+                     : S_ISFIFO(st.st_mode) ? "a FIFO"
+                                            : "a special file";
+  throw StoreError("store sqlite:" + path + " is " + what +
+                       ", not a regular file; point DB_URL at a SQLite "
+                       "database file (or a path where one may be created)",
+                   /*transient=*/false);
 }
 
 }  // namespace
-
-std::string RedactDbUrl(std::string_view db_url) {
-  return MaskPasswordParams(DropUserInfoPassword(std::string(db_url)));
-}
 
 std::string DescribeFormat(const StoreFormat& format) {
   return "KEY_LENGTH=" + std::to_string(format.key_length) +
@@ -154,23 +120,18 @@ void CheckWanted(const std::string& describe, const StoreFormat& wanted) {
 
 std::unique_ptr<RangeStore> OpenStore(const std::string& db_url,
                                       const StoreFormat& wanted) {
-  if (StartsWithNoCase(db_url, kSqlitePrefix)) {
-    const std::string path = db_url.substr(kSqlitePrefix.size());
-    if (path.empty()) {
-      throw StoreError("DB_URL \"" + db_url + "\" names no file; " +
-                           std::string(kAllowedForms),
-                       /*transient=*/false);
-    }
-    return std::make_unique<SqliteStore>(path, wanted);
+  const config::DbUrl url = config::ParseDbUrl(db_url);
+  if (!url.ok()) {
+    throw StoreError("DB_URL \"" + config::RedactDbUrl(db_url) + "\" " +
+                         url.problem +
+                         "; allowed: " + std::string(config::kDbUrlForms),
+                     /*transient=*/false);
   }
-  if (StartsWithNoCase(db_url, "postgres://") ||
-      StartsWithNoCase(db_url, "postgresql://")) {
-    return OpenPostgresStore(db_url, wanted);
+  if (url.kind == config::StoreKind::kSqlite) {
+    RequireRegularOrAbsent(url.sqlite_path);
+    return std::make_unique<SqliteStore>(url.sqlite_path, wanted);
   }
-  throw StoreError("DB_URL \"" + RedactDbUrl(db_url) +
-                       "\" has an unknown scheme; " +
-                       std::string(kAllowedForms),
-                   /*transient=*/false);
+  return OpenPostgresStore(db_url, wanted);
 }
 
 }  // namespace forge::broker

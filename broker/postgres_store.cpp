@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "broker/key_codec.h"
+#include "config/db_url.h"
 
 namespace forge::broker {
 namespace {
@@ -249,7 +250,7 @@ class PostgresStore final : public RangeStore {
 };
 
 PostgresStore::PostgresStore(const std::string& url, const StoreFormat& wanted)
-    : url_(url), describe_(RedactDbUrl(url)) {
+    : url_(url), describe_(config::RedactDbUrl(url)) {
   CheckWanted(describe_, wanted);
   CheckUrl();
   Connect();
@@ -626,10 +627,6 @@ std::uint64_t PostgresStore::Next() {
 std::unique_ptr<RangeStore> OpenPostgresStore(const std::string& url,
                                               const StoreFormat& wanted) {
   return std::make_unique<PostgresStore>(url, wanted);
-}
-
-std::string RedactPostgresUrl(const std::string& url) {
-  return RedactDbUrl(url);
 }
 
 }  // namespace forge::broker

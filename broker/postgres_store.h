@@ -74,8 +74,4 @@ inline constexpr std::int64_t kSchemaLockKey = 0x666f726765534348;
 std::unique_ptr<RangeStore> OpenPostgresStore(const std::string& url,
                                               const StoreFormat& wanted);
 
-// `url` with any password removed, safe for logs and error messages
-// ("postgres://u:pw@h/db" -> "postgres://u@h/db").
-std::string RedactPostgresUrl(const std::string& url);
-
 }  // namespace forge::broker

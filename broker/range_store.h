@@ -91,7 +91,9 @@ class RangeStore {
 // "postgres://…", "postgresql://…"). A new store takes `wanted` (with a
 // fresh random secret when scrambled and wanted.secret is 0); an existing
 // one must match wanted's key_length and order, and its own secret wins.
-// An unknown scheme throws a non-transient StoreError.
+// A DB_URL that config::ParseDbUrl refuses (an unknown scheme, a
+// sqlite://HOST form, …) or a SQLite path that is not a regular file
+// throws a non-transient StoreError.
 std::unique_ptr<RangeStore> OpenStore(const std::string& db_url,
                                       const StoreFormat& wanted);
 
@@ -101,10 +103,6 @@ std::unique_ptr<RangeStore> OpenStore(const std::string& db_url,
 // returned list) is upgraded in place when a store is opened.
 inline constexpr int kStoreSchemaVersion = 2;
 inline constexpr int kUpgradableSchemaVersion = 1;
-
-// db_url with any password removed ("postgres://u:pw@h/db" ->
-// "postgres://u@h/db", "password=..." parameters dropped).
-std::string RedactDbUrl(std::string_view db_url);
 
 // "KEY_LENGTH=7 KEY_ORDER=scrambled".
 std::string DescribeFormat(const StoreFormat& format);

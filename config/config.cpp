@@ -1,61 +1,20 @@
 // The small public pieces of config.h: source names, the process
-// environment, DB_URL masking and ParseArgs. The Loader is in loader.cpp.
+// environment and ParseArgs. The Loader is in loader.cpp.
 #include "config/config.h"
 
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <cctype>
 #include <cstdio>
 #include <functional>
 #include <string>
+
+#include "config/log.h"
 
 extern char** environ;
 
 namespace forge::config {
 namespace {
-
-// Replaces the password of [scheme://]user:password@host with ***. The
-// userinfo ends at the last '@' before any '?', so a password holding
-// '@' or '/' is still hidden (over-masking is fine, leaking is not).
-void MaskUserInfo(std::string& url) {
-  const auto scheme_end = url.find("://");
-  const auto start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
-  const auto query = url.find_first_of("?#", start);
-  const auto at =
-      url.rfind('@', query == std::string::npos ? query : query - 1);
-  if (at == std::string::npos || at < start) return;
-  const auto colon = url.find(':', start);
-  if (colon == std::string::npos || colon > at) return;
-  url.replace(colon + 1, at - colon - 1, "***");
-}
-
-char Lower(char c) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
-
-// Finds "password=" in any case, from `from`.
-std::size_t FindPasswordKey(const std::string& s, std::size_t from) {
-  constexpr std::string_view kKey = "password=";
-  for (std::size_t i = from; i + kKey.size() <= s.size(); ++i) {
-    std::size_t k = 0;
-    while (k < kKey.size() && Lower(s[i + k]) == kKey[k]) ++k;
-    if (k == kKey.size()) return i;
-  }
-  return std::string::npos;
-}
-
-// Replaces the value of every password=... (URL query parameter or
-// libpq keyword) with ***.
-void MaskPasswordParams(std::string& url) {
-  for (auto key = FindPasswordKey(url, 0); key != std::string::npos;) {
-    const auto start = key + 9;
-    auto end = url.find_first_of("& \t", start);
-    if (end == std::string::npos) end = url.size();
-    url.replace(start, end - start, "***");
-    key = FindPasswordKey(url, start + 3);
-  }
-}
 
 void EnableFallthrough(CLI::App& app) {
   for (CLI::App* sub : app.get_subcommands(std::function<bool(CLI::App*)>())) {
@@ -64,15 +23,27 @@ void EnableFallthrough(CLI::App& app) {
   }
 }
 
-// One line on stderr, whatever CLI11 put in the message.
-void PrintParseError(const CLI::App& app, const CLI::ParseError& e) {
+// One line on stderr: `text` as it is, or a JSON log line holding it
+// (prog is the program's name without its directory, as log::Init has it).
+void PrintError(const CLI::App& app, LogFormat format,
+                const std::string& text) {
+  const std::string& name = app.get_name();
+  const std::string program = name.substr(name.rfind('/') + 1);
+  const std::string line =
+      format == LogFormat::kJson
+          ? log::FormatLine(program, format, log::Level::kError, text)
+          : text + "\n";
+  std::fputs(line.c_str(), stderr);
+}
+
+// One line, whatever CLI11 put in the message.
+std::string ParseErrorText(const CLI::App& app, const CLI::ParseError& e) {
   std::string what = e.what();
   for (char& c : what) {
     if (c == '\n') c = ' ';
   }
-  const std::string line = app.get_name() + ": " + what + "; run " +
-                           app.get_name() + " --help for the options\n";
-  std::fputs(line.c_str(), stderr);
+  return app.get_name() + ": " + what + "; run " + app.get_name() +
+         " --help for the options";
 }
 
 }  // namespace
@@ -106,13 +77,6 @@ Environment Environment::FromProcess() {
   return env;
 }
 
-std::string MaskDbUrl(std::string_view url) {
-  std::string out(url);
-  MaskUserInfo(out);
-  MaskPasswordParams(out);
-  return out;
-}
-
 std::optional<Config> ParseArgs(CLI::App& app, const Loader& loader, int argc,
                                 char** argv, int* exit_code,
                                 const Environment& env) {
@@ -125,14 +89,14 @@ std::optional<Config> ParseArgs(CLI::App& app, const Loader& loader, int argc,
       *exit_code = app.exit(e);
       return std::nullopt;
     }
-    PrintParseError(app, e);
+    PrintError(app, loader.RequestedLogFormat(env), ParseErrorText(app, e));
     *exit_code = 2;
     return std::nullopt;
   }
   try {
     return loader.Load(env);
   } catch (const ConfigError& e) {
-    std::fputs((std::string(e.what()) + "\n").c_str(), stderr);
+    PrintError(app, loader.RequestedLogFormat(env), e.what());
     *exit_code = 2;
     return std::nullopt;
   }

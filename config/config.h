@@ -12,8 +12,18 @@
 //   * Empty values are errors (PORT= is rejected, not ignored). In
 //     config.yml a null value (`port:` or `port: ~`) means "not set here".
 //     Unknown variables in .env are allowed: they only feed ${VAR}.
-//   * A DB_URL password never appears in a message (see MaskDbUrl), nor
-//     does any part of AUTH_TOKEN (shown as "***").
+//   * Keys in config.yml are the environment names in lower or upper case
+//     (port or PORT, so the Go service's config.yml works unchanged).
+//   * Settings that only make sense together are checked together:
+//     AUTH_PROTECT_ALL=true without an AUTH_TOKEN is an error.
+//   * Only regular files are read (a FIFO or a device named by CONFIG_PATH
+//     or --config, or found as .env, is an error, never a wait), each at
+//     most 1 MiB, and at most 1 MiB of config.yml values after ${VAR}
+//     expansion.
+//   * A DB_URL password never appears in a message (config/db_url.h
+//     RedactDbUrl), nor does any part of AUTH_TOKEN (shown as "***").
+//   * The error line is a JSON log line (config/log.h) when LOG_FORMAT
+//     asks for json in any layer that can still be read, else plain text.
 //   * Not thread-safe while loading (call it once in main); the returned
 //     Config is a plain value.
 #pragma once
@@ -96,14 +106,24 @@ class Loader {
 
   Config Load(const Environment& env = Environment::FromProcess()) const;
 
+  // Best effort, never throws: the LOG_FORMAT the first layer that has a
+  // valid one asks for (flag, environment, .env, config.yml, read
+  // leniently), else kText. For the format of an error line when Load
+  // (or the command line) failed.
+  LogFormat RequestedLogFormat(
+      const Environment& env = Environment::FromProcess()) const;
+
  private:
+  std::map<std::string, std::string> Given() const;  // flags on argv
+
   struct Flags;
   Flags* flags_;  // owned; values CLI11 writes into during parse
 };
 
 // Parses argv into `app` and loads the config. Returns nullopt when the
 // program should exit now with *exit_code: 0 after --help, 2 after a CLI11
-// or ConfigError (printed to stderr as one line); otherwise *exit_code = 0.
+// or ConfigError (printed to stderr as one line, a JSON object when
+// RequestedLogFormat is json); otherwise *exit_code = 0.
 // Never throws for bad input. Subcommands of `app` get fallthrough(), so the
 // config flags work after a subcommand too (`forge-ctl stats --shm-name x`).
 // Subcommand callbacks run inside parsing, before the config is loaded:
@@ -111,10 +131,5 @@ class Loader {
 std::optional<Config> ParseArgs(
     CLI::App& app, const Loader& loader, int argc, char** argv, int* exit_code,
     const Environment& env = Environment::FromProcess());
-
-// `url` with any password replaced by "***": the userinfo password of
-// scheme://user:pass@host and any password=... query parameter. Use it
-// whenever a DB_URL is printed or logged.
-std::string MaskDbUrl(std::string_view url);
 
 }  // namespace forge::config

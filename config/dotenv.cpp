@@ -106,6 +106,7 @@ std::string DotEnv::Origin(int line) const {
 DotEnv ParseDotEnv(std::string_view text, const std::string& path) {
   DotEnv env;
   env.path = path;
+  text = StripBom(text);
   int line_no = 0;
   for (std::size_t start = 0; start <= text.size();) {
     const auto end = std::min(text.find('\n', start), text.size());

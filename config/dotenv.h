@@ -8,7 +8,10 @@
 //   * Any other line, or a key given twice, throws ConfigError naming
 //     file:line. Every variable is kept, known key or not: unknown ones
 //     only feed ${VAR} expansion in config.yml.
-//   * A missing file is an empty DotEnv, not an error.
+//   * A missing file is an empty DotEnv, not an error. A UTF-8 byte order
+//     mark at the start is skipped. Names are case-sensitive (they are
+//     environment variable names): PORT is the key, port only feeds
+//     ${port}.
 #pragma once
 
 #include <map>

@@ -17,6 +17,7 @@ constexpr std::size_t kMaxShown = 120;
 // ReadFile stops there: a config file is a few KiB; a device or a runaway
 // file must give an error, not exhaust memory.
 constexpr std::size_t kMaxFileBytes = 1 << 20;
+constexpr std::string_view kBom = "\xEF\xBB\xBF";
 
 bool IsAlpha(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
@@ -61,37 +62,63 @@ std::size_t ShownLength(std::string_view value) {
   return n;
 }
 
+const char* FileTypeName(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "a special file";
+}
+
+// Reads a regular file whole, up to kMaxFileBytes.
+void ReadAll(int fd, FileText& result) {
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      result.text.append(buf, static_cast<std::size_t>(n));
+      if (result.text.size() > kMaxFileBytes) {
+        result.status = FileText::Status::kError;
+        result.error = "longer than " + std::to_string(kMaxFileBytes) +
+                       " bytes, which no config file needs";
+        result.text.clear();
+        return;
+      }
+    } else if (n == 0) {
+      result.status = FileText::Status::kOk;
+      return;
+    } else if (errno != EINTR) {
+      result.status = FileText::Status::kError;
+      result.error = std::strerror(errno);
+      return;
+    }
+  }
+}
+
 }  // namespace
 
 FileText ReadFile(const std::string& path) {
   FileText result;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused
+  // below like any other file that is not a regular one.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     result.status =
         errno == ENOENT ? FileText::Status::kMissing : FileText::Status::kError;
     result.error = std::strerror(errno);
     return result;
   }
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n > 0) {
-      result.text.append(buf, static_cast<std::size_t>(n));
-      if (result.text.size() > kMaxFileBytes) {  // e.g. /dev/zero
-        result.status = FileText::Status::kError;
-        result.error = "longer than " + std::to_string(kMaxFileBytes) +
-                       " bytes, which no config file needs";
-        result.text.clear();
-        break;
-      }
-    } else if (n == 0) {
-      result.status = FileText::Status::kOk;
-      break;
-    } else if (errno != EINTR) {
-      result.status = FileText::Status::kError;
-      result.error = std::strerror(errno);  // e.g. EISDIR for a directory
-      break;
-    }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    result.status = FileText::Status::kError;
+    result.error = std::strerror(errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    result.status = FileText::Status::kError;
+    result.error =
+        std::string("is ") + FileTypeName(st.st_mode) + ", not a regular file";
+  } else {
+    ReadAll(fd, result);
   }
   ::close(fd);
   return result;
@@ -103,10 +130,21 @@ std::string JoinPath(const std::string& dir, const std::string& path) {
   return dir.back() == '/' ? dir + path : dir + "/" + path;
 }
 
+std::string_view StripBom(std::string_view text) {
+  return text.starts_with(kBom) ? text.substr(kBom.size()) : text;
+}
+
 std::string Quote(std::string_view value) {
   const std::size_t shown = ShownLength(value);
   std::string out = "\"";
-  for (std::size_t i = 0; i < shown; ++i) AppendEscaped(value[i], out);
+  for (std::size_t i = 0; i < shown; ++i) {
+    if (value.substr(i, kBom.size()) == kBom && i + kBom.size() <= shown) {
+      out += "\\ufeff";
+      i += kBom.size() - 1;
+      continue;
+    }
+    AppendEscaped(value[i], out);
+  }
   if (shown < value.size()) out += "…";
   return out + "\"";
 }

@@ -25,15 +25,21 @@ struct FileText {
   std::string text;   // the contents when kOk
   std::string error;  // strerror text when kError ("Is a directory")
 };
-// Reads at most 1 MiB: a longer file (or an endless one such as /dev/zero)
-// is kError.
+// Reads a regular file of at most 1 MiB. Anything else is kError without
+// blocking: a longer file, a directory, a FIFO (opened O_NONBLOCK, never
+// read), a device such as /dev/zero, a socket.
 FileText ReadFile(const std::string& path);
+
+// `text` without a leading UTF-8 byte order mark (EF BB BF), which some
+// editors write at the start of a file.
+std::string_view StripBom(std::string_view text);
 
 // `path` itself when absolute, else dir + "/" + path.
 std::string JoinPath(const std::string& dir, const std::string& path);
 
-// "value" in double quotes with \", \\, \n, \t, \r and \xNN escapes, cut
-// after 120 bytes with "…": safe to embed in a one-line message.
+// "value" in double quotes with \", \\, \n, \t, \r and \xNN escapes (and
+// \ufeff for an invisible byte order mark), cut after 120 bytes with "…":
+// safe to embed in a one-line message.
 std::string Quote(std::string_view value);
 
 // True for a shell variable name: [A-Za-z_][A-Za-z0-9_]*.

@@ -9,6 +9,7 @@
 #include <thread>
 #include <utility>
 
+#include "config/db_url.h"
 #include "config/internal.h"
 
 namespace forge::config::internal {
@@ -164,31 +165,15 @@ KeySpec Host(const Names& n) {
               });
 }
 
-Problem CheckDbUrl(std::string_view v) {
-  if (v.empty()) return "is empty";
-  if (v.starts_with("sqlite:")) {
-    if (v.size() == 7) return "has an empty path";
-    return std::nullopt;
-  }
-  for (std::string_view scheme : {"postgres://", "postgresql://"}) {
-    if (v.starts_with(scheme)) {
-      if (v.size() == scheme.size()) return "names no server or database";
-      return std::nullopt;
-    }
-  }
-  return "has an unknown scheme";
-}
-
-KeySpec DbUrl(const Names& n) {
-  KeySpec key = Make(
-      n, "URL",
-      "sqlite:PATH, postgres://USER:PASSWORD@HOST:PORT/DB or postgresql://…",
-      [](std::string_view v, Config& c) -> Problem {
-        if (Problem p = CheckDbUrl(v)) return p;
-        c.db_url = std::string(v);
-        return std::nullopt;
-      });
-  key.mask = MaskDbUrl;
+KeySpec DbUrlKey(const Names& n) {
+  KeySpec key = Make(n, "URL", std::string(kDbUrlForms),
+                     [](std::string_view v, Config& c) -> Problem {
+                       const DbUrl url = ParseDbUrl(v);
+                       if (!url.ok()) return url.problem;
+                       c.db_url = std::string(v);
+                       return std::nullopt;
+                     });
+  key.mask = RedactDbUrl;
   return key;
 }
 
@@ -284,7 +269,7 @@ std::vector<KeySpec> BuildKeys() {
       PowerOfTwo(
           Names{"POOL_CAPACITY", "--pool-capacity", "ring slots", "65536"},
           &Config::pool_capacity, 1, 26),
-      DbUrl(
+      DbUrlKey(
           Names{"DB_URL", "--db-url", "range store", "sqlite:./data/forge.db"}),
       ShmName(Names{"SHM_NAME", "--shm-name", "shared-memory segment name",
                     "mini-forge"}),

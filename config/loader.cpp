@@ -1,7 +1,11 @@
 // Loader: registers the flags on a CLI::App and resolves every key from
 // its layers (flag > environment > .env > config.yml > default).
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <exception>
 #include <map>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -65,8 +69,10 @@ std::string HelpText(const KeySpec& key) {
 }
 
 // Every layer is checked, so a bad value is reported even when a higher
-// layer overrides it; the highest layer's value is the one kept.
-void Resolve(const KeySpec& key, const std::vector<Raw>& layers, Config& cfg) {
+// layer overrides it; the highest layer's value is the one kept (and
+// returned; nullopt when the default stays).
+std::optional<Raw> Resolve(const KeySpec& key, const std::vector<Raw>& layers,
+                           Config& cfg) {
   Config scratch;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const Raw& raw = layers[i];
@@ -75,6 +81,63 @@ void Resolve(const KeySpec& key, const std::vector<Raw>& layers, Config& cfg) {
                           raw.origin, *p, key.allowed);
     }
   }
+  if (layers.empty()) return std::nullopt;
+  return layers.front();
+}
+
+// Rules between keys, once each key is valid on its own. `chosen` holds
+// the winning raw value of every key that is not at its default.
+void CheckCombination(const Config& cfg,
+                      const std::map<std::string, Raw>& chosen) {
+  if (cfg.auth_protect_all && cfg.auth_token.empty()) {
+    const Raw& raw = chosen.at("AUTH_PROTECT_ALL");
+    internal::FailValue(
+        "AUTH_PROTECT_ALL", raw.value, raw.origin,
+        "needs AUTH_TOKEN, which is not set: nothing would be protected",
+        "AUTH_PROTECT_ALL=true together with an AUTH_TOKEN, or "
+        "AUTH_PROTECT_ALL=false");
+  }
+}
+
+const KeySpec& KeyNamed(std::string_view env_name) {
+  for (const KeySpec& key : internal::Keys()) {
+    if (key.env == env_name) return key;
+  }
+  throw std::logic_error("no config key " + std::string(env_name));
+}
+
+// The LOG_FORMAT `value` asks for, by the key's own rule; nullopt when
+// it is not a valid value.
+std::optional<LogFormat> LogFormatOf(const std::string& value) {
+  Config scratch;
+  if (KeyNamed("LOG_FORMAT").apply(value, scratch)) return std::nullopt;
+  return scratch.log_format;
+}
+
+// .env read for RequestedLogFormat: a file with a bad line still gives
+// its good lines (each line is parsed on its own), the first one wins.
+DotEnv LenientDotEnv(const std::string& path) {
+  const internal::FileText file = internal::ReadFile(path);
+  if (file.status != internal::FileText::Status::kOk) return DotEnv{path, {}};
+  try {
+    return internal::ParseDotEnv(file.text, path);
+  } catch (const ConfigError&) {
+  }
+  DotEnv env{path, {}};
+  const std::string_view text = internal::StripBom(file.text);
+  for (std::size_t start = 0; start < text.size();) {
+    const auto end = std::min(text.find('\n', start), text.size());
+    try {
+      for (auto& [name, entry] :
+           internal::ParseDotEnv(text.substr(start, end - start), path)
+               .entries) {
+        env.entries.emplace(name, std::move(entry));
+      }
+    } catch (const ConfigError&) {
+    }
+    start = end + 1;
+  }
+  return env;
 }
 
 struct YmlText {
@@ -142,11 +205,41 @@ Loader::Loader(CLI::App& app) : flags_(new Flags) {
 
 Loader::~Loader() { delete flags_; }
 
-Config Loader::Load(const Environment& env) const {
+std::map<std::string, std::string> Loader::Given() const {
   std::map<std::string, std::string> given;
   for (const auto& [name, option] : flags_->options) {
     if (option->count() > 0) given[name] = flags_->values.at(name);
   }
+  return given;
+}
+
+LogFormat Loader::RequestedLogFormat(const Environment& env) const {
+  try {
+    const std::map<std::string, std::string> given = Given();
+    const DotEnv dotenv = LenientDotEnv(internal::JoinPath(env.cwd, ".env"));
+    const YamlFile no_yml;
+    const Layers first{given, env, dotenv, no_yml};
+    for (const Raw& raw : first.Of("LOG_FORMAT", "", "")) {
+      if (auto format = LogFormatOf(raw.value)) return *format;
+    }
+    const std::vector<Raw> paths = first.Of(kConfigPath, "", "");
+    const std::string path = internal::JoinPath(
+        env.cwd, paths.empty() ? kDefaultYml : paths.front().value);
+    const internal::FileText file = internal::ReadFile(path);
+    if (file.status != internal::FileText::Status::kOk) return LogFormat::kText;
+    const auto value = internal::PeekValue(
+        file.text, KeyNamed("LOG_FORMAT").yml, MakeLookup(env, dotenv));
+    if (auto format = value ? LogFormatOf(*value) : std::nullopt) {
+      return *format;
+    }
+  } catch (const std::exception&) {
+    // Best effort: the error line is then plain text.
+  }
+  return LogFormat::kText;
+}
+
+Config Loader::Load(const Environment& env) const {
+  const std::map<std::string, std::string> given = Given();
   const DotEnv dotenv =
       internal::ReadDotEnv(internal::JoinPath(env.cwd, ".env"));
   YamlFile no_yml;
@@ -159,9 +252,13 @@ Config Loader::Load(const Environment& env) const {
                                                    MakeLookup(env, dotenv));
   const Layers layers{given, env, dotenv, yml};
   Config cfg;
+  std::map<std::string, Raw> chosen;
   for (const KeySpec& key : internal::Keys()) {
-    Resolve(key, layers.Of(key.env, key.flag, key.yml), cfg);
+    if (auto raw = Resolve(key, layers.Of(key.env, key.flag, key.yml), cfg)) {
+      chosen.emplace(key.env, std::move(*raw));
+    }
   }
+  CheckCombination(cfg, chosen);
   if (cfg.workers == 0) cfg.workers = internal::CpuCount();
   cfg.config_path = yml_text.path;
   return cfg;

@@ -168,14 +168,9 @@ const char* JsonLevel(Level level) {
 }
 
 std::string Format(const State& s, Level level, std::string_view message) {
-  const std::string pid = std::to_string(::getpid());  // changes after fork
-  if (s.json) {
-    return "{\"ts\":\"" + Timestamp() + "\",\"level\":\"" + JsonLevel(level) +
-           "\",\"prog\":\"" + JsonEscape(s.program) + "\",\"pid\":" + pid +
-           ",\"msg\":\"" + JsonEscape(message) + "\"}\n";
-  }
-  return Timestamp() + " " + TextLevel(level) + " " + TextEscape(s.program) +
-         "[" + pid + "] " + TextEscape(message) + "\n";
+  return FormatLine(
+      s.program, s.json ? config::LogFormat::kJson : config::LogFormat::kText,
+      level, message);
 }
 
 // One write(2) for the whole line; loops only on a partial write or EINTR.
@@ -194,6 +189,18 @@ void WriteAll(const std::string& line) {
 }
 
 }  // namespace
+
+std::string FormatLine(std::string_view program, config::LogFormat format,
+                       Level level, std::string_view message) {
+  const std::string pid = std::to_string(::getpid());  // changes after fork
+  if (format == config::LogFormat::kJson) {
+    return "{\"ts\":\"" + Timestamp() + "\",\"level\":\"" + JsonLevel(level) +
+           "\",\"prog\":\"" + JsonEscape(program) + "\",\"pid\":" + pid +
+           ",\"msg\":\"" + JsonEscape(message) + "\"}\n";
+  }
+  return Timestamp() + " " + TextLevel(level) + " " + TextEscape(program) +
+         "[" + pid + "] " + TextEscape(message) + "\n";
+}
 
 void Init(std::string_view program, const config::Config& cfg) {
   // Every State ever published stays alive (a concurrent Write may still

@@ -19,6 +19,12 @@ namespace forge::log {
 enum class Level { kDebug, kInfo, kWarn, kError };
 
 void Init(std::string_view program, const config::Config& cfg);
+
+// The line Write would print for `program` in `format`, '\n' included;
+// pure apart from the clock and getpid(). Lets a program print an error
+// in the asked-for format before Init (a bad config).
+std::string FormatLine(std::string_view program, config::LogFormat format,
+                       Level level, std::string_view message);
 bool DebugEnabled();
 void Write(Level level, std::string_view message);
 

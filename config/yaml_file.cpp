@@ -2,7 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <set>
+#include <exception>
+#include <vector>
 
 #include "config/internal.h"
 #include "config/keys.h"
@@ -20,23 +21,25 @@ std::string AllowedKeys() {
     if (&key != &Keys().front()) out += ", ";
     out += key.yml;
   }
+  return out + " (in lower or upper case)";
+}
+
+std::string ToLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
   return out;
 }
 
-bool IsKnownKey(const std::string& name) {
+// The key's KeySpec::yml for `name` in any case (port, PORT, Port), or ""
+// when no key has that name. The Go service's files write PORT.
+std::string CanonicalKey(const std::string& name) {
+  const std::string lower = ToLower(name);
   for (const KeySpec& key : Keys()) {
-    if (key.yml == name) return true;
+    if (key.yml == lower) return key.yml;
   }
-  return false;
-}
-
-// A hint when the key is known in another case, e.g. PORT for port.
-std::string UnknownKey(const std::string& name) {
-  std::string what = "unknown key " + Quote(name);
-  for (const KeySpec& key : Keys()) {
-    if (key.env == name) what += " (keys are lower case: " + key.yml + ")";
-  }
-  return what;
+  return "";
 }
 
 int Line(const YAML::Node& node) { return node.Mark().line + 1; }
@@ -51,14 +54,24 @@ std::string Unquoted(const std::string& quoted) {
   return quoted.substr(1, quoted.size() - 2);
 }
 
-YAML::Node Parse(const std::string& text, const std::string& path) {
+// The one document of the file (an empty file gives a null node). A
+// second document ("---" after the first) would be silently ignored by
+// YAML::Load: it is an error, naming the line where it starts.
+YAML::Node Parse(std::string_view text, const std::string& path) {
+  std::vector<YAML::Node> docs;
   try {
-    return YAML::Load(text);
+    docs = YAML::LoadAll(std::string(text));
   } catch (const YAML::ParserException& e) {
     FailAt("config.yml " + path + ":" + std::to_string(e.mark.line + 1) + ":" +
                std::to_string(e.mark.column + 1),
            "invalid YAML (" + Unquoted(Quote(e.msg)) + ")", kShape);
   }
+  if (docs.size() > 1) {
+    FailAt("config.yml " + path + ":" + std::to_string(Line(docs[1])),
+           "a second YAML document starts here (after \"---\")",
+           "one document: remove the \"---\" line and merge the keys");
+  }
+  return docs.empty() ? YAML::Node() : docs.front();
 }
 
 }  // namespace
@@ -68,16 +81,30 @@ std::string YamlFile::Origin(int line) const {
 }
 
 std::string Expand(std::string_view value, const Lookup& lookup,
-                   std::string_view where) {
+                   std::string_view where, std::size_t limit) {
   std::string out;
+  const auto grow = [&](std::string_view more) {
+    if (out.size() + more.size() > limit) {
+      FailAt(where,
+             limit < kMaxExpandedBytes
+                 ? "the values of the file add up to more than " +
+                       std::to_string(kMaxExpandedBytes) +
+                       " bytes after ${VAR} expansion"
+                 : "the value is longer than " + std::to_string(limit) +
+                       " bytes after ${VAR} expansion",
+             "at most " + std::to_string(kMaxExpandedBytes) +
+                 " bytes per value and per file after expansion");
+    }
+    out += more;
+  };
   for (std::size_t i = 0; i < value.size();) {
     if (value.substr(i, 3) == "$${") {
-      out += "${";
+      grow("${");
       i += 3;
       continue;
     }
     if (value.substr(i, 2) != "${") {
-      out += value[i++];
+      grow(value.substr(i++, 1));
       continue;
     }
     const auto close = value.find('}', i + 2);
@@ -94,12 +121,12 @@ std::string Expand(std::string_view value, const Lookup& lookup,
     }
     const std::optional<std::string> found = lookup(name);
     if (sep != std::string_view::npos && (!found || found->empty())) {
-      out += body.substr(sep + 2);
+      grow(body.substr(sep + 2));
     } else if (!found) {
       FailAt(where, "${" + name + "} is not set in the environment or .env",
              "set " + name + ", or write ${" + name + ":-default}");
     } else {
-      out += *found;
+      grow(*found);
     }
     i = close + 1;
   }
@@ -110,23 +137,30 @@ YamlFile ParseYamlFile(const std::string& text, const std::string& path,
                        const Lookup& lookup) {
   YamlFile file;
   file.path = path;
-  const YAML::Node root = Parse(text, path);
+  const YAML::Node root = Parse(StripBom(text), path);
   if (root.IsNull()) return file;
   if (!root.IsMap()) {
     FailAt(file.Origin(Line(root)), "the document is not a map", kShape);
   }
-  std::map<std::string, int> seen;  // key -> line, null values included
+  struct Seen {
+    int line;
+    std::string spelled;
+  };
+  std::map<std::string, Seen> seen;  // by canonical key, null values too
+  std::size_t expanded = 0;          // bytes of all values after expansion
   for (const auto& kv : root) {
     const int line = Line(kv.first);
     const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "";
-    if (!IsKnownKey(name)) {
-      FailAt(file.Origin(line), UnknownKey(name), AllowedKeys());
+    const std::string key = CanonicalKey(name);
+    if (key.empty()) {
+      FailAt(file.Origin(line), "unknown key " + Quote(name), AllowedKeys());
     }
-    if (const auto [it, fresh] = seen.emplace(name, line); !fresh) {
+    if (const auto [it, fresh] = seen.emplace(key, Seen{line, name}); !fresh) {
       FailAt(file.Origin(line),
              "key " + name + " is set again (first on line " +
-                 std::to_string(it->second) + ")",
-             "each key once");
+                 std::to_string(it->second.line) + " as " + it->second.spelled +
+                 ")",
+             "each key once, in lower or upper case");
     }
     if (kv.second.IsNull()) continue;
     if (!kv.second.IsScalar()) {
@@ -134,10 +168,31 @@ YamlFile ParseYamlFile(const std::string& text, const std::string& path,
              "key " + name + " has " + Kind(kv.second) + " as its value",
              "one plain value per key");
     }
-    file.entries[name] = {Expand(kv.second.Scalar(), lookup, file.Origin(line)),
-                          line};
+    std::string value = Expand(kv.second.Scalar(), lookup, file.Origin(line),
+                               kMaxExpandedBytes - expanded);
+    expanded += value.size();
+    file.entries[key] = {std::move(value), line};
   }
   return file;
+}
+
+std::optional<std::string> PeekValue(const std::string& text,
+                                     const std::string& yml_key,
+                                     const Lookup& lookup) {
+  try {
+    const YAML::Node root = YAML::Load(std::string(StripBom(text)));
+    if (!root.IsMap()) return std::nullopt;
+    for (const auto& kv : root) {
+      if (!kv.first.IsScalar() || !kv.second.IsScalar() ||
+          CanonicalKey(kv.first.Scalar()) != yml_key) {
+        continue;
+      }
+      return Expand(kv.second.Scalar(), lookup, "", kMaxExpandedBytes);
+    }
+  } catch (const std::exception&) {
+    // Best effort: a file that cannot be read this way says nothing.
+  }
+  return std::nullopt;
 }
 
 }  // namespace forge::config::internal

@@ -1,14 +1,22 @@
 // config/yaml_file.h — the config.yml reader (internal to config/).
 //
 // Contract
-//   * The document is a flat map of known keys (KeySpec::yml) to scalars;
-//     an empty document sets nothing. Unknown or repeated keys, nested
-//     values and YAML syntax errors throw ConfigError naming file:line.
+//   * The file is one YAML document, a flat map of known keys to scalars;
+//     an empty document sets nothing. A key may be written in lower or
+//     upper case (port, PORT: the Go service's files use PORT); entries
+//     are stored under KeySpec::yml. Unknown keys, a key given twice (in
+//     any spelling), nested values, a second document and YAML syntax
+//     errors throw ConfigError naming file:line. A UTF-8 byte order mark
+//     at the start is skipped.
 //   * A null value (`port:` or `port: ~`) means "not set in this file".
 //   * ${NAME} and ${NAME:-default} in values are replaced from `lookup`
 //     (the default also applies when NAME is empty); `$${` is a literal
 //     "${". An unset NAME without a default throws ConfigError naming the
 //     variable, file and line. Expansion is done once, never recursively.
+//   * A value longer than kMaxExpandedBytes after expansion, or values
+//     adding up to more than that in one file, throw ConfigError before
+//     the memory is taken (10,000 references to a 100 KB variable stop
+//     after the first megabyte).
 #pragma once
 
 #include <functional>
@@ -33,11 +41,22 @@ struct YamlFile {
   std::string Origin(int line) const;
 };
 
+inline constexpr std::size_t kMaxExpandedBytes = 1 << 20;
+
 YamlFile ParseYamlFile(const std::string& text, const std::string& path,
                        const Lookup& lookup);
 
-// Expands ${...} in `value`; `where` names file:line for errors.
+// Expands ${...} in `value`; `where` names file:line for errors. Throws
+// ConfigError when the result would be longer than `limit` bytes.
 std::string Expand(std::string_view value, const Lookup& lookup,
-                   std::string_view where);
+                   std::string_view where,
+                   std::size_t limit = kMaxExpandedBytes);
+
+// Best effort, never throws: the expanded value of `yml_key` (any case)
+// in `text`, or nullopt when the file has none or cannot be read. For
+// choosing the format of an error message about a file that failed.
+std::optional<std::string> PeekValue(const std::string& text,
+                                     const std::string& yml_key,
+                                     const Lookup& lookup);
 
 }  // namespace forge::config::internal

@@ -214,8 +214,13 @@ int RunCheck(const config::Config& cfg, std::ostream& out) {
   try {
     const shm::Segment seg =
         shm::Segment::Attach(cfg.shm_name, shm::Access::kReadOnly);
+    const std::vector<CheckResult> results = RunChecks(cfg, seg);
+    // Damaged while we read it: the results may rest on zero pages.
+    if (std::string why = seg.Damage(); !why.empty()) {
+      throw shm::SegmentError(why);
+    }
     bool all_ok = true;
-    for (const CheckResult& r : RunChecks(cfg, seg)) {
+    for (const CheckResult& r : results) {
       out << FormatCheck(r) << "\n";
       all_ok = all_ok && r.ok;
     }

@@ -1,9 +1,15 @@
 // forge-ctl: read-only operator views of a mini-forge segment and store.
-// Exit codes: 0 ok; 1 no (usable) segment or store, or a check failed;
+// Exit codes: 0 ok; 1 no (usable) segment or store, a check failed, or
+// the output could not be written (stdout on a full disk, closed);
 // 2 bad flags, config, KEY or NUMBER.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <iostream>
+#include <streambuf>
 #include <string>
 
 #include "config/config.h"
@@ -59,9 +65,60 @@ ctl::StatsOptions ToOptions(const StatsFlags& f, const std::string& shm) {
   return o;
 }
 
-}  // namespace
+// std::cout's buffer in forge-ctl: writes to fd 1 and keeps the errno of
+// the first write that failed, so the one error line can say why.
+class StdoutBuffer final : public std::streambuf {
+ public:
+  StdoutBuffer() { Reset(); }
+  int error() const { return error_; }
 
-int main(int argc, char** argv) {
+ protected:
+  int_type overflow(int_type c) override {
+    if (sync() != 0) return traits_type::eof();
+    if (traits_type::eq_int_type(c, traits_type::eof())) return 0;
+    *pptr() = traits_type::to_char_type(c);
+    pbump(1);
+    return c;
+  }
+
+  int sync() override {
+    const char* p = pbase();
+    while (p < pptr()) {
+      const ssize_t n = ::write(STDOUT_FILENO, p, std::size_t(pptr() - p));
+      if (n > 0) {
+        p += n;
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        if (error_ == 0) error_ = n < 0 ? errno : EIO;
+        Reset();  // the text is lost; later writes must not repeat it
+        return -1;
+      }
+    }
+    Reset();
+    return 0;
+  }
+
+ private:
+  void Reset() { setp(buffer_, buffer_ + sizeof buffer_); }
+
+  char buffer_[8192];
+  int error_ = 0;
+};
+
+// `code`, unless something written to stdout was lost: then 1, with one
+// line on stderr. A view nobody received is a failure, not a success.
+int CheckedOutput(int code, const StdoutBuffer& buffer) {
+  std::cout.flush();
+  if (buffer.error() == 0 && std::cout) return code;
+  const int err = buffer.error();
+  std::cerr << "forge-ctl: cannot write to standard output"
+            << (err != 0 ? std::string(" (") + std::strerror(err) + ")" : "")
+            << "; the output is incomplete\n";
+  return 1;
+}
+
+int Run(int argc, char** argv) {
   CLI::App app{"forge-ctl: read-only views of a mini-forge segment and store",
                "forge-ctl"};
   forge::config::Loader loader(app);
@@ -87,4 +144,14 @@ int main(int argc, char** argv) {
   if (encode->parsed()) return ctl::RunEncode(*cfg, number, std::cout);
   if (check->parsed()) return ctl::RunCheck(*cfg, std::cout);
   return ctl::RunStats(ToOptions(stats, cfg->shm_name), std::cout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  StdoutBuffer buffer;
+  std::streambuf* const standard = std::cout.rdbuf(&buffer);
+  const int code = CheckedOutput(Run(argc, argv), buffer);
+  std::cout.rdbuf(standard);
+  return code;
 }

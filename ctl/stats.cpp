@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "config/db_url.h"
 #include "shm/health.h"
 #include "shm/workers.h"
 
@@ -84,10 +85,6 @@ const WorkerRow* FindSlot(const Snapshot& s, std::uint32_t slot) {
   return it == s.workers.end() ? nullptr : &*it;
 }
 
-bool StartsWith(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
-
 }  // namespace
 
 double Snapshot::fill_fraction() const {
@@ -107,11 +104,7 @@ std::uint64_t Snapshot::key_space_remaining() const {
 }
 
 std::string Snapshot::store_kind() const {
-  if (StartsWith(store, "sqlite:")) return "sqlite";
-  if (StartsWith(store, "postgres://") || StartsWith(store, "postgresql://")) {
-    return "postgres";
-  }
-  return "unknown";
+  return config::StoreKindName(config::ParseDbUrl(store).kind);
 }
 
 Exhaustion Snapshot::exhaustion() const {

@@ -25,6 +25,16 @@ shm::Segment AttachReadOnly(const std::string& shm_name) {
   return shm::Segment::Attach(shm_name, shm::Access::kReadOnly);
 }
 
+// A snapshot, unless the segment was damaged while (or before) we read
+// it: then what we read may be zeros, and the reason is thrown instead.
+Snapshot ReadIntact(const shm::Segment& seg, std::uint64_t now) {
+  Snapshot snap = ReadSnapshot(seg, now);
+  if (std::string why = seg.Damage(); !why.empty()) {
+    throw shm::SegmentError(why);
+  }
+  return snap;
+}
+
 // The one-line message for a segment that cannot be attached.
 std::string AttachError(const std::string& shm_name,
                         const shm::SegmentError& e) {
@@ -40,11 +50,11 @@ std::string Render(const StatsOptions& o, const Snapshot& s) {
 
 int OneShot(const StatsOptions& o, std::ostream& out) {
   const shm::Segment seg = AttachReadOnly(o.shm_name);
-  Snapshot snap = ReadSnapshot(seg, UnixNowNs());
+  Snapshot snap = ReadIntact(seg, UnixNowNs());
   if (o.interval.count() > 0) {
     std::this_thread::sleep_for(o.interval);
     const Snapshot before = std::move(snap);
-    snap = ReadSnapshot(seg, UnixNowNs());
+    snap = ReadIntact(seg, UnixNowNs());
     AddRates(before, &snap);
   }
   out << Render(o, snap) << std::flush;
@@ -65,7 +75,7 @@ std::string Frame(const StatsOptions& o, std::optional<Snapshot>* prev) {
   const std::string title = o.json ? "" : WatchTitle(o, now);
   try {
     const shm::Segment seg = AttachReadOnly(o.shm_name);
-    Snapshot snap = ReadSnapshot(seg, now);
+    Snapshot snap = ReadIntact(seg, now);
     if (*prev) AddRates(**prev, &snap);
     std::string text = title + Render(o, snap);
     *prev = std::move(snap);
@@ -103,7 +113,8 @@ int Watch(const StatsOptions& o, std::ostream& out) {
       out << (first || o.json ? "" : "\n") << frame;
     }
     out << std::flush;
-    if (!interrupt.SleepFor(*o.watch)) break;
+    // A lost frame (full disk, closed stdout) ends the watch; main reports it.
+    if (!out || !interrupt.SleepFor(*o.watch)) break;
   }
   return 0;
 }

@@ -1,13 +1,11 @@
 // ctl/store_access.cpp — see store_access.h.
 #include "ctl/store_access.h"
 
-#include <algorithm>
-#include <cctype>
 #include <filesystem>
-#include <string_view>
 #include <system_error>
 #include <vector>
 
+#include "config/db_url.h"
 #include "shm/segment.h"
 
 namespace forge::ctl {
@@ -15,20 +13,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view kSqlitePrefix = "sqlite:";
-
-bool IsSqliteUrl(std::string_view url) {
-  if (url.size() < kSqlitePrefix.size()) return false;
-  return std::equal(kSqlitePrefix.begin(), kSqlitePrefix.end(), url.begin(),
-                    [](char a, char b) {
-                      return a == std::tolower(static_cast<unsigned char>(b));
-                    });
-}
-
-// Throws StoreMissing unless the SQLite file of `db_url` exists and holds
+// Throws StoreMissing unless the SQLite file `path` exists and holds
 // something (a broker writes the schema right after creating it).
-void RequireSqliteFile(const std::string& db_url) {
-  const fs::path file(db_url.substr(kSqlitePrefix.size()));
+void RequireSqliteFile(const std::string& path) {
+  const fs::path file(path);
   std::error_code ec;
   const fs::path shown = fs::absolute(file, ec).lexically_normal();
   const std::string where = "sqlite:" + (ec ? file.string() : shown.string());
@@ -78,7 +66,10 @@ std::optional<broker::StoreFormat> SegmentFormat(const std::string& shm_name) {
 std::unique_ptr<broker::RangeStore> OpenExistingStore(
     const config::Config& cfg,
     const std::optional<broker::StoreFormat>& segment_format) {
-  if (IsSqliteUrl(cfg.db_url)) RequireSqliteFile(cfg.db_url);
+  const config::DbUrl url = config::ParseDbUrl(cfg.db_url);
+  if (url.ok() && url.kind == config::StoreKind::kSqlite) {
+    RequireSqliteFile(url.sqlite_path);
+  }
   broker::StoreFormat from_config;
   from_config.key_length = cfg.key_length;
   from_config.order = cfg.key_order;

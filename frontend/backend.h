@@ -36,6 +36,9 @@ struct WorkerSnapshot {
 struct Snapshot {
   std::string shm_name;   // SHM_NAME the worker attaches to
   bool attached = false;  // false until the broker has created the segment
+  // While not attached: why ("" when no segment exists yet), one line, e.g.
+  // "shared memory … was truncated to 100 bytes (expected N) …".
+  std::string detached_reason;
   // Broker health (meaningful only when attached).
   bool broker_alive = false;  // pid alive and heartbeat younger than
                               // kHeartbeatStaleAfter (segment_backend.h)

@@ -38,7 +38,8 @@ bool PollFor(int fd, short events) {
 
 }  // namespace
 
-ConnStream::ConnStream(int fd, bool with_addresses) : fd_(fd) {
+ConnStream::ConnStream(int fd, bool with_addresses, SendLimits send_limits)
+    : fd_(fd), send_limits_(send_limits) {
   if (!with_addresses) return;
   sockaddr_storage addr{};
   socklen_t len = sizeof(addr);
@@ -57,7 +58,7 @@ bool ConnStream::is_readable() const {
 
 bool ConnStream::is_writable() const { return PollFor(fd_, POLLOUT); }
 
-bool ConnStream::Fill() { return buffered() > 0 || Receive() > 0; }
+bool ConnStream::ReceiveMore() { return Receive() > 0; }
 
 ssize_t ConnStream::Receive() {
   if (!Flush()) return -1;
@@ -65,15 +66,20 @@ ssize_t ConnStream::Receive() {
     limit_hit_ = Limit::kTooLarge;
     return -1;
   }
-  const std::size_t want = std::min(in_.size(), budget_);
+  if (in_pos_ > 0) {  // keep the unconsumed bytes, at the front
+    std::memmove(in_.data(), in_.data() + in_pos_, buffered());
+    in_end_ -= in_pos_;
+    in_pos_ = 0;
+  }
+  const std::size_t want = std::min(in_.size() - in_end_, budget_);
+  if (want == 0) return -1;  // full: the caller's limit is below kInputBytes
   // With a deadline the first try never blocks: waiting is WaitReadable's.
   const int flags = deadline_ ? MSG_DONTWAIT : 0;
   for (;;) {
-    const ssize_t n = ::recv(fd_, in_.data(), want, flags);
+    const ssize_t n = ::recv(fd_, in_.data() + in_end_, want, flags);
     if (n > 0) {
-      in_pos_ = 0;
-      in_end_ = static_cast<std::size_t>(n);
-      budget_ -= in_end_;
+      in_end_ += static_cast<std::size_t>(n);
+      budget_ -= static_cast<std::size_t>(n);
       return n;
     }
     if (n == 0) return 0;  // peer closed
@@ -104,6 +110,7 @@ void ConnStream::BeginRequest(std::size_t max_bytes,
   budget_ = max_bytes;
   deadline_ = deadline;
   limit_hit_ = Limit::kNone;
+  send_deadline_.reset();  // a new request: its response gets its own
 }
 
 ssize_t ConnStream::read(char* ptr, size_t size) {
@@ -137,15 +144,43 @@ bool ConnStream::Flush() {
 }
 
 bool ConnStream::SendAll(const char* data, std::size_t size) {
+  if (!send_deadline_) {
+    send_deadline_ = std::chrono::steady_clock::now() + send_limits_.whole;
+  }
   while (size > 0) {
     // MSG_NOSIGNAL: a vanished peer is an error return, not SIGPIPE.
-    const ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
+    // MSG_DONTWAIT: waiting is WaitWritable's, within the send limits.
+    const ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      data += n;
+      size -= static_cast<std::size_t>(n);
+      continue;
+    }
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;  // error or SO_SNDTIMEO expired
-    data += n;
-    size -= static_cast<std::size_t>(n);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && WaitWritable()) {
+      continue;
+    }
+    return false;  // peer gone, or a send limit passed
   }
   return true;
+}
+
+bool ConnStream::WaitWritable() {
+  const auto now = std::chrono::steady_clock::now();
+  const auto until = std::min(*send_deadline_, now + send_limits_.stall);
+  for (;;) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      send_timed_out_ = true;
+      return false;
+    }
+    pollfd p{fd_, POLLOUT, 0};
+    const int n = ::poll(
+        &p, 1, static_cast<int>(std::min<long long>(left.count(), INT_MAX)));
+    if (n > 0) return true;  // writable, or failed: send tells
+    if (n < 0 && errno != EINTR) return false;
+  }
 }
 
 void ConnStream::get_remote_ip_and_port(std::string& ip, int& port) const {

@@ -4,13 +4,20 @@
 // body in two send() calls (two packets, and with Nagle on a ~40 ms stall on
 // the client's delayed ACK). ConnStream collects what httplib writes for one
 // response and sends it with one send() in Flush(). It also reads through a
-// 4 KiB buffer, because httplib reads the request line byte by byte, and
-// lets the fast path (fast_path.h) look at a request before httplib does.
+// buffer that holds a whole request head (kInputBytes, 64 KiB), because
+// httplib reads the request line byte by byte, and because every head is
+// checked (request_head.h) and maybe answered by the fast path
+// (fast_path.h) before httplib reads it.
 //
 // Contract
 //   * Used by one thread at a time (the connection's thread); not shared.
-//   * The fd is blocking with SO_RCVTIMEO/SO_SNDTIMEO (set by httplib's
-//     accept loop), so read() and Flush() never wait longer than those.
+//   * The fd is blocking with SO_RCVTIMEO (set by the accept loop), so a
+//     read never waits longer than that.
+//   * Sends (SendLimits): a response must make progress every `stall` and
+//     be sent in full within `whole` of its first byte (the clock restarts
+//     at BeginRequest); past either, writes fail and send_timed_out() says
+//     so. A client reading a large answer a byte at a time cannot hold the
+//     thread longer than `whole`.
 //   * Pending output is flushed before any read that would block, so an
 //     interim response (100 Continue) is never held back.
 //   * Per-request limits (BeginRequest): a request may take at most
@@ -35,11 +42,16 @@
 
 namespace forge::frontend {
 
+struct SendLimits {
+  std::chrono::milliseconds stall{5000};   // without any byte sent
+  std::chrono::milliseconds whole{10000};  // for one whole response
+};
+
 class ConnStream final : public httplib::Stream {
  public:
   // `with_addresses`: look up peer and local addresses once (for request
   // logging); otherwise they are reported empty, saving two syscalls.
-  ConnStream(int fd, bool with_addresses);
+  ConnStream(int fd, bool with_addresses, SendLimits send_limits = {});
 
   bool is_readable() const override;
   bool is_writable() const override;
@@ -58,10 +70,15 @@ class ConnStream final : public httplib::Stream {
   std::string_view Peek() const { return {in_.data() + in_pos_, buffered()}; }
   // Drops the first n (<= buffered()) bytes of Peek().
   void Consume(std::size_t n) { in_pos_ += n; }
-  // When nothing is buffered: flushes pending output, then receives once
-  // (blocking, bounded by SO_RCVTIMEO). False when the peer closed, the
-  // read failed or timed out; true at once when bytes are buffered.
-  bool Fill();
+  // Flushes pending output, then receives once more, appending to the
+  // bytes still buffered (moved to the front of the buffer first). False
+  // when the peer closed, the read failed or timed out, a limit was hit
+  // (limit_hit()), or the buffer is full.
+  bool ReceiveMore();
+
+  // Input buffer size: a whole request head (request_head.h's
+  // kMaxHeadBytes) fits.
+  static constexpr std::size_t kInputBytes = 64 * 1024;
 
   enum class Limit { kNone, kTooLarge, kTooSlow };
   // From now on (until the next call) reads take at most `max_bytes` more
@@ -71,18 +88,22 @@ class ConnStream final : public httplib::Stream {
                     std::chrono::steady_clock::time_point deadline);
   // Which limit made a read fail since BeginRequest; kNone if none did.
   Limit limit_hit() const { return limit_hit_; }
+  // A send failed because a SendLimits bound passed.
+  bool send_timed_out() const { return send_timed_out_; }
 
  private:
   bool SendAll(const char* data, std::size_t size);
+  // Waits until the socket takes more bytes within the send limits.
+  bool WaitWritable();
   // Waits until the socket is readable or the deadline passed (false).
   bool WaitReadable();
-  // Flushes, then one recv() into the (empty) input buffer; recv's result.
+  // Flushes, then one recv() appended to the input buffer; recv's result.
   ssize_t Receive();
 
   int fd_;
   std::string remote_ip_, local_ip_;
   int remote_port_ = -1, local_port_ = -1;
-  std::array<char, 4096> in_;
+  std::array<char, kInputBytes> in_;
   std::size_t in_pos_ = 0, in_end_ = 0;
   std::array<char, 8192> out_;
   std::size_t out_len_ = 0;
@@ -90,6 +111,10 @@ class ConnStream final : public httplib::Stream {
   std::size_t budget_ = SIZE_MAX;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
   Limit limit_hit_ = Limit::kNone;
+  // Send limits; the response deadline is set by its first send.
+  SendLimits send_limits_;
+  std::optional<std::chrono::steady_clock::time_point> send_deadline_;
+  bool send_timed_out_ = false;
 };
 
 }  // namespace forge::frontend

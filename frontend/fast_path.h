@@ -10,17 +10,15 @@
 // unchanged.
 //
 // Contract
-//   * ParseFastRequest only says "this is a plain GET /get-key I can answer"
-//     or "not mine" (nullopt). Not mine includes anything incomplete,
-//     unusual or malformed: the caller then lets cpp-httplib read and answer
-//     the same bytes, so every error message and edge case stays httplib's
-//     and the Router's. It never consumes input.
-//   * Accepted: exactly `GET /get-key HTTP/1.1`, a complete head (ends with
-//     an empty line) within the given bytes, CRLF line ends, one Host
-//     header, at most one Authorization, header names that are RFC 9110
-//     tokens, values without control characters (HTAB allowed), no
-//     obs-fold, no request body framing (Content-Length other than 0,
-//     Transfer-Encoding) and no Expect.
+//   * Every head is read by ParseHead (request_head.h) first; a well-formed
+//     one qualifies when it is exactly `GET /get-key HTTP/1.1` (origin form,
+//     no query) without request body framing (Content-Length other than 0,
+//     Transfer-Encoding) and without Expect. FastRequestFrom says "this is a
+//     plain GET /get-key I can answer" or "not mine" (nullopt); not mine
+//     goes to cpp-httplib with the same, already validated bytes, so every
+//     other route and edge case stays httplib's and the Router's.
+//     ParseFastRequest(input) is ParseHead + FastRequestFrom; malformed or
+//     incomplete input is not mine. Neither consumes input.
 //   * FormatHead writes a response head for a Reply with the framing the
 //     connection needs (keep-alive or close); it allocates nothing.
 //   * Pure functions: thread-safe, no I/O.
@@ -32,6 +30,7 @@
 #include <string_view>
 
 #include "frontend/handlers.h"
+#include "frontend/request_head.h"
 
 namespace forge::frontend {
 
@@ -44,6 +43,7 @@ struct FastRequest {
   std::size_t size = 0;            // bytes of the head; no body follows
 };
 
+std::optional<FastRequest> FastRequestFrom(const RequestHead& head);
 std::optional<FastRequest> ParseFastRequest(std::string_view input);
 
 struct Framing {

@@ -170,6 +170,9 @@ bool Healthy(const Snapshot& s) {
 
 std::string UnavailableReason(const Snapshot& s) {
   const std::string& name = s.shm_name;
+  if (!s.attached && !s.detached_reason.empty()) {
+    return "segment '" + name + "' is unusable: " + s.detached_reason + "\n";
+  }
   if (!s.attached) {
     return "broker not started: no segment '" + name +
            "' exists yet (start forge-broker with SHM_NAME=" + name + ")\n";

@@ -82,7 +82,7 @@ struct Reply {
   }
 };
 
-// Query parameters as cpp-httplib decodes them (httplib::Params).
+// Query parameters as ParseQuery (request_head.h) splits them.
 using QueryParams = std::multimap<std::string, std::string>;
 
 struct RouterLimits {

@@ -2,14 +2,18 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <memory>
 
 #include "config/log.h"
@@ -76,7 +80,104 @@ void Describe(int fd, Listener* out) {
   out->address = text;
 }
 
+std::string ErrorName(int err) {
+  const char* name = ::strerrorname_np(err);
+  return name != nullptr ? name : "errno " + std::to_string(err);
+}
+
+std::string WhatToDo(int err) {
+  switch (err) {
+    case EMFILE:
+      return "this worker's open-files limit (ulimit -n, LimitNOFILE) is "
+             "reached";
+    case ENFILE:
+      return "the system-wide open-files limit (fs.file-max) is reached";
+    case ENOBUFS:
+    case ENOMEM:
+      return "the kernel is short of memory for sockets";
+    default:
+      return "unexpected error";
+  }
+}
+
 }  // namespace
+
+bool RefuseNewConnections(int fd) {
+  // Classic BPF on a TCP socket sees the TCP header at offset 0; byte 13
+  // holds the flags. A packet with SYN and without ACK opens a connection:
+  // drop it (return 0). Everything else — the handshake's last ACK, data,
+  // FIN, RST — is kept whole (return the largest length).
+  constexpr std::uint32_t kSyn = 0x02;
+  constexpr std::uint32_t kAck = 0x10;
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),
+      BPF_STMT(BPF_ALU | BPF_AND | BPF_K, kSyn | kAck),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kSyn, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, 0),
+      BPF_STMT(BPF_RET | BPF_K, 0xffffffffU),
+  };
+  const sock_fprog program{static_cast<unsigned short>(std::size(code)), code};
+  return ::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program,
+                      sizeof(program)) == 0;
+}
+
+AcceptFailure ClassifyAcceptError(int err) {
+  switch (err) {
+    // Nothing to accept, or a signal: try again.
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case EINTR:
+    // One queued connection failed (aborted, or a network error pending on
+    // it); the next one may be fine.
+    case ECONNABORTED:
+    case ECONNRESET:
+    case EPROTO:
+    case EPERM:  // a firewall rule refused it
+    case ETIMEDOUT:
+    case ENETDOWN:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case EHOSTUNREACH:
+    case ENONET:
+    case ENOPROTOOPT:
+      return AcceptFailure::kRetry;
+    // The listening fd is not a listening socket (a bug, not a condition
+    // that waiting can fix).
+    case EBADF:
+    case ENOTSOCK:
+    case EINVAL:
+    case EFAULT:
+      return AcceptFailure::kFatal;
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM, and anything not listed: pause, so
+    // that a condition that lasts does not make the loop spin.
+    default:
+      return AcceptFailure::kBackOff;
+  }
+}
+
+AcceptBackoff::Step AcceptBackoff::Failed(int err, Clock::time_point now) {
+  if (ClassifyAcceptError(err) != AcceptFailure::kBackOff) return {};
+  pause_ = std::clamp(pause_ * 2, kFirstPause, kMaxPause);
+  Step step{pause_, std::nullopt};
+  if (last_log_ && now - *last_log_ < kLogEvery) {
+    ++unlogged_;
+    return step;
+  }
+  std::string line = "accept() failed: " + std::string(std::strerror(err)) +
+                     " (" + ErrorName(err) + "): " + WhatToDo(err) +
+                     "; accepting again in " + std::to_string(pause_.count()) +
+                     " ms (the other workers take new connections meanwhile)";
+  if (unlogged_ > 0) {
+    line += "; " + std::to_string(unlogged_) +
+            " more failures since the last report";
+  }
+  step.log = std::move(line);
+  last_log_ = now;
+  unlogged_ = 0;
+  return step;
+}
 
 Listener BindListener(const std::string& host, int port, int backlog) {
   addrinfo hints{};

@@ -16,8 +16,25 @@
 //   * O_NONBLOCK: all workers poll() the socket and race to accept(); the
 //     losers must get EAGAIN, not block in accept() where a drain cannot
 //     reach them. Accepted sockets do not inherit O_NONBLOCK.
+//   * Stopping (RefuseNewConnections): before the frontend closes the
+//     socket, the master makes the kernel drop new connection attempts, so
+//     that what sits in the accept queue is all there will be; the workers
+//     accept and answer that (server.h), and a client that tried too late
+//     retries its SYN and is refused (ECONNREFUSED) once the socket is
+//     closed, instead of being accepted by the kernel and then reset.
+//   * Accept errors (AcceptBackoff): no accept() error ends a worker except
+//     the ones that say the listening fd itself is unusable (kFatal).
+//     Resource errors (EMFILE, ENFILE, ENOBUFS, ENOMEM) pause accepting for
+//     10 ms, doubling to 100 ms while they last, so the queue is left to
+//     other workers and fds can free up; they are logged at most once a
+//     second. Errors of one queued connection (ECONNABORTED, EPROTO, ...)
+//     are retried at once: Linux reports a connection's pending network
+//     error through accept() (accept(2), "Error handling").
 #pragma once
 
+#include <chrono>
+#include <cstddef>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -36,5 +53,41 @@ struct Listener {
 
 // Throws ListenError with one line: the address, the system error, a hint.
 Listener BindListener(const std::string& host, int port, int backlog);
+
+// Makes the kernel drop bare SYNs to listening socket `fd` from now on (a
+// socket filter, shared by every process holding the socket). Connections
+// already queued, or completing their handshake, are not affected. False
+// (errno set) if the filter could not be attached.
+[[nodiscard]] bool RefuseNewConnections(int fd);
+
+enum class AcceptFailure {
+  kRetry,    // that connection failed, or no connection: accept again
+  kBackOff,  // out of fds or memory: pause, then accept again
+  kFatal,    // the listening fd is unusable: stop serving
+};
+AcceptFailure ClassifyAcceptError(int err);
+
+// The pause and the log line after accept() failed; one per accept loop.
+class AcceptBackoff {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::chrono::milliseconds kFirstPause{10};
+  static constexpr std::chrono::milliseconds kMaxPause{100};
+  static constexpr std::chrono::seconds kLogEvery{1};
+
+  struct Step {
+    std::chrono::milliseconds pause{0};  // before the next accept()
+    std::optional<std::string> log;      // a WARN line to write now
+  };
+  // After accept() failed with `err` (not kFatal) at `now`.
+  Step Failed(int err, Clock::time_point now);
+  // After accept() returned a connection: the next failure pauses briefly.
+  void Succeeded() { pause_ = std::chrono::milliseconds(0); }
+
+ private:
+  std::chrono::milliseconds pause_{0};
+  std::optional<Clock::time_point> last_log_;
+  std::size_t unlogged_ = 0;  // failures since the last line
+};
 
 }  // namespace forge::frontend

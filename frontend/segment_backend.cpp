@@ -16,27 +16,12 @@ namespace {
 using shm::UnixNowNs;
 using std::chrono::steady_clock;
 
-struct FileId {
-  dev_t dev = 0;
-  ino_t ino = 0;
-  bool operator==(const FileId&) const = default;
-};
-
-// The identity of the object the segment name points at now; nullopt when
-// there is none.
-std::optional<FileId> IdentityOf(const std::string& name) {
-  struct stat st {};
-  if (::stat(shm::Segment::ObjectPath(name).c_str(), &st) != 0) {
-    return std::nullopt;
-  }
-  return FileId{st.st_dev, st.st_ino};
-}
-
 }  // namespace
 
 struct SegmentBackend::Attachment {
   shm::Segment segment;
-  FileId id;
+  std::uint32_t key_length;  // from the validated header, kept in case the
+                             // mapping faults later (it then reads zeros)
   std::optional<std::uint32_t> slot;
 
   shm::WorkerSlot* Slot() { return slot ? &segment.worker(*slot) : nullptr; }
@@ -122,8 +107,12 @@ SegmentBackend::~SegmentBackend() {
 bool SegmentBackend::Maintain() {
   std::lock_guard lock(attach_mu_);
   // relaxed: current_ is only stored under attach_mu_, which we hold.
-  const Attachment* a = current_.load(std::memory_order_relaxed);
-  if (a != nullptr && !ReplacedWhileBrokerDead(*a)) return true;
+  Attachment* a = current_.load(std::memory_order_relaxed);
+  if (a != nullptr) {
+    std::string why = a->segment.Damage();
+    if (why.empty()) return true;
+    Detach(a, why);
+  }
   return Attach();
 }
 
@@ -138,22 +127,44 @@ SegmentBackend::Attachment* SegmentBackend::Current() {
   return current_.load(std::memory_order_relaxed);
 }
 
-bool SegmentBackend::ReplacedWhileBrokerDead(const Attachment& a) const {
-  const auto id = IdentityOf(options_.shm_name);
-  return id && !(*id == a.id) && !BrokerAlive(a.segment);
+void SegmentBackend::Detach(Attachment* a, const std::string& why) {
+  // relaxed: under attach_mu_ (held by the caller), like every store.
+  if (current_.load(std::memory_order_relaxed) != a) return;
+  current_.store(nullptr, std::memory_order_relaxed);
+  log::Warn("detached segment '" + options_.shm_name + "': " + why);
+  std::lock_guard lock(reason_mu_);
+  damage_ = why;
+}
+
+void SegmentBackend::OnFault(Attachment* a) {
+  std::lock_guard lock(attach_mu_);
+  std::string why = a->segment.Damage();
+  if (why.empty())
+    why = "shared memory of segment '" + options_.shm_name +
+          "' faulted (SIGBUS) while in use";
+  Detach(a, why);
+}
+
+void SegmentBackend::SetAttachError(const std::string& error, bool attached) {
+  std::lock_guard lock(reason_mu_);
+  last_error_ = error;
+  if (attached) damage_.clear();
+}
+
+std::string SegmentBackend::DetachedReason() {
+  std::lock_guard lock(reason_mu_);
+  return damage_.empty() ? last_error_ : damage_;
 }
 
 bool SegmentBackend::Attach() {
-  // Identity first, then the mapping: if the object is swapped in between,
-  // the next Maintain() sees a mismatch and attaches again (harmless).
-  const auto id = IdentityOf(options_.shm_name);
-  if (!id) return current_.load(std::memory_order_relaxed) != nullptr;
   try {
     auto a = std::make_unique<Attachment>(Attachment{
-        shm::Segment::Attach(options_.shm_name, shm::Access::kReadWrite), *id,
+        shm::Segment::Attach(options_.shm_name, shm::Access::kReadWrite), 0,
         std::nullopt});
+    a->key_length = a->segment.header().key_length;
     a->slot =
         shm::ClaimWorkerSlot(a->segment, ::getpid(), options_.frontend_pid);
+    if (a->segment.faulted()) throw shm::SegmentError(a->segment.Damage());
     if (!a->slot) {
       log::Warn("all " + std::to_string(shm::kMaxWorkers) +
                 " worker stats slots of segment '" + options_.shm_name +
@@ -166,20 +177,38 @@ bool SegmentBackend::Attach() {
     current_.store(raw, std::memory_order_release);
     log::Info("attached segment '" + options_.shm_name + "' (" +
               std::to_string(raw->segment.header().capacity) + " slots)");
-    last_error_.clear();
+    logged_error_.clear();
+    SetAttachError("", true);
     return true;
+  } catch (const shm::SegmentMissing&) {
+    // Not created yet (or deleted): the normal state before the broker
+    // starts, said by the 503 body rather than a log line per retry.
+    SetAttachError("", false);
+    return current_.load(std::memory_order_relaxed) != nullptr;
   } catch (const shm::SegmentError& e) {
-    if (e.what() != last_error_) {
-      last_error_ = e.what();
+    if (e.what() != logged_error_) {
+      logged_error_ = e.what();
       log::Warn(std::string("cannot attach yet (retrying): ") + e.what());
     }
+    SetAttachError(e.what(), false);
     return current_.load(std::memory_order_relaxed) != nullptr;
   }
 }
 
+// Pops go through a mapping that a truncated file turns into zero pages
+// (shm/bus_guard.h); keys popped around such a fault are dropped, never
+// served: the claim may have hit the private copy (a gap, not a repeat).
 TakenKeys SegmentBackend::TakeKeys(shm::Key* out, std::size_t want) {
   Attachment* a = Current();
   if (a == nullptr || want == 0) return {};
+  const std::size_t got = PopKeys(a, out, want);
+  if (!a->segment.faulted()) return {got, got > 0 ? a->key_length : 0U};
+  OnFault(a);
+  return {};
+}
+
+std::size_t SegmentBackend::PopKeys(Attachment* a, shm::Key* out,
+                                    std::size_t want) {
   shm::Segment& seg = a->segment;
   // Time counts from the first look at the clock, right after the first
   // claim: a request one claim serves (every /get-key) never reads it.
@@ -223,7 +252,7 @@ TakenKeys SegmentBackend::TakeKeys(shm::Key* out, std::size_t want) {
     // relaxed: a statistics counter; readers only need the eventual sum.
     slot->served.fetch_add(got, std::memory_order_relaxed);
   }
-  return {got, got > 0 ? seg.header().key_length : 0U};
+  return got;
 }
 
 void SegmentBackend::CountUnavailable() {
@@ -247,14 +276,20 @@ void SegmentBackend::CountRequest() {
 Snapshot SegmentBackend::Observe() {
   Snapshot s;
   s.shm_name = options_.shm_name;
-  const Attachment* a = Current();
-  if (a == nullptr) return s;
-  const shm::Segment& seg = a->segment;
-  s.attached = true;
-  ReadHeader(seg.header(), &s);
-  ReadBroker(seg, &s);
-  s.ring_keys = seg.ring().Size();
-  ReadWorkers(seg, &s);
+  Attachment* a = Current();
+  if (a != nullptr) {
+    const shm::Segment& seg = a->segment;
+    s.attached = true;
+    ReadHeader(seg.header(), &s);
+    ReadBroker(seg, &s);
+    s.ring_keys = seg.ring().Size();
+    ReadWorkers(seg, &s);
+    if (!seg.faulted()) return s;
+    OnFault(a);  // what we read is zeros: report the damage instead
+    s = Snapshot{};
+    s.shm_name = options_.shm_name;
+  }
+  s.detached_reason = DetachedReason();
   return s;
 }
 

@@ -9,11 +9,18 @@
 //     Maintain() and every request while detached try to attach (under a
 //     mutex, off the attached fast path), so a frontend may start before
 //     its broker, and no worker says "broker not started" once it exists.
-//   * When the segment name comes to point at a different object (the old
-//     one was unlinked and a new broker created a fresh one) while the broker
-//     of the mapped one is dead, Maintain() attaches the new object. Old
-//     mappings stay mapped until destruction, because a request thread may
-//     still be using them: a few MB at worst, and only after such a swap.
+//   * Damage: Maintain() asks the attached segment for Segment::Damage()
+//     (fstat + stat, every ~150 ms, never per request). When the object was
+//     truncated or resized, deleted, or replaced (the name now points at
+//     another object or at none), the backend detaches (one WARN line) and
+//     attaches whatever the name points at next, if usable. In between, a
+//     truncated file cannot kill the worker: its mapping turns into zero
+//     pages (shm/bus_guard.h); TakeKeys checks Segment::faulted() (one
+//     relaxed load) after popping and drops keys popped around a fault (a
+//     gap, never a repeat), and Observe() drops what it read. While
+//     detached, Observe() carries the reason (detached_reason) for the 503.
+//     Old mappings stay mapped until destruction, because a request thread
+//     may still be using them: a few MB at worst, and only after a swap.
 //   * On attach the worker claims a stats slot for its pid (shm/workers.h)
 //     and counts what it serves there (relaxed increments); the destructor
 //     releases every slot it claimed.
@@ -22,8 +29,9 @@
 //     (shm::kMaxClaimSlots) and checks the clock between them, so competing
 //     pops cannot keep a large batch busy (it answers with what it has).
 //   * The request path is lock-free: one acquire load of the current
-//     attachment, the ring CAS, one relaxed load in MaybeWakeProducer and a
-//     relaxed counter increment. Syscalls happen only on an empty ring
+//     attachment, the ring CAS, one relaxed load in MaybeWakeProducer, one
+//     relaxed load of the fault flag (Segment::faulted) and a relaxed
+//     counter increment. Syscalls happen only on an empty ring
 //     (futex wait) or for /healthz and /metrics (kill(pid, 0)).
 #pragma once
 
@@ -74,14 +82,22 @@ class SegmentBackend final : public Backend {
 
   Attachment* Current();  // attaches first if detached
   bool Attach();          // attach_mu_ held
-  bool ReplacedWhileBrokerDead(const Attachment& a) const;
+  std::size_t PopKeys(Attachment* a, shm::Key* out, std::size_t want);
+  void Detach(Attachment* a, const std::string& why);  // attach_mu_ held
+  void OnFault(Attachment* a);                         // takes attach_mu_
+  void SetAttachError(const std::string& error, bool attached);
+  std::string DetachedReason();
 
   SegmentBackendOptions options_;
   std::atomic<Attachment*> current_{nullptr};
   std::mutex attach_mu_;  // guards the two members below and every store
                           // of current_
   std::vector<std::unique_ptr<Attachment>> attachments_;
-  std::string last_error_;
+  std::string logged_error_;  // the last attach error logged
+  std::mutex reason_mu_;      // guards the two members below (held briefly:
+                              // request threads read them for a 503)
+  std::string damage_;        // why the last segment was detached
+  std::string last_error_;    // why the last attach failed ("" if none)
 };
 
 // Broker liveness is shm::BrokerAlive (shm/health.h), shared with forge-ctl.

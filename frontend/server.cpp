@@ -7,8 +7,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <system_error>
@@ -24,18 +27,25 @@ using std::chrono::steady_clock;
 // itself, which we never let it do. A small cap keeps it that way.
 constexpr std::size_t kMaxPayload = 4096;
 
-// A request with a body we do not read: the connection must close after
-// the answer, or the body would be parsed as the next request.
-bool HasBody(const httplib::Request& req) {
-  const auto length = req.headers.find("Content-Length");
-  if (length != req.headers.end() && length->second != "0") return true;
-  return req.headers.find("Transfer-Encoding") != req.headers.end();
-}
-
 int MillisUntil(steady_clock::time_point t) {
   const auto left =
       std::chrono::ceil<std::chrono::milliseconds>(t - steady_clock::now());
   return left.count() > 0 ? static_cast<int>(left.count()) : 0;
+}
+
+// A blocking read of a request waits at most this long (ConnStream bounds
+// a started request more tightly; this covers every other read).
+void SetReadTimeout(int fd, std::chrono::seconds timeout) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout.count());
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+// Close with a reset: the kernel drops what is still unsent instead of
+// trying to deliver it to a client that reads too slowly.
+void Abort(int fd) {
+  const linger now{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof(now));
 }
 
 void SetNoDelay(int fd) {
@@ -49,20 +59,57 @@ void SetNoDelay(int fd) {
 std::string ErrorBody(int status) {
   switch (status) {
     case 400:
-      return "malformed HTTP request, or its head was over 64 KiB or took "
-             "over the read timeout: send e.g. 'GET /get-key HTTP/1.1' with a "
-             "Host header\n";
+      return "malformed HTTP request: send e.g. 'GET /get-key HTTP/1.1' with "
+             "a Host header\n";
     case 413:
       return "request body too large: these routes take no body\n";
     case 414:
       return "request target too long (the limit is 8192 bytes)\n";
+    case 416:
+      return "the Range header is not understood: send none, answers are "
+             "never partial\n";
     default:
       return "HTTP error " + std::to_string(status) + "\n";
   }
 }
 
+constexpr std::string_view kTooSlowHead =
+    "the request head did not arrive within the read timeout; send it at "
+    "once";
+
 constexpr std::string_view kInternalError =
     "internal error; see the frontend log\n";
+
+// Set by the error handler when cpp-httplib answered an error of its own
+// (not a Router reply): the connection then closes after that answer. One
+// connection is served by one thread at a time, start to end, so a
+// thread-local flag belongs to the request being served.
+thread_local bool t_httplib_refused = false;
+
+// Closing with unread input makes the kernel send RST, and a client may
+// then lose the answer just sent. So: send FIN, then read and drop what the
+// client still sends until it closes, for at most this long / this much.
+constexpr std::chrono::milliseconds kLingerTime{1000};
+constexpr std::size_t kLingerBytes = 256 * 1024;
+
+void CloseLingering(int fd) {
+  ::shutdown(fd, SHUT_WR);
+  const auto until = steady_clock::now() + kLingerTime;
+  std::array<char, 4096> sink;
+  for (std::size_t dropped = 0; dropped < kLingerBytes;) {
+    pollfd p{fd, POLLIN, 0};
+    const int timeout = MillisUntil(until);
+    if (timeout == 0) break;
+    const int n = ::poll(&p, 1, timeout);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    const ssize_t got = ::recv(fd, sink.data(), sink.size(), MSG_DONTWAIT);
+    if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (got <= 0) break;  // the client closed, or the socket failed
+    dropped += static_cast<std::size_t>(got);
+  }
+  ::close(fd);
+}
 
 // The Keep-Alive value httplib sends with the same settings.
 std::string KeepAliveValue(const ServerOptions& o) {
@@ -88,28 +135,20 @@ HttpServer::HttpServer(ServerOptions options, const Router& router,
   // response header. The loop that enforces them is ours (below).
   set_keep_alive_max_count(options_.keep_alive_max);
   set_keep_alive_timeout(options_.keep_alive_timeout.count());
-  // Applied by httplib's accept loop to every accepted socket as
-  // SO_RCVTIMEO / SO_SNDTIMEO: a started request or a response must make
-  // progress within these, so a stalled client cannot pin a thread forever.
-  set_read_timeout(options_.read_timeout.count(), 0);
-  set_write_timeout(options_.write_timeout.count(), 0);
-  // A non-zero idle interval makes the accept loop poll() the listener with
-  // a timeout and re-check svr_sock_, which is how BeginDrain() ends it
-  // without closing or shutting down the shared socket. It also keeps a
-  // worker from blocking in accept() on the non-blocking shared listener.
-  set_idle_interval(0, std::chrono::duration_cast<std::chrono::microseconds>(
-                           kAcceptPollInterval)
-                           .count());
   set_payload_max_length(kMaxPayload);
   // All routes are answered here, before httplib's regex routing.
   set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
         return Route(req, res);
       });
-  // One line for the errors httplib answers itself (malformed requests).
+  // One line for the errors httplib answers itself. ParseHead refuses
+  // every head httplib would refuse, so these are rare (e.g. a Range it
+  // cannot parse); the connection closes after them all the same.
   set_error_handler(
       HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
         if (!res.body.empty()) return HandlerResponse::Unhandled;
+        t_httplib_refused = true;
+        res.set_header("Connection", "close");
         res.set_content(ErrorBody(res.status), std::string(kTextPlain));
         return HandlerResponse::Handled;
       }));
@@ -125,31 +164,24 @@ HttpServer::HttpServer(ServerOptions options, const Router& router,
                  std::to_string(res.status) + " from " + req.remote_addr);
     });
   }
-  new_task_queue = [this] {
-    PoolOptions pool = options_.pool;
-    pool.before_shutdown = [this] { OnAcceptLoopEnd(); };
-    return new ElasticPool(pool);
-  };
 }
 
 HttpServer::~HttpServer() { ::close(drain_fd_); }
 
 bool HttpServer::Serve() {
-  svr_sock_ = options_.listen_fd;
-  const bool ok = listen_after_bind();
-  // On failure httplib closed the fd itself (after accept() failed).
-  if (ok) CloseListener();
+  ElasticPool pool(options_.pool);
+  const bool ok = AcceptUntilDrain(pool);
+  if (ok) {
+    AcceptQueued(pool);
+  } else {
+    BeginDrain();  // the open connections finish promptly
+  }
+  ::close(options_.listen_fd);
+  pool.shutdown();  // waits for every connection
   return ok;
 }
 
 void HttpServer::BeginDrain() {
-  // Ends httplib's accept loop at its next poll timeout (see
-  // set_idle_interval).
-  svr_sock_ = INVALID_SOCKET;
-  WindDownConnections();
-}
-
-void HttpServer::WindDownConnections() {
   // acq_rel: pairs with the acquire in draining(); only the first caller
   // wakes the waiters.
   if (draining_.exchange(true, std::memory_order_acq_rel)) return;
@@ -157,34 +189,103 @@ void HttpServer::WindDownConnections() {
   [[maybe_unused]] const ssize_t n = ::write(drain_fd_, &one, sizeof(one));
 }
 
-void HttpServer::OnAcceptLoopEnd() {
-  // After a drain this changes nothing; after a failed accept() it lets the
-  // open connections finish promptly instead of riding out keep-alive.
-  WindDownConnections();
-  CloseListener();
-}
-
 bool HttpServer::draining() const {
-  // acquire: pairs with BeginDrain(), so a thread that sees the flag also
-  // sees svr_sock_ invalidated.
+  // acquire: pairs with BeginDrain().
   return draining_.load(std::memory_order_acquire);
 }
 
-void HttpServer::CloseListener() {
-  // Only on the drain path: when accept() failed, svr_sock_ still holds the
-  // fd and httplib has already closed it.
-  if (svr_sock_ != INVALID_SOCKET) return;
-  // relaxed: only a guard against closing twice on this path.
-  if (listener_closed_.exchange(true, std::memory_order_relaxed)) return;
-  ::close(options_.listen_fd);
+bool HttpServer::AcceptUntilDrain(ElasticPool& pool) {
+  AcceptBackoff backoff;
+  pollfd fds[2] = {{options_.listen_fd, POLLIN, 0}, {drain_fd_, POLLIN, 0}};
+  for (;;) {
+    // Every worker polls the shared socket; the losers of the race for a
+    // connection get EAGAIN from accept() (the socket is non-blocking).
+    const int n = ::poll(fds, 2, -1);
+    if (draining()) return true;
+    if (n < 0 && errno != EINTR) {
+      PauseUnlessDraining(AcceptBackoff::kFirstPause);  // ENOMEM: no spin
+      continue;
+    }
+    if (n <= 0 || fds[0].revents == 0) continue;
+    std::chrono::milliseconds pause{0};
+    switch (AcceptOne(pool, backoff, &pause)) {
+      case Accepted::kFatal:
+        return false;
+      case Accepted::kPause:
+        PauseUnlessDraining(pause);
+        break;
+      case Accepted::kAgain:
+      case Accepted::kEmpty:
+        break;
+    }
+  }
+}
+
+void HttpServer::AcceptQueued(ElasticPool& pool) {
+  const auto give_up = steady_clock::now() + kDrainAcceptFor;
+  AcceptBackoff backoff;
+  for (;;) {
+    std::chrono::milliseconds pause{0};
+    const Accepted got = AcceptOne(pool, backoff, &pause);
+    if (got == Accepted::kEmpty || got == Accepted::kFatal) return;
+    if (steady_clock::now() >= give_up) {
+      log::Warn("draining: the accept queue did not empty within " +
+                std::to_string(kDrainAcceptFor.count()) +
+                " ms; no longer accepting (what is left goes to the other "
+                "workers, or is reset when none is left)");
+      return;
+    }
+    if (got == Accepted::kPause) {
+      ::poll(nullptr, 0,
+             std::min(MillisUntil(give_up), static_cast<int>(pause.count())));
+    }
+  }
+}
+
+HttpServer::Accepted HttpServer::AcceptOne(ElasticPool& pool,
+                                           AcceptBackoff& backoff,
+                                           std::chrono::milliseconds* pause) {
+  const int fd = ::accept4(options_.listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd >= 0) {
+    backoff.Succeeded();
+    SetReadTimeout(fd, options_.read_timeout);
+    pool.enqueue([this, fd] { process_and_close_socket(fd); });
+    return Accepted::kAgain;
+  }
+  const int err = errno;
+  if (err == EAGAIN || err == EWOULDBLOCK) return Accepted::kEmpty;
+  switch (ClassifyAcceptError(err)) {
+    case AcceptFailure::kRetry:
+      return Accepted::kAgain;
+    case AcceptFailure::kFatal:
+      log::Error(std::string("accept() on the listening socket failed: ") +
+                 std::strerror(err) + "; this worker stops serving");
+      return Accepted::kFatal;
+    case AcceptFailure::kBackOff:
+      break;
+  }
+  const AcceptBackoff::Step step = backoff.Failed(err, steady_clock::now());
+  if (step.log) log::Warn(*step.log);
+  *pause = step.pause;
+  return Accepted::kPause;
+}
+
+void HttpServer::PauseUnlessDraining(std::chrono::milliseconds pause) {
+  pollfd fd{drain_fd_, POLLIN, 0};
+  ::poll(&fd, 1, static_cast<int>(pause.count()));
 }
 
 httplib::Server::HandlerResponse HttpServer::Route(const httplib::Request& req,
                                                    httplib::Response& res) {
   backend_.CountRequest();
   const auto auth = req.headers.find("Authorization");
+  // The target as sent (ParseHead accepted it): absolute form too, and the
+  // query split strictly (ParseQuery), not httplib's lenient req.params.
+  const std::optional<TargetParts> target = SplitTarget(req.target);
+  const std::string path = PercentDecode(target ? target->path : req.target);
+  const QueryParams query = ParseQuery(target ? target->query : "");
   Reply reply = router_.Handle(
-      req.method, req.path, req.params,
+      req.method, path, query,
       auth == req.headers.end() ? std::string_view() : auth->second);
   res.status = reply.status;
   res.body = std::move(reply.body);
@@ -192,7 +293,6 @@ httplib::Server::HandlerResponse HttpServer::Route(const httplib::Request& req,
   reply.ForEachHeader([&res](std::string_view name, std::string_view value) {
     res.set_header(std::string(name), std::string(value));
   });
-  if (HasBody(req)) res.set_header("Connection", "close");
   return HandlerResponse::Handled;
 }
 
@@ -218,41 +318,68 @@ bool HttpServer::WaitForRequest(ConnStream& strm) {
 
 bool HttpServer::process_and_close_socket(socket_t sock) {
   SetNoDelay(sock);
-  ConnStream strm(sock, options_.log_requests);
+  ConnStream strm(sock, options_.log_requests,
+                  {options_.write_timeout, options_.response_timeout});
   bool ok = true;
+  Ending ending = Ending::kClean;
   for (std::size_t left = options_.keep_alive_max;
        left > 0 && WaitForRequest(strm); --left) {
     // Decided before the request is read and sent in its answer: the last
     // response of a connection always says `Connection: close`.
     const bool last = left == 1 || draining();
-    bool more = false;
     strm.BeginRequest(kMaxRequestBytes,
                       steady_clock::now() + options_.read_timeout);
-    ok = ServeRequest(strm, last, &more);
-    if (!ok || !more) break;
-    // An over-long or too slow request was answered 400 at most: the rest
-    // of it is still unread, so the connection cannot go on.
-    if (strm.limit_hit() != ConnStream::Limit::kNone) break;
+    ending = Ending::kClean;
+    ok = ServeRequest(strm, last, &ending);
+    if (!ok || ending != Ending::kKeepAlive) break;
   }
-  ::close(sock);
+  if (strm.send_timed_out()) {
+    Abort(sock);
+    ::close(sock);
+  } else if (ok && ending == Ending::kUnread) {
+    CloseLingering(sock);
+  } else {
+    ::close(sock);
+  }
   return ok;
 }
 
-bool HttpServer::ServeRequest(ConnStream& strm, bool last, bool* more) {
+bool HttpServer::ServeRequest(ConnStream& strm, bool last, Ending* ending) {
+  RequestHead head;
+  HeadError error;
+  HeadResult result;
+  while ((result = ParseHead(strm.Peek(), &head, &error)) ==
+         HeadResult::kIncomplete) {
+    if (strm.ReceiveMore()) continue;
+    // Over the byte budget or the deadline: say so. Otherwise the client
+    // left (or the socket failed) mid-head: nobody to answer.
+    if (strm.limit_hit() == ConnStream::Limit::kNone) return false;
+    error =
+        strm.limit_hit() == ConnStream::Limit::kTooSlow
+            ? HeadError{400, kTooSlowHead, {}, 0}
+            : HeadError{431, "the request head may be 64 KiB at most", {}, 0};
+    result = HeadResult::kBad;
+    break;
+  }
+  if (result == HeadResult::kBad) {
+    // Where this request ends is unknown: answer once, read nothing more.
+    *ending = Ending::kUnread;
+    return AnswerBadHead(strm, error);
+  }
+  const bool close = last || head.close || head.has_body;
+  // A body is never read, so it must never be parsed as a request.
+  *ending = head.has_body ? Ending::kUnread
+            : close       ? Ending::kClean
+                          : Ending::kKeepAlive;
   if (fast_path_) {
-    if (!strm.Fill()) return false;  // peer gone or read timed out
-    if (const auto req = ParseFastRequest(strm.Peek())) {
+    if (const auto req = FastRequestFrom(head)) {
       strm.Consume(req->size);
-      const bool close = last || req->close;
-      *more = !close;
       return AnswerFast(strm, *req, close) && strm.Flush();
     }
   }
-  bool unread_body = false;
   // Runs after httplib parsed the head and before routing and the answer.
-  const std::function<void(httplib::Request&)> setup =
-      [&unread_body](httplib::Request& req) {
-        unread_body = HasBody(req);
+  static const std::function<void(httplib::Request&)> setup =
+      [](httplib::Request& req) {
         // Answers are never partial: a Range would cut a key in half.
         req.ranges.clear();
         // No compression: a key is 7 bytes and random Base62 compresses
@@ -260,9 +387,29 @@ bool HttpServer::ServeRequest(ConnStream& strm, bool last, bool* more) {
         req.headers.erase("Accept-Encoding");
       };
   bool client_closes = false;
-  const bool ok = process_request(strm, last, client_closes, setup);
-  *more = !last && !client_closes && !unread_body;
+  t_httplib_refused = false;
+  const bool ok = process_request(strm, close, client_closes, setup);
+  if (t_httplib_refused) {
+    *ending = Ending::kUnread;
+  } else if (client_closes && *ending == Ending::kKeepAlive) {
+    *ending = Ending::kClean;
+  }
   return strm.Flush() && ok;
+}
+
+bool HttpServer::AnswerBadHead(ConnStream& strm, const HeadError& error) {
+  Reply reply;
+  reply.status = error.status;
+  reply.body = DescribeHeadError(error);
+  if (options_.log_requests) {
+    log::Debug("refused " + std::to_string(error.status) + ": " +
+               reply.body.substr(0, reply.body.size() - 1));
+  }
+  std::array<char, 512> head;
+  const std::size_t size =
+      FormatHead(reply, {true, keep_alive_value_}, std::span<char>(head));
+  return size > 0 && strm.write(head.data(), size) >= 0 &&
+         strm.write(reply.body.data(), reply.body.size()) >= 0 && strm.Flush();
 }
 
 bool HttpServer::AnswerFast(ConnStream& strm, const FastRequest& req,

@@ -3,29 +3,48 @@
 // Contract
 //   * HttpServer serves the Router on a listening fd it did not create (the
 //     master bound it, so the master chose the backlog; cpp-httplib 0.11.4
-//     as Debian ships it compiles in listen(fd, 5)). It adopts the fd through
-//     httplib::Server's protected svr_sock_ and runs httplib's accept loop
-//     via listen_after_bind().
+//     as Debian ships it compiles in listen(fd, 5)). The accept loop is
+//     ours, not httplib's listen_after_bind(): that one ends the worker on
+//     any accept() error but EMFILE/EINTR/EAGAIN (ECONNABORTED, ENFILE, ...)
+//     and retries EMFILE every 1 ms. Ours survives every error that
+//     waiting can fix and backs off on resource errors, as listener.h says.
 //   * Serve() blocks until BeginDrain() (from another thread) and every
-//     connection has finished, or until accept() fails for good (then the
-//     open connections are wound down as in a drain). The fd is
-//     closed by Serve() in both cases; it is never shutdown(): the socket is
-//     shared with the other workers, and shutdown() acts on the socket, not
-//     on this process's fd (httplib::Server::stop() does shutdown + close, so
-//     it is never called).
-//   * Draining: no new connection is accepted (within the accept poll
-//     interval, 100 ms); a request being handled finishes and its response
-//     says `Connection: close`; an idle keep-alive connection gets up to
+//     connection has finished, or until accept() says the listening fd is
+//     unusable (then the open connections are wound down as in a drain).
+//     The fd is closed by Serve() in both cases; it is never shutdown(): the
+//     socket is shared with the other workers, and shutdown() acts on the
+//     socket, not on this process's fd.
+//   * Draining: the accept loop stops waiting for new connections at once
+//     (it polls an eventfd next to the listener); then it accepts what the
+//     kernel has already queued (until accept() finds the queue empty, for
+//     at most kDrainAcceptFor), so a connection that completed its
+//     handshake is answered, not reset by the close; and only then closes
+//     its fd. A request being handled finishes and its response says
+//     `Connection: close`, and so does the one request of a connection
+//     accepted during the drain; an idle keep-alive connection gets up to
 //     kDrainIdleGrace for one more request (answered the same way), then is
 //     closed. Closing an idle connection can still race with a request the
 //     client sends at that very instant: HTTP/1.1 leaves that race to the
 //     client (RFC 9112 §9.6), like every server's graceful stop.
+//   * Responses: each must be sent in full within response_timeout (10 s)
+//     of its first byte, and make progress every write_timeout (5 s); else
+//     the connection is reset (the kernel drops the unsent rest too). So a
+//     client reading a large /get-keys answer a byte at a time holds a
+//     thread for 10 s at most.
 //   * Connections: one thread each from an ElasticPool (thread_pool.h), so
 //     no client ever waits for another to disconnect. Idle keep-alive waits
 //     are one blocking poll() per request, not httplib's 10 ms polling loop.
-//   * Requests: a plain `GET /get-key` whose head is already buffered is
-//     parsed and answered by fast_path.h (same Router, same framing rules);
-//     every other request goes through httplib's process_request.
+//   * Requests: every head is read whole into the connection's buffer and
+//     checked by ParseHead (request_head.h) before anything acts on it. A
+//     malformed or unframed head (and one over the size or time limits) is
+//     answered once, with `Connection: close` and a one-line reason, and
+//     nothing after it on that connection is read: the server sends FIN,
+//     drops what still arrives for up to 1 s, then closes. The same close
+//     follows a request with a body (bodies are never read) and any error
+//     cpp-httplib answers itself. A well-formed plain `GET /get-key` is
+//     answered by fast_path.h (same Router, same framing rules); every other
+//     request goes through httplib's process_request, routed with the
+//     target as sent (absolute form too) and the query split by ParseQuery.
 //   * Thread-safe: BeginDrain() may be called from any thread, any time.
 #pragma once
 
@@ -40,6 +59,8 @@
 #include "frontend/conn_stream.h"
 #include "frontend/fast_path.h"
 #include "frontend/handlers.h"
+#include "frontend/listener.h"
+#include "frontend/request_head.h"
 #include "frontend/thread_pool.h"
 
 namespace forge::frontend {
@@ -49,7 +70,8 @@ struct ServerOptions {
   std::size_t keep_alive_max = 1000;           // KEEP_ALIVE_MAX
   std::chrono::seconds keep_alive_timeout{5};  // KEEP_ALIVE_TIMEOUT
   std::chrono::seconds read_timeout{5};        // rest of a started request
-  std::chrono::seconds write_timeout{5};
+  std::chrono::seconds write_timeout{5};       // no progress sending
+  std::chrono::seconds response_timeout{10};   // one whole response
   PoolOptions pool;
   bool log_requests = false;  // DEBUG_ENABLED
   // Answer plain `GET /get-key` requests without cpp-httplib (fast_path.h).
@@ -60,10 +82,13 @@ struct ServerOptions {
 inline constexpr std::chrono::milliseconds kDrainIdleGrace{1000};
 // The most a request (line and headers) may take from the socket; it must
 // also arrive within ServerOptions::read_timeout of its first byte. Past
-// either the connection is closed (after a 400 once the request line was
-// read), so neither endless headers nor a slowloris can hold on.
-inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
-inline constexpr std::chrono::milliseconds kAcceptPollInterval{100};
+// either the connection is answered (431 or 400) and closed, so neither
+// endless headers nor a slowloris can hold on.
+inline constexpr std::size_t kMaxRequestBytes = kMaxHeadBytes;
+static_assert(ConnStream::kInputBytes >= kMaxHeadBytes,
+              "a whole request head must fit the connection's buffer");
+// The most a drain spends accepting what the kernel had queued.
+inline constexpr std::chrono::milliseconds kDrainAcceptFor{5000};
 
 class HttpServer final : private httplib::Server {
  public:
@@ -72,7 +97,8 @@ class HttpServer final : private httplib::Server {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Runs the accept loop. True after a drain; false if accept failed.
+  // Runs the accept loop. True after a drain; false if the listening fd
+  // turned out unusable.
   bool Serve();
   void BeginDrain();
   bool draining() const;
@@ -80,15 +106,31 @@ class HttpServer final : private httplib::Server {
  private:
   bool process_and_close_socket(socket_t sock) override;
   bool WaitForRequest(ConnStream& strm);
-  // One request: by the fast path when it qualifies, else by httplib.
-  // False when the connection failed; *more: it may serve another request.
-  bool ServeRequest(ConnStream& strm, bool last, bool* more);
+  // How a connection goes on after a request.
+  enum class Ending {
+    kKeepAlive,  // serve the next request
+    kClean,      // close: nothing of this request is left unread
+    kUnread,     // close, dropping unread input first (CloseLingering)
+  };
+  // One request: refused when its head is bad, else by the fast path when
+  // it qualifies, else by httplib. False when the connection failed.
+  bool ServeRequest(ConnStream& strm, bool last, Ending* ending);
+  // Answers a refused head: its status and reason, `Connection: close`.
+  bool AnswerBadHead(ConnStream& strm, const HeadError& error);
   // Answers a request parsed by the fast path (into strm, not yet flushed).
   bool AnswerFast(ConnStream& strm, const FastRequest& req, bool close);
   HandlerResponse Route(const httplib::Request& req, httplib::Response& res);
-  void WindDownConnections();
-  void OnAcceptLoopEnd();
-  void CloseListener();
+  // Accepts until BeginDrain(); false if the listening fd is unusable.
+  bool AcceptUntilDrain(ElasticPool& pool);
+  // The drain's part: accepts what the kernel queued before the stop.
+  void AcceptQueued(ElasticPool& pool);
+  enum class Accepted { kAgain, kEmpty, kPause, kFatal };
+  // One accept(); a connection goes to `pool`. On kPause, *pause says how
+  // long to wait before the next one.
+  Accepted AcceptOne(ElasticPool& pool, AcceptBackoff& backoff,
+                     std::chrono::milliseconds* pause);
+  // Waits `pause`, or less if a drain begins.
+  void PauseUnlessDraining(std::chrono::milliseconds pause);
 
   ServerOptions options_;
   const Router& router_;
@@ -97,7 +139,6 @@ class HttpServer final : private httplib::Server {
   std::string keep_alive_value_;  // the Keep-Alive header httplib sends
   int drain_fd_ = -1;             // eventfd, readable once draining
   std::atomic<bool> draining_{false};
-  std::atomic<bool> listener_closed_{false};
 };
 
 }  // namespace forge::frontend

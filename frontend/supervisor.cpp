@@ -206,8 +206,17 @@ std::size_t Supervisor::Alive() const {
 }
 
 void Supervisor::Stop() {
-  // Closing our copy first: once every worker has closed its copy too, the
-  // kernel refuses new connections instead of queueing them unserved.
+  // No new connections from here on: what the accept queue holds now is
+  // what the workers accept and answer in their drain (listener.h); a
+  // connection the kernel took after their last accept() would be reset
+  // when the last copy of the socket closes.
+  if (!RefuseNewConnections(listener_.fd)) {
+    log::Warn(std::string("cannot stop new connections before the drain (") +
+              std::strerror(errno) +
+              "); a client connecting during the stop may be reset");
+  }
+  // Once every worker has closed its copy too, the kernel refuses (RST to
+  // a SYN) new connections instead of queueing them unserved.
   ::close(listener_.fd);
   log::Info("stopping: draining " + std::to_string(Alive()) +
             " workers (up to " + std::to_string(kStopGrace.count()) + " s)");

@@ -13,10 +13,13 @@
 //     waits a back-off (100 ms, doubling up to 5 s) so a crash loop does not
 //     spin; a worker that lived longer resets its back-off and is restarted
 //     at once. Nothing is restarted once a stop began.
-//   * SIGTERM/SIGINT: close the master's copy of the listening socket, send
-//     SIGTERM to every worker (they drain, see server.h), wait up to
-//     kStopGrace for them, SIGKILL stragglers, return 0. A second
-//     SIGTERM/SIGINT during the stop kills the stragglers at once.
+//   * SIGTERM/SIGINT: make the kernel drop new connection attempts
+//     (RefuseNewConnections, listener.h), close the master's copy of the
+//     listening socket, send SIGTERM to every worker (they answer what the
+//     accept queue holds and drain, see server.h), wait up to kStopGrace
+//     for them, SIGKILL stragglers, return 0. A second SIGTERM/SIGINT
+//     during the stop kills the stragglers at once — also the one that
+//     timeout(1) without --foreground sends to the process group.
 //   * SIGHUP is logged and ignored: configuration is read once at start;
 //     restart the frontend to change it (workers are cheap to start).
 //   * The master is single-threaded (required for fork()) and never touches

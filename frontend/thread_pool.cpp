@@ -53,7 +53,6 @@ void ElasticPool::enqueue(std::function<void()> fn) {
 
 void ElasticPool::shutdown() {
   std::unique_lock lock(mutex_);
-  if (!shutdown_ && options_.before_shutdown) options_.before_shutdown();
   shutdown_ = true;
   work_.notify_all();
   free_.notify_all();

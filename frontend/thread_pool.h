@@ -34,10 +34,6 @@ struct PoolOptions {
   std::size_t min_threads = 64;    // HTTP_THREADS
   std::size_t max_threads = 4096;  // per worker process
   std::chrono::milliseconds idle_retire{30000};
-  // Runs once at the start of shutdown(). cpp-httplib calls shutdown() right
-  // after its accept loop ended, so this is the first moment the listening
-  // fd is no longer used by that loop and may be closed.
-  std::function<void()> before_shutdown;
 };
 
 class ElasticPool final : public httplib::TaskQueue {

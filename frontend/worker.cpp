@@ -65,8 +65,12 @@ void Control(SegmentBackend& backend, HttpServer& server,
   while (!stop.load(std::memory_order_relaxed)) {
     const int sig = ::sigtimedwait(&set, nullptr, &every);
     if (sig == SIGTERM || sig == SIGINT) {
-      log::Info("draining: no new connections; finishing requests in flight");
+      // Drain first: once this line is in the log, no connection is
+      // accepted without being told to close.
       server.BeginDrain();
+      log::Info(
+          "draining: answering queued connections and requests in flight "
+          "with Connection: close");
       return;
     }
     if (sig == SIGHUP) {
@@ -99,8 +103,8 @@ int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid) {
     control.join();
     if (!ok) {
       log::Error(
-          "the accept loop failed; exiting so that the master starts "
-          "a fresh worker");
+          "the listening socket is unusable; exiting so that the master "
+          "starts a fresh worker");
       return 1;
     }
     return 0;

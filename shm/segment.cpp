@@ -1,5 +1,7 @@
-// shm/segment.cpp — see segment.h. POSIX shared memory through
-// Boost.Interprocess; fstat/posix_fallocate on its fd where Boost has no API.
+// shm/segment.cpp — see segment.h. POSIX shared memory as files under
+// /dev/shm (what shm_open does), opened with O_NONBLOCK | O_NOFOLLOW and
+// checked to be regular files before anything maps them; mapped through
+// GuardedMapping (bus_guard.h) so that a shrunk file cannot kill us.
 #include "shm/segment.h"
 
 #include <fcntl.h>
@@ -7,9 +9,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/interprocess/exceptions.hpp>
-#include <boost/interprocess/mapped_region.hpp>
-#include <boost/interprocess/shared_memory_object.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -20,12 +19,12 @@
 #include <string_view>
 #include <utility>
 
+#include "shm/bus_guard.h"
 #include "shm/producer_lock.h"
 #include "shm/segment_check.h"
 #include "shm/workers.h"
 
 namespace forge::shm {
-namespace bip = boost::interprocess;
 namespace {
 
 constexpr std::size_t kMaxNameLength = 200;
@@ -58,9 +57,25 @@ void ValidateName(const std::string& name) {
 
 std::string Num(std::uint64_t v) { return std::to_string(v); }
 
-int FdOf(const bip::shared_memory_object& shm) {
-  return shm.get_mapping_handle().handle;
-}
+// An owned file descriptor.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
 
 // Who owns `path`, for a "permission denied" message ("" if unknown).
 std::string OwnerHint(const std::string& path) {
@@ -70,46 +85,85 @@ std::string OwnerHint(const std::string& path) {
          Num(::geteuid()) + ")";
 }
 
-// Opens an existing object; nullopt when there is none.
-std::optional<bip::shared_memory_object> OpenExisting(const std::string& name,
-                                                      bip::mode_t mode) {
-  const std::string path = Segment::ObjectPath(name);
-  try {
-    return bip::shared_memory_object(bip::open_only,
-                                     Segment::ObjectName(name).c_str(), mode);
-  } catch (const bip::interprocess_exception& e) {
-    if (e.get_native_error() == ENOENT) return std::nullopt;
-    if (e.get_native_error() == EACCES) {
-      throw SegmentError("cannot open shared memory " + path +
-                         ": permission denied" + OwnerHint(path) +
-                         "; run as the user that runs forge-broker");
-    }
-    throw SegmentError("cannot open shared memory " + path + ": " + e.what());
-  }
+const char* KindOf(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a regular file";
 }
 
-struct stat StatFd(const bip::shared_memory_object& shm,
-                   const std::string& path) {
+std::string NotRegular(const std::string& path, mode_t mode) {
+  return "shared memory " + path + " is " + KindOf(mode) +
+         ", not a regular file, so it is not a mini-forge segment; remove it "
+         "(rm -r " +
+         path + ") and start forge-broker";
+}
+
+// What lies at `path` (lstat, so a symbolic link is named as such), for an
+// open that failed because the name is not a plain file.
+std::string NotRegularAt(const std::string& path) {
   struct stat st {};
-  if (::fstat(FdOf(shm), &st) != 0) {
+  if (::lstat(path.c_str(), &st) != 0 || S_ISREG(st.st_mode)) {
+    return "shared memory " + path +
+           " cannot be opened: " + std::strerror(errno);
+  }
+  return NotRegular(path, st.st_mode);
+}
+
+struct stat StatFd(int fd, const std::string& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
     throw SegmentError("cannot stat shared memory " + path + ": " +
                        std::strerror(errno));
   }
   return st;
 }
 
-bip::mapped_region Map(const bip::shared_memory_object& shm, bip::mode_t mode,
-                       std::uint64_t size, const std::string& path) {
-  try {
-    return bip::mapped_region(shm, mode, 0, static_cast<std::size_t>(size));
-  } catch (const bip::interprocess_exception& e) {
-    throw SegmentError("cannot map shared memory " + path + " (" + Num(size) +
-                       " bytes): " + e.what());
+// Opens an existing object; nullopt when there is none. Never blocks (a
+// FIFO at the name would block a plain open) and never follows a symbolic
+// link; anything but a regular file is refused with one line.
+std::optional<Fd> OpenExisting(const std::string& name, bool writable) {
+  const std::string path = Segment::ObjectPath(name);
+  const int flags =
+      (writable ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC;
+  Fd fd(::open(path.c_str(), flags));
+  if (fd.get() < 0) {
+    const int err = errno;
+    if (err == ENOENT) return std::nullopt;
+    if (err == EACCES) {
+      throw SegmentError("cannot open shared memory " + path +
+                         ": permission denied" + OwnerHint(path) +
+                         "; run as the user that runs forge-broker");
+    }
+    if (err == ELOOP || err == EISDIR || err == ENXIO || err == EOPNOTSUPP) {
+      throw SegmentError(NotRegularAt(path));
+    }
+    throw SegmentError("cannot open shared memory " + path + ": " +
+                       std::strerror(err));
   }
+  if (const struct stat st = StatFd(fd.get(), path); !S_ISREG(st.st_mode)) {
+    throw SegmentError(NotRegular(path, st.st_mode));
+  }
+  return fd;
 }
 
-SegmentPrefix* PrefixOf(const bip::mapped_region& region) {
-  return static_cast<SegmentPrefix*>(region.get_address());
+GuardedMapping Map(int fd, bool writable, std::uint64_t size,
+                   const std::string& path) {
+  std::string error;
+  GuardedMapping m =
+      GuardedMapping::Map(fd, static_cast<std::size_t>(size), writable, &error);
+  if (m.data() == nullptr) {
+    throw SegmentError("cannot map shared memory " + path + " (" + Num(size) +
+                       " bytes): " + error);
+  }
+  return m;
+}
+
+SegmentPrefix* PrefixOf(const GuardedMapping& region) {
+  return static_cast<SegmentPrefix*>(region.data());
 }
 
 std::string TooSmall(const std::string& path, std::uint64_t size) {
@@ -118,6 +172,24 @@ std::string TooSmall(const std::string& path, std::uint64_t size) {
          "): truncated or not a mini-forge segment; restart forge-broker or "
          "remove it: rm " +
          path;
+}
+
+// Why a mapping of `expected` bytes faulted or no longer matches its file.
+std::string Shrunk(int fd, const std::string& path, std::uint64_t expected) {
+  struct stat st {};
+  const std::string verb = "shared memory " + path + " was ";
+  const std::string what =
+      ::fstat(fd, &st) != 0 ? "changed"
+      : static_cast<std::uint64_t>(st.st_size) < expected
+          ? "truncated to " + Num(static_cast<std::uint64_t>(st.st_size)) +
+                " bytes"
+      : static_cast<std::uint64_t>(st.st_size) > expected
+          ? "resized to " + Num(static_cast<std::uint64_t>(st.st_size)) +
+                " bytes"
+          : "truncated and re-extended (its pages faulted)";
+  return verb + what + " (expected " + Num(expected) +
+         ") while in use: its keys are gone (gaps, never reissued); restart "
+         "forge-broker to replace it";
 }
 
 // The pid of a live worker attached to the segment, or 0.
@@ -166,11 +238,10 @@ bool KeepExisting(const SegmentPrefix& p, std::uint64_t size,
 
 // Maps an existing segment for the producer if it can be kept; nullopt
 // when it must be replaced (note says why); throws when it must be left.
-std::optional<bip::mapped_region> Reuse(const bip::shared_memory_object& shm,
-                                        const SegmentSpec& spec,
-                                        const std::string& path,
-                                        std::string* note) {
-  const struct stat st = StatFd(shm, path);
+std::optional<GuardedMapping> Reuse(const Fd& fd, const SegmentSpec& spec,
+                                    const std::string& path,
+                                    std::string* note) {
+  const struct stat st = StatFd(fd.get(), path);
   if (std::string why = CheckOwnership(st, path); !why.empty()) {
     throw SegmentError(why);
   }
@@ -180,7 +251,7 @@ std::optional<bip::mapped_region> Reuse(const bip::shared_memory_object& shm,
             " bytes, too small to hold a header (no keys lost)";
     return std::nullopt;
   }
-  bip::mapped_region region = Map(shm, bip::read_write, size, path);
+  GuardedMapping region = Map(fd.get(), true, size, path);
   const SegmentPrefix& p = *PrefixOf(region);
   // acquire: pairs with the creator's release store of magic.
   if (p.header.magic.load(std::memory_order_acquire) == 0) {
@@ -198,18 +269,22 @@ std::optional<bip::mapped_region> Reuse(const bip::shared_memory_object& shm,
     return std::nullopt;
   }
   if (!KeepExisting(p, size, spec, path, note)) return std::nullopt;
+  if (region.faulted()) {  // it shrank while we looked: nobody can use it
+    *note = Shrunk(fd.get(), path, size) + "; replaced";
+    return std::nullopt;
+  }
   return region;
 }
 
 // Reserves the bytes in /dev/shm now, so running out of space is an error
 // here rather than a SIGBUS on first touch.
-void Reserve(bip::shared_memory_object& shm, std::uint64_t size,
-             const std::string& path) {
-  const int rc = ::posix_fallocate(FdOf(shm), 0, static_cast<off_t>(size));
+void Reserve(const Fd& fd, std::uint64_t size, const std::string& path) {
+  const int rc = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size));
   if (rc == 0) return;
   if (rc == EOPNOTSUPP || rc == EINVAL) {  // no fallocate: plain resize
-    shm.truncate(static_cast<bip::offset_t>(size));
-    return;
+    if (::ftruncate(fd.get(), static_cast<off_t>(size)) == 0) return;
+    throw SegmentError("cannot size " + path + " to " + Num(size) +
+                       " bytes: " + std::strerror(errno));
   }
   throw SegmentError("cannot reserve " + Num(size) + " bytes for " + path +
                      ": " + std::strerror(rc) +
@@ -239,35 +314,37 @@ void Initialise(void* addr, const SegmentSpec& spec, std::uint64_t size) {
   h.magic.store(kMagic, std::memory_order_release);
 }
 
+// A new segment: its descriptor and its mapping.
+struct Created {
+  Fd fd;
+  GuardedMapping region;
+};
+
 // Builds the segment under a staging name and renames it into place, so an
 // attacher sees either no segment or a complete one, never a half-made one.
 // Only the producer-lock holder creates, so one staging name suffices; '~'
 // cannot occur in a SHM_NAME, so it never collides with another segment.
-bip::mapped_region Create(const std::string& name, const SegmentSpec& spec,
-                          const std::string& path) {
-  const std::string staging = Segment::ObjectName(name) + "~new";
-  const std::string staging_path = "/dev/shm" + staging;
-  bip::shared_memory_object::remove(staging.c_str());  // a crashed creator's
-  std::optional<bip::shared_memory_object> shm;
-  try {
-    shm.emplace(bip::create_only, staging.c_str(), bip::read_write,
-                bip::permissions(0600));
-  } catch (const bip::interprocess_exception& e) {
+Created Create(const SegmentSpec& spec, const std::string& path) {
+  const std::string staging_path = path + "~new";
+  ::unlink(staging_path.c_str());  // a crashed creator's
+  Fd fd(::open(staging_path.c_str(),
+               O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (fd.get() < 0) {
     throw SegmentError("cannot create shared memory " + staging_path + ": " +
-                       e.what());
+                       std::strerror(errno));
   }
   const std::uint64_t size = SegmentSize(spec.capacity);
   try {
-    Reserve(*shm, size, path);
-    bip::mapped_region region = Map(*shm, bip::read_write, size, path);
-    Initialise(region.get_address(), spec, size);
+    Reserve(fd, size, path);
+    GuardedMapping region = Map(fd.get(), true, size, path);
+    Initialise(region.data(), spec, size);
     if (::rename(staging_path.c_str(), path.c_str()) != 0) {
       throw SegmentError("cannot publish " + staging_path + " as " + path +
                          ": " + std::strerror(errno));
     }
-    return region;
+    return Created{std::move(fd), std::move(region)};
   } catch (...) {
-    bip::shared_memory_object::remove(staging.c_str());
+    ::unlink(staging_path.c_str());
     throw;
   }
 }
@@ -283,26 +360,36 @@ std::uint32_t CheckWorkerIndex(std::uint32_t i) {
 }  // namespace
 
 struct Segment::Impl {
-  Impl(std::string n, bip::mapped_region r, bool ro,
+  Impl(std::string n, Fd f, GuardedMapping r, bool ro,
        std::optional<ProducerLock> l, std::string note_text)
       : name(std::move(n)),
+        path(Segment::ObjectPath(name)),
+        fd(std::move(f)),
         region(std::move(r)),
         prefix(PrefixOf(region)),
         ring(&prefix->head, &prefix->tail,
-             reinterpret_cast<Slot*>(static_cast<char*>(region.get_address()) +
+             reinterpret_cast<Slot*>(static_cast<char*>(region.data()) +
                                      kSlotsOffset),
              prefix->header.capacity),
         read_only(ro),
         lock(std::move(l)),
-        note(std::move(note_text)) {}
+        note(std::move(note_text)) {
+    const struct stat st = StatFd(fd.get(), path);
+    dev = st.st_dev;
+    ino = st.st_ino;
+  }
 
   std::string name;
-  bip::mapped_region region;
+  std::string path;
+  Fd fd;  // kept open: Damage() checks the object itself, not the name
+  GuardedMapping region;
   SegmentPrefix* prefix;
   Ring ring;
   bool read_only;
   std::optional<ProducerLock> lock;  // set for the producer only
   std::string note;
+  dev_t dev = 0;  // the object's identity when it was opened
+  ino_t ino = 0;
 };
 
 std::string Segment::ObjectName(const std::string& name) {
@@ -327,41 +414,44 @@ Segment Segment::OpenProducer(const std::string& name,
   }
   ProducerLock lock = ProducerLock::Acquire(name, LockPath(name));
   std::string note = "created " + path;
-  if (auto shm = OpenExisting(name, bip::read_write)) {
-    if (auto kept = Reuse(*shm, spec, path, &note)) {
-      return Segment(std::make_unique<Impl>(name, std::move(*kept), false,
+  if (auto fd = OpenExisting(name, true)) {
+    if (auto kept = Reuse(*fd, spec, path, &note)) {
+      return Segment(std::make_unique<Impl>(name, std::move(*fd),
+                                            std::move(*kept), false,
                                             std::move(lock), note));
     }
     // Not kept: Create() renames the new segment over it atomically.
   }
-  bip::mapped_region region = Create(name, spec, path);
-  return Segment(std::make_unique<Impl>(name, std::move(region), false,
+  Created created = Create(spec, path);
+  return Segment(std::make_unique<Impl>(name, std::move(created.fd),
+                                        std::move(created.region), false,
                                         std::move(lock), note));
 }
 
 Segment Segment::Attach(const std::string& name, Access access) {
   const std::string path = ObjectPath(name);
   const bool ro = access == Access::kReadOnly;
-  const bip::mode_t mode = ro ? bip::read_only : bip::read_write;
-  auto shm = OpenExisting(name, mode);
-  if (!shm) {
+  auto fd = OpenExisting(name, !ro);
+  if (!fd) {
     throw SegmentMissing(
         "no shared memory " + path + " for SHM_NAME \"" + name +
         "\": is forge-broker running with SHM_NAME=" + name + "?");
   }
-  const struct stat st = StatFd(*shm, path);
+  const struct stat st = StatFd(fd->get(), path);
   if (std::string why = CheckOwnership(st, path); !why.empty()) {
     throw SegmentError(why);
   }
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (size < sizeof(Header)) throw SegmentError(TooSmall(path, size));
-  bip::mapped_region region = Map(*shm, mode, size, path);
+  GuardedMapping region = Map(fd->get(), !ro, size, path);
   const SegmentPrefix& p = *PrefixOf(region);
   std::string why = CheckHeader(p.header, size, path);
   if (why.empty()) why = CheckIndices(p, path);
+  // A fault while validating: the file shrank under us; say so.
+  if (region.faulted()) why = Shrunk(fd->get(), path, size);
   if (!why.empty()) throw SegmentError(why);
-  return Segment(std::make_unique<Impl>(name, std::move(region), ro,
-                                        std::nullopt, std::string()));
+  return Segment(std::make_unique<Impl>(name, std::move(*fd), std::move(region),
+                                        ro, std::nullopt, std::string()));
 }
 
 Segment::Segment(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -387,5 +477,30 @@ const Ring& Segment::ring() const { return impl_->ring; }
 bool Segment::is_producer() const { return impl_->lock.has_value(); }
 bool Segment::read_only() const { return impl_->read_only; }
 const std::string& Segment::open_note() const { return impl_->note; }
+
+bool Segment::faulted() const { return impl_->region.faulted(); }
+
+std::string Segment::Damage() const {
+  const Impl& m = *impl_;
+  const std::uint64_t mapped = m.region.size();
+  struct stat st {};
+  if (::fstat(m.fd.get(), &st) == 0 &&
+      static_cast<std::uint64_t>(st.st_size) != mapped) {
+    return Shrunk(m.fd.get(), m.path, mapped);
+  }
+  struct stat now {};
+  if (::stat(m.path.c_str(), &now) != 0) {
+    return "shared memory " + m.path +
+           " was deleted while in use; start forge-broker to create a new "
+           "segment";
+  }
+  if (now.st_dev != m.dev || now.st_ino != m.ino) {
+    return "shared memory " + m.path +
+           " was replaced by another file while in use; restart "
+           "forge-broker (and forge-frontend if they do not follow)";
+  }
+  if (m.region.faulted()) return Shrunk(m.fd.get(), m.path, mapped);
+  return "";
+}
 
 }  // namespace forge::shm

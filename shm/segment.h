@@ -22,6 +22,17 @@
 //     refuses a segment that is not owned by the current user, is
 //     accessible by group/other, is smaller or larger than its header says,
 //     or whose ring indices break head <= tail <= head + capacity.
+//   * Special files: an existing object is opened with O_NONBLOCK and
+//     O_NOFOLLOW and must be a regular file (fstat S_ISREG) before anything
+//     maps it; a FIFO, directory, socket, device or symbolic link at the
+//     name is refused at once with one line (nothing blocks on it).
+//   * Damage while in use: the mapping is a GuardedMapping (bus_guard.h),
+//     so a file truncated under a process turns into zero pages instead of
+//     a SIGBUS. Damage() (two syscalls: fstat + stat; call it on a timer,
+//     never per pop) says in one line whether the object was truncated or
+//     resized, deleted, or replaced by another file since it was opened,
+//     or faulted; "" while it is intact. Every reader must treat what it
+//     read from a damaged segment as garbage.
 //   * kReadOnly maps PROT_READ: loads through broker()/worker()/ring() are
 //     fine, any store or pop through them faults (SIGSEGV). Use the const
 //     accessors there.
@@ -110,6 +121,13 @@ class Segment {
   // re-attached (and how many keys it kept) or replaced (and how many keys
   // became gaps). Empty for Attach().
   const std::string& open_note() const;
+  // "" while the object is intact, else one line: what happened to it
+  // (truncated to N bytes (expected M), resized, deleted, replaced, or
+  // faulted) and what to do. See "Damage while in use" above.
+  std::string Damage() const;
+  // A SIGBUS hit the mapping (one relaxed load, no syscall): everything
+  // read from it since is zeros. Check after a pop before using its keys.
+  bool faulted() const;
 
  private:
   struct Impl;

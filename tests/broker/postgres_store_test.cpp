@@ -351,7 +351,6 @@ TEST_F(PostgresStoreTest, NeitherDescribeNorErrorsShowThePassword) {
   EXPECT_EQ(store->Describe(),
             "postgres://postgres@127.0.0.1:" + std::to_string(server_.port()) +
                 "/forge_test");
-  EXPECT_EQ(RedactPostgresUrl(with_password).find("s3cret"), std::string::npos);
   server_.Stop();
   const StoreError down = ErrorFrom([&] { store->Reserve(1); });
   EXPECT_EQ(std::string(down.what()).find("s3cret"), std::string::npos)
@@ -400,8 +399,6 @@ TEST(PostgresUrlTest, BadOrUnreachableUrlsSayWhatIsWrong) {
   EXPECT_TRUE(unreachable.transient()) << unreachable.what();
   EXPECT_EQ(std::string(unreachable.what()).find("pw@"), std::string::npos)
       << unreachable.what();
-  EXPECT_EQ(RedactPostgresUrl("postgres://u:pw@h:5432/db?sslmode=require"),
-            "postgres://u@h:5432/db?sslmode=require");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -384,15 +385,56 @@ TEST(OpenStore, RejectsUnknownSchemesNamingTheAllowedFormsWithoutPassword) {
       [] { OpenStore("mysql://root:hunter2@db:3306/forge", kDefault); });
   const std::string msg = e.what();
   EXPECT_FALSE(e.transient());
-  EXPECT_NE(msg.find("mysql://root@db:3306/forge"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("mysql://root:***@db:3306/forge"), std::string::npos)
+      << msg;
   EXPECT_NE(msg.find("unknown scheme"), std::string::npos) << msg;
   EXPECT_NE(msg.find("sqlite:PATH"), std::string::npos) << msg;
   EXPECT_NE(msg.find("postgres://"), std::string::npos) << msg;
   EXPECT_EQ(msg.find("hunter2"), std::string::npos) << msg;
 
   const StoreError empty = ErrorFrom([] { OpenStore("sqlite:", kDefault); });
-  EXPECT_NE(std::string(empty.what()).find("names no file"), std::string::npos)
+  EXPECT_NE(std::string(empty.what()).find("has an empty path"),
+            std::string::npos)
       << empty.what();
+}
+
+// sqlite://x.db would be the file /x.db, sqlite:~/x.db a directory named
+// "~": both are refused, naming the allowed forms, and create nothing.
+TEST(OpenStore, RefusesSqliteHostAndTildeForms) {
+  TempDir tmp;
+  const std::string cwd = std::filesystem::current_path();
+  std::filesystem::current_path(tmp.path());
+  for (const std::string url :
+       {"sqlite://forge-open-store-test.db", "sqlite:~/forge.db"}) {
+    const StoreError e = ErrorFrom([&] { OpenStore(url, kDefault); });
+    const std::string msg = e.what();
+    EXPECT_FALSE(e.transient()) << msg;
+    EXPECT_NE(msg.find(url), std::string::npos) << msg;
+    EXPECT_NE(msg.find("allowed: sqlite:PATH"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("sqlite:///ABSOLUTE/PATH"), std::string::npos) << msg;
+  }
+  std::filesystem::current_path(cwd);
+  EXPECT_FALSE(std::filesystem::exists("/forge-open-store-test.db"));
+  EXPECT_FALSE(std::filesystem::exists(tmp / "~"));
+}
+
+TEST(OpenStore, OpensTheTripleSlashFormAsAnAbsolutePath) {
+  TempDir tmp;
+  const auto store = OpenStore("sqlite://" + (tmp / "forge.db"), kDefault);
+  EXPECT_EQ(store->Describe(), "sqlite:" + (tmp / "forge.db"));
+  EXPECT_TRUE(std::filesystem::is_regular_file(tmp / "forge.db"));
+}
+
+// A FIFO would make SQLite wait forever for a writer.
+TEST(OpenStore, RefusesAFifoInsteadOfBlocking) {
+  TempDir tmp;
+  ASSERT_EQ(::mkfifo((tmp / "fifo.db").c_str(), 0600), 0);
+  const StoreError e =
+      ErrorFrom([&] { OpenStore("sqlite:" + (tmp / "fifo.db"), kDefault); });
+  EXPECT_FALSE(e.transient());
+  EXPECT_NE(std::string(e.what()).find("is a FIFO, not a regular file"),
+            std::string::npos)
+      << e.what();
 }
 
 TEST(OpenStore, PostgresUrlsReachPostgresStoreWithoutLeakingPassword) {
@@ -405,21 +447,9 @@ TEST(OpenStore, PostgresUrlsReachPostgresStoreWithoutLeakingPassword) {
     const StoreError e = ErrorFrom([&] { OpenStore(url, kDefault); });
     const std::string msg = e.what();
     EXPECT_TRUE(e.transient()) << msg;
-    EXPECT_NE(msg.find("forge@127.0.0.1"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("forge:***@127.0.0.1"), std::string::npos) << msg;
     EXPECT_EQ(msg.find("s3cr3t"), std::string::npos) << msg;
   }
-}
-
-TEST(RedactDbUrl, DropsPasswordsFromUserInfoAndParameters) {
-  EXPECT_EQ(RedactDbUrl("postgres://u:pw@h:5432/db"), "postgres://u@h:5432/db");
-  EXPECT_EQ(RedactDbUrl("postgres://u:p/w@x@h/db"), "postgres://u@h/db");
-  EXPECT_EQ(RedactDbUrl("postgres://u@h/db?sslmode=require&password=zz9&a=b"),
-            "postgres://u@h/db?sslmode=require&password=***&a=b");
-  EXPECT_EQ(RedactDbUrl("host=h PASSWORD=zz9 dbname=d"),
-            "host=h PASSWORD=*** dbname=d");
-  EXPECT_EQ(RedactDbUrl("postgres://h:5432/db"), "postgres://h:5432/db");
-  EXPECT_EQ(RedactDbUrl("sqlite:/var/lib/forge.db"),
-            "sqlite:/var/lib/forge.db");
 }
 
 }  // namespace

@@ -71,6 +71,7 @@ TEST_F(ConfigTest, ABadTokenInALowerLayerIsNotShownEither) {
 }
 
 TEST_F(ConfigTest, AuthProtectAllIsASwitch) {
+  env_.vars["AUTH_TOKEN"] = "a-good-token-0123456789";
   EXPECT_TRUE(Load({"--auth-protect-all"}).auth_protect_all);
   env_.vars["AUTH_PROTECT_ALL"] = "yes";
   EXPECT_TRUE(Load().auth_protect_all);

@@ -122,10 +122,55 @@ TEST_F(ConfigTest, UnknownYmlKey) {
   EXPECT_THAT(msg, HasSubstr("log_format"));
 }
 
-TEST_F(ConfigTest, UpperCaseYmlKeyGetsAHint) {
-  Write("config/config.yml", "PORT: 80\n");
-  EXPECT_THAT(LoadError(),
-              HasSubstr("unknown key \"PORT\" (keys are lower case: port)"));
+// The Go service's config.yml writes its keys in upper case.
+TEST_F(ConfigTest, UpperCaseYmlKeysAreTheSameKeys) {
+  Write("config/config.yml", "PORT: 80\nRANGE_SIZE: 7\nDebug_Enabled: true\n");
+  const Config cfg = Load();
+  EXPECT_EQ(cfg.port, 80);
+  EXPECT_EQ(cfg.range_size, 7u);
+  EXPECT_TRUE(cfg.debug);
+  const std::string path = Write("config/config.yml", "PORT: abc\n");
+  EXPECT_EQ(LoadError(), "config: PORT=\"abc\" (from config.yml " + path +
+                             ":1) is not an integer; allowed: integer "
+                             "1..65535");
+}
+
+TEST_F(ConfigTest, BothSpellingsOfOneKeyAreAnError) {
+  const std::string path =
+      Write("config/config.yml", "port: 80\nhost: h\nPORT: 81\n");
+  const std::string msg = LoadError();
+  EXPECT_THAT(msg, HasSubstr("config.yml " + path +
+                             ":3: key PORT is set again (first on line 1 as "
+                             "port)"));
+  EXPECT_THAT(msg, HasSubstr("allowed: each key once"));
+}
+
+TEST_F(ConfigTest, UnknownUpperCaseYmlKeyIsStillAnError) {
+  const std::string path = Write("config/config.yml", "PROT: 80\n");
+  const std::string msg = LoadError();
+  EXPECT_THAT(msg, HasSubstr(path + ":1: unknown key \"PROT\""));
+  EXPECT_THAT(msg, HasSubstr("allowed: the keys port, host"));
+}
+
+// A setting that only makes sense with a token never turns into "open".
+TEST_F(ConfigTest, AuthProtectAllWithoutATokenIsAnError) {
+  env_.vars["AUTH_PROTECT_ALL"] = "true";
+  EXPECT_EQ(LoadError(),
+            "config: AUTH_PROTECT_ALL=\"true\" (from environment) needs "
+            "AUTH_TOKEN, which is not set: nothing would be protected; "
+            "allowed: AUTH_PROTECT_ALL=true together with an AUTH_TOKEN, or "
+            "AUTH_PROTECT_ALL=false");
+  env_.vars.clear();
+  const std::string path =
+      Write("config/config.yml", "auth_protect_all: yes\n");
+  EXPECT_THAT(LoadError(), HasSubstr("AUTH_PROTECT_ALL=\"yes\" (from "
+                                     "config.yml " +
+                                     path + ":1) needs AUTH_TOKEN"));
+  env_.vars["AUTH_TOKEN"] = "a-good-token-0123456789";
+  EXPECT_TRUE(Load().auth_protect_all);
+  env_.vars.erase("AUTH_TOKEN");
+  env_.vars["AUTH_PROTECT_ALL"] = "false";  // beats the file
+  EXPECT_FALSE(Load().auth_protect_all);
 }
 
 TEST_F(ConfigTest, CONFIG_PATHIsNotAYmlKey) {
@@ -137,7 +182,7 @@ TEST_F(ConfigTest, RepeatedYmlKey) {
   const std::string path =
       Write("config/config.yml", "port: 80\nhost: h\nport: 81\n");
   EXPECT_THAT(LoadError(), HasSubstr(path + ":3: key port is set again "
-                                            "(first on line 1)"));
+                                            "(first on line 1 as port)"));
 }
 
 TEST_F(ConfigTest, NestedYmlValue) {
@@ -165,7 +210,7 @@ TEST_F(ConfigTest, UnreadableConfigFile) {
   const std::string msg = LoadError({"--config", Path("dir")});
   EXPECT_THAT(msg, HasSubstr("CONFIG_PATH=\"" + Path("dir") +
                              "\" (from flag --config) cannot be read"));
-  EXPECT_THAT(msg, HasSubstr("Is a directory"));
+  EXPECT_THAT(msg, HasSubstr("is a directory, not a regular file"));
 }
 
 TEST_F(ConfigTest, MissingExplicitConfigFile) {
@@ -190,15 +235,18 @@ TEST_F(ConfigTest, EmptyConfigPath) {
 
 TEST_F(ConfigTest, BadDbUrls) {
   const char* allowed =
-      "allowed: sqlite:PATH, postgres://USER:PASSWORD@HOST:PORT/DB or "
-      "postgresql://…";
+      "allowed: sqlite:PATH (relative or absolute, e.g. "
+      "sqlite:./data/forge.db), sqlite:///ABSOLUTE/PATH, "
+      "postgres://USER[:PASSWORD]@HOST[:PORT]/DB or postgresql://…";
   struct Case {
     const char* value;
     const char* problem;
   };
   for (const Case& c : {Case{"mysql://h/db", "has an unknown scheme"},
                         Case{"./data/forge.db", "has an unknown scheme"},
-                        Case{"SQLITE:x", "has an unknown scheme"},
+                        Case{"SQLITE:x", "has its scheme in upper case"},
+                        Case{"sqlite://x.db", "has a host part"},
+                        Case{"sqlite:~/x.db", "starts its path with \"~\""},
                         Case{"sqlite:", "has an empty path"},
                         Case{"postgres://", "names no server or database"},
                         Case{"", "is empty"}}) {
@@ -212,7 +260,7 @@ TEST_F(ConfigTest, BadDbUrls) {
 
 TEST_F(ConfigTest, GoodDbUrls) {
   for (const char* url :
-       {"sqlite:./data/forge.db", "sqlite:/abs/forge.db",
+       {"sqlite:./data/forge.db", "sqlite:/abs/forge.db", "sqlite:///abs/f.db",
         "postgres://forge:pw@db:5432/forge", "postgresql:///forge?host=/run"}) {
     env_.vars = {{"DB_URL", url}};
     EXPECT_EQ(Load().db_url, url);

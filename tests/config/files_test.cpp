@@ -1,9 +1,16 @@
 // ${VAR} expansion in config.yml, the .env syntax, and the shipped
 // config/config.yml and config/.env.example.
+#include <fcntl.h>
 #include <gmock/gmock.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <filesystem>
+#include <future>
 #include <regex>
 #include <string>
+#include <vector>
 
 #include "tests/config/fixture.h"
 
@@ -114,8 +121,99 @@ TEST_F(ConfigTest, BadDotEnvLines) {
 
 TEST_F(ConfigTest, UnreadableDotEnv) {
   Write(".env/keep", "");
-  EXPECT_THAT(LoadError(), HasSubstr(".env " + Path(".env") +
-                                     ": cannot be read (Is a directory)"));
+  EXPECT_THAT(
+      LoadError(),
+      HasSubstr(".env " + Path(".env") +
+                ": cannot be read (is a directory, not a regular file)"));
+}
+
+// The Go service's own files, verbatim (issue 10 item 5), with CONFIG_PATH
+// naming the file as its README shows.
+TEST_F(ConfigTest, GoServiceFilesLoadUnchanged) {
+  Write("config/config.yml",
+        "# Configuration file\n\nPORT: ${PORT}\nRANGE_SIZE: ${RANGE_SIZE}\n"
+        "DEBUG_ENABLED: ${DEBUG_ENABLED}\n");
+  Write(".env",
+        "PORT=8080\nRANGE_SIZE=1000\nDEBUG_ENABLED=false\n"
+        "CONFIG_PATH=\"./config/config.yml\"\n");
+  const Config cfg = Load();
+  EXPECT_EQ(cfg.port, 8080);
+  EXPECT_EQ(cfg.range_size, 1000u);
+  EXPECT_FALSE(cfg.debug);
+  EXPECT_EQ(cfg.config_path, Path("./config/config.yml"));
+  // The placeholder of the Go .env.example names no file: a clear error.
+  const std::string env =
+      Write(".env", "PORT=8080\nCONFIG_PATH=\"path to config file.yml\"\n");
+  EXPECT_THAT(LoadError(),
+              HasSubstr("CONFIG_PATH=\"path to config file.yml\" (from .env " +
+                        env + ":2) names a file that does not exist"));
+}
+
+TEST_F(ConfigTest, ByteOrderMarkAtTheStartIsSkipped) {
+  const std::string bom = "\xEF\xBB\xBF";
+  Write(".env", bom + "PORT=8081\n");
+  Write("config/config.yml", bom + "RANGE_SIZE: 12\n");
+  const Config cfg = Load();
+  EXPECT_EQ(cfg.port, 8081);
+  EXPECT_EQ(cfg.range_size, 12u);
+}
+
+TEST_F(ConfigTest, ByteOrderMarkElsewhereIsNamed) {
+  const std::string path = Write(".env", "HOST=h\n\xEF\xBB\xBFPORT=8081\n");
+  EXPECT_THAT(LoadError(), HasSubstr(path + ":2: malformed line (bad variable "
+                                            "name \"\\ufeffPORT\")"));
+}
+
+TEST_F(ConfigTest, SecondYamlDocumentIsAnError) {
+  const std::string path =
+      Write("config/config.yml", "port: 80\n---\nport: 81\n");
+  const std::string msg = LoadError();
+  EXPECT_THAT(msg, HasSubstr("config.yml " + path +
+                             ":3: a second YAML "
+                             "document starts here"));
+  EXPECT_THAT(msg, HasSubstr("allowed: one document"));
+  // One document with an explicit start marker is fine.
+  Write("config/config.yml", "---\nport: 82\n...\n");
+  EXPECT_EQ(Load().port, 82);
+}
+
+// 10,000 references to a 100 KB variable would be 1 GB: the loader stops
+// at the first MiB.
+TEST_F(ConfigTest, ExpandedValuesAreBounded) {
+  env_.vars["X"] = std::string(100 * 1024, 'x');
+  std::string refs;
+  for (int i = 0; i < 10000; ++i) refs += "${X}";
+  const std::string path = Write("config/config.yml", "db_url: " + refs + "\n");
+  const std::string msg = LoadError();
+  EXPECT_THAT(msg, HasSubstr(path + ":1: the value is longer than 1048576 "
+                                    "bytes after ${VAR} expansion"));
+  EXPECT_THAT(msg, HasSubstr("allowed: at most 1048576 bytes per value and "
+                             "per file"));
+  // Each value below the bound, all of them together above it.
+  env_.vars["X"] = std::string(600 * 1024, 'x');
+  Write("config/config.yml", "db_url: sqlite:${X}\nshm_name: ${X}\n");
+  EXPECT_THAT(LoadError(), HasSubstr(path + ":2: the values of the file add "
+                                            "up to more than 1048576 bytes"));
+}
+
+// A FIFO named as a config file is refused at once, never waited on.
+TEST_F(ConfigTest, FifoIsRefusedWithoutWaitingForAWriter) {
+  for (const std::string name : {"named.yml", ".env"}) {
+    SCOPED_TRACE(name);
+    ASSERT_EQ(::mkfifo(Path(name).c_str(), 0600), 0);
+    auto error = std::async(std::launch::async, [&] {
+      return LoadError(name == ".env"
+                           ? std::vector<std::string>{}
+                           : std::vector<std::string>{"--config", Path(name)});
+    });
+    if (error.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+      ADD_FAILURE() << "Load blocked on the FIFO";
+      // Unblock the reader: a writer that closes at once gives it EOF.
+      ::close(::open(Path(name).c_str(), O_WRONLY | O_NONBLOCK));
+    }
+    EXPECT_THAT(error.get(), HasSubstr("is a FIFO, not a regular file"));
+    std::filesystem::remove(Path(name));
+  }
 }
 
 const std::string kSource = FORGE_SOURCE_DIR;

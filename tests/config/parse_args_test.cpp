@@ -3,6 +3,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -144,6 +146,70 @@ TEST_F(ParseArgsTest, ConfigFlagsWorkAfterAnEarlierSubcommand) {
   ASSERT_TRUE(o.cfg.has_value()) << o.err;
   EXPECT_TRUE(early_->parsed());
   EXPECT_EQ(o.cfg->port, 81);
+}
+
+// Config errors in the asked-for log format (issue 11 item 8): when any
+// layer asks for LOG_FORMAT=json, the one error line is a JSON object
+// whose msg holds the text, with raw bytes escaped.
+class JsonErrorTest : public ParseArgsTest {
+ protected:
+  void WriteFile(const std::string& name, const std::string& text) {
+    std::filesystem::create_directories(
+        std::filesystem::path(dir_ / name).parent_path());
+    std::ofstream(dir_ / name, std::ios::binary) << text;
+  }
+
+  // One line, a JSON log object at level error from forge-test, whose msg
+  // contains `msg_part` (JSON-escaped), and nothing outside printable ASCII.
+  static void ExpectJsonError(const Outcome& o, const std::string& msg_part) {
+    EXPECT_EQ(o.exit_code, 2);
+    ExpectOneLine(o.err);
+    EXPECT_THAT(o.err, StartsWith("{\"ts\":\""));
+    EXPECT_THAT(o.err, HasSubstr("\",\"level\":\"error\",\"prog\":"
+                                 "\"forge-test\",\"pid\":"));
+    EXPECT_THAT(o.err, HasSubstr(",\"msg\":\"" + msg_part));
+    EXPECT_THAT(o.err, ::testing::EndsWith("\"}\n"));
+    for (const char c : o.err.substr(0, o.err.size() - 1)) {
+      const auto b = static_cast<unsigned char>(c);
+      EXPECT_TRUE(b >= 0x20 && b < 0x7f) << "raw byte " << int{b} << o.err;
+    }
+  }
+};
+
+TEST_F(JsonErrorTest, FromTheEnvironmentWithRawBytesEscaped) {
+  env_.vars["LOG_FORMAT"] = "json";
+  env_.vars["SHM_NAME"] = "bad\xff\x01name";
+  ExpectJsonError(Run({"forge-test"}),
+                  "config: SHM_NAME=\\\"bad\\ufffd\\\\x01name\\\" (from "
+                  "environment) contains the character");
+}
+
+TEST_F(JsonErrorTest, FromTheFlagEvenWhenAnotherFlagIsBad) {
+  ExpectJsonError(Run({"forge-test", "--log-format=JSON", "--port", "x"}),
+                  "config: PORT=\\\"x\\\" (from flag --port)");
+  env_.vars["LOG_FORMAT"] = "json";
+  ExpectJsonError(Run({"forge-test", "--bogus"}), "forge-test: ");
+}
+
+TEST_F(JsonErrorTest, FromDotEnvEvenWhenDotEnvIsMalformed) {
+  WriteFile(".env", "LOG_FORMAT=json\nthis line is bad\n");
+  ExpectJsonError(Run({"forge-test"}), "config: .env ");
+}
+
+TEST_F(JsonErrorTest, FromConfigYmlEvenWhenConfigYmlIsBad) {
+  WriteFile("config/config.yml", "log_format: ${FMT}\ncolour: blue\n");
+  env_.vars["FMT"] = "json";
+  ExpectJsonError(Run({"forge-test"}), "config: config.yml " +
+                                           (dir_ / "config/config.yml") +
+                                           ":2: unknown key \\\"colour\\\"");
+}
+
+TEST_F(JsonErrorTest, HigherLayerWinsAndTextStaysPlain) {
+  WriteFile("config/config.yml", "log_format: json\nport: 0\n");
+  env_.vars["LOG_FORMAT"] = "text";
+  const Outcome o = Run({"forge-test"});
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_THAT(o.err, StartsWith("config: PORT=\"0\""));
 }
 
 }  // namespace

@@ -98,6 +98,10 @@ TEST_F(ConfigTest, EachLayerBeatsTheOnesBelowIt) {
       if (top <= 1) env_.vars[key.env] = key.values[1];
       if (top <= 2) dotenv = key.env + "=" + key.values[2] + "\n";
       if (top <= 3) yml = Lower(key.env) + ": " + key.values[3] + "\n";
+      // AUTH_PROTECT_ALL=true needs a token.
+      if (key.env == "AUTH_PROTECT_ALL") {
+        env_.vars["AUTH_TOKEN"] = "a-good-token-0123456789";
+      }
       Write(".env", dotenv);
       Write("config/config.yml", yml);
       const std::string want = top < 4 ? key.values[top] : key.default_value;

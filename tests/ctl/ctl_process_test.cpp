@@ -250,6 +250,53 @@ TEST_F(CtlTest, BadFlagExits2WithOneLine) {
   EXPECT_TRUE(OneLine(zero.err)) << zero.err;
 }
 
+// A view nobody received is a failure (issue 11 item 8): every command
+// whose stdout is /dev/full exits 1 with one line, --watch included.
+TEST_F(CtlTest, OutputThatCannotBeWrittenExits1) {
+  Process broker = StartBroker({{"KEY_ORDER", "sequential"}});
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {"stats", "--interval", "0"},
+           {"stats", "--json", "--interval", "0"},
+           {"stats", "--watch", "0.1"},
+           {"check"},
+           {"decode", "0000000"},
+           {"encode", "5"},
+           {"--help"}}) {
+    SCOPED_TRACE(args[0] + (args.size() > 1 ? " " + args[1] : ""));
+    std::vector<std::string> argv = {"/bin/sh", "-c",
+                                     "exec \"$0\" \"$@\" >/dev/full",
+                                     testing::Bin("forge-ctl")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const RunResult r = testing::Run(
+        argv, {{"SHM_NAME", shm_.str()}, {"DB_URL", "sqlite:" + DbPath()}},
+        kCtlDeadline, dir_.path());
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_TRUE(OneLine(r.err)) << r.err;
+    EXPECT_NE(r.err.find("forge-ctl: cannot write to standard output (No "
+                         "space left on device)"),
+              std::string::npos)
+        << r.err;
+  }
+}
+
+// forge-ctl's store errors show a DB_URL through the one redaction:
+// neither the userinfo password nor libpq's sslpassword appears.
+TEST_F(CtlTest, StoreErrorsNeverShowPasswords) {
+  const std::string url = "postgres://forge:PWSECRET@127.0.0.1:" +
+                          std::to_string(testing::FreePort()) +
+                          "/forge?sslmode=disable&sslpassword=SSLSECRET";
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"decode", "0000000"},
+                                             {"encode", "5"}}) {
+    const RunResult r = Ctl(args, {{"DB_URL", url}});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_TRUE(OneLine(r.err)) << r.err;
+    EXPECT_NE(r.err.find("forge:***@127.0.0.1"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("SECRET"), std::string::npos) << r.err;
+  }
+}
+
 TEST_F(CtlTest, NoSubcommandExits2) {
   const RunResult r = Ctl({});
   EXPECT_EQ(r.exit_code, 2) << r.err;

@@ -7,10 +7,12 @@
 // they touch a store, a segment or a port. config/ has the unit tests of
 // the loader; this checks what a person running the programs sees.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <cctype>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -18,6 +20,7 @@
 
 #include "shm/segment.h"
 #include "tests/faults/fault_util.h"
+#include "tests/support/http_client.h"
 #include "tests/support/process.h"
 
 namespace forge::faults {
@@ -201,8 +204,9 @@ TEST_F(ConfigProcessTest, UnreadableConfigYml) {
     SCOPED_TRACE(program[0]);
     Env env = BaseEnv();
     env["CONFIG_PATH"] = "config.yml";
-    ExpectOneLine(RunProgram(program, env), {"CONFIG_PATH", "cannot be read",
-                                             "Is a directory", "allowed:"});
+    ExpectOneLine(RunProgram(program, env),
+                  {"CONFIG_PATH", "cannot be read",
+                   "is a directory, not a regular file", "allowed:"});
   }
 }
 
@@ -211,8 +215,145 @@ TEST_F(ConfigProcessTest, EndlessConfigYml) {
   for (const auto& program : Programs()) {
     SCOPED_TRACE(program[0]);
     ExpectOneLine(RunProgram(program, BaseEnv(), {"--config", "/dev/zero"}),
-                  {"CONFIG_PATH", "/dev/zero", "cannot be read", "longer than",
-                   "allowed:"});
+                  {"CONFIG_PATH", "/dev/zero", "cannot be read",
+                   "is a character device, not a regular file", "allowed:"});
+  }
+  // A regular file over 1 MiB too.
+  WriteFile(dir_ / "big.yml", "# " + std::string(2 << 20, 'x') + "\n");
+  ExpectOneLine(
+      RunProgram({"forge-broker"}, BaseEnv(), {"--config", "big.yml"}),
+      {"CONFIG_PATH", "big.yml", "longer than 1048576 bytes"});
+}
+
+// A FIFO where a config file is expected (issue 11 item 5): CONFIG_PATH,
+// --config and .env each give one line and exit 2 at once; nothing waits
+// for a writer.
+TEST_F(ConfigProcessTest, FifoConfigFilesAreRefusedAtOnce) {
+  const std::string fifo = dir_ / "fifo.yml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const auto& program : Programs()) {
+    SCOPED_TRACE(program[0]);
+    Env env = BaseEnv();
+    env["CONFIG_PATH"] = fifo;
+    ExpectOneLine(RunProgram(program, env),
+                  {"CONFIG_PATH=\"" + fifo + "\" (from environment)",
+                   "is a FIFO, not a regular file"});
+    ExpectOneLine(RunProgram(program, BaseEnv(), {"--config", fifo}),
+                  {"(from flag --config)", "is a FIFO, not a regular file"});
+  }
+  ASSERT_EQ(::mkfifo((dir_ / ".env").c_str(), 0600), 0);
+  for (const auto& program : Programs()) {
+    SCOPED_TRACE(program[0] + " with a FIFO .env");
+    ExpectOneLine(RunProgram(program, BaseEnv()),
+                  {".env " + (dir_ / ".env"), "is a FIFO, not a regular file"});
+  }
+}
+
+// 10,000 ${X} references to a 100 KB X (issue 11 item 6) once took
+// 6.8 GB: now the program stops after the first MiB, at once.
+TEST_F(ConfigProcessTest, ExpansionBombStopsSmallAndFast) {
+  WriteFile(dir_ / ".env", "X=" + std::string(100 * 1024, 'x') + "\n");
+  std::string refs;
+  for (int i = 0; i < 10000; ++i) refs += "${X}";
+  WriteFile(dir_ / "config/config.yml", "db_url: sqlite:" + refs + "\n");
+  for (const auto& program : Programs()) {
+    SCOPED_TRACE(program[0]);
+    const auto start = std::chrono::steady_clock::now();
+    ExpectOneLine(
+        RunProgram(program, BaseEnv("DB_URL")),
+        {"config.yml " + (dir_ / "config/config.yml") + ":1",
+         "longer than 1048576 bytes after ${VAR} expansion", "allowed:"});
+    EXPECT_LT(std::chrono::steady_clock::now() - start,
+              std::chrono::seconds(4));
+  }
+  rusage children{};
+  ASSERT_EQ(::getrusage(RUSAGE_CHILDREN, &children), 0);
+  EXPECT_LT(children.ru_maxrss, 64 * 1024) << "KiB, largest program";
+}
+
+// AUTH_PROTECT_ALL without a token would protect nothing (issue 11 item 3).
+TEST_F(ConfigProcessTest, AuthProtectAllWithoutATokenExitsTwo) {
+  for (const auto& program : Programs()) {
+    SCOPED_TRACE(program[0]);
+    Env env = BaseEnv();
+    env["AUTH_PROTECT_ALL"] = "true";
+    ExpectOneLine(RunProgram(program, env),
+                  {"AUTH_PROTECT_ALL=\"true\" (from environment)",
+                   "needs AUTH_TOKEN", "allowed:"});
+    WriteFile(dir_ / "config/config.yml", "auth_protect_all: true\n");
+    ExpectOneLine(RunProgram(program, BaseEnv()),
+                  {"AUTH_PROTECT_ALL=\"true\" (from config.yml", ":1)",
+                   "needs AUTH_TOKEN"});
+    std::filesystem::remove(dir_ / "config/config.yml");
+  }
+}
+
+// sqlite://x.db would create /x.db, sqlite:~/x.db a directory "~".
+TEST_F(ConfigProcessTest, SqliteUrlFormsThatMisleadAreRefused) {
+  for (const std::string url :
+       {"sqlite://forge-config-test.db", "sqlite:~/forge.db"}) {
+    for (const auto& program : Programs()) {
+      SCOPED_TRACE(program[0] + " with " + url);
+      Env env = BaseEnv();
+      env["DB_URL"] = url;
+      ExpectOneLine(RunProgram(program, env),
+                    {"DB_URL=\"" + url + "\"", "allowed: sqlite:PATH",
+                     "sqlite:///ABSOLUTE/PATH"});
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists("/forge-config-test.db"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "~"));
+}
+
+// LOG_FORMAT=json asks for JSON lines: a config error is one too, with the
+// raw bytes of the bad value escaped (issue 11 item 8).
+TEST_F(ConfigProcessTest, ConfigErrorIsAJsonLineWhenJsonIsAsked) {
+  for (const auto& program : Programs()) {
+    SCOPED_TRACE(program[0]);
+    Env env = BaseEnv();
+    env["LOG_FORMAT"] = "json";
+    env["HOST"] = "bad\xff host";
+    const RunResult r = RunProgram(program, env);
+    ExpectOneLine(r, {"{\"ts\":\"", "\"level\":\"error\"",
+                      "\"prog\":\"" + program[0] + "\"",
+                      "\"msg\":\"config: HOST=\\\"bad\\ufffd host\\\" "
+                      "(from environment)"});
+    EXPECT_EQ(r.err.rfind("\"}\n"), r.err.size() - 3) << r.err;
+  }
+}
+
+// The Go service's own files (issue 10 item 5): a directory holding its
+// .env and config/config.yml, nothing else, runs both programs. Only the
+// port is a free one, and CONFIG_PATH names the file (the Go README's
+// value: the .env.example placeholder "path to config file.yml" names no
+// file and is refused with the path it tried).
+TEST_F(ConfigProcessTest, GoServiceFilesServeAKey) {
+  const int port = testing::FreePort();
+  WriteFile(dir_ / "config/config.yml",
+            "# Configuration file\n\nPORT: ${PORT}\nRANGE_SIZE: ${RANGE_SIZE}"
+            "\nDEBUG_ENABLED: ${DEBUG_ENABLED}\n");
+  WriteFile(dir_ / ".env", "PORT=" + std::to_string(port) +
+                               "\nRANGE_SIZE=1000\nDEBUG_ENABLED=false\n"
+                               "CONFIG_PATH=\"./config/config.yml\"\n");
+  const Env env = {{"SHM_NAME", shm_.str()}};
+  testing::Process broker =
+      testing::Process::Start({Bin("forge-broker")}, env, dir_.path());
+  testing::Process frontend =
+      testing::Process::Start({Bin("forge-frontend")}, env, dir_.path());
+  testing::HttpResponse got;
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        got = testing::Get(port, "/get-key");
+        return got.status == 200 || !broker.Running() || !frontend.Running();
+      },
+      milliseconds(20000)));
+  EXPECT_EQ(got.status, 200) << broker.Stderr() << frontend.Stderr();
+  EXPECT_EQ(got.body.size(), 7u) << got.body;
+  EXPECT_NE(broker.Stderr().find("range_size=1000"), std::string::npos)
+      << broker.Stderr();
+  for (testing::Process* p : {&frontend, &broker}) {
+    p->Signal(SIGTERM);
+    EXPECT_EQ(p->Wait(milliseconds(10000)), 0) << p->Stderr();
   }
 }
 
@@ -255,6 +396,32 @@ TEST_F(ConfigProcessTest, MalformedDotEnv) {
         RunProgram(program, BaseEnv()),
         {".env " + (dir_ / ".env") + ":2", "malformed line", "allowed:"});
   }
+}
+
+// The broker's start line, retry warnings and store errors show DB_URL
+// through the one redaction (issue 11 item 8): no password of the
+// userinfo, no sslpassword.
+TEST_F(ConfigProcessTest, BrokerMessagesNeverShowPasswords) {
+  Env env = BaseEnv();
+  env["DB_URL"] = "postgres://forge:PWSECRET@127.0.0.1:" +
+                  std::to_string(testing::FreePort()) +
+                  "/forge?sslmode=disable&sslpassword=SSLSECRET";
+  testing::Process broker =
+      testing::Process::Start({Bin("forge-broker")}, env, dir_.path());
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] { return LinesWith(broker.Stderr(), "retrying").size() >= 2; },
+      milliseconds(20000)))
+      << broker.Stderr();
+  broker.Signal(SIGTERM);
+  EXPECT_EQ(broker.Wait(milliseconds(10000)), 0);
+  const std::string err = broker.Stderr();
+  EXPECT_EQ(err.find("SECRET"), std::string::npos) << err;
+  const std::vector<std::string> start = LinesWith(err, "starting:");
+  ASSERT_EQ(start.size(), 1u) << err;
+  EXPECT_NE(start[0].find("db_url=postgres://forge:***@127.0.0.1"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("sslpassword=***"), std::string::npos) << err;
 }
 
 TEST_F(ConfigProcessTest, UnknownFlag) {

@@ -114,6 +114,7 @@ bool RawConn::Receive(int timeout_ms) {
   }
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
   closed_ = true;  // EOF, or reset
+  reset_ = n < 0 && errno == ECONNRESET;
   return false;
 }
 

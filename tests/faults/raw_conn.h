@@ -44,6 +44,8 @@ class RawConn {
   // keeps what arrived so far.
   bool ClosedNow();
   bool closed() const { return closed_; }
+  // The close was a reset (ECONNRESET), not an orderly EOF.
+  bool reset() const { return reset_; }
 
  private:
   bool Receive(int timeout_ms);  // false on EOF/error (sets closed_)
@@ -51,6 +53,7 @@ class RawConn {
   int fd_ = -1;
   std::string in_;
   bool closed_ = false;
+  bool reset_ = false;
 };
 
 // Splits complete responses off the front of `buf`.

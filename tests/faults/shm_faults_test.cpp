@@ -14,13 +14,18 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -28,6 +33,7 @@
 #include "shm/layout.h"
 #include "shm/workers.h"
 #include "tests/faults/fault_util.h"
+#include "tests/integration/background_load.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 
@@ -279,6 +285,197 @@ TEST_F(ShmFaultTest, StaleSegmentOfAKilledBrokerIsReattachedKeepingItsKeys) {
     } else {
       ASSERT_GE(n, old_next) << "key " << i << " reuses a reserved number";
     }
+  }
+}
+
+// ---- Issue 11 items 4 and 5: a segment damaged while in use, and special
+// files at the segment's name. No process dies of a signal, each says why
+// in one line, and no key is served twice.
+
+// The pids of the workers that logged "attached segment".
+std::vector<pid_t> AttachedWorkers(const std::string& frontend_stderr) {
+  std::vector<pid_t> pids;
+  for (const std::string& line :
+       LinesWith(frontend_stderr, "attached segment")) {
+    const auto open = line.find('[');
+    const auto close = line.find(']', open);
+    if (open == std::string::npos || close == std::string::npos) continue;
+    pids.push_back(std::stoi(line.substr(open + 1, close - open - 1)));
+  }
+  return pids;
+}
+
+// forge-ctl `args`: exit 1 and exactly one line (stdout and stderr
+// together) containing `needle`, within the deadline (nothing blocks).
+void ExpectCtlOneLine(const std::vector<std::string>& args, const Env& env,
+                      const std::string& dir, const std::string& needle) {
+  std::vector<std::string> argv = {Bin("forge-ctl")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const auto start = std::chrono::steady_clock::now();
+  const testing::RunResult r = testing::Run(argv, env, kDeadline, dir);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(5000))
+      << args[0];
+  EXPECT_EQ(r.exit_code, 1) << args[0] << ": " << r.out << r.err;
+  const auto lines = Lines(r.out + r.err);
+  ASSERT_EQ(lines.size(), 1u) << args[0] << ": " << r.out << r.err;
+  EXPECT_NE(lines[0].find(needle), std::string::npos) << lines[0];
+}
+
+TEST_F(ShmFaultTest, TruncatedUnderLoadKillsNoProcessAndEveryoneSaysWhy) {
+  Process broker = Start("forge-broker");
+  Process frontend = Start("forge-frontend");
+  ASSERT_TRUE(WaitUntil(
+      [&] { return AttachedWorkers(frontend.Stderr()).size() == kWorkers; },
+      kDeadline))
+      << frontend.Stderr();
+  const std::vector<pid_t> workers = AttachedWorkers(frontend.Stderr());
+  ASSERT_TRUE(WaitUntil([&] { return Get(port_, "/get-key").status == 200; },
+                        kDeadline));
+  const std::string expected = "truncated to 100 bytes (expected " +
+                               std::to_string(shm::SegmentSize(kCapacity)) +
+                               ")";
+  testing::ChaosLoadResult result;
+  {
+    testing::ChaosLoadOptions o;
+    o.port = port_;
+    o.connections = 8;
+    o.target = [](std::size_t, std::size_t n) {
+      return n % 2 == 0 ? std::string("/get-key")
+                        : std::string("/get-keys?count=5");
+    };
+    o.hang_after = milliseconds(5000);
+    testing::BackgroundLoad load(o);
+    ASSERT_TRUE(
+        WaitUntil([&] { return load.progress().ok.load() >= 300; }, kDeadline));
+    ASSERT_EQ(::truncate(Path().c_str(), 100), 0);
+    // The broker: exit 2 (not a signal) and one ERROR line saying why.
+    EXPECT_EQ(broker.Wait(kDeadline), 2) << broker.Stderr();
+    ExpectOneErrorLine(broker.Stderr(), {expected, Path()});
+    const std::size_t before = load.progress().unavailable.load();
+    ASSERT_TRUE(WaitUntil(
+        [&] { return load.progress().unavailable.load() >= before + 200; },
+        kDeadline));
+    result = load.Finish();
+  }
+  EXPECT_EQ(result.lost.size(), 0u) << result.Summary();
+  EXPECT_EQ(result.hangs, 0u) << result.Summary();
+  EXPECT_EQ(result.Status(200) + result.Status(503), result.completed)
+      << result.Summary();
+  std::set<std::string> unique(result.keys.begin(), result.keys.end());
+  EXPECT_EQ(unique.size(), result.keys.size()) << "a key was served twice";
+  ASSERT_FALSE(result.bodies_503.empty());
+  bool named = false;
+  for (const std::string& body : result.bodies_503) {
+    named = named || body.find(expected) != std::string::npos;
+  }
+  EXPECT_TRUE(named) << result.bodies_503.front();
+  const auto r = Get(port_, "/get-key");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find(expected), std::string::npos) << r.body;
+  EXPECT_NE(Get(port_, "/healthz").body.find(expected), std::string::npos);
+  // The workers are the same processes: none died (of SIGBUS or else).
+  for (const pid_t pid : workers) EXPECT_TRUE(shm::ProcessAlive(pid)) << pid;
+  EXPECT_EQ(AttachedWorkers(frontend.Stderr()).size(), workers.size());
+  EXPECT_TRUE(LinesWith(frontend.Stderr(), "killed by signal").empty())
+      << frontend.Stderr();
+  // forge-ctl on the truncated file: exit 1, one line.
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"stats", "--interval", "0"}, {"stats", "--json"}, {"check"}}) {
+    ExpectCtlOneLine(args, BaseEnv(), dir_.path(), "100 bytes");
+  }
+  EXPECT_TRUE(frontend.Running());
+  frontend.Signal(SIGTERM);
+  EXPECT_EQ(frontend.Wait(kDeadline), 0) << frontend.Stderr();
+}
+
+// Deleted while running: the mapping stays valid, but the broker exits 2
+// saying so and the workers detach (503 with the reason), then attach the
+// segment a new broker creates, in the same processes.
+TEST_F(ShmFaultTest, DeletedSegmentIsSaidAndANewOneIsFollowed) {
+  Process broker = Start("forge-broker");
+  Process frontend = Start("forge-frontend");
+  ASSERT_TRUE(WaitUntil(
+      [&] { return AttachedWorkers(frontend.Stderr()).size() == kWorkers; },
+      kDeadline))
+      << frontend.Stderr();
+  const std::vector<pid_t> workers = AttachedWorkers(frontend.Stderr());
+  ASSERT_TRUE(WaitUntil([&] { return Get(port_, "/get-key").status == 200; },
+                        kDeadline));
+  ASSERT_EQ(::unlink(Path().c_str()), 0);
+  EXPECT_EQ(broker.Wait(kDeadline), 2) << broker.Stderr();
+  ExpectOneErrorLine(broker.Stderr(), {"was deleted", Path()});
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const auto r = Get(port_, "/get-key");
+        return r.status == 503 &&
+               r.body.find("was deleted") != std::string::npos;
+      },
+      kDeadline));
+  Process second = Start("forge-broker");
+  ASSERT_TRUE(WaitUntil([&] { return Get(port_, "/get-key").status == 200; },
+                        kDeadline))
+      << second.Stderr() << frontend.Stderr();
+  for (const pid_t pid : workers) EXPECT_TRUE(shm::ProcessAlive(pid)) << pid;
+  frontend.Signal(SIGTERM);
+  EXPECT_EQ(frontend.Wait(kDeadline), 0) << frontend.Stderr();
+}
+
+// A FIFO, a directory or a socket at the name: forge-ctl (stats, stats
+// --json, check) answers at once with one line and exit 1 (a FIFO used to
+// block it forever), the broker exits 2 with one ERROR line and leaves the
+// file alone, the workers answer 503 with the reason and keep running.
+TEST_F(ShmFaultTest, SpecialFileAtTheNameIsRefusedAtOnceByEveryProgram) {
+  struct Kind {
+    std::string name;
+    std::function<void(const std::string&)> make;
+    mode_t type;
+  };
+  const std::vector<Kind> kinds = {
+      {"a FIFO",
+       [](const std::string& p) { ASSERT_EQ(::mkfifo(p.c_str(), 0600), 0); },
+       S_IFIFO},
+      {"a directory",
+       [](const std::string& p) { ASSERT_EQ(::mkdir(p.c_str(), 0700), 0); },
+       S_IFDIR},
+      {"a socket",
+       [](const std::string& p) {
+         const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+         sockaddr_un addr{};
+         addr.sun_family = AF_UNIX;
+         ASSERT_LT(p.size(), sizeof(addr.sun_path));
+         std::memcpy(addr.sun_path, p.c_str(), p.size() + 1);
+         ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr),
+                   0);
+         ::close(fd);
+       },
+       S_IFSOCK},
+  };
+  for (const Kind& kind : kinds) {
+    SCOPED_TRACE(kind.name);
+    ASSERT_NO_FATAL_FAILURE(kind.make(Path()));
+    const std::string needle = "is " + kind.name + ", not a regular file";
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"stats", "--interval", "0"}, {"stats", "--json"}, {"check"}}) {
+      ExpectCtlOneLine(args, BaseEnv(), dir_.path(), needle);
+    }
+    ASSERT_NO_FATAL_FAILURE(ExpectBrokerRefuses(needle));
+    {
+      Process frontend = Start("forge-frontend");
+      ASSERT_TRUE(WaitUntil(
+          [&] {
+            const auto r = Get(port_, "/get-key");
+            return r.status == 503 && r.body.find(needle) != std::string::npos;
+          },
+          kDeadline))
+          << frontend.Stderr();
+      EXPECT_TRUE(frontend.Running());
+      frontend.Signal(SIGTERM);
+      EXPECT_EQ(frontend.Wait(kDeadline), 0) << frontend.Stderr();
+    }
+    struct stat st {};
+    ASSERT_EQ(::lstat(Path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & S_IFMT, kind.type) << "it was replaced";
+    ASSERT_EQ(::remove(Path().c_str()), 0);
   }
 }
 

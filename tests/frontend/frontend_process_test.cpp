@@ -368,9 +368,9 @@ TEST_F(FrontendProcessTest, SigtermDuringLoadExitsZeroWithoutLosingARequest) {
   EXPECT_EQ(frontend_->Wait(kDeadline), 0) << frontend_->Stderr();
   load.join();
   // Every request sent got its full answer; each connection was told to
-  // close (or closed while idle). Reconnecting is off because a connection
-  // opened while the listener closes can be reset by the kernel before any
-  // worker sees it: that is not a request the frontend accepted.
+  // close (or closed while idle). Reconnecting is off here, so that the
+  // load ends; a reconnecting load is ShutdownTest's
+  // (tests/integration/shutdown_test.cpp).
   EXPECT_FALSE(r.timed_out) << r.Summary();
   EXPECT_EQ(r.lost_in_flight, 0u) << r.Summary();
   EXPECT_EQ(r.resets, 0u) << r.Summary();

@@ -348,5 +348,62 @@ TEST(SegmentBackendTest, ABrokerThatNeverBeatHasNoHeartbeatAge) {
   EXPECT_FALSE(backend.Observe().heartbeat_age_s.has_value());
 }
 
+// Issue 11 item 4: the segment file is truncated under an attached worker.
+// No SIGBUS: pops find nothing, the 503 reason names the damage, and once a
+// broker replaces the segment the worker attaches the new one.
+TEST(SegmentBackendTest, TruncatedSegmentIsDetachedWithItsReasonNotASigbus) {
+  ShmName name;
+  SegmentBackend backend(Options(name, milliseconds(50)));
+  const std::string path = shm::Segment::ObjectPath(name.str());
+  {
+    FakeBroker broker(name.str());
+    broker.Push(0, 10);
+    ASSERT_TRUE(backend.Maintain());
+    shm::Key keys[2];
+    ASSERT_EQ(backend.TakeKeys(keys, 2).count, 2u);
+    ASSERT_EQ(::truncate(path.c_str(), 100), 0);
+    // Before the next Maintain(): the pop faults and is dropped.
+    EXPECT_EQ(backend.TakeKeys(keys, 2).count, 0u);
+    const Snapshot s = backend.Observe();
+    EXPECT_FALSE(s.attached);
+    EXPECT_NE(
+        s.detached_reason.find("truncated to 100 bytes (expected " +
+                               std::to_string(shm::SegmentSize(1024)) + ")"),
+        std::string::npos)
+        << s.detached_reason;
+    EXPECT_FALSE(backend.Maintain()) << "a 100-byte file is not attachable";
+  }
+  FakeBroker replacement(name.str());  // replaces the truncated file
+  replacement.Push(500, 1);
+  ASSERT_TRUE(backend.Maintain());
+  shm::Key key;
+  ASSERT_EQ(backend.TakeKeys(&key, 1).count, 1u);
+  EXPECT_EQ(Text(key), "K000500");
+  EXPECT_TRUE(backend.Observe().detached_reason.empty());
+}
+
+// Deleted while attached: Maintain() notices (no fault: the mapping stays
+// valid), detaches with the reason, and attaches a new segment later.
+TEST(SegmentBackendTest, DeletedSegmentIsDetachedAndANewOneAttached) {
+  ShmName name;
+  SegmentBackend backend(Options(name, milliseconds(50)));
+  shm::Key key;
+  {
+    FakeBroker old_broker(name.str());  // alive: a swap is not required
+    old_broker.Push(0, 5);
+    ASSERT_TRUE(backend.Maintain());
+    ASSERT_EQ(::shm_unlink(shm::Segment::ObjectName(name.str()).c_str()), 0);
+    EXPECT_FALSE(backend.Maintain());
+    EXPECT_EQ(backend.TakeKeys(&key, 1).count, 0u);
+    EXPECT_NE(backend.Observe().detached_reason.find("was deleted"),
+              std::string::npos);
+  }  // (the real broker exits 2 on a deleted segment)
+  FakeBroker new_broker(name.str());
+  new_broker.Push(300, 1);
+  ASSERT_TRUE(backend.Maintain());
+  ASSERT_EQ(backend.TakeKeys(&key, 1).count, 1u);
+  EXPECT_EQ(Text(key), "K000300");
+}
+
 }  // namespace
 }  // namespace forge::frontend

@@ -4,14 +4,18 @@
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <memory>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "frontend/listener.h"
 #include "tests/frontend/fake_backend.h"
+#include "tests/frontend/tcp_probe.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 
@@ -24,6 +28,7 @@ using forge::testing::RawRequest;
 using forge::testing::RunLoad;
 using forge::testing::WaitUntil;
 using std::chrono::milliseconds;
+using testing::AcceptQueueLength;
 using Clock = std::chrono::steady_clock;
 
 class ServerTest : public ::testing::Test {
@@ -37,10 +42,11 @@ class ServerTest : public ::testing::Test {
     o.pool.min_threads = 4;
     return o;
   }
-  void Start(ServerOptions o = Small()) {
+  void Start(ServerOptions o = Small(), const Router* router = nullptr) {
     listener_ = BindListener("127.0.0.1", 0, 1024);
     o.listen_fd = listener_.fd;
-    server_ = std::make_unique<HttpServer>(o, router_, backend_);
+    server_ = std::make_unique<HttpServer>(
+        o, router != nullptr ? *router : router_, backend_);
     thread_ = std::thread([this] { served_ok_ = server_->Serve(); });
   }
   // Drains and returns how long Serve() took to return.
@@ -93,6 +99,53 @@ bool ClosedWithin(int fd, milliseconds timeout) {
     if (n == 0) return true;
     if (n < 0) return false;
   }
+}
+
+// Reads from `fd` until the peer closes it or `timeout` passes. *reset:
+// the close was a reset (ECONNRESET), not an orderly EOF.
+std::string ReadUntilClosed(int fd, milliseconds timeout, bool* reset) {
+  std::string in;
+  const auto until = Clock::now() + timeout;
+  *reset = false;
+  char buf[4096];
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<milliseconds>(until - Clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 ||
+        ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      return in;
+    }
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n > 0) {
+      in.append(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    *reset = n < 0 && errno == ECONNRESET;
+    return in;
+  }
+}
+
+// Reads one whole response of a known body (enough for these tests).
+bool ReadResponseEndingIn(int fd, const std::string& tail,
+                          milliseconds timeout) {
+  std::string in;
+  const auto until = Clock::now() + timeout;
+  char buf[4096];
+  while (in.size() < tail.size() ||
+         in.compare(in.size() - tail.size(), tail.size(), tail) != 0) {
+    pollfd p{fd, POLLIN, 0};
+    const auto left =
+        std::chrono::duration_cast<milliseconds>(until - Clock::now());
+    if (left.count() <= 0 ||
+        ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      return false;
+    }
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) return false;
+    in.append(buf, static_cast<std::size_t>(n));
+  }
+  return true;
 }
 
 TEST_F(ServerTest, AnswersEveryRouteOverHttp) {
@@ -217,6 +270,100 @@ TEST_F(ServerTest, DrainDuringLoadAnswersEveryRequestInFlight) {
   EXPECT_EQ(load.lost_in_flight, 0u) << load.Summary();
   EXPECT_EQ(load.server_closes, 16u) << "each connection told to close";
   EXPECT_EQ(load.statuses.size(), 1u) << load.Summary();
+}
+
+// A connection the kernel queued before the drain is accepted and answered
+// (with `Connection: close`), not reset when the listener closes.
+TEST_F(ServerTest, DrainAnswersEveryConnectionStillInTheAcceptQueue) {
+  ServerOptions o = Small();
+  o.pool.min_threads = 1;  // one thread, so that the accept loop waits
+  o.pool.max_threads = 1;
+  Start(o);
+  const std::string request = "GET /get-key HTTP/1.1\r\nHost: x\r\n\r\n";
+  // An idle keep-alive connection holds the only thread.
+  const int holder = Connect();
+  ASSERT_EQ(::send(holder, request.data(), request.size(), 0),
+            static_cast<ssize_t>(request.size()));
+  ASSERT_TRUE(ReadResponseEndingIn(holder, "k000000", milliseconds(5000)));
+  // The next connection is accepted and waits for that thread; the rest
+  // complete their handshake and send their request into the kernel's
+  // accept queue.
+  constexpr int kQueued = 6;
+  std::vector<int> conns;
+  for (int i = 0; i < 1 + kQueued; ++i) {
+    conns.push_back(Connect());
+    ASSERT_EQ(::send(conns.back(), request.data(), request.size(), 0),
+              static_cast<ssize_t>(request.size()));
+  }
+  ASSERT_TRUE(
+      WaitUntil([&] { return AcceptQueueLength(listener_.fd) == kQueued; },
+                milliseconds(10000)))
+      << AcceptQueueLength(listener_.fd);
+  Stop();  // the holder is closed after the idle grace; then the rest run
+  EXPECT_TRUE(served_ok_);
+  for (std::size_t i = 0; i < conns.size(); ++i) {
+    bool reset = false;
+    const std::string got =
+        ReadUntilClosed(conns[i], milliseconds(5000), &reset);
+    EXPECT_FALSE(reset) << "connection " << i;
+    EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0u)
+        << "connection " << i << ": " << got;
+    EXPECT_NE(got.find("Connection: close\r\n"), std::string::npos)
+        << "connection " << i << ": " << got;
+    ::close(conns[i]);
+  }
+  ::close(holder);
+  EXPECT_EQ(backend_.requests(), 1u + conns.size());
+}
+
+// A client that reads a large answer a byte a second cannot hold the
+// connection's thread past the whole-response deadline.
+TEST_F(ServerTest, SlowReaderOfALargeAnswerIsCutAtTheResponseDeadline) {
+  constexpr std::size_t kKeys = 1000000;  // 8 MB: more than any buffer
+  const Router big(backend_, RouterLimits{kKeys});
+  ServerOptions o = Small();
+  o.response_timeout = std::chrono::seconds(2);
+  o.write_timeout = std::chrono::seconds(60);  // progress alone is no limit
+  Start(o, &big);
+  // A fast reader gets all of it.
+  const auto whole = Get(port(), "/get-keys?count=" + std::to_string(kKeys),
+                         milliseconds(20000));
+  ASSERT_EQ(whole.status, 200) << whole.error;
+  EXPECT_EQ(whole.body.size(), kKeys * 8);
+
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int small = 1;  // the kernel's minimum: the server's send blocks
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const std::string request = "GET /get-keys?count=" + std::to_string(kKeys) +
+                              " HTTP/1.1\r\nHost: x\r\n\r\n";
+  const auto start = Clock::now();
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0),
+            static_cast<ssize_t>(request.size()));
+  // One byte a second until the server resets the connection.
+  std::size_t got = 0;
+  bool cut = false;
+  while (!cut && Clock::now() - start < milliseconds(15000)) {
+    pollfd p{fd, POLLIN, 0};
+    ::poll(&p, 1, 1000);
+    cut = (p.revents & (POLLERR | POLLHUP)) != 0;
+    char byte;
+    if (!cut && ::recv(fd, &byte, 1, MSG_DONTWAIT) == 1) ++got;
+    if (!cut) ::poll(nullptr, 0, 1000);
+  }
+  const auto took =
+      std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  EXPECT_TRUE(cut) << "still open after " << took.count() << " ms";
+  EXPECT_GE(took, milliseconds(1500)) << "cut before the deadline";
+  // Far below the 60 s it took when each send only had to make progress.
+  EXPECT_LT(took, milliseconds(2000 + 5000)) << "long after the deadline";
+  EXPECT_LT(got, kKeys * 8);
+  ::close(fd);
+  EXPECT_EQ(Get(port(), "/healthz").status, 200) << "still serving";
 }
 
 }  // namespace

@@ -1,19 +1,23 @@
 // Fuzz target: the request parsing of forge-frontend (frontend/).
 //
 // One input drives:
-//   1. ParseFastRequest on the whole input as raw request bytes;
+//   1. ParseHead (request_head.h) and ParseFastRequest on the whole input as
+//      raw request bytes (framing, duplicate headers, smuggling forms);
 //   2. the query path of a request: the first line is the request target,
-//      split at '?' as cpp-httplib does (decode_url for the path,
-//      parse_query_text for the query), the second line is an
-//      Authorization value; then ParseCount, BearerToken and Router::Handle
-//      (with and without AUTH_TOKEN) over a FakeBackend, and FormatHead of the
-//      reply.
-// Properties: no crash or exception; a count that parses is all digits and
-// within 1..MAX_BATCH; every non-2xx body is one printable line; a 200 of
-// /get-keys holds exactly `count` keys; statuses are the documented ones;
-// a fast-path request is a complete `GET /get-key` head inside the input.
-#include <httplib.h>
-
+//      split as the server does (SplitTarget, PercentDecode, ParseQuery),
+//      the second line is an Authorization value; then ParseCount,
+//      BearerToken and Router::Handle (with and without AUTH_TOKEN) over a
+//      FakeBackend, and FormatHead of the reply.
+// Properties: no crash or exception; a complete head has CRLF line ends,
+// token names with no whitespace before ':', no control bytes, one Host in
+// HTTP/1.1, at most one Content-Length / Transfer-Encoding / Authorization
+// and a target SplitTarget reads; every shorter prefix of it is
+// incomplete, and a refused head stays refused with more bytes; a refusal
+// has a documented status and one printable line; a count that parses is
+// all digits, within 1..MAX_BATCH and given once (also counting ';' as a
+// separator); every non-2xx body is one printable line; a 200 of /get-keys
+// holds exactly `count` keys; statuses are the documented ones; a
+// fast-path request is a complete `GET /get-key` head inside the input.
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -24,13 +28,17 @@
 
 #include "frontend/fast_path.h"
 #include "frontend/handlers.h"
+#include "frontend/request_head.h"
 #include "tests/frontend/fake_backend.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
+using forge::frontend::HeadError;
+using forge::frontend::HeadResult;
 using forge::frontend::QueryParams;
 using forge::frontend::Reply;
+using forge::frontend::RequestHead;
 using forge::frontend::Router;
 using forge::fuzz::OneLine;
 using forge::fuzz::Printable;
@@ -47,6 +55,90 @@ bool Within(std::string_view part, std::string_view whole) {
 bool AllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(),
                                    [](char c) { return c >= '0' && c <= '9'; });
+}
+
+char Lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool NameIs(std::string_view name, std::string_view lower) {
+  return name.size() == lower.size() &&
+         std::equal(name.begin(), name.end(), lower.begin(),
+                    [](char a, char b) { return Lower(a) == b; });
+}
+
+// Re-reads an accepted head line by line, independently of ParseHead.
+void CheckAcceptedHead(std::string_view input, const RequestHead& head) {
+  FUZZ_CHECK(
+      head.size <= input.size() && head.size <= forge::frontend::kMaxHeadBytes,
+      "head size");
+  const std::string_view text = input.substr(0, head.size);
+  const std::string shown(text.substr(0, 200));
+  FUZZ_CHECK(text.ends_with("\r\n\r\n"), shown);
+  FUZZ_CHECK(Within(head.method, text) && Within(head.target, text) &&
+                 Within(head.authorization, text),
+             shown);
+  FUZZ_CHECK(forge::frontend::SplitTarget(head.target).has_value(), shown);
+  FUZZ_CHECK(text.find('\0') == std::string_view::npos, shown);
+  std::size_t hosts = 0, lengths = 0, encodings = 0, auths = 0;
+  std::string_view rest = text;
+  for (bool first = true;; first = false) {
+    const std::size_t lf = rest.find('\n');
+    FUZZ_CHECK(lf != std::string_view::npos && lf > 0 && rest[lf - 1] == '\r',
+               shown);
+    const std::string_view line = rest.substr(0, lf - 1);
+    rest.remove_prefix(lf + 1);
+    FUZZ_CHECK(line.find('\r') == std::string_view::npos, shown);
+    if (line.empty()) break;
+    if (first) {
+      FUZZ_CHECK(std::count(line.begin(), line.end(), ' ') == 2, shown);
+      continue;
+    }
+    const std::size_t colon = line.find(':');
+    FUZZ_CHECK(colon != std::string_view::npos && colon > 0, shown);
+    const std::string_view name = line.substr(0, colon);
+    FUZZ_CHECK(name.find_first_of(" \t") == std::string_view::npos, shown);
+    hosts += NameIs(name, "host");
+    lengths += NameIs(name, "content-length");
+    encodings += NameIs(name, "transfer-encoding");
+    auths += NameIs(name, "authorization");
+  }
+  FUZZ_CHECK(rest.empty(), shown);
+  FUZZ_CHECK(hosts == 1 || (head.http10 && hosts == 0), shown);
+  FUZZ_CHECK(lengths + encodings <= 1 && auths <= 1, shown);
+}
+
+void CheckHead(std::string_view input) {
+  RequestHead head;
+  HeadError error;
+  const HeadResult result = forge::frontend::ParseHead(input, &head, &error);
+  if (result == HeadResult::kComplete) {
+    CheckAcceptedHead(input, head);
+    RequestHead shorter;
+    FUZZ_CHECK(
+        forge::frontend::ParseHead(input.substr(0, head.size - 1), &shorter,
+                                   &error) == HeadResult::kIncomplete,
+        "a prefix of an accepted head is not incomplete");
+  } else if (result == HeadResult::kBad) {
+    const std::string status = std::to_string(error.status);
+    FUZZ_CHECK(error.status == 400 || error.status == 414 ||
+                   error.status == 431 || error.status == 501 ||
+                   error.status == 505,
+               status);
+    const std::string text = forge::frontend::DescribeHeadError(error);
+    FUZZ_CHECK(text.ends_with('\n'), text);
+    const std::string_view line(text.data(), text.size() - 1);
+    FUZZ_CHECK(OneLine(line) && Printable(line), text);
+    // More bytes never make a refused head acceptable.
+    const std::string longer = std::string(input) + "\r\n\r\n";
+    RequestHead again;
+    FUZZ_CHECK(
+        forge::frontend::ParseHead(longer, &again, &error) == HeadResult::kBad,
+        "a refused head was accepted with more bytes");
+  } else {
+    FUZZ_CHECK(input.size() < forge::frontend::kMaxHeadBytes,
+               "incomplete past the head limit");
+  }
 }
 
 void CheckFastPath(std::string_view input) {
@@ -123,16 +215,24 @@ void CheckTarget(std::string_view target, std::string_view authorization) {
   static const Router locked(backend, {kMaxBatch},
                              {std::string(kToken), /*protect_all=*/true});
   (void)healthy;
-  const std::size_t mark = target.find('?');
+  // As HttpServer::Route reads a target.
+  const auto parts = forge::frontend::SplitTarget(target);
   const std::string path =
-      httplib::detail::decode_url(std::string(target.substr(0, mark)), false);
-  httplib::Params params;
-  if (mark != std::string_view::npos) {
-    httplib::detail::parse_query_text(std::string(target.substr(mark + 1)),
-                                      params);
-  }
-  const QueryParams query(params.begin(), params.end());
+      forge::frontend::PercentDecode(parts ? parts->path : target);
+  const QueryParams query =
+      forge::frontend::ParseQuery(parts ? parts->query : "");
   const auto count = CheckCount(query);
+  if (count) {
+    // Given once, whether ';' separates parameters or not.
+    const std::string raw(parts->query);
+    std::size_t named = 0;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (i == 0 || raw[i - 1] == '&' || raw[i - 1] == ';') {
+        named += std::string_view(raw).substr(i).starts_with("count=");
+      }
+    }
+    FUZZ_CHECK(named == 1, raw);
+  }
   CheckBearer(authorization);
   CheckReply(open.Handle("GET", path, query, authorization), path, count);
   CheckReply(locked.Handle("GET", path, query, authorization), path, count);
@@ -146,6 +246,7 @@ void CheckTarget(std::string_view target, std::string_view authorization) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
+  CheckHead(input);
   CheckFastPath(input);
   const std::size_t eol = input.find('\n');
   const std::string_view target = input.substr(0, eol);

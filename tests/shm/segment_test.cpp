@@ -369,5 +369,94 @@ TEST_F(SegmentTest, IncompatibleSegmentWithLiveWorkerIsRefused) {
   EXPECT_EQ(Segment::Attach(name(), Access::kReadOnly).header().capacity, 64u);
 }
 
+// Issue 11 item 4: a segment truncated under its mappers. Every mapper
+// (here a producer and a reader in one process) goes on without SIGBUS:
+// the mapping turns into zero pages, faulted() says so at once, and
+// Damage() names the size.
+TEST_F(SegmentTest, TruncatedWhileMappedTurnsIntoZerosNotSigbus) {
+  Segment producer = Segment::OpenProducer(name(), Spec(1024));
+  PushNumbers(producer, 1, 10);
+  Segment reader = Segment::Attach(name(), Access::kReadWrite);
+  EXPECT_EQ(reader.Damage(), "");
+  EXPECT_FALSE(reader.faulted());
+  ASSERT_EQ(::truncate(path().c_str(), 100), 0);
+  const std::string expected = "truncated to 100 bytes (expected " +
+                               std::to_string(SegmentSize(1024)) + ")";
+  // Checked on a timer in the programs: the size is wrong before any fault.
+  EXPECT_THAT(reader.Damage(), HasSubstr(expected));
+  Key out[4];
+  EXPECT_EQ(reader.ring().TryPopBatch(out, 4), 0u) << "zero pages: empty";
+  EXPECT_TRUE(reader.faulted());
+  EXPECT_THAT(reader.Damage(), HasSubstr(expected));
+  // The producer's own mapping of the same file faults separately.
+  const Key k = MakeKey(99);
+  EXPECT_EQ(producer.ring().Push(&k, 1), 1u);  // into its private pages
+  EXPECT_TRUE(producer.faulted());
+  EXPECT_THAT(producer.Damage(), HasSubstr(expected));
+}
+
+TEST_F(SegmentTest, ReadOnlyMapperOfATruncatedFileSurvivesToo) {
+  Segment producer = Segment::OpenProducer(name(), Spec(64));
+  const Segment ro = Segment::Attach(name(), Access::kReadOnly);
+  ASSERT_EQ(::truncate(path().c_str(), 0), 0);
+  EXPECT_EQ(ro.header().magic.load(), 0u);  // page 0 is gone as well
+  EXPECT_EQ(ro.ring().Size(), 0u);
+  EXPECT_TRUE(ro.faulted());
+  EXPECT_THAT(ro.Damage(), HasSubstr("truncated to 0 bytes"));
+}
+
+TEST_F(SegmentTest, DeletedAndReplacedSegmentsAreNamed) {
+  Segment producer = Segment::OpenProducer(name(), Spec(64));
+  const Segment reader = Segment::Attach(name(), Access::kReadOnly);
+  ASSERT_EQ(::unlink(path().c_str()), 0);
+  EXPECT_THAT(reader.Damage(), HasSubstr("was deleted"));
+  EXPECT_FALSE(reader.faulted()) << "an unlinked mapping stays valid";
+  // Another file under the name (what a new broker's rename does).
+  { std::ofstream(path()) << "x"; }
+  ASSERT_EQ(::chmod(path().c_str(), 0600), 0);
+  EXPECT_THAT(reader.Damage(), HasSubstr("was replaced by another file"));
+  ::unlink(path().c_str());
+}
+
+// Issue 11 item 5: nothing blocks on a special file at the name, and it
+// is refused in one line naming what it is. A FIFO opened O_RDONLY without
+// O_NONBLOCK blocks until a writer comes, so the attach runs in a child
+// that must finish within the deadline.
+TEST_F(SegmentTest, SpecialFilesAtTheNameAreRefusedWithoutBlocking) {
+  const auto refused = [&](const std::string& kind) {
+    for (const Access access : {Access::kReadOnly, Access::kReadWrite}) {
+      Child attach([&] {
+        const std::string why =
+            ErrorOf([&] { Segment::Attach(name(), access); });
+        return why.find("is " + kind + ", not a regular file") !=
+                       std::string::npos
+                   ? 0
+                   : 1;
+      });
+      EXPECT_EQ(attach.Wait(std::chrono::seconds(10)), 0) << kind;
+    }
+    Child produce([&] {
+      const std::string why =
+          ErrorOf([&] { Segment::OpenProducer(name(), Spec(64)); });
+      return why.find("is " + kind) != std::string::npos ? 0 : 1;
+    });
+    EXPECT_EQ(produce.Wait(std::chrono::seconds(10)), 0) << kind;
+  };
+  ASSERT_EQ(::mkfifo(path().c_str(), 0600), 0);
+  refused("a FIFO");
+  struct stat st {};
+  ASSERT_EQ(::lstat(path().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode)) << "the broker must not replace it";
+  ASSERT_EQ(::unlink(path().c_str()), 0);
+
+  ASSERT_EQ(::mkdir(path().c_str(), 0700), 0);
+  refused("a directory");
+  ASSERT_EQ(::rmdir(path().c_str()), 0);
+
+  ASSERT_EQ(::symlink("/dev/null", path().c_str()), 0);
+  refused("a symbolic link");
+  ASSERT_EQ(::unlink(path().c_str()), 0);
+}
+
 }  // namespace
 }  // namespace forge::shm

@@ -330,6 +330,7 @@ void LoadRun::OnEvent(std::size_t i, std::uint32_t events) {
     ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0 || (events & (EPOLLERR | EPOLLHUP)) != 0) {
       ++result_.connect_failures;
+      if (err == ECONNRESET) ++result_.connect_resets;
       Note(Errno("connect", err != 0 ? err : ECONNREFUSED));
       ::close(c.fd);
       Retire(c);
@@ -454,6 +455,7 @@ std::string LoadResult::Summary() const {
   for (const auto& [status, n] : statuses) s << status << ":" << n << " ";
   s << "} lost_in_flight=" << lost_in_flight << " resets=" << resets
     << " connect_failures=" << connect_failures
+    << " connect_resets=" << connect_resets
     << " server_closes=" << server_closes << " malformed=" << malformed
     << " starved=" << Starved() << " timed_out=" << timed_out
     << " seconds=" << seconds;

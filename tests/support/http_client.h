@@ -73,6 +73,9 @@ struct LoadResult {
   std::size_t lost_in_flight = 0;  // reset or closed before a full answer
   std::size_t resets = 0;          // of those, by ECONNRESET/EPIPE
   std::size_t connect_failures = 0;
+  // Of those, connections reset right after the handshake (the server
+  // closed its listener with them still queued).
+  std::size_t connect_resets = 0;
   std::size_t server_closes = 0;  // responses with `Connection: close`
   std::size_t malformed = 0;
   bool timed_out = false;  // the deadline passed with work outstanding

@@ -1,0 +1,195 @@
+// config/db_url.cpp — see db_url.h.
+#include "config/db_url.h"
+
+#include <libpq-fe.h>
+
+#include <cctype>
+#include <memory>
+#include <string>
+
+namespace forge::config {
+namespace {
+
+constexpr std::string_view kSqlite = "sqlite:";
+constexpr std::string_view kSqliteAbsolute = "sqlite:///";
+constexpr std::string_view kPostgresSchemes[] = {"postgres://",
+                                                 "postgresql://"};
+constexpr std::string_view kMask = "***";
+
+char Lower(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
+
+std::string ToLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = Lower(c);
+  return out;
+}
+
+DbUrl ParseSqlite(std::string_view url) {
+  DbUrl parsed;
+  parsed.kind = StoreKind::kSqlite;
+  if (url.starts_with(kSqliteAbsolute)) {
+    parsed.sqlite_path = std::string(url.substr(kSqliteAbsolute.size() - 1));
+    return parsed;
+  }
+  const std::string_view path = url.substr(kSqlite.size());
+  if (path.empty()) {
+    parsed.problem = "has an empty path";
+  } else if (path.starts_with("//")) {
+    parsed.problem =
+        "has a host part (sqlite://HOST/…); for an absolute path write "
+        "sqlite:/PATH or sqlite:///PATH";
+  } else if (path.starts_with("~")) {
+    parsed.problem =
+        "starts its path with \"~\", which nothing expands; write the full "
+        "path";
+  } else {
+    parsed.sqlite_path = std::string(path);
+  }
+  return parsed;
+}
+
+// True when `lower` (a lower-cased URL) starts with a known scheme.
+bool KnownScheme(std::string_view lower) {
+  if (lower.starts_with(kSqlite)) return true;
+  for (std::string_view scheme : kPostgresSchemes) {
+    if (lower.starts_with(scheme)) return true;
+  }
+  return false;
+}
+
+// ---- redaction ----
+
+// Replaces the password of scheme://user:password@host with ***. The
+// userinfo ends at the last '@' before any '?', so a password holding '@'
+// or '/' is still hidden whole (over-masking is fine, leaking is not).
+void MaskUserInfo(std::string& url) {
+  const auto scheme_end = url.find("://");
+  const auto start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  const auto query = url.find('?', start);
+  const auto at =
+      url.rfind('@', query == std::string::npos ? query : query - 1);
+  if (at == std::string::npos || at < start) return;
+  const auto colon = url.find(':', start);
+  if (colon == std::string::npos || colon > at) return;
+  url.replace(colon + 1, at - colon - 1, kMask);
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = Lower(c);
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// A parameter name as libpq reads it: percent-decoded, here lower-cased.
+std::string DecodedName(std::string_view name) {
+  std::string out;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (name[i] == '%' && i + 2 < name.size() && HexValue(name[i + 1]) >= 0 &&
+        HexValue(name[i + 2]) >= 0) {
+      out +=
+          static_cast<char>(HexValue(name[i + 1]) * 16 + HexValue(name[i + 2]));
+      i += 2;
+    } else {
+      out += name[i];
+    }
+  }
+  return ToLower(out);
+}
+
+bool IsSeparator(char c) {
+  return c == '?' || c == '&' || c == ' ' || c == '\t';
+}
+
+// Replaces the value of every NAME=VALUE whose NAME contains "password"
+// (URL query parameters and libpq keyword=value words alike) with ***.
+void MaskPasswordParams(std::string& url) {
+  for (std::size_t start = 0; start < url.size();) {
+    const std::size_t eq = url.find('=', start);
+    if (eq == std::string::npos) return;
+    std::size_t name_start = eq;
+    while (name_start > start && !IsSeparator(url[name_start - 1])) {
+      --name_start;
+    }
+    std::size_t end = eq + 1;
+    while (end < url.size() && url[end] != '&' && url[end] != ' ' &&
+           url[end] != '\t') {
+      ++end;
+    }
+    const std::string name =
+        DecodedName(std::string_view(url).substr(name_start, eq - name_start));
+    if (name.find("password") != std::string::npos) {
+      url.replace(eq + 1, end - eq - 1, kMask);
+      end = eq + 1 + kMask.size();
+    }
+    start = end;
+  }
+}
+
+struct OptionsDeleter {
+  void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
+};
+
+// False when libpq, reading `url`, would find a password other than ***.
+// A URL libpq cannot parse never reaches a server: the textual masking
+// is all there is to check.
+bool LibpqFindsNoPassword(const std::string& url) {
+  char* error = nullptr;
+  const std::unique_ptr<PQconninfoOption, OptionsDeleter> options(
+      PQconninfoParse(url.c_str(), &error));
+  PQfreemem(error);
+  if (options == nullptr) return true;
+  for (const PQconninfoOption* o = options.get(); o->keyword != nullptr; ++o) {
+    if (o->val == nullptr || kMask == o->val) continue;
+    if (ToLower(o->keyword).find("password") != std::string::npos) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+DbUrl ParseDbUrl(std::string_view url) {
+  if (url.empty()) return DbUrl{StoreKind::kUnknown, "", "is empty"};
+  if (url.starts_with(kSqlite)) return ParseSqlite(url);
+  for (std::string_view scheme : kPostgresSchemes) {
+    if (!url.starts_with(scheme)) continue;
+    DbUrl parsed{StoreKind::kPostgres, "", ""};
+    if (url.size() == scheme.size()) {
+      parsed.problem = "names no server or database";
+    }
+    return parsed;
+  }
+  if (KnownScheme(ToLower(url))) {
+    return DbUrl{StoreKind::kUnknown, "",
+                 "has its scheme in upper case; write it in lower case"};
+  }
+  return DbUrl{StoreKind::kUnknown, "", "has an unknown scheme"};
+}
+
+const char* StoreKindName(StoreKind kind) {
+  switch (kind) {
+    case StoreKind::kSqlite:
+      return "sqlite";
+    case StoreKind::kPostgres:
+      return "postgres";
+    case StoreKind::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+std::string RedactDbUrl(std::string_view url) {
+  const DbUrl parsed = ParseDbUrl(url);
+  if (parsed.kind == StoreKind::kSqlite) return std::string(url);
+  std::string out(url);
+  MaskUserInfo(out);
+  MaskPasswordParams(out);
+  if (parsed.kind == StoreKind::kPostgres && !LibpqFindsNoPassword(out)) {
+    return std::string(url.substr(0, url.find("://") + 3)) + std::string(kMask);
+  }
+  return out;
+}
+
+}  // namespace forge::config
