@@ -72,18 +72,24 @@ struct Snapshot {
   std::vector<WorkerSnapshot> workers;  // used slots, by slot number
 };
 
+// What TakeKeys claimed. The length comes from the same segment as the
+// keys: a worker may swap segments between two calls, and a key read with
+// another segment's length would be cut or padded.
+struct TakenKeys {
+  std::size_t count = 0;         // keys written to out[0..count)
+  std::uint32_t key_length = 0;  // characters per key (0 when count is 0)
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
 
   // Claims up to `want` keys into out[0..want). Returns at once when the
-  // ring holds enough; otherwise waits (without spinning) up to the
-  // configured empty-ring wait for more. Returns how many were claimed:
-  // each is handed out exactly once and counted as served.
-  virtual std::size_t TakeKeys(shm::Key* out, std::size_t want) = 0;
-
-  // Length of the keys in the ring (0 while not attached).
-  virtual std::uint32_t KeyLength() const = 0;
+  // ring holds enough; otherwise waits (without spinning) for more, until
+  // the configured empty-ring wait after the call began, whatever the
+  // contention. Each key claimed is handed out exactly once and counted as
+  // served: dropping the result loses them.
+  [[nodiscard]] virtual TakenKeys TakeKeys(shm::Key* out, std::size_t want) = 0;
 
   virtual Snapshot Observe() = 0;
 

@@ -87,9 +87,9 @@ std::size_t FormatHead(const Reply& reply, const Framing& framing,
   Writer w(out);
   w << "HTTP/1.1 " << static_cast<std::size_t>(reply.status) << " "
     << Reason(reply.status) << kCrlf;
-  for (std::size_t i = 0; i < reply.header_count; ++i) {
-    w << reply.headers[i].name << ": " << reply.headers[i].value << kCrlf;
-  }
+  reply.ForEachHeader([&w](std::string_view name, std::string_view value) {
+    w << name << ": " << value << kCrlf;
+  });
   w << "Content-Type: " << reply.content_type << kCrlf;
   w << "Content-Length: " << reply.body.size() << kCrlf;
   if (framing.close) {

@@ -54,7 +54,7 @@ struct Framing {
 // Writes status line, the Reply's headers, Content-Type, Content-Length and
 // the framing header, then the empty line, into `out`. Returns the size, or
 // 0 when `out` is too small (512 bytes always suffice for Router replies:
-// their headers are a few static strings).
+// their headers are a few static strings and X-Key-Count).
 std::size_t FormatHead(const Reply& reply, const Framing& framing,
                        std::span<char> out);
 

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <array>
+#include <charconv>
 #include <cstddef>
 #include <map>
 #include <optional>
@@ -43,6 +44,10 @@ struct HeaderField {
   std::string_view value;  // always a static string
 };
 
+// Sent with every 200 of /get-key and /get-keys: how many keys the body
+// holds (a batch may hold fewer than asked, see Backend::TakeKeys).
+inline constexpr std::string_view kKeyCountHeader = "X-Key-Count";
+
 // What to answer. Headers are static strings and live in a fixed array, so
 // building a reply allocates nothing beyond the body (a 7-character key fits
 // std::string's small-string buffer).
@@ -52,10 +57,29 @@ struct Reply {
   std::string body;
   std::array<HeaderField, 3> headers{};
   std::size_t header_count = 0;
+  // Keys in the body, sent as X-Key-Count; nullopt for other answers.
+  std::optional<std::size_t> key_count;
 
   void AddHeader(std::string_view name, std::string_view value);
-  // nullopt when absent.
+  // A static header's value; nullopt when absent.
   std::optional<std::string_view> Header(std::string_view name) const;
+
+  // Calls f(name, value) for every header of the answer: the static ones,
+  // then X-Key-Count when key_count is set (its digits live on the stack
+  // for the call only). The one list both response writers send.
+  template <typename F>
+  void ForEachHeader(F&& f) const {
+    for (std::size_t i = 0; i < header_count; ++i) {
+      f(headers[i].name, headers[i].value);
+    }
+    if (key_count) {
+      char digits[24];
+      const char* end =
+          std::to_chars(digits, digits + sizeof(digits), *key_count).ptr;
+      f(kKeyCountHeader,
+        std::string_view(digits, static_cast<std::size_t>(end - digits)));
+    }
+  }
 };
 
 // Query parameters as ParseQuery (request_head.h) splits them.

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "config/log.h"
@@ -197,22 +198,38 @@ bool SegmentBackend::Attach() {
 // Pops go through a mapping that a truncated file turns into zero pages
 // (shm/bus_guard.h); keys popped around such a fault are dropped, never
 // served: the claim may have hit the private copy (a gap, not a repeat).
-std::size_t SegmentBackend::TakeKeys(shm::Key* out, std::size_t want) {
+TakenKeys SegmentBackend::TakeKeys(shm::Key* out, std::size_t want) {
   Attachment* a = Current();
-  if (a == nullptr || want == 0) return 0;
+  if (a == nullptr || want == 0) return {};
   const std::size_t got = PopKeys(a, out, want);
-  if (!a->segment.faulted()) return got;
+  if (!a->segment.faulted()) return {got, got > 0 ? a->key_length : 0U};
   OnFault(a);
-  return 0;
+  return {};
 }
 
 std::size_t SegmentBackend::PopKeys(Attachment* a, shm::Key* out,
                                     std::size_t want) {
   shm::Segment& seg = a->segment;
+  // Time counts from the first look at the clock, right after the first
+  // claim: a request one claim serves (every /get-key) never reads it.
+  std::optional<steady_clock::time_point> start;
+  const auto since_start = [&] {
+    const auto now = steady_clock::now();
+    if (!start) start = now;
+    return now - *start;
+  };
+  // Claims come in chunks (shm::kMaxClaimSlots) with a clock check between
+  // them, so however many single pops compete, a batch stops claiming by
+  // EMPTY_WAIT_MS (or kMinClaimTime) and answers with what it has.
+  const auto claim_time =
+      std::max<steady_clock::duration>(options_.empty_wait, kMinClaimTime);
+  const auto take = [&](std::size_t got) {
+    return seg.ring().TryPopBatch(out + got, want - got,
+                                  [&] { return since_start() < claim_time; });
+  };
   std::size_t got = 0;
-  std::optional<steady_clock::time_point> deadline;
   for (;;) {
-    const std::size_t n = seg.ring().TryPopBatch(out + got, want - got);
+    const std::size_t n = take(got);
     if (n > 0) {
       got += n;
       shm::MaybeWakeProducer(seg);
@@ -221,13 +238,13 @@ std::size_t SegmentBackend::PopKeys(Attachment* a, shm::Key* out,
     // An exhausted store will never refill the ring: do not wait for it,
     // but take what the broker's last push (made before it said so) left.
     if (StateOf(seg) == shm::BrokerState::kExhausted) {
-      got += seg.ring().TryPopBatch(out + got, want - got);
+      got += take(got);
       break;
     }
-    if (!deadline) deadline = steady_clock::now() + options_.empty_wait;
-    if (!shm::WaitForKeys(seg, *deadline)) {
-      // One last try: keys may have landed just as the wait timed out.
-      got += seg.ring().TryPopBatch(out + got, want - got);
+    if (since_start() >= options_.empty_wait ||
+        !shm::WaitForKeys(seg, *start + options_.empty_wait)) {
+      // One last claim: keys may have landed just as the wait timed out.
+      got += take(got);
       break;
     }
   }
@@ -236,12 +253,6 @@ std::size_t SegmentBackend::PopKeys(Attachment* a, shm::Key* out,
     slot->served.fetch_add(got, std::memory_order_relaxed);
   }
   return got;
-}
-
-std::uint32_t SegmentBackend::KeyLength() const {
-  // acquire: see Current().
-  const Attachment* a = current_.load(std::memory_order_acquire);
-  return a ? a->key_length : 0;
 }
 
 void SegmentBackend::CountUnavailable() {

@@ -24,6 +24,10 @@
 //   * On attach the worker claims a stats slot for its pid (shm/workers.h)
 //     and counts what it serves there (relaxed increments); the destructor
 //     releases every slot it claimed.
+//   * TakeKeys never runs past its time (EMPTY_WAIT_MS, at least
+//     kMinClaimTime) plus scheduling: it claims in bounded chunks
+//     (shm::kMaxClaimSlots) and checks the clock between them, so competing
+//     pops cannot keep a large batch busy (it answers with what it has).
 //   * The request path is lock-free: one acquire load of the current
 //     attachment, the ring CAS, one relaxed load in MaybeWakeProducer, one
 //     relaxed load of the fault flag (Segment::faulted) and a relaxed
@@ -46,6 +50,11 @@
 
 namespace forge::frontend {
 
+// However short EMPTY_WAIT_MS is, a batch may spend this long claiming
+// what the ring already holds (copying 10^6 keys takes a few ms), so
+// EMPTY_WAIT_MS=0 still answers full batches from a full ring.
+inline constexpr std::chrono::milliseconds kMinClaimTime{10};
+
 struct SegmentBackendOptions {
   std::string shm_name;
   std::chrono::milliseconds empty_wait{100};  // EMPTY_WAIT_MS
@@ -63,8 +72,7 @@ class SegmentBackend final : public Backend {
   // message. Returns true when attached.
   bool Maintain();
 
-  std::size_t TakeKeys(shm::Key* out, std::size_t want) override;
-  std::uint32_t KeyLength() const override;
+  [[nodiscard]] TakenKeys TakeKeys(shm::Key* out, std::size_t want) override;
   Snapshot Observe() override;
   void CountUnavailable() override;
   void CountRequest() override;

@@ -290,10 +290,9 @@ httplib::Server::HandlerResponse HttpServer::Route(const httplib::Request& req,
   res.status = reply.status;
   res.body = std::move(reply.body);
   res.set_header("Content-Type", std::string(reply.content_type));
-  for (std::size_t i = 0; i < reply.header_count; ++i) {
-    res.set_header(std::string(reply.headers[i].name),
-                   std::string(reply.headers[i].value));
-  }
+  reply.ForEachHeader([&res](std::string_view name, std::string_view value) {
+    res.set_header(std::string(name), std::string(value));
+  });
   return HandlerResponse::Handled;
 }
 

@@ -18,11 +18,22 @@
 //       is never overwritten while a CAS that would claim it can succeed.
 //   I4. The producer never waits for a consumer; a consumer never waits for
 //       the producer (an empty ring is reported, not waited on here).
+//   I5. One claim covers at most kMaxClaimSlots slots, so the window
+//       between copy and CAS stays short (~1 us) whatever a caller asks
+//       for. When the CAS fails because others claimed first, the copies
+//       of slots at or above the new head stay valid (by I3 nothing
+//       overwrites them while a CAS from that head can succeed) and are
+//       claimed without copying again: a competing claim costs the keys it
+//       took, not the copy, so a batch makes progress under any stream of
+//       single pops. Larger requests are a series of claims (TryPopBatch),
+//       and a caller may stop between them or before a claim copies again
+//       (a deadline), so even a claim whose every copy is taken ends.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "shm/layout.h"
 
@@ -34,13 +45,34 @@ struct Key {
 };
 static_assert(sizeof(Key) == sizeof(Slot));
 
-class Ring {
+// Most slots one CAS claims (I5): a 256-slot copy takes well under a
+// microsecond, so a competing pop rarely lands inside it.
+inline constexpr std::size_t kMaxClaimSlots = 256;
+
+// The hook of a production ring: nothing, compiled away.
+struct NoClaimHook {
+  void BetweenCopyAndClaim(std::uint64_t /*head*/, std::size_t /*n*/) {}
+};
+
+// The keep_going of a consumer without a deadline.
+struct Always {
+  bool operator()() const { return true; }
+};
+
+// ClaimHook::BetweenCopyAndClaim(head, n) runs after slots [head, head + n)
+// were copied and before the CAS that claims them; tests use it to put a
+// competing pop or a producer lap into that window. Production code uses
+// Ring (NoClaimHook).
+template <typename ClaimHook = NoClaimHook>
+class BasicRing {
  public:
-  Ring(RingIndex* head, RingIndex* tail, Slot* slots, std::uint64_t capacity)
+  BasicRing(RingIndex* head, RingIndex* tail, Slot* slots,
+            std::uint64_t capacity, ClaimHook hook = {})
       : head_(&head->value),
         tail_(&tail->value),
         slots_(slots),
-        mask_(capacity - 1) {}
+        mask_(capacity - 1),
+        hook_(std::move(hook)) {}
 
   std::uint64_t capacity() const { return mask_ + 1; }
 
@@ -54,31 +86,65 @@ class Ring {
   }
 
   // Consumer: claims one key. Returns false when the ring is empty.
-  bool TryPop(Key* out) { return TryPopBatch(out, 1) == 1; }
+  [[nodiscard]] bool TryPop(Key* out) { return TryClaim(out, 1) == 1; }
 
-  // Consumer: claims up to `max` keys (in ring order) with one CAS.
-  // Returns how many were claimed, 0 when the ring is empty.
-  std::size_t TryPopBatch(Key* out, std::size_t max) {
+  // Consumer: claims up to min(max, kMaxClaimSlots) keys (in ring order)
+  // with one CAS. Returns how many were claimed: 0 when the ring is empty,
+  // or when others claimed every key it had copied and keep_going() (asked
+  // only then, before copying again) says to stop.
+  template <typename KeepGoing = Always>
+  [[nodiscard]] std::size_t TryClaim(Key* out, std::size_t max,
+                                     KeepGoing&& keep_going = {}) {
     if (max == 0) return 0;  // a CAS from h to h would still write the line
+    max = std::min(max, kMaxClaimSlots);
     // acquire: costs nothing on x86 and makes earlier claims' effects
     // visible, so h is at least as new as any slot state we go on to read.
     std::uint64_t h = head_->load(std::memory_order_acquire);
+    // out[0..) holds copies of slots [copied, end); empty before the first.
+    std::uint64_t copied = h;
+    std::uint64_t end = h;
     for (;;) {
-      // acquire: pairs with the producer's release store of tail, so the
-      // slot words written before that store are visible to our copy.
-      const std::uint64_t t = tail_->load(std::memory_order_acquire);
-      if (t <= h) return 0;
-      const std::size_t n =
-          static_cast<std::size_t>(std::min<std::uint64_t>(max, t - h));
-      for (std::size_t i = 0; i < n; ++i) CopyOut(h + i, &out[i]);
+      if (h >= end) {  // nothing copied is still claimable: copy afresh
+        if (end != copied && !keep_going()) return 0;
+        // acquire: pairs with the producer's release store of tail, so the
+        // slot words written before that store are visible to our copy.
+        const std::uint64_t t = tail_->load(std::memory_order_acquire);
+        if (t <= h) return 0;
+        const std::size_t n =
+            static_cast<std::size_t>(std::min<std::uint64_t>(max, t - h));
+        for (std::size_t i = 0; i < n; ++i) CopyOut(h + i, &out[i]);
+        copied = h;
+        end = h + n;
+        hook_.BetweenCopyAndClaim(h, n);
+      }
       // release on success: our slot reads happen-before any producer that
       // later observes the new head (acquire) and overwrites those slots
-      // (I3). acquire on failure: h is reloaded for the retry.
-      if (head_->compare_exchange_weak(h, h + n, std::memory_order_release,
+      // (I3). acquire on failure: h is reloaded for the retry, and copies
+      // of slots at or above it are still unclaimed and unchanged (I5).
+      if (head_->compare_exchange_weak(h, end, std::memory_order_release,
                                        std::memory_order_acquire)) {
+        const std::size_t n = static_cast<std::size_t>(end - h);
+        if (h != copied) std::memmove(out, out + (h - copied), n * sizeof(Key));
         return n;
       }
     }
+  }
+
+  // Consumer: claims up to `max` keys (in ring order) as a series of
+  // claims (TryClaim) of at most kMaxClaimSlots each. keep_going() is asked
+  // between claims and before a claim copies again; false stops early (a
+  // caller's deadline). Returns how many were claimed: fewer than `max`
+  // when the ring ran empty or keep_going() said to stop.
+  template <typename KeepGoing = Always>
+  [[nodiscard]] std::size_t TryPopBatch(Key* out, std::size_t max,
+                                        KeepGoing&& keep_going = {}) {
+    std::size_t got = 0;
+    while (got < max) {
+      const std::size_t n = TryClaim(out + got, max - got, keep_going);
+      got += n;
+      if (n == 0 || got == max || !keep_going()) break;
+    }
+    return got;
   }
 
   // Producer only: appends up to n keys; returns how many fit.
@@ -102,7 +168,7 @@ class Ring {
     const Slot& s = slots_[index & mask_];
     std::uint64_t w[2];
     // relaxed: ordering comes from the tail acquire before and the head
-    // CAS after; a torn read only happens when that CAS then fails.
+    // CAS after; a torn read only happens to a slot that CAS cannot claim.
     w[0] = s.word[0].load(std::memory_order_relaxed);
     w[1] = s.word[1].load(std::memory_order_relaxed);
     std::memcpy(out->text, w, sizeof(w));
@@ -121,6 +187,9 @@ class Ring {
   std::atomic<std::uint64_t>* tail_;
   Slot* slots_;
   std::uint64_t mask_;
+  [[no_unique_address]] ClaimHook hook_;
 };
+
+using Ring = BasicRing<>;
 
 }  // namespace forge::shm

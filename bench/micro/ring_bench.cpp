@@ -50,7 +50,7 @@ void Refill(benchmark::State& state, Ring& ring, const std::vector<Key>& keys) {
 void Drain(benchmark::State& state, Ring& ring) {
   state.PauseTiming();
   std::vector<Key> sink(ring.capacity());
-  ring.TryPopBatch(sink.data(), sink.size());
+  static_cast<void>(ring.TryPopBatch(sink.data(), sink.size()));
   state.ResumeTiming();
 }
 
@@ -61,7 +61,7 @@ void BM_RingPop(benchmark::State& state) {
   for (auto _ : state) {
     if (!r.ring.TryPop(&out)) {
       Refill(state, r.ring, keys);
-      r.ring.TryPop(&out);
+      static_cast<void>(r.ring.TryPop(&out));
     }
     benchmark::DoNotOptimize(out);
   }
@@ -136,7 +136,7 @@ void BM_SegmentPopWithWakeCheck(benchmark::State& state) {
   for (auto _ : state) {
     if (!seg.ring().TryPop(&out)) {
       Refill(state, seg.ring(), keys);
-      seg.ring().TryPop(&out);
+      static_cast<void>(seg.ring().TryPop(&out));
     }
     MaybeWakeProducer(seg);
     benchmark::DoNotOptimize(out);

@@ -1,5 +1,6 @@
 // tests/frontend/fake_backend.h — an in-memory Backend for handler and
-// server tests: hands out "k000000", "k000001", ... and counts calls.
+// server tests: hands out "k000000", "k000001", ... (7 characters unless a
+// segment swap is simulated) and counts calls.
 // Thread-safe (one mutex); `keys_left` limits supply to test empty rings.
 #pragma once
 
@@ -12,18 +13,21 @@ namespace forge::frontend::testing {
 
 class FakeBackend final : public Backend {
  public:
-  std::size_t TakeKeys(shm::Key* out, std::size_t want) override {
+  TakenKeys TakeKeys(shm::Key* out, std::size_t want) override {
     std::lock_guard lock(mu_);
     ++take_calls_;
     const std::size_t n = std::min(want, keys_left_);
+    const int digits = static_cast<int>(key_length_) - 1;
     for (std::size_t i = 0; i < n; ++i) {
       out[i] = shm::Key{};
-      std::snprintf(out[i].text, sizeof(out[i].text), "k%06zu", next_++);
+      std::snprintf(out[i].text, sizeof(out[i].text), "k%0*zu", digits,
+                    next_++);
     }
     keys_left_ -= n;
-    return n;
+    const TakenKeys taken{n, n > 0 ? key_length_ : 0U};
+    key_length_ = length_after_take_;  // the worker swapped segments
+    return taken;
   }
-  std::uint32_t KeyLength() const override { return 7; }
   Snapshot Observe() override {
     std::lock_guard lock(mu_);
     return snapshot_;
@@ -40,6 +44,12 @@ class FakeBackend final : public Backend {
   void SetKeysLeft(std::size_t n) {
     std::lock_guard lock(mu_);
     keys_left_ = n;
+  }
+  // Simulates the worker swapping to a segment of `length`-character keys
+  // right after each TakeKeys returned: later claims hand out such keys.
+  void SwapLengthAfterTake(std::uint32_t length) {
+    std::lock_guard lock(mu_);
+    length_after_take_ = length;
   }
   void SetSnapshot(Snapshot s) {
     std::lock_guard lock(mu_);
@@ -62,6 +72,8 @@ class FakeBackend final : public Backend {
   mutable std::mutex mu_;
   std::size_t keys_left_ = static_cast<std::size_t>(-1);
   std::size_t next_ = 0;
+  std::uint32_t key_length_ = 7;  // of the keys the next claim hands out
+  std::uint32_t length_after_take_ = 7;
   std::size_t take_calls_ = 0;
   std::size_t unavailable_ = 0;
   std::size_t requests_ = 0;

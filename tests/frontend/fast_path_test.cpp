@@ -23,6 +23,7 @@
 namespace forge::frontend {
 namespace {
 
+using forge::testing::Get;
 using forge::testing::HttpResponse;
 using forge::testing::RawRequest;
 
@@ -155,6 +156,21 @@ TEST(FormatHead, ClosingHeadSaysSoAndKeepsEveryHeader) {
             "\r\n");
 }
 
+TEST(FormatHead, WritesXKeyCountWhenTheReplyHasOne) {
+  Reply r;
+  r.body = "k3Xb9Qz";
+  r.key_count = 1;
+  r.AddHeader("Cache-Control", "no-store");
+  EXPECT_EQ(Head(r, {false, "timeout=5, max=1000"}),
+            "HTTP/1.1 200 OK\r\n"
+            "Cache-Control: no-store\r\n"
+            "X-Key-Count: 1\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "Content-Length: 7\r\n"
+            "Keep-Alive: timeout=5, max=1000\r\n"
+            "\r\n");
+}
+
 TEST(FormatHead, TooSmallABufferGivesZeroNotATruncatedHead) {
   Reply r;
   std::array<char, 40> small;
@@ -268,6 +284,26 @@ TEST(FastPathServer, AnswersLikeHttplibDoes) {
     EXPECT_EQ(a.body, b.body) << request;
   }
   EXPECT_EQ(fast.backend().requests(), requests.size());
+}
+
+// X-Key-Count on both writers: the fast path (/get-key) and httplib
+// (/get-keys, and /get-key with the fast path off); a short batch says so.
+TEST(FastPathServer, KeyAnswersCarryXKeyCountOnBothPaths) {
+  Served fast(true), slow(false);
+  for (Served* served : {&fast, &slow}) {
+    const HttpResponse one = RawRequest(served->port(), std::string(kPlain));
+    EXPECT_EQ(one.status, 200) << one.error;
+    EXPECT_EQ(one.Header("X-Key-Count"), "1");
+    const HttpResponse five = Get(served->port(), "/get-keys?count=5");
+    EXPECT_EQ(five.status, 200) << five.error;
+    EXPECT_EQ(five.Header("X-Key-Count"), "5");
+    served->backend().SetKeysLeft(2);
+    const HttpResponse short_batch = Get(served->port(), "/get-keys?count=9");
+    EXPECT_EQ(short_batch.status, 200) << short_batch.error;
+    EXPECT_EQ(short_batch.Header("X-Key-Count"), "2");
+    EXPECT_EQ(Count(short_batch.body, "\n"), 2u);
+    EXPECT_EQ(Get(served->port(), "/healthz").Header("X-Key-Count"), "");
+  }
 }
 
 TEST(FastPathServer, PipelinedRequestsAreAnsweredInOrder) {

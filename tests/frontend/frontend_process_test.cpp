@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iostream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -17,6 +18,8 @@
 
 #include "shm/segment.h"
 #include "shm/workers.h"
+#include "tests/integration/background_load.h"
+#include "tests/integration/stall_meter.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 
@@ -187,6 +190,82 @@ TEST_F(FrontendProcessTest, BatchesMixedWithSinglesNeverRepeatAKey) {
   const std::vector<std::string> keys = KeysOf(r);
   EXPECT_EQ(keys.size(), 300u * 1000 + 900) << "full batches";
   ExpectUniqueKeys(keys);
+}
+
+// A 7-character key as one number, for sorting millions of them cheaply.
+std::uint64_t Packed(const std::string& key) {
+  std::uint64_t v = 0;
+  for (const char c : key) v = (v << 8) | static_cast<unsigned char>(c);
+  return v;
+}
+
+// Issue 10.1: a batch claim used to copy all N slots, then CAS once, and
+// start over whenever a single pop claimed first; with N = 10^6 (a copy of
+// about a millisecond) and steady /get-key traffic it never completed. Now
+// it claims in chunks with a deadline between them: every batch answers
+// within EMPTY_WAIT_MS + 1 s (up to N keys, X-Key-Count says how many),
+// and no key is handed out twice across batches and singles.
+TEST_F(FrontendProcessTest, MillionKeyBatchesAnswerInTimeUnderSingleKeyLoad) {
+  constexpr auto kEmptyWait = milliseconds(200);
+  constexpr auto kRun = milliseconds(8000);
+  constexpr std::size_t kBatch = 1'000'000;
+  StartBoth({{"MAX_BATCH", std::to_string(kBatch)},
+             {"POOL_CAPACITY", "2097152"},  // 2^21
+             {"RANGE_SIZE", "1000000"},
+             {"EMPTY_WAIT_MS", std::to_string(kEmptyWait.count())}});
+  // 64 keep-alive connections hammer /get-key until the batches are done.
+  testing::StallMeter stalls;
+  testing::ChaosLoadOptions o;
+  o.port = port_;
+  o.connections = 64;
+  testing::BackgroundLoad load(o);
+  ASSERT_TRUE(
+      WaitUntil([&] { return load.progress().ok.load() >= 1000; }, kDeadline));
+
+  std::vector<std::uint64_t> keys;
+  std::vector<milliseconds> took;
+  std::size_t short_batches = 0;
+  const auto end = Clock::now() + kRun;
+  while (Clock::now() < end && took.size() < 20) {
+    const auto start = Clock::now();
+    const auto r = Get(port_, "/get-keys?count=" + std::to_string(kBatch),
+                       milliseconds(30000));
+    took.push_back(
+        std::chrono::duration_cast<milliseconds>(Clock::now() - start));
+    EXPECT_EQ(r.status, 200) << r.error << r.body;
+    if (r.status != 200) break;  // timings still get reported below
+    std::size_t lines = 0;
+    for (std::size_t at = 0; at < r.body.size(); at += 8, ++lines) {
+      const std::string key = r.body.substr(at, 7);
+      ASSERT_TRUE(IsKey(key) && r.body[at + 7] == '\n') << "at byte " << at;
+      keys.push_back(Packed(key));
+    }
+    EXPECT_EQ(r.Header("X-Key-Count"), std::to_string(lines));
+    short_batches += lines < kBatch ? 1 : 0;
+  }
+  const testing::ChaosLoadResult& singles = load.Finish();
+  stalls.Stop();
+
+  const milliseconds longest = *std::max_element(took.begin(), took.end());
+  std::cout << "[ batches  ] " << took.size() << " batches of up to " << kBatch
+            << " keys (" << short_batches << " short), longest answer "
+            << longest.count() << " ms, worst machine stall "
+            << stalls.worst().count() << " us; singles: " << singles.Summary()
+            << "\n";
+  EXPECT_GE(took.size(), 3u);
+  // The bound allows for what the machine itself stalled every thread by.
+  EXPECT_LT(longest,
+            kEmptyWait + milliseconds(1000) +
+                std::chrono::duration_cast<milliseconds>(stalls.worst()));
+  EXPECT_GT(singles.Status(200), 1000u) << singles.Summary();
+  EXPECT_EQ(singles.lost.size(), 0u) << singles.Summary();
+  for (const std::string& key : singles.keys) {
+    ASSERT_TRUE(IsKey(key)) << key;
+    keys.push_back(Packed(key));
+  }
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(std::adjacent_find(keys.begin(), keys.end()), keys.end())
+      << "a key was handed out twice";
 }
 
 TEST_F(FrontendProcessTest, EmptyRingAnswers503InTimeAndRecoversWithTheBroker) {

@@ -62,6 +62,41 @@ TEST_F(RouterTest, GetKeysAnswersWhatArrivedWhenTheRingRunsShort) {
   EXPECT_EQ(Lines(r.body).size(), 3u);
 }
 
+TEST_F(RouterTest, KeyAnswersSayHowManyKeysInXKeyCount) {
+  EXPECT_EQ(Get("/get-key").key_count, 1u);
+  EXPECT_EQ(Get("/get-keys", {{"count", "5"}}).key_count, 5u);
+  backend_.SetKeysLeft(3);
+  const Reply short_batch = Get("/get-keys", {{"count", "10"}});
+  EXPECT_EQ(short_batch.status, 200);
+  EXPECT_EQ(short_batch.key_count, 3u) << "fewer than asked, and says so";
+  // Only a body of keys carries the count.
+  EXPECT_EQ(Get("/get-keys", {{"count", "10"}}).key_count, std::nullopt);
+  EXPECT_EQ(Get("/get-keys", {{"count", "x"}}).key_count, std::nullopt);
+  EXPECT_EQ(Get("/healthz").key_count, std::nullopt);
+}
+
+TEST_F(RouterTest, ReplyListsXKeyCountAfterItsStaticHeaders) {
+  Reply r = Get("/get-keys", {{"count", "12"}});
+  std::vector<std::string> headers;
+  r.ForEachHeader([&](std::string_view name, std::string_view value) {
+    headers.push_back(std::string(name) + ": " + std::string(value));
+  });
+  EXPECT_EQ(headers, (std::vector<std::string>{"Cache-Control: no-store",
+                                               "X-Key-Count: 12"}));
+}
+
+// The worker may swap segments (a new broker with another KEY_LENGTH)
+// between a claim and the answer: the keys keep the length of the segment
+// they came from, never the next one's.
+TEST_F(RouterTest, KeysKeepTheLengthOfTheSegmentTheyCameFrom) {
+  backend_.SwapLengthAfterTake(3);
+  EXPECT_EQ(Get("/get-keys", {{"count", "2"}}).body, "k000000\nk000001\n");
+  EXPECT_EQ(Get("/get-key").body, "k02") << "the new segment's keys";
+  backend_.SwapLengthAfterTake(7);
+  EXPECT_EQ(Get("/get-key").body, "k03");
+  EXPECT_EQ(Get("/get-key").body, "k000004");
+}
+
 TEST_F(RouterTest, UnknownQueryParametersAreIgnored) {
   EXPECT_EQ(Get("/get-key", {{"nocache", "123"}}).status, 200);
   EXPECT_EQ(Get("/get-keys", {{"count", "2"}, {"x", "y"}}).status, 200);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <thread>
+#include <vector>
 
 #include "shm/notify.h"
 #include "tests/support/process.h"
@@ -38,14 +39,14 @@ std::string Text(const shm::Key& k) { return std::string(k.text, 7); }
 
 // The test as the broker: owns the producer side and its health fields.
 struct FakeBroker {
-  explicit FakeBroker(const std::string& name)
-      : seg(shm::Segment::OpenProducer(name, Spec())) {
+  explicit FakeBroker(const std::string& name, std::uint32_t key_length = 7)
+      : seg(shm::Segment::OpenProducer(name, Spec(key_length))) {
     Beat(shm::BrokerState::kRunning);
   }
-  static shm::SegmentSpec Spec() {
+  static shm::SegmentSpec Spec(std::uint32_t key_length) {
     shm::SegmentSpec s;
     s.capacity = 1024;
-    s.key_length = 7;
+    s.key_length = key_length;
     s.key_space = 3521614606208ULL;
     s.store = "sqlite:/tmp/test.db";
     return s;
@@ -82,17 +83,19 @@ TEST(SegmentBackendTest, DetachedUntilTheBrokerCreatesTheSegment) {
   EXPECT_FALSE(backend.Maintain());
   shm::Key key;
   const auto start = Clock::now();
-  EXPECT_EQ(backend.TakeKeys(&key, 1), 0u);
+  const TakenKeys none = backend.TakeKeys(&key, 1);
+  EXPECT_EQ(none.count, 0u);
+  EXPECT_EQ(none.key_length, 0u);
   EXPECT_LT(Clock::now() - start, milliseconds(500)) << "no wait when detached";
   EXPECT_FALSE(backend.Observe().attached);
-  EXPECT_EQ(backend.KeyLength(), 0u);
 
   FakeBroker broker(name.str());
   broker.Push(0, 3);
   EXPECT_TRUE(backend.Maintain());
-  ASSERT_EQ(backend.TakeKeys(&key, 1), 1u);
+  const TakenKeys one = backend.TakeKeys(&key, 1);
+  ASSERT_EQ(one.count, 1u);
   EXPECT_EQ(Text(key), "K000000");
-  EXPECT_EQ(backend.KeyLength(), 7u);
+  EXPECT_EQ(one.key_length, 7u) << "the length comes with the keys";
 }
 
 TEST(SegmentBackendTest, ClaimsInRingOrderAndCountsInItsWorkerSlot) {
@@ -103,7 +106,7 @@ TEST(SegmentBackendTest, ClaimsInRingOrderAndCountsInItsWorkerSlot) {
     SegmentBackend backend(Options(name, milliseconds(100)));
     ASSERT_TRUE(backend.Maintain());
     shm::Key keys[4];
-    ASSERT_EQ(backend.TakeKeys(keys, 4), 4u);
+    ASSERT_EQ(backend.TakeKeys(keys, 4).count, 4u);
     EXPECT_EQ(Text(keys[0]), "K000000");
     EXPECT_EQ(Text(keys[3]), "K000003");
     backend.CountRequest();
@@ -132,7 +135,23 @@ TEST(SegmentBackendTest, BatchTakesWhatTheRingHasAfterTheWait) {
   SegmentBackend backend(Options(name, milliseconds(100)));
   ASSERT_TRUE(backend.Maintain());
   shm::Key keys[10];
-  EXPECT_EQ(backend.TakeKeys(keys, 10), 3u);
+  EXPECT_EQ(backend.TakeKeys(keys, 10).count, 3u);
+}
+
+// A batch is a series of claims of at most shm::kMaxClaimSlots: with the
+// ring full it gets every key it asked for, in order, even with
+// EMPTY_WAIT_MS=0 (claiming what is there may take kMinClaimTime).
+TEST(SegmentBackendTest, BatchOfManyClaimsGetsEveryKeyEvenWithNoWait) {
+  ShmName name;
+  FakeBroker broker(name.str());
+  broker.Push(0, 1000);
+  SegmentBackend backend(Options(name, milliseconds(0)));
+  ASSERT_TRUE(backend.Maintain());
+  std::vector<shm::Key> keys(1000);
+  ASSERT_EQ(backend.TakeKeys(keys.data(), keys.size()).count, 1000u);
+  EXPECT_EQ(Text(keys[0]), "K000000");
+  EXPECT_EQ(Text(keys[256]), "K000256");
+  EXPECT_EQ(Text(keys[999]), "K000999");
 }
 
 TEST(SegmentBackendTest, EmptyRingWaitsAboutEmptyWaitThenGivesUp) {
@@ -142,7 +161,7 @@ TEST(SegmentBackendTest, EmptyRingWaitsAboutEmptyWaitThenGivesUp) {
   ASSERT_TRUE(backend.Maintain());
   shm::Key key;
   const auto start = Clock::now();
-  EXPECT_EQ(backend.TakeKeys(&key, 1), 0u);
+  EXPECT_EQ(backend.TakeKeys(&key, 1).count, 0u);
   const auto waited = Clock::now() - start;
   EXPECT_GE(waited, milliseconds(140));
   EXPECT_LT(waited, milliseconds(1000));
@@ -156,7 +175,7 @@ TEST(SegmentBackendTest, AWaitingRequestGetsAKeyPushedWhileItWaits) {
   shm::Key key{};
   std::atomic<std::size_t> got{99};
   const auto start = Clock::now();
-  std::thread request([&] { got = backend.TakeKeys(&key, 1); });
+  std::thread request([&] { got = backend.TakeKeys(&key, 1).count; });
   ASSERT_TRUE(WaitUntil(
       [&] { return broker.seg.broker().consumers_waiting.load() > 0; },
       milliseconds(5000)));
@@ -175,7 +194,7 @@ TEST(SegmentBackendTest, ExhaustedStoreAnswersAtOnce) {
   ASSERT_TRUE(backend.Maintain());
   shm::Key key;
   const auto start = Clock::now();
-  EXPECT_EQ(backend.TakeKeys(&key, 1), 0u);
+  EXPECT_EQ(backend.TakeKeys(&key, 1).count, 0u);
   EXPECT_LT(Clock::now() - start, milliseconds(1000));
 }
 
@@ -215,9 +234,31 @@ TEST(SegmentBackendTest, FollowsTheNameToANewSegmentWhenItsBrokerIsGone) {
   ASSERT_TRUE(backend.Maintain());
   shm::Key keys[2];
   // After the swap keys come from the new ring only (K000000 stays behind).
-  ASSERT_EQ(backend.TakeKeys(keys, 1), 1u);
+  ASSERT_EQ(backend.TakeKeys(keys, 1).count, 1u);
   EXPECT_EQ(Text(keys[0]), "K000100");
   EXPECT_NE(SlotOf(new_broker.seg, ::getpid()), nullptr);
+}
+
+// The new segment may hold keys of another length: each claim reports the
+// length of the segment its keys came from.
+TEST(SegmentBackendTest, KeysComeWithTheLengthOfTheirSegment) {
+  ShmName name;
+  SegmentBackend backend(Options(name, milliseconds(100)));
+  shm::Key key;
+  {
+    FakeBroker old_broker(name.str(), 7);
+    old_broker.Push(0, 1);
+    ASSERT_TRUE(backend.Maintain());
+    EXPECT_EQ(backend.TakeKeys(&key, 1).key_length, 7u);
+    old_broker.Beat(shm::BrokerState::kStopped);
+  }
+  ASSERT_EQ(::shm_unlink(shm::Segment::ObjectName(name.str()).c_str()), 0);
+  FakeBroker new_broker(name.str(), 5);
+  new_broker.Push(0, 1);
+  ASSERT_TRUE(backend.Maintain());
+  const TakenKeys taken = backend.TakeKeys(&key, 1);
+  ASSERT_EQ(taken.count, 1u);
+  EXPECT_EQ(taken.key_length, 5u);
 }
 
 TEST(SegmentBackendTest, StalenessThresholdIsKHeartbeatStaleAfter) {
@@ -257,7 +298,7 @@ TEST(SegmentBackendTest, ObserveReadsBrokerCountersAndEveryUsedSlot) {
   SegmentBackend backend(Options(name, milliseconds(100)));
   ASSERT_TRUE(backend.Maintain());
   shm::Key keys[2];
-  ASSERT_EQ(backend.TakeKeys(keys, 2), 2u);
+  ASSERT_EQ(backend.TakeKeys(keys, 2).count, 2u);
 
   const Snapshot s = backend.Observe();
   EXPECT_EQ(s.low_water, 256u);
@@ -319,10 +360,10 @@ TEST(SegmentBackendTest, TruncatedSegmentIsDetachedWithItsReasonNotASigbus) {
     broker.Push(0, 10);
     ASSERT_TRUE(backend.Maintain());
     shm::Key keys[2];
-    ASSERT_EQ(backend.TakeKeys(keys, 2), 2u);
+    ASSERT_EQ(backend.TakeKeys(keys, 2).count, 2u);
     ASSERT_EQ(::truncate(path.c_str(), 100), 0);
     // Before the next Maintain(): the pop faults and is dropped.
-    EXPECT_EQ(backend.TakeKeys(keys, 2), 0u);
+    EXPECT_EQ(backend.TakeKeys(keys, 2).count, 0u);
     const Snapshot s = backend.Observe();
     EXPECT_FALSE(s.attached);
     EXPECT_NE(
@@ -331,13 +372,12 @@ TEST(SegmentBackendTest, TruncatedSegmentIsDetachedWithItsReasonNotASigbus) {
         std::string::npos)
         << s.detached_reason;
     EXPECT_FALSE(backend.Maintain()) << "a 100-byte file is not attachable";
-    EXPECT_EQ(backend.KeyLength(), 0u);
   }
   FakeBroker replacement(name.str());  // replaces the truncated file
   replacement.Push(500, 1);
   ASSERT_TRUE(backend.Maintain());
   shm::Key key;
-  ASSERT_EQ(backend.TakeKeys(&key, 1), 1u);
+  ASSERT_EQ(backend.TakeKeys(&key, 1).count, 1u);
   EXPECT_EQ(Text(key), "K000500");
   EXPECT_TRUE(backend.Observe().detached_reason.empty());
 }
@@ -354,14 +394,14 @@ TEST(SegmentBackendTest, DeletedSegmentIsDetachedAndANewOneAttached) {
     ASSERT_TRUE(backend.Maintain());
     ASSERT_EQ(::shm_unlink(shm::Segment::ObjectName(name.str()).c_str()), 0);
     EXPECT_FALSE(backend.Maintain());
-    EXPECT_EQ(backend.TakeKeys(&key, 1), 0u);
+    EXPECT_EQ(backend.TakeKeys(&key, 1).count, 0u);
     EXPECT_NE(backend.Observe().detached_reason.find("was deleted"),
               std::string::npos);
   }  // (the real broker exits 2 on a deleted segment)
   FakeBroker new_broker(name.str());
   new_broker.Push(300, 1);
   ASSERT_TRUE(backend.Maintain());
-  ASSERT_EQ(backend.TakeKeys(&key, 1), 1u);
+  ASSERT_EQ(backend.TakeKeys(&key, 1).count, 1u);
   EXPECT_EQ(Text(key), "K000300");
 }
 

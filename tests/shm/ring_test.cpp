@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -175,6 +177,148 @@ TEST(RingTest, ThreadsClaimEachKeyOnce) {
   std::uint64_t wrong = 0;
   for (auto& s : seen) wrong += s.load() != 1;
   EXPECT_EQ(wrong, 0u);
+}
+
+// ---- What happens between a claim's copy and its CAS (I2, I3, I5) -------
+
+// Runs the test's `between` (when set) in every window between a claim's
+// copy and its CAS.
+struct WindowHook {
+  std::function<void(std::uint64_t head, std::size_t n)>* between;
+  void BetweenCopyAndClaim(std::uint64_t head, std::size_t n) {
+    if (*between) (*between)(head, n);
+  }
+};
+
+// A ring with a hooked consumer; `ring` (no hook) over the same memory is
+// the producer and the competing consumers.
+struct WindowRing : HeapRing {
+  explicit WindowRing(std::uint64_t capacity)
+      : HeapRing(capacity),
+        hooked(&head, &tail, slots.data(), capacity, WindowHook{&between}) {}
+  std::function<void(std::uint64_t, std::size_t)> between;
+  BasicRing<WindowHook> hooked;
+};
+
+// Before I5 a failed CAS threw the whole copy away: one competing pop per
+// copy window kept a batch copying until the ring was empty (and with a
+// producer refilling, forever). Now each window costs the batch only the
+// key the competitor took, and the claim succeeds on the next CAS.
+TEST(RingWindowTest, ACompetingPopInEveryCopyWindowCostsOnlyThatKey) {
+  constexpr std::uint64_t kKeys = 4096;
+  WindowRing r(kKeys);
+  ASSERT_EQ(PushRange(r.ring, 0, kKeys), kKeys);
+  std::vector<std::uint64_t> competitor;
+  std::size_t windows = 0;
+  r.between = [&](std::uint64_t, std::size_t n) {
+    ++windows;
+    EXPECT_LE(n, kMaxClaimSlots) << "one claim copies at most this much";
+    Key k;
+    if (r.ring.TryPop(&k)) competitor.push_back(NumberOf(k));
+  };
+  std::vector<Key> out(kKeys);
+  const std::size_t got = r.hooked.TryPopBatch(out.data(), kKeys);
+
+  const std::size_t claims = kKeys / kMaxClaimSlots;  // 16 copies, no more
+  EXPECT_EQ(windows, claims) << "each claim copied once";
+  EXPECT_EQ(competitor.size(), claims);
+  EXPECT_EQ(got, kKeys - claims) << "the batch lost only the keys taken";
+  // Together they hold every key once, and the batch's are in ring order.
+  std::vector<int> seen(kKeys);
+  for (std::uint64_t n : competitor) ++seen[n];
+  for (std::size_t i = 0; i < got; ++i) {
+    ASSERT_TRUE(Valid(out[i]));
+    ++seen[NumberOf(out[i])];
+    if (i > 0) {
+      EXPECT_LT(NumberOf(out[i - 1]), NumberOf(out[i]));
+    }
+  }
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1),
+            static_cast<std::ptrdiff_t>(kKeys));
+  EXPECT_EQ(r.ring.Size(), 0u);
+}
+
+// The worst case: others claim everything a claim copied, every time, and
+// the producer refills at once, so the ring is never empty. No claim can
+// succeed; before, the batch copied forever. Now it asks keep_going()
+// before each new copy and stops when told (TakeKeys: its deadline).
+TEST(RingWindowTest, ClaimWhoseEveryCopyIsTakenStopsWhenTold) {
+  constexpr std::uint64_t kCapacity = 1024;
+  WindowRing r(kCapacity);
+  std::uint64_t next = PushRange(r.ring, 0, kCapacity);
+  std::size_t windows = 0;
+  r.between = [&](std::uint64_t, std::size_t n) {
+    ++windows;
+    std::vector<Key> others(n);
+    ASSERT_EQ(r.ring.TryPopBatch(others.data(), n), n);
+    next += PushRange(r.ring, next, kCapacity);
+  };
+  std::vector<Key> out(4 * kCapacity);
+  int asked = 0;
+  const std::size_t got =
+      r.hooked.TryPopBatch(out.data(), out.size(), [&] { return ++asked < 5; });
+  EXPECT_EQ(got, 0u);
+  EXPECT_EQ(asked, 5);
+  EXPECT_EQ(windows, 5u) << "one copy, then one per keep_going() == true";
+  EXPECT_EQ(r.ring.Size(), kCapacity) << "nothing lost: others hold the rest";
+}
+
+// A consumer stalled between copy and CAS while others drain the ring and
+// the producer laps it, overwriting every slot it copied: its CAS fails
+// and it never hands out the overwritten copies (they are others' keys).
+TEST(RingWindowTest, StalledClaimFailsWhenTheProducerLapsIt) {
+  WindowRing r(8);
+  ASSERT_EQ(PushRange(r.ring, 0, 8), 8u);
+  std::vector<std::uint64_t> heads;
+  r.between = [&](std::uint64_t head, std::size_t) {
+    heads.push_back(head);
+    if (heads.size() > 1) return;
+    Key others[8];
+    ASSERT_EQ(r.ring.TryPopBatch(others, 8), 8u);  // keys 0..7, elsewhere
+    ASSERT_EQ(PushRange(r.ring, 8, 8), 8u);        // a whole lap: 8..15
+  };
+  Key out[8];
+  ASSERT_EQ(r.hooked.TryPopBatch(out, 8), 8u);
+  EXPECT_EQ(heads, (std::vector<std::uint64_t>{0, 8}))
+      << "the stalled claim failed and copied again from the new head";
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    ASSERT_TRUE(Valid(out[i]));
+    EXPECT_EQ(NumberOf(out[i]), 8 + i);
+  }
+}
+
+// Partly lapped: others took 3 keys and the producer overwrote those 3
+// slots. The claim keeps the 5 copies above the new head (still unclaimed
+// and unchanged, I3) and never the 3 overwritten ones.
+TEST(RingWindowTest, StalledClaimKeepsOnlyCopiesAboveTheNewHead) {
+  WindowRing r(8);
+  ASSERT_EQ(PushRange(r.ring, 0, 8), 8u);
+  std::size_t windows = 0;
+  r.between = [&](std::uint64_t, std::size_t) {
+    if (++windows > 1) return;
+    Key others[3];
+    ASSERT_EQ(r.ring.TryPopBatch(others, 3), 3u);  // keys 0, 1, 2
+    ASSERT_EQ(PushRange(r.ring, 8, 3), 3u);        // into their slots
+  };
+  Key out[8];
+  ASSERT_EQ(r.hooked.TryClaim(out, 8), 5u) << "one CAS, no second copy";
+  EXPECT_EQ(windows, 1u);
+  for (std::uint64_t i = 0; i < 5; ++i) EXPECT_EQ(NumberOf(out[i]), 3 + i);
+  ASSERT_EQ(r.hooked.TryPopBatch(out, 8), 3u);
+  for (std::uint64_t i = 0; i < 3; ++i) EXPECT_EQ(NumberOf(out[i]), 8 + i);
+}
+
+TEST(RingWindowTest, OneClaimTakesAtMostKMaxClaimSlots) {
+  WindowRing r(1024);
+  ASSERT_EQ(PushRange(r.ring, 0, 1000), 1000u);
+  std::vector<Key> out(1000);
+  EXPECT_EQ(r.ring.TryClaim(out.data(), 1000), kMaxClaimSlots);
+  // A batch is a series of claims; keep_going stops it between them.
+  int asked = 0;
+  EXPECT_EQ(r.ring.TryPopBatch(out.data(), 1000, [&] { return ++asked < 2; }),
+            2 * kMaxClaimSlots);
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(r.ring.TryPopBatch(out.data(), 1000), 1000 - 3 * kMaxClaimSlots);
 }
 
 }  // namespace
