@@ -503,14 +503,20 @@ void Broker::ReturnUnpublished() {
   // relaxed: see hand(); this thread is the only writer.
   hand_count_.store(0, std::memory_order_relaxed);
   const std::uint32_t workers = LiveWorkers(seg_);
-  const bool ours = FilledFrom(seg_, store_);
+  // A damaged segment's mapping may be zero pages (shm/bus_guard.h): what it
+  // shows is garbage, so nothing is drained from it or put back into it.
+  const std::string damage = seg_.Damage();
+  const bool ours = damage.empty() && FilledFrom(seg_, store_);
   std::vector<Range> ring_runs;
   const std::uint64_t from_ring =
       workers == 0 && ours ? DrainRing(&ring_runs) : 0;
   back.insert(back.end(), ring_runs.begin(), ring_runs.end());
-  const std::string where = Sources(
-      in_hand, from_ring, workers,
-      ours ? "" : "id " + shm::StoreIdOf(seg_.header()) + ", not this one");
+  const std::string where =
+      Sources(in_hand, from_ring, workers,
+              ours ? ""
+              : damage.empty()
+                  ? "id " + shm::StoreIdOf(seg_.header()) + ", not this one"
+                  : "segment damaged: " + damage);
   back = Coalesce(std::move(back));
   const std::uint64_t total = Total(back);
   std::string error;

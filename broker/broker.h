@@ -1,6 +1,6 @@
 // broker/broker.h — the refill loop: store ranges in, encoded keys out.
 //
-// Contract (DESIGN.md §2, §4, §5)
+// Contract (docs/design.md §2, §4, §5)
 //   * One Broker drives one producer Segment (the caller holds its flock)
 //     and one RangeStore, from one thread. It is the ring's only producer.
 //   * Durable before visible: the only numbers ever pushed are those that

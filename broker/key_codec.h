@@ -1,4 +1,4 @@
-// broker/key_codec.h — numbers to Base62 keys and back (DESIGN.md §6).
+// broker/key_codec.h — numbers to Base62 keys and back (docs/design.md §6).
 //
 // Contract
 //   * Alphabet "0-9A-Za-z", keys left-padded with '0' to exactly `length`

@@ -1,5 +1,5 @@
 // broker/postgres_store.h — the RangeStore in a PostgreSQL database
-// (DESIGN.md §5), for many brokers on many hosts.
+// (docs/design.md §5), for many brokers on many hosts.
 //
 // Contract (in addition to RangeStore's)
 //   * DB_URL is a libpq URI, "postgres://" or "postgresql://"

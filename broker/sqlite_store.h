@@ -1,4 +1,4 @@
-// broker/sqlite_store.h — the RangeStore in a SQLite file (DESIGN.md §5).
+// broker/sqlite_store.h — the RangeStore in a SQLite file (docs/design.md §5).
 //
 // Contract (in addition to RangeStore's)
 //   * The file is opened in WAL mode with synchronous=FULL, so a range is

@@ -2,7 +2,6 @@
 # them); nothing is downloaded at build time.
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 find_package(Threads REQUIRED)
-find_package(Boost 1.74 REQUIRED)            # header-only: Interprocess
 find_package(SQLiteCpp REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(yaml-cpp REQUIRED)

@@ -1,6 +1,6 @@
 // config/config.h — the one configuration loader all programs use.
 //
-// Contract (DESIGN.md §7)
+// Contract (docs/design.md §7)
 //   * Precedence, highest first: command-line flag > environment variable >
 //     `.env` in the working directory > config.yml (with ${VAR} expansion;
 //     path from --config / CONFIG_PATH, else ./config/config.yml if it

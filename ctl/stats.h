@@ -11,7 +11,7 @@
 //     backwards (the segment was replaced in between) counts as 0.
 //   * The formatters are pure functions of a Snapshot (and so testable
 //     without a segment). FormatJson emits one JSON object on one line;
-//     its field names are stable (documented in ctl/README-json.md): new
+//     its field names are stable (documented in docs/forge-ctl.md): new
 //     fields may be added, existing ones never renamed or retyped.
 //   * Thread-compatible: no shared state.
 #pragma once

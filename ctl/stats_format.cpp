@@ -1,5 +1,5 @@
 // ctl/stats_format.cpp — the table and JSON renderings of a Snapshot. See
-// stats.h; the JSON fields are documented in ctl/README-json.md.
+// stats.h; the JSON fields are documented in docs/forge-ctl.md.
 #include <cstdio>
 #include <sstream>
 #include <utility>

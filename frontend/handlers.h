@@ -1,4 +1,4 @@
-// frontend/handlers.h — the HTTP routes of DESIGN.md §8, without sockets.
+// frontend/handlers.h — the HTTP routes of docs/design.md §8, without sockets.
 //
 // Contract
 //   * Router::Handle is a function of (method, path, query parameters) and

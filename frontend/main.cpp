@@ -1,5 +1,5 @@
 // forge-frontend: serves keys over HTTP from the shared-memory ring.
-// Configuration: DESIGN.md §7; behaviour: frontend/supervisor.h.
+// Configuration: docs/design.md §7; behaviour: frontend/supervisor.h.
 #include <CLI/CLI.hpp>
 
 #include "config/config.h"

@@ -1,6 +1,6 @@
 // frontend/supervisor.h — the forge-frontend master process.
 //
-// Contract (DESIGN.md §8)
+// Contract (docs/design.md §8)
 //   * RunSupervisor raises RLIMIT_NOFILE (soft to hard), ignores SIGPIPE,
 //     binds the listening socket once (listener.h), forks cfg.workers
 //     workers (worker.h) and supervises them until SIGTERM or SIGINT. It

@@ -7,7 +7,7 @@
 # something is missing.
 set -euo pipefail
 
-build_pkgs=(g++ cmake make pkg-config libboost-dev libsqlitecpp-dev
+build_pkgs=(g++ cmake make pkg-config libsqlitecpp-dev
   libsqlite3-dev libcli11-dev libyaml-cpp-dev libgtest-dev libgmock-dev
   libcpp-httplib-dev libpq-dev libbenchmark-dev)
 test_pkgs=(postgresql python3 python3-yaml python3-prometheus-client util-linux procps

@@ -161,9 +161,9 @@ void GuardedMapping::Reset() {
 }
 
 bool GuardedMapping::faulted() const {
-  // relaxed: a flag; the handler's seq_cst store plus the TLB flush of its
-  // mmap make it visible to any access that could have read zero pages.
-  return slot_ >= 0 && g_regions[slot_].faulted.load(std::memory_order_relaxed);
+  // acquire: pairs with the handler's seq_cst store (free on x86); the TLB
+  // flush of its mmap is what orders it against reads of the zero pages.
+  return slot_ >= 0 && g_regions[slot_].faulted.load(std::memory_order_acquire);
 }
 
 }  // namespace forge::shm

@@ -15,7 +15,7 @@
 //     (lock, string, SQLite call) is ever skipped: code in the middle of
 //     anything simply reads zeros from then on (magic 0, head == tail == 0:
 //     an empty ring) and writes where nobody else looks.
-//   * What callers must do: check faulted() (one relaxed load, no syscall)
+//   * What callers must do: check faulted() (one acquire load, no syscall)
 //     after reading something they will act on, and treat everything read
 //     during or after the fault as garbage. A consumer that popped keys and
 //     then sees faulted() must drop them: its claim may have landed on the

@@ -1,5 +1,5 @@
 // shm/producer_lock.h — the lock that makes one broker per segment
-// (DESIGN.md §2.3), and the probe that tells whether it is held.
+// (docs/design.md §2.3), and the probe that tells whether it is held.
 // Acquire() is internal to forge_shm; ProbeProducerLock() is for
 // forge-ctl (re-exported by ctl/lock_probe.h).
 //

@@ -104,6 +104,11 @@ class BasicRing {
     std::uint64_t copied = h;
     std::uint64_t end = h;
     for (;;) {
+      // head never moves backwards in a sound mapping; it only reads lower
+      // after the bus guard swapped the mapping for zero pages (a truncated
+      // segment, shm/bus_guard.h). Claim nothing then: the caller checks
+      // faulted(), and the copies we hold no longer line up with h.
+      if (h < copied) return 0;
       if (h >= end) {  // nothing copied is still claimable: copy afresh
         if (end != copied && !keep_going()) return 0;
         // acquire: pairs with the producer's release store of tail, so the
@@ -148,7 +153,7 @@ class BasicRing {
   }
 
   // Producer only: appends up to n keys; returns how many fit.
-  std::size_t Push(const Key* keys, std::size_t n) {
+  [[nodiscard]] std::size_t Push(const Key* keys, std::size_t n) {
     // relaxed: only this producer writes tail.
     const std::uint64_t t = tail_->load(std::memory_order_relaxed);
     // acquire: pairs with the consumers' release CAS, so their copies of

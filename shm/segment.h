@@ -5,7 +5,7 @@
 //     (/dev/shm/mini-forge.x) and the producer lock file
 //     /dev/shm/mini-forge.x.lock. Names are 1..200 chars of [A-Za-z0-9._-]
 //     and must not end in ".lock" (that would collide with a lock file).
-//   * Producer exclusion (DESIGN.md §2.3): Segment::OpenProducer takes
+//   * Producer exclusion (docs/design.md §2.3): Segment::OpenProducer takes
 //     flock(LOCK_EX|LOCK_NB) on the lock file and keeps it for the object's
 //     lifetime; the kernel drops it when the holder dies, so a stale lock
 //     cannot exist. A second producer gets ProducerLocked naming the

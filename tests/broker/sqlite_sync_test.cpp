@@ -1,4 +1,4 @@
-// Pins durability of the SQLite store (DESIGN.md §2.1, "durable before
+// Pins durability of the SQLite store (docs/design.md §2.1, "durable before
 // visible"): a store opened through OpenStore, the broker's own code, runs
 // with PRAGMA synchronous = FULL on its connection and syncs the disk in
 // every Reserve, even on a SQLite whose default is weaker.

@@ -18,7 +18,7 @@
 
 namespace forge::config::test {
 
-// Every key as it is named in config.yml, in DESIGN.md order.
+// Every key as it is named in config.yml, in docs/design.md order.
 inline const std::vector<std::string> kYmlKeys = {"port",
                                                   "host",
                                                   "workers",

@@ -253,9 +253,15 @@ TEST_F(FrontendProcessTest, MillionKeyBatchesAnswerInTimeUnderSingleKeyLoad) {
             << stalls.worst().count() << " us; singles: " << singles.Summary()
             << "\n";
   EXPECT_GE(took.size(), 3u);
-  // The bound allows for what the machine itself stalled every thread by.
+  // The bound allows for what the machine itself stalled every thread by,
+  // and for time-slicing: on 2 cores the answering thread shares the CPU
+  // with ~130 runnable threads (64 hammering clients, their 64 server
+  // threads), which a sleeping stall meter does not see. Measured here:
+  // 0.85-1.6 s after the fix, 10-12 s before it (a batch copied again
+  // after every competing pop).
+  constexpr milliseconds kTimeSlicing{1000};
   EXPECT_LT(longest,
-            kEmptyWait + milliseconds(1000) +
+            kEmptyWait + milliseconds(1000) + kTimeSlicing +
                 std::chrono::duration_cast<milliseconds>(stalls.worst()));
   EXPECT_GT(singles.Status(200), 1000u) << singles.Summary();
   EXPECT_EQ(singles.lost.size(), 0u) << singles.Summary();

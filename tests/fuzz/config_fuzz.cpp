@@ -47,7 +47,7 @@ void CheckError(const ConfigError& e) {
 
 bool PowerOfTwo(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
-// What a loaded Config may hold (DESIGN.md §7 rules).
+// What a loaded Config may hold (docs/design.md §7 rules).
 void CheckConfig(const Config& c) {
   const std::string port = std::to_string(c.port);
   FUZZ_CHECK(c.port >= 1 && c.port <= 65535, port);

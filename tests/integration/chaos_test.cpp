@@ -1,4 +1,4 @@
-// Fault suite, part 1 — chaos under load (DESIGN.md §2.1, §2.4, §2.5):
+// Fault suite, part 1 — chaos under load (docs/design.md §2.1, §2.4, §2.5):
 // the real broker and frontend (4 workers) serve 64 keep-alive clients
 // while the test SIGKILLs the broker 3 times (restarting it on the same
 // store and segment) and random workers 10 times.

@@ -1,4 +1,4 @@
-// Fault suite, part 2 — durable before visible (DESIGN.md §2.1, §2.2): the
+// Fault suite, part 2 — durable before visible (docs/design.md §2.1, §2.2): the
 // broker is SIGKILLed at random instants while it reserves ranges of 1 to
 // 4 numbers for a 16-slot ring that the test keeps draining, so most kills
 // land inside a reservation (store transaction, encoding, push). Across all

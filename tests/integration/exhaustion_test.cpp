@@ -1,4 +1,4 @@
-// Fault suite, part 3 — key space exhaustion (DESIGN.md §2.6): with
+// Fault suite, part 3 — key space exhaustion (docs/design.md §2.6): with
 // KEY_LENGTH=2 the store holds 62^2 = 3,844 numbers. Drained through HTTP
 // (a 256-slot ring fed by ranges of 100), exactly those 3,844 keys come
 // out, each once; then every request is a 503 saying the key space is

@@ -1,4 +1,4 @@
-// Frontend shapes under load (DESIGN.md §2.1, §8): the master SIGKILLed,
+// Frontend shapes under load (docs/design.md §2.1, §8): the master SIGKILLed,
 // and two frontends serving one segment.
 //
 // A SIGKILLed master: every worker gets SIGTERM from the kernel

@@ -1,4 +1,4 @@
-// The producer lock with the real forge-broker (DESIGN.md §2.3; issue 10
+// The producer lock with the real forge-broker (docs/design.md §2.3; issue 10
 // items 4 and 6): two brokers started at the same instant, a lock file
 // naming a live unrelated pid, and broker starts racing forge-ctl's lock
 // probe.

@@ -1,4 +1,4 @@
-// Fault suite, part 4 — signals (DESIGN.md §2.5, §8): SIGTERM to the
+// Fault suite, part 4 — signals (docs/design.md §2.5, §8): SIGTERM to the
 // broker under load, SIGHUP to every process, and clients that hang up
 // before their answer (the server's writes then fail with EPIPE/ECONNRESET:
 // a SIGPIPE if it were not suppressed). SIGTERM to the frontend under

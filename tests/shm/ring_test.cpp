@@ -321,5 +321,26 @@ TEST(RingWindowTest, OneClaimTakesAtMostKMaxClaimSlots) {
   EXPECT_EQ(r.ring.TryPopBatch(out.data(), 1000), 1000 - 3 * kMaxClaimSlots);
 }
 
+// A truncated segment's mapping becomes zero pages (shm/bus_guard.h): head
+// and tail read 0 from then on, lower than a copy already made. The claim
+// must then take nothing, not "claim" [0, end) and shift its copies by a
+// wrapped offset (a write far past `out`).
+TEST(RingWindowTest, HeadThatReadsLowerAfterTheCopyClaimsNothing) {
+  constexpr std::uint64_t kCapacity = 1024;
+  WindowRing r(kCapacity);
+  // Move head well past 0 first, as on a long-running segment.
+  std::vector<Key> scratch(kCapacity);
+  ASSERT_EQ(PushRange(r.ring, 0, kCapacity), kCapacity);
+  ASSERT_EQ(r.ring.TryPopBatch(scratch.data(), kCapacity), kCapacity);
+  ASSERT_EQ(PushRange(r.ring, kCapacity, 8), 8u);
+  r.between = [&](std::uint64_t, std::size_t) {
+    r.head.value.store(0);  // what the zero pages show
+    r.tail.value.store(0);
+  };
+  Key out[8];
+  EXPECT_EQ(r.hooked.TryPopBatch(out, 8), 0u);
+  EXPECT_EQ(r.head.value.load(), 0u) << "no CAS moved the zeroed head";
+}
+
 }  // namespace
 }  // namespace forge::shm
