@@ -3,8 +3,8 @@
 //
 // Contract
 //   * Keys() lists every key except CONFIG_PATH (which chooses config.yml
-//     rather than living in it), in docs/design.md §7 order. Built once on first
-//     use (thread-safe static), immutable afterwards.
+//     rather than living in it), in docs/design.md §7 order. Built once on
+//     first use (thread-safe static), immutable afterwards.
 //   * KeySpec::apply parses one raw string, checks the rule and stores the
 //     typed value into a Config. On a bad value it returns the problem
 //     ("is out of range") and leaves the Config untouched.

@@ -426,8 +426,7 @@ TEST_F(ConfigProcessTest, BrokerMessagesNeverShowPasswords) {
   EXPECT_NE(err.find("sslpassword=***"), std::string::npos) << err;
   const std::vector<std::string> retry = LinesWith(err, "retrying");
   ASSERT_FALSE(retry.empty()) << err;
-  EXPECT_NE(retry[0].find("postgres://forge:***@127.0.0.1"),
-            std::string::npos)
+  EXPECT_NE(retry[0].find("postgres://forge:***@127.0.0.1"), std::string::npos)
       << err;
 }
 
