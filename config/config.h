@@ -30,6 +30,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -120,7 +121,9 @@ class Loader {
   std::map<std::string, std::string> Given() const;  // flags on argv
 
   struct Flags;
-  Flags* flags_;  // owned; values CLI11 writes into during parse
+  // Values CLI11 writes into during the parse: on the heap, so that the
+  // addresses it holds stay put.
+  std::unique_ptr<Flags> flags_;
 };
 
 // Parses argv into `app` and loads the config. Returns nullopt when the
