@@ -22,7 +22,7 @@
 //     expansion.
 //   * A DB_URL password never appears in a message (config/db_url.h
 //     RedactDbUrl), nor does any part of AUTH_TOKEN (shown as "***").
-//   * The error line is a JSON log line (config/log.h) when LOG_FORMAT
+//   * The error line is a JSON log line (base/log.h) when LOG_FORMAT
 //     asks for json in any layer that can still be read, else plain text.
 //   * Not thread-safe while loading (call it once in main); the returned
 //     Config is a plain value.
@@ -36,6 +36,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/log.h"
+
 namespace CLI {
 class App;
 }
@@ -43,7 +45,7 @@ class App;
 namespace forge::config {
 
 enum class KeyOrder { kScrambled, kSequential };
-enum class LogFormat { kText, kJson };
+using LogFormat = log::Format;  // LOG_FORMAT: base/log.h
 
 struct Config {
   // Frontend.

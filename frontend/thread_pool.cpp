@@ -7,7 +7,7 @@
 #include <string>
 #include <system_error>
 
-#include "config/log.h"
+#include "base/log.h"
 
 namespace forge::frontend {
 namespace {
