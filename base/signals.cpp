@@ -43,7 +43,7 @@ timespec ToTimespec(Signals::Clock::duration d) {
 }  // namespace
 
 Signals::Signals(std::initializer_list<int> signals, Between between)
-    : signals_(signals), old_actions_(signals.size()) {
+    : between_(between), signals_(signals), old_actions_(signals.size()) {
   sigemptyset(&set_);
   for (int sig : signals_) {
     FORGE_CHECK(sig > 0 && sig < NSIG, "not a signal number");
@@ -121,6 +121,9 @@ int Signals::WaitUntil(std::optional<Clock::time_point> deadline) {
 
 int Signals::WaitFor(Clock::duration d) { return WaitUntil(Clock::now() + d); }
 
-int Signals::Poll() { return WaitUntil(Clock::now()); }
+int Signals::Poll() {
+  // kDelivered: handlers ran already, nothing is pending; no system call.
+  return between_ == Between::kDelivered ? Take() : WaitUntil(Clock::now());
+}
 
 }  // namespace forge

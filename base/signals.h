@@ -49,7 +49,7 @@ class Signals {
   [[nodiscard]] int WaitUntil(std::optional<Clock::time_point> deadline);
   [[nodiscard]] int WaitFor(Clock::duration d);
   // A signal that arrived and was not returned yet, without waiting; 0 if
-  // none.
+  // none. No system call in kDelivered mode.
   [[nodiscard]] int Poll();
   // Forgets every arrival so far: the next Wait sleeps until a new one.
   void Acknowledge();
@@ -60,6 +60,7 @@ class Signals {
  private:
   int Take();
 
+  Between between_;
   std::vector<int> signals_;
   std::vector<unsigned> seen_;  // arrivals returned so far, per signal
   sigset_t set_{};

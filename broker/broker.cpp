@@ -1,6 +1,7 @@
 // broker/broker.cpp — the refill loop (see broker.h for the contract).
 #include "broker/broker.h"
 
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,13 +39,18 @@ std::uint64_t UnixNowNs() {
           .count());
 }
 
-// Sleeps up to `d`; a signal (EINTR) ends the sleep early on purpose.
-void SleepInterruptibly(nanoseconds d) {
-  if (d <= nanoseconds::zero()) return;
+// Sleeps up to `d`; a signal ends the sleep early on purpose. With
+// `signals` it returns the signal that ended it (0: the time ran out), and
+// one that arrived before the call ends it at once (base/signals.h);
+// without (tests that stop the loop by a flag) EINTR ends it.
+int SleepInterruptibly(Signals* signals, nanoseconds d) {
+  if (d <= nanoseconds::zero()) return 0;
+  if (signals != nullptr) return signals->WaitFor(d);
   timespec ts{};
   ts.tv_sec = static_cast<time_t>(d.count() / 1'000'000'000);
   ts.tv_nsec = static_cast<long>(d.count() % 1'000'000'000);
   ::nanosleep(&ts, nullptr);
+  return 0;
 }
 
 shm::BrokerState LoadState(const shm::BrokerStats& stats) {
@@ -174,7 +180,8 @@ shm::SegmentSpec SegmentSpecFor(const config::Config& cfg,
 std::unique_ptr<RangeStore> OpenStoreRetrying(const config::Config& cfg,
                                               const BrokerOptions& options,
                                               const std::atomic<bool>& stop,
-                                              std::function<void()> on_wait) {
+                                              std::function<void()> on_wait,
+                                              Signals* signals) {
   StoreFormat wanted;
   wanted.key_length = cfg.key_length;
   wanted.order = cfg.key_order;
@@ -199,7 +206,8 @@ std::unique_ptr<RangeStore> OpenStoreRetrying(const config::Config& cfg,
           StoreTrouble::Clock::now(), e.what(),
           "retrying in " + std::to_string(backoff.count()) + " ms");
       if (line) log::Warn(*line);
-      SleepInterruptibly(backoff);
+      // A stop that cut the store call short ends this sleep at once.
+      (void)SleepInterruptibly(signals, backoff);
       backoff = std::min(backoff * 2, options.backoff_max);
     }
   }
@@ -248,7 +256,8 @@ Broker::Broker(const BrokerOptions& options, RangeStore& store,
   Heartbeat();
 }
 
-int Broker::Run(const std::atomic<bool>& stop, std::atomic<bool>* hangup) {
+int Broker::Run(const std::atomic<bool>& stop, Signals* signals) {
+  signals_ = signals;
   SetState(shm::BrokerState::kRunning);
   // relaxed: the flag is set by a signal handler or another thread and
   // carries no data; seeing it one iteration late is fine.
@@ -264,15 +273,14 @@ int Broker::Run(const std::atomic<bool>& stop, std::atomic<bool>* hangup) {
       }
       return 2;
     }
-    // relaxed: same as `stop`; exchange so each SIGHUP logs once.
-    if (hangup != nullptr &&
-        hangup->exchange(false, std::memory_order_relaxed)) {
-      log::Info("SIGHUP ignored (restart to apply config)");
-    }
+    if (signals_ != nullptr) NoteSignal(signals_->Poll());
     if (r == StepResult::kIdle && !stop.load(std::memory_order_relaxed)) {
       Idle();
     }
   }
+  // The stop signal is handled: only a second one shortens a Return's
+  // back-off.
+  if (signals_ != nullptr) signals_->Acknowledge();
   ReturnUnpublished();
   SetState(shm::BrokerState::kStopped);
   Heartbeat();
@@ -314,14 +322,22 @@ void Broker::Idle() {
   }
   if (wait <= nanoseconds::zero()) return;
   if (hand() > 0 && RingFull()) {
-    // Something to push once consumers take keys: sleep until they wake us.
+    // Something to push once consumers take keys: sleep until they wake us
+    // (a signal that came since the loop's check skips the sleep; one
+    // that comes during it ends it, EINTR).
+    if (signals_ != nullptr && NoteSignal(signals_->Poll()) != 0) return;
     shm::WaitForLowWater(
         seg_, std::max(milliseconds(1), duration_cast<milliseconds>(wait)));
   } else {
     // Nothing to push (exhausted, or the store is backing off): a consumer
     // cannot make work appear, so only time (or a signal) ends this sleep.
-    SleepInterruptibly(wait);
+    NoteSignal(SleepInterruptibly(signals_, wait));
   }
+}
+
+int Broker::NoteSignal(int sig) {
+  if (sig == SIGHUP) log::Info("SIGHUP ignored (restart to apply config)");
+  return sig;
 }
 
 void Broker::WhileStoreWaits() {
@@ -612,7 +628,8 @@ Broker::Returned Broker::ReturnWithin(const std::vector<Range>& ranges,
       if (!e.transient()) return Returned::kUnknown;
       if (Clock::now() + backoff >= deadline) return Returned::kNothingRecorded;
     }
-    SleepInterruptibly(backoff);  // a second signal only shortens it
+    // A second signal only shortens it.
+    (void)SleepInterruptibly(signals_, backoff);
     backoff = std::min(backoff * 2, options_.backoff_max);
   }
 }
