@@ -535,26 +535,26 @@ void Broker::ReturnUnpublished() {
                   : "segment damaged: " + damage);
   back = Coalesce(std::move(back));
   const std::uint64_t total = Total(back);
-  std::string error;
   if (total == 0) {
     log::Info("stopping: nothing to return to the store (" + where + ")");
     return;
   }
-  const Returned returned = ReturnWithin(back, &error);
-  if (returned == Returned::kYes) {
+  const Status returned = ReturnWithin(back);
+  if (returned.ok()) {
     log::Info("stopping: returned " + std::to_string(total) +
               " unpublished numbers to the store (" + where + ")");
     return;
   }
   // Nothing recorded: the ring's keys are still ours alone; back they go.
-  const std::uint64_t put_back = returned == Returned::kNothingRecorded
+  const std::uint64_t put_back = returned.code() == Code::kUnavailable
                                      ? from_ring - PutBack(std::move(ring_runs))
                                      : 0;
   AddWasted(total - put_back);
   log::Warn("stopping: could not return " + std::to_string(total) +
             " unpublished numbers (" + where + "); " +
             std::to_string(put_back) + " put back into the ring, " +
-            std::to_string(total - put_back) + " become a gap: " + error);
+            std::to_string(total - put_back) +
+            " become a gap: " + returned.message());
 }
 
 // Pushes numbers drained from the ring back into it (encoded again), for
@@ -610,23 +610,23 @@ std::uint64_t Broker::DrainRing(std::vector<Range>* out) {
 }
 
 // Store::Return, retrying transient errors with back-off until
-// return_budget is spent. When it gave up (with the last error in *error):
-// kNothingRecorded if every attempt failed transiently (RangeStore: then
-// nothing was recorded), else kUnknown.
-Broker::Returned Broker::ReturnWithin(const std::vector<Range>& ranges,
-                                      std::string* error) {
+// return_budget is spent. When it gave up, the last error: kUnavailable if
+// every attempt failed transiently (RangeStore: then nothing was
+// recorded), else kIoError (the outcome is unknown).
+Status Broker::ReturnWithin(const std::vector<Range>& ranges) {
   const Clock::time_point deadline = Clock::now() + options_.return_budget;
   milliseconds backoff = options_.backoff_min;
   for (;;) {
     try {
       store_.Return(ranges);
-      return Returned::kYes;
+      return Status();
     } catch (const StoreError& e) {
       // relaxed: a statistic; see the constructor.
       stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
-      *error = e.what();
-      if (!e.transient()) return Returned::kUnknown;
-      if (Clock::now() + backoff >= deadline) return Returned::kNothingRecorded;
+      if (!e.transient()) return Status::IoError(e.what());
+      if (Clock::now() + backoff >= deadline) {
+        return Status::Unavailable(e.what());
+      }
     }
     // A second signal only shortens it.
     (void)SleepInterruptibly(signals_, backoff);

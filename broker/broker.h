@@ -177,8 +177,6 @@ class Broker {
 
  private:
   using Clock = std::chrono::steady_clock;
-  // How a stopping broker's Return ended.
-  enum class Returned { kYes, kNothingRecorded, kUnknown };
 
   bool SegmentDamaged();    // true after one ERROR line saying how
   int NoteSignal(int sig);  // logs a SIGHUP; returns sig
@@ -191,14 +189,14 @@ class Broker {
   void PushFromHand();
   std::size_t PushBatch();
   void NoteRefillStart(std::uint64_t fill_before);
-  bool ReserveOne();  // false on a non-transient error
+  [[nodiscard]] bool ReserveOne();  // false on a non-transient error
   void TakeRange(const Range& r, std::chrono::nanoseconds took);
   void OnExhausted();
   void OnTransientError(const StoreError& e);
   void ReturnUnpublished();
-  std::uint64_t DrainRing(std::vector<Range>* out);
-  Returned ReturnWithin(const std::vector<Range>& ranges, std::string* error);
-  std::uint64_t PutBack(std::vector<Range> runs);
+  [[nodiscard]] std::uint64_t DrainRing(std::vector<Range>* out);
+  Status ReturnWithin(const std::vector<Range>& ranges);
+  [[nodiscard]] std::uint64_t PutBack(std::vector<Range> runs);
   void AddWasted(std::uint64_t n);
 
   BrokerOptions options_;
