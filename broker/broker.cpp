@@ -273,7 +273,9 @@ int Broker::Run(const std::atomic<bool>& stop, Signals* signals) {
       }
       return 2;
     }
-    if (signals_ != nullptr) NoteSignal(signals_->Poll());
+    // Each SIGHUP logs one line; SIGTERM/SIGINT already raised `stop`.
+    while (signals_ != nullptr && NoteSignal(signals_->Poll()) != 0) {
+    }
     if (r == StepResult::kIdle && !stop.load(std::memory_order_relaxed)) {
       Idle();
     }

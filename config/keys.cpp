@@ -111,18 +111,17 @@ KeySpec Choice(const Names& n, T Config::*field,
     if (i > 0) allowed += i + 1 == choices.size() ? " or " : ", ";
     allowed += choices[i].first;
   }
-  return Make(n, "WORD", allowed,
-              [=](std::string_view v, Config& c) -> Status {
-                if (v.empty()) return Invalid("is empty");
-                const std::string word = ToLower(v);
-                for (const auto& [name, value] : choices) {
-                  if (name == word) {
-                    c.*field = value;
-                    return Status();
-                  }
-                }
-                return Invalid("is not one of the allowed words");
-              });
+  return Make(n, "WORD", allowed, [=](std::string_view v, Config& c) -> Status {
+    if (v.empty()) return Invalid("is empty");
+    const std::string word = ToLower(v);
+    for (const auto& [name, value] : choices) {
+      if (name == word) {
+        c.*field = value;
+        return Status();
+      }
+    }
+    return Invalid("is not one of the allowed words");
+  });
 }
 
 bool IsIpLiteral(const std::string& s) {
@@ -191,11 +190,13 @@ KeySpec ShmName(const Names& n) {
       [](std::string_view v, Config& c) -> Status {
         if (v.empty()) return Invalid("is empty");
         if (v.size() > 200) {
-          return Invalid("is too long (" + std::to_string(v.size()) + " characters)");
+          return Invalid("is too long (" + std::to_string(v.size()) +
+                         " characters)");
         }
         const auto bad = std::find_if_not(v.begin(), v.end(), IsShmChar);
         if (bad != v.end()) {
-          return Invalid("contains the character " + Quote(std::string_view(&*bad, 1)));
+          return Invalid("contains the character " +
+                         Quote(std::string_view(&*bad, 1)));
         }
         // "x.lock" would collide with segment x's producer lock file.
         if (v.ends_with(".lock")) return Invalid("ends in .lock");
@@ -235,7 +236,7 @@ Status CheckToken(std::string_view v) {
     const auto c = static_cast<unsigned char>(v[i]);
     if (c <= 0x20 || c >= 0x7f) {
       return Invalid("has a space, control or non-ASCII byte at position " +
-             std::to_string(i + 1));
+                     std::to_string(i + 1));
     }
   }
   return Status();

@@ -107,7 +107,7 @@ Result<std::size_t> ParseCount(const QueryParams& query,
   }
   if (count > 1) {
     return Status::InvalidArgument("count is given " + std::to_string(count) +
-             " times: give it once, " + allowed);
+                                   " times: give it once, " + allowed);
   }
   const std::string& text = query.find("count")->second;
   const std::string shown = "count=" + Sanitize(text, 32);
@@ -121,10 +121,12 @@ Result<std::size_t> ParseCount(const QueryParams& query,
     return Status::InvalidArgument(shown + " is not " + allowed);
   }
   if (ec == std::errc::result_out_of_range || value > max_batch) {
-    return Status::InvalidArgument(shown + " is over MAX_BATCH: allowed " + Range(max_batch));
+    return Status::InvalidArgument(shown + " is over MAX_BATCH: allowed " +
+                                   Range(max_batch));
   }
   if (value == 0) {
-    return Status::InvalidArgument(shown + " asks for no keys: allowed " + Range(max_batch));
+    return Status::InvalidArgument(shown + " asks for no keys: allowed " +
+                                   Range(max_batch));
   }
   return value;
 }

@@ -124,8 +124,7 @@ class Router {
 
 // Parses the `count` of /get-keys. On error the Status (kInvalidArgument)
 // says in one line what was wrong with the value and the allowed range.
-Result<std::size_t> ParseCount(const QueryParams& query,
-                               std::size_t max_batch);
+Result<std::size_t> ParseCount(const QueryParams& query, std::size_t max_batch);
 
 // One line (newline-terminated) saying why no key can be handed out now:
 // segment missing, broker down, store failing, key space exhausted, or

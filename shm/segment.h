@@ -65,8 +65,7 @@ namespace forge::shm {
 class SegmentError : public Error {
  public:
   explicit SegmentError(Status status) : Error(std::move(status)) {}
-  explicit SegmentError(const std::string& what,
-                        Code code = Code::kUnavailable)
+  explicit SegmentError(const std::string& what, Code code = Code::kUnavailable)
       : Error(code, what) {}
 };
 

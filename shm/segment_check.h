@@ -32,7 +32,7 @@ Status CheckLayout(const Header& h, const std::string& path);
 // Everything: CheckLayout, then capacity, key length and total size against
 // the real file size.
 Status CheckHeader(const Header& h, std::uint64_t file_size,
-                        const std::string& path);
+                   const std::string& path);
 
 // Ring indices obey head <= tail <= head + capacity.
 Status CheckIndices(const SegmentPrefix& p, const std::string& path);

@@ -274,7 +274,8 @@ TEST(ParseQuery, Issue11QueryFormsAreRefusedByParseCount) {
     const std::string& error = count.status().message();
     EXPECT_NE(error.find("count"), std::string::npos) << error;
   }
-  const Result<std::size_t> count = ParseCount(ParseQuery("count=5&_=123"), 100);
+  const Result<std::size_t> count =
+      ParseCount(ParseQuery("count=5&_=123"), 100);
   ASSERT_TRUE(count.ok());
   EXPECT_EQ(*count, 5u);
 }
