@@ -32,6 +32,11 @@ Status::Status(Code code, std::string message)
               "an ok Status carries no message");
 }
 
+const Status& OkStatus() {
+  static const Status ok;
+  return ok;
+}
+
 Error::Error(Status status)
     : std::runtime_error(status.message()), status_(std::move(status)) {
   FORGE_CHECK(!status_.ok(), "an Error needs a failed Status");

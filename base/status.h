@@ -81,6 +81,9 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
+// The one ok Status that Result::status() refers to.
+const Status& OkStatus();
+
 namespace internal {
 [[noreturn]] void CheckFailed(const char* file, int line, const char* expr,
                               const std::string& message);
@@ -106,7 +109,9 @@ class [[nodiscard]] Result {
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   // The error; an ok Status when there is a value.
-  Status status() const { return ok() ? Status() : std::get<Status>(v_); }
+  const Status& status() const {
+    return ok() ? OkStatus() : std::get<Status>(v_);
+  }
 
   T& value() & { return Checked(); }
   const T& value() const& { return const_cast<Result*>(this)->Checked(); }
