@@ -69,6 +69,11 @@ Signals::Signals(std::initializer_list<int> signals, Between between)
 
 Signals::~Signals() {
   ::pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  // Arrivals nobody will take are dropped, as the counting handler would
+  // have done; the restored disposition must not act on them.
+  const timespec now{0, 0};
+  while (::sigtimedwait(&set_, nullptr, &now) > 0) {
+  }
   for (std::size_t i = 0; i < signals_.size(); ++i) {
     ::sigaction(signals_[i], &old_actions_[i], nullptr);
   }

@@ -6,8 +6,9 @@
 //     installs one handler for each (it only counts the arrival, and for
 //     SIGTERM/SIGINT raises the stop flag; no SA_RESTART, so a blocking
 //     system call returns EINTR) and blocks them in the calling thread
-//     (threads started later inherit the mask). The destructor restores the
-//     previous handlers and mask.
+//     (threads started later inherit the mask). The destructor drops the
+//     arrivals still pending (as the counting handler would have), then
+//     restores the previous handlers and mask.
 //   * Between waits the signals stay blocked (Between::kBlocked: a handler
 //     runs only inside a Wait, on the waiting thread) or are delivered at
 //     once (Between::kDelivered: a blocking call anywhere in the thread is

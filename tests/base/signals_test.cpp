@@ -96,6 +96,19 @@ TEST(Signals, BlockedOnlyOutsideWaitsWhenAsked) {
   EXPECT_FALSE(Blocked(SIGUSR1));
 }
 
+// A signal still pending when the object goes is dropped, not handed to
+// the restored disposition (here SIGTERM's default: death).
+TEST(Signals, APendingSignalDiesWithTheObject) {
+  {
+    Signals signals({SIGTERM}, Signals::Between::kBlocked);
+    ::kill(::getpid(), SIGTERM);
+  }
+  EXPECT_FALSE(Blocked(SIGTERM));
+  sigset_t pending;
+  ::sigpending(&pending);
+  EXPECT_EQ(sigismember(&pending, SIGTERM), 0);
+}
+
 // kDelivered: a blocking call elsewhere in the thread returns EINTR (no
 // SA_RESTART), so code that polls stop_flag() sees it at once.
 TEST(Signals, DeliveredModeCutsABlockingCallShort) {
