@@ -1,6 +1,7 @@
 // broker/broker.cpp — the refill loop (see broker.h for the contract).
 #include "broker/broker.h"
 
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,13 +33,18 @@ constexpr std::uint64_t kBatchKeys = 1024;
 // (Segment::Damage: two syscalls); a fault in between is seen at once.
 constexpr milliseconds kDamageCheckEvery{100};
 
-// Sleeps up to `d`; a signal (EINTR) ends the sleep early on purpose.
-void SleepInterruptibly(nanoseconds d) {
-  if (d <= nanoseconds::zero()) return;
+// Sleeps up to `d`; a signal ends the sleep early on purpose. With
+// `signals` it returns the signal that ended it (0: the time ran out), and
+// one that arrived before the call ends it at once (base/signals.h);
+// without (tests that stop the loop by a flag) EINTR ends it.
+int SleepInterruptibly(Signals* signals, nanoseconds d) {
+  if (d <= nanoseconds::zero()) return 0;
+  if (signals != nullptr) return signals->WaitFor(d);
   timespec ts{};
   ts.tv_sec = static_cast<time_t>(d.count() / 1'000'000'000);
   ts.tv_nsec = static_cast<long>(d.count() % 1'000'000'000);
   ::nanosleep(&ts, nullptr);
+  return 0;
 }
 
 shm::BrokerState LoadState(const shm::BrokerStats& stats) {
@@ -156,7 +162,8 @@ shm::SegmentSpec SegmentSpecFor(const config::Config& cfg,
 std::unique_ptr<RangeStore> OpenStoreRetrying(const config::Config& cfg,
                                               const BrokerOptions& options,
                                               const std::atomic<bool>& stop,
-                                              std::function<void()> on_wait) {
+                                              std::function<void()> on_wait,
+                                              Signals* signals) {
   StoreFormat wanted;
   wanted.key_length = cfg.key_length;
   wanted.order = cfg.key_order;
@@ -181,7 +188,8 @@ std::unique_ptr<RangeStore> OpenStoreRetrying(const config::Config& cfg,
           StoreTrouble::Clock::now(), e.what(),
           "retrying in " + std::to_string(backoff.count()) + " ms");
       if (line) log::Warn(*line);
-      SleepInterruptibly(backoff);
+      // A stop that cut the store call short ends this sleep at once.
+      (void)SleepInterruptibly(signals, backoff);
       backoff = std::min(backoff * 2, options.backoff_max);
     }
   }
@@ -230,7 +238,8 @@ Broker::Broker(const BrokerOptions& options, RangeStore& store,
   Heartbeat();
 }
 
-int Broker::Run(const std::atomic<bool>& stop, std::atomic<bool>* hangup) {
+int Broker::Run(const std::atomic<bool>& stop, Signals* signals) {
+  signals_ = signals;
   SetState(shm::BrokerState::kRunning);
   // relaxed: the flag is set by a signal handler or another thread and
   // carries no data; seeing it one iteration late is fine.
@@ -246,15 +255,16 @@ int Broker::Run(const std::atomic<bool>& stop, std::atomic<bool>* hangup) {
       }
       return 2;
     }
-    // relaxed: same as `stop`; exchange so each SIGHUP logs once.
-    if (hangup != nullptr &&
-        hangup->exchange(false, std::memory_order_relaxed)) {
-      log::Info("SIGHUP ignored (restart to apply config)");
+    // Each SIGHUP logs one line; SIGTERM/SIGINT already raised `stop`.
+    while (signals_ != nullptr && NoteSignal(signals_->Poll()) != 0) {
     }
     if (r == StepResult::kIdle && !stop.load(std::memory_order_relaxed)) {
       Idle();
     }
   }
+  // The stop signal is handled: only a second one shortens a Return's
+  // back-off.
+  if (signals_ != nullptr) signals_->Acknowledge();
   ReturnUnpublished();
   SetState(shm::BrokerState::kStopped);
   Heartbeat();
@@ -296,14 +306,22 @@ void Broker::Idle() {
   }
   if (wait <= nanoseconds::zero()) return;
   if (hand() > 0 && RingFull()) {
-    // Something to push once consumers take keys: sleep until they wake us.
+    // Something to push once consumers take keys: sleep until they wake us
+    // (a signal that came since the loop's check skips the sleep; one
+    // that comes during it ends it, EINTR).
+    if (signals_ != nullptr && NoteSignal(signals_->Poll()) != 0) return;
     shm::WaitForLowWater(
         seg_, std::max(milliseconds(1), duration_cast<milliseconds>(wait)));
   } else {
     // Nothing to push (exhausted, or the store is backing off): a consumer
     // cannot make work appear, so only time (or a signal) ends this sleep.
-    SleepInterruptibly(wait);
+    NoteSignal(SleepInterruptibly(signals_, wait));
   }
+}
+
+int Broker::NoteSignal(int sig) {
+  if (sig == SIGHUP) log::Info("SIGHUP ignored (restart to apply config)");
+  return sig;
 }
 
 void Broker::WhileStoreWaits() {
@@ -502,26 +520,26 @@ void Broker::ReturnUnpublished() {
                   : "segment damaged: " + damage);
   back = Coalesce(std::move(back));
   const std::uint64_t total = Total(back);
-  std::string error;
   if (total == 0) {
     log::Info("stopping: nothing to return to the store (" + where + ")");
     return;
   }
-  const Returned returned = ReturnWithin(back, &error);
-  if (returned == Returned::kYes) {
+  const Status returned = ReturnWithin(back);
+  if (returned.ok()) {
     log::Info("stopping: returned " + std::to_string(total) +
               " unpublished numbers to the store (" + where + ")");
     return;
   }
   // Nothing recorded: the ring's keys are still ours alone; back they go.
-  const std::uint64_t put_back = returned == Returned::kNothingRecorded
+  const std::uint64_t put_back = returned.code() == Code::kUnavailable
                                      ? from_ring - PutBack(std::move(ring_runs))
                                      : 0;
   AddWasted(total - put_back);
   log::Warn("stopping: could not return " + std::to_string(total) +
             " unpublished numbers (" + where + "); " +
             std::to_string(put_back) + " put back into the ring, " +
-            std::to_string(total - put_back) + " become a gap: " + error);
+            std::to_string(total - put_back) +
+            " become a gap: " + returned.message());
 }
 
 // Pushes numbers drained from the ring back into it (encoded again), for
@@ -577,25 +595,26 @@ std::uint64_t Broker::DrainRing(std::vector<Range>* out) {
 }
 
 // Store::Return, retrying transient errors with back-off until
-// return_budget is spent. When it gave up (with the last error in *error):
-// kNothingRecorded if every attempt failed transiently (RangeStore: then
-// nothing was recorded), else kUnknown.
-Broker::Returned Broker::ReturnWithin(const std::vector<Range>& ranges,
-                                      std::string* error) {
+// return_budget is spent. When it gave up, the last error: kUnavailable if
+// every attempt failed transiently (RangeStore: then nothing was
+// recorded), else kIoError (the outcome is unknown).
+Status Broker::ReturnWithin(const std::vector<Range>& ranges) {
   const Clock::time_point deadline = Clock::now() + options_.return_budget;
   milliseconds backoff = options_.backoff_min;
   for (;;) {
     try {
       store_.Return(ranges);
-      return Returned::kYes;
+      return Status();
     } catch (const StoreError& e) {
       // relaxed: a statistic; see the constructor.
       stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
-      *error = e.what();
-      if (!e.transient()) return Returned::kUnknown;
-      if (Clock::now() + backoff >= deadline) return Returned::kNothingRecorded;
+      if (!e.transient()) return Status::IoError(e.what());
+      if (Clock::now() + backoff >= deadline) {
+        return Status::Unavailable(e.what());
+      }
     }
-    SleepInterruptibly(backoff);  // a second signal only shortens it
+    // A second signal only shortens it.
+    (void)SleepInterruptibly(signals_, backoff);
     backoff = std::min(backoff * 2, options_.backoff_max);
   }
 }

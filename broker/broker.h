@@ -71,6 +71,7 @@
 #include <string>
 #include <vector>
 
+#include "base/signals.h"
 #include "broker/key_codec.h"
 #include "broker/range_store.h"
 #include "broker/store_trouble.h"
@@ -119,10 +120,13 @@ shm::SegmentSpec SegmentSpecFor(const config::Config& cfg,
 // store_log_every) until it succeeds or `stop` is set (then returns
 // nullptr). A non-transient StoreError is thrown to the caller. The store
 // gets StoreLimits{options.store_timeout, &stop, …, on_wait}, so `stop`
-// also cuts its calls short (store_limits.h).
+// also cuts its calls short (store_limits.h). With `signals` (the process's
+// stop signals, Between::kDelivered) a stop that cut a call short ends the
+// back-off sleep at once.
 std::unique_ptr<RangeStore> OpenStoreRetrying(
     const config::Config& cfg, const BrokerOptions& options,
-    const std::atomic<bool>& stop, std::function<void()> on_wait = {});
+    const std::atomic<bool>& stop, std::function<void()> on_wait = {},
+    Signals* signals = nullptr);
 
 class Broker {
  public:
@@ -137,9 +141,12 @@ class Broker {
   // Loops Step()/Idle() until `stop` is set (returns the unpublished
   // numbers, then 0, state kStopped) or the store fails for good (returns
   // 2, state stays kStoreError) or the segment is damaged (returns 2).
-  // When `hangup` is given and found set, it is cleared and one line says
-  // the signal was ignored (signal handlers only set flags).
-  int Run(const std::atomic<bool>& stop, std::atomic<bool>* hangup = nullptr);
+  // With `signals` (base/signals.h, Between::kDelivered; `stop` is then
+  // its stop_flag()) every sleep of the loop takes them: a signal that
+  // arrived after the loop looked at `stop` ends the next sleep at once
+  // instead of after it, and each SIGHUP logs one line saying it was
+  // ignored. Without, only `stop` stops the loop (tests).
+  int Run(const std::atomic<bool>& stop, Signals* signals = nullptr);
 
   // One non-blocking pass: heartbeat, push from the hand, at most one
   // Reserve (unless backing off or exhausted), push again.
@@ -170,10 +177,9 @@ class Broker {
 
  private:
   using Clock = std::chrono::steady_clock;
-  // How a stopping broker's Return ended.
-  enum class Returned { kYes, kNothingRecorded, kUnknown };
 
-  bool SegmentDamaged();  // true after one ERROR line saying how
+  bool SegmentDamaged();    // true after one ERROR line saying how
+  int NoteSignal(int sig);  // logs a SIGHUP; returns sig
   void Heartbeat();
   void SetState(shm::BrokerState state);
   bool RingFull() const;
@@ -183,17 +189,18 @@ class Broker {
   void PushFromHand();
   std::size_t PushBatch();
   void NoteRefillStart(std::uint64_t fill_before);
-  bool ReserveOne();  // false on a non-transient error
+  [[nodiscard]] bool ReserveOne();  // false on a non-transient error
   void TakeRange(const Range& r, std::chrono::nanoseconds took);
   void OnExhausted();
   void OnTransientError(const StoreError& e);
   void ReturnUnpublished();
-  std::uint64_t DrainRing(std::vector<Range>* out);
-  Returned ReturnWithin(const std::vector<Range>& ranges, std::string* error);
-  std::uint64_t PutBack(std::vector<Range> runs);
+  [[nodiscard]] std::uint64_t DrainRing(std::vector<Range>* out);
+  Status ReturnWithin(const std::vector<Range>& ranges);
+  [[nodiscard]] std::uint64_t PutBack(std::vector<Range> runs);
   void AddWasted(std::uint64_t n);
 
   BrokerOptions options_;
+  Signals* signals_ = nullptr;  // Run's, or none
   RangeStore& store_;
   shm::Segment& seg_;
   shm::BrokerStats& stats_;

@@ -3,7 +3,9 @@
 // store (see Broker::Run) and exits 0, within about 1 s even when the store
 // is down, locked or silent (3 s at most): libpq cannot be interrupted by a
 // signal, so the store never blocks in it — it polls its socket and looks
-// at g_stop while it waits (StoreLimits, broker/store_limits.h). Exit codes:
+// at the stop flag while it waits (StoreLimits, broker/store_limits.h).
+// Signals (base/signals.h, delivered at once so a blocking call returns
+// EINTR): SIGTERM/SIGINT stop, SIGHUP is logged and ignored. Exit codes:
 // 0 stopped by SIGTERM/SIGINT, 2 bad config, store refused, another broker
 // holds the segment, or the segment is unusable (not a regular file,
 // foreign) or was damaged while running (truncated, deleted, replaced: see
@@ -16,6 +18,7 @@
 #include <string>
 
 #include "base/log.h"
+#include "base/signals.h"
 #include "broker/broker.h"
 #include "config/config.h"
 #include "config/db_url.h"
@@ -28,34 +31,6 @@ using forge::broker::BrokerOptions;
 using forge::config::Config;
 namespace log = forge::log;
 namespace shm = forge::shm;
-
-static_assert(std::atomic<bool>::is_always_lock_free,
-              "signal handlers may only touch lock-free atomics");
-std::atomic<bool> g_stop{false};
-std::atomic<bool> g_hangup{false};
-
-// Handlers only set a flag: the main thread is interrupted out of its
-// futex wait or sleep (EINTR, no SA_RESTART) and sees the flag.
-extern "C" void OnStop(int) {
-  // relaxed: a flag with no data behind it; see Broker::Run.
-  g_stop.store(true, std::memory_order_relaxed);
-}
-extern "C" void OnHangup(int) {
-  // relaxed: as above.
-  g_hangup.store(true, std::memory_order_relaxed);
-}
-
-void InstallSignalHandlers() {
-  struct sigaction sa {};
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: a sleeping syscall returns EINTR
-  sa.sa_handler = OnStop;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  sa.sa_handler = OnHangup;
-  sigaction(SIGHUP, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
 
 void LogConfig(const Config& cfg) {
   log::Info(
@@ -86,14 +61,18 @@ std::string LockedMessage(const shm::ProducerLocked& e) {
   return msg;
 }
 
-int RunBroker(const Config& cfg) {
+int RunBroker(const Config& cfg, forge::Signals& signals) {
+  const std::atomic<bool>& stop = forge::Signals::stop_flag();
   const BrokerOptions options = BrokerOptions::FromConfig(cfg);
   // While a store call waits, the broker beats and pushes from its hand
   // (same thread; see Broker::WhileStoreWaits).
   Broker* running = nullptr;
-  auto store = forge::broker::OpenStoreRetrying(cfg, options, g_stop, [&] {
-    if (running != nullptr) running->WhileStoreWaits();
-  });
+  auto store = forge::broker::OpenStoreRetrying(
+      cfg, options, stop,
+      [&] {
+        if (running != nullptr) running->WhileStoreWaits();
+      },
+      &signals);
   if (!store) return 0;  // stopped while waiting for the store
   log::Info("store opened: " + store->Describe());
   shm::Segment seg = shm::Segment::OpenProducer(
@@ -102,7 +81,7 @@ int RunBroker(const Config& cfg) {
   LogSegment(seg, seg.broker().pid.load(std::memory_order_relaxed));
   Broker broker(options, *store, seg);
   running = &broker;
-  const int code = broker.Run(g_stop, &g_hangup);
+  const int code = broker.Run(stop, &signals);
   running = nullptr;
   return code;
 }  // ~Segment releases the producer lock
@@ -118,10 +97,12 @@ int main(int argc, char** argv) {
       forge::config::ParseArgs(app, loader, argc, argv, &exit_code);
   if (!cfg) return exit_code;
   log::Init("forge-broker", cfg->log_format, cfg->debug);
-  InstallSignalHandlers();
+  forge::Signals signals({SIGTERM, SIGINT, SIGHUP},
+                         forge::Signals::Between::kDelivered);
+  signal(SIGPIPE, SIG_IGN);
   LogConfig(*cfg);
   try {
-    return RunBroker(*cfg);
+    return RunBroker(*cfg, signals);
   } catch (const shm::ProducerLocked& e) {
     log::Error(LockedMessage(e));
   } catch (const std::exception& e) {

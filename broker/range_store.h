@@ -46,6 +46,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/status.h"
 #include "broker/store_limits.h"
 #include "config/config.h"
 
@@ -71,10 +72,12 @@ struct StoreFormat {
   std::string store_id;
 };
 
-class StoreError : public std::runtime_error {
+// Code kUnavailable when transient, kIoError otherwise (base/status.h).
+class StoreError : public Error {
  public:
   StoreError(const std::string& what, bool transient)
-      : std::runtime_error(what), transient_(transient) {}
+      : Error(transient ? Code::kUnavailable : Code::kIoError, what),
+        transient_(transient) {}
   bool transient() const { return transient_; }
 
  private:

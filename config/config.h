@@ -37,6 +37,7 @@
 #include <string_view>
 
 #include "base/log.h"
+#include "base/status.h"
 
 namespace CLI {
 class App;
@@ -82,9 +83,11 @@ struct Config {
 enum class Source { kDefault, kYaml, kDotEnv, kEnv, kFlag };
 const char* SourceName(Source s);  // "default", "config.yml", ".env", ...
 
-class ConfigError : public std::runtime_error {
+// A bad configuration; what() is the one line printed (base/status.h).
+class ConfigError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit ConfigError(const std::string& what)
+      : Error(Code::kInvalidArgument, what) {}
 };
 
 // The process environment and working directory, injectable for tests.

@@ -24,6 +24,10 @@ struct Names {
   const char* default_text;
 };
 
+Status Invalid(std::string why) {
+  return Status::InvalidArgument(std::move(why));
+}
+
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 char Lower(char c) {
@@ -51,22 +55,21 @@ KeySpec Make(const Names& n, const char* type, std::string allowed,
 }
 
 // Strict decimal: digits only, no sign, no spaces, no fraction, no overflow.
-Problem ParseUnsigned(std::string_view v, std::uint64_t lo, std::uint64_t hi,
-                      std::uint64_t* out) {
-  if (v.empty()) return "is empty";
+Result<std::uint64_t> ParseUnsigned(std::string_view v, std::uint64_t lo,
+                                    std::uint64_t hi) {
+  if (v.empty()) return Invalid("is empty");
   const bool negative = v.front() == '-';
   const std::string_view digits = negative ? v.substr(1) : v;
   if (digits.empty() || !std::all_of(digits.begin(), digits.end(), IsDigit)) {
-    return "is not an integer";
+    return Invalid("is not an integer");
   }
   std::uint64_t n = 0;
   const auto [end, ec] =
       std::from_chars(digits.data(), digits.data() + digits.size(), n);
   if (negative || ec != std::errc() || n < lo || n > hi) {
-    return "is out of range";
+    return Invalid("is out of range");
   }
-  *out = n;
-  return std::nullopt;
+  return n;
 }
 
 template <typename T>
@@ -74,11 +77,11 @@ KeySpec Integer(const Names& n, T Config::*field, std::uint64_t lo,
                 std::uint64_t hi) {
   return Make(n, "INT",
               "integer " + std::to_string(lo) + ".." + std::to_string(hi),
-              [=](std::string_view v, Config& c) -> Problem {
-                std::uint64_t x = 0;
-                if (Problem p = ParseUnsigned(v, lo, hi, &x)) return p;
-                c.*field = static_cast<T>(x);
-                return std::nullopt;
+              [=](std::string_view v, Config& c) -> Status {
+                const Result<std::uint64_t> x = ParseUnsigned(v, lo, hi);
+                if (!x.ok()) return x.status();
+                c.*field = static_cast<T>(*x);
+                return Status();
               });
 }
 
@@ -91,12 +94,12 @@ KeySpec PowerOfTwo(const Names& n, std::uint64_t Config::*field, int lo_bit,
     allowed += std::to_string(std::uint64_t{1} << bit) + ", ";
   }
   allowed += "…, " + std::to_string(hi);
-  return Make(n, "INT", allowed, [=](std::string_view v, Config& c) -> Problem {
-    std::uint64_t x = 0;
-    if (Problem p = ParseUnsigned(v, lo, hi, &x)) return p;
-    if ((x & (x - 1)) != 0) return "is not a power of two";
-    c.*field = x;
-    return std::nullopt;
+  return Make(n, "INT", allowed, [=](std::string_view v, Config& c) -> Status {
+    const Result<std::uint64_t> x = ParseUnsigned(v, lo, hi);
+    if (!x.ok()) return x.status();
+    if ((*x & (*x - 1)) != 0) return Invalid("is not a power of two");
+    c.*field = *x;
+    return Status();
   });
 }
 
@@ -109,18 +112,17 @@ KeySpec Choice(const Names& n, T Config::*field,
     if (i > 0) allowed += i + 1 == choices.size() ? " or " : ", ";
     allowed += choices[i].first;
   }
-  return Make(n, "WORD", allowed,
-              [=](std::string_view v, Config& c) -> Problem {
-                if (v.empty()) return "is empty";
-                const std::string word = ToLower(v);
-                for (const auto& [name, value] : choices) {
-                  if (name == word) {
-                    c.*field = value;
-                    return std::nullopt;
-                  }
-                }
-                return "is not one of the allowed words";
-              });
+  return Make(n, "WORD", allowed, [=](std::string_view v, Config& c) -> Status {
+    if (v.empty()) return Invalid("is empty");
+    const std::string word = ToLower(v);
+    for (const auto& [name, value] : choices) {
+      if (name == word) {
+        c.*field = value;
+        return Status();
+      }
+    }
+    return Invalid("is not one of the allowed words");
+  });
 }
 
 bool IsIpLiteral(const std::string& s) {
@@ -155,24 +157,24 @@ bool IsHostName(std::string_view s) {
 KeySpec Host(const Names& n) {
   return Make(n, "ADDR",
               "an IPv4 or IPv6 address literal (0.0.0.0, ::1) or a host name",
-              [](std::string_view v, Config& c) -> Problem {
-                if (v.empty()) return "is empty";
+              [](std::string_view v, Config& c) -> Status {
+                if (v.empty()) return Invalid("is empty");
                 const std::string s(v);
                 if (!IsIpLiteral(s) && !IsHostName(s)) {
-                  return "is not an address or a host name";
+                  return Invalid("is not an address or a host name");
                 }
                 c.host = s;
-                return std::nullopt;
+                return Status();
               });
 }
 
 KeySpec DbUrlKey(const Names& n) {
   KeySpec key = Make(n, "URL", std::string(kDbUrlForms),
-                     [](std::string_view v, Config& c) -> Problem {
+                     [](std::string_view v, Config& c) -> Status {
                        const DbUrl url = ParseDbUrl(v);
-                       if (!url.ok()) return url.problem;
+                       if (!url.ok()) return Invalid(url.problem);
                        c.db_url = std::string(v);
-                       return std::nullopt;
+                       return Status();
                      });
   key.mask = RedactDbUrl;
   return key;
@@ -181,25 +183,26 @@ KeySpec DbUrlKey(const Names& n) {
 KeySpec ShmName(const Names& n) {
   return Make(
       n, "NAME", "1..200 characters of A-Z a-z 0-9 . _ -, not ending in .lock",
-      [](std::string_view v, Config& c) -> Problem {
+      [](std::string_view v, Config& c) -> Status {
         switch (base::CheckShmName(v)) {
           case base::ShmNameFault::kEmpty:
-            return "is empty";
+            return Invalid("is empty");
           case base::ShmNameFault::kTooLong:
-            return "is too long (" + std::to_string(v.size()) + " characters)";
+            return Invalid("is too long (" + std::to_string(v.size()) +
+                           " characters)");
           case base::ShmNameFault::kBadCharacter: {
             const auto bad =
                 std::find_if_not(v.begin(), v.end(), base::IsShmNameChar);
-            return "contains the character " +
-                   Quote(std::string_view(&*bad, 1));
+            return Invalid("contains the character " +
+                           Quote(std::string_view(&*bad, 1)));
           }
           case base::ShmNameFault::kLockSuffix:
-            return "ends in .lock";
+            return Invalid("ends in .lock");
           case base::ShmNameFault::kNone:
             break;
         }
         c.shm_name = std::string(v);
-        return std::nullopt;
+        return Status();
       });
 }
 
@@ -225,19 +228,19 @@ std::string MaskToken(std::string_view token) {
 }
 
 // Never names a character of the token, only its length or a position.
-Problem CheckToken(std::string_view v) {
-  if (v.empty()) return "is empty";
+Status CheckToken(std::string_view v) {
+  if (v.empty()) return Invalid("is empty");
   if (v.size() < kTokenMin || v.size() > kTokenMax) {
-    return "is " + std::to_string(v.size()) + " characters long";
+    return Invalid("is " + std::to_string(v.size()) + " characters long");
   }
   for (std::size_t i = 0; i < v.size(); ++i) {
     const auto c = static_cast<unsigned char>(v[i]);
     if (c <= 0x20 || c >= 0x7f) {
-      return "has a space, control or non-ASCII byte at position " +
-             std::to_string(i + 1);
+      return Invalid("has a space, control or non-ASCII byte at position " +
+                     std::to_string(i + 1));
     }
   }
-  return std::nullopt;
+  return Status();
 }
 
 KeySpec AuthToken(const Names& n) {
@@ -246,10 +249,10 @@ KeySpec AuthToken(const Names& n) {
            std::to_string(kTokenMin) + ".." + std::to_string(kTokenMax) +
                " printable ASCII characters without spaces (e.g. openssl rand "
                "-hex 32); unset = no authentication",
-           [](std::string_view v, Config& c) -> Problem {
-             if (Problem p = CheckToken(v)) return p;
+           [](std::string_view v, Config& c) -> Status {
+             if (Status s = CheckToken(v); !s.ok()) return s;
              c.auth_token = std::string(v);
-             return std::nullopt;
+             return Status();
            });
   key.mask = MaskToken;
   return key;

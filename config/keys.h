@@ -6,22 +6,24 @@
 //     rather than living in it), in docs/design.md §7 order. Built once on
 //     first use (thread-safe static), immutable afterwards.
 //   * KeySpec::apply parses one raw string, checks the rule and stores the
-//     typed value into a Config. On a bad value it returns the problem
-//     ("is out of range") and leaves the Config untouched.
+//     typed value into a Config. On a bad value it returns a Status whose
+//     message is the problem ("is out of range") and leaves the Config
+//     untouched.
 #pragma once
 
 #include <functional>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/status.h"
 #include "config/config.h"
 
 namespace forge::config::internal {
 
-using Problem = std::optional<std::string>;
-using Apply = std::function<Problem(std::string_view, Config&)>;
+// An invalid value gives Code::kInvalidArgument and a phrase ("is out of
+// range") that the loader puts into its one-line message.
+using Apply = std::function<Status(std::string_view, Config&)>;
 
 struct KeySpec {
   std::string env;           // PORT

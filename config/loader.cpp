@@ -77,9 +77,10 @@ std::optional<Raw> Resolve(const KeySpec& key, const std::vector<Raw>& layers,
   Config scratch;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const Raw& raw = layers[i];
-    if (internal::Problem p = key.apply(raw.value, i == 0 ? cfg : scratch)) {
+    const Status s = key.apply(raw.value, i == 0 ? cfg : scratch);
+    if (!s.ok()) {
       internal::FailValue(key.env, key.mask ? key.mask(raw.value) : raw.value,
-                          raw.origin, *p, key.allowed);
+                          raw.origin, s.message(), key.allowed);
     }
   }
   if (layers.empty()) return std::nullopt;
@@ -111,7 +112,7 @@ const KeySpec& KeyNamed(std::string_view env_name) {
 // it is not a valid value.
 std::optional<LogFormat> LogFormatOf(const std::string& value) {
   Config scratch;
-  if (KeyNamed("LOG_FORMAT").apply(value, scratch)) return std::nullopt;
+  if (!KeyNamed("LOG_FORMAT").apply(value, scratch).ok()) return std::nullopt;
   return scratch.log_format;
 }
 

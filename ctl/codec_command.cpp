@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 
+#include "base/status.h"
 #include "broker/key_codec.h"
 #include "ctl/store_access.h"
 #include "ctl/text.h"
@@ -22,14 +23,15 @@ int Fail(int code, const std::string& line) {
   return code;
 }
 
-// One-line reason why `key` is not made of the alphabet, or "".
-std::string AlphabetProblem(const std::string& key) {
-  if (key.empty()) return "KEY is empty";
+// Ok when `key` is made of the alphabet, else one line saying why not.
+Status CheckAlphabet(const std::string& key) {
+  if (key.empty()) return Status::InvalidArgument("KEY is empty");
   const std::size_t bad = key.find_first_not_of(broker::kAlphabet);
-  if (bad == std::string::npos) return "";
-  return "KEY " + JsonQuote(key) + " has " +
-         JsonQuote(std::string(1, key[bad])) + " at position " +
-         std::to_string(bad + 1) + "; allowed characters: 0-9 A-Z a-z";
+  if (bad == std::string::npos) return Status();
+  return Status::InvalidArgument("KEY " + JsonQuote(key) + " has " +
+                                 JsonQuote(std::string(1, key[bad])) +
+                                 " at position " + std::to_string(bad + 1) +
+                                 "; allowed characters: 0-9 A-Z a-z");
 }
 
 // The value of a string of decimal digits; UINT64_MAX (outside every key
@@ -70,8 +72,8 @@ std::optional<broker::KeyCodec> StoreCodec(const config::Config& cfg,
 
 int RunDecode(const config::Config& cfg, const std::string& key,
               std::ostream& out) {
-  if (const std::string problem = AlphabetProblem(key); !problem.empty()) {
-    return Fail(kBadInput, problem);
+  if (const Status s = CheckAlphabet(key); !s.ok()) {
+    return Fail(kBadInput, s.message());
   }
   int code = 0;
   const auto codec = StoreCodec(cfg, &code);

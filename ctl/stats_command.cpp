@@ -1,6 +1,7 @@
 // ctl/stats_command.cpp — see stats_command.h.
 #include "ctl/stats_command.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <iostream>
@@ -8,7 +9,7 @@
 #include <thread>
 
 #include "base/clock.h"
-#include "ctl/interrupt.h"
+#include "base/signals.h"
 #include "ctl/stats.h"
 #include "ctl/text.h"
 #include "shm/segment.h"
@@ -104,7 +105,9 @@ int Watch(const StatsOptions& o, std::ostream& out) {
   (void)AttachReadOnly(o.shm_name);
   const bool tty = ::isatty(STDOUT_FILENO) == 1 && &out == &std::cout;
   const bool in_place = tty && !o.json;
-  Interrupt interrupt;
+  // Blocked between frames, taken in the wait: a Ctrl-C while a frame is
+  // drawn ends the watch at once, never after a full extra period.
+  Signals stop({SIGINT, SIGTERM}, Signals::Between::kBlocked);
   std::optional<Snapshot> prev;
   for (bool first = true;; first = false) {
     const std::string frame = Frame(o, &prev);
@@ -115,7 +118,7 @@ int Watch(const StatsOptions& o, std::ostream& out) {
     }
     out << std::flush;
     // A lost frame (full disk, closed stdout) ends the watch; main reports it.
-    if (!out || !interrupt.SleepFor(*o.watch)) break;
+    if (!out || stop.WaitFor(*o.watch) != 0) break;
   }
   return 0;
 }

@@ -63,7 +63,7 @@ class ConnStream final : public httplib::Stream {
 
   // Sends everything written so far. False when the peer is gone or the
   // write timed out.
-  bool Flush();
+  [[nodiscard]] bool Flush();
   // Bytes received but not yet consumed.
   std::size_t buffered() const { return in_end_ - in_pos_; }
   // The unconsumed bytes, for a parser that looks before httplib reads.
@@ -92,7 +92,7 @@ class ConnStream final : public httplib::Stream {
   bool send_timed_out() const { return send_timed_out_; }
 
  private:
-  bool SendAll(const char* data, std::size_t size);
+  [[nodiscard]] bool SendAll(const char* data, std::size_t size);
   // Waits until the socket takes more bytes within the send limits.
   bool WaitWritable();
   // Waits until the socket is readable or the deadline passed (false).

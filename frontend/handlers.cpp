@@ -97,20 +97,17 @@ std::string Sanitize(std::string_view text, std::size_t max) {
   return out;
 }
 
-std::optional<std::size_t> ParseCount(const QueryParams& query,
-                                      std::size_t max_batch,
-                                      std::string* error) {
+Result<std::size_t> ParseCount(const QueryParams& query,
+                               std::size_t max_batch) {
   const std::string allowed = "a whole number in " + Range(max_batch) +
                               " (MAX_BATCH), e.g. /get-keys?count=10";
   const auto count = query.count("count");
   if (count == 0) {
-    *error = "count is missing: use " + allowed;
-    return std::nullopt;
+    return Status::InvalidArgument("count is missing: use " + allowed);
   }
   if (count > 1) {
-    *error = "count is given " + std::to_string(count) +
-             " times: give it once, " + allowed;
-    return std::nullopt;
+    return Status::InvalidArgument("count is given " + std::to_string(count) +
+                                   " times: give it once, " + allowed);
   }
   const std::string& text = query.find("count")->second;
   const std::string shown = "count=" + Sanitize(text, 32);
@@ -121,16 +118,15 @@ std::optional<std::size_t> ParseCount(const QueryParams& query,
   const auto [ptr, ec] = std::from_chars(text.data(), end, value);
   const bool digits = !text.empty() && text[0] >= '0' && text[0] <= '9';
   if (!digits || ptr != end) {
-    *error = shown + " is not " + allowed;
-    return std::nullopt;
+    return Status::InvalidArgument(shown + " is not " + allowed);
   }
   if (ec == std::errc::result_out_of_range || value > max_batch) {
-    *error = shown + " is over MAX_BATCH: allowed " + Range(max_batch);
-    return std::nullopt;
+    return Status::InvalidArgument(shown + " is over MAX_BATCH: allowed " +
+                                   Range(max_batch));
   }
   if (value == 0) {
-    *error = shown + " asks for no keys: allowed " + Range(max_batch);
-    return std::nullopt;
+    return Status::InvalidArgument(shown + " asks for no keys: allowed " +
+                                   Range(max_batch));
   }
   return value;
 }
@@ -258,9 +254,8 @@ Reply Router::GetKey() const {
 }
 
 Reply Router::GetKeys(const QueryParams& query) const {
-  std::string error;
-  const auto count = ParseCount(query, limits_.max_batch, &error);
-  if (!count) return Text(400, error + "\n");
+  const Result<std::size_t> count = ParseCount(query, limits_.max_batch);
+  if (!count.ok()) return Text(400, count.status().message() + "\n");
   shm::Key* keys = Scratch(*count);
   const TakenKeys taken = backend_.TakeKeys(keys, *count);
   if (taken.count == 0) return Unavailable();

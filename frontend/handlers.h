@@ -31,6 +31,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/status.h"
 #include "frontend/backend.h"
 
 namespace forge::frontend {
@@ -121,11 +122,9 @@ class Router {
   AuthPolicy auth_;
 };
 
-// Parses the `count` of /get-keys. On error returns nullopt and sets
-// *error to a one-line reason naming the value and the allowed range.
-std::optional<std::size_t> ParseCount(const QueryParams& query,
-                                      std::size_t max_batch,
-                                      std::string* error);
+// Parses the `count` of /get-keys. On error the Status (kInvalidArgument)
+// says in one line what was wrong with the value and the allowed range.
+Result<std::size_t> ParseCount(const QueryParams& query, std::size_t max_batch);
 
 // One line (newline-terminated) saying why no key can be handed out now:
 // segment missing, broker down, store failing, key space exhausted, or

@@ -82,7 +82,8 @@ class SegmentBackend final : public Backend {
 
   Attachment* Current();  // attaches first if detached
   bool Attach();          // attach_mu_ held
-  std::size_t PopKeys(Attachment* a, shm::Key* out, std::size_t want);
+  [[nodiscard]] std::size_t PopKeys(Attachment* a, shm::Key* out,
+                                    std::size_t want);
   void Detach(Attachment* a, const std::string& why);  // attach_mu_ held
   void OnFault(Attachment* a);                         // takes attach_mu_
   void SetAttachError(const std::string& error, bool attached);

@@ -99,7 +99,7 @@ class HttpServer final : private httplib::Server {
 
   // Runs the accept loop. True after a drain; false if the listening fd
   // turned out unusable.
-  bool Serve();
+  [[nodiscard]] bool Serve();
   void BeginDrain();
   bool draining() const;
 

@@ -1,6 +1,5 @@
 #include "frontend/supervisor.h"
 
-#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -8,13 +7,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
 #include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "base/log.h"
+#include "base/signals.h"
 #include "frontend/listener.h"
 #include "frontend/worker.h"
 
@@ -27,23 +26,6 @@ using std::chrono::milliseconds;
 constexpr milliseconds kFirstBackoff{100};
 constexpr milliseconds kMaxBackoff{5000};
 constexpr std::chrono::seconds kHealthyAfter{1};
-
-volatile std::sig_atomic_t g_stop_requests = 0;
-volatile std::sig_atomic_t g_child_exited = 0;
-volatile std::sig_atomic_t g_hangup = 0;
-
-extern "C" void OnSignal(int sig) {
-  // Only flags here; the loop does the work. Handlers run only inside
-  // ppoll() with these signals masked during the handler, so the ++ below
-  // cannot race with itself.
-  if (sig == SIGCHLD) {
-    g_child_exited = 1;
-  } else if (sig == SIGHUP) {
-    g_hangup = 1;
-  } else {
-    g_stop_requests = g_stop_requests + 1;
-  }
-}
 
 void RaiseFileLimit() {
   rlimit lim{};
@@ -87,41 +69,21 @@ class Supervisor {
   int Run();
 
  private:
-  void InstallSignals();
   void Spawn(std::size_t i);
   void Reap(bool restart);
   void StartDue();
   std::optional<Clock::time_point> NextRestart() const;
-  void Sleep(std::optional<Clock::time_point> until);
   void Stop();
   std::size_t Alive() const;
 
   const config::Config& cfg_;
   Listener listener_;
   std::vector<Child> children_;
-  sigset_t wait_mask_{};  // the mask inside ppoll(): our signals unblocked
+  // Blocked except inside signals_.WaitUntil (see the header).
+  Signals signals_{{SIGTERM, SIGINT, SIGHUP, SIGCHLD},
+                   Signals::Between::kBlocked};
   pid_t self_ = ::getpid();
 };
-
-void Supervisor::InstallSignals() {
-  sigset_t ours;
-  ::sigemptyset(&ours);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) ::sigaddset(&ours, sig);
-  sigset_t old;
-  ::sigprocmask(SIG_BLOCK, &ours, &old);
-  wait_mask_ = old;
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) {
-    ::sigdelset(&wait_mask_, sig);
-  }
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  sa.sa_mask = ours;
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) {
-    ::sigaction(sig, &sa, nullptr);
-  }
-  // A client that hangs up mid-response must not kill the process.
-  ::signal(SIGPIPE, SIG_IGN);
-}
 
 void Supervisor::Spawn(std::size_t i) {
   Child& c = children_[i];
@@ -185,20 +147,6 @@ std::optional<Clock::time_point> Supervisor::NextRestart() const {
   return next;
 }
 
-void Supervisor::Sleep(std::optional<Clock::time_point> until) {
-  timespec ts{};
-  timespec* timeout = nullptr;
-  if (until) {
-    const auto left = std::max(Clock::duration::zero(), *until - Clock::now());
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left);
-    ts.tv_sec = static_cast<time_t>(ns.count() / 1'000'000'000);
-    ts.tv_nsec = static_cast<long>(ns.count() % 1'000'000'000);
-    timeout = &ts;
-  }
-  // Our signals are deliverable only inside this call (see the header).
-  ::ppoll(nullptr, 0, timeout, &wait_mask_);
-}
-
 std::size_t Supervisor::Alive() const {
   return static_cast<std::size_t>(
       std::count_if(children_.begin(), children_.end(),
@@ -223,14 +171,13 @@ void Supervisor::Stop() {
   for (const Child& c : children_) {
     if (c.pid != 0) ::kill(c.pid, SIGTERM);
   }
-  const int requests_at_start = g_stop_requests;
   const auto deadline = Clock::now() + kStopGrace;
-  for (;;) {
-    g_child_exited = 0;
+  for (int sig = 0;;) {
     Reap(false);
     if (Alive() == 0) return;
-    if (Clock::now() >= deadline || g_stop_requests > requests_at_start) break;
-    Sleep(deadline);
+    // A second SIGTERM/SIGINT kills the stragglers at once.
+    if (Clock::now() >= deadline || sig == SIGTERM || sig == SIGINT) break;
+    sig = signals_.WaitUntil(deadline);
   }
   log::Warn(std::to_string(Alive()) + " workers did not stop in time; " +
             "killing them");
@@ -243,27 +190,23 @@ void Supervisor::Stop() {
 }
 
 int Supervisor::Run() {
-  InstallSignals();
+  // A client that hangs up mid-response must not kill the process.
+  ::signal(SIGPIPE, SIG_IGN);
   for (std::size_t i = 0; i < children_.size(); ++i) Spawn(i);
   log::Info("serving http://" + listener_.address + ":" +
             std::to_string(listener_.port) + " with " +
             std::to_string(children_.size()) + " workers on segment '" +
             cfg_.shm_name + "'");
-  while (g_stop_requests == 0) {
-    if (g_hangup) {
-      g_hangup = 0;
+  for (;;) {
+    const int sig = signals_.WaitUntil(NextRestart());
+    if (sig == SIGTERM || sig == SIGINT) break;
+    if (sig == SIGHUP) {
       log::Info(
           "SIGHUP ignored: configuration is read once at start; "
           "restart forge-frontend to change it");
     }
-    if (g_child_exited) {
-      g_child_exited = 0;
-      Reap(true);
-    }
+    if (sig == SIGCHLD) Reap(true);
     StartDue();
-    if (g_stop_requests == 0 && !g_child_exited && !g_hangup) {
-      Sleep(NextRestart());
-    }
   }
   Stop();
   log::Info("stopped");

@@ -6,9 +6,10 @@
 //     workers (worker.h) and supervises them until SIGTERM or SIGINT. It
 //     returns the process exit code: 0 after a clean stop, 1 when it could
 //     not start (e.g. the port is taken; the reason is logged as one line).
-//   * Signal handlers only set flags. The master keeps its signals blocked
-//     and sleeps in ppoll() with them unblocked — sigsuspend() with a
-//     deadline — so a flag is never missed between check and sleep.
+//   * Signals (base/signals.h): the master keeps SIGTERM, SIGINT, SIGHUP
+//     and SIGCHLD blocked and takes them in its one wait (ppoll with them
+//     unblocked — sigsuspend() with a deadline), so none is missed between
+//     a check and the sleep.
 //   * A worker that dies is restarted. If it lived less than 1 s the restart
 //     waits a back-off (100 ms, doubling up to 5 s) so a crash loop does not
 //     spin; a worker that lived longer resets its back-off and is restarted

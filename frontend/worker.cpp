@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "base/signals.h"
 #include "frontend/handlers.h"
 #include "frontend/segment_backend.h"
 #include "frontend/server.h"
@@ -21,23 +22,11 @@ namespace {
 constexpr std::chrono::milliseconds kMaintainEvery{150};
 constexpr std::size_t kMaxThreadsPerWorker = 4096;
 
-sigset_t ControlSignals() {
-  sigset_t set;
-  ::sigemptyset(&set);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP}) ::sigaddset(&set, sig);
-  return set;
-}
-
-// Blocks the control signals (inherited by every thread started later) and
-// drops the master's handlers.
-void TakeOverSignals() {
-  const sigset_t set = ControlSignals();
-  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+// SIGCHLD is the master's business: back to the default, unblocked.
+void ReleaseChildSignal() {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) {
-    ::sigaction(sig, &dfl, nullptr);
-  }
+  ::sigaction(SIGCHLD, &dfl, nullptr);
   sigset_t chld;
   ::sigemptyset(&chld);
   ::sigaddset(&chld, SIGCHLD);
@@ -57,13 +46,11 @@ ServerOptions MakeServerOptions(const config::Config& cfg, int listen_fd) {
 }
 
 // Control thread: attaches the segment and waits for a stop signal.
-void Control(SegmentBackend& backend, HttpServer& server,
+void Control(Signals& signals, SegmentBackend& backend, HttpServer& server,
              const std::atomic<bool>& stop) {
-  const sigset_t set = ControlSignals();
-  const timespec every{0, std::chrono::nanoseconds(kMaintainEvery).count()};
   // relaxed: stop only ends this loop; nothing is published through it.
   while (!stop.load(std::memory_order_relaxed)) {
-    const int sig = ::sigtimedwait(&set, nullptr, &every);
+    const int sig = signals.WaitFor(kMaintainEvery);
     if (sig == SIGTERM || sig == SIGINT) {
       // Drain first: once this line is in the log, no connection is
       // accepted without being told to close.
@@ -76,14 +63,17 @@ void Control(SegmentBackend& backend, HttpServer& server,
     if (sig == SIGHUP) {
       log::Info("SIGHUP ignored: configuration is read once at start");
     }
-    backend.Maintain();  // SIGHUP, timeout or EINTR: keep going
+    backend.Maintain();  // SIGHUP or timeout: keep going
   }
 }
 
 }  // namespace
 
 int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid) {
-  TakeOverSignals();
+  // Blocked in every thread (the HTTP threads inherit the mask) and taken
+  // only by the control thread's wait: no handler runs on a request thread.
+  Signals signals({SIGTERM, SIGINT, SIGHUP}, Signals::Between::kBlocked);
+  ReleaseChildSignal();
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
   // The master may have died before prctl took effect.
   if (::getppid() != master_pid) ::kill(::getpid(), SIGTERM);
@@ -96,7 +86,7 @@ int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid) {
                         {cfg.auth_token, cfg.auth_protect_all});
     HttpServer server(MakeServerOptions(cfg, listen_fd), router, backend);
     std::atomic<bool> stop{false};
-    std::thread control([&] { Control(backend, server, stop); });
+    std::thread control([&] { Control(signals, backend, server, stop); });
     const bool ok = server.Serve();
     // relaxed: see Control().
     stop.store(true, std::memory_order_relaxed);

@@ -5,8 +5,8 @@
 //     at entry) and returns its exit code: 0 after a drain, 1 when it could
 //     not serve (the master restarts it with back-off).
 //   * Signals: SIGTERM/SIGINT start a drain (server.h); SIGHUP is ignored.
-//     They are blocked in every thread and taken by one control thread with
-//     sigtimedwait, so no handler runs on a request thread. The worker also
+//     They are blocked in every thread and taken by one control thread
+//     (base/signals.h), so no handler runs on a request thread. The worker also
 //     asks for SIGTERM when the master dies (PR_SET_PDEATHSIG), so a
 //     SIGKILLed master does not leave workers serving forever.
 //   * The control thread attaches the segment, retrying every 150 ms until

@@ -120,15 +120,12 @@ void Unregister(int slot) {
 
 }  // namespace
 
-GuardedMapping GuardedMapping::Map(int fd, std::size_t size, bool writable,
-                                   std::string* error) {
+Result<GuardedMapping> GuardedMapping::Map(int fd, std::size_t size,
+                                           bool writable) {
   const int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
   void* data = ::mmap(nullptr, size, prot, MAP_SHARED, fd, 0);
+  if (data == MAP_FAILED) return Status::IoError(std::strerror(errno));
   GuardedMapping m;
-  if (data == MAP_FAILED) {
-    *error = std::strerror(errno);
-    return m;
-  }
   m.data_ = data;
   m.size_ = size;
   m.slot_ = Register(data, size, prot);

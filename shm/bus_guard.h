@@ -35,6 +35,8 @@
 #include <cstddef>
 #include <string>
 
+#include "base/status.h"
+
 namespace forge::shm {
 
 inline constexpr std::size_t kMaxGuardedMappings = 256;
@@ -42,10 +44,9 @@ inline constexpr std::size_t kMaxGuardedMappings = 256;
 class GuardedMapping {
  public:
   GuardedMapping() = default;
-  // Maps `size` bytes of `fd` from offset 0. Returns an empty mapping
-  // (data() == nullptr) and sets *error (strerror text) on failure.
-  static GuardedMapping Map(int fd, std::size_t size, bool writable,
-                            std::string* error);
+  // Maps `size` bytes of `fd` from offset 0. On failure the Status
+  // message is the strerror text.
+  static Result<GuardedMapping> Map(int fd, std::size_t size, bool writable);
 
   GuardedMapping(GuardedMapping&& other) noexcept;
   GuardedMapping& operator=(GuardedMapping&& other) noexcept;

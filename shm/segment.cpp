@@ -142,14 +142,14 @@ std::optional<Fd> OpenExisting(const std::string& name, bool writable) {
 
 GuardedMapping Map(int fd, bool writable, std::uint64_t size,
                    const std::string& path) {
-  std::string error;
-  GuardedMapping m =
-      GuardedMapping::Map(fd, static_cast<std::size_t>(size), writable, &error);
-  if (m.data() == nullptr) {
+  Result<GuardedMapping> m =
+      GuardedMapping::Map(fd, static_cast<std::size_t>(size), writable);
+  if (!m.ok()) {
     throw SegmentError("cannot map shared memory " + path + " (" + Num(size) +
-                       " bytes): " + error);
+                           " bytes): " + m.status().message(),
+                       Code::kIoError);
   }
-  return m;
+  return std::move(m).value();
 }
 
 SegmentPrefix* PrefixOf(const GuardedMapping& region) {
@@ -183,7 +183,7 @@ std::string Shrunk(int fd, const std::string& path, std::uint64_t expected) {
 }
 
 std::string KeysHeld(const SegmentPrefix& p, const std::string& path) {
-  if (!CheckIndices(p, path).empty()) return "the keys";
+  if (!CheckIndices(p, path).ok()) return "the keys";
   // relaxed: only a count for a log line; the indices were checked above.
   const std::uint64_t head = p.head.value.load(std::memory_order_relaxed);
   const std::uint64_t tail = p.tail.value.load(std::memory_order_relaxed);
@@ -245,8 +245,9 @@ bool ReplaceIfOtherStoreEmpty(const SegmentPrefix& p, const SegmentSpec& spec,
 bool KeepExisting(const SegmentPrefix& p, std::uint64_t size,
                   const SegmentSpec& spec, const std::string& path,
                   std::string* note) {
-  std::string why = CheckHeader(p.header, size, path);
-  if (why.empty()) why = CheckIndices(p, path);
+  Status check = CheckHeader(p.header, size, path);
+  if (check.ok()) check = CheckIndices(p, path);
+  std::string why = check.message();
   if (why.empty() && Compatible(p.header, spec)) {
     if (StoreIdOf(p.header) != spec.store_id) {
       return ReplaceIfOtherStoreEmpty(p, spec, path, note);
@@ -275,9 +276,7 @@ std::optional<GuardedMapping> Reuse(const Fd& fd, const SegmentSpec& spec,
                                     const std::string& path,
                                     std::string* note) {
   const struct stat st = StatFd(fd.get(), path);
-  if (std::string why = CheckOwnership(st, path); !why.empty()) {
-    throw SegmentError(why);
-  }
+  if (Status s = CheckOwnership(st, path); !s.ok()) throw SegmentError(s);
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (size < sizeof(Header)) {
     *note = "replaced " + path + ": it was " + Num(size) +
@@ -293,9 +292,7 @@ std::optional<GuardedMapping> Reuse(const Fd& fd, const SegmentSpec& spec,
     return std::nullopt;
   }
   // Another magic or layout version: not ours to interpret or delete.
-  if (std::string why = CheckLayout(p.header, path); !why.empty()) {
-    throw SegmentError(why);
-  }
+  if (Status s = CheckLayout(p.header, path); !s.ok()) throw SegmentError(s);
   if (size < kSlotsOffset) {
     *note = "replaced " + path + ": it was truncated to " + Num(size) +
             " bytes (its keys are gaps, never reissued)";
@@ -445,8 +442,9 @@ std::string Segment::LockPath(const std::string& name) {
 Segment Segment::OpenProducer(const std::string& name,
                               const SegmentSpec& spec) {
   const std::string path = ObjectPath(name);
-  if (std::string why = CheckSpec(spec); !why.empty()) {
-    throw SegmentError("segment \"" + name + "\": " + why);
+  if (Status s = CheckSpec(spec); !s.ok()) {
+    throw SegmentError(
+        Status::InvalidArgument("segment \"" + name + "\": " + s.message()));
   }
   ProducerLock lock = ProducerLock::Acquire(name, LockPath(name));
   std::string note = "created " + path;
@@ -474,18 +472,18 @@ Segment Segment::Attach(const std::string& name, Access access) {
         "\": is forge-broker running with SHM_NAME=" + name + "?");
   }
   const struct stat st = StatFd(fd->get(), path);
-  if (std::string why = CheckOwnership(st, path); !why.empty()) {
-    throw SegmentError(why);
-  }
+  if (Status s = CheckOwnership(st, path); !s.ok()) throw SegmentError(s);
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (size < sizeof(Header)) throw SegmentError(TooSmall(path, size));
   GuardedMapping region = Map(fd->get(), !ro, size, path);
   const SegmentPrefix& p = *PrefixOf(region);
-  std::string why = CheckHeader(p.header, size, path);
-  if (why.empty()) why = CheckIndices(p, path);
+  Status check = CheckHeader(p.header, size, path);
+  if (check.ok()) check = CheckIndices(p, path);
   // A fault while validating: the file shrank under us; say so.
-  if (region.faulted()) why = Shrunk(fd->get(), path, size);
-  if (!why.empty()) throw SegmentError(why);
+  if (region.faulted()) {
+    check = Status::Corruption(Shrunk(fd->get(), path, size));
+  }
+  if (!check.ok()) throw SegmentError(check);
   return Segment(std::make_unique<Impl>(name, std::move(*fd), std::move(region),
                                         ro, std::nullopt, std::string()));
 }

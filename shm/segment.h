@@ -53,29 +53,34 @@
 #include <stdexcept>
 #include <string>
 
+#include "base/status.h"
 #include "shm/layout.h"
 #include "shm/ring.h"
 
 namespace forge::shm {
 
 // A segment that cannot be used; what() is one line for a person: the
-// object's path, what is wrong, and what to do.
-class SegmentError : public std::runtime_error {
+// object's path, what is wrong, and what to do (base/status.h: the Status
+// says which kind of failure it is).
+class SegmentError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit SegmentError(Status status) : Error(std::move(status)) {}
+  explicit SegmentError(const std::string& what, Code code = Code::kUnavailable)
+      : Error(code, what) {}
 };
 
 // No segment exists under that name (forge-ctl exits 1 on this).
 class SegmentMissing : public SegmentError {
  public:
-  using SegmentError::SegmentError;
+  explicit SegmentMissing(const std::string& what)
+      : SegmentError(what, Code::kNotFound) {}
 };
 
 // Another live process holds the producer lock.
 class ProducerLocked : public SegmentError {
  public:
   ProducerLocked(const std::string& what, int holder_pid)
-      : SegmentError(what), holder_pid_(holder_pid) {}
+      : SegmentError(what, Code::kBusy), holder_pid_(holder_pid) {}
   int holder_pid() const { return holder_pid_; }
 
  private:

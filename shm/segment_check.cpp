@@ -41,109 +41,122 @@ std::string Layout(std::uint64_t capacity, std::uint32_t key_length,
 
 }  // namespace
 
-std::string CheckOwnership(const struct stat& st, const std::string& path) {
+Status CheckOwnership(const struct stat& st, const std::string& path) {
   if (st.st_uid != ::geteuid()) {
-    return "shared memory " + path + " is owned by uid " + Num(st.st_uid) +
-           ", not by you (uid " + Num(::geteuid()) +
-           "); run as the user that runs forge-broker";
+    return Status::InvalidArgument("shared memory " + path +
+                                   " is owned by uid " + Num(st.st_uid) +
+                                   ", not by you (uid " + Num(::geteuid()) +
+                                   "); run as the user that runs forge-broker");
   }
   if ((st.st_mode & 077) != 0) {
-    return "shared memory " + path + " has mode " + Octal(st.st_mode) +
-           ", which lets other users read or write keys; run `chmod 600 " +
-           path + "` (only the owner may have access)";
+    return Status::InvalidArgument(
+        "shared memory " + path + " has mode " + Octal(st.st_mode) +
+        ", which lets other users read or write keys; run `chmod 600 " + path +
+        "` (only the owner may have access)");
   }
-  return "";
+  return Status();
 }
 
-std::string CheckLayout(const Header& h, const std::string& path) {
+Status CheckLayout(const Header& h, const std::string& path) {
   // acquire: pairs with the creator's release store of magic, so the other
   // header fields read below are the ones written before it.
   const std::uint64_t magic = h.magic.load(std::memory_order_acquire);
   if (magic == 0) {
-    return "shared memory " + path +
-           " is not initialised (a broker is creating it or died while "
-           "creating it); start forge-broker, it replaces such a segment";
+    return Status::Unavailable(
+        "shared memory " + path +
+        " is not initialised (a broker is creating it or died while "
+        "creating it); start forge-broker, it replaces such a segment");
   }
   if (magic != kMagic) {
-    return "shared memory " + path + " is not a mini-forge segment (magic " +
-           Hex(magic) + ", expected " + Hex(kMagic) +
-           "); remove it if it is stale: rm " + path;
+    return Status::Corruption("shared memory " + path +
+                              " is not a mini-forge segment (magic " +
+                              Hex(magic) + ", expected " + Hex(kMagic) +
+                              "); remove it if it is stale: rm " + path);
   }
   if (h.layout_version != kLayoutVersion) {
-    return "shared memory " + path + " has layout version " +
-           Num(h.layout_version) + ", this build reads version " +
-           Num(kLayoutVersion) +
-           "; stop the programs using it, remove it (rm " + path +
-           ") and run matching builds";
+    return Status::Corruption(
+        "shared memory " + path + " has layout version " +
+        Num(h.layout_version) + ", this build reads version " +
+        Num(kLayoutVersion) + "; stop the programs using it, remove it (rm " +
+        path + ") and run matching builds");
   }
   if (h.header_size != sizeof(Header) || h.slot_size != sizeof(Slot) ||
       h.max_workers != kMaxWorkers) {
-    return "shared memory " + path + " has header size " + Num(h.header_size) +
-           ", slot size " + Num(h.slot_size) + ", " + Num(h.max_workers) +
-           " worker slots; this build expects " + Num(sizeof(Header)) + ", " +
-           Num(sizeof(Slot)) + ", " + Num(kMaxWorkers) +
-           " (corrupt or from another build); remove it: rm " + path;
+    return Status::Corruption(
+        "shared memory " + path + " has header size " + Num(h.header_size) +
+        ", slot size " + Num(h.slot_size) + ", " + Num(h.max_workers) +
+        " worker slots; this build expects " + Num(sizeof(Header)) + ", " +
+        Num(sizeof(Slot)) + ", " + Num(kMaxWorkers) +
+        " (corrupt or from another build); remove it: rm " + path);
   }
-  return "";
+  return Status();
 }
 
-std::string CheckHeader(const Header& h, std::uint64_t file_size,
-                        const std::string& path) {
-  if (std::string why = CheckLayout(h, path); !why.empty()) return why;
+Status CheckHeader(const Header& h, std::uint64_t file_size,
+                   const std::string& path) {
+  if (Status s = CheckLayout(h, path); !s.ok()) return s;
   if (!PowerOfTwo(h.capacity) || h.capacity > kMaxCapacity) {
-    return "shared memory " + path + " has ring capacity " + Num(h.capacity) +
-           ", not a power of two in 1.." + Num(kMaxCapacity) +
-           " (corrupt); remove it: rm " + path;
+    return Status::Corruption("shared memory " + path + " has ring capacity " +
+                              Num(h.capacity) + ", not a power of two in 1.." +
+                              Num(kMaxCapacity) + " (corrupt); remove it: rm " +
+                              path);
   }
   if (h.key_length < 1 || h.key_length > kMaxKeyLength) {
-    return "shared memory " + path + " has key length " + Num(h.key_length) +
-           ", allowed 1.." + Num(kMaxKeyLength) + " (corrupt); remove it: rm " +
-           path;
+    return Status::Corruption("shared memory " + path + " has key length " +
+                              Num(h.key_length) + ", allowed 1.." +
+                              Num(kMaxKeyLength) +
+                              " (corrupt); remove it: rm " + path);
   }
   const std::uint64_t expected = SegmentSize(h.capacity);
   if (h.total_size != expected || file_size != expected) {
-    return "shared memory " + path + " is " + Num(file_size) +
-           " bytes, its header says " + Num(h.total_size) + " and capacity " +
-           Num(h.capacity) + " needs " + Num(expected) +
-           " (truncated or resized); restart forge-broker or remove it: rm " +
-           path;
+    return Status::Corruption(
+        "shared memory " + path + " is " + Num(file_size) +
+        " bytes, its header says " + Num(h.total_size) + " and capacity " +
+        Num(h.capacity) + " needs " + Num(expected) +
+        " (truncated or resized); restart forge-broker or remove it: rm " +
+        path);
   }
-  return "";
+  return Status();
 }
 
-std::string CheckIndices(const SegmentPrefix& p, const std::string& path) {
+Status CheckIndices(const SegmentPrefix& p, const std::string& path) {
   // acquire on both: a consistent-enough pair for a sanity check; a live
   // ring only moves them forward, and head first, so head <= tail holds.
   const std::uint64_t head = p.head.value.load(std::memory_order_acquire);
   const std::uint64_t tail = p.tail.value.load(std::memory_order_acquire);
-  if (head <= tail && tail - head <= p.header.capacity) return "";
-  return "shared memory " + path + " has ring head " + Num(head) +
-         " and tail " + Num(tail) + " (allowed: head <= tail <= head + " +
-         Num(p.header.capacity) + "); it is corrupt, remove it: rm " + path;
+  if (head <= tail && tail - head <= p.header.capacity) return Status();
+  return Status::Corruption(
+      "shared memory " + path + " has ring head " + Num(head) + " and tail " +
+      Num(tail) + " (allowed: head <= tail <= head + " +
+      Num(p.header.capacity) + "); it is corrupt, remove it: rm " + path);
 }
 
-std::string CheckSpec(const SegmentSpec& spec) {
+Status CheckSpec(const SegmentSpec& spec) {
   if (!PowerOfTwo(spec.capacity) || spec.capacity > kMaxCapacity) {
-    return "ring capacity " + Num(spec.capacity) +
-           " is not allowed: use a power of two from 1 to " + Num(kMaxCapacity);
+    return Status::InvalidArgument(
+        "ring capacity " + Num(spec.capacity) +
+        " is not allowed: use a power of two from 1 to " + Num(kMaxCapacity));
   }
   if (spec.key_length < 1 || spec.key_length > kMaxKeyLength) {
-    return "key length " + Num(spec.key_length) +
-           " does not fit a ring slot: allowed 1.." + Num(kMaxKeyLength);
+    return Status::InvalidArgument("key length " + Num(spec.key_length) +
+                                   " does not fit a ring slot: allowed 1.." +
+                                   Num(kMaxKeyLength));
   }
   if (!spec.store_id.empty() &&
       (spec.store_id.size() != kStoreIdChars ||
        spec.store_id.find_first_not_of("0123456789abcdef") !=
            std::string::npos)) {
-    return "store identity \"" + spec.store_id.substr(0, 40) +
-           "\" is not allowed: use " + Num(kStoreIdChars) +
-           " lower-case hex digits";
+    return Status::InvalidArgument(
+        "store identity \"" + spec.store_id.substr(0, 40) +
+        "\" is not allowed: use " + Num(kStoreIdChars) +
+        " lower-case hex digits");
   }
   if (spec.key_order > 1) {
-    return "key order " + Num(spec.key_order) +
-           " is unknown: allowed 0 (scrambled) or 1 (sequential)";
+    return Status::InvalidArgument(
+        "key order " + Num(spec.key_order) +
+        " is unknown: allowed 0 (scrambled) or 1 (sequential)");
   }
-  return "";
+  return Status();
 }
 
 bool Compatible(const Header& h, const SegmentSpec& spec) {

@@ -2,8 +2,9 @@
 // Internal to forge_shm.
 //
 // Contract
-//   * Every function returns "" when the check passes, else one line for a
-//     person: the object's path, what is wrong, what is allowed.
+//   * Every Check* function returns an ok Status when the check passes,
+//     else one whose message is one line for a person: the object's path,
+//     what is wrong, what is allowed (base/status.h).
 //   * CheckHeader reads the header's other fields only after the magic was
 //     loaded with acquire order and matched, so it never interprets memory
 //     of a foreign or half-created segment.
@@ -15,28 +16,29 @@
 #include <cstdint>
 #include <string>
 
+#include "base/status.h"
 #include "shm/layout.h"
 #include "shm/segment.h"
 
 namespace forge::shm {
 
 // Owner must be the effective uid; no group/other permission bits.
-std::string CheckOwnership(const struct stat& st, const std::string& path);
+Status CheckOwnership(const struct stat& st, const std::string& path);
 
 // Magic, version, header size, slot size, worker count: the parts that say
 // "this build can read the rest". Needs file_size >= sizeof(Header).
-std::string CheckLayout(const Header& h, const std::string& path);
+Status CheckLayout(const Header& h, const std::string& path);
 
 // Everything: CheckLayout, then capacity, key length and total size against
 // the real file size.
-std::string CheckHeader(const Header& h, std::uint64_t file_size,
-                        const std::string& path);
+Status CheckHeader(const Header& h, std::uint64_t file_size,
+                   const std::string& path);
 
 // Ring indices obey head <= tail <= head + capacity.
-std::string CheckIndices(const SegmentPrefix& p, const std::string& path);
+Status CheckIndices(const SegmentPrefix& p, const std::string& path);
 
 // The spec a producer asks for is itself valid (capacity, key length).
-std::string CheckSpec(const SegmentSpec& spec);
+Status CheckSpec(const SegmentSpec& spec);
 
 // Same capacity, key length and key order.
 bool Compatible(const Header& h, const SegmentSpec& spec);

@@ -47,7 +47,7 @@ class StatsTest : public ::testing::Test {
     b.store_next.store(200);
     b.low_water.store(512);
     std::vector<shm::Key> keys(10);
-    producer_->ring().Push(keys.data(), keys.size());
+    ASSERT_EQ(producer_->ring().Push(keys.data(), keys.size()), keys.size());
     const auto slot = shm::ClaimWorkerSlot(*producer_, ::getpid(), ::getppid());
     ASSERT_TRUE(slot.has_value());
     slot_ = *slot;

@@ -191,7 +191,7 @@ class Served {
     o.pool.min_threads = 2;
     o.fast_path = fast_path;
     server_ = std::make_unique<HttpServer>(o, router_, backend_);
-    thread_ = std::thread([this] { server_->Serve(); });
+    thread_ = std::thread([this] { EXPECT_TRUE(server_->Serve()); });
   }
   ~Served() {
     server_->BeginDrain();

@@ -138,9 +138,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadCount{{{"count", "1"}, {"count", "2"}}, "given 2 times"}));
 
 TEST(ParseCountTest, EchoesHostileValuesSanitisedAndShort) {
-  std::string error;
   const std::string hostile = "\x1b[31m" + std::string(200, 'A');
-  EXPECT_FALSE(ParseCount({{"count", hostile}}, 10, &error));
+  const Result<std::size_t> count = ParseCount({{"count", hostile}}, 10);
+  ASSERT_FALSE(count.ok());
+  const std::string& error = count.status().message();
   EXPECT_EQ(error.find('\x1b'), std::string::npos);
   EXPECT_LT(error.size(), 200u);
 }

@@ -269,12 +269,15 @@ TEST(ParseQuery, Issue11QueryFormsAreRefusedByParseCount) {
   for (const std::string q :
        {"count==2", "count=1=2", "count=2%26count=3", "count=1;count=2",
         "count=2&count=2", "x=1;count=2&count=3"}) {
-    std::string error;
-    EXPECT_FALSE(ParseCount(ParseQuery(q), 100, &error).has_value()) << q;
+    const Result<std::size_t> count = ParseCount(ParseQuery(q), 100);
+    ASSERT_FALSE(count.ok()) << q;
+    const std::string& error = count.status().message();
     EXPECT_NE(error.find("count"), std::string::npos) << error;
   }
-  std::string error;
-  EXPECT_EQ(ParseCount(ParseQuery("count=5&_=123"), 100, &error), 5u);
+  const Result<std::size_t> count =
+      ParseCount(ParseQuery("count=5&_=123"), 100);
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 5u);
 }
 
 TEST(PercentDecode, DecodesPairsAndKeepsStrayPercents) {

@@ -154,18 +154,19 @@ void CheckFastPath(std::string_view input) {
 }
 
 std::optional<std::size_t> CheckCount(const QueryParams& query) {
-  std::string error;
-  const auto count = forge::frontend::ParseCount(query, kMaxBatch, &error);
-  if (!count) {
+  const forge::Result<std::size_t> count =
+      forge::frontend::ParseCount(query, kMaxBatch);
+  if (!count.ok()) {
+    const std::string& error = count.status().message();
     FUZZ_CHECK(!error.empty() && OneLine(error) && Printable(error), error);
-    return count;
+    return std::nullopt;
   }
   const auto it = query.find("count");
   FUZZ_CHECK(query.count("count") == 1, "count accepted while repeated");
   FUZZ_CHECK(AllDigits(it->second), it->second);
   FUZZ_CHECK(*count >= 1 && *count <= kMaxBatch, it->second);
   FUZZ_CHECK(std::stoull(it->second) == *count, it->second);
-  return count;
+  return *count;
 }
 
 void CheckReply(const Reply& r, std::string_view path,
