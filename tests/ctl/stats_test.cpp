@@ -325,6 +325,118 @@ TEST_F(StatsTest, TableShowsTheFieldsAnOperatorNeeds) {
   }
 }
 
+// Golden outputs: a fixed segment state at a fixed clock, rendered byte for
+// byte. "@PID@" stands for this process's pid ("@PID10@": padded to 10
+// columns), "@SHM@" for the segment name.
+constexpr std::uint64_t kGoldenNow = 1'700'000'000'000'000'000ULL;
+
+std::string Golden(std::string text, const std::string& shm) {
+  std::string pid = std::to_string(::getpid());
+  std::string pid10 =
+      pid + std::string(pid.size() < 10 ? 10 - pid.size() : 0, ' ');
+  for (const auto& [from, to] :
+       {std::pair<std::string, std::string>{"@PID10@", pid10},
+        {"@PID@", pid},
+        {"@SHM@", shm}}) {
+    for (std::size_t at; (at = text.find(from)) != std::string::npos;) {
+      text.replace(at, from.size(), to);
+    }
+  }
+  return text;
+}
+
+class StatsGoldenTest : public StatsTest {
+ protected:
+  // Two snapshots 2 s apart (the broker's beat goes stale in between) and
+  // a slot that only counted requests (forge-ctl does not list it).
+  void SetUp() override {
+    StatsTest::SetUp();
+    producer_->broker().heartbeat_unix_ns.store(kGoldenNow - 1'234 * kNs);
+    producer_->broker().keys_wasted.store(5);
+    producer_->worker(slot_).requests.store(9);
+    producer_->worker(slot_ + 2).requests.store(6);
+    before_ = Read(kGoldenNow);
+    producer_->broker().keys_produced.store(30);
+    producer_->worker(slot_).served.store(13);
+    after_ = Read(kGoldenNow + 2000 * kNs);
+    AddRates(before_, &after_);
+  }
+  Snapshot before_;
+  Snapshot after_;
+};
+
+TEST_F(StatsGoldenTest, TableIsByteForByte) {
+  EXPECT_EQ(FormatTable(before_),
+            Golden(R"(segment          @SHM@ (/dev/shm/mini-forge.@SHM@)
+broker           pid @PID@, alive
+state            running
+heartbeat        1.2 s ago
+ring fill        [....................]   0.9%  10 / 1024 keys, low water 512
+rates            not measured
+keys produced    10
+keys served      11
+503s             2
+keys wasted      5 (known gaps)
+ranges reserved  2
+refills          1
+store errors     3
+last refill      1.500 ms
+key format       length 7, sequential
+store            sqlite:/var/lib/"forge".db
+key space used   200 / 3521614606208 (5.68e-09%)
+exhaustion       unknown (no rate measured)
+
+workers (2)
+  slot   pid        alive  served         keys/s       503s
+  0      @PID10@ yes    7              -            2
+  1      0          no     4              -            0
+total served 11, 503s 2
+)",
+                   shm_.str()));
+  EXPECT_EQ(FormatTable(after_),
+            Golden(R"(segment          @SHM@ (/dev/shm/mini-forge.@SHM@)
+broker           pid @PID@, NOT alive
+state            running
+heartbeat        3.2 s ago
+ring fill        [....................]   0.9%  10 / 1024 keys, low water 512
+rates            over the last 2.00 s
+keys produced    30  (10.0/s)
+keys served      17  (3.0/s)
+503s             2  (0.0/s)
+keys wasted      5 (known gaps)
+ranges reserved  2
+refills          1
+store errors     3
+last refill      1.500 ms
+key format       length 7, sequential
+store            sqlite:/var/lib/"forge".db
+key space used   200 / 3521614606208 (5.68e-09%)
+exhaustion       after year 9999 (in 11159 years at 10.0/s produced)
+
+workers (2)
+  slot   pid        alive  served         keys/s       503s
+  0      @PID10@ yes    13             3.0          2
+  1      0          no     4              0.0          0
+total served 17, 503s 2
+)",
+                   shm_.str()));
+}
+
+TEST_F(StatsGoldenTest, JsonIsByteForByte) {
+  EXPECT_EQ(
+      FormatJson(before_),
+      Golden(
+          R"({"segment":"@SHM@","path":"/dev/shm/mini-forge.@SHM@","time_unix_ms":1700000000000,"broker":{"pid":@PID@,"alive":true,"state":"running","heartbeat_age_ms":1234,"store_errors":3,"last_refill_ns":1500000},"ring":{"capacity":1024,"fill":10,"fill_fraction":0.009765625,"low_water":512},"keys":{"produced":10,"served":11,"unavailable":2,"wasted":5},"rates":null,"ranges":{"reserved":2,"refills":1},"key_space":{"size":3521614606208,"used":200,"used_fraction":5.67921316e-11,"remaining":3521614606008,"exhaustion":{"state":"unknown","seconds_left":null,"date":null}},"key":{"length":7,"order":"sequential"},"store":"sqlite:/var/lib/\"forge\".db","store_kind":"sqlite","workers":[{"slot":0,"pid":@PID@,"alive":true,"served":7,"unavailable":2,"requests":9,"served_per_s":null},{"slot":1,"pid":0,"alive":false,"served":4,"unavailable":0,"requests":0,"served_per_s":null}]}
+)",
+          shm_.str()));
+  EXPECT_EQ(
+      FormatJson(after_),
+      Golden(
+          R"({"segment":"@SHM@","path":"/dev/shm/mini-forge.@SHM@","time_unix_ms":1700000002000,"broker":{"pid":@PID@,"alive":false,"state":"running","heartbeat_age_ms":3234,"store_errors":3,"last_refill_ns":1500000},"ring":{"capacity":1024,"fill":10,"fill_fraction":0.009765625,"low_water":512},"keys":{"produced":30,"served":17,"unavailable":2,"wasted":5},"rates":{"interval_ms":2000,"served_per_s":3,"produced_per_s":10,"unavailable_per_s":0},"ranges":{"reserved":2,"refills":1},"key_space":{"size":3521614606208,"used":200,"used_fraction":5.67921316e-11,"remaining":3521614606008,"exhaustion":{"state":"projected","seconds_left":3.52161461e+11,"date":null}},"key":{"length":7,"order":"sequential"},"store":"sqlite:/var/lib/\"forge\".db","store_kind":"sqlite","workers":[{"slot":0,"pid":@PID@,"alive":true,"served":13,"unavailable":2,"requests":9,"served_per_s":3},{"slot":1,"pid":0,"alive":false,"served":4,"unavailable":0,"requests":0,"served_per_s":0}]}
+)",
+          shm_.str()));
+}
+
 TEST(MissingSegmentMessage, NamesTheSegmentAndTheFix) {
   EXPECT_EQ(MissingSegmentMessage("x"),
             "forge-ctl: no segment \"x\" (/dev/shm/mini-forge.x): is "
