@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "frontend/metrics.h"
+#include "shm/health.h"
 #include "shm/notify.h"
 #include "tests/support/process.h"
 
@@ -120,7 +121,7 @@ TEST(SegmentBackendTest, ClaimsInRingOrderAndCountsInItsWorkerSlot) {
     EXPECT_EQ(slot->frontend_pid.load(),
               static_cast<std::uint32_t>(::getppid()));
     const Snapshot s = backend.Observe();
-    EXPECT_EQ(s.ring_keys, 6u);
+    EXPECT_EQ(s.ring_fill, 6u);
     EXPECT_EQ(s.ring_capacity, 1024u);
     EXPECT_GE(s.served_total, 4u);
     EXPECT_GE(s.workers_alive, 1u);
@@ -271,10 +272,10 @@ TEST(SegmentBackendTest, StalenessThresholdIsKHeartbeatStaleAfter) {
     return static_cast<std::uint64_t>(d.count());
   };
   broker.Beat(shm::BrokerState::kRunning,
-              ns(kHeartbeatStaleAfter - std::chrono::seconds(1)));
+              ns(shm::kHeartbeatStaleAfter - std::chrono::seconds(1)));
   EXPECT_TRUE(backend.Observe().broker_alive);
   broker.Beat(shm::BrokerState::kRunning,
-              ns(kHeartbeatStaleAfter + milliseconds(100)));
+              ns(shm::kHeartbeatStaleAfter + milliseconds(100)));
   EXPECT_FALSE(backend.Observe().broker_alive);
 }
 
@@ -311,15 +312,15 @@ TEST(SegmentBackendTest, ObserveReadsBrokerCountersAndEveryUsedSlot) {
   EXPECT_EQ(s.last_refill_ns, 1'500'000u);
   EXPECT_EQ(s.store_next, 3000u);
   EXPECT_EQ(s.key_space, 3521614606208ULL);
-  ASSERT_TRUE(s.heartbeat_age_s.has_value());
-  EXPECT_GE(*s.heartbeat_age_s, 0.5);
-  EXPECT_LT(*s.heartbeat_age_s, 0.5 + 5);
+  ASSERT_TRUE(s.heartbeat_age_ns.has_value());
+  EXPECT_GE(*s.heartbeat_age_ns, 500'000'000u);
+  EXPECT_LT(*s.heartbeat_age_ns, 5'500'000'000u);
   ASSERT_EQ(s.workers.size(), 2u);
-  const WorkerSnapshot& mine = s.workers[0];
+  const shm::WorkerStats& mine = s.workers[0];
   EXPECT_EQ(mine.pid, ::getpid());
   EXPECT_TRUE(mine.alive);
   EXPECT_EQ(mine.served, 2u);
-  const WorkerSnapshot& old = s.workers[1];
+  const shm::WorkerStats& old = s.workers[1];
   EXPECT_EQ(old.slot, 10u);
   EXPECT_EQ(old.pid, 0);
   EXPECT_FALSE(old.alive);
@@ -449,7 +450,7 @@ TEST(SegmentBackendTest, ABrokerThatNeverBeatHasNoHeartbeatAge) {
   broker.seg.broker().heartbeat_unix_ns.store(0);
   SegmentBackend backend(Options(name, milliseconds(100)));
   ASSERT_TRUE(backend.Maintain());
-  EXPECT_FALSE(backend.Observe().heartbeat_age_s.has_value());
+  EXPECT_FALSE(backend.Observe().heartbeat_age_ns.has_value());
 }
 
 // Issue 11 item 4: the segment file is truncated under an attached worker.
