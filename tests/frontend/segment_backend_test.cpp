@@ -68,6 +68,18 @@ struct FakeBroker {
   shm::Segment seg;
 };
 
+// The broker counters Observe() and /metrics are checked against.
+void StoreKnownCounters(shm::BrokerStats& b) {
+  b.low_water.store(256);
+  b.keys_produced.store(500);
+  b.ranges_reserved.store(3);
+  b.refills.store(2);
+  b.store_errors.store(1);
+  b.keys_wasted.store(7);
+  b.last_refill_ns.store(1'500'000);
+  b.store_next.store(3000);
+}
+
 SegmentBackendOptions Options(const ShmName& name, milliseconds wait) {
   return {name.str(), wait, ::getppid()};
 }
@@ -282,15 +294,7 @@ TEST(SegmentBackendTest, StalenessThresholdIsKHeartbeatStaleAfter) {
 TEST(SegmentBackendTest, ObserveReadsBrokerCountersAndEveryUsedSlot) {
   ShmName name;
   FakeBroker broker(name.str());
-  shm::BrokerStats& b = broker.seg.broker();
-  b.low_water.store(256);
-  b.keys_produced.store(500);
-  b.ranges_reserved.store(3);
-  b.refills.store(2);
-  b.store_errors.store(1);
-  b.keys_wasted.store(7);
-  b.last_refill_ns.store(1'500'000);
-  b.store_next.store(3000);
+  StoreKnownCounters(broker.seg.broker());
   broker.Beat(shm::BrokerState::kRunning, 500'000'000);  // 0.5 s ago
   // Slot 10: released by a worker that exited after serving 50 keys.
   shm::WorkerSlot& gone = broker.seg.worker(10);
@@ -336,16 +340,9 @@ TEST(SegmentBackendTest, ObserveReadsBrokerCountersAndEveryUsedSlot) {
 TEST(SegmentBackendTest, MetricsOfAFixedSegmentAreByteForByte) {
   ShmName name;
   FakeBroker broker(name.str());
-  shm::BrokerStats& b = broker.seg.broker();
-  b.low_water.store(256);
-  b.keys_produced.store(500);
-  b.ranges_reserved.store(3);
-  b.refills.store(2);
-  b.store_errors.store(1);
-  b.keys_wasted.store(7);
-  b.last_refill_ns.store(1'500'000);
-  b.store_next.store(3000);
-  b.heartbeat_unix_ns.store(UnixNowNs() + 3'600'000'000'000ULL);
+  StoreKnownCounters(broker.seg.broker());
+  broker.seg.broker().heartbeat_unix_ns.store(UnixNowNs() +
+                                              3'600'000'000'000ULL);
   broker.seg.worker(10).served.store(50);  // a worker that exited
   broker.seg.worker(10).requests.store(55);
   broker.seg.worker(11).requests.store(6);  // only requests counted

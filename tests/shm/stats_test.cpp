@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -32,6 +34,23 @@ TEST(BrokerStateName, NamesEveryStateOnceInEnumOrder) {
   EXPECT_STREQ(BrokerStateName(static_cast<BrokerState>(99)), "unknown");
 }
 
+// A broker counter the test stores, where ReadStats reports it, and its value.
+struct Counter {
+  std::atomic<std::uint64_t> BrokerStats::*in;
+  std::uint64_t Stats::*out;
+  std::uint64_t value;
+};
+constexpr Counter kCounters[] = {
+    {&BrokerStats::low_water, &Stats::low_water, 16},
+    {&BrokerStats::keys_produced, &Stats::keys_produced, 30},
+    {&BrokerStats::keys_wasted, &Stats::keys_wasted, 4},
+    {&BrokerStats::ranges_reserved, &Stats::ranges_reserved, 3},
+    {&BrokerStats::refills, &Stats::refills, 2},
+    {&BrokerStats::store_errors, &Stats::store_errors, 1},
+    {&BrokerStats::last_refill_ns, &Stats::last_refill_ns, 2'000'000},
+    {&BrokerStats::store_next, &Stats::store_next, 100},
+};
+
 class ReadStatsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -46,14 +65,7 @@ class ReadStatsTest : public ::testing::Test {
     b.pid.store(::getpid());
     b.state.store(static_cast<std::uint32_t>(BrokerState::kRunning));
     b.heartbeat_unix_ns.store(kNow - 1'500 * kMs);
-    b.low_water.store(16);
-    b.keys_produced.store(30);
-    b.keys_wasted.store(4);
-    b.ranges_reserved.store(3);
-    b.refills.store(2);
-    b.store_errors.store(1);
-    b.last_refill_ns.store(2'000'000);
-    b.store_next.store(100);
+    for (const Counter& c : kCounters) (b.*c.in).store(c.value);
     std::vector<Key> keys(10);
     ASSERT_EQ(producer_->ring().Push(keys.data(), keys.size()), keys.size());
     WorkerSlot& mine = producer_->worker(2);
@@ -84,14 +96,7 @@ TEST_F(ReadStatsTest, ReadsHeaderBrokerRingAndEveryUsedSlot) {
   EXPECT_EQ(s.ring_capacity, 64u);
   EXPECT_EQ(s.ring_fill, 10u);
   EXPECT_DOUBLE_EQ(s.ring_fill_fraction(), 10.0 / 64);
-  EXPECT_EQ(s.low_water, 16u);
-  EXPECT_EQ(s.keys_produced, 30u);
-  EXPECT_EQ(s.keys_wasted, 4u);
-  EXPECT_EQ(s.ranges_reserved, 3u);
-  EXPECT_EQ(s.refills, 2u);
-  EXPECT_EQ(s.store_errors, 1u);
-  EXPECT_EQ(s.last_refill_ns, 2'000'000u);
-  EXPECT_EQ(s.store_next, 100u);
+  for (const Counter& c : kCounters) EXPECT_EQ(s.*c.out, c.value);
   EXPECT_EQ(s.key_space_remaining(), 916'132'732u);
   ASSERT_EQ(s.workers.size(), 3u);
   EXPECT_EQ(s.workers[0].slot, 2u);
