@@ -44,7 +44,9 @@
 //   * ReadOnlySegment::Attach maps PROT_READ and hands out only const
 //     access (broker(), worker(), ring() return const references), so a
 //     store or pop through a read-only mapping is a compile error.
-//   * A Segment is movable, not copyable; it unmaps on destruction. All
+//   * A Segment is a ReadOnlySegment too: readers take one by const
+//     reference (never move a Segment into a ReadOnlySegment variable).
+//     Both are movable, not copyable; they unmap on destruction. All
 //     methods are safe to call from any thread; the memory they return
 //     follows the rules of layout.h and ring.h.
 #pragma once
@@ -179,8 +181,7 @@ class Segment : public ReadOnlySegment {
 // A store through a read-only segment does not compile.
 namespace internal {
 template <typename T>
-inline constexpr bool kConstRef =
-    std::is_reference_v<T>&& std::is_const_v<std::remove_reference_t<T>>;
+inline constexpr bool kConstRef = std::is_const_v<std::remove_reference_t<T>>;
 }  // namespace internal
 static_assert(
     internal::kConstRef<decltype(std::declval<ReadOnlySegment&>().broker())>);
