@@ -7,7 +7,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "config/db_url.h"
+#include "base/names.h"
 
 namespace forge::ctl {
 namespace {
@@ -38,7 +38,7 @@ std::optional<std::int64_t> Snapshot::heartbeat_age_ms() const {
 }
 
 std::string Snapshot::store_kind() const {
-  return config::StoreKindName(config::ParseDbUrl(store).kind);
+  return base::StoreKindName(base::StoreKindOf(store));
 }
 
 Exhaustion Snapshot::exhaustion() const {
@@ -59,13 +59,6 @@ Exhaustion Snapshot::exhaustion() const {
   const double at = static_cast<double>(now_unix_ns) / 1e9 + e.seconds_left;
   if (at < kYear10000UnixS) e.unix_s = static_cast<std::int64_t>(at);
   return e;
-}
-
-std::uint64_t UnixNowNs() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
 }
 
 Snapshot ReadSnapshot(const shm::ReadOnlySegment& seg,

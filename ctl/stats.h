@@ -79,7 +79,6 @@ struct Snapshot : shm::Stats {
 // measured against it).
 Snapshot ReadSnapshot(const shm::ReadOnlySegment& seg,
                       std::uint64_t now_unix_ns);
-std::uint64_t UnixNowNs();
 
 // Fills after->rates (with each worker's served_per_s) from the counter
 // deltas since `before`. No-op when `after` is not later than `before`.

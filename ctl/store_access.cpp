@@ -66,7 +66,7 @@ std::unique_ptr<broker::RangeStore> OpenExistingStore(
     const config::Config& cfg,
     const std::optional<broker::StoreFormat>& segment_format) {
   const config::DbUrl url = config::ParseDbUrl(cfg.db_url);
-  if (url.ok() && url.kind == config::StoreKind::kSqlite) {
+  if (url.ok() && url.kind == base::StoreKind::kSqlite) {
     RequireSqliteFile(url.sqlite_path);
   }
   broker::StoreFormat from_config;

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 
-#include "config/log.h"
-#include "shm/health.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "shm/notify.h"
 #include "shm/stats.h"
 #include "shm/workers.h"
@@ -223,7 +223,7 @@ Snapshot SegmentBackend::Observe() {
   Attachment* a = Current();
   if (a != nullptr) {
     const shm::Segment& seg = a->segment;
-    static_cast<shm::Stats&>(s) = shm::ReadStats(seg, shm::UnixNowNs());
+    static_cast<shm::Stats&>(s) = shm::ReadStats(seg, base::UnixNowNs());
     s.attached = true;
     if (!seg.faulted()) return s;
     OnFault(a);  // what we read is zeros: report the damage instead

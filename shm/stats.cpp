@@ -5,8 +5,8 @@
 #include <atomic>
 #include <cstring>
 
+#include "base/process.h"
 #include "shm/health.h"
-#include "shm/workers.h"
 
 namespace forge::shm {
 namespace {
@@ -54,7 +54,7 @@ void ReadWorkers(const ReadOnlySegment& seg, Stats* s) {
     if (w.pid == 0 && w.served == 0 && w.unavailable == 0 && w.requests == 0) {
       continue;  // never used
     }
-    w.alive = w.pid > 0 && ProcessAlive(w.pid);
+    w.alive = w.pid > 0 && base::ProcessAlive(w.pid);
     s->served_total += w.served;
     s->unavailable_total += w.unavailable;
     s->requests_total += w.requests;
