@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "shm/notify.h"
+#include "shm/stats.h"
 #include "shm/workers.h"
 
 namespace forge::broker {
@@ -128,24 +129,6 @@ KeyCodec MakeCodec(const RangeStore& store, const shm::Segment& seg) {
 
 }  // namespace
 
-const char* StateName(shm::BrokerState state) {
-  switch (state) {
-    case shm::BrokerState::kNone:
-      return "none";
-    case shm::BrokerState::kStarting:
-      return "starting";
-    case shm::BrokerState::kRunning:
-      return "running";
-    case shm::BrokerState::kStoreError:
-      return "store-error";
-    case shm::BrokerState::kExhausted:
-      return "exhausted";
-    case shm::BrokerState::kStopped:
-      return "stopped";
-  }
-  return "unknown";
-}
-
 shm::SegmentSpec SegmentSpecFor(const config::Config& cfg,
                                 const RangeStore& store) {
   const StoreFormat& f = store.format();
@@ -214,7 +197,7 @@ Broker::Broker(const BrokerOptions& options, RangeStore& store,
       stats_(seg.broker()),
       ring_(seg.ring()),
       codec_(MakeCodec(store, seg)),
-      capacity_(ring_.capacity()),
+      capacity_(ring_.Capacity()),
       low_water_(capacity_ / 2),
       target_hand_(capacity_ - low_water_ + options.range_size),
       batch_(kBatchKeys),
@@ -341,8 +324,8 @@ void Broker::SetState(shm::BrokerState state) {
   stats_.state.store(static_cast<std::uint32_t>(state),
                      std::memory_order_release);
   if (old != state) {
-    log::Info(std::string("state ") + StateName(old) + " -> " +
-              StateName(state));
+    log::Info(std::string("state ") + shm::BrokerStateName(old) + " -> " +
+              shm::BrokerStateName(state));
   }
 }
 

@@ -105,9 +105,6 @@ struct BrokerOptions {
 // What Step() found: call again now, or sleep (Idle) first, or give up.
 enum class StepResult { kBusy, kIdle, kFatal };
 
-// "running", "store-error", ... for logs and forge-ctl.
-const char* StateName(shm::BrokerState state);
-
 // The segment a broker on `store` produces into: capacity from the config,
 // key format from the store (the store wins; OpenStore already refused a
 // config that disagrees with it), store text = store.Describe(), store_id

@@ -46,7 +46,7 @@ void LogConfig(const Config& cfg) {
 
 void LogSegment(const shm::Segment& seg, std::int32_t previous_pid) {
   std::string line = "segment: " + seg.open_note() + "; capacity " +
-                     std::to_string(seg.ring().capacity()) + ", fill " +
+                     std::to_string(seg.ring().Capacity()) + ", fill " +
                      std::to_string(seg.ring().Size());
   if (previous_pid != 0) {
     line += "; previous broker pid " + std::to_string(previous_pid);

@@ -8,13 +8,13 @@
 #include <string_view>
 
 #include "base/clock.h"
-#include "broker/broker.h"
 #include "broker/key_codec.h"
-#include "ctl/lock_probe.h"
 #include "ctl/ring_scan.h"
 #include "ctl/stats.h"
 #include "ctl/store_access.h"
 #include "ctl/text.h"
+#include "shm/producer_lock.h"
+#include "shm/stats.h"
 
 namespace forge::ctl {
 namespace {
@@ -27,9 +27,10 @@ CheckResult Fail(const char* name, std::string detail) {
 }
 
 std::string SecondsAgo(const Snapshot& s) {
-  if (!s.heartbeat_age_ms) return "never beat";
-  return "last beat " +
-         Fixed(static_cast<double>(*s.heartbeat_age_ms) / 1000.0, 1) + " s ago";
+  const std::optional<std::int64_t> age_ms = s.heartbeat_age_ms();
+  if (!age_ms) return "never beat";
+  return "last beat " + Fixed(static_cast<double>(*age_ms) / 1000.0, 1) +
+         " s ago";
 }
 
 std::string WithoutProgramPrefix(std::string text) {
@@ -40,7 +41,7 @@ std::string WithoutProgramPrefix(std::string text) {
 
 class Checker {
  public:
-  Checker(const config::Config& cfg, const shm::Segment& seg)
+  Checker(const config::Config& cfg, const shm::ReadOnlySegment& seg)
       : cfg_(cfg), seg_(seg), snap_(ReadSnapshot(seg, base::UnixNowNs())) {}
 
   std::vector<CheckResult> Run() {
@@ -58,18 +59,18 @@ class Checker {
 
   CheckResult Lock() const {
     const std::string path = shm::Segment::LockPath(seg_.name());
-    const LockProbe p = ProbeProducerLock(path);
+    const shm::LockProbe p = shm::ProbeProducerLock(path);
     switch (p.state) {
-      case LockProbe::State::kNoFile:
+      case shm::LockProbe::State::kNoFile:
         return Fail("lock", "no lock file " + path +
                                 ": no broker has started on this segment");
-      case LockProbe::State::kFree:
+      case shm::LockProbe::State::kFree:
         return Fail("lock",
                     "no broker holds " + path +
                         ": start forge-broker with SHM_NAME=" + seg_.name());
-      case LockProbe::State::kError:
+      case shm::LockProbe::State::kError:
         return Fail("lock", p.error);
-      case LockProbe::State::kHeld:
+      case shm::LockProbe::State::kHeld:
         break;
     }
     if (snap_.broker_pid != 0 && p.holder_pid != snap_.broker_pid) {
@@ -87,8 +88,8 @@ class Checker {
       return Fail("heartbeat", "no broker has run on this segment");
     }
     const std::string who = "broker pid " + std::to_string(s.broker_pid);
-    const std::string state = broker::StateName(s.state);
-    if (s.state == shm::BrokerState::kStopped) {
+    const std::string state = shm::BrokerStateName(s.broker_state);
+    if (s.broker_state == shm::BrokerState::kStopped) {
       return Fail("heartbeat", who + " has stopped (" + SecondsAgo(s) + ")");
     }
     if (!s.broker_alive) {
@@ -96,8 +97,8 @@ class Checker {
                   who + " is not alive (" + SecondsAgo(s) + "; stale after " +
                       std::to_string(kBrokerStaleMs / 1000) + " s)");
     }
-    if (s.state == shm::BrokerState::kStoreError ||
-        s.state == shm::BrokerState::kExhausted) {
+    if (s.broker_state == shm::BrokerState::kStoreError ||
+        s.broker_state == shm::BrokerState::kExhausted) {
       return Fail("heartbeat", who + " is beating but in state " + state +
                                    " (" + std::to_string(s.store_errors) +
                                    " store errors)");
@@ -195,7 +196,7 @@ class Checker {
   }
 
   const config::Config& cfg_;
-  const shm::Segment& seg_;
+  const shm::ReadOnlySegment& seg_;
   const Snapshot snap_;
   std::unique_ptr<broker::RangeStore> store_;
   bool store_usable_ = false;
@@ -205,7 +206,7 @@ class Checker {
 }  // namespace
 
 std::vector<CheckResult> RunChecks(const config::Config& cfg,
-                                   const shm::Segment& seg) {
+                                   const shm::ReadOnlySegment& seg) {
   return Checker(cfg, seg).Run();
 }
 
@@ -218,8 +219,7 @@ std::string FormatCheck(const CheckResult& r) {
 
 int RunCheck(const config::Config& cfg, std::ostream& out) {
   try {
-    const shm::Segment seg =
-        shm::Segment::Attach(cfg.shm_name, shm::Access::kReadOnly);
+    const shm::ReadOnlySegment seg = shm::ReadOnlySegment::Attach(cfg.shm_name);
     const std::vector<CheckResult> results = RunChecks(cfg, seg);
     // Damaged while we read it: the results may rest on zero pages.
     if (std::string why = seg.Damage(); !why.empty()) {

@@ -4,7 +4,7 @@
 // Contract
 //   * Checks, in order, one line each ("ok" or "FAIL", name, detail):
 //       segment   the header validates (Segment::Attach read-only does it);
-//       lock      a live process holds the producer lock (lock_probe.h);
+//       lock      a live process holds the producer lock (shm/producer_lock.h);
 //       heartbeat the broker is alive, beating (kBrokerStaleMs) and
 //                 neither stopped, failing on its store, nor exhausted;
 //       store     DB_URL's store opens without being created (schema and
@@ -39,7 +39,7 @@ struct CheckResult {
 };
 
 std::vector<CheckResult> RunChecks(const config::Config& cfg,
-                                   const shm::Segment& seg);
+                                   const shm::ReadOnlySegment& seg);
 
 // "ok   lock       ..." / "FAIL lock       ...".
 std::string FormatCheck(const CheckResult& r);

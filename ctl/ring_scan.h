@@ -2,14 +2,9 @@
 // without claiming any (forge-ctl check).
 //
 // Contract
-//   * Only loads: works on a segment attached with Access::kReadOnly and
-//     never moves the ring's head, so consumers and the broker are not
-//     disturbed.
-//   * Consumers may claim (and the broker then overwrite) slots while they
-//     are copied. The scan re-reads head after copying and keeps only the
-//     slots still unclaimed then, i.e. those that could not have been
-//     overwritten yet (the producer writes slot i + capacity only after head
-//     passed i) — the same copy-then-validate rule a consumer's CAS uses.
+//   * Only loads: it is Ring::Peek (shm/ring.h) on a read-only segment, so
+//     it never moves the ring's head and consumers and the broker are not
+//     disturbed. Keys claimed while they were copied are left out.
 //   * Every key returned was pushed by the broker at some point, so it came
 //     from a range the store had already committed.
 #pragma once
@@ -27,6 +22,6 @@ struct RingKeys {
   std::vector<std::string> keys;
 };
 
-RingKeys ScanRing(const shm::Segment& seg);
+RingKeys ScanRing(const shm::ReadOnlySegment& seg);
 
 }  // namespace forge::ctl

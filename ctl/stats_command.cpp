@@ -23,13 +23,13 @@ constexpr const char* kCursorHome = "\x1b[H";
 constexpr const char* kClearToEol = "\x1b[K";
 constexpr const char* kClearBelow = "\x1b[J";
 
-shm::Segment AttachReadOnly(const std::string& shm_name) {
-  return shm::Segment::Attach(shm_name, shm::Access::kReadOnly);
+shm::ReadOnlySegment AttachReadOnly(const std::string& shm_name) {
+  return shm::ReadOnlySegment::Attach(shm_name);
 }
 
 // A snapshot, unless the segment was damaged while (or before) we read
 // it: then what we read may be zeros, and the reason is thrown instead.
-Snapshot ReadIntact(const shm::Segment& seg, std::uint64_t now) {
+Snapshot ReadIntact(const shm::ReadOnlySegment& seg, std::uint64_t now) {
   Snapshot snap = ReadSnapshot(seg, now);
   if (std::string why = seg.Damage(); !why.empty()) {
     throw shm::SegmentError(why);
@@ -51,7 +51,7 @@ std::string Render(const StatsOptions& o, const Snapshot& s) {
 }
 
 int OneShot(const StatsOptions& o, std::ostream& out) {
-  const shm::Segment seg = AttachReadOnly(o.shm_name);
+  const shm::ReadOnlySegment seg = AttachReadOnly(o.shm_name);
   Snapshot snap = ReadIntact(seg, base::UnixNowNs());
   if (o.interval.count() > 0) {
     std::this_thread::sleep_for(o.interval);
@@ -76,7 +76,7 @@ std::string Frame(const StatsOptions& o, std::optional<Snapshot>* prev) {
   const std::uint64_t now = base::UnixNowNs();
   const std::string title = o.json ? "" : WatchTitle(o, now);
   try {
-    const shm::Segment seg = AttachReadOnly(o.shm_name);
+    const shm::ReadOnlySegment seg = AttachReadOnly(o.shm_name);
     Snapshot snap = ReadIntact(seg, now);
     if (*prev) AddRates(**prev, &snap);
     std::string text = title + Render(o, snap);

@@ -2,7 +2,7 @@
 // short interval) or a view refreshed until Ctrl-C (--watch).
 //
 // Contract
-//   * Read-only: the segment is attached with Access::kReadOnly.
+//   * Read-only: the segment is attached as a shm::ReadOnlySegment.
 //   * One-shot: reads a snapshot, waits `interval` (0: no rates), reads
 //     again and prints the second one with the rates between them.
 //   * Watch: prints a frame every `watch` period until SIGINT/SIGTERM, then

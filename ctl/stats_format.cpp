@@ -5,9 +5,9 @@
 #include <utility>
 #include <vector>
 
-#include "broker/broker.h"
 #include "ctl/stats.h"
 #include "ctl/text.h"
+#include "shm/stats.h"
 
 namespace forge::ctl {
 namespace {
@@ -31,8 +31,9 @@ std::string CountWithRate(std::uint64_t count, const Snapshot& s,
 }
 
 std::string HeartbeatText(const Snapshot& s) {
-  if (!s.heartbeat_age_ms) return "never";
-  return Fixed(static_cast<double>(*s.heartbeat_age_ms) / 1000.0, 1) + " s ago";
+  const std::optional<std::int64_t> age_ms = s.heartbeat_age_ms();
+  if (!age_ms) return "never";
+  return Fixed(static_cast<double>(*age_ms) / 1000.0, 1) + " s ago";
 }
 
 std::string BrokerText(const Snapshot& s) {
@@ -42,9 +43,9 @@ std::string BrokerText(const Snapshot& s) {
 }
 
 std::string FillText(const Snapshot& s) {
-  return FillBar(s.fill_fraction(), kBarWidth) + "  " + std::to_string(s.fill) +
-         " / " + std::to_string(s.capacity) + " keys, low water " +
-         std::to_string(s.low_water);
+  return FillBar(s.ring_fill_fraction(), kBarWidth) + "  " +
+         std::to_string(s.ring_fill) + " / " + std::to_string(s.ring_capacity) +
+         " keys, low water " + std::to_string(s.low_water);
 }
 
 std::string WastedText(const Snapshot& s) {
@@ -79,7 +80,7 @@ std::vector<std::pair<std::string, std::string>> SummaryRows(
   return {
       {"segment", s.segment + " (" + s.path + ")"},
       {"broker", BrokerText(s)},
-      {"state", broker::StateName(s.state)},
+      {"state", shm::BrokerStateName(s.broker_state)},
       {"heartbeat", HeartbeatText(s)},
       {"ring fill", FillText(s)},
       {"rates", RatesText(s)},
@@ -104,14 +105,33 @@ std::vector<std::pair<std::string, std::string>> SummaryRows(
   };
 }
 
+// The worker slots forge-ctl lists: those with a pid, keys or 503s (a slot
+// that only counted requests is left out; /metrics lists it).
+std::vector<shm::WorkerStats> ListedWorkers(const Snapshot& s) {
+  std::vector<shm::WorkerStats> out;
+  for (const shm::WorkerStats& w : s.workers) {
+    if (w.pid != 0 || w.served != 0 || w.unavailable != 0) out.push_back(w);
+  }
+  return out;
+}
+
+// A worker's keys per second, when rates were measured.
+std::optional<double> ServedPerS(const Snapshot& s, const shm::WorkerStats& w) {
+  if (!s.rates) return std::nullopt;
+  const auto it = s.rates->worker_served_per_s.find(w.slot);
+  return it == s.rates->worker_served_per_s.end() ? 0.0 : it->second;
+}
+
 void WriteWorkerTable(const Snapshot& s, std::ostringstream& out) {
-  out << "\nworkers (" << s.workers.size() << ")\n";
+  const std::vector<shm::WorkerStats> workers = ListedWorkers(s);
+  out << "\nworkers (" << workers.size() << ")\n";
   char line[160];
   std::snprintf(line, sizeof(line), "  %-6s %-10s %-6s %-14s %-12s %s\n",
                 "slot", "pid", "alive", "served", "keys/s", "503s");
   out << line;
-  for (const WorkerRow& w : s.workers) {
-    const std::string rate = w.served_per_s ? Fixed(*w.served_per_s, 1) : "-";
+  for (const shm::WorkerStats& w : workers) {
+    const std::optional<double> per_s = ServedPerS(s, w);
+    const std::string rate = per_s ? Fixed(*per_s, 1) : "-";
     std::snprintf(line, sizeof(line), "  %-6u %-10d %-6s %-14llu %-12s %llu\n",
                   w.slot, w.pid, w.alive ? "yes" : "no",
                   static_cast<unsigned long long>(w.served), rate.c_str(),
@@ -160,13 +180,14 @@ std::string JsonExhaustion(const Snapshot& s) {
 }
 
 void WriteJsonWorkers(const Snapshot& s, std::ostringstream& o) {
+  const std::vector<shm::WorkerStats> workers = ListedWorkers(s);
   o << "[";
-  for (std::size_t i = 0; i < s.workers.size(); ++i) {
-    const WorkerRow& w = s.workers[i];
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    const shm::WorkerStats& w = workers[i];
     o << (i ? "," : "") << "{\"slot\":" << w.slot << ",\"pid\":" << w.pid
       << ",\"alive\":" << Bool(w.alive) << ",\"served\":" << w.served
       << ",\"unavailable\":" << w.unavailable << ",\"requests\":" << w.requests
-      << ",\"served_per_s\":" << JsonNumberOrNull(w.served_per_s) << "}";
+      << ",\"served_per_s\":" << JsonNumberOrNull(ServedPerS(s, w)) << "}";
   }
   o << "]";
 }
@@ -188,16 +209,17 @@ std::string FormatJson(const Snapshot& s) {
   std::ostringstream o;
   o << "{\"segment\":" << JsonQuote(s.segment)
     << ",\"path\":" << JsonQuote(s.path)
-    << ",\"time_unix_ms\":" << s.unix_ns / 1'000'000
+    << ",\"time_unix_ms\":" << s.now_unix_ns / 1'000'000
     << ",\"broker\":{\"pid\":" << s.broker_pid
     << ",\"alive\":" << Bool(s.broker_alive)
-    << ",\"state\":" << JsonQuote(broker::StateName(s.state))
+    << ",\"state\":" << JsonQuote(shm::BrokerStateName(s.broker_state))
     << ",\"heartbeat_age_ms\":"
-    << (s.heartbeat_age_ms ? std::to_string(*s.heartbeat_age_ms) : "null")
+    << (s.heartbeat_age_ms() ? std::to_string(*s.heartbeat_age_ms()) : "null")
     << ",\"store_errors\":" << s.store_errors
     << ",\"last_refill_ns\":" << s.last_refill_ns << "}"
-    << ",\"ring\":{\"capacity\":" << s.capacity << ",\"fill\":" << s.fill
-    << ",\"fill_fraction\":" << Significant(s.fill_fraction())
+    << ",\"ring\":{\"capacity\":" << s.ring_capacity
+    << ",\"fill\":" << s.ring_fill
+    << ",\"fill_fraction\":" << Significant(s.ring_fill_fraction())
     << ",\"low_water\":" << s.low_water << "}"
     << ",\"keys\":{\"produced\":" << s.keys_produced
     << ",\"served\":" << s.served_total

@@ -55,8 +55,7 @@ std::string DescribeHeaderFormat(const shm::Header& h) {
 
 std::optional<broker::StoreFormat> SegmentFormat(const std::string& shm_name) {
   try {
-    const shm::Segment seg =
-        shm::Segment::Attach(shm_name, shm::Access::kReadOnly);
+    const shm::ReadOnlySegment seg = shm::ReadOnlySegment::Attach(shm_name);
     return FormatOf(seg.header());
   } catch (const shm::SegmentError&) {
     return std::nullopt;  // no segment: the config's format is tried

@@ -13,63 +13,24 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <string>
-#include <vector>
 
 #include "shm/layout.h"
 #include "shm/ring.h"
+#include "shm/stats.h"
 
 namespace forge::frontend {
 
-// One worker stats slot that has been used (a live pid or any count).
-struct WorkerSnapshot {
-  std::uint32_t slot = 0;
-  std::int32_t pid = 0;  // 0 when free
-  bool alive = false;    // pid > 0 and the process exists
-  std::uint64_t served = 0;
-  std::uint64_t unavailable = 0;
-  std::uint64_t requests = 0;
-};
-
-// A moment's view of the segment, for health, metrics and error messages.
-struct Snapshot {
+// A moment's view of the segment, for health, metrics and error messages:
+// shm::Stats (read by shm::ReadStats; every used worker slot of every
+// frontend) plus whether and why this worker is attached.
+struct Snapshot : shm::Stats {
   std::string shm_name;   // SHM_NAME the worker attaches to
   bool attached = false;  // false until the broker has created the segment
   // While not attached: why ("" when no segment exists yet), one line, e.g.
-  // "shared memory … was truncated to 100 bytes (expected N) …".
+  // "shared memory … was truncated to 100 bytes (expected N) …". The
+  // shm::Stats fields are meaningful only when attached.
   std::string detached_reason;
-  // Broker health (meaningful only when attached).
-  bool broker_alive = false;  // pid alive and heartbeat younger than
-                              // kHeartbeatStaleAfter (segment_backend.h)
-  shm::BrokerState broker_state = shm::BrokerState::kNone;
-  std::int32_t broker_pid = 0;
-  // Seconds since the broker's last heartbeat; nullopt if it never beat.
-  std::optional<double> heartbeat_age_s;
-  std::string store;  // store description from the segment header
-  std::uint32_t key_length = 0;
-  // Ring.
-  std::uint64_t ring_keys = 0;
-  std::uint64_t ring_capacity = 0;
-  std::uint64_t low_water = 0;  // the broker refills below this fill
-  // Broker counters (they only grow while one broker runs; a new broker on
-  // the same segment carries them on).
-  std::uint64_t keys_produced = 0;
-  std::uint64_t ranges_reserved = 0;
-  std::uint64_t refills = 0;
-  std::uint64_t store_errors = 0;
-  std::uint64_t keys_wasted = 0;     // known gaps (0 if unknown)
-  std::uint64_t last_refill_ns = 0;  // latest store round trip
-  // Key space: numbers [0, key_space); the store has handed out
-  // [0, store_next) as of the broker's latest reservation.
-  std::uint64_t key_space = 0;
-  std::uint64_t store_next = 0;
-  // Totals over every worker slot of the segment (all frontends).
-  std::uint64_t served_total = 0;
-  std::uint64_t unavailable_total = 0;
-  std::uint64_t requests_total = 0;
-  std::uint32_t workers_alive = 0;
-  std::vector<WorkerSnapshot> workers;  // used slots, by slot number
 };
 
 // What TakeKeys claimed. The length comes from the same segment as the

@@ -161,7 +161,7 @@ std::optional<std::string_view> BearerToken(std::string_view authorization) {
 }
 
 bool Healthy(const Snapshot& s) {
-  return s.attached && s.broker_alive && s.ring_keys > 0;
+  return s.attached && s.broker_alive && s.ring_fill > 0;
 }
 
 std::string UnavailableReason(const Snapshot& s) {

@@ -7,18 +7,10 @@
 #include <string_view>
 #include <utility>
 
+#include "shm/stats.h"
+
 namespace forge::frontend {
 namespace {
-
-// Label values of forge_broker_state; the same words forge-ctl prints
-// (broker::StateName), which the frontend cannot link (no store code here).
-constexpr std::array<std::pair<shm::BrokerState, std::string_view>, 6> kStates =
-    {{{shm::BrokerState::kNone, "none"},
-      {shm::BrokerState::kStarting, "starting"},
-      {shm::BrokerState::kRunning, "running"},
-      {shm::BrokerState::kStoreError, "store-error"},
-      {shm::BrokerState::kExhausted, "exhausted"},
-      {shm::BrokerState::kStopped, "stopped"}}};
 
 // Appends families and samples in exposition order.
 class Exposition {
@@ -53,13 +45,13 @@ class Exposition {
 std::string Int(std::uint64_t v) { return std::to_string(v); }
 std::string Bool(bool v) { return v ? "1" : "0"; }
 
-using Field = std::uint64_t WorkerSnapshot::*;
+using Field = std::uint64_t shm::WorkerStats::*;
 
 // One per-slot family; `field` picks the counter of each used slot.
 void PerSlot(Exposition& e, const Snapshot& s, std::string_view name,
              std::string_view help, Field field) {
   e.Family(name, "counter", help);
-  for (const WorkerSnapshot& w : s.workers) {
+  for (const shm::WorkerStats& w : s.workers) {
     e.Sample(name, "slot", Int(w.slot), Int(w.*field));
   }
 }
@@ -68,17 +60,17 @@ void Workers(Exposition& e, const Snapshot& s) {
   PerSlot(e, s, "forge_keys_served_total",
           "Keys handed out, per worker stats slot (all frontends on the "
           "segment).",
-          &WorkerSnapshot::served);
+          &shm::WorkerStats::served);
   PerSlot(e, s, "forge_unavailable_total",
           "Requests answered 503 because no key was available in time, per "
           "worker stats slot.",
-          &WorkerSnapshot::unavailable);
+          &shm::WorkerStats::unavailable);
   PerSlot(e, s, "forge_http_requests_total",
           "HTTP requests answered, per worker stats slot.",
-          &WorkerSnapshot::requests);
+          &shm::WorkerStats::requests);
   e.Family("forge_worker_pid", "gauge",
            "Process id of the live worker holding the stats slot.");
-  for (const WorkerSnapshot& w : s.workers) {
+  for (const shm::WorkerStats& w : s.workers) {
     if (w.alive) e.Sample("forge_worker_pid", "slot", Int(w.slot), Int(w.pid));
   }
   e.Single("forge_workers_alive", "gauge",
@@ -89,7 +81,7 @@ void Workers(Exposition& e, const Snapshot& s) {
 void Ring(Exposition& e, const Snapshot& s) {
   e.Single("forge_ring_capacity", "gauge", "Ring slots.", Int(s.ring_capacity));
   e.Single("forge_ring_fill", "gauge", "Keys ready in the ring.",
-           Int(s.ring_keys));
+           Int(s.ring_fill));
   e.Single("forge_ring_low_water", "gauge",
            "The broker refills the ring when its fill drops below this.",
            Int(s.low_water));
@@ -119,14 +111,14 @@ void BrokerHealth(Exposition& e, const Snapshot& s) {
   e.Family("forge_broker_heartbeat_age_seconds", "gauge",
            "Seconds since the broker's last heartbeat (absent if it never "
            "beat).");
-  if (s.heartbeat_age_s) {
+  if (s.heartbeat_age_ns) {
     e.Sample("forge_broker_heartbeat_age_seconds",
-             MetricNumber(*s.heartbeat_age_s));
+             MetricNumber(static_cast<double>(*s.heartbeat_age_ns) / 1e9));
   }
   e.Family("forge_broker_state", "gauge",
            "1 for the broker's current state, 0 for the others.");
-  for (const auto& [state, name] : kStates) {
-    e.Sample("forge_broker_state", "state", name,
+  for (const shm::BrokerState state : shm::kBrokerStates) {
+    e.Sample("forge_broker_state", "state", shm::BrokerStateName(state),
              Bool(s.broker_state == state));
   }
 }
@@ -134,12 +126,9 @@ void BrokerHealth(Exposition& e, const Snapshot& s) {
 void KeySpace(Exposition& e, const Snapshot& s) {
   e.Single("forge_key_space_size", "gauge",
            "Keys the store's format allows (62^KEY_LENGTH).", Int(s.key_space));
-  const double used = s.key_space == 0 ? 0
-                                       : static_cast<double>(s.store_next) /
-                                             static_cast<double>(s.key_space);
   e.Single("forge_key_space_used_ratio", "gauge",
            "Share of the key space the store has handed out (0..1).",
-           MetricNumber(used));
+           MetricNumber(s.key_space_used()));
 }
 
 }  // namespace

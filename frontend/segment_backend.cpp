@@ -4,12 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "base/clock.h"
 #include "base/log.h"
-#include "base/process.h"
 #include "shm/notify.h"
+#include "shm/stats.h"
 #include "shm/workers.h"
 
 namespace forge::frontend {
@@ -28,10 +27,6 @@ struct SegmentBackend::Attachment {
   shm::WorkerSlot* Slot() { return slot ? &segment.worker(*slot) : nullptr; }
 };
 
-bool BrokerAlive(const shm::Segment& seg) {
-  return shm::BrokerAlive(seg.broker(), base::UnixNowNs());
-}
-
 namespace {
 
 shm::BrokerState StateOf(const shm::Segment& seg) {
@@ -39,57 +34,6 @@ shm::BrokerState StateOf(const shm::Segment& seg) {
   // kExhausted a pop sees the broker's last push (see TakeKeys).
   return static_cast<shm::BrokerState>(
       seg.broker().state.load(std::memory_order_acquire));
-}
-
-// relaxed (every load below): Observe() is an informational snapshot for
-// /healthz and /metrics; no other memory is read through these values.
-constexpr auto kRelaxed = std::memory_order_relaxed;
-
-void ReadHeader(const shm::Header& h, Snapshot* s) {
-  s->store.assign(h.store, ::strnlen(h.store, sizeof(h.store)));
-  s->key_length = h.key_length;
-  s->key_space = h.key_space;
-  s->ring_capacity = h.capacity;
-}
-
-void ReadBroker(const shm::Segment& seg, Snapshot* s) {
-  const shm::BrokerStats& b = seg.broker();
-  s->broker_alive = BrokerAlive(seg);
-  s->broker_state = StateOf(seg);
-  s->broker_pid = b.pid.load(kRelaxed);
-  if (const std::uint64_t beat = b.heartbeat_unix_ns.load(kRelaxed)) {
-    const std::uint64_t now = base::UnixNowNs();
-    s->heartbeat_age_s = now > beat ? static_cast<double>(now - beat) / 1e9 : 0;
-  }
-  s->low_water = b.low_water.load(kRelaxed);
-  s->keys_produced = b.keys_produced.load(kRelaxed);
-  s->ranges_reserved = b.ranges_reserved.load(kRelaxed);
-  s->refills = b.refills.load(kRelaxed);
-  s->store_errors = b.store_errors.load(kRelaxed);
-  s->keys_wasted = b.keys_wasted.load(kRelaxed);
-  s->last_refill_ns = b.last_refill_ns.load(kRelaxed);
-  s->store_next = b.store_next.load(kRelaxed);
-}
-
-void ReadWorkers(const shm::Segment& seg, Snapshot* s) {
-  for (std::uint32_t i = 0; i < shm::kMaxWorkers; ++i) {
-    const shm::WorkerSlot& slot = seg.worker(i);
-    WorkerSnapshot w;
-    w.slot = i;
-    w.pid = slot.pid.load(kRelaxed);
-    w.served = slot.served.load(kRelaxed);
-    w.unavailable = slot.unavailable.load(kRelaxed);
-    w.requests = slot.requests.load(kRelaxed);
-    if (w.pid == 0 && w.served == 0 && w.unavailable == 0 && w.requests == 0) {
-      continue;  // never used
-    }
-    w.alive = w.pid > 0 && base::ProcessAlive(w.pid);
-    s->served_total += w.served;
-    s->unavailable_total += w.unavailable;
-    s->requests_total += w.requests;
-    if (w.alive) ++s->workers_alive;
-    s->workers.push_back(w);
-  }
 }
 
 }  // namespace
@@ -159,9 +103,8 @@ std::string SegmentBackend::DetachedReason() {
 
 bool SegmentBackend::Attach() {
   try {
-    auto a = std::make_unique<Attachment>(Attachment{
-        shm::Segment::Attach(options_.shm_name, shm::Access::kReadWrite), 0,
-        std::nullopt});
+    auto a = std::make_unique<Attachment>(
+        Attachment{shm::Segment::Attach(options_.shm_name), 0, std::nullopt});
     a->key_length = a->segment.header().key_length;
     a->slot =
         shm::ClaimWorkerSlot(a->segment, ::getpid(), options_.frontend_pid);
@@ -280,11 +223,8 @@ Snapshot SegmentBackend::Observe() {
   Attachment* a = Current();
   if (a != nullptr) {
     const shm::Segment& seg = a->segment;
+    static_cast<shm::Stats&>(s) = shm::ReadStats(seg, base::UnixNowNs());
     s.attached = true;
-    ReadHeader(seg.header(), &s);
-    ReadBroker(seg, &s);
-    s.ring_keys = seg.ring().Size();
-    ReadWorkers(seg, &s);
     if (!seg.faulted()) return s;
     OnFault(a);  // what we read is zeros: report the damage instead
     s = Snapshot{};

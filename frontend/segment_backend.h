@@ -45,7 +45,6 @@
 #include <vector>
 
 #include "frontend/backend.h"
-#include "shm/health.h"
 #include "shm/segment.h"
 
 namespace forge::frontend {
@@ -100,11 +99,5 @@ class SegmentBackend final : public Backend {
   std::string damage_;        // why the last segment was detached
   std::string last_error_;    // why the last attach failed ("" if none)
 };
-
-// Broker liveness is shm::BrokerAlive (shm/health.h), shared with forge-ctl.
-using shm::kHeartbeatStaleAfter;
-
-// shm::BrokerAlive for the broker of `seg`, now.
-bool BrokerAlive(const shm::Segment& seg);
 
 }  // namespace forge::frontend

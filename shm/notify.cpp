@@ -61,7 +61,7 @@ std::uint64_t LowWater(const Segment& seg) {
   // moves the moment of a wake-up, it cannot lose one.
   const std::uint64_t low =
       seg.broker().low_water.load(std::memory_order_relaxed);
-  return std::clamp<std::uint64_t>(low, 1, seg.ring().capacity());
+  return std::clamp<std::uint64_t>(low, 1, seg.ring().Capacity());
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // shm/producer_lock.h — the lock that makes one broker per segment
 // (docs/design.md §2.3), and the probe that tells whether it is held.
 // Acquire() is internal to forge_shm; ProbeProducerLock() is for
-// forge-ctl (re-exported by ctl/lock_probe.h).
+// forge-ctl. The pid text is written and read only here.
 //
 // Contract
 //   * Acquire() opens (creating with mode 0600) the lock file, takes

@@ -3,8 +3,10 @@
 // Contract
 //   * Process safety: exactly one producer (the broker that holds the
 //     segment's flock, see segment.h) calls Push(); any number of consumer
-//     processes and threads call TryPop()/TryPopBatch() concurrently. There
-//     are no locks: a process may be SIGKILLed at any instruction.
+//     processes and threads call TryPop()/TryClaim()/TryPopBatch()
+//     concurrently; readers (Size(), Peek()) only load, so a const Ring on
+//     a read-only mapping serves them. There are no locks: a process may be
+//     SIGKILLed at any instruction.
 //   * Indices grow forever (64-bit; at 10^9 keys/s they wrap after ~584
 //     years); slot i lives at i & (capacity - 1).
 //
@@ -34,6 +36,7 @@
 #include <cstdint>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "shm/layout.h"
 
@@ -74,7 +77,7 @@ class BasicRing {
         mask_(capacity - 1),
         hook_(std::move(hook)) {}
 
-  std::uint64_t capacity() const { return mask_ + 1; }
+  std::uint64_t Capacity() const { return mask_ + 1; }
 
   // Keys ready to claim right now (a snapshot; may be stale immediately).
   std::uint64_t Size() const {
@@ -83,6 +86,37 @@ class BasicRing {
     const std::uint64_t h = head_->load(std::memory_order_acquire);
     const std::uint64_t t = tail_->load(std::memory_order_acquire);
     return t > h ? t - h : 0;
+  }
+
+  // Reader: copies the keys published right now into *out (replacing its
+  // contents), in ring order, without claiming any: head never moves, so
+  // consumers and the producer are not disturbed, and loads suffice (a
+  // PROT_READ mapping). Slots claimed while they were copied are dropped:
+  // only those still unclaimed after the copy are kept, which the producer
+  // cannot have overwritten yet (it writes slot i + capacity only after
+  // head passed i), the same copy-then-validate rule as TryClaim's CAS.
+  // Returns the ring index of (*out)[0].
+  std::uint64_t Peek(std::vector<Key>* out) const {
+    // acquire: pairs with consumers' release CAS (as in Size()).
+    const std::uint64_t first = head_->load(std::memory_order_acquire);
+    // acquire: pairs with the producer's release store of tail, so the
+    // slot words below it are visible to our copy.
+    const std::uint64_t t = tail_->load(std::memory_order_acquire);
+    out->resize(t > first ? static_cast<std::size_t>(t - first) : 0);
+    for (std::size_t i = 0; i < out->size(); ++i) {
+      CopyOut(first + i, &(*out)[i]);
+    }
+    // acquire fence: keeps the slot loads above from moving after the head
+    // re-read below (seqlock-style read validation).
+    std::atomic_thread_fence(std::memory_order_acquire);
+    // relaxed: ordered by the fence; a slot still at or past this head was
+    // not yet overwritten when it was copied.
+    const std::uint64_t head =
+        std::max(head_->load(std::memory_order_relaxed), first);
+    const auto skip = static_cast<std::ptrdiff_t>(
+        std::min<std::uint64_t>(head - first, out->size()));
+    out->erase(out->begin(), out->begin() + skip);
+    return head;
   }
 
   // Consumer: claims one key. Returns false when the ring is empty.
@@ -159,7 +193,7 @@ class BasicRing {
     // acquire: pairs with the consumers' release CAS, so their copies of
     // the slots we are about to overwrite are complete (I3).
     const std::uint64_t h = head_->load(std::memory_order_acquire);
-    const std::uint64_t free_slots = capacity() - (t - h);
+    const std::uint64_t free_slots = Capacity() - (t - h);
     const std::size_t m =
         static_cast<std::size_t>(std::min<std::uint64_t>(n, free_slots));
     for (std::size_t i = 0; i < m; ++i) CopyIn(t + i, keys[i]);

@@ -388,11 +388,11 @@ std::uint32_t CheckWorkerIndex(std::uint32_t i) {
 
 }  // namespace
 
-struct Segment::Impl {
-  Impl(std::string n, Fd f, GuardedMapping r, bool ro,
-       std::optional<ProducerLock> l, std::string note_text)
+struct ReadOnlySegment::Impl {
+  Impl(std::string n, Fd f, GuardedMapping r, std::optional<ProducerLock> l,
+       std::string note_text)
       : name(std::move(n)),
-        path(Segment::ObjectPath(name)),
+        path(ObjectPath(name)),
         fd(std::move(f)),
         region(std::move(r)),
         prefix(PrefixOf(region)),
@@ -400,7 +400,6 @@ struct Segment::Impl {
              reinterpret_cast<Slot*>(static_cast<char*>(region.data()) +
                                      kSlotsOffset),
              prefix->header.capacity),
-        read_only(ro),
         lock(std::move(l)),
         note(std::move(note_text)) {
     const struct stat st = StatFd(fd.get(), path);
@@ -414,7 +413,6 @@ struct Segment::Impl {
   GuardedMapping region;
   SegmentPrefix* prefix;
   Ring ring;
-  bool read_only;
   std::optional<ProducerLock> lock;  // set for the producer only
   std::string note;
   dev_t dev = 0;  // the object's identity when it was opened
@@ -425,17 +423,17 @@ std::string StoreIdOf(const Header& h) {
   return std::string(h.store_id, ::strnlen(h.store_id, sizeof(h.store_id)));
 }
 
-std::string Segment::ObjectName(const std::string& name) {
+std::string ReadOnlySegment::ObjectName(const std::string& name) {
   ValidateName(name);
   return "/mini-forge." + name;
 }
 
-std::string Segment::ObjectPath(const std::string& name) {
+std::string ReadOnlySegment::ObjectPath(const std::string& name) {
   ValidateName(name);
   return "/dev/shm/mini-forge." + name;
 }
 
-std::string Segment::LockPath(const std::string& name) {
+std::string ReadOnlySegment::LockPath(const std::string& name) {
   return ObjectPath(name) + std::string(base::kShmLockSuffix);
 }
 
@@ -450,22 +448,21 @@ Segment Segment::OpenProducer(const std::string& name,
   std::string note = "created " + path;
   if (auto fd = OpenExisting(name, true)) {
     if (auto kept = Reuse(*fd, spec, path, &note)) {
-      return Segment(std::make_unique<Impl>(name, std::move(*fd),
-                                            std::move(*kept), false,
-                                            std::move(lock), note));
+      return Segment(std::make_unique<Impl>(
+          name, std::move(*fd), std::move(*kept), std::move(lock), note));
     }
     // Not kept: Create() renames the new segment over it atomically.
   }
   Created created = Create(spec, path);
   return Segment(std::make_unique<Impl>(name, std::move(created.fd),
-                                        std::move(created.region), false,
+                                        std::move(created.region),
                                         std::move(lock), note));
 }
 
-Segment Segment::Attach(const std::string& name, Access access) {
+std::unique_ptr<ReadOnlySegment::Impl> ReadOnlySegment::AttachImpl(
+    const std::string& name, bool writable) {
   const std::string path = ObjectPath(name);
-  const bool ro = access == Access::kReadOnly;
-  auto fd = OpenExisting(name, !ro);
+  auto fd = OpenExisting(name, writable);
   if (!fd) {
     throw SegmentMissing(
         "no shared memory " + path + " for SHM_NAME \"" + name +
@@ -475,7 +472,7 @@ Segment Segment::Attach(const std::string& name, Access access) {
   if (Status s = CheckOwnership(st, path); !s.ok()) throw SegmentError(s);
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (size < sizeof(Header)) throw SegmentError(TooSmall(path, size));
-  GuardedMapping region = Map(fd->get(), !ro, size, path);
+  GuardedMapping region = Map(fd->get(), writable, size, path);
   const SegmentPrefix& p = *PrefixOf(region);
   Status check = CheckHeader(p.header, size, path);
   if (check.ok()) check = CheckIndices(p, path);
@@ -484,37 +481,47 @@ Segment Segment::Attach(const std::string& name, Access access) {
     check = Status::Corruption(Shrunk(fd->get(), path, size));
   }
   if (!check.ok()) throw SegmentError(check);
-  return Segment(std::make_unique<Impl>(name, std::move(*fd), std::move(region),
-                                        ro, std::nullopt, std::string()));
+  return std::make_unique<Impl>(name, std::move(*fd), std::move(region),
+                                std::nullopt, std::string());
 }
 
-Segment::Segment(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Segment::Segment(Segment&&) noexcept = default;
-Segment& Segment::operator=(Segment&&) noexcept = default;
-Segment::~Segment() = default;
+ReadOnlySegment ReadOnlySegment::Attach(const std::string& name) {
+  return ReadOnlySegment(AttachImpl(name, false));
+}
 
-const std::string& Segment::name() const { return impl_->name; }
-const Header& Segment::header() const { return impl_->prefix->header; }
-BrokerStats& Segment::broker() { return impl_->prefix->broker; }
-const BrokerStats& Segment::broker() const { return impl_->prefix->broker; }
+Segment Segment::Attach(const std::string& name) {
+  return Segment(AttachImpl(name, true));
+}
 
+ReadOnlySegment::ReadOnlySegment(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+ReadOnlySegment::ReadOnlySegment(ReadOnlySegment&&) noexcept = default;
+ReadOnlySegment& ReadOnlySegment::operator=(ReadOnlySegment&&) noexcept =
+    default;
+ReadOnlySegment::~ReadOnlySegment() = default;
+Segment::Segment(std::unique_ptr<Impl> impl)
+    : ReadOnlySegment(std::move(impl)) {}
+
+const std::string& ReadOnlySegment::name() const { return impl_->name; }
+const Header& ReadOnlySegment::header() const { return impl_->prefix->header; }
+const BrokerStats& ReadOnlySegment::broker() const {
+  return impl_->prefix->broker;
+}
+const WorkerSlot& ReadOnlySegment::worker(std::uint32_t i) const {
+  return impl_->prefix->workers[CheckWorkerIndex(i)];
+}
+const Ring& ReadOnlySegment::ring() const { return impl_->ring; }
+bool ReadOnlySegment::faulted() const { return impl_->region.faulted(); }
+
+BrokerStats& Segment::broker() { return impl().prefix->broker; }
 WorkerSlot& Segment::worker(std::uint32_t i) {
-  return impl_->prefix->workers[CheckWorkerIndex(i)];
+  return impl().prefix->workers[CheckWorkerIndex(i)];
 }
+Ring& Segment::ring() { return impl().ring; }
+bool Segment::is_producer() const { return impl().lock.has_value(); }
+const std::string& Segment::open_note() const { return impl().note; }
 
-const WorkerSlot& Segment::worker(std::uint32_t i) const {
-  return impl_->prefix->workers[CheckWorkerIndex(i)];
-}
-
-Ring& Segment::ring() { return impl_->ring; }
-const Ring& Segment::ring() const { return impl_->ring; }
-bool Segment::is_producer() const { return impl_->lock.has_value(); }
-bool Segment::read_only() const { return impl_->read_only; }
-const std::string& Segment::open_note() const { return impl_->note; }
-
-bool Segment::faulted() const { return impl_->region.faulted(); }
-
-std::string Segment::Damage() const {
+std::string ReadOnlySegment::Damage() const {
   const Impl& m = *impl_;
   const std::uint64_t mapped = m.region.size();
   struct stat st {};

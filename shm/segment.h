@@ -41,10 +41,12 @@
 //     resized, deleted, or replaced by another file since it was opened,
 //     or faulted; "" while it is intact. Every reader must treat what it
 //     read from a damaged segment as garbage.
-//   * kReadOnly maps PROT_READ: loads through broker()/worker()/ring() are
-//     fine, any store or pop through them faults (SIGSEGV). Use the const
-//     accessors there.
-//   * A Segment is movable, not copyable; it unmaps on destruction. All
+//   * ReadOnlySegment::Attach maps PROT_READ and hands out only const
+//     access (broker(), worker(), ring() return const references), so a
+//     store or pop through a read-only mapping is a compile error.
+//   * A Segment is a ReadOnlySegment too: readers take one by const
+//     reference (never move a Segment into a ReadOnlySegment variable).
+//     Both are movable, not copyable; they unmap on destruction. All
 //     methods are safe to call from any thread; the memory they return
 //     follows the rules of layout.h and ring.h.
 #pragma once
@@ -52,6 +54,8 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "base/status.h"
 #include "shm/layout.h"
@@ -102,46 +106,31 @@ struct SegmentSpec {
 // The identity recorded in a header ("" when none was recorded).
 std::string StoreIdOf(const Header& h);
 
-enum class Access { kReadWrite, kReadOnly };
-
-class Segment {
+// Read access to a segment: every accessor returns const, so nothing can
+// store or pop through it (a compile error, not a SIGSEGV on a PROT_READ
+// page). forge-ctl attaches one, mapped PROT_READ; every reader of a
+// segment (shm/stats.h, the ring scan) takes one. A Segment is one too.
+class ReadOnlySegment {
  public:
   // Throws SegmentError if `name` is not a valid SHM_NAME.
   static std::string ObjectName(const std::string& name);  // "/mini-forge.x"
   static std::string ObjectPath(const std::string& name);  // /dev/shm/...
   static std::string LockPath(const std::string& name);
 
-  // Broker: takes the producer lock, then creates the segment or re-attaches
-  // a compatible one. A segment whose capacity/key format differs from
-  // `spec` is refused (SegmentError) unless no worker is attached, in which
-  // case it is replaced (the keys it held become gaps, never repeats). One
-  // filled from another store (identity differs) is refused while its ring
-  // holds keys and replaced when it is empty (see "Store identity").
-  static Segment OpenProducer(const std::string& name, const SegmentSpec& spec);
-
-  // Frontend (kReadWrite: ring pops, worker stats) or forge-ctl
-  // (kReadOnly: mapped PROT_READ, so it cannot corrupt anything).
+  // forge-ctl: maps the segment PROT_READ, so it cannot corrupt anything.
   // Throws SegmentMissing or SegmentError.
-  static Segment Attach(const std::string& name, Access access);
+  static ReadOnlySegment Attach(const std::string& name);
 
-  Segment(Segment&&) noexcept;
-  Segment& operator=(Segment&&) noexcept;
-  ~Segment();
+  ReadOnlySegment(ReadOnlySegment&&) noexcept;
+  ReadOnlySegment& operator=(ReadOnlySegment&&) noexcept;
+  ~ReadOnlySegment();
 
   const std::string& name() const;
   const Header& header() const;
-  BrokerStats& broker();  // kReadWrite only
   const BrokerStats& broker() const;
-  WorkerSlot& worker(std::uint32_t i);  // i < kMaxWorkers, else out_of_range
+  // i < kMaxWorkers, else out_of_range.
   const WorkerSlot& worker(std::uint32_t i) const;
-  Ring& ring();
-  const Ring& ring() const;
-  bool is_producer() const;  // holds the producer lock
-  bool read_only() const;    // attached with Access::kReadOnly
-  // Producer only: one line saying whether the segment was created,
-  // re-attached (and how many keys it kept) or replaced (and how many keys
-  // became gaps). Empty for Attach().
-  const std::string& open_note() const;
+  const Ring& ring() const;  // Size() and Peek() only
   // "" while the object is intact, else one line: what happened to it
   // (truncated to N bytes (expected M), resized, deleted, replaced, or
   // faulted) and what to do. See "Damage while in use" above.
@@ -150,10 +139,60 @@ class Segment {
   // read from it since is zeros. Check after a pop before using its keys.
   bool faulted() const;
 
- private:
+ protected:
   struct Impl;
-  explicit Segment(std::unique_ptr<Impl> impl);
+  explicit ReadOnlySegment(std::unique_ptr<Impl> impl);
+  // Maps an existing segment after validating it (see Attach).
+  static std::unique_ptr<Impl> AttachImpl(const std::string& name,
+                                          bool writable);
+  Impl& impl() const { return *impl_; }
+
+ private:
   std::unique_ptr<Impl> impl_;
 };
+
+// A read-write segment: the broker's (producer) or a frontend worker's
+// (ring pops, worker stats).
+class Segment : public ReadOnlySegment {
+ public:
+  // Broker: takes the producer lock, then creates the segment or re-attaches
+  // a compatible one. A segment whose capacity/key format differs from
+  // `spec` is refused (SegmentError) unless no worker is attached, in which
+  // case it is replaced (the keys it held become gaps, never repeats). One
+  // filled from another store (identity differs) is refused while its ring
+  // holds keys and replaced when it is empty (see "Store identity").
+  static Segment OpenProducer(const std::string& name, const SegmentSpec& spec);
+
+  // Frontend: maps the segment read-write (ring pops, worker stats).
+  // Throws SegmentMissing or SegmentError.
+  static Segment Attach(const std::string& name);
+
+  using ReadOnlySegment::broker;
+  using ReadOnlySegment::ring;
+  using ReadOnlySegment::worker;
+  BrokerStats& broker();
+  WorkerSlot& worker(std::uint32_t i);  // i < kMaxWorkers, else out_of_range
+  Ring& ring();
+  bool is_producer() const;  // holds the producer lock
+  // Producer only: one line saying whether the segment was created,
+  // re-attached (and how many keys it kept) or replaced (and how many keys
+  // became gaps). Empty for Attach().
+  const std::string& open_note() const;
+
+ private:
+  explicit Segment(std::unique_ptr<Impl> impl);
+};
+
+// A store through a read-only segment does not compile.
+namespace internal {
+template <typename T>
+inline constexpr bool kConstRef = std::is_const_v<std::remove_reference_t<T>>;
+}  // namespace internal
+static_assert(
+    internal::kConstRef<decltype(std::declval<ReadOnlySegment&>().broker())>);
+static_assert(
+    internal::kConstRef<decltype(std::declval<ReadOnlySegment&>().worker(0))>);
+static_assert(
+    internal::kConstRef<decltype(std::declval<ReadOnlySegment&>().ring())>);
 
 }  // namespace forge::shm

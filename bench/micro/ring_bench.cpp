@@ -49,7 +49,7 @@ void Refill(benchmark::State& state, Ring& ring, const std::vector<Key>& keys) {
 
 void Drain(benchmark::State& state, Ring& ring) {
   state.PauseTiming();
-  std::vector<Key> sink(ring.capacity());
+  std::vector<Key> sink(ring.Capacity());
   static_cast<void>(ring.TryPopBatch(sink.data(), sink.size()));
   state.ResumeTiming();
 }

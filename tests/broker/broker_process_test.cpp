@@ -66,7 +66,7 @@ class BrokerProcessTest : public ::testing::Test {
           [&] {
             try {
               consumer_.emplace(
-                  shm::Segment::Attach(shm_.str(), shm::Access::kReadWrite));
+                  shm::Segment::Attach(shm_.str()));
               return true;
             } catch (const shm::SegmentError&) {
               // Missing, or caught mid-creation (still 0 bytes): retry.

@@ -166,8 +166,7 @@ class BrokerTest : public ::testing::Test {
   void Open(FakeStore& store) {
     producer_.emplace(
         shm::Segment::OpenProducer(shm_.str(), SegmentSpecFor(cfg_, store)));
-    consumer_.emplace(
-        shm::Segment::Attach(shm_.str(), shm::Access::kReadWrite));
+    consumer_.emplace(shm::Segment::Attach(shm_.str()));
   }
 
   BrokerOptions Options(milliseconds idle_wait = milliseconds(50)) const {
@@ -547,13 +546,6 @@ TEST_F(BrokerTest, StopNeverReturnsRingKeysFilledFromAnotherStore) {
     }
   }
   EXPECT_EQ(stats().keys_wasted.load(), 0u);
-}
-
-TEST(BrokerStateName, NamesEveryState) {
-  EXPECT_STREQ(StateName(State::kRunning), "running");
-  EXPECT_STREQ(StateName(State::kStoreError), "store-error");
-  EXPECT_STREQ(StateName(State::kExhausted), "exhausted");
-  EXPECT_STREQ(StateName(State::kStopped), "stopped");
 }
 
 }  // namespace

@@ -86,7 +86,7 @@ TEST_F(CtlTest, TableReportsARunningBroker) {
 // slot for as long as forge-ctl measures: the rates must show it.
 TEST_F(CtlTest, RatesMoveWhileKeysAreServed) {
   Process broker = StartBroker();
-  shm::Segment seg = shm::Segment::Attach(shm_.str(), shm::Access::kReadWrite);
+  shm::Segment seg = shm::Segment::Attach(shm_.str());
   const auto slot = shm::ClaimWorkerSlot(seg, ::getpid(), ::getppid());
   ASSERT_TRUE(slot.has_value());
   std::atomic<bool> stop{false};
@@ -143,7 +143,7 @@ TEST_F(CtlTest, StoppedBrokerIsReportedStoppedAndNotAlive) {
 
 // Pops `n` keys as a consumer would.
 std::vector<std::string> PopKeys(const std::string& shm_name, std::size_t n) {
-  shm::Segment seg = shm::Segment::Attach(shm_name, shm::Access::kReadWrite);
+  shm::Segment seg = shm::Segment::Attach(shm_name);
   std::vector<shm::Key> keys(n);
   EXPECT_EQ(seg.ring().TryPopBatch(keys.data(), n), n);
   std::vector<std::string> out;

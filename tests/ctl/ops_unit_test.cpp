@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "broker/key_codec.h"
-#include "ctl/lock_probe.h"
 #include "ctl/ring_scan.h"
 #include "ctl/text.h"
+#include "shm/producer_lock.h"
 #include "shm/segment.h"
 #include "tests/support/process.h"
 
@@ -71,8 +71,7 @@ class RingScanTest : public ::testing::Test {
   }
 
   RingKeys Scan() {
-    const shm::Segment ro =
-        shm::Segment::Attach(shm_.str(), shm::Access::kReadOnly);
+    const shm::ReadOnlySegment ro = shm::ReadOnlySegment::Attach(shm_.str());
     return ScanRing(ro);
   }
 
@@ -101,7 +100,7 @@ TEST_F(RingScanTest, SeesUnclaimedKeysInOrderWithoutClaimingThem) {
 TEST(LockProbe, NoFileIsReportedAndNotCreated) {
   ShmName shm;
   const std::string path = shm::Segment::LockPath(shm.str());
-  EXPECT_EQ(ProbeProducerLock(path).state, LockProbe::State::kNoFile);
+  EXPECT_EQ(shm::ProbeProducerLock(path).state, shm::LockProbe::State::kNoFile);
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
@@ -113,16 +112,16 @@ TEST(LockProbe, HeldWhileAProducerLivesAndFreeAfter) {
   const std::string path = shm::Segment::LockPath(shm.str());
   {
     const shm::Segment producer = shm::Segment::OpenProducer(shm.str(), spec);
-    const LockProbe p = ProbeProducerLock(path);
-    EXPECT_EQ(p.state, LockProbe::State::kHeld);
+    const shm::LockProbe p = shm::ProbeProducerLock(path);
+    EXPECT_EQ(p.state, shm::LockProbe::State::kHeld);
     EXPECT_EQ(p.holder_pid, ::getpid());
     // The probe let go: a second probe sees the same, not its own lock.
-    EXPECT_EQ(ProbeProducerLock(path).state, LockProbe::State::kHeld);
+    EXPECT_EQ(shm::ProbeProducerLock(path).state, shm::LockProbe::State::kHeld);
   }
-  EXPECT_EQ(ProbeProducerLock(path).state, LockProbe::State::kFree);
+  EXPECT_EQ(shm::ProbeProducerLock(path).state, shm::LockProbe::State::kFree);
   // A free probe leaves the lock free for the next broker.
   const shm::Segment again = shm::Segment::OpenProducer(shm.str(), spec);
-  EXPECT_EQ(ProbeProducerLock(path).state, LockProbe::State::kHeld);
+  EXPECT_EQ(shm::ProbeProducerLock(path).state, shm::LockProbe::State::kHeld);
 }
 
 // Issue 10 item 4: a probe takes no lock, so a broker starting while
@@ -140,7 +139,7 @@ TEST(LockProbe, NeverMakesAStartingProducerFail) {
   std::thread prober([&] {
     // relaxed: a stop flag and a counter; no data is passed through them.
     while (!stop.load(std::memory_order_relaxed)) {
-      ProbeProducerLock(path);
+      shm::ProbeProducerLock(path);
       probes.fetch_add(1, std::memory_order_relaxed);
     }
   });
@@ -173,7 +172,7 @@ TEST(LockProbe, FileNamingALivePidWithoutTheLockIsFree) {
     f << ::getpid() << "\n";
   }
   ::chmod(path.c_str(), 0600);
-  EXPECT_EQ(ProbeProducerLock(path).state, LockProbe::State::kFree);
+  EXPECT_EQ(shm::ProbeProducerLock(path).state, shm::LockProbe::State::kFree);
 }
 
 }  // namespace

@@ -58,8 +58,7 @@ class StatsTest : public ::testing::Test {
   }
 
   Snapshot Read(std::uint64_t now) {
-    const shm::Segment seg =
-        shm::Segment::Attach(shm_.str(), shm::Access::kReadOnly);
+    const shm::ReadOnlySegment seg = shm::ReadOnlySegment::Attach(shm_.str());
     return ReadSnapshot(seg, now);
   }
 
@@ -74,11 +73,11 @@ TEST_F(StatsTest, SnapshotReflectsTheSegment) {
   EXPECT_EQ(s.segment, shm_.str());
   EXPECT_EQ(s.broker_pid, ::getpid());
   EXPECT_TRUE(s.broker_alive);
-  EXPECT_EQ(s.state, shm::BrokerState::kRunning);
-  ASSERT_TRUE(s.heartbeat_age_ms.has_value());
-  EXPECT_EQ(*s.heartbeat_age_ms, 300);
-  EXPECT_EQ(s.capacity, 1024u);
-  EXPECT_EQ(s.fill, 10u);
+  EXPECT_EQ(s.broker_state, shm::BrokerState::kRunning);
+  ASSERT_TRUE(s.heartbeat_age_ms().has_value());
+  EXPECT_EQ(*s.heartbeat_age_ms(), 300);
+  EXPECT_EQ(s.ring_capacity, 1024u);
+  EXPECT_EQ(s.ring_fill, 10u);
   EXPECT_EQ(s.low_water, 512u);
   EXPECT_EQ(s.keys_produced, 10u);
   EXPECT_EQ(s.ranges_reserved, 2u);
@@ -104,13 +103,13 @@ TEST_F(StatsTest, SnapshotReflectsTheSegment) {
 TEST_F(StatsTest, StaleHeartbeatMeansNotAlive) {
   const Snapshot s = Read(now_ + 4000 * kNs);
   EXPECT_FALSE(s.broker_alive);
-  EXPECT_EQ(*s.heartbeat_age_ms, 4300);
+  EXPECT_EQ(*s.heartbeat_age_ms(), 4300);
 }
 
 TEST_F(StatsTest, NeverBeatingBrokerHasNoAge) {
   producer_->broker().heartbeat_unix_ns.store(0);
   const Snapshot s = Read(now_);
-  EXPECT_FALSE(s.heartbeat_age_ms.has_value());
+  EXPECT_FALSE(s.heartbeat_age_ms().has_value());
   EXPECT_FALSE(s.broker_alive);
   const auto v = json::Parse(FormatJson(s));
   ASSERT_TRUE(v.has_value());
@@ -182,7 +181,7 @@ TEST_F(StatsTest, RatesMoveWhenKeysAreServedBetweenSnapshots) {
   producer_->worker(slot_).unavailable.fetch_add(1);
   producer_->broker().keys_produced.fetch_add(40);
   Snapshot after = Read(now_ + 2000 * kNs);
-  EXPECT_EQ(after.fill, 4u);
+  EXPECT_EQ(after.ring_fill, 4u);
   AddRates(before, &after);
   ASSERT_TRUE(after.rates.has_value());
   EXPECT_DOUBLE_EQ(after.rates->interval_s, 2.0);
@@ -190,8 +189,10 @@ TEST_F(StatsTest, RatesMoveWhenKeysAreServedBetweenSnapshots) {
   EXPECT_DOUBLE_EQ(after.rates->produced_per_s, 20.0);
   EXPECT_DOUBLE_EQ(after.rates->unavailable_per_s, 0.5);
   ASSERT_EQ(after.workers.size(), 2u);
-  EXPECT_DOUBLE_EQ(*after.workers[0].served_per_s, 3.0);
-  EXPECT_DOUBLE_EQ(*after.workers[1].served_per_s, 0.0);
+  EXPECT_DOUBLE_EQ(after.rates->worker_served_per_s.at(after.workers[0].slot),
+                   3.0);
+  EXPECT_DOUBLE_EQ(after.rates->worker_served_per_s.at(after.workers[1].slot),
+                   0.0);
 
   const auto v = json::Parse(FormatJson(after));
   ASSERT_TRUE(v.has_value());
@@ -324,6 +325,118 @@ TEST_F(StatsTest, TableShowsTheFieldsAnOperatorNeeds) {
         << "missing '" << want << "' in\n"
         << t;
   }
+}
+
+// Golden outputs: a fixed segment state at a fixed clock, rendered byte for
+// byte. "@PID@" stands for this process's pid ("@PID10@": padded to 10
+// columns), "@SHM@" for the segment name.
+constexpr std::uint64_t kGoldenNow = 1'700'000'000'000'000'000ULL;
+
+std::string Golden(std::string text, const std::string& shm) {
+  std::string pid = std::to_string(::getpid());
+  std::string pid10 =
+      pid + std::string(pid.size() < 10 ? 10 - pid.size() : 0, ' ');
+  for (const auto& [from, to] :
+       {std::pair<std::string, std::string>{"@PID10@", pid10},
+        {"@PID@", pid},
+        {"@SHM@", shm}}) {
+    for (std::size_t at; (at = text.find(from)) != std::string::npos;) {
+      text.replace(at, from.size(), to);
+    }
+  }
+  return text;
+}
+
+class StatsGoldenTest : public StatsTest {
+ protected:
+  // Two snapshots 2 s apart (the broker's beat goes stale in between) and
+  // a slot that only counted requests (forge-ctl does not list it).
+  void SetUp() override {
+    StatsTest::SetUp();
+    producer_->broker().heartbeat_unix_ns.store(kGoldenNow - 1'234 * kNs);
+    producer_->broker().keys_wasted.store(5);
+    producer_->worker(slot_).requests.store(9);
+    producer_->worker(slot_ + 2).requests.store(6);
+    before_ = Read(kGoldenNow);
+    producer_->broker().keys_produced.store(30);
+    producer_->worker(slot_).served.store(13);
+    after_ = Read(kGoldenNow + 2000 * kNs);
+    AddRates(before_, &after_);
+  }
+  Snapshot before_;
+  Snapshot after_;
+};
+
+TEST_F(StatsGoldenTest, TableIsByteForByte) {
+  EXPECT_EQ(FormatTable(before_),
+            Golden(R"(segment          @SHM@ (/dev/shm/mini-forge.@SHM@)
+broker           pid @PID@, alive
+state            running
+heartbeat        1.2 s ago
+ring fill        [....................]   0.9%  10 / 1024 keys, low water 512
+rates            not measured
+keys produced    10
+keys served      11
+503s             2
+keys wasted      5 (known gaps)
+ranges reserved  2
+refills          1
+store errors     3
+last refill      1.500 ms
+key format       length 7, sequential
+store            sqlite:/var/lib/"forge".db
+key space used   200 / 3521614606208 (5.68e-09%)
+exhaustion       unknown (no rate measured)
+
+workers (2)
+  slot   pid        alive  served         keys/s       503s
+  0      @PID10@ yes    7              -            2
+  1      0          no     4              -            0
+total served 11, 503s 2
+)",
+                   shm_.str()));
+  EXPECT_EQ(FormatTable(after_),
+            Golden(R"(segment          @SHM@ (/dev/shm/mini-forge.@SHM@)
+broker           pid @PID@, NOT alive
+state            running
+heartbeat        3.2 s ago
+ring fill        [....................]   0.9%  10 / 1024 keys, low water 512
+rates            over the last 2.00 s
+keys produced    30  (10.0/s)
+keys served      17  (3.0/s)
+503s             2  (0.0/s)
+keys wasted      5 (known gaps)
+ranges reserved  2
+refills          1
+store errors     3
+last refill      1.500 ms
+key format       length 7, sequential
+store            sqlite:/var/lib/"forge".db
+key space used   200 / 3521614606208 (5.68e-09%)
+exhaustion       after year 9999 (in 11159 years at 10.0/s produced)
+
+workers (2)
+  slot   pid        alive  served         keys/s       503s
+  0      @PID10@ yes    13             3.0          2
+  1      0          no     4              0.0          0
+total served 17, 503s 2
+)",
+                   shm_.str()));
+}
+
+TEST_F(StatsGoldenTest, JsonIsByteForByte) {
+  EXPECT_EQ(
+      FormatJson(before_),
+      Golden(
+          R"({"segment":"@SHM@","path":"/dev/shm/mini-forge.@SHM@","time_unix_ms":1700000000000,"broker":{"pid":@PID@,"alive":true,"state":"running","heartbeat_age_ms":1234,"store_errors":3,"last_refill_ns":1500000},"ring":{"capacity":1024,"fill":10,"fill_fraction":0.009765625,"low_water":512},"keys":{"produced":10,"served":11,"unavailable":2,"wasted":5},"rates":null,"ranges":{"reserved":2,"refills":1},"key_space":{"size":3521614606208,"used":200,"used_fraction":5.67921316e-11,"remaining":3521614606008,"exhaustion":{"state":"unknown","seconds_left":null,"date":null}},"key":{"length":7,"order":"sequential"},"store":"sqlite:/var/lib/\"forge\".db","store_kind":"sqlite","workers":[{"slot":0,"pid":@PID@,"alive":true,"served":7,"unavailable":2,"requests":9,"served_per_s":null},{"slot":1,"pid":0,"alive":false,"served":4,"unavailable":0,"requests":0,"served_per_s":null}]}
+)",
+          shm_.str()));
+  EXPECT_EQ(
+      FormatJson(after_),
+      Golden(
+          R"({"segment":"@SHM@","path":"/dev/shm/mini-forge.@SHM@","time_unix_ms":1700000002000,"broker":{"pid":@PID@,"alive":false,"state":"running","heartbeat_age_ms":3234,"store_errors":3,"last_refill_ns":1500000},"ring":{"capacity":1024,"fill":10,"fill_fraction":0.009765625,"low_water":512},"keys":{"produced":30,"served":17,"unavailable":2,"wasted":5},"rates":{"interval_ms":2000,"served_per_s":3,"produced_per_s":10,"unavailable_per_s":0},"ranges":{"reserved":2,"refills":1},"key_space":{"size":3521614606208,"used":200,"used_fraction":5.67921316e-11,"remaining":3521614606008,"exhaustion":{"state":"projected","seconds_left":3.52161461e+11,"date":null}},"key":{"length":7,"order":"sequential"},"store":"sqlite:/var/lib/\"forge\".db","store_kind":"sqlite","workers":[{"slot":0,"pid":@PID@,"alive":true,"served":13,"unavailable":2,"requests":9,"served_per_s":3},{"slot":1,"pid":0,"alive":false,"served":4,"unavailable":0,"requests":0,"served_per_s":0}]}
+)",
+          shm_.str()));
 }
 
 TEST(MissingSegmentMessage, NamesTheSegmentAndTheFix) {

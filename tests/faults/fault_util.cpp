@@ -80,7 +80,7 @@ bool RingConsumer::Attach(milliseconds timeout) {
                                  [&] {
                                    try {
                                      seg_.emplace(shm::Segment::Attach(
-                                         name_, shm::Access::kReadWrite));
+                                         name_));
                                      return true;
                                    } catch (const shm::SegmentError&) {
                                      return false;  // not created yet

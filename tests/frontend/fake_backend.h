@@ -90,8 +90,8 @@ inline Snapshot HealthySnapshot() {
   s.broker_pid = 4242;
   s.store = "sqlite:/tmp/x.db";
   s.key_length = 7;
-  s.heartbeat_age_s = 0.25;
-  s.ring_keys = 100;
+  s.heartbeat_age_ns = 250'000'000;  // 0.25 s
+  s.ring_fill = 100;
   s.ring_capacity = 1024;
   s.low_water = 256;
   s.keys_produced = 500;

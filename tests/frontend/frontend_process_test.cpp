@@ -136,7 +136,7 @@ class FrontendProcessTest : public ::testing::Test {
   std::vector<pid_t> WorkerPids(pid_t master) {
     std::vector<pid_t> pids;
     try {
-      const auto seg = shm::Segment::Attach(shm_.str(), shm::Access::kReadOnly);
+      const auto seg = shm::ReadOnlySegment::Attach(shm_.str());
       for (std::uint32_t i = 0; i < shm::kMaxWorkers; ++i) {
         const shm::WorkerSlot& w = seg.worker(i);
         const pid_t pid = w.pid.load();

@@ -201,7 +201,7 @@ TEST(UnavailableReasonTest, NamesEachCause) {
   EXPECT_EQ(UnavailableReason(s).rfind("store error", 0), 0u);
   EXPECT_NE(UnavailableReason(s).find("sqlite:/tmp/x.db"), std::string::npos);
   s = HealthySnapshot();
-  s.ring_keys = 0;
+  s.ring_fill = 0;
   EXPECT_EQ(UnavailableReason(s).rfind("the ring is empty", 0), 0u);
 }
 
@@ -209,7 +209,7 @@ TEST_F(RouterTest, HealthzIsOkOnlyWithAliveBrokerAndKeys) {
   EXPECT_EQ(Get("/healthz").status, 200);
   EXPECT_EQ(Get("/healthz").body, "ok\n");
   Snapshot s = HealthySnapshot();
-  s.ring_keys = 0;
+  s.ring_fill = 0;
   backend_.SetSnapshot(s);
   EXPECT_EQ(Get("/healthz").status, 503);
   s = HealthySnapshot();

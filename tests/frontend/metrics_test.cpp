@@ -153,7 +153,7 @@ TEST(MetricsTest, BrokerStateIsOneHot) {
 
 TEST(MetricsTest, ABrokerThatNeverBeatHasNoHeartbeatAgeSample) {
   Snapshot s = HealthySnapshot();
-  s.heartbeat_age_s.reset();
+  s.heartbeat_age_ns.reset();
   s.broker_alive = false;
   const Parsed p = Parse(FormatMetrics(s));
   EXPECT_EQ(p.types.count("forge_broker_heartbeat_age_seconds"), 1u);

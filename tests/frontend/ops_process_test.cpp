@@ -15,6 +15,7 @@
 
 #include "frontend/metrics.h"
 #include "frontend/segment_backend.h"
+#include "shm/health.h"
 #include "shm/segment.h"
 #include "tests/frontend/fake_backend.h"
 #include "tests/frontend/python_tools.h"
@@ -193,9 +194,8 @@ TEST_F(OpsProcessTest, MetricsParseAndMoveExactlyWithTheKeysServed) {
   EXPECT_EQ(before.samples.at("forge_key_space_size"), 3521614606208.0);
   EXPECT_GE(before.samples.at("forge_ranges_reserved_total"), 1);
   EXPECT_EQ(before.samples.at("forge_store_errors_total"), 0);
-  EXPECT_LT(
-      before.samples.at("forge_broker_heartbeat_age_seconds"),
-      std::chrono::duration<double>(frontend::kHeartbeatStaleAfter).count());
+  EXPECT_LT(before.samples.at("forge_broker_heartbeat_age_seconds"),
+            std::chrono::duration<double>(shm::kHeartbeatStaleAfter).count());
   EXPECT_EQ(before.Count("forge_worker_pid"), std::size_t{kWorkers});
 
   // 7 single keys and one batch of 30: exactly 37 keys in 8 requests.
@@ -253,13 +253,12 @@ TEST_F(OpsProcessTest, HealthzFollowsTheBrokerHeartbeatAndPid) {
   // the time taken: on a loaded 2-core machine each probe may take seconds.)
   broker_->Signal(SIGSTOP);
   ASSERT_TRUE(WaitUntil([&] { return Get(port_, "/healthz").status == 503; },
-                        frontend::kHeartbeatStaleAfter + kDeadline));
+                        shm::kHeartbeatStaleAfter + kDeadline));
   EXPECT_EQ(Get(port_, "/healthz").body.rfind(down, 0), 0u);
   const Exposition e = Scrape();
   EXPECT_EQ(e.samples.at("forge_broker_up"), 0);
-  EXPECT_GE(
-      e.samples.at("forge_broker_heartbeat_age_seconds"),
-      std::chrono::duration<double>(frontend::kHeartbeatStaleAfter).count());
+  EXPECT_GE(e.samples.at("forge_broker_heartbeat_age_seconds"),
+            std::chrono::duration<double>(shm::kHeartbeatStaleAfter).count());
   broker_->Signal(SIGCONT);
   EXPECT_TRUE(WaitUntil([&] { return Get(port_, "/healthz").status == 200; },
                         kDeadline));

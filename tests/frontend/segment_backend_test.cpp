@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "frontend/metrics.h"
+#include "shm/health.h"
 #include "shm/notify.h"
 #include "tests/support/process.h"
 
@@ -59,6 +61,18 @@ struct FakeBroker {
   }
   shm::Segment seg;
 };
+
+// The broker counters Observe() and /metrics are checked against.
+void StoreKnownCounters(shm::BrokerStats& b) {
+  b.low_water.store(256);
+  b.keys_produced.store(500);
+  b.ranges_reserved.store(3);
+  b.refills.store(2);
+  b.store_errors.store(1);
+  b.keys_wasted.store(7);
+  b.last_refill_ns.store(1'500'000);
+  b.store_next.store(3000);
+}
 
 SegmentBackendOptions Options(const ShmName& name, milliseconds wait) {
   return {name.str(), wait, ::getppid()};
@@ -113,7 +127,7 @@ TEST(SegmentBackendTest, ClaimsInRingOrderAndCountsInItsWorkerSlot) {
     EXPECT_EQ(slot->frontend_pid.load(),
               static_cast<std::uint32_t>(::getppid()));
     const Snapshot s = backend.Observe();
-    EXPECT_EQ(s.ring_keys, 6u);
+    EXPECT_EQ(s.ring_fill, 6u);
     EXPECT_EQ(s.ring_capacity, 1024u);
     EXPECT_GE(s.served_total, 4u);
     EXPECT_GE(s.workers_alive, 1u);
@@ -264,25 +278,17 @@ TEST(SegmentBackendTest, StalenessThresholdIsKHeartbeatStaleAfter) {
     return static_cast<std::uint64_t>(d.count());
   };
   broker.Beat(shm::BrokerState::kRunning,
-              ns(kHeartbeatStaleAfter - std::chrono::seconds(1)));
+              ns(shm::kHeartbeatStaleAfter - std::chrono::seconds(1)));
   EXPECT_TRUE(backend.Observe().broker_alive);
   broker.Beat(shm::BrokerState::kRunning,
-              ns(kHeartbeatStaleAfter + milliseconds(100)));
+              ns(shm::kHeartbeatStaleAfter + milliseconds(100)));
   EXPECT_FALSE(backend.Observe().broker_alive);
 }
 
 TEST(SegmentBackendTest, ObserveReadsBrokerCountersAndEveryUsedSlot) {
   ShmName name;
   FakeBroker broker(name.str());
-  shm::BrokerStats& b = broker.seg.broker();
-  b.low_water.store(256);
-  b.keys_produced.store(500);
-  b.ranges_reserved.store(3);
-  b.refills.store(2);
-  b.store_errors.store(1);
-  b.keys_wasted.store(7);
-  b.last_refill_ns.store(1'500'000);
-  b.store_next.store(3000);
+  StoreKnownCounters(broker.seg.broker());
   broker.Beat(shm::BrokerState::kRunning, 500'000'000);  // 0.5 s ago
   // Slot 10: released by a worker that exited after serving 50 keys.
   shm::WorkerSlot& gone = broker.seg.worker(10);
@@ -304,15 +310,15 @@ TEST(SegmentBackendTest, ObserveReadsBrokerCountersAndEveryUsedSlot) {
   EXPECT_EQ(s.last_refill_ns, 1'500'000u);
   EXPECT_EQ(s.store_next, 3000u);
   EXPECT_EQ(s.key_space, 3521614606208ULL);
-  ASSERT_TRUE(s.heartbeat_age_s.has_value());
-  EXPECT_GE(*s.heartbeat_age_s, 0.5);
-  EXPECT_LT(*s.heartbeat_age_s, 0.5 + 5);
+  ASSERT_TRUE(s.heartbeat_age_ns.has_value());
+  EXPECT_GE(*s.heartbeat_age_ns, 500'000'000u);
+  EXPECT_LT(*s.heartbeat_age_ns, 5'500'000'000u);
   ASSERT_EQ(s.workers.size(), 2u);
-  const WorkerSnapshot& mine = s.workers[0];
+  const shm::WorkerStats& mine = s.workers[0];
   EXPECT_EQ(mine.pid, ::getpid());
   EXPECT_TRUE(mine.alive);
   EXPECT_EQ(mine.served, 2u);
-  const WorkerSnapshot& old = s.workers[1];
+  const shm::WorkerStats& old = s.workers[1];
   EXPECT_EQ(old.slot, 10u);
   EXPECT_EQ(old.pid, 0);
   EXPECT_FALSE(old.alive);
@@ -321,6 +327,102 @@ TEST(SegmentBackendTest, ObserveReadsBrokerCountersAndEveryUsedSlot) {
   EXPECT_EQ(s.served_total, 52u);
   EXPECT_EQ(s.requests_total, 55u);
   EXPECT_EQ(s.workers_alive, 1u);
+}
+
+// Golden /metrics for a fixed segment state, byte for byte ("@PID@" is this
+// process's pid). The heartbeat lies in the future, so its age reads 0.
+TEST(SegmentBackendTest, MetricsOfAFixedSegmentAreByteForByte) {
+  ShmName name;
+  FakeBroker broker(name.str());
+  StoreKnownCounters(broker.seg.broker());
+  broker.seg.broker().heartbeat_unix_ns.store(base::UnixNowNs() +
+                                              3'600'000'000'000ULL);
+  broker.seg.worker(10).served.store(50);  // a worker that exited
+  broker.seg.worker(10).requests.store(55);
+  broker.seg.worker(11).requests.store(6);  // only requests counted
+  broker.Push(0, 5);
+  SegmentBackend backend(Options(name, milliseconds(100)));
+  ASSERT_TRUE(backend.Maintain());
+  shm::Key keys[2];
+  ASSERT_EQ(backend.TakeKeys(keys, 2).count, 2u);
+  backend.CountRequest();
+  std::string want =
+      R"(# HELP forge_segment_attached 1 when this worker has mapped the shared-memory segment.
+# TYPE forge_segment_attached gauge
+forge_segment_attached 1
+# HELP forge_broker_up 1 when the broker process is alive and its heartbeat is fresh.
+# TYPE forge_broker_up gauge
+forge_broker_up 1
+# HELP forge_keys_served_total Keys handed out, per worker stats slot (all frontends on the segment).
+# TYPE forge_keys_served_total counter
+forge_keys_served_total{slot="0"} 2
+forge_keys_served_total{slot="10"} 50
+forge_keys_served_total{slot="11"} 0
+# HELP forge_unavailable_total Requests answered 503 because no key was available in time, per worker stats slot.
+# TYPE forge_unavailable_total counter
+forge_unavailable_total{slot="0"} 0
+forge_unavailable_total{slot="10"} 0
+forge_unavailable_total{slot="11"} 0
+# HELP forge_http_requests_total HTTP requests answered, per worker stats slot.
+# TYPE forge_http_requests_total counter
+forge_http_requests_total{slot="0"} 1
+forge_http_requests_total{slot="10"} 55
+forge_http_requests_total{slot="11"} 6
+# HELP forge_worker_pid Process id of the live worker holding the stats slot.
+# TYPE forge_worker_pid gauge
+forge_worker_pid{slot="0"} @PID@
+# HELP forge_workers_alive Frontend worker processes holding a stats slot.
+# TYPE forge_workers_alive gauge
+forge_workers_alive 1
+# HELP forge_ring_capacity Ring slots.
+# TYPE forge_ring_capacity gauge
+forge_ring_capacity 1024
+# HELP forge_ring_fill Keys ready in the ring.
+# TYPE forge_ring_fill gauge
+forge_ring_fill 3
+# HELP forge_ring_low_water The broker refills the ring when its fill drops below this.
+# TYPE forge_ring_low_water gauge
+forge_ring_low_water 256
+# HELP forge_ranges_reserved_total Ranges the broker reserved from the store.
+# TYPE forge_ranges_reserved_total counter
+forge_ranges_reserved_total 3
+# HELP forge_keys_produced_total Keys the broker pushed into the ring.
+# TYPE forge_keys_produced_total counter
+forge_keys_produced_total 500
+# HELP forge_refills_total Low-water refills the broker made.
+# TYPE forge_refills_total counter
+forge_refills_total 2
+# HELP forge_store_errors_total Failed store operations (the broker retries with back-off).
+# TYPE forge_store_errors_total counter
+forge_store_errors_total 1
+# HELP forge_keys_wasted_total Keys reserved but known never to be served (gaps, never reissued); 0 when unknown.
+# TYPE forge_keys_wasted_total counter
+forge_keys_wasted_total 7
+# HELP forge_refill_latency_seconds Duration of the latest store round trip for a range.
+# TYPE forge_refill_latency_seconds gauge
+forge_refill_latency_seconds 0.0015
+# HELP forge_broker_heartbeat_age_seconds Seconds since the broker's last heartbeat (absent if it never beat).
+# TYPE forge_broker_heartbeat_age_seconds gauge
+forge_broker_heartbeat_age_seconds 0
+# HELP forge_broker_state 1 for the broker's current state, 0 for the others.
+# TYPE forge_broker_state gauge
+forge_broker_state{state="none"} 0
+forge_broker_state{state="starting"} 0
+forge_broker_state{state="running"} 1
+forge_broker_state{state="store-error"} 0
+forge_broker_state{state="exhausted"} 0
+forge_broker_state{state="stopped"} 0
+# HELP forge_key_space_size Keys the store's format allows (62^KEY_LENGTH).
+# TYPE forge_key_space_size gauge
+forge_key_space_size 3521614606208
+# HELP forge_key_space_used_ratio Share of the key space the store has handed out (0..1).
+# TYPE forge_key_space_used_ratio gauge
+forge_key_space_used_ratio 8.518819733174427e-10
+)";
+  for (std::size_t at; (at = want.find("@PID@")) != std::string::npos;) {
+    want.replace(at, 5, std::to_string(::getpid()));
+  }
+  EXPECT_EQ(FormatMetrics(backend.Observe()), want);
 }
 
 TEST(SegmentBackendTest, TheFirstCountedRequestAttachesAndIsCounted) {
@@ -339,7 +441,7 @@ TEST(SegmentBackendTest, ABrokerThatNeverBeatHasNoHeartbeatAge) {
   broker.seg.broker().heartbeat_unix_ns.store(0);
   SegmentBackend backend(Options(name, milliseconds(100)));
   ASSERT_TRUE(backend.Maintain());
-  EXPECT_FALSE(backend.Observe().heartbeat_age_s.has_value());
+  EXPECT_FALSE(backend.Observe().heartbeat_age_ns.has_value());
 }
 
 // Issue 11 item 4: the segment file is truncated under an attached worker.

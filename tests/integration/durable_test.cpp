@@ -69,7 +69,7 @@ class DurableTest : public FaultFixture {
   // Attaches as a consumer; nullopt while no valid segment exists.
   std::optional<shm::Segment> Consumer() const {
     try {
-      return shm::Segment::Attach(shm_.str(), shm::Access::kReadWrite);
+      return shm::Segment::Attach(shm_.str());
     } catch (const shm::SegmentError&) {
       return std::nullopt;
     }

@@ -13,9 +13,9 @@ namespace forge::testing {
 namespace {
 
 // A read-only view of the segment, or nullopt while there is none.
-std::optional<shm::Segment> View(const std::string& name) {
+std::optional<shm::ReadOnlySegment> View(const std::string& name) {
   try {
-    return shm::Segment::Attach(name, shm::Access::kReadOnly);
+    return shm::ReadOnlySegment::Attach(name);
   } catch (const shm::SegmentError&) {
     return std::nullopt;  // missing, or caught mid-creation
   }

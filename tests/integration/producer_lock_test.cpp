@@ -35,7 +35,7 @@ class ProducerLockTest : public FaultFixture {
   // Pops `n` keys as a consumer (waking the broker as frontends do).
   std::vector<std::string> PopKeys(std::size_t n) {
     shm::Segment seg =
-        shm::Segment::Attach(shm_.str(), shm::Access::kReadWrite);
+        shm::Segment::Attach(shm_.str());
     std::vector<std::string> keys;
     shm::Key key{};
     WaitUntil(

@@ -82,8 +82,7 @@ std::string Instance::Logs() const {
 const shm::BrokerStats* Instance::Stats() {
   if (!segment_) {
     try {
-      segment_.emplace(
-          shm::Segment::Attach(shm_.str(), shm::Access::kReadOnly));
+      segment_.emplace(shm::ReadOnlySegment::Attach(shm_.str()));
     } catch (const shm::SegmentError&) {
       return nullptr;  // not created yet, or caught mid-creation
     }

@@ -97,7 +97,7 @@ class Instance {
   testing::ShmName shm_;
   std::optional<testing::Process> broker_;
   std::optional<testing::Process> frontend_;
-  std::optional<shm::Segment> segment_;
+  std::optional<shm::ReadOnlySegment> segment_;
 };
 
 // `n` distinct free loopback ports.

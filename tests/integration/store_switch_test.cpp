@@ -96,8 +96,8 @@ class StoreSwitchTest : public FaultFixture {
     return WaitUntil(
         [&] {
           try {
-            const shm::Segment s =
-                shm::Segment::Attach(shm_.str(), shm::Access::kReadOnly);
+            const shm::ReadOnlySegment s =
+                shm::ReadOnlySegment::Attach(shm_.str());
             return shm::StoreIdOf(s.header()) == id;
           } catch (const shm::SegmentError&) {
             return false;

@@ -127,7 +127,7 @@ TEST_F(NotifyTest, MaybeWakeProducerStaysQuietAboveLowWater) {
 TEST_F(NotifyTest, WaitForLowWaterIsWokenByAConsumerInAnotherProcess) {
   Fill(16);
   Child consumer([this] {
-    Segment seg = Segment::Attach(name_.str(), Access::kReadWrite);
+    Segment seg = Segment::Attach(name_.str());
     if (!WaitUntil([&] { return seg.broker().producer_sleeping == 1; },
                    seconds(20))) {
       return 1;

@@ -59,6 +59,29 @@ TEST(RingTest, PopsInFifoOrder) {
   EXPECT_FALSE(r.ring.TryPop(&k));
 }
 
+// Issue 12: a reader's view of the published keys through a const Ring,
+// without claiming any (forge-ctl check scans the ring this way).
+TEST(RingTest, PeekCopiesThePublishedKeysWithoutClaiming) {
+  HeapRing r(8);
+  ASSERT_EQ(PushRange(r.ring, 40, 6), 6u);
+  Key k;
+  ASSERT_TRUE(r.ring.TryPop(&k));
+  ASSERT_TRUE(r.ring.TryPop(&k));
+  const Ring& reader = r.ring;
+  std::vector<Key> keys(1);           // replaced, not appended to
+  EXPECT_EQ(reader.Peek(&keys), 2u);  // ring index of keys[0]
+  ASSERT_EQ(keys.size(), 4u);
+  for (std::uint64_t i = 0; i < 4; ++i) EXPECT_EQ(NumberOf(keys[i]), 42 + i);
+  EXPECT_EQ(r.head.value.load(), 2u) << "nothing claimed";
+  EXPECT_EQ(r.ring.Size(), 4u);
+  EXPECT_EQ(reader.Capacity(), 8u);
+  ASSERT_TRUE(r.ring.TryPop(&k));
+  EXPECT_EQ(NumberOf(k), 42u) << "the peeked keys are still there";
+  HeapRing empty(8);
+  EXPECT_EQ(static_cast<const Ring&>(empty.ring).Peek(&keys), 0u);
+  EXPECT_TRUE(keys.empty());
+}
+
 TEST(RingTest, FullRingRefusesPushUntilAPop) {
   HeapRing r(8);
   EXPECT_EQ(PushRange(r.ring, 0, 10), 8u);  // only capacity fits

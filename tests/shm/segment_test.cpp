@@ -123,7 +123,7 @@ TEST_F(SegmentTest, CreateThenAttachSharesTheRing) {
   Segment producer = Segment::OpenProducer(name(), Spec(64));
   EXPECT_TRUE(producer.is_producer());
   EXPECT_THAT(producer.open_note(), HasSubstr("created"));
-  Segment consumer = Segment::Attach(name(), Access::kReadWrite);
+  Segment consumer = Segment::Attach(name());
   EXPECT_FALSE(consumer.is_producer());
   const Header& h = consumer.header();
   EXPECT_EQ(h.magic.load(), kMagic);
@@ -154,7 +154,7 @@ TEST_F(SegmentTest, FilesAreOwnerOnlyAndLockHoldsPid) {
 
 TEST_F(SegmentTest, MissingSegmentThrowsSegmentMissing) {
   try {
-    Segment::Attach(name(), Access::kReadOnly);
+    ReadOnlySegment::Attach(name());
     FAIL() << "attached a segment that does not exist";
   } catch (const SegmentMissing& e) {
     EXPECT_THAT(e.what(), HasSubstr(path()));
@@ -164,7 +164,7 @@ TEST_F(SegmentTest, MissingSegmentThrowsSegmentMissing) {
 TEST_F(SegmentTest, WrongMagicIsRefusedAndKept) {
   CreateAndClose();
   RawFile(path()).prefix().header.magic.store(0x1234);
-  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadOnly); }),
+  EXPECT_THAT(ErrorOf([&] { ReadOnlySegment::Attach(name()); }),
               HasSubstr("not a mini-forge segment"));
   // The producer does not delete what it cannot interpret either.
   EXPECT_THAT(ErrorOf([&] { Segment::OpenProducer(name(), Spec(64)); }),
@@ -175,7 +175,7 @@ TEST_F(SegmentTest, WrongMagicIsRefusedAndKept) {
 TEST_F(SegmentTest, WrongVersionIsRefused) {
   CreateAndClose();
   RawFile(path()).prefix().header.layout_version = kLayoutVersion + 1;
-  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadWrite); }),
+  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name()); }),
               HasSubstr("layout version 3, this build reads version 2"));
   EXPECT_THAT(ErrorOf([&] { Segment::OpenProducer(name(), Spec(64)); }),
               HasSubstr("layout version 3"));
@@ -184,21 +184,21 @@ TEST_F(SegmentTest, WrongVersionIsRefused) {
 TEST_F(SegmentTest, WrongHeaderSizeIsRefused) {
   CreateAndClose();
   RawFile(path()).prefix().header.slot_size = 32;
-  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadOnly); }),
+  EXPECT_THAT(ErrorOf([&] { ReadOnlySegment::Attach(name()); }),
               HasSubstr("slot size 32"));
 }
 
 TEST_F(SegmentTest, GrownFileIsRefused) {
   CreateAndClose();
   ASSERT_EQ(::truncate(path().c_str(), SegmentSize(64) + 4096), 0);
-  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadOnly); }),
+  EXPECT_THAT(ErrorOf([&] { ReadOnlySegment::Attach(name()); }),
               HasSubstr("truncated or resized"));
 }
 
 TEST_F(SegmentTest, WrongTotalSizeInHeaderIsRefused) {
   CreateAndClose();
   RawFile(path()).prefix().header.total_size += 16;
-  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadOnly); }),
+  EXPECT_THAT(ErrorOf([&] { ReadOnlySegment::Attach(name()); }),
               HasSubstr("its header says"));
 }
 
@@ -207,13 +207,13 @@ TEST_F(SegmentTest, WrongTotalSizeInHeaderIsRefused) {
 TEST_F(SegmentTest, TruncatedFileIsRefusedWithoutSigbus) {
   CreateAndClose(1024);
   ASSERT_EQ(::truncate(path().c_str(), kSlotsOffset + 16), 0);
-  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadWrite); }),
+  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name()); }),
               HasSubstr("truncated"));
   ASSERT_EQ(::truncate(path().c_str(), 100), 0);
-  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadOnly); }),
+  EXPECT_THAT(ErrorOf([&] { ReadOnlySegment::Attach(name()); }),
               HasSubstr("only 100 bytes"));
   ASSERT_EQ(::truncate(path().c_str(), 0), 0);
-  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadOnly); }),
+  EXPECT_THAT(ErrorOf([&] { ReadOnlySegment::Attach(name()); }),
               HasSubstr("only 0 bytes"));
 }
 
@@ -222,13 +222,13 @@ TEST_F(SegmentTest, ProducerReplacesTruncatedSegment) {
   ASSERT_EQ(::truncate(path().c_str(), 100), 0);
   Segment seg = Segment::OpenProducer(name(), Spec(1024));
   EXPECT_THAT(seg.open_note(), HasSubstr("replaced"));
-  EXPECT_NO_THROW(Segment::Attach(name(), Access::kReadOnly));
+  EXPECT_NO_THROW(ReadOnlySegment::Attach(name()));
 }
 
 TEST_F(SegmentTest, HalfCreatedSegmentIsRefusedThenReplaced) {
   CreateAndClose();
   RawFile(path()).prefix().header.magic.store(0);
-  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadOnly); }),
+  EXPECT_THAT(ErrorOf([&] { ReadOnlySegment::Attach(name()); }),
               HasSubstr("not initialised"));
   Segment seg = Segment::OpenProducer(name(), Spec(64));
   EXPECT_THAT(seg.open_note(), HasSubstr("died while creating"));
@@ -238,14 +238,14 @@ TEST_F(SegmentTest, HalfCreatedSegmentIsRefusedThenReplaced) {
 TEST_F(SegmentTest, CorruptIndicesAreRefused) {
   CreateAndClose(64);
   RawFile(path()).prefix().tail.value.store(65);  // head 0: more than cap
-  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadOnly); }),
+  EXPECT_THAT(ErrorOf([&] { ReadOnlySegment::Attach(name()); }),
               HasSubstr("head 0 and tail 65"));
 }
 
 TEST_F(SegmentTest, LoosePermissionsAreRefused) {
   CreateAndClose();
   ASSERT_EQ(::chmod(path().c_str(), 0644), 0);
-  EXPECT_THAT(ErrorOf([&] { Segment::Attach(name(), Access::kReadOnly); }),
+  EXPECT_THAT(ErrorOf([&] { ReadOnlySegment::Attach(name()); }),
               HasSubstr("chmod 600"));
   EXPECT_THAT(ErrorOf([&] { Segment::OpenProducer(name(), Spec(64)); }),
               HasSubstr("mode 0644"));
@@ -318,13 +318,17 @@ bool MappedReadOnly(const std::string& path) {
 TEST_F(SegmentTest, ReadOnlyAttachCannotWrite) {
   Segment producer = Segment::OpenProducer(name(), Spec(64));
   PushNumbers(producer, 1, 3);
-  const Segment ro = Segment::Attach(name(), Access::kReadOnly);
-  EXPECT_TRUE(ro.read_only());
+  const ReadOnlySegment ro = ReadOnlySegment::Attach(name());
+  // Only const access: a store through it does not compile.
+  static_assert(
+      std::is_const_v<std::remove_reference_t<decltype(ro.broker())>>);
+  static_assert(std::is_const_v<std::remove_reference_t<decltype(ro.ring())>>);
   EXPECT_EQ(ro.ring().Size(), 3u);  // loads work
   EXPECT_TRUE(MappedReadOnly(path()));
   Child writer([&] {
     ::signal(SIGSEGV, SIG_DFL);  // die of it even under a sanitizer
-    const_cast<Segment&>(ro).broker().refills.store(7);
+    // Casting the const away still cannot write: the mapping is PROT_READ.
+    const_cast<BrokerStats&>(ro.broker()).refills.store(7);
     return 0;
   });
   EXPECT_EQ(writer.Wait(std::chrono::seconds(10)), 128 + SIGSEGV);
@@ -366,7 +370,7 @@ TEST_F(SegmentTest, IncompatibleSegmentWithLiveWorkerIsRefused) {
   EXPECT_THAT(err, HasSubstr("capacity 64"));
   EXPECT_THAT(err, HasSubstr("wants capacity 128"));
   EXPECT_THAT(err, HasSubstr("worker pid " + std::to_string(::getpid())));
-  EXPECT_EQ(Segment::Attach(name(), Access::kReadOnly).header().capacity, 64u);
+  EXPECT_EQ(ReadOnlySegment::Attach(name()).header().capacity, 64u);
 }
 
 // Issue 11 item 4: a segment truncated under its mappers. Every mapper
@@ -376,7 +380,7 @@ TEST_F(SegmentTest, IncompatibleSegmentWithLiveWorkerIsRefused) {
 TEST_F(SegmentTest, TruncatedWhileMappedTurnsIntoZerosNotSigbus) {
   Segment producer = Segment::OpenProducer(name(), Spec(1024));
   PushNumbers(producer, 1, 10);
-  Segment reader = Segment::Attach(name(), Access::kReadWrite);
+  Segment reader = Segment::Attach(name());
   EXPECT_EQ(reader.Damage(), "");
   EXPECT_FALSE(reader.faulted());
   ASSERT_EQ(::truncate(path().c_str(), 100), 0);
@@ -397,7 +401,7 @@ TEST_F(SegmentTest, TruncatedWhileMappedTurnsIntoZerosNotSigbus) {
 
 TEST_F(SegmentTest, ReadOnlyMapperOfATruncatedFileSurvivesToo) {
   Segment producer = Segment::OpenProducer(name(), Spec(64));
-  const Segment ro = Segment::Attach(name(), Access::kReadOnly);
+  const ReadOnlySegment ro = ReadOnlySegment::Attach(name());
   ASSERT_EQ(::truncate(path().c_str(), 0), 0);
   EXPECT_EQ(ro.header().magic.load(), 0u);  // page 0 is gone as well
   EXPECT_EQ(ro.ring().Size(), 0u);
@@ -407,7 +411,7 @@ TEST_F(SegmentTest, ReadOnlyMapperOfATruncatedFileSurvivesToo) {
 
 TEST_F(SegmentTest, DeletedAndReplacedSegmentsAreNamed) {
   Segment producer = Segment::OpenProducer(name(), Spec(64));
-  const Segment reader = Segment::Attach(name(), Access::kReadOnly);
+  const ReadOnlySegment reader = ReadOnlySegment::Attach(name());
   ASSERT_EQ(::unlink(path().c_str()), 0);
   EXPECT_THAT(reader.Damage(), HasSubstr("was deleted"));
   EXPECT_FALSE(reader.faulted()) << "an unlinked mapping stays valid";
@@ -424,10 +428,15 @@ TEST_F(SegmentTest, DeletedAndReplacedSegmentsAreNamed) {
 // that must finish within the deadline.
 TEST_F(SegmentTest, SpecialFilesAtTheNameAreRefusedWithoutBlocking) {
   const auto refused = [&](const std::string& kind) {
-    for (const Access access : {Access::kReadOnly, Access::kReadWrite}) {
+    for (const bool writable : {false, true}) {
       Child attach([&] {
-        const std::string why =
-            ErrorOf([&] { Segment::Attach(name(), access); });
+        const std::string why = ErrorOf([&] {
+          if (writable) {
+            Segment::Attach(name());
+          } else {
+            ReadOnlySegment::Attach(name());
+          }
+        });
         return why.find("is " + kind + ", not a regular file") !=
                        std::string::npos
                    ? 0
@@ -492,7 +501,7 @@ TEST_F(SegmentTest, AnotherStoreIsRefusedWhileTheRingHoldsKeys) {
   EXPECT_THAT(err, HasSubstr("start the broker with DB_URL=sqlite:/a.db"));
   EXPECT_THAT(err, HasSubstr("rm " + path()));
   // Untouched: still store A's segment with its 44 keys.
-  const Segment ro = Segment::Attach(name(), Access::kReadOnly);
+  const ReadOnlySegment ro = ReadOnlySegment::Attach(name());
   EXPECT_EQ(StoreIdOf(ro.header()), kStoreA);
   EXPECT_EQ(ro.ring().Size(), 44u);
 }

@@ -115,7 +115,7 @@ enum class PopMix { kMixed, kSingle };
 // claim in flight.
 int Consume(const std::string& name, const std::string& path,
             std::uint64_t seed, bool unbuffered, PopMix mix = PopMix::kMixed) {
-  Segment seg = Segment::Attach(name, Access::kReadWrite);
+  Segment seg = Segment::Attach(name);
   const auto slot = ClaimWorkerSlot(seg, ::getpid(), ::getppid());
   if (!slot) return 5;
   WorkerSlot& stats = seg.worker(*slot);
