@@ -8,7 +8,8 @@
 #include <string_view>
 
 #include "broker/broker.h"
-#include "broker/key_codec.h"
+#include "keys/key_codec.h"
+#include "store/format.h"
 #include "ctl/lock_probe.h"
 #include "ctl/ring_scan.h"
 #include "ctl/stats.h"
@@ -109,7 +110,7 @@ class Checker {
       store_ = OpenExistingStore(cfg_, FormatOf(seg_.header()));
     } catch (const StoreMissing& e) {
       return Fail("store", WithoutProgramPrefix(e.what()));
-    } catch (const broker::StoreError& e) {
+    } catch (const store::StoreError& e) {
       return Fail("store", e.what());
     }
     const std::string describe = store_->Describe();
@@ -125,14 +126,14 @@ class Checker {
     }
     store_usable_ = true;
     return Ok("store", describe + " (id " + id + ") opens: schema " +
-                           std::to_string(broker::kStoreSchemaVersion) + ", " +
-                           broker::DescribeFormat(store_->format()));
+                           std::to_string(store::kStoreSchemaVersion) + ", " +
+                           store::DescribeFormat(store_->format()));
   }
 
   CheckResult Format() {
     if (!store_usable_) return Fail("format", "not checked: no usable store");
     const std::string seg = DescribeHeaderFormat(seg_.header());
-    const std::string store = broker::DescribeFormat(store_->format());
+    const std::string store = store::DescribeFormat(store_->format());
     if (seg != store) {
       return Fail("format", "the segment has " + seg + ", the store " + store +
                                 ": its keys were not made with " +
@@ -150,7 +151,7 @@ class Checker {
     std::uint64_t next = 0;
     try {
       next = store_->Next();  // after the scan: it only grows
-    } catch (const broker::StoreError& e) {
+    } catch (const store::StoreError& e) {
       return Fail("counter", e.what());
     }
     if (next < snap_.store_next) {
@@ -165,8 +166,8 @@ class Checker {
   }
 
   CheckResult CheckRing(const RingKeys& ring, std::uint64_t next) const {
-    const broker::StoreFormat& f = store_->format();
-    const broker::KeyCodec codec(f.key_length, f.order, f.secret);
+    const store::StoreFormat& f = store_->format();
+    const keys::KeyCodec codec(f.key_length, f.order, f.secret);
     std::uint64_t highest = 0;
     for (std::size_t i = 0; i < ring.keys.size(); ++i) {
       const std::string& key = ring.keys[i];
@@ -196,7 +197,7 @@ class Checker {
   const config::Config& cfg_;
   const shm::Segment& seg_;
   const Snapshot snap_;
-  std::unique_ptr<broker::RangeStore> store_;
+  std::unique_ptr<store::RangeStore> store_;
   bool store_usable_ = false;
   bool format_ok_ = false;
 };

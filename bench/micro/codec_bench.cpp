@@ -3,9 +3,9 @@
 
 #include <cstdint>
 
-#include "broker/key_codec.h"
+#include "keys/key_codec.h"
 
-namespace forge::broker {
+namespace forge::keys {
 namespace {
 
 constexpr std::uint64_t kSecret = 0x5eed'1234'abcd'9876ULL;
@@ -43,4 +43,4 @@ void BM_DecodeScrambled(benchmark::State& state) {
 BENCHMARK(BM_DecodeScrambled);
 
 }  // namespace
-}  // namespace forge::broker
+}  // namespace forge::keys

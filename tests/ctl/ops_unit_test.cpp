@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "broker/key_codec.h"
+#include "keys/key_codec.h"
 #include "ctl/lock_probe.h"
 #include "ctl/ring_scan.h"
 #include "ctl/text.h"
@@ -57,7 +57,7 @@ class RingScanTest : public ::testing::Test {
     shm::SegmentSpec spec;
     spec.capacity = 8;
     spec.key_length = 3;
-    spec.key_space = broker::KeySpace(3);
+    spec.key_space = keys::KeySpace(3);
     spec.store = "sqlite:/x.db";
     producer_.emplace(shm::Segment::OpenProducer(shm_.str(), spec));
   }
@@ -109,7 +109,7 @@ TEST(LockProbe, HeldWhileAProducerLivesAndFreeAfter) {
   ShmName shm;
   shm::SegmentSpec spec;
   spec.capacity = 8;
-  spec.key_space = broker::KeySpace(7);
+  spec.key_space = keys::KeySpace(7);
   const std::string path = shm::Segment::LockPath(shm.str());
   {
     const shm::Segment producer = shm::Segment::OpenProducer(shm.str(), spec);
@@ -132,7 +132,7 @@ TEST(LockProbe, NeverMakesAStartingProducerFail) {
   ShmName shm;
   shm::SegmentSpec spec;
   spec.capacity = 8;
-  spec.key_space = broker::KeySpace(7);
+  spec.key_space = keys::KeySpace(7);
   const std::string path = shm::Segment::LockPath(shm.str());
   { const shm::Segment first = shm::Segment::OpenProducer(shm.str(), spec); }
   std::atomic<bool> stop{false};

@@ -1,4 +1,4 @@
-#include "broker/postgres_store.h"
+#include "store/postgres_store.h"
 
 #include <libpq-fe.h>
 #include <poll.h>
@@ -6,12 +6,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstring>
-#include <ctime>
 #include <initializer_list>
-#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -19,10 +16,11 @@
 #include <utility>
 #include <vector>
 
-#include "broker/key_codec.h"
+#include "keys/key_codec.h"
+#include "store/format.h"
 #include "config/db_url.h"
 
-namespace forge::broker {
+namespace forge::store {
 namespace {
 
 struct ConnDeleter {
@@ -35,6 +33,10 @@ using Conn = std::unique_ptr<PGconn, ConnDeleter>;
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
 using std::chrono::milliseconds;
+
+// The metadata table, and what to do about a damaged store.
+constexpr MetaTable kMeta{"forge_meta",
+                          "repair it or point DB_URL at another database"};
 
 // A wait on the socket wakes at least this often to look at the stop flag
 // (the signal itself also ends poll() with EINTR; this covers the race).
@@ -133,21 +135,6 @@ std::string Hint(std::string_view state) {
   return "";
 }
 
-StoreError Damaged(const std::string& describe, const std::string& what) {
-  return StoreError("store " + describe + " is damaged: " + what +
-                        "; repair it or point DB_URL at another database",
-                    /*transient=*/false);
-}
-
-template <typename Int>
-std::optional<Int> ParseInt(std::string_view text) {
-  Int value{};
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end) return std::nullopt;
-  return value;
-}
-
 std::string_view Value(const Result& result, int row, int column) {
   return PQgetvalue(result.get(), row, column);
 }
@@ -162,54 +149,6 @@ std::string DescribeConnection(PGconn* conn) {
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   return "postgres://" + std::string(PQuser(conn)) + "@" + host + ":" +
          PQport(conn) + "/" + PQdb(conn);
-}
-
-StoreFormat ParseMeta(const std::string& describe,
-                      std::map<std::string, std::string> meta) {
-  const auto field = [&](const std::string& key) {
-    const auto it = meta.find(key);
-    if (it == meta.end()) {
-      throw Damaged(describe, "forge_meta." + key + " is missing");
-    }
-    return it->second;
-  };
-  const auto bad = [&](const std::string& key) {
-    return Damaged(describe,
-                   "forge_meta." + key + "='" + meta[key] + "' is not valid");
-  };
-  const auto version = ParseInt<int>(field("schema_version"));
-  if (version && *version > kStoreSchemaVersion) {
-    throw StoreError("store " + describe + " has schema version " +
-                         std::to_string(*version) +
-                         ", newer than this program understands (" +
-                         std::to_string(kStoreSchemaVersion) +
-                         "); upgrade mini-forge or use another DB_URL",
-                     /*transient=*/false);
-  }
-  if (version != kStoreSchemaVersion) throw bad("schema_version");
-  StoreFormat format;
-  const auto length = ParseInt<int>(field("key_length"));
-  if (!length || *length < kMinKeyLength || *length > kMaxKeyLength) {
-    throw bad("key_length");
-  }
-  format.key_length = *length;
-  const std::string order = field("key_order");
-  if (order == KeyOrderName(KeyOrder::kScrambled)) {
-    format.order = KeyOrder::kScrambled;
-  } else if (order == KeyOrderName(KeyOrder::kSequential)) {
-    format.order = KeyOrder::kSequential;
-  } else {
-    throw bad("key_order");
-  }
-  const auto secret = ParseInt<std::uint64_t>(field("secret"));
-  if (!secret) throw bad("secret");
-  format.secret = *secret;
-  const auto created = ParseInt<std::int64_t>(field("created_unix_s"));
-  if (!created) throw bad("created_unix_s");
-  format.created_unix_s = *created;
-  format.store_id = field("store_id");
-  if (!ValidStoreId(format.store_id)) throw bad("store_id");
-  return format;
 }
 
 // Why libpq would refuse `url` without trying to connect, or "". libpq
@@ -232,12 +171,6 @@ std::string UrlProblem(const std::string& url) {
   }
   PQconninfoFree(options);
   return why;
-}
-
-bool SameFormat(const StoreFormat& a, const StoreFormat& b) {
-  return a.key_length == b.key_length && a.order == b.order &&
-         a.secret == b.secret && a.created_unix_s == b.created_unix_s &&
-         a.store_id == b.store_id;
 }
 
 class PostgresStore final : public RangeStore {
@@ -308,7 +241,7 @@ PostgresStore::PostgresStore(const std::string& url, const StoreFormat& wanted,
   format_ =
       InTransaction("opening the store", [&] { return OpenSchema(wanted); });
   CheckFormat(describe_, format_, wanted);
-  space_ = KeySpace(format_.key_length);
+  space_ = keys::KeySpace(format_.key_length);
   opened_ = true;
 }
 
@@ -453,7 +386,7 @@ void PostgresStore::Reconnect() {
   if (!opened_) return;
   const StoreFormat now = InTransaction(
       "checking the store", [&] { return ReadFormat("checking the store"); });
-  if (SameFormat(now, format_)) return;
+  if (SameStore(now, format_)) return;
   conn_.reset();
   throw StoreError("store " + describe_ +
                        " changed while this broker was connected to it (was " +
@@ -653,35 +586,34 @@ void PostgresStore::CreateSchema(const StoreFormat& wanted) {
        "next BIGINT NOT NULL CHECK (next >= 0))");
   Exec(doing, "INSERT INTO forge_counter (id, next) VALUES (1, 0)");
   Exec(doing, ("CREATE TABLE " + std::string(kReturnedTable)).c_str());
-  const std::uint64_t secret = wanted.order == KeyOrder::kSequential ? 0
-                               : wanted.secret != 0 ? wanted.secret
-                                                    : RandomSecret();
-  Exec(doing,
-       "INSERT INTO forge_meta (key, value) VALUES ('schema_version', $1), "
-       "('key_length', $2), ('key_order', $3), ('secret', $4), "
-       "('created_unix_s', $5), ('store_id', $6)",
-       {std::to_string(kStoreSchemaVersion), std::to_string(wanted.key_length),
-        std::string(KeyOrderName(wanted.order)), std::to_string(secret),
-        std::to_string(std::time(nullptr)), RandomStoreId()});
+  for (const auto& [key, value] : NewFormatRows(wanted)) {
+    Exec(doing, "INSERT INTO forge_meta (key, value) VALUES ($1, $2)",
+         {key, value});
+  }
 }
 
 StoreFormat PostgresStore::ReadFormat(const char* doing) {
   const Result rows = Exec(doing, "SELECT key, value FROM forge_meta");
-  std::map<std::string, std::string> meta;
+  MetaRows meta;
   for (int i = 0; i < PQntuples(rows.get()); ++i) {
     meta[std::string(Value(rows, i, 0))] = Value(rows, i, 1);
   }
-  return ParseMeta(describe_, std::move(meta));
+  // The schema version lives only here: a newer one is named as such.
+  const auto version = meta.find("schema_version");
+  if (version != meta.end()) {
+    CheckNotNewer(describe_, ParseInt<int>(version->second).value_or(0));
+  }
+  return ParseFormat(describe_, kMeta, meta);
 }
 
 std::uint64_t PostgresStore::ParseCounter(const Result& result) const {
   if (PQntuples(result.get()) != 1) {
-    throw Damaged(describe_, "the forge_counter row is missing");
+    throw Damaged(describe_, kMeta, "the forge_counter row is missing");
   }
   const std::string_view text = Value(result, 0, 0);
   const auto next = ParseInt<std::uint64_t>(text);
   if (!next || *next > space_) {
-    throw Damaged(describe_, "forge_counter.next=" + std::string(text) +
+    throw Damaged(describe_, kMeta, "forge_counter.next=" + std::string(text) +
                                  " is outside [0, " + std::to_string(space_) +
                                  "]");
   }
@@ -712,7 +644,7 @@ std::optional<Range> PostgresStore::TakeReturned(const char* doing,
   const auto first = ParseInt<std::uint64_t>(Value(lowest, 0, 0));
   const auto last = ParseInt<std::uint64_t>(Value(lowest, 0, 1));
   if (!first || !last || *last <= *first || *last > counter) {
-    throw Damaged(describe_, "forge_returned row (" +
+    throw Damaged(describe_, kMeta, "forge_returned row (" +
                                  std::string(Value(lowest, 0, 0)) + ", " +
                                  std::string(Value(lowest, 0, 1)) +
                                  ") is not a range below the counter");
@@ -809,4 +741,4 @@ std::unique_ptr<RangeStore> OpenPostgresStore(const std::string& url,
   return std::make_unique<PostgresStore>(url, wanted, limits);
 }
 
-}  // namespace forge::broker
+}  // namespace forge::store

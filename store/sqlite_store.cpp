@@ -1,4 +1,4 @@
-#include "broker/sqlite_store.h"
+#include "store/sqlite_store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fcntl.h>
@@ -8,21 +8,19 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
-#include <map>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
 
-#include "broker/key_codec.h"
-#include "broker/writer_turns.h"
+#include "keys/key_codec.h"
+#include "store/format.h"
+#include "store/writer_turns.h"
 
-namespace forge::broker {
+namespace forge::store {
 namespace {
 
 namespace fs = std::filesystem;
@@ -43,6 +41,10 @@ constexpr const char* kReturnedSql =
     "CREATE TABLE IF NOT EXISTS returned("
     "  first INTEGER PRIMARY KEY CHECK(first >= 0),"
     "  last INTEGER NOT NULL, CHECK(first < last));";
+
+// The metadata table, and what to do about a damaged store.
+constexpr MetaTable kMeta{"meta",
+                          "move it away or point DB_URL at another file"};
 
 bool IsBusy(int code) { return code == SQLITE_BUSY || code == SQLITE_LOCKED; }
 
@@ -67,12 +69,6 @@ std::string Hint(int code) {
     default:
       return "";
   }
-}
-
-StoreError Damaged(const std::string& describe, const std::string& what) {
-  return StoreError("store " + describe + " is damaged: " + what +
-                        "; move it away or point DB_URL at another file",
-                    /*transient=*/false);
 }
 
 // mkdir -p with mode 0700 for the directories that do not exist yet.
@@ -104,22 +100,6 @@ void CreateFileIfMissing(const fs::path& file, const std::string& describe) {
                        "); check the directory's permissions or choose "
                        "another DB_URL path",
                    /*transient=*/false);
-}
-
-template <typename Int>
-std::optional<Int> ParseInt(const std::string& text) {
-  Int value{};
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end) return std::nullopt;
-  return value;
-}
-
-std::optional<KeyOrder> ParseOrder(const std::string& text) {
-  for (KeyOrder order : {KeyOrder::kScrambled, KeyOrder::kSequential}) {
-    if (text == KeyOrderName(order)) return order;
-  }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -193,7 +173,7 @@ SqliteStore::SqliteStore(const std::string& path, const StoreFormat& wanted,
   Guarded("setting WAL mode", [&] { Configure(); });
   Guarded("creating the schema", [&] { CreateSchemaIfMissing(wanted); });
   format_ = Guarded("reading the metadata", [&] { return ReadFormat(); });
-  space_ = KeySpace(format_.key_length);
+  space_ = keys::KeySpace(format_.key_length);
   CheckFormat(describe_, format_, wanted);
   Guarded("preparing statements", [&] {
     read_next_ = std::make_unique<SQLite::Statement>(
@@ -267,20 +247,9 @@ void SqliteStore::CreateSchemaIfMissing(const StoreFormat& wanted) {
   }
   db_->exec(kSchemaSql);
   db_->exec(kReturnedSql);
-  const std::uint64_t secret = wanted.order == KeyOrder::kSequential ? 0
-                               : wanted.secret != 0 ? wanted.secret
-                                                    : RandomSecret();
-  const std::map<std::string, std::string> meta = {
-      {"schema_version", std::to_string(kStoreSchemaVersion)},
-      {"key_length", std::to_string(wanted.key_length)},
-      {"key_order", std::string(KeyOrderName(wanted.order))},
-      {"secret", std::to_string(secret)},
-      {"created_unix_s", std::to_string(std::time(nullptr))},
-      {"store_id", RandomStoreId()},
-  };
   SQLite::Statement insert(
       *db_, "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, ?2)");
-  for (const auto& [key, value] : meta) {
+  for (const auto& [key, value] : NewFormatRows(wanted)) {
     insert.bind(1, key);
     insert.bind(2, value);
     insert.exec();
@@ -317,14 +286,7 @@ void SqliteStore::AddStoreIdIfMissing() {
 
 int SqliteStore::CheckSchemaVersion() {
   const int version = db_->execAndGet("PRAGMA user_version").getInt();
-  if (version > kStoreSchemaVersion) {
-    throw StoreError("store " + describe_ + " has schema version " +
-                         std::to_string(version) +
-                         ", newer than this program understands (" +
-                         std::to_string(kStoreSchemaVersion) +
-                         "); upgrade mini-forge or use another DB_URL",
-                     /*transient=*/false);
-  }
+  CheckNotNewer(describe_, version);
   return version;
 }
 
@@ -333,53 +295,23 @@ microseconds SqliteStore::GiveWayLimit() const {
 }
 
 StoreFormat SqliteStore::ReadFormat() {
-  std::map<std::string, std::string> meta;
+  MetaRows meta;
   SQLite::Statement query(*db_, "SELECT key, value FROM meta");
   while (query.executeStep()) {
     meta[query.getColumn(0).getString()] = query.getColumn(1).getString();
   }
-  const auto field = [&](const std::string& key) {
-    const auto it = meta.find(key);
-    if (it == meta.end())
-      throw Damaged(describe_, "meta." + key + " is missing");
-    return it->second;
-  };
-  const auto bad = [&](const std::string& key) {
-    return Damaged(describe_,
-                   "meta." + key + "='" + meta[key] + "' is not valid");
-  };
-  if (field("schema_version") != std::to_string(kStoreSchemaVersion)) {
-    throw bad("schema_version");
-  }
-  StoreFormat format;
-  const auto length = ParseInt<int>(field("key_length"));
-  if (!length || *length < kMinKeyLength || *length > kMaxKeyLength) {
-    throw bad("key_length");
-  }
-  format.key_length = *length;
-  const auto order = ParseOrder(field("key_order"));
-  if (!order) throw bad("key_order");
-  format.order = *order;
-  const auto secret = ParseInt<std::uint64_t>(field("secret"));
-  if (!secret) throw bad("secret");
-  format.secret = *secret;
-  const auto created = ParseInt<std::int64_t>(field("created_unix_s"));
-  if (!created) throw bad("created_unix_s");
-  format.created_unix_s = *created;
-  format.store_id = field("store_id");
-  if (!ValidStoreId(format.store_id)) throw bad("store_id");
-  return format;
+  return ParseFormat(describe_, kMeta, meta);
 }
 
 std::uint64_t SqliteStore::ReadCounter() {
   read_next_->tryReset();
   if (!read_next_->executeStep()) {
-    throw Damaged(describe_, "the counter row is missing");
+    throw Damaged(describe_, kMeta, "the counter row is missing");
   }
   const std::int64_t next = read_next_->getColumn(0).getInt64();
   read_next_->tryReset();  // ends the read snapshot
   if (next < 0 || static_cast<std::uint64_t>(next) > space_) {
-    throw Damaged(describe_, "counter.next=" + std::to_string(next) +
+    throw Damaged(describe_, kMeta, "counter.next=" + std::to_string(next) +
                                  " is outside [0, " + std::to_string(space_) +
                                  "]");
   }
@@ -398,7 +330,7 @@ std::optional<Range> SqliteStore::TakeReturned(std::uint64_t count,
   lowest_returned_->tryReset();
   if (first < 0 || last <= first ||
       static_cast<std::uint64_t>(last) > counter) {
-    throw Damaged(describe_, "returned range [" + std::to_string(first) + ", " +
+    throw Damaged(describe_, kMeta, "returned range [" + std::to_string(first) + ", " +
                                  std::to_string(last) + ") is not below " +
                                  "counter.next=" + std::to_string(counter));
   }
@@ -415,7 +347,7 @@ std::optional<Range> SqliteStore::TakeReturned(std::uint64_t count,
     change.bind(2, first);
   }
   if (change.exec() != 1) {
-    throw Damaged(describe_, "a returned range changed inside a transaction");
+    throw Damaged(describe_, kMeta, "a returned range changed inside a transaction");
   }
   return taken;
 }
@@ -437,7 +369,7 @@ Range SqliteStore::Reserve(std::uint64_t count) {
       write_next_->bind(1, static_cast<std::int64_t>(last));
       write_next_->bind(2, static_cast<std::int64_t>(first));
       if (write_next_->exec() != 1) {
-        throw Damaged(describe_, "the counter changed inside a transaction");
+        throw Damaged(describe_, kMeta, "the counter changed inside a transaction");
       }
     }
     tx.commit();  // synchronous=FULL: durable once this returns
@@ -512,4 +444,4 @@ std::uint64_t SqliteStore::Next() {
   return Guarded("reading the counter", [&] { return ReadCounter(); });
 }
 
-}  // namespace forge::broker
+}  // namespace forge::store

@@ -1,4 +1,4 @@
-// tests/broker/store_test_util.h — helpers shared by the range store tests.
+// tests/store/store_test_util.h — helpers shared by the range store tests.
 //
 // Contract
 //   * InChildren forks n processes that start at the same moment, runs
@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "broker/range_store.h"
+#include "store/range_store.h"
 
-namespace forge::broker::store_test {
+namespace forge::store::store_test {
 
 std::vector<std::string> InChildren(
     int n, const std::function<std::string(int)>& body,
@@ -38,4 +38,4 @@ StoreError ErrorFrom(const std::function<void()>& work);
 // True if `text` contains `part` (for EXPECT_TRUE with a message).
 bool Has(const std::string& text, const std::string& part);
 
-}  // namespace forge::broker::store_test
+}  // namespace forge::store::store_test

@@ -1,5 +1,5 @@
-// tests/broker/store_test_util.cpp — see store_test_util.h.
-#include "tests/broker/store_test_util.h"
+// tests/store/store_test_util.cpp — see store_test_util.h.
+#include "tests/store/store_test_util.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -14,7 +14,7 @@
 
 #include "tests/support/process.h"
 
-namespace forge::broker::store_test {
+namespace forge::store::store_test {
 
 using forge::testing::TempDir;
 using forge::testing::WaitUntil;
@@ -130,4 +130,4 @@ bool Has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-}  // namespace forge::broker::store_test
+}  // namespace forge::store::store_test

@@ -1,6 +1,6 @@
 // Tests for broker/sqlite_store and OpenStore: durability across reopen,
 // many processes on one file, exhaustion, and refusing the wrong store.
-#include "broker/sqlite_store.h"
+#include "store/sqlite_store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
@@ -19,12 +19,13 @@
 #include <thread>
 #include <vector>
 
-#include "broker/key_codec.h"
-#include "broker/range_store.h"
-#include "tests/broker/store_test_util.h"
+#include "keys/key_codec.h"
+#include "store/format.h"
+#include "store/range_store.h"
+#include "tests/store/store_test_util.h"
 #include "tests/support/process.h"
 
-namespace forge::broker {
+namespace forge::store {
 namespace {
 
 using forge::testing::TempDir;
@@ -46,7 +47,7 @@ StoreLimits Limits(milliseconds timeout,
   return limits;
 }
 
-StoreFormat Format(int length, KeyOrder order, std::uint64_t secret = 0) {
+StoreFormat Format(int length, keys::KeyOrder order, std::uint64_t secret = 0) {
   StoreFormat f;
   f.key_length = length;
   f.order = order;
@@ -54,7 +55,7 @@ StoreFormat Format(int length, KeyOrder order, std::uint64_t secret = 0) {
   return f;
 }
 
-const StoreFormat kDefault = Format(7, KeyOrder::kScrambled);
+const StoreFormat kDefault = Format(7, keys::KeyOrder::kScrambled);
 
 int Mode(const std::string& path) {
   struct stat st {};
@@ -115,7 +116,7 @@ TEST(SqliteStore, NewStoreRecordsItsFormatAndARandomSecret) {
   {
     SqliteStore store(tmp / "one.db", kDefault);
     EXPECT_EQ(store.format().key_length, 7);
-    EXPECT_EQ(store.format().order, KeyOrder::kScrambled);
+    EXPECT_EQ(store.format().order, keys::KeyOrder::kScrambled);
     EXPECT_NE(store.format().secret, 0u);
     EXPECT_GE(store.format().created_unix_s, before);
     EXPECT_LE(store.format().created_unix_s, std::time(nullptr));
@@ -125,10 +126,10 @@ TEST(SqliteStore, NewStoreRecordsItsFormatAndARandomSecret) {
   EXPECT_EQ(reopened.format().secret, secret);
   SqliteStore other(tmp / "two.db", kDefault);
   EXPECT_NE(other.format().secret, secret);
-  SqliteStore given(tmp / "three.db", Format(5, KeyOrder::kScrambled, 42));
+  SqliteStore given(tmp / "three.db", Format(5, keys::KeyOrder::kScrambled, 42));
   EXPECT_EQ(given.format().secret, 42u);
-  SqliteStore sequential(tmp / "four.db", Format(3, KeyOrder::kSequential, 9));
-  EXPECT_EQ(sequential.format().order, KeyOrder::kSequential);
+  SqliteStore sequential(tmp / "four.db", Format(3, keys::KeyOrder::kSequential, 9));
+  EXPECT_EQ(sequential.format().order, keys::KeyOrder::kSequential);
   EXPECT_EQ(sequential.format().secret, 0u);
 }
 
@@ -233,7 +234,7 @@ TEST(SqliteStore, ExhaustsLengthOneExactlyAndStaysEmpty) {
   TempDir tmp;
   const std::string db = tmp / "forge.db";
   {
-    SqliteStore store(db, Format(1, KeyOrder::kScrambled));
+    SqliteStore store(db, Format(1, keys::KeyOrder::kScrambled));
     for (std::uint64_t i = 0; i < 6; ++i) {
       const Range r = store.Reserve(10);
       EXPECT_EQ(r.first, i * 10);
@@ -245,7 +246,7 @@ TEST(SqliteStore, ExhaustsLengthOneExactlyAndStaysEmpty) {
     for (int i = 0; i < 3; ++i) EXPECT_TRUE(store.Reserve(10).empty());
     EXPECT_EQ(store.Next(), 62u);
   }
-  SqliteStore again(db, Format(1, KeyOrder::kScrambled));
+  SqliteStore again(db, Format(1, keys::KeyOrder::kScrambled));
   EXPECT_TRUE(again.Reserve(1).empty());
   EXPECT_EQ(again.Next(), 62u);
 }
@@ -254,7 +255,7 @@ TEST(SqliteStore, ExhaustsLengthTwoWithAHugeCountWithoutWrapping) {
   TempDir tmp;
   const std::string db = tmp / "forge.db";
   {
-    SqliteStore store(db, Format(2, KeyOrder::kSequential));
+    SqliteStore store(db, Format(2, keys::KeyOrder::kSequential));
     EXPECT_EQ(store.Reserve(1000).last, 1000u);
     EXPECT_EQ(store.Reserve(1000).last, 2000u);
     EXPECT_EQ(store.Reserve(1000).last, 3000u);
@@ -264,9 +265,9 @@ TEST(SqliteStore, ExhaustsLengthTwoWithAHugeCountWithoutWrapping) {
     EXPECT_TRUE(
         store.Reserve(std::numeric_limits<std::uint64_t>::max()).empty());
   }
-  SqliteStore again(db, Format(2, KeyOrder::kSequential));
+  SqliteStore again(db, Format(2, keys::KeyOrder::kSequential));
   EXPECT_TRUE(again.Reserve(1000).empty());
-  EXPECT_EQ(again.Next(), KeySpace(2));
+  EXPECT_EQ(again.Next(), keys::KeySpace(2));
 }
 
 TEST(SqliteStore, RefusesAConfigWhoseFormatDiffersNamingBoth) {
@@ -274,7 +275,7 @@ TEST(SqliteStore, RefusesAConfigWhoseFormatDiffersNamingBoth) {
   const std::string db = tmp / "forge.db";
   { SqliteStore(db, kDefault).Reserve(5); }
   const StoreError longer =
-      ErrorFrom([&] { SqliteStore(db, Format(8, KeyOrder::kScrambled)); });
+      ErrorFrom([&] { SqliteStore(db, Format(8, keys::KeyOrder::kScrambled)); });
   const std::string msg = longer.what();
   EXPECT_FALSE(longer.transient());
   EXPECT_NE(msg.find("sqlite:" + db), std::string::npos) << msg;
@@ -285,7 +286,7 @@ TEST(SqliteStore, RefusesAConfigWhoseFormatDiffersNamingBoth) {
   EXPECT_NE(msg.find("new DB_URL"), std::string::npos) << msg;
 
   const StoreError order =
-      ErrorFrom([&] { SqliteStore(db, Format(7, KeyOrder::kSequential)); });
+      ErrorFrom([&] { SqliteStore(db, Format(7, keys::KeyOrder::kSequential)); });
   EXPECT_FALSE(order.transient());
   EXPECT_NE(std::string(order.what()).find("config says KEY_ORDER=sequential"),
             std::string::npos)
@@ -333,7 +334,7 @@ TEST(SqliteStore, AVersion1StoreIsUpgradedOnceByProcessesOpeningIt) {
   TempDir tmp;
   const std::string db = tmp / "forge.db";
   WriteVersion1Store(db);
-  const StoreFormat sequential = Format(7, KeyOrder::kSequential);
+  const StoreFormat sequential = Format(7, keys::KeyOrder::kSequential);
   const auto texts = InChildren(4, [&](int) {
     SqliteStore store(db, sequential);
     return Serialize({store.Reserve(10)});
@@ -390,13 +391,13 @@ TEST(SqliteStore, RefusesASqliteDatabaseOfSomethingElse) {
 TEST(SqliteStore, RefusesACounterBeyondTheKeySpace) {
   TempDir tmp;
   const std::string db = tmp / "forge.db";
-  { SqliteStore create(db, Format(1, KeyOrder::kSequential)); }
+  { SqliteStore create(db, Format(1, keys::KeyOrder::kSequential)); }
   {
     SQLite::Database raw(db, SQLite::OPEN_READWRITE);
     raw.exec("UPDATE counter SET next = 63");
   }
   const StoreError e =
-      ErrorFrom([&] { SqliteStore(db, Format(1, KeyOrder::kSequential)); });
+      ErrorFrom([&] { SqliteStore(db, Format(1, keys::KeyOrder::kSequential)); });
   EXPECT_FALSE(e.transient());
   EXPECT_NE(std::string(e.what()).find("damaged"), std::string::npos)
       << e.what();
@@ -475,7 +476,7 @@ TEST(SqliteStore, StopEndsABusyWaitAtOnce) {
 TEST(SqliteStore, RejectsAKeyLengthOutsideOneToTen) {
   TempDir tmp;
   const StoreError e = ErrorFrom(
-      [&] { SqliteStore(tmp / "forge.db", Format(11, KeyOrder::kScrambled)); });
+      [&] { SqliteStore(tmp / "forge.db", Format(11, keys::KeyOrder::kScrambled)); });
   EXPECT_FALSE(e.transient());
   EXPECT_NE(std::string(e.what()).find("KEY_LENGTH=11"), std::string::npos);
 }
@@ -560,4 +561,4 @@ TEST(OpenStore, PostgresUrlsReachPostgresStoreWithoutLeakingPassword) {
 }
 
 }  // namespace
-}  // namespace forge::broker
+}  // namespace forge::store

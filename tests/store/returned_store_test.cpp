@@ -16,12 +16,12 @@
 #include <string>
 #include <vector>
 
-#include "broker/range_store.h"
-#include "tests/broker/store_test_util.h"
+#include "store/range_store.h"
+#include "tests/store/store_test_util.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/process.h"
 
-namespace forge::broker {
+namespace forge::store {
 namespace {
 
 using forge::testing::PostgresServer;
@@ -196,4 +196,4 @@ INSTANTIATE_TEST_SUITE_P(Stores, ReturnedTest,
                          });
 
 }  // namespace
-}  // namespace forge::broker
+}  // namespace forge::store

@@ -1,4 +1,4 @@
-// broker/sqlite_store.h — the RangeStore in a SQLite file (docs/design.md §5).
+// store/sqlite_store.h — the RangeStore in a SQLite file (docs/design.md §5).
 //
 // Contract (in addition to RangeStore's)
 //   * The file is opened in WAL mode with synchronous=FULL, so a range is
@@ -43,7 +43,7 @@
 #include <string>
 #include <vector>
 
-#include "broker/range_store.h"
+#include "store/range_store.h"
 
 namespace SQLite {
 class Database;
@@ -51,7 +51,7 @@ class Statement;
 class Transaction;
 }  // namespace SQLite
 
-namespace forge::broker {
+namespace forge::store {
 
 class WriterTurns;
 
@@ -102,4 +102,4 @@ class SqliteStore final : public RangeStore {
   std::unique_ptr<SQLite::Statement> delete_returned_;
 };
 
-}  // namespace forge::broker
+}  // namespace forge::store
