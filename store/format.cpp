@@ -164,6 +164,19 @@ bool ValidStoreId(std::string_view text) {
          text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
+FormattedStore::FormattedStore(std::string describe,
+                               const StoreFormat& wanted)
+    : describe_(std::move(describe)) {
+  CheckWanted(describe_, wanted);
+}
+
+void FormattedStore::Opened(const StoreFormat& stored,
+                            const StoreFormat& wanted) {
+  CheckFormat(describe_, stored, wanted);
+  format_ = stored;
+  space_ = keys::KeySpace(stored.key_length);
+}
+
 shm::KeyOrder LayoutKeyOrder(keys::KeyOrder order) {
   return order == keys::KeyOrder::kSequential ? shm::KeyOrder::kSequential
                                               : shm::KeyOrder::kScrambled;

@@ -28,6 +28,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 #include "keys/key_codec.h"
 #include "shm/layout.h"
@@ -102,6 +103,32 @@ std::string RandomStoreId();
 
 // True when `text` is a well-formed store identity.
 bool ValidStoreId(std::string_view text);
+
+// What both backends hold the same way: the store's name and the format it
+// was opened with (RangeStore::format() and Describe()). A backend passes
+// its name and the wanted format (checked at once: CheckWanted), then calls
+// Opened with the format it read from the store.
+class FormattedStore : public RangeStore {
+ public:
+  const StoreFormat& format() const final { return format_; }
+  std::string Describe() const final { return describe_; }
+
+ protected:
+  FormattedStore(std::string describe, const StoreFormat& wanted);
+
+  // `stored` becomes this store's format; throws (CheckFormat) unless it
+  // can serve `wanted`.
+  void Opened(const StoreFormat& stored, const StoreFormat& wanted);
+  const std::string& describe() const { return describe_; }
+  void set_describe(std::string describe) { describe_ = std::move(describe); }
+  // The key space of the format (0 before Opened).
+  std::uint64_t space() const { return space_; }
+
+ private:
+  std::string describe_;
+  StoreFormat format_;
+  std::uint64_t space_ = 0;
+};
 
 // The key order as a segment header stores it (shm::Header::key_order),
 // and back (any value but kSequential's reads as scrambled).

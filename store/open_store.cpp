@@ -29,8 +29,15 @@ void RequireRegularOrAbsent(const std::string& path) {
 
 }  // namespace
 
+// Appended piece by piece: GCC 12 at -O2 and above misreads
+// `"[" + std::to_string(...)` as an overlapping copy (-Wrestrict).
 std::string RangeText(const Range& r) {
-  return "[" + std::to_string(r.first) + ", " + std::to_string(r.last) + ")";
+  std::string text = "[";
+  text += std::to_string(r.first);
+  text += ", ";
+  text += std::to_string(r.last);
+  text += ')';
+  return text;
 }
 
 std::vector<Range> CheckReturnable(const std::string& describe,

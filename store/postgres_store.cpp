@@ -173,16 +173,14 @@ std::string UrlProblem(const std::string& url) {
   return why;
 }
 
-class PostgresStore final : public RangeStore {
+class PostgresStore final : public FormattedStore {
  public:
   PostgresStore(const std::string& url, const StoreFormat& wanted,
                 const StoreLimits& limits);
 
-  const StoreFormat& format() const override { return format_; }
   Range Reserve(std::uint64_t count) override;
   void Return(const std::vector<Range>& ranges) override;
   std::uint64_t Next() override;
-  std::string Describe() const override { return describe_; }
 
  private:
   // What a COMMIT whose outcome is unknown means for the caller.
@@ -219,29 +217,26 @@ class PostgresStore final : public RangeStore {
   void RecordReturned(const char* doing, const std::vector<Range>& sorted);
 
   std::string url_;
-  std::string describe_;
   CallClock clock_;
   Conn conn_;
   bool fresh_ = false;   // conn_ was made since the last BEGIN
-  bool opened_ = false;  // format_ holds what the store was opened with
+  bool opened_ = false;  // format() is what the store was opened with
   bool raise_synchronous_commit_ = false;
   std::string notices_;  // server notices since Commit cleared it
-  StoreFormat format_;
-  std::uint64_t space_ = 0;
   std::uint64_t high_water_ = 0;  // end of the last range this object got
 };
 
 PostgresStore::PostgresStore(const std::string& url, const StoreFormat& wanted,
                              const StoreLimits& limits)
-    : url_(url), describe_(config::RedactDbUrl(url)), clock_(limits) {
-  CheckWanted(describe_, wanted);
+    : FormattedStore(config::RedactDbUrl(url), wanted),
+      url_(url),
+      clock_(limits) {
   CheckUrl();
   BeginCall();
   Connect();
-  format_ =
-      InTransaction("opening the store", [&] { return OpenSchema(wanted); });
-  CheckFormat(describe_, format_, wanted);
-  space_ = keys::KeySpace(format_.key_length);
+  Opened(InTransaction("opening the store",
+                       [&] { return OpenSchema(wanted); }),
+         wanted);
   opened_ = true;
 }
 
@@ -249,7 +244,7 @@ PostgresStore::PostgresStore(const std::string& url, const StoreFormat& wanted,
 void PostgresStore::CheckUrl() const {
   const std::string why = UrlProblem(url_);
   if (why.empty()) return;
-  throw StoreError("DB_URL \"" + describe_ +
+  throw StoreError("DB_URL \"" + describe() +
                        "\" is not a valid PostgreSQL URL: " + why +
                        "; allowed: postgres://USER[:PASSWORD]@HOST[:PORT]/DB",
                    /*transient=*/false);
@@ -345,7 +340,7 @@ void PostgresStore::Connect() {
   values.push_back(nullptr);
   Conn conn(PQconnectStartParams(keys.data(), values.data(), 1));
   const auto fail = [&](const std::string& why) {
-    return StoreError("store " + describe_ + ": cannot connect: " + why,
+    return StoreError("store " + describe() + ": cannot connect: " + why,
                       /*transient=*/true);
   };
   if (conn == nullptr) throw fail("out of memory");
@@ -373,7 +368,7 @@ void PostgresStore::Connect() {
       this);
   conn_ = std::move(conn);
   fresh_ = true;
-  describe_ = DescribeConnection(conn_.get());
+  set_describe(DescribeConnection(conn_.get()));
   const Result sync =
       Exec("reading synchronous_commit", "SHOW synchronous_commit");
   raise_synchronous_commit_ = Value(sync, 0, 0) == "off";
@@ -386,13 +381,13 @@ void PostgresStore::Reconnect() {
   if (!opened_) return;
   const StoreFormat now = InTransaction(
       "checking the store", [&] { return ReadFormat("checking the store"); });
-  if (SameStore(now, format_)) return;
+  if (SameStore(now, format())) return;
   conn_.reset();
-  throw StoreError("store " + describe_ +
+  throw StoreError("store " + describe() +
                        " changed while this broker was connected to it (was " +
-                       DescribeFormat(format_) + " created at " +
-                       std::to_string(format_.created_unix_s) + " id " +
-                       format_.store_id + ", now " + DescribeFormat(now) +
+                       DescribeFormat(format()) + " created at " +
+                       std::to_string(format().created_unix_s) + " id " +
+                       format().store_id + ", now " + DescribeFormat(now) +
                        " created at " + std::to_string(now.created_unix_s) +
                        " id " + now.store_id + "); restart the broker",
                    /*transient=*/false);
@@ -437,7 +432,7 @@ void PostgresStore::Commit(const char* doing, IfUnknown if_unknown) {
     lost_why = OneLine(notices_);
   }
   if (result != nullptr && PQresultStatus(result.get()) == PGRES_COMMAND_OK) {
-    throw StoreError("store " + describe_ + ": " + doing +
+    throw StoreError("store " + describe() + ": " + doing +
                          ": the server rolled the transaction back at COMMIT",
                      /*transient=*/true);
   }
@@ -446,7 +441,7 @@ void PostgresStore::Commit(const char* doing, IfUnknown if_unknown) {
         result == nullptr ? lost_why : OneLine(PQerrorMessage(conn_.get()));
     conn_.reset();
     const bool retry = if_unknown == IfUnknown::kRetryIsSafe;
-    throw StoreError("store " + describe_ + ": " + doing +
+    throw StoreError("store " + describe() + ": " + doing +
                          ": COMMIT did not finish cleanly (" + why +
                          "), so whether it committed durably is unknown; " +
                          (retry ? "what it reserved is treated as lost (a "
@@ -496,7 +491,7 @@ Result PostgresStore::Exec(const char* doing, const char* sql,
   std::string why;
   Result result = Send(sql, params, script, &why);
   if (result == nullptr) {
-    throw StoreError("store " + describe_ + ": " + doing + " failed: " + why +
+    throw StoreError("store " + describe() + ": " + doing + " failed: " + why +
                          "; the connection was dropped",
                      /*transient=*/true);
   }
@@ -525,7 +520,7 @@ void PostgresStore::Fail(const char* doing, const PGresult* result) {
     RollbackIfOpen();
   }
   throw StoreError(
-      "store " + describe_ + ": " + doing + " failed: " + why + Hint(state),
+      "store " + describe() + ": " + doing + " failed: " + why + Hint(state),
       lost || TransientState(state));
 }
 
@@ -601,25 +596,25 @@ StoreFormat PostgresStore::ReadFormat(const char* doing) {
   // The schema version lives only here: a newer one is named as such.
   const auto version = meta.find("schema_version");
   if (version != meta.end()) {
-    CheckNotNewer(describe_, ParseInt<int>(version->second).value_or(0));
+    CheckNotNewer(describe(), ParseInt<int>(version->second).value_or(0));
   }
-  return ParseFormat(describe_, kMeta, meta);
+  return ParseFormat(describe(), kMeta, meta);
 }
 
 std::uint64_t PostgresStore::ParseCounter(const Result& result) const {
   if (PQntuples(result.get()) != 1) {
-    throw Damaged(describe_, kMeta, "the forge_counter row is missing");
+    throw Damaged(describe(), kMeta, "the forge_counter row is missing");
   }
   const std::string_view text = Value(result, 0, 0);
   const auto next = ParseInt<std::uint64_t>(text);
-  if (!next || *next > space_) {
-    throw Damaged(describe_, kMeta, "forge_counter.next=" + std::string(text) +
-                                 " is outside [0, " + std::to_string(space_) +
+  if (!next || *next > space()) {
+    throw Damaged(describe(), kMeta, "forge_counter.next=" + std::string(text) +
+                                 " is outside [0, " + std::to_string(space()) +
                                  "]");
   }
   if (*next < high_water_) {
     throw StoreError(
-        "store " + describe_ + ": the counter went back from " +
+        "store " + describe() + ": the counter went back from " +
             std::to_string(high_water_) + " to " + std::to_string(*next) +
             " (restored from an older backup?); refusing to hand out keys "
             "again. Set forge_counter.next past every key issued",
@@ -644,7 +639,7 @@ std::optional<Range> PostgresStore::TakeReturned(const char* doing,
   const auto first = ParseInt<std::uint64_t>(Value(lowest, 0, 0));
   const auto last = ParseInt<std::uint64_t>(Value(lowest, 0, 1));
   if (!first || !last || *last <= *first || *last > counter) {
-    throw Damaged(describe_, kMeta, "forge_returned row (" +
+    throw Damaged(describe(), kMeta, "forge_returned row (" +
                                  std::string(Value(lowest, 0, 0)) + ", " +
                                  std::string(Value(lowest, 0, 1)) +
                                  ") is not a range below the counter");
@@ -670,7 +665,7 @@ Range PostgresStore::Reserve(std::uint64_t count) {
     if (const std::optional<Range> back = TakeReturned(doing, count, next)) {
       return std::pair(*back, next);
     }
-    const Range r{next, next + std::min(count, space_ - next)};
+    const Range r{next, next + std::min(count, space() - next)};
     if (!r.empty()) {
       Exec(doing, "UPDATE forge_counter SET next = $1 WHERE id = 1",
            {std::to_string(r.last)});
@@ -690,7 +685,7 @@ void PostgresStore::CheckNotReturned(const char* doing, const Range& r) {
   if (PQntuples(overlap.get()) == 0) return;
   const auto first = ParseInt<std::uint64_t>(Value(overlap, 0, 0));
   const auto last = ParseInt<std::uint64_t>(Value(overlap, 0, 1));
-  throw ReturnedTwice(describe_, r, Range{first.value_or(0), last.value_or(0)});
+  throw ReturnedTwice(describe(), r, Range{first.value_or(0), last.value_or(0)});
 }
 
 void PostgresStore::RecordReturned(const char* doing,
@@ -720,7 +715,7 @@ void PostgresStore::Return(const std::vector<Range>& ranges) {
       doing,
       [&] {
         RecordReturned(doing,
-                       CheckReturnable(describe_, ranges, LockCounter(doing)));
+                       CheckReturnable(describe(), ranges, LockCounter(doing)));
       },
       IfUnknown::kDoNotRetry);
 }

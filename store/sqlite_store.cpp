@@ -71,6 +71,13 @@ std::string Hint(int code) {
   }
 }
 
+// The file DB_URL names, made absolute (as given if that fails).
+fs::path FileOf(const std::string& path) {
+  std::error_code ec;
+  const fs::path file = fs::absolute(path, ec).lexically_normal();
+  return ec ? fs::path(path) : file;
+}
+
 // mkdir -p with mode 0700 for the directories that do not exist yet.
 void MakeDirs(const fs::path& dir, const std::string& describe) {
   fs::path prefix;
@@ -127,13 +134,13 @@ auto SqliteStore::Guarded(const char* doing, F&& work) {
         continue;
       }
       if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
-        throw StoreError("store " + describe_ +
+        throw StoreError("store " + describe() +
                              " is not a usable SQLite database (" + e.what() +
                              "); move it away or point DB_URL at another file",
                          /*transient=*/false);
       }
       const std::string waited = IsBusy(code) ? " (" + clock_.Why() + ")" : "";
-      throw StoreError("store " + describe_ + ": " + doing +
+      throw StoreError("store " + describe() + ": " + doing +
                            " failed: " + e.what() + waited + Hint(code),
                        IsTransient(code));
     }
@@ -142,17 +149,15 @@ auto SqliteStore::Guarded(const char* doing, F&& work) {
 
 SqliteStore::SqliteStore(const std::string& path, const StoreFormat& wanted,
                          const StoreLimits& limits)
-    : clock_(limits) {
-  std::error_code ec;
-  const fs::path file = fs::absolute(path, ec).lexically_normal();
-  describe_ = "sqlite:" + (ec ? path : file.string());
-  CheckWanted(describe_, wanted);
-  MakeDirs(file.parent_path(), describe_);
-  CreateFileIfMissing(file, describe_);
+    : FormattedStore("sqlite:" + FileOf(path).string(), wanted),
+      clock_(limits) {
+  const fs::path file = FileOf(path);
+  MakeDirs(file.parent_path(), describe());
+  CreateFileIfMissing(file, describe());
   try {
     turns_ = std::make_unique<WriterTurns>(file.string() + "-writers");
   } catch (const std::system_error& e) {
-    throw StoreError("store " + describe_ + ": " + e.what() +
+    throw StoreError("store " + describe() + ": " + e.what() +
                          "; check the directory's permissions",
                      /*transient=*/false);
   }
@@ -165,16 +170,15 @@ SqliteStore::SqliteStore(const std::string& path, const StoreFormat& wanted,
   // SQLite silently opens a write-protected file read-only; refuse it here,
   // before the broker takes a segment, not at the first Reserve.
   if (sqlite3_db_readonly(db_->getHandle(), "main") == 1) {
-    throw StoreError("store " + describe_ +
+    throw StoreError("store " + describe() +
                          ": the file can only be opened read-only; check "
                          "that it and its directory are writable by this user",
                      /*transient=*/false);
   }
   Guarded("setting WAL mode", [&] { Configure(); });
   Guarded("creating the schema", [&] { CreateSchemaIfMissing(wanted); });
-  format_ = Guarded("reading the metadata", [&] { return ReadFormat(); });
-  space_ = keys::KeySpace(format_.key_length);
-  CheckFormat(describe_, format_, wanted);
+  Opened(Guarded("reading the metadata", [&] { return ReadFormat(); }),
+         wanted);
   Guarded("preparing statements", [&] {
     read_next_ = std::make_unique<SQLite::Statement>(
         *db_, "SELECT next FROM counter WHERE id = 1");
@@ -208,7 +212,7 @@ void SqliteStore::Configure() {
   const std::string mode =
       db_->execAndGet("PRAGMA journal_mode = WAL").getString();
   if (mode != "wal") {
-    throw StoreError("store " + describe_ +
+    throw StoreError("store " + describe() +
                          ": cannot use WAL mode (SQLite chose journal_mode=" +
                          mode + "); put the file on a local file system",
                      /*transient=*/false);
@@ -240,7 +244,7 @@ void SqliteStore::CreateSchemaIfMissing(const StoreFormat& wanted) {
              "name NOT LIKE 'sqlite%'")
           .getInt();
   if (foreign > 0) {
-    throw StoreError("store " + describe_ +
+    throw StoreError("store " + describe() +
                          " is a SQLite database of something else (it has "
                          "other tables); point DB_URL at another file",
                      /*transient=*/false);
@@ -286,7 +290,7 @@ void SqliteStore::AddStoreIdIfMissing() {
 
 int SqliteStore::CheckSchemaVersion() {
   const int version = db_->execAndGet("PRAGMA user_version").getInt();
-  CheckNotNewer(describe_, version);
+  CheckNotNewer(describe(), version);
   return version;
 }
 
@@ -300,19 +304,19 @@ StoreFormat SqliteStore::ReadFormat() {
   while (query.executeStep()) {
     meta[query.getColumn(0).getString()] = query.getColumn(1).getString();
   }
-  return ParseFormat(describe_, kMeta, meta);
+  return ParseFormat(describe(), kMeta, meta);
 }
 
 std::uint64_t SqliteStore::ReadCounter() {
   read_next_->tryReset();
   if (!read_next_->executeStep()) {
-    throw Damaged(describe_, kMeta, "the counter row is missing");
+    throw Damaged(describe(), kMeta, "the counter row is missing");
   }
   const std::int64_t next = read_next_->getColumn(0).getInt64();
   read_next_->tryReset();  // ends the read snapshot
-  if (next < 0 || static_cast<std::uint64_t>(next) > space_) {
-    throw Damaged(describe_, kMeta, "counter.next=" + std::to_string(next) +
-                                 " is outside [0, " + std::to_string(space_) +
+  if (next < 0 || static_cast<std::uint64_t>(next) > space()) {
+    throw Damaged(describe(), kMeta, "counter.next=" + std::to_string(next) +
+                                 " is outside [0, " + std::to_string(space()) +
                                  "]");
   }
   return static_cast<std::uint64_t>(next);
@@ -330,7 +334,7 @@ std::optional<Range> SqliteStore::TakeReturned(std::uint64_t count,
   lowest_returned_->tryReset();
   if (first < 0 || last <= first ||
       static_cast<std::uint64_t>(last) > counter) {
-    throw Damaged(describe_, kMeta, "returned range [" + std::to_string(first) + ", " +
+    throw Damaged(describe(), kMeta, "returned range [" + std::to_string(first) + ", " +
                                  std::to_string(last) + ") is not below " +
                                  "counter.next=" + std::to_string(counter));
   }
@@ -347,7 +351,7 @@ std::optional<Range> SqliteStore::TakeReturned(std::uint64_t count,
     change.bind(2, first);
   }
   if (change.exec() != 1) {
-    throw Damaged(describe_, kMeta, "a returned range changed inside a transaction");
+    throw Damaged(describe(), kMeta, "a returned range changed inside a transaction");
   }
   return taken;
 }
@@ -363,13 +367,13 @@ Range SqliteStore::Reserve(std::uint64_t count) {
       tx.commit();  // synchronous=FULL: durable once this returns
       return *back;
     }
-    const std::uint64_t last = first + std::min(count, space_ - first);
+    const std::uint64_t last = first + std::min(count, space() - first);
     if (last != first) {
       write_next_->tryReset();
       write_next_->bind(1, static_cast<std::int64_t>(last));
       write_next_->bind(2, static_cast<std::int64_t>(first));
       if (write_next_->exec() != 1) {
-        throw Damaged(describe_, kMeta, "the counter changed inside a transaction");
+        throw Damaged(describe(), kMeta, "the counter changed inside a transaction");
       }
     }
     tx.commit();  // synchronous=FULL: durable once this returns
@@ -387,7 +391,7 @@ void SqliteStore::CheckNotReturned(const Range& r) {
   overlap.bind(2, static_cast<std::int64_t>(r.last));
   if (!overlap.executeStep()) return;
   throw ReturnedTwice(
-      describe_, r,
+      describe(), r,
       Range{static_cast<std::uint64_t>(overlap.getColumn(0).getInt64()),
             static_cast<std::uint64_t>(overlap.getColumn(1).getInt64())});
 }
@@ -402,7 +406,7 @@ void SqliteStore::Return(const std::vector<Range>& ranges) {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     turns_->LowerFlag();
     const std::vector<Range> sorted =
-        CheckReturnable(describe_, ranges, ReadCounter());
+        CheckReturnable(describe(), ranges, ReadCounter());
     SQLite::Statement insert(
         *db_, "INSERT INTO returned(first, last) VALUES (?1, ?2)");
     std::uint64_t total = 0;
@@ -431,7 +435,7 @@ void SqliteStore::CommitReturn(SQLite::Transaction& tx) {
   try {
     tx.commit();
   } catch (const SQLite::Exception& e) {
-    throw StoreError("store " + describe_ +
+    throw StoreError("store " + describe() +
                          ": committing returned numbers failed (" + e.what() +
                          "), so whether they were recorded is unknown; not "
                          "retried, since that could record them twice; they "

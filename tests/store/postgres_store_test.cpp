@@ -24,36 +24,14 @@
 #include "tests/support/postgres_server.h"
 #include "tests/support/process.h"
 
-namespace forge::store {
+namespace forge::store::store_test {
 namespace {
 
 using forge::testing::PostgresServer;
 using forge::testing::WaitUntil;
 using std::chrono::milliseconds;
-using store_test::ErrorFrom;
-using store_test::ExpectTiles;
-using store_test::Parse;
-using store_test::Serialize;
 
 constexpr milliseconds kServerDeadline{20000};
-
-// STORE_TIMEOUT_MS, the stop flag and the stop budget of a test store.
-StoreLimits Limits(milliseconds timeout,
-                   const std::atomic<bool>* stop = nullptr,
-                   milliseconds stop_budget = milliseconds(1000)) {
-  StoreLimits limits;
-  limits.timeout = timeout;
-  limits.stop = stop;
-  limits.stop_budget = stop_budget;
-  return limits;
-}
-
-StoreFormat Format(int length, keys::KeyOrder order) {
-  StoreFormat f;
-  f.key_length = length;
-  f.order = order;
-  return f;
-}
 
 const StoreFormat kScrambled7 = Format(7, keys::KeyOrder::kScrambled);
 const StoreFormat kSequential7 = Format(7, keys::KeyOrder::kSequential);
@@ -637,4 +615,4 @@ TEST(PostgresUrlTest, BadOrUnreachableUrlsSayWhatIsWrong) {
 }
 
 }  // namespace
-}  // namespace forge::store
+}  // namespace forge::store::store_test

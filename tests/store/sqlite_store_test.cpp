@@ -25,35 +25,11 @@
 #include "tests/store/store_test_util.h"
 #include "tests/support/process.h"
 
-namespace forge::store {
+namespace forge::store::store_test {
 namespace {
 
 using forge::testing::TempDir;
 using std::chrono::milliseconds;
-using store_test::ErrorFrom;
-using store_test::ExpectTiles;
-using store_test::InChildren;
-using store_test::Parse;
-using store_test::Serialize;
-
-// STORE_TIMEOUT_MS, the stop flag and the stop budget of a test store.
-StoreLimits Limits(milliseconds timeout,
-                   const std::atomic<bool>* stop = nullptr,
-                   milliseconds stop_budget = milliseconds(1000)) {
-  StoreLimits limits;
-  limits.timeout = timeout;
-  limits.stop = stop;
-  limits.stop_budget = stop_budget;
-  return limits;
-}
-
-StoreFormat Format(int length, keys::KeyOrder order, std::uint64_t secret = 0) {
-  StoreFormat f;
-  f.key_length = length;
-  f.order = order;
-  f.secret = secret;
-  return f;
-}
 
 const StoreFormat kDefault = Format(7, keys::KeyOrder::kScrambled);
 
@@ -561,4 +537,4 @@ TEST(OpenStore, PostgresUrlsReachPostgresStoreWithoutLeakingPassword) {
 }
 
 }  // namespace
-}  // namespace forge::store
+}  // namespace forge::store::store_test

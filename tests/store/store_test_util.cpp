@@ -126,6 +126,24 @@ StoreError ErrorFrom(const std::function<void()>& work) {
   return StoreError("", false);
 }
 
+StoreFormat Format(int length, keys::KeyOrder order, std::uint64_t secret) {
+  StoreFormat f;
+  f.key_length = length;
+  f.order = order;
+  f.secret = secret;
+  return f;
+}
+
+StoreLimits Limits(std::chrono::milliseconds timeout,
+                   const std::atomic<bool>* stop,
+                   std::chrono::milliseconds stop_budget) {
+  StoreLimits limits;
+  limits.timeout = timeout;
+  limits.stop = stop;
+  limits.stop_budget = stop_budget;
+  return limits;
+}
+
 bool Has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
