@@ -66,7 +66,6 @@ std::uint32_t LiveWorkers(shm::Segment& seg) {
   return live;
 }
 
-
 // True when the keys in the segment's ring came from `store`: its header
 // records the identity of the store every key in it came from (segment.h,
 // "Store identity"), so only then are they this store's numbers. The
@@ -86,7 +85,9 @@ std::uint64_t Total(const std::vector<store::Range>& ranges) {
 std::vector<store::Range> Coalesce(std::vector<store::Range> ranges) {
   std::erase_if(ranges, [](const store::Range& r) { return r.empty(); });
   std::sort(ranges.begin(), ranges.end(),
-            [](const store::Range& a, const store::Range& b) { return a.first < b.first; });
+            [](const store::Range& a, const store::Range& b) {
+              return a.first < b.first;
+            });
   std::vector<store::Range> out;
   for (const store::Range& r : ranges) {
     if (!out.empty() && out.back().last == r.first) {
@@ -126,7 +127,8 @@ std::string Sources(std::uint64_t in_hand, std::uint64_t from_ring,
   return text;
 }
 
-keys::KeyCodec MakeCodec(const store::RangeStore& store, const shm::Segment& seg) {
+keys::KeyCodec MakeCodec(const store::RangeStore& store,
+                         const shm::Segment& seg) {
   const store::StoreFormat& f = store.format();
   if (static_cast<std::uint32_t>(f.key_length) != seg.header().key_length) {
     throw std::invalid_argument(
@@ -171,10 +173,9 @@ shm::SegmentSpec SegmentSpecFor(const config::Config& cfg,
   return spec;
 }
 
-std::unique_ptr<store::RangeStore> OpenStoreRetrying(const config::Config& cfg,
-                                              const BrokerOptions& options,
-                                              const std::atomic<bool>& stop,
-                                              std::function<void()> on_wait) {
+std::unique_ptr<store::RangeStore> OpenStoreRetrying(
+    const config::Config& cfg, const BrokerOptions& options,
+    const std::atomic<bool>& stop, std::function<void()> on_wait) {
   store::StoreFormat wanted;
   wanted.key_length = cfg.key_length;
   wanted.order = cfg.key_order;
@@ -213,7 +214,8 @@ BrokerOptions BrokerOptions::FromConfig(const config::Config& cfg) {
   return o;
 }
 
-Broker::Broker(const config::Config& cfg, store::RangeStore& store, shm::Segment& seg)
+Broker::Broker(const config::Config& cfg, store::RangeStore& store,
+               shm::Segment& seg)
     : Broker(BrokerOptions::FromConfig(cfg), store, seg) {}
 
 Broker::Broker(const BrokerOptions& options, store::RangeStore& store,

@@ -71,12 +71,12 @@
 #include <string>
 #include <vector>
 
-#include "keys/key_codec.h"
-#include "store/range_store.h"
 #include "broker/store_trouble.h"
 #include "config/config.h"
+#include "keys/key_codec.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
+#include "store/range_store.h"
 
 namespace forge::broker {
 
@@ -128,8 +128,10 @@ class Broker {
  public:
   // Publishes pid, start time, low water and state kStarting in the
   // segment's BrokerStats. `store` and `seg` must outlive the Broker.
-  Broker(const BrokerOptions& options, store::RangeStore& store, shm::Segment& seg);
-  Broker(const config::Config& cfg, store::RangeStore& store, shm::Segment& seg);
+  Broker(const BrokerOptions& options, store::RangeStore& store,
+         shm::Segment& seg);
+  Broker(const config::Config& cfg, store::RangeStore& store,
+         shm::Segment& seg);
 
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
@@ -189,7 +191,8 @@ class Broker {
   void OnTransientError(const store::StoreError& e);
   void ReturnUnpublished();
   std::uint64_t DrainRing(std::vector<store::Range>* out);
-  Returned ReturnWithin(const std::vector<store::Range>& ranges, std::string* error);
+  Returned ReturnWithin(const std::vector<store::Range>& ranges,
+                        std::string* error);
   std::uint64_t PutBack(std::vector<store::Range> runs);
   void AddWasted(std::uint64_t n);
 

@@ -8,13 +8,13 @@
 #include <string_view>
 
 #include "broker/broker.h"
-#include "keys/key_codec.h"
-#include "store/format.h"
 #include "ctl/lock_probe.h"
 #include "ctl/ring_scan.h"
 #include "ctl/stats.h"
 #include "ctl/store_access.h"
 #include "ctl/text.h"
+#include "keys/key_codec.h"
+#include "store/format.h"
 
 namespace forge::ctl {
 namespace {

@@ -7,9 +7,9 @@
 #include <memory>
 #include <optional>
 
-#include "keys/key_codec.h"
 #include "ctl/store_access.h"
 #include "ctl/text.h"
+#include "keys/key_codec.h"
 
 namespace forge::ctl {
 namespace {
@@ -51,7 +51,7 @@ std::string AllowedRange(const keys::KeyCodec& codec) {
 
 // Opens the store and builds its codec; nullopt after printing why not.
 std::optional<keys::KeyCodec> StoreCodec(const config::Config& cfg,
-                                           int* exit_code) {
+                                         int* exit_code) {
   try {
     const std::unique_ptr<store::RangeStore> store =
         OpenExistingStore(cfg, SegmentFormat(cfg.shm_name));

@@ -22,9 +22,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "store/range_store.h"
 #include "config/config.h"
 #include "shm/layout.h"
+#include "store/range_store.h"
 
 namespace forge::ctl {
 

@@ -164,8 +164,7 @@ bool ValidStoreId(std::string_view text) {
          text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
-FormattedStore::FormattedStore(std::string describe,
-                               const StoreFormat& wanted)
+FormattedStore::FormattedStore(std::string describe, const StoreFormat& wanted)
     : describe_(std::move(describe)) {
   CheckWanted(describe_, wanted);
 }

@@ -5,10 +5,10 @@
 #include <cerrno>
 #include <cstring>
 
+#include "config/db_url.h"
 #include "store/postgres_store.h"
 #include "store/range_store.h"
 #include "store/sqlite_store.h"
-#include "config/db_url.h"
 
 namespace forge::store {
 namespace {

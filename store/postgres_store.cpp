@@ -16,9 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "config/db_url.h"
 #include "keys/key_codec.h"
 #include "store/format.h"
-#include "config/db_url.h"
 
 namespace forge::store {
 namespace {
@@ -222,7 +222,7 @@ class PostgresStore final : public FormattedStore {
   bool fresh_ = false;   // conn_ was made since the last BEGIN
   bool opened_ = false;  // format() is what the store was opened with
   bool raise_synchronous_commit_ = false;
-  std::string notices_;  // server notices since Commit cleared it
+  std::string notices_;           // server notices since Commit cleared it
   std::uint64_t high_water_ = 0;  // end of the last range this object got
 };
 
@@ -234,8 +234,7 @@ PostgresStore::PostgresStore(const std::string& url, const StoreFormat& wanted,
   CheckUrl();
   BeginCall();
   Connect();
-  Opened(InTransaction("opening the store",
-                       [&] { return OpenSchema(wanted); }),
+  Opened(InTransaction("opening the store", [&] { return OpenSchema(wanted); }),
          wanted);
   opened_ = true;
 }
@@ -608,9 +607,9 @@ std::uint64_t PostgresStore::ParseCounter(const Result& result) const {
   const std::string_view text = Value(result, 0, 0);
   const auto next = ParseInt<std::uint64_t>(text);
   if (!next || *next > space()) {
-    throw Damaged(describe(), kMeta, "forge_counter.next=" + std::string(text) +
-                                 " is outside [0, " + std::to_string(space()) +
-                                 "]");
+    throw Damaged(describe(), kMeta,
+                  "forge_counter.next=" + std::string(text) +
+                      " is outside [0, " + std::to_string(space()) + "]");
   }
   if (*next < high_water_) {
     throw StoreError(
@@ -639,10 +638,10 @@ std::optional<Range> PostgresStore::TakeReturned(const char* doing,
   const auto first = ParseInt<std::uint64_t>(Value(lowest, 0, 0));
   const auto last = ParseInt<std::uint64_t>(Value(lowest, 0, 1));
   if (!first || !last || *last <= *first || *last > counter) {
-    throw Damaged(describe(), kMeta, "forge_returned row (" +
-                                 std::string(Value(lowest, 0, 0)) + ", " +
-                                 std::string(Value(lowest, 0, 1)) +
-                                 ") is not a range below the counter");
+    throw Damaged(describe(), kMeta,
+                  "forge_returned row (" + std::string(Value(lowest, 0, 0)) +
+                      ", " + std::string(Value(lowest, 0, 1)) +
+                      ") is not a range below the counter");
   }
   const Range taken{*first, *first + std::min(count, *last - *first)};
   if (taken.last == *last) {
@@ -685,7 +684,8 @@ void PostgresStore::CheckNotReturned(const char* doing, const Range& r) {
   if (PQntuples(overlap.get()) == 0) return;
   const auto first = ParseInt<std::uint64_t>(Value(overlap, 0, 0));
   const auto last = ParseInt<std::uint64_t>(Value(overlap, 0, 1));
-  throw ReturnedTwice(describe(), r, Range{first.value_or(0), last.value_or(0)});
+  throw ReturnedTwice(describe(), r,
+                      Range{first.value_or(0), last.value_or(0)});
 }
 
 void PostgresStore::RecordReturned(const char* doing,

@@ -46,8 +46,8 @@
 #include <string_view>
 #include <vector>
 
-#include "store/store_limits.h"
 #include "config/config.h"
+#include "store/store_limits.h"
 
 namespace forge::store {
 

@@ -177,8 +177,7 @@ SqliteStore::SqliteStore(const std::string& path, const StoreFormat& wanted,
   }
   Guarded("setting WAL mode", [&] { Configure(); });
   Guarded("creating the schema", [&] { CreateSchemaIfMissing(wanted); });
-  Opened(Guarded("reading the metadata", [&] { return ReadFormat(); }),
-         wanted);
+  Opened(Guarded("reading the metadata", [&] { return ReadFormat(); }), wanted);
   Guarded("preparing statements", [&] {
     read_next_ = std::make_unique<SQLite::Statement>(
         *db_, "SELECT next FROM counter WHERE id = 1");
@@ -315,9 +314,9 @@ std::uint64_t SqliteStore::ReadCounter() {
   const std::int64_t next = read_next_->getColumn(0).getInt64();
   read_next_->tryReset();  // ends the read snapshot
   if (next < 0 || static_cast<std::uint64_t>(next) > space()) {
-    throw Damaged(describe(), kMeta, "counter.next=" + std::to_string(next) +
-                                 " is outside [0, " + std::to_string(space()) +
-                                 "]");
+    throw Damaged(describe(), kMeta,
+                  "counter.next=" + std::to_string(next) + " is outside [0, " +
+                      std::to_string(space()) + "]");
   }
   return static_cast<std::uint64_t>(next);
 }
@@ -334,9 +333,10 @@ std::optional<Range> SqliteStore::TakeReturned(std::uint64_t count,
   lowest_returned_->tryReset();
   if (first < 0 || last <= first ||
       static_cast<std::uint64_t>(last) > counter) {
-    throw Damaged(describe(), kMeta, "returned range [" + std::to_string(first) + ", " +
-                                 std::to_string(last) + ") is not below " +
-                                 "counter.next=" + std::to_string(counter));
+    throw Damaged(describe(), kMeta,
+                  "returned range [" + std::to_string(first) + ", " +
+                      std::to_string(last) + ") is not below " +
+                      "counter.next=" + std::to_string(counter));
   }
   const Range whole{static_cast<std::uint64_t>(first),
                     static_cast<std::uint64_t>(last)};
@@ -351,7 +351,8 @@ std::optional<Range> SqliteStore::TakeReturned(std::uint64_t count,
     change.bind(2, first);
   }
   if (change.exec() != 1) {
-    throw Damaged(describe(), kMeta, "a returned range changed inside a transaction");
+    throw Damaged(describe(), kMeta,
+                  "a returned range changed inside a transaction");
   }
   return taken;
 }
@@ -373,7 +374,8 @@ Range SqliteStore::Reserve(std::uint64_t count) {
       write_next_->bind(1, static_cast<std::int64_t>(last));
       write_next_->bind(2, static_cast<std::int64_t>(first));
       if (write_next_->exec() != 1) {
-        throw Damaged(describe(), kMeta, "the counter changed inside a transaction");
+        throw Damaged(describe(), kMeta,
+                      "the counter changed inside a transaction");
       }
     }
     tx.commit();  // synchronous=FULL: durable once this returns

@@ -76,7 +76,9 @@ class FakeStore : public store::RangeStore {
       if (!r.empty()) returned_.push_back(r);
     }
     std::sort(returned_.begin(), returned_.end(),
-              [](const store::Range& a, const store::Range& b) { return a.first < b.first; });
+              [](const store::Range& a, const store::Range& b) {
+                return a.first < b.first;
+              });
   }
 
   // Every later Return throws `e`.
@@ -425,7 +427,8 @@ TEST_F(BrokerTest, StopWithTheStoreDownPutsTheRingBackAndCountsTheHand) {
   ASSERT_TRUE(
       WaitUntil([&] { return RingFull() && broker.hand() > 0; }, kDeadline));
   const std::uint64_t reserved = store.Next();
-  store.FailReturns(store::StoreError("fake: cannot connect", /*transient=*/true));
+  store.FailReturns(
+      store::StoreError("fake: cannot connect", /*transient=*/true));
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(runner.Stop(), 0);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(2000));
@@ -447,7 +450,8 @@ TEST_F(BrokerTest, ANonTransientReturnErrorIsNotRetried) {
   Runner runner(broker, stop_);
   ASSERT_TRUE(
       WaitUntil([&] { return RingFull() && broker.hand() > 0; }, kDeadline));
-  store.FailReturns(store::StoreError("fake: outcome unknown", /*transient=*/false));
+  store.FailReturns(
+      store::StoreError("fake: outcome unknown", /*transient=*/false));
   EXPECT_EQ(runner.Stop(), 0);
   EXPECT_EQ(store.return_calls(), 1);
   EXPECT_EQ(stats().keys_wasted.load(), store.Next());

@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "keys/key_codec.h"
-#include "store/range_store.h"
 #include "ctl/stats.h"
+#include "keys/key_codec.h"
 #include "shm/segment.h"
+#include "store/range_store.h"
 #include "tests/ctl/ctl_fixture.h"
 #include "tests/support/process.h"
 

@@ -12,10 +12,10 @@
 #include <thread>
 #include <vector>
 
-#include "keys/key_codec.h"
 #include "ctl/lock_probe.h"
 #include "ctl/ring_scan.h"
 #include "ctl/text.h"
+#include "keys/key_codec.h"
 #include "shm/segment.h"
 #include "tests/support/process.h"
 

@@ -9,8 +9,8 @@
 #include <optional>
 #include <string>
 
-#include "keys/key_codec.h"
 #include "ctl/text.h"
+#include "keys/key_codec.h"
 #include "shm/workers.h"
 #include "tests/ctl/mini_json.h"
 #include "tests/support/process.h"

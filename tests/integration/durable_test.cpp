@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "keys/key_codec.h"
-#include "store/range_store.h"
 #include "shm/notify.h"
 #include "shm/segment.h"
+#include "store/range_store.h"
 #include "tests/integration/fault_fixture.h"
 #include "tests/support/http_client.h"
 

@@ -3,9 +3,9 @@
 #include <algorithm>
 
 #include "keys/key_codec.h"
-#include "store/range_store.h"
 #include "shm/segment.h"
 #include "shm/workers.h"
+#include "store/range_store.h"
 #include "tests/support/http_client.h"
 
 namespace forge::testing {

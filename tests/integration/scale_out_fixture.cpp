@@ -3,8 +3,8 @@
 #include <sstream>
 #include <utility>
 
-#include "store/range_store.h"
 #include "shm/layout.h"
+#include "store/range_store.h"
 
 namespace forge::scale_out {
 

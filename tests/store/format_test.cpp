@@ -24,9 +24,9 @@ TEST(StoreFormat, NewRowsParseBackToTheWantedFormat) {
   EXPECT_TRUE(ValidStoreId(f.store_id)) << f.store_id;
   EXPECT_GT(f.created_unix_s, 0);
   // Sequential stores keep no secret; scrambled ones get a random one.
-  EXPECT_EQ(NewFormatRows(Format(7, keys::KeyOrder::kSequential, 9))
-                .at("secret"),
-            "0");
+  EXPECT_EQ(
+      NewFormatRows(Format(7, keys::KeyOrder::kSequential, 9)).at("secret"),
+      "0");
   EXPECT_NE(NewFormatRows(Format(7, keys::KeyOrder::kScrambled)).at("secret"),
             "0");
 }
@@ -70,8 +70,9 @@ TEST(StoreFormat, SameKeyFormatIgnoresWhatTheStoreChose) {
 TEST(StoreFormat, KeyOrderRoundTripsThroughTheSegmentLayout) {
   for (const keys::KeyOrder order :
        {keys::KeyOrder::kScrambled, keys::KeyOrder::kSequential}) {
-    EXPECT_EQ(KeyOrderOfLayout(static_cast<std::uint32_t>(LayoutKeyOrder(order))),
-              order);
+    EXPECT_EQ(
+        KeyOrderOfLayout(static_cast<std::uint32_t>(LayoutKeyOrder(order))),
+        order);
   }
   EXPECT_EQ(static_cast<std::uint32_t>(shm::KeyOrder::kSequential), 1u);
   EXPECT_EQ(KeyOrderOfLayout(0), keys::KeyOrder::kScrambled);

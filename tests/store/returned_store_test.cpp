@@ -69,7 +69,8 @@ TEST_P(ReturnedTest, ReturnedNumbersComeBackFirstLowestFirstExactlyOnce) {
     store->Return({});  // nothing: a no-op
     store->Return({Range{150, 200}, Range{20, 30}, Range{60, 60}});
   }
-  auto store = OpenStore(url, Format(7, keys::KeyOrder::kSequential));  // they were durable
+  auto store = OpenStore(
+      url, Format(7, keys::KeyOrder::kSequential));  // they were durable
   EXPECT_EQ(store->Next(), 200u);
   const std::vector<Range> expected = {{20, 25},   {25, 30},   {150, 180},
                                        {180, 200}, {200, 210}, {210, 310}};
@@ -138,7 +139,8 @@ TEST_P(ReturnedTest, FourProcessesTakeReturnedNumbersExactlyOnce) {
   constexpr std::uint64_t kReturned = 2000;
   constexpr std::uint64_t kPiece = 100;
   const std::string url = NewUrl();
-  OpenStore(url, Format(7, keys::KeyOrder::kSequential))->Reserve(kReturned);  // closed before fork
+  OpenStore(url, Format(7, keys::KeyOrder::kSequential))
+      ->Reserve(kReturned);  // closed before fork
   const std::string done = dir_ / "returned";
   const auto texts = InChildren(5, [&](int i) {
     auto store = OpenStore(url, Format(7, keys::KeyOrder::kSequential));

@@ -102,9 +102,11 @@ TEST(SqliteStore, NewStoreRecordsItsFormatAndARandomSecret) {
   EXPECT_EQ(reopened.format().secret, secret);
   SqliteStore other(tmp / "two.db", kDefault);
   EXPECT_NE(other.format().secret, secret);
-  SqliteStore given(tmp / "three.db", Format(5, keys::KeyOrder::kScrambled, 42));
+  SqliteStore given(tmp / "three.db",
+                    Format(5, keys::KeyOrder::kScrambled, 42));
   EXPECT_EQ(given.format().secret, 42u);
-  SqliteStore sequential(tmp / "four.db", Format(3, keys::KeyOrder::kSequential, 9));
+  SqliteStore sequential(tmp / "four.db",
+                         Format(3, keys::KeyOrder::kSequential, 9));
   EXPECT_EQ(sequential.format().order, keys::KeyOrder::kSequential);
   EXPECT_EQ(sequential.format().secret, 0u);
 }
@@ -250,8 +252,8 @@ TEST(SqliteStore, RefusesAConfigWhoseFormatDiffersNamingBoth) {
   TempDir tmp;
   const std::string db = tmp / "forge.db";
   { SqliteStore(db, kDefault).Reserve(5); }
-  const StoreError longer =
-      ErrorFrom([&] { SqliteStore(db, Format(8, keys::KeyOrder::kScrambled)); });
+  const StoreError longer = ErrorFrom(
+      [&] { SqliteStore(db, Format(8, keys::KeyOrder::kScrambled)); });
   const std::string msg = longer.what();
   EXPECT_FALSE(longer.transient());
   EXPECT_NE(msg.find("sqlite:" + db), std::string::npos) << msg;
@@ -261,8 +263,8 @@ TEST(SqliteStore, RefusesAConfigWhoseFormatDiffersNamingBoth) {
   EXPECT_NE(msg.find("config says KEY_LENGTH=8"), std::string::npos) << msg;
   EXPECT_NE(msg.find("new DB_URL"), std::string::npos) << msg;
 
-  const StoreError order =
-      ErrorFrom([&] { SqliteStore(db, Format(7, keys::KeyOrder::kSequential)); });
+  const StoreError order = ErrorFrom(
+      [&] { SqliteStore(db, Format(7, keys::KeyOrder::kSequential)); });
   EXPECT_FALSE(order.transient());
   EXPECT_NE(std::string(order.what()).find("config says KEY_ORDER=sequential"),
             std::string::npos)
@@ -372,8 +374,8 @@ TEST(SqliteStore, RefusesACounterBeyondTheKeySpace) {
     SQLite::Database raw(db, SQLite::OPEN_READWRITE);
     raw.exec("UPDATE counter SET next = 63");
   }
-  const StoreError e =
-      ErrorFrom([&] { SqliteStore(db, Format(1, keys::KeyOrder::kSequential)); });
+  const StoreError e = ErrorFrom(
+      [&] { SqliteStore(db, Format(1, keys::KeyOrder::kSequential)); });
   EXPECT_FALSE(e.transient());
   EXPECT_NE(std::string(e.what()).find("damaged"), std::string::npos)
       << e.what();
@@ -451,8 +453,9 @@ TEST(SqliteStore, StopEndsABusyWaitAtOnce) {
 
 TEST(SqliteStore, RejectsAKeyLengthOutsideOneToTen) {
   TempDir tmp;
-  const StoreError e = ErrorFrom(
-      [&] { SqliteStore(tmp / "forge.db", Format(11, keys::KeyOrder::kScrambled)); });
+  const StoreError e = ErrorFrom([&] {
+    SqliteStore(tmp / "forge.db", Format(11, keys::KeyOrder::kScrambled));
+  });
   EXPECT_FALSE(e.transient());
   EXPECT_NE(std::string(e.what()).find("KEY_LENGTH=11"), std::string::npos);
 }

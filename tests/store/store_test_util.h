@@ -44,10 +44,9 @@ StoreError ErrorFrom(const std::function<void()>& work);
 StoreFormat Format(int length, keys::KeyOrder order, std::uint64_t secret = 0);
 
 // STORE_TIMEOUT_MS, the stop flag and the stop budget of a test store.
-StoreLimits Limits(std::chrono::milliseconds timeout,
-                   const std::atomic<bool>* stop = nullptr,
-                   std::chrono::milliseconds stop_budget =
-                       std::chrono::milliseconds(1000));
+StoreLimits Limits(
+    std::chrono::milliseconds timeout, const std::atomic<bool>* stop = nullptr,
+    std::chrono::milliseconds stop_budget = std::chrono::milliseconds(1000));
 
 // True if `text` contains `part` (for EXPECT_TRUE with a message).
 bool Has(const std::string& text, const std::string& part);
