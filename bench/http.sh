@@ -21,13 +21,7 @@
 # falls on both sides. Not a test: it asserts nothing and exits 0 whatever
 # the numbers are; it fails only when something could not be run.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-
-if [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then
-  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
-  exit 0
-fi
+source "$(dirname "$0")/lib/prologue.sh"
 
 WORKERS=${WORKERS:-2}
 ROUNDS=${ROUNDS:-3}

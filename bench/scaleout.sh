@@ -30,13 +30,7 @@
 # starts is stopped by pid on exit. Not a test: it fails only when something
 # could not be run.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-
-if [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then
-  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
-  exit 0
-fi
+source "$(dirname "$0")/lib/prologue.sh"
 
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 ROUNDS=${ROUNDS:-1}

@@ -12,7 +12,8 @@
 #include <string_view>
 #include <utility>
 
-#include "config/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "shm/notify.h"
 #include "shm/workers.h"
 #include "store/format.h"
@@ -32,13 +33,6 @@ constexpr std::uint64_t kBatchKeys = 1024;
 // (Segment::Damage: two syscalls); a fault in between is seen at once.
 constexpr milliseconds kDamageCheckEvery{100};
 
-std::uint64_t UnixNowNs() {
-  return static_cast<std::uint64_t>(
-      duration_cast<nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
-
 // Sleeps up to `d`; a signal (EINTR) ends the sleep early on purpose.
 void SleepInterruptibly(nanoseconds d) {
   if (d <= nanoseconds::zero()) return;
@@ -54,17 +48,6 @@ shm::BrokerState LoadState(const shm::BrokerStats& stats) {
       stats.state.load(std::memory_order_relaxed));
 }
 
-// Frontend workers attached to the segment right now (slot pid alive).
-std::uint32_t LiveWorkers(shm::Segment& seg) {
-  std::uint32_t live = 0;
-  for (std::uint32_t i = 0; i < shm::kMaxWorkers; ++i) {
-    // relaxed: a liveness snapshot; kill(pid, 0) is the real check, and a
-    // worker attaching right after only finds fewer keys (pops are claims).
-    const pid_t pid = seg.worker(i).pid.load(std::memory_order_relaxed);
-    if (pid > 0 && shm::ProcessAlive(pid)) ++live;
-  }
-  return live;
-}
 
 // True when the keys in the segment's ring came from `store`: its header
 // records the identity of the store every key in it came from (segment.h,
@@ -239,7 +222,7 @@ Broker::Broker(const BrokerOptions& options, store::RangeStore& store,
   // memory is published through them.
   stats_.pid.store(static_cast<std::int32_t>(::getpid()),
                    std::memory_order_relaxed);
-  stats_.start_unix_ns.store(UnixNowNs(), std::memory_order_relaxed);
+  stats_.start_unix_ns.store(base::UnixNowNs(), std::memory_order_relaxed);
   stats_.low_water.store(low_water_, std::memory_order_relaxed);
   try {
     stats_.store_next.store(store_.Next(), std::memory_order_relaxed);
@@ -333,7 +316,7 @@ void Broker::WhileStoreWaits() {
 
 void Broker::Heartbeat() {
   // relaxed: a timestamp for readers; see the constructor.
-  stats_.heartbeat_unix_ns.store(UnixNowNs(), std::memory_order_relaxed);
+  stats_.heartbeat_unix_ns.store(base::UnixNowNs(), std::memory_order_relaxed);
 }
 
 void Broker::SetState(shm::BrokerState state) {
@@ -504,7 +487,8 @@ void Broker::ReturnUnpublished() {
   hand_.clear();
   // relaxed: see hand(); this thread is the only writer.
   hand_count_.store(0, std::memory_order_relaxed);
-  const std::uint32_t workers = LiveWorkers(seg_);
+  const auto workers =
+      static_cast<std::uint32_t>(shm::LiveWorkerPids(seg_).size());
   // A damaged segment's mapping may be zero pages (shm/bus_guard.h): what it
   // shows is garbage, so nothing is drained from it or put back into it.
   const std::string damage = seg_.Damage();

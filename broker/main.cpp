@@ -15,10 +15,10 @@
 #include <exception>
 #include <string>
 
+#include "base/log.h"
 #include "broker/broker.h"
 #include "config/config.h"
 #include "config/db_url.h"
-#include "config/log.h"
 #include "shm/segment.h"
 
 namespace {
@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
   const auto cfg =
       forge::config::ParseArgs(app, loader, argc, argv, &exit_code);
   if (!cfg) return exit_code;
-  log::Init("forge-broker", *cfg);
+  log::Init("forge-broker", cfg->log_format, cfg->debug);
   InstallSignalHandlers();
   LogConfig(*cfg);
   try {

@@ -9,7 +9,7 @@
 #include <functional>
 #include <string>
 
-#include "config/log.h"
+#include "base/log.h"
 
 extern char** environ;
 

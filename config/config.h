@@ -22,7 +22,7 @@
 //     expansion.
 //   * A DB_URL password never appears in a message (config/db_url.h
 //     RedactDbUrl), nor does any part of AUTH_TOKEN (shown as "***").
-//   * The error line is a JSON log line (config/log.h) when LOG_FORMAT
+//   * The error line is a JSON log line (base/log.h) when LOG_FORMAT
 //     asks for json in any layer that can still be read, else plain text.
 //   * Not thread-safe while loading (call it once in main); the returned
 //     Config is a plain value.
@@ -30,10 +30,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include "base/log.h"
 
 namespace CLI {
 class App;
@@ -42,7 +45,7 @@ class App;
 namespace forge::config {
 
 enum class KeyOrder { kScrambled, kSequential };
-enum class LogFormat { kText, kJson };
+using LogFormat = log::Format;  // LOG_FORMAT: base/log.h
 
 struct Config {
   // Frontend.
@@ -120,7 +123,9 @@ class Loader {
   std::map<std::string, std::string> Given() const;  // flags on argv
 
   struct Flags;
-  Flags* flags_;  // owned; values CLI11 writes into during parse
+  // Values CLI11 writes into during the parse: on the heap, so that the
+  // addresses it holds stay put.
+  std::unique_ptr<Flags> flags_;
 };
 
 // Parses argv into `app` and loads the config. Returns nullopt when the

@@ -7,13 +7,14 @@
 #include <memory>
 #include <string>
 
+#include "base/names.h"
+
 namespace forge::config {
 namespace {
 
-constexpr std::string_view kSqlite = "sqlite:";
+using base::StoreKind;
+
 constexpr std::string_view kSqliteAbsolute = "sqlite:///";
-constexpr std::string_view kPostgresSchemes[] = {"postgres://",
-                                                 "postgresql://"};
 constexpr std::string_view kMask = "***";
 
 char Lower(char c) {
@@ -33,7 +34,7 @@ DbUrl ParseSqlite(std::string_view url) {
     parsed.sqlite_path = std::string(url.substr(kSqliteAbsolute.size() - 1));
     return parsed;
   }
-  const std::string_view path = url.substr(kSqlite.size());
+  const std::string_view path = url.substr(base::kSqliteScheme.size());
   if (path.empty()) {
     parsed.problem = "has an empty path";
   } else if (path.starts_with("//")) {
@@ -48,15 +49,6 @@ DbUrl ParseSqlite(std::string_view url) {
     parsed.sqlite_path = std::string(path);
   }
   return parsed;
-}
-
-// True when `lower` (a lower-cased URL) starts with a known scheme.
-bool KnownScheme(std::string_view lower) {
-  if (lower.starts_with(kSqlite)) return true;
-  for (std::string_view scheme : kPostgresSchemes) {
-    if (lower.starts_with(scheme)) return true;
-  }
-  return false;
 }
 
 // ---- redaction ----
@@ -152,32 +144,22 @@ bool LibpqFindsNoPassword(const std::string& url) {
 
 DbUrl ParseDbUrl(std::string_view url) {
   if (url.empty()) return DbUrl{StoreKind::kUnknown, "", "is empty"};
-  if (url.starts_with(kSqlite)) return ParseSqlite(url);
-  for (std::string_view scheme : kPostgresSchemes) {
-    if (!url.starts_with(scheme)) continue;
-    DbUrl parsed{StoreKind::kPostgres, "", ""};
-    if (url.size() == scheme.size()) {
-      parsed.problem = "names no server or database";
-    }
-    return parsed;
+  switch (base::StoreKindOf(url)) {
+    case StoreKind::kSqlite:
+      return ParseSqlite(url);
+    case StoreKind::kPostgres:
+      return DbUrl{StoreKind::kPostgres, "",
+                   url.size() == base::DbUrlScheme(url).size()
+                       ? "names no server or database"
+                       : ""};
+    case StoreKind::kUnknown:
+      break;
   }
-  if (KnownScheme(ToLower(url))) {
+  if (base::DbUrlSchemeMiscased(url)) {
     return DbUrl{StoreKind::kUnknown, "",
                  "has its scheme in upper case; write it in lower case"};
   }
   return DbUrl{StoreKind::kUnknown, "", "has an unknown scheme"};
-}
-
-const char* StoreKindName(StoreKind kind) {
-  switch (kind) {
-    case StoreKind::kSqlite:
-      return "sqlite";
-    case StoreKind::kPostgres:
-      return "postgres";
-    case StoreKind::kUnknown:
-      break;
-  }
-  return "unknown";
 }
 
 std::string RedactDbUrl(std::string_view url) {

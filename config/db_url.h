@@ -3,8 +3,8 @@
 //
 // Contract
 //   * ParseDbUrl is the only place that decides a DB_URL's scheme; the
-//     loader, OpenStore, forge-ctl and the stats all ask it. Schemes are
-//     lower case. Allowed forms (kDbUrlForms):
+//     loader, OpenStore and forge-ctl ask it. The scheme itself (lower
+//     case only) is base/names.h's DbUrlScheme. Allowed forms (kDbUrlForms):
 //       sqlite:PATH            PATH relative to the working directory or
 //                              absolute (sqlite:./data/forge.db,
 //                              sqlite:/var/lib/forge.db)
@@ -28,9 +28,9 @@
 #include <string>
 #include <string_view>
 
-namespace forge::config {
+#include "base/names.h"
 
-enum class StoreKind { kUnknown, kSqlite, kPostgres };
+namespace forge::config {
 
 inline constexpr std::string_view kDbUrlForms =
     "sqlite:PATH (relative or absolute, e.g. sqlite:./data/forge.db), "
@@ -38,16 +38,13 @@ inline constexpr std::string_view kDbUrlForms =
     "postgresql://…";
 
 struct DbUrl {
-  StoreKind kind = StoreKind::kUnknown;  // from the scheme alone
+  base::StoreKind kind = base::StoreKind::kUnknown;  // from the scheme alone
   std::string sqlite_path;  // the file, when kind is kSqlite and valid
   std::string problem;      // "" when the URL is an allowed form
   bool ok() const { return problem.empty(); }
 };
 
 DbUrl ParseDbUrl(std::string_view url);
-
-// "sqlite", "postgres" or "unknown".
-const char* StoreKindName(StoreKind kind);
 
 std::string RedactDbUrl(std::string_view url);
 

@@ -9,6 +9,7 @@
 #include <thread>
 #include <utility>
 
+#include "base/names.h"
 #include "config/db_url.h"
 #include "config/internal.h"
 
@@ -177,25 +178,26 @@ KeySpec DbUrlKey(const Names& n) {
   return key;
 }
 
-bool IsShmChar(char c) {
-  return IsDigit(c) || c == '.' || c == '_' || c == '-' ||
-         (Lower(c) >= 'a' && Lower(c) <= 'z');
-}
-
 KeySpec ShmName(const Names& n) {
   return Make(
       n, "NAME", "1..200 characters of A-Z a-z 0-9 . _ -, not ending in .lock",
       [](std::string_view v, Config& c) -> Problem {
-        if (v.empty()) return "is empty";
-        if (v.size() > 200) {
-          return "is too long (" + std::to_string(v.size()) + " characters)";
+        switch (base::CheckShmName(v)) {
+          case base::ShmNameFault::kEmpty:
+            return "is empty";
+          case base::ShmNameFault::kTooLong:
+            return "is too long (" + std::to_string(v.size()) + " characters)";
+          case base::ShmNameFault::kBadCharacter: {
+            const auto bad =
+                std::find_if_not(v.begin(), v.end(), base::IsShmNameChar);
+            return "contains the character " +
+                   Quote(std::string_view(&*bad, 1));
+          }
+          case base::ShmNameFault::kLockSuffix:
+            return "ends in .lock";
+          case base::ShmNameFault::kNone:
+            break;
         }
-        const auto bad = std::find_if_not(v.begin(), v.end(), IsShmChar);
-        if (bad != v.end()) {
-          return "contains the character " + Quote(std::string_view(&*bad, 1));
-        }
-        // "x.lock" would collide with segment x's producer lock file.
-        if (v.ends_with(".lock")) return "ends in .lock";
         c.shm_name = std::string(v);
         return std::nullopt;
       });

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <exception>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -184,7 +185,7 @@ internal::Lookup MakeLookup(const Environment& env, const DotEnv& dotenv) {
 
 }  // namespace
 
-Loader::Loader(CLI::App& app) : flags_(new Flags) {
+Loader::Loader(CLI::App& app) : flags_(std::make_unique<Flags>()) {
   app.fallthrough();  // subcommands added later inherit it
   auto add = [&](const std::string& env, const std::string& flag,
                  const std::string& help, const std::string& type) {
@@ -203,7 +204,7 @@ Loader::Loader(CLI::App& app) : flags_(new Flags) {
       "PATH");
 }
 
-Loader::~Loader() { delete flags_; }
+Loader::~Loader() = default;
 
 std::map<std::string, std::string> Loader::Given() const {
   std::map<std::string, std::string> given;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string_view>
 
+#include "base/clock.h"
 #include "broker/broker.h"
 #include "ctl/lock_probe.h"
 #include "ctl/ring_scan.h"
@@ -41,7 +42,7 @@ std::string WithoutProgramPrefix(std::string text) {
 class Checker {
  public:
   Checker(const config::Config& cfg, const shm::Segment& seg)
-      : cfg_(cfg), seg_(seg), snap_(ReadSnapshot(seg, UnixNowNs())) {}
+      : cfg_(cfg), seg_(seg), snap_(ReadSnapshot(seg, base::UnixNowNs())) {}
 
   std::vector<CheckResult> Run() {
     return {Segment(), Lock(), Heartbeat(), Store(), Format(), Counter()};

@@ -7,9 +7,9 @@
 #include <cstring>
 #include <string_view>
 
-#include "config/db_url.h"
+#include "base/names.h"
+#include "base/process.h"
 #include "shm/health.h"
-#include "shm/workers.h"
 
 namespace forge::ctl {
 namespace {
@@ -65,7 +65,7 @@ void ReadWorkers(const shm::Segment& seg, Snapshot* s) {
     s->served_total += row.served;
     s->unavailable_total += row.unavailable;
     if (row.pid == 0 && row.served == 0 && row.unavailable == 0) continue;
-    row.alive = row.pid > 0 && shm::ProcessAlive(row.pid);
+    row.alive = row.pid > 0 && base::ProcessAlive(row.pid);
     s->workers.push_back(row);
   }
 }
@@ -104,7 +104,7 @@ std::uint64_t Snapshot::key_space_remaining() const {
 }
 
 std::string Snapshot::store_kind() const {
-  return config::StoreKindName(config::ParseDbUrl(store).kind);
+  return base::StoreKindName(base::StoreKindOf(store));
 }
 
 Exhaustion Snapshot::exhaustion() const {
@@ -125,13 +125,6 @@ Exhaustion Snapshot::exhaustion() const {
   const double at = static_cast<double>(unix_ns) / 1e9 + e.seconds_left;
   if (at < kYear10000UnixS) e.unix_s = static_cast<std::int64_t>(at);
   return e;
-}
-
-std::uint64_t UnixNowNs() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
 }
 
 Snapshot ReadSnapshot(const shm::Segment& seg, std::uint64_t now_unix_ns) {

@@ -109,7 +109,6 @@ struct Snapshot {
 // Reads the segment at wall-clock time `now_unix_ns` (heartbeat ages are
 // measured against it).
 Snapshot ReadSnapshot(const shm::Segment& seg, std::uint64_t now_unix_ns);
-std::uint64_t UnixNowNs();
 
 // Fills after->rates and each worker's served_per_s from the counter deltas
 // since `before`. No-op when `after` is not later than `before`.

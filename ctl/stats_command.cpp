@@ -7,6 +7,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/clock.h"
 #include "ctl/interrupt.h"
 #include "ctl/stats.h"
 #include "ctl/text.h"
@@ -50,11 +51,11 @@ std::string Render(const StatsOptions& o, const Snapshot& s) {
 
 int OneShot(const StatsOptions& o, std::ostream& out) {
   const shm::Segment seg = AttachReadOnly(o.shm_name);
-  Snapshot snap = ReadIntact(seg, UnixNowNs());
+  Snapshot snap = ReadIntact(seg, base::UnixNowNs());
   if (o.interval.count() > 0) {
     std::this_thread::sleep_for(o.interval);
     const Snapshot before = std::move(snap);
-    snap = ReadIntact(seg, UnixNowNs());
+    snap = ReadIntact(seg, base::UnixNowNs());
     AddRates(before, &snap);
   }
   out << Render(o, snap) << std::flush;
@@ -71,7 +72,7 @@ std::string WatchTitle(const StatsOptions& o, std::uint64_t now_ns) {
 
 // One frame: the stats (rates since `prev`), or the reason there are none.
 std::string Frame(const StatsOptions& o, std::optional<Snapshot>* prev) {
-  const std::uint64_t now = UnixNowNs();
+  const std::uint64_t now = base::UnixNowNs();
   const std::string title = o.json ? "" : WatchTitle(o, now);
   try {
     const shm::Segment seg = AttachReadOnly(o.shm_name);

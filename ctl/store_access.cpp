@@ -63,7 +63,7 @@ std::unique_ptr<store::RangeStore> OpenExistingStore(
     const config::Config& cfg,
     const std::optional<store::StoreFormat>& segment_format) {
   const config::DbUrl url = config::ParseDbUrl(cfg.db_url);
-  if (url.ok() && url.kind == config::StoreKind::kSqlite) {
+  if (url.ok() && url.kind == base::StoreKind::kSqlite) {
     RequireSqliteFile(url.sqlite_path);
   }
   store::StoreFormat from_config;

@@ -59,9 +59,12 @@ std::string FillBar(double fraction, int width) {
   const double f = std::clamp(fraction, 0.0, 1.0);
   const int filled = static_cast<int>(std::floor(f * width));
   const double tenths = std::floor(f * 1000.0) / 10.0;
-  std::string bar = "[" + std::string(static_cast<std::size_t>(filled), '#') +
-                    std::string(static_cast<std::size_t>(width - filled), '.') +
-                    "] ";
+  // Appended, not `"[" + std::string(...)`: GCC 12 warns (-Wrestrict, a
+  // false positive) on a literal prepended to a temporary string.
+  std::string bar = "[";
+  bar.append(static_cast<std::size_t>(filled), '#')
+      .append(static_cast<std::size_t>(width - filled), '.')
+      .append("] ");
   const std::string pct = Fixed(tenths, 1) + "%";
   return bar + std::string(pct.size() < 6 ? 6 - pct.size() : 0, ' ') + pct;
 }

@@ -30,8 +30,6 @@
 //   * ConnStream does not own the fd.
 #pragma once
 
-#include <httplib.h>
-
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -39,6 +37,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "frontend/httplib_seam.h"
 
 namespace forge::frontend {
 

@@ -16,7 +16,7 @@
 #include <iterator>
 #include <memory>
 
-#include "config/log.h"
+#include "base/log.h"
 
 namespace forge::frontend {
 namespace {

@@ -2,8 +2,8 @@
 // Configuration: docs/design.md §7; behaviour: frontend/supervisor.h.
 #include <CLI/CLI.hpp>
 
+#include "base/log.h"
 #include "config/config.h"
-#include "config/log.h"
 #include "frontend/supervisor.h"
 
 int main(int argc, char** argv) {
@@ -15,6 +15,6 @@ int main(int argc, char** argv) {
   const auto cfg =
       forge::config::ParseArgs(app, loader, argc, argv, &exit_code);
   if (!cfg) return exit_code;
-  forge::log::Init("forge-frontend", *cfg);
+  forge::log::Init("forge-frontend", cfg->log_format, cfg->debug);
   return forge::frontend::RunSupervisor(*cfg);
 }

@@ -6,14 +6,15 @@
 #include <algorithm>
 #include <cstring>
 
-#include "config/log.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/process.h"
 #include "shm/notify.h"
 #include "shm/workers.h"
 
 namespace forge::frontend {
 namespace {
 
-using shm::UnixNowNs;
 using std::chrono::steady_clock;
 
 }  // namespace
@@ -28,7 +29,7 @@ struct SegmentBackend::Attachment {
 };
 
 bool BrokerAlive(const shm::Segment& seg) {
-  return shm::BrokerAlive(seg.broker(), shm::UnixNowNs());
+  return shm::BrokerAlive(seg.broker(), base::UnixNowNs());
 }
 
 namespace {
@@ -57,7 +58,7 @@ void ReadBroker(const shm::Segment& seg, Snapshot* s) {
   s->broker_state = StateOf(seg);
   s->broker_pid = b.pid.load(kRelaxed);
   if (const std::uint64_t beat = b.heartbeat_unix_ns.load(kRelaxed)) {
-    const std::uint64_t now = UnixNowNs();
+    const std::uint64_t now = base::UnixNowNs();
     s->heartbeat_age_s = now > beat ? static_cast<double>(now - beat) / 1e9 : 0;
   }
   s->low_water = b.low_water.load(kRelaxed);
@@ -82,7 +83,7 @@ void ReadWorkers(const shm::Segment& seg, Snapshot* s) {
     if (w.pid == 0 && w.served == 0 && w.unavailable == 0 && w.requests == 0) {
       continue;  // never used
     }
-    w.alive = w.pid > 0 && shm::ProcessAlive(w.pid);
+    w.alive = w.pid > 0 && base::ProcessAlive(w.pid);
     s->served_total += w.served;
     s->unavailable_total += w.unavailable;
     s->requests_total += w.requests;

@@ -16,7 +16,7 @@
 #include <string>
 #include <system_error>
 
-#include "config/log.h"
+#include "base/log.h"
 
 namespace forge::frontend {
 namespace {
@@ -177,7 +177,7 @@ bool HttpServer::Serve() {
     BeginDrain();  // the open connections finish promptly
   }
   ::close(options_.listen_fd);
-  pool.shutdown();  // waits for every connection
+  pool.Shutdown();  // waits for every connection
   return ok;
 }
 
@@ -249,7 +249,7 @@ HttpServer::Accepted HttpServer::AcceptOne(ElasticPool& pool,
   if (fd >= 0) {
     backoff.Succeeded();
     SetReadTimeout(fd, options_.read_timeout);
-    pool.enqueue([this, fd] { process_and_close_socket(fd); });
+    pool.Enqueue([this, fd] { ServeConnection(fd); });
     return Accepted::kAgain;
   }
   const int err = errno;
@@ -316,7 +316,7 @@ bool HttpServer::WaitForRequest(ConnStream& strm) {
   }
 }
 
-bool HttpServer::process_and_close_socket(socket_t sock) {
+void HttpServer::ServeConnection(int sock) {
   SetNoDelay(sock);
   ConnStream strm(sock, options_.log_requests,
                   {options_.write_timeout, options_.response_timeout});
@@ -341,7 +341,6 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
   } else {
     ::close(sock);
   }
-  return ok;
 }
 
 bool HttpServer::ServeRequest(ConnStream& strm, bool last, Ending* ending) {

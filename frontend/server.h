@@ -43,12 +43,11 @@
 //     follows a request with a body (bodies are never read) and any error
 //     cpp-httplib answers itself. A well-formed plain `GET /get-key` is
 //     answered by fast_path.h (same Router, same framing rules); every other
-//     request goes through httplib's process_request, routed with the
-//     target as sent (absolute form too) and the query split by ParseQuery.
+//     request goes through httplib's process_request (httplib_seam.h), routed
+//     with the target as sent (absolute form too) and the query split by
+//     ParseQuery.
 //   * Thread-safe: BeginDrain() may be called from any thread, any time.
 #pragma once
-
-#include <httplib.h>
 
 #include <atomic>
 #include <chrono>
@@ -59,6 +58,7 @@
 #include "frontend/conn_stream.h"
 #include "frontend/fast_path.h"
 #include "frontend/handlers.h"
+#include "frontend/httplib_seam.h"
 #include "frontend/listener.h"
 #include "frontend/request_head.h"
 #include "frontend/thread_pool.h"
@@ -104,7 +104,8 @@ class HttpServer final : private httplib::Server {
   bool draining() const;
 
  private:
-  bool process_and_close_socket(socket_t sock) override;
+  // One accepted connection, from its first request to its close.
+  void ServeConnection(int fd);
   bool WaitForRequest(ConnStream& strm);
   // How a connection goes on after a request.
   enum class Ending {

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "config/log.h"
+#include "base/log.h"
 #include "frontend/listener.h"
 #include "frontend/worker.h"
 

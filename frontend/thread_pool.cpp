@@ -7,7 +7,7 @@
 #include <string>
 #include <system_error>
 
-#include "config/log.h"
+#include "base/log.h"
 
 namespace forge::frontend {
 namespace {
@@ -27,14 +27,14 @@ ElasticPool::ElasticPool(PoolOptions options) : options_(options) {
   for (std::size_t i = 0; i < options_.min_threads; ++i) Spawn(nullptr);
 }
 
-ElasticPool::~ElasticPool() { shutdown(); }
+ElasticPool::~ElasticPool() { Shutdown(); }
 
 std::size_t ElasticPool::threads() const {
   std::lock_guard lock(mutex_);
   return live_;
 }
 
-void ElasticPool::enqueue(std::function<void()> fn) {
+void ElasticPool::Enqueue(std::function<void()> fn) {
   std::unique_lock lock(mutex_);
   if (idle_ > jobs_.size()) {
     jobs_.push_back(std::move(fn));
@@ -51,7 +51,7 @@ void ElasticPool::enqueue(std::function<void()> fn) {
   work_.notify_one();
 }
 
-void ElasticPool::shutdown() {
+void ElasticPool::Shutdown() {
   std::unique_lock lock(mutex_);
   shutdown_ = true;
   work_.notify_all();
@@ -84,7 +84,7 @@ void ElasticPool::Spawn(std::function<void()> first_job) {
   const int rc = ::pthread_create(&tid, &attr, &ThreadMain, handed);
   ::pthread_attr_destroy(&attr);
   if (rc == 0) {
-    // A thread without a first job counts as idle from now on, so enqueue()
+    // A thread without a first job counts as idle from now on, so Enqueue()
     // hands it work instead of starting yet another thread.
     if (!has_job) ++idle_;
     ++live_;

@@ -1,4 +1,4 @@
-// frontend/thread_pool.h — an elastic connection pool for cpp-httplib.
+// frontend/thread_pool.h — an elastic pool of connection threads.
 //
 // Why not httplib::ThreadPool: cpp-httplib runs one connection on one thread
 // for the connection's whole keep-alive life. With a fixed pool of T threads
@@ -7,19 +7,17 @@
 // wrk does not show it (it only counts completed requests).
 //
 // Contract
-//   * enqueue() never parks a connection behind another one: it hands the job
+//   * Enqueue() never parks a connection behind another one: it hands the job
 //     to an idle thread, or starts a new thread, up to `max_threads`.
-//   * At the cap, enqueue() blocks until a thread is free. It runs on the
+//   * At the cap, Enqueue() blocks until a thread is free. It runs on the
 //     accept loop, so this worker then stops accepting and the shared listen
 //     backlog feeds the other workers (back-pressure instead of starvation).
 //   * `min_threads` threads are started up front and never retire; threads
 //     above that retire after `idle_retire` without work.
 //   * Threads get an 8 MiB stack, on purpose (see thread_pool.cpp).
-//   * shutdown() lets every queued and running job finish, then returns when
-//     all threads have exited. Thread-safe; jobs must not call enqueue().
+//   * Shutdown() lets every queued and running job finish, then returns when
+//     all threads have exited. Thread-safe; jobs must not call Enqueue().
 #pragma once
-
-#include <httplib.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -36,15 +34,15 @@ struct PoolOptions {
   std::chrono::milliseconds idle_retire{30000};
 };
 
-class ElasticPool final : public httplib::TaskQueue {
+class ElasticPool final {
  public:
   explicit ElasticPool(PoolOptions options);
-  ~ElasticPool() override;  // calls shutdown() if needed
+  ~ElasticPool();  // calls Shutdown() if needed
   ElasticPool(const ElasticPool&) = delete;
   ElasticPool& operator=(const ElasticPool&) = delete;
 
-  void enqueue(std::function<void()> fn) override;
-  void shutdown() override;
+  void Enqueue(std::function<void()> fn);
+  void Shutdown();
 
   // Snapshot, for tests and logs.
   std::size_t threads() const;

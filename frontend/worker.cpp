@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "config/log.h"
+#include "base/log.h"
 #include "frontend/handlers.h"
 #include "frontend/segment_backend.h"
 #include "frontend/server.h"

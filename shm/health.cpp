@@ -1,6 +1,6 @@
 #include "shm/health.h"
 
-#include "shm/workers.h"
+#include "base/process.h"
 
 namespace forge::shm {
 
@@ -19,14 +19,7 @@ bool BrokerAlive(const BrokerStats& b, std::uint64_t now_unix_ns) {
   constexpr auto kMaxAgeNs = static_cast<std::uint64_t>(
       std::chrono::nanoseconds(kHeartbeatStaleAfter).count());
   const bool fresh = beat > now_unix_ns || now_unix_ns - beat < kMaxAgeNs;
-  return fresh && ProcessAlive(pid);
-}
-
-std::uint64_t UnixNowNs() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  return fresh && base::ProcessAlive(pid);
 }
 
 }  // namespace forge::shm

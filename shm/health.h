@@ -21,10 +21,7 @@ namespace forge::shm {
 
 inline constexpr std::chrono::seconds kHeartbeatStaleAfter{3};
 
-// `now_unix_ns` is the caller's wall clock (CLOCK_REALTIME, ns).
+// `now_unix_ns` is the caller's wall clock (base/clock.h UnixNowNs).
 bool BrokerAlive(const BrokerStats& broker, std::uint64_t now_unix_ns);
-
-// The wall clock in Unix nanoseconds, as the heartbeat is written.
-std::uint64_t UnixNowNs();
 
 }  // namespace forge::shm

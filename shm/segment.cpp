@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -19,6 +18,8 @@
 #include <string_view>
 #include <utility>
 
+#include "base/clock.h"
+#include "base/names.h"
 #include "shm/bus_guard.h"
 #include "shm/producer_lock.h"
 #include "shm/segment_check.h"
@@ -27,17 +28,9 @@
 namespace forge::shm {
 namespace {
 
-constexpr std::size_t kMaxNameLength = 200;
-constexpr std::string_view kLockSuffix = ".lock";
-
-bool NameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-}
-
 // The name as it may appear in a one-line message (no control bytes).
 std::string Printable(const std::string& name) {
-  std::string out = name.substr(0, kMaxNameLength + 10);
+  std::string out = name.substr(0, base::kMaxShmNameLength + 10);
   for (char& c : out) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
   }
@@ -45,10 +38,7 @@ std::string Printable(const std::string& name) {
 }
 
 void ValidateName(const std::string& name) {
-  bool ok = !name.empty() && name.size() <= kMaxNameLength;
-  for (char c : name) ok = ok && NameChar(c);
-  if (ok && name.ends_with(kLockSuffix)) ok = false;
-  if (!ok) {
+  if (base::CheckShmName(name) != base::ShmNameFault::kNone) {
     throw SegmentError("SHM_NAME \"" + Printable(name) +
                        "\" is not allowed: use 1 to 200 characters from "
                        "A-Z a-z 0-9 . _ - , not ending in \".lock\"");
@@ -192,16 +182,6 @@ std::string Shrunk(int fd, const std::string& path, std::uint64_t expected) {
          "forge-broker to replace it";
 }
 
-// The pid of a live worker attached to the segment, or 0.
-pid_t LiveWorker(const SegmentPrefix& p) {
-  for (const WorkerSlot& w : p.workers) {
-    // relaxed: a liveness snapshot; kill(2) below is the real check.
-    const pid_t pid = w.pid.load(std::memory_order_relaxed);
-    if (pid > 0 && ProcessAlive(pid)) return pid;
-  }
-  return 0;
-}
-
 std::string KeysHeld(const SegmentPrefix& p, const std::string& path) {
   if (!CheckIndices(p, path).empty()) return "the keys";
   // relaxed: only a count for a log line; the indices were checked above.
@@ -278,8 +258,9 @@ bool KeepExisting(const SegmentPrefix& p, std::uint64_t size,
     why = "shared memory " + path + " has " + DescribeLayout(p.header) +
           " but the broker wants " + DescribeSpec(spec);
   }
-  if (const pid_t pid = LiveWorker(p); pid != 0) {
-    throw SegmentError(why + "; worker pid " + Num(pid) +
+  if (const std::vector<pid_t> live = LiveWorkerPids(p.workers);
+      !live.empty()) {
+    throw SegmentError(why + "; worker pid " + Num(live.front()) +
                        " still uses it: stop its frontends (or pick another "
                        "SHM_NAME), then start the broker again to replace it");
   }
@@ -355,10 +336,7 @@ void Initialise(void* addr, const SegmentSpec& spec, std::uint64_t size) {
   h.max_workers = kMaxWorkers;
   h.key_order = spec.key_order;
   h.key_space = spec.key_space;
-  h.created_unix_ns = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  h.created_unix_ns = base::UnixNowNs();
   std::memcpy(h.store, spec.store.data(),
               std::min(spec.store.size(), kStoreTextBytes - 1));
   std::memcpy(h.store_id, spec.store_id.data(),
@@ -461,7 +439,7 @@ std::string Segment::ObjectPath(const std::string& name) {
 }
 
 std::string Segment::LockPath(const std::string& name) {
-  return ObjectPath(name) + std::string(kLockSuffix);
+  return ObjectPath(name) + std::string(base::kShmLockSuffix);
 }
 
 Segment Segment::OpenProducer(const std::string& name,

@@ -3,8 +3,8 @@
 // Contract
 //   * Names: SHM_NAME "x" maps to the POSIX object "/mini-forge.x"
 //     (/dev/shm/mini-forge.x) and the producer lock file
-//     /dev/shm/mini-forge.x.lock. Names are 1..200 chars of [A-Za-z0-9._-]
-//     and must not end in ".lock" (that would collide with a lock file).
+//     /dev/shm/mini-forge.x.lock. Names follow the SHM_NAME rule of
+//     base/names.h (1..200 chars of [A-Za-z0-9._-], not ending in ".lock").
 //   * Producer exclusion (docs/design.md §2.3): Segment::OpenProducer takes
 //     flock(LOCK_EX|LOCK_NB) on the lock file and keeps it for the object's
 //     lifetime; the kernel drops it when the holder dies, so a stale lock

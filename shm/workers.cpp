@@ -1,32 +1,36 @@
 // shm/workers.cpp — see workers.h.
 #include "shm/workers.h"
 
-#include <signal.h>
-
-#include <cerrno>
-#include <chrono>
+#include "base/clock.h"
+#include "base/process.h"
 
 namespace forge::shm {
 namespace {
 
-std::uint64_t NowUnixNs() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
-
 // A slot may be taken when it is free, already ours (a reused pid whose
 // previous owner died without releasing), or held by a dead pid.
 bool Claimable(pid_t holder, pid_t pid) {
-  return holder == 0 || holder == pid || !ProcessAlive(holder);
+  return holder == 0 || holder == pid || !base::ProcessAlive(holder);
 }
 
 }  // namespace
 
-bool ProcessAlive(pid_t pid) {
-  if (pid <= 0) return false;
-  return ::kill(pid, 0) == 0 || errno == EPERM;
+std::vector<pid_t> LiveWorkerPids(
+    std::span<const WorkerSlot, kMaxWorkers> slots) {
+  std::vector<pid_t> live;
+  for (const WorkerSlot& w : slots) {
+    // relaxed: a liveness snapshot; kill(2) is the real check, and a worker
+    // attaching right after only finds fewer keys (pops are claims).
+    const pid_t pid = w.pid.load(std::memory_order_relaxed);
+    if (base::ProcessAlive(pid)) live.push_back(pid);
+  }
+  return live;
+}
+
+std::vector<pid_t> LiveWorkerPids(const Segment& seg) {
+  // The slots are one array in the mapping (layout.h SegmentPrefix).
+  return LiveWorkerPids(
+      std::span<const WorkerSlot, kMaxWorkers>(&seg.worker(0), kMaxWorkers));
 }
 
 std::optional<std::uint32_t> ClaimWorkerSlot(Segment& seg, pid_t pid,
@@ -45,7 +49,7 @@ std::optional<std::uint32_t> ClaimWorkerSlot(Segment& seg, pid_t pid,
     // relaxed: informational fields, read by stats without ordering needs.
     w.frontend_pid.store(static_cast<std::uint32_t>(frontend_pid),
                          std::memory_order_relaxed);
-    w.start_unix_ns.store(NowUnixNs(), std::memory_order_relaxed);
+    w.start_unix_ns.store(base::UnixNowNs(), std::memory_order_relaxed);
     return i;
   }
   return std::nullopt;

@@ -17,14 +17,18 @@
 #include <sys/types.h>
 
 #include <optional>
+#include <span>
+#include <vector>
 
 #include "shm/segment.h"
 
 namespace forge::shm {
 
-// True if a process with this pid exists (kill(pid, 0) semantics; EPERM
-// counts as alive).
-bool ProcessAlive(pid_t pid);
+// Pids of the slots whose process is alive right now (base::ProcessAlive),
+// in slot order: a snapshot, a worker may attach or exit right after.
+std::vector<pid_t> LiveWorkerPids(
+    std::span<const WorkerSlot, kMaxWorkers> slots);
+std::vector<pid_t> LiveWorkerPids(const Segment& seg);
 
 // Claims a free slot for `pid`; nullopt when all kMaxWorkers are taken.
 // Counters are per slot and are NOT reset on take-over: they only grow, so

@@ -86,7 +86,7 @@ std::unique_ptr<RangeStore> OpenStore(const std::string& db_url,
                          "; allowed: " + std::string(config::kDbUrlForms),
                      /*transient=*/false);
   }
-  if (url.kind == config::StoreKind::kSqlite) {
+  if (url.kind == base::StoreKind::kSqlite) {
     RequireRegularOrAbsent(url.sqlite_path);
     return std::make_unique<SqliteStore>(url.sqlite_path, wanted, limits);
   }

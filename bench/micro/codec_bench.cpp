@@ -1,4 +1,4 @@
-// Micro-benchmarks for broker/key_codec: numbers to Base62 keys and back.
+// Micro-benchmarks for keys/key_codec: numbers to Base62 keys and back.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>

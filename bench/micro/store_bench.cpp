@@ -1,4 +1,4 @@
-// Micro-benchmarks for broker/sqlite_store: durable range reservations
+// Micro-benchmarks for store/sqlite_store: durable range reservations
 // (WAL, synchronous=FULL) from one process and from several at once.
 #include <benchmark/benchmark.h>
 #include <sys/wait.h>

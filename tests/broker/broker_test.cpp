@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "config/log.h"
+#include "base/log.h"
 #include "shm/notify.h"
 #include "shm/workers.h"
 #include "tests/support/process.h"
@@ -161,7 +161,7 @@ class BrokerTest : public ::testing::Test {
   void SetUp() override {
     cfg_.pool_capacity = kCapacity;
     cfg_.range_size = kRange;
-    log::Init("broker_test", cfg_);
+    log::Init("broker_test", cfg_.log_format, cfg_.debug);
   }
 
   // Creates the producer segment and a consumer view of it.

@@ -1,6 +1,5 @@
 #include "tests/config/fixture.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -49,20 +48,6 @@ std::string ReadText(const std::string& path) {
   out << in.rdbuf();
   return out.str();
 }
-
-CaptureFd::CaptureFd(int fd) : fd_(fd), saved_(::dup(fd)) {
-  const int file = ::open((dir_ / "out").c_str(),
-                          O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  ::dup2(file, fd_);
-  ::close(file);
-}
-
-CaptureFd::~CaptureFd() {
-  ::dup2(saved_, fd_);
-  ::close(saved_);
-}
-
-std::string CaptureFd::Text() const { return ReadText(dir_ / "out"); }
 
 Config ConfigTest::Load(const std::vector<std::string>& args) {
   CLI::App app{"config test", "prog"};

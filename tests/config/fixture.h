@@ -4,8 +4,6 @@
 //   * ConfigTest gives each test a fresh working directory (TempDir) and an
 //     empty injected environment, so nothing from the real process
 //     environment or cwd leaks into a test.
-//   * CaptureFd redirects one file descriptor to a temporary file for its
-//     lifetime; not thread-safe (tests use it from the main thread).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -14,6 +12,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "tests/support/capture_fd.h"
 #include "tests/support/process.h"
 
 namespace forge::config::test {
@@ -48,19 +47,7 @@ void ExpectDefaults(const Config& cfg);
 
 std::string ReadText(const std::string& path);
 
-class CaptureFd {
- public:
-  explicit CaptureFd(int fd);
-  ~CaptureFd();
-  CaptureFd(const CaptureFd&) = delete;
-  CaptureFd& operator=(const CaptureFd&) = delete;
-  std::string Text() const;  // what was written so far
-
- private:
-  int fd_;
-  int saved_;
-  forge::testing::TempDir dir_;
-};
+using forge::testing::CaptureFd;
 
 class ConfigTest : public ::testing::Test {
  protected:

@@ -6,6 +6,9 @@
 namespace forge::config {
 namespace {
 
+using base::StoreKind;
+using base::StoreKindName;
+
 // The one password redaction (config::RedactDbUrl) and the one DB_URL
 // reader (config::ParseDbUrl): every message that shows a DB_URL, from the
 // broker's start line to forge-ctl's errors, goes through these.

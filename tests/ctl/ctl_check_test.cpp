@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "ctl/stats.h"
 #include "keys/key_codec.h"
 #include "shm/segment.h"
@@ -89,7 +90,7 @@ class CheckTest : public CtlTest {
     shm::BrokerStats& b = seg.broker();
     b.pid.store(::getpid());
     b.state.store(static_cast<std::uint32_t>(shm::BrokerState::kRunning));
-    b.heartbeat_unix_ns.store(ctl::UnixNowNs());
+    b.heartbeat_unix_ns.store(base::UnixNowNs());
     return seg;
   }
 
@@ -176,7 +177,7 @@ TEST_F(CheckTest, RingKeyTheStoreNeverReservedFails) {
       << Out();
 
   PushKeys(seg, {codec_->Encode(100)});  // not reserved yet
-  seg.broker().heartbeat_unix_ns.store(ctl::UnixNowNs());
+  seg.broker().heartbeat_unix_ns.store(base::UnixNowNs());
   r = Check({{"SHM_NAME", name.str()}});
   EXPECT_EQ(r.exit_code, 1) << Out();
   EXPECT_TRUE(Failed("counter")) << Out();

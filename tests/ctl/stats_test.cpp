@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "base/clock.h"
 #include "ctl/text.h"
 #include "keys/key_codec.h"
 #include "shm/workers.h"
@@ -33,7 +34,7 @@ class StatsTest : public ::testing::Test {
     spec.key_space = keys::KeySpace(7);
     spec.store = "sqlite:/var/lib/\"forge\".db";
     producer_.emplace(shm::Segment::OpenProducer(shm_.str(), spec));
-    now_ = UnixNowNs();
+    now_ = base::UnixNowNs();
     shm::BrokerStats& b = producer_->broker();
     b.pid.store(::getpid());
     b.state.store(static_cast<std::uint32_t>(shm::BrokerState::kRunning));

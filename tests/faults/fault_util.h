@@ -3,7 +3,7 @@
 // program's stderr, a test-side ring consumer, and sequential-key decoding.
 //
 // Contract
-//   * Log helpers read the text format of config/log.h
+//   * Log helpers read the text format of base/log.h
 //     ("<ts> LEVEL prog[pid] message"); they never parse JSON logs.
 //   * RingConsumer attaches to a segment as an unregistered consumer (no
 //     worker slot), so a broker stopping with SIGTERM takes the ring back.

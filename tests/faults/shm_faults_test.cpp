@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "base/process.h"
 #include "shm/layout.h"
 #include "shm/workers.h"
 #include "tests/faults/fault_util.h"
@@ -374,7 +375,7 @@ TEST_F(ShmFaultTest, TruncatedUnderLoadKillsNoProcessAndEveryoneSaysWhy) {
   EXPECT_NE(r.body.find(expected), std::string::npos) << r.body;
   EXPECT_NE(Get(port_, "/healthz").body.find(expected), std::string::npos);
   // The workers are the same processes: none died (of SIGBUS or else).
-  for (const pid_t pid : workers) EXPECT_TRUE(shm::ProcessAlive(pid)) << pid;
+  for (const pid_t pid : workers) EXPECT_TRUE(base::ProcessAlive(pid)) << pid;
   EXPECT_EQ(AttachedWorkers(frontend.Stderr()).size(), workers.size());
   EXPECT_TRUE(LinesWith(frontend.Stderr(), "killed by signal").empty())
       << frontend.Stderr();
@@ -415,7 +416,7 @@ TEST_F(ShmFaultTest, DeletedSegmentIsSaidAndANewOneIsFollowed) {
   ASSERT_TRUE(WaitUntil([&] { return Get(port_, "/get-key").status == 200; },
                         kDeadline))
       << second.Stderr() << frontend.Stderr();
-  for (const pid_t pid : workers) EXPECT_TRUE(shm::ProcessAlive(pid)) << pid;
+  for (const pid_t pid : workers) EXPECT_TRUE(base::ProcessAlive(pid)) << pid;
   frontend.Signal(SIGTERM);
   EXPECT_EQ(frontend.Wait(kDeadline), 0) << frontend.Stderr();
 }

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/process.h"
 #include "shm/segment.h"
 #include "shm/workers.h"
 #include "tests/integration/background_load.h"
@@ -139,7 +140,7 @@ class FrontendProcessTest : public ::testing::Test {
       for (std::uint32_t i = 0; i < shm::kMaxWorkers; ++i) {
         const shm::WorkerSlot& w = seg.worker(i);
         const pid_t pid = w.pid.load();
-        if (pid > 0 && shm::ProcessAlive(pid) &&
+        if (pid > 0 && base::ProcessAlive(pid) &&
             w.frontend_pid.load() == static_cast<std::uint32_t>(master)) {
           pids.push_back(pid);
         }

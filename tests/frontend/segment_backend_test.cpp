@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/clock.h"
 #include "shm/notify.h"
 #include "tests/support/process.h"
 
@@ -21,13 +22,6 @@ using forge::testing::ShmName;
 using forge::testing::WaitUntil;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
-
-std::uint64_t UnixNowNs() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
 
 shm::Key KeyOf(int n) {
   shm::Key k{};
@@ -55,7 +49,7 @@ struct FakeBroker {
             pid_t pid = ::getpid()) {
     seg.broker().pid.store(pid);
     seg.broker().state.store(static_cast<std::uint32_t>(state));
-    seg.broker().heartbeat_unix_ns.store(UnixNowNs() - age_ns);
+    seg.broker().heartbeat_unix_ns.store(base::UnixNowNs() - age_ns);
   }
   void Push(int first, int n) {
     std::vector<shm::Key> keys;

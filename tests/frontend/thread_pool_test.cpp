@@ -51,29 +51,29 @@ PoolOptions Pool(std::size_t min, std::size_t max) {
 TEST(ElasticPoolTest, NeverParksAJobBehindARunningOne) {
   Gate gate;
   ElasticPool pool(Pool(2, 64));
-  for (int i = 0; i < 40; ++i) pool.enqueue(gate.Job());
+  for (int i = 0; i < 40; ++i) pool.Enqueue(gate.Job());
   // With a fixed pool of 2, only 2 would ever start while the gate is shut.
   EXPECT_TRUE(WaitUntil([&] { return gate.started == 40; }, milliseconds(5000)))
       << gate.started;
   EXPECT_EQ(pool.threads(), 40u);
   gate.Open();
-  pool.shutdown();
+  pool.Shutdown();
   EXPECT_EQ(gate.finished, 40);
 }
 
 TEST(ElasticPoolTest, AtTheCapEnqueueWaitsForAFreeThread) {
   Gate gate;
   ElasticPool pool(Pool(1, 2));
-  pool.enqueue(gate.Job());
-  pool.enqueue(gate.Job());
+  pool.Enqueue(gate.Job());
+  pool.Enqueue(gate.Job());
   ASSERT_TRUE(WaitUntil([&] { return gate.started == 2; }, milliseconds(5000)));
   std::atomic<bool> returned{false};
   std::atomic<bool> ran{false};
   std::thread accept_loop([&] {
-    pool.enqueue([&] { ran = true; });
+    pool.Enqueue([&] { ran = true; });
     returned = true;
   });
-  // Back-pressure: the third enqueue must not return while both are busy.
+  // Back-pressure: the third Enqueue must not return while both are busy.
   EXPECT_FALSE(WaitUntil([&] { return returned.load(); }, milliseconds(200)));
   EXPECT_EQ(pool.threads(), 2u);
   gate.Open();
@@ -87,15 +87,15 @@ TEST(ElasticPoolTest, ShutdownFinishesQueuedJobs) {
   {
     ElasticPool pool(Pool(1, 1));
     for (int i = 0; i < 50; ++i) {
-      pool.enqueue([&] {
+      pool.Enqueue([&] {
         std::this_thread::yield();
         ++done;
       });
     }
-    pool.shutdown();
+    pool.Shutdown();
     EXPECT_EQ(done, 50);
     EXPECT_EQ(pool.threads(), 0u);
-  }  // the destructor's second shutdown() returns at once
+  }  // the destructor's second Shutdown() returns at once
 }
 
 TEST(ElasticPoolTest, IdleThreadsAboveTheFloorRetire) {
@@ -103,7 +103,7 @@ TEST(ElasticPoolTest, IdleThreadsAboveTheFloorRetire) {
   PoolOptions options = Pool(2, 16);
   options.idle_retire = milliseconds(50);
   ElasticPool pool(options);
-  for (int i = 0; i < 10; ++i) pool.enqueue(gate.Job());
+  for (int i = 0; i < 10; ++i) pool.Enqueue(gate.Job());
   ASSERT_TRUE(
       WaitUntil([&] { return gate.started == 10; }, milliseconds(5000)));
   gate.Open();
@@ -112,15 +112,15 @@ TEST(ElasticPoolTest, IdleThreadsAboveTheFloorRetire) {
       << pool.threads();
   // The floor stays and still works.
   std::atomic<bool> ran{false};
-  pool.enqueue([&] { ran = true; });
+  pool.Enqueue([&] { ran = true; });
   EXPECT_TRUE(WaitUntil([&] { return ran.load(); }, milliseconds(5000)));
 }
 
 TEST(ElasticPoolTest, AThrowingJobDoesNotKillThePool) {
   ElasticPool pool(Pool(1, 1));
-  pool.enqueue([] { throw std::runtime_error("boom"); });
+  pool.Enqueue([] { throw std::runtime_error("boom"); });
   std::atomic<bool> ran{false};
-  pool.enqueue([&] { ran = true; });
+  pool.Enqueue([&] { ran = true; });
   EXPECT_TRUE(WaitUntil([&] { return ran.load(); }, milliseconds(5000)));
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/process.h"
 #include "keys/key_codec.h"
 #include "shm/segment.h"
 #include "shm/workers.h"
@@ -68,7 +69,7 @@ std::vector<pid_t> FaultFixture::WorkerPids(pid_t master) const {
     const shm::WorkerSlot& w = seg->worker(i);
     // relaxed: a snapshot; liveness is checked separately.
     const pid_t pid = w.pid.load(std::memory_order_relaxed);
-    if (pid > 0 && shm::ProcessAlive(pid) &&
+    if (pid > 0 && base::ProcessAlive(pid) &&
         w.frontend_pid.load(std::memory_order_relaxed) ==
             static_cast<std::uint32_t>(master)) {
       pids.push_back(pid);

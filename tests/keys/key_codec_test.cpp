@@ -1,4 +1,4 @@
-// Tests for broker/key_codec: Base62 encoding and the keyed permutation.
+// Tests for keys/key_codec: Base62 encoding and the keyed permutation.
 #include "keys/key_codec.h"
 
 #include <gtest/gtest.h>

@@ -30,11 +30,17 @@ class WorkersTest : public ::testing::Test {
   Segment seg_;
 };
 
-TEST_F(WorkersTest, ProcessAliveTellsLiveFromDead) {
-  EXPECT_TRUE(ProcessAlive(::getpid()));
-  EXPECT_FALSE(ProcessAlive(0));
-  EXPECT_FALSE(ProcessAlive(-1));
-  EXPECT_FALSE(ProcessAlive(DeadPid()));
+TEST_F(WorkersTest, LiveWorkerPidsListsOnlyLiveHolders) {
+  EXPECT_TRUE(LiveWorkerPids(seg_).empty());
+  const pid_t me = ::getpid();
+  const pid_t dead = DeadPid();
+  seg_.worker(0).pid.store(dead);
+  seg_.worker(2).pid.store(me);
+  seg_.worker(kMaxWorkers - 1).pid.store(::getppid());
+  EXPECT_EQ(LiveWorkerPids(seg_), (std::vector<pid_t>{me, ::getppid()}));
+  seg_.worker(2).pid.store(0);
+  seg_.worker(kMaxWorkers - 1).pid.store(0);
+  EXPECT_TRUE(LiveWorkerPids(seg_).empty());
 }
 
 TEST_F(WorkersTest, ClaimsTheLowestFreeSlot) {

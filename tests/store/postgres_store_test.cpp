@@ -1,4 +1,4 @@
-// Tests for broker/postgres_store against a real, throw-away PostgreSQL 15
+// Tests for store/postgres_store against a real, throw-away PostgreSQL 15
 // server (tests/support/postgres_server.h): durability across reopen, many
 // processes on one store, exhaustion, refusing the wrong store, and
 // connection loss, including a COMMIT whose outcome is unknown.

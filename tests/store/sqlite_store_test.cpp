@@ -1,4 +1,4 @@
-// Tests for broker/sqlite_store and OpenStore: durability across reopen,
+// Tests for store/sqlite_store and OpenStore: durability across reopen,
 // many processes on one file, exhaustion, and refusing the wrong store.
 #include "store/sqlite_store.h"
 

@@ -1,6 +1,6 @@
-// forge::log: line format, escaping, debug filtering, whole lines under
-// concurrency.
-#include "config/log.h"
+// forge::log (base/log.h): line format, escaping, debug filtering, whole
+// lines under concurrency.
+#include "base/log.h"
 
 #include <gmock/gmock.h>
 #include <unistd.h>
@@ -13,11 +13,12 @@
 #include <thread>
 #include <vector>
 
-#include "tests/config/fixture.h"
+#include "tests/support/capture_fd.h"
 
-namespace forge::config::test {
+namespace forge::log {
 namespace {
 
+using forge::testing::CaptureFd;
 using ::testing::HasSubstr;
 
 const std::string kTs = R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)";
@@ -29,18 +30,11 @@ std::vector<std::string> Lines(const std::string& text) {
   return out;
 }
 
-Config WithFormat(LogFormat format, bool debug) {
-  Config cfg;
-  cfg.log_format = format;
-  cfg.debug = debug;
-  return cfg;
-}
-
 TEST(Log, TextLine) {
-  log::Init("forge-test", WithFormat(LogFormat::kText, false));
+  Init("forge-test", Format::kText, false);
   CaptureFd err(STDERR_FILENO);
-  log::Info("hello world");
-  log::Error("two\nlines");
+  Info("hello world");
+  Error("two\nlines");
   const auto lines = Lines(err.Text());
   ASSERT_EQ(lines.size(), 2u) << err.Text();
   const std::string pid = std::to_string(::getpid());
@@ -55,9 +49,9 @@ TEST(Log, TextLine) {
 }
 
 TEST(Log, TimestampIsUtcNow) {
-  log::Init("forge-test", WithFormat(LogFormat::kText, false));
+  Init("forge-test", Format::kText, false);
   CaptureFd err(STDERR_FILENO);
-  log::Warn("now");
+  Warn("now");
   std::tm tm{};
   ASSERT_NE(strptime(err.Text().c_str(), "%Y-%m-%dT%H:%M:%S", &tm), nullptr);
   const auto logged = std::chrono::system_clock::from_time_t(timegm(&tm));
@@ -66,9 +60,9 @@ TEST(Log, TimestampIsUtcNow) {
 }
 
 TEST(Log, JsonLineEscapes) {
-  log::Init("forge \"q\"", WithFormat(LogFormat::kJson, false));
+  Init("forge \"q\"", Format::kJson, false);
   CaptureFd err(STDERR_FILENO);
-  log::Warn("q\" b\\ n\n t\t c\x01 bad\xff ok\xc3\xa9");
+  Warn("q\" b\\ n\n t\t c\x01 bad\xff ok\xc3\xa9");
   const auto lines = Lines(err.Text());
   ASSERT_EQ(lines.size(), 1u) << err.Text();
   EXPECT_TRUE(std::regex_match(
@@ -82,24 +76,24 @@ TEST(Log, JsonLineEscapes) {
 }
 
 TEST(Log, DebugOnlyWhenEnabled) {
-  log::Init("forge-test", WithFormat(LogFormat::kText, false));
-  EXPECT_FALSE(log::DebugEnabled());
+  Init("forge-test", Format::kText, false);
+  EXPECT_FALSE(DebugEnabled());
   {
     CaptureFd err(STDERR_FILENO);
-    log::Debug("hidden");
-    log::Write(log::Level::kDebug, "hidden too");
+    Debug("hidden");
+    Write(Level::kDebug, "hidden too");
     EXPECT_EQ(err.Text(), "");
   }
-  log::Init("forge-test", WithFormat(LogFormat::kJson, true));
-  EXPECT_TRUE(log::DebugEnabled());
+  Init("forge-test", Format::kJson, true);
+  EXPECT_TRUE(DebugEnabled());
   CaptureFd err(STDERR_FILENO);
-  log::Debug("shown");
+  Debug("shown");
   EXPECT_THAT(err.Text(), HasSubstr(R"("level":"debug")"));
   EXPECT_THAT(err.Text(), HasSubstr(R"("msg":"shown")"));
 }
 
 TEST(Log, ConcurrentLinesStayWhole) {
-  log::Init("forge-test", WithFormat(LogFormat::kText, false));
+  Init("forge-test", Format::kText, false);
   constexpr int kThreads = 4, kLines = 500;
   const std::string padding(300, 'x');  // long lines make tearing likely
   CaptureFd err(STDERR_FILENO);
@@ -108,8 +102,8 @@ TEST(Log, ConcurrentLinesStayWhole) {
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([t, &padding] {
         for (int i = 0; i < kLines; ++i) {
-          log::Info("t" + std::to_string(t) + " i" + std::to_string(i) + " " +
-                    padding);
+          Info("t" + std::to_string(t) + " i" + std::to_string(i) + " " +
+               padding);
         }
       });
     }
@@ -123,4 +117,4 @@ TEST(Log, ConcurrentLinesStayWhole) {
 }
 
 }  // namespace
-}  // namespace forge::config::test
+}  // namespace forge::log

@@ -1,6 +1,6 @@
-#include "config/log.h"
+// base/log.cpp — see log.h.
+#include "base/log.h"
 
-#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -12,13 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
+
 namespace forge::log {
 namespace {
 
 struct State {
   std::string program = "forge";
   bool debug = false;
-  bool json = false;
+  Format format = Format::kText;
 };
 
 // Replaced whole by Init, never modified: readers need no lock, and no
@@ -34,15 +36,15 @@ const State& Current() {
 
 // RFC 3339, UTC, milliseconds: 2026-11-26T10:00:00.123Z.
 std::string Timestamp() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
+  const std::uint64_t ns = base::UnixNowNs();
+  const auto sec = static_cast<std::time_t>(ns / 1'000'000'000u);
   tm utc{};
-  gmtime_r(&ts.tv_sec, &utc);
+  gmtime_r(&sec, &utc);
   char buf[40];
   const std::size_t n =
       std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
   std::snprintf(buf + n, sizeof buf - n, ".%03dZ",
-                static_cast<int>(ts.tv_nsec / 1000000));
+                static_cast<int>(ns % 1'000'000'000u / 1'000'000u));
   return buf;
 }
 
@@ -167,10 +169,8 @@ const char* JsonLevel(Level level) {
   return "?";
 }
 
-std::string Format(const State& s, Level level, std::string_view message) {
-  return FormatLine(
-      s.program, s.json ? config::LogFormat::kJson : config::LogFormat::kText,
-      level, message);
+std::string LineOf(const State& s, Level level, std::string_view message) {
+  return FormatLine(s.program, s.format, level, message);
 }
 
 // One write(2) for the whole line; loops only on a partial write or EINTR.
@@ -190,10 +190,10 @@ void WriteAll(const std::string& line) {
 
 }  // namespace
 
-std::string FormatLine(std::string_view program, config::LogFormat format,
-                       Level level, std::string_view message) {
+std::string FormatLine(std::string_view program, Format format, Level level,
+                       std::string_view message) {
   const std::string pid = std::to_string(::getpid());  // changes after fork
-  if (format == config::LogFormat::kJson) {
+  if (format == Format::kJson) {
     return "{\"ts\":\"" + Timestamp() + "\",\"level\":\"" + JsonLevel(level) +
            "\",\"prog\":\"" + JsonEscape(program) + "\",\"pid\":" + pid +
            ",\"msg\":\"" + JsonEscape(message) + "\"}\n";
@@ -202,7 +202,7 @@ std::string FormatLine(std::string_view program, config::LogFormat format,
          "[" + pid + "] " + TextEscape(message) + "\n";
 }
 
-void Init(std::string_view program, const config::Config& cfg) {
+void Init(std::string_view program, Format format, bool debug) {
   // Every State ever published stays alive (a concurrent Write may still
   // read an old one); Init is rare, so this costs a few bytes. Only Init
   // takes the mutex, never Write, so fork() cannot strand a logger.
@@ -210,8 +210,7 @@ void Init(std::string_view program, const config::Config& cfg) {
   static std::vector<std::unique_ptr<const State>> states;
   const std::lock_guard lock(mu);
   states.push_back(std::make_unique<const State>(
-      State{std::string(program), cfg.debug,
-            cfg.log_format == config::LogFormat::kJson}));
+      State{std::string(program), debug, format}));
   // release: a Write that sees the pointer sees the built State.
   g_state.store(states.back().get(), std::memory_order_release);
 }
@@ -221,7 +220,7 @@ bool DebugEnabled() { return Current().debug; }
 void Write(Level level, std::string_view message) {
   const State& s = Current();
   if (level == Level::kDebug && !s.debug) return;
-  WriteAll(Format(s, level, message));
+  WriteAll(LineOf(s, level, message));
 }
 
 }  // namespace forge::log

@@ -1,4 +1,4 @@
-// config/log.h — one line per event, to stderr.
+// base/log.h — one line per event, to stderr.
 //
 // Contract
 //   * Format text: "2026-11-26T10:00:00.123Z INFO  forge-broker[123] msg";
@@ -12,19 +12,20 @@
 #include <string>
 #include <string_view>
 
-#include "config/config.h"
-
 namespace forge::log {
 
 enum class Level { kDebug, kInfo, kWarn, kError };
+enum class Format { kText, kJson };  // LOG_FORMAT
 
-void Init(std::string_view program, const config::Config& cfg);
+// Programs call it once their config is loaded (LOG_FORMAT, DEBUG_ENABLED);
+// until then lines are text from "forge", debug off. May be called again.
+void Init(std::string_view program, Format format, bool debug);
 
 // The line Write would print for `program` in `format`, '\n' included;
 // pure apart from the clock and getpid(). Lets a program print an error
 // in the asked-for format before Init (a bad config).
-std::string FormatLine(std::string_view program, config::LogFormat format,
-                       Level level, std::string_view message);
+std::string FormatLine(std::string_view program, Format format, Level level,
+                       std::string_view message);
 bool DebugEnabled();
 void Write(Level level, std::string_view message);
 
