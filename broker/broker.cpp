@@ -48,7 +48,6 @@ shm::BrokerState LoadState(const shm::BrokerStats& stats) {
       stats.state.load(std::memory_order_relaxed));
 }
 
-
 // True when the keys in the segment's ring came from `store`: its header
 // records the identity of the store every key in it came from (segment.h,
 // "Store identity"), so only then are they this store's numbers. The
