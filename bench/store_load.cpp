@@ -33,12 +33,12 @@
 #include <string>
 #include <vector>
 
-#include "broker/range_store.h"
+#include "store/range_store.h"
 
 namespace forge::bench {
 namespace {
 
-using broker::Range;
+using store::Range;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
@@ -55,8 +55,8 @@ struct Record {
   std::uint64_t micros;
 };
 
-broker::StoreFormat BenchFormat() {
-  broker::StoreFormat format;
+store::StoreFormat BenchFormat() {
+  store::StoreFormat format;
   format.key_length = 10;
   format.order = config::KeyOrder::kSequential;
   return format;
@@ -64,7 +64,7 @@ broker::StoreFormat BenchFormat() {
 
 // The child's whole life: reserve until the time is up, then report.
 void RunChild(const Options& opt, int gate, int out) {
-  auto store = broker::OpenStore(opt.db_url, BenchFormat());
+  auto store = store::OpenStore(opt.db_url, BenchFormat());
   char c;
   while (::read(gate, &c, 1) > 0) {
   }  // EOF: the parent released every child at once
@@ -201,14 +201,14 @@ int Run(const Options& opt) {
   std::uint64_t before = 0;
   std::string store;
   {  // created if needed, and closed again before any fork
-    auto s = broker::OpenStore(opt.db_url, BenchFormat());
+    auto s = store::OpenStore(opt.db_url, BenchFormat());
     before = s->Next();
     store = s->Describe();
   }
   std::vector<Record> records = RunChildren(opt);
   if (records.empty()) throw std::runtime_error("no reservation completed");
   const std::uint64_t after =
-      broker::OpenStore(opt.db_url, BenchFormat())->Next();
+      store::OpenStore(opt.db_url, BenchFormat())->Next();
   CheckTiling(records, before, after);
   Report(opt, store, std::move(records));
   return 0;

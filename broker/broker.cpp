@@ -18,6 +18,7 @@
 #include "shm/notify.h"
 #include "shm/stats.h"
 #include "shm/workers.h"
+#include "store/format.h"
 
 namespace forge::broker {
 namespace {
@@ -54,30 +55,30 @@ shm::BrokerState LoadState(const shm::BrokerStats& stats) {
       stats.state.load(std::memory_order_relaxed));
 }
 
-static_assert(shm::kStoreIdChars == kStoreIdLength);
-
 // True when the keys in the segment's ring came from `store`: its header
 // records the identity of the store every key in it came from (segment.h,
 // "Store identity"), so only then are they this store's numbers. The
 // description is not compared: one store has many names (paths, hosts).
-bool FilledFrom(const shm::Segment& seg, const RangeStore& store) {
+bool FilledFrom(const shm::Segment& seg, const store::RangeStore& store) {
   return shm::StoreIdOf(seg.header()) == store.format().store_id;
 }
 
-std::uint64_t Total(const std::vector<Range>& ranges) {
+std::uint64_t Total(const std::vector<store::Range>& ranges) {
   std::uint64_t n = 0;
-  for (const Range& r : ranges) n += r.size();
+  for (const store::Range& r : ranges) n += r.size();
   return n;
 }
 
 // Sorted, without empty ranges, touching ones merged (overlaps are kept
 // apart for the store to refuse: they would mean a bug, never "merge").
-std::vector<Range> Coalesce(std::vector<Range> ranges) {
-  std::erase_if(ranges, [](const Range& r) { return r.empty(); });
+std::vector<store::Range> Coalesce(std::vector<store::Range> ranges) {
+  std::erase_if(ranges, [](const store::Range& r) { return r.empty(); });
   std::sort(ranges.begin(), ranges.end(),
-            [](const Range& a, const Range& b) { return a.first < b.first; });
-  std::vector<Range> out;
-  for (const Range& r : ranges) {
+            [](const store::Range& a, const store::Range& b) {
+              return a.first < b.first;
+            });
+  std::vector<store::Range> out;
+  for (const store::Range& r : ranges) {
     if (!out.empty() && out.back().last == r.first) {
       out.back().last = r.last;
     } else {
@@ -88,14 +89,14 @@ std::vector<Range> Coalesce(std::vector<Range> ranges) {
 }
 
 // The numbers as ranges of consecutive values.
-std::vector<Range> RunsOf(std::vector<std::uint64_t> numbers) {
+std::vector<store::Range> RunsOf(std::vector<std::uint64_t> numbers) {
   std::sort(numbers.begin(), numbers.end());
-  std::vector<Range> runs;
+  std::vector<store::Range> runs;
   for (const std::uint64_t n : numbers) {
     if (!runs.empty() && runs.back().last == n) {
       ++runs.back().last;
     } else {
-      runs.push_back(Range{n, n + 1});
+      runs.push_back(store::Range{n, n + 1});
     }
   }
   return runs;
@@ -115,8 +116,9 @@ std::string Sources(std::uint64_t in_hand, std::uint64_t from_ring,
   return text;
 }
 
-KeyCodec MakeCodec(const RangeStore& store, const shm::Segment& seg) {
-  const StoreFormat& f = store.format();
+keys::KeyCodec MakeCodec(const store::RangeStore& store,
+                         const shm::Segment& seg) {
+  const store::StoreFormat& f = store.format();
   if (static_cast<std::uint32_t>(f.key_length) != seg.header().key_length) {
     throw std::invalid_argument(
         "segment \"" + seg.name() + "\" holds keys of length " +
@@ -124,33 +126,33 @@ KeyCodec MakeCodec(const RangeStore& store, const shm::Segment& seg) {
         store.Describe() + ") makes keys of length " +
         std::to_string(f.key_length) + "; they must agree");
   }
-  return KeyCodec(f.key_length, f.order, f.secret);
+  return keys::KeyCodec(f.key_length, f.order, f.secret);
 }
 
 }  // namespace
 
 shm::SegmentSpec SegmentSpecFor(const config::Config& cfg,
-                                const RangeStore& store) {
-  const StoreFormat& f = store.format();
+                                const store::RangeStore& store) {
+  const store::StoreFormat& f = store.format();
   shm::SegmentSpec spec;
   spec.capacity = cfg.pool_capacity;
   spec.key_length = static_cast<std::uint32_t>(f.key_length);
-  spec.key_order = f.order == config::KeyOrder::kSequential ? 1 : 0;
-  spec.key_space = KeySpace(f.key_length);
+  spec.key_order = static_cast<std::uint32_t>(store::LayoutKeyOrder(f.order));
+  spec.key_space = keys::KeySpace(f.key_length);
   spec.store = store.Describe();
   spec.store_id = f.store_id;
   return spec;
 }
 
-std::unique_ptr<RangeStore> OpenStoreRetrying(const config::Config& cfg,
+std::unique_ptr<store::RangeStore> OpenStoreRetrying(const config::Config& cfg,
                                               const BrokerOptions& options,
                                               const std::atomic<bool>& stop,
                                               std::function<void()> on_wait,
                                               Signals* signals) {
-  StoreFormat wanted;
+  store::StoreFormat wanted;
   wanted.key_length = cfg.key_length;
   wanted.order = cfg.key_order;
-  StoreLimits limits;
+  store::StoreLimits limits;
   limits.timeout = options.store_timeout;
   limits.stop = &stop;
   limits.stop_budget = options.return_budget;
@@ -160,12 +162,12 @@ std::unique_ptr<RangeStore> OpenStoreRetrying(const config::Config& cfg,
   // relaxed: a stop flag set by a signal handler; it carries no data.
   while (!stop.load(std::memory_order_relaxed)) {
     try {
-      auto store = OpenStore(cfg.db_url, wanted, limits);
+      auto store = store::OpenStore(cfg.db_url, wanted, limits);
       const auto line = trouble.Recovered(StoreTrouble::Clock::now(),
                                           "store reachable again");
       if (line) log::Info(*line);
       return store;
-    } catch (const StoreError& e) {
+    } catch (const store::StoreError& e) {
       if (!e.transient()) throw;
       const auto line = trouble.Failed(
           StoreTrouble::Clock::now(), e.what(),
@@ -186,10 +188,11 @@ BrokerOptions BrokerOptions::FromConfig(const config::Config& cfg) {
   return o;
 }
 
-Broker::Broker(const config::Config& cfg, RangeStore& store, shm::Segment& seg)
+Broker::Broker(const config::Config& cfg, store::RangeStore& store,
+               shm::Segment& seg)
     : Broker(BrokerOptions::FromConfig(cfg), store, seg) {}
 
-Broker::Broker(const BrokerOptions& options, RangeStore& store,
+Broker::Broker(const BrokerOptions& options, store::RangeStore& store,
                shm::Segment& seg)
     : options_(options),
       store_(store),
@@ -214,7 +217,7 @@ Broker::Broker(const BrokerOptions& options, RangeStore& store,
   stats_.low_water.store(low_water_, std::memory_order_relaxed);
   try {
     stats_.store_next.store(store_.Next(), std::memory_order_relaxed);
-  } catch (const StoreError& e) {
+  } catch (const store::StoreError& e) {
     log::Warn(std::string("cannot read the store counter yet: ") + e.what());
   }
   SetState(shm::BrokerState::kStarting);
@@ -361,7 +364,7 @@ void Broker::PushFromHand() {
 }
 
 std::size_t Broker::PushBatch() {
-  Range& r = hand_.front();
+  store::Range& r = hand_.front();
   const std::uint64_t fill = ring_.Size();
   const std::uint64_t room = capacity_ - std::min(fill, capacity_);
   const auto n =
@@ -394,7 +397,7 @@ void Broker::NoteRefillStart(std::uint64_t fill_before) {
 bool Broker::ReserveOne() {
   const Clock::time_point t0 = Clock::now();
   try {
-    const Range r = store_.Reserve(options_.range_size);
+    const store::Range r = store_.Reserve(options_.range_size);
     if (backoff_.count() > 0) {
       backoff_ = milliseconds(0);
       const auto line = trouble_.Recovered(Clock::now(), "store recovered");
@@ -407,7 +410,7 @@ bool Broker::ReserveOne() {
       TakeRange(r, Clock::now() - t0);
     }
     return true;
-  } catch (const StoreError& e) {
+  } catch (const store::StoreError& e) {
     // relaxed: a statistic; see the constructor.
     stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
     if (e.transient()) {
@@ -421,7 +424,7 @@ bool Broker::ReserveOne() {
   }
 }
 
-void Broker::TakeRange(const Range& r, nanoseconds took) {
+void Broker::TakeRange(const store::Range& r, nanoseconds took) {
   if (exhausted_) {
     exhausted_ = false;
     log::Info("the store has returned numbers again: " +
@@ -460,7 +463,7 @@ void Broker::OnExhausted() {
             " numbers in hand, then only numbers other brokers return");
 }
 
-void Broker::OnTransientError(const StoreError& e) {
+void Broker::OnTransientError(const store::StoreError& e) {
   backoff_ = backoff_.count() == 0
                  ? options_.backoff_min
                  : std::min(backoff_ * 2, options_.backoff_max);
@@ -480,7 +483,7 @@ void Broker::AddWasted(std::uint64_t n) {
 
 // See "Zero-waste stop" in broker.h. From here on nothing is pushed.
 void Broker::ReturnUnpublished() {
-  std::vector<Range> back(hand_.begin(), hand_.end());
+  std::vector<store::Range> back(hand_.begin(), hand_.end());
   const std::uint64_t in_hand = hand();
   hand_.clear();
   // relaxed: see hand(); this thread is the only writer.
@@ -491,7 +494,7 @@ void Broker::ReturnUnpublished() {
   // shows is garbage, so nothing is drained from it or put back into it.
   const std::string damage = seg_.Damage();
   const bool ours = damage.empty() && FilledFrom(seg_, store_);
-  std::vector<Range> ring_runs;
+  std::vector<store::Range> ring_runs;
   const std::uint64_t from_ring =
       workers == 0 && ours ? DrainRing(&ring_runs) : 0;
   back.insert(back.end(), ring_runs.begin(), ring_runs.end());
@@ -528,9 +531,9 @@ void Broker::ReturnUnpublished() {
 // Pushes numbers drained from the ring back into it (encoded again), for
 // the frontend or the next broker; returns how many did not fit (none,
 // unless something else pushed meanwhile, which only a producer can).
-std::uint64_t Broker::PutBack(std::vector<Range> runs) {
+std::uint64_t Broker::PutBack(std::vector<store::Range> runs) {
   std::uint64_t left = 0;
-  for (Range& r : runs) {
+  for (store::Range& r : runs) {
     while (!r.empty()) {
       const auto n = static_cast<std::size_t>(
           std::min<std::uint64_t>(r.size(), batch_.size()));
@@ -550,7 +553,7 @@ std::uint64_t Broker::PutBack(std::vector<Range> runs) {
 
 // Pops every key left in the ring (a consumer's claim, so each is ours
 // alone) and appends their numbers as ranges; returns how many decoded.
-std::uint64_t Broker::DrainRing(std::vector<Range>* out) {
+std::uint64_t Broker::DrainRing(std::vector<store::Range>* out) {
   std::vector<std::uint64_t> numbers;
   std::uint64_t bad = 0;
   for (;;) {
@@ -572,7 +575,7 @@ std::uint64_t Broker::DrainRing(std::vector<Range>* out) {
               " ring keys that do not decode with this store's format; "
               "they are dropped (a gap)");
   }
-  const std::vector<Range> runs = RunsOf(std::move(numbers));
+  const std::vector<store::Range> runs = RunsOf(std::move(numbers));
   out->insert(out->end(), runs.begin(), runs.end());
   return Total(runs);
 }
@@ -581,14 +584,14 @@ std::uint64_t Broker::DrainRing(std::vector<Range>* out) {
 // return_budget is spent. When it gave up, the last error: kUnavailable if
 // every attempt failed transiently (RangeStore: then nothing was
 // recorded), else kIoError (the outcome is unknown).
-Status Broker::ReturnWithin(const std::vector<Range>& ranges) {
+Status Broker::ReturnWithin(const std::vector<store::Range>& ranges) {
   const Clock::time_point deadline = Clock::now() + options_.return_budget;
   milliseconds backoff = options_.backoff_min;
   for (;;) {
     try {
       store_.Return(ranges);
       return Status();
-    } catch (const StoreError& e) {
+    } catch (const store::StoreError& e) {
       // relaxed: a statistic; see the constructor.
       stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
       if (!e.transient()) return Status::IoError(e.what());

@@ -72,12 +72,12 @@
 #include <vector>
 
 #include "base/signals.h"
-#include "broker/key_codec.h"
-#include "broker/range_store.h"
 #include "broker/store_trouble.h"
 #include "config/config.h"
+#include "keys/key_codec.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
+#include "store/range_store.h"
 
 namespace forge::broker {
 
@@ -110,7 +110,7 @@ enum class StepResult { kBusy, kIdle, kFatal };
 // config that disagrees with it), store text = store.Describe(), store_id
 // = the store's identity.
 shm::SegmentSpec SegmentSpecFor(const config::Config& cfg,
-                                const RangeStore& store);
+                                const store::RangeStore& store);
 
 // OpenStore, retrying transient errors with the back-off of `options`
 // (logged as a StoreTrouble run: one line, then at most one per
@@ -120,7 +120,7 @@ shm::SegmentSpec SegmentSpecFor(const config::Config& cfg,
 // also cuts its calls short (store_limits.h). With `signals` (the process's
 // stop signals, Between::kDelivered) a stop that cut a call short ends the
 // back-off sleep at once.
-std::unique_ptr<RangeStore> OpenStoreRetrying(
+std::unique_ptr<store::RangeStore> OpenStoreRetrying(
     const config::Config& cfg, const BrokerOptions& options,
     const std::atomic<bool>& stop, std::function<void()> on_wait = {},
     Signals* signals = nullptr);
@@ -129,8 +129,10 @@ class Broker {
  public:
   // Publishes pid, start time, low water and state kStarting in the
   // segment's BrokerStats. `store` and `seg` must outlive the Broker.
-  Broker(const BrokerOptions& options, RangeStore& store, shm::Segment& seg);
-  Broker(const config::Config& cfg, RangeStore& store, shm::Segment& seg);
+  Broker(const BrokerOptions& options, store::RangeStore& store,
+         shm::Segment& seg);
+  Broker(const config::Config& cfg, store::RangeStore& store,
+         shm::Segment& seg);
 
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
@@ -187,27 +189,27 @@ class Broker {
   std::size_t PushBatch();
   void NoteRefillStart(std::uint64_t fill_before);
   [[nodiscard]] bool ReserveOne();  // false on a non-transient error
-  void TakeRange(const Range& r, std::chrono::nanoseconds took);
+  void TakeRange(const store::Range& r, std::chrono::nanoseconds took);
   void OnExhausted();
-  void OnTransientError(const StoreError& e);
+  void OnTransientError(const store::StoreError& e);
   void ReturnUnpublished();
-  [[nodiscard]] std::uint64_t DrainRing(std::vector<Range>* out);
-  Status ReturnWithin(const std::vector<Range>& ranges);
-  [[nodiscard]] std::uint64_t PutBack(std::vector<Range> runs);
+  [[nodiscard]] std::uint64_t DrainRing(std::vector<store::Range>* out);
+  Status ReturnWithin(const std::vector<store::Range>& ranges);
+  [[nodiscard]] std::uint64_t PutBack(std::vector<store::Range> runs);
   void AddWasted(std::uint64_t n);
 
   BrokerOptions options_;
   Signals* signals_ = nullptr;  // Run's, or none
-  RangeStore& store_;
+  store::RangeStore& store_;
   shm::Segment& seg_;
   shm::BrokerStats& stats_;
   shm::Ring& ring_;
-  KeyCodec codec_;
+  keys::KeyCodec codec_;
   std::uint64_t capacity_;
   std::uint64_t low_water_;
   std::uint64_t target_hand_;
 
-  std::deque<Range> hand_;
+  std::deque<store::Range> hand_;
   std::atomic<std::uint64_t> hand_count_{0};  // sum of hand_ sizes
   std::vector<shm::Key> batch_;               // encode buffer, reused
 

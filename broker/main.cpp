@@ -3,7 +3,7 @@
 // store (see Broker::Run) and exits 0, within about 1 s even when the store
 // is down, locked or silent (3 s at most): libpq cannot be interrupted by a
 // signal, so the store never blocks in it — it polls its socket and looks
-// at the stop flag while it waits (StoreLimits, broker/store_limits.h).
+// at the stop flag while it waits (StoreLimits, store/store_limits.h).
 // Signals (base/signals.h, delivered at once so a blocking call returns
 // EINTR): SIGTERM/SIGINT stop, SIGHUP is logged and ignored. Exit codes:
 // 0 stopped by SIGTERM/SIGINT, 2 bad config, store refused, another broker
@@ -39,7 +39,7 @@ void LogConfig(const Config& cfg) {
       " range_size=" + std::to_string(cfg.range_size) +
       " db_url=" + forge::config::RedactDbUrl(cfg.db_url) +
       " key_length=" + std::to_string(cfg.key_length) +
-      " key_order=" + std::string(forge::broker::KeyOrderName(cfg.key_order)) +
+      " key_order=" + std::string(forge::keys::KeyOrderName(cfg.key_order)) +
       " store_timeout_ms=" + std::to_string(cfg.store_timeout_ms) +
       " config=" + (cfg.config_path.empty() ? "(none)" : cfg.config_path));
 }

@@ -8,13 +8,14 @@
 #include <string_view>
 
 #include "base/clock.h"
-#include "broker/key_codec.h"
 #include "ctl/ring_scan.h"
 #include "ctl/stats.h"
 #include "ctl/store_access.h"
 #include "ctl/text.h"
+#include "keys/key_codec.h"
 #include "shm/producer_lock.h"
 #include "shm/stats.h"
+#include "store/format.h"
 
 namespace forge::ctl {
 namespace {
@@ -111,7 +112,7 @@ class Checker {
       store_ = OpenExistingStore(cfg_, FormatOf(seg_.header()));
     } catch (const StoreMissing& e) {
       return Fail("store", WithoutProgramPrefix(e.what()));
-    } catch (const broker::StoreError& e) {
+    } catch (const store::StoreError& e) {
       return Fail("store", e.what());
     }
     const std::string describe = store_->Describe();
@@ -127,14 +128,14 @@ class Checker {
     }
     store_usable_ = true;
     return Ok("store", describe + " (id " + id + ") opens: schema " +
-                           std::to_string(broker::kStoreSchemaVersion) + ", " +
-                           broker::DescribeFormat(store_->format()));
+                           std::to_string(store::kStoreSchemaVersion) + ", " +
+                           store::DescribeFormat(store_->format()));
   }
 
   CheckResult Format() {
     if (!store_usable_) return Fail("format", "not checked: no usable store");
     const std::string seg = DescribeHeaderFormat(seg_.header());
-    const std::string store = broker::DescribeFormat(store_->format());
+    const std::string store = store::DescribeFormat(store_->format());
     if (seg != store) {
       return Fail("format", "the segment has " + seg + ", the store " + store +
                                 ": its keys were not made with " +
@@ -152,7 +153,7 @@ class Checker {
     std::uint64_t next = 0;
     try {
       next = store_->Next();  // after the scan: it only grows
-    } catch (const broker::StoreError& e) {
+    } catch (const store::StoreError& e) {
       return Fail("counter", e.what());
     }
     if (next < snap_.store_next) {
@@ -167,8 +168,8 @@ class Checker {
   }
 
   CheckResult CheckRing(const RingKeys& ring, std::uint64_t next) const {
-    const broker::StoreFormat& f = store_->format();
-    const broker::KeyCodec codec(f.key_length, f.order, f.secret);
+    const store::StoreFormat& f = store_->format();
+    const keys::KeyCodec codec(f.key_length, f.order, f.secret);
     std::uint64_t highest = 0;
     for (std::size_t i = 0; i < ring.keys.size(); ++i) {
       const std::string& key = ring.keys[i];
@@ -198,7 +199,7 @@ class Checker {
   const config::Config& cfg_;
   const shm::ReadOnlySegment& seg_;
   const Snapshot snap_;
-  std::unique_ptr<broker::RangeStore> store_;
+  std::unique_ptr<store::RangeStore> store_;
   bool store_usable_ = false;
   bool format_ok_ = false;
 };

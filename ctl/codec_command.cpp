@@ -8,9 +8,9 @@
 #include <optional>
 
 #include "base/status.h"
-#include "broker/key_codec.h"
 #include "ctl/store_access.h"
 #include "ctl/text.h"
+#include "keys/key_codec.h"
 
 namespace forge::ctl {
 namespace {
@@ -26,7 +26,7 @@ int Fail(int code, const std::string& line) {
 // Ok when `key` is made of the alphabet, else one line saying why not.
 Status CheckAlphabet(const std::string& key) {
   if (key.empty()) return Status::InvalidArgument("KEY is empty");
-  const std::size_t bad = key.find_first_not_of(broker::kAlphabet);
+  const std::size_t bad = key.find_first_not_of(keys::kAlphabet);
   if (bad == std::string::npos) return Status();
   return Status::InvalidArgument("KEY " + JsonQuote(key) + " has " +
                                  JsonQuote(std::string(1, key[bad])) +
@@ -46,22 +46,22 @@ std::optional<std::uint64_t> ParseDecimal(const std::string& text) {
   return ec == std::errc() ? value : UINT64_MAX;
 }
 
-std::string AllowedRange(const broker::KeyCodec& codec) {
+std::string AllowedRange(const keys::KeyCodec& codec) {
   return "allowed: 0.." + std::to_string(codec.space() - 1) +
          " (KEY_LENGTH=" + std::to_string(codec.length()) + ")";
 }
 
 // Opens the store and builds its codec; nullopt after printing why not.
-std::optional<broker::KeyCodec> StoreCodec(const config::Config& cfg,
-                                           int* exit_code) {
+std::optional<keys::KeyCodec> StoreCodec(const config::Config& cfg,
+                                         int* exit_code) {
   try {
-    const std::unique_ptr<broker::RangeStore> store =
+    const std::unique_ptr<store::RangeStore> store =
         OpenExistingStore(cfg, SegmentFormat(cfg.shm_name));
-    const broker::StoreFormat& f = store->format();
-    return broker::KeyCodec(f.key_length, f.order, f.secret);
+    const store::StoreFormat& f = store->format();
+    return keys::KeyCodec(f.key_length, f.order, f.secret);
   } catch (const StoreMissing& e) {
     std::cerr << e.what() << "\n";
-  } catch (const broker::StoreError& e) {
+  } catch (const store::StoreError& e) {
     std::cerr << "forge-ctl: " << e.what() << "\n";
   }
   *exit_code = kNoStore;

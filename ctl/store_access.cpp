@@ -7,6 +7,7 @@
 
 #include "config/db_url.h"
 #include "shm/segment.h"
+#include "store/format.h"
 
 namespace forge::ctl {
 namespace {
@@ -35,25 +36,20 @@ void RequireSqliteFile(const std::string& path) {
                      "DB_URL at the one forge-broker uses");
 }
 
-bool SameFormat(const broker::StoreFormat& a, const broker::StoreFormat& b) {
-  return a.key_length == b.key_length && a.order == b.order;
-}
-
 }  // namespace
 
-broker::StoreFormat FormatOf(const shm::Header& h) {
-  broker::StoreFormat f;
+store::StoreFormat FormatOf(const shm::Header& h) {
+  store::StoreFormat f;
   f.key_length = static_cast<int>(h.key_length);
-  f.order = h.key_order == 1 ? config::KeyOrder::kSequential
-                             : config::KeyOrder::kScrambled;
+  f.order = store::KeyOrderOfLayout(h.key_order);
   return f;
 }
 
 std::string DescribeHeaderFormat(const shm::Header& h) {
-  return broker::DescribeFormat(FormatOf(h));
+  return store::DescribeFormat(FormatOf(h));
 }
 
-std::optional<broker::StoreFormat> SegmentFormat(const std::string& shm_name) {
+std::optional<store::StoreFormat> SegmentFormat(const std::string& shm_name) {
   try {
     const shm::ReadOnlySegment seg = shm::ReadOnlySegment::Attach(shm_name);
     return FormatOf(seg.header());
@@ -62,26 +58,26 @@ std::optional<broker::StoreFormat> SegmentFormat(const std::string& shm_name) {
   }
 }
 
-std::unique_ptr<broker::RangeStore> OpenExistingStore(
+std::unique_ptr<store::RangeStore> OpenExistingStore(
     const config::Config& cfg,
-    const std::optional<broker::StoreFormat>& segment_format) {
+    const std::optional<store::StoreFormat>& segment_format) {
   const config::DbUrl url = config::ParseDbUrl(cfg.db_url);
   if (url.ok() && url.kind == base::StoreKind::kSqlite) {
     RequireSqliteFile(url.sqlite_path);
   }
-  broker::StoreFormat from_config;
+  store::StoreFormat from_config;
   from_config.key_length = cfg.key_length;
   from_config.order = cfg.key_order;
-  std::vector<broker::StoreFormat> tries;
+  std::vector<store::StoreFormat> tries;
   if (segment_format) tries.push_back(*segment_format);
-  if (tries.empty() || !SameFormat(tries.front(), from_config)) {
+  if (tries.empty() || !store::SameKeyFormat(tries.front(), from_config)) {
     tries.push_back(from_config);
   }
-  std::optional<broker::StoreError> first_error;
-  for (const broker::StoreFormat& wanted : tries) {
+  std::optional<store::StoreError> first_error;
+  for (const store::StoreFormat& wanted : tries) {
     try {
-      return broker::OpenStore(cfg.db_url, wanted);
-    } catch (const broker::StoreError& e) {
+      return store::OpenStore(cfg.db_url, wanted);
+    } catch (const store::StoreError& e) {
       if (!first_error) first_error = e;
       if (e.transient()) break;  // another format cannot help
     }

@@ -3,7 +3,7 @@
 //
 // Contract
 //   * A SQLite store must already exist as a non-empty file; otherwise
-//     StoreMissing is thrown and nothing is created. (broker::OpenStore,
+//     StoreMissing is thrown and nothing is created. (store::OpenStore,
 //     which does the opening, cannot open read-only: on an existing store
 //     it writes nothing but may create the "-wal", "-shm" and "-writers"
 //     side files next to the database, as any broker does.) A PostgreSQL
@@ -14,7 +14,7 @@
 //     from the store), then the config's (KEY_LENGTH, KEY_ORDER). Only a
 //     non-transient refusal moves on to the next one; the first error is
 //     the one reported when all fail.
-//   * Errors are one line for a person (StoreMissing, broker::StoreError).
+//   * Errors are one line for a person (StoreMissing, store::StoreError).
 #pragma once
 
 #include <memory>
@@ -22,9 +22,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "broker/range_store.h"
 #include "config/config.h"
 #include "shm/layout.h"
+#include "store/range_store.h"
 
 namespace forge::ctl {
 
@@ -34,14 +34,14 @@ class StoreMissing : public std::runtime_error {
 };
 
 // The format a segment says its keys have (secret unknown: 0).
-broker::StoreFormat FormatOf(const shm::Header& h);
+store::StoreFormat FormatOf(const shm::Header& h);
 
 // The format of the segment cfg.shm_name, if one can be attached.
-std::optional<broker::StoreFormat> SegmentFormat(const std::string& shm_name);
+std::optional<store::StoreFormat> SegmentFormat(const std::string& shm_name);
 
-std::unique_ptr<broker::RangeStore> OpenExistingStore(
+std::unique_ptr<store::RangeStore> OpenExistingStore(
     const config::Config& cfg,
-    const std::optional<broker::StoreFormat>& segment_format);
+    const std::optional<store::StoreFormat>& segment_format);
 
 // "KEY_LENGTH=7 KEY_ORDER=scrambled" of a segment header.
 std::string DescribeHeaderFormat(const shm::Header& h);

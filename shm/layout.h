@@ -50,6 +50,12 @@ enum class BrokerState : std::uint32_t {
   kStopped = 5,     // exited cleanly
 };
 
+// The key order as Header::key_order stores it (the codec's KeyOrder).
+enum class KeyOrder : std::uint32_t {
+  kScrambled = 0,
+  kSequential = 1,
+};
+
 // Written once at creation, read-only afterwards. store and store_id name
 // the store every key in the ring came from: a producer on another store
 // never pushes into this segment (it is refused while the ring holds keys,

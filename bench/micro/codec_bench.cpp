@@ -1,11 +1,11 @@
-// Micro-benchmarks for broker/key_codec: numbers to Base62 keys and back.
+// Micro-benchmarks for keys/key_codec: numbers to Base62 keys and back.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 
-#include "broker/key_codec.h"
+#include "keys/key_codec.h"
 
-namespace forge::broker {
+namespace forge::keys {
 namespace {
 
 constexpr std::uint64_t kSecret = 0x5eed'1234'abcd'9876ULL;
@@ -43,4 +43,4 @@ void BM_DecodeScrambled(benchmark::State& state) {
 BENCHMARK(BM_DecodeScrambled);
 
 }  // namespace
-}  // namespace forge::broker
+}  // namespace forge::keys

@@ -21,9 +21,9 @@
 #include <string>
 #include <vector>
 
-#include "broker/postgres_store.h"
+#include "store/postgres_store.h"
 
-namespace forge::broker {
+namespace forge::store {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -147,13 +147,13 @@ Args Parse(int argc, char** argv) {
 }
 
 }  // namespace
-}  // namespace forge::broker
+}  // namespace forge::store
 
 int main(int argc, char** argv) {
   try {
     const forge::broker::Args args = forge::broker::Parse(argc, argv);
     // Created here, closed before any fork.
-    forge::broker::OpenPostgresStore(args.url, forge::broker::BenchFormat());
+    forge::store::OpenPostgresStore(args.url, forge::broker::BenchFormat());
     for (int procs : args.procs) forge::broker::Measure(args, procs);
     return 0;
   } catch (const std::exception& e) {

@@ -1,4 +1,4 @@
-// Micro-benchmarks for broker/sqlite_store: durable range reservations
+// Micro-benchmarks for store/sqlite_store: durable range reservations
 // (WAL, synchronous=FULL) from one process and from several at once.
 #include <benchmark/benchmark.h>
 #include <sys/wait.h>
@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "broker/sqlite_store.h"
+#include "store/sqlite_store.h"
 
-namespace forge::broker {
+namespace forge::store {
 namespace {
 
 // A fresh directory under $TMPDIR holding one store file; removed after.
@@ -123,4 +123,4 @@ BENCHMARK(BM_SqliteReserveProcesses)
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace
-}  // namespace forge::broker
+}  // namespace forge::store

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "base/status.h"
-#include "broker/range_store.h"
+#include "store/range_store.h"
 #include "config/config.h"
 #include "shm/segment.h"
 
@@ -38,10 +38,10 @@ TEST(ErrorTypes, ConfigErrorIsAnInvalidArgument) {
 }
 
 TEST(ErrorTypes, StoreErrorKeepsTransientAndMapsItToTheCode) {
-  const broker::StoreError busy("database is locked", true);
+  const store::StoreError busy("database is locked", true);
   EXPECT_TRUE(busy.transient());
   EXPECT_EQ(Caught(busy).code(), Code::kUnavailable);
-  const broker::StoreError broken("disk image is malformed", false);
+  const store::StoreError broken("disk image is malformed", false);
   EXPECT_FALSE(broken.transient());
   EXPECT_EQ(Caught(broken).code(), Code::kIoError);
   EXPECT_STREQ(broken.what(), "disk image is malformed");

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "broker/key_codec.h"
+#include "keys/key_codec.h"
 #include "shm/layout.h"
 #include "shm/notify.h"
 #include "shm/segment.h"
@@ -146,7 +146,7 @@ class BrokerProcessTest : public ::testing::Test {
 
 // The keys of numbers [0, k) in sequential order.
 std::set<std::string> FirstKeys(std::uint64_t k) {
-  const broker::KeyCodec codec(7, config::KeyOrder::kSequential, 0);
+  const keys::KeyCodec codec(7, config::KeyOrder::kSequential, 0);
   std::set<std::string> keys;
   for (std::uint64_t n = 0; n < k; ++n) keys.insert(codec.Encode(n));
   return keys;

@@ -33,14 +33,14 @@ constexpr auto kDeadline = milliseconds(5000);
 
 // A store with a counter, a returned list (handed out first, lowest
 // first, as RangeStore promises), scriptable failures and an optional end.
-class FakeStore : public RangeStore {
+class FakeStore : public store::RangeStore {
  public:
   FakeStore(int key_length, std::uint64_t end) : end_(end) {
     format_.key_length = key_length;
     format_.order = config::KeyOrder::kSequential;
   }
 
-  const StoreFormat& format() const override { return format_; }
+  const store::StoreFormat& format() const override { return format_; }
   std::string Describe() const override { return "fake:test"; }
   void SetStoreId(const std::string& id) { format_.store_id = id; }
   std::uint64_t Next() override {
@@ -48,18 +48,18 @@ class FakeStore : public RangeStore {
     return next_;
   }
 
-  Range Reserve(std::uint64_t count) override {
+  store::Range Reserve(std::uint64_t count) override {
     std::lock_guard<std::mutex> lock(mu_);
     ++calls_;
-    if (fatal_) throw StoreError("fake: disk image is malformed", false);
+    if (fatal_) throw store::StoreError("fake: disk image is malformed", false);
     if (transient_failures_ > 0) {
       --transient_failures_;
-      throw StoreError("fake: database is locked", true);
+      throw store::StoreError("fake: database is locked", true);
     }
-    Range r{next_, std::min(next_ + count, end_)};
+    store::Range r{next_, std::min(next_ + count, end_)};
     if (!returned_.empty()) {
-      Range& low = returned_.front();
-      r = Range{low.first, low.first + std::min(count, low.size())};
+      store::Range& low = returned_.front();
+      r = store::Range{low.first, low.first + std::min(count, low.size())};
       low.first = r.last;
       if (low.empty()) returned_.erase(returned_.begin());
     }
@@ -68,19 +68,21 @@ class FakeStore : public RangeStore {
     return r;
   }
 
-  void Return(const std::vector<Range>& ranges) override {
+  void Return(const std::vector<store::Range>& ranges) override {
     std::lock_guard<std::mutex> lock(mu_);
     ++return_calls_;
     if (return_failure_) throw *return_failure_;
-    for (const Range& r : ranges) {
+    for (const store::Range& r : ranges) {
       if (!r.empty()) returned_.push_back(r);
     }
     std::sort(returned_.begin(), returned_.end(),
-              [](const Range& a, const Range& b) { return a.first < b.first; });
+              [](const store::Range& a, const store::Range& b) {
+                return a.first < b.first;
+              });
   }
 
   // Every later Return throws `e`.
-  void FailReturns(const StoreError& e) {
+  void FailReturns(const store::StoreError& e) {
     std::lock_guard<std::mutex> lock(mu_);
     return_failure_ = e;
   }
@@ -88,7 +90,7 @@ class FakeStore : public RangeStore {
     std::lock_guard<std::mutex> lock(mu_);
     return return_calls_;
   }
-  std::vector<Range> returned() {
+  std::vector<store::Range> returned() {
     std::lock_guard<std::mutex> lock(mu_);
     return returned_;
   }
@@ -108,23 +110,23 @@ class FakeStore : public RangeStore {
   // True if n lies in a range Reserve returned (i.e. was committed).
   bool Committed(std::uint64_t n) {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const Range& r : committed_) {
+    for (const store::Range& r : committed_) {
       if (n >= r.first && n < r.last) return true;
     }
     return false;
   }
 
  private:
-  StoreFormat format_;
+  store::StoreFormat format_;
   std::mutex mu_;
   std::uint64_t next_ = 0;
   std::uint64_t end_;
   int transient_failures_ = 0;
   bool fatal_ = false;
   int calls_ = 0;
-  std::vector<Range> committed_;
-  std::vector<Range> returned_;  // sorted by first
-  std::optional<StoreError> return_failure_;
+  std::vector<store::Range> committed_;
+  std::vector<store::Range> returned_;  // sorted by first
+  std::optional<store::StoreError> return_failure_;
   int return_calls_ = 0;
 };
 
@@ -186,7 +188,7 @@ class BrokerTest : public ::testing::Test {
   bool RingFull() { return ring().Size() == kCapacity; }
 
   // Pops up to n keys now, decoding each with the sequential codec.
-  std::vector<std::uint64_t> Pop(std::size_t n, const KeyCodec& codec) {
+  std::vector<std::uint64_t> Pop(std::size_t n, const keys::KeyCodec& codec) {
     std::vector<shm::Key> keys(n);
     const std::size_t got = ring().TryPopBatch(keys.data(), n);
     std::vector<std::uint64_t> out;
@@ -205,10 +207,10 @@ class BrokerTest : public ::testing::Test {
   std::atomic<bool> stop_{false};
 };
 
-const KeyCodec kCodec7(7, config::KeyOrder::kSequential, 0);
+const keys::KeyCodec kCodec7(7, config::KeyOrder::kSequential, 0);
 
 TEST_F(BrokerTest, StepFillsTheRingAndStocksTheHand) {
-  FakeStore store(7, KeySpace(7));
+  FakeStore store(7, keys::KeySpace(7));
   Open(store);
   Broker broker(Options(), store, *producer_);
   for (int i = 0; i < 100 && broker.Step() == StepResult::kBusy; ++i) {
@@ -233,7 +235,7 @@ TEST_F(BrokerTest, StepFillsTheRingAndStocksTheHand) {
 }
 
 TEST_F(BrokerTest, KeysAreNulPaddedToTheStoreKeyLength) {
-  FakeStore store(4, KeySpace(4));
+  FakeStore store(4, keys::KeySpace(4));
   cfg_.key_length = 4;
   Open(store);
   Broker broker(Options(), store, *producer_);
@@ -245,7 +247,7 @@ TEST_F(BrokerTest, KeysAreNulPaddedToTheStoreKeyLength) {
 }
 
 TEST_F(BrokerTest, TransientErrorsAreCountedRetriedAndTheHandStillPushed) {
-  FakeStore store(7, KeySpace(7));
+  FakeStore store(7, keys::KeySpace(7));
   Open(store);
   Broker broker(Options(), store, *producer_);
   Runner runner(broker, stop_);
@@ -282,7 +284,7 @@ TEST_F(BrokerTest, TransientErrorsAreCountedRetriedAndTheHandStillPushed) {
 }
 
 TEST_F(BrokerTest, NonTransientErrorEndsTheLoopWithExitCode2) {
-  FakeStore store(7, KeySpace(7));
+  FakeStore store(7, keys::KeySpace(7));
   store.FailForGood();
   Open(store);
   Broker broker(Options(), store, *producer_);
@@ -293,13 +295,13 @@ TEST_F(BrokerTest, NonTransientErrorEndsTheLoopWithExitCode2) {
 }
 
 TEST_F(BrokerTest, ExhaustionPushesExactlyTheWholeSpaceAndKeepsBeating) {
-  const std::uint64_t space = KeySpace(2);  // 3844 keys, > ring capacity
+  const std::uint64_t space = keys::KeySpace(2);  // 3844 keys, > ring capacity
   FakeStore store(2, space);
   cfg_.key_length = 2;
   Open(store);
   Broker broker(Options(), store, *producer_);
   Runner runner(broker, stop_);
-  const KeyCodec codec(2, config::KeyOrder::kSequential, 0);
+  const keys::KeyCodec codec(2, config::KeyOrder::kSequential, 0);
   std::set<std::uint64_t> seen;
   std::size_t popped = 0;
   ASSERT_TRUE(WaitUntil(
@@ -330,7 +332,7 @@ TEST_F(BrokerTest, ExhaustionPushesExactlyTheWholeSpaceAndKeepsBeating) {
 }
 
 TEST_F(BrokerTest, IdleBrokerSleepsInsteadOfSpinning) {
-  FakeStore store(7, KeySpace(7));
+  FakeStore store(7, keys::KeySpace(7));
   Open(store);
   Broker broker(Options(milliseconds(500)), store, *producer_);
   Runner runner(broker, stop_);
@@ -347,7 +349,7 @@ TEST_F(BrokerTest, IdleBrokerSleepsInsteadOfSpinning) {
 }
 
 TEST_F(BrokerTest, ConsumersBelowLowWaterWakeTheBrokerPromptly) {
-  FakeStore store(7, KeySpace(7));
+  FakeStore store(7, keys::KeySpace(7));
   Open(store);
   // A 10 s idle wait: only a consumer's wake-up can explain a quick refill.
   Broker broker(Options(milliseconds(10000)), store, *producer_);
@@ -370,7 +372,7 @@ TEST_F(BrokerTest, ConsumersBelowLowWaterWakeTheBrokerPromptly) {
 // hand and every key left in the ring go back to the store, so what was
 // popped plus what was returned is exactly what was reserved.
 TEST_F(BrokerTest, StopReturnsTheHandAndDrainsTheRingWhenNoWorkerIsAttached) {
-  FakeStore store(7, KeySpace(7));
+  FakeStore store(7, keys::KeySpace(7));
   Open(store);
   Broker broker(Options(), store, *producer_);
   Runner runner(broker, stop_);
@@ -383,7 +385,7 @@ TEST_F(BrokerTest, StopReturnsTheHandAndDrainsTheRingWhenNoWorkerIsAttached) {
   EXPECT_EQ(ring().Size(), 0u);
   EXPECT_EQ(broker.hand(), 0u);
   EXPECT_EQ(store.return_calls(), 1);  // one transaction
-  const std::vector<Range> back = store.returned();
+  const std::vector<store::Range> back = store.returned();
   // Popped [0, 300); the ring and the hand held the rest, in one piece.
   ASSERT_EQ(back.size(), 1u);
   EXPECT_EQ(back[0].first, 300u);
@@ -394,7 +396,7 @@ TEST_F(BrokerTest, StopReturnsTheHandAndDrainsTheRingWhenNoWorkerIsAttached) {
 // A live worker may still pop: the ring is left to it, only the hand goes
 // back.
 TEST_F(BrokerTest, StopWithALiveWorkerKeepsTheRingAndReturnsOnlyTheHand) {
-  FakeStore store(7, KeySpace(7));
+  FakeStore store(7, keys::KeySpace(7));
   Open(store);
   const auto slot = shm::ClaimWorkerSlot(*consumer_, ::getpid(), ::getpid());
   ASSERT_TRUE(slot.has_value());
@@ -405,7 +407,7 @@ TEST_F(BrokerTest, StopWithALiveWorkerKeepsTheRingAndReturnsOnlyTheHand) {
   EXPECT_EQ(runner.Stop(), 0);
   shm::ReleaseWorkerSlot(*consumer_, *slot, ::getpid());
   EXPECT_EQ(ring().Size(), kCapacity);
-  const std::vector<Range> back = store.returned();
+  const std::vector<store::Range> back = store.returned();
   ASSERT_EQ(back.size(), 1u);
   EXPECT_EQ(back[0].first, kCapacity);  // the ring holds [0, kCapacity)
   EXPECT_EQ(back[0].last, store.Next());
@@ -415,7 +417,7 @@ TEST_F(BrokerTest, StopWithALiveWorkerKeepsTheRingAndReturnsOnlyTheHand) {
 // The store recorded nothing (transient errors only): the keys drained
 // from the ring go back into it, only the hand becomes a gap.
 TEST_F(BrokerTest, StopWithTheStoreDownPutsTheRingBackAndCountsTheHand) {
-  FakeStore store(7, KeySpace(7));
+  FakeStore store(7, keys::KeySpace(7));
   Open(store);
   BrokerOptions options = Options();
   options.return_budget = milliseconds(300);
@@ -424,7 +426,8 @@ TEST_F(BrokerTest, StopWithTheStoreDownPutsTheRingBackAndCountsTheHand) {
   ASSERT_TRUE(
       WaitUntil([&] { return RingFull() && broker.hand() > 0; }, kDeadline));
   const std::uint64_t reserved = store.Next();
-  store.FailReturns(StoreError("fake: cannot connect", /*transient=*/true));
+  store.FailReturns(
+      store::StoreError("fake: cannot connect", /*transient=*/true));
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(runner.Stop(), 0);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(2000));
@@ -440,13 +443,14 @@ TEST_F(BrokerTest, StopWithTheStoreDownPutsTheRingBackAndCountsTheHand) {
 }
 
 TEST_F(BrokerTest, ANonTransientReturnErrorIsNotRetried) {
-  FakeStore store(7, KeySpace(7));
+  FakeStore store(7, keys::KeySpace(7));
   Open(store);
   Broker broker(Options(), store, *producer_);
   Runner runner(broker, stop_);
   ASSERT_TRUE(
       WaitUntil([&] { return RingFull() && broker.hand() > 0; }, kDeadline));
-  store.FailReturns(StoreError("fake: outcome unknown", /*transient=*/false));
+  store.FailReturns(
+      store::StoreError("fake: outcome unknown", /*transient=*/false));
   EXPECT_EQ(runner.Stop(), 0);
   EXPECT_EQ(store.return_calls(), 1);
   EXPECT_EQ(stats().keys_wasted.load(), store.Next());
@@ -455,7 +459,7 @@ TEST_F(BrokerTest, ANonTransientReturnErrorIsNotRetried) {
 // The key space is used up; later another broker returns numbers: this one
 // picks them up on its next recheck and pushes them.
 TEST_F(BrokerTest, AnExhaustedBrokerHandsOutNumbersReturnedLater) {
-  const std::uint64_t space = KeySpace(2);
+  const std::uint64_t space = keys::KeySpace(2);
   FakeStore store(2, space);
   cfg_.key_length = 2;
   Open(store);
@@ -463,7 +467,7 @@ TEST_F(BrokerTest, AnExhaustedBrokerHandsOutNumbersReturnedLater) {
   options.exhausted_recheck = milliseconds(50);
   Broker broker(options, store, *producer_);
   Runner runner(broker, stop_);
-  const KeyCodec codec(2, config::KeyOrder::kSequential, 0);
+  const keys::KeyCodec codec(2, config::KeyOrder::kSequential, 0);
   std::size_t popped = 0;
   ASSERT_TRUE(WaitUntil(
       [&] {
@@ -474,7 +478,7 @@ TEST_F(BrokerTest, AnExhaustedBrokerHandsOutNumbersReturnedLater) {
       },
       kDeadline));
   ASSERT_EQ(popped, space);
-  store.Return({Range{100, 110}, Range{3000, 3002}});
+  store.Return({store::Range{100, 110}, store::Range{3000, 3002}});
   std::vector<std::uint64_t> again;
   ASSERT_TRUE(WaitUntil(
       [&] {
@@ -491,7 +495,7 @@ TEST_F(BrokerTest, AnExhaustedBrokerHandsOutNumbersReturnedLater) {
 }
 
 TEST_F(BrokerTest, ReattachKeepsTheRingAndNeverRepeatsAKey) {
-  FakeStore store(7, KeySpace(7));
+  FakeStore store(7, keys::KeySpace(7));
   Open(store);
   {
     Broker broker(Options(), store, *producer_);
@@ -513,9 +517,9 @@ TEST_F(BrokerTest, ReattachKeepsTheRingAndNeverRepeatsAKey) {
 }
 
 TEST_F(BrokerTest, StoreThatDisagreesWithTheSegmentIsRefused) {
-  FakeStore store7(7, KeySpace(7));
+  FakeStore store7(7, keys::KeySpace(7));
   Open(store7);
-  FakeStore store5(5, KeySpace(5));
+  FakeStore store5(5, keys::KeySpace(5));
   EXPECT_THROW(Broker(Options(), store5, *producer_), std::invalid_argument);
 }
 
@@ -523,7 +527,7 @@ TEST_F(BrokerTest, StoreThatDisagreesWithTheSegmentIsRefused) {
 // filled (same format, same description) must not drain X's keys into Y
 // at stop: Y never reserved them. The ring stays as it is.
 TEST_F(BrokerTest, StopNeverReturnsRingKeysFilledFromAnotherStore) {
-  FakeStore x(7, KeySpace(7));
+  FakeStore x(7, keys::KeySpace(7));
   x.SetStoreId("0123456789abcdef0123456789abcdef");
   Open(x);
   {
@@ -532,7 +536,7 @@ TEST_F(BrokerTest, StopNeverReturnsRingKeysFilledFromAnotherStore) {
     }
   }
   ASSERT_TRUE(RingFull());
-  FakeStore y(7, KeySpace(7));
+  FakeStore y(7, keys::KeySpace(7));
   y.SetStoreId("fedcba9876543210fedcba9876543210");
   {
     Broker broker(Options(), y, *producer_);
@@ -540,7 +544,7 @@ TEST_F(BrokerTest, StopNeverReturnsRingKeysFilledFromAnotherStore) {
     EXPECT_EQ(runner.Stop(), 0);
   }
   EXPECT_EQ(ring().Size(), kCapacity);  // X's keys, left in place
-  for (const Range& r : y.returned()) {
+  for (const store::Range& r : y.returned()) {
     for (std::uint64_t n = r.first; n < r.last; ++n) {
       ASSERT_TRUE(y.Committed(n)) << n << " was never reserved from Y";
     }

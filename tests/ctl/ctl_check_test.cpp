@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "base/clock.h"
-#include "broker/key_codec.h"
-#include "broker/range_store.h"
 #include "ctl/stats.h"
+#include "keys/key_codec.h"
 #include "shm/segment.h"
+#include "store/range_store.h"
 #include "tests/ctl/ctl_fixture.h"
 #include "tests/support/process.h"
 
@@ -65,9 +65,9 @@ class CheckTest : public CtlTest {
 
   // A store made in-process, the way forge-broker makes one.
   void MakeStore(config::KeyOrder order, std::uint64_t reserve) {
-    broker::StoreFormat f;
+    store::StoreFormat f;
     f.order = order;
-    auto store = broker::OpenStore("sqlite:" + DbPath(), f);
+    auto store = store::OpenStore("sqlite:" + DbPath(), f);
     store->Reserve(reserve);
     codec_.emplace(f.key_length, order, store->format().secret);
     store_id_ = store->format().store_id;
@@ -81,7 +81,7 @@ class CheckTest : public CtlTest {
     spec.capacity = 16;
     spec.key_length = length;
     spec.key_order = order;
-    spec.key_space = broker::KeySpace(static_cast<int>(length));
+    spec.key_space = keys::KeySpace(static_cast<int>(length));
     spec.store =
         "sqlite:" +
         std::filesystem::absolute(DbPath()).lexically_normal().string();
@@ -103,7 +103,7 @@ class CheckTest : public CtlTest {
   }
 
   std::vector<std::string> lines_;
-  std::optional<broker::KeyCodec> codec_;
+  std::optional<keys::KeyCodec> codec_;
   std::string store_id_;  // of the store MakeStore made
 };
 
@@ -222,9 +222,9 @@ TEST_F(CheckTest, DbUrlOfAnotherStoreFails) {
   ShmName name;
   shm::Segment seg = FakeBrokerSegment(name, 7, 1);
   const std::string other = dir_ / "other.db";
-  broker::StoreFormat f;
+  store::StoreFormat f;
   f.order = config::KeyOrder::kSequential;
-  broker::OpenStore("sqlite:" + other, f);
+  store::OpenStore("sqlite:" + other, f);
   const RunResult r =
       Check({{"SHM_NAME", name.str()}, {"DB_URL", "sqlite:" + other}});
   EXPECT_EQ(r.exit_code, 1) << Out();

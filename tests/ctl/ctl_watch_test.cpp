@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "broker/key_codec.h"
+#include "keys/key_codec.h"
 #include "shm/segment.h"
 #include "shm/workers.h"
 #include "tests/ctl/mini_json.h"
@@ -122,7 +122,7 @@ class WatchTest : public ::testing::Test {
   void SetUp() override {
     shm::SegmentSpec spec;
     spec.capacity = 64;
-    spec.key_space = broker::KeySpace(7);
+    spec.key_space = keys::KeySpace(7);
     spec.store = "sqlite:/srv/forge.db";
     producer_.emplace(shm::Segment::OpenProducer(shm_.str(), spec));
     producer_->broker().pid.store(::getpid());

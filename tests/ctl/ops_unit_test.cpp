@@ -12,9 +12,9 @@
 #include <thread>
 #include <vector>
 
-#include "broker/key_codec.h"
 #include "ctl/ring_scan.h"
 #include "ctl/text.h"
+#include "keys/key_codec.h"
 #include "shm/producer_lock.h"
 #include "shm/segment.h"
 #include "tests/support/process.h"
@@ -57,7 +57,7 @@ class RingScanTest : public ::testing::Test {
     shm::SegmentSpec spec;
     spec.capacity = 8;
     spec.key_length = 3;
-    spec.key_space = broker::KeySpace(3);
+    spec.key_space = keys::KeySpace(3);
     spec.store = "sqlite:/x.db";
     producer_.emplace(shm::Segment::OpenProducer(shm_.str(), spec));
   }
@@ -108,7 +108,7 @@ TEST(LockProbe, HeldWhileAProducerLivesAndFreeAfter) {
   ShmName shm;
   shm::SegmentSpec spec;
   spec.capacity = 8;
-  spec.key_space = broker::KeySpace(7);
+  spec.key_space = keys::KeySpace(7);
   const std::string path = shm::Segment::LockPath(shm.str());
   {
     const shm::Segment producer = shm::Segment::OpenProducer(shm.str(), spec);
@@ -131,7 +131,7 @@ TEST(LockProbe, NeverMakesAStartingProducerFail) {
   ShmName shm;
   shm::SegmentSpec spec;
   spec.capacity = 8;
-  spec.key_space = broker::KeySpace(7);
+  spec.key_space = keys::KeySpace(7);
   const std::string path = shm::Segment::LockPath(shm.str());
   { const shm::Segment first = shm::Segment::OpenProducer(shm.str(), spec); }
   std::atomic<bool> stop{false};

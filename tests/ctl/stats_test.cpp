@@ -10,8 +10,8 @@
 #include <string>
 
 #include "base/clock.h"
-#include "broker/key_codec.h"
 #include "ctl/text.h"
+#include "keys/key_codec.h"
 #include "shm/workers.h"
 #include "tests/ctl/mini_json.h"
 #include "tests/support/process.h"
@@ -31,7 +31,7 @@ class StatsTest : public ::testing::Test {
     spec.capacity = 1024;
     spec.key_length = 7;
     spec.key_order = 1;
-    spec.key_space = broker::KeySpace(7);
+    spec.key_space = keys::KeySpace(7);
     spec.store = "sqlite:/var/lib/\"forge\".db";
     producer_.emplace(shm::Segment::OpenProducer(shm_.str(), spec));
     now_ = base::UnixNowNs();
@@ -86,7 +86,7 @@ TEST_F(StatsTest, SnapshotReflectsTheSegment) {
   EXPECT_EQ(s.last_refill_ns, 1'500'000u);
   EXPECT_EQ(s.key_length, 7u);
   EXPECT_EQ(s.key_order, 1u);
-  EXPECT_EQ(s.key_space, broker::KeySpace(7));
+  EXPECT_EQ(s.key_space, keys::KeySpace(7));
   EXPECT_EQ(s.store_next, 200u);
   EXPECT_EQ(s.store, "sqlite:/var/lib/\"forge\".db");
   ASSERT_EQ(s.workers.size(), 2u);
@@ -135,8 +135,8 @@ TEST_F(StatsTest, JsonHasEveryField) {
   EXPECT_EQ(num("keys.produced"), 10);
   EXPECT_EQ(num("keys.served"), 11);
   EXPECT_EQ(num("ranges.reserved"), 2);
-  EXPECT_EQ(num("key_space.size"), static_cast<double>(broker::KeySpace(7)));
-  const double used = 200.0 / static_cast<double>(broker::KeySpace(7));
+  EXPECT_EQ(num("key_space.size"), static_cast<double>(keys::KeySpace(7)));
+  const double used = 200.0 / static_cast<double>(keys::KeySpace(7));
   EXPECT_NEAR(num("key_space.used_fraction"), used, used * 1e-8);
   EXPECT_EQ(num("key.length"), 7);
   EXPECT_EQ(v->At("key.order")->text, "sequential");
@@ -152,7 +152,7 @@ TEST_F(StatsTest, JsonHasEveryField) {
   EXPECT_EQ(num("ranges.refills"), 1);
   EXPECT_EQ(num("key_space.used"), 200);
   EXPECT_EQ(num("key_space.remaining"),
-            static_cast<double>(broker::KeySpace(7) - 200));
+            static_cast<double>(keys::KeySpace(7) - 200));
   // One snapshot: no rates, so no projection either.
   EXPECT_EQ(v->At("rates")->kind, json::Value::Kind::kNull);
   EXPECT_EQ(v->At("key_space.exhaustion.state")->text, "unknown");
@@ -227,7 +227,7 @@ TEST_F(StatsTest, CountersThatWentBackCountAsZero) {
 }
 
 TEST_F(StatsTest, ExhaustionIsProjectedAtTheProductionRate) {
-  const std::uint64_t space = broker::KeySpace(7);
+  const std::uint64_t space = keys::KeySpace(7);
   producer_->broker().store_next.store(space - 3600 * 100);
   const Snapshot before = Read(now_);
   producer_->broker().keys_produced.fetch_add(100);
@@ -278,7 +278,7 @@ TEST_F(StatsTest, FarFutureHasSecondsButNoDate) {
 }
 
 TEST_F(StatsTest, UsedUpKeySpace) {
-  producer_->broker().store_next.store(broker::KeySpace(7));
+  producer_->broker().store_next.store(keys::KeySpace(7));
   const Snapshot s = Read(now_);
   EXPECT_EQ(s.key_space_remaining(), 0u);
   EXPECT_EQ(s.exhaustion().kind, Exhaustion::Kind::kUsedUp);
@@ -319,7 +319,7 @@ TEST_F(StatsTest, TableShowsTheFieldsAnOperatorNeeds) {
            "keys produced    10", "keys wasted      0", "503s             2",
            "ranges reserved  2", "refills          1", "store errors     3",
            "1.500 ms", "length 7, sequential", "sqlite:/var/lib/\"forge\".db",
-           "200 / " + std::to_string(broker::KeySpace(7)), "workers (2)",
+           "200 / " + std::to_string(keys::KeySpace(7)), "workers (2)",
            "total served 11"}) {
     EXPECT_NE(t.find(want), std::string::npos)
         << "missing '" << want << "' in\n"

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "broker/key_codec.h"
+#include "keys/key_codec.h"
 #include "shm/notify.h"
 
 namespace forge::faults {
@@ -65,7 +65,7 @@ std::string ExpectOneErrorLine(const std::string& text,
 }
 
 std::optional<std::uint64_t> SequentialNumber(std::string_view key) {
-  static const broker::KeyCodec codec(7, config::KeyOrder::kSequential, 0);
+  static const keys::KeyCodec codec(7, config::KeyOrder::kSequential, 0);
   return codec.Decode(key);
 }
 

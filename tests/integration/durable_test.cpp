@@ -18,10 +18,10 @@
 #include <thread>
 #include <vector>
 
-#include "broker/key_codec.h"
-#include "broker/range_store.h"
+#include "keys/key_codec.h"
 #include "shm/notify.h"
 #include "shm/segment.h"
+#include "store/range_store.h"
 #include "tests/integration/fault_fixture.h"
 #include "tests/support/http_client.h"
 
@@ -116,16 +116,16 @@ CheckedPops PopAndCheck(int port, const std::string& db_url,
                         const std::string& target,
                         const std::atomic<bool>& stop) {
   CheckedPops out;
-  broker::StoreFormat format;
+  store::StoreFormat format;
   format.order = config::KeyOrder::kSequential;
-  std::unique_ptr<broker::RangeStore> store;
+  std::unique_ptr<store::RangeStore> store;
   try {
-    store = broker::OpenStore(db_url, format);
+    store = store::OpenStore(db_url, format);
   } catch (const std::exception& e) {
     out.error = e.what();
     return out;
   }
-  const broker::KeyCodec codec(format.key_length, format.order, 0);
+  const keys::KeyCodec codec(format.key_length, format.order, 0);
   // acquire: pairs with StopAndJoin's release store.
   while (!stop.load(std::memory_order_acquire)) {
     const HttpResponse r = Get(port, target, milliseconds(5000));

@@ -3,10 +3,10 @@
 #include <algorithm>
 
 #include "base/process.h"
-#include "broker/key_codec.h"
-#include "broker/range_store.h"
+#include "keys/key_codec.h"
 #include "shm/segment.h"
 #include "shm/workers.h"
+#include "store/range_store.h"
 #include "tests/support/http_client.h"
 
 namespace forge::testing {
@@ -115,15 +115,15 @@ std::uint64_t FaultFixture::ProducedTotal() const {
 }
 
 std::uint64_t FaultFixture::StoreCounter(int key_length) const {
-  broker::StoreFormat wanted;
+  store::StoreFormat wanted;
   wanted.key_length = key_length;
   wanted.order = config::KeyOrder::kSequential;
-  return broker::OpenStore(DbUrl(), wanted)->Next();
+  return store::OpenStore(DbUrl(), wanted)->Next();
 }
 
 std::vector<std::uint64_t> FaultFixture::Numbers(
     const std::vector<std::string>& keys, int key_length) {
-  const broker::KeyCodec codec(key_length, config::KeyOrder::kSequential, 0);
+  const keys::KeyCodec codec(key_length, config::KeyOrder::kSequential, 0);
   std::vector<std::uint64_t> numbers;
   numbers.reserve(keys.size());
   std::size_t bad = 0;

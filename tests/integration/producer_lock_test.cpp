@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "broker/key_codec.h"
+#include "keys/key_codec.h"
 #include "shm/notify.h"
 #include "shm/segment.h"
 #include "tests/integration/fault_fixture.h"

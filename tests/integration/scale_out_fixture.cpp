@@ -3,8 +3,8 @@
 #include <sstream>
 #include <utility>
 
-#include "broker/range_store.h"
 #include "shm/layout.h"
+#include "store/range_store.h"
 
 namespace forge::scale_out {
 
@@ -29,10 +29,10 @@ std::string SharedStore::url() const {
 }
 
 std::uint64_t SharedStore::Counter() const {
-  broker::StoreFormat format;
+  store::StoreFormat format;
   format.key_length = kKeyLength;
   format.order = config::KeyOrder::kSequential;
-  return broker::OpenStore(url(), format)->Next();
+  return store::OpenStore(url(), format)->Next();
 }
 
 std::string SharedStore::Log() const { return pg_ ? pg_->Log() : ""; }
@@ -104,7 +104,7 @@ std::vector<int> DistinctFreePorts(std::size_t n) {
 }
 
 std::vector<std::uint64_t> ServedNumbers(const testing::LoadResult& r,
-                                         const broker::KeyCodec& codec,
+                                         const keys::KeyCodec& codec,
                                          std::vector<std::string>* malformed) {
   std::vector<std::uint64_t> numbers;
   for (const std::string& body : r.bodies_200) {

@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "broker/key_codec.h"
+#include "keys/key_codec.h"
 #include "shm/segment.h"
 #include "tests/support/http_client.h"
 #include "tests/support/postgres_server.h"
@@ -106,7 +106,7 @@ std::vector<int> DistinctFreePorts(std::size_t n);
 // The numbers behind every key in the 200 bodies of `r` (one key per
 // line). Keys that do not decode are added to `malformed`.
 std::vector<std::uint64_t> ServedNumbers(const testing::LoadResult& r,
-                                         const broker::KeyCodec& codec,
+                                         const keys::KeyCodec& codec,
                                          std::vector<std::string>* malformed);
 
 // The lines of `log` that report an error ("ERROR" level).

@@ -111,7 +111,7 @@ TEST_P(ScaleOutTest, FourInstancesOnOneStoreNeverServeTheSameNumber) {
   const std::vector<LoadResult> loads = HammerAll(instances_, requests());
   const std::size_t keys_each = KeysFor(requests());
 
-  const broker::KeyCodec codec(kKeyLength, config::KeyOrder::kSequential, 0);
+  const keys::KeyCodec codec(kKeyLength, config::KeyOrder::kSequential, 0);
   std::vector<std::vector<std::uint64_t>> served;
   std::vector<std::string> malformed;
   for (const LoadResult& r : loads) {

@@ -1,4 +1,4 @@
-// broker/key_codec.h — numbers to Base62 keys and back (docs/design.md §6).
+// keys/key_codec.h — numbers to Base62 keys and back (docs/design.md §6).
 //
 // Contract
 //   * Alphabet "0-9A-Za-z", keys left-padded with '0' to exactly `length`
@@ -24,7 +24,7 @@
 
 #include "config/config.h"
 
-namespace forge::broker {
+namespace forge::keys {
 
 using config::KeyOrder;
 
@@ -38,6 +38,9 @@ std::uint64_t KeySpace(int length);
 
 // "scrambled" / "sequential": the spelling used in config and stores.
 std::string_view KeyOrderName(KeyOrder order);
+
+// The order KeyOrderName spells `text`; nullopt for any other text.
+std::optional<KeyOrder> ParseKeyOrder(std::string_view text);
 
 class KeyCodec {
  public:
@@ -72,4 +75,4 @@ class KeyCodec {
   std::uint64_t half_mask_ = 0;
 };
 
-}  // namespace forge::broker
+}  // namespace forge::keys

@@ -20,7 +20,7 @@
 #include <memory>
 #include <string>
 
-#include "broker/range_store.h"
+#include "store/range_store.h"
 #include "tests/support/process.h"
 
 namespace {
@@ -71,7 +71,7 @@ int fdatasync(int fd) {
 
 }  // extern "C"
 
-namespace forge::broker {
+namespace forge::store {
 namespace {
 
 using forge::testing::TempDir;
@@ -135,4 +135,4 @@ TEST(SqliteSync, EveryReserveSyncsTheDiskBeforeItReturns) {
 }
 
 }  // namespace
-}  // namespace forge::broker
+}  // namespace forge::store

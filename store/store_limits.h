@@ -1,4 +1,4 @@
-// broker/store_limits.h — how long one store call may wait, and the stop
+// store/store_limits.h — how long one store call may wait, and the stop
 // signal that cuts a wait short (STORE_TIMEOUT_MS, issue 10 item 2).
 //
 // Contract
@@ -33,7 +33,7 @@
 #include <optional>
 #include <string>
 
-namespace forge::broker {
+namespace forge::store {
 
 struct StoreLimits {
   std::chrono::milliseconds timeout{2000};  // STORE_TIMEOUT_MS
@@ -68,4 +68,4 @@ class CallClock {
   std::optional<Clock::time_point> stop_seen_;
 };
 
-}  // namespace forge::broker
+}  // namespace forge::store

@@ -1,4 +1,4 @@
-#include "broker/sqlite_store.h"
+#include "store/sqlite_store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fcntl.h>
@@ -8,21 +8,19 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
-#include <map>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
 
-#include "broker/key_codec.h"
-#include "broker/writer_turns.h"
+#include "keys/key_codec.h"
+#include "store/format.h"
+#include "store/writer_turns.h"
 
-namespace forge::broker {
+namespace forge::store {
 namespace {
 
 namespace fs = std::filesystem;
@@ -43,6 +41,10 @@ constexpr const char* kReturnedSql =
     "CREATE TABLE IF NOT EXISTS returned("
     "  first INTEGER PRIMARY KEY CHECK(first >= 0),"
     "  last INTEGER NOT NULL, CHECK(first < last));";
+
+// The metadata table, and what to do about a damaged store.
+constexpr MetaTable kMeta{"meta",
+                          "move it away or point DB_URL at another file"};
 
 bool IsBusy(int code) { return code == SQLITE_BUSY || code == SQLITE_LOCKED; }
 
@@ -69,10 +71,11 @@ std::string Hint(int code) {
   }
 }
 
-StoreError Damaged(const std::string& describe, const std::string& what) {
-  return StoreError("store " + describe + " is damaged: " + what +
-                        "; move it away or point DB_URL at another file",
-                    /*transient=*/false);
+// The file DB_URL names, made absolute (as given if that fails).
+fs::path FileOf(const std::string& path) {
+  std::error_code ec;
+  const fs::path file = fs::absolute(path, ec).lexically_normal();
+  return ec ? fs::path(path) : file;
 }
 
 // mkdir -p with mode 0700 for the directories that do not exist yet.
@@ -106,22 +109,6 @@ void CreateFileIfMissing(const fs::path& file, const std::string& describe) {
                    /*transient=*/false);
 }
 
-template <typename Int>
-std::optional<Int> ParseInt(const std::string& text) {
-  Int value{};
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end) return std::nullopt;
-  return value;
-}
-
-std::optional<KeyOrder> ParseOrder(const std::string& text) {
-  for (KeyOrder order : {KeyOrder::kScrambled, KeyOrder::kSequential}) {
-    if (text == KeyOrderName(order)) return order;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 // One store call: retries SQLITE_BUSY while clock_ allows (the busy
@@ -147,13 +134,13 @@ auto SqliteStore::Guarded(const char* doing, F&& work) {
         continue;
       }
       if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
-        throw StoreError("store " + describe_ +
+        throw StoreError("store " + describe() +
                              " is not a usable SQLite database (" + e.what() +
                              "); move it away or point DB_URL at another file",
                          /*transient=*/false);
       }
       const std::string waited = IsBusy(code) ? " (" + clock_.Why() + ")" : "";
-      throw StoreError("store " + describe_ + ": " + doing +
+      throw StoreError("store " + describe() + ": " + doing +
                            " failed: " + e.what() + waited + Hint(code),
                        IsTransient(code));
     }
@@ -162,17 +149,15 @@ auto SqliteStore::Guarded(const char* doing, F&& work) {
 
 SqliteStore::SqliteStore(const std::string& path, const StoreFormat& wanted,
                          const StoreLimits& limits)
-    : clock_(limits) {
-  std::error_code ec;
-  const fs::path file = fs::absolute(path, ec).lexically_normal();
-  describe_ = "sqlite:" + (ec ? path : file.string());
-  CheckWanted(describe_, wanted);
-  MakeDirs(file.parent_path(), describe_);
-  CreateFileIfMissing(file, describe_);
+    : FormattedStore("sqlite:" + FileOf(path).string(), wanted),
+      clock_(limits) {
+  const fs::path file = FileOf(path);
+  MakeDirs(file.parent_path(), describe());
+  CreateFileIfMissing(file, describe());
   try {
     turns_ = std::make_unique<WriterTurns>(file.string() + "-writers");
   } catch (const std::system_error& e) {
-    throw StoreError("store " + describe_ + ": " + e.what() +
+    throw StoreError("store " + describe() + ": " + e.what() +
                          "; check the directory's permissions",
                      /*transient=*/false);
   }
@@ -185,16 +170,14 @@ SqliteStore::SqliteStore(const std::string& path, const StoreFormat& wanted,
   // SQLite silently opens a write-protected file read-only; refuse it here,
   // before the broker takes a segment, not at the first Reserve.
   if (sqlite3_db_readonly(db_->getHandle(), "main") == 1) {
-    throw StoreError("store " + describe_ +
+    throw StoreError("store " + describe() +
                          ": the file can only be opened read-only; check "
                          "that it and its directory are writable by this user",
                      /*transient=*/false);
   }
   Guarded("setting WAL mode", [&] { Configure(); });
   Guarded("creating the schema", [&] { CreateSchemaIfMissing(wanted); });
-  format_ = Guarded("reading the metadata", [&] { return ReadFormat(); });
-  space_ = KeySpace(format_.key_length);
-  CheckFormat(describe_, format_, wanted);
+  Opened(Guarded("reading the metadata", [&] { return ReadFormat(); }), wanted);
   Guarded("preparing statements", [&] {
     read_next_ = std::make_unique<SQLite::Statement>(
         *db_, "SELECT next FROM counter WHERE id = 1");
@@ -228,7 +211,7 @@ void SqliteStore::Configure() {
   const std::string mode =
       db_->execAndGet("PRAGMA journal_mode = WAL").getString();
   if (mode != "wal") {
-    throw StoreError("store " + describe_ +
+    throw StoreError("store " + describe() +
                          ": cannot use WAL mode (SQLite chose journal_mode=" +
                          mode + "); put the file on a local file system",
                      /*transient=*/false);
@@ -260,27 +243,16 @@ void SqliteStore::CreateSchemaIfMissing(const StoreFormat& wanted) {
              "name NOT LIKE 'sqlite%'")
           .getInt();
   if (foreign > 0) {
-    throw StoreError("store " + describe_ +
+    throw StoreError("store " + describe() +
                          " is a SQLite database of something else (it has "
                          "other tables); point DB_URL at another file",
                      /*transient=*/false);
   }
   db_->exec(kSchemaSql);
   db_->exec(kReturnedSql);
-  const std::uint64_t secret = wanted.order == KeyOrder::kSequential ? 0
-                               : wanted.secret != 0 ? wanted.secret
-                                                    : RandomSecret();
-  const std::map<std::string, std::string> meta = {
-      {"schema_version", std::to_string(kStoreSchemaVersion)},
-      {"key_length", std::to_string(wanted.key_length)},
-      {"key_order", std::string(KeyOrderName(wanted.order))},
-      {"secret", std::to_string(secret)},
-      {"created_unix_s", std::to_string(std::time(nullptr))},
-      {"store_id", RandomStoreId()},
-  };
   SQLite::Statement insert(
       *db_, "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, ?2)");
-  for (const auto& [key, value] : meta) {
+  for (const auto& [key, value] : NewFormatRows(wanted)) {
     insert.bind(1, key);
     insert.bind(2, value);
     insert.exec();
@@ -317,14 +289,7 @@ void SqliteStore::AddStoreIdIfMissing() {
 
 int SqliteStore::CheckSchemaVersion() {
   const int version = db_->execAndGet("PRAGMA user_version").getInt();
-  if (version > kStoreSchemaVersion) {
-    throw StoreError("store " + describe_ + " has schema version " +
-                         std::to_string(version) +
-                         ", newer than this program understands (" +
-                         std::to_string(kStoreSchemaVersion) +
-                         "); upgrade mini-forge or use another DB_URL",
-                     /*transient=*/false);
-  }
+  CheckNotNewer(describe(), version);
   return version;
 }
 
@@ -333,55 +298,25 @@ microseconds SqliteStore::GiveWayLimit() const {
 }
 
 StoreFormat SqliteStore::ReadFormat() {
-  std::map<std::string, std::string> meta;
+  MetaRows meta;
   SQLite::Statement query(*db_, "SELECT key, value FROM meta");
   while (query.executeStep()) {
     meta[query.getColumn(0).getString()] = query.getColumn(1).getString();
   }
-  const auto field = [&](const std::string& key) {
-    const auto it = meta.find(key);
-    if (it == meta.end())
-      throw Damaged(describe_, "meta." + key + " is missing");
-    return it->second;
-  };
-  const auto bad = [&](const std::string& key) {
-    return Damaged(describe_,
-                   "meta." + key + "='" + meta[key] + "' is not valid");
-  };
-  if (field("schema_version") != std::to_string(kStoreSchemaVersion)) {
-    throw bad("schema_version");
-  }
-  StoreFormat format;
-  const auto length = ParseInt<int>(field("key_length"));
-  if (!length || *length < kMinKeyLength || *length > kMaxKeyLength) {
-    throw bad("key_length");
-  }
-  format.key_length = *length;
-  const auto order = ParseOrder(field("key_order"));
-  if (!order) throw bad("key_order");
-  format.order = *order;
-  const auto secret = ParseInt<std::uint64_t>(field("secret"));
-  if (!secret) throw bad("secret");
-  format.secret = *secret;
-  const auto created = ParseInt<std::int64_t>(field("created_unix_s"));
-  if (!created) throw bad("created_unix_s");
-  format.created_unix_s = *created;
-  format.store_id = field("store_id");
-  if (!ValidStoreId(format.store_id)) throw bad("store_id");
-  return format;
+  return ParseFormat(describe(), kMeta, meta);
 }
 
 std::uint64_t SqliteStore::ReadCounter() {
   read_next_->tryReset();
   if (!read_next_->executeStep()) {
-    throw Damaged(describe_, "the counter row is missing");
+    throw Damaged(describe(), kMeta, "the counter row is missing");
   }
   const std::int64_t next = read_next_->getColumn(0).getInt64();
   read_next_->tryReset();  // ends the read snapshot
-  if (next < 0 || static_cast<std::uint64_t>(next) > space_) {
-    throw Damaged(describe_, "counter.next=" + std::to_string(next) +
-                                 " is outside [0, " + std::to_string(space_) +
-                                 "]");
+  if (next < 0 || static_cast<std::uint64_t>(next) > space()) {
+    throw Damaged(describe(), kMeta,
+                  "counter.next=" + std::to_string(next) + " is outside [0, " +
+                      std::to_string(space()) + "]");
   }
   return static_cast<std::uint64_t>(next);
 }
@@ -398,9 +333,10 @@ std::optional<Range> SqliteStore::TakeReturned(std::uint64_t count,
   lowest_returned_->tryReset();
   if (first < 0 || last <= first ||
       static_cast<std::uint64_t>(last) > counter) {
-    throw Damaged(describe_, "returned range [" + std::to_string(first) + ", " +
-                                 std::to_string(last) + ") is not below " +
-                                 "counter.next=" + std::to_string(counter));
+    throw Damaged(describe(), kMeta,
+                  "returned range [" + std::to_string(first) + ", " +
+                      std::to_string(last) + ") is not below " +
+                      "counter.next=" + std::to_string(counter));
   }
   const Range whole{static_cast<std::uint64_t>(first),
                     static_cast<std::uint64_t>(last)};
@@ -415,7 +351,8 @@ std::optional<Range> SqliteStore::TakeReturned(std::uint64_t count,
     change.bind(2, first);
   }
   if (change.exec() != 1) {
-    throw Damaged(describe_, "a returned range changed inside a transaction");
+    throw Damaged(describe(), kMeta,
+                  "a returned range changed inside a transaction");
   }
   return taken;
 }
@@ -431,13 +368,14 @@ Range SqliteStore::Reserve(std::uint64_t count) {
       tx.commit();  // synchronous=FULL: durable once this returns
       return *back;
     }
-    const std::uint64_t last = first + std::min(count, space_ - first);
+    const std::uint64_t last = first + std::min(count, space() - first);
     if (last != first) {
       write_next_->tryReset();
       write_next_->bind(1, static_cast<std::int64_t>(last));
       write_next_->bind(2, static_cast<std::int64_t>(first));
       if (write_next_->exec() != 1) {
-        throw Damaged(describe_, "the counter changed inside a transaction");
+        throw Damaged(describe(), kMeta,
+                      "the counter changed inside a transaction");
       }
     }
     tx.commit();  // synchronous=FULL: durable once this returns
@@ -455,7 +393,7 @@ void SqliteStore::CheckNotReturned(const Range& r) {
   overlap.bind(2, static_cast<std::int64_t>(r.last));
   if (!overlap.executeStep()) return;
   throw ReturnedTwice(
-      describe_, r,
+      describe(), r,
       Range{static_cast<std::uint64_t>(overlap.getColumn(0).getInt64()),
             static_cast<std::uint64_t>(overlap.getColumn(1).getInt64())});
 }
@@ -470,7 +408,7 @@ void SqliteStore::Return(const std::vector<Range>& ranges) {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     turns_->LowerFlag();
     const std::vector<Range> sorted =
-        CheckReturnable(describe_, ranges, ReadCounter());
+        CheckReturnable(describe(), ranges, ReadCounter());
     SQLite::Statement insert(
         *db_, "INSERT INTO returned(first, last) VALUES (?1, ?2)");
     std::uint64_t total = 0;
@@ -499,7 +437,7 @@ void SqliteStore::CommitReturn(SQLite::Transaction& tx) {
   try {
     tx.commit();
   } catch (const SQLite::Exception& e) {
-    throw StoreError("store " + describe_ +
+    throw StoreError("store " + describe() +
                          ": committing returned numbers failed (" + e.what() +
                          "), so whether they were recorded is unknown; not "
                          "retried, since that could record them twice; they "
@@ -512,4 +450,4 @@ std::uint64_t SqliteStore::Next() {
   return Guarded("reading the counter", [&] { return ReadCounter(); });
 }
 
-}  // namespace forge::broker
+}  // namespace forge::store

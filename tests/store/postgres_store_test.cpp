@@ -1,8 +1,8 @@
-// Tests for broker/postgres_store against a real, throw-away PostgreSQL 15
+// Tests for store/postgres_store against a real, throw-away PostgreSQL 15
 // server (tests/support/postgres_server.h): durability across reopen, many
 // processes on one store, exhaustion, refusing the wrong store, and
 // connection loss, including a COMMIT whose outcome is unknown.
-#include "broker/postgres_store.h"
+#include "store/postgres_store.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -17,45 +17,24 @@
 #include <thread>
 #include <vector>
 
-#include "broker/key_codec.h"
-#include "broker/range_store.h"
-#include "tests/broker/store_test_util.h"
+#include "keys/key_codec.h"
+#include "store/format.h"
+#include "store/range_store.h"
+#include "tests/store/store_test_util.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/process.h"
 
-namespace forge::broker {
+namespace forge::store::store_test {
 namespace {
 
 using forge::testing::PostgresServer;
 using forge::testing::WaitUntil;
 using std::chrono::milliseconds;
-using store_test::ErrorFrom;
-using store_test::ExpectTiles;
-using store_test::Parse;
-using store_test::Serialize;
 
 constexpr milliseconds kServerDeadline{20000};
 
-// STORE_TIMEOUT_MS, the stop flag and the stop budget of a test store.
-StoreLimits Limits(milliseconds timeout,
-                   const std::atomic<bool>* stop = nullptr,
-                   milliseconds stop_budget = milliseconds(1000)) {
-  StoreLimits limits;
-  limits.timeout = timeout;
-  limits.stop = stop;
-  limits.stop_budget = stop_budget;
-  return limits;
-}
-
-StoreFormat Format(int length, KeyOrder order) {
-  StoreFormat f;
-  f.key_length = length;
-  f.order = order;
-  return f;
-}
-
-const StoreFormat kScrambled7 = Format(7, KeyOrder::kScrambled);
-const StoreFormat kSequential7 = Format(7, KeyOrder::kSequential);
+const StoreFormat kScrambled7 = Format(7, keys::KeyOrder::kScrambled);
+const StoreFormat kSequential7 = Format(7, keys::KeyOrder::kSequential);
 
 std::string BrokerBackends() {
   return "FROM pg_stat_activity WHERE application_name = 'forge-broker' "
@@ -103,7 +82,7 @@ TEST_F(PostgresStoreTest, CreatesThenReopensWithItsCounterAndFormat) {
   auto sequential =
       OpenPostgresStore(server_.CreateDatabase("seq"), kSequential7);
   EXPECT_EQ(sequential->format().secret, 0u);
-  EXPECT_EQ(sequential->format().order, KeyOrder::kSequential);
+  EXPECT_EQ(sequential->format().order, keys::KeyOrder::kSequential);
 }
 
 class PostgresConcurrencyTest
@@ -132,7 +111,7 @@ INSTANTIATE_TEST_SUITE_P(RangeSizes, PostgresConcurrencyTest,
                          ::testing::Values(1u, 1000u));
 
 TEST_F(PostgresStoreTest, ExhaustionReturnsTheRemainderThenEmptyRanges) {
-  auto store = OpenPostgresStore(url_, Format(1, KeyOrder::kSequential));
+  auto store = OpenPostgresStore(url_, Format(1, keys::KeyOrder::kSequential));
   EXPECT_EQ(store->Reserve(50).last, 50u);
   const Range rest = store->Reserve(50);
   EXPECT_EQ(rest.first, 50u);
@@ -144,7 +123,7 @@ TEST_F(PostgresStoreTest, ExhaustionReturnsTheRemainderThenEmptyRanges) {
 
 TEST_F(PostgresStoreTest, FourProcessesExhaustTheSpaceExactlyOnce) {
   const std::string url = server_.CreateDatabase("two");
-  const StoreFormat two = Format(2, KeyOrder::kScrambled);
+  const StoreFormat two = Format(2, keys::KeyOrder::kScrambled);
   OpenPostgresStore(url, two);
   const auto texts = store_test::InChildren(4, [&](int) {
     auto store = OpenPostgresStore(url, two);
@@ -161,7 +140,7 @@ TEST_F(PostgresStoreTest, FourProcessesExhaustTheSpaceExactlyOnce) {
 TEST_F(PostgresStoreTest, RefusesAConfigThatDisagreesNamingBoth) {
   OpenPostgresStore(url_, kScrambled7);
   const StoreError length = ErrorFrom(
-      [&] { OpenPostgresStore(url_, Format(8, KeyOrder::kScrambled)); });
+      [&] { OpenPostgresStore(url_, Format(8, keys::KeyOrder::kScrambled)); });
   EXPECT_FALSE(length.transient());
   EXPECT_NE(std::string(length.what()).find("KEY_LENGTH=7"), std::string::npos)
       << length.what();
@@ -636,4 +615,4 @@ TEST(PostgresUrlTest, BadOrUnreachableUrlsSayWhatIsWrong) {
 }
 
 }  // namespace
-}  // namespace forge::broker
+}  // namespace forge::store::store_test

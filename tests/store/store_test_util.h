@@ -1,4 +1,4 @@
-// tests/broker/store_test_util.h — helpers shared by the range store tests.
+// tests/store/store_test_util.h — helpers shared by the range store tests.
 //
 // Contract
 //   * InChildren forks n processes that start at the same moment, runs
@@ -10,16 +10,21 @@
 //     destructors of the parent's objects.
 //   * Ranges travel between processes as text, "first last" per line.
 //   * Call from the test's main thread only.
+//   * Format and Limits build the StoreFormat and StoreLimits a test asks
+//     a store for.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
-#include "broker/range_store.h"
+#include "keys/key_codec.h"
+#include "store/range_store.h"
 
-namespace forge::broker::store_test {
+namespace forge::store::store_test {
 
 std::vector<std::string> InChildren(
     int n, const std::function<std::string(int)>& body,
@@ -35,7 +40,15 @@ void ExpectTiles(std::vector<Range> ranges, std::uint64_t end);
 // The StoreError that `work` throws (fails the test if it throws none).
 StoreError ErrorFrom(const std::function<void()>& work);
 
+// A wanted format: key length, order and (0: the store picks one) secret.
+StoreFormat Format(int length, keys::KeyOrder order, std::uint64_t secret = 0);
+
+// STORE_TIMEOUT_MS, the stop flag and the stop budget of a test store.
+StoreLimits Limits(
+    std::chrono::milliseconds timeout, const std::atomic<bool>* stop = nullptr,
+    std::chrono::milliseconds stop_budget = std::chrono::milliseconds(1000));
+
 // True if `text` contains `part` (for EXPECT_TRUE with a message).
 bool Has(const std::string& text, const std::string& part);
 
-}  // namespace forge::broker::store_test
+}  // namespace forge::store::store_test

@@ -1,4 +1,4 @@
-// broker/range_store.h — where ranges of numbers are reserved durably.
+// store/range_store.h — where ranges of numbers are reserved durably.
 //
 // Contract
 //   * Reserve(count) hands numbers out. It returns [first, last) with
@@ -47,10 +47,10 @@
 #include <vector>
 
 #include "base/status.h"
-#include "broker/store_limits.h"
 #include "config/config.h"
+#include "store/store_limits.h"
 
-namespace forge::broker {
+namespace forge::store {
 
 struct Range {
   std::uint64_t first = 0;
@@ -112,35 +112,8 @@ std::unique_ptr<RangeStore> OpenStore(const std::string& db_url,
                                       const StoreFormat& wanted,
                                       const StoreLimits& limits = {});
 
-// Helpers shared by the store implementations (open_store.cpp).
-
-// The schema version this code writes and understands. Version 1 (no
-// returned list) is upgraded in place when a store is opened.
-inline constexpr int kStoreSchemaVersion = 2;
-inline constexpr int kUpgradableSchemaVersion = 1;
-
-// "KEY_LENGTH=7 KEY_ORDER=scrambled".
-std::string DescribeFormat(const StoreFormat& format);
-
-// Throws a non-transient StoreError naming both formats when a store
-// (`describe`) created with `stored` cannot serve `wanted` (key length or
-// order differ). The secret is the store's and is not compared.
-void CheckFormat(const std::string& describe, const StoreFormat& stored,
-                 const StoreFormat& wanted);
-
-// A non-zero random 64-bit secret from the kernel (getrandom). Throws a
-// non-transient StoreError if the kernel cannot supply one.
-std::uint64_t RandomSecret();
-
-// Characters of a store identity (StoreFormat::store_id).
-inline constexpr std::size_t kStoreIdLength = 32;
-
-// A fresh store identity (see StoreFormat::store_id) from the kernel
-// (getrandom). Throws a non-transient StoreError if it cannot supply one.
-std::string RandomStoreId();
-
-// True when `text` is a well-formed store identity.
-bool ValidStoreId(std::string_view text);
+// Helpers shared by the store implementations (open_store.cpp; the
+// metadata ones are in format.h).
 
 // `ranges` without the empty ones, sorted by first. Throws a non-transient
 // StoreError naming the store when two of them overlap or one reaches past
@@ -157,7 +130,4 @@ StoreError ReturnedTwice(const std::string& describe, const Range& range,
 // "[first, last)".
 std::string RangeText(const Range& r);
 
-// Throws a non-transient StoreError unless wanted.key_length is in 1..10.
-void CheckWanted(const std::string& describe, const StoreFormat& wanted);
-
-}  // namespace forge::broker
+}  // namespace forge::store

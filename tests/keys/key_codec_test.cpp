@@ -1,5 +1,5 @@
-// Tests for broker/key_codec: Base62 encoding and the keyed permutation.
-#include "broker/key_codec.h"
+// Tests for keys/key_codec: Base62 encoding and the keyed permutation.
+#include "keys/key_codec.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace forge::broker {
+namespace forge::keys {
 namespace {
 
 constexpr KeyOrder kBothOrders[] = {KeyOrder::kSequential,
@@ -239,4 +239,4 @@ TEST(KeyCodec, EncodeRejectsNumbersOutsideTheSpace) {
 }
 
 }  // namespace
-}  // namespace forge::broker
+}  // namespace forge::keys

@@ -1,4 +1,4 @@
-#include "broker/writer_turns.h"
+#include "store/writer_turns.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 #include <system_error>
 #include <thread>
 
-namespace forge::broker {
+namespace forge::store {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -72,4 +72,4 @@ void WriterTurns::GiveWay(std::chrono::microseconds max) {
   }
 }
 
-}  // namespace forge::broker
+}  // namespace forge::store

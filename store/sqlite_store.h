@@ -1,4 +1,4 @@
-// broker/sqlite_store.h — the RangeStore in a SQLite file (docs/design.md §5).
+// store/sqlite_store.h — the RangeStore in a SQLite file (docs/design.md §5).
 //
 // Contract (in addition to RangeStore's)
 //   * The file is opened in WAL mode with synchronous=FULL, so a range is
@@ -43,7 +43,8 @@
 #include <string>
 #include <vector>
 
-#include "broker/range_store.h"
+#include "store/format.h"
+#include "store/range_store.h"
 
 namespace SQLite {
 class Database;
@@ -51,11 +52,11 @@ class Statement;
 class Transaction;
 }  // namespace SQLite
 
-namespace forge::broker {
+namespace forge::store {
 
 class WriterTurns;
 
-class SqliteStore final : public RangeStore {
+class SqliteStore final : public FormattedStore {
  public:
   // `path` is the file name (the part after "sqlite:"). Creates the store
   // with `wanted` if it does not exist yet; see OpenStore for the rules.
@@ -65,12 +66,10 @@ class SqliteStore final : public RangeStore {
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
 
-  const StoreFormat& format() const override { return format_; }
   // count must be > 0 (std::invalid_argument otherwise).
   Range Reserve(std::uint64_t count) override;
   void Return(const std::vector<Range>& ranges) override;
   std::uint64_t Next() override;
-  std::string Describe() const override { return describe_; }
 
  private:
   void Configure();
@@ -89,10 +88,7 @@ class SqliteStore final : public RangeStore {
   auto Guarded(const char* doing, F&& work);
   static int OnBusy(void* self, int count);
 
-  std::string describe_;
   CallClock clock_;
-  StoreFormat format_;
-  std::uint64_t space_ = 0;
   std::unique_ptr<WriterTurns> turns_;
   std::unique_ptr<SQLite::Database> db_;
   std::unique_ptr<SQLite::Statement> read_next_;
@@ -102,4 +98,4 @@ class SqliteStore final : public RangeStore {
   std::unique_ptr<SQLite::Statement> delete_returned_;
 };
 
-}  // namespace forge::broker
+}  // namespace forge::store

@@ -1,9 +1,9 @@
-// broker/store_limits.cpp — see store_limits.h for the contract.
-#include "broker/store_limits.h"
+// store/store_limits.cpp — see store_limits.h for the contract.
+#include "store/store_limits.h"
 
 #include <algorithm>
 
-namespace forge::broker {
+namespace forge::store {
 
 using std::chrono::milliseconds;
 
@@ -51,4 +51,4 @@ std::string CallClock::Why() const {
          ")";
 }
 
-}  // namespace forge::broker
+}  // namespace forge::store

@@ -16,23 +16,17 @@
 #include <string>
 #include <vector>
 
-#include "broker/range_store.h"
-#include "tests/broker/store_test_util.h"
+#include "store/range_store.h"
+#include "tests/store/store_test_util.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/process.h"
 
-namespace forge::broker {
+namespace forge::store::store_test {
 namespace {
 
 using forge::testing::PostgresServer;
 using forge::testing::TempDir;
 using forge::testing::WaitUntil;
-using store_test::ErrorFrom;
-using store_test::ExpectTiles;
-using store_test::Has;
-using store_test::InChildren;
-using store_test::Parse;
-using store_test::Serialize;
 
 enum class Backend { kSqlite, kPostgres };
 
@@ -41,13 +35,6 @@ void PrintTo(Backend b, std::ostream* os) {
 }
 
 constexpr std::chrono::milliseconds kWait{20000};
-
-StoreFormat Sequential(int length) {
-  StoreFormat f;
-  f.key_length = length;
-  f.order = config::KeyOrder::kSequential;
-  return f;
-}
 
 class ReturnedTest : public ::testing::TestWithParam<Backend> {
  protected:
@@ -76,13 +63,14 @@ PostgresServer* ReturnedTest::server_ = nullptr;
 TEST_P(ReturnedTest, ReturnedNumbersComeBackFirstLowestFirstExactlyOnce) {
   const std::string url = NewUrl();
   {
-    auto store = OpenStore(url, Sequential(7));
+    auto store = OpenStore(url, Format(7, keys::KeyOrder::kSequential));
     EXPECT_EQ(store->Reserve(100).last, 100u);
     EXPECT_EQ(store->Reserve(100).last, 200u);
     store->Return({});  // nothing: a no-op
     store->Return({Range{150, 200}, Range{20, 30}, Range{60, 60}});
   }
-  auto store = OpenStore(url, Sequential(7));  // they were durable
+  auto store = OpenStore(
+      url, Format(7, keys::KeyOrder::kSequential));  // they were durable
   EXPECT_EQ(store->Next(), 200u);
   const std::vector<Range> expected = {{20, 25},   {25, 30},   {150, 180},
                                        {180, 200}, {200, 210}, {210, 310}};
@@ -98,7 +86,7 @@ TEST_P(ReturnedTest, ReturnedNumbersComeBackFirstLowestFirstExactlyOnce) {
 }
 
 TEST_P(ReturnedTest, RefusesOverlapsAndNumbersNeverReservedRecordingNothing) {
-  auto store = OpenStore(NewUrl(), Sequential(7));
+  auto store = OpenStore(NewUrl(), Format(7, keys::KeyOrder::kSequential));
   store->Reserve(100);
   store->Return({Range{10, 20}});
   const StoreError twice = ErrorFrom([&] {
@@ -123,7 +111,7 @@ TEST_P(ReturnedTest, RefusesOverlapsAndNumbersNeverReservedRecordingNothing) {
 }
 
 TEST_P(ReturnedTest, AnExhaustedStoreStillHandsOutReturnedNumbers) {
-  auto store = OpenStore(NewUrl(), Sequential(1));
+  auto store = OpenStore(NewUrl(), Format(1, keys::KeyOrder::kSequential));
   EXPECT_EQ(store->Reserve(1000).last, 62u);
   EXPECT_TRUE(store->Reserve(1).empty());
   store->Return({Range{10, 20}, Range{61, 62}});
@@ -151,10 +139,11 @@ TEST_P(ReturnedTest, FourProcessesTakeReturnedNumbersExactlyOnce) {
   constexpr std::uint64_t kReturned = 2000;
   constexpr std::uint64_t kPiece = 100;
   const std::string url = NewUrl();
-  OpenStore(url, Sequential(7))->Reserve(kReturned);  // closed before fork
+  OpenStore(url, Format(7, keys::KeyOrder::kSequential))
+      ->Reserve(kReturned);  // closed before fork
   const std::string done = dir_ / "returned";
   const auto texts = InChildren(5, [&](int i) {
-    auto store = OpenStore(url, Sequential(7));
+    auto store = OpenStore(url, Format(7, keys::KeyOrder::kSequential));
     std::vector<Range> got;
     if (i == 4) {  // the returner
       std::vector<Range> pieces;
@@ -181,7 +170,7 @@ TEST_P(ReturnedTest, FourProcessesTakeReturnedNumbersExactlyOnce) {
     }
     throw std::runtime_error("never saw the returned list empty");
   });
-  auto store = OpenStore(url, Sequential(7));
+  auto store = OpenStore(url, Format(7, keys::KeyOrder::kSequential));
   const std::uint64_t counter = store->Next();
   ExpectTiles(Parse(texts), counter);
   EXPECT_EQ(store->Reserve(1).first, counter) << "returned numbers left over";
@@ -196,4 +185,4 @@ INSTANTIATE_TEST_SUITE_P(Stores, ReturnedTest,
                          });
 
 }  // namespace
-}  // namespace forge::broker
+}  // namespace forge::store::store_test

@@ -1,6 +1,6 @@
-// Tests for broker/sqlite_store and OpenStore: durability across reopen,
+// Tests for store/sqlite_store and OpenStore: durability across reopen,
 // many processes on one file, exhaustion, and refusing the wrong store.
-#include "broker/sqlite_store.h"
+#include "store/sqlite_store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
@@ -19,42 +19,19 @@
 #include <thread>
 #include <vector>
 
-#include "broker/key_codec.h"
-#include "broker/range_store.h"
-#include "tests/broker/store_test_util.h"
+#include "keys/key_codec.h"
+#include "store/format.h"
+#include "store/range_store.h"
+#include "tests/store/store_test_util.h"
 #include "tests/support/process.h"
 
-namespace forge::broker {
+namespace forge::store::store_test {
 namespace {
 
 using forge::testing::TempDir;
 using std::chrono::milliseconds;
-using store_test::ErrorFrom;
-using store_test::ExpectTiles;
-using store_test::InChildren;
-using store_test::Parse;
-using store_test::Serialize;
 
-// STORE_TIMEOUT_MS, the stop flag and the stop budget of a test store.
-StoreLimits Limits(milliseconds timeout,
-                   const std::atomic<bool>* stop = nullptr,
-                   milliseconds stop_budget = milliseconds(1000)) {
-  StoreLimits limits;
-  limits.timeout = timeout;
-  limits.stop = stop;
-  limits.stop_budget = stop_budget;
-  return limits;
-}
-
-StoreFormat Format(int length, KeyOrder order, std::uint64_t secret = 0) {
-  StoreFormat f;
-  f.key_length = length;
-  f.order = order;
-  f.secret = secret;
-  return f;
-}
-
-const StoreFormat kDefault = Format(7, KeyOrder::kScrambled);
+const StoreFormat kDefault = Format(7, keys::KeyOrder::kScrambled);
 
 int Mode(const std::string& path) {
   struct stat st {};
@@ -115,7 +92,7 @@ TEST(SqliteStore, NewStoreRecordsItsFormatAndARandomSecret) {
   {
     SqliteStore store(tmp / "one.db", kDefault);
     EXPECT_EQ(store.format().key_length, 7);
-    EXPECT_EQ(store.format().order, KeyOrder::kScrambled);
+    EXPECT_EQ(store.format().order, keys::KeyOrder::kScrambled);
     EXPECT_NE(store.format().secret, 0u);
     EXPECT_GE(store.format().created_unix_s, before);
     EXPECT_LE(store.format().created_unix_s, std::time(nullptr));
@@ -125,10 +102,12 @@ TEST(SqliteStore, NewStoreRecordsItsFormatAndARandomSecret) {
   EXPECT_EQ(reopened.format().secret, secret);
   SqliteStore other(tmp / "two.db", kDefault);
   EXPECT_NE(other.format().secret, secret);
-  SqliteStore given(tmp / "three.db", Format(5, KeyOrder::kScrambled, 42));
+  SqliteStore given(tmp / "three.db",
+                    Format(5, keys::KeyOrder::kScrambled, 42));
   EXPECT_EQ(given.format().secret, 42u);
-  SqliteStore sequential(tmp / "four.db", Format(3, KeyOrder::kSequential, 9));
-  EXPECT_EQ(sequential.format().order, KeyOrder::kSequential);
+  SqliteStore sequential(tmp / "four.db",
+                         Format(3, keys::KeyOrder::kSequential, 9));
+  EXPECT_EQ(sequential.format().order, keys::KeyOrder::kSequential);
   EXPECT_EQ(sequential.format().secret, 0u);
 }
 
@@ -233,7 +212,7 @@ TEST(SqliteStore, ExhaustsLengthOneExactlyAndStaysEmpty) {
   TempDir tmp;
   const std::string db = tmp / "forge.db";
   {
-    SqliteStore store(db, Format(1, KeyOrder::kScrambled));
+    SqliteStore store(db, Format(1, keys::KeyOrder::kScrambled));
     for (std::uint64_t i = 0; i < 6; ++i) {
       const Range r = store.Reserve(10);
       EXPECT_EQ(r.first, i * 10);
@@ -245,7 +224,7 @@ TEST(SqliteStore, ExhaustsLengthOneExactlyAndStaysEmpty) {
     for (int i = 0; i < 3; ++i) EXPECT_TRUE(store.Reserve(10).empty());
     EXPECT_EQ(store.Next(), 62u);
   }
-  SqliteStore again(db, Format(1, KeyOrder::kScrambled));
+  SqliteStore again(db, Format(1, keys::KeyOrder::kScrambled));
   EXPECT_TRUE(again.Reserve(1).empty());
   EXPECT_EQ(again.Next(), 62u);
 }
@@ -254,7 +233,7 @@ TEST(SqliteStore, ExhaustsLengthTwoWithAHugeCountWithoutWrapping) {
   TempDir tmp;
   const std::string db = tmp / "forge.db";
   {
-    SqliteStore store(db, Format(2, KeyOrder::kSequential));
+    SqliteStore store(db, Format(2, keys::KeyOrder::kSequential));
     EXPECT_EQ(store.Reserve(1000).last, 1000u);
     EXPECT_EQ(store.Reserve(1000).last, 2000u);
     EXPECT_EQ(store.Reserve(1000).last, 3000u);
@@ -264,17 +243,17 @@ TEST(SqliteStore, ExhaustsLengthTwoWithAHugeCountWithoutWrapping) {
     EXPECT_TRUE(
         store.Reserve(std::numeric_limits<std::uint64_t>::max()).empty());
   }
-  SqliteStore again(db, Format(2, KeyOrder::kSequential));
+  SqliteStore again(db, Format(2, keys::KeyOrder::kSequential));
   EXPECT_TRUE(again.Reserve(1000).empty());
-  EXPECT_EQ(again.Next(), KeySpace(2));
+  EXPECT_EQ(again.Next(), keys::KeySpace(2));
 }
 
 TEST(SqliteStore, RefusesAConfigWhoseFormatDiffersNamingBoth) {
   TempDir tmp;
   const std::string db = tmp / "forge.db";
   { SqliteStore(db, kDefault).Reserve(5); }
-  const StoreError longer =
-      ErrorFrom([&] { SqliteStore(db, Format(8, KeyOrder::kScrambled)); });
+  const StoreError longer = ErrorFrom(
+      [&] { SqliteStore(db, Format(8, keys::KeyOrder::kScrambled)); });
   const std::string msg = longer.what();
   EXPECT_FALSE(longer.transient());
   EXPECT_NE(msg.find("sqlite:" + db), std::string::npos) << msg;
@@ -284,8 +263,8 @@ TEST(SqliteStore, RefusesAConfigWhoseFormatDiffersNamingBoth) {
   EXPECT_NE(msg.find("config says KEY_LENGTH=8"), std::string::npos) << msg;
   EXPECT_NE(msg.find("new DB_URL"), std::string::npos) << msg;
 
-  const StoreError order =
-      ErrorFrom([&] { SqliteStore(db, Format(7, KeyOrder::kSequential)); });
+  const StoreError order = ErrorFrom(
+      [&] { SqliteStore(db, Format(7, keys::KeyOrder::kSequential)); });
   EXPECT_FALSE(order.transient());
   EXPECT_NE(std::string(order.what()).find("config says KEY_ORDER=sequential"),
             std::string::npos)
@@ -333,7 +312,7 @@ TEST(SqliteStore, AVersion1StoreIsUpgradedOnceByProcessesOpeningIt) {
   TempDir tmp;
   const std::string db = tmp / "forge.db";
   WriteVersion1Store(db);
-  const StoreFormat sequential = Format(7, KeyOrder::kSequential);
+  const StoreFormat sequential = Format(7, keys::KeyOrder::kSequential);
   const auto texts = InChildren(4, [&](int) {
     SqliteStore store(db, sequential);
     return Serialize({store.Reserve(10)});
@@ -390,13 +369,13 @@ TEST(SqliteStore, RefusesASqliteDatabaseOfSomethingElse) {
 TEST(SqliteStore, RefusesACounterBeyondTheKeySpace) {
   TempDir tmp;
   const std::string db = tmp / "forge.db";
-  { SqliteStore create(db, Format(1, KeyOrder::kSequential)); }
+  { SqliteStore create(db, Format(1, keys::KeyOrder::kSequential)); }
   {
     SQLite::Database raw(db, SQLite::OPEN_READWRITE);
     raw.exec("UPDATE counter SET next = 63");
   }
-  const StoreError e =
-      ErrorFrom([&] { SqliteStore(db, Format(1, KeyOrder::kSequential)); });
+  const StoreError e = ErrorFrom(
+      [&] { SqliteStore(db, Format(1, keys::KeyOrder::kSequential)); });
   EXPECT_FALSE(e.transient());
   EXPECT_NE(std::string(e.what()).find("damaged"), std::string::npos)
       << e.what();
@@ -474,8 +453,9 @@ TEST(SqliteStore, StopEndsABusyWaitAtOnce) {
 
 TEST(SqliteStore, RejectsAKeyLengthOutsideOneToTen) {
   TempDir tmp;
-  const StoreError e = ErrorFrom(
-      [&] { SqliteStore(tmp / "forge.db", Format(11, KeyOrder::kScrambled)); });
+  const StoreError e = ErrorFrom([&] {
+    SqliteStore(tmp / "forge.db", Format(11, keys::KeyOrder::kScrambled));
+  });
   EXPECT_FALSE(e.transient());
   EXPECT_NE(std::string(e.what()).find("KEY_LENGTH=11"), std::string::npos);
 }
@@ -560,4 +540,4 @@ TEST(OpenStore, PostgresUrlsReachPostgresStoreWithoutLeakingPassword) {
 }
 
 }  // namespace
-}  // namespace forge::broker
+}  // namespace forge::store::store_test

@@ -1,4 +1,4 @@
-// broker/writer_turns.h — fair turns between processes writing one SQLite
+// store/writer_turns.h — fair turns between processes writing one SQLite
 // file.
 //
 // Why: SQLite's busy handler polls for the write lock with growing sleeps,
@@ -20,7 +20,7 @@
 #include <chrono>
 #include <string>
 
-namespace forge::broker {
+namespace forge::store {
 
 class WriterTurns {
  public:
@@ -43,4 +43,4 @@ class WriterTurns {
   bool raised_ = false;
 };
 
-}  // namespace forge::broker
+}  // namespace forge::store

@@ -1,5 +1,5 @@
-// tests/broker/store_test_util.cpp — see store_test_util.h.
-#include "tests/broker/store_test_util.h"
+// tests/store/store_test_util.cpp — see store_test_util.h.
+#include "tests/store/store_test_util.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -14,7 +14,7 @@
 
 #include "tests/support/process.h"
 
-namespace forge::broker::store_test {
+namespace forge::store::store_test {
 
 using forge::testing::TempDir;
 using forge::testing::WaitUntil;
@@ -126,8 +126,26 @@ StoreError ErrorFrom(const std::function<void()>& work) {
   return StoreError("", false);
 }
 
+StoreFormat Format(int length, keys::KeyOrder order, std::uint64_t secret) {
+  StoreFormat f;
+  f.key_length = length;
+  f.order = order;
+  f.secret = secret;
+  return f;
+}
+
+StoreLimits Limits(std::chrono::milliseconds timeout,
+                   const std::atomic<bool>* stop,
+                   std::chrono::milliseconds stop_budget) {
+  StoreLimits limits;
+  limits.timeout = timeout;
+  limits.stop = stop;
+  limits.stop_budget = stop_budget;
+  return limits;
+}
+
 bool Has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-}  // namespace forge::broker::store_test
+}  // namespace forge::store::store_test

@@ -1,8 +1,8 @@
-#include "broker/key_codec.h"
+#include "keys/key_codec.h"
 
 #include <stdexcept>
 
-namespace forge::broker {
+namespace forge::keys {
 namespace {
 
 constexpr std::uint64_t kBase = 62;
@@ -49,6 +49,13 @@ std::uint64_t KeySpace(int length) {
 
 std::string_view KeyOrderName(KeyOrder order) {
   return order == KeyOrder::kSequential ? "sequential" : "scrambled";
+}
+
+std::optional<KeyOrder> ParseKeyOrder(std::string_view text) {
+  for (const KeyOrder order : {KeyOrder::kScrambled, KeyOrder::kSequential}) {
+    if (text == KeyOrderName(order)) return order;
+  }
+  return std::nullopt;
 }
 
 KeyCodec::KeyCodec(int length, KeyOrder order, std::uint64_t secret)
@@ -139,4 +146,4 @@ std::uint64_t KeyCodec::Unpermute(std::uint64_t n) const {
   return x;
 }
 
-}  // namespace forge::broker
+}  // namespace forge::keys

@@ -1,4 +1,4 @@
-#include "broker/postgres_store.h"
+#include "store/postgres_store.h"
 
 #include <libpq-fe.h>
 #include <poll.h>
@@ -6,12 +6,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstring>
-#include <ctime>
 #include <initializer_list>
-#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -19,10 +16,11 @@
 #include <utility>
 #include <vector>
 
-#include "broker/key_codec.h"
 #include "config/db_url.h"
+#include "keys/key_codec.h"
+#include "store/format.h"
 
-namespace forge::broker {
+namespace forge::store {
 namespace {
 
 struct ConnDeleter {
@@ -35,6 +33,10 @@ using Conn = std::unique_ptr<PGconn, ConnDeleter>;
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
 using std::chrono::milliseconds;
+
+// The metadata table, and what to do about a damaged store.
+constexpr MetaTable kMeta{"forge_meta",
+                          "repair it or point DB_URL at another database"};
 
 // A wait on the socket wakes at least this often to look at the stop flag
 // (the signal itself also ends poll() with EINTR; this covers the race).
@@ -133,21 +135,6 @@ std::string Hint(std::string_view state) {
   return "";
 }
 
-StoreError Damaged(const std::string& describe, const std::string& what) {
-  return StoreError("store " + describe + " is damaged: " + what +
-                        "; repair it or point DB_URL at another database",
-                    /*transient=*/false);
-}
-
-template <typename Int>
-std::optional<Int> ParseInt(std::string_view text) {
-  Int value{};
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end) return std::nullopt;
-  return value;
-}
-
 std::string_view Value(const Result& result, int row, int column) {
   return PQgetvalue(result.get(), row, column);
 }
@@ -162,54 +149,6 @@ std::string DescribeConnection(PGconn* conn) {
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   return "postgres://" + std::string(PQuser(conn)) + "@" + host + ":" +
          PQport(conn) + "/" + PQdb(conn);
-}
-
-StoreFormat ParseMeta(const std::string& describe,
-                      std::map<std::string, std::string> meta) {
-  const auto field = [&](const std::string& key) {
-    const auto it = meta.find(key);
-    if (it == meta.end()) {
-      throw Damaged(describe, "forge_meta." + key + " is missing");
-    }
-    return it->second;
-  };
-  const auto bad = [&](const std::string& key) {
-    return Damaged(describe,
-                   "forge_meta." + key + "='" + meta[key] + "' is not valid");
-  };
-  const auto version = ParseInt<int>(field("schema_version"));
-  if (version && *version > kStoreSchemaVersion) {
-    throw StoreError("store " + describe + " has schema version " +
-                         std::to_string(*version) +
-                         ", newer than this program understands (" +
-                         std::to_string(kStoreSchemaVersion) +
-                         "); upgrade mini-forge or use another DB_URL",
-                     /*transient=*/false);
-  }
-  if (version != kStoreSchemaVersion) throw bad("schema_version");
-  StoreFormat format;
-  const auto length = ParseInt<int>(field("key_length"));
-  if (!length || *length < kMinKeyLength || *length > kMaxKeyLength) {
-    throw bad("key_length");
-  }
-  format.key_length = *length;
-  const std::string order = field("key_order");
-  if (order == KeyOrderName(KeyOrder::kScrambled)) {
-    format.order = KeyOrder::kScrambled;
-  } else if (order == KeyOrderName(KeyOrder::kSequential)) {
-    format.order = KeyOrder::kSequential;
-  } else {
-    throw bad("key_order");
-  }
-  const auto secret = ParseInt<std::uint64_t>(field("secret"));
-  if (!secret) throw bad("secret");
-  format.secret = *secret;
-  const auto created = ParseInt<std::int64_t>(field("created_unix_s"));
-  if (!created) throw bad("created_unix_s");
-  format.created_unix_s = *created;
-  format.store_id = field("store_id");
-  if (!ValidStoreId(format.store_id)) throw bad("store_id");
-  return format;
 }
 
 // Why libpq would refuse `url` without trying to connect, or "". libpq
@@ -234,22 +173,14 @@ std::string UrlProblem(const std::string& url) {
   return why;
 }
 
-bool SameFormat(const StoreFormat& a, const StoreFormat& b) {
-  return a.key_length == b.key_length && a.order == b.order &&
-         a.secret == b.secret && a.created_unix_s == b.created_unix_s &&
-         a.store_id == b.store_id;
-}
-
-class PostgresStore final : public RangeStore {
+class PostgresStore final : public FormattedStore {
  public:
   PostgresStore(const std::string& url, const StoreFormat& wanted,
                 const StoreLimits& limits);
 
-  const StoreFormat& format() const override { return format_; }
   Range Reserve(std::uint64_t count) override;
   void Return(const std::vector<Range>& ranges) override;
   std::uint64_t Next() override;
-  std::string Describe() const override { return describe_; }
 
  private:
   // What a COMMIT whose outcome is unknown means for the caller.
@@ -286,29 +217,25 @@ class PostgresStore final : public RangeStore {
   void RecordReturned(const char* doing, const std::vector<Range>& sorted);
 
   std::string url_;
-  std::string describe_;
   CallClock clock_;
   Conn conn_;
   bool fresh_ = false;   // conn_ was made since the last BEGIN
-  bool opened_ = false;  // format_ holds what the store was opened with
+  bool opened_ = false;  // format() is what the store was opened with
   bool raise_synchronous_commit_ = false;
-  std::string notices_;  // server notices since Commit cleared it
-  StoreFormat format_;
-  std::uint64_t space_ = 0;
+  std::string notices_;           // server notices since Commit cleared it
   std::uint64_t high_water_ = 0;  // end of the last range this object got
 };
 
 PostgresStore::PostgresStore(const std::string& url, const StoreFormat& wanted,
                              const StoreLimits& limits)
-    : url_(url), describe_(config::RedactDbUrl(url)), clock_(limits) {
-  CheckWanted(describe_, wanted);
+    : FormattedStore(config::RedactDbUrl(url), wanted),
+      url_(url),
+      clock_(limits) {
   CheckUrl();
   BeginCall();
   Connect();
-  format_ =
-      InTransaction("opening the store", [&] { return OpenSchema(wanted); });
-  CheckFormat(describe_, format_, wanted);
-  space_ = KeySpace(format_.key_length);
+  Opened(InTransaction("opening the store", [&] { return OpenSchema(wanted); }),
+         wanted);
   opened_ = true;
 }
 
@@ -316,7 +243,7 @@ PostgresStore::PostgresStore(const std::string& url, const StoreFormat& wanted,
 void PostgresStore::CheckUrl() const {
   const std::string why = UrlProblem(url_);
   if (why.empty()) return;
-  throw StoreError("DB_URL \"" + describe_ +
+  throw StoreError("DB_URL \"" + describe() +
                        "\" is not a valid PostgreSQL URL: " + why +
                        "; allowed: postgres://USER[:PASSWORD]@HOST[:PORT]/DB",
                    /*transient=*/false);
@@ -412,7 +339,7 @@ void PostgresStore::Connect() {
   values.push_back(nullptr);
   Conn conn(PQconnectStartParams(keys.data(), values.data(), 1));
   const auto fail = [&](const std::string& why) {
-    return StoreError("store " + describe_ + ": cannot connect: " + why,
+    return StoreError("store " + describe() + ": cannot connect: " + why,
                       /*transient=*/true);
   };
   if (conn == nullptr) throw fail("out of memory");
@@ -440,7 +367,7 @@ void PostgresStore::Connect() {
       this);
   conn_ = std::move(conn);
   fresh_ = true;
-  describe_ = DescribeConnection(conn_.get());
+  set_describe(DescribeConnection(conn_.get()));
   const Result sync =
       Exec("reading synchronous_commit", "SHOW synchronous_commit");
   raise_synchronous_commit_ = Value(sync, 0, 0) == "off";
@@ -453,13 +380,13 @@ void PostgresStore::Reconnect() {
   if (!opened_) return;
   const StoreFormat now = InTransaction(
       "checking the store", [&] { return ReadFormat("checking the store"); });
-  if (SameFormat(now, format_)) return;
+  if (SameStore(now, format())) return;
   conn_.reset();
-  throw StoreError("store " + describe_ +
+  throw StoreError("store " + describe() +
                        " changed while this broker was connected to it (was " +
-                       DescribeFormat(format_) + " created at " +
-                       std::to_string(format_.created_unix_s) + " id " +
-                       format_.store_id + ", now " + DescribeFormat(now) +
+                       DescribeFormat(format()) + " created at " +
+                       std::to_string(format().created_unix_s) + " id " +
+                       format().store_id + ", now " + DescribeFormat(now) +
                        " created at " + std::to_string(now.created_unix_s) +
                        " id " + now.store_id + "); restart the broker",
                    /*transient=*/false);
@@ -504,7 +431,7 @@ void PostgresStore::Commit(const char* doing, IfUnknown if_unknown) {
     lost_why = OneLine(notices_);
   }
   if (result != nullptr && PQresultStatus(result.get()) == PGRES_COMMAND_OK) {
-    throw StoreError("store " + describe_ + ": " + doing +
+    throw StoreError("store " + describe() + ": " + doing +
                          ": the server rolled the transaction back at COMMIT",
                      /*transient=*/true);
   }
@@ -513,7 +440,7 @@ void PostgresStore::Commit(const char* doing, IfUnknown if_unknown) {
         result == nullptr ? lost_why : OneLine(PQerrorMessage(conn_.get()));
     conn_.reset();
     const bool retry = if_unknown == IfUnknown::kRetryIsSafe;
-    throw StoreError("store " + describe_ + ": " + doing +
+    throw StoreError("store " + describe() + ": " + doing +
                          ": COMMIT did not finish cleanly (" + why +
                          "), so whether it committed durably is unknown; " +
                          (retry ? "what it reserved is treated as lost (a "
@@ -563,7 +490,7 @@ Result PostgresStore::Exec(const char* doing, const char* sql,
   std::string why;
   Result result = Send(sql, params, script, &why);
   if (result == nullptr) {
-    throw StoreError("store " + describe_ + ": " + doing + " failed: " + why +
+    throw StoreError("store " + describe() + ": " + doing + " failed: " + why +
                          "; the connection was dropped",
                      /*transient=*/true);
   }
@@ -592,7 +519,7 @@ void PostgresStore::Fail(const char* doing, const PGresult* result) {
     RollbackIfOpen();
   }
   throw StoreError(
-      "store " + describe_ + ": " + doing + " failed: " + why + Hint(state),
+      "store " + describe() + ": " + doing + " failed: " + why + Hint(state),
       lost || TransientState(state));
 }
 
@@ -653,41 +580,40 @@ void PostgresStore::CreateSchema(const StoreFormat& wanted) {
        "next BIGINT NOT NULL CHECK (next >= 0))");
   Exec(doing, "INSERT INTO forge_counter (id, next) VALUES (1, 0)");
   Exec(doing, ("CREATE TABLE " + std::string(kReturnedTable)).c_str());
-  const std::uint64_t secret = wanted.order == KeyOrder::kSequential ? 0
-                               : wanted.secret != 0 ? wanted.secret
-                                                    : RandomSecret();
-  Exec(doing,
-       "INSERT INTO forge_meta (key, value) VALUES ('schema_version', $1), "
-       "('key_length', $2), ('key_order', $3), ('secret', $4), "
-       "('created_unix_s', $5), ('store_id', $6)",
-       {std::to_string(kStoreSchemaVersion), std::to_string(wanted.key_length),
-        std::string(KeyOrderName(wanted.order)), std::to_string(secret),
-        std::to_string(std::time(nullptr)), RandomStoreId()});
+  for (const auto& [key, value] : NewFormatRows(wanted)) {
+    Exec(doing, "INSERT INTO forge_meta (key, value) VALUES ($1, $2)",
+         {key, value});
+  }
 }
 
 StoreFormat PostgresStore::ReadFormat(const char* doing) {
   const Result rows = Exec(doing, "SELECT key, value FROM forge_meta");
-  std::map<std::string, std::string> meta;
+  MetaRows meta;
   for (int i = 0; i < PQntuples(rows.get()); ++i) {
     meta[std::string(Value(rows, i, 0))] = Value(rows, i, 1);
   }
-  return ParseMeta(describe_, std::move(meta));
+  // The schema version lives only here: a newer one is named as such.
+  const auto version = meta.find("schema_version");
+  if (version != meta.end()) {
+    CheckNotNewer(describe(), ParseInt<int>(version->second).value_or(0));
+  }
+  return ParseFormat(describe(), kMeta, meta);
 }
 
 std::uint64_t PostgresStore::ParseCounter(const Result& result) const {
   if (PQntuples(result.get()) != 1) {
-    throw Damaged(describe_, "the forge_counter row is missing");
+    throw Damaged(describe(), kMeta, "the forge_counter row is missing");
   }
   const std::string_view text = Value(result, 0, 0);
   const auto next = ParseInt<std::uint64_t>(text);
-  if (!next || *next > space_) {
-    throw Damaged(describe_, "forge_counter.next=" + std::string(text) +
-                                 " is outside [0, " + std::to_string(space_) +
-                                 "]");
+  if (!next || *next > space()) {
+    throw Damaged(describe(), kMeta,
+                  "forge_counter.next=" + std::string(text) +
+                      " is outside [0, " + std::to_string(space()) + "]");
   }
   if (*next < high_water_) {
     throw StoreError(
-        "store " + describe_ + ": the counter went back from " +
+        "store " + describe() + ": the counter went back from " +
             std::to_string(high_water_) + " to " + std::to_string(*next) +
             " (restored from an older backup?); refusing to hand out keys "
             "again. Set forge_counter.next past every key issued",
@@ -712,10 +638,10 @@ std::optional<Range> PostgresStore::TakeReturned(const char* doing,
   const auto first = ParseInt<std::uint64_t>(Value(lowest, 0, 0));
   const auto last = ParseInt<std::uint64_t>(Value(lowest, 0, 1));
   if (!first || !last || *last <= *first || *last > counter) {
-    throw Damaged(describe_, "forge_returned row (" +
-                                 std::string(Value(lowest, 0, 0)) + ", " +
-                                 std::string(Value(lowest, 0, 1)) +
-                                 ") is not a range below the counter");
+    throw Damaged(describe(), kMeta,
+                  "forge_returned row (" + std::string(Value(lowest, 0, 0)) +
+                      ", " + std::string(Value(lowest, 0, 1)) +
+                      ") is not a range below the counter");
   }
   const Range taken{*first, *first + std::min(count, *last - *first)};
   if (taken.last == *last) {
@@ -738,7 +664,7 @@ Range PostgresStore::Reserve(std::uint64_t count) {
     if (const std::optional<Range> back = TakeReturned(doing, count, next)) {
       return std::pair(*back, next);
     }
-    const Range r{next, next + std::min(count, space_ - next)};
+    const Range r{next, next + std::min(count, space() - next)};
     if (!r.empty()) {
       Exec(doing, "UPDATE forge_counter SET next = $1 WHERE id = 1",
            {std::to_string(r.last)});
@@ -758,7 +684,8 @@ void PostgresStore::CheckNotReturned(const char* doing, const Range& r) {
   if (PQntuples(overlap.get()) == 0) return;
   const auto first = ParseInt<std::uint64_t>(Value(overlap, 0, 0));
   const auto last = ParseInt<std::uint64_t>(Value(overlap, 0, 1));
-  throw ReturnedTwice(describe_, r, Range{first.value_or(0), last.value_or(0)});
+  throw ReturnedTwice(describe(), r,
+                      Range{first.value_or(0), last.value_or(0)});
 }
 
 void PostgresStore::RecordReturned(const char* doing,
@@ -788,7 +715,7 @@ void PostgresStore::Return(const std::vector<Range>& ranges) {
       doing,
       [&] {
         RecordReturned(doing,
-                       CheckReturnable(describe_, ranges, LockCounter(doing)));
+                       CheckReturnable(describe(), ranges, LockCounter(doing)));
       },
       IfUnknown::kDoNotRetry);
 }
@@ -809,4 +736,4 @@ std::unique_ptr<RangeStore> OpenPostgresStore(const std::string& url,
   return std::make_unique<PostgresStore>(url, wanted, limits);
 }
 
-}  // namespace forge::broker
+}  // namespace forge::store

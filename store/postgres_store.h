@@ -1,4 +1,4 @@
-// broker/postgres_store.h — the RangeStore in a PostgreSQL database
+// store/postgres_store.h — the RangeStore in a PostgreSQL database
 // (docs/design.md §5), for many brokers on many hosts.
 //
 // Contract (in addition to RangeStore's)
@@ -79,9 +79,9 @@
 #include <memory>
 #include <string>
 
-#include "broker/range_store.h"
+#include "store/range_store.h"
 
-namespace forge::broker {
+namespace forge::store {
 
 // Key of the transaction-scoped advisory lock taken while the schema is
 // checked or created ("forgeSCH" in ASCII).
@@ -94,4 +94,4 @@ std::unique_ptr<RangeStore> OpenPostgresStore(const std::string& url,
                                               const StoreFormat& wanted,
                                               const StoreLimits& limits = {});
 
-}  // namespace forge::broker
+}  // namespace forge::store

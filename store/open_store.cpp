@@ -1,18 +1,16 @@
 // OpenStore (DB_URL dispatch) and the helpers every store shares.
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
-#include "broker/key_codec.h"
-#include "broker/postgres_store.h"
-#include "broker/range_store.h"
-#include "broker/sqlite_store.h"
 #include "config/db_url.h"
+#include "store/postgres_store.h"
+#include "store/range_store.h"
+#include "store/sqlite_store.h"
 
-namespace forge::broker {
+namespace forge::store {
 namespace {
 
 // A SQLite store must be a regular file (or not exist yet): SQLite would
@@ -31,72 +29,15 @@ void RequireRegularOrAbsent(const std::string& path) {
 
 }  // namespace
 
-std::string DescribeFormat(const StoreFormat& format) {
-  return "KEY_LENGTH=" + std::to_string(format.key_length) +
-         " KEY_ORDER=" + std::string(KeyOrderName(format.order));
-}
-
-void CheckFormat(const std::string& describe, const StoreFormat& stored,
-                 const StoreFormat& wanted) {
-  std::string differs;
-  if (stored.key_length != wanted.key_length) {
-    differs = "KEY_LENGTH=" + std::to_string(wanted.key_length);
-  }
-  if (stored.order != wanted.order) {
-    if (!differs.empty()) differs += ' ';
-    differs += "KEY_ORDER=" + std::string(KeyOrderName(wanted.order));
-  }
-  if (differs.empty()) return;
-  throw StoreError("store " + describe + " was created with " +
-                       DescribeFormat(stored) + "; config says " + differs +
-                       ": keys would collide with the ones already issued. "
-                       "Use the store's values or a new DB_URL",
-                   /*transient=*/false);
-}
-
-std::uint64_t RandomSecret() {
-  std::uint64_t secret = 0;
-  while (secret == 0) {
-    const ssize_t got = ::getrandom(&secret, sizeof secret, 0);
-    if (got == static_cast<ssize_t>(sizeof secret)) continue;
-    if (got < 0 && errno == EINTR) continue;
-    throw StoreError(std::string("cannot read a random secret (getrandom: ") +
-                         std::strerror(errno) + ")",
-                     /*transient=*/false);
-  }
-  return secret;
-}
-
-std::string RandomStoreId() {
-  unsigned char bytes[16];
-  std::size_t got = 0;
-  while (got < sizeof bytes) {
-    const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
-    if (n > 0) {
-      got += static_cast<std::size_t>(n);
-    } else if (n < 0 && errno != EINTR) {
-      throw StoreError(std::string("cannot read a random store identity "
-                                   "(getrandom: ") +
-                           std::strerror(errno) + ")",
-                       /*transient=*/false);
-    }
-  }
-  constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  for (const unsigned char b : bytes) {
-    id += kHex[b >> 4];
-    id += kHex[b & 0xf];
-  }
-  return id;
-}
-
-bool ValidStoreId(std::string_view text) {
-  return text.size() == kStoreIdLength &&
-         text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
-}
-
+// Appended piece by piece: GCC 12 at -O2 and above misreads
+// `"[" + std::to_string(...)` as an overlapping copy (-Wrestrict).
 std::string RangeText(const Range& r) {
-  return "[" + std::to_string(r.first) + ", " + std::to_string(r.last) + ")";
+  std::string text = "[";
+  text += std::to_string(r.first);
+  text += ", ";
+  text += std::to_string(r.last);
+  text += ')';
+  return text;
 }
 
 std::vector<Range> CheckReturnable(const std::string& describe,
@@ -135,17 +76,6 @@ StoreError ReturnedTwice(const std::string& describe, const Range& range,
                     /*transient=*/false);
 }
 
-void CheckWanted(const std::string& describe, const StoreFormat& wanted) {
-  if (wanted.key_length >= kMinKeyLength &&
-      wanted.key_length <= kMaxKeyLength) {
-    return;
-  }
-  throw StoreError("store " + describe +
-                       ": KEY_LENGTH=" + std::to_string(wanted.key_length) +
-                       " is not allowed (allowed: 1..10)",
-                   /*transient=*/false);
-}
-
 std::unique_ptr<RangeStore> OpenStore(const std::string& db_url,
                                       const StoreFormat& wanted,
                                       const StoreLimits& limits) {
@@ -163,4 +93,4 @@ std::unique_ptr<RangeStore> OpenStore(const std::string& db_url,
   return OpenPostgresStore(db_url, wanted, limits);
 }
 
-}  // namespace forge::broker
+}  // namespace forge::store
