@@ -17,6 +17,7 @@
 #include "tests/frontend/fake_backend.h"
 #include "tests/frontend/tcp_probe.h"
 #include "tests/support/http_client.h"
+#include "tests/support/loopback.h"
 #include "tests/support/process.h"
 
 namespace forge::frontend {
@@ -69,13 +70,8 @@ class ServerTest : public ::testing::Test {
 
   // A connected socket with nothing sent yet.
   int Connect() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
-              0);
+    const int fd = forge::testing::ConnectLoopback(port());
+    EXPECT_GE(fd, 0);
     return fd;
   }
 
@@ -334,11 +330,9 @@ TEST_F(ServerTest, SlowReaderOfALargeAnswerIsCutAtTheResponseDeadline) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   const int small = 1;  // the kernel's minimum: the server's send blocks
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port()));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const sockaddr_in addr = forge::testing::LoopbackAddress(port());
+  ASSERT_EQ(
+      ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
   const std::string request = "GET /get-keys?count=" + std::to_string(kKeys) +
                               " HTTP/1.1\r\nHost: x\r\n\r\n";
   const auto start = Clock::now();
