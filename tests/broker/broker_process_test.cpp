@@ -20,20 +20,17 @@
 #include "tests/support/postgres_server.h"
 #include "tests/support/stack.h"
 
-namespace forge {
+namespace forge::testing {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::Env;
-using testing::Process;
-using testing::WaitUntil;
 using State = shm::BrokerState;
 
 constexpr std::uint64_t kCapacity = 1024;
 constexpr std::uint64_t kSmallCapacity = 256;
 constexpr auto kDeadline = milliseconds(10000);
 
-class BrokerProcessTest : public ::testing::Test, public testing::Stack {
+class BrokerProcessTest : public ::testing::Test, public Stack {
  protected:
   BrokerProcessTest()
       : Stack({{"POOL_CAPACITY", std::to_string(kCapacity)},
@@ -340,4 +337,4 @@ TEST_F(BrokerProcessTest, StoreDownAtStopExitsZeroCountingTheGap) {
 }
 
 }  // namespace
-}  // namespace forge
+}  // namespace forge::testing

@@ -185,6 +185,12 @@ class BrokerTest : public ::testing::Test {
     return static_cast<State>(stats().state.load(std::memory_order_relaxed));
   }
   bool RingFull() { return ring().Size() == kCapacity; }
+  // The ring is full and the broker sleeps.
+  void WaitFullAndAsleep() {
+    ASSERT_TRUE(WaitUntil([&] { return RingFull(); }, kDeadline));
+    ASSERT_TRUE(WaitUntil([&] { return stats().producer_sleeping.load() == 1; },
+                          kDeadline));
+  }
 
   // Pops up to n keys now, decoding each with the sequential codec.
   std::vector<std::uint64_t> Pop(std::size_t n, const KeyCodec& codec) {
@@ -335,9 +341,7 @@ TEST_F(BrokerTest, IdleBrokerSleepsInsteadOfSpinning) {
   Open(store);
   Broker broker(Options(milliseconds(500)), store, *producer_);
   Runner runner(broker, stop_);
-  ASSERT_TRUE(WaitUntil([&] { return RingFull(); }, kDeadline));
-  ASSERT_TRUE(WaitUntil([&] { return stats().producer_sleeping.load() == 1; },
-                        kDeadline));
+  ASSERT_NO_FATAL_FAILURE(WaitFullAndAsleep());
   const std::uint64_t before = broker.iterations();
   // Full ring, stocked hand: over one second the loop may only wake on
   // its 500 ms heartbeat timeout.
@@ -353,9 +357,7 @@ TEST_F(BrokerTest, ConsumersBelowLowWaterWakeTheBrokerPromptly) {
   // A 10 s idle wait: only a consumer's wake-up can explain a quick refill.
   Broker broker(Options(milliseconds(10000)), store, *producer_);
   Runner runner(broker, stop_);
-  ASSERT_TRUE(WaitUntil([&] { return RingFull(); }, kDeadline));
-  ASSERT_TRUE(WaitUntil([&] { return stats().producer_sleeping.load() == 1; },
-                        kDeadline));
+  ASSERT_NO_FATAL_FAILURE(WaitFullAndAsleep());
   const std::uint64_t refills = stats().refills.load();
   ASSERT_EQ(Pop(kCapacity / 2 + 1, kCodec7).size(), kCapacity / 2 + 1);
   shm::MaybeWakeProducer(*consumer_);

@@ -87,16 +87,8 @@ class StoreFaultTest : public ::testing::Test, public testing::Stack {
   std::string Db() const { return dir() / "forge.db"; }
 
   // The broker is up, its ring full and its hand stocked: it sleeps.
-  bool WaitIdle(RingConsumer& c, Process& broker) {
-    return c.Attach() && WaitUntil(
-                             [&] {
-                               const auto& b = c.segment().broker();
-                               return b.pid.load() == broker.pid() &&
-                                      c.segment().ring().Size() ==
-                                          c.segment().header().capacity &&
-                                      b.producer_sleeping.load() == 1;
-                             },
-                             kDeadline);
+  static bool WaitIdle(RingConsumer& c, const Process& broker) {
+    return c.WaitBrokerIdle(broker.pid(), kDeadline);
   }
 
   // Creates a store with a clean broker run, then stops it.

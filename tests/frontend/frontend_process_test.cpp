@@ -21,19 +21,10 @@
 #include "tests/support/http_client.h"
 #include "tests/support/stack.h"
 
-namespace forge {
+namespace forge::testing {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::Bin;
-using testing::Env;
-using testing::Get;
-using testing::LoadOptions;
-using testing::LoadResult;
-using testing::Process;
-using testing::RawRequest;
-using testing::RunLoad;
-using testing::WaitUntil;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kDeadline = milliseconds(20000);
@@ -82,7 +73,7 @@ std::uint64_t SumOf(const std::string& metrics, const std::string& prefix) {
   return sum;
 }
 
-class FrontendProcessTest : public ::testing::Test, public testing::Stack {
+class FrontendProcessTest : public ::testing::Test, public Stack {
  protected:
   FrontendProcessTest()
       : Stack({{"WORKERS", std::to_string(kWorkers)},
@@ -93,12 +84,7 @@ class FrontendProcessTest : public ::testing::Test, public testing::Stack {
   // Broker and frontend up, /healthz answering 200.
   void StartBoth(const Env& extra = {}) { ASSERT_TRUE(Up(extra)) << Logs(); }
   LoadOptions Load(std::size_t connections, std::size_t requests) const {
-    LoadOptions o;
-    o.port = port();
-    o.connections = connections;
-    o.requests = requests;
-    o.deadline = milliseconds(120000);
-    return o;
+    return LoadOptions::On(port(), connections, requests, milliseconds(120000));
   }
 };
 
@@ -394,4 +380,4 @@ TEST_F(FrontendProcessTest, ATakenPortIsAOneLineErrorAndExitCode1) {
 }
 
 }  // namespace
-}  // namespace forge
+}  // namespace forge::testing

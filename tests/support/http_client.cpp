@@ -357,6 +357,17 @@ HttpResponse Get(int port, const std::string& target,
                     timeout);
 }
 
+LoadOptions LoadOptions::On(int port, std::size_t connections,
+                            std::size_t requests,
+                            std::chrono::milliseconds deadline) {
+  LoadOptions o;
+  o.port = port;
+  o.connections = connections;
+  o.requests = requests;
+  o.deadline = deadline;
+  return o;
+}
+
 std::size_t LoadResult::Status(int code) const {
   const auto it = statuses.find(code);
   return it == statuses.end() ? 0 : it->second;

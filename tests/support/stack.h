@@ -67,6 +67,9 @@ class Stack {
   const std::string& shm() const { return shm_.str(); }
   int port() const { return port_; }
   std::string DbUrl() const;
+  // The stack's own PostgreSQL server (StoreKind::kPostgres only).
+  PostgresServer& postgres() { return pg_.value(); }
+  const PostgresServer& postgres() const { return pg_.value(); }
   // The PostgreSQL server's log ("" for SQLite), for failure messages.
   std::string StoreLog() const { return pg_ ? pg_->Log() : ""; }
 
