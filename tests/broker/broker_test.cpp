@@ -185,6 +185,11 @@ class BrokerTest : public ::testing::Test {
     return static_cast<State>(stats().state.load(std::memory_order_relaxed));
   }
   bool RingFull() { return ring().Size() == kCapacity; }
+  // The ring is full and the broker holds keys in its hand.
+  bool WaitStocked(const Broker& broker) {
+    return WaitUntil([&] { return RingFull() && broker.hand() > 0; },
+                     kDeadline);
+  }
   // The ring is full and the broker sleeps.
   void WaitFullAndAsleep() {
     ASSERT_TRUE(WaitUntil([&] { return RingFull(); }, kDeadline));
@@ -377,8 +382,7 @@ TEST_F(BrokerTest, StopReturnsTheHandAndDrainsTheRingWhenNoWorkerIsAttached) {
   Open(store);
   Broker broker(Options(), store, *producer_);
   Runner runner(broker, stop_);
-  ASSERT_TRUE(
-      WaitUntil([&] { return RingFull() && broker.hand() > 0; }, kDeadline));
+  ASSERT_TRUE(WaitStocked(broker));
   const std::vector<std::uint64_t> popped = Pop(300, kCodec7);
   ASSERT_EQ(popped.size(), 300u);
   EXPECT_EQ(runner.Stop(), 0);
@@ -403,8 +407,7 @@ TEST_F(BrokerTest, StopWithALiveWorkerKeepsTheRingAndReturnsOnlyTheHand) {
   ASSERT_TRUE(slot.has_value());
   Broker broker(Options(), store, *producer_);
   Runner runner(broker, stop_);
-  ASSERT_TRUE(
-      WaitUntil([&] { return RingFull() && broker.hand() > 0; }, kDeadline));
+  ASSERT_TRUE(WaitStocked(broker));
   EXPECT_EQ(runner.Stop(), 0);
   shm::ReleaseWorkerSlot(*consumer_, *slot, ::getpid());
   EXPECT_EQ(ring().Size(), kCapacity);
@@ -424,8 +427,7 @@ TEST_F(BrokerTest, StopWithTheStoreDownPutsTheRingBackAndCountsTheHand) {
   options.return_budget = milliseconds(300);
   Broker broker(options, store, *producer_);
   Runner runner(broker, stop_);
-  ASSERT_TRUE(
-      WaitUntil([&] { return RingFull() && broker.hand() > 0; }, kDeadline));
+  ASSERT_TRUE(WaitStocked(broker));
   const std::uint64_t reserved = store.Next();
   store.FailReturns(StoreError("fake: cannot connect", /*transient=*/true));
   const auto t0 = std::chrono::steady_clock::now();
@@ -447,8 +449,7 @@ TEST_F(BrokerTest, ANonTransientReturnErrorIsNotRetried) {
   Open(store);
   Broker broker(Options(), store, *producer_);
   Runner runner(broker, stop_);
-  ASSERT_TRUE(
-      WaitUntil([&] { return RingFull() && broker.hand() > 0; }, kDeadline));
+  ASSERT_TRUE(WaitStocked(broker));
   store.FailReturns(StoreError("fake: outcome unknown", /*transient=*/false));
   EXPECT_EQ(runner.Stop(), 0);
   EXPECT_EQ(store.return_calls(), 1);
