@@ -15,20 +15,14 @@
 #include "shm/notify.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
+#include "tests/shm/heap_ring.h"
 
 namespace forge::shm {
 namespace {
 
 constexpr std::uint64_t kCapacity = 1 << 16;
 
-struct HeapRing {
-  explicit HeapRing(std::uint64_t capacity)
-      : slots(capacity), ring(&head, &tail, slots.data(), capacity) {}
-  RingIndex head{};
-  RingIndex tail{};
-  std::vector<Slot> slots;
-  Ring ring;
-};
+using testing::HeapRing;
 
 std::vector<Key> SampleKeys(std::size_t n) {
   std::vector<Key> keys(n);

@@ -18,32 +18,24 @@
 #include "shm/segment.h"
 #include "shm/workers.h"
 #include "tests/support/postgres_server.h"
-#include "tests/support/process.h"
+#include "tests/support/stack.h"
 
-namespace forge {
+namespace forge::testing {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::Bin;
-using testing::Env;
-using testing::Process;
-using testing::ShmName;
-using testing::TempDir;
-using testing::WaitUntil;
 using State = shm::BrokerState;
 
 constexpr std::uint64_t kCapacity = 1024;
 constexpr std::uint64_t kSmallCapacity = 256;
 constexpr auto kDeadline = milliseconds(10000);
 
-class BrokerProcessTest : public ::testing::Test {
+class BrokerProcessTest : public ::testing::Test, public Stack {
  protected:
-  Env BaseEnv() const {
-    return {{"SHM_NAME", shm_.str()},
-            {"DB_URL", "sqlite:" + (dir_ / "forge.db")},
-            {"POOL_CAPACITY", std::to_string(kCapacity)},
-            {"RANGE_SIZE", "100"}};
-  }
+  BrokerProcessTest()
+      : Stack({{"POOL_CAPACITY", std::to_string(kCapacity)},
+               {"RANGE_SIZE", "100"}}) {}
+  Env BaseEnv() const { return MakeEnv(); }
 
   // Small ring and ranges, sequential keys: what a zero-waste restart
   // leaves behind is visible in which keys come next.
@@ -54,11 +46,6 @@ class BrokerProcessTest : public ::testing::Test {
     return env;
   }
 
-  Process StartBroker(const Env& env) {
-    return Process::Start({Bin("forge-broker")}, env, dir_.path());
-  }
-  Process StartBroker() { return StartBroker(BaseEnv()); }
-
   // Attaches as a consumer once the broker has created the segment.
   shm::Segment& Consumer() {
     if (!consumer_) {
@@ -66,7 +53,7 @@ class BrokerProcessTest : public ::testing::Test {
           [&] {
             try {
               consumer_.emplace(
-                  shm::Segment::Attach(shm_.str()));
+                  shm::Segment::Attach(shm()));
               return true;
             } catch (const shm::SegmentError&) {
               // Missing, or caught mid-creation (still 0 bytes): retry.
@@ -139,8 +126,6 @@ class BrokerProcessTest : public ::testing::Test {
         kDeadline);
   }
 
-  TempDir dir_;
-  ShmName shm_;
   std::optional<shm::Segment> consumer_;
 };
 
@@ -352,4 +337,4 @@ TEST_F(BrokerProcessTest, StoreDownAtStopExitsZeroCountingTheGap) {
 }
 
 }  // namespace
-}  // namespace forge
+}  // namespace forge::testing

@@ -186,6 +186,17 @@ class BrokerTest : public ::testing::Test {
     return static_cast<State>(stats().state.load(std::memory_order_relaxed));
   }
   bool RingFull() { return ring().Size() == kCapacity; }
+  // The ring is full and the broker holds keys in its hand.
+  bool WaitStocked(const Broker& broker) {
+    return WaitUntil([&] { return RingFull() && broker.hand() > 0; },
+                     kDeadline);
+  }
+  // The ring is full and the broker sleeps.
+  void WaitFullAndAsleep() {
+    ASSERT_TRUE(WaitUntil([&] { return RingFull(); }, kDeadline));
+    ASSERT_TRUE(WaitUntil([&] { return stats().producer_sleeping.load() == 1; },
+                          kDeadline));
+  }
 
   // Pops up to n keys now, decoding each with the sequential codec.
   std::vector<std::uint64_t> Pop(std::size_t n, const keys::KeyCodec& codec) {
@@ -336,9 +347,7 @@ TEST_F(BrokerTest, IdleBrokerSleepsInsteadOfSpinning) {
   Open(store);
   Broker broker(Options(milliseconds(500)), store, *producer_);
   Runner runner(broker, stop_);
-  ASSERT_TRUE(WaitUntil([&] { return RingFull(); }, kDeadline));
-  ASSERT_TRUE(WaitUntil([&] { return stats().producer_sleeping.load() == 1; },
-                        kDeadline));
+  ASSERT_NO_FATAL_FAILURE(WaitFullAndAsleep());
   const std::uint64_t before = broker.iterations();
   // Full ring, stocked hand: over one second the loop may only wake on
   // its 500 ms heartbeat timeout.
@@ -354,9 +363,7 @@ TEST_F(BrokerTest, ConsumersBelowLowWaterWakeTheBrokerPromptly) {
   // A 10 s idle wait: only a consumer's wake-up can explain a quick refill.
   Broker broker(Options(milliseconds(10000)), store, *producer_);
   Runner runner(broker, stop_);
-  ASSERT_TRUE(WaitUntil([&] { return RingFull(); }, kDeadline));
-  ASSERT_TRUE(WaitUntil([&] { return stats().producer_sleeping.load() == 1; },
-                        kDeadline));
+  ASSERT_NO_FATAL_FAILURE(WaitFullAndAsleep());
   const std::uint64_t refills = stats().refills.load();
   ASSERT_EQ(Pop(kCapacity / 2 + 1, kCodec7).size(), kCapacity / 2 + 1);
   shm::MaybeWakeProducer(*consumer_);
@@ -376,8 +383,7 @@ TEST_F(BrokerTest, StopReturnsTheHandAndDrainsTheRingWhenNoWorkerIsAttached) {
   Open(store);
   Broker broker(Options(), store, *producer_);
   Runner runner(broker, stop_);
-  ASSERT_TRUE(
-      WaitUntil([&] { return RingFull() && broker.hand() > 0; }, kDeadline));
+  ASSERT_TRUE(WaitStocked(broker));
   const std::vector<std::uint64_t> popped = Pop(300, kCodec7);
   ASSERT_EQ(popped.size(), 300u);
   EXPECT_EQ(runner.Stop(), 0);
@@ -402,8 +408,7 @@ TEST_F(BrokerTest, StopWithALiveWorkerKeepsTheRingAndReturnsOnlyTheHand) {
   ASSERT_TRUE(slot.has_value());
   Broker broker(Options(), store, *producer_);
   Runner runner(broker, stop_);
-  ASSERT_TRUE(
-      WaitUntil([&] { return RingFull() && broker.hand() > 0; }, kDeadline));
+  ASSERT_TRUE(WaitStocked(broker));
   EXPECT_EQ(runner.Stop(), 0);
   shm::ReleaseWorkerSlot(*consumer_, *slot, ::getpid());
   EXPECT_EQ(ring().Size(), kCapacity);
@@ -423,8 +428,7 @@ TEST_F(BrokerTest, StopWithTheStoreDownPutsTheRingBackAndCountsTheHand) {
   options.return_budget = milliseconds(300);
   Broker broker(options, store, *producer_);
   Runner runner(broker, stop_);
-  ASSERT_TRUE(
-      WaitUntil([&] { return RingFull() && broker.hand() > 0; }, kDeadline));
+  ASSERT_TRUE(WaitStocked(broker));
   const std::uint64_t reserved = store.Next();
   store.FailReturns(
       store::StoreError("fake: cannot connect", /*transient=*/true));
@@ -447,10 +451,8 @@ TEST_F(BrokerTest, ANonTransientReturnErrorIsNotRetried) {
   Open(store);
   Broker broker(Options(), store, *producer_);
   Runner runner(broker, stop_);
-  ASSERT_TRUE(
-      WaitUntil([&] { return RingFull() && broker.hand() > 0; }, kDeadline));
-  store.FailReturns(
-      store::StoreError("fake: outcome unknown", /*transient=*/false));
+  ASSERT_TRUE(WaitStocked(broker));
+  store.FailReturns(store::StoreError("fake: outcome unknown", /*transient=*/false));
   EXPECT_EQ(runner.Stop(), 0);
   EXPECT_EQ(store.return_calls(), 1);
   EXPECT_EQ(stats().keys_wasted.load(), store.Next());

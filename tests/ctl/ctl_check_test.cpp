@@ -221,7 +221,7 @@ TEST_F(CheckTest, DbUrlOfAnotherStoreFails) {
   MakeStore(config::KeyOrder::kSequential, 100);
   ShmName name;
   shm::Segment seg = FakeBrokerSegment(name, 7, 1);
-  const std::string other = dir_ / "other.db";
+  const std::string other = dir() / "other.db";
   store::StoreFormat f;
   f.order = config::KeyOrder::kSequential;
   store::OpenStore("sqlite:" + other, f);
@@ -243,7 +243,7 @@ TEST_F(CheckTest, SameStoreUnderAnotherPathPasses) {
   MakeStore(config::KeyOrder::kSequential, 100);
   ShmName name;
   shm::Segment seg = FakeBrokerSegment(name, 7, 1);
-  const std::string link = dir_ / "link.db";
+  const std::string link = dir() / "link.db";
   std::filesystem::create_symlink(DbPath(), link);
   const RunResult r =
       Check({{"SHM_NAME", name.str()}, {"DB_URL", "sqlite:" + link}});

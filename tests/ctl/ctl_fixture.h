@@ -1,5 +1,6 @@
-// tests/ctl/ctl_fixture.h — a temporary directory, a unique SHM_NAME, and
-// helpers to run forge-ctl and forge-broker there (process-level tests).
+// tests/ctl/ctl_fixture.h — a tests/support Stack (temporary directory,
+// unique SHM_NAME, SQLite store) and helpers to run forge-ctl and
+// forge-broker there (process-level tests).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -11,33 +12,26 @@
 #include <vector>
 
 #include "tests/ctl/mini_json.h"
-#include "tests/support/process.h"
+#include "tests/support/stack.h"
 
 namespace forge::testing {
 
 inline constexpr auto kCtlDeadline = std::chrono::milliseconds(10000);
 
-class CtlTest : public ::testing::Test {
+class CtlTest : public ::testing::Test, public Stack {
  protected:
-  std::string DbPath() const { return dir_ / "forge.db"; }
+  CtlTest() : Stack({{"POOL_CAPACITY", "1024"}, {"RANGE_SIZE", "100"}}) {}
 
-  Env BrokerEnv(Env extra = {}) const {
-    Env env{{"SHM_NAME", shm_.str()},
-            {"DB_URL", "sqlite:" + DbPath()},
-            {"POOL_CAPACITY", "1024"},
-            {"RANGE_SIZE", "100"}};
-    for (auto& [k, v] : extra) env[k] = v;
-    return env;
-  }
+  std::string DbPath() const { return dir() / "forge.db"; }
 
   // forge-ctl with SHM_NAME and DB_URL of this test unless `env` says
   // otherwise.
   RunResult Ctl(const std::vector<std::string>& args, Env env = {}) {
     std::vector<std::string> argv{Bin("forge-ctl")};
     argv.insert(argv.end(), args.begin(), args.end());
-    env.emplace("SHM_NAME", shm_.str());
-    env.emplace("DB_URL", "sqlite:" + DbPath());
-    return testing::Run(argv, std::move(env), kCtlDeadline, dir_.path());
+    env.emplace("SHM_NAME", shm());
+    env.emplace("DB_URL", DbUrl());
+    return testing::Run(argv, std::move(env), kCtlDeadline, dir().path());
   }
 
   RunResult Stats(const std::vector<std::string>& extra = {}) {
@@ -57,9 +51,8 @@ class CtlTest : public ::testing::Test {
   }
 
   // Starts forge-broker and waits until forge-ctl sees it with a full ring.
-  Process StartBroker(Env extra = {}) {
-    Process p =
-        Process::Start({Bin("forge-broker")}, BrokerEnv(extra), dir_.path());
+  Process StartBroker(const Env& extra = {}) {
+    Process p = Stack::StartBroker(extra);
     EXPECT_TRUE(WaitUntil(
         [&] {
           const RunResult r = Stats({"--json", "--interval", "0"});
@@ -72,9 +65,6 @@ class CtlTest : public ::testing::Test {
         << p.Stderr();
     return p;
   }
-
-  TempDir dir_;
-  ShmName shm_;
 };
 
 // True if `text` is exactly one line.

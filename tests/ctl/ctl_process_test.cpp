@@ -86,7 +86,7 @@ TEST_F(CtlTest, TableReportsARunningBroker) {
 // slot for as long as forge-ctl measures: the rates must show it.
 TEST_F(CtlTest, RatesMoveWhileKeysAreServed) {
   Process broker = StartBroker();
-  shm::Segment seg = shm::Segment::Attach(shm_.str());
+  shm::Segment seg = shm::Segment::Attach(shm());
   const auto slot = shm::ClaimWorkerSlot(seg, ::getpid(), ::getppid());
   ASSERT_TRUE(slot.has_value());
   std::atomic<bool> stop{false};
@@ -120,7 +120,7 @@ TEST_F(CtlTest, RatesMoveWhileKeysAreServed) {
 TEST_F(CtlTest, ShmNameFlagAfterTheSubcommand) {
   Process broker = StartBroker();
   const RunResult r =
-      Ctl({"stats", "--json", "--interval", "0", "--shm-name", shm_.str()},
+      Ctl({"stats", "--json", "--interval", "0", "--shm-name", shm()},
           {{"SHM_NAME", "not-this-one"}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto v = json::Parse(r.out);
@@ -155,7 +155,7 @@ std::vector<std::string> PopKeys(const std::string& shm_name, std::size_t n) {
 
 TEST_F(CtlTest, DecodeEncodeRoundTripOfServedSequentialKeys) {
   Process broker = StartBroker({{"KEY_ORDER", "sequential"}});
-  const std::vector<std::string> keys = PopKeys(shm_.str(), 12);
+  const std::vector<std::string> keys = PopKeys(shm(), 12);
   for (std::size_t i = 0; i < keys.size(); ++i) {
     const RunResult d = Ctl({"decode", keys[i]});
     ASSERT_EQ(d.exit_code, 0) << d.err;
@@ -171,7 +171,7 @@ TEST_F(CtlTest, DecodeEncodeRoundTripOfServedScrambledKeys) {
   Process broker = StartBroker();
   const auto used = StatsJson()->At("key_space.used")->number;
   std::set<std::string> numbers;
-  for (const std::string& key : PopKeys(shm_.str(), 8)) {
+  for (const std::string& key : PopKeys(shm(), 8)) {
     const RunResult d = Ctl({"decode", key});
     ASSERT_EQ(d.exit_code, 0) << d.err;
     ASSERT_TRUE(OneLine(d.out)) << d.out;
@@ -206,7 +206,7 @@ TEST_F(CtlTest, BadKeysAndNumbersExit2WithOneLine) {
 }
 
 TEST_F(CtlTest, DecodeNeverCreatesAStore) {
-  const std::string missing = dir_ / "nowhere/forge.db";
+  const std::string missing = dir() / "nowhere/forge.db";
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"decode", "0000000"}, {"encode", "5"}}) {
     const RunResult r = Ctl(args, {{"DB_URL", "sqlite:" + missing}});
@@ -215,17 +215,17 @@ TEST_F(CtlTest, DecodeNeverCreatesAStore) {
     EXPECT_NE(r.err.find(missing + " does not exist"), std::string::npos)
         << r.err;
   }
-  EXPECT_FALSE(std::filesystem::exists(dir_ / "nowhere"));
+  EXPECT_FALSE(std::filesystem::exists(dir() / "nowhere"));
 }
 
 TEST_F(CtlTest, MissingSegmentExits1WithOneLine) {
   for (const char* cmd : {"stats", "check"}) {
     const RunResult r = Ctl({cmd});
     EXPECT_EQ(r.exit_code, 1) << cmd;
-    EXPECT_EQ(r.err, "forge-ctl: no segment \"" + shm_.str() +
-                         "\" (/dev/shm/mini-forge." + shm_.str() +
-                         "): is forge-broker running with SHM_NAME=" +
-                         shm_.str() + "?\n");
+    EXPECT_EQ(r.err, "forge-ctl: no segment \"" + shm() +
+                         "\" (/dev/shm/mini-forge." + shm() +
+                         "): is forge-broker running with SHM_NAME=" + shm() +
+                         "?\n");
     EXPECT_EQ(r.out, "");
   }
 }
@@ -269,8 +269,8 @@ TEST_F(CtlTest, OutputThatCannotBeWrittenExits1) {
                                      testing::Bin("forge-ctl")};
     argv.insert(argv.end(), args.begin(), args.end());
     const RunResult r = testing::Run(
-        argv, {{"SHM_NAME", shm_.str()}, {"DB_URL", "sqlite:" + DbPath()}},
-        kCtlDeadline, dir_.path());
+        argv, {{"SHM_NAME", shm()}, {"DB_URL", "sqlite:" + DbPath()}},
+        kCtlDeadline, dir().path());
     EXPECT_EQ(r.exit_code, 1) << r.err;
     EXPECT_TRUE(OneLine(r.err)) << r.err;
     EXPECT_NE(r.err.find("forge-ctl: cannot write to standard output (No "

@@ -22,15 +22,10 @@
 #include "tests/ctl/mini_json.h"
 #include "tests/support/process.h"
 
-namespace forge {
+namespace forge::testing {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::Bin;
-using testing::Process;
-using testing::ShmName;
-using testing::WaitUntil;
-namespace json = forge::testing::json;
 
 constexpr auto kDeadline = milliseconds(10000);
 constexpr const char* kTitle = "forge-ctl stats ";
@@ -242,4 +237,4 @@ TEST(WatchMissingSegment, Exits1AtStart) {
 }
 
 }  // namespace
-}  // namespace forge
+}  // namespace forge::testing

@@ -107,6 +107,18 @@ std::size_t RingConsumer::PopNow(std::size_t n) {
   return got;
 }
 
+bool RingConsumer::WaitBrokerIdle(pid_t pid, milliseconds timeout) {
+  return Attach(timeout) &&
+         testing::WaitUntil(
+             [&] {
+               const auto& b = seg_->broker();
+               return b.pid.load() == pid &&
+                      seg_->ring().Size() == seg_->header().capacity &&
+                      b.producer_sleeping.load() == 1;
+             },
+             timeout);
+}
+
 bool RingConsumer::Pop(std::size_t n, milliseconds timeout) {
   std::size_t got = 0;
   return testing::WaitUntil(

@@ -11,6 +11,8 @@
 //   * Not thread-safe per object; each test owns its own.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -64,6 +66,10 @@ class RingConsumer {
   // Pops exactly `n` keys, waking the broker when the ring runs low;
   // false when they did not come within `timeout`.
   bool Pop(std::size_t n, milliseconds timeout = milliseconds(10000));
+
+  // Attaches, then waits until the broker `pid` runs the segment with a
+  // full ring and a stocked hand: it sleeps. False after `timeout`.
+  bool WaitBrokerIdle(pid_t pid, milliseconds timeout = milliseconds(15000));
 
   const std::vector<std::string>& keys() const { return keys_; }
   bool unique() const { return unique_; }

@@ -20,19 +20,16 @@
 #include "tests/faults/fault_util.h"
 #include "tests/faults/raw_conn.h"
 #include "tests/support/http_client.h"
-#include "tests/support/process.h"
+#include "tests/support/stack.h"
 
 namespace forge::faults {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::Bin;
 using testing::Env;
 using testing::Get;
 using testing::HttpResponse;
 using testing::Process;
-using testing::ShmName;
-using testing::TempDir;
 using testing::WaitUntil;
 using Clock = std::chrono::steady_clock;
 
@@ -66,25 +63,18 @@ void ExpectRefusedOrClosed(const std::vector<HttpResponse>& responses,
   EXPECT_EQ(std::count(r.body.begin(), r.body.end(), '\n'), 1) << r.body;
 }
 
-class HttpAbuseTest : public ::testing::Test {
+class HttpAbuseTest : public ::testing::Test, public testing::Stack {
  protected:
+  HttpAbuseTest()
+      : Stack({{"WORKERS", "2"},
+               {"HTTP_THREADS", "4"},
+               {"KEEP_ALIVE_TIMEOUT", "1"},
+               {"EMPTY_WAIT_MS", "200"},
+               {"POOL_CAPACITY", "4096"},
+               {"RANGE_SIZE", "1000"}}) {}
+
   void SetUp() override {
-    const Env env = {{"SHM_NAME", shm_.str()},
-                     {"DB_URL", "sqlite:" + (dir_ / "forge.db")},
-                     {"HOST", "127.0.0.1"},
-                     {"PORT", std::to_string(port_)},
-                     {"WORKERS", "2"},
-                     {"HTTP_THREADS", "4"},
-                     {"KEEP_ALIVE_TIMEOUT", "1"},
-                     {"EMPTY_WAIT_MS", "200"},
-                     {"POOL_CAPACITY", "4096"},
-                     {"RANGE_SIZE", "1000"}};
-    broker_.emplace(Process::Start({Bin("forge-broker")}, env, dir_.path()));
-    frontend_.emplace(
-        Process::Start({Bin("forge-frontend")}, env, dir_.path()));
-    ASSERT_TRUE(WaitUntil([&] { return Get(port_, "/healthz").status == 200; },
-                          kDeadline))
-        << frontend_->Stderr() << broker_->Stderr();
+    ASSERT_TRUE(Up({}, kDeadline)) << Logs();
     bystander_ = std::thread([this] { Bystander(); });
   }
 
@@ -101,7 +91,7 @@ class HttpAbuseTest : public ::testing::Test {
     stop_.store(true, std::memory_order_release);
     bystander_.join();
     ExpectBystanderServedFast();
-    EXPECT_TRUE(frontend_->Running()) << frontend_->Stderr();
+    EXPECT_TRUE(frontend()->Running()) << frontend()->Stderr();
   }
 
   // A well-behaved client: one GET /get-key at a time until stopped.
@@ -109,7 +99,7 @@ class HttpAbuseTest : public ::testing::Test {
     // acquire: see TearDown.
     while (!stop_.load(std::memory_order_acquire)) {
       const auto t0 = Clock::now();
-      const HttpResponse r = Get(port_, "/get-key", milliseconds(2000));
+      const HttpResponse r = Get(port(), "/get-key", milliseconds(2000));
       latencies_.push_back(
           std::chrono::duration_cast<milliseconds>(Clock::now() - t0));
       statuses_.push_back(r.status);
@@ -133,11 +123,6 @@ class HttpAbuseTest : public ::testing::Test {
               keys_.size());
   }
 
-  TempDir dir_;
-  ShmName shm_;
-  int port_ = testing::FreePort();
-  std::optional<Process> broker_;
-  std::optional<Process> frontend_;
   std::thread bystander_;
   std::atomic<bool> stop_{false};
   std::atomic<std::size_t> done_{0};  // bystander requests completed
@@ -148,7 +133,7 @@ class HttpAbuseTest : public ::testing::Test {
 };
 
 TEST_F(HttpAbuseTest, RequestLineOf64KiBIsRefused) {
-  RawConn c(port_);
+  RawConn c(port());
   ASSERT_TRUE(c.ok());
   c.Send("GET /get-key?pad=" + std::string(64 * 1024, 'a') +
          " HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -156,7 +141,7 @@ TEST_F(HttpAbuseTest, RequestLineOf64KiBIsRefused) {
 }
 
 TEST_F(HttpAbuseTest, HeaderOf100KiBIsRefused) {
-  RawConn c(port_);
+  RawConn c(port());
   ASSERT_TRUE(c.ok());
   c.Send("GET /get-key HTTP/1.1\r\nHost: x\r\nX-Big: " +
          std::string(100 * 1024, 'b') + "\r\n\r\n");
@@ -168,7 +153,7 @@ TEST_F(HttpAbuseTest, FiveThousandHeadersAreRefused) {
   for (int i = 0; i < 5000; ++i) {
     request += "X-Header-" + std::to_string(i) + ": value\r\n";
   }
-  RawConn c(port_);
+  RawConn c(port());
   ASSERT_TRUE(c.ok());
   c.Send(request + "\r\n");
   ExpectRefusedOrClosed(c.Read(1, kDeadline), c, {400, 431});
@@ -177,7 +162,7 @@ TEST_F(HttpAbuseTest, FiveThousandHeadersAreRefused) {
 // Headers that never end must not be buffered without bound: the server
 // stops reading and hangs up long before 16 MiB went through.
 TEST_F(HttpAbuseTest, EndlessHeadersAreCutOff) {
-  RawConn c(port_);
+  RawConn c(port());
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(c.Send("GET /get-key HTTP/1.1\r\nHost: x\r\n"));
   std::string chunk;
@@ -193,7 +178,7 @@ TEST_F(HttpAbuseTest, EndlessHeadersAreCutOff) {
 // The body is not read, so it must never be parsed as a second request.
 TEST_F(HttpAbuseTest, BodyOnGetIsNeverParsedAsARequest) {
   const std::string smuggled = "GET /get-key HTTP/1.1\r\nHost: x\r\n\r\n";
-  RawConn c(port_);
+  RawConn c(port());
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(c.Send("GET /get-key HTTP/1.1\r\nHost: x\r\nContent-Length: " +
                      std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled));
@@ -206,7 +191,7 @@ TEST_F(HttpAbuseTest, BodyOnGetIsNeverParsedAsARequest) {
 }
 
 TEST_F(HttpAbuseTest, PipelinedRequestsAreAnsweredInOrder) {
-  RawConn c(port_);
+  RawConn c(port());
   ASSERT_TRUE(c.ok());
   std::string batch;
   for (const char* target :
@@ -228,7 +213,7 @@ TEST_F(HttpAbuseTest, PipelinedRequestsAreAnsweredInOrder) {
 // One byte every 300 ms: each read succeeds, yet the request as a whole
 // must arrive within the read timeout, or the server hangs up.
 TEST_F(HttpAbuseTest, SlowlorisIsClosedByTheReadTimeout) {
-  RawConn c(port_);
+  RawConn c(port());
   ASSERT_TRUE(c.ok());
   const std::string drip =
       "GET /get-key HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(200, 'z');
@@ -249,7 +234,7 @@ TEST_F(HttpAbuseTest, SlowlorisIsClosedByTheReadTimeout) {
 TEST_F(HttpAbuseTest, SilentConnectionsAreClosedAfterTheKeepAliveTimeout) {
   std::vector<std::unique_ptr<RawConn>> idle;
   for (int i = 0; i < 50; ++i) {
-    idle.push_back(std::make_unique<RawConn>(port_));
+    idle.push_back(std::make_unique<RawConn>(port()));
     ASSERT_TRUE(idle.back()->ok());
   }
   const auto start = Clock::now();
@@ -260,7 +245,7 @@ TEST_F(HttpAbuseTest, SilentConnectionsAreClosedAfterTheKeepAliveTimeout) {
 }
 
 TEST_F(HttpAbuseTest, HalfClosedClientStillGetsItsAnswer) {
-  RawConn c(port_);
+  RawConn c(port());
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(c.Send("GET /get-keys?count=5 HTTP/1.1\r\nHost: x\r\n\r\n"));
   c.ShutdownWrite();
@@ -275,13 +260,13 @@ TEST_F(HttpAbuseTest, BadCountValuesGet400WithTheReason) {
   for (const std::string value :
        {"%zz", "%", "%4", "1%00", "99999999999999999999", "-1", "1e3", "0x10",
         "0", "", "+5", "10001", "1.5", "%20%31"}) {
-    const HttpResponse r = Get(port_, "/get-keys?count=" + value);
+    const HttpResponse r = Get(port(), "/get-keys?count=" + value);
     EXPECT_EQ(r.status, 400) << "count=" << value << ": " << r.body;
     EXPECT_NE(r.body.find("count"), std::string::npos) << r.body;
     EXPECT_EQ(std::count(r.body.begin(), r.body.end(), '\n'), 1) << r.body;
   }
   // Percent-encoded digits are digits.
-  const HttpResponse ok = Get(port_, "/get-keys?count=%31%30");
+  const HttpResponse ok = Get(port(), "/get-keys?count=%31%30");
   EXPECT_EQ(ok.status, 200) << ok.body;
   EXPECT_EQ(BodyLines(ok.body).size(), 10u);
 }

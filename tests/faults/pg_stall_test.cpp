@@ -31,7 +31,7 @@
 #include "tests/faults/tcp_proxy.h"
 #include "tests/support/http_client.h"
 #include "tests/support/postgres_server.h"
-#include "tests/support/process.h"
+#include "tests/support/stack.h"
 
 namespace forge::faults {
 namespace {
@@ -44,8 +44,6 @@ using testing::Get;
 using testing::HttpResponse;
 using testing::PostgresServer;
 using testing::Process;
-using testing::ShmName;
-using testing::TempDir;
 using testing::WaitUntil;
 using State = shm::BrokerState;
 
@@ -67,8 +65,16 @@ std::string Trim(std::string s) {
   return s;
 }
 
-class PgStallTest : public ::testing::Test {
+class PgStallTest : public ::testing::Test, public testing::Stack {
  protected:
+  PgStallTest()
+      : Stack({{"POOL_CAPACITY", std::to_string(kCapacity)},
+               {"RANGE_SIZE", "64"},
+               {"KEY_ORDER", "sequential"},
+               {"WORKERS", "1"},
+               {"EMPTY_WAIT_MS", std::to_string(kEmptyWaitMs)}},
+              testing::StackOptions::OwnStore(testing::StoreKind::kPostgres)),
+        pg_(postgres()) {}
   ~PgStallTest() override { ReleaseCounterLock(); }
 
   std::string ViaProxy(const TcpProxy& proxy) const {
@@ -76,39 +82,19 @@ class PgStallTest : public ::testing::Test {
            "/forge_test";
   }
 
-  Process StartBroker(const std::string& url, int timeout_ms) {
-    const Env env = {{"SHM_NAME", shm_.str()},
-                     {"DB_URL", url},
-                     {"POOL_CAPACITY", std::to_string(kCapacity)},
-                     {"RANGE_SIZE", "64"},
-                     {"KEY_ORDER", "sequential"},
-                     {"STORE_TIMEOUT_MS", std::to_string(timeout_ms)}};
-    return Process::Start({Bin("forge-broker")}, env, dir_.path());
+  Process StartBroker(const std::string& url, int timeout_ms) const {
+    return Stack::StartBroker(
+        {{"DB_URL", url}, {"STORE_TIMEOUT_MS", std::to_string(timeout_ms)}});
   }
 
   void StartFrontend() {
-    const Env env = {{"SHM_NAME", shm_.str()},
-                     {"HOST", "127.0.0.1"},
-                     {"PORT", std::to_string(port_)},
-                     {"WORKERS", "1"},
-                     {"EMPTY_WAIT_MS", std::to_string(kEmptyWaitMs)}};
-    frontend_.emplace(
-        Process::Start({Bin("forge-frontend")}, env, dir_.path()));
-    ASSERT_TRUE(WaitUntil([&] { return Get(port_, "/healthz").status == 200; },
-                          kDeadline))
-        << frontend_->Stderr();
+    HoldFrontend();
+    ASSERT_TRUE(WaitHealthy(kDeadline)) << frontend()->Stderr();
   }
 
   // The broker is up, its ring full and its hand stocked: it sleeps.
-  bool WaitIdle(RingConsumer& c, Process& broker) {
-    return c.Attach() && WaitUntil(
-                             [&] {
-                               const auto& b = c.segment().broker();
-                               return b.pid.load() == broker.pid() &&
-                                      c.segment().ring().Size() == kCapacity &&
-                                      b.producer_sleeping.load() == 1;
-                             },
-                             kDeadline);
+  static bool WaitIdle(RingConsumer& c, const Process& broker) {
+    return c.WaitBrokerIdle(broker.pid(), kDeadline);
   }
 
   // Another session locks the counter row FOR UPDATE and keeps it until
@@ -162,7 +148,7 @@ class PgStallTest : public ::testing::Test {
   std::optional<testing::json::Value> CtlStats() {
     const testing::RunResult r =
         testing::Run({Bin("forge-ctl"), "stats", "--json", "--interval", "0"},
-                     {{"SHM_NAME", shm_.str()}}, kDeadline, dir_.path());
+                     {{"SHM_NAME", shm()}}, kDeadline, dir().path());
     return testing::json::Parse(r.out);
   }
 
@@ -181,7 +167,7 @@ class PgStallTest : public ::testing::Test {
   void DrainOverHttp(std::vector<std::string>* keys) {
     for (int i = 0; i < 10000; ++i) {
       const Clock::time_point t0 = Clock::now();
-      const HttpResponse r = Get(port_, "/get-key");
+      const HttpResponse r = Get(port(), "/get-key");
       const auto took = Clock::now() - t0;
       EXPECT_LT(took, milliseconds(kEmptyWaitMs) + kAnswerSlack)
           << "answer " << r.status << " after " << keys->size() << " keys";
@@ -199,7 +185,7 @@ class PgStallTest : public ::testing::Test {
     std::size_t got = 0;
     ASSERT_TRUE(WaitUntil(
         [&] {
-          const HttpResponse r = Get(port_, "/get-key");
+          const HttpResponse r = Get(port(), "/get-key");
           if (r.status == 200) {
             keys->push_back(Trim(r.body));
             ++got;
@@ -265,7 +251,7 @@ class PgStallTest : public ::testing::Test {
         kDeadline))
         << broker.Stderr();
     EXPECT_TRUE(WaitUntil([&] { return CtlShowsStoreError(); }, kDeadline));
-    const HttpResponse still = Get(port_, "/get-key");
+    const HttpResponse still = Get(port(), "/get-key");
     EXPECT_EQ(still.status, 503) << still.body;
     const auto lines = LinesWith(broker.Stderr(), "store error");
     ASSERT_EQ(lines.size(), 1u) << "one line per run of errors, not per "
@@ -288,17 +274,13 @@ class PgStallTest : public ::testing::Test {
         << broker.Stderr();
   }
 
-  PostgresServer pg_;
-  TempDir dir_;
-  ShmName shm_;
-  int port_ = testing::FreePort();
-  std::optional<Process> frontend_;
+  PostgresServer& pg_;
   std::thread locker_;
 };
 
 TEST_F(PgStallTest, LockedCounterRowServesTheRingOverHttpThenResumes) {
   Process broker = StartBroker(pg_.url(), kShortTimeoutMs);
-  RingConsumer watch(shm_.str());  // reads the stats, never pops
+  RingConsumer watch(shm());  // reads the stats, never pops
   ASSERT_TRUE(WaitIdle(watch, broker)) << broker.Stderr();
   ASSERT_NO_FATAL_FAILURE(StartFrontend());
   ASSERT_NO_FATAL_FAILURE(HoldCounterLock());
@@ -312,7 +294,7 @@ TEST_F(PgStallTest, LockedCounterRowServesTheRingOverHttpThenResumes) {
 
 TEST_F(PgStallTest, SigtermWhileWaitingForTheLockExitsWithin3s) {
   Process broker = StartBroker(pg_.url(), kLongTimeoutMs);
-  RingConsumer c(shm_.str());  // no worker attached: the broker drains it
+  RingConsumer c(shm());  // no worker attached: the broker drains it
   ASSERT_TRUE(WaitIdle(c, broker)) << broker.Stderr();
   ASSERT_NO_FATAL_FAILURE(HoldCounterLock());
   ASSERT_TRUE(c.Pop(kCapacity / 2 + 1));  // below low water: a Reserve
@@ -335,7 +317,7 @@ TEST_F(PgStallTest, SigtermWhileWaitingForTheLockExitsWithin3s) {
 TEST_F(PgStallTest, BlackholedNetworkServesTheRingOverHttpThenResumes) {
   TcpProxy proxy(pg_.port());
   Process broker = StartBroker(ViaProxy(proxy), kShortTimeoutMs);
-  RingConsumer watch(shm_.str());
+  RingConsumer watch(shm());
   ASSERT_TRUE(WaitIdle(watch, broker)) << broker.Stderr();
   ASSERT_NO_FATAL_FAILURE(StartFrontend());
   proxy.SetBlackhole(true);
@@ -351,7 +333,7 @@ TEST_F(PgStallTest, BlackholedNetworkServesTheRingOverHttpThenResumes) {
 TEST_F(PgStallTest, SigtermWhileTheNetworkIsBlackholedExitsWithin3s) {
   TcpProxy proxy(pg_.port());
   Process broker = StartBroker(ViaProxy(proxy), kLongTimeoutMs);
-  RingConsumer c(shm_.str());
+  RingConsumer c(shm());
   ASSERT_TRUE(WaitIdle(c, broker)) << broker.Stderr();
   proxy.SetBlackhole(true);
   ASSERT_TRUE(c.Pop(kCapacity / 2 + 1));  // below low water: a Reserve

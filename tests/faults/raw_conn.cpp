@@ -1,14 +1,13 @@
 #include "tests/faults/raw_conn.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cerrno>
-#include <sstream>
+
+#include "tests/support/http_frame.h"
+#include "tests/support/loopback.h"
 
 namespace forge::faults {
 namespace {
@@ -16,42 +15,23 @@ namespace {
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(c));
-  return s;
-}
-
-std::string Trim(const std::string& s) {
-  const std::size_t a = s.find_first_not_of(" \t");
-  const std::size_t b = s.find_last_not_of(" \t\r");
-  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
-}
-
-// Parses one response at the start of buf; nullopt while incomplete.
+// Frames one response at the start of buf; nullopt while incomplete. A
+// malformed head becomes a response with `error` set, and takes the rest.
 std::optional<testing::HttpResponse> ParseOne(const std::string& buf,
                                               std::size_t* used) {
-  const std::size_t end = buf.find("\r\n\r\n");
-  if (end == std::string::npos) return std::nullopt;
+  testing::ResponseHead head;
+  const testing::Framing f = testing::FrameResponse(buf, &head);
+  if (f == testing::Framing::kIncomplete) return std::nullopt;
   testing::HttpResponse r;
-  std::istringstream head(buf.substr(0, end));
-  std::string line;
-  std::getline(head, line);
-  if (line.rfind("HTTP/1.", 0) != 0 || line.size() < 12) {
-    r.error = "malformed status line: " + line;
+  if (f == testing::Framing::kMalformed) {
+    r.error = "malformed response head: " + buf.substr(0, 200);
     *used = buf.size();
     return r;
   }
-  r.status = std::atoi(line.c_str() + 9);
-  while (std::getline(head, line)) {
-    const std::size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    r.headers[Lower(line.substr(0, colon))] = Trim(line.substr(colon + 1));
-  }
-  const std::size_t length = std::stoul(
-      r.Header("Content-Length").empty() ? "0" : r.Header("Content-Length"));
-  if (buf.size() < end + 4 + length) return std::nullopt;
-  r.body = buf.substr(end + 4, length);
-  *used = end + 4 + length;
+  r.status = head.status;
+  r.headers = std::move(head.headers);
+  r.body = buf.substr(head.head_size, head.body_size);
+  *used = head.head_size + head.body_size;
   return r;
 }
 
@@ -68,21 +48,9 @@ std::vector<testing::HttpResponse> TakeResponses(std::string* buf) {
   }
 }
 
-RawConn::RawConn(int port) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd_ >= 0 && ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr),
-                            sizeof(addr)) != 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
-  // Bounded sends: a server that stops reading cannot wedge the test.
-  const timeval tv{5, 0};
-  if (fd_ >= 0) ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
+// Bounded sends: a server that stops reading cannot wedge the test.
+RawConn::RawConn(int port)
+    : fd_(testing::ConnectLoopback(port, milliseconds(5000))) {}
 
 RawConn::~RawConn() {
   if (fd_ >= 0) ::close(fd_);

@@ -5,7 +5,7 @@
 // Contract
 //   * Every wait is bounded by the deadline it is given; nothing blocks
 //     forever. The socket is closed by the destructor.
-//   * Responses are framed by Content-Length (the server never chunks).
+//   * Responses are framed by tests/support/http_frame.h.
 //   * Not thread-safe per object.
 #pragma once
 

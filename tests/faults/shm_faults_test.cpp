@@ -36,7 +36,7 @@
 #include "tests/faults/fault_util.h"
 #include "tests/integration/background_load.h"
 #include "tests/support/http_client.h"
-#include "tests/support/process.h"
+#include "tests/support/stack.h"
 
 namespace forge::faults {
 namespace {
@@ -46,8 +46,6 @@ using testing::Bin;
 using testing::Env;
 using testing::Get;
 using testing::Process;
-using testing::ShmName;
-using testing::TempDir;
 using testing::WaitUntil;
 
 constexpr std::uint64_t kCapacity = 256;
@@ -70,30 +68,47 @@ void Poke(const std::string& path, off_t offset, const void* data,
   ::close(fd);
 }
 
-class ShmFaultTest : public ::testing::Test {
+// The pids of the workers that logged "attached segment".
+std::vector<pid_t> AttachedWorkers(const std::string& frontend_stderr) {
+  std::vector<pid_t> pids;
+  for (const std::string& line :
+       LinesWith(frontend_stderr, "attached segment")) {
+    const auto open = line.find('[');
+    const auto close = line.find(']', open);
+    if (open == std::string::npos || close == std::string::npos) continue;
+    pids.push_back(std::stoi(line.substr(open + 1, close - open - 1)));
+  }
+  return pids;
+}
+
+class ShmFaultTest : public ::testing::Test, public testing::Stack {
  protected:
-  Env BaseEnv() const {
-    return {{"SHM_NAME", shm_.str()},
-            {"DB_URL", "sqlite:" + (dir_ / "forge.db")},
-            {"POOL_CAPACITY", std::to_string(kCapacity)},
-            {"RANGE_SIZE", "64"},
-            {"KEY_ORDER", "sequential"},
-            {"HOST", "127.0.0.1"},
-            {"PORT", std::to_string(port_)},
-            {"WORKERS", std::to_string(kWorkers)},
-            {"EMPTY_WAIT_MS", "50"}};
+  ShmFaultTest()
+      : Stack({{"POOL_CAPACITY", std::to_string(kCapacity)},
+               {"RANGE_SIZE", "64"},
+               {"KEY_ORDER", "sequential"},
+               {"WORKERS", std::to_string(kWorkers)},
+               {"EMPTY_WAIT_MS", "50"}}) {}
+
+  Env BaseEnv() const { return MakeEnv(); }
+  std::string Path() const { return shm::Segment::ObjectPath(shm()); }
+
+  // Every worker of `frontend` attached (their pids in *workers) and keys
+  // served.
+  void WaitServing(const Process& frontend, std::vector<pid_t>* workers) {
+    ASSERT_TRUE(WaitUntil(
+        [&] { return AttachedWorkers(frontend.Stderr()).size() == kWorkers; },
+        kDeadline))
+        << frontend.Stderr();
+    *workers = AttachedWorkers(frontend.Stderr());
+    ASSERT_TRUE(WaitUntil([&] { return Get(port(), "/get-key").status == 200; },
+                          kDeadline));
   }
-  Process Start(const std::string& program, const Env& extra = {}) {
-    Env env = BaseEnv();
-    for (const auto& [k, v] : extra) env[k] = v;
-    return Process::Start({Bin(program)}, env, dir_.path());
-  }
-  std::string Path() const { return shm::Segment::ObjectPath(shm_.str()); }
 
   // A real segment, left behind by a broker that stopped cleanly.
   void MakeSegment() {
     Process broker = Start("forge-broker");
-    RingConsumer c(shm_.str());
+    RingConsumer c(shm());
     ASSERT_TRUE(c.Attach()) << broker.Stderr();
     ASSERT_TRUE(WaitUntil(
         [&] { return c.segment().ring().Size() == kCapacity; }, kDeadline));
@@ -105,7 +120,7 @@ class ShmFaultTest : public ::testing::Test {
   void ExpectCtlRefuses(const std::string& needle) {
     const testing::RunResult r =
         testing::Run({Bin("forge-ctl"), "stats", "--interval", "0"}, BaseEnv(),
-                     kDeadline, dir_.path());
+                     kDeadline, dir().path());
     EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
     const auto lines = Lines(r.err);
     ASSERT_EQ(lines.size(), 1u) << r.err;
@@ -130,11 +145,11 @@ class ShmFaultTest : public ::testing::Test {
     ASSERT_TRUE(WaitUntil([&] { return said() == kWorkers; }, kDeadline))
         << frontend.Stderr();
     for (int i = 0; i < 10; ++i) {
-      const auto r = Get(port_, "/get-key");
+      const auto r = Get(port(), "/get-key");
       EXPECT_EQ(r.status, 503) << r.body << r.error;
       EXPECT_EQ(r.body.find('\n'), r.body.size() - 1) << r.body;
     }
-    EXPECT_EQ(Get(port_, "/healthz").status, 503);
+    EXPECT_EQ(Get(port(), "/healthz").status, 503);
     // Requests and the 150 ms maintenance retried: still one line each.
     EXPECT_EQ(said(), static_cast<std::size_t>(kWorkers)) << frontend.Stderr();
     EXPECT_TRUE(frontend.Running());
@@ -150,10 +165,6 @@ class ShmFaultTest : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(ExpectFrontendRefuses(needle));
     EXPECT_TRUE(FileBytes(Path()) == before) << "the segment was modified";
   }
-
-  TempDir dir_;
-  ShmName shm_;
-  int port_ = testing::FreePort();
 };
 
 TEST_F(ShmFaultTest, ForeignMagicIsRefusedByEveryProgram) {
@@ -197,9 +208,9 @@ TEST_F(ShmFaultTest, WrongSizeIsRefusedByReadersAndReplacedByTheBroker) {
       },
       kDeadline))
       << frontend.Stderr();
-  EXPECT_EQ(Get(port_, "/get-key").status, 503);
+  EXPECT_EQ(Get(port(), "/get-key").status, 503);
   Process broker = Start("forge-broker");
-  ASSERT_TRUE(WaitUntil([&] { return Get(port_, "/get-key").status == 200; },
+  ASSERT_TRUE(WaitUntil([&] { return Get(port(), "/get-key").status == 200; },
                         kDeadline))
       << broker.Stderr() << frontend.Stderr();
   EXPECT_EQ(LinesWith(broker.Stderr(), "replaced").size(), 1u)
@@ -241,7 +252,7 @@ TEST_F(ShmFaultTest, OtherCapacityIsReplacedOnlyWhenNoWorkerIsAttached) {
 
 TEST_F(ShmFaultTest, SecondBrokerIsRefusedNamingTheFirst) {
   Process first = Start("forge-broker");
-  RingConsumer c(shm_.str());
+  RingConsumer c(shm());
   ASSERT_TRUE(c.Attach());
   ASSERT_TRUE(
       WaitUntil([&] { return c.segment().broker().pid.load() == first.pid(); },
@@ -255,7 +266,7 @@ TEST_F(ShmFaultTest, SecondBrokerIsRefusedNamingTheFirst) {
 // it, keeps those keys (they are served first) and adds only new ones.
 TEST_F(ShmFaultTest, StaleSegmentOfAKilledBrokerIsReattachedKeepingItsKeys) {
   Process first = Start("forge-broker");
-  RingConsumer c(shm_.str());
+  RingConsumer c(shm());
   ASSERT_TRUE(c.Attach());
   ASSERT_TRUE(c.Pop(kCapacity + 100)) << first.Stderr();
   ASSERT_TRUE(WaitUntil([&] { return c.segment().ring().Size() == kCapacity; },
@@ -293,19 +304,6 @@ TEST_F(ShmFaultTest, StaleSegmentOfAKilledBrokerIsReattachedKeepingItsKeys) {
 // files at the segment's name. No process dies of a signal, each says why
 // in one line, and no key is served twice.
 
-// The pids of the workers that logged "attached segment".
-std::vector<pid_t> AttachedWorkers(const std::string& frontend_stderr) {
-  std::vector<pid_t> pids;
-  for (const std::string& line :
-       LinesWith(frontend_stderr, "attached segment")) {
-    const auto open = line.find('[');
-    const auto close = line.find(']', open);
-    if (open == std::string::npos || close == std::string::npos) continue;
-    pids.push_back(std::stoi(line.substr(open + 1, close - open - 1)));
-  }
-  return pids;
-}
-
 // forge-ctl `args`: exit 1 and exactly one line (stdout and stderr
 // together) containing `needle`, within the deadline (nothing blocks).
 void ExpectCtlOneLine(const std::vector<std::string>& args, const Env& env,
@@ -325,20 +323,15 @@ void ExpectCtlOneLine(const std::vector<std::string>& args, const Env& env,
 TEST_F(ShmFaultTest, TruncatedUnderLoadKillsNoProcessAndEveryoneSaysWhy) {
   Process broker = Start("forge-broker");
   Process frontend = Start("forge-frontend");
-  ASSERT_TRUE(WaitUntil(
-      [&] { return AttachedWorkers(frontend.Stderr()).size() == kWorkers; },
-      kDeadline))
-      << frontend.Stderr();
-  const std::vector<pid_t> workers = AttachedWorkers(frontend.Stderr());
-  ASSERT_TRUE(WaitUntil([&] { return Get(port_, "/get-key").status == 200; },
-                        kDeadline));
+  std::vector<pid_t> workers;
+  ASSERT_NO_FATAL_FAILURE(WaitServing(frontend, &workers));
   const std::string expected = "truncated to 100 bytes (expected " +
                                std::to_string(shm::SegmentSize(kCapacity)) +
                                ")";
   testing::ChaosLoadResult result;
   {
     testing::ChaosLoadOptions o;
-    o.port = port_;
+    o.port = port();
     o.connections = 8;
     o.target = [](std::size_t, std::size_t n) {
       return n % 2 == 0 ? std::string("/get-key")
@@ -370,10 +363,10 @@ TEST_F(ShmFaultTest, TruncatedUnderLoadKillsNoProcessAndEveryoneSaysWhy) {
     named = named || body.find(expected) != std::string::npos;
   }
   EXPECT_TRUE(named) << result.bodies_503.front();
-  const auto r = Get(port_, "/get-key");
+  const auto r = Get(port(), "/get-key");
   EXPECT_EQ(r.status, 503);
   EXPECT_NE(r.body.find(expected), std::string::npos) << r.body;
-  EXPECT_NE(Get(port_, "/healthz").body.find(expected), std::string::npos);
+  EXPECT_NE(Get(port(), "/healthz").body.find(expected), std::string::npos);
   // The workers are the same processes: none died (of SIGBUS or else).
   for (const pid_t pid : workers) EXPECT_TRUE(base::ProcessAlive(pid)) << pid;
   EXPECT_EQ(AttachedWorkers(frontend.Stderr()).size(), workers.size());
@@ -382,7 +375,7 @@ TEST_F(ShmFaultTest, TruncatedUnderLoadKillsNoProcessAndEveryoneSaysWhy) {
   // forge-ctl on the truncated file: exit 1, one line.
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"stats", "--interval", "0"}, {"stats", "--json"}, {"check"}}) {
-    ExpectCtlOneLine(args, BaseEnv(), dir_.path(), "100 bytes");
+    ExpectCtlOneLine(args, BaseEnv(), dir().path(), "100 bytes");
   }
   EXPECT_TRUE(frontend.Running());
   frontend.Signal(SIGTERM);
@@ -395,25 +388,20 @@ TEST_F(ShmFaultTest, TruncatedUnderLoadKillsNoProcessAndEveryoneSaysWhy) {
 TEST_F(ShmFaultTest, DeletedSegmentIsSaidAndANewOneIsFollowed) {
   Process broker = Start("forge-broker");
   Process frontend = Start("forge-frontend");
-  ASSERT_TRUE(WaitUntil(
-      [&] { return AttachedWorkers(frontend.Stderr()).size() == kWorkers; },
-      kDeadline))
-      << frontend.Stderr();
-  const std::vector<pid_t> workers = AttachedWorkers(frontend.Stderr());
-  ASSERT_TRUE(WaitUntil([&] { return Get(port_, "/get-key").status == 200; },
-                        kDeadline));
+  std::vector<pid_t> workers;
+  ASSERT_NO_FATAL_FAILURE(WaitServing(frontend, &workers));
   ASSERT_EQ(::unlink(Path().c_str()), 0);
   EXPECT_EQ(broker.Wait(kDeadline), 2) << broker.Stderr();
   ExpectOneErrorLine(broker.Stderr(), {"was deleted", Path()});
   ASSERT_TRUE(WaitUntil(
       [&] {
-        const auto r = Get(port_, "/get-key");
+        const auto r = Get(port(), "/get-key");
         return r.status == 503 &&
                r.body.find("was deleted") != std::string::npos;
       },
       kDeadline));
   Process second = Start("forge-broker");
-  ASSERT_TRUE(WaitUntil([&] { return Get(port_, "/get-key").status == 200; },
+  ASSERT_TRUE(WaitUntil([&] { return Get(port(), "/get-key").status == 200; },
                         kDeadline))
       << second.Stderr() << frontend.Stderr();
   for (const pid_t pid : workers) EXPECT_TRUE(base::ProcessAlive(pid)) << pid;
@@ -457,14 +445,14 @@ TEST_F(ShmFaultTest, SpecialFileAtTheNameIsRefusedAtOnceByEveryProgram) {
     const std::string needle = "is " + kind.name + ", not a regular file";
     for (const auto& args : std::vector<std::vector<std::string>>{
              {"stats", "--interval", "0"}, {"stats", "--json"}, {"check"}}) {
-      ExpectCtlOneLine(args, BaseEnv(), dir_.path(), needle);
+      ExpectCtlOneLine(args, BaseEnv(), dir().path(), needle);
     }
     ASSERT_NO_FATAL_FAILURE(ExpectBrokerRefuses(needle));
     {
       Process frontend = Start("forge-frontend");
       ASSERT_TRUE(WaitUntil(
           [&] {
-            const auto r = Get(port_, "/get-key");
+            const auto r = Get(port(), "/get-key");
             return r.status == 503 && r.body.find(needle) != std::string::npos;
           },
           kDeadline))

@@ -19,17 +19,14 @@
 
 #include "tests/faults/disk_space.h"
 #include "tests/faults/fault_util.h"
-#include "tests/support/process.h"
+#include "tests/support/stack.h"
 
 namespace forge::faults {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::Bin;
 using testing::Env;
 using testing::Process;
-using testing::ShmName;
-using testing::TempDir;
 using testing::WaitUntil;
 using State = shm::BrokerState;
 
@@ -74,37 +71,30 @@ void ExpectDurablyReserved(const std::vector<std::string>& keys,
   EXPECT_EQ(bad, 0u);
 }
 
-class StoreFaultTest : public ::testing::Test {
+class StoreFaultTest : public ::testing::Test, public testing::Stack {
  protected:
+  StoreFaultTest()
+      : Stack({{"POOL_CAPACITY", std::to_string(kCapacity)},
+               {"RANGE_SIZE", "64"},
+               {"KEY_ORDER", "sequential"}}) {}
+
   Env BrokerEnv(const std::string& db) const {
-    return {{"SHM_NAME", shm_.str()},
-            {"DB_URL", "sqlite:" + db},
-            {"POOL_CAPACITY", std::to_string(kCapacity)},
-            {"RANGE_SIZE", "64"},
-            {"KEY_ORDER", "sequential"}};
+    return MakeEnv({{"DB_URL", "sqlite:" + db}});
   }
-  Process StartBroker(const std::string& db) {
-    return Process::Start({Bin("forge-broker")}, BrokerEnv(db), dir_.path());
+  Process StartBroker(const std::string& db) const {
+    return Stack::StartBroker({{"DB_URL", "sqlite:" + db}});
   }
-  std::string Db() const { return dir_ / "forge.db"; }
+  std::string Db() const { return dir() / "forge.db"; }
 
   // The broker is up, its ring full and its hand stocked: it sleeps.
-  bool WaitIdle(RingConsumer& c, Process& broker) {
-    return c.Attach() && WaitUntil(
-                             [&] {
-                               const auto& b = c.segment().broker();
-                               return b.pid.load() == broker.pid() &&
-                                      c.segment().ring().Size() ==
-                                          c.segment().header().capacity &&
-                                      b.producer_sleeping.load() == 1;
-                             },
-                             kDeadline);
+  static bool WaitIdle(RingConsumer& c, const Process& broker) {
+    return c.WaitBrokerIdle(broker.pid(), kDeadline);
   }
 
   // Creates a store with a clean broker run, then stops it.
   void CreateStore() {
     Process broker = StartBroker(Db());
-    RingConsumer c(shm_.str());
+    RingConsumer c(shm());
     ASSERT_TRUE(WaitIdle(c, broker)) << broker.Stderr();
     broker.Signal(SIGTERM);
     ASSERT_EQ(broker.Wait(kDeadline), 0) << broker.Stderr();
@@ -112,7 +102,7 @@ class StoreFaultTest : public ::testing::Test {
 
   // The pid the segment names as its (latest) broker.
   std::int32_t SegmentBrokerPid() {
-    RingConsumer c(shm_.str());
+    RingConsumer c(shm());
     EXPECT_TRUE(c.Attach());
     return c.segment().broker().pid.load();
   }
@@ -124,14 +114,11 @@ class StoreFaultTest : public ::testing::Test {
     EXPECT_EQ(broker.Wait(kDeadline), 2) << broker.Stderr();
     return ExpectOneErrorLine(broker.Stderr(), needles);
   }
-
-  TempDir dir_;
-  ShmName shm_;
 };
 
 TEST_F(StoreFaultTest, LockHeldPastTheBusyTimeoutIsRetriedWhileServing) {
   Process broker = StartBroker(Db());
-  RingConsumer c(shm_.str());
+  RingConsumer c(shm());
   ASSERT_TRUE(WaitIdle(c, broker)) << broker.Stderr();
   SQLite::Database locker(Db(), SQLite::OPEN_READWRITE);
   locker.exec("BEGIN EXCLUSIVE");
@@ -167,11 +154,11 @@ TEST_F(StoreFaultTest, LockHeldPastTheBusyTimeoutIsRetriedWhileServing) {
 TEST_F(StoreFaultTest, PathThroughAFileExits2BeforeTouchingTheSegment) {
   ExpectRefused("/dev/null/forge.db",
                 {"/dev/null/forge.db", "Not a directory"});
-  EXPECT_FALSE(std::filesystem::exists(shm::Segment::ObjectPath(shm_.str())));
+  EXPECT_FALSE(std::filesystem::exists(shm::Segment::ObjectPath(shm())));
 }
 
 TEST_F(StoreFaultTest, ImmutableDirectoryExits2WithOneLine) {
-  const std::string sub = dir_ / "locked";
+  const std::string sub = dir() / "locked";
   ASSERT_EQ(::mkdir(sub.c_str(), 0700), 0);
   Immutable flag(sub);
   if (!flag.ok()) {
@@ -184,7 +171,7 @@ TEST_F(StoreFaultTest, ImmutableDirectoryExits2WithOneLine) {
 
 TEST_F(StoreFaultTest, ExistingStoreInAnImmutableDirectoryExits2) {
   ASSERT_NO_FATAL_FAILURE(CreateStore());
-  Immutable flag(dir_.path());
+  Immutable flag(dir().path());
   if (!flag.ok()) GTEST_SKIP() << "no immutable flag: " << flag.error();
   // SQLite cannot create the -wal file next to the store.
   ExpectRefused(Db(), {"forge.db", "writable"});
@@ -202,11 +189,11 @@ TEST_F(StoreFaultTest, ReadOnlyStoreFileExits2BeforeServing) {
 }
 
 TEST_F(StoreFaultTest, FullDiskIsRetriedAndNothingUnreservedIsServed) {
-  DiskSpace disk(dir_ / "small");
+  DiskSpace disk(dir() / "small");
   ASSERT_TRUE(disk.ready()) << disk.error();
   const std::string db = disk.path() + "/forge.db";
-  Process broker = disk.StartBroker(BrokerEnv(db), dir_.path());
-  RingConsumer c(shm_.str());
+  Process broker = disk.StartBroker(BrokerEnv(db), dir().path());
+  RingConsumer c(shm());
   ASSERT_TRUE(WaitIdle(c, broker)) << broker.Stderr();
   // Idle: nothing is being reserved, so this is all the store gave out.
   const std::uint64_t reserved = c.segment().broker().store_next.load();
@@ -251,7 +238,7 @@ TEST_F(StoreFaultTest, FullDiskIsRetriedAndNothingUnreservedIsServed) {
 TEST_F(StoreFaultTest, GarbageFileAtStartExits2WithOneLine) {
   std::ofstream(Db(), std::ios::binary) << std::string(8192, '\x5a');
   ExpectRefused(Db(), {"forge.db", "not a usable SQLite database"});
-  EXPECT_FALSE(std::filesystem::exists(shm::Segment::ObjectPath(shm_.str())));
+  EXPECT_FALSE(std::filesystem::exists(shm::Segment::ObjectPath(shm())));
 }
 
 // Overwrites every byte of `path` with random ones (same size).
@@ -265,7 +252,7 @@ void Scribble(const std::string& path, std::mt19937_64& rng) {
 
 TEST_F(StoreFaultTest, GarbageWrittenWhileRunningStopsTheBrokerWithoutRepeats) {
   Process broker = StartBroker(Db());
-  RingConsumer c(shm_.str());
+  RingConsumer c(shm());
   ASSERT_TRUE(WaitIdle(c, broker)) << broker.Stderr();
   const std::uint64_t reserved = c.segment().broker().store_next.load();
   ASSERT_TRUE(c.Pop(kCapacity));  // served before the damage

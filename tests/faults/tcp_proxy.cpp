@@ -13,19 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/loopback.h"
 namespace forge::faults {
 namespace {
 
 constexpr int kPollMs = 10;
 constexpr std::size_t kChunk = 64 * 1024;
-
-sockaddr_in Loopback(int port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return addr;
-}
 
 void NonBlocking(int fd) {
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -76,7 +69,7 @@ TcpProxy::TcpProxy(int target_port) : target_port_(target_port) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int one = 1;
   ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr = Loopback(0);
+  sockaddr_in addr = testing::LoopbackAddress(0);
   socklen_t len = sizeof addr;
   if (listen_fd_ < 0 ||
       ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) !=
@@ -125,10 +118,8 @@ void TcpProxy::Loop() {
       p.client = fd;
       p.generation = generation;
       if (!hole) {
-        p.server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        const sockaddr_in to = Loopback(target_port_);
-        if (::connect(p.server, reinterpret_cast<const sockaddr*>(&to),
-                      sizeof to) != 0) {
+        p.server = testing::ConnectLoopback(target_port_);
+        if (p.server < 0) {
           p.Close();
           continue;
         }

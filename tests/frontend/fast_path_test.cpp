@@ -19,6 +19,8 @@
 #include "frontend/server.h"
 #include "tests/frontend/fake_backend.h"
 #include "tests/support/http_client.h"
+#include "tests/support/http_frame.h"
+#include "tests/support/loopback.h"
 
 namespace forge::frontend {
 namespace {
@@ -211,17 +213,11 @@ class Served {
 // Sends `bytes` in one write and returns everything until the server
 // closes (or 5 s pass).
 std::string Exchange(int port, const std::string& bytes) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  const int fd =
+      forge::testing::ConnectLoopback(port, std::chrono::milliseconds(5000));
   std::string got;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(bytes.size())) {
+  if (fd >= 0 && ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+                     static_cast<ssize_t>(bytes.size())) {
     char buf[4096];
     for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) {
       got.append(buf, static_cast<std::size_t>(n));
@@ -236,24 +232,21 @@ struct Answer {
   std::string body;
 };
 
-// Splits a byte stream of responses (each with Content-Length).
+// Splits a byte stream into its complete responses.
 std::vector<Answer> Split(std::string_view stream) {
   std::vector<Answer> out;
-  while (!stream.empty()) {
-    const std::size_t end = stream.find("\r\n\r\n");
-    if (end == std::string_view::npos) break;
-    std::string head(stream.substr(0, end + 2));
+  forge::testing::ResponseHead h;
+  while (forge::testing::FrameResponse(stream, &h) ==
+         forge::testing::Framing::kComplete) {
+    std::string head(stream.substr(0, h.head_size - 2));
     for (std::size_t i = head.find("\r\n"); i != std::string::npos;
          i = head.find("\r\n", i + 2)) {
       for (std::size_t j = i + 2; j < head.size() && head[j] != ':'; ++j) {
         head[j] = static_cast<char>(std::tolower(head[j]));
       }
     }
-    const std::size_t cl = head.find("content-length: ");
-    const std::size_t length =
-        cl == std::string::npos ? 0 : std::stoul(head.substr(cl + 16));
-    out.push_back({head, std::string(stream.substr(end + 4, length))});
-    stream.remove_prefix(std::min(stream.size(), end + 4 + length));
+    out.push_back({head, std::string(stream.substr(h.head_size, h.body_size))});
+    stream.remove_prefix(h.head_size + h.body_size);
   }
   return out;
 }

@@ -16,29 +16,15 @@
 #include <thread>
 #include <vector>
 
-#include "base/process.h"
-#include "shm/segment.h"
-#include "shm/workers.h"
 #include "tests/integration/background_load.h"
 #include "tests/integration/stall_meter.h"
 #include "tests/support/http_client.h"
-#include "tests/support/process.h"
+#include "tests/support/stack.h"
 
-namespace forge {
+namespace forge::testing {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::Bin;
-using testing::Env;
-using testing::Get;
-using testing::LoadOptions;
-using testing::LoadResult;
-using testing::Process;
-using testing::RawRequest;
-using testing::RunLoad;
-using testing::ShmName;
-using testing::TempDir;
-using testing::WaitUntil;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kDeadline = milliseconds(20000);
@@ -87,75 +73,19 @@ std::uint64_t SumOf(const std::string& metrics, const std::string& prefix) {
   return sum;
 }
 
-class FrontendProcessTest : public ::testing::Test {
+class FrontendProcessTest : public ::testing::Test, public Stack {
  protected:
-  Env BaseEnv() const {
-    return {{"SHM_NAME", shm_.str()},
-            {"DB_URL", "sqlite:" + (dir_ / "forge.db")},
-            {"HOST", "127.0.0.1"},
-            {"PORT", std::to_string(port_)},
-            {"WORKERS", std::to_string(kWorkers)},
-            {"HTTP_THREADS", "8"},
-            {"RANGE_SIZE", "10000"},
-            {"EMPTY_WAIT_MS", "200"}};
-  }
-  static Env With(Env env, const Env& extra) {
-    for (const auto& [k, v] : extra) env[k] = v;
-    return env;
-  }
+  FrontendProcessTest()
+      : Stack({{"WORKERS", std::to_string(kWorkers)},
+               {"HTTP_THREADS", "8"},
+               {"RANGE_SIZE", "10000"},
+               {"EMPTY_WAIT_MS", "200"}}) {}
 
-  Process StartBroker(const Env& extra = {}) {
-    return Process::Start({Bin("forge-broker")}, With(BaseEnv(), extra),
-                          dir_.path());
-  }
-  Process StartFrontend(const Env& extra = {}) {
-    return Process::Start({Bin("forge-frontend")}, With(BaseEnv(), extra),
-                          dir_.path());
-  }
-  bool WaitHealthy() {
-    return WaitUntil([&] { return Get(port_, "/healthz").status == 200; },
-                     kDeadline);
-  }
   // Broker and frontend up, /healthz answering 200.
-  void StartBoth(const Env& extra = {}) {
-    broker_.emplace(StartBroker(extra));
-    frontend_.emplace(StartFrontend(extra));
-    ASSERT_TRUE(WaitHealthy()) << frontend_->Stderr() << broker_->Stderr();
-  }
+  void StartBoth(const Env& extra = {}) { ASSERT_TRUE(Up(extra)) << Logs(); }
   LoadOptions Load(std::size_t connections, std::size_t requests) const {
-    LoadOptions o;
-    o.port = port_;
-    o.connections = connections;
-    o.requests = requests;
-    o.deadline = milliseconds(120000);
-    return o;
+    return LoadOptions::On(port(), connections, requests, milliseconds(120000));
   }
-
-  // Pids of the live workers of the frontend whose master is `master`, from
-  // their stats slots in the segment.
-  std::vector<pid_t> WorkerPids(pid_t master) {
-    std::vector<pid_t> pids;
-    try {
-      const auto seg = shm::ReadOnlySegment::Attach(shm_.str());
-      for (std::uint32_t i = 0; i < shm::kMaxWorkers; ++i) {
-        const shm::WorkerSlot& w = seg.worker(i);
-        const pid_t pid = w.pid.load();
-        if (pid > 0 && base::ProcessAlive(pid) &&
-            w.frontend_pid.load() == static_cast<std::uint32_t>(master)) {
-          pids.push_back(pid);
-        }
-      }
-    } catch (const shm::SegmentError&) {
-    }
-    std::sort(pids.begin(), pids.end());
-    return pids;
-  }
-
-  TempDir dir_;
-  ShmName shm_;
-  int port_ = testing::FreePort();
-  std::optional<Process> broker_;
-  std::optional<Process> frontend_;
 };
 
 // The seed's test: 100,000 GET /get-key from 1,000 keep-alive connections.
@@ -169,8 +99,8 @@ TEST_F(FrontendProcessTest, HundredThousandKeysFromAThousandConnections) {
   EXPECT_EQ(r.connect_failures, 0u) << r.Summary();
   EXPECT_EQ(r.Starved(), 0u) << "every connection is served: " << r.Summary();
   EXPECT_EQ(ExpectUniqueKeys(KeysOf(r)), 100000u);
-  EXPECT_EQ(frontend_->Stderr().find("WARN"), std::string::npos)
-      << frontend_->Stderr();
+  EXPECT_EQ(frontend()->Stderr().find("WARN"), std::string::npos)
+      << frontend()->Stderr();
 }
 
 TEST_F(FrontendProcessTest, BatchesMixedWithSinglesNeverRepeatAKey) {
@@ -217,7 +147,7 @@ TEST_F(FrontendProcessTest, MillionKeyBatchesAnswerInTimeUnderSingleKeyLoad) {
   // 64 keep-alive connections hammer /get-key until the batches are done.
   testing::StallMeter stalls;
   testing::ChaosLoadOptions o;
-  o.port = port_;
+  o.port = port();
   o.connections = 64;
   testing::BackgroundLoad load(o);
   ASSERT_TRUE(
@@ -229,7 +159,7 @@ TEST_F(FrontendProcessTest, MillionKeyBatchesAnswerInTimeUnderSingleKeyLoad) {
   const auto end = Clock::now() + kRun;
   while (Clock::now() < end && took.size() < 20) {
     const auto start = Clock::now();
-    const auto r = Get(port_, "/get-keys?count=" + std::to_string(kBatch),
+    const auto r = Get(port(), "/get-keys?count=" + std::to_string(kBatch),
                        milliseconds(30000));
     took.push_back(
         std::chrono::duration_cast<milliseconds>(Clock::now() - start));
@@ -277,47 +207,46 @@ TEST_F(FrontendProcessTest, MillionKeyBatchesAnswerInTimeUnderSingleKeyLoad) {
 
 TEST_F(FrontendProcessTest, EmptyRingAnswers503InTimeAndRecoversWithTheBroker) {
   StartBoth({{"POOL_CAPACITY", "1024"}});
-  broker_->Signal(SIGTERM);
-  ASSERT_EQ(broker_->Wait(kDeadline), 0) << broker_->Stderr();
+  broker()->Signal(SIGTERM);
+  ASSERT_EQ(broker()->Wait(kDeadline), 0) << broker()->Stderr();
   // Drain what the ring still holds.
   ASSERT_TRUE(WaitUntil(
-      [&] { return Get(port_, "/get-keys?count=10000").status == 503; },
+      [&] { return Get(port(), "/get-keys?count=10000").status == 503; },
       kDeadline));
   const auto start = Clock::now();
-  const auto r = Get(port_, "/get-key");
+  const auto r = Get(port(), "/get-key");
   const auto took = Clock::now() - start;
   EXPECT_EQ(r.status, 503) << r.error;
   EXPECT_EQ(r.Header("Retry-After"), "1");
-  EXPECT_EQ(r.body, "no broker is running on segment '" + shm_.str() +
-                        "' (start forge-broker with SHM_NAME=" + shm_.str() +
-                        ")\n");
+  EXPECT_EQ(r.body, "no broker is running on segment '" + shm() +
+                        "' (start forge-broker with SHM_NAME=" + shm() + ")\n");
   EXPECT_GE(took, milliseconds(190)) << "waited EMPTY_WAIT_MS for keys";
   EXPECT_LT(took, milliseconds(200 + 500)) << "then answered promptly";
-  EXPECT_EQ(Get(port_, "/healthz").status, 503);
+  EXPECT_EQ(Get(port(), "/healthz").status, 503);
 
-  broker_.emplace(StartBroker({{"POOL_CAPACITY", "1024"}}));
-  EXPECT_TRUE(WaitUntil([&] { return Get(port_, "/get-key").status == 200; },
+  broker().emplace(StartBroker({{"POOL_CAPACITY", "1024"}}));
+  EXPECT_TRUE(WaitUntil([&] { return Get(port(), "/get-key").status == 200; },
                         kDeadline))
-      << broker_->Stderr();
-  EXPECT_TRUE(frontend_->Running()) << "served again without a restart";
+      << broker()->Stderr();
+  EXPECT_TRUE(frontend()->Running()) << "served again without a restart";
 }
 
 TEST_F(FrontendProcessTest, StartsBeforeItsBrokerAndServesOnceItComes) {
-  frontend_.emplace(StartFrontend());
-  ASSERT_TRUE(
-      WaitUntil([&] { return Get(port_, "/get-key").status != 0; }, kDeadline));
-  const auto r = Get(port_, "/get-key");
+  frontend().emplace(StartFrontend());
+  ASSERT_TRUE(WaitUntil([&] { return Get(port(), "/get-key").status != 0; },
+                        kDeadline));
+  const auto r = Get(port(), "/get-key");
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(r.body.rfind("broker not started", 0), 0u) << r.body;
-  EXPECT_EQ(Get(port_, "/healthz").status, 503);
-  broker_.emplace(StartBroker());
-  EXPECT_TRUE(WaitHealthy()) << frontend_->Stderr();
-  EXPECT_TRUE(IsKey(Get(port_, "/get-key").body));
+  EXPECT_EQ(Get(port(), "/healthz").status, 503);
+  broker().emplace(StartBroker());
+  EXPECT_TRUE(WaitHealthy()) << frontend()->Stderr();
+  EXPECT_TRUE(IsKey(Get(port(), "/get-key").body));
 }
 
 TEST_F(FrontendProcessTest, AKilledWorkerIsReplacedAndTheLoadGoesOn) {
   StartBoth();
-  const pid_t master = frontend_->pid();
+  const pid_t master = frontend()->pid();
   ASSERT_TRUE(WaitUntil([&] { return WorkerPids(master).size() == kWorkers; },
                         kDeadline));
   const std::vector<pid_t> before = WorkerPids(master);
@@ -352,14 +281,14 @@ TEST_F(FrontendProcessTest, AKilledWorkerIsReplacedAndTheLoadGoesOn) {
                       std::back_inserter(fresh));
   ASSERT_EQ(fresh.size(), 1u);
   const auto ctl = testing::Run({Bin("forge-ctl"), "stats", "--json"},
-                                {{"SHM_NAME", shm_.str()}}, kDeadline);
+                                {{"SHM_NAME", shm()}}, kDeadline);
   EXPECT_EQ(ctl.exit_code, 0) << ctl.err;
   EXPECT_NE(ctl.out.find("\"pid\":" + std::to_string(fresh[0])),
             std::string::npos)
       << ctl.out;
-  EXPECT_NE(frontend_->Stderr().find("was killed by signal 9"),
+  EXPECT_NE(frontend()->Stderr().find("was killed by signal 9"),
             std::string::npos)
-      << frontend_->Stderr();
+      << frontend()->Stderr();
 }
 
 TEST_F(FrontendProcessTest, SigtermDuringLoadExitsZeroWithoutLosingARequest) {
@@ -371,8 +300,8 @@ TEST_F(FrontendProcessTest, SigtermDuringLoadExitsZeroWithoutLosingARequest) {
   LoadResult r;
   std::thread load([&] { r = RunLoad(o); });
   ASSERT_TRUE(WaitUntil([&] { return progress.load() >= 3000; }, kDeadline));
-  frontend_->Signal(SIGTERM);
-  EXPECT_EQ(frontend_->Wait(kDeadline), 0) << frontend_->Stderr();
+  frontend()->Signal(SIGTERM);
+  EXPECT_EQ(frontend()->Wait(kDeadline), 0) << frontend()->Stderr();
   load.join();
   // Every request sent got its full answer; each connection was told to
   // close (or closed while idle). Reconnecting is off here, so that the
@@ -384,36 +313,36 @@ TEST_F(FrontendProcessTest, SigtermDuringLoadExitsZeroWithoutLosingARequest) {
   EXPECT_EQ(r.Status(200), r.completed) << r.Summary();
   EXPECT_GE(r.completed, 3000u);
   ExpectUniqueKeys(KeysOf(r));
-  EXPECT_NE(Get(port_, "/healthz").error, "") << "the port is closed";
+  EXPECT_NE(Get(port(), "/healthz").error, "") << "the port is closed";
 }
 
 TEST_F(FrontendProcessTest, ErrorsOverRealHttp) {
   StartBoth({{"MAX_BATCH", "50"}});
-  EXPECT_EQ(Get(port_, "/nope").status, 404);
-  auto r = RawRequest(port_,
+  EXPECT_EQ(Get(port(), "/nope").status, 404);
+  auto r = RawRequest(port(),
                       "POST /get-key HTTP/1.1\r\nHost: x\r\n"
                       "Content-Length: 0\r\n\r\n");
   EXPECT_EQ(r.status, 405) << r.error;
   EXPECT_EQ(r.Header("Allow"), "GET");
-  r = RawRequest(port_, "HEAD /get-key HTTP/1.1\r\nHost: x\r\n\r\n");
+  r = RawRequest(port(), "HEAD /get-key HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(r.status, 405) << r.error;
   for (const char* q : {"", "?count=0", "?count=-1", "?count=abc", "?count=51",
                         "?count=1&count=2"}) {
-    r = Get(port_, std::string("/get-keys") + q);
+    r = Get(port(), std::string("/get-keys") + q);
     EXPECT_EQ(r.status, 400) << q;
     EXPECT_NE(r.body.find("1..50"), std::string::npos) << r.body;
   }
-  r = Get(port_, "/get-keys?count=50");
+  r = Get(port(), "/get-keys?count=50");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(std::count(r.body.begin(), r.body.end(), '\n'), 50);
-  r = Get(port_, "/metrics");
+  r = Get(port(), "/metrics");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(SumOf(r.body, "forge_keys_served_total{"), 50u) << r.body;
   // Every worker attaches within a control round, even one that has not
   // answered a request yet.
   EXPECT_TRUE(WaitUntil(
       [&] {
-        return Get(port_, "/metrics").body.find("forge_workers_alive 4\n") !=
+        return Get(port(), "/metrics").body.find("forge_workers_alive 4\n") !=
                std::string::npos;
       },
       kDeadline));
@@ -421,28 +350,28 @@ TEST_F(FrontendProcessTest, ErrorsOverRealHttp) {
 
 TEST_F(FrontendProcessTest, SighupIsIgnored) {
   StartBoth();
-  frontend_->Signal(SIGHUP);
+  frontend()->Signal(SIGHUP);
   EXPECT_TRUE(WaitUntil(
       [&] {
-        return frontend_->Stderr().find("SIGHUP ignored") != std::string::npos;
+        return frontend()->Stderr().find("SIGHUP ignored") != std::string::npos;
       },
       kDeadline));
-  EXPECT_EQ(Get(port_, "/get-key").status, 200);
-  EXPECT_TRUE(frontend_->Running());
+  EXPECT_EQ(Get(port(), "/get-key").status, 200);
+  EXPECT_TRUE(frontend()->Running());
 }
 
 TEST_F(FrontendProcessTest, ATakenPortIsAOneLineErrorAndExitCode1) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+  addr.sin_port = htons(static_cast<std::uint16_t>(port()));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   ASSERT_EQ(::listen(fd, 1), 0);
   Process frontend = StartFrontend();
   EXPECT_EQ(frontend.Wait(kDeadline), 1);
   const std::string err = frontend.Stderr();
-  EXPECT_NE(err.find("cannot listen on 127.0.0.1:" + std::to_string(port_) +
+  EXPECT_NE(err.find("cannot listen on 127.0.0.1:" + std::to_string(port()) +
                      ": Address already in use"),
             std::string::npos)
       << err;
@@ -451,4 +380,4 @@ TEST_F(FrontendProcessTest, ATakenPortIsAOneLineErrorAndExitCode1) {
 }
 
 }  // namespace
-}  // namespace forge
+}  // namespace forge::testing

@@ -11,10 +11,12 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "tests/frontend/tcp_probe.h"
+#include "tests/support/loopback.h"
 
 namespace forge::frontend {
 namespace {
@@ -73,21 +75,10 @@ TEST(AcceptBackoff, LogsAtMostOneLinePerSecondAndCountsTheRest) {
       << *next.log;
 }
 
-sockaddr_in LoopbackAddress(int port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return addr;
-}
-
 // A non-blocking connect in progress (or done) to `port`.
 int StartConnect(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  const sockaddr_in addr = LoopbackAddress(port);
-  const int rc =
-      ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
-  EXPECT_TRUE(rc == 0 || errno == EINPROGRESS);
+  const int fd = forge::testing::ConnectLoopback(port, {}, SOCK_NONBLOCK);
+  EXPECT_GE(fd, 0) << std::strerror(errno);
   return fd;
 }
 

@@ -17,18 +17,16 @@
 #include "tests/frontend/fake_backend.h"
 #include "tests/frontend/tcp_probe.h"
 #include "tests/support/http_client.h"
+#include "tests/support/loopback.h"
 #include "tests/support/process.h"
 
-namespace forge::frontend {
+namespace forge::frontend::testing {
 namespace {
 
 using forge::testing::Get;
 using forge::testing::LoadOptions;
 using forge::testing::RawRequest;
-using forge::testing::RunLoad;
-using forge::testing::WaitUntil;
 using std::chrono::milliseconds;
-using testing::AcceptQueueLength;
 using Clock = std::chrono::steady_clock;
 
 class ServerTest : public ::testing::Test {
@@ -59,23 +57,13 @@ class ServerTest : public ::testing::Test {
   }
   int port() const { return listener_.port; }
   LoadOptions Load(std::size_t connections, std::size_t requests) const {
-    LoadOptions o;
-    o.port = port();
-    o.connections = connections;
-    o.requests = requests;
-    o.deadline = milliseconds(30000);
-    return o;
+    return LoadOptions::On(port(), connections, requests, milliseconds(30000));
   }
 
   // A connected socket with nothing sent yet.
   int Connect() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
-              0);
+    const int fd = forge::testing::ConnectLoopback(port());
+    EXPECT_GE(fd, 0);
     return fd;
   }
 
@@ -212,7 +200,7 @@ TEST_F(ServerTest, KeepAliveServesManyRequestsAndClosesAfterTheMaximum) {
   ServerOptions o = Small();
   o.keep_alive_max = 3;
   Start(o);
-  const auto load = RunLoad(Load(1, 7));
+  const auto load = forge::testing::RunLoad(Load(1, 7));
   EXPECT_EQ(load.completed, 7u) << load.Summary();
   EXPECT_EQ(load.server_closes, 2u) << "after requests 3 and 6";
   EXPECT_EQ(load.lost_in_flight, 0u) << load.Summary();
@@ -222,7 +210,7 @@ TEST_F(ServerTest, EveryConnectionIsServedWhileOthersStayOpen) {
   // 4 pre-started threads and 300 keep-alive clients: a fixed pool would
   // leave 296 of them waiting for the first 4 to disconnect (never).
   Start(Small());
-  const auto load = RunLoad(Load(300, 3000));
+  const auto load = forge::testing::RunLoad(Load(300, 3000));
   EXPECT_FALSE(load.timed_out) << load.Summary();
   EXPECT_EQ(load.Status(200), 3000u) << load.Summary();
   EXPECT_EQ(load.Starved(), 0u) << load.Summary();
@@ -256,13 +244,14 @@ TEST_F(ServerTest, DrainDuringLoadAnswersEveryRequestInFlight) {
   Start();
   std::atomic<std::size_t> progress{0};
   std::thread drainer([&] {
-    WaitUntil([&] { return progress.load() >= 500; }, milliseconds(30000));
+    forge::testing::WaitUntil([&] { return progress.load() >= 500; },
+                              milliseconds(30000));
     server_->BeginDrain();
   });
   LoadOptions options = Load(16, 10'000'000);
   options.reconnect = false;
   options.progress = &progress;
-  const auto load = RunLoad(options);
+  const auto load = forge::testing::RunLoad(options);
   drainer.join();
   Stop();
   EXPECT_FALSE(load.timed_out) << load.Summary();
@@ -295,9 +284,9 @@ TEST_F(ServerTest, DrainAnswersEveryConnectionStillInTheAcceptQueue) {
     ASSERT_EQ(::send(conns.back(), request.data(), request.size(), 0),
               static_cast<ssize_t>(request.size()));
   }
-  ASSERT_TRUE(
-      WaitUntil([&] { return AcceptQueueLength(listener_.fd) == kQueued; },
-                milliseconds(10000)))
+  ASSERT_TRUE(forge::testing::WaitUntil(
+      [&] { return AcceptQueueLength(listener_.fd) == kQueued; },
+      milliseconds(10000)))
       << AcceptQueueLength(listener_.fd);
   Stop();  // the holder is closed after the idle grace; then the rest run
   EXPECT_TRUE(served_ok_);
@@ -334,11 +323,9 @@ TEST_F(ServerTest, SlowReaderOfALargeAnswerIsCutAtTheResponseDeadline) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   const int small = 1;  // the kernel's minimum: the server's send blocks
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port()));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const sockaddr_in addr = forge::testing::LoopbackAddress(port());
+  ASSERT_EQ(
+      ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
   const std::string request = "GET /get-keys?count=" + std::to_string(kKeys) +
                               " HTTP/1.1\r\nHost: x\r\n\r\n";
   const auto start = Clock::now();
@@ -367,4 +354,4 @@ TEST_F(ServerTest, SlowReaderOfALargeAnswerIsCutAtTheResponseDeadline) {
 }
 
 }  // namespace
-}  // namespace forge::frontend
+}  // namespace forge::frontend::testing

@@ -32,14 +32,9 @@
 #include "tests/frontend/fake_backend.h"
 #include "tests/fuzz/fuzz_check.h"
 
+namespace forge::frontend {
 namespace {
 
-using forge::frontend::HeadError;
-using forge::frontend::HeadResult;
-using forge::frontend::QueryParams;
-using forge::frontend::Reply;
-using forge::frontend::RequestHead;
-using forge::frontend::Router;
 using forge::fuzz::OneLine;
 using forge::fuzz::Printable;
 
@@ -243,12 +238,13 @@ void CheckTarget(std::string_view target, std::string_view authorization) {
 }
 
 }  // namespace
+}  // namespace forge::frontend
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
-  CheckHead(input);
-  CheckFastPath(input);
+  forge::frontend::CheckHead(input);
+  forge::frontend::CheckFastPath(input);
   const std::size_t eol = input.find('\n');
   const std::string_view target = input.substr(0, eol);
   // A header value is one line: the second line of the input.
@@ -256,6 +252,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                     ? std::string_view()
                                     : input.substr(eol + 1);
   const std::string_view authorization = rest.substr(0, rest.find('\n'));
-  CheckTarget(target, authorization);
+  forge::frontend::CheckTarget(target, authorization);
   return 0;
 }

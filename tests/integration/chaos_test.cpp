@@ -75,7 +75,7 @@ class ChaosTest : public FaultFixture {
     ASSERT_EQ(pids.size(), static_cast<std::size_t>(kWorkers));
     const pid_t victim = pids[rng() % pids.size()];
     ASSERT_TRUE(FreezeProcess(victim, kFaultDeadline)) << victim;
-    faults_.push_back({'W', Clock::now(), victim, PeerPortsOf(victim, port_)});
+    faults_.push_back({'W', Clock::now(), victim, PeerPortsOf(victim, port())});
     ASSERT_EQ(::kill(victim, SIGKILL), 0);
     ASSERT_TRUE(WaitUntil(
         [&] {
@@ -177,7 +177,7 @@ TEST_F(ChaosTest, KillingBrokerAndWorkersUnderLoadNeverRepeatsResetsOrHangs) {
 
   const Clock::time_point start = Clock::now();
   StallMeter stalls;
-  BackgroundLoad load(Load(port_));
+  BackgroundLoad load(Load(port()));
   const ChaosProgress& progress = load.progress();
   for (const char fault : faults) {
     const std::size_t at = progress.ok.load();

@@ -69,7 +69,7 @@ class DurableTest : public FaultFixture {
   // Attaches as a consumer; nullopt while no valid segment exists.
   std::optional<shm::Segment> Consumer() const {
     try {
-      return shm::Segment::Attach(shm_.str());
+      return shm::Segment::Attach(shm());
     } catch (const shm::SegmentError&) {
       return std::nullopt;
     }
@@ -225,9 +225,9 @@ TEST_F(DurableTest,
   // Two clients, the fast path and batches, popping across every life.
   std::thread poppers([&] {
     std::thread batch([&] {
-      batches = PopAndCheck(port_, DbUrl(), "/get-keys?count=4", stop);
+      batches = PopAndCheck(port(), DbUrl(), "/get-keys?count=4", stop);
     });
-    singles = PopAndCheck(port_, DbUrl(), "/get-key", stop);
+    singles = PopAndCheck(port(), DbUrl(), "/get-key", stop);
     batch.join();
   });
   std::size_t killed_while_serving = 0;

@@ -75,7 +75,7 @@ class ExhaustionTest : public FaultFixture {
   json::Value CtlStats() {
     const RunResult ctl =
         testing::Run({Bin("forge-ctl"), "stats", "--json", "--interval", "0"},
-                     MakeEnv(), kFaultDeadline, dir_.path());
+                     MakeEnv(), kFaultDeadline, dir().path());
     EXPECT_EQ(ctl.exit_code, 0) << ctl.err;
     auto parsed = json::Parse(ctl.out);
     EXPECT_TRUE(parsed.has_value()) << ctl.out;
@@ -97,7 +97,7 @@ class ExhaustionTest : public FaultFixture {
     HttpResponse r;
     WaitUntil(
         [&] {
-          r = Get(port_, target);
+          r = Get(port(), target);
           return r.status != 503 || r.body.rfind(kExhausted, 0) == 0;
         },
         kFaultDeadline);
@@ -108,7 +108,7 @@ class ExhaustionTest : public FaultFixture {
   void ExpectExhaustedFor(milliseconds span) {
     const auto until = Clock::now() + span;
     for (std::size_t i = 0; Clock::now() < until; ++i) {
-      const HttpResponse r = Get(port_, Target(i));
+      const HttpResponse r = Get(port(), Target(i));
       ASSERT_TRUE(IsExhausted(r)) << "request " << i << " " << Target(i);
     }
   }
@@ -141,7 +141,7 @@ TEST_F(ExhaustionTest, ExactlyEveryKeyOnceThenExhaustedForGood) {
   EXPECT_EQ(Number(stats, "key_space.used_fraction"), 1.0);
   EXPECT_EQ(Number(stats, "key_space.remaining"), 0);
   EXPECT_EQ(Text(stats, "key_space.exhaustion.state"), "used_up");
-  EXPECT_EQ(Get(port_, "/healthz").status, 503);
+  EXPECT_EQ(Get(port(), "/healthz").status, 503);
 
   // Nothing wraps while the broker rechecks the store...
   ASSERT_NO_FATAL_FAILURE(ExpectExhaustedFor(kKeepAsking));
@@ -175,7 +175,7 @@ TEST_F(ExhaustionTest, ConcurrentDrainSaysExhaustedOnlyAfterTheLastKey) {
   Process frontend = StartFrontend(env);
   ASSERT_TRUE(WaitHealthy()) << frontend.Stderr() << broker.Stderr();
   ChaosLoadOptions o;
-  o.port = port_;
+  o.port = port();
   o.connections = 32;
   // Batches larger than the ring empty it at every request.
   o.target = [](std::size_t conn, std::size_t n) {

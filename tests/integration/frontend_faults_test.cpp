@@ -95,7 +95,7 @@ TEST_F(FrontendFaultTest, KilledMasterLetsItsWorkersDrainAndANewFrontendServe) {
   ASSERT_TRUE(WaitWorkers(master, kWorkers));
   const std::vector<pid_t> workers = WorkerPids(master);
 
-  BackgroundLoad load(Load(port_, 32));
+  BackgroundLoad load(Load(port(), 32));
   ASSERT_TRUE(WaitProgress(load.progress(), kAnswers)) << "no load";
   const Clock::time_point killed = Clock::now();
   frontend.Kill();  // SIGKILL of the master, reaped by Process
@@ -154,7 +154,7 @@ TEST_F(FrontendFaultTest, TwoFrontendsOnOneSegmentBothServeAndNeverRepeat) {
   ASSERT_TRUE(WaitWorkers(a.pid(), kWorkers));
   ASSERT_TRUE(WaitWorkers(b.pid(), kWorkers));
 
-  BackgroundLoad load_a(Load(port_, 24));
+  BackgroundLoad load_a(Load(port(), 24));
   BackgroundLoad load_b(Load(port2, 24));
   ASSERT_TRUE(WaitUntil(
       [&] {

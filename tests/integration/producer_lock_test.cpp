@@ -30,12 +30,11 @@ constexpr int kProbedStarts = 20;
 
 class ProducerLockTest : public FaultFixture {
  protected:
-  std::string LockPath() const { return shm::Segment::LockPath(shm_.str()); }
+  std::string LockPath() const { return shm::Segment::LockPath(shm()); }
 
   // Pops `n` keys as a consumer (waking the broker as frontends do).
   std::vector<std::string> PopKeys(std::size_t n) {
-    shm::Segment seg =
-        shm::Segment::Attach(shm_.str());
+    shm::Segment seg = shm::Segment::Attach(shm());
     std::vector<std::string> keys;
     shm::Key key{};
     WaitUntil(

@@ -3,15 +3,13 @@
 // port) sharing one range store, for the scale-out tests.
 //
 // Contract
-//   * SharedStore is the store every instance uses: a SQLite file in a
-//     temporary directory, or database "forge_test" on a throw-away
-//     PostgreSQL server started by the constructor (which throws, failing
-//     the test loudly, when PostgreSQL cannot start; never skipped). Its
-//     format is always KEY_LENGTH=7 KEY_ORDER=sequential, so a key decodes
-//     to the number it was made from.
-//   * Instance owns a unique SHM_NAME and a loopback port; the Processes it
-//     starts are SIGKILLed and reaped on destruction (tests/support
-//     Process), and its segment files are removed.
+//   * SharedStore is the store every instance uses: a SQLite file or a
+//     throw-away PostgreSQL server (tests/support Stack: a PostgreSQL that
+//     cannot start fails the test, never skips). Its format is always
+//     KEY_LENGTH=7 KEY_ORDER=sequential, so a key decodes to the number it
+//     was made from.
+//   * Instance is a tests/support Stack on the shared store and a port of
+//     the caller's choosing; it stops what it holds on destruction.
 //   * Statistics are read from the instance's segment, attached read-only.
 //   * Not thread-safe: drive each object from one thread (the load itself
 //     runs on other threads against the port, not the object).
@@ -28,62 +26,38 @@
 #include "keys/key_codec.h"
 #include "shm/segment.h"
 #include "tests/support/http_client.h"
-#include "tests/support/postgres_server.h"
-#include "tests/support/process.h"
+#include "tests/support/stack.h"
 
 namespace forge::scale_out {
 
-enum class StoreKind { kSqlite, kPostgres };
-const char* StoreName(StoreKind kind);           // "SQLite" / "PostgreSQL"
-void PrintTo(StoreKind kind, std::ostream* os);  // for GoogleTest names
+using testing::StackOptions;
+using testing::StoreKind;
+using testing::StoreName;
 
 inline constexpr int kKeyLength = 7;
-inline constexpr auto kDeadline = std::chrono::milliseconds(20000);
+inline constexpr auto kDeadline = testing::kStackDeadline;
 
-class SharedStore {
+// The store every instance uses: the store of a Stack whose programs never
+// run.
+class SharedStore : public testing::Stack {
  public:
-  explicit SharedStore(StoreKind kind);
-  SharedStore(const SharedStore&) = delete;
-  SharedStore& operator=(const SharedStore&) = delete;
-
-  std::string url() const;
+  explicit SharedStore(StoreKind kind)
+      : Stack({}, StackOptions::OwnStore(kind)) {}
   // The store's counter, read through a RangeStore of our own.
   std::uint64_t Counter() const;
-  const std::string& dir() const { return dir_.path(); }
-  // The server's log for failure messages ("" for SQLite).
-  std::string Log() const;
-
- private:
-  testing::TempDir dir_;
-  std::optional<testing::PostgresServer> pg_;
 };
 
 struct InstanceOptions {
   std::string db_url;
   std::uint64_t range_size = 1000;
   std::uint64_t pool_capacity = 1024;
-  std::string cwd;  // where the programs run
 };
 
-class Instance {
+// One broker and one frontend (WORKERS=1) on the shared store.
+class Instance : public testing::Stack {
  public:
   // `port` must be free and differ from every other instance's.
-  Instance(InstanceOptions options, int port);
-  Instance(const Instance&) = delete;
-  Instance& operator=(const Instance&) = delete;
-
-  // The broker's environment, with `extra` overriding.
-  testing::Env BrokerEnv(const testing::Env& extra = {}) const;
-  void StartBroker();
-  void StartFrontend();
-  // /healthz answers 200 (ring has keys, broker alive).
-  bool WaitHealthy();
-
-  int port() const { return port_; }
-  const std::string& shm_name() const { return shm_.str(); }
-  testing::Process& broker() { return *broker_; }
-  // Both programs' stderr, for failure messages.
-  std::string Logs() const;
+  Instance(const InstanceOptions& options, int port);
 
   // From the segment; nullopt until the broker has created it.
   const shm::BrokerStats* Stats();
@@ -92,11 +66,7 @@ class Instance {
   bool BrokerIdle();
 
  private:
-  InstanceOptions options_;
-  int port_;
-  testing::ShmName shm_;
-  std::optional<testing::Process> broker_;
-  std::optional<testing::Process> frontend_;
+  std::uint64_t pool_capacity_;
   std::optional<shm::ReadOnlySegment> segment_;
 };
 

@@ -83,16 +83,15 @@ class ScaleOutTest
   // and the brokers fight over the counter thousands of times.
   void StartAll() {
     InstanceOptions options;
-    options.db_url = store_.url();
+    options.db_url = store_.DbUrl();
     options.range_size = range_size();
     options.pool_capacity = range_size() == 1 ? 64 : 1024;
-    options.cwd = store_.dir();
     for (int port : DistinctFreePorts(kInstances)) {
       instances_.push_back(std::make_unique<Instance>(options, port));
     }
     // The brokers start together: creating the store is safe under a race.
-    for (auto& in : instances_) in->StartBroker();
-    for (auto& in : instances_) in->StartFrontend();
+    for (auto& in : instances_) in->HoldBroker();
+    for (auto& in : instances_) in->HoldFrontend();
     for (auto& in : instances_) ASSERT_TRUE(in->WaitHealthy()) << Logs();
   }
 
@@ -194,13 +193,12 @@ class StoreFormatTest : public ::testing::TestWithParam<StoreKind> {
 
 TEST_P(StoreFormatTest, BrokerWithAnotherKeyFormatThanTheStoreRefusesToStart) {
   InstanceOptions options;
-  options.db_url = store_.url();
-  options.cwd = store_.dir();
+  options.db_url = store_.DbUrl();
   const std::vector<int> ports = DistinctFreePorts(2);
   Instance first(options, ports[0]);
-  first.StartBroker();
+  first.HoldBroker();
   ASSERT_TRUE(testing::WaitUntil([&] { return first.BrokerIdle(); }, kDeadline))
-      << first.Logs() << store_.Log();
+      << first.Logs() << store_.StoreLog();
   const std::uint64_t counter = store_.Counter();
 
   const std::string stored = "KEY_LENGTH=7 KEY_ORDER=sequential";
@@ -211,8 +209,7 @@ TEST_P(StoreFormatTest, BrokerWithAnotherKeyFormatThanTheStoreRefusesToStart) {
        "KEY_LENGTH=8 KEY_ORDER=scrambled"}};
   for (const auto& [extra, wanted] : wrong) {
     Instance second(options, ports[1]);
-    testing::Process broker = testing::Process::Start(
-        {testing::Bin("forge-broker")}, second.BrokerEnv(extra), options.cwd);
+    testing::Process broker = second.StartBroker(extra);
     ASSERT_EQ(broker.Wait(kDeadline), 2) << wanted << "\n" << broker.Stderr();
     const std::vector<std::string> errors = ErrorLines(broker.Stderr());
     ASSERT_EQ(errors.size(), 1u) << broker.Stderr();
@@ -220,7 +217,7 @@ TEST_P(StoreFormatTest, BrokerWithAnotherKeyFormatThanTheStoreRefusesToStart) {
     EXPECT_NE(errors[0].find(wanted), std::string::npos) << errors[0];
   }
   EXPECT_EQ(store_.Counter(), counter) << "a refused broker reserved numbers";
-  EXPECT_TRUE(first.broker().Running()) << first.Logs();
+  EXPECT_TRUE(first.broker()->Running()) << first.Logs();
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StoreFormatTest,

@@ -107,7 +107,7 @@ class ShutdownTest : public FaultFixture {
   std::vector<std::unique_ptr<RawConn>> Burst(std::size_t n) const {
     std::vector<std::unique_ptr<RawConn>> conns;
     for (std::size_t i = 0; i < n; ++i) {
-      conns.push_back(std::make_unique<RawConn>(port_));
+      conns.push_back(std::make_unique<RawConn>(port()));
       EXPECT_TRUE(conns.back()->ok());
       EXPECT_TRUE(conns.back()->Send(kGetKey));
     }
@@ -128,9 +128,9 @@ TEST_F(ShutdownTest, SigtermAnswersEveryConnectionTheKernelHadQueued) {
   const rlimit old = SetFileLimit(worker, 0);
   constexpr std::size_t kQueued = 16;
   auto conns = Burst(kQueued);
-  ASSERT_TRUE(WaitUntil([&] { return ListenQueueLength(port_) == kQueued; },
+  ASSERT_TRUE(WaitUntil([&] { return ListenQueueLength(port()) == kQueued; },
                         kFaultDeadline))
-      << ListenQueueLength(port_);
+      << ListenQueueLength(port());
 
   frontend_->Signal(SIGTERM);
   // The worker logs this after its drain began: from then on it answers
@@ -159,10 +159,10 @@ TEST_F(ShutdownTest, ASecondSigtermDuringTheDrainKillsTheWorkersAtOnce) {
   StartBoth(1);
   // A request whose head never ends keeps the drain waiting for the read
   // timeout (5 s).
-  RawConn partial(port_);
+  RawConn partial(port());
   ASSERT_TRUE(partial.Send("GET /get-key HTTP/1.1\r\n"));
-  ASSERT_TRUE(
-      WaitUntil([&] { return ListenQueueLength(port_) == 0; }, kFaultDeadline));
+  ASSERT_TRUE(WaitUntil([&] { return ListenQueueLength(port()) == 0; },
+                        kFaultDeadline));
   frontend_->Signal(SIGTERM);
   ASSERT_TRUE(
       WaitUntil([&] { return LinesOf("draining:") > 0; }, kFaultDeadline))
@@ -186,7 +186,7 @@ TEST_F(ShutdownTest, SigtermUnderAReconnectingLoadResetsNoConnection) {
   StartBoth(4);
   std::atomic<std::size_t> progress{0};
   LoadOptions o;
-  o.port = port_;
+  o.port = port();
   o.connections = 64;
   o.requests = 100'000'000;
   o.deadline = std::chrono::milliseconds(120000);

@@ -50,7 +50,7 @@ class SignalsTest : public FaultFixture {
 
   ChaosLoadOptions Load(std::size_t connections) const {
     ChaosLoadOptions o;
-    o.port = port_;
+    o.port = port();
     o.connections = connections;
     return o;
   }
@@ -175,10 +175,7 @@ bool HangUp(int port, const std::string& target, bool midway) {
     const timeval tv{5, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   }
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const sockaddr_in addr = testing::LoopbackAddress(port);
   bool started_200 = false;
   const std::string request =
       "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
@@ -215,13 +212,13 @@ TEST_F(SignalsTest, ClientsThatHangUpBeforeTheAnswerKillNoWorker) {
         if (kind == 0) {
           // relaxed: a tally read after join().
           large_started.fetch_add(
-              HangUp(port_, "/get-keys?count=" + std::to_string(kLargeBatch),
+              HangUp(port(), "/get-keys?count=" + std::to_string(kLargeBatch),
                      true)
                   ? 1
                   : 0,
               std::memory_order_relaxed);
         } else {
-          HangUp(port_, kind == 1 ? "/get-keys?count=100" : "/get-key", false);
+          HangUp(port(), kind == 1 ? "/get-keys?count=100" : "/get-key", false);
         }
       }
     });
@@ -236,7 +233,7 @@ TEST_F(SignalsTest, ClientsThatHangUpBeforeTheAnswerKillNoWorker) {
   EXPECT_EQ(WorkerPids(master), workers);
   EXPECT_EQ(frontend_->Stderr().find("restarting"), std::string::npos)
       << frontend_->Stderr();
-  EXPECT_EQ(Get(port_, "/get-key").status, 200);
+  EXPECT_EQ(Get(port(), "/get-key").status, 200);
 
   // Keys claimed for the clients that left are counted as served (gaps,
   // never reissued): everything that left the ring is served.

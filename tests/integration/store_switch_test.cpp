@@ -32,7 +32,7 @@ Env SwitchEnv(const std::string& db_file) {
 
 class StoreSwitchTest : public FaultFixture {
  protected:
-  std::string Absolute(const std::string& file) const { return dir_ / file; }
+  std::string Absolute(const std::string& file) const { return dir() / file; }
 
   // `n` keys, one /get-key each. Stops at the first non-200 answer, or,
   // when `patient` (a broker is filling), only at the deadline.
@@ -41,7 +41,7 @@ class StoreSwitchTest : public FaultFixture {
     WaitUntil(
         [&] {
           while (keys.size() < n) {
-            const HttpResponse r = Get(port_, "/get-key");
+            const HttpResponse r = Get(port(), "/get-key");
             if (r.status != 200) return !patient;
             keys.push_back(r.body);
           }
@@ -56,7 +56,7 @@ class StoreSwitchTest : public FaultFixture {
   std::vector<std::string> TakeUntilEmpty() {
     std::vector<std::string> keys;
     for (;;) {
-      const HttpResponse r = Get(port_, "/get-keys?count=64");
+      const HttpResponse r = Get(port(), "/get-keys?count=64");
       if (r.status != 200) break;
       std::istringstream in(r.body);
       for (std::string k; std::getline(in, k);) keys.push_back(k);
@@ -96,8 +96,7 @@ class StoreSwitchTest : public FaultFixture {
     return WaitUntil(
         [&] {
           try {
-            const shm::ReadOnlySegment s =
-                shm::ReadOnlySegment::Attach(shm_.str());
+            const auto s = shm::ReadOnlySegment::Attach(shm());
             return shm::StoreIdOf(s.header()) == id;
           } catch (const shm::SegmentError&) {
             return false;
@@ -142,7 +141,7 @@ TEST_F(StoreSwitchTest, AfterKillNineABrokerOnAnotherStoreExits2) {
       line.find("start the broker with DB_URL=sqlite:" + Absolute("a.db")),
       std::string::npos)
       << line;
-  EXPECT_NE(line.find("rm " + shm::Segment::ObjectPath(shm_.str())),
+  EXPECT_NE(line.find("rm " + shm::Segment::ObjectPath(shm())),
             std::string::npos)
       << line;
 

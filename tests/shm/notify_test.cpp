@@ -9,7 +9,7 @@
 #include "tests/shm/test_keys.h"
 #include "tests/support/process.h"
 
-namespace forge::shm {
+namespace forge::shm::testing {
 namespace {
 
 using forge::testing::ShmName;
@@ -17,8 +17,6 @@ using forge::testing::WaitUntil;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using std::chrono::steady_clock;
-using testing::Child;
-using testing::MakeKey;
 
 class NotifyTest : public ::testing::Test {
  protected:
@@ -147,4 +145,4 @@ TEST_F(NotifyTest, WaitForLowWaterIsWokenByAConsumerInAnotherProcess) {
 }
 
 }  // namespace
-}  // namespace forge::shm
+}  // namespace forge::shm::testing

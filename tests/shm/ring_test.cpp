@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/shm/heap_ring.h"
 #include "tests/shm/test_keys.h"
 
 namespace forge::shm {
@@ -19,15 +20,7 @@ using testing::MakeKey;
 using testing::NumberOf;
 using testing::Valid;
 
-// A ring over ordinary heap memory: same code as in shared memory.
-struct HeapRing {
-  explicit HeapRing(std::uint64_t capacity)
-      : slots(capacity), ring(&head, &tail, slots.data(), capacity) {}
-  RingIndex head{};
-  RingIndex tail{};
-  std::vector<Slot> slots;
-  Ring ring;
-};
+using testing::HeapRing;
 
 std::size_t PushRange(Ring& ring, std::uint64_t first, std::size_t n) {
   std::vector<Key> keys;

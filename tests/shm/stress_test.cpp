@@ -25,19 +25,14 @@
 #include "tests/shm/test_keys.h"
 #include "tests/support/process.h"
 
-namespace forge::shm {
+namespace forge::shm::testing {
 namespace {
 
 using forge::testing::ShmName;
 using forge::testing::TempDir;
-using forge::testing::WaitUntil;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using std::chrono::steady_clock;
-using testing::Child;
-using testing::MakeKey;
-using testing::NumberOf;
-using testing::Valid;
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr double kDefaultScale = 0.2;
@@ -319,4 +314,4 @@ TEST_F(StressTest, KilledConsumersLoseOnlyTheirClaimInFlight) {
 }
 
 }  // namespace
-}  // namespace forge::shm
+}  // namespace forge::shm::testing

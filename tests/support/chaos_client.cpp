@@ -17,6 +17,9 @@
 #include <string_view>
 #include <thread>
 
+#include "tests/support/http_frame.h"
+#include "tests/support/loopback.h"
+
 namespace forge::testing {
 namespace {
 
@@ -24,70 +27,7 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::microseconds;
 
 constexpr std::size_t kMaxErrors = 8;
-constexpr std::size_t kMaxHead = 65536;
 constexpr std::chrono::milliseconds kConnectRetry{5};
-
-// What the head of one answer says.
-struct Answer {
-  int status = 0;
-  std::size_t head_size = 0;
-  std::size_t body_size = 0;
-  bool close = false;
-};
-
-enum class Got { kMore, kDone, kBad };
-
-bool SameName(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view Strip(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
-}
-
-// Reads one header line into *a; false when it is not "name: value".
-bool ReadHeader(std::string_view line, Answer* a) {
-  const auto colon = line.find(':');
-  if (colon == std::string_view::npos) return false;
-  const std::string_view name = line.substr(0, colon);
-  const std::string_view value = Strip(line.substr(colon + 1));
-  if (SameName(name, "content-length")) {
-    const auto [p, ec] = std::from_chars(
-        value.data(), value.data() + value.size(), a->body_size);
-    return ec == std::errc() && p == value.data() + value.size();
-  }
-  if (SameName(name, "connection")) a->close = SameName(value, "close");
-  return true;
-}
-
-// Is a full answer (head + Content-Length body) at the start of `in`?
-Got Parse(std::string_view in, Answer* a) {
-  const auto end = in.find("\r\n\r\n");
-  if (end == std::string_view::npos) {
-    return in.size() > kMaxHead ? Got::kBad : Got::kMore;
-  }
-  *a = Answer{};
-  std::string_view head = in.substr(0, end + 2);
-  auto eol = head.find("\r\n");
-  const std::string_view status_line = head.substr(0, eol);
-  if (status_line.rfind("HTTP/1.", 0) != 0 || status_line.size() < 12) {
-    return Got::kBad;
-  }
-  std::from_chars(status_line.data() + 9, status_line.data() + 12, a->status);
-  for (head.remove_prefix(eol + 2); !head.empty();
-       head.remove_prefix(eol + 2)) {
-    eol = head.find("\r\n");
-    if (!ReadHeader(head.substr(0, eol), a)) return Got::kBad;
-  }
-  a->head_size = end + 4;
-  return in.size() >= a->head_size + a->body_size ? Got::kDone : Got::kMore;
-}
 
 std::string Errno(const char* what, int err) {
   return std::string(what) + ": " + std::strerror(err);
@@ -119,7 +59,8 @@ class Connection {
   bool Send(const std::string& request);
   void Exchange();
   void Lose(const std::string& why, bool reset);
-  void Record(const Answer& a, std::string_view body, Clock::time_point sent);
+  void Record(const ResponseHead& a, std::string_view body,
+              Clock::time_point sent);
   void Note(const std::string& e) {
     if (result_.errors.size() < kMaxErrors) {
       result_.errors.push_back("connection " + std::to_string(index_) + ": " +
@@ -143,31 +84,14 @@ class Connection {
 };
 
 bool Connection::Connect() {
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  fd_ = ConnectLoopback(o_.port, o_.hang_after);
   if (fd_ < 0) {
     ++result_.connect_failures;
-    Note(Errno("socket", errno));
+    Note(Errno("connect", errno));
     return false;
   }
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(o_.hang_after.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((o_.hang_after.count() % 1000) * 1000);
-  // SO_SNDTIMEO also bounds connect() on Linux.
-  ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   const int on = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(o_.port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) !=
-      0) {
-    ++result_.connect_failures;
-    Note(Errno("connect", errno));
-    CloseSocket();
-    return false;
-  }
   sockaddr_in local{};
   socklen_t len = sizeof(local);
   ::getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &len);
@@ -206,7 +130,7 @@ bool Connection::Send(const std::string& request) {
   return true;
 }
 
-void Connection::Record(const Answer& a, std::string_view body,
+void Connection::Record(const ResponseHead& a, std::string_view body,
                         Clock::time_point sent) {
   const auto now = Clock::now();
   const auto took = std::chrono::duration_cast<microseconds>(now - sent);
@@ -247,16 +171,16 @@ void Connection::Exchange() {
   if (!Send(request)) return;
   std::string in;
   char buf[16384];
-  Answer a;
+  ResponseHead a;
   for (;;) {
-    const Got got = Parse(in, &a);
-    if (got == Got::kBad) {
+    const Framing got = FrameResponse(in, &a);
+    if (got == Framing::kMalformed) {
       ++result_.malformed;
       Note("malformed answer: " + in.substr(0, 120));
       CloseSocket();
       return;
     }
-    if (got == Got::kDone) break;
+    if (got == Framing::kComplete) break;
     const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
     if (n > 0) {
       in.append(buf, static_cast<std::size_t>(n));

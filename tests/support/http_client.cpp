@@ -16,6 +16,9 @@
 #include <sstream>
 #include <string_view>
 
+#include "tests/support/http_frame.h"
+#include "tests/support/loopback.h"
+
 namespace forge::testing {
 namespace {
 
@@ -24,70 +27,6 @@ using Clock = std::chrono::steady_clock;
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(c));
   return s;
-}
-
-std::string Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return std::string(s);
-}
-
-// A parsed response head.
-struct Head {
-  int status = 0;
-  std::size_t head_size = 0;
-  std::size_t content_length = 0;
-  bool close = false;
-  std::map<std::string, std::string> headers;
-};
-
-enum class Parse { kIncomplete, kComplete, kMalformed };
-
-// Parses a full response (head and Content-Length body) at the start of buf.
-// The answer to a HEAD request has no body whatever its Content-Length.
-Parse ParseResponse(std::string_view buf, Head* head, bool to_head = false) {
-  const std::size_t end = buf.find("\r\n\r\n");
-  if (end == std::string_view::npos) {
-    return buf.size() > 65536 ? Parse::kMalformed : Parse::kIncomplete;
-  }
-  std::istringstream lines{std::string(buf.substr(0, end))};
-  std::string line;
-  std::getline(lines, line);
-  if (line.rfind("HTTP/1.", 0) != 0 || line.size() < 12) {
-    return Parse::kMalformed;
-  }
-  *head = Head{};
-  head->status = std::atoi(line.c_str() + 9);
-  while (std::getline(lines, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const std::size_t colon = line.find(':');
-    if (colon == std::string::npos) return Parse::kMalformed;
-    head->headers[Lower(line.substr(0, colon))] =
-        Trim(std::string_view(line).substr(colon + 1));
-  }
-  head->head_size = end + 4;
-  if (auto it = head->headers.find("content-length");
-      it != head->headers.end() && !to_head) {
-    head->content_length = std::stoul(it->second);
-  }
-  if (auto it = head->headers.find("connection"); it != head->headers.end()) {
-    head->close = Lower(it->second) == "close";
-  }
-  return buf.size() >= head->head_size + head->content_length
-             ? Parse::kComplete
-             : Parse::kIncomplete;
-}
-
-sockaddr_in Loopback(int port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return addr;
 }
 
 void RaiseFileLimit() {
@@ -183,25 +122,15 @@ void LoadRun::Open(std::size_t i) {
   const bool retired = c.retired;
   c = Conn{};
   c.retired = retired;
-  c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  c.fd = ConnectLoopback(o_.port, {}, SOCK_NONBLOCK);
   if (c.fd < 0) {
     ++result_.connect_failures;
-    Note(Errno("socket", errno));
-    c.retired = true;
+    Note(Errno("connect", errno));
+    Retire(c);
     return;
   }
   const int on = 1;
   ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-  const sockaddr_in addr = Loopback(o_.port);
-  if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) !=
-          0 &&
-      errno != EINPROGRESS) {
-    ++result_.connect_failures;
-    Note(Errno("connect", errno));
-    ::close(c.fd);
-    Retire(c);
-    return;
-  }
   c.state = State::kConnecting;
   Watch(i, EPOLLOUT, EPOLL_CTL_ADD);
 }
@@ -277,9 +206,9 @@ void LoadRun::Receive(std::size_t i) {
       return;
     }
     // EOF. A complete response may still be in c.in.
-    Head head;
+    ResponseHead head;
     if (c.state == State::kReading &&
-        ParseResponse(c.in, &head) == Parse::kComplete) {
+        FrameResponse(c.in, &head) == Framing::kComplete) {
       eof = true;  // answer what arrived, then do not reuse the connection
       break;
     }
@@ -294,10 +223,10 @@ void LoadRun::Receive(std::size_t i) {
     }
     return;
   }
-  Head head;
-  const Parse p = ParseResponse(c.in, &head);
-  if (p == Parse::kIncomplete) return;
-  if (p == Parse::kMalformed) {
+  ResponseHead head;
+  const Framing p = FrameResponse(c.in, &head);
+  if (p == Framing::kIncomplete) return;
+  if (p == Framing::kMalformed) {
     ++result_.malformed;
     Fail(i, "malformed response", false);
     return;
@@ -310,8 +239,7 @@ void LoadRun::Receive(std::size_t i) {
     o_.progress->fetch_add(1, std::memory_order_relaxed);
   }
   if (head.status == 200) {
-    result_.bodies_200.push_back(
-        c.in.substr(head.head_size, head.content_length));
+    result_.bodies_200.push_back(c.in.substr(head.head_size, head.body_size));
   }
   if (head.close || eof) {
     if (head.close) ++result_.server_closes;
@@ -381,37 +309,27 @@ std::string HttpResponse::Header(const std::string& name) const {
 HttpResponse RawRequest(int port, const std::string& request,
                         std::chrono::milliseconds timeout) {
   HttpResponse r;
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    r.error = Errno("socket", errno);
-    return r;
-  }
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  const sockaddr_in addr = Loopback(port);
   std::string in;
   const auto deadline = Clock::now() + timeout;
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) !=
-      0) {
+  const int fd = ConnectLoopback(port, timeout);
+  if (fd < 0) {
     r.error = Errno("connect", errno);
-  } else if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-             static_cast<ssize_t>(request.size())) {
+  }
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
     r.error = Errno("send", errno);
   } else {
-    Head head;
+    ResponseHead head;
     const bool to_head = request.rfind("HEAD ", 0) == 0;
     for (;;) {
-      const Parse p = ParseResponse(in, &head, to_head);
-      if (p == Parse::kComplete) {
+      const Framing p = FrameResponse(in, &head, to_head);
+      if (p == Framing::kComplete) {
         r.status = head.status;
         r.headers = head.headers;
-        r.body = in.substr(head.head_size, head.content_length);
+        r.body = in.substr(head.head_size, head.body_size);
         break;
       }
-      if (p == Parse::kMalformed) {
+      if (p == Framing::kMalformed) {
         r.error = "malformed response: " + in.substr(0, 200);
         break;
       }
@@ -437,6 +355,17 @@ HttpResponse Get(int port, const std::string& target,
                         " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                         "Connection: close\r\n\r\n",
                     timeout);
+}
+
+LoadOptions LoadOptions::On(int port, std::size_t connections,
+                            std::size_t requests,
+                            std::chrono::milliseconds deadline) {
+  LoadOptions o;
+  o.port = port;
+  o.connections = connections;
+  o.requests = requests;
+  o.deadline = deadline;
+  return o;
 }
 
 std::size_t LoadResult::Status(int code) const {

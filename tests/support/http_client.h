@@ -62,6 +62,10 @@ struct LoadOptions {
   std::atomic<std::size_t>* progress = nullptr;
   // When set to true, no further request is sent; in-flight ones finish.
   const std::atomic<bool>* stop = nullptr;
+
+  // `requests` GET /get-key over `connections` to `port`.
+  static LoadOptions On(int port, std::size_t connections, std::size_t requests,
+                        std::chrono::milliseconds deadline);
 };
 
 struct LoadResult {

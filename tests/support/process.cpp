@@ -1,9 +1,7 @@
 #include "tests/support/process.h"
 
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,25 +83,6 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    throw std::runtime_error("socket: " + std::string(strerror(errno)));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("bind to a free port: " +
-                             std::string(strerror(errno)));
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 ShmName::ShmName() {
   static std::atomic<int> counter{0};
   name_ = "test-" + std::to_string(::getpid()) + "-" +
@@ -162,6 +141,23 @@ Process Process::Start(const std::vector<std::string>& argv, Env env,
   return p;
 }
 
+Process Process::Fork(const std::function<int()>& body) {
+  Process p;
+  const pid_t pid = ::fork();
+  if (pid < 0)
+    throw std::runtime_error("fork: " + std::string(strerror(errno)));
+  if (pid == 0) {
+    int rc = 3;
+    try {
+      rc = body();
+    } catch (...) {
+    }
+    ::_exit(rc);
+  }
+  p.pid_ = pid;
+  return p;
+}
+
 Process::Process(Process&& other) noexcept { *this = std::move(other); }
 
 Process& Process::operator=(Process&& other) noexcept {
@@ -216,8 +212,12 @@ void Process::Kill() {
   status_ = DecodeStatus(status);
 }
 
-std::string Process::Stdout() const { return ReadFile(out_path_); }
-std::string Process::Stderr() const { return ReadFile(err_path_); }
+std::string Process::Stdout() const {
+  return out_path_.empty() ? "" : ReadFile(out_path_);
+}
+std::string Process::Stderr() const {
+  return err_path_.empty() ? "" : ReadFile(err_path_);
+}
 
 RunResult Run(const std::vector<std::string>& argv, Env env,
               milliseconds timeout, const std::string& cwd) {

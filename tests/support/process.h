@@ -2,7 +2,8 @@
 //
 // Contract
 //   * Process starts a real binary (fork + execve) with its own environment,
-//     working directory and captured stdout/stderr files. Its destructor
+//     working directory and captured stdout/stderr files, or forks a child
+//     that runs a function (Fork). Its destructor
 //     SIGKILLs and reaps the child if it is still running, so a failing test
 //     never leaves a process behind; only the pid this object started is
 //     ever signalled.
@@ -18,6 +19,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "tests/support/loopback.h"  // FreePort, for every process test
 
 namespace forge::testing {
 
@@ -44,9 +47,6 @@ class TempDir {
   std::string path_;
 };
 
-// A loopback TCP port that was free a moment ago.
-int FreePort();
-
 // A SHM_NAME unique to this test process; its /dev/shm objects (segment
 // and lock file) are removed on destruction.
 class ShmName {
@@ -71,6 +71,10 @@ class Process {
   // (plus PATH, HOME and TMPDIR from ours when absent). cwd "" = ours.
   static Process Start(const std::vector<std::string>& argv, Env env = {},
                        const std::string& cwd = "");
+  // Forks a child that runs `body` and leaves with _exit(its result) (3
+  // if it threw), so it never returns into GoogleTest or runs the parent's
+  // destructors. Nothing is captured: Stdout()/Stderr() are "".
+  static Process Fork(const std::function<int()>& body);
 
   Process(Process&& other) noexcept;
   Process& operator=(Process&& other) noexcept;
