@@ -24,6 +24,15 @@ namespace {
 
 using forge::testing::ShmName;
 
+// A segment of 8 slots for keys of `key_length` characters.
+shm::SegmentSpec SmallSpec(std::uint32_t key_length) {
+  shm::SegmentSpec spec;
+  spec.capacity = 8;
+  spec.key_length = key_length;
+  spec.key_space = keys::KeySpace(static_cast<int>(key_length));
+  return spec;
+}
+
 TEST(FillBar, FilledPartAndPercentAreRoundedDown) {
   EXPECT_EQ(FillBar(0.52, 20), "[##########..........]  52.0%");
   EXPECT_EQ(FillBar(0.0, 10), "[..........]   0.0%");
@@ -54,10 +63,7 @@ TEST(JsonQuote, EscapesWhatJsonRequires) {
 class RingScanTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    shm::SegmentSpec spec;
-    spec.capacity = 8;
-    spec.key_length = 3;
-    spec.key_space = keys::KeySpace(3);
+    shm::SegmentSpec spec = SmallSpec(3);
     spec.store = "sqlite:/x.db";
     producer_.emplace(shm::Segment::OpenProducer(shm_.str(), spec));
   }
@@ -106,9 +112,7 @@ TEST(LockProbe, NoFileIsReportedAndNotCreated) {
 
 TEST(LockProbe, HeldWhileAProducerLivesAndFreeAfter) {
   ShmName shm;
-  shm::SegmentSpec spec;
-  spec.capacity = 8;
-  spec.key_space = keys::KeySpace(7);
+  const shm::SegmentSpec spec = SmallSpec(7);
   const std::string path = shm::Segment::LockPath(shm.str());
   {
     const shm::Segment producer = shm::Segment::OpenProducer(shm.str(), spec);
@@ -129,9 +133,7 @@ TEST(LockProbe, HeldWhileAProducerLivesAndFreeAfter) {
 // thread that probes without pause; every start must get the lock.
 TEST(LockProbe, NeverMakesAStartingProducerFail) {
   ShmName shm;
-  shm::SegmentSpec spec;
-  spec.capacity = 8;
-  spec.key_space = keys::KeySpace(7);
+  const shm::SegmentSpec spec = SmallSpec(7);
   const std::string path = shm::Segment::LockPath(shm.str());
   { const shm::Segment first = shm::Segment::OpenProducer(shm.str(), spec); }
   std::atomic<bool> stop{false};

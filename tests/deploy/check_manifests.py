@@ -34,7 +34,7 @@ def load_all(path):
 
 
 def config_keys():
-    """The configuration keys documented in README.md (DESIGN.md §7)."""
+    """The configuration keys documented in README.md (docs/design.md §7)."""
     text = (ROOT / "README.md").read_text()
     keys = set(re.findall(r"^\| `([A-Z_]+)` \| `--", text, re.M))
     report(len(keys) >= 10, "README.md lists the configuration keys",

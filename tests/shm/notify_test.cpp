@@ -14,9 +14,7 @@ namespace {
 
 using forge::testing::ShmName;
 using forge::testing::WaitUntil;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using std::chrono::steady_clock;
+using namespace std::chrono;  // durations and clocks throughout
 
 class NotifyTest : public ::testing::Test {
  protected:

@@ -30,9 +30,7 @@ namespace {
 
 using forge::testing::ShmName;
 using forge::testing::TempDir;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using std::chrono::steady_clock;
+using namespace std::chrono;  // durations and clocks throughout
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr double kDefaultScale = 0.2;
