@@ -15,6 +15,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/status.h"
 #include "shm/notify.h"
 #include "shm/stats.h"
 #include "shm/workers.h"
@@ -119,13 +120,14 @@ std::string Sources(std::uint64_t in_hand, std::uint64_t from_ring,
 keys::KeyCodec MakeCodec(const store::RangeStore& store,
                          const shm::Segment& seg) {
   const store::StoreFormat& f = store.format();
-  if (static_cast<std::uint32_t>(f.key_length) != seg.header().key_length) {
-    throw std::invalid_argument(
-        "segment \"" + seg.name() + "\" holds keys of length " +
-        std::to_string(seg.header().key_length) + " but the store (" +
-        store.Describe() + ") makes keys of length " +
-        std::to_string(f.key_length) + "; they must agree");
-  }
+  // The broker makes its segment from the store's format
+  // (SegmentSpecFor), so they can only disagree by a programming error.
+  FORGE_CHECK(
+      static_cast<std::uint32_t>(f.key_length) == seg.header().key_length,
+      "segment \"" + seg.name() + "\" holds keys of length " +
+          std::to_string(seg.header().key_length) + " but the store (" +
+          store.Describe() + ") makes keys of length " +
+          std::to_string(f.key_length) + "; they must agree");
   return keys::KeyCodec(f.key_length, f.order, f.secret);
 }
 
@@ -144,11 +146,10 @@ shm::SegmentSpec SegmentSpecFor(const config::Config& cfg,
   return spec;
 }
 
-std::unique_ptr<store::RangeStore> OpenStoreRetrying(const config::Config& cfg,
-                                              const BrokerOptions& options,
-                                              const std::atomic<bool>& stop,
-                                              std::function<void()> on_wait,
-                                              Signals* signals) {
+std::unique_ptr<store::RangeStore> OpenStoreRetrying(
+    const config::Config& cfg, const BrokerOptions& options,
+    const std::atomic<bool>& stop, std::function<void()> on_wait,
+    Signals* signals) {
   store::StoreFormat wanted;
   wanted.key_length = cfg.key_length;
   wanted.order = cfg.key_order;
@@ -205,9 +206,7 @@ Broker::Broker(const BrokerOptions& options, store::RangeStore& store,
       target_hand_(capacity_ - low_water_ + options.range_size),
       batch_(kBatchKeys),
       trouble_("store error", options.store_log_every) {
-  if (options_.range_size == 0) {
-    throw std::invalid_argument("broker range size must be at least 1");
-  }
+  FORGE_CHECK(options_.range_size > 0, "broker range size must be at least 1");
   // relaxed (all below): BrokerStats are independent status words for
   // readers (forge-ctl, /metrics, consumers' low-water check); no other
   // memory is published through them.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "config/config.h"  // implements Loader
 #include "config/dotenv.h"
 #include "config/internal.h"
@@ -105,7 +106,7 @@ const KeySpec& KeyNamed(std::string_view env_name) {
   for (const KeySpec& key : internal::Keys()) {
     if (key.env == env_name) return key;
   }
-  throw std::logic_error("no config key " + std::string(env_name));
+  FORGE_CHECK(false, "no config key " + std::string(env_name));
 }
 
 // The LOG_FORMAT `value` asks for, by the key's own rule; nullopt when

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "base/status.h"
+
 namespace forge::keys {
 namespace {
 
@@ -38,10 +40,11 @@ constexpr DigitTable kDigits;
 }  // namespace
 
 std::uint64_t KeySpace(int length) {
-  if (length < kMinKeyLength || length > kMaxKeyLength) {
-    throw std::invalid_argument("key length " + std::to_string(length) +
-                                " is outside the allowed range 1..10");
-  }
+  // Every length reaching here was checked where it entered (config, the
+  // store's format), so another one is a programming error.
+  FORGE_CHECK(length >= kMinKeyLength && length <= kMaxKeyLength,
+              "key length " + std::to_string(length) +
+                  " is outside the allowed range 1..10");
   std::uint64_t space = 1;
   for (int i = 0; i < length; ++i) space *= kBase;
   return space;
@@ -71,10 +74,12 @@ KeyCodec::KeyCodec(int length, KeyOrder order, std::uint64_t secret)
 }
 
 void KeyCodec::Encode(std::uint64_t n, char* out) const {
+  // The number comes from a store: one outside the key space is damaged
+  // data, not a bug here, so it is a recoverable error.
   if (n >= space_) {
-    throw std::out_of_range("key number " + std::to_string(n) +
-                            " is outside the key space [0, " +
-                            std::to_string(space_) + ")");
+    throw Error(Code::kCorruption, "key number " + std::to_string(n) +
+                                       " is outside the key space [0, " +
+                                       std::to_string(space_) + ")");
   }
   std::uint64_t v = order_ == KeyOrder::kScrambled ? Permute(n) : n;
   for (int i = length_ - 1; i >= 0; --i) {

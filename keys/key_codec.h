@@ -11,8 +11,8 @@
 //     distinct keys (never a hash taken modulo the space).
 //   * Decode(Encode(n)) == n for every n in the space; Decode rejects keys
 //     of the wrong length or with characters outside the alphabet.
-//   * Encode(n, out) does not allocate; n >= space() throws
-//     std::out_of_range from both Encode overloads.
+//   * Encode(n, out) does not allocate; n >= space() (a number from a
+//     damaged store) throws forge::Error (kCorruption) from both overloads.
 //   * Immutable after construction; safe to share between threads.
 #pragma once
 
@@ -33,7 +33,7 @@ inline constexpr int kMaxKeyLength = 10;
 inline constexpr std::string_view kAlphabet =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-// 62^length; throws std::invalid_argument for a length outside [1, 10].
+// 62^length; a length outside [1, 10] is a programming error (FORGE_CHECK).
 std::uint64_t KeySpace(int length);
 
 // "scrambled" / "sequential": the spelling used in config and stores.
@@ -44,7 +44,7 @@ std::optional<KeyOrder> ParseKeyOrder(std::string_view text);
 
 class KeyCodec {
  public:
-  // Throws std::invalid_argument for a length outside [1, 10].
+  // A length outside [1, 10] is a programming error (FORGE_CHECK).
   KeyCodec(int length, KeyOrder order, std::uint64_t secret);
 
   int length() const { return length_; }

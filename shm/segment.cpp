@@ -20,6 +20,7 @@
 
 #include "base/clock.h"
 #include "base/names.h"
+#include "base/status.h"
 #include "shm/bus_guard.h"
 #include "shm/producer_lock.h"
 #include "shm/segment_check.h"
@@ -379,10 +380,9 @@ Created Create(const SegmentSpec& spec, const std::string& path) {
 }
 
 std::uint32_t CheckWorkerIndex(std::uint32_t i) {
-  if (i >= kMaxWorkers) {
-    throw std::out_of_range("worker slot " + Num(i) + " is out of range 0.." +
-                            Num(kMaxWorkers - 1));
-  }
+  FORGE_CHECK(
+      i < kMaxWorkers,
+      "worker slot " + Num(i) + " is out of range 0.." + Num(kMaxWorkers - 1));
   return i;
 }
 

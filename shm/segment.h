@@ -128,7 +128,7 @@ class ReadOnlySegment {
   const std::string& name() const;
   const Header& header() const;
   const BrokerStats& broker() const;
-  // i < kMaxWorkers, else out_of_range.
+  // i < kMaxWorkers (FORGE_CHECK).
   const WorkerSlot& worker(std::uint32_t i) const;
   const Ring& ring() const;  // Size() and Peek() only
   // "" while the object is intact, else one line: what happened to it
@@ -171,7 +171,7 @@ class Segment : public ReadOnlySegment {
   using ReadOnlySegment::ring;
   using ReadOnlySegment::worker;
   BrokerStats& broker();
-  WorkerSlot& worker(std::uint32_t i);  // i < kMaxWorkers, else out_of_range
+  WorkerSlot& worker(std::uint32_t i);  // i < kMaxWorkers (FORGE_CHECK)
   Ring& ring();
   bool is_producer() const;  // holds the producer lock
   // Producer only: one line saying whether the segment was created,

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/status.h"
 #include "config/db_url.h"
 #include "keys/key_codec.h"
 #include "store/format.h"
@@ -655,7 +656,7 @@ std::optional<Range> PostgresStore::TakeReturned(const char* doing,
 }
 
 Range PostgresStore::Reserve(std::uint64_t count) {
-  if (count == 0) throw std::invalid_argument("Reserve(0): count must be > 0");
+  FORGE_CHECK(count > 0, "Reserve(0): count must be > 0");
   BeginCall();
   const char* doing = "reserving a range";
   // (range, counter after it), known only once COMMIT succeeded.

@@ -16,6 +16,7 @@
 #include <system_error>
 #include <thread>
 
+#include "base/status.h"
 #include "keys/key_codec.h"
 #include "store/format.h"
 #include "store/writer_turns.h"
@@ -358,7 +359,7 @@ std::optional<Range> SqliteStore::TakeReturned(std::uint64_t count,
 }
 
 Range SqliteStore::Reserve(std::uint64_t count) {
-  if (count == 0) throw std::invalid_argument("Reserve(0): count must be > 0");
+  FORGE_CHECK(count > 0, "Reserve(0): count must be > 0");
   return Guarded("reserving a range", [&] {
     turns_->GiveWay(GiveWayLimit());
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);

@@ -66,7 +66,7 @@ class SqliteStore final : public FormattedStore {
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
 
-  // count must be > 0 (std::invalid_argument otherwise).
+  // count must be > 0 (FORGE_CHECK).
   Range Reserve(std::uint64_t count) override;
   void Return(const std::vector<Range>& ranges) override;
   std::uint64_t Next() override;

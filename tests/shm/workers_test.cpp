@@ -122,8 +122,10 @@ TEST_F(WorkersTest, ConcurrentClaimsNeverShareASlot) {
   for (Child& c : children) EXPECT_EQ(c.Wait(std::chrono::seconds(10)), 0);
 }
 
-TEST_F(WorkersTest, OutOfRangeSlotThrows) {
-  EXPECT_THROW(seg_.worker(kMaxWorkers), std::out_of_range);
+// A slot index past kMaxWorkers is a programming error (FORGE_CHECK).
+TEST_F(WorkersTest, OutOfRangeSlotIsAProgrammingError) {
+  EXPECT_DEATH((void)seg_.worker(kMaxWorkers),
+               "worker slot .* is out of range");
 }
 
 }  // namespace
