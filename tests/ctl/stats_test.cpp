@@ -14,6 +14,7 @@
 #include "keys/key_codec.h"
 #include "shm/workers.h"
 #include "tests/ctl/mini_json.h"
+#include "tests/support/broker_counters.h"
 #include "tests/support/process.h"
 
 namespace forge::ctl {
@@ -39,13 +40,13 @@ class StatsTest : public ::testing::Test {
     b.pid.store(::getpid());
     b.state.store(static_cast<std::uint32_t>(shm::BrokerState::kRunning));
     b.heartbeat_unix_ns.store(now_ - 300 * kNs);
-    b.keys_produced.store(10);
-    b.ranges_reserved.store(2);
-    b.refills.store(1);
-    b.store_errors.store(3);
-    b.last_refill_ns.store(1'500'000);
-    b.store_next.store(200);
-    b.low_water.store(512);
+    forge::testing::StoreCounters(b, {.low_water = 512,
+                                      .keys_produced = 10,
+                                      .ranges_reserved = 2,
+                                      .refills = 1,
+                                      .store_errors = 3,
+                                      .last_refill_ns = 1'500'000,
+                                      .store_next = 200});
     std::vector<shm::Key> keys(10);
     ASSERT_EQ(producer_->ring().Push(keys.data(), keys.size()), keys.size());
     const auto slot = shm::ClaimWorkerSlot(*producer_, ::getpid(), ::getppid());

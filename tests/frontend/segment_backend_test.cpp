@@ -15,6 +15,7 @@
 #include "frontend/metrics.h"
 #include "shm/health.h"
 #include "shm/notify.h"
+#include "tests/support/broker_counters.h"
 #include "tests/support/process.h"
 
 namespace forge::frontend {
@@ -64,14 +65,14 @@ struct FakeBroker {
 
 // The broker counters Observe() and /metrics are checked against.
 void StoreKnownCounters(shm::BrokerStats& b) {
-  b.low_water.store(256);
-  b.keys_produced.store(500);
-  b.ranges_reserved.store(3);
-  b.refills.store(2);
-  b.store_errors.store(1);
-  b.keys_wasted.store(7);
-  b.last_refill_ns.store(1'500'000);
-  b.store_next.store(3000);
+  forge::testing::StoreCounters(b, {.low_water = 256,
+                                    .keys_produced = 500,
+                                    .ranges_reserved = 3,
+                                    .refills = 2,
+                                    .store_errors = 1,
+                                    .keys_wasted = 7,
+                                    .last_refill_ns = 1'500'000,
+                                    .store_next = 3000});
 }
 
 SegmentBackendOptions Options(const ShmName& name, milliseconds wait) {
