@@ -20,6 +20,7 @@
 #include "tests/store/store_test_util.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/process.h"
+#include "tests/support/stack.h"
 
 namespace forge::store::store_test {
 namespace {
@@ -28,11 +29,7 @@ using forge::testing::PostgresServer;
 using forge::testing::TempDir;
 using forge::testing::WaitUntil;
 
-enum class Backend { kSqlite, kPostgres };
-
-void PrintTo(Backend b, std::ostream* os) {
-  *os << (b == Backend::kSqlite ? "sqlite" : "postgres");
-}
+using Backend = forge::testing::StoreKind;  // the one store-kind enum
 
 constexpr std::chrono::milliseconds kWait{20000};
 
