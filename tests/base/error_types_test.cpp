@@ -5,9 +5,9 @@
 #include <string>
 
 #include "base/status.h"
-#include "store/range_store.h"
 #include "config/config.h"
 #include "shm/segment.h"
+#include "store/range_store.h"
 
 namespace forge {
 namespace {

@@ -52,8 +52,7 @@ class BrokerProcessTest : public ::testing::Test, public Stack {
       EXPECT_TRUE(WaitUntil(
           [&] {
             try {
-              consumer_.emplace(
-                  shm::Segment::Attach(shm()));
+              consumer_.emplace(shm::Segment::Attach(shm()));
               return true;
             } catch (const shm::SegmentError&) {
               // Missing, or caught mid-creation (still 0 bytes): retry.

@@ -79,8 +79,7 @@ bool RingConsumer::Attach(milliseconds timeout) {
   return seg_.has_value() || testing::WaitUntil(
                                  [&] {
                                    try {
-                                     seg_.emplace(shm::Segment::Attach(
-                                         name_));
+                                     seg_.emplace(shm::Segment::Attach(name_));
                                      return true;
                                    } catch (const shm::SegmentError&) {
                                      return false;  // not created yet

@@ -78,9 +78,8 @@ TEST_F(OpsProcessTest, MetricsParseAndMoveExactlyWithTheKeysServed) {
   EXPECT_EQ(before.samples.at("forge_key_space_size"), 3521614606208.0);
   EXPECT_GE(before.samples.at("forge_ranges_reserved_total"), 1);
   EXPECT_EQ(before.samples.at("forge_store_errors_total"), 0);
-  EXPECT_LT(
-      before.samples.at("forge_broker_heartbeat_age_seconds"),
-      std::chrono::duration<double>(shm::kHeartbeatStaleAfter).count());
+  EXPECT_LT(before.samples.at("forge_broker_heartbeat_age_seconds"),
+            std::chrono::duration<double>(shm::kHeartbeatStaleAfter).count());
   EXPECT_EQ(before.Count("forge_worker_pid"), std::size_t{kWorkers});
 
   // 7 single keys and one batch of 30: exactly 37 keys in 8 requests.

@@ -34,9 +34,8 @@ TEST_F(OpsProcessTest, HealthzFollowsTheBrokerHeartbeatAndPid) {
   EXPECT_EQ(Get(port(), "/healthz").body.rfind(down, 0), 0u);
   const Exposition e = Scrape();
   EXPECT_EQ(e.samples.at("forge_broker_up"), 0);
-  EXPECT_GE(
-      e.samples.at("forge_broker_heartbeat_age_seconds"),
-      std::chrono::duration<double>(shm::kHeartbeatStaleAfter).count());
+  EXPECT_GE(e.samples.at("forge_broker_heartbeat_age_seconds"),
+            std::chrono::duration<double>(shm::kHeartbeatStaleAfter).count());
   broker()->Signal(SIGCONT);
   EXPECT_TRUE(WaitUntil([&] { return Get(port(), "/healthz").status == 200; },
                         kDeadline));

@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "keys/key_codec.h"
-#include "store/range_store.h"
 #include "shm/segment.h"
+#include "store/range_store.h"
 
 namespace forge::testing {
 std::optional<shm::BrokerState> FaultFixture::BrokerStateNow() const {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <atomic>
 
-#include "shm/layout.h"
 #include "base/process.h"
+#include "shm/layout.h"
 #include "tests/support/http_client.h"
 
 namespace forge::testing {
