@@ -10,7 +10,11 @@
 
 #include <cerrno>
 #include <chrono>
+#include <fstream>
+#include <string>
 #include <thread>
+
+#include "tests/support/process.h"
 
 namespace forge {
 namespace {
@@ -20,6 +24,22 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr auto kLong = seconds(10);  // a wait the test must never sit out
+
+// Waits until thread `tid` of this process sleeps (state S in
+// /proc/self/task/TID/stat): then it sits in the wait under test, so a
+// signal sent now arrives during it, not before.
+bool WaitUntilSleeping(pid_t tid) {
+  const std::string path = "/proc/self/task/" + std::to_string(tid) + "/stat";
+  return forge::testing::WaitUntil(
+      [&] {
+        std::ifstream in(path);
+        std::string stat((std::istreambuf_iterator<char>(in)), {});
+        const auto end = stat.rfind(") ");
+        return end != std::string::npos && end + 2 < stat.size() &&
+               stat[end + 2] == 'S';
+      },
+      milliseconds(5000));
+}
 
 bool Blocked(int sig) {
   sigset_t now;
@@ -48,8 +68,9 @@ TEST(Signals, TimesOutWithZero) {
 
 TEST(Signals, ASignalFromAnotherThreadEndsTheWait) {
   Signals signals({SIGUSR1, SIGUSR2}, Signals::Between::kBlocked);
-  std::thread sender([] {
-    std::this_thread::sleep_for(milliseconds(100));
+  const pid_t waiter = ::gettid();
+  std::thread sender([waiter] {
+    EXPECT_TRUE(WaitUntilSleeping(waiter));
     ::kill(::getpid(), SIGUSR2);  // blocked in the sender too: inherited
   });
   const auto start = Clock::now();
@@ -114,8 +135,9 @@ TEST(Signals, APendingSignalDiesWithTheObject) {
 TEST(Signals, DeliveredModeCutsABlockingCallShort) {
   Signals signals({SIGTERM}, Signals::Between::kDelivered);
   const pthread_t self = ::pthread_self();
-  std::thread sender([self] {
-    std::this_thread::sleep_for(milliseconds(100));
+  const pid_t waiter = ::gettid();
+  std::thread sender([self, waiter] {
+    EXPECT_TRUE(WaitUntilSleeping(waiter));
     ::pthread_kill(self, SIGTERM);
   });
   const auto start = Clock::now();
