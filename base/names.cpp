@@ -38,6 +38,26 @@ ShmNameFault CheckShmName(std::string_view name) {
   return ShmNameFault::kNone;
 }
 
+bool IsNamespaceName(std::string_view name) {
+  const auto lower_or_digit = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  };
+  if (name.empty() || name.size() > kMaxNamespaceLength) return false;
+  if (!lower_or_digit(name.front())) return false;
+  return std::all_of(name.begin(), name.end(), [&](char c) {
+    return lower_or_digit(c) || c == '_' || c == '-';
+  });
+}
+
+std::string NamespaceSegmentName(std::string_view shm_name,
+                                 std::string_view ns) {
+  std::string name(shm_name);
+  if (ns == kDefaultNamespace) return name;
+  name += kNamespaceSeparator;
+  name += ns;
+  return name;
+}
+
 std::string_view DbUrlScheme(std::string_view url) {
   for (std::string_view scheme : kSchemes) {
     if (url.starts_with(scheme)) return scheme;

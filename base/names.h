@@ -12,10 +12,16 @@
 //     upper- or mixed-case spelling ("SQLITE:", "Postgres://") is no scheme,
 //     and DbUrlSchemeMiscased says so, so the loader can name the mistake.
 //     The rest of the URL (paths, libpq parameters) is config/db_url.h's.
+//   * Namespaces (issue 13): a namespace name is 1..32 characters of
+//     a-z 0-9 _ -, the first a letter or a digit. "default" is the
+//     store's original key space (KEY_LENGTH/KEY_ORDER). A namespace's
+//     segment is "<SHM_NAME>@<namespace>" ("default": plain SHM_NAME); '@'
+//     is in neither rule, so the two parts never run into each other.
 //   * Pure functions; thread-safe.
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace forge::base {
@@ -29,6 +35,22 @@ enum class ShmNameFault { kNone, kEmpty, kTooLong, kBadCharacter, kLockSuffix };
 
 [[nodiscard]] bool IsShmNameChar(char c);
 [[nodiscard]] ShmNameFault CheckShmName(std::string_view name);
+
+// ---- Namespaces ----
+
+inline constexpr std::string_view kDefaultNamespace = "default";
+inline constexpr std::size_t kMaxNamespaceLength = 32;
+inline constexpr char kNamespaceSeparator = '@';
+// For messages: what a namespace name may be.
+inline constexpr std::string_view kNamespaceRule =
+    "1 to 32 characters from a-z 0-9 _ -, starting with a letter or digit";
+
+[[nodiscard]] bool IsNamespaceName(std::string_view name);
+
+// The segment name of namespace `ns` under SHM_NAME `shm_name`:
+// `shm_name` itself for "default", else "<shm_name>@<ns>".
+[[nodiscard]] std::string NamespaceSegmentName(std::string_view shm_name,
+                                               std::string_view ns);
 
 // ---- DB_URL scheme ----
 

@@ -35,6 +35,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/log.h"
 #include "base/status.h"
@@ -47,6 +48,23 @@ namespace forge::config {
 
 enum class KeyOrder { kScrambled, kSequential };
 using LogFormat = log::Format;  // LOG_FORMAT: base/log.h
+
+// One entry of config.yml's `namespaces:` map (issue 13): a namespace the
+// broker creates at start when the store lacks it, and whose stored format
+// must match (else the broker exits 2 naming the namespace and the field).
+struct NamespaceDecl {
+  std::string name;  // base::IsNamespaceName, never "default"
+  int key_length = 7;
+  KeyOrder key_order = KeyOrder::kScrambled;
+  std::uint64_t pool_capacity = 0;  // ring slots; 0: NS_POOL_CAPACITY
+};
+
+// One line of AUTH_TOKENS_FILE: a bearer token that reaches only the
+// listed namespaces.
+struct ScopedToken {
+  std::string token;
+  std::vector<std::string> namespaces;
+};
 
 struct Config {
   // Frontend.
@@ -63,9 +81,19 @@ struct Config {
   // Bearer <token>". Never logged; masked in every config message.
   std::string auth_token;
   bool auth_protect_all = false;  // AUTH_PROTECT_ALL: /healthz, /metrics too
+  // AUTH_TOKENS_FILE: lines "TOKEN ns1,ns2"; read and checked at load into
+  // scoped_tokens. Tokens are never logged.
+  std::string auth_tokens_file;
+  std::vector<ScopedToken> scoped_tokens;
   // Broker.
   std::uint64_t range_size = 1000;
-  std::uint64_t pool_capacity = 65536;
+  std::uint64_t pool_capacity = 65536;    // the default namespace's ring
+  std::uint64_t ns_pool_capacity = 4096;  // NS_POOL_CAPACITY: other rings
+  // config.yml `namespaces:`, by name.
+  std::vector<NamespaceDecl> namespaces;
+  // NAMESPACES: the namespaces this broker serves; empty: all of the
+  // store's (found again every second).
+  std::vector<std::string> serve_namespaces;
   std::string db_url = "sqlite:./data/forge.db";
   int key_length = 7;
   KeyOrder key_order = KeyOrder::kScrambled;

@@ -38,8 +38,16 @@ std::string Printable(const std::string& name) {
   return out;
 }
 
+// A segment name is SHM_NAME, or SHM_NAME@NAMESPACE (base/names.h).
 void ValidateName(const std::string& name) {
-  if (base::CheckShmName(name) != base::ShmNameFault::kNone) {
+  const std::size_t at = name.find(base::kNamespaceSeparator);
+  if (at != std::string::npos &&
+      !base::IsNamespaceName(std::string_view(name).substr(at + 1))) {
+    throw SegmentError("namespace \"" + Printable(name.substr(at + 1)) +
+                       "\" is not allowed: use " +
+                       std::string(base::kNamespaceRule));
+  }
+  if (base::CheckShmName(name.substr(0, at)) != base::ShmNameFault::kNone) {
     throw SegmentError("SHM_NAME \"" + Printable(name) +
                        "\" is not allowed: use 1 to 200 characters from "
                        "A-Z a-z 0-9 . _ - , not ending in \".lock\"");

@@ -5,6 +5,9 @@
 //     (/dev/shm/mini-forge.x) and the producer lock file
 //     /dev/shm/mini-forge.x.lock. Names follow the SHM_NAME rule of
 //     base/names.h (1..200 chars of [A-Za-z0-9._-], not ending in ".lock").
+//     A namespace's segment is "x@ns" (base::NamespaceSegmentName):
+//     /dev/shm/mini-forge.x@ns with its own lock file x@ns.lock, its own
+//     header, ring and worker slots; "x" itself is namespace "default".
 //   * Producer exclusion (docs/design.md §2.3): Segment::OpenProducer takes
 //     flock(LOCK_EX|LOCK_NB) on the lock file and keeps it for the object's
 //     lifetime; the kernel drops it when the holder dies, so a stale lock

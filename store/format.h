@@ -112,6 +112,7 @@ class FormattedStore : public RangeStore {
  public:
   const StoreFormat& format() const final { return format_; }
   std::string Describe() const final { return describe_; }
+  const std::string& namespace_name() const final { return namespace_; }
 
  protected:
   FormattedStore(std::string describe, const StoreFormat& wanted);
@@ -121,11 +122,13 @@ class FormattedStore : public RangeStore {
   void Opened(const StoreFormat& stored, const StoreFormat& wanted);
   const std::string& describe() const { return describe_; }
   void set_describe(std::string describe) { describe_ = std::move(describe); }
+  void set_namespace(std::string name) { namespace_ = std::move(name); }
   // The key space of the format (0 before Opened).
   std::uint64_t space() const { return space_; }
 
  private:
   std::string describe_;
+  std::string namespace_{"default"};
   StoreFormat format_;
   std::uint64_t space_ = 0;
 };

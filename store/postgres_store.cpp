@@ -182,6 +182,13 @@ class PostgresStore final : public FormattedStore {
   Range Reserve(std::uint64_t count) override;
   void Return(const std::vector<Range>& ranges) override;
   std::uint64_t Next() override;
+  std::vector<std::string> Namespaces() override {
+    throw StoreError("namespaces: not implemented yet", false);
+  }
+  std::unique_ptr<RangeStore> OpenNamespace(const std::string&,
+                                            const StoreFormat*) override {
+    throw StoreError("namespaces: not implemented yet", false);
+  }
 
  private:
   // What a COMMIT whose outcome is unknown means for the caller.

@@ -37,6 +37,17 @@
 //   * A RangeStore object is used by one thread at a time. Do not carry an
 //     open store across fork(): open it in the process that uses it.
 //   * Describe() and every error message name the store without a password.
+//   * Namespaces (issue 13, docs/design.md §5): one store holds many
+//     independent key spaces. OpenStore's object reserves from "default",
+//     the store's original key space (its counter, returned list and
+//     format are where schema 2 kept them, so an upgraded store keeps
+//     every issued number). OpenNamespace gives an object for another
+//     namespace that shares this object's connection: it is used on the
+//     same thread and must not outlive it. Each namespace has its own
+//     format (fixed at its creation, with its own secret), counter and
+//     returned list; every rule above holds per namespace, and a number of
+//     one namespace says nothing about another's. Namespaces are never
+//     deleted.
 #pragma once
 
 #include <cstdint>
@@ -97,6 +108,23 @@ class RangeStore {
   // "sqlite:/abs/path/forge.db" or "postgres://user@host:5432/db"
   // (never a password).
   virtual std::string Describe() const = 0;
+
+  // The namespace this object reserves from ("default" for OpenStore's).
+  virtual const std::string& namespace_name() const = 0;
+  // Every namespace of the store: "default" first, then the others by
+  // name. Reads the store (a StoreError like any call).
+  virtual std::vector<std::string> Namespaces() = 0;
+  // An object for namespace `name` (base::IsNamespaceName; "default" too)
+  // sharing this object's connection (see the contract). When it does not
+  // exist: created with *create (key_length, order; a fresh secret when
+  // scrambled and create->secret is 0; this store's store_id) in one
+  // transaction when `create` is given (racing creators: one wins, the
+  // others open it), else nullptr. When it exists and `create` is given,
+  // its stored format must match *create's key_length and order: else a
+  // non-transient StoreError naming the namespace and the field (like
+  // OpenStore's). An invalid name is a non-transient StoreError.
+  virtual std::unique_ptr<RangeStore> OpenNamespace(
+      const std::string& name, const StoreFormat* create) = 0;
 };
 
 // Opens (creating if needed) the store named by db_url ("sqlite:PATH",

@@ -451,4 +451,13 @@ std::uint64_t SqliteStore::Next() {
   return Guarded("reading the counter", [&] { return ReadCounter(); });
 }
 
+std::vector<std::string> SqliteStore::Namespaces() {
+  throw StoreError("namespaces: not implemented yet", false);
+}
+
+std::unique_ptr<RangeStore> SqliteStore::OpenNamespace(const std::string&,
+                                                       const StoreFormat*) {
+  throw StoreError("namespaces: not implemented yet", false);
+}
+
 }  // namespace forge::store

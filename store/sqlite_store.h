@@ -70,6 +70,9 @@ class SqliteStore final : public FormattedStore {
   Range Reserve(std::uint64_t count) override;
   void Return(const std::vector<Range>& ranges) override;
   std::uint64_t Next() override;
+  std::vector<std::string> Namespaces() override;
+  std::unique_ptr<RangeStore> OpenNamespace(const std::string& name,
+                                            const StoreFormat* create) override;
 
  private:
   void Configure();

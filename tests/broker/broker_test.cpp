@@ -42,6 +42,12 @@ class FakeStore : public store::RangeStore {
 
   const store::StoreFormat& format() const override { return format_; }
   std::string Describe() const override { return "fake:test"; }
+  const std::string& namespace_name() const override { return ns_; }
+  std::vector<std::string> Namespaces() override { return {ns_}; }
+  std::unique_ptr<store::RangeStore> OpenNamespace(
+      const std::string&, const store::StoreFormat*) override {
+    return nullptr;
+  }
   void SetStoreId(const std::string& id) { format_.store_id = id; }
   std::uint64_t Next() override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -117,6 +123,7 @@ class FakeStore : public store::RangeStore {
   }
 
  private:
+  std::string ns_ = "default";
   store::StoreFormat format_;
   std::mutex mu_;
   std::uint64_t next_ = 0;
