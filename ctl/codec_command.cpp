@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 
+#include "base/names.h"
 #include "base/status.h"
 #include "ctl/store_access.h"
 #include "ctl/text.h"
@@ -16,7 +17,6 @@ namespace forge::ctl {
 namespace {
 
 constexpr int kBadInput = 2;
-constexpr int kNoStore = 1;
 
 int Fail(int code, const std::string& line) {
   std::cerr << "forge-ctl: " << line << "\n";
@@ -46,69 +46,71 @@ std::optional<std::uint64_t> ParseDecimal(const std::string& text) {
   return ec == std::errc() ? value : UINT64_MAX;
 }
 
+// "this store" for the default namespace, else "namespace \"x\"".
+std::string Whose(const std::string& ns) {
+  return ns == base::kDefaultNamespace ? "this store"
+                                       : "namespace " + JsonQuote(ns);
+}
+
 std::string AllowedRange(const keys::KeyCodec& codec) {
   return "allowed: 0.." + std::to_string(codec.space() - 1) +
          " (KEY_LENGTH=" + std::to_string(codec.length()) + ")";
 }
 
-// Opens the store and builds its codec; nullopt after printing why not.
-std::optional<keys::KeyCodec> StoreCodec(const config::Config& cfg,
-                                         int* exit_code) {
-  try {
-    const std::unique_ptr<store::RangeStore> store =
-        OpenExistingStore(cfg, SegmentFormat(cfg.shm_name));
-    const store::StoreFormat& f = store->format();
-    return keys::KeyCodec(f.key_length, f.order, f.secret);
-  } catch (const StoreMissing& e) {
-    std::cerr << e.what() << "\n";
-  } catch (const store::StoreError& e) {
-    std::cerr << "forge-ctl: " << e.what() << "\n";
-  }
-  *exit_code = kNoStore;
-  return std::nullopt;
+// The codec of namespace `ns` of the store (throws as OpenNamespaceStore).
+keys::KeyCodec StoreCodec(const config::Config& cfg, const std::string& ns) {
+  const NamespaceStore store = OpenNamespaceStore(cfg, ns);
+  const store::StoreFormat& f = store.get().format();
+  return keys::KeyCodec(f.key_length, f.order, f.secret);
 }
 
-}  // namespace
-
-int RunDecode(const config::Config& cfg, const std::string& key,
-              std::ostream& out) {
-  if (const Status s = CheckAlphabet(key); !s.ok()) {
-    return Fail(kBadInput, s.message());
-  }
-  int code = 0;
-  const auto codec = StoreCodec(cfg, &code);
-  if (!codec) return code;
-  if (key.size() != static_cast<std::size_t>(codec->length())) {
+// Prints the number of `key` (of the alphabet) in `codec`'s format.
+int Decode(const keys::KeyCodec& codec, const std::string& ns,
+           const std::string& key, std::ostream& out) {
+  if (key.size() != static_cast<std::size_t>(codec.length())) {
     return Fail(kBadInput,
                 "KEY " + JsonQuote(key) + " has " + std::to_string(key.size()) +
-                    " characters; keys of this store have " +
-                    std::to_string(codec->length()) +
-                    " (KEY_LENGTH=" + std::to_string(codec->length()) + ")");
+                    " characters; keys of " + Whose(ns) + " have " +
+                    std::to_string(codec.length()) +
+                    " (KEY_LENGTH=" + std::to_string(codec.length()) + ")");
   }
-  const std::optional<std::uint64_t> n = codec->Decode(key);
+  const std::optional<std::uint64_t> n = codec.Decode(key);
   if (!n) return Fail(kBadInput, "KEY " + JsonQuote(key) + " is not a key");
   out << *n << "\n";
   return 0;
 }
 
-int RunEncode(const config::Config& cfg, const std::string& number,
-              std::ostream& out) {
+}  // namespace
+
+int RunDecode(const config::Config& cfg, const std::string& ns,
+              const std::string& key, std::ostream& out) {
+  if (const Status s = CheckAlphabet(key); !s.ok()) {
+    return Fail(kBadInput, s.message());
+  }
+  return WithStoreErrors([&] {
+    const keys::KeyCodec codec = StoreCodec(cfg, ns);
+    return Decode(codec, ns, key, out);
+  });
+}
+
+int RunEncode(const config::Config& cfg, const std::string& ns,
+              const std::string& number, std::ostream& out) {
   const std::optional<std::uint64_t> n = ParseDecimal(number);
   if (!n) {
     return Fail(kBadInput, "NUMBER " + JsonQuote(number) +
                                " is not a decimal number from 0 to " +
                                "62^KEY_LENGTH - 1");
   }
-  int code = 0;
-  const auto codec = StoreCodec(cfg, &code);
-  if (!codec) return code;
-  if (*n >= codec->space()) {
-    return Fail(kBadInput, "NUMBER " + number +
-                               " is outside this store's key space; " +
-                               AllowedRange(*codec));
-  }
-  out << codec->Encode(*n) << "\n";
-  return 0;
+  return WithStoreErrors([&] {
+    const keys::KeyCodec codec = StoreCodec(cfg, ns);
+    if (*n >= codec.space()) {
+      return Fail(kBadInput, "NUMBER " + number +
+                                 " is outside the key space of " + Whose(ns) +
+                                 "; " + AllowedRange(codec));
+    }
+    out << codec.Encode(*n) << "\n";
+    return 0;
+  });
 }
 
 }  // namespace forge::ctl

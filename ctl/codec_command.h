@@ -1,15 +1,17 @@
 // ctl/codec_command.h — `forge-ctl decode KEY` and `forge-ctl encode
 // NUMBER`: trace a key back to its number and forth, with the format
-// (key length, order, secret) of the store DB_URL names.
+// (key length, order, secret) of namespace `ns` ("default": the store's
+// original key space) of the store DB_URL names.
 //
 // Contract
-//   * The store is opened with OpenExistingStore (never created; see
-//     store_access.h). Nothing is reserved or written.
+//   * The store is opened with OpenNamespaceStore (never created, nor the
+//     namespace; see store_access.h). Nothing is reserved or written.
 //   * Output: decode prints the number, encode prints the key, each on one
 //     line on `out`.
-//   * Exit codes: 0 ok; 1 the store is missing or unusable; 2 the KEY is not
-//     a key of this store's format (length, alphabet) or the NUMBER is not a
-//     decimal number inside the key space. Every error is one line on
+//   * Exit codes: 0 ok; 1 the store is missing or unusable; 2 the namespace
+//     name breaks the rule or the store has no such namespace, the KEY is
+//     not a key of the namespace's format (length, alphabet) or the NUMBER
+//     is not a decimal number inside its key space. Every error is one line on
 //     stderr saying what was wrong and what is allowed.
 #pragma once
 
@@ -20,9 +22,9 @@
 
 namespace forge::ctl {
 
-int RunDecode(const config::Config& cfg, const std::string& key,
-              std::ostream& out);
-int RunEncode(const config::Config& cfg, const std::string& number,
-              std::ostream& out);
+int RunDecode(const config::Config& cfg, const std::string& ns,
+              const std::string& key, std::ostream& out);
+int RunEncode(const config::Config& cfg, const std::string& ns,
+              const std::string& number, std::ostream& out);
 
 }  // namespace forge::ctl

@@ -1,7 +1,9 @@
-// forge-ctl: read-only operator views of a mini-forge segment and store.
+// forge-ctl: operator views of a mini-forge deployment's segments and
+// store, and `namespace create` (the one command that writes: a namespace).
 // Exit codes: 0 ok; 1 no (usable) segment or store, a check failed, or
 // the output could not be written (stdout on a full disk, closed);
-// 2 bad flags, config, KEY or NUMBER.
+// 2 bad flags, config, KEY, NUMBER or namespace (a name breaking the rule,
+// one the store lacks, a format conflict at create).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -12,9 +14,11 @@
 #include <streambuf>
 #include <string>
 
+#include "base/names.h"
 #include "config/config.h"
 #include "ctl/check.h"
 #include "ctl/codec_command.h"
+#include "ctl/namespace_command.h"
 #include "ctl/stats_command.h"
 
 namespace {
@@ -118,6 +122,37 @@ int CheckedOutput(int code, const StdoutBuffer& buffer) {
   return 1;
 }
 
+struct NamespaceFlags {
+  CLI::App* cmd = nullptr;
+  CLI::App* create = nullptr;
+  CLI::App* list = nullptr;
+  CLI::App* show = nullptr;
+  std::string name;
+};
+
+void AddNamespace(CLI::App& app, NamespaceFlags* f) {
+  CLI::App* ns = f->cmd = app.add_subcommand(
+      "namespace", "create, list and show the namespaces of the store");
+  ns->require_subcommand(1);
+  f->create = ns->add_subcommand(
+      "create",
+      "create namespace NAME with --key-length and --key-order (KEY_LENGTH, "
+      "KEY_ORDER); an existing one with the same format is left alone");
+  f->create->add_option("NAME", f->name, "the namespace's name")->required();
+  f->list = ns->add_subcommand(
+      "list", "every namespace: length, order, key space, used, state");
+  f->show = ns->add_subcommand("show", "one namespace in detail");
+  f->show->add_option("NAME", f->name, "the namespace's name")->required();
+}
+
+// Runs the namespace subcommand that was given.
+int RunNamespace(const NamespaceFlags& f, const forge::config::Config& cfg) {
+  if (f.create->parsed())
+    return ctl::RunNamespaceCreate(cfg, f.name, std::cout);
+  if (f.show->parsed()) return ctl::RunNamespaceShow(cfg, f.name, std::cout);
+  return ctl::RunNamespaceList(cfg, std::cout);
+}
+
 int Run(int argc, char** argv) {
   CLI::App app{"forge-ctl: read-only views of a mini-forge segment and store",
                "forge-ctl"};
@@ -125,13 +160,19 @@ int Run(int argc, char** argv) {
   app.require_subcommand(1);
   StatsFlags stats;
   AddStats(app, &stats);
-  std::string key, number;
+  std::string key, number, ns{forge::base::kDefaultNamespace};
   CLI::App* decode = app.add_subcommand(
       "decode", "print the number a KEY encodes (format from the store)");
   decode->add_option("KEY", key, "a key as served, e.g. 0000A3x")->required();
   CLI::App* encode = app.add_subcommand(
       "encode", "print the key of a NUMBER (format from the store)");
   encode->add_option("NUMBER", number, "0 .. 62^KEY_LENGTH - 1")->required();
+  for (CLI::App* codec : {decode, encode}) {
+    codec->add_option("--ns", ns, "the namespace whose format is used")
+        ->default_str(std::string(forge::base::kDefaultNamespace));
+  }
+  NamespaceFlags namespaces;
+  AddNamespace(app, &namespaces);
   CLI::App* check = app.add_subcommand(
       "check",
       "verify the segment header, the broker lock and heartbeat, and the "
@@ -140,8 +181,9 @@ int Run(int argc, char** argv) {
   const auto cfg =
       forge::config::ParseArgs(app, loader, argc, argv, &exit_code);
   if (!cfg) return exit_code;
-  if (decode->parsed()) return ctl::RunDecode(*cfg, key, std::cout);
-  if (encode->parsed()) return ctl::RunEncode(*cfg, number, std::cout);
+  if (decode->parsed()) return ctl::RunDecode(*cfg, ns, key, std::cout);
+  if (encode->parsed()) return ctl::RunEncode(*cfg, ns, number, std::cout);
+  if (namespaces.cmd->parsed()) return RunNamespace(namespaces, *cfg);
   if (check->parsed()) return ctl::RunCheck(*cfg, std::cout);
   return ctl::RunStats(ToOptions(stats, cfg->shm_name), std::cout);
 }

@@ -88,4 +88,46 @@ void AddRates(const Snapshot& before, Snapshot* after) {
   after->rates = r;
 }
 
+std::string ServingState(const shm::Stats& s) {
+  if (s.broker_pid == 0) return "no broker yet";
+  const std::string state = shm::BrokerStateName(s.broker_state);
+  if (s.broker_alive || s.broker_state == shm::BrokerState::kStopped) {
+    return state;
+  }
+  return state + ", broker not alive";
+}
+
+const Snapshot* Overview::Default() const {
+  for (const NamespaceSnapshot& n : namespaces) {
+    if (n.name == base::kDefaultNamespace && n.snap) return &*n.snap;
+  }
+  return nullptr;
+}
+
+bool Overview::HasOthers() const {
+  return std::any_of(namespaces.begin(), namespaces.end(),
+                     [](const NamespaceSnapshot& n) {
+                       return n.name != base::kDefaultNamespace;
+                     });
+}
+
+std::uint64_t Overview::memory_bytes() const {
+  std::uint64_t total = 0;
+  for (const NamespaceSnapshot& n : namespaces) {
+    if (n.snap) total += shm::SegmentSize(n.snap->ring_capacity);
+  }
+  return total;
+}
+
+void AddRates(const Overview& before, Overview* after) {
+  for (NamespaceSnapshot& n : after->namespaces) {
+    const auto it = std::find_if(
+        before.namespaces.begin(), before.namespaces.end(),
+        [&](const NamespaceSnapshot& b) { return b.name == n.name; });
+    if (n.snap && it != before.namespaces.end() && it->snap) {
+      AddRates(*it->snap, &*n.snap);
+    }
+  }
+}
+
 }  // namespace forge::ctl

@@ -15,6 +15,15 @@
 //     JSON object on one line; its field names are stable (documented in
 //     docs/forge-ctl.md): new fields may be added, existing ones never renamed
 //     or retyped.
+//   * Namespaces (issue 13): every namespace served under one SHM_NAME has
+//     its own segment (base::NamespaceSegmentName). An Overview holds one
+//     snapshot per served namespace ("default" first); its table is the
+//     default namespace's table as before, followed by one row per
+//     namespace (state, fill, keys/s, used fraction, exhaustion) and the
+//     segments' memory when any namespace but "default" is served. Its JSON
+//     is the default namespace's object (every field above, when default
+//     is served) plus `namespaces` (one object per namespace) and
+//     `segments_memory_bytes`.
 //   * Thread-compatible: no shared state.
 #pragma once
 
@@ -86,6 +95,35 @@ void AddRates(const Snapshot& before, Snapshot* after);
 
 std::string FormatTable(const Snapshot& s);
 std::string FormatJson(const Snapshot& s);  // one line, ends with '\n'
+
+// "running", "stopped", "no broker yet", "running, broker not alive": how
+// a namespace's segment is being served (forge-ctl stats and namespace).
+std::string ServingState(const shm::Stats& s);
+
+// One served namespace: its snapshot, or why its segment could not be read.
+struct NamespaceSnapshot {
+  std::string name;
+  std::optional<Snapshot> snap;
+  std::string problem;  // one line, set when snap is nullopt
+};
+
+// Every namespace served under one SHM_NAME ("default" first).
+struct Overview {
+  std::vector<NamespaceSnapshot> namespaces;
+
+  // The default namespace's snapshot; nullptr when it is not served.
+  const Snapshot* Default() const;
+  // True when a namespace other than "default" is served.
+  bool HasOthers() const;
+  // shm::SegmentSize(ring capacity) summed over the readable segments.
+  std::uint64_t memory_bytes() const;
+};
+
+// AddRates for each namespace of `after` that `before` has too.
+void AddRates(const Overview& before, Overview* after);
+
+std::string FormatTable(const Overview& o);
+std::string FormatJson(const Overview& o);  // one line, ends with '\n'
 
 // `forge-ctl: no segment "x" (/dev/shm/mini-forge.x): is forge-broker
 // running with SHM_NAME=x?`

@@ -9,9 +9,11 @@
 #include <thread>
 
 #include "base/clock.h"
+#include "base/names.h"
 #include "base/signals.h"
 #include "ctl/stats.h"
 #include "ctl/text.h"
+#include "shm/namespaces.h"
 #include "shm/segment.h"
 
 namespace forge::ctl {
@@ -46,20 +48,47 @@ std::string AttachError(const std::string& shm_name,
   return std::string("forge-ctl: ") + e.what();
 }
 
-std::string Render(const StatsOptions& o, const Snapshot& s) {
-  return o.json ? FormatJson(s) : FormatTable(s);
+// Every namespace served under the SHM_NAME, read at `now`. The default
+// namespace's segment is attached by name (as before namespaces): its
+// errors are thrown, except a missing one while other namespaces are
+// served. Another namespace's error becomes its row's problem.
+Overview ReadOverview(const std::string& shm_name, std::uint64_t now) {
+  Overview o;
+  try {
+    const shm::ReadOnlySegment seg = AttachReadOnly(shm_name);
+    o.namespaces.push_back(
+        {std::string(base::kDefaultNamespace), ReadIntact(seg, now), ""});
+  } catch (const shm::SegmentMissing&) {
+    if (shm::ServedNamespaces(shm_name).empty()) throw;
+  }
+  for (const std::string& ns : shm::ServedNamespaces(shm_name)) {
+    if (ns == base::kDefaultNamespace) continue;
+    NamespaceSnapshot n{ns, std::nullopt, ""};
+    try {
+      const shm::ReadOnlySegment seg =
+          AttachReadOnly(base::NamespaceSegmentName(shm_name, ns));
+      n.snap = ReadIntact(seg, now);
+    } catch (const shm::SegmentError& e) {
+      n.problem = e.what();
+    }
+    o.namespaces.push_back(std::move(n));
+  }
+  return o;
+}
+
+std::string Render(const StatsOptions& o, const Overview& view) {
+  return o.json ? FormatJson(view) : FormatTable(view);
 }
 
 int OneShot(const StatsOptions& o, std::ostream& out) {
-  const shm::ReadOnlySegment seg = AttachReadOnly(o.shm_name);
-  Snapshot snap = ReadIntact(seg, base::UnixNowNs());
+  Overview view = ReadOverview(o.shm_name, base::UnixNowNs());
   if (o.interval.count() > 0) {
     std::this_thread::sleep_for(o.interval);
-    const Snapshot before = std::move(snap);
-    snap = ReadIntact(seg, base::UnixNowNs());
-    AddRates(before, &snap);
+    const Overview before = std::move(view);
+    view = ReadOverview(o.shm_name, base::UnixNowNs());
+    AddRates(before, &view);
   }
-  out << Render(o, snap) << std::flush;
+  out << Render(o, view) << std::flush;
   return 0;
 }
 
@@ -72,15 +101,14 @@ std::string WatchTitle(const StatsOptions& o, std::uint64_t now_ns) {
 }
 
 // One frame: the stats (rates since `prev`), or the reason there are none.
-std::string Frame(const StatsOptions& o, std::optional<Snapshot>* prev) {
+std::string Frame(const StatsOptions& o, std::optional<Overview>* prev) {
   const std::uint64_t now = base::UnixNowNs();
   const std::string title = o.json ? "" : WatchTitle(o, now);
   try {
-    const shm::ReadOnlySegment seg = AttachReadOnly(o.shm_name);
-    Snapshot snap = ReadIntact(seg, now);
-    if (*prev) AddRates(**prev, &snap);
-    std::string text = title + Render(o, snap);
-    *prev = std::move(snap);
+    Overview view = ReadOverview(o.shm_name, now);
+    if (*prev) AddRates(**prev, &view);
+    std::string text = title + Render(o, view);
+    *prev = std::move(view);
     return text;
   } catch (const shm::SegmentError& e) {
     prev->reset();  // rates restart when the segment comes back
@@ -101,14 +129,14 @@ void DrawInPlace(const std::string& frame, bool first, std::ostream& out) {
 }
 
 int Watch(const StatsOptions& o, std::ostream& out) {
-  // A segment missing at start is an error (exit 1), later only a frame.
-  (void)AttachReadOnly(o.shm_name);
+  // No segment at start is an error (exit 1), later only a frame.
+  (void)ReadOverview(o.shm_name, base::UnixNowNs());
   const bool tty = ::isatty(STDOUT_FILENO) == 1 && &out == &std::cout;
   const bool in_place = tty && !o.json;
   // Blocked between frames, taken in the wait: a Ctrl-C while a frame is
   // drawn ends the watch at once, never after a full extra period.
   Signals stop({SIGINT, SIGTERM}, Signals::Between::kBlocked);
-  std::optional<Snapshot> prev;
+  std::optional<Overview> prev;
   for (bool first = true;; first = false) {
     const std::string frame = Frame(o, &prev);
     if (in_place) {

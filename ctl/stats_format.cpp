@@ -205,9 +205,11 @@ std::string FormatTable(const Snapshot& s) {
   return out.str();
 }
 
-std::string FormatJson(const Snapshot& s) {
-  std::ostringstream o;
-  o << "{\"segment\":" << JsonQuote(s.segment)
+namespace {
+
+// The fields of FormatJson's object, without the braces.
+void WriteJsonFields(const Snapshot& s, std::ostringstream& o) {
+  o << "\"segment\":" << JsonQuote(s.segment)
     << ",\"path\":" << JsonQuote(s.path)
     << ",\"time_unix_ms\":" << s.now_unix_ns / 1'000'000
     << ",\"broker\":{\"pid\":" << s.broker_pid
@@ -238,8 +240,114 @@ std::string FormatJson(const Snapshot& s) {
     << ",\"store\":" << JsonQuote(s.store)
     << ",\"store_kind\":" << JsonQuote(s.store_kind()) << ",\"workers\":";
   WriteJsonWorkers(s, o);
+}
+
+// "<bar>  52.0%  10 / 1024" (no low water: the detail table has it).
+std::string ShortFill(const Snapshot& s) {
+  return Percent(s.ring_fill_fraction()) + "  " + std::to_string(s.ring_fill) +
+         " / " + std::to_string(s.ring_capacity);
+}
+
+std::string ShortExhaustion(const Snapshot& s) {
+  const Exhaustion e = s.exhaustion();
+  switch (e.kind) {
+    case Exhaustion::Kind::kUnknown:
+      return "unknown";
+    case Exhaustion::Kind::kNever:
+      return "never";
+    case Exhaustion::Kind::kUsedUp:
+      return "used up";
+    case Exhaustion::Kind::kProjected:
+      break;
+  }
+  return e.unix_s ? UtcDate(*e.unix_s) : "after year 9999";
+}
+
+std::string ServedRate(const Snapshot& s) {
+  return s.rates ? Fixed(s.rates->served_per_s, 1) : "-";
+}
+
+// One row per namespace and the memory of the segments.
+std::string NamespaceTable(const Overview& o) {
+  std::ostringstream out;
+  out << "namespaces (" << o.namespaces.size() << "), segments "
+      << ByteSize(o.memory_bytes()) << " in all\n";
+  char line[256];
+  std::snprintf(line, sizeof(line), "  %-16s %-26s %-20s %-9s %-11s %s\n",
+                "namespace", "state", "fill", "keys/s", "used", "exhaustion");
+  out << line;
+  for (const NamespaceSnapshot& n : o.namespaces) {
+    if (!n.snap) {
+      out << "  " << n.name << "  unreadable: " << n.problem << "\n";
+      continue;
+    }
+    const Snapshot& s = *n.snap;
+    std::snprintf(line, sizeof(line), "  %-16s %-26s %-20s %-9s %-11s %s\n",
+                  n.name.c_str(), ServingState(s).c_str(), ShortFill(s).c_str(),
+                  ServedRate(s).c_str(), Percent(s.key_space_used()).c_str(),
+                  ShortExhaustion(s).c_str());
+    out << line;
+  }
+  return out.str();
+}
+
+void WriteJsonNamespace(const NamespaceSnapshot& n, std::ostringstream& o) {
+  o << "{\"name\":" << JsonQuote(n.name);
+  if (!n.snap) {
+    o << ",\"error\":" << JsonQuote(n.problem) << "}";
+    return;
+  }
+  const Snapshot& s = *n.snap;
+  o << ",\"segment\":" << JsonQuote(s.segment)
+    << ",\"state\":" << JsonQuote(ServingState(s))
+    << ",\"broker\":{\"pid\":" << s.broker_pid
+    << ",\"alive\":" << Bool(s.broker_alive)
+    << ",\"state\":" << JsonQuote(shm::BrokerStateName(s.broker_state)) << "}"
+    << ",\"ring\":{\"capacity\":" << s.ring_capacity
+    << ",\"fill\":" << s.ring_fill
+    << ",\"fill_fraction\":" << Significant(s.ring_fill_fraction()) << "}"
+    << ",\"rates\":" << JsonRates(s) << ",\"key\":{\"length\":" << s.key_length
+    << ",\"order\":" << JsonQuote(OrderName(s.key_order)) << "}"
+    << ",\"key_space\":{\"size\":" << s.key_space
+    << ",\"used\":" << s.store_next
+    << ",\"used_fraction\":" << Significant(s.key_space_used())
+    << ",\"remaining\":" << s.key_space_remaining()
+    << ",\"exhaustion\":" << JsonExhaustion(s) << "}"
+    << ",\"memory_bytes\":" << shm::SegmentSize(s.ring_capacity)
+    << ",\"error\":null}";
+}
+
+}  // namespace
+
+std::string FormatJson(const Snapshot& s) {
+  std::ostringstream o;
+  o << "{";
+  WriteJsonFields(s, o);
   o << "}\n";
   return o.str();
+}
+
+std::string FormatTable(const Overview& o) {
+  const Snapshot* d = o.Default();
+  const std::string detail = d ? FormatTable(*d) : "";
+  if (!o.HasOthers()) return detail;
+  return detail + (d ? "\n" : "") + NamespaceTable(o);
+}
+
+std::string FormatJson(const Overview& o) {
+  std::ostringstream out;
+  out << "{";
+  if (const Snapshot* d = o.Default()) {
+    WriteJsonFields(*d, out);
+    out << ",";
+  }
+  out << "\"namespaces\":[";
+  for (std::size_t i = 0; i < o.namespaces.size(); ++i) {
+    if (i) out << ",";
+    WriteJsonNamespace(o.namespaces[i], out);
+  }
+  out << "],\"segments_memory_bytes\":" << o.memory_bytes() << "}\n";
+  return out.str();
 }
 
 std::string MissingSegmentMessage(const std::string& shm_name) {

@@ -2,10 +2,13 @@
 #include "ctl/store_access.h"
 
 #include <filesystem>
+#include <iostream>
 #include <system_error>
 #include <vector>
 
+#include "base/names.h"
 #include "config/db_url.h"
+#include "ctl/text.h"
 #include "shm/segment.h"
 #include "store/format.h"
 
@@ -36,6 +39,14 @@ void RequireSqliteFile(const std::string& path) {
                      "DB_URL at the one forge-broker uses");
 }
 
+// RequireSqliteFile for a SQLite DB_URL.
+void RequireExisting(const config::Config& cfg) {
+  const config::DbUrl url = config::ParseDbUrl(cfg.db_url);
+  if (url.ok() && url.kind == base::StoreKind::kSqlite) {
+    RequireSqliteFile(url.sqlite_path);
+  }
+}
+
 }  // namespace
 
 store::StoreFormat FormatOf(const shm::Header& h) {
@@ -61,10 +72,7 @@ std::optional<store::StoreFormat> SegmentFormat(const std::string& shm_name) {
 std::unique_ptr<store::RangeStore> OpenExistingStore(
     const config::Config& cfg,
     const std::optional<store::StoreFormat>& segment_format) {
-  const config::DbUrl url = config::ParseDbUrl(cfg.db_url);
-  if (url.ok() && url.kind == base::StoreKind::kSqlite) {
-    RequireSqliteFile(url.sqlite_path);
-  }
+  RequireExisting(cfg);
   store::StoreFormat from_config;
   from_config.key_length = cfg.key_length;
   from_config.order = cfg.key_order;
@@ -83,6 +91,49 @@ std::unique_ptr<store::RangeStore> OpenExistingStore(
     }
   }
   throw *first_error;
+}
+
+std::unique_ptr<store::RangeStore> OpenStoredFormat(const config::Config& cfg) {
+  RequireExisting(cfg);
+  store::StoreFormat stored;
+  stored.key_length = 0;  // take the store's format
+  return store::OpenStore(cfg.db_url, stored);
+}
+
+void CheckNamespaceName(const std::string& ns) {
+  if (base::IsNamespaceName(ns)) return;
+  throw BadNamespace(
+      "namespace " + JsonQuote(ns) +
+      " is not a namespace name: " + std::string(base::kNamespaceRule));
+}
+
+NamespaceStore OpenNamespaceStore(const config::Config& cfg,
+                                  const std::string& ns) {
+  CheckNamespaceName(ns);
+  NamespaceStore s;
+  s.root = OpenExistingStore(cfg, SegmentFormat(cfg.shm_name));
+  if (ns == base::kDefaultNamespace) return s;
+  s.other = s.root->OpenNamespace(ns, nullptr);
+  if (!s.other) {
+    throw BadNamespace("store " + s.root->Describe() + " has no namespace " +
+                       JsonQuote(ns) +
+                       "; forge-ctl namespace list shows its namespaces");
+  }
+  return s;
+}
+
+int WithStoreErrors(const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const BadNamespace& e) {
+    std::cerr << "forge-ctl: " << e.what() << "\n";
+    return 2;
+  } catch (const StoreMissing& e) {
+    std::cerr << e.what() << "\n";  // it names the program already
+  } catch (const store::StoreError& e) {
+    std::cerr << "forge-ctl: " << e.what() << "\n";
+  }
+  return 1;
 }
 
 }  // namespace forge::ctl

@@ -14,9 +14,16 @@
 //     from the store), then the config's (KEY_LENGTH, KEY_ORDER). Only a
 //     non-transient refusal moves on to the next one; the first error is
 //     the one reported when all fail.
-//   * Errors are one line for a person (StoreMissing, store::StoreError).
+//   * OpenStoredFormat opens it with no wanted format (key_length 0: the
+//     store's own, whatever it is): forge-ctl namespace.
+//   * Namespaces: OpenNamespaceStore opens the store as above and then the
+//     namespace `ns` of it (never creating it); a name that breaks the rule
+//     or is not in the store throws BadNamespace.
+//   * Errors are one line for a person (StoreMissing, BadNamespace,
+//     store::StoreError).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -33,6 +40,21 @@ class StoreMissing : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A namespace name that breaks base::kNamespaceRule or that the store does
+// not have (a bad argument: exit 2).
+class BadNamespace : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A namespace's store object and the object of the store it shares its
+// connection with (which must outlive it: members die in reverse order).
+struct NamespaceStore {
+  std::unique_ptr<store::RangeStore> root;   // "default"
+  std::unique_ptr<store::RangeStore> other;  // null for "default"
+  store::RangeStore& get() const { return other ? *other : *root; }
+};
+
 // The format a segment says its keys have (secret unknown: 0).
 store::StoreFormat FormatOf(const shm::Header& h);
 
@@ -42,6 +64,19 @@ std::optional<store::StoreFormat> SegmentFormat(const std::string& shm_name);
 std::unique_ptr<store::RangeStore> OpenExistingStore(
     const config::Config& cfg,
     const std::optional<store::StoreFormat>& segment_format);
+
+std::unique_ptr<store::RangeStore> OpenStoredFormat(const config::Config& cfg);
+
+NamespaceStore OpenNamespaceStore(const config::Config& cfg,
+                                  const std::string& ns);
+
+// Throws BadNamespace unless `ns` follows base::kNamespaceRule.
+void CheckNamespaceName(const std::string& ns);
+
+// Runs body() (which returns an exit code); a BadNamespace, StoreMissing or
+// store::StoreError it throws becomes one line on stderr and exit code 2,
+// 1 and 1.
+int WithStoreErrors(const std::function<int()>& body);
 
 // "KEY_LENGTH=7 KEY_ORDER=scrambled" of a segment header.
 std::string DescribeHeaderFormat(const shm::Header& h);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <iterator>
 
 namespace forge::ctl {
 namespace {
@@ -30,6 +31,18 @@ std::string Fixed(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
   return buf;
+}
+
+std::string ByteSize(std::uint64_t bytes) {
+  constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
+  const std::string exact = std::to_string(bytes) + " bytes";
+  if (bytes < 1024) return exact;
+  double value = static_cast<double>(bytes) / 1024.0;
+  std::size_t unit = 0;
+  for (; value >= 1024.0 && unit + 1 < std::size(kUnits); ++unit) {
+    value /= 1024.0;
+  }
+  return Fixed(value, 1) + " " + kUnits[unit] + " (" + exact + ")";
 }
 
 std::string Significant(double v) { return Format("%.9g", v); }

@@ -32,6 +32,9 @@ std::string FillBar(double fraction, int width);
 // "45 s", "12.5 min", "3.2 h", "4.0 days", "3.1 years".
 std::string HumanDuration(double seconds);
 
+// "1.3 MiB (1376256 bytes)", "512 bytes": memory sizes for a person.
+std::string ByteSize(std::uint64_t bytes);
+
 // "2031-04-05 12:00 UTC".
 std::string UtcDate(std::int64_t unix_s);
 

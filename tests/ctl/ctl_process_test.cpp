@@ -194,7 +194,8 @@ TEST_F(CtlTest, BadKeysAndNumbersExit2WithOneLine) {
       {{"encode", "12x"}, "is not a decimal number"},
       {{"encode", "-1"}, "is not a decimal number"},
       {{"encode", "3521614606208"}, "allowed: 0..3521614606207"},
-      {{"encode", "99999999999999999999999"}, "outside this store's key"},
+      {{"encode", "99999999999999999999999"},
+       "outside the key space of this store"},
   };
   for (const auto& [args, want] : cases) {
     const RunResult r = Ctl(args);
