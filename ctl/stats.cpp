@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "base/names.h"
+#include "shm/namespaces.h"
 
 namespace forge::ctl {
 namespace {
@@ -28,6 +29,30 @@ std::uint64_t ServedOf(const Snapshot& s, std::uint32_t slot) {
       std::find_if(s.workers.begin(), s.workers.end(),
                    [&](const shm::WorkerStats& w) { return w.slot == slot; });
   return it == s.workers.end() ? 0 : it->served;
+}
+
+// A snapshot, unless the segment was damaged while (or before) we read
+// it: then what we read may be zeros, and the reason is thrown instead.
+Snapshot ReadIntact(const shm::ReadOnlySegment& seg, std::uint64_t now) {
+  Snapshot snap = ReadSnapshot(seg, now);
+  if (std::string why = seg.Damage(); !why.empty()) {
+    throw shm::SegmentError(why);
+  }
+  return snap;
+}
+
+// Another namespace's row: its snapshot, or why its segment cannot be read.
+NamespaceSnapshot ReadOther(const std::string& shm_name, const std::string& ns,
+                            std::uint64_t now) {
+  NamespaceSnapshot n{ns, std::nullopt, ""};
+  try {
+    const auto seg =
+        shm::ReadOnlySegment::Attach(base::NamespaceSegmentName(shm_name, ns));
+    n.snap = ReadIntact(seg, now);
+  } catch (const shm::SegmentError& e) {
+    n.problem = e.what();
+  }
+  return n;
 }
 
 }  // namespace
@@ -117,6 +142,23 @@ std::uint64_t Overview::memory_bytes() const {
     if (n.snap) total += shm::SegmentSize(n.snap->ring_capacity);
   }
   return total;
+}
+
+Overview ReadOverview(const std::string& shm_name, std::uint64_t now) {
+  Overview o;
+  try {
+    const auto seg = shm::ReadOnlySegment::Attach(shm_name);
+    o.namespaces.push_back(
+        {std::string(base::kDefaultNamespace), ReadIntact(seg, now), ""});
+  } catch (const shm::SegmentMissing&) {
+    if (shm::ServedNamespaces(shm_name).empty()) throw;
+  }
+  for (const std::string& ns : shm::ServedNamespaces(shm_name)) {
+    if (ns != base::kDefaultNamespace) {
+      o.namespaces.push_back(ReadOther(shm_name, ns, now));
+    }
+  }
+  return o;
 }
 
 void AddRates(const Overview& before, Overview* after) {

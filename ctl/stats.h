@@ -119,6 +119,13 @@ struct Overview {
   std::uint64_t memory_bytes() const;
 };
 
+// Every namespace served under SHM_NAME `shm_name` at wall-clock time
+// `now_unix_ns`: "default" attached by name (as before namespaces; its
+// errors are thrown — a damaged segment too — except SegmentMissing while
+// other namespaces are served), then every other namespace
+// shm::ServedNamespaces finds, whose errors become its row's problem.
+Overview ReadOverview(const std::string& shm_name, std::uint64_t now_unix_ns);
+
 // AddRates for each namespace of `after` that `before` has too.
 void AddRates(const Overview& before, Overview* after);
 

@@ -9,11 +9,9 @@
 #include <thread>
 
 #include "base/clock.h"
-#include "base/names.h"
 #include "base/signals.h"
 #include "ctl/stats.h"
 #include "ctl/text.h"
-#include "shm/namespaces.h"
 #include "shm/segment.h"
 
 namespace forge::ctl {
@@ -25,20 +23,6 @@ constexpr const char* kCursorHome = "\x1b[H";
 constexpr const char* kClearToEol = "\x1b[K";
 constexpr const char* kClearBelow = "\x1b[J";
 
-shm::ReadOnlySegment AttachReadOnly(const std::string& shm_name) {
-  return shm::ReadOnlySegment::Attach(shm_name);
-}
-
-// A snapshot, unless the segment was damaged while (or before) we read
-// it: then what we read may be zeros, and the reason is thrown instead.
-Snapshot ReadIntact(const shm::ReadOnlySegment& seg, std::uint64_t now) {
-  Snapshot snap = ReadSnapshot(seg, now);
-  if (std::string why = seg.Damage(); !why.empty()) {
-    throw shm::SegmentError(why);
-  }
-  return snap;
-}
-
 // The one-line message for a segment that cannot be attached.
 std::string AttachError(const std::string& shm_name,
                         const shm::SegmentError& e) {
@@ -46,34 +30,6 @@ std::string AttachError(const std::string& shm_name,
     return MissingSegmentMessage(shm_name);
   }
   return std::string("forge-ctl: ") + e.what();
-}
-
-// Every namespace served under the SHM_NAME, read at `now`. The default
-// namespace's segment is attached by name (as before namespaces): its
-// errors are thrown, except a missing one while other namespaces are
-// served. Another namespace's error becomes its row's problem.
-Overview ReadOverview(const std::string& shm_name, std::uint64_t now) {
-  Overview o;
-  try {
-    const shm::ReadOnlySegment seg = AttachReadOnly(shm_name);
-    o.namespaces.push_back(
-        {std::string(base::kDefaultNamespace), ReadIntact(seg, now), ""});
-  } catch (const shm::SegmentMissing&) {
-    if (shm::ServedNamespaces(shm_name).empty()) throw;
-  }
-  for (const std::string& ns : shm::ServedNamespaces(shm_name)) {
-    if (ns == base::kDefaultNamespace) continue;
-    NamespaceSnapshot n{ns, std::nullopt, ""};
-    try {
-      const shm::ReadOnlySegment seg =
-          AttachReadOnly(base::NamespaceSegmentName(shm_name, ns));
-      n.snap = ReadIntact(seg, now);
-    } catch (const shm::SegmentError& e) {
-      n.problem = e.what();
-    }
-    o.namespaces.push_back(std::move(n));
-  }
-  return o;
 }
 
 std::string Render(const StatsOptions& o, const Overview& view) {

@@ -13,6 +13,7 @@ namespace forge::ctl {
 namespace {
 
 constexpr int kBarWidth = 20;
+constexpr int kShortBarWidth = 10;  // in the namespaces' rows
 
 const char* OrderName(std::uint32_t order) {
   return order == 1 ? "sequential" : "scrambled";
@@ -242,10 +243,10 @@ void WriteJsonFields(const Snapshot& s, std::ostringstream& o) {
   WriteJsonWorkers(s, o);
 }
 
-// "<bar>  52.0%  10 / 1024" (no low water: the detail table has it).
+// "[#####.....]  52.0%  10 / 1024" (the detail table has the low water).
 std::string ShortFill(const Snapshot& s) {
-  return Percent(s.ring_fill_fraction()) + "  " + std::to_string(s.ring_fill) +
-         " / " + std::to_string(s.ring_capacity);
+  return FillBar(s.ring_fill_fraction(), kShortBarWidth) + "  " +
+         std::to_string(s.ring_fill) + " / " + std::to_string(s.ring_capacity);
 }
 
 std::string ShortExhaustion(const Snapshot& s) {
@@ -267,14 +268,18 @@ std::string ServedRate(const Snapshot& s) {
   return s.rates ? Fixed(s.rates->served_per_s, 1) : "-";
 }
 
+// A namespace's row: name, fill, keys/s served, key space used,
+// exhaustion, state.
+constexpr const char* kRowFormat = "  %-16s %-32s %-8s %-11s %-20s %s\n";
+
 // One row per namespace and the memory of the segments.
 std::string NamespaceTable(const Overview& o) {
   std::ostringstream out;
   out << "namespaces (" << o.namespaces.size() << "), segments "
       << ByteSize(o.memory_bytes()) << " in all\n";
   char line[256];
-  std::snprintf(line, sizeof(line), "  %-16s %-26s %-20s %-9s %-11s %s\n",
-                "namespace", "state", "fill", "keys/s", "used", "exhaustion");
+  std::snprintf(line, sizeof(line), kRowFormat, "namespace", "fill", "keys/s",
+                "used", "exhaustion", "state");
   out << line;
   for (const NamespaceSnapshot& n : o.namespaces) {
     if (!n.snap) {
@@ -282,10 +287,10 @@ std::string NamespaceTable(const Overview& o) {
       continue;
     }
     const Snapshot& s = *n.snap;
-    std::snprintf(line, sizeof(line), "  %-16s %-26s %-20s %-9s %-11s %s\n",
-                  n.name.c_str(), ServingState(s).c_str(), ShortFill(s).c_str(),
-                  ServedRate(s).c_str(), Percent(s.key_space_used()).c_str(),
-                  ShortExhaustion(s).c_str());
+    std::snprintf(line, sizeof(line), kRowFormat, n.name.c_str(),
+                  ShortFill(s).c_str(), ServedRate(s).c_str(),
+                  Percent(s.key_space_used()).c_str(),
+                  ShortExhaustion(s).c_str(), ServingState(s).c_str());
     out << line;
   }
   return out.str();

@@ -6,10 +6,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/clock.h"
+#include "base/names.h"
 #include "ctl/text.h"
 #include "keys/key_codec.h"
 #include "shm/workers.h"
@@ -444,6 +447,205 @@ TEST(MissingSegmentMessage, NamesTheSegmentAndTheFix) {
   EXPECT_EQ(MissingSegmentMessage("x"),
             "forge-ctl: no segment \"x\" (/dev/shm/mini-forge.x): is "
             "forge-broker running with SHM_NAME=x?");
+}
+
+// Namespaces: StatsTest's default segment plus "invites" (10 characters,
+// 256 slots, 64 keys in the ring) and "orders" (8 characters, 128 slots),
+// each produced into as a broker would.
+class OverviewTest : public StatsTest {
+ protected:
+  void SetUp() override {
+    StatsTest::SetUp();
+    invites_.emplace(NamespaceProducer(shm_.str(), "invites", 256, 10));
+    std::vector<shm::Key> keys(64);
+    ASSERT_EQ(invites_->ring().Push(keys.data(), keys.size()), keys.size());
+    invites_->broker().store_next.store(1000);
+    orders_.emplace(NamespaceProducer(shm_.str(), "orders", 128, 8));
+  }
+
+  shm::Segment NamespaceProducer(const std::string& shm, const std::string& ns,
+                                 std::uint64_t capacity, std::uint32_t length) {
+    shm::SegmentSpec spec;
+    spec.capacity = capacity;
+    spec.key_length = length;
+    spec.key_space = keys::KeySpace(static_cast<int>(length));
+    spec.store = "sqlite:/var/lib/forge.db";
+    shm::Segment seg =
+        shm::Segment::OpenProducer(base::NamespaceSegmentName(shm, ns), spec);
+    shm::BrokerStats& b = seg.broker();
+    b.pid.store(::getpid());
+    b.state.store(static_cast<std::uint32_t>(shm::BrokerState::kRunning));
+    b.heartbeat_unix_ns.store(now_ - 300 * kNs);
+    return seg;
+  }
+
+  static std::uint64_t Memory() {
+    return shm::SegmentSize(1024) + shm::SegmentSize(256) +
+           shm::SegmentSize(128);
+  }
+
+  std::optional<shm::Segment> invites_;
+  std::optional<shm::Segment> orders_;
+};
+
+std::vector<std::string> Names(const Overview& o) {
+  std::vector<std::string> names;
+  for (const NamespaceSnapshot& n : o.namespaces) names.push_back(n.name);
+  return names;
+}
+
+TEST_F(OverviewTest, ReadsEveryServedNamespaceDefaultFirst) {
+  const Overview o = ReadOverview(shm_.str(), now_);
+  EXPECT_EQ(Names(o),
+            (std::vector<std::string>{"default", "invites", "orders"}));
+  ASSERT_NE(o.Default(), nullptr);
+  EXPECT_EQ(o.Default()->segment, shm_.str());
+  EXPECT_TRUE(o.HasOthers());
+  ASSERT_TRUE(o.namespaces[1].snap.has_value());
+  EXPECT_EQ(o.namespaces[1].snap->segment, shm_.str() + "@invites");
+  EXPECT_EQ(o.namespaces[1].snap->ring_fill, 64u);
+  EXPECT_EQ(o.namespaces[1].snap->key_length, 10u);
+  EXPECT_EQ(o.namespaces[2].snap->ring_capacity, 128u);
+  EXPECT_EQ(o.memory_bytes(), Memory());
+}
+
+// The default namespace's table as before, then the namespaces' rows
+// (byte for byte: no pid or clock in them) and their memory in all.
+TEST_F(OverviewTest, TableIsTheDefaultTableThenOneRowPerNamespace) {
+  const Overview o = ReadOverview(shm_.str(), now_);
+  const std::string want_default = FormatTable(*o.Default()) + "\n";
+  const std::string t = FormatTable(o);
+  ASSERT_EQ(t.substr(0, want_default.size()), want_default) << t;
+  EXPECT_EQ(t.substr(want_default.size()),
+            R"(namespaces (3), segments 215.9 KiB (221056 bytes) in all
+  namespace        fill                             keys/s   used        exhaustion           state
+  default          [..........]   0.9%  10 / 1024   -        5.68e-09%   unknown              running
+  invites          [##........]  25.0%  64 / 256    -        1.19e-13%   unknown              running
+  orders           [..........]   0.0%  0 / 128     -        0%          unknown              running
+)") << t;
+}
+
+TEST_F(OverviewTest, JsonKeepsTheDefaultFieldsAndAddsNamespaces) {
+  const Overview o = ReadOverview(shm_.str(), now_);
+  const std::string text = FormatJson(o);
+  EXPECT_EQ(text.find('\n'), text.size() - 1) << "one line";
+  // Every field of the default namespace's object, in the same order.
+  std::string fields = FormatJson(*o.Default());
+  fields.resize(fields.size() - 2);  // without "}\n"
+  EXPECT_EQ(text.substr(0, fields.size()), fields);
+  const auto v = json::Parse(text);
+  ASSERT_TRUE(v.has_value()) << text;
+  EXPECT_EQ(v->At("segment")->text, shm_.str());
+  EXPECT_EQ(v->At("ring.capacity")->number, 1024);
+  EXPECT_EQ(v->At("segments_memory_bytes")->number,
+            static_cast<double>(Memory()));
+  const json::Value* ns = v->At("namespaces");
+  ASSERT_NE(ns, nullptr);
+  ASSERT_EQ(ns->items.size(), 3u);
+  EXPECT_EQ(ns->items[0].At("name")->text, "default");
+  EXPECT_EQ(ns->items[0].At("ring.capacity")->number, 1024);
+  const json::Value& invites = ns->items[1];
+  EXPECT_EQ(invites.At("name")->text, "invites");
+  EXPECT_EQ(invites.At("segment")->text, shm_.str() + "@invites");
+  EXPECT_EQ(invites.At("state")->text, "running");
+  EXPECT_EQ(invites.At("broker.state")->text, "running");
+  EXPECT_TRUE(invites.At("broker.alive")->boolean);
+  EXPECT_EQ(invites.At("ring.capacity")->number, 256);
+  EXPECT_EQ(invites.At("ring.fill")->number, 64);
+  EXPECT_EQ(invites.At("ring.fill_fraction")->number, 0.25);
+  EXPECT_EQ(invites.At("key.length")->number, 10);
+  EXPECT_EQ(invites.At("key.order")->text, "scrambled");
+  EXPECT_EQ(invites.At("key_space.size")->number,
+            static_cast<double>(keys::KeySpace(10)));
+  EXPECT_EQ(invites.At("key_space.used")->number, 1000);
+  EXPECT_EQ(invites.At("key_space.exhaustion.state")->text, "unknown");
+  EXPECT_EQ(invites.At("rates")->kind, json::Value::Kind::kNull);
+  EXPECT_EQ(invites.At("memory_bytes")->number,
+            static_cast<double>(shm::SegmentSize(256)));
+  EXPECT_EQ(invites.At("error")->kind, json::Value::Kind::kNull);
+  EXPECT_EQ(ns->items[2].At("name")->text, "orders");
+}
+
+TEST_F(OverviewTest, RatesAndExhaustionPerNamespace) {
+  const Overview before = ReadOverview(shm_.str(), now_);
+  invites_->broker().keys_produced.store(500);  // 500 keys in 1 s
+  Overview after = ReadOverview(shm_.str(), now_ + 1000 * kNs);
+  AddRates(before, &after);
+  ASSERT_TRUE(after.namespaces[1].snap->rates.has_value());
+  EXPECT_EQ(after.namespaces[1].snap->rates->produced_per_s, 500);
+  EXPECT_EQ(after.namespaces[1].snap->exhaustion().kind,
+            Exhaustion::Kind::kProjected);
+  EXPECT_EQ(after.Default()->rates->produced_per_s, 0);
+  EXPECT_EQ(after.namespaces[2].snap->exhaustion().kind,
+            Exhaustion::Kind::kNever);
+  const auto v = json::Parse(FormatJson(after));
+  ASSERT_TRUE(v.has_value());
+  const json::Value& invites = v->At("namespaces")->items[1];
+  EXPECT_EQ(invites.At("rates.produced_per_s")->number, 500);
+  EXPECT_EQ(invites.At("key_space.exhaustion.state")->text, "projected");
+}
+
+// A file at a namespace's segment name that is no segment: its row says
+// why, the other namespaces are shown as usual.
+TEST_F(OverviewTest, UnreadableNamespaceIsARowWithTheReason) {
+  const std::string path =
+      shm::Segment::ObjectPath(base::NamespaceSegmentName(shm_.str(), "junk"));
+  std::ofstream(path) << std::string(100, 'x');
+  const Overview o = ReadOverview(shm_.str(), now_);
+  ASSERT_EQ(Names(o),
+            (std::vector<std::string>{"default", "invites", "junk", "orders"}));
+  const NamespaceSnapshot& junk = o.namespaces[2];
+  EXPECT_FALSE(junk.snap.has_value());
+  EXPECT_NE(junk.problem.find(path), std::string::npos) << junk.problem;
+  EXPECT_EQ(o.memory_bytes(), Memory()) << "readable segments only";
+  EXPECT_NE(FormatTable(o).find("  junk  unreadable: " + junk.problem + "\n"),
+            std::string::npos)
+      << FormatTable(o);
+  const auto v = json::Parse(FormatJson(o));
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->At("namespaces")->items[2].At("error")->text, junk.problem);
+}
+
+// Only "default" served: the table is exactly what it was before
+// namespaces (the golden tests above), the JSON gains its one row.
+TEST_F(StatsTest, OnlyDefaultServedPrintsTheTableAsBefore) {
+  const Overview o = ReadOverview(shm_.str(), now_);
+  ASSERT_EQ(Names(o), std::vector<std::string>{"default"});
+  EXPECT_FALSE(o.HasOthers());
+  EXPECT_EQ(FormatTable(o), FormatTable(*o.Default()));
+  const auto v = json::Parse(FormatJson(o));
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->At("namespaces")->items.size(), 1u);
+  EXPECT_EQ(v->At("segments_memory_bytes")->number,
+            static_cast<double>(shm::SegmentSize(1024)));
+}
+
+// A broker serving only other namespaces (NAMESPACES=invites): no default
+// fields, one row per served namespace.
+TEST_F(OverviewTest, DefaultNotServed) {
+  const ShmName other;
+  const shm::Segment only = NamespaceProducer(other.str(), "invites", 256, 10);
+  const Overview o = ReadOverview(other.str(), now_);
+  ASSERT_EQ(Names(o), std::vector<std::string>{"invites"});
+  EXPECT_EQ(o.Default(), nullptr);
+  EXPECT_EQ(FormatTable(o).rfind("namespaces (1), segments ", 0), 0u)
+      << FormatTable(o);
+  const auto v = json::Parse(FormatJson(o));
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->At("segment"), nullptr);
+  EXPECT_EQ(v->At("namespaces")->items.size(), 1u);
+}
+
+TEST(ReadOverview, NoSegmentAtAllIsMissing) {
+  const ShmName none;
+  EXPECT_THROW(ReadOverview(none.str(), base::UnixNowNs()),
+               shm::SegmentMissing);
+}
+
+TEST(ByteSize, ExactBytesAndAReadableUnit) {
+  EXPECT_EQ(ByteSize(512), "512 bytes");
+  EXPECT_EQ(ByteSize(1536), "1.5 KiB (1536 bytes)");
+  EXPECT_EQ(ByteSize(3u << 20), "3.0 MiB (3145728 bytes)");
 }
 
 }  // namespace

@@ -93,6 +93,13 @@ ShmName::~ShmName() {
   std::error_code ec;
   fs::remove("/dev/shm/mini-forge." + name_, ec);
   fs::remove("/dev/shm/mini-forge." + name_ + ".lock", ec);
+  // Namespace segments "<name>@ns" and their lock files.
+  const std::string ns_prefix = "mini-forge." + name_ + "@";
+  for (const auto& entry : fs::directory_iterator("/dev/shm", ec)) {
+    if (entry.path().filename().string().starts_with(ns_prefix)) {
+      fs::remove(entry.path(), ec);
+    }
+  }
 }
 
 bool WaitUntil(const std::function<bool()>& pred, milliseconds timeout) {

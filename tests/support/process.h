@@ -48,7 +48,8 @@ class TempDir {
 };
 
 // A SHM_NAME unique to this test process; its /dev/shm objects (segment
-// and lock file) are removed on destruction.
+// and lock file, and every namespace's: "<name>@ns") are removed on
+// destruction.
 class ShmName {
  public:
   ShmName();
