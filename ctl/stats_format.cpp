@@ -270,7 +270,7 @@ std::string ServedRate(const Snapshot& s) {
 
 // A namespace's row: name, fill, keys/s served, key space used,
 // exhaustion, state.
-constexpr const char* kRowFormat = "  %-16s %-32s %-8s %-11s %-20s %s\n";
+constexpr const char* kRowFormat = "  %-16s %-34s %-8s %-11s %-20s %s\n";
 
 // One row per namespace and the memory of the segments.
 std::string NamespaceTable(const Overview& o) {

@@ -73,27 +73,6 @@ class CheckTest : public CtlTest {
     store_id_ = store->format().store_id;
   }
 
-  // A segment this test process produces into, as if it were the broker of
-  // the store at DbPath(): it holds the producer lock and beats.
-  shm::Segment FakeBrokerSegment(const ShmName& name, std::uint32_t length,
-                                 std::uint32_t order) {
-    shm::SegmentSpec spec;
-    spec.capacity = 16;
-    spec.key_length = length;
-    spec.key_order = order;
-    spec.key_space = keys::KeySpace(static_cast<int>(length));
-    spec.store =
-        "sqlite:" +
-        std::filesystem::absolute(DbPath()).lexically_normal().string();
-    spec.store_id = store_id_;
-    shm::Segment seg = shm::Segment::OpenProducer(name.str(), spec);
-    shm::BrokerStats& b = seg.broker();
-    b.pid.store(::getpid());
-    b.state.store(static_cast<std::uint32_t>(shm::BrokerState::kRunning));
-    b.heartbeat_unix_ns.store(base::UnixNowNs());
-    return seg;
-  }
-
   void PushKeys(shm::Segment& seg, const std::vector<std::string>& texts) {
     std::vector<shm::Key> keys(texts.size());
     for (std::size_t i = 0; i < texts.size(); ++i) {
@@ -169,7 +148,7 @@ TEST_F(CheckTest, RewoundStoreCounterFails) {
 TEST_F(CheckTest, RingKeyTheStoreNeverReservedFails) {
   MakeStore(config::KeyOrder::kSequential, 100);
   ShmName name;
-  shm::Segment seg = FakeBrokerSegment(name, 7, 1);
+  shm::Segment seg = FakeBrokerSegment(name.str(), store_id_, 7, 1);
   PushKeys(seg, {codec_->Encode(98), codec_->Encode(99)});
   RunResult r = Check({{"SHM_NAME", name.str()}});
   EXPECT_EQ(r.exit_code, 0) << Out() << r.err;
@@ -192,7 +171,7 @@ TEST_F(CheckTest, RingKeyTheStoreNeverReservedFails) {
 TEST_F(CheckTest, RingKeyOfAnotherFormatFails) {
   MakeStore(config::KeyOrder::kSequential, 100);
   ShmName name;
-  shm::Segment seg = FakeBrokerSegment(name, 7, 1);
+  shm::Segment seg = FakeBrokerSegment(name.str(), store_id_, 7, 1);
   PushKeys(seg, {"00-0001"});
   const RunResult r = Check({{"SHM_NAME", name.str()}});
   EXPECT_EQ(r.exit_code, 1) << Out();
@@ -203,7 +182,7 @@ TEST_F(CheckTest, RingKeyOfAnotherFormatFails) {
 TEST_F(CheckTest, SegmentKeyLengthDifferentFromTheStoreFails) {
   MakeStore(config::KeyOrder::kScrambled, 100);
   ShmName name;
-  shm::Segment seg = FakeBrokerSegment(name, 6, 0);
+  shm::Segment seg = FakeBrokerSegment(name.str(), store_id_, 6, 0);
   const RunResult r = Check({{"SHM_NAME", name.str()}});
   EXPECT_EQ(r.exit_code, 1) << Out();
   EXPECT_TRUE(Passed("store")) << Out();
@@ -220,7 +199,7 @@ TEST_F(CheckTest, SegmentKeyLengthDifferentFromTheStoreFails) {
 TEST_F(CheckTest, DbUrlOfAnotherStoreFails) {
   MakeStore(config::KeyOrder::kSequential, 100);
   ShmName name;
-  shm::Segment seg = FakeBrokerSegment(name, 7, 1);
+  shm::Segment seg = FakeBrokerSegment(name.str(), store_id_, 7, 1);
   const std::string other = dir() / "other.db";
   store::StoreFormat f;
   f.order = config::KeyOrder::kSequential;
@@ -242,7 +221,7 @@ TEST_F(CheckTest, DbUrlOfAnotherStoreFails) {
 TEST_F(CheckTest, SameStoreUnderAnotherPathPasses) {
   MakeStore(config::KeyOrder::kSequential, 100);
   ShmName name;
-  shm::Segment seg = FakeBrokerSegment(name, 7, 1);
+  shm::Segment seg = FakeBrokerSegment(name.str(), store_id_, 7, 1);
   const std::string link = dir() / "link.db";
   std::filesystem::create_symlink(DbPath(), link);
   const RunResult r =
@@ -254,7 +233,7 @@ TEST_F(CheckTest, SameStoreUnderAnotherPathPasses) {
 
 TEST_F(CheckTest, MissingStoreFailsAndIsNotCreated) {
   ShmName name;
-  shm::Segment seg = FakeBrokerSegment(name, 7, 1);
+  shm::Segment seg = FakeBrokerSegment(name.str(), store_id_, 7, 1);
   const RunResult r = Check({{"SHM_NAME", name.str()}});
   EXPECT_EQ(r.exit_code, 1) << Out();
   EXPECT_NE(Line("store").find("does not exist"), std::string::npos) << Out();

@@ -4,13 +4,19 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "base/clock.h"
+#include "keys/key_codec.h"
+#include "shm/segment.h"
 #include "tests/ctl/mini_json.h"
 #include "tests/support/stack.h"
 
@@ -20,7 +26,9 @@ inline constexpr auto kCtlDeadline = std::chrono::milliseconds(10000);
 
 class CtlTest : public ::testing::Test, public Stack {
  protected:
-  CtlTest() : Stack({{"POOL_CAPACITY", "1024"}, {"RANGE_SIZE", "100"}}) {}
+  explicit CtlTest(StackOptions options = {})
+      : Stack({{"POOL_CAPACITY", "1024"}, {"RANGE_SIZE", "100"}},
+              std::move(options)) {}
 
   std::string DbPath() const { return dir() / "forge.db"; }
 
@@ -48,6 +56,29 @@ class CtlTest : public ::testing::Test, public Stack {
     const RunResult r = Stats(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return json::Parse(r.out);
+  }
+
+  // A segment named `name` that this test process produces into, as if it
+  // were the broker of the store at DbPath() with identity `store_id`: it
+  // holds the producer lock and beats.
+  shm::Segment FakeBrokerSegment(const std::string& name,
+                                 const std::string& store_id,
+                                 std::uint32_t length, std::uint32_t order) {
+    shm::SegmentSpec spec;
+    spec.capacity = 16;
+    spec.key_length = length;
+    spec.key_order = order;
+    spec.key_space = keys::KeySpace(static_cast<int>(length));
+    spec.store =
+        "sqlite:" +
+        std::filesystem::absolute(DbPath()).lexically_normal().string();
+    spec.store_id = store_id;
+    shm::Segment seg = shm::Segment::OpenProducer(name, spec);
+    shm::BrokerStats& b = seg.broker();
+    b.pid.store(::getpid());
+    b.state.store(static_cast<std::uint32_t>(shm::BrokerState::kRunning));
+    b.heartbeat_unix_ns.store(base::UnixNowNs());
+    return seg;
   }
 
   // Starts forge-broker and waits until forge-ctl sees it with a full ring.

@@ -13,6 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/names.h"
+#include "ctl/text.h"
+#include "shm/layout.h"
 #include "shm/segment.h"
 #include "shm/workers.h"
 #include "tests/ctl/ctl_fixture.h"
@@ -139,6 +142,48 @@ TEST_F(CtlTest, StoppedBrokerIsReportedStoppedAndNotAlive) {
   // No worker was attached, so the broker took its keys back out of the
   // ring and returned them to the store (zero-waste stop).
   EXPECT_EQ(v->At("ring.fill")->number, 0);
+}
+
+// Two more namespaces served next to a real broker's default one (their
+// segments made here as their broker would): one row each, and the
+// segments' memory in all.
+TEST_F(CtlTest, StatsShowsEveryServedNamespace) {
+  Process broker = StartBroker();
+  const shm::Segment invites = FakeBrokerSegment(
+      base::NamespaceSegmentName(shm(), "invites"), "", 10, 0);
+  const shm::Segment orders =
+      FakeBrokerSegment(base::NamespaceSegmentName(shm(), "orders"), "", 8, 1);
+  const auto v = StatsJson();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->At("broker.pid")->number, broker.pid()) << "default's fields";
+  EXPECT_EQ(v->At("ring.capacity")->number, 1024);
+  const json::Value* ns = v->At("namespaces");
+  ASSERT_NE(ns, nullptr);
+  ASSERT_EQ(ns->items.size(), 3u);
+  EXPECT_EQ(ns->items[0].At("name")->text, "default");
+  EXPECT_EQ(ns->items[0].At("ring.fill")->number, 1024);
+  EXPECT_EQ(ns->items[1].At("name")->text, "invites");
+  EXPECT_EQ(ns->items[1].At("key.length")->number, 10);
+  EXPECT_EQ(ns->items[1].At("state")->text, "running");
+  EXPECT_EQ(ns->items[2].At("name")->text, "orders");
+  EXPECT_EQ(ns->items[2].At("key.order")->text, "sequential");
+  EXPECT_EQ(
+      v->At("segments_memory_bytes")->number,
+      static_cast<double>(shm::SegmentSize(1024) + 2 * shm::SegmentSize(16)));
+  const RunResult t = Stats({"--interval", "100"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  for (const std::string& want :
+       {std::string("keys served      0  (0.0/s)"),
+        "namespaces (3), segments " +
+            ctl::ByteSize(shm::SegmentSize(1024) + 2 * shm::SegmentSize(16)) +
+            " in all",
+        std::string("  default          [##########] 100.0%  1024 / 1024   0.0"),
+        std::string("  invites          [..........]   0.0%  0 / 16        0.0"),
+        std::string("  orders  ")}) {
+    EXPECT_NE(t.out.find(want), std::string::npos)
+        << "missing '" << want << "' in\n"
+        << t.out;
+  }
 }
 
 // Pops `n` keys as a consumer would.
