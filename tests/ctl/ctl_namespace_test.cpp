@@ -1,0 +1,224 @@
+// forge-ctl namespace create|list|show and decode/encode --ns against a
+// real store (SQLite and PostgreSQL) that a real forge-broker created.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "base/names.h"
+#include "keys/key_codec.h"
+#include "shm/segment.h"
+#include "tests/ctl/ctl_fixture.h"
+#include "tests/support/process.h"
+#include "tests/support/stack.h"
+
+namespace forge {
+namespace {
+
+using testing::CtlTest;
+using testing::kCtlDeadline;
+using testing::OneLine;
+using testing::Process;
+using testing::RunResult;
+using testing::StackOptions;
+using testing::StoreKind;
+
+// A store made by a broker that then stopped: nothing serves the
+// namespaces this test creates unless the test makes their segment.
+class NamespaceCtlTest : public CtlTest,
+                         public ::testing::WithParamInterface<StoreKind> {
+ protected:
+  NamespaceCtlTest() : CtlTest(StackOptions::OwnStore(GetParam())) {}
+
+  void SetUp() override {
+    Process broker = StartBroker();
+    broker.Signal(SIGTERM);
+    ASSERT_EQ(broker.Wait(kCtlDeadline), 0) << broker.Stderr();
+  }
+
+  RunResult Create(const std::string& name, const std::string& length,
+                   const std::string& order) {
+    return Ctl({"namespace", "create", name, "--key-length", length,
+                "--key-order", order});
+  }
+
+  // The row of `name` in `namespace list`, its fields split at spaces.
+  std::vector<std::string> ListRow(const std::string& name) {
+    const RunResult r = Ctl({"namespace", "list"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream words(line);
+      std::vector<std::string> fields;
+      for (std::string w; words >> w;) fields.push_back(w);
+      if (!fields.empty() && fields[0] == name) return fields;
+    }
+    ADD_FAILURE() << "no row " << name << " in\n" << r.out;
+    return {};
+  }
+
+  // Expects exit 2 with one line on stderr containing `want`.
+  void ExpectRefused(const std::vector<std::string>& args,
+                     const std::string& want) {
+    const RunResult r = Ctl(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << " " << args[1] << ": " << r.err;
+    EXPECT_TRUE(OneLine(r.err)) << r.err;
+    EXPECT_NE(r.err.find(want), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+};
+
+TEST_P(NamespaceCtlTest, CreateListShow) {
+  RunResult r = Create("invites", "10", "sequential");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("created namespace \"invites\" in ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find(": KEY_LENGTH=10 KEY_ORDER=sequential\n"),
+            std::string::npos)
+      << r.out;
+  ASSERT_EQ(Create("orders", "8", "scrambled").exit_code, 0);
+
+  const RunResult list = Ctl({"namespace", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(list.out.rfind("namespace ", 0), 0u) << "header first";
+  EXPECT_LT(list.out.find("\ndefault "), list.out.find("\ninvites "));
+  EXPECT_LT(list.out.find("\ninvites "), list.out.find("\norders "));
+  const std::vector<std::string> def = ListRow("default");
+  ASSERT_EQ(def.size(), 7u) << "name length order space used (pct) state";
+  EXPECT_EQ(def[1], "7");
+  EXPECT_EQ(def[2], "scrambled");
+  EXPECT_EQ(def[3], std::to_string(keys::KeySpace(7)));
+  EXPECT_GT(std::stoull(def[4]), 0u) << "the broker reserved numbers";
+  EXPECT_EQ(def[6], "stopped");
+  EXPECT_EQ(ListRow("invites"),
+            (std::vector<std::string>{"invites", "10", "sequential",
+                                      std::to_string(keys::KeySpace(10)), "0",
+                                      "(0%)", "not", "served"}));
+  EXPECT_EQ(ListRow("orders")[2], "scrambled");
+
+  const RunResult show = Ctl({"namespace", "show", "invites"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  for (const std::string& want : std::vector<std::string>{
+           "namespace        invites\n",
+           "key format       length 10, sequential\n",
+           "key space        " + std::to_string(keys::KeySpace(10)) + "\n",
+           "used             0 (0%)\n", "created          20",
+           "segment          " + shm() + "@invites (/dev/shm/mini-forge." +
+               shm() + "@invites)\n",
+           "state            not served\n"}) {
+    EXPECT_NE(show.out.find(want), std::string::npos)
+        << "missing '" << want << "' in\n"
+        << show.out;
+  }
+}
+
+// A namespace's state comes from its segment: served as soon as one is
+// there (made here as its broker would make it).
+TEST_P(NamespaceCtlTest, StateFollowsTheSegment) {
+  ASSERT_EQ(Create("invites", "10", "scrambled").exit_code, 0);
+  EXPECT_EQ(ListRow("invites").back(), "served");
+  const shm::Segment seg = FakeBrokerSegment(
+      base::NamespaceSegmentName(shm(), "invites"), "", 10, 0);
+  EXPECT_EQ(ListRow("invites").back(), "running");
+  const RunResult show = Ctl({"namespace", "show", "invites"});
+  EXPECT_NE(
+      show.out.find("state            running\nring fill        0 / 16\n"),
+      std::string::npos)
+      << show.out;
+}
+
+TEST_P(NamespaceCtlTest, CreatingAgainKeepsTheFormatFixed) {
+  ASSERT_EQ(Create("invites", "10", "sequential").exit_code, 0);
+  const RunResult again = Create("invites", "10", "sequential");
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("namespace \"invites\" exists already in "),
+            std::string::npos)
+      << again.out;
+  ExpectRefused({"namespace", "create", "invites", "--key-length", "8",
+                 "--key-order", "sequential"},
+                "namespace \"invites\" exists with KEY_LENGTH=10, not 8 "
+                "(--key-length); a namespace's format is fixed when it is "
+                "created");
+  ExpectRefused(
+      {"namespace", "create", "invites", "--key-length", "10", "--key-order",
+       "scrambled"},
+      "exists with KEY_ORDER=sequential, not scrambled (--key-order)");
+  // "default" exists from the start, with KEY_LENGTH/KEY_ORDER's format.
+  EXPECT_EQ(Create("default", "7", "scrambled").exit_code, 0);
+  ExpectRefused({"namespace", "create", "default", "--key-length", "6"},
+                "namespace \"default\" exists with KEY_LENGTH=7, not 6");
+  EXPECT_EQ(ListRow("invites")[1], "10") << "unchanged";
+}
+
+TEST_P(NamespaceCtlTest, BadAndUnknownNamesExit2WithOneLine) {
+  const std::string rule(base::kNamespaceRule);
+  // ("" and "-x" are refused by the command line itself, also exit 2.)
+  for (const std::string& bad : {std::string("Invites"), std::string("_x"),
+                                 std::string("a@b"), std::string(33, 'a')}) {
+    ExpectRefused({"namespace", "create", bad},
+                  "is not a namespace name: " + rule);
+    ExpectRefused({"namespace", "show", bad}, rule);
+    ExpectRefused({"encode", "--ns", bad, "5"}, rule);
+  }
+  ExpectRefused({"namespace", "show", "nope"},
+                "has no namespace \"nope\"; forge-ctl namespace list shows");
+  ExpectRefused({"decode", "--ns", "nope", "0000000"},
+                "has no namespace \"nope\"");
+  EXPECT_EQ(ListRow("default")[0], "default");
+  EXPECT_EQ(Ctl({"namespace", "list"}).out.find("\nnope "), std::string::npos)
+      << "nothing was created";
+}
+
+// decode/encode --ns use the namespace's own format and secret.
+TEST_P(NamespaceCtlTest, DecodeEncodeWithNs) {
+  ASSERT_EQ(Create("invites", "10", "sequential").exit_code, 0);
+  ASSERT_EQ(Create("codes", "9", "scrambled").exit_code, 0);
+  RunResult e = Ctl({"encode", "--ns", "invites", "5"});
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_EQ(e.out, "0000000005\n");
+  RunResult d = Ctl({"decode", "--ns", "invites", "000000000z"});
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_EQ(d.out, "61\n");
+  for (const std::string n : {"0", "12345", "13537086546263551"}) {
+    e = Ctl({"encode", n, "--ns", "codes"});
+    ASSERT_EQ(e.exit_code, 0) << e.err;
+    ASSERT_EQ(e.out.size(), 10u) << e.out;
+    d = Ctl({"decode", "--ns", "codes", e.out.substr(0, 9)});
+    ASSERT_EQ(d.exit_code, 0) << d.err;
+    EXPECT_EQ(d.out, n + "\n");
+  }
+  const RunResult in_default = Ctl({"encode", "12345"});
+  ASSERT_EQ(in_default.exit_code, 0) << in_default.err;
+  EXPECT_EQ(in_default.out.size(), 8u) << "default keeps its 7 characters";
+  ExpectRefused({"decode", "--ns", "codes", "0000000"},
+                "keys of namespace \"codes\" have 9 (KEY_LENGTH=9)");
+  ExpectRefused({"encode", "--ns", "codes", "13537086546263552"},
+                "outside the key space of namespace \"codes\"; allowed: "
+                "0..13537086546263551 (KEY_LENGTH=9)");
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, NamespaceCtlTest,
+                         ::testing::Values(StoreKind::kSqlite,
+                                           StoreKind::kPostgres));
+
+// `namespace` never creates a store: a missing SQLite file is reported
+// and left missing.
+TEST_F(CtlTest, NamespaceCommandsNeverCreateAStore) {
+  const std::string missing = dir() / "nowhere/forge.db";
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"namespace", "create", "invites"},
+           {"namespace", "list"},
+           {"namespace", "show", "default"}}) {
+    const RunResult r = Ctl(args, {{"DB_URL", "sqlite:" + missing}});
+    EXPECT_EQ(r.exit_code, 1) << args[1];
+    EXPECT_TRUE(OneLine(r.err)) << r.err;
+    EXPECT_NE(r.err.find(missing + " does not exist"), std::string::npos)
+        << r.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir() / "nowhere"));
+}
+
+}  // namespace
+}  // namespace forge
