@@ -15,6 +15,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/names.h"
 #include "base/status.h"
 #include "shm/notify.h"
 #include "shm/stats.h"
@@ -35,20 +36,6 @@ constexpr std::uint64_t kBatchKeys = 1024;
 // How often the loop asks the segment whether its file was damaged
 // (Segment::Damage: two syscalls); a fault in between is seen at once.
 constexpr milliseconds kDamageCheckEvery{100};
-
-// Sleeps up to `d`; a signal ends the sleep early on purpose. With
-// `signals` it returns the signal that ended it (0: the time ran out), and
-// one that arrived before the call ends it at once (base/signals.h);
-// without (tests that stop the loop by a flag) EINTR ends it.
-int SleepInterruptibly(Signals* signals, nanoseconds d) {
-  if (d <= nanoseconds::zero()) return 0;
-  if (signals != nullptr) return signals->WaitFor(d);
-  timespec ts{};
-  ts.tv_sec = static_cast<time_t>(d.count() / 1'000'000'000);
-  ts.tv_nsec = static_cast<long>(d.count() % 1'000'000'000);
-  ::nanosleep(&ts, nullptr);
-  return 0;
-}
 
 shm::BrokerState LoadState(const shm::BrokerStats& stats) {
   // relaxed: the state is a status word; nothing else is read through it.
@@ -133,11 +120,26 @@ keys::KeyCodec MakeCodec(const store::RangeStore& store,
 
 }  // namespace
 
+int SleepInterruptibly(Signals* signals, std::chrono::nanoseconds d) {
+  if (d <= std::chrono::nanoseconds::zero()) return 0;
+  if (signals != nullptr) return signals->WaitFor(d);
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(d.count() / 1'000'000'000);
+  ts.tv_nsec = static_cast<long>(d.count() % 1'000'000'000);
+  ::nanosleep(&ts, nullptr);
+  return 0;
+}
+
 shm::SegmentSpec SegmentSpecFor(const config::Config& cfg,
+                                const store::RangeStore& store) {
+  return SegmentSpecFor(cfg.pool_capacity, store);
+}
+
+shm::SegmentSpec SegmentSpecFor(std::uint64_t capacity,
                                 const store::RangeStore& store) {
   const store::StoreFormat& f = store.format();
   shm::SegmentSpec spec;
-  spec.capacity = cfg.pool_capacity;
+  spec.capacity = capacity;
   spec.key_length = static_cast<std::uint32_t>(f.key_length);
   spec.key_order = static_cast<std::uint32_t>(store::LayoutKeyOrder(f.order));
   spec.key_space = keys::KeySpace(f.key_length);
@@ -196,6 +198,9 @@ Broker::Broker(const config::Config& cfg, store::RangeStore& store,
 Broker::Broker(const BrokerOptions& options, store::RangeStore& store,
                shm::Segment& seg)
     : options_(options),
+      prefix_(store.namespace_name() == base::kDefaultNamespace
+                  ? std::string()
+                  : "namespace " + store.namespace_name() + ": "),
       store_(store),
       seg_(seg),
       stats_(seg.broker()),
@@ -217,29 +222,20 @@ Broker::Broker(const BrokerOptions& options, store::RangeStore& store,
   try {
     stats_.store_next.store(store_.Next(), std::memory_order_relaxed);
   } catch (const store::StoreError& e) {
-    log::Warn(std::string("cannot read the store counter yet: ") + e.what());
+    log::Warn(prefix_ + std::string("cannot read the store counter yet: ") +
+              e.what());
   }
   SetState(shm::BrokerState::kStarting);
   Heartbeat();
 }
 
 int Broker::Run(const std::atomic<bool>& stop, Signals* signals) {
-  signals_ = signals;
-  SetState(shm::BrokerState::kRunning);
+  Begin(signals);
   // relaxed: the flag is set by a signal handler or another thread and
   // carries no data; seeing it one iteration late is fine.
   while (!stop.load(std::memory_order_relaxed)) {
-    if (SegmentDamaged()) return 2;
-    const StepResult r = Step();
-    if (r == StepResult::kFatal) {
-      // ReserveOne logged the one ERROR line; this only accounts for it.
-      AddWasted(hand());
-      if (hand() > 0) {
-        log::Warn("exiting: " + std::to_string(hand()) +
-                  " reserved numbers not pushed become a gap");
-      }
-      return 2;
-    }
+    const StepResult r = Tick();
+    if (r == StepResult::kFatal) return 2;
     // Each SIGHUP logs one line; SIGTERM/SIGINT already raised `stop`.
     while (signals_ != nullptr && NoteSignal(signals_->Poll()) != 0) {
     }
@@ -250,10 +246,33 @@ int Broker::Run(const std::atomic<bool>& stop, Signals* signals) {
   // The stop signal is handled: only a second one shortens a Return's
   // back-off.
   if (signals_ != nullptr) signals_->Acknowledge();
+  Finish();
+  return 0;
+}
+
+void Broker::Begin(Signals* signals) {
+  signals_ = signals;
+  SetState(shm::BrokerState::kRunning);
+}
+
+StepResult Broker::Tick() {
+  if (SegmentDamaged()) return StepResult::kFatal;
+  const StepResult r = Step();
+  if (r == StepResult::kFatal) {
+    // ReserveOne logged the one ERROR line; this only accounts for it.
+    AddWasted(hand());
+    if (hand() > 0) {
+      log::Warn(prefix_ + "exiting: " + std::to_string(hand()) +
+                " reserved numbers not pushed become a gap");
+    }
+  }
+  return r;
+}
+
+void Broker::Finish() {
   ReturnUnpublished();
   SetState(shm::BrokerState::kStopped);
   Heartbeat();
-  return 0;
 }
 
 bool Broker::SegmentDamaged() {
@@ -264,7 +283,7 @@ bool Broker::SegmentDamaged() {
   if (why.empty()) return false;
   // Nothing more is written to the segment (it may be zero pages now);
   // the hand was never published, so it is a gap, never a repeat.
-  log::Error("segment damaged, exiting: " + why + "; " +
+  log::Error(prefix_ + "segment damaged, exiting: " + why + "; " +
              std::to_string(hand()) +
              " reserved numbers not pushed become a gap");
   return true;
@@ -282,25 +301,32 @@ StepResult Broker::Step() {
   return CanPush() || WantReserve() ? StepResult::kBusy : StepResult::kIdle;
 }
 
-void Broker::Idle() {
+Broker::IdlePlan Broker::PlanIdle() const {
   nanoseconds wait = options_.idle_wait;
   if (BackingOff())
     wait = std::min<nanoseconds>(wait, retry_at_ - Clock::now());
   if (exhausted_) {
     wait = std::min<nanoseconds>(wait, recheck_at_ - Clock::now());
   }
-  if (wait <= nanoseconds::zero()) return;
-  if (hand() > 0 && RingFull()) {
-    // Something to push once consumers take keys: sleep until they wake us
-    // (a signal that came since the loop's check skips the sleep; one
-    // that comes during it ends it, EINTR).
+  // Something to push once consumers take keys: a consumer's wake ends the
+  // sleep. Otherwise (exhausted, or the store is backing off) a consumer
+  // cannot make work appear, so only time (or a signal) ends it.
+  return IdlePlan{std::max(wait, nanoseconds::zero()),
+                  hand() > 0 && RingFull()};
+}
+
+void Broker::Idle() {
+  const IdlePlan plan = PlanIdle();
+  if (plan.wait <= nanoseconds::zero()) return;
+  if (plan.until_low_water) {
+    // A signal that came since the loop's check skips the sleep; one that
+    // comes during it ends it (EINTR).
     if (signals_ != nullptr && NoteSignal(signals_->Poll()) != 0) return;
     shm::WaitForLowWater(
-        seg_, std::max(milliseconds(1), duration_cast<milliseconds>(wait)));
+        seg_,
+        std::max(milliseconds(1), duration_cast<milliseconds>(plan.wait)));
   } else {
-    // Nothing to push (exhausted, or the store is backing off): a consumer
-    // cannot make work appear, so only time (or a signal) ends this sleep.
-    NoteSignal(SleepInterruptibly(signals_, wait));
+    NoteSignal(SleepInterruptibly(signals_, plan.wait));
   }
 }
 
@@ -326,8 +352,8 @@ void Broker::SetState(shm::BrokerState state) {
   stats_.state.store(static_cast<std::uint32_t>(state),
                      std::memory_order_release);
   if (old != state) {
-    log::Info(std::string("state ") + shm::BrokerStateName(old) + " -> " +
-              shm::BrokerStateName(state));
+    log::Info(prefix_ + std::string("state ") + shm::BrokerStateName(old) +
+              " -> " + shm::BrokerStateName(state));
   }
 }
 
@@ -400,7 +426,7 @@ bool Broker::ReserveOne() {
     if (backoff_.count() > 0) {
       backoff_ = milliseconds(0);
       const auto line = trouble_.Recovered(Clock::now(), "store recovered");
-      if (line) log::Info(*line + ": " + store_.Describe());
+      if (line) log::Info(prefix_ + *line + ": " + store_.Describe());
       SetState(shm::BrokerState::kRunning);
     }
     if (r.empty()) {
@@ -417,7 +443,8 @@ bool Broker::ReserveOne() {
       return true;
     }
     SetState(shm::BrokerState::kStoreError);
-    log::Error(std::string("store failed (not retryable), exiting: ") +
+    log::Error(prefix_ +
+               std::string("store failed (not retryable), exiting: ") +
                e.what());
     return false;
   }
@@ -426,7 +453,7 @@ bool Broker::ReserveOne() {
 void Broker::TakeRange(const store::Range& r, nanoseconds took) {
   if (exhausted_) {
     exhausted_ = false;
-    log::Info("the store has returned numbers again: " +
+    log::Info(prefix_ + "the store has returned numbers again: " +
               std::to_string(r.size()) + " more keys");
     SetState(shm::BrokerState::kRunning);
   }
@@ -442,7 +469,7 @@ void Broker::TakeRange(const store::Range& r, nanoseconds took) {
   stats_.last_refill_ns.store(static_cast<std::uint64_t>(took.count()),
                               std::memory_order_relaxed);
   if (log::DebugEnabled()) {
-    log::Debug("reserved [" + std::to_string(r.first) + ", " +
+    log::Debug(prefix_ + "reserved [" + std::to_string(r.first) + ", " +
                std::to_string(r.last) + ") in " +
                std::to_string(took.count() / 1000) + " us; hand " +
                std::to_string(hand()));
@@ -456,7 +483,7 @@ void Broker::OnExhausted() {
   // once the hand is in it too (PushFromHand publishes it then).
   if (hand() == 0) SetState(shm::BrokerState::kExhausted);  // logs a change
   if (std::exchange(exhaustion_warned_, true)) return;      // said it once
-  log::Warn("key space exhausted (" + std::to_string(codec_.space()) +
+  log::Warn(prefix_ + "key space exhausted (" + std::to_string(codec_.space()) +
             " keys of length " + std::to_string(codec_.length()) +
             "): pushing the last " + std::to_string(hand()) +
             " numbers in hand, then only numbers other brokers return");
@@ -472,7 +499,7 @@ void Broker::OnTransientError(const store::StoreError& e) {
       Clock::now(), e.what(),
       "will retry in " + std::to_string(backoff_.count()) + " ms; " +
           std::to_string(hand()) + " numbers still in hand");
-  if (line) log::Warn(*line);
+  if (line) log::Warn(prefix_ + *line);
 }
 
 void Broker::AddWasted(std::uint64_t n) {
@@ -506,12 +533,13 @@ void Broker::ReturnUnpublished() {
   back = Coalesce(std::move(back));
   const std::uint64_t total = Total(back);
   if (total == 0) {
-    log::Info("stopping: nothing to return to the store (" + where + ")");
+    log::Info(prefix_ + "stopping: nothing to return to the store (" + where +
+              ")");
     return;
   }
   const Status returned = ReturnWithin(back);
   if (returned.ok()) {
-    log::Info("stopping: returned " + std::to_string(total) +
+    log::Info(prefix_ + "stopping: returned " + std::to_string(total) +
               " unpublished numbers to the store (" + where + ")");
     return;
   }
@@ -520,7 +548,7 @@ void Broker::ReturnUnpublished() {
                                      ? from_ring - PutBack(std::move(ring_runs))
                                      : 0;
   AddWasted(total - put_back);
-  log::Warn("stopping: could not return " + std::to_string(total) +
+  log::Warn(prefix_ + "stopping: could not return " + std::to_string(total) +
             " unpublished numbers (" + where + "); " +
             std::to_string(put_back) + " put back into the ring, " +
             std::to_string(total - put_back) +
@@ -570,7 +598,7 @@ std::uint64_t Broker::DrainRing(std::vector<store::Range>* out) {
   }
   if (bad > 0) {
     AddWasted(bad);
-    log::Warn("drained " + std::to_string(bad) +
+    log::Warn(prefix_ + "drained " + std::to_string(bad) +
               " ring keys that do not decode with this store's format; "
               "they are dropped (a gap)");
   }

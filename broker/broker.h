@@ -111,6 +111,9 @@ enum class StepResult { kBusy, kIdle, kFatal };
 // = the store's identity.
 shm::SegmentSpec SegmentSpecFor(const config::Config& cfg,
                                 const store::RangeStore& store);
+// The same with the ring capacity given (a namespace's, fleet.h).
+shm::SegmentSpec SegmentSpecFor(std::uint64_t capacity,
+                                const store::RangeStore& store);
 
 // OpenStore, retrying transient errors with the back-off of `options`
 // (logged as a StoreTrouble run: one line, then at most one per
@@ -124,6 +127,12 @@ std::unique_ptr<store::RangeStore> OpenStoreRetrying(
     const config::Config& cfg, const BrokerOptions& options,
     const std::atomic<bool>& stop, std::function<void()> on_wait = {},
     Signals* signals = nullptr);
+
+// Sleeps up to `d`; a signal ends the sleep early on purpose. With
+// `signals` it returns the signal that ended it (0: the time ran out), and
+// one that arrived before the call ends it at once (base/signals.h);
+// without (tests that stop the loop by a flag) EINTR ends it.
+int SleepInterruptibly(Signals* signals, std::chrono::nanoseconds d);
 
 class Broker {
  public:
@@ -151,6 +160,25 @@ class Broker {
   // Reserve (unless backing off or exhausted), push again.
   StepResult Step();
 
+  // Run is made of these; a Fleet (fleet.h) drives several brokers with
+  // them from one thread. Begin: state kRunning, `signals` as in Run.
+  // Tick: the damage check, then Step; kFatal after the one ERROR line
+  // (the hand counted as wasted). Finish: the zero-waste stop (returns
+  // the unpublished numbers), state kStopped.
+  void Begin(Signals* signals);
+  StepResult Tick();
+  void Finish();
+  // How the loop may sleep now: at most `wait`, and, when
+  // until_low_water, until a consumer wakes this broker's segment.
+  struct IdlePlan {
+    std::chrono::nanoseconds wait;
+    bool until_low_water;
+  };
+  IdlePlan PlanIdle() const;
+  shm::Segment& segment() { return seg_; }
+  // Each SIGHUP logs one line; returns `sig`.
+  static int NoteSignal(int sig);
+
   // Sleeps until there may be work: a consumer wake below low water, the
   // end of a back-off, or idle_wait. Returns early on a signal (EINTR).
   void Idle();
@@ -177,8 +205,7 @@ class Broker {
  private:
   using Clock = std::chrono::steady_clock;
 
-  bool SegmentDamaged();    // true after one ERROR line saying how
-  int NoteSignal(int sig);  // logs a SIGHUP; returns sig
+  bool SegmentDamaged();  // true after one ERROR line saying how
   void Heartbeat();
   void SetState(shm::BrokerState state);
   bool RingFull() const;
@@ -199,6 +226,9 @@ class Broker {
   void AddWasted(std::uint64_t n);
 
   BrokerOptions options_;
+  // "" for namespace default, else "namespace NAME: ": every log line of
+  // this broker starts with it.
+  std::string prefix_;
   Signals* signals_ = nullptr;  // Run's, or none
   store::RangeStore& store_;
   shm::Segment& seg_;

@@ -20,14 +20,15 @@
 #include "base/log.h"
 #include "base/signals.h"
 #include "broker/broker.h"
+#include "broker/fleet.h"
 #include "config/config.h"
 #include "config/db_url.h"
 #include "shm/segment.h"
 
 namespace {
 
-using forge::broker::Broker;
 using forge::broker::BrokerOptions;
+using forge::broker::Fleet;
 using forge::config::Config;
 namespace log = forge::log;
 namespace shm = forge::shm;
@@ -44,16 +45,6 @@ void LogConfig(const Config& cfg) {
       " config=" + (cfg.config_path.empty() ? "(none)" : cfg.config_path));
 }
 
-void LogSegment(const shm::Segment& seg, std::int32_t previous_pid) {
-  std::string line = "segment: " + seg.open_note() + "; capacity " +
-                     std::to_string(seg.ring().Capacity()) + ", fill " +
-                     std::to_string(seg.ring().Size());
-  if (previous_pid != 0) {
-    line += "; previous broker pid " + std::to_string(previous_pid);
-  }
-  log::Info(line);
-}
-
 std::string LockedMessage(const shm::ProducerLocked& e) {
   const std::string pid = std::to_string(e.holder_pid());
   std::string msg = e.what();
@@ -64,9 +55,9 @@ std::string LockedMessage(const shm::ProducerLocked& e) {
 int RunBroker(const Config& cfg, forge::Signals& signals) {
   const std::atomic<bool>& stop = forge::Signals::stop_flag();
   const BrokerOptions options = BrokerOptions::FromConfig(cfg);
-  // While a store call waits, the broker beats and pushes from its hand
-  // (same thread; see Broker::WhileStoreWaits).
-  Broker* running = nullptr;
+  // While a store call waits, every namespace beats and pushes from its
+  // hand (same thread; see Broker::WhileStoreWaits).
+  Fleet* running = nullptr;
   auto store = forge::broker::OpenStoreRetrying(
       cfg, options, stop,
       [&] {
@@ -75,16 +66,13 @@ int RunBroker(const Config& cfg, forge::Signals& signals) {
       &signals);
   if (!store) return 0;  // stopped while waiting for the store
   log::Info("store opened: " + store->Describe());
-  shm::Segment seg = shm::Segment::OpenProducer(
-      cfg.shm_name, forge::broker::SegmentSpecFor(cfg, *store));
-  // relaxed: read once before this process publishes its own pid.
-  LogSegment(seg, seg.broker().pid.load(std::memory_order_relaxed));
-  Broker broker(options, *store, seg);
-  running = &broker;
-  const int code = broker.Run(stop, &signals);
+  Fleet fleet(cfg, options, *store);
+  running = &fleet;
+  fleet.Start();
+  const int code = fleet.Run(stop, &signals);
   running = nullptr;
   return code;
-}  // ~Segment releases the producer lock
+}  // ~Fleet releases the producer locks
 
 }  // namespace
 

@@ -220,27 +220,8 @@ KeySpec Switch(const Names& n, bool Config::*field) {
   return key;
 }
 
-constexpr std::size_t kTokenMin = 16;
-constexpr std::size_t kTokenMax = 4096;
-
 std::string MaskToken(std::string_view token) {
   return token.empty() ? "" : "***";
-}
-
-// Never names a character of the token, only its length or a position.
-Status CheckToken(std::string_view v) {
-  if (v.empty()) return Invalid("is empty");
-  if (v.size() < kTokenMin || v.size() > kTokenMax) {
-    return Invalid("is " + std::to_string(v.size()) + " characters long");
-  }
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    const auto c = static_cast<unsigned char>(v[i]);
-    if (c <= 0x20 || c >= 0x7f) {
-      return Invalid("has a space, control or non-ASCII byte at position " +
-                     std::to_string(i + 1));
-    }
-  }
-  return Status();
 }
 
 KeySpec AuthToken(const Names& n) {
@@ -256,6 +237,45 @@ KeySpec AuthToken(const Names& n) {
            });
   key.mask = MaskToken;
   return key;
+}
+
+// NAMESPACES: names separated by commas (spaces around them allowed).
+KeySpec NamespaceList(const Names& n) {
+  KeySpec key = Make(
+      n, "LIST",
+      "namespace names separated by commas, each " +
+          std::string(base::kNamespaceRule) + "; unset = all of the store's",
+      [](std::string_view v, Config& c) -> Status {
+        std::vector<std::string> names;
+        for (std::size_t start = 0; start <= v.size();) {
+          const std::size_t comma = std::min(v.find(',', start), v.size());
+          const std::string name(Trim(v.substr(start, comma - start)));
+          if (!base::IsNamespaceName(name)) {
+            return Invalid("has the namespace name " + Quote(name) +
+                           ", which is not allowed");
+          }
+          if (std::find(names.begin(), names.end(), name) != names.end()) {
+            return Invalid("names " + name + " twice");
+          }
+          names.push_back(name);
+          start = comma + 1;
+        }
+        c.serve_namespaces = std::move(names);
+        return Status();
+      });
+  // config.yml's `namespaces:` declares namespaces (a map, see
+  // config/namespaces.h); which ones a broker serves is not a file setting.
+  key.yml.clear();
+  return key;
+}
+
+KeySpec FilePath(const Names& n, std::string Config::*field) {
+  return Make(n, "PATH", "the path of a readable regular file",
+              [=](std::string_view v, Config& c) -> Status {
+                if (v.empty()) return Invalid("is empty");
+                c.*field = std::string(v);
+                return Status();
+              });
 }
 
 std::vector<KeySpec> BuildKeys() {
@@ -274,6 +294,11 @@ std::vector<KeySpec> BuildKeys() {
       PowerOfTwo(
           Names{"POOL_CAPACITY", "--pool-capacity", "ring slots", "65536"},
           &Config::pool_capacity, 1, 26),
+      PowerOfTwo(Names{"NS_POOL_CAPACITY", "--ns-pool-capacity",
+                       "ring slots of each namespace but default", "4096"},
+                 &Config::ns_pool_capacity, 1, 26),
+      NamespaceList(Names{"NAMESPACES", "--namespaces",
+                          "namespaces this broker serves", "all"}),
       DbUrlKey(
           Names{"DB_URL", "--db-url", "range store", "sqlite:./data/forge.db"}),
       ShmName(Names{"SHM_NAME", "--shm-name", "shared-memory segment name",
@@ -314,6 +339,9 @@ std::vector<KeySpec> BuildKeys() {
       AuthToken(Names{"AUTH_TOKEN", "--auth-token",
                       "bearer token required by /get-key and /get-keys",
                       "unset"}),
+      FilePath(Names{"AUTH_TOKENS_FILE", "--auth-tokens-file",
+                     "file of scoped tokens: lines \"TOKEN ns1,ns2\"", "unset"},
+               &Config::auth_tokens_file),
       Switch(Names{"AUTH_PROTECT_ALL", "--auth-protect-all",
                    "require the token on /healthz and /metrics too", "false"},
              &Config::auth_protect_all),
@@ -321,6 +349,22 @@ std::vector<KeySpec> BuildKeys() {
 }
 
 }  // namespace
+
+// Never names a character of the token, only its length or a position.
+Status CheckToken(std::string_view v) {
+  if (v.empty()) return Invalid("is empty");
+  if (v.size() < kTokenMin || v.size() > kTokenMax) {
+    return Invalid("is " + std::to_string(v.size()) + " characters long");
+  }
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c <= 0x20 || c >= 0x7f) {
+      return Invalid("has a space, control or non-ASCII byte at position " +
+                     std::to_string(i + 1));
+    }
+  }
+  return Status();
+}
 
 const std::vector<KeySpec>& Keys() {
   static const std::vector<KeySpec> keys = BuildKeys();

@@ -42,6 +42,13 @@ struct KeySpec {
 
 const std::vector<KeySpec>& Keys();
 
+// The AUTH_TOKEN rule (also each AUTH_TOKENS_FILE token's): 16..4096
+// printable ASCII characters without spaces. The message never names a
+// character of the token, only its length or a position.
+inline constexpr std::size_t kTokenMin = 16;
+inline constexpr std::size_t kTokenMax = 4096;
+Status CheckToken(std::string_view v);
+
 // Number of CPUs this process may run on, clamped to 1..256.
 int CpuCount();
 

@@ -15,6 +15,7 @@
 #include "config/dotenv.h"
 #include "config/internal.h"
 #include "config/keys.h"
+#include "config/namespaces.h"
 #include "config/yaml_file.h"
 
 namespace forge::config {
@@ -262,6 +263,12 @@ Config Loader::Load(const Environment& env) const {
     }
   }
   CheckCombination(cfg, chosen);
+  cfg.namespaces = internal::DeclaredNamespaces(yml);
+  if (!cfg.auth_tokens_file.empty()) {
+    cfg.scoped_tokens = internal::ReadScopedTokens(
+        cfg.auth_tokens_file, chosen.at("AUTH_TOKENS_FILE").origin, env.cwd,
+        cfg.auth_token);
+  }
   if (cfg.workers == 0) cfg.workers = internal::CpuCount();
   cfg.config_path = yml_text.path;
   return cfg;

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <exception>
 #include <vector>
 
@@ -18,8 +19,19 @@ constexpr std::string_view kReference =
 std::string AllowedKeys() {
   std::string out = "the keys ";
   for (const KeySpec& key : Keys()) {
+    if (key.yml.empty()) continue;
     if (&key != &Keys().front()) out += ", ";
     out += key.yml;
+  }
+  return out + ", and " + std::string(kNamespacesKey) +
+         " (in lower or upper case)";
+}
+
+std::string AllowedFields() {
+  std::string out;
+  for (std::string_view field : kNamespaceFields) {
+    out += out.empty() ? "" : ", ";
+    out += field;
   }
   return out + " (in lower or upper case)";
 }
@@ -72,6 +84,91 @@ YAML::Node Parse(std::string_view text, const std::string& path) {
            "one document: remove the \"---\" line and merge the keys");
   }
   return docs.empty() ? YAML::Node() : docs.front();
+}
+
+// A number of bytes of expanded values still allowed in the file.
+struct Budget {
+  std::size_t used = 0;
+  std::string Take(const YAML::Node& value, const Lookup& lookup,
+                   const std::string& where) {
+    std::string out =
+        Expand(value.Scalar(), lookup, where, kMaxExpandedBytes - used);
+    used += out.size();
+    return out;
+  }
+};
+
+// The fields of one namespace (`invites: {key_length: 10}`).
+std::map<std::string, YamlFile::Entry> NamespaceFields(const YamlFile& file,
+                                                       const std::string& name,
+                                                       const YAML::Node& node,
+                                                       const Lookup& lookup,
+                                                       Budget& budget) {
+  std::map<std::string, YamlFile::Entry> fields;
+  if (node.IsNull()) return fields;
+  if (!node.IsMap()) {
+    FailAt(file.Origin(Line(node)),
+           "namespace " + name + " is not a map of fields",
+           "for example: " + name +
+               ": { key_length: 10, key_order: "
+               "scrambled, pool_capacity: 4096 }");
+  }
+  for (const auto& kv : node) {
+    const int line = Line(kv.first);
+    const std::string field =
+        ToLower(kv.first.IsScalar() ? kv.first.Scalar() : "");
+    const auto known = std::find(std::begin(kNamespaceFields),
+                                 std::end(kNamespaceFields), field);
+    if (known == std::end(kNamespaceFields)) {
+      FailAt(file.Origin(line),
+             "namespace " + name + " has an unknown field " +
+                 Quote(kv.first.IsScalar() ? kv.first.Scalar() : ""),
+             AllowedFields());
+    }
+    if (fields.count(field) > 0) {
+      FailAt(file.Origin(line),
+             "namespace " + name + " sets " + field + " twice",
+             "each field once");
+    }
+    if (kv.second.IsNull()) continue;
+    if (!kv.second.IsScalar()) {
+      FailAt(file.Origin(line),
+             "namespace " + name + " field " + field + " is not a plain value",
+             "one plain value per field");
+    }
+    fields[field] = {budget.Take(kv.second, lookup, file.Origin(line)), line};
+  }
+  return fields;
+}
+
+// `namespaces:` (see the contract in yaml_file.h).
+void ReadNamespaces(YamlFile& file, const YAML::Node& node,
+                    const Lookup& lookup, Budget& budget) {
+  if (node.IsNull()) return;
+  if (!node.IsMap()) {
+    FailAt(file.Origin(Line(node)),
+           "namespaces is not a map (it declares namespaces; to choose "
+           "which ones a broker serves, set NAMESPACES in the environment "
+           "or --namespaces)",
+           "namespaces: followed by lines \"  NAME: { key_length: N, "
+           "key_order: WORD, pool_capacity: N }\"");
+  }
+  for (const auto& kv : node) {
+    const int line = Line(kv.first);
+    const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "";
+    for (const YamlFile::Namespace& seen : file.namespaces) {
+      if (seen.name == name) {
+        FailAt(file.Origin(line),
+               "namespace " + Quote(name) +
+                   " is declared again (first on "
+                   "line " +
+                   std::to_string(seen.line) + ")",
+               "each namespace once");
+      }
+    }
+    file.namespaces.push_back(
+        {name, line, NamespaceFields(file, name, kv.second, lookup, budget)});
+  }
 }
 
 }  // namespace
@@ -147,11 +244,13 @@ YamlFile ParseYamlFile(const std::string& text, const std::string& path,
     std::string spelled;
   };
   std::map<std::string, Seen> seen;  // by canonical key, null values too
-  std::size_t expanded = 0;          // bytes of all values after expansion
+  Budget budget;                     // bytes of all values after expansion
   for (const auto& kv : root) {
     const int line = Line(kv.first);
     const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "";
-    const std::string key = CanonicalKey(name);
+    const bool namespaces = ToLower(name) == kNamespacesKey;
+    const std::string key =
+        namespaces ? std::string(kNamespacesKey) : CanonicalKey(name);
     if (key.empty()) {
       FailAt(file.Origin(line), "unknown key " + Quote(name), AllowedKeys());
     }
@@ -162,16 +261,18 @@ YamlFile ParseYamlFile(const std::string& text, const std::string& path,
                  ")",
              "each key once, in lower or upper case");
     }
+    if (namespaces) {
+      ReadNamespaces(file, kv.second, lookup, budget);
+      continue;
+    }
     if (kv.second.IsNull()) continue;
     if (!kv.second.IsScalar()) {
       FailAt(file.Origin(line),
              "key " + name + " has " + Kind(kv.second) + " as its value",
              "one plain value per key");
     }
-    std::string value = Expand(kv.second.Scalar(), lookup, file.Origin(line),
-                               kMaxExpandedBytes - expanded);
-    expanded += value.size();
-    file.entries[key] = {std::move(value), line};
+    file.entries[key] = {budget.Take(kv.second, lookup, file.Origin(line)),
+                         line};
   }
   return file;
 }

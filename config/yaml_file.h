@@ -9,6 +9,12 @@
 //     errors throw ConfigError naming file:line. A UTF-8 byte order mark
 //     at the start is skipped.
 //   * A null value (`port:` or `port: ~`) means "not set in this file".
+//   * One key is not flat: `namespaces` (any case) is a map of namespace
+//     names to maps of their fields (kNamespaceFields, lower or upper
+//     case; null or {} for all defaults), kept in YamlFile::namespaces in
+//     file order with ${VAR} expanded. Names and values are checked by the
+//     loader (config/namespaces.h); the shape, unknown fields and repeats
+//     are errors here.
 //   * ${NAME} and ${NAME:-default} in values are replaced from `lookup`
 //     (the default also applies when NAME is empty); `$${` is a literal
 //     "${". An unset NAME without a default throws ConfigError naming the
@@ -24,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace forge::config::internal {
 
@@ -36,12 +43,22 @@ struct YamlFile {
   };
   std::string path;
   std::map<std::string, Entry> entries;  // by yml key; null values absent
+  struct Namespace {
+    std::string name;
+    int line = 0;
+    std::map<std::string, Entry> fields;  // by lower-case field name
+  };
+  std::vector<Namespace> namespaces;  // `namespaces:`, in file order
 
   // "config.yml /x/config.yml:3" for messages.
   std::string Origin(int line) const;
 };
 
 inline constexpr std::size_t kMaxExpandedBytes = 1 << 20;
+inline constexpr std::string_view kNamespacesKey = "namespaces";
+// The fields of one namespace under `namespaces:`.
+inline constexpr std::string_view kNamespaceFields[] = {
+    "key_length", "key_order", "pool_capacity"};
 
 YamlFile ParseYamlFile(const std::string& text, const std::string& path,
                        const Lookup& lookup);

@@ -50,6 +50,56 @@ bool FutexWait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
          errno != EINTR;
 }
 
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449  // Linux 5.16, the same number on every arch
+#endif
+
+// struct futex_waitv of <linux/futex.h> (Linux 5.16), spelled out so the
+// build does not depend on the kernel headers' age.
+struct WaitV {
+  std::uint64_t val;
+  std::uint64_t uaddr;
+  std::uint32_t flags;
+  std::uint32_t reserved;
+};
+constexpr std::uint32_t kFutex2SizeU32 = 0x02;  // shared: no PRIVATE flag
+static_assert(sizeof(WaitV) == 24);
+
+// Slice of a sleep that cannot watch every word (see notify.h).
+constexpr Clock::duration kPollSlice = std::chrono::milliseconds(10);
+
+// Sleeps while every words[i] == expected[i], at most `timeout`; like
+// FutexWait otherwise. One word is a plain FUTEX_WAIT.
+bool FutexWaitAny(std::span<std::atomic<std::uint32_t>* const> words,
+                  std::span<const std::uint32_t> expected,
+                  Clock::duration timeout) {
+  if (words.size() == 1) return FutexWait(*words[0], expected[0], timeout);
+  if (timeout <= Clock::duration::zero()) return true;
+  WaitV waiters[kMaxWaitSegments];
+  const std::size_t n = words.size();  // at most kMaxWaitSegments
+  for (std::size_t i = 0; i < n; ++i) {
+    waiters[i] =
+        WaitV{expected[i], reinterpret_cast<std::uintptr_t>(Word(*words[i])),
+              kFutex2SizeU32, 0};
+  }
+  timespec until{};
+  ::clock_gettime(CLOCK_MONOTONIC, &until);
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
+  const long long total = until.tv_nsec + ns % 1'000'000'000;
+  until.tv_sec +=
+      static_cast<time_t>(ns / 1'000'000'000 + total / 1'000'000'000);
+  until.tv_nsec = static_cast<long>(total % 1'000'000'000);
+  if (::syscall(SYS_futex_waitv, waiters, static_cast<unsigned>(n), 0u, &until,
+                CLOCK_MONOTONIC) == 0) {
+    return true;
+  }
+  if (errno == ENOSYS) {
+    return FutexWait(*words[0], expected[0], std::min(timeout, kPollSlice));
+  }
+  return errno != EINTR;
+}
+
 void FutexWake(std::atomic<std::uint32_t>& word, int count) {
   ::syscall(SYS_futex, Word(word), FUTEX_WAKE, count, nullptr, nullptr, 0);
 }
@@ -123,23 +173,47 @@ void WakeConsumers(Segment& seg) {
 }
 
 void WaitForLowWater(Segment& seg, std::chrono::milliseconds max_sleep) {
+  Segment* const one[] = {&seg};
+  WaitForLowWater(std::span<Segment* const>(one), max_sleep);
+}
+
+void WaitForLowWater(std::span<Segment* const> segs,
+                     std::chrono::milliseconds max_sleep) {
   const auto deadline = Clock::now() + max_sleep;
-  const Ring& ring = seg.ring();
-  BrokerStats& b = seg.broker();
-  while (ring.Size() >= LowWater(seg)) {
-    // acquire: pairs with MaybeWakeProducer's release bump (as above).
-    const std::uint32_t seq = b.producer_wake.load(std::memory_order_acquire);
-    // relaxed: the fence below orders the flag before the re-check.
-    b.producer_sleeping.store(1, std::memory_order_relaxed);
+  const auto any_below = [&] {
+    return std::any_of(segs.begin(), segs.end(), [](const Segment* seg) {
+      return seg->ring().Size() < LowWater(*seg);
+    });
+  };
+  const std::size_t n = std::min(segs.size(), kMaxWaitSegments);
+  std::atomic<std::uint32_t>* words[kMaxWaitSegments];
+  std::uint32_t seqs[kMaxWaitSegments];
+  while (!segs.empty() && !any_below()) {
+    for (std::size_t i = 0; i < n; ++i) {
+      BrokerStats& b = segs[i]->broker();
+      words[i] = &b.producer_wake;
+      // acquire: pairs with MaybeWakeProducer's release bump (as above).
+      seqs[i] = b.producer_wake.load(std::memory_order_acquire);
+      // relaxed: the fence below orders the flag before the re-check.
+      b.producer_sleeping.store(1, std::memory_order_relaxed);
+    }
     // seq_cst: pairs with the fence in MaybeWakeProducer.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     const auto now = Clock::now();
     bool interrupted = false;
-    if (ring.Size() >= LowWater(seg) && now < deadline) {
-      interrupted = !FutexWait(b.producer_wake, seq, deadline - now);
+    if (!any_below() && now < deadline) {
+      // Segments past kMaxWaitSegments are not watched: poll them.
+      const Clock::duration sleep =
+          segs.size() > n
+              ? std::min<Clock::duration>(deadline - now, kPollSlice)
+              : deadline - now;
+      interrupted =
+          !FutexWaitAny(std::span(words, n), std::span(seqs, n), sleep);
     }
-    // relaxed: only consumers read it, as a hint guarded by the protocol.
-    b.producer_sleeping.store(0, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < n; ++i) {
+      // relaxed: only consumers read it, as a hint guarded by the protocol.
+      segs[i]->broker().producer_sleeping.store(0, std::memory_order_relaxed);
+    }
     // A signal (SIGTERM) ends the sleep so the broker can stop promptly.
     if (interrupted || Clock::now() >= deadline) return;
   }

@@ -19,6 +19,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <span>
 
 #include "shm/segment.h"
 
@@ -39,5 +41,14 @@ void WakeConsumers(Segment& seg);
 // it), `max_sleep` passes, or a signal interrupts the sleep (so a stop
 // flag set by a handler is seen at once). Returns at once if already below.
 void WaitForLowWater(Segment& seg, std::chrono::milliseconds max_sleep);
+
+// Producer of several segments (one broker, many namespaces): the same,
+// returning when ANY of `segs` drops below its low water, in one sleep
+// (futex_waitv, Linux 5.16+: the idle cost does not grow with the number
+// of segments). At most kMaxWaitSegments are watched; on an older kernel
+// (ENOSYS) or with more segments the sleep is cut into 10 ms slices.
+inline constexpr std::size_t kMaxWaitSegments = 128;
+void WaitForLowWater(std::span<Segment* const> segs,
+                     std::chrono::milliseconds max_sleep);
 
 }  // namespace forge::shm

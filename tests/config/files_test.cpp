@@ -247,8 +247,18 @@ TEST_F(ConfigTest, ShippedDotEnvExampleLoads) {
   // Uncommented, every documented default is valid and is the default.
   Write(".env", Uncommented(text));
   Write("config/config.yml", ReadText(kSource + "/config/config.yml"));
+  Write("config/tokens.example", ReadText(kSource + "/config/tokens.example"));
   Config cfg = Load();
   EXPECT_EQ(cfg.config_path, Path("./config/config.yml"));
+  // The example served subset and scoped tokens are valid.
+  EXPECT_EQ(cfg.serve_namespaces,
+            (std::vector<std::string>{"default", "invites"}));
+  ASSERT_EQ(cfg.scoped_tokens.size(), 2u);
+  EXPECT_EQ(cfg.scoped_tokens[1].namespaces,
+            (std::vector<std::string>{"orders", "default"}));
+  cfg.serve_namespaces.clear();
+  cfg.auth_tokens_file.clear();
+  cfg.scoped_tokens.clear();
   EXPECT_EQ(cfg.workers, 4);  // the example value; the default is the CPUs
   cfg.workers = std::min(NprocCount(), 256);
   // The example token is valid (the default is no token at all).

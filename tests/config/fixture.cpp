@@ -40,6 +40,11 @@ void ExpectDefaults(const Config& cfg) {
   EXPECT_EQ(cfg.log_format, LogFormat::kText);
   EXPECT_EQ(cfg.auth_token, "");
   EXPECT_FALSE(cfg.auth_protect_all);
+  EXPECT_EQ(cfg.ns_pool_capacity, 4096u);
+  EXPECT_TRUE(cfg.namespaces.empty());
+  EXPECT_TRUE(cfg.serve_namespaces.empty());
+  EXPECT_EQ(cfg.auth_tokens_file, "");
+  EXPECT_TRUE(cfg.scoped_tokens.empty());
 }
 
 std::string ReadText(const std::string& path) {

@@ -23,6 +23,7 @@ inline const std::vector<std::string> kYmlKeys = {"port",
                                                   "workers",
                                                   "range_size",
                                                   "pool_capacity",
+                                                  "ns_pool_capacity",
                                                   "db_url",
                                                   "shm_name",
                                                   "key_length",
@@ -36,6 +37,7 @@ inline const std::vector<std::string> kYmlKeys = {"port",
                                                   "listen_backlog",
                                                   "log_format",
                                                   "auth_token",
+                                                  "auth_tokens_file",
                                                   "auth_protect_all"};
 
 // The number of CPUs as `nproc` (coreutils) reports it.

@@ -148,6 +148,7 @@ TEST_F(ConfigTest, EveryKeyHasAYmlNameAndAFlag) {
                                           "--workers=2",
                                           "--range-size=3",
                                           "--pool-capacity=4",
+                                          "--ns-pool-capacity=16",
                                           "--db-url=sqlite:x",
                                           "--shm-name=s",
                                           "--key-length=5",
@@ -161,7 +162,9 @@ TEST_F(ConfigTest, EveryKeyHasAYmlNameAndAFlag) {
                                           "--listen-backlog=11",
                                           "--log-format=json",
                                           "--auth-token=0123456789abcdef",
+                                          "--auth-tokens-file=tokens.txt",
                                           "--auth-protect-all=true"};
+  Write("tokens.txt", "scoped-token-0123456789 invites,orders\n");
   const Config f = Load(flags);
   std::string yml;
   for (std::size_t i = 0; i < flags.size(); ++i) {
@@ -174,6 +177,7 @@ TEST_F(ConfigTest, EveryKeyHasAYmlNameAndAFlag) {
     EXPECT_EQ(c.workers, 2);
     EXPECT_EQ(c.range_size, 3u);
     EXPECT_EQ(c.pool_capacity, 4u);
+    EXPECT_EQ(c.ns_pool_capacity, 16u);
     EXPECT_EQ(c.db_url, "sqlite:x");
     EXPECT_EQ(c.shm_name, "s");
     EXPECT_EQ(c.key_length, 5);
@@ -187,6 +191,11 @@ TEST_F(ConfigTest, EveryKeyHasAYmlNameAndAFlag) {
     EXPECT_EQ(c.listen_backlog, 11);
     EXPECT_EQ(c.log_format, LogFormat::kJson);
     EXPECT_EQ(c.auth_token, "0123456789abcdef");
+    EXPECT_EQ(c.auth_tokens_file, "tokens.txt");
+    ASSERT_EQ(c.scoped_tokens.size(), 1u);
+    EXPECT_EQ(c.scoped_tokens[0].token, "scoped-token-0123456789");
+    EXPECT_EQ(c.scoped_tokens[0].namespaces,
+              (std::vector<std::string>{"invites", "orders"}));
     EXPECT_TRUE(c.auth_protect_all);
   }
 }

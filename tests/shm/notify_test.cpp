@@ -142,5 +142,57 @@ TEST_F(NotifyTest, WaitForLowWaterIsWokenByAConsumerInAnotherProcess) {
   EXPECT_EQ(consumer.Wait(seconds(10)), 0);
 }
 
+// One sleep for several segments (a broker serving many namespaces): a
+// consumer of the SECOND segment, in another process, ends it.
+TEST_F(NotifyTest, WaitForLowWaterOfManySegmentsWakesOnAnyOfThem) {
+  Fill(16);
+  ShmName other_name;
+  Segment other = Segment::OpenProducer(other_name.str(), Spec());
+  other.broker().low_water.store(8);
+  for (std::size_t i = 0; i < 16; ++i) {
+    const Key k = MakeKey(100 + i);
+    ASSERT_EQ(other.ring().Push(&k, 1), 1u);
+  }
+  Child consumer([&] {
+    Segment seg = Segment::Attach(other_name.str());
+    if (!WaitUntil([&] { return seg.broker().producer_sleeping == 1; },
+                   seconds(20))) {
+      return 1;
+    }
+    Key k;
+    for (int i = 0; i < 9; ++i) {
+      if (!seg.ring().TryPop(&k)) return 2;
+      MaybeWakeProducer(seg);
+    }
+    return 0;
+  });
+  Segment* const both[] = {&seg_, &other};
+  const auto start = steady_clock::now();
+  WaitForLowWater(std::span<Segment* const>(both), seconds(30));
+  EXPECT_LT(steady_clock::now() - start, seconds(10));
+  EXPECT_LT(other.ring().Size(), 8u);
+  EXPECT_EQ(seg_.ring().Size(), 16u);
+  EXPECT_EQ(consumer.Wait(seconds(10)), 0);
+  EXPECT_EQ(seg_.broker().producer_sleeping.load(), 0u);
+  EXPECT_EQ(other.broker().producer_sleeping.load(), 0u);
+}
+
+TEST_F(NotifyTest, WaitForLowWaterOfManySegmentsSleepsUntilMaxSleep) {
+  Fill(16);
+  ShmName other_name;
+  Segment other = Segment::OpenProducer(other_name.str(), Spec());
+  other.broker().low_water.store(8);
+  for (std::size_t i = 0; i < 16; ++i) {
+    const Key k = MakeKey(100 + i);
+    ASSERT_EQ(other.ring().Push(&k, 1), 1u);
+  }
+  Segment* const both[] = {&seg_, &other};
+  const auto start = steady_clock::now();
+  WaitForLowWater(std::span<Segment* const>(both), milliseconds(60));
+  const auto waited = steady_clock::now() - start;
+  EXPECT_GE(waited, milliseconds(60));
+  EXPECT_LT(waited, seconds(5));
+}
+
 }  // namespace
 }  // namespace forge::shm::testing
