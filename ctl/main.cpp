@@ -154,8 +154,10 @@ int RunNamespace(const NamespaceFlags& f, const forge::config::Config& cfg) {
 }
 
 int Run(int argc, char** argv) {
-  CLI::App app{"forge-ctl: read-only views of a mini-forge segment and store",
-               "forge-ctl"};
+  CLI::App app{
+      "forge-ctl: views of a mini-forge deployment's segments and "
+      "store, and its namespaces",
+      "forge-ctl"};
   forge::config::Loader loader(app);
   app.require_subcommand(1);
   StatsFlags stats;

@@ -54,19 +54,22 @@ std::string WastedText(const Snapshot& s) {
                             : std::to_string(s.keys_wasted) + " (known gaps)";
 }
 
-std::string ExhaustionText(const Snapshot& s) {
+// The projected exhaustion: a phrase for the detail table, a word or a
+// date when `brief` (the namespaces' rows).
+std::string ExhaustionText(const Snapshot& s, bool brief = false) {
   const Exhaustion e = s.exhaustion();
   switch (e.kind) {
     case Exhaustion::Kind::kUnknown:
-      return "unknown (no rate measured)";
+      return brief ? "unknown" : "unknown (no rate measured)";
     case Exhaustion::Kind::kNever:
-      return "never at the current rate (0 keys/s produced)";
+      return brief ? "never" : "never at the current rate (0 keys/s produced)";
     case Exhaustion::Kind::kUsedUp:
-      return "used up: the store has no number left";
+      return brief ? "used up" : "used up: the store has no number left";
     case Exhaustion::Kind::kProjected:
       break;
   }
   const std::string when = e.unix_s ? UtcDate(*e.unix_s) : "after year 9999";
+  if (brief) return when;
   return when + " (in " + HumanDuration(e.seconds_left) + " at " +
          RateText(s.rates->produced_per_s) + " produced)";
 }
@@ -249,21 +252,6 @@ std::string ShortFill(const Snapshot& s) {
          std::to_string(s.ring_fill) + " / " + std::to_string(s.ring_capacity);
 }
 
-std::string ShortExhaustion(const Snapshot& s) {
-  const Exhaustion e = s.exhaustion();
-  switch (e.kind) {
-    case Exhaustion::Kind::kUnknown:
-      return "unknown";
-    case Exhaustion::Kind::kNever:
-      return "never";
-    case Exhaustion::Kind::kUsedUp:
-      return "used up";
-    case Exhaustion::Kind::kProjected:
-      break;
-  }
-  return e.unix_s ? UtcDate(*e.unix_s) : "after year 9999";
-}
-
 std::string ServedRate(const Snapshot& s) {
   return s.rates ? Fixed(s.rates->served_per_s, 1) : "-";
 }
@@ -290,7 +278,7 @@ std::string NamespaceTable(const Overview& o) {
     std::snprintf(line, sizeof(line), kRowFormat, n.name.c_str(),
                   ShortFill(s).c_str(), ServedRate(s).c_str(),
                   Percent(s.key_space_used()).c_str(),
-                  ShortExhaustion(s).c_str(), ServingState(s).c_str());
+                  ExhaustionText(s, true).c_str(), ServingState(s).c_str());
     out << line;
   }
   return out.str();

@@ -15,16 +15,8 @@
 #include "tests/support/process.h"
 #include "tests/support/stack.h"
 
-namespace forge {
+namespace forge::testing {
 namespace {
-
-using testing::CtlTest;
-using testing::kCtlDeadline;
-using testing::OneLine;
-using testing::Process;
-using testing::RunResult;
-using testing::StackOptions;
-using testing::StoreKind;
 
 // A store made by a broker that then stopped: nothing serves the
 // namespaces this test creates unless the test makes their segment.
@@ -221,4 +213,4 @@ TEST_F(CtlTest, NamespaceCommandsNeverCreateAStore) {
 }
 
 }  // namespace
-}  // namespace forge
+}  // namespace forge::testing
