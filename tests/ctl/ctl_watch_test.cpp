@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "base/names.h"
 #include "keys/key_codec.h"
 #include "shm/segment.h"
 #include "shm/workers.h"
@@ -201,6 +202,42 @@ TEST_F(WatchTest, JsonLinesWithRatesBetweenRefreshes) {
   for (std::string line; std::getline(in, line);) {
     EXPECT_TRUE(json::Parse(line).has_value()) << line;
   }
+}
+
+// A namespace whose segment appears while watching is in a later frame,
+// with its own rates between frames.
+TEST_F(WatchTest, NamespaceServedLaterJoinsTheFrames) {
+  Process p = Process::Start(Argv({"--watch", "0.1", "--json"}),
+                             {{"SHM_NAME", shm_.str()}});
+  ASSERT_TRUE(
+      WaitUntil([&] { return Count(p.Stdout(), "\n") >= 1; }, kDeadline))
+      << p.Stderr();
+  shm::SegmentSpec spec;
+  spec.capacity = 16;
+  spec.key_length = 10;
+  spec.key_space = keys::KeySpace(10);
+  shm::Segment invites = shm::Segment::OpenProducer(
+      base::NamespaceSegmentName(shm_.str(), "invites"), spec);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        invites.broker().keys_produced.fetch_add(1);  // a rate to show
+        std::istringstream in(p.Stdout());
+        for (std::string line; std::getline(in, line);) {
+          const auto v = json::Parse(line);
+          const json::Value* ns = v ? v->At("namespaces") : nullptr;
+          if (ns && ns->items.size() == 2 &&
+              ns->items[1].At("name")->text == "invites" &&
+              ns->items[1].At("rates")->kind == json::Value::Kind::kObject &&
+              ns->items[1].At("rates.produced_per_s")->number > 0) {
+            return true;
+          }
+        }
+        return false;
+      },
+      kDeadline))
+      << p.Stdout();
+  p.Signal(SIGINT);
+  EXPECT_EQ(p.Wait(kDeadline), 0) << p.Stderr();
 }
 
 TEST_F(WatchTest, SigtermEndsWatchCleanlyToo) {
