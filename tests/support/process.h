@@ -27,6 +27,10 @@ namespace forge::testing {
 using Env = std::map<std::string, std::string>;
 using std::chrono::milliseconds;
 
+// Writes `text` to `path` (replacing it); throws std::runtime_error when
+// it cannot.
+void WriteFile(const std::string& path, const std::string& text);
+
 // build/bin, from $FORGE_BIN_DIR (set by CTest), else ./bin next to the test.
 std::string BinDir();
 std::string Bin(const std::string& program);  // BinDir() + "/" + program
