@@ -83,17 +83,24 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out.flush()) throw std::runtime_error("cannot write " + path);
+}
+
 ShmName::ShmName() {
   static std::atomic<int> counter{0};
   name_ = "test-" + std::to_string(::getpid()) + "-" +
           std::to_string(counter.fetch_add(1));
 }
 
+// The segment, its lock file, and every namespace's ("name@ns", and
+// its lock file).
 ShmName::~ShmName() {
   std::error_code ec;
   fs::remove("/dev/shm/mini-forge." + name_, ec);
   fs::remove("/dev/shm/mini-forge." + name_ + ".lock", ec);
-  // Namespace segments "<name>@ns" and their lock files.
   const std::string ns_prefix = "mini-forge." + name_ + "@";
   for (const auto& entry : fs::directory_iterator("/dev/shm", ec)) {
     if (entry.path().filename().string().starts_with(ns_prefix)) {

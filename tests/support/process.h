@@ -27,6 +27,10 @@ namespace forge::testing {
 using Env = std::map<std::string, std::string>;
 using std::chrono::milliseconds;
 
+// Writes `text` to `path` (replacing it); throws std::runtime_error when
+// it cannot.
+void WriteFile(const std::string& path, const std::string& text);
+
 // build/bin, from $FORGE_BIN_DIR (set by CTest), else ./bin next to the test.
 std::string BinDir();
 std::string Bin(const std::string& program);  // BinDir() + "/" + program
@@ -48,8 +52,7 @@ class TempDir {
 };
 
 // A SHM_NAME unique to this test process; its /dev/shm objects (segment
-// and lock file, and every namespace's: "<name>@ns") are removed on
-// destruction.
+// and lock file) are removed on destruction.
 class ShmName {
  public:
   ShmName();
