@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -590,7 +589,7 @@ TEST_F(OverviewTest, RatesAndExhaustionPerNamespace) {
 TEST_F(OverviewTest, UnreadableNamespaceIsARowWithTheReason) {
   const std::string path =
       shm::Segment::ObjectPath(base::NamespaceSegmentName(shm_.str(), "junk"));
-  std::ofstream(path) << std::string(100, 'x');
+  forge::testing::WriteFile(path, std::string(100, 'x'));
   const Overview o = ReadOverview(shm_.str(), now_);
   ASSERT_EQ(Names(o),
             (std::vector<std::string>{"default", "invites", "junk", "orders"}));
