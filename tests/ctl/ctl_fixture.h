@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -97,6 +98,19 @@ class CtlTest : public ::testing::Test, public Stack {
     return p;
   }
 };
+
+// Pops `n` keys from segment `segment_name` as a consumer would.
+inline std::vector<std::string> PopKeys(const std::string& segment_name,
+                                        std::size_t n) {
+  shm::Segment seg = shm::Segment::Attach(segment_name);
+  std::vector<shm::Key> keys(n);
+  EXPECT_EQ(seg.ring().TryPopBatch(keys.data(), n), n);
+  std::vector<std::string> out;
+  for (const shm::Key& k : keys) {
+    out.emplace_back(k.text, ::strnlen(k.text, sizeof(k.text)));
+  }
+  return out;
+}
 
 // True if `text` is exactly one line.
 inline bool OneLine(const std::string& text) {

@@ -4,6 +4,8 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -189,6 +191,44 @@ TEST_P(NamespaceCtlTest, DecodeEncodeWithNs) {
   ExpectRefused({"encode", "--ns", "codes", "13537086546263552"},
                 "outside the key space of namespace \"codes\"; allowed: "
                 "0..13537086546263551 (KEY_LENGTH=9)");
+}
+
+// A broker serving a namespace created with forge-ctl: stats has its row,
+// list says running, and decode/encode --ns trace the keys it published.
+TEST_P(NamespaceCtlTest, KeysABrokerPublishedForANamespace) {
+  ASSERT_EQ(Create("invites", "9", "scrambled").exit_code, 0);
+  Process broker = StartBroker({{"NS_POOL_CAPACITY", "64"}});
+  const std::string segment = base::NamespaceSegmentName(shm(), "invites");
+  std::optional<json::Value> v;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        v = StatsJson();
+        const json::Value* ns = v ? v->At("namespaces") : nullptr;
+        return ns && ns->items.size() == 2 &&
+               ns->items[1].At("ring.fill") != nullptr &&
+               ns->items[1].At("ring.fill")->number == 64;
+      },
+      kCtlDeadline))
+      << broker.Stderr();
+  const json::Value& invites = v->At("namespaces")->items[1];
+  EXPECT_EQ(invites.At("name")->text, "invites");
+  EXPECT_EQ(invites.At("key.length")->number, 9);
+  EXPECT_EQ(invites.At("state")->text, "running");
+  EXPECT_EQ(ListRow("invites").back(), "running");
+  const double used = invites.At("key_space.used")->number;
+  std::set<std::string> numbers;
+  for (const std::string& key : PopKeys(segment, 8)) {
+    ASSERT_EQ(key.size(), 9u);
+    const RunResult d = Ctl({"decode", "--ns", "invites", key});
+    ASSERT_EQ(d.exit_code, 0) << d.err;
+    const std::string number = d.out.substr(0, d.out.size() - 1);
+    EXPECT_LT(std::stod(number), used) << "a number the store reserved";
+    numbers.insert(number);
+    const RunResult e = Ctl({"encode", "--ns", "invites", number});
+    ASSERT_EQ(e.exit_code, 0) << e.err;
+    EXPECT_EQ(e.out, key + "\n");
+  }
+  EXPECT_EQ(numbers.size(), 8u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, NamespaceCtlTest,

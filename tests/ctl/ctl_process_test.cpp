@@ -28,6 +28,7 @@ namespace {
 using testing::CtlTest;
 using testing::kCtlDeadline;
 using testing::OneLine;
+using testing::PopKeys;
 using testing::Process;
 using testing::RunResult;
 namespace json = forge::testing::json;
@@ -177,25 +178,15 @@ TEST_F(CtlTest, StatsShowsEveryServedNamespace) {
         "namespaces (3), segments " +
             ctl::ByteSize(shm::SegmentSize(1024) + 2 * shm::SegmentSize(16)) +
             " in all",
-        std::string("  default          [##########] 100.0%  1024 / 1024   0.0"),
-        std::string("  invites          [..........]   0.0%  0 / 16        0.0"),
+        std::string(
+            "  default          [##########] 100.0%  1024 / 1024   0.0"),
+        std::string(
+            "  invites          [..........]   0.0%  0 / 16        0.0"),
         std::string("  orders  ")}) {
     EXPECT_NE(t.out.find(want), std::string::npos)
         << "missing '" << want << "' in\n"
         << t.out;
   }
-}
-
-// Pops `n` keys as a consumer would.
-std::vector<std::string> PopKeys(const std::string& shm_name, std::size_t n) {
-  shm::Segment seg = shm::Segment::Attach(shm_name);
-  std::vector<shm::Key> keys(n);
-  EXPECT_EQ(seg.ring().TryPopBatch(keys.data(), n), n);
-  std::vector<std::string> out;
-  for (const shm::Key& k : keys) {
-    out.emplace_back(k.text, ::strnlen(k.text, sizeof(k.text)));
-  }
-  return out;
 }
 
 TEST_F(CtlTest, DecodeEncodeRoundTripOfServedSequentialKeys) {
