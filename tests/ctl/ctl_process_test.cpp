@@ -338,17 +338,22 @@ TEST_F(CtlTest, NoSubcommandExits2) {
   const RunResult r = Ctl({});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_FALSE(r.err.empty());
+  const RunResult ns = Ctl({"namespace"});
+  EXPECT_EQ(ns.exit_code, 2) << ns.err;
+  EXPECT_TRUE(OneLine(ns.err)) << ns.err;
 }
 
 TEST_F(CtlTest, EveryCommandHasHelp) {
   const RunResult r = Ctl({"--help"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  for (const char* cmd : {"stats", "decode", "encode", "check"}) {
+  for (const char* cmd : {"stats", "decode", "encode", "check", "namespace"}) {
     EXPECT_NE(r.out.find(cmd), std::string::npos) << r.out;
   }
   const std::vector<std::pair<std::string, std::string>> subs = {
-      {"stats", "--watch"}, {"stats", "--interval"}, {"stats", "--json"},
-      {"decode", "KEY"},    {"encode", "NUMBER"},    {"check", "counter"}};
+      {"stats", "--watch"},  {"stats", "--interval"}, {"stats", "--json"},
+      {"decode", "KEY"},     {"encode", "NUMBER"},    {"check", "counter"},
+      {"decode", "--ns"},    {"encode", "--ns"},      {"namespace", "create"},
+      {"namespace", "list"}, {"namespace", "show"}};
   for (const auto& [cmd, want] : subs) {
     const RunResult sub = Ctl({cmd, "--help"});
     EXPECT_EQ(sub.exit_code, 0) << sub.err;
