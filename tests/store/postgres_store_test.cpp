@@ -158,16 +158,16 @@ TEST_F(PostgresStoreTest, RefusesAConfigThatDisagreesNamingBoth) {
 TEST_F(PostgresStoreTest, RefusesANewerSchemaAndDamagedMetadata) {
   OpenPostgresStore(url_, kScrambled7);
   server_.Query(
-      "UPDATE forge_meta SET value = '3' WHERE key = 'schema_version'");
+      "UPDATE forge_meta SET value = '4' WHERE key = 'schema_version'");
   const StoreError newer =
       ErrorFrom([&] { OpenPostgresStore(url_, kScrambled7); });
   EXPECT_FALSE(newer.transient());
-  EXPECT_NE(std::string(newer.what()).find("schema version 3"),
+  EXPECT_NE(std::string(newer.what()).find("schema version 4"),
             std::string::npos)
       << newer.what();
 
   server_.Query(
-      "UPDATE forge_meta SET value = '2' WHERE key = 'schema_version';"
+      "UPDATE forge_meta SET value = '3' WHERE key = 'schema_version';"
       "DELETE FROM forge_meta WHERE key = 'key_order'");
   const StoreError damaged =
       ErrorFrom([&] { OpenPostgresStore(url_, kScrambled7); });
@@ -199,7 +199,7 @@ TEST_F(PostgresStoreTest, AVersion1StoreIsUpgradedOnceByBrokersOpeningIt) {
   ExpectTiles(all, 540);
   EXPECT_EQ(server_.Query("SELECT value FROM forge_meta WHERE key = "
                           "'schema_version'"),
-            "2");
+            "3");
   auto store = OpenPostgresStore(url_, kSequential7);
   // The upgrade gave it an identity, one for all four brokers.
   EXPECT_TRUE(ValidStoreId(store->format().store_id));

@@ -278,11 +278,11 @@ TEST(SqliteStore, RefusesANewerSchema) {
   { SqliteStore create(db, kDefault); }
   {
     SQLite::Database raw(db, SQLite::OPEN_READWRITE);
-    raw.exec("PRAGMA user_version = 3");
+    raw.exec("PRAGMA user_version = 4");
   }
   const StoreError e = ErrorFrom([&] { SqliteStore(db, kDefault); });
   EXPECT_FALSE(e.transient());
-  EXPECT_NE(std::string(e.what()).find("schema version 3, newer"),
+  EXPECT_NE(std::string(e.what()).find("schema version 4, newer"),
             std::string::npos)
       << e.what();
 }
@@ -320,11 +320,11 @@ TEST(SqliteStore, AVersion1StoreIsUpgradedOnceByProcessesOpeningIt) {
   std::vector<Range> all = Parse(texts);
   all.push_back(Range{0, 500});  // reserved by the version-1 code
   ExpectTiles(all, 540);
-  EXPECT_EQ(QueryText(db, "PRAGMA user_version"), "2");
+  EXPECT_EQ(QueryText(db, "PRAGMA user_version"), "3");
   EXPECT_EQ(QueryText(db,
                       "SELECT value FROM meta WHERE key = "
                       "'schema_version'"),
-            "2");
+            "3");
   EXPECT_TRUE(ValidStoreId(
       QueryText(db, "SELECT value FROM meta WHERE key = 'store_id'")));
   SqliteStore store(db, sequential);
