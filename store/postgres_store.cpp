@@ -131,8 +131,9 @@ std::string Hint(std::string_view state) {
            "database the store was created in";
   }
   if (state == "42P07") {
-    return "; forge_counter or forge_returned exists without forge_meta: the "
-           "store is damaged, repair it or point DB_URL at another database";
+    return "; a forge_ table exists without the metadata it belongs to (its "
+           "forge_meta, or its forge_namespaces row): the store is damaged, "
+           "repair it or point DB_URL at another database";
   }
   if (state == "25006") {
     return "; the server is a read-only standby: point DB_URL at the primary "

@@ -12,7 +12,9 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,30 +87,78 @@ TEST_F(PostgresStoreTest, CreatesThenReopensWithItsCounterAndFormat) {
   EXPECT_EQ(sequential->format().order, keys::KeyOrder::kSequential);
 }
 
+// Ranges of `count` numbers, reserved in namespace `ns`.
+struct Reservations {
+  std::uint64_t count;
+  const char* ns;
+};
+
+void PrintTo(const Reservations& r, std::ostream* os) {
+  *os << "count=" << r.count << " ns=" << r.ns;
+}
+
 class PostgresConcurrencyTest
     : public PostgresStoreTest,
-      public ::testing::WithParamInterface<std::uint64_t> {};
+      public ::testing::WithParamInterface<Reservations> {};
 
+// The key space the test reserves from, on `store`'s connection ("default"
+// as it is, another namespace created with key length 8 if need be).
+std::unique_ptr<RangeStore> SpaceOf(RangeStore& store, const std::string& ns) {
+  const StoreFormat invites = Format(8, keys::KeyOrder::kScrambled);
+  return store.OpenNamespace(ns, ns == "default" ? nullptr : &invites);
+}
+
+// Four brokers on one store (or one namespace of it): 0 duplicates.
 TEST_P(PostgresConcurrencyTest, FourProcessesNeverGetOverlappingRanges) {
-  const std::uint64_t count = GetParam();
+  const std::uint64_t count = GetParam().count;
+  const std::string ns = GetParam().ns;
   const int per_child = count == 1 ? 500 : 250;
-  OpenPostgresStore(url_, kScrambled7);  // created before the race
+  SpaceOf(*OpenPostgresStore(url_, kScrambled7), ns);  // before the race
   const auto texts = store_test::InChildren(4, [&](int) {
     auto store = OpenPostgresStore(url_, kScrambled7);
+    auto space = SpaceOf(*store, ns);
     std::vector<Range> got;
-    for (int i = 0; i < per_child; ++i) got.push_back(store->Reserve(count));
+    for (int i = 0; i < per_child; ++i) got.push_back(space->Reserve(count));
     return Serialize(got);
   });
   const std::vector<Range> ranges = Parse(texts);
   ASSERT_EQ(ranges.size(), 4u * per_child);
   for (const Range& r : ranges) ASSERT_EQ(r.size(), count);
   ExpectTiles(ranges, 4 * per_child * count);
-  EXPECT_EQ(OpenPostgresStore(url_, kScrambled7)->Next(),
-            4 * per_child * count);
+  auto store = OpenPostgresStore(url_, kScrambled7);
+  EXPECT_EQ(SpaceOf(*store, ns)->Next(), 4 * per_child * count);
+  if (ns != "default") {
+    EXPECT_EQ(store->Next(), 0u);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(RangeSizes, PostgresConcurrencyTest,
-                         ::testing::Values(1u, 1000u));
+                         ::testing::Values(Reservations{1, "default"},
+                                           Reservations{1000, "default"},
+                                           Reservations{1, "invites"}),
+                         [](const auto& test) {
+                           return "Count" + std::to_string(test.param.count) +
+                                  "_" + test.param.ns;
+                         });
+
+// One connection per broker however many namespaces it serves.
+TEST_F(PostgresStoreTest, NamespacesShareTheOpenersConnection) {
+  auto store = OpenPostgresStore(url_, kScrambled7);
+  std::vector<std::unique_ptr<RangeStore>> spaces;
+  for (int i = 0; i < 16; ++i) {
+    spaces.push_back(SpaceOf(*store, "ns" + std::to_string(i)));
+    EXPECT_EQ(spaces.back()->Reserve(10).first, 0u);
+  }
+  EXPECT_EQ(store->Namespaces().size(), 17u);
+  EXPECT_EQ(server_.Query("SELECT count(*) " + BrokerBackends()), "1");
+  // A connection lost under a namespace's call is made again by it, once
+  // for all of them.
+  TerminateStoreBackend();
+  EXPECT_EQ(spaces[3]->Reserve(10).first, 10u);
+  EXPECT_EQ(store->Reserve(10).first, 0u);
+  EXPECT_EQ(spaces[9]->Next(), 10u);
+  EXPECT_EQ(server_.Query("SELECT count(*) " + BrokerBackends()), "1");
+}
 
 TEST_F(PostgresStoreTest, ExhaustionReturnsTheRemainderThenEmptyRanges) {
   auto store = OpenPostgresStore(url_, Format(1, keys::KeyOrder::kSequential));
@@ -214,6 +264,47 @@ TEST_F(PostgresStoreTest, AVersion1StoreIsUpgradedOnceByBrokersOpeningIt) {
                           "'returned_total'"),
             "8");
   EXPECT_EQ(store->Reserve(3).first, 505u);
+}
+
+// A store written by schema-version-2 code (no namespaces), as it created
+// it, with a counter moved on and numbers in its returned list.
+constexpr const char* kVersion2Store =
+    "CREATE TABLE forge_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE forge_counter (id INT PRIMARY KEY CHECK (id = 1), "
+    "  next BIGINT NOT NULL CHECK (next >= 0));"
+    "CREATE TABLE forge_returned (first BIGINT PRIMARY KEY CHECK (first >= 0),"
+    "  last BIGINT NOT NULL, CHECK (first < last));"
+    "INSERT INTO forge_counter (id, next) VALUES (1, 500);"
+    "INSERT INTO forge_returned (first, last) VALUES (100, 110);"
+    "INSERT INTO forge_meta (key, value) VALUES ('schema_version', '2'), "
+    "  ('key_length', '7'), ('key_order', 'scrambled'), "
+    "  ('secret', '12345'), ('created_unix_s', '1700000000'), "
+    "  ('store_id', '0123456789abcdef0123456789abcdef'), "
+    "  ('returned_total', '10');";
+
+// Numbers issued before the upgrade are never issued again after it: the
+// version-2 key space becomes "default" as it was.
+TEST_F(PostgresStoreTest, AVersion2StoreBecomesDefaultKeepingEveryNumber) {
+  server_.Query(kVersion2Store);
+  const auto texts = store_test::InChildren(4, [&](int) {
+    auto store = OpenPostgresStore(url_, kScrambled7);
+    return Serialize({store->Reserve(10)});
+  });
+  std::vector<Range> all = Parse(texts);
+  all.push_back(Range{0, 100});    // issued by the version-2 code
+  all.push_back(Range{110, 500});  // and [100, 110) came back to it
+  ExpectTiles(all, 530);
+  EXPECT_EQ(server_.Query("SELECT value FROM forge_meta WHERE key = "
+                          "'schema_version'"),
+            "3");
+  auto store = OpenPostgresStore(url_, kScrambled7);
+  EXPECT_EQ(store->format().secret, 12345u);
+  EXPECT_EQ(store->format().store_id, "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(store->Namespaces(), std::vector<std::string>{"default"});
+  auto invites = SpaceOf(*store, "invites");
+  EXPECT_EQ(invites->format().store_id, store->format().store_id);
+  EXPECT_EQ(invites->Reserve(10).first, 0u);
+  EXPECT_EQ(store->Reserve(10).first, 530u);
 }
 
 TEST_F(PostgresStoreTest, ALeftOverReturnedListIsDamageNotAdopted) {
@@ -396,7 +487,9 @@ TEST_F(PostgresStoreTest, AfterReconnectAStoreThatVanishedIsNotRecreated) {
 TEST_F(PostgresStoreTest, AfterReconnectAStoreRecreatedByOthersIsRefused) {
   auto store = OpenPostgresStore(url_, kScrambled7);
   store->Reserve(100);
-  server_.Query("DROP TABLE forge_meta, forge_counter, forge_returned");
+  server_.Query(
+      "DROP TABLE forge_meta, forge_counter, forge_returned, "
+      "forge_namespaces");
   OpenPostgresStore(url_, kScrambled7);  // a new secret
   TerminateStoreBackend();
   const StoreError changed = ErrorFrom([&] { store->Reserve(100); });

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -169,10 +170,17 @@ TEST(SqliteStore, AStoreWithoutAnIdentityGetsOneOnceWhenOpened) {
 struct Hammer {
   std::uint64_t count;  // per Reserve
   int per_child;        // reservations per process
+  const char* ns;       // the namespace reserved from
 };
 
 void PrintTo(const Hammer& h, std::ostream* os) {
-  *os << "count=" << h.count << " x" << h.per_child;
+  *os << "count=" << h.count << " x" << h.per_child << " ns=" << h.ns;
+}
+
+// The key space a test reserves from, on `store`'s connection.
+std::unique_ptr<RangeStore> SpaceOf(RangeStore& store, const std::string& ns) {
+  const StoreFormat invites = Format(8, keys::KeyOrder::kScrambled);
+  return store.OpenNamespace(ns, ns == "default" ? nullptr : &invites);
 }
 
 class ConcurrentReserve : public ::testing::TestWithParam<Hammer> {};
@@ -186,11 +194,16 @@ TEST_P(ConcurrentReserve, ProcessesGetDisjointRangesThatTileTheSpace) {
   const int kPerChild = GetParam().per_child;
   TempDir tmp;
   const std::string db = tmp / "forge.db";
-  { SqliteStore create(db, kDefault); }  // closed before fork
+  const std::string ns = GetParam().ns;
+  {
+    SqliteStore create(db, kDefault);  // closed before fork
+    SpaceOf(create, ns);
+  }
   const auto texts = InChildren(kChildren, [&](int) {
     SqliteStore store(db, kDefault);
+    auto space = SpaceOf(store, ns);
     std::vector<Range> got;
-    for (int k = 0; k < kPerChild; ++k) got.push_back(store.Reserve(count));
+    for (int k = 0; k < kPerChild; ++k) got.push_back(space->Reserve(count));
     return Serialize(got);
   });
   const std::vector<Range> all = Parse(texts);
@@ -199,13 +212,19 @@ TEST_P(ConcurrentReserve, ProcessesGetDisjointRangesThatTileTheSpace) {
   const std::uint64_t total = count * kChildren * kPerChild;
   ExpectTiles(all, total);
   SqliteStore store(db, kDefault);
-  EXPECT_EQ(store.Next(), total);
+  EXPECT_EQ(SpaceOf(store, ns)->Next(), total);
+  if (ns != "default") {
+    EXPECT_EQ(store.Next(), 0u);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Counts, ConcurrentReserve,
-                         ::testing::Values(Hammer{1, 1500}, Hammer{10, 750}),
+                         ::testing::Values(Hammer{1, 1500, "default"},
+                                           Hammer{10, 750, "default"},
+                                           Hammer{1, 750, "invites"}),
                          [](const auto& test) {
-                           return "Count" + std::to_string(test.param.count);
+                           return "Count" + std::to_string(test.param.count) +
+                                  "_" + test.param.ns;
                          });
 
 TEST(SqliteStore, ExhaustsLengthOneExactlyAndStaysEmpty) {
@@ -339,6 +358,56 @@ TEST(SqliteStore, AVersion1StoreIsUpgradedOnceByProcessesOpeningIt) {
   EXPECT_EQ(store.Reserve(3).first, 505u);
 }
 
+// A store written by schema-version-2 code (no namespaces), as it created
+// it, with a counter moved on and numbers in its returned list.
+void WriteVersion2Store(const std::string& db) {
+  SQLite::Database raw(db, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  raw.exec(
+      "PRAGMA journal_mode = WAL;"
+      "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+      "CREATE TABLE counter(id INTEGER PRIMARY KEY CHECK(id = 1),"
+      "  next INTEGER NOT NULL);"
+      "CREATE TABLE returned(first INTEGER PRIMARY KEY CHECK(first >= 0),"
+      "  last INTEGER NOT NULL, CHECK(first < last));"
+      "INSERT INTO counter(id, next) VALUES (1, 500);"
+      "INSERT INTO returned(first, last) VALUES (100, 110);"
+      "INSERT INTO meta(key, value) VALUES ('schema_version', '2'),"
+      "  ('key_length', '7'), ('key_order', 'scrambled'),"
+      "  ('secret', '12345'), ('created_unix_s', '1700000000'),"
+      "  ('store_id', '0123456789abcdef0123456789abcdef'),"
+      "  ('returned_total', '10');"
+      "PRAGMA user_version = 2;");
+}
+
+// Numbers issued before the upgrade are never issued again after it: the
+// version-2 key space becomes "default" as it was.
+TEST(SqliteStore, AVersion2StoreBecomesDefaultKeepingEveryNumber) {
+  TempDir tmp;
+  const std::string db = tmp / "forge.db";
+  WriteVersion2Store(db);
+  const auto texts = InChildren(4, [&](int) {
+    SqliteStore store(db, kDefault);
+    return Serialize({store.Reserve(10)});
+  });
+  std::vector<Range> all = Parse(texts);
+  all.push_back(Range{0, 100});    // issued by the version-2 code
+  all.push_back(Range{110, 500});  // and [100, 110) came back to it
+  ExpectTiles(all, 530);
+  EXPECT_EQ(QueryText(db, "PRAGMA user_version"), "3");
+  EXPECT_EQ(QueryText(db,
+                      "SELECT value FROM meta WHERE key = "
+                      "'schema_version'"),
+            "3");
+  SqliteStore store(db, kDefault);
+  EXPECT_EQ(store.format().secret, 12345u);
+  EXPECT_EQ(store.format().store_id, "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(store.Namespaces(), std::vector<std::string>{"default"});
+  auto invites = SpaceOf(store, "invites");
+  EXPECT_EQ(invites->format().store_id, store.format().store_id);
+  EXPECT_EQ(invites->Reserve(10).first, 0u);
+  EXPECT_EQ(store.Reserve(10).first, 530u);
+}
+
 TEST(SqliteStore, RefusesAGarbageFileWithoutTouchingIt) {
   TempDir tmp;
   const std::string db = tmp / "forge.db";
@@ -398,6 +467,29 @@ TEST(SqliteStore, LockHeldBeyondTheBusyTimeoutIsTransientAndLosesNothing) {
   const Range r = store.Reserve(10);
   EXPECT_EQ(r.first, 0u);
   EXPECT_EQ(r.last, 10u);
+}
+
+// A namespace waits on the same clock (STORE_TIMEOUT_MS) and its errors
+// name it.
+TEST(SqliteStore, ANamespaceCallHasTheSameTimeoutAndNamesTheNamespace) {
+  TempDir tmp;
+  const std::string db = tmp / "forge.db";
+  SqliteStore store(db, kDefault, Limits(milliseconds(300)));
+  auto invites = SpaceOf(store, "invites");
+  SQLite::Database other(db, SQLite::OPEN_READWRITE);
+  {
+    SQLite::Transaction hold(other, SQLite::TransactionBehavior::IMMEDIATE);
+    const auto start = std::chrono::steady_clock::now();
+    const StoreError e = ErrorFrom([&] { invites->Reserve(10); });
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_TRUE(e.transient()) << e.what();
+    EXPECT_GE(took, milliseconds(300));
+    EXPECT_LT(took, milliseconds(1000));
+    EXPECT_TRUE(Has(e.what(), "sqlite:" + db + " namespace \"invites\": "))
+        << e.what();
+    EXPECT_TRUE(Has(e.what(), "STORE_TIMEOUT_MS=300")) << e.what();
+  }
+  EXPECT_EQ(invites->Reserve(10).first, 0u);
 }
 
 // STORE_TIMEOUT_MS is the one busy timeout (it was a fixed 5 s, with a
