@@ -117,32 +117,26 @@ TEST_P(NamespaceTest, AFormatMismatchOrABadNameIsRefusedNamingIt) {
   auto store = OpenStore(url, kDefault7);
   Open(*store, "invites", &kInvites10)->Reserve(5);
 
+  // OpenNamespace(name, wanted) is refused, naming the store, the
+  // namespace and the fields.
+  const auto refused = [&](const std::string& name, const StoreFormat& wanted,
+                           const std::string& says) {
+    const StoreError e =
+        ErrorFrom([&] { store->OpenNamespace(name, &wanted); });
+    EXPECT_FALSE(e.transient());
+    EXPECT_TRUE(Has(e.what(), "namespace \"" + name + "\": " + says))
+        << e.what();
+    EXPECT_TRUE(Has(e.what(), store->Describe())) << e.what();
+  };
   const StoreFormat eight = Format(8, keys::KeyOrder::kScrambled);
-  const StoreError length =
-      ErrorFrom([&] { store->OpenNamespace("invites", &eight); });
-  EXPECT_FALSE(length.transient());
-  EXPECT_TRUE(Has(length.what(),
-                  "namespace \"invites\": the store holds KEY_LENGTH=10 but "
-                  "config asks KEY_LENGTH=8"))
-      << length.what();
-  EXPECT_TRUE(Has(length.what(), store->Describe())) << length.what();
-
-  const StoreFormat sequential = Format(10, keys::KeyOrder::kSequential);
-  const StoreError order =
-      ErrorFrom([&] { store->OpenNamespace("invites", &sequential); });
-  EXPECT_FALSE(order.transient());
-  EXPECT_TRUE(Has(order.what(),
-                  "namespace \"invites\": the store holds "
-                  "KEY_ORDER=scrambled but config asks KEY_ORDER=sequential"))
-      << order.what();
-
+  refused("invites", eight,
+          "the store holds KEY_LENGTH=10 but config asks KEY_LENGTH=8");
+  refused("invites", Format(10, keys::KeyOrder::kSequential),
+          "the store holds KEY_ORDER=scrambled but config asks "
+          "KEY_ORDER=sequential");
   // "default" is checked the same way.
-  const StoreError def =
-      ErrorFrom([&] { store->OpenNamespace("default", &eight); });
-  EXPECT_TRUE(Has(def.what(),
-                  "namespace \"default\": the store holds "
-                  "KEY_LENGTH=7 but config asks KEY_LENGTH=8"))
-      << def.what();
+  refused("default", eight,
+          "the store holds KEY_LENGTH=7 but config asks KEY_LENGTH=8");
 
   const std::vector<std::string> bad_names{
       "", "Invites", "-x", "a b", "a@b", "x;drop", std::string(33, 'a')};

@@ -266,44 +266,42 @@ TEST_F(PostgresStoreTest, AVersion1StoreIsUpgradedOnceByBrokersOpeningIt) {
   EXPECT_EQ(store->Reserve(3).first, 505u);
 }
 
-// A store written by schema-version-2 code (no namespaces), as it created
-// it, with a counter moved on and numbers in its returned list.
-constexpr const char* kVersion2Store =
-    "CREATE TABLE forge_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE forge_counter (id INT PRIMARY KEY CHECK (id = 1), "
-    "  next BIGINT NOT NULL CHECK (next >= 0));"
+// What the schema-2 code did to a version-1 store (kVersion1Store): a
+// returned list (here with numbers in it) and an identity.
+constexpr const char* kVersion2Upgrade =
     "CREATE TABLE forge_returned (first BIGINT PRIMARY KEY CHECK (first >= 0),"
     "  last BIGINT NOT NULL, CHECK (first < last));"
-    "INSERT INTO forge_counter (id, next) VALUES (1, 500);"
     "INSERT INTO forge_returned (first, last) VALUES (100, 110);"
-    "INSERT INTO forge_meta (key, value) VALUES ('schema_version', '2'), "
-    "  ('key_length', '7'), ('key_order', 'scrambled'), "
-    "  ('secret', '12345'), ('created_unix_s', '1700000000'), "
+    "UPDATE forge_meta SET value = '2' WHERE key = 'schema_version';"
+    "INSERT INTO forge_meta (key, value) VALUES "
     "  ('store_id', '0123456789abcdef0123456789abcdef'), "
     "  ('returned_total', '10');";
 
 // Numbers issued before the upgrade are never issued again after it: the
-// version-2 key space becomes "default" as it was.
+// version-2 key space becomes "default" as it was, while the brokers
+// opening it also race to create a namespace.
 TEST_F(PostgresStoreTest, AVersion2StoreBecomesDefaultKeepingEveryNumber) {
-  server_.Query(kVersion2Store);
+  server_.Query(std::string(kVersion1Store) + kVersion2Upgrade);
   const auto texts = store_test::InChildren(4, [&](int) {
-    auto store = OpenPostgresStore(url_, kScrambled7);
-    return Serialize({store->Reserve(10)});
+    auto store = OpenPostgresStore(url_, kSequential7);
+    const Range invites = SpaceOf(*store, "invites")->Reserve(5);
+    return Serialize({store->Reserve(10), invites});
   });
-  std::vector<Range> all = Parse(texts);
-  all.push_back(Range{0, 100});    // issued by the version-2 code
-  all.push_back(Range{110, 500});  // and [100, 110) came back to it
-  ExpectTiles(all, 530);
+  std::vector<Range> before{Range{0, 100}, Range{110, 500}};  // issued by v2
+  std::vector<Range> invites;
+  SplitPairs(Parse(texts), &before, &invites);
+  ExpectTiles(before, 530);  // [100, 110) came back once, then the counter
+  ExpectTiles(invites, 20);
   EXPECT_EQ(server_.Query("SELECT value FROM forge_meta WHERE key = "
                           "'schema_version'"),
             "3");
-  auto store = OpenPostgresStore(url_, kScrambled7);
-  EXPECT_EQ(store->format().secret, 12345u);
+  auto store = OpenPostgresStore(url_, kSequential7);
+  EXPECT_EQ(store->format().created_unix_s, 1700000000);
   EXPECT_EQ(store->format().store_id, "0123456789abcdef0123456789abcdef");
-  EXPECT_EQ(store->Namespaces(), std::vector<std::string>{"default"});
-  auto invites = SpaceOf(*store, "invites");
-  EXPECT_EQ(invites->format().store_id, store->format().store_id);
-  EXPECT_EQ(invites->Reserve(10).first, 0u);
+  EXPECT_EQ(store->Namespaces(),
+            (std::vector<std::string>{"default", "invites"}));
+  EXPECT_EQ(SpaceOf(*store, "invites")->format().store_id,
+            store->format().store_id);
   EXPECT_EQ(store->Reserve(10).first, 530u);
 }
 

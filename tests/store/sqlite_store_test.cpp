@@ -358,53 +358,48 @@ TEST(SqliteStore, AVersion1StoreIsUpgradedOnceByProcessesOpeningIt) {
   EXPECT_EQ(store.Reserve(3).first, 505u);
 }
 
-// A store written by schema-version-2 code (no namespaces), as it created
-// it, with a counter moved on and numbers in its returned list.
-void WriteVersion2Store(const std::string& db) {
-  SQLite::Database raw(db, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+// What the schema-2 code did to a version-1 store (WriteVersion1Store): a
+// returned list (here with numbers in it) and an identity.
+void UpgradeToVersion2(const std::string& db) {
+  SQLite::Database raw(db, SQLite::OPEN_READWRITE);
   raw.exec(
-      "PRAGMA journal_mode = WAL;"
-      "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
-      "CREATE TABLE counter(id INTEGER PRIMARY KEY CHECK(id = 1),"
-      "  next INTEGER NOT NULL);"
       "CREATE TABLE returned(first INTEGER PRIMARY KEY CHECK(first >= 0),"
       "  last INTEGER NOT NULL, CHECK(first < last));"
-      "INSERT INTO counter(id, next) VALUES (1, 500);"
       "INSERT INTO returned(first, last) VALUES (100, 110);"
-      "INSERT INTO meta(key, value) VALUES ('schema_version', '2'),"
-      "  ('key_length', '7'), ('key_order', 'scrambled'),"
-      "  ('secret', '12345'), ('created_unix_s', '1700000000'),"
+      "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
+      "INSERT INTO meta(key, value) VALUES"
       "  ('store_id', '0123456789abcdef0123456789abcdef'),"
       "  ('returned_total', '10');"
       "PRAGMA user_version = 2;");
 }
 
 // Numbers issued before the upgrade are never issued again after it: the
-// version-2 key space becomes "default" as it was.
+// version-2 key space becomes "default" as it was, while the processes
+// opening it also race to create a namespace.
 TEST(SqliteStore, AVersion2StoreBecomesDefaultKeepingEveryNumber) {
   TempDir tmp;
   const std::string db = tmp / "forge.db";
-  WriteVersion2Store(db);
+  WriteVersion1Store(db);
+  UpgradeToVersion2(db);
+  const StoreFormat sequential = Format(7, keys::KeyOrder::kSequential);
   const auto texts = InChildren(4, [&](int) {
-    SqliteStore store(db, kDefault);
-    return Serialize({store.Reserve(10)});
+    SqliteStore store(db, sequential);
+    const Range invites = SpaceOf(store, "invites")->Reserve(5);
+    return Serialize({store.Reserve(10), invites});
   });
-  std::vector<Range> all = Parse(texts);
-  all.push_back(Range{0, 100});    // issued by the version-2 code
-  all.push_back(Range{110, 500});  // and [100, 110) came back to it
-  ExpectTiles(all, 530);
+  std::vector<Range> before{Range{0, 100}, Range{110, 500}};  // issued by v2
+  std::vector<Range> invites;
+  SplitPairs(Parse(texts), &before, &invites);
+  ExpectTiles(before, 530);  // [100, 110) came back once, then the counter
+  ExpectTiles(invites, 20);
   EXPECT_EQ(QueryText(db, "PRAGMA user_version"), "3");
-  EXPECT_EQ(QueryText(db,
-                      "SELECT value FROM meta WHERE key = "
-                      "'schema_version'"),
-            "3");
-  SqliteStore store(db, kDefault);
-  EXPECT_EQ(store.format().secret, 12345u);
+  SqliteStore store(db, sequential);
+  EXPECT_EQ(store.format().created_unix_s, 1700000000);
   EXPECT_EQ(store.format().store_id, "0123456789abcdef0123456789abcdef");
-  EXPECT_EQ(store.Namespaces(), std::vector<std::string>{"default"});
-  auto invites = SpaceOf(store, "invites");
-  EXPECT_EQ(invites->format().store_id, store.format().store_id);
-  EXPECT_EQ(invites->Reserve(10).first, 0u);
+  EXPECT_EQ(store.Namespaces(),
+            (std::vector<std::string>{"default", "invites"}));
+  EXPECT_EQ(SpaceOf(store, "invites")->format().store_id,
+            store.format().store_id);
   EXPECT_EQ(store.Reserve(10).first, 530u);
 }
 

@@ -94,6 +94,13 @@ std::string Serialize(const std::vector<Range>& ranges) {
   return out.str();
 }
 
+void SplitPairs(const std::vector<Range>& ranges, std::vector<Range>* even,
+                std::vector<Range>* odd) {
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    (i % 2 == 0 ? even : odd)->push_back(ranges[i]);
+  }
+}
+
 std::vector<Range> Parse(const std::vector<std::string>& texts) {
   std::vector<Range> ranges;
   for (const std::string& text : texts) {

@@ -42,6 +42,10 @@ std::vector<std::string> InChildren(
 
 std::string Serialize(const std::vector<Range>& ranges);
 std::vector<Range> Parse(const std::vector<std::string>& texts);
+// Appends ranges 0, 2, 4, ... to *even and 1, 3, 5, ... to *odd (children
+// that each reported two ranges, of two key spaces).
+void SplitPairs(const std::vector<Range>& ranges, std::vector<Range>* even,
+                std::vector<Range>* odd);
 
 // Fails the test unless the non-empty `ranges` tile [0, end) exactly: no
 // overlap, no hole.
