@@ -522,12 +522,17 @@ TEST_F(PostgresStoreTest, NeitherDescribeNorErrorsShowThePassword) {
 // Release() ends that session.
 class CounterLock {
  public:
-  explicit CounterLock(PostgresServer& server) : server_(server) {
-    holder_ = std::thread([this] {
+  // Locks the counter row of `table` (a key space's counter, quoted).
+  explicit CounterLock(PostgresServer& server,
+                       std::string table = "forge_counter")
+      : server_(server) {
+    holder_ = std::thread([this, table] {
       try {
         server_.Query(
             "SET application_name = 'forge-test-locker'; BEGIN; SELECT next "
-            "FROM forge_counter WHERE id = 1 FOR UPDATE; SELECT "
+            "FROM " +
+            table +
+            " WHERE id = 1 FOR UPDATE; SELECT "
             "pg_sleep(300); COMMIT");
       } catch (const std::exception&) {
         // Terminated by Release().
@@ -575,6 +580,28 @@ TEST_F(PostgresStoreTest, ACounterRowHeldElsewhereEndsTheCallAfterTheTimeout) {
   }
   lock.Release();
   EXPECT_EQ(store->Reserve(10).first, 10u);  // nothing lost, nothing twice
+}
+
+// A namespace's calls wait on the same STORE_TIMEOUT_MS and name it; a
+// lock on one namespace's counter holds up no other key space.
+TEST_F(PostgresStoreTest, ANamespaceCounterHeldElsewhereEndsOnlyItsCall) {
+  auto store = OpenPostgresStore(url_, kSequential7, Limits(milliseconds(500)));
+  auto invites = SpaceOf(*store, "invites");
+  CounterLock lock(server_, "\"forge_counter@invites\"");
+  const auto start = std::chrono::steady_clock::now();
+  const StoreError e = ErrorFrom([&] { invites->Reserve(10); });
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(e.transient()) << e.what();
+  EXPECT_TRUE(Has(e.what(),
+                  "namespace \"invites\": reserving a range "
+                  "failed: canceling statement due to lock "
+                  "timeout"))
+      << e.what();
+  EXPECT_GE(took, milliseconds(500));
+  EXPECT_LT(took, milliseconds(2000));
+  EXPECT_EQ(store->Reserve(10).first, 0u);  // default is not held up
+  lock.Release();
+  EXPECT_EQ(invites->Reserve(10).first, 0u);  // nothing lost, nothing twice
 }
 
 // SIGTERM's flag ends a call blocked on the lock at once, though
