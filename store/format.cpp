@@ -7,6 +7,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "base/names.h"
+
 namespace forge::store {
 
 static_assert(shm::kStoreIdChars == kStoreIdLength);
@@ -66,7 +68,7 @@ StoreFormat ParseFormat(const std::string& describe, const MetaTable& table,
   return format;
 }
 
-MetaRows NewFormatRows(const StoreFormat& wanted) {
+MetaRows NewFormatRows(const StoreFormat& wanted, const std::string& store_id) {
   const std::uint64_t secret = wanted.order == keys::KeyOrder::kSequential ? 0
                                : wanted.secret != 0 ? wanted.secret
                                                     : RandomSecret();
@@ -76,8 +78,61 @@ MetaRows NewFormatRows(const StoreFormat& wanted) {
       {"key_order", std::string(keys::KeyOrderName(wanted.order))},
       {"secret", std::to_string(secret)},
       {"created_unix_s", std::to_string(std::time(nullptr))},
-      {"store_id", RandomStoreId()},
+      {"store_id", store_id.empty() ? RandomStoreId() : store_id},
   };
+}
+
+NamespaceTables TablesOf(std::string_view prefix, const std::string& name) {
+  const std::string p(prefix);
+  if (name == base::kDefaultNamespace) {
+    return {p + "meta", p + "meta", p + "counter", p + "returned"};
+  }
+  const std::string at = std::string(1, base::kNamespaceSeparator) + name;
+  const auto quoted = [&](const char* table) {
+    return '"' + p + table + at + '"';
+  };
+  return {p + "meta" + at, quoted("meta"), quoted("counter"),
+          quoted("returned")};
+}
+
+void CheckNamespaceName(const std::string& describe, const std::string& name) {
+  if (base::IsNamespaceName(name)) return;
+  throw StoreError("store " + describe + ": namespace \"" + name +
+                       "\" is not a valid name (allowed: " +
+                       std::string(base::kNamespaceRule) + ")",
+                   /*transient=*/false);
+}
+
+void CheckNamespaceFormat(const std::string& describe, const std::string& name,
+                          const StoreFormat& stored,
+                          const StoreFormat& wanted) {
+  if (SameKeyFormat(stored, wanted)) return;
+  std::string holds;
+  std::string asks;
+  const auto add = [](std::string& to, const std::string& field) {
+    to += (to.empty() ? "" : " ") + field;
+  };
+  if (stored.key_length != wanted.key_length) {
+    add(holds, "KEY_LENGTH=" + std::to_string(stored.key_length));
+    add(asks, "KEY_LENGTH=" + std::to_string(wanted.key_length));
+  }
+  if (stored.order != wanted.order) {
+    add(holds, "KEY_ORDER=" + std::string(keys::KeyOrderName(stored.order)));
+    add(asks, "KEY_ORDER=" + std::string(keys::KeyOrderName(wanted.order)));
+  }
+  throw StoreError("namespace \"" + name + "\": the store holds " + holds +
+                       " but config asks " + asks +
+                       " (a namespace's format is fixed when it is created; "
+                       "store " +
+                       describe + ")",
+                   /*transient=*/false);
+}
+
+StoreError NoKeySpace(const std::string& describe) {
+  return StoreError("store " + describe +
+                        " has no key space yet; start forge-broker once to "
+                        "create it",
+                    /*transient=*/false);
 }
 
 std::string DescribeFormat(const StoreFormat& format) {
@@ -165,13 +220,38 @@ bool ValidStoreId(std::string_view text) {
 }
 
 FormattedStore::FormattedStore(std::string describe, const StoreFormat& wanted)
-    : describe_(std::move(describe)) {
-  CheckWanted(describe_, wanted);
+    : FormattedStore(std::move(describe),
+                     std::string(base::kDefaultNamespace)) {
+  if (wanted.key_length != 0) CheckWanted(describe_, wanted);
+}
+
+FormattedStore::FormattedStore(std::string describe, std::string name)
+    : namespace_(std::move(name)) {
+  set_describe(std::move(describe));
+}
+
+void FormattedStore::set_describe(std::string describe) {
+  describe_ = std::move(describe);
+  named_ = namespace_ == base::kDefaultNamespace
+               ? describe_
+               : describe_ + " namespace \"" + namespace_ + '"';
 }
 
 void FormattedStore::Opened(const StoreFormat& stored,
                             const StoreFormat& wanted) {
-  CheckFormat(describe_, stored, wanted);
+  if (wanted.key_length != 0) CheckFormat(describe_, stored, wanted);
+  Adopt(stored);
+}
+
+void FormattedStore::OpenedNamespace(const StoreFormat& stored,
+                                     const StoreFormat* wanted) {
+  if (wanted != nullptr) {
+    CheckNamespaceFormat(describe_, namespace_, stored, *wanted);
+  }
+  Adopt(stored);
+}
+
+void FormattedStore::Adopt(const StoreFormat& stored) {
   format_ = stored;
   space_ = keys::KeySpace(stored.key_length);
 }

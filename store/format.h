@@ -10,9 +10,13 @@
 //   * ParseFormat reads them back; a missing or invalid row (a schema
 //     version other than kStoreSchemaVersion included) throws the
 //     non-transient StoreError of Damaged, naming "<table>.<key>".
-//   * NewFormatRows(wanted) are the rows of a store being created: the
-//     secret is 0 for sequential, else wanted.secret or a fresh random one;
-//     created_unix_s is now; store_id is fresh.
+//   * NewFormatRows(wanted, store_id) are the rows of a store (or of a
+//     namespace) being created: the secret is 0 for sequential, else
+//     wanted.secret or a fresh random one; created_unix_s is now; store_id
+//     is `store_id` (a namespace takes its store's) or, when empty, fresh.
+//   * Namespaces: every namespace's metadata has the same rows, in a table
+//     of its own (NamespaceTables); a namespace's messages name it after
+//     the store ("store sqlite:/x namespace \"invites\": ...").
 //   * Every message names the store by `describe` (never a password).
 //   * SameKeyFormat compares what keys look like (key length and order:
 //     what a config may ask for); SameStore compares everything a store
@@ -36,9 +40,10 @@
 
 namespace forge::store {
 
-// The schema version this code writes and understands. Version 1 (no
-// returned list) is upgraded in place when a store is opened.
-inline constexpr int kStoreSchemaVersion = 2;
+// The schema version this code writes and understands. Versions
+// kUpgradableSchemaVersion..kStoreSchemaVersion-1 (1: no returned list; 2:
+// no namespaces) are upgraded in place when a store is opened.
+inline constexpr int kStoreSchemaVersion = 3;
 inline constexpr int kUpgradableSchemaVersion = 1;
 
 // Characters of a store identity (StoreFormat::store_id).
@@ -76,7 +81,34 @@ StoreFormat ParseFormat(const std::string& describe, const MetaTable& table,
                         const MetaRows& meta);
 
 // The metadata rows of a new store made for `wanted` (see the contract).
-MetaRows NewFormatRows(const StoreFormat& wanted);
+MetaRows NewFormatRows(const StoreFormat& wanted,
+                       const std::string& store_id = {});
+
+// The tables of one namespace: "default" keeps the store's original ones
+// ("<prefix>meta", "<prefix>counter", "<prefix>returned"); namespace x has
+// "<prefix>meta@x" and so on. `*_sql` are the names quoted for SQL
+// (a namespace name is [a-z0-9_-] only, so quoting needs no escapes).
+struct NamespaceTables {
+  std::string meta;  // unquoted, for messages ("meta@invites")
+  std::string meta_sql;
+  std::string counter_sql;
+  std::string returned_sql;
+};
+NamespaceTables TablesOf(std::string_view prefix, const std::string& name);
+
+// Throws a non-transient StoreError naming the store and the rule unless
+// `name` is a namespace name (base::IsNamespaceName).
+void CheckNamespaceName(const std::string& describe, const std::string& name);
+
+// Throws a non-transient StoreError naming the namespace and each field
+// that differs when namespace `name`, created with `stored`, cannot serve
+// `wanted` (key length or order).
+void CheckNamespaceFormat(const std::string& describe, const std::string& name,
+                          const StoreFormat& stored, const StoreFormat& wanted);
+
+// The non-transient error of opening a store that has no format yet when
+// the caller asked for whatever it holds (wanted.key_length == 0).
+StoreError NoKeySpace(const std::string& describe);
 
 // "KEY_LENGTH=7 KEY_ORDER=scrambled".
 std::string DescribeFormat(const StoreFormat& format);
@@ -91,6 +123,8 @@ void CheckFormat(const std::string& describe, const StoreFormat& stored,
                  const StoreFormat& wanted);
 
 // Throws a non-transient StoreError unless wanted.key_length is in 1..10.
+// (OpenStore's wanted.key_length 0, "take the stored format", is handled
+// by FormattedStore before this is called.)
 void CheckWanted(const std::string& describe, const StoreFormat& wanted);
 
 // A non-zero random 64-bit secret from the kernel (getrandom). Throws a
@@ -104,10 +138,13 @@ std::string RandomStoreId();
 // True when `text` is a well-formed store identity.
 bool ValidStoreId(std::string_view text);
 
-// What both backends hold the same way: the store's name and the format it
-// was opened with (RangeStore::format() and Describe()). A backend passes
-// its name and the wanted format (checked at once: CheckWanted), then calls
-// Opened with the format it read from the store.
+// What both backends hold the same way: the store's name, the namespace
+// and the format it was opened with (RangeStore::format(), Describe(),
+// namespace_name()). A backend passes its name and the wanted format
+// (checked at once: CheckWanted, unless its key_length is 0, "whatever the
+// store holds"), then calls Opened with the format it read from the store.
+// An object of a namespace is made with the namespace's name and calls
+// OpenedNamespace instead.
 class FormattedStore : public RangeStore {
  public:
   const StoreFormat& format() const final { return format_; }
@@ -116,19 +153,25 @@ class FormattedStore : public RangeStore {
 
  protected:
   FormattedStore(std::string describe, const StoreFormat& wanted);
+  FormattedStore(std::string describe, std::string name);
 
   // `stored` becomes this store's format; throws (CheckFormat) unless it
-  // can serve `wanted`.
+  // can serve `wanted` (any format when wanted.key_length is 0).
   void Opened(const StoreFormat& stored, const StoreFormat& wanted);
-  const std::string& describe() const { return describe_; }
-  void set_describe(std::string describe) { describe_ = std::move(describe); }
-  void set_namespace(std::string name) { namespace_ = std::move(name); }
+  // The same for a namespace: CheckNamespaceFormat when `wanted` is given.
+  void OpenedNamespace(const StoreFormat& stored, const StoreFormat* wanted);
+  // The store for messages: Describe(), then the namespace unless default.
+  const std::string& describe() const { return named_; }
+  void set_describe(std::string describe);
   // The key space of the format (0 before Opened).
   std::uint64_t space() const { return space_; }
 
  private:
+  void Adopt(const StoreFormat& stored);
+
   std::string describe_;
-  std::string namespace_{"default"};
+  std::string namespace_;
+  std::string named_;
   StoreFormat format_;
   std::uint64_t space_ = 0;
 };

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -16,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/names.h"
 #include "base/status.h"
 #include "config/db_url.h"
 #include "keys/key_codec.h"
@@ -35,9 +37,12 @@ using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
 using std::chrono::milliseconds;
 
-// The metadata table, and what to do about a damaged store.
-constexpr MetaTable kMeta{"forge_meta",
-                          "repair it or point DB_URL at another database"};
+// What to do about a damaged store.
+constexpr std::string_view kRepair =
+    "repair it or point DB_URL at another database";
+
+// Table names start with this (a database may hold other things too).
+constexpr std::string_view kTablePrefix = "forge_";
 
 // A wait on the socket wakes at least this often to look at the stop flag
 // (the signal itself also ends poll() with EINTR; this covers the race).
@@ -79,15 +84,15 @@ std::string BeginScript(milliseconds timeout, bool raise_synchronous_commit) {
   return sql;
 }
 
-// Every Reserve and Return locks the counter row first: that lock
-// serialises them, so the returned list needs no locking of its own.
-constexpr const char* kLockCounter =
-    "SELECT next FROM forge_counter WHERE id = 1 FOR UPDATE";
-
-// Added by schema version 2; a version-1 store gets it "IF NOT EXISTS".
-constexpr std::string_view kReturnedTable =
-    "forge_returned (first BIGINT PRIMARY KEY CHECK (first >= 0), "
+// The columns of a key space's returned list (added by schema version 2;
+// a version-1 store gets it "IF NOT EXISTS").
+constexpr std::string_view kReturnedColumns =
+    " (first BIGINT PRIMARY KEY CHECK (first >= 0), "
     "last BIGINT NOT NULL, CHECK (first < last))";
+
+// The namespace registry (added by schema version 3).
+constexpr std::string_view kNamespacesTable =
+    "forge_namespaces (name TEXT PRIMARY KEY)";
 
 // libpq messages span lines ("...failed: Connection refused\n\tIs the
 // server running...?"); people get one line.
@@ -118,16 +123,17 @@ bool TransientState(std::string_view state) {
 std::string Hint(std::string_view state) {
   if (state == "42501") {
     return "; the database user needs CREATE on the schema (first use and "
-           "upgrades) and SELECT, INSERT, UPDATE, DELETE on forge_meta, "
-           "forge_counter and forge_returned";
+           "upgrades, and creating a namespace) and SELECT, INSERT, UPDATE, "
+           "DELETE on the forge_* tables";
   }
   if (state == "42P01") {
     return "; the store's tables are missing: check that DB_URL names the "
            "database the store was created in";
   }
   if (state == "42P07") {
-    return "; forge_counter or forge_returned exists without forge_meta: the "
-           "store is damaged, repair it or point DB_URL at another database";
+    return "; a forge_ table exists without the metadata it belongs to (its "
+           "forge_meta, or its forge_namespaces row): the store is damaged, "
+           "repair it or point DB_URL at another database";
   }
   if (state == "25006") {
     return "; the server is a read-only standby: point DB_URL at the primary "
@@ -174,28 +180,43 @@ std::string UrlProblem(const std::string& url) {
   return why;
 }
 
+// What every namespace object of one store shares: one connection (made
+// again after a loss by whichever object's call finds it gone) and the
+// call clock. One thread uses them at a time.
+struct Session {
+  Session(std::string db_url, const StoreLimits& limits)
+      : url(std::move(db_url)), clock(limits) {}
+  std::string url;
+  CallClock clock;
+  Conn conn;
+  bool fresh = false;  // conn was made since the last BEGIN
+  bool raise_synchronous_commit = false;
+  std::string notices;  // server notices since Commit cleared them
+};
+
 class PostgresStore final : public FormattedStore {
  public:
   PostgresStore(const std::string& url, const StoreFormat& wanted,
                 const StoreLimits& limits);
+  // Namespace `name`'s object on `session` (no SQL run yet).
+  PostgresStore(std::shared_ptr<Session> session, const std::string& store,
+                const std::string& name);
 
   Range Reserve(std::uint64_t count) override;
   void Return(const std::vector<Range>& ranges) override;
   std::uint64_t Next() override;
-  std::vector<std::string> Namespaces() override {
-    throw StoreError("namespaces: not implemented yet", false);
-  }
-  std::unique_ptr<RangeStore> OpenNamespace(const std::string&,
-                                            const StoreFormat*) override {
-    throw StoreError("namespaces: not implemented yet", false);
-  }
+  std::vector<std::string> Namespaces() override;
+  std::unique_ptr<RangeStore> OpenNamespace(const std::string& name,
+                                            const StoreFormat* create) override;
 
  private:
   // What a COMMIT whose outcome is unknown means for the caller.
   enum class IfUnknown { kRetryIsSafe, kDoNotRetry };
 
   void CheckUrl() const;
-  void BeginCall() { clock_.Begin(2 * clock_.limits().timeout); }
+  void BeginCall() {
+    session_->clock.Begin(2 * session_->clock.limits().timeout);
+  }
   bool WaitSocket(PGconn* conn, short events, std::string* why);
   Result Send(const char* sql, std::initializer_list<std::string> params,
               bool script, std::string* why);
@@ -211,9 +232,16 @@ class PostgresStore final : public FormattedStore {
   Result Exec(const char* doing, const char* sql,
               std::initializer_list<std::string> params = {},
               bool script = false);
+  Result Exec(const char* doing, const std::string& sql,
+              std::initializer_list<std::string> params = {}) {
+    return Exec(doing, sql.c_str(), params);
+  }
+  MetaTable Meta() const { return {tables_.meta, kRepair}; }
   [[noreturn]] void Fail(const char* doing, const PGresult* result);
   StoreFormat OpenSchema(const StoreFormat& wanted);
-  void CreateSchema(const StoreFormat& wanted);
+  void CreateTables(const char* doing, const MetaRows& rows);
+  bool FindOrCreateNamespace(const char* doing, const StoreFormat* create,
+                             const std::string& store_id);
   void UpgradeIfOld(const char* doing);
   void AddStoreIdIfMissing(const char* doing);
   StoreFormat ReadFormat(const char* doing);
@@ -224,21 +252,17 @@ class PostgresStore final : public FormattedStore {
   void CheckNotReturned(const char* doing, const Range& r);
   void RecordReturned(const char* doing, const std::vector<Range>& sorted);
 
-  std::string url_;
-  CallClock clock_;
-  Conn conn_;
-  bool fresh_ = false;   // conn_ was made since the last BEGIN
-  bool opened_ = false;  // format() is what the store was opened with
-  bool raise_synchronous_commit_ = false;
-  std::string notices_;           // server notices since Commit cleared it
+  std::shared_ptr<Session> session_;
+  NamespaceTables tables_;
+  bool opened_ = false;           // format() is what the store was opened with
   std::uint64_t high_water_ = 0;  // end of the last range this object got
 };
 
 PostgresStore::PostgresStore(const std::string& url, const StoreFormat& wanted,
                              const StoreLimits& limits)
     : FormattedStore(config::RedactDbUrl(url), wanted),
-      url_(url),
-      clock_(limits) {
+      session_(std::make_shared<Session>(url, limits)),
+      tables_(TablesOf(kTablePrefix, std::string(base::kDefaultNamespace))) {
   CheckUrl();
   BeginCall();
   Connect();
@@ -247,9 +271,15 @@ PostgresStore::PostgresStore(const std::string& url, const StoreFormat& wanted,
   opened_ = true;
 }
 
+PostgresStore::PostgresStore(std::shared_ptr<Session> session,
+                             const std::string& store, const std::string& name)
+    : FormattedStore(store, name),
+      session_(std::move(session)),
+      tables_(TablesOf(kTablePrefix, name)) {}
+
 // A URL libpq cannot use will never connect: say so once, not forever.
 void PostgresStore::CheckUrl() const {
-  const std::string why = UrlProblem(url_);
+  const std::string why = UrlProblem(session_->url);
   if (why.empty()) return;
   throw StoreError("DB_URL \"" + describe() +
                        "\" is not a valid PostgreSQL URL: " + why +
@@ -261,9 +291,9 @@ void PostgresStore::CheckUrl() const {
 // when the call must give up: its time is spent or the broker is stopping.
 bool PostgresStore::WaitSocket(PGconn* conn, short events, std::string* why) {
   for (;;) {
-    const milliseconds left = clock_.Left();
+    const milliseconds left = session_->clock.Left();
     if (left == milliseconds::zero()) {
-      *why = clock_.Why();
+      *why = session_->clock.Why();
       return false;
     }
     pollfd p{PQsocket(conn), events, 0};
@@ -279,14 +309,14 @@ bool PostgresStore::WaitSocket(PGconn* conn, short events, std::string* why) {
 
 // Sends one statement (or, with `script`, a simple-protocol string of
 // several) and waits for all its results within the call's limits. Returns
-// the first failed result, else the last one. Null (with *why, and conn_
-// dropped) when the connection broke or the wait gave up: nothing more can
-// be learnt on this connection; the server rolls back what it had open when
-// it sees the socket closed (or when its own timeouts fire).
+// the first failed result, else the last one. Null (with *why, and
+// session_->conn dropped) when the connection broke or the wait gave up:
+// nothing more can be learnt on this connection; the server rolls back what it
+// had open when it sees the socket closed (or when its own timeouts fire).
 Result PostgresStore::Send(const char* sql,
                            std::initializer_list<std::string> params,
                            bool script, std::string* why) {
-  PGconn* conn = conn_.get();
+  PGconn* conn = session_->conn.get();
   std::vector<const char*> values;
   for (const std::string& p : params) values.push_back(p.c_str());
   const int sent =
@@ -295,7 +325,7 @@ Result PostgresStore::Send(const char* sql,
                                  nullptr, values.data(), nullptr, nullptr, 0);
   const auto broken = [&](std::string text) {
     *why = std::move(text);
-    conn_.reset();
+    session_->conn.reset();
     return Result();
   };
   if (sent == 0) return broken(OneLine(PQerrorMessage(conn)));
@@ -336,13 +366,13 @@ Result PostgresStore::Send(const char* sql,
 void PostgresStore::Connect() {
   std::vector<const char*> keys;
   std::vector<const char*> values;
-  const auto defaults = ConnectDefaults(clock_.limits().timeout);
+  const auto defaults = ConnectDefaults(session_->clock.limits().timeout);
   for (const auto& [key, value] : defaults) {
     keys.push_back(key.c_str());
     values.push_back(value.c_str());
   }
   keys.push_back("dbname");  // expanded: the URL's settings win
-  values.push_back(url_.c_str());
+  values.push_back(session_->url.c_str());
   keys.push_back(nullptr);
   values.push_back(nullptr);
   Conn conn(PQconnectStartParams(keys.data(), values.data(), 1));
@@ -370,15 +400,15 @@ void PostgresStore::Connect() {
   PQsetNoticeProcessor(
       conn.get(),
       [](void* self, const char* text) {
-        static_cast<PostgresStore*>(self)->notices_ += text;
+        static_cast<Session*>(self)->notices += text;
       },
-      this);
-  conn_ = std::move(conn);
-  fresh_ = true;
-  set_describe(DescribeConnection(conn_.get()));
+      session_.get());
+  session_->conn = std::move(conn);
+  session_->fresh = true;
+  set_describe(DescribeConnection(session_->conn.get()));
   const Result sync =
       Exec("reading synchronous_commit", "SHOW synchronous_commit");
-  raise_synchronous_commit_ = Value(sync, 0, 0) == "off";
+  session_->raise_synchronous_commit = Value(sync, 0, 0) == "off";
 }
 
 // A new connection to a store this object already opened: the store must
@@ -389,7 +419,7 @@ void PostgresStore::Reconnect() {
   const StoreFormat now = InTransaction(
       "checking the store", [&] { return ReadFormat("checking the store"); });
   if (SameStore(now, format())) return;
-  conn_.reset();
+  session_->conn.reset();
   throw StoreError("store " + describe() +
                        " changed while this broker was connected to it (was " +
                        DescribeFormat(format()) + " created at " +
@@ -404,18 +434,18 @@ void PostgresStore::Reconnect() {
 // that turns out dead at BEGIN (the server restarted while we were idle)
 // is replaced once: nothing was written on it, so retrying is safe.
 void PostgresStore::Begin(const char* doing) {
-  bool reused = !fresh_;
-  if (conn_ == nullptr) {
+  bool reused = !session_->fresh;
+  if (session_->conn == nullptr) {
     Reconnect();
     reused = false;
   }
-  fresh_ = false;
-  const std::string begin =
-      BeginScript(clock_.limits().timeout, raise_synchronous_commit_);
+  session_->fresh = false;
+  const std::string begin = BeginScript(session_->clock.limits().timeout,
+                                        session_->raise_synchronous_commit);
   try {
     Exec(doing, begin.c_str(), {}, /*script=*/true);
   } catch (const StoreError&) {
-    if (!reused || conn_ != nullptr) throw;
+    if (!reused || session_->conn != nullptr) throw;
     Reconnect();
     Exec(doing, begin.c_str(), {}, /*script=*/true);
   }
@@ -423,7 +453,7 @@ void PostgresStore::Begin(const char* doing) {
 
 void PostgresStore::Commit(const char* doing, IfUnknown if_unknown) {
   std::string lost_why;
-  notices_.clear();
+  session_->notices.clear();
   Result result = Send("COMMIT", {}, /*script=*/false, &lost_why);
   const bool ok = result != nullptr &&
                   PQresultStatus(result.get()) == PGRES_COMMAND_OK &&
@@ -431,22 +461,24 @@ void PostgresStore::Commit(const char* doing, IfUnknown if_unknown) {
   // statement_timeout (or a cancel) cut the wait for a synchronous
   // standby short: committed here only, maybe lost in a fail-over. Not
   // durable enough to hand out: treated like an unknown outcome.
-  if (ok && notices_.find("synchronous replication") == std::string::npos) {
+  if (ok &&
+      session_->notices.find("synchronous replication") == std::string::npos) {
     return;
   }
   if (ok) {
     result.reset();
-    lost_why = OneLine(notices_);
+    lost_why = OneLine(session_->notices);
   }
   if (result != nullptr && PQresultStatus(result.get()) == PGRES_COMMAND_OK) {
     throw StoreError("store " + describe() + ": " + doing +
                          ": the server rolled the transaction back at COMMIT",
                      /*transient=*/true);
   }
-  if (result == nullptr || PQstatus(conn_.get()) == CONNECTION_BAD) {
-    const std::string why =
-        result == nullptr ? lost_why : OneLine(PQerrorMessage(conn_.get()));
-    conn_.reset();
+  if (result == nullptr || PQstatus(session_->conn.get()) == CONNECTION_BAD) {
+    const std::string why = result == nullptr
+                                ? lost_why
+                                : OneLine(PQerrorMessage(session_->conn.get()));
+    session_->conn.reset();
     const bool retry = if_unknown == IfUnknown::kRetryIsSafe;
     throw StoreError("store " + describe() + ": " + doing +
                          ": COMMIT did not finish cleanly (" + why +
@@ -461,13 +493,14 @@ void PostgresStore::Commit(const char* doing, IfUnknown if_unknown) {
 }
 
 void PostgresStore::RollbackIfOpen() {
-  if (conn_ == nullptr || PQtransactionStatus(conn_.get()) == PQTRANS_IDLE) {
+  if (session_->conn == nullptr ||
+      PQtransactionStatus(session_->conn.get()) == PQTRANS_IDLE) {
     return;
   }
   std::string why;
   const Result result = Send("ROLLBACK", {}, /*script=*/false, &why);
   if (result != nullptr && PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
-    conn_.reset();
+    session_->conn.reset();
   }
 }
 
@@ -516,13 +549,14 @@ void PostgresStore::Fail(const char* doing, const PGresult* result) {
   const std::string state = state_field != nullptr ? state_field : "";
   const char* primary =
       result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-  std::string why = OneLine(primary != nullptr ? primary
-                            : conn_ != nullptr ? PQerrorMessage(conn_.get())
-                                               : "connection lost");
+  std::string why =
+      OneLine(primary != nullptr          ? primary
+              : session_->conn != nullptr ? PQerrorMessage(session_->conn.get())
+                                          : "connection lost");
   if (!state.empty()) why += " (SQLSTATE " + state + ")";
-  const bool lost = PQstatus(conn_.get()) == CONNECTION_BAD;
+  const bool lost = PQstatus(session_->conn.get()) == CONNECTION_BAD;
   if (lost) {
-    conn_.reset();
+    session_->conn.reset();
   } else {
     RollbackIfOpen();
   }
@@ -541,7 +575,9 @@ StoreFormat PostgresStore::OpenSchema(const StoreFormat& wanted) {
   const Result exists =
       Exec(doing, "SELECT to_regclass('forge_meta') IS NOT NULL");
   if (Value(exists, 0, 0) != "t") {
-    CreateSchema(wanted);
+    if (wanted.key_length == 0) throw NoKeySpace(describe());
+    CreateTables("creating the store", NewFormatRows(wanted));
+    Exec(doing, "CREATE TABLE " + std::string(kNamespacesTable));
   } else {
     UpgradeIfOld(doing);
     AddStoreIdIfMissing(doing);
@@ -559,43 +595,50 @@ void PostgresStore::AddStoreIdIfMissing(const char* doing) {
        {RandomStoreId()});
 }
 
-// Version 1 -> 2: adds the returned list, under the caller's schema lock
-// and in its transaction, so racing brokers upgrade exactly once. A
-// version-1 broker still running keeps working: it only advances the
-// counter, which stays correct.
+// Version 1 -> 3 adds the returned list and the namespace registry,
+// version 2 -> 3 the registry, under the caller's schema lock and in its
+// transaction, so racing brokers upgrade exactly once. An older broker
+// still running keeps working: "default" is its tables, untouched.
 void PostgresStore::UpgradeIfOld(const char* doing) {
   const Result version =
       Exec(doing, "SELECT value FROM forge_meta WHERE key = 'schema_version'");
-  if (PQntuples(version.get()) != 1 ||
-      Value(version, 0, 0) != std::to_string(kUpgradableSchemaVersion)) {
+  const int old = PQntuples(version.get()) != 1
+                      ? 0
+                      : ParseInt<int>(Value(version, 0, 0)).value_or(0);
+  if (old < kUpgradableSchemaVersion || old >= kStoreSchemaVersion) {
     return;  // current, newer or damaged: ReadFormat says which
   }
-  Exec(doing,
-       ("CREATE TABLE IF NOT EXISTS " + std::string(kReturnedTable)).c_str());
+  if (old < 2) {
+    Exec(doing, "CREATE TABLE IF NOT EXISTS " + tables_.returned_sql +
+                    std::string(kReturnedColumns));
+  }
+  Exec(doing, "CREATE TABLE IF NOT EXISTS " + std::string(kNamespacesTable));
   Exec(doing, "UPDATE forge_meta SET value = $1 WHERE key = 'schema_version'",
        {std::to_string(kStoreSchemaVersion)});
 }
 
-// Plain CREATE TABLE, not IF NOT EXISTS: a forge_counter or forge_returned
-// left without its metadata is damage to report, not a table to adopt with
-// a new format.
-void PostgresStore::CreateSchema(const StoreFormat& wanted) {
-  const char* doing = "creating the store";
+// This key space's tables and metadata `rows`. Plain CREATE TABLE, not IF
+// NOT EXISTS: a counter or returned list left without its metadata is
+// damage to report, not a table to adopt with a new format.
+void PostgresStore::CreateTables(const char* doing, const MetaRows& rows) {
+  Exec(doing, "CREATE TABLE " + tables_.meta_sql +
+                  " (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  Exec(doing, "CREATE TABLE " + tables_.counter_sql +
+                  " (id INT PRIMARY KEY CHECK (id = 1), "
+                  "next BIGINT NOT NULL CHECK (next >= 0))");
   Exec(doing,
-       "CREATE TABLE forge_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+       "INSERT INTO " + tables_.counter_sql + " (id, next) VALUES (1, 0)");
   Exec(doing,
-       "CREATE TABLE forge_counter (id INT PRIMARY KEY CHECK (id = 1), "
-       "next BIGINT NOT NULL CHECK (next >= 0))");
-  Exec(doing, "INSERT INTO forge_counter (id, next) VALUES (1, 0)");
-  Exec(doing, ("CREATE TABLE " + std::string(kReturnedTable)).c_str());
-  for (const auto& [key, value] : NewFormatRows(wanted)) {
-    Exec(doing, "INSERT INTO forge_meta (key, value) VALUES ($1, $2)",
+       "CREATE TABLE " + tables_.returned_sql + std::string(kReturnedColumns));
+  for (const auto& [key, value] : rows) {
+    Exec(doing,
+         "INSERT INTO " + tables_.meta_sql + " (key, value) VALUES ($1, $2)",
          {key, value});
   }
 }
 
 StoreFormat PostgresStore::ReadFormat(const char* doing) {
-  const Result rows = Exec(doing, "SELECT key, value FROM forge_meta");
+  const Result rows = Exec(doing, "SELECT key, value FROM " + tables_.meta_sql);
   MetaRows meta;
   for (int i = 0; i < PQntuples(rows.get()); ++i) {
     meta[std::string(Value(rows, i, 0))] = Value(rows, i, 1);
@@ -605,18 +648,19 @@ StoreFormat PostgresStore::ReadFormat(const char* doing) {
   if (version != meta.end()) {
     CheckNotNewer(describe(), ParseInt<int>(version->second).value_or(0));
   }
-  return ParseFormat(describe(), kMeta, meta);
+  return ParseFormat(describe(), Meta(), meta);
 }
 
 std::uint64_t PostgresStore::ParseCounter(const Result& result) const {
   if (PQntuples(result.get()) != 1) {
-    throw Damaged(describe(), kMeta, "the forge_counter row is missing");
+    throw Damaged(describe(), Meta(),
+                  "the " + tables_.counter_sql + " row is missing");
   }
   const std::string_view text = Value(result, 0, 0);
   const auto next = ParseInt<std::uint64_t>(text);
   if (!next || *next > space()) {
-    throw Damaged(describe(), kMeta,
-                  "forge_counter.next=" + std::string(text) +
+    throw Damaged(describe(), Meta(),
+                  tables_.counter_sql + ".next=" + std::string(text) +
                       " is outside [0, " + std::to_string(space()) + "]");
   }
   if (*next < high_water_) {
@@ -624,15 +668,19 @@ std::uint64_t PostgresStore::ParseCounter(const Result& result) const {
         "store " + describe() + ": the counter went back from " +
             std::to_string(high_water_) + " to " + std::to_string(*next) +
             " (restored from an older backup?); refusing to hand out keys "
-            "again. Set forge_counter.next past every key issued",
+            "again. Set " +
+            tables_.counter_sql + ".next past every key issued",
         /*transient=*/false);
   }
   return *next;
 }
 
 // Locks the counter row for the rest of the transaction; returns it.
+// Every Reserve and Return locks it first: that lock serialises them, so
+// the returned list needs no locking of its own.
 std::uint64_t PostgresStore::LockCounter(const char* doing) {
-  return ParseCounter(Exec(doing, kLockCounter));
+  return ParseCounter(Exec(doing, "SELECT next FROM " + tables_.counter_sql +
+                                      " WHERE id = 1 FOR UPDATE"));
 }
 
 // With the counter locked: the first `count` numbers of the lowest
@@ -640,23 +688,26 @@ std::uint64_t PostgresStore::LockCounter(const char* doing) {
 std::optional<Range> PostgresStore::TakeReturned(const char* doing,
                                                  std::uint64_t count,
                                                  std::uint64_t counter) {
-  const Result lowest = Exec(
-      doing, "SELECT first, last FROM forge_returned ORDER BY first LIMIT 1");
+  const Result lowest =
+      Exec(doing, "SELECT first, last FROM " + tables_.returned_sql +
+                      " ORDER BY first LIMIT 1");
   if (PQntuples(lowest.get()) == 0) return std::nullopt;
   const auto first = ParseInt<std::uint64_t>(Value(lowest, 0, 0));
   const auto last = ParseInt<std::uint64_t>(Value(lowest, 0, 1));
   if (!first || !last || *last <= *first || *last > counter) {
-    throw Damaged(describe(), kMeta,
-                  "forge_returned row (" + std::string(Value(lowest, 0, 0)) +
-                      ", " + std::string(Value(lowest, 0, 1)) +
+    throw Damaged(describe(), Meta(),
+                  tables_.returned_sql + " row (" +
+                      std::string(Value(lowest, 0, 0)) + ", " +
+                      std::string(Value(lowest, 0, 1)) +
                       ") is not a range below the counter");
   }
   const Range taken{*first, *first + std::min(count, *last - *first)};
   if (taken.last == *last) {
-    Exec(doing, "DELETE FROM forge_returned WHERE first = $1",
+    Exec(doing, "DELETE FROM " + tables_.returned_sql + " WHERE first = $1",
          {std::to_string(*first)});
   } else {
-    Exec(doing, "UPDATE forge_returned SET first = $1 WHERE first = $2",
+    Exec(doing,
+         "UPDATE " + tables_.returned_sql + " SET first = $1 WHERE first = $2",
          {std::to_string(taken.last), std::to_string(*first)});
   }
   return taken;
@@ -674,7 +725,8 @@ Range PostgresStore::Reserve(std::uint64_t count) {
     }
     const Range r{next, next + std::min(count, space() - next)};
     if (!r.empty()) {
-      Exec(doing, "UPDATE forge_counter SET next = $1 WHERE id = 1",
+      Exec(doing,
+           "UPDATE " + tables_.counter_sql + " SET next = $1 WHERE id = 1",
            {std::to_string(r.last)});
     }
     return std::pair(r, r.last);
@@ -686,8 +738,8 @@ Range PostgresStore::Reserve(std::uint64_t count) {
 void PostgresStore::CheckNotReturned(const char* doing, const Range& r) {
   const Result overlap =
       Exec(doing,
-           "SELECT first, last FROM forge_returned WHERE first < $2 AND "
-           "last > $1 ORDER BY first LIMIT 1",
+           "SELECT first, last FROM " + tables_.returned_sql +
+               " WHERE first < $2 AND last > $1 ORDER BY first LIMIT 1",
            {std::to_string(r.first), std::to_string(r.last)});
   if (PQntuples(overlap.get()) == 0) return;
   const auto first = ParseInt<std::uint64_t>(Value(overlap, 0, 0));
@@ -701,14 +753,17 @@ void PostgresStore::RecordReturned(const char* doing,
   std::uint64_t total = 0;
   for (const Range& r : sorted) {
     CheckNotReturned(doing, r);
-    Exec(doing, "INSERT INTO forge_returned (first, last) VALUES ($1, $2)",
+    Exec(doing,
+         "INSERT INTO " + tables_.returned_sql +
+             " (first, last) VALUES ($1, $2)",
          {std::to_string(r.first), std::to_string(r.last)});
     total += r.size();
   }
   Exec(doing,
-       "INSERT INTO forge_meta (key, value) VALUES ('returned_total', $1) "
-       "ON CONFLICT (key) DO UPDATE SET value = "
-       "(forge_meta.value::numeric + EXCLUDED.value::numeric)::text",
+       "INSERT INTO " + tables_.meta_sql +
+           " AS m (key, value) VALUES ('returned_total', $1) "
+           "ON CONFLICT (key) DO UPDATE SET value = "
+           "(m.value::numeric + EXCLUDED.value::numeric)::text",
        {std::to_string(total)});
 }
 
@@ -730,10 +785,68 @@ void PostgresStore::Return(const std::vector<Range>& ranges) {
 
 std::uint64_t PostgresStore::Next() {
   BeginCall();
-  if (conn_ == nullptr) Reconnect();
+  if (session_->conn == nullptr) Reconnect();
   const char* doing = "reading the counter";
   return ParseCounter(
-      Exec(doing, "SELECT next FROM forge_counter WHERE id = 1"));
+      Exec(doing, "SELECT next FROM " + tables_.counter_sql + " WHERE id = 1"));
+}
+
+std::vector<std::string> PostgresStore::Namespaces() {
+  BeginCall();
+  if (session_->conn == nullptr) Reconnect();
+  const Result rows =
+      Exec("listing the namespaces",
+           "SELECT name FROM forge_namespaces ORDER BY name COLLATE \"C\"");
+  std::vector<std::string> names{std::string(base::kDefaultNamespace)};
+  for (int i = 0; i < PQntuples(rows.get()); ++i) {
+    names.emplace_back(Value(rows, i, 0));
+  }
+  return names;
+}
+
+std::unique_ptr<RangeStore> PostgresStore::OpenNamespace(
+    const std::string& name, const StoreFormat* create) {
+  CheckNamespaceName(Describe(), name);
+  if (create != nullptr) CheckWanted(Describe(), *create);
+  auto space = std::make_unique<PostgresStore>(session_, Describe(), name);
+  const char* doing = "opening the namespace";
+  space->BeginCall();
+  const std::optional<StoreFormat> stored =
+      space->InTransaction(doing, [&]() -> std::optional<StoreFormat> {
+        if (!space->FindOrCreateNamespace(doing, create, format().store_id)) {
+          return std::nullopt;
+        }
+        return space->ReadFormat(doing);
+      });
+  if (!stored) return nullptr;
+  space->OpenedNamespace(*stored, create);
+  space->opened_ = true;
+  return space;
+}
+
+// In the caller's transaction: true when this object's namespace exists,
+// after creating it from *create when it did not and `create` is given
+// (under the schema lock, so of racing creators one creates, the others
+// then see its registry row: READ COMMITTED reads afresh per statement).
+bool PostgresStore::FindOrCreateNamespace(const char* doing,
+                                          const StoreFormat* create,
+                                          const std::string& store_id) {
+  if (namespace_name() == base::kDefaultNamespace) return true;
+  const auto registered = [&] {
+    return PQntuples(Exec(doing,
+                          "SELECT 1 FROM forge_namespaces WHERE name = $1",
+                          {namespace_name()})
+                         .get()) > 0;
+  };
+  if (registered()) return true;
+  if (create == nullptr) return false;
+  Exec(doing, "SELECT pg_advisory_xact_lock($1)",
+       {std::to_string(kSchemaLockKey)});
+  if (registered()) return true;
+  CreateTables(doing, NewFormatRows(*create, store_id));
+  Exec(doing, "INSERT INTO forge_namespaces (name) VALUES ($1)",
+       {namespace_name()});
+  return true;
 }
 
 }  // namespace

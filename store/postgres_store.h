@@ -24,7 +24,7 @@
 //     the server rolls back when it sees the socket closed or when its own
 //     timeouts fire. Giving up while COMMIT is in flight is an unknown
 //     outcome, handled as below.
-//   * Schema version 2, created on first use in one transaction that holds
+//   * Schema version 3, created on first use in one transaction that holds
 //     pg_advisory_xact_lock(kSchemaLockKey), so brokers racing to create
 //     one store all end up with the first one's format:
 //       forge_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) holds
@@ -35,10 +35,18 @@
 //                     next BIGINT NOT NULL CHECK (next >= 0));
 //       forge_returned(first BIGINT PRIMARY KEY CHECK (first >= 0),
 //                      last BIGINT NOT NULL, CHECK (first < last)): numbers
-//         given back, [first, last), never overlapping, all below next.
-//     A version-1 store is upgraded under the same lock at open (CREATE
-//     TABLE forge_returned, schema_version set to 2); a store without
-//     forge_meta.store_id (made by an older build) gets one the same way.
+//         given back, [first, last), never overlapping, all below next;
+//       forge_namespaces(name TEXT PRIMARY KEY): the namespaces besides
+//         "default" (whose key space is the three tables above). Namespace
+//         x has tables of the same shape "forge_meta@x", "forge_counter@x"
+//         and "forge_returned@x", created with its registry row in one
+//         transaction under the same advisory lock (racing creators: one
+//         creates, the others find its row and open it).
+//     A version-1 or -2 store is upgraded under the same lock at open
+//     (CREATE TABLE forge_returned for version 1, forge_namespaces,
+//     schema_version set to 3), its tables becoming "default"'s untouched;
+//     a store without forge_meta.store_id (made by an older build) gets
+//     one the same way.
 //     A newer schema
 //     version or damaged metadata is refused with a non-transient
 //     StoreError; so is a format that differs from `wanted`.
@@ -69,6 +77,10 @@
 //     with another identity (another database behind the same URL). A counter
 //     lower than one this object already reserved up to (a database restored
 //     from an older backup) is refused too, instead of reissuing keys.
+//   * Namespace objects (OpenNamespace) share their opener's session: one
+//     libpq connection per broker however many namespaces, one call clock.
+//     Whichever object's call finds the connection gone makes it again
+//     and checks its own key space's metadata as above.
 //   * Describe() is "postgres://user@host:port/db" of the server actually
 //     reached, never a password. Error messages never carry the password.
 //   * One thread at a time per object; open it after fork(), not before (a

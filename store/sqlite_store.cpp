@@ -16,6 +16,7 @@
 #include <system_error>
 #include <thread>
 
+#include "base/names.h"
 #include "base/status.h"
 #include "keys/key_codec.h"
 #include "store/format.h"
@@ -31,21 +32,32 @@ using std::chrono::milliseconds;
 // The longest a writer waits for waiting writers to have their turn.
 constexpr milliseconds kMaxGiveWay(100);
 
-constexpr const char* kSchemaSql =
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
-    "CREATE TABLE IF NOT EXISTS counter("
-    "  id INTEGER PRIMARY KEY CHECK(id = 1), next INTEGER NOT NULL);"
-    "INSERT OR IGNORE INTO counter(id, next) VALUES (1, 0);";
+// The metadata and counter tables of a key space ("default"'s or a
+// namespace's).
+std::string SchemaSql(const NamespaceTables& t) {
+  return "CREATE TABLE IF NOT EXISTS " + t.meta_sql +
+         "(key TEXT PRIMARY KEY, value TEXT);"
+         "CREATE TABLE IF NOT EXISTS " +
+         t.counter_sql +
+         "(id INTEGER PRIMARY KEY CHECK(id = 1), next INTEGER NOT NULL);"
+         "INSERT OR IGNORE INTO " +
+         t.counter_sql + "(id, next) VALUES (1, 0);";
+}
 
 // Added by schema version 2 (also run to upgrade a version-1 store).
-constexpr const char* kReturnedSql =
-    "CREATE TABLE IF NOT EXISTS returned("
-    "  first INTEGER PRIMARY KEY CHECK(first >= 0),"
-    "  last INTEGER NOT NULL, CHECK(first < last));";
+std::string ReturnedSql(const NamespaceTables& t) {
+  return "CREATE TABLE IF NOT EXISTS " + t.returned_sql +
+         "(first INTEGER PRIMARY KEY CHECK(first >= 0),"
+         "  last INTEGER NOT NULL, CHECK(first < last));";
+}
 
-// The metadata table, and what to do about a damaged store.
-constexpr MetaTable kMeta{"meta",
-                          "move it away or point DB_URL at another file"};
+// Added by schema version 3 (also run to upgrade a version-1 or -2 store).
+constexpr const char* kNamespacesSql =
+    "CREATE TABLE IF NOT EXISTS namespaces(name TEXT PRIMARY KEY);";
+
+// What to do about a damaged store.
+constexpr std::string_view kRepair =
+    "move it away or point DB_URL at another file";
 
 bool IsBusy(int code) { return code == SQLITE_BUSY || code == SQLITE_LOCKED; }
 
@@ -112,22 +124,36 @@ void CreateFileIfMissing(const fs::path& file, const std::string& describe) {
 
 }  // namespace
 
-// One store call: retries SQLITE_BUSY while clock_ allows (the busy
+// What every namespace object of one store shares: one connection, its
+// writer turns and the call clock (one thread uses them at a time).
+struct SqliteStore::Connection {
+  explicit Connection(const StoreLimits& limits) : clock(limits) {}
+  CallClock clock;
+  std::unique_ptr<WriterTurns> turns;
+  std::unique_ptr<SQLite::Database> db;
+};
+
+SQLite::Database& SqliteStore::db() const { return *connection_->db; }
+WriterTurns& SqliteStore::turns() const { return *connection_->turns; }
+CallClock& SqliteStore::clock() const { return connection_->clock; }
+MetaTable SqliteStore::Meta() const { return {tables_.meta, kRepair}; }
+
+// One store call: retries SQLITE_BUSY while clock() allows (the busy
 // handler waits inside the same budget), then turns SQLite errors into
 // one-line StoreErrors.
 template <typename F>
 auto SqliteStore::Guarded(const char* doing, F&& work) {
-  clock_.Begin(clock_.limits().timeout);
+  clock().Begin(clock().limits().timeout);
   struct Lower {
     WriterTurns* turns;
     ~Lower() { turns->LowerFlag(); }
-  } lower{turns_.get()};
+  } lower{&turns()};
   for (int attempt = 0;; ++attempt) {
     try {
       return work();
     } catch (const SQLite::Exception& e) {
       const int code = e.getErrorCode() & 0xff;
-      const milliseconds left = clock_.Left();
+      const milliseconds left = clock().Left();
       if (IsBusy(code) && left > milliseconds::zero()) {
         const auto pause =
             milliseconds(std::min(1 << std::min(attempt, 5), 20));
@@ -140,7 +166,7 @@ auto SqliteStore::Guarded(const char* doing, F&& work) {
                              "); move it away or point DB_URL at another file",
                          /*transient=*/false);
       }
-      const std::string waited = IsBusy(code) ? " (" + clock_.Why() + ")" : "";
+      const std::string waited = IsBusy(code) ? " (" + clock().Why() + ")" : "";
       throw StoreError("store " + describe() + ": " + doing +
                            " failed: " + e.what() + waited + Hint(code),
                        IsTransient(code));
@@ -151,12 +177,18 @@ auto SqliteStore::Guarded(const char* doing, F&& work) {
 SqliteStore::SqliteStore(const std::string& path, const StoreFormat& wanted,
                          const StoreLimits& limits)
     : FormattedStore("sqlite:" + FileOf(path).string(), wanted),
-      clock_(limits) {
+      connection_(std::make_shared<Connection>(limits)),
+      tables_(TablesOf("", std::string(base::kDefaultNamespace))) {
   const fs::path file = FileOf(path);
+  std::error_code ec;
+  if (wanted.key_length == 0 && !fs::exists(file, ec)) {
+    throw NoKeySpace(describe());  // forge-ctl never creates a store
+  }
   MakeDirs(file.parent_path(), describe());
   CreateFileIfMissing(file, describe());
   try {
-    turns_ = std::make_unique<WriterTurns>(file.string() + "-writers");
+    connection_->turns =
+        std::make_unique<WriterTurns>(file.string() + "-writers");
   } catch (const std::system_error& e) {
     throw StoreError("store " + describe() + ": " + e.what() +
                          "; check the directory's permissions",
@@ -164,13 +196,14 @@ SqliteStore::SqliteStore(const std::string& path, const StoreFormat& wanted,
   }
   Guarded("opening", [&] {
     // No SQLiteCpp busy timeout: OnBusy is the one busy mechanism.
-    db_ = std::make_unique<SQLite::Database>(file.string(),
-                                             SQLite::OPEN_READWRITE);
-    sqlite3_busy_handler(db_->getHandle(), &SqliteStore::OnBusy, this);
+    connection_->db = std::make_unique<SQLite::Database>(
+        file.string(), SQLite::OPEN_READWRITE);
+    sqlite3_busy_handler(db().getHandle(), &SqliteStore::OnBusy,
+                         connection_.get());
   });
   // SQLite silently opens a write-protected file read-only; refuse it here,
   // before the broker takes a segment, not at the first Reserve.
-  if (sqlite3_db_readonly(db_->getHandle(), "main") == 1) {
+  if (sqlite3_db_readonly(db().getHandle(), "main") == 1) {
     throw StoreError("store " + describe() +
                          ": the file can only be opened read-only; check "
                          "that it and its directory are writable by this user",
@@ -179,69 +212,85 @@ SqliteStore::SqliteStore(const std::string& path, const StoreFormat& wanted,
   Guarded("setting WAL mode", [&] { Configure(); });
   Guarded("creating the schema", [&] { CreateSchemaIfMissing(wanted); });
   Opened(Guarded("reading the metadata", [&] { return ReadFormat(); }), wanted);
+  Prepare();
+}
+
+SqliteStore::SqliteStore(std::shared_ptr<Connection> connection,
+                         const std::string& store, const std::string& name)
+    : FormattedStore(store, name),
+      connection_(std::move(connection)),
+      tables_(TablesOf("", name)) {}
+
+SqliteStore::~SqliteStore() = default;
+
+// The statements of every Reserve, on this key space's tables; then a
+// first read of the counter (a damaged one is refused now, not later).
+void SqliteStore::Prepare() {
+  const std::string& counter = tables_.counter_sql;
+  const std::string& returned = tables_.returned_sql;
   Guarded("preparing statements", [&] {
     read_next_ = std::make_unique<SQLite::Statement>(
-        *db_, "SELECT next FROM counter WHERE id = 1");
+        db(), "SELECT next FROM " + counter + " WHERE id = 1");
     write_next_ = std::make_unique<SQLite::Statement>(
-        *db_, "UPDATE counter SET next = ?1 WHERE id = 1 AND next = ?2");
+        db(),
+        "UPDATE " + counter + " SET next = ?1 WHERE id = 1 AND next = ?2");
     lowest_returned_ = std::make_unique<SQLite::Statement>(
-        *db_, "SELECT first, last FROM returned ORDER BY first LIMIT 1");
+        db(),
+        "SELECT first, last FROM " + returned + " ORDER BY first LIMIT 1");
     shrink_returned_ = std::make_unique<SQLite::Statement>(
-        *db_, "UPDATE returned SET first = ?1 WHERE first = ?2");
+        db(), "UPDATE " + returned + " SET first = ?1 WHERE first = ?2");
     delete_returned_ = std::make_unique<SQLite::Statement>(
-        *db_, "DELETE FROM returned WHERE first = ?1");
+        db(), "DELETE FROM " + returned + " WHERE first = ?1");
   });
   Guarded("reading the counter", [&] { return ReadCounter(); });
 }
-
-SqliteStore::~SqliteStore() = default;
 
 // SQLite calls this while another connection holds the lock: raise our
 // flag (so the holder gives way next time) and poll often, since the lock
 // is free only for moments between the holder's transactions. Gives up
 // (SQLITE_BUSY) when the call's clock says so: timeout or stop signal.
-int SqliteStore::OnBusy(void* self, int count) {
-  auto* store = static_cast<SqliteStore*>(self);
-  if (store->clock_.Left() == milliseconds::zero()) return 0;
-  store->turns_->RaiseFlag();
+int SqliteStore::OnBusy(void* connection, int count) {
+  auto* shared = static_cast<Connection*>(connection);
+  if (shared->clock.Left() == milliseconds::zero()) return 0;
+  shared->turns->RaiseFlag();
   std::this_thread::sleep_for(microseconds(100 * std::min(count + 1, 10)));
   return 1;
 }
 
 void SqliteStore::Configure() {
   const std::string mode =
-      db_->execAndGet("PRAGMA journal_mode = WAL").getString();
+      db().execAndGet("PRAGMA journal_mode = WAL").getString();
   if (mode != "wal") {
     throw StoreError("store " + describe() +
                          ": cannot use WAL mode (SQLite chose journal_mode=" +
                          mode + "); put the file on a local file system",
                      /*transient=*/false);
   }
-  db_->exec("PRAGMA synchronous = FULL");
+  db().exec("PRAGMA synchronous = FULL");
 }
 
 // One IMMEDIATE transaction: the first process to get the write lock
-// creates the schema and metadata (or upgrades a version-1 store); later
-// ones find user_version current.
+// creates the schema and metadata (or upgrades a version-1 or -2 store);
+// later ones find user_version current. wanted.key_length 0 never creates.
 void SqliteStore::CreateSchemaIfMissing(const StoreFormat& wanted) {
   if (CheckSchemaVersion() == kStoreSchemaVersion && HasStoreId()) {
     return;  // current: no need for the write lock
   }
-  turns_->GiveWay(GiveWayLimit());
-  SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-  turns_->LowerFlag();
+  turns().GiveWay(GiveWayLimit());
+  SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
+  turns().LowerFlag();
   const int version = CheckSchemaVersion();
-  if (version == kStoreSchemaVersion || version == kUpgradableSchemaVersion) {
-    if (version == kUpgradableSchemaVersion) Upgrade();
+  if (version >= kUpgradableSchemaVersion) {
+    if (version < kStoreSchemaVersion) Upgrade(version);
     AddStoreIdIfMissing();
     tx.commit();
     return;
   }
   const int foreign =
-      db_->execAndGet(
-             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-             "name NOT IN ('meta', 'counter', 'returned') AND "
-             "name NOT LIKE 'sqlite%'")
+      db().execAndGet(
+              "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+              "name NOT IN ('meta', 'counter', 'returned') AND "
+              "name NOT LIKE 'sqlite%'")
           .getInt();
   if (foreign > 0) {
     throw StoreError("store " + describe() +
@@ -249,33 +298,36 @@ void SqliteStore::CreateSchemaIfMissing(const StoreFormat& wanted) {
                          "other tables); point DB_URL at another file",
                      /*transient=*/false);
   }
-  db_->exec(kSchemaSql);
-  db_->exec(kReturnedSql);
+  if (wanted.key_length == 0) throw NoKeySpace(describe());
+  db().exec(SchemaSql(tables_));
+  db().exec(ReturnedSql(tables_));
+  db().exec(kNamespacesSql);
   SQLite::Statement insert(
-      *db_, "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, ?2)");
+      db(), "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, ?2)");
   for (const auto& [key, value] : NewFormatRows(wanted)) {
     insert.bind(1, key);
     insert.bind(2, value);
     insert.exec();
     insert.reset();
   }
-  db_->exec("PRAGMA user_version = " + std::to_string(kStoreSchemaVersion));
+  db().exec("PRAGMA user_version = " + std::to_string(kStoreSchemaVersion));
   tx.commit();
 }
 
-// Version 1 -> 2: adds the returned list. Inside the caller's write
-// transaction, so racing processes upgrade exactly once, and a version-1
-// program still running on the file keeps working (it only advances the
-// counter, which stays correct).
-void SqliteStore::Upgrade() {
-  db_->exec(kReturnedSql);
-  db_->exec("UPDATE meta SET value = '" + std::to_string(kStoreSchemaVersion) +
+// Version 1 -> 3 adds the returned list and the namespace registry,
+// version 2 -> 3 the registry. Inside the caller's write transaction, so
+// racing processes upgrade exactly once, and an older program still
+// running on the file keeps working: "default" is its tables, untouched.
+void SqliteStore::Upgrade(int version) {
+  if (version < 2) db().exec(ReturnedSql(tables_));
+  db().exec(kNamespacesSql);
+  db().exec("UPDATE meta SET value = '" + std::to_string(kStoreSchemaVersion) +
             "' WHERE key = 'schema_version'");
-  db_->exec("PRAGMA user_version = " + std::to_string(kStoreSchemaVersion));
+  db().exec("PRAGMA user_version = " + std::to_string(kStoreSchemaVersion));
 }
 
 bool SqliteStore::HasStoreId() {
-  return db_->execAndGet("SELECT count(*) FROM meta WHERE key = 'store_id'")
+  return db().execAndGet("SELECT count(*) FROM meta WHERE key = 'store_id'")
              .getInt() > 0;
 }
 
@@ -283,39 +335,39 @@ bool SqliteStore::HasStoreId() {
 // existed gets one (racing processes: the first one's stays).
 void SqliteStore::AddStoreIdIfMissing() {
   SQLite::Statement insert(
-      *db_, "INSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', ?1)");
+      db(), "INSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', ?1)");
   insert.bind(1, RandomStoreId());
   insert.exec();
 }
 
 int SqliteStore::CheckSchemaVersion() {
-  const int version = db_->execAndGet("PRAGMA user_version").getInt();
+  const int version = db().execAndGet("PRAGMA user_version").getInt();
   CheckNotNewer(describe(), version);
   return version;
 }
 
 microseconds SqliteStore::GiveWayLimit() const {
-  return std::min<microseconds>(kMaxGiveWay, clock_.limits().timeout / 2);
+  return std::min<microseconds>(kMaxGiveWay, clock().limits().timeout / 2);
 }
 
 StoreFormat SqliteStore::ReadFormat() {
   MetaRows meta;
-  SQLite::Statement query(*db_, "SELECT key, value FROM meta");
+  SQLite::Statement query(db(), "SELECT key, value FROM " + tables_.meta_sql);
   while (query.executeStep()) {
     meta[query.getColumn(0).getString()] = query.getColumn(1).getString();
   }
-  return ParseFormat(describe(), kMeta, meta);
+  return ParseFormat(describe(), Meta(), meta);
 }
 
 std::uint64_t SqliteStore::ReadCounter() {
   read_next_->tryReset();
   if (!read_next_->executeStep()) {
-    throw Damaged(describe(), kMeta, "the counter row is missing");
+    throw Damaged(describe(), Meta(), "the counter row is missing");
   }
   const std::int64_t next = read_next_->getColumn(0).getInt64();
   read_next_->tryReset();  // ends the read snapshot
   if (next < 0 || static_cast<std::uint64_t>(next) > space()) {
-    throw Damaged(describe(), kMeta,
+    throw Damaged(describe(), Meta(),
                   "counter.next=" + std::to_string(next) + " is outside [0, " +
                       std::to_string(space()) + "]");
   }
@@ -334,7 +386,7 @@ std::optional<Range> SqliteStore::TakeReturned(std::uint64_t count,
   lowest_returned_->tryReset();
   if (first < 0 || last <= first ||
       static_cast<std::uint64_t>(last) > counter) {
-    throw Damaged(describe(), kMeta,
+    throw Damaged(describe(), Meta(),
                   "returned range [" + std::to_string(first) + ", " +
                       std::to_string(last) + ") is not below " +
                       "counter.next=" + std::to_string(counter));
@@ -352,7 +404,7 @@ std::optional<Range> SqliteStore::TakeReturned(std::uint64_t count,
     change.bind(2, first);
   }
   if (change.exec() != 1) {
-    throw Damaged(describe(), kMeta,
+    throw Damaged(describe(), Meta(),
                   "a returned range changed inside a transaction");
   }
   return taken;
@@ -361,9 +413,9 @@ std::optional<Range> SqliteStore::TakeReturned(std::uint64_t count,
 Range SqliteStore::Reserve(std::uint64_t count) {
   FORGE_CHECK(count > 0, "Reserve(0): count must be > 0");
   return Guarded("reserving a range", [&] {
-    turns_->GiveWay(GiveWayLimit());
-    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    turns_->LowerFlag();  // our turn has come
+    turns().GiveWay(GiveWayLimit());
+    SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
+    turns().LowerFlag();  // our turn has come
     const std::uint64_t first = ReadCounter();
     if (const std::optional<Range> back = TakeReturned(count, first)) {
       tx.commit();  // synchronous=FULL: durable once this returns
@@ -375,7 +427,7 @@ Range SqliteStore::Reserve(std::uint64_t count) {
       write_next_->bind(1, static_cast<std::int64_t>(last));
       write_next_->bind(2, static_cast<std::int64_t>(first));
       if (write_next_->exec() != 1) {
-        throw Damaged(describe(), kMeta,
+        throw Damaged(describe(), Meta(),
                       "the counter changed inside a transaction");
       }
     }
@@ -387,9 +439,10 @@ Range SqliteStore::Reserve(std::uint64_t count) {
 // Inside Return's transaction: refuses a range that overlaps one already
 // returned (it would be handed out twice).
 void SqliteStore::CheckNotReturned(const Range& r) {
-  SQLite::Statement overlap(*db_,
-                            "SELECT first, last FROM returned WHERE first < ?2 "
-                            "AND last > ?1 ORDER BY first LIMIT 1");
+  SQLite::Statement overlap(db(), "SELECT first, last FROM " +
+                                      tables_.returned_sql +
+                                      " WHERE first < ?2 AND last > ?1 "
+                                      "ORDER BY first LIMIT 1");
   overlap.bind(1, static_cast<std::int64_t>(r.first));
   overlap.bind(2, static_cast<std::int64_t>(r.last));
   if (!overlap.executeStep()) return;
@@ -405,13 +458,13 @@ void SqliteStore::Return(const std::vector<Range>& ranges) {
     return;
   }
   Guarded("returning numbers", [&] {
-    turns_->GiveWay(GiveWayLimit());
-    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    turns_->LowerFlag();
+    turns().GiveWay(GiveWayLimit());
+    SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
+    turns().LowerFlag();
     const std::vector<Range> sorted =
         CheckReturnable(describe(), ranges, ReadCounter());
-    SQLite::Statement insert(
-        *db_, "INSERT INTO returned(first, last) VALUES (?1, ?2)");
+    SQLite::Statement insert(db(), "INSERT INTO " + tables_.returned_sql +
+                                       "(first, last) VALUES (?1, ?2)");
     std::uint64_t total = 0;
     for (const Range& r : sorted) {
       CheckNotReturned(r);
@@ -422,10 +475,10 @@ void SqliteStore::Return(const std::vector<Range>& ranges) {
       total += r.size();
     }
     SQLite::Statement tally(
-        *db_,
-        "INSERT INTO meta(key, value) VALUES ('returned_total', ?1) "
-        "ON CONFLICT(key) DO UPDATE SET value = "
-        "CAST(CAST(value AS INTEGER) + CAST(?1 AS INTEGER) AS TEXT)");
+        db(), "INSERT INTO " + tables_.meta_sql +
+                  "(key, value) VALUES ('returned_total', ?1) "
+                  "ON CONFLICT(key) DO UPDATE SET value = "
+                  "CAST(CAST(value AS INTEGER) + CAST(?1 AS INTEGER) AS TEXT)");
     tally.bind(1, std::to_string(total));
     tally.exec();
     CommitReturn(tx);
@@ -452,12 +505,64 @@ std::uint64_t SqliteStore::Next() {
 }
 
 std::vector<std::string> SqliteStore::Namespaces() {
-  throw StoreError("namespaces: not implemented yet", false);
+  return Guarded("listing the namespaces", [&] {
+    std::vector<std::string> names{std::string(base::kDefaultNamespace)};
+    SQLite::Statement query(db(), "SELECT name FROM namespaces ORDER BY name");
+    while (query.executeStep()) names.push_back(query.getColumn(0).getString());
+    return names;
+  });
 }
 
-std::unique_ptr<RangeStore> SqliteStore::OpenNamespace(const std::string&,
-                                                       const StoreFormat*) {
-  throw StoreError("namespaces: not implemented yet", false);
+std::unique_ptr<RangeStore> SqliteStore::OpenNamespace(
+    const std::string& name, const StoreFormat* create) {
+  CheckNamespaceName(Describe(), name);
+  if (create != nullptr) CheckWanted(Describe(), *create);
+  std::unique_ptr<SqliteStore> space(
+      new SqliteStore(connection_, Describe(), name));
+  const bool found = space->Guarded("opening the namespace", [&] {
+    return space->FindOrCreateNamespace(create, format().store_id);
+  });
+  if (!found) return nullptr;
+  space->OpenedNamespace(space->Guarded("reading the namespace's metadata",
+                                        [&] { return space->ReadFormat(); }),
+                         create);
+  space->Prepare();
+  return space;
+}
+
+// True when this object's namespace exists, after creating it from
+// *create when it did not and `create` is given (one write transaction
+// holding the registry row and the namespace's tables and metadata).
+bool SqliteStore::FindOrCreateNamespace(const StoreFormat* create,
+                                        const std::string& store_id) {
+  if (namespace_name() == base::kDefaultNamespace) return true;
+  const auto registered = [&] {
+    SQLite::Statement query(db(),
+                            "SELECT count(*) FROM namespaces WHERE name = ?1");
+    query.bind(1, namespace_name());
+    return query.executeStep() && query.getColumn(0).getInt() > 0;
+  };
+  if (registered()) return true;
+  if (create == nullptr) return false;
+  turns().GiveWay(GiveWayLimit());
+  SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
+  turns().LowerFlag();
+  if (registered()) return true;  // another process created it first
+  db().exec(SchemaSql(tables_));
+  db().exec(ReturnedSql(tables_));
+  SQLite::Statement insert(
+      db(), "INSERT INTO " + tables_.meta_sql + "(key, value) VALUES (?1, ?2)");
+  for (const auto& [key, value] : NewFormatRows(*create, store_id)) {
+    insert.bind(1, key);
+    insert.bind(2, value);
+    insert.exec();
+    insert.reset();
+  }
+  SQLite::Statement add(db(), "INSERT INTO namespaces(name) VALUES (?1)");
+  add.bind(1, namespace_name());
+  add.exec();
+  tx.commit();
+  return true;
 }
 
 }  // namespace forge::store

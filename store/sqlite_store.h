@@ -11,7 +11,7 @@
 //     with 0600 (SQLite gives its -wal and -shm files the same mode). The
 //     schema and metadata are written in one transaction, so processes
 //     racing to create one store all end up with the creator's format.
-//   * Schema version 2 (PRAGMA user_version and meta.schema_version):
+//   * Schema version 3 (PRAGMA user_version and meta.schema_version):
 //       meta(key TEXT PRIMARY KEY, value TEXT) holds schema_version,
 //         key_length, key_order, secret, created_unix_s, store_id (the
 //         store's random identity, range_store.h), and after the first
@@ -19,13 +19,22 @@
 //       counter(id INTEGER PRIMARY KEY CHECK(id=1), next INTEGER NOT NULL);
 //       returned(first INTEGER PRIMARY KEY, last INTEGER NOT NULL,
 //                CHECK(first >= 0 AND first < last)): numbers given back,
-//         [first, last), never overlapping, all below counter.next.
-//     A version-1 store is upgraded at open (CREATE TABLE returned, both
-//     version marks set to 2) in one write transaction; a store without
-//     meta.store_id (made by an older build) gets one the same way. A
-//     newer version, a
-//     file that is not SQLite, or a SQLite file that is not a mini-forge
-//     store is refused with a non-transient StoreError.
+//         [first, last), never overlapping, all below counter.next;
+//       namespaces(name TEXT PRIMARY KEY): the namespaces besides
+//         "default", whose key space is the three tables above. Namespace
+//         x has tables of the same shape "meta@x", "counter@x" and
+//         "returned@x", created with its registry row in one write
+//         transaction (racing creators: the first one's format stays).
+//     A version-1 or -2 store is upgraded at open (CREATE TABLE returned
+//     for version 1, CREATE TABLE namespaces, both version marks set to 3)
+//     in one write transaction, so its counter and returned list become
+//     "default"'s untouched; a store without meta.store_id (made by an
+//     older build) gets one the same way. A newer version, a file that is
+//     not SQLite, or a SQLite file that is not a mini-forge store is
+//     refused with a non-transient StoreError.
+//   * Namespace objects (OpenNamespace) share the opener's connection,
+//     writer turns and call clock (STORE_TIMEOUT_MS): one connection per
+//     process however many namespaces it serves.
 //   * SQLITE_BUSY is retried for at most limits.timeout (STORE_TIMEOUT_MS)
 //     per call in all, through one mechanism: this store's busy handler
 //     (SQLite's own busy timeout is not set); past that, or at once when
@@ -59,7 +68,8 @@ class WriterTurns;
 class SqliteStore final : public FormattedStore {
  public:
   // `path` is the file name (the part after "sqlite:"). Creates the store
-  // with `wanted` if it does not exist yet; see OpenStore for the rules.
+  // with `wanted` if it does not exist yet (unless wanted.key_length is 0);
+  // see OpenStore for the rules.
   SqliteStore(const std::string& path, const StoreFormat& wanted,
               const StoreLimits& limits = {});
   ~SqliteStore() override;
@@ -75,9 +85,22 @@ class SqliteStore final : public FormattedStore {
                                             const StoreFormat* create) override;
 
  private:
+  struct Connection;
+
+  // A namespace's object on `connection` (no SQL run yet).
+  SqliteStore(std::shared_ptr<Connection> connection, const std::string& store,
+              const std::string& name);
+
+  SQLite::Database& db() const;
+  WriterTurns& turns() const;
+  CallClock& clock() const;
+  MetaTable Meta() const;  // this key space's metadata table, for Damaged
   void Configure();
   void CreateSchemaIfMissing(const StoreFormat& wanted);
-  void Upgrade();
+  void Upgrade(int version);
+  bool FindOrCreateNamespace(const StoreFormat* create,
+                             const std::string& store_id);
+  void Prepare();
   int CheckSchemaVersion();
   bool HasStoreId();
   void AddStoreIdIfMissing();
@@ -89,11 +112,10 @@ class SqliteStore final : public FormattedStore {
   void CommitReturn(SQLite::Transaction& tx);
   template <typename F>
   auto Guarded(const char* doing, F&& work);
-  static int OnBusy(void* self, int count);
+  static int OnBusy(void* connection, int count);
 
-  CallClock clock_;
-  std::unique_ptr<WriterTurns> turns_;
-  std::unique_ptr<SQLite::Database> db_;
+  std::shared_ptr<Connection> connection_;
+  NamespaceTables tables_;
   std::unique_ptr<SQLite::Statement> read_next_;
   std::unique_ptr<SQLite::Statement> write_next_;
   std::unique_ptr<SQLite::Statement> lowest_returned_;

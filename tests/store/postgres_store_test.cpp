@@ -12,7 +12,9 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,30 +87,78 @@ TEST_F(PostgresStoreTest, CreatesThenReopensWithItsCounterAndFormat) {
   EXPECT_EQ(sequential->format().order, keys::KeyOrder::kSequential);
 }
 
+// Ranges of `count` numbers, reserved in namespace `ns`.
+struct Reservations {
+  std::uint64_t count;
+  const char* ns;
+};
+
+void PrintTo(const Reservations& r, std::ostream* os) {
+  *os << "count=" << r.count << " ns=" << r.ns;
+}
+
 class PostgresConcurrencyTest
     : public PostgresStoreTest,
-      public ::testing::WithParamInterface<std::uint64_t> {};
+      public ::testing::WithParamInterface<Reservations> {};
 
+// The key space the test reserves from, on `store`'s connection ("default"
+// as it is, another namespace created with key length 8 if need be).
+std::unique_ptr<RangeStore> SpaceOf(RangeStore& store, const std::string& ns) {
+  const StoreFormat invites = Format(8, keys::KeyOrder::kScrambled);
+  return store.OpenNamespace(ns, ns == "default" ? nullptr : &invites);
+}
+
+// Four brokers on one store (or one namespace of it): 0 duplicates.
 TEST_P(PostgresConcurrencyTest, FourProcessesNeverGetOverlappingRanges) {
-  const std::uint64_t count = GetParam();
+  const std::uint64_t count = GetParam().count;
+  const std::string ns = GetParam().ns;
   const int per_child = count == 1 ? 500 : 250;
-  OpenPostgresStore(url_, kScrambled7);  // created before the race
+  SpaceOf(*OpenPostgresStore(url_, kScrambled7), ns);  // before the race
   const auto texts = store_test::InChildren(4, [&](int) {
     auto store = OpenPostgresStore(url_, kScrambled7);
+    auto space = SpaceOf(*store, ns);
     std::vector<Range> got;
-    for (int i = 0; i < per_child; ++i) got.push_back(store->Reserve(count));
+    for (int i = 0; i < per_child; ++i) got.push_back(space->Reserve(count));
     return Serialize(got);
   });
   const std::vector<Range> ranges = Parse(texts);
   ASSERT_EQ(ranges.size(), 4u * per_child);
   for (const Range& r : ranges) ASSERT_EQ(r.size(), count);
   ExpectTiles(ranges, 4 * per_child * count);
-  EXPECT_EQ(OpenPostgresStore(url_, kScrambled7)->Next(),
-            4 * per_child * count);
+  auto store = OpenPostgresStore(url_, kScrambled7);
+  EXPECT_EQ(SpaceOf(*store, ns)->Next(), 4 * per_child * count);
+  if (ns != "default") {
+    EXPECT_EQ(store->Next(), 0u);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(RangeSizes, PostgresConcurrencyTest,
-                         ::testing::Values(1u, 1000u));
+                         ::testing::Values(Reservations{1, "default"},
+                                           Reservations{1000, "default"},
+                                           Reservations{1, "invites"}),
+                         [](const auto& test) {
+                           return "Count" + std::to_string(test.param.count) +
+                                  "_" + test.param.ns;
+                         });
+
+// One connection per broker however many namespaces it serves.
+TEST_F(PostgresStoreTest, NamespacesShareTheOpenersConnection) {
+  auto store = OpenPostgresStore(url_, kScrambled7);
+  std::vector<std::unique_ptr<RangeStore>> spaces;
+  for (int i = 0; i < 16; ++i) {
+    spaces.push_back(SpaceOf(*store, "ns" + std::to_string(i)));
+    EXPECT_EQ(spaces.back()->Reserve(10).first, 0u);
+  }
+  EXPECT_EQ(store->Namespaces().size(), 17u);
+  EXPECT_EQ(server_.Query("SELECT count(*) " + BrokerBackends()), "1");
+  // A connection lost under a namespace's call is made again by it, once
+  // for all of them.
+  TerminateStoreBackend();
+  EXPECT_EQ(spaces[3]->Reserve(10).first, 10u);
+  EXPECT_EQ(store->Reserve(10).first, 0u);
+  EXPECT_EQ(spaces[9]->Next(), 10u);
+  EXPECT_EQ(server_.Query("SELECT count(*) " + BrokerBackends()), "1");
+}
 
 TEST_F(PostgresStoreTest, ExhaustionReturnsTheRemainderThenEmptyRanges) {
   auto store = OpenPostgresStore(url_, Format(1, keys::KeyOrder::kSequential));
@@ -158,16 +208,16 @@ TEST_F(PostgresStoreTest, RefusesAConfigThatDisagreesNamingBoth) {
 TEST_F(PostgresStoreTest, RefusesANewerSchemaAndDamagedMetadata) {
   OpenPostgresStore(url_, kScrambled7);
   server_.Query(
-      "UPDATE forge_meta SET value = '3' WHERE key = 'schema_version'");
+      "UPDATE forge_meta SET value = '4' WHERE key = 'schema_version'");
   const StoreError newer =
       ErrorFrom([&] { OpenPostgresStore(url_, kScrambled7); });
   EXPECT_FALSE(newer.transient());
-  EXPECT_NE(std::string(newer.what()).find("schema version 3"),
+  EXPECT_NE(std::string(newer.what()).find("schema version 4"),
             std::string::npos)
       << newer.what();
 
   server_.Query(
-      "UPDATE forge_meta SET value = '2' WHERE key = 'schema_version';"
+      "UPDATE forge_meta SET value = '3' WHERE key = 'schema_version';"
       "DELETE FROM forge_meta WHERE key = 'key_order'");
   const StoreError damaged =
       ErrorFrom([&] { OpenPostgresStore(url_, kScrambled7); });
@@ -199,7 +249,7 @@ TEST_F(PostgresStoreTest, AVersion1StoreIsUpgradedOnceByBrokersOpeningIt) {
   ExpectTiles(all, 540);
   EXPECT_EQ(server_.Query("SELECT value FROM forge_meta WHERE key = "
                           "'schema_version'"),
-            "2");
+            "3");
   auto store = OpenPostgresStore(url_, kSequential7);
   // The upgrade gave it an identity, one for all four brokers.
   EXPECT_TRUE(ValidStoreId(store->format().store_id));
@@ -214,6 +264,45 @@ TEST_F(PostgresStoreTest, AVersion1StoreIsUpgradedOnceByBrokersOpeningIt) {
                           "'returned_total'"),
             "8");
   EXPECT_EQ(store->Reserve(3).first, 505u);
+}
+
+// What the schema-2 code did to a version-1 store (kVersion1Store): a
+// returned list (here with numbers in it) and an identity.
+constexpr const char* kVersion2Upgrade =
+    "CREATE TABLE forge_returned (first BIGINT PRIMARY KEY CHECK (first >= 0),"
+    "  last BIGINT NOT NULL, CHECK (first < last));"
+    "INSERT INTO forge_returned (first, last) VALUES (100, 110);"
+    "UPDATE forge_meta SET value = '2' WHERE key = 'schema_version';"
+    "INSERT INTO forge_meta (key, value) VALUES "
+    "  ('store_id', '0123456789abcdef0123456789abcdef'), "
+    "  ('returned_total', '10');";
+
+// Numbers issued before the upgrade are never issued again after it: the
+// version-2 key space becomes "default" as it was, while the brokers
+// opening it also race to create a namespace.
+TEST_F(PostgresStoreTest, AVersion2StoreBecomesDefaultKeepingEveryNumber) {
+  server_.Query(std::string(kVersion1Store) + kVersion2Upgrade);
+  const auto texts = store_test::InChildren(4, [&](int) {
+    auto store = OpenPostgresStore(url_, kSequential7);
+    const Range invites = SpaceOf(*store, "invites")->Reserve(5);
+    return Serialize({store->Reserve(10), invites});
+  });
+  std::vector<Range> before{Range{0, 100}, Range{110, 500}};  // issued by v2
+  std::vector<Range> invites;
+  SplitPairs(Parse(texts), &before, &invites);
+  ExpectTiles(before, 530);  // [100, 110) came back once, then the counter
+  ExpectTiles(invites, 20);
+  EXPECT_EQ(server_.Query("SELECT value FROM forge_meta WHERE key = "
+                          "'schema_version'"),
+            "3");
+  auto store = OpenPostgresStore(url_, kSequential7);
+  EXPECT_EQ(store->format().created_unix_s, 1700000000);
+  EXPECT_EQ(store->format().store_id, "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(store->Namespaces(),
+            (std::vector<std::string>{"default", "invites"}));
+  EXPECT_EQ(SpaceOf(*store, "invites")->format().store_id,
+            store->format().store_id);
+  EXPECT_EQ(store->Reserve(10).first, 530u);
 }
 
 TEST_F(PostgresStoreTest, ALeftOverReturnedListIsDamageNotAdopted) {
@@ -396,7 +485,9 @@ TEST_F(PostgresStoreTest, AfterReconnectAStoreThatVanishedIsNotRecreated) {
 TEST_F(PostgresStoreTest, AfterReconnectAStoreRecreatedByOthersIsRefused) {
   auto store = OpenPostgresStore(url_, kScrambled7);
   store->Reserve(100);
-  server_.Query("DROP TABLE forge_meta, forge_counter, forge_returned");
+  server_.Query(
+      "DROP TABLE forge_meta, forge_counter, forge_returned, "
+      "forge_namespaces");
   OpenPostgresStore(url_, kScrambled7);  // a new secret
   TerminateStoreBackend();
   const StoreError changed = ErrorFrom([&] { store->Reserve(100); });
@@ -431,12 +522,17 @@ TEST_F(PostgresStoreTest, NeitherDescribeNorErrorsShowThePassword) {
 // Release() ends that session.
 class CounterLock {
  public:
-  explicit CounterLock(PostgresServer& server) : server_(server) {
-    holder_ = std::thread([this] {
+  // Locks the counter row of `table` (a key space's counter, quoted).
+  explicit CounterLock(PostgresServer& server,
+                       std::string table = "forge_counter")
+      : server_(server) {
+    holder_ = std::thread([this, table] {
       try {
         server_.Query(
             "SET application_name = 'forge-test-locker'; BEGIN; SELECT next "
-            "FROM forge_counter WHERE id = 1 FOR UPDATE; SELECT "
+            "FROM " +
+            table +
+            " WHERE id = 1 FOR UPDATE; SELECT "
             "pg_sleep(300); COMMIT");
       } catch (const std::exception&) {
         // Terminated by Release().
@@ -484,6 +580,28 @@ TEST_F(PostgresStoreTest, ACounterRowHeldElsewhereEndsTheCallAfterTheTimeout) {
   }
   lock.Release();
   EXPECT_EQ(store->Reserve(10).first, 10u);  // nothing lost, nothing twice
+}
+
+// A namespace's calls wait on the same STORE_TIMEOUT_MS and name it; a
+// lock on one namespace's counter holds up no other key space.
+TEST_F(PostgresStoreTest, ANamespaceCounterHeldElsewhereEndsOnlyItsCall) {
+  auto store = OpenPostgresStore(url_, kSequential7, Limits(milliseconds(500)));
+  auto invites = SpaceOf(*store, "invites");
+  CounterLock lock(server_, "\"forge_counter@invites\"");
+  const auto start = std::chrono::steady_clock::now();
+  const StoreError e = ErrorFrom([&] { invites->Reserve(10); });
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(e.transient()) << e.what();
+  EXPECT_TRUE(Has(e.what(),
+                  "namespace \"invites\": reserving a range "
+                  "failed: canceling statement due to lock "
+                  "timeout"))
+      << e.what();
+  EXPECT_GE(took, milliseconds(500));
+  EXPECT_LT(took, milliseconds(2000));
+  EXPECT_EQ(store->Reserve(10).first, 0u);  // default is not held up
+  lock.Release();
+  EXPECT_EQ(invites->Reserve(10).first, 0u);  // nothing lost, nothing twice
 }
 
 // SIGTERM's flag ends a call blocked on the lock at once, though

@@ -25,37 +25,12 @@
 namespace forge::store::store_test {
 namespace {
 
-using forge::testing::PostgresServer;
 using forge::testing::TempDir;
 using forge::testing::WaitUntil;
 
-using Backend = forge::testing::StoreKind;  // the one store-kind enum
-
 constexpr std::chrono::milliseconds kWait{20000};
 
-class ReturnedTest : public ::testing::TestWithParam<Backend> {
- protected:
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
-  // A DB_URL naming a store of its own for this test.
-  std::string NewUrl() {
-    static std::atomic<int> next{0};
-    const std::string name = "store" + std::to_string(next++);
-    if (GetParam() == Backend::kSqlite) {
-      return "sqlite:" + (dir_ / (name + ".db"));
-    }
-    if (server_ == nullptr) server_ = new PostgresServer();  // one per run
-    return server_->CreateDatabase(name);
-  }
-
-  static PostgresServer* server_;
-  TempDir dir_;
-};
-
-PostgresServer* ReturnedTest::server_ = nullptr;
+class ReturnedTest : public BothStoresTest {};
 
 TEST_P(ReturnedTest, ReturnedNumbersComeBackFirstLowestFirstExactlyOnce) {
   const std::string url = NewUrl();
@@ -173,13 +148,7 @@ TEST_P(ReturnedTest, FourProcessesTakeReturnedNumbersExactlyOnce) {
   EXPECT_EQ(store->Reserve(1).first, counter) << "returned numbers left over";
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, ReturnedTest,
-                         ::testing::Values(Backend::kSqlite,
-                                           Backend::kPostgres),
-                         [](const auto& test) {
-                           return test.param == Backend::kSqlite ? "Sqlite"
-                                                                 : "Postgres";
-                         });
+FORGE_ON_BOTH_STORES(ReturnedTest);
 
 }  // namespace
 }  // namespace forge::store::store_test

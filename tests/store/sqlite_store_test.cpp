@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -169,10 +170,17 @@ TEST(SqliteStore, AStoreWithoutAnIdentityGetsOneOnceWhenOpened) {
 struct Hammer {
   std::uint64_t count;  // per Reserve
   int per_child;        // reservations per process
+  const char* ns;       // the namespace reserved from
 };
 
 void PrintTo(const Hammer& h, std::ostream* os) {
-  *os << "count=" << h.count << " x" << h.per_child;
+  *os << "count=" << h.count << " x" << h.per_child << " ns=" << h.ns;
+}
+
+// The key space a test reserves from, on `store`'s connection.
+std::unique_ptr<RangeStore> SpaceOf(RangeStore& store, const std::string& ns) {
+  const StoreFormat invites = Format(8, keys::KeyOrder::kScrambled);
+  return store.OpenNamespace(ns, ns == "default" ? nullptr : &invites);
 }
 
 class ConcurrentReserve : public ::testing::TestWithParam<Hammer> {};
@@ -186,11 +194,16 @@ TEST_P(ConcurrentReserve, ProcessesGetDisjointRangesThatTileTheSpace) {
   const int kPerChild = GetParam().per_child;
   TempDir tmp;
   const std::string db = tmp / "forge.db";
-  { SqliteStore create(db, kDefault); }  // closed before fork
+  const std::string ns = GetParam().ns;
+  {
+    SqliteStore create(db, kDefault);  // closed before fork
+    SpaceOf(create, ns);
+  }
   const auto texts = InChildren(kChildren, [&](int) {
     SqliteStore store(db, kDefault);
+    auto space = SpaceOf(store, ns);
     std::vector<Range> got;
-    for (int k = 0; k < kPerChild; ++k) got.push_back(store.Reserve(count));
+    for (int k = 0; k < kPerChild; ++k) got.push_back(space->Reserve(count));
     return Serialize(got);
   });
   const std::vector<Range> all = Parse(texts);
@@ -199,13 +212,19 @@ TEST_P(ConcurrentReserve, ProcessesGetDisjointRangesThatTileTheSpace) {
   const std::uint64_t total = count * kChildren * kPerChild;
   ExpectTiles(all, total);
   SqliteStore store(db, kDefault);
-  EXPECT_EQ(store.Next(), total);
+  EXPECT_EQ(SpaceOf(store, ns)->Next(), total);
+  if (ns != "default") {
+    EXPECT_EQ(store.Next(), 0u);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Counts, ConcurrentReserve,
-                         ::testing::Values(Hammer{1, 1500}, Hammer{10, 750}),
+                         ::testing::Values(Hammer{1, 1500, "default"},
+                                           Hammer{10, 750, "default"},
+                                           Hammer{1, 750, "invites"}),
                          [](const auto& test) {
-                           return "Count" + std::to_string(test.param.count);
+                           return "Count" + std::to_string(test.param.count) +
+                                  "_" + test.param.ns;
                          });
 
 TEST(SqliteStore, ExhaustsLengthOneExactlyAndStaysEmpty) {
@@ -278,11 +297,11 @@ TEST(SqliteStore, RefusesANewerSchema) {
   { SqliteStore create(db, kDefault); }
   {
     SQLite::Database raw(db, SQLite::OPEN_READWRITE);
-    raw.exec("PRAGMA user_version = 3");
+    raw.exec("PRAGMA user_version = 4");
   }
   const StoreError e = ErrorFrom([&] { SqliteStore(db, kDefault); });
   EXPECT_FALSE(e.transient());
-  EXPECT_NE(std::string(e.what()).find("schema version 3, newer"),
+  EXPECT_NE(std::string(e.what()).find("schema version 4, newer"),
             std::string::npos)
       << e.what();
 }
@@ -320,11 +339,11 @@ TEST(SqliteStore, AVersion1StoreIsUpgradedOnceByProcessesOpeningIt) {
   std::vector<Range> all = Parse(texts);
   all.push_back(Range{0, 500});  // reserved by the version-1 code
   ExpectTiles(all, 540);
-  EXPECT_EQ(QueryText(db, "PRAGMA user_version"), "2");
+  EXPECT_EQ(QueryText(db, "PRAGMA user_version"), "3");
   EXPECT_EQ(QueryText(db,
                       "SELECT value FROM meta WHERE key = "
                       "'schema_version'"),
-            "2");
+            "3");
   EXPECT_TRUE(ValidStoreId(
       QueryText(db, "SELECT value FROM meta WHERE key = 'store_id'")));
   SqliteStore store(db, sequential);
@@ -337,6 +356,51 @@ TEST(SqliteStore, AVersion1StoreIsUpgradedOnceByProcessesOpeningIt) {
                       "'returned_total'"),
             "8");
   EXPECT_EQ(store.Reserve(3).first, 505u);
+}
+
+// What the schema-2 code did to a version-1 store (WriteVersion1Store): a
+// returned list (here with numbers in it) and an identity.
+void UpgradeToVersion2(const std::string& db) {
+  SQLite::Database raw(db, SQLite::OPEN_READWRITE);
+  raw.exec(
+      "CREATE TABLE returned(first INTEGER PRIMARY KEY CHECK(first >= 0),"
+      "  last INTEGER NOT NULL, CHECK(first < last));"
+      "INSERT INTO returned(first, last) VALUES (100, 110);"
+      "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
+      "INSERT INTO meta(key, value) VALUES"
+      "  ('store_id', '0123456789abcdef0123456789abcdef'),"
+      "  ('returned_total', '10');"
+      "PRAGMA user_version = 2;");
+}
+
+// Numbers issued before the upgrade are never issued again after it: the
+// version-2 key space becomes "default" as it was, while the processes
+// opening it also race to create a namespace.
+TEST(SqliteStore, AVersion2StoreBecomesDefaultKeepingEveryNumber) {
+  TempDir tmp;
+  const std::string db = tmp / "forge.db";
+  WriteVersion1Store(db);
+  UpgradeToVersion2(db);
+  const StoreFormat sequential = Format(7, keys::KeyOrder::kSequential);
+  const auto texts = InChildren(4, [&](int) {
+    SqliteStore store(db, sequential);
+    const Range invites = SpaceOf(store, "invites")->Reserve(5);
+    return Serialize({store.Reserve(10), invites});
+  });
+  std::vector<Range> before{Range{0, 100}, Range{110, 500}};  // issued by v2
+  std::vector<Range> invites;
+  SplitPairs(Parse(texts), &before, &invites);
+  ExpectTiles(before, 530);  // [100, 110) came back once, then the counter
+  ExpectTiles(invites, 20);
+  EXPECT_EQ(QueryText(db, "PRAGMA user_version"), "3");
+  SqliteStore store(db, sequential);
+  EXPECT_EQ(store.format().created_unix_s, 1700000000);
+  EXPECT_EQ(store.format().store_id, "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(store.Namespaces(),
+            (std::vector<std::string>{"default", "invites"}));
+  EXPECT_EQ(SpaceOf(store, "invites")->format().store_id,
+            store.format().store_id);
+  EXPECT_EQ(store.Reserve(10).first, 530u);
 }
 
 TEST(SqliteStore, RefusesAGarbageFileWithoutTouchingIt) {
@@ -398,6 +462,29 @@ TEST(SqliteStore, LockHeldBeyondTheBusyTimeoutIsTransientAndLosesNothing) {
   const Range r = store.Reserve(10);
   EXPECT_EQ(r.first, 0u);
   EXPECT_EQ(r.last, 10u);
+}
+
+// A namespace waits on the same clock (STORE_TIMEOUT_MS) and its errors
+// name it.
+TEST(SqliteStore, ANamespaceCallHasTheSameTimeoutAndNamesTheNamespace) {
+  TempDir tmp;
+  const std::string db = tmp / "forge.db";
+  SqliteStore store(db, kDefault, Limits(milliseconds(300)));
+  auto invites = SpaceOf(store, "invites");
+  SQLite::Database other(db, SQLite::OPEN_READWRITE);
+  {
+    SQLite::Transaction hold(other, SQLite::TransactionBehavior::IMMEDIATE);
+    const auto start = std::chrono::steady_clock::now();
+    const StoreError e = ErrorFrom([&] { invites->Reserve(10); });
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_TRUE(e.transient()) << e.what();
+    EXPECT_GE(took, milliseconds(300));
+    EXPECT_LT(took, milliseconds(1000));
+    EXPECT_TRUE(Has(e.what(), "sqlite:" + db + " namespace \"invites\": "))
+        << e.what();
+    EXPECT_TRUE(Has(e.what(), "STORE_TIMEOUT_MS=300")) << e.what();
+  }
+  EXPECT_EQ(invites->Reserve(10).first, 0u);
 }
 
 // STORE_TIMEOUT_MS is the one busy timeout (it was a fixed 5 s, with a

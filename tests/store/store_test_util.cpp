@@ -94,6 +94,13 @@ std::string Serialize(const std::vector<Range>& ranges) {
   return out.str();
 }
 
+void SplitPairs(const std::vector<Range>& ranges, std::vector<Range>* even,
+                std::vector<Range>* odd) {
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    (i % 2 == 0 ? even : odd)->push_back(ranges[i]);
+  }
+}
+
 std::vector<Range> Parse(const std::vector<std::string>& texts) {
   std::vector<Range> ranges;
   for (const std::string& text : texts) {
@@ -146,6 +153,32 @@ StoreLimits Limits(std::chrono::milliseconds timeout,
 
 bool Has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+forge::testing::PostgresServer* BothStoresTest::server_ = nullptr;
+
+void BothStoresTest::TearDownTestSuite() {
+  delete server_;
+  server_ = nullptr;
+}
+
+std::string BothStoresTest::NewUrl() {
+  static std::atomic<int> next{0};
+  const std::string name = "store" + std::to_string(next++);
+  if (GetParam() == Backend::kSqlite)
+    return "sqlite:" + (dir_ / (name + ".db"));
+  if (server_ == nullptr) {
+    server_ = new forge::testing::PostgresServer();  // one per run
+  }
+  return server_->CreateDatabase(name);
+}
+
+std::string BothStoresTest::DatabaseOf(const std::string& url) {
+  return url.substr(url.rfind('/') + 1);
+}
+
+std::string BackendTestName(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
 }
 
 }  // namespace forge::store::store_test

@@ -12,7 +12,14 @@
 //   * Call from the test's main thread only.
 //   * Format and Limits build the StoreFormat and StoreLimits a test asks
 //     a store for.
+//   * BothStoresTest is the fixture of tests that run on SQLite and on
+//     PostgreSQL (parameter: the backend): NewUrl() names a store of its own
+//     (a file in a temp dir, or a database of the one throw-away server of
+//     the test binary, started on first use). Instantiate with
+//     FORGE_ON_BOTH_STORES(Suite).
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
@@ -23,6 +30,9 @@
 
 #include "keys/key_codec.h"
 #include "store/range_store.h"
+#include "tests/support/postgres_server.h"
+#include "tests/support/process.h"
+#include "tests/support/stack.h"
 
 namespace forge::store::store_test {
 
@@ -32,6 +42,10 @@ std::vector<std::string> InChildren(
 
 std::string Serialize(const std::vector<Range>& ranges);
 std::vector<Range> Parse(const std::vector<std::string>& texts);
+// Appends ranges 0, 2, 4, ... to *even and 1, 3, 5, ... to *odd (children
+// that each reported two ranges, of two key spaces).
+void SplitPairs(const std::vector<Range>& ranges, std::vector<Range>* even,
+                std::vector<Range>* odd);
 
 // Fails the test unless the non-empty `ranges` tile [0, end) exactly: no
 // overlap, no hole.
@@ -50,5 +64,33 @@ StoreLimits Limits(
 
 // True if `text` contains `part` (for EXPECT_TRUE with a message).
 bool Has(const std::string& text, const std::string& part);
+
+using Backend = forge::testing::StoreKind;  // the one store-kind enum
+
+class BothStoresTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  static void TearDownTestSuite();
+  // A DB_URL naming a store of its own for this test.
+  std::string NewUrl();
+  // The server behind NewUrl()'s PostgreSQL URLs (null before the first).
+  static forge::testing::PostgresServer* server() { return server_; }
+  // The database name of a URL NewUrl() made.
+  static std::string DatabaseOf(const std::string& url);
+
+  forge::testing::TempDir dir_;
+
+ private:
+  static forge::testing::PostgresServer* server_;
+};
+
+// "Sqlite" / "Postgres", for the instantiated test names.
+std::string BackendTestName(const ::testing::TestParamInfo<Backend>& info);
+
+#define FORGE_ON_BOTH_STORES(Suite)                                      \
+  INSTANTIATE_TEST_SUITE_P(                                              \
+      Stores, Suite,                                                     \
+      ::testing::Values(::forge::store::store_test::Backend::kSqlite,    \
+                        ::forge::store::store_test::Backend::kPostgres), \
+      ::forge::store::store_test::BackendTestName)
 
 }  // namespace forge::store::store_test
