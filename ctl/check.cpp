@@ -109,7 +109,7 @@ class Checker {
 
   CheckResult Store() {
     try {
-      store_ = OpenExistingStore(cfg_, FormatOf(seg_.header()));
+      store_ = OpenExistingStore(cfg_);
     } catch (const StoreMissing& e) {
       return Fail("store", WithoutProgramPrefix(e.what()));
     } catch (const store::StoreError& e) {

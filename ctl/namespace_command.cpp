@@ -121,7 +121,7 @@ std::string Conflict(const std::string& name, const store::StoreFormat& stored,
 int Create(const config::Config& cfg, const std::string& name,
            std::ostream& out) {
   CheckNamespaceName(name);
-  const std::unique_ptr<store::RangeStore> root = OpenStoredFormat(cfg);
+  const std::unique_ptr<store::RangeStore> root = OpenExistingStore(cfg);
   store::StoreFormat wanted;
   wanted.key_length = cfg.key_length;
   wanted.order = cfg.key_order;
@@ -146,7 +146,7 @@ int Create(const config::Config& cfg, const std::string& name,
 }
 
 int List(const config::Config& cfg, std::ostream& out) {
-  const std::unique_ptr<store::RangeStore> root = OpenStoredFormat(cfg);
+  const std::unique_ptr<store::RangeStore> root = OpenExistingStore(cfg);
   char line[256];
   std::snprintf(line, sizeof(line), "%-32s %-6s %-10s %-20s %-30s %s\n",
                 "namespace", "length", "order", "key space", "used", "state");
@@ -166,7 +166,7 @@ int List(const config::Config& cfg, std::ostream& out) {
 int Show(const config::Config& cfg, const std::string& name,
          std::ostream& out) {
   CheckNamespaceName(name);
-  const std::unique_ptr<store::RangeStore> root = OpenStoredFormat(cfg);
+  const std::unique_ptr<store::RangeStore> root = OpenExistingStore(cfg);
   const NamespaceInfo i = DescribeExisting(*root, name, cfg.shm_name);
   std::vector<std::pair<std::string, std::string>> rows = {
       {"namespace", i.name},

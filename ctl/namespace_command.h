@@ -2,7 +2,7 @@
 // namespaces (independent key spaces, issue 13) of the store DB_URL names.
 //
 // Contract
-//   * The store is opened with its own format (OpenStoredFormat,
+//   * The store is opened with its own format (OpenExistingStore,
 //     store_access.h): never created. `create` may create a namespace,
 //     never a store; `list` and `show` write nothing.
 //   * create NAME: the format is the config's KEY_LENGTH and KEY_ORDER

@@ -4,7 +4,6 @@
 #include <filesystem>
 #include <iostream>
 #include <system_error>
-#include <vector>
 
 #include "base/names.h"
 #include "config/db_url.h"
@@ -39,14 +38,6 @@ void RequireSqliteFile(const std::string& path) {
                      "DB_URL at the one forge-broker uses");
 }
 
-// RequireSqliteFile for a SQLite DB_URL.
-void RequireExisting(const config::Config& cfg) {
-  const config::DbUrl url = config::ParseDbUrl(cfg.db_url);
-  if (url.ok() && url.kind == base::StoreKind::kSqlite) {
-    RequireSqliteFile(url.sqlite_path);
-  }
-}
-
 }  // namespace
 
 store::StoreFormat FormatOf(const shm::Header& h) {
@@ -60,41 +51,12 @@ std::string DescribeHeaderFormat(const shm::Header& h) {
   return store::DescribeFormat(FormatOf(h));
 }
 
-std::optional<store::StoreFormat> SegmentFormat(const std::string& shm_name) {
-  try {
-    const shm::ReadOnlySegment seg = shm::ReadOnlySegment::Attach(shm_name);
-    return FormatOf(seg.header());
-  } catch (const shm::SegmentError&) {
-    return std::nullopt;  // no segment: the config's format is tried
-  }
-}
-
 std::unique_ptr<store::RangeStore> OpenExistingStore(
-    const config::Config& cfg,
-    const std::optional<store::StoreFormat>& segment_format) {
-  RequireExisting(cfg);
-  store::StoreFormat from_config;
-  from_config.key_length = cfg.key_length;
-  from_config.order = cfg.key_order;
-  std::vector<store::StoreFormat> tries;
-  if (segment_format) tries.push_back(*segment_format);
-  if (tries.empty() || !store::SameKeyFormat(tries.front(), from_config)) {
-    tries.push_back(from_config);
+    const config::Config& cfg) {
+  const config::DbUrl url = config::ParseDbUrl(cfg.db_url);
+  if (url.ok() && url.kind == base::StoreKind::kSqlite) {
+    RequireSqliteFile(url.sqlite_path);
   }
-  std::optional<store::StoreError> first_error;
-  for (const store::StoreFormat& wanted : tries) {
-    try {
-      return store::OpenStore(cfg.db_url, wanted);
-    } catch (const store::StoreError& e) {
-      if (!first_error) first_error = e;
-      if (e.transient()) break;  // another format cannot help
-    }
-  }
-  throw *first_error;
-}
-
-std::unique_ptr<store::RangeStore> OpenStoredFormat(const config::Config& cfg) {
-  RequireExisting(cfg);
   store::StoreFormat stored;
   stored.key_length = 0;  // take the store's format
   return store::OpenStore(cfg.db_url, stored);
@@ -111,7 +73,7 @@ NamespaceStore OpenNamespaceStore(const config::Config& cfg,
                                   const std::string& ns) {
   CheckNamespaceName(ns);
   NamespaceStore s;
-  s.root = OpenExistingStore(cfg, SegmentFormat(cfg.shm_name));
+  s.root = OpenExistingStore(cfg);
   if (ns == base::kDefaultNamespace) return s;
   s.other = s.root->OpenNamespace(ns, nullptr);
   if (!s.other) {

@@ -1,5 +1,5 @@
 // ctl/store_access.h — opening the store of DB_URL for forge-ctl's
-// read-mostly views (decode, encode, check), without creating one.
+// views (decode, encode, check, namespace), without creating one.
 //
 // Contract
 //   * A SQLite store must already exist as a non-empty file; otherwise
@@ -9,13 +9,9 @@
 //     side files next to the database, as any broker does.) A PostgreSQL
 //     store is opened as a broker would, which creates its schema when the
 //     database has none yet.
-//   * OpenStore refuses a format that differs from the store's, so the
-//     formats tried are, in order: the segment's (written by the broker
-//     from the store), then the config's (KEY_LENGTH, KEY_ORDER). Only a
-//     non-transient refusal moves on to the next one; the first error is
-//     the one reported when all fail.
-//   * OpenStoredFormat opens it with no wanted format (key_length 0: the
-//     store's own, whatever it is): forge-ctl namespace.
+//   * The store is opened with no wanted format (StoreFormat::key_length
+//     0): it takes the store's own, whatever it is; a store that has no key
+//     space yet is a non-transient store::StoreError.
 //   * Namespaces: OpenNamespaceStore opens the store as above and then the
 //     namespace `ns` of it (never creating it); a name that breaks the rule
 //     or is not in the store throws BadNamespace.
@@ -25,7 +21,6 @@
 
 #include <functional>
 #include <memory>
-#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -58,14 +53,7 @@ struct NamespaceStore {
 // The format a segment says its keys have (secret unknown: 0).
 store::StoreFormat FormatOf(const shm::Header& h);
 
-// The format of the segment cfg.shm_name, if one can be attached.
-std::optional<store::StoreFormat> SegmentFormat(const std::string& shm_name);
-
-std::unique_ptr<store::RangeStore> OpenExistingStore(
-    const config::Config& cfg,
-    const std::optional<store::StoreFormat>& segment_format);
-
-std::unique_ptr<store::RangeStore> OpenStoredFormat(const config::Config& cfg);
+std::unique_ptr<store::RangeStore> OpenExistingStore(const config::Config& cfg);
 
 NamespaceStore OpenNamespaceStore(const config::Config& cfg,
                                   const std::string& ns);
