@@ -125,6 +125,39 @@ class WatchTest : public ::testing::Test {
     slot_ = *shm::ClaimWorkerSlot(*producer_, ::getpid(), ::getppid());
   }
 
+  // `stats --watch 0.1 --json`, once its first line is out.
+  Process StartJsonWatch() {
+    Process p = Process::Start(Argv({"--watch", "0.1", "--json"}),
+                               {{"SHM_NAME", shm_.str()}});
+    EXPECT_TRUE(
+        WaitUntil([&] { return Count(p.Stdout(), "\n") >= 1; }, kDeadline))
+        << p.Stderr();
+    return p;
+  }
+
+  // Polls until a JSON line of `p` satisfies `pred` (`each` runs before
+  // every look); that line, or "" at the deadline.
+  static std::string WaitForLine(
+      Process& p, const std::function<bool(const json::Value&)>& pred,
+      const std::function<void()>& each = [] {}) {
+    std::string found;
+    WaitUntil(
+        [&] {
+          each();
+          std::istringstream in(p.Stdout());
+          for (std::string line; std::getline(in, line);) {
+            const auto v = json::Parse(line);
+            if (v && pred(*v)) {
+              found = line;
+              return true;
+            }
+          }
+          return false;
+        },
+        kDeadline);
+    return found;
+  }
+
   std::vector<std::string> Argv(const std::vector<std::string>& extra) const {
     std::vector<std::string> argv{Bin("forge-ctl"), "stats"};
     argv.insert(argv.end(), extra.begin(), extra.end());
@@ -168,30 +201,14 @@ TEST_F(WatchTest, PlainBlocksWithoutEscapeCodesOnAPipe) {
 }
 
 TEST_F(WatchTest, JsonLinesWithRatesBetweenRefreshes) {
-  Process p = Process::Start(Argv({"--watch", "0.1", "--json"}),
-                             {{"SHM_NAME", shm_.str()}});
-  ASSERT_TRUE(
-      WaitUntil([&] { return Count(p.Stdout(), "\n") >= 1; }, kDeadline))
-      << p.Stderr();
+  Process p = StartJsonWatch();
   // Serve 500 keys after the first frame: a later frame's rate shows it.
   producer_->worker(slot_).served.fetch_add(500);
-  std::string served_line;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        std::istringstream in(p.Stdout());
-        for (std::string line; std::getline(in, line);) {
-          const auto v = json::Parse(line);
-          const json::Value* rate = v ? v->At("rates.served_per_s") : nullptr;
-          if (rate && rate->kind == json::Value::Kind::kNumber &&
-              rate->number > 0) {
-            served_line = line;
-            return true;
-          }
-        }
-        return false;
-      },
-      kDeadline))
-      << p.Stdout();
+  const std::string served_line = WaitForLine(p, [](const json::Value& v) {
+    const json::Value* rate = v.At("rates.served_per_s");
+    return rate && rate->kind == json::Value::Kind::kNumber && rate->number > 0;
+  });
+  ASSERT_FALSE(served_line.empty()) << p.Stdout();
   p.Signal(SIGINT);
   EXPECT_EQ(p.Wait(kDeadline), 0) << p.Stderr();
   const auto v = json::Parse(served_line);
@@ -207,35 +224,24 @@ TEST_F(WatchTest, JsonLinesWithRatesBetweenRefreshes) {
 // A namespace whose segment appears while watching is in a later frame,
 // with its own rates between frames.
 TEST_F(WatchTest, NamespaceServedLaterJoinsTheFrames) {
-  Process p = Process::Start(Argv({"--watch", "0.1", "--json"}),
-                             {{"SHM_NAME", shm_.str()}});
-  ASSERT_TRUE(
-      WaitUntil([&] { return Count(p.Stdout(), "\n") >= 1; }, kDeadline))
-      << p.Stderr();
+  Process p = StartJsonWatch();
   shm::SegmentSpec spec;
   spec.capacity = 16;
   spec.key_length = 10;
   spec.key_space = keys::KeySpace(10);
   shm::Segment invites = shm::Segment::OpenProducer(
       base::NamespaceSegmentName(shm_.str(), "invites"), spec);
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        invites.broker().keys_produced.fetch_add(1);  // a rate to show
-        std::istringstream in(p.Stdout());
-        for (std::string line; std::getline(in, line);) {
-          const auto v = json::Parse(line);
-          const json::Value* ns = v ? v->At("namespaces") : nullptr;
-          if (ns && ns->items.size() == 2 &&
-              ns->items[1].At("name")->text == "invites" &&
-              ns->items[1].At("rates")->kind == json::Value::Kind::kObject &&
-              ns->items[1].At("rates.produced_per_s")->number > 0) {
-            return true;
-          }
-        }
-        return false;
+  const std::string line = WaitForLine(
+      p,
+      [](const json::Value& v) {
+        const json::Value* ns = v.At("namespaces");
+        return ns && ns->items.size() == 2 &&
+               ns->items[1].At("name")->text == "invites" &&
+               ns->items[1].At("rates")->kind == json::Value::Kind::kObject &&
+               ns->items[1].At("rates.produced_per_s")->number > 0;
       },
-      kDeadline))
-      << p.Stdout();
+      [&] { invites.broker().keys_produced.fetch_add(1); });  // a rate
+  EXPECT_FALSE(line.empty()) << p.Stdout();
   p.Signal(SIGINT);
   EXPECT_EQ(p.Wait(kDeadline), 0) << p.Stderr();
 }
