@@ -252,5 +252,27 @@ TEST_F(CtlTest, NamespaceCommandsNeverCreateAStore) {
   EXPECT_FALSE(std::filesystem::exists(dir() / "nowhere"));
 }
 
+// A PostgreSQL database no broker has used yet: `namespace create` makes
+// neither a key space nor a namespace there.
+class FreshPostgresCtlTest : public CtlTest {
+ protected:
+  FreshPostgresCtlTest()
+      : CtlTest(StackOptions::OwnStore(StoreKind::kPostgres)) {}
+};
+
+TEST_F(FreshPostgresCtlTest, CreateNeedsAStoreABrokerMade) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"namespace", "create", "invites"},
+           {"namespace", "list"},
+           {"namespace", "create", "invites"}}) {
+    const RunResult r = Ctl(args);
+    EXPECT_EQ(r.exit_code, 1) << args[1] << ": " << r.err;
+    EXPECT_TRUE(OneLine(r.err)) << r.err;
+    EXPECT_NE(r.err.find("has no key space yet; start forge-broker once"),
+              std::string::npos)
+        << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace forge::testing
