@@ -146,18 +146,22 @@ std::uint64_t Overview::memory_bytes() const {
 
 Overview ReadOverview(const std::string& shm_name, std::uint64_t now) {
   Overview o;
+  std::optional<shm::SegmentMissing> no_default;
   try {
     const auto seg = shm::ReadOnlySegment::Attach(shm_name);
     o.namespaces.push_back(
         {std::string(base::kDefaultNamespace), ReadIntact(seg, now), ""});
-  } catch (const shm::SegmentMissing&) {
-    if (shm::ServedNamespaces(shm_name).empty()) throw;
+  } catch (const shm::SegmentMissing& e) {
+    no_default = e;
   }
+  // Listed after the attach: a default segment a starting broker made in
+  // between is listed but was not read, so it must not count as another.
   for (const std::string& ns : shm::ServedNamespaces(shm_name)) {
     if (ns != base::kDefaultNamespace) {
       o.namespaces.push_back(ReadOther(shm_name, ns, now));
     }
   }
+  if (no_default && o.namespaces.empty()) throw *no_default;
   return o;
 }
 

@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/clock.h"
@@ -633,6 +635,35 @@ TEST_F(OverviewTest, DefaultNotServed) {
   ASSERT_TRUE(v.has_value());
   EXPECT_EQ(v->At("segment"), nullptr);
   EXPECT_EQ(v->At("namespaces")->items.size(), 1u);
+}
+
+// A broker creating the default segment while forge-ctl reads: every
+// read either finds no segment or has the default namespace, never an
+// overview without it (which once made `stats --json` print no fields).
+TEST(ReadOverview, DefaultAppearingWhileReadingIsMissingOrRead) {
+  for (int round = 0; round < 200; ++round) {
+    const ShmName shm;
+    std::atomic<bool> created{false};
+    std::thread broker([&] {
+      shm::SegmentSpec spec;
+      spec.capacity = 16;
+      spec.key_space = keys::KeySpace(7);
+      const shm::Segment seg = shm::Segment::OpenProducer(shm.str(), spec);
+      created.store(true);  // seq_cst: a test flag, read by the loop below
+    });
+    for (bool done = false; !done;) {
+      done = created.load();  // seq_cst: see above; one more read after it
+      try {
+        const Overview o = ReadOverview(shm.str(), base::UnixNowNs());
+        EXPECT_NE(o.Default(), nullptr) << "round " << round;
+        done = true;
+      } catch (const shm::SegmentMissing&) {
+        EXPECT_FALSE(done) << "the segment exists by now";
+        done = done || created.load();  // seq_cst: see above
+      }
+    }
+    broker.join();
+  }
 }
 
 TEST(ReadOverview, NoSegmentAtAllIsMissing) {
