@@ -88,7 +88,7 @@ TEST_F(ConfigTest, NamespacesListsTheServedOnes) {
             (std::vector<std::string>{"default", "invites", "orders"}));
   EXPECT_EQ(Load({"--namespaces", "x"}).serve_namespaces,
             (std::vector<std::string>{"x"}));
-  for (const std::string& bad : {"", "a,,b", "a,A", "a,a", "a b"}) {
+  for (const char* bad : {"", "a,,b", "a,A", "a,a", "a b"}) {
     env_.vars["NAMESPACES"] = bad;
     EXPECT_THAT(LoadError(),
                 AllOf(HasSubstr("NAMESPACES="),

@@ -164,7 +164,7 @@ TEST_P(NamespacesTest, NamespacesSplitTheWorkBetweenBrokers) {
 TEST_P(NamespacesTest, ACleanStopReturnsEveryNamespacesNumbers) {
   const Env sequential = {{"KEY_ORDER", "sequential"}};
   stack_.HoldBroker(sequential);
-  for (const std::string& ns : {"default", "orders"}) {
+  for (const char* ns : {"default", "orders"}) {
     ASSERT_TRUE(WaitUntil(
         [&] {
           try {
