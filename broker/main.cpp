@@ -16,6 +16,7 @@
 #include <atomic>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "base/log.h"
 #include "base/signals.h"
@@ -33,16 +34,31 @@ using forge::config::Config;
 namespace log = forge::log;
 namespace shm = forge::shm;
 
+// "a,b,c", or `none` when `names` is empty.
+std::string Joined(const std::vector<std::string>& names, const char* none) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ",") + n;
+  return out.empty() ? none : out;
+}
+
+std::vector<std::string> DeclaredNames(const Config& cfg) {
+  std::vector<std::string> names;
+  for (const auto& decl : cfg.namespaces) names.push_back(decl.name);
+  return names;
+}
+
 void LogConfig(const Config& cfg) {
-  log::Info(
-      "starting: shm_name=" + cfg.shm_name +
-      " pool_capacity=" + std::to_string(cfg.pool_capacity) +
-      " range_size=" + std::to_string(cfg.range_size) +
-      " db_url=" + forge::config::RedactDbUrl(cfg.db_url) +
-      " key_length=" + std::to_string(cfg.key_length) +
-      " key_order=" + std::string(forge::keys::KeyOrderName(cfg.key_order)) +
-      " store_timeout_ms=" + std::to_string(cfg.store_timeout_ms) +
-      " config=" + (cfg.config_path.empty() ? "(none)" : cfg.config_path));
+  log::Info("starting: shm_name=" + cfg.shm_name +
+            " pool_capacity=" + std::to_string(cfg.pool_capacity) +
+            " range_size=" + std::to_string(cfg.range_size) +
+            " db_url=" + forge::config::RedactDbUrl(cfg.db_url) +
+            " key_length=" + std::to_string(cfg.key_length) + " key_order=" +
+            std::string(forge::keys::KeyOrderName(cfg.key_order)) +
+            " store_timeout_ms=" + std::to_string(cfg.store_timeout_ms) +
+            " ns_pool_capacity=" + std::to_string(cfg.ns_pool_capacity) +
+            " namespaces=" + Joined(cfg.serve_namespaces, "all") +
+            " declared=" + Joined(DeclaredNames(cfg), "none") + " config=" +
+            (cfg.config_path.empty() ? "(none)" : cfg.config_path));
 }
 
 std::string LockedMessage(const shm::ProducerLocked& e) {
