@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "frontend/backend.h"
+#include "frontend/metrics.h"
 
 namespace forge::frontend::testing {
 
@@ -112,6 +113,11 @@ inline Snapshot HealthySnapshot() {
   s.requests_total = 410;
   s.workers_alive = 2;
   return s;
+}
+
+// `s` as the one served namespace, "default" (for FormatMetrics).
+inline std::vector<NamespaceSnapshot> AsDefault(Snapshot s) {
+  return {{"default", std::move(s)}};
 }
 
 }  // namespace forge::frontend::testing

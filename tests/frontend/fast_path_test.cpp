@@ -37,7 +37,7 @@ TEST(ParseFastRequest, AcceptsAPlainGetKeyAndSaysWhereItEnds) {
   const std::string input = std::string(kPlain) + "tail";
   const auto req = ParseFastRequest(input);
   ASSERT_TRUE(req.has_value());
-  EXPECT_EQ(req->target, "/get-key");
+  EXPECT_EQ(req->ns, "default");
   EXPECT_EQ(req->size, kPlain.size()) << "the head, not the bytes after it";
   EXPECT_FALSE(req->close);
   EXPECT_EQ(req->authorization, "");
@@ -192,7 +192,7 @@ class Served {
     o.listen_fd = listener_.fd;
     o.pool.min_threads = 2;
     o.fast_path = fast_path;
-    server_ = std::make_unique<HttpServer>(o, router_, backend_);
+    server_ = std::make_unique<HttpServer>(o, router_);
     thread_ = std::thread([this] { EXPECT_TRUE(server_->Serve()); });
   }
   ~Served() {
@@ -374,7 +374,7 @@ TEST(FastPathServer, ClientCloseEndsTheConnectionAfterTheAnswer) {
 }
 
 TEST(FastPathServer, AuthorizationReachesTheRouter) {
-  Served fast(true, AuthPolicy{"s3cret", false});
+  Served fast(true, AuthPolicy{.token = "s3cret"});
   const HttpResponse denied = RawRequest(fast.port(), std::string(kPlain));
   EXPECT_EQ(denied.status, 401) << denied.error;
   EXPECT_NE(denied.Header("WWW-Authenticate"), "");

@@ -45,7 +45,8 @@ const std::map<std::string, std::string> kFamilies = {
 
 TEST_F(OpsProcessTest, TheFormatterPassesTheRealParser) {
   const Exposition e = testing::ParseExposition(
-      frontend::FormatMetrics(frontend::testing::HealthySnapshot()));
+      frontend::FormatMetrics(
+          frontend::testing::AsDefault(frontend::testing::HealthySnapshot())));
   ASSERT_EQ(e.error, "");
   EXPECT_EQ(e.families, kFamilies);
   EXPECT_EQ(e.samples.at("forge_keys_served_total{slot=\"4\"}"), 50);
@@ -57,7 +58,7 @@ TEST_F(OpsProcessTest, TheFormatterPassesTheRealParser) {
 
   frontend::Snapshot detached;
   const Exposition d =
-      testing::ParseExposition(frontend::FormatMetrics(detached));
+      testing::ParseExposition(frontend::FormatMetrics(frontend::testing::AsDefault(detached)));
   ASSERT_EQ(d.error, "");
   EXPECT_EQ(d.samples.at("forge_broker_up"), 0);
 }
