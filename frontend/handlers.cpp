@@ -257,9 +257,11 @@ std::optional<Reply> Router::Authenticate(
     match = TokenMatches(*token, auth_.scoped[i].token) ? i + 2 : match;
   }
   if (match == 0) {
-    return Unauthorized("the bearer token is wrong: send a token configured "
-                        "as " + std::string(where) + "\n",
-                        kChallengeInvalid);
+    return Unauthorized(
+        "the bearer token is wrong: send a token configured "
+        "as " +
+            std::string(where) + "\n",
+        kChallengeInvalid);
   }
   if (match == 1 || !ns) return std::nullopt;
   const std::vector<std::string>& allowed = auth_.scoped[match - 2].namespaces;
@@ -291,8 +293,8 @@ Reply Router::Handle(std::string_view method, std::string_view path,
     r.AddHeader("Allow", "GET");
     return r;
   }
-  if (path == kMetrics) return Route(path, base::kDefaultNamespace, false,
-                                     query, authorization);
+  if (path == kMetrics)
+    return Route(path, base::kDefaultNamespace, false, query, authorization);
   const Result<std::string_view> ns = ParseNamespace(query);
   if (!ns.ok()) {
     Default().CountRequest();

@@ -42,11 +42,10 @@
 #include <charconv>
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <memory>
 #include <vector>
 
 #include "base/status.h"
@@ -110,7 +109,7 @@ struct RouterLimits {
 };
 
 struct AuthPolicy {
-  std::string token;         // AUTH_TOKEN; empty = no authentication
+  std::string token{};       // AUTH_TOKEN; empty = no authentication
   bool protect_all = false;  // AUTH_PROTECT_ALL: /healthz and /metrics too
   std::vector<config::ScopedToken> scoped{};  // from AUTH_TOKENS_FILE
   bool tokens_file = false;  // AUTH_TOKENS_FILE is set (even if empty)

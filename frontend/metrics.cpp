@@ -1,5 +1,6 @@
 #include "frontend/metrics.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -7,7 +8,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-#include <algorithm>
 
 #include "shm/stats.h"
 
@@ -126,12 +126,12 @@ void BrokerCounters(Exposition& e, const All& all) {
                "Keys reserved but known never to be served (gaps, never "
                "reissued); 0 when unknown.",
                [](const Snapshot& s) { return Int(s.keys_wasted); });
-  PerNamespace(e, all, "forge_refill_latency_seconds", "gauge",
-               "Duration of the latest store round trip for a range.",
-               [](const Snapshot& s) {
-                 return MetricNumber(static_cast<double>(s.last_refill_ns) /
-                                     1e9);
-               });
+  PerNamespace(
+      e, all, "forge_refill_latency_seconds", "gauge",
+      "Duration of the latest store round trip for a range.",
+      [](const Snapshot& s) {
+        return MetricNumber(static_cast<double>(s.last_refill_ns) / 1e9);
+      });
 }
 
 void BrokerHealth(Exposition& e, const All& all) {
@@ -161,9 +161,10 @@ void KeySpace(Exposition& e, const All& all) {
   PerNamespace(e, all, "forge_key_space_size", "gauge",
                "Keys the store's format allows (62^KEY_LENGTH).",
                [](const Snapshot& s) { return Int(s.key_space); });
-  PerNamespace(e, all, "forge_key_space_used_ratio", "gauge",
-               "Share of the key space the store has handed out (0..1).",
-               [](const Snapshot& s) { return MetricNumber(s.key_space_used()); });
+  PerNamespace(
+      e, all, "forge_key_space_used_ratio", "gauge",
+      "Share of the key space the store has handed out (0..1).",
+      [](const Snapshot& s) { return MetricNumber(s.key_space_used()); });
 }
 
 }  // namespace

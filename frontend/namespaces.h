@@ -73,13 +73,14 @@ class SegmentNamespaces final : public Namespaces {
   Entry* Scan(std::string_view ns);
   // Under mu_: open `ns`'s segment; the new entry, or nullptr when missing.
   Entry* Open(std::string_view ns);
-  bool RecentlyMissed(std::string_view ns, std::chrono::steady_clock::time_point now);
+  bool RecentlyMissed(std::string_view ns,
+                      std::chrono::steady_clock::time_point now);
 
   SegmentBackendOptions options_;
   SegmentBackend default_;
   std::array<std::unique_ptr<Entry>, kMaxAttachedNamespaces> entries_;
   std::atomic<std::size_t> count_{0};  // entries_[0..count_) are published
-  std::mutex mu_;  // guards adding entries and misses_
+  std::mutex mu_;                      // guards adding entries and misses_
   std::map<std::string, std::chrono::steady_clock::time_point, std::less<>>
       misses_;
 };

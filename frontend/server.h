@@ -42,10 +42,10 @@
 //     drops what still arrives for up to 1 s, then closes. The same close
 //     follows a request with a body (bodies are never read) and any error
 //     cpp-httplib answers itself. A well-formed plain `GET /get-key` (or
-//     `GET /get-key?ns=NAME`) is answered by fast_path.h (same Router, same framing rules); every other
-//     request goes through httplib's process_request (httplib_seam.h), routed
-//     with the target as sent (absolute form too) and the query split by
-//     ParseQuery.
+//     `GET /get-key?ns=NAME`) is answered by fast_path.h (same Router, same
+//     framing rules); every other request goes through httplib's
+//     process_request (httplib_seam.h), routed with the target as sent
+//     (absolute form too) and the query split by ParseQuery.
 //   * Thread-safe: BeginDrain() may be called from any thread, any time.
 #pragma once
 

@@ -48,8 +48,7 @@ ServerOptions MakeServerOptions(const config::Config& cfg, int listen_fd) {
 // Control thread: attaches and checks every namespace's segment (one timer
 // for all of them) and waits for a stop signal.
 void Control(Signals& signals, SegmentNamespaces& namespaces,
-             HttpServer& server,
-             const std::atomic<bool>& stop) {
+             HttpServer& server, const std::atomic<bool>& stop) {
   // relaxed: stop only ends this loop; nothing is published through it.
   while (!stop.load(std::memory_order_relaxed)) {
     const int sig = signals.WaitFor(kMaintainEvery);

@@ -106,7 +106,8 @@ TEST(MetricsTest, ValuesComeFromTheSnapshot) {
       {R"(forge_http_requests_total{namespace="default",slot="0"})", "205"},
       {R"(forge_http_requests_total{namespace="default",slot="1"})", "150"},
       {R"(forge_http_requests_total{namespace="default",slot="4"})", "55"},
-      {R"(forge_worker_pid{namespace="default",slot="0"})", "101"},  // slot 4 has no live pid
+      {R"(forge_worker_pid{namespace="default",slot="0"})",
+       "101"},  // slot 4 has no live pid
       {R"(forge_worker_pid{namespace="default",slot="1"})", "102"},
       {R"(forge_workers_alive{namespace="default"})", "2"},
       {R"(forge_ring_capacity{namespace="default"})", "1024"},
@@ -146,7 +147,8 @@ TEST(MetricsTest, BrokerStateIsOneHot) {
       if (!key.starts_with("forge_broker_state{")) continue;
       if (value == "1") {
         ++ones;
-        EXPECT_EQ(key, "forge_broker_state{namespace=\"default\",state=\"" + name + "\"}");
+        EXPECT_EQ(key, "forge_broker_state{namespace=\"default\",state=\"" +
+                           name + "\"}");
       }
     }
     EXPECT_EQ(ones, 1) << name;
@@ -159,7 +161,9 @@ TEST(MetricsTest, ABrokerThatNeverBeatHasNoHeartbeatAgeSample) {
   s.broker_alive = false;
   const Parsed p = Parse(FormatMetrics(AsDefault(s)));
   EXPECT_EQ(p.types.count("forge_broker_heartbeat_age_seconds"), 1u);
-  EXPECT_EQ(p.values.count(R"(forge_broker_heartbeat_age_seconds{namespace="default"})"), 0u);
+  EXPECT_EQ(p.values.count(
+                R"(forge_broker_heartbeat_age_seconds{namespace="default"})"),
+            0u);
   EXPECT_EQ(p.values.at(R"(forge_broker_up{namespace="default"})"), "0");
 }
 
@@ -179,7 +183,8 @@ TEST(MetricsTest, DetachedSegmentReportsOnlyTheUpGauges) {
   s.shm_name = "x";
   const Parsed p = Parse(FormatMetrics(AsDefault(s)));
   const std::map<std::string, std::string> want = {
-      {R"(forge_segment_attached{namespace="default"})", "0"}, {R"(forge_broker_up{namespace="default"})", "0"}};
+      {R"(forge_segment_attached{namespace="default"})", "0"},
+      {R"(forge_broker_up{namespace="default"})", "0"}};
   EXPECT_EQ(p.values, want);
   EXPECT_EQ(p.types.size(), 2u);
 }
@@ -188,7 +193,8 @@ TEST(MetricsTest, CountersAreWrittenExactly) {
   Snapshot s = HealthySnapshot();
   s.keys_produced = 18'446'744'073'709'551'615ULL;  // no float rounding
   const Parsed p = Parse(FormatMetrics(AsDefault(s)));
-  EXPECT_EQ(p.values.at(R"(forge_keys_produced_total{namespace="default"})"), "18446744073709551615");
+  EXPECT_EQ(p.values.at(R"(forge_keys_produced_total{namespace="default"})"),
+            "18446744073709551615");
 }
 
 TEST(MetricNumberTest, ShortestRoundTripForm) {

@@ -15,6 +15,7 @@
 #include "frontend/metrics.h"
 #include "shm/health.h"
 #include "shm/notify.h"
+#include "tests/frontend/fake_broker.h"
 #include "tests/support/broker_counters.h"
 #include "tests/support/process.h"
 
@@ -26,42 +27,8 @@ using forge::testing::WaitUntil;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-shm::Key KeyOf(int n) {
-  shm::Key k{};
-  std::snprintf(k.text, sizeof(k.text), "K%06d", n);
-  return k;
-}
-
-std::string Text(const shm::Key& k) { return std::string(k.text, 7); }
-
-// The test as the broker: owns the producer side and its health fields.
-struct FakeBroker {
-  explicit FakeBroker(const std::string& name, std::uint32_t key_length = 7)
-      : seg(shm::Segment::OpenProducer(name, Spec(key_length))) {
-    Beat(shm::BrokerState::kRunning);
-  }
-  static shm::SegmentSpec Spec(std::uint32_t key_length) {
-    shm::SegmentSpec s;
-    s.capacity = 1024;
-    s.key_length = key_length;
-    s.key_space = 3521614606208ULL;
-    s.store = "sqlite:/tmp/test.db";
-    return s;
-  }
-  void Beat(shm::BrokerState state, std::uint64_t age_ns = 0,
-            pid_t pid = ::getpid()) {
-    seg.broker().pid.store(pid);
-    seg.broker().state.store(static_cast<std::uint32_t>(state));
-    seg.broker().heartbeat_unix_ns.store(base::UnixNowNs() - age_ns);
-  }
-  void Push(int first, int n) {
-    std::vector<shm::Key> keys;
-    for (int i = 0; i < n; ++i) keys.push_back(KeyOf(first + i));
-    ASSERT_EQ(seg.ring().Push(keys.data(), keys.size()), keys.size());
-    shm::WakeConsumers(seg);
-  }
-  shm::Segment seg;
-};
+using testing::FakeBroker;
+using testing::Text;
 
 // The broker counters Observe() and /metrics are checked against.
 void StoreKnownCounters(shm::BrokerStats& b) {

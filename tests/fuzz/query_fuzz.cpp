@@ -212,8 +212,9 @@ void CheckTarget(std::string_view target, std::string_view authorization) {
     return true;
   }();
   static const Router open(backend, {kMaxBatch});
-  static const Router locked(backend, {kMaxBatch},
-                             {.token = std::string(kToken), .protect_all = true});
+  static const Router locked(
+      backend, {kMaxBatch},
+      {.token = std::string(kToken), .protect_all = true});
   (void)healthy;
   // As HttpServer::Route reads a target.
   const auto parts = forge::frontend::SplitTarget(target);
