@@ -65,6 +65,27 @@ TEST(ParseFastRequest, ReadsConnectionCloseAndAuthorization) {
   EXPECT_TRUE(with("X-Tab:\ta\tb\r\nUser-Agent: wrk\r\n").has_value());
 }
 
+TEST(ParseFastRequest, TakesOneValidNsAndLeavesEveryOtherQueryToHttplib) {
+  const auto parse = [](std::string_view target) {
+    return ParseFastRequest("GET " + std::string(target) +
+                            " HTTP/1.1\r\nHost: x\r\n\r\n");
+  };
+  const std::string invites_request =
+      "GET /get-key?ns=invites HTTP/1.1\r\nHost: x\r\n\r\n";
+  const auto invites = ParseFastRequest(invites_request);
+  ASSERT_TRUE(invites.has_value());
+  EXPECT_EQ(invites->ns, "invites");
+  EXPECT_EQ(parse("/get-key?ns=default")->ns, "default");
+  EXPECT_TRUE(parse("/get-key?ns=a_b-9").has_value());
+  for (const char* target :
+       {"/get-key?ns=", "/get-key?ns=Invites", "/get-key?ns=in%76ites",
+        "/get-key?ns=invites&x=1", "/get-key?ns=invites;ns=x",
+        "/get-key?x=1&ns=invites", "/get-key?ns=a+b", "/get-key?n=invites",
+        "/get-key?", "/get-keys?ns=invites"}) {
+    EXPECT_FALSE(parse(target).has_value()) << target;
+  }
+}
+
 TEST(ParseFastRequest, PipelinedRequestsParseOneAtATime) {
   const std::string second =
       "GET /get-key HTTP/1.1\r\nHost: y\r\nConnection: close\r\n\r\n";
@@ -277,6 +298,26 @@ TEST(FastPathServer, AnswersLikeHttplibDoes) {
     EXPECT_EQ(a.body, b.body) << request;
   }
   EXPECT_EQ(fast.backend().requests(), requests.size());
+}
+
+TEST(FastPathServer, NamespaceRequestsAnswerLikeHttplibDoes) {
+  Served fast(true), slow(false);
+  for (const char* target : {"/get-key?ns=default", "/get-key?ns=invites",
+                             "/get-key?ns=Bad", "/get-key?ns="}) {
+    const std::string request =
+        "GET " + std::string(target) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    const HttpResponse a = RawRequest(fast.port(), request);
+    const HttpResponse b = RawRequest(slow.port(), request);
+    EXPECT_EQ(a.status, b.status) << target;
+    EXPECT_EQ(a.headers, b.headers) << target;
+    EXPECT_EQ(a.body, b.body) << target;
+  }
+  EXPECT_EQ(RawRequest(fast.port(),
+                       "GET /get-key?ns=invites HTTP/1.1\r\n"
+                       "Host: x\r\n\r\n")
+                .body,
+            "namespace \"invites\" is not served here; served: default\n");
+  EXPECT_EQ(fast.backend().requests(), 5u) << "each counted once";
 }
 
 // X-Key-Count on both writers: the fast path (/get-key) and httplib
