@@ -96,7 +96,12 @@ bool SegmentNamespaces::Maintain() {
   const bool attached = default_.Maintain();
   // acquire: see Scan().
   const std::size_t n = count_.load(std::memory_order_acquire);
-  for (std::size_t i = 0; i < n; ++i) entries_[i]->backend.Maintain();
+  ++tick_;
+  for (std::size_t i = 0; i < n; ++i) {
+    if ((tick_ + i) % kNamespaceMaintainTicks == 0) {
+      entries_[i]->backend.Maintain();
+    }
+  }
   return attached;
 }
 
