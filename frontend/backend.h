@@ -9,11 +9,18 @@
 //     microseconds (everything else).
 //   * Snapshot is a plain value: a consistent-enough picture for /healthz,
 //     /metrics and 503 reasons, never used to decide who gets a key.
+//   * Namespaces (issue 13) maps a namespace name to its Backend: one
+//     segment per namespace, "default" always present (detached until its
+//     broker comes, as before namespaces). Find is on the request path and
+//     must be cheap for a namespace already found; Served is for the slow
+//     paths (/healthz, /metrics, a 404's list).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "shm/layout.h"
 #include "shm/ring.h"
@@ -57,6 +64,38 @@ class Backend {
   // Worker counters (relaxed; see shm/workers.h).
   virtual void CountUnavailable() = 0;
   virtual void CountRequest() = 0;
+};
+
+// The most namespaces one worker attaches (each has its own mapping).
+inline constexpr std::size_t kMaxAttachedNamespaces = 1024;
+
+// What Namespaces::Find found.
+struct NamespaceLookup {
+  Backend* backend = nullptr;  // nullptr: not served (or `full`)
+  bool full = false;  // a segment may exist, but this worker attaches no more
+};
+
+class Namespaces {
+ public:
+  virtual ~Namespaces() = default;
+
+  // The Backend of namespace `ns` (a valid name, base::IsNamespaceName).
+  // "default" always has one; another namespace has one once its segment
+  // exists. Thread-safe.
+  [[nodiscard]] virtual NamespaceLookup Find(std::string_view ns) = 0;
+  // The namespaces served here, "default" first (always listed).
+  virtual std::vector<std::string> Served() = 0;
+};
+
+// The default namespace only: a Router over one Backend (tests, tools).
+class DefaultOnly final : public Namespaces {
+ public:
+  explicit DefaultOnly(Backend& backend) : backend_(backend) {}
+  NamespaceLookup Find(std::string_view ns) override;
+  std::vector<std::string> Served() override;
+
+ private:
+  Backend& backend_;
 };
 
 }  // namespace forge::frontend

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "base/names.h"
+
 namespace forge::frontend {
 namespace {
 
@@ -66,11 +68,17 @@ class Writer {
 }  // namespace
 
 std::optional<FastRequest> FastRequestFrom(const RequestHead& head) {
-  if (head.method != "GET" || head.target != kFastTarget || head.http10 ||
-      head.has_body || head.expect) {
+  if (head.method != "GET" || head.http10 || head.has_body || head.expect) {
     return std::nullopt;
   }
-  return FastRequest{kFastTarget, head.authorization, head.close, head.size};
+  std::string_view ns = base::kDefaultNamespace;
+  if (head.target != kFastTarget) {
+    if (!head.target.starts_with(kFastNamespaceTarget)) return std::nullopt;
+    ns = head.target.substr(kFastNamespaceTarget.size());
+    // Not a name (empty, '&', ';', '%', ...): the Router's parser decides.
+    if (!base::IsNamespaceName(ns)) return std::nullopt;
+  }
+  return FastRequest{ns, head.authorization, head.close, head.size};
 }
 
 std::optional<FastRequest> ParseFastRequest(std::string_view input) {

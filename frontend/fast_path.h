@@ -11,8 +11,10 @@
 //
 // Contract
 //   * Every head is read by ParseHead (request_head.h) first; a well-formed
-//     one qualifies when it is exactly `GET /get-key HTTP/1.1` (origin form,
-//     no query) without request body framing (Content-Length other than 0,
+//     one qualifies when it is exactly `GET /get-key HTTP/1.1` or
+//     `GET /get-key?ns=NAME HTTP/1.1` (origin form, NAME a valid namespace
+//     name as sent, so nothing to decode; any other query is not mine)
+//     without request body framing (Content-Length other than 0,
 //     Transfer-Encoding) and without Expect. FastRequestFrom says "this is a
 //     plain GET /get-key I can answer" or "not mine" (nullopt); not mine
 //     goes to cpp-httplib with the same, already validated bytes, so every
@@ -36,8 +38,10 @@ namespace forge::frontend {
 
 inline constexpr std::string_view kFastTarget = "/get-key";
 
+inline constexpr std::string_view kFastNamespaceTarget = "/get-key?ns=";
+
 struct FastRequest {
-  std::string_view target;         // always kFastTarget (for the Router)
+  std::string_view ns;             // the namespace ("default" when none)
   std::string_view authorization;  // Authorization value, "" when absent
   bool close = false;              // the client asked for Connection: close
   std::size_t size = 0;            // bytes of the head; no body follows

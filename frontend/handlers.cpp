@@ -1,10 +1,12 @@
 #include "frontend/handlers.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <memory>
 #include <utility>
 
+#include "base/names.h"
 #include "frontend/metrics.h"
 
 namespace forge::frontend {
@@ -190,18 +192,51 @@ std::string UnavailableReason(const Snapshot& s) {
          "starting; retry\n";
 }
 
+Result<std::string_view> ParseNamespace(const QueryParams& query) {
+  const auto given = query.count("ns");
+  if (given == 0) return base::kDefaultNamespace;
+  const std::string rule = "a namespace name is " +
+                           std::string(base::kNamespaceRule) +
+                           " (none: \"default\")";
+  if (given > 1) {
+    return Status::InvalidArgument("ns is given " + std::to_string(given) +
+                                   " times: give it once; " + rule);
+  }
+  const std::string& name = query.find("ns")->second;
+  if (name.empty()) return Status::InvalidArgument("ns is empty: " + rule);
+  if (!base::IsNamespaceName(name)) {
+    return Status::InvalidArgument("ns=" + Sanitize(name, 40) +
+                                   " is not a namespace name: " + rule);
+  }
+  return std::string_view(name);
+}
+
+Router::Router(Namespaces& namespaces, RouterLimits limits, AuthPolicy auth)
+    : namespaces_(namespaces), limits_(limits), auth_(std::move(auth)) {}
+
 Router::Router(Backend& backend, RouterLimits limits, AuthPolicy auth)
-    : backend_(backend), limits_(limits), auth_(std::move(auth)) {}
+    : own_(std::make_unique<DefaultOnly>(backend)),
+      namespaces_(*own_),
+      limits_(limits),
+      auth_(std::move(auth)) {}
+
+Backend& Router::Default() const {
+  return *namespaces_.Find(base::kDefaultNamespace).backend;
+}
 
 std::optional<Reply> Router::Authenticate(
-    std::string_view path, std::string_view authorization) const {
-  if (auth_.token.empty() || (!IsKeyRoute(path) && !auth_.protect_all)) {
+    std::string_view path, std::optional<std::string_view> ns,
+    std::string_view authorization) const {
+  if (!auth_enabled() || (!IsKeyRoute(path) && !auth_.protect_all)) {
     return std::nullopt;
   }
+  const std::string_view where =
+      auth_.scoped.empty() ? "AUTH_TOKEN" : "AUTH_TOKEN or AUTH_TOKENS_FILE";
   if (authorization.empty()) {
     return Unauthorized(
         "authentication required: send the header 'Authorization: Bearer "
-        "<token>' with the token configured as AUTH_TOKEN\n",
+        "<token>' with a token configured as " +
+            std::string(where) + "\n",
         kChallenge);
   }
   const std::optional<std::string_view> token = BearerToken(authorization);
@@ -211,41 +246,119 @@ std::optional<Reply> Router::Authenticate(
         "'Authorization: Bearer <token>'\n",
         kChallenge);
   }
-  if (!TokenMatches(*token, auth_.token)) {
+  // Every configured token is compared, matching or not: which one
+  // matched (or none) is decided after the loop, so the time does not tell.
+  // 0: none; 1: AUTH_TOKEN; i + 2: scoped token i.
+  std::size_t match = 0;
+  if (!auth_.token.empty()) {
+    match = TokenMatches(*token, auth_.token) ? 1 : match;
+  }
+  for (std::size_t i = 0; i < auth_.scoped.size(); ++i) {
+    match = TokenMatches(*token, auth_.scoped[i].token) ? i + 2 : match;
+  }
+  if (match == 0) {
     return Unauthorized(
-        "the bearer token is wrong: send the token configured as "
-        "AUTH_TOKEN\n",
+        "the bearer token is wrong: send a token configured "
+        "as " +
+            std::string(where) + "\n",
         kChallengeInvalid);
   }
-  return std::nullopt;
+  if (match == 1 || !ns) return std::nullopt;
+  const std::vector<std::string>& allowed = auth_.scoped[match - 2].namespaces;
+  if (std::find(allowed.begin(), allowed.end(), *ns) != allowed.end()) {
+    return std::nullopt;
+  }
+  Reply r = Text(403, "token may not use namespace \"" + std::string(*ns) +
+                          "\": it reaches only the namespaces listed with it "
+                          "in AUTH_TOKENS_FILE\n");
+  r.AddHeader("Cache-Control", "no-store");
+  return r;
 }
 
 Reply Router::Handle(std::string_view method, std::string_view path,
                      const QueryParams& query,
                      std::string_view authorization) const {
   if (!IsRoute(path)) {
+    Default().CountRequest();
     return Text(404, "no route " + Sanitize(path) +
                          ": the routes are /get-key, /get-keys?count=N, "
-                         "/healthz, /metrics\n");
+                         "/healthz, /metrics (each but /metrics takes "
+                         "ns=NAME)\n");
   }
   if (method != "GET") {
+    Default().CountRequest();
     Reply r =
         Text(405, "method " + Sanitize(method, 16) + " is not allowed on " +
                       std::string(path) + ": use GET\n");
     r.AddHeader("Allow", "GET");
     return r;
   }
-  if (auto denied = Authenticate(path, authorization)) return *denied;
-  if (path == kGetKey) return GetKey();
-  if (path == kGetKeys) return GetKeys(query);
-  if (path == kHealthz) return Healthz();
-  return Metrics();
+  if (path == kMetrics)
+    return Route(path, base::kDefaultNamespace, false, query, authorization);
+  const Result<std::string_view> ns = ParseNamespace(query);
+  if (!ns.ok()) {
+    Default().CountRequest();
+    return Text(400, ns.status().message() + "\n");
+  }
+  return Route(path, *ns, query.count("ns") > 0, query, authorization);
 }
 
-Reply Router::GetKey() const {
+Reply Router::GetKeyIn(std::string_view ns,
+                       std::string_view authorization) const {
+  static const QueryParams kNoQuery;
+  return Route(kGetKey, ns, true, kNoQuery, authorization);
+}
+
+Reply Router::Route(std::string_view path, std::string_view ns, bool named,
+                    const QueryParams& query,
+                    std::string_view authorization) const {
+  // The namespace the request reaches: a key route always reaches one.
+  const bool reaches = IsKeyRoute(path) || (path == kHealthz && named);
+  if (auto denied = Authenticate(
+          path, reaches ? std::optional(ns) : std::nullopt, authorization)) {
+    Default().CountRequest();
+    return *denied;
+  }
+  if (!reaches) {
+    Default().CountRequest();
+    return path == kMetrics ? Metrics() : HealthzAll();
+  }
+  const NamespaceLookup found = namespaces_.Find(ns);
+  if (found.backend == nullptr) return NotServed(ns, found);
+  Backend& backend = *found.backend;
+  backend.CountRequest();
+  if (path == kGetKey) return GetKey(backend);
+  if (path == kGetKeys) return GetKeys(backend, query);
+  return Healthz(backend);
+}
+
+Reply Router::NotServed(std::string_view ns,
+                        const NamespaceLookup& found) const {
+  Default().CountRequest();
+  const std::string name = "namespace \"" + std::string(ns) + "\"";
+  if (found.full) {
+    Reply r = Text(503, name + " is not attached: this worker already serves " +
+                            std::to_string(kMaxAttachedNamespaces) +
+                            " namespaces, the most it attaches\n");
+    r.AddHeader("Retry-After", "1");
+    return r;
+  }
+  std::string body = name + " is not served here";
+  if (!auth_enabled() && !auth_.tokens_file) {
+    body += "; served:";
+    const char* sep = " ";
+    for (const std::string& n : namespaces_.Served()) {
+      body.append(sep).append(n);
+      sep = ", ";
+    }
+  }
+  return Text(404, body + "\n");
+}
+
+Reply Router::GetKey(Backend& backend) const {
   shm::Key key;
-  const TakenKeys taken = backend_.TakeKeys(&key, 1);
-  if (taken.count == 0) return Unavailable();
+  const TakenKeys taken = backend.TakeKeys(&key, 1);
+  if (taken.count == 0) return Unavailable(backend);
   Reply r;
   r.body.assign(KeyText(key, taken.key_length));
   r.key_count = 1;
@@ -253,12 +366,12 @@ Reply Router::GetKey() const {
   return r;
 }
 
-Reply Router::GetKeys(const QueryParams& query) const {
+Reply Router::GetKeys(Backend& backend, const QueryParams& query) const {
   const Result<std::size_t> count = ParseCount(query, limits_.max_batch);
   if (!count.ok()) return Text(400, count.status().message() + "\n");
   shm::Key* keys = Scratch(*count);
-  const TakenKeys taken = backend_.TakeKeys(keys, *count);
-  if (taken.count == 0) return Unavailable();
+  const TakenKeys taken = backend.TakeKeys(keys, *count);
+  if (taken.count == 0) return Unavailable(backend);
   Reply r;
   r.body.reserve(taken.count * (taken.key_length + 1));
   for (std::size_t i = 0; i < taken.count; ++i) {
@@ -270,24 +383,49 @@ Reply Router::GetKeys(const QueryParams& query) const {
   return r;
 }
 
-Reply Router::Unavailable() const {
-  backend_.CountUnavailable();
-  Reply r = Text(503, UnavailableReason(backend_.Observe()));
+Reply Router::Unavailable(Backend& backend) const {
+  backend.CountUnavailable();
+  Reply r = Text(503, UnavailableReason(backend.Observe()));
   r.AddHeader("Retry-After", "1");
   r.AddHeader("Cache-Control", "no-store");
   return r;
 }
 
-Reply Router::Healthz() const {
-  const Snapshot s = backend_.Observe();
+Reply Router::Healthz(Backend& backend) const {
+  const Snapshot s = backend.Observe();
   if (Healthy(s)) return Text(200, "ok\n");
   Reply r = Text(503, UnavailableReason(s));
   r.AddHeader("Cache-Control", "no-store");
   return r;
 }
 
+// 200 while every served namespace is healthy; else 503 with one line per
+// failing namespace (today's single line when only "default" is served).
+Reply Router::HealthzAll() const {
+  const std::vector<std::string> served = namespaces_.Served();
+  std::string failing;
+  for (const std::string& ns : served) {
+    Backend* backend = namespaces_.Find(ns).backend;
+    if (backend == nullptr) continue;  // over the attach limit: unknown
+    const Snapshot s = backend->Observe();
+    if (Healthy(s)) continue;
+    if (served.size() > 1) failing += "namespace \"" + ns + "\": ";
+    failing += UnavailableReason(s);
+  }
+  if (failing.empty()) return Text(200, "ok\n");
+  Reply r = Text(503, std::move(failing));
+  r.AddHeader("Cache-Control", "no-store");
+  return r;
+}
+
 Reply Router::Metrics() const {
-  Reply r = Text(200, FormatMetrics(backend_.Observe()));
+  std::vector<NamespaceSnapshot> all;
+  for (std::string& ns : namespaces_.Served()) {
+    if (Backend* backend = namespaces_.Find(ns).backend) {
+      all.push_back({std::move(ns), backend->Observe()});
+    }
+  }
+  Reply r = Text(200, FormatMetrics(all));
   r.content_type = kPrometheusText;
   return r;
 }

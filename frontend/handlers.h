@@ -20,18 +20,36 @@
 //     `WWW-Authenticate: Bearer` unless the request carries
 //     `Authorization: Bearer <token>`. The token is compared in time that
 //     depends only on its own length (TokenMatches), never echoed, never
-//     logged. Order of checks: 404, then 405, then 401, then the route.
+//     logged. Scoped tokens (AUTH_TOKENS_FILE, issue 13) count as tokens
+//     too, but reach only their namespaces: a request naming another one
+//     (a key route, or /healthz?ns=) gets 403. The given token is compared
+//     with every configured token, with no early exit.
+//   * Namespaces (issue 13): `ns=NAME` on /get-key, /get-keys and /healthz
+//     picks the namespace (absent: "default"); it is ignored on /metrics,
+//     which reports every served namespace. Empty, repeated or breaking
+//     base::kNamespaceRule: 400. A namespace with no segment: 404 naming
+//     it, plus the served ones unless a token is configured (AUTH_TOKEN or
+//     AUTH_TOKENS_FILE). /healthz without ns checks every served namespace.
+//   * Each request is counted (CountRequest) in the segment of the
+//     namespace it reaches; a refused one, /metrics and an all-namespace
+//     /healthz count in "default".
+//   * Order of checks: 404 (route), 405, 400 (ns), 401, 403, 404 (ns),
+//     then the route: an unauthenticated client learns nothing about
+//     which namespaces exist.
 #pragma once
 
 #include <array>
 #include <charconv>
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
+#include "config/config.h"
 #include "frontend/backend.h"
 
 namespace forge::frontend {
@@ -91,12 +109,16 @@ struct RouterLimits {
 };
 
 struct AuthPolicy {
-  std::string token;         // AUTH_TOKEN; empty = no authentication
+  std::string token{};       // AUTH_TOKEN; empty = no authentication
   bool protect_all = false;  // AUTH_PROTECT_ALL: /healthz and /metrics too
+  std::vector<config::ScopedToken> scoped{};  // from AUTH_TOKENS_FILE
+  bool tokens_file = false;  // AUTH_TOKENS_FILE is set (even if empty)
 };
 
 class Router {
  public:
+  Router(Namespaces& namespaces, RouterLimits limits, AuthPolicy auth = {});
+  // The default namespace only, served by `backend`.
   Router(Backend& backend, RouterLimits limits, AuthPolicy auth = {});
 
   // `authorization`: the value of the request's Authorization header, empty
@@ -104,23 +126,41 @@ class Router {
   Reply Handle(std::string_view method, std::string_view path,
                const QueryParams& query,
                std::string_view authorization = {}) const;
+  // GET /get-key in namespace `ns` (already a valid name): what Handle
+  // answers for it, without a query to parse (the fast path's entry).
+  Reply GetKeyIn(std::string_view ns, std::string_view authorization) const;
 
-  bool auth_enabled() const { return !auth_.token.empty(); }
+  bool auth_enabled() const {
+    return !auth_.token.empty() || !auth_.scoped.empty();
+  }
 
  private:
-  // nullopt when the request may proceed, else the 401 reply.
+  // nullopt when the request may proceed, else the 401 or 403 reply. `ns`:
+  // the namespace the request reaches, nullopt when it names none.
   std::optional<Reply> Authenticate(std::string_view path,
+                                    std::optional<std::string_view> ns,
                                     std::string_view authorization) const;
-  Reply GetKey() const;
-  Reply GetKeys(const QueryParams& query) const;
-  Reply Healthz() const;
+  // The route after the ns was parsed; `named`: the query gave ns.
+  Reply Route(std::string_view path, std::string_view ns, bool named,
+              const QueryParams& query, std::string_view authorization) const;
+  Reply NotServed(std::string_view ns, const NamespaceLookup& found) const;
+  Reply GetKey(Backend& backend) const;
+  Reply GetKeys(Backend& backend, const QueryParams& query) const;
+  Reply Healthz(Backend& backend) const;
+  Reply HealthzAll() const;
   Reply Metrics() const;
-  Reply Unavailable() const;
+  Reply Unavailable(Backend& backend) const;
+  Backend& Default() const;
 
-  Backend& backend_;
+  std::unique_ptr<Namespaces> own_;  // set by the one-Backend constructor
+  Namespaces& namespaces_;
   RouterLimits limits_;
   AuthPolicy auth_;
 };
+
+// The `ns` of a query: "default" when absent. On error the Status
+// (kInvalidArgument) says in one line what was wrong and the rule.
+Result<std::string_view> ParseNamespace(const QueryParams& query);
 
 // Parses the `count` of /get-keys. On error the Status (kInvalidArgument)
 // says in one line what was wrong with the value and the allowed range.

@@ -1,18 +1,21 @@
 #include "frontend/metrics.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "shm/stats.h"
 
 namespace forge::frontend {
 namespace {
 
-// Appends families and samples in exposition order.
+// Appends families and samples in exposition order. Every sample carries
+// namespace="…" first, then at most one more label.
 class Exposition {
  public:
   explicit Exposition(std::string* out) : out_(*out) {}
@@ -23,19 +26,15 @@ class Exposition {
     out_.append("\n# TYPE ").append(name).append(" ").append(type);
     out_.append("\n");
   }
-  void Sample(std::string_view name, std::string_view value) {
-    out_.append(name).append(" ").append(value).append("\n");
-  }
-  void Sample(std::string_view name, std::string_view label,
-              std::string_view label_value, std::string_view value) {
-    out_.append(name).append("{").append(label).append("=\"");
-    out_.append(label_value).append("\"} ").append(value).append("\n");
-  }
-  // A family with one unlabelled sample.
-  void Single(std::string_view name, std::string_view type,
-              std::string_view help, std::string_view value) {
-    Family(name, type, help);
-    Sample(name, value);
+  void Sample(std::string_view name, std::string_view ns,
+              std::string_view value, std::string_view label = {},
+              std::string_view label_value = {}) {
+    out_.append(name).append("{namespace=\"").append(ns).append("\"");
+    if (!label.empty()) {
+      out_.append(",").append(label).append("=\"").append(label_value);
+      out_.append("\"");
+    }
+    out_.append("} ").append(value).append("\n");
   }
 
  private:
@@ -45,90 +44,127 @@ class Exposition {
 std::string Int(std::uint64_t v) { return std::to_string(v); }
 std::string Bool(bool v) { return v ? "1" : "0"; }
 
-using Field = std::uint64_t shm::WorkerStats::*;
+using All = std::vector<NamespaceSnapshot>;
 
-// One per-slot family; `field` picks the counter of each used slot.
-void PerSlot(Exposition& e, const Snapshot& s, std::string_view name,
-             std::string_view help, Field field) {
-  e.Family(name, "counter", help);
-  for (const shm::WorkerStats& w : s.workers) {
-    e.Sample(name, "slot", Int(w.slot), Int(w.*field));
+// A family with one sample per namespace: value(snapshot), for the
+// attached namespaces only unless `detached_too`.
+template <typename Value>
+void PerNamespace(Exposition& e, const All& all, std::string_view name,
+                  std::string_view type, std::string_view help, Value value,
+                  bool detached_too = false) {
+  e.Family(name, type, help);
+  for (const NamespaceSnapshot& n : all) {
+    if (n.snapshot.attached || detached_too) {
+      e.Sample(name, n.name, value(n.snapshot));
+    }
   }
 }
 
-void Workers(Exposition& e, const Snapshot& s) {
-  PerSlot(e, s, "forge_keys_served_total",
+using Field = std::uint64_t shm::WorkerStats::*;
+
+// One per-slot family; `field` picks the counter of each used slot.
+void PerSlot(Exposition& e, const All& all, std::string_view name,
+             std::string_view help, Field field) {
+  e.Family(name, "counter", help);
+  for (const NamespaceSnapshot& n : all) {
+    for (const shm::WorkerStats& w : n.snapshot.workers) {
+      e.Sample(name, n.name, Int(w.*field), "slot", Int(w.slot));
+    }
+  }
+}
+
+void Workers(Exposition& e, const All& all) {
+  PerSlot(e, all, "forge_keys_served_total",
           "Keys handed out, per worker stats slot (all frontends on the "
           "segment).",
           &shm::WorkerStats::served);
-  PerSlot(e, s, "forge_unavailable_total",
+  PerSlot(e, all, "forge_unavailable_total",
           "Requests answered 503 because no key was available in time, per "
           "worker stats slot.",
           &shm::WorkerStats::unavailable);
-  PerSlot(e, s, "forge_http_requests_total",
+  PerSlot(e, all, "forge_http_requests_total",
           "HTTP requests answered, per worker stats slot.",
           &shm::WorkerStats::requests);
   e.Family("forge_worker_pid", "gauge",
            "Process id of the live worker holding the stats slot.");
-  for (const shm::WorkerStats& w : s.workers) {
-    if (w.alive) e.Sample("forge_worker_pid", "slot", Int(w.slot), Int(w.pid));
+  for (const NamespaceSnapshot& n : all) {
+    for (const shm::WorkerStats& w : n.snapshot.workers) {
+      if (w.alive) {
+        e.Sample("forge_worker_pid", n.name, Int(w.pid), "slot", Int(w.slot));
+      }
+    }
   }
-  e.Single("forge_workers_alive", "gauge",
-           "Frontend worker processes holding a stats slot.",
-           Int(s.workers_alive));
+  PerNamespace(e, all, "forge_workers_alive", "gauge",
+               "Frontend worker processes holding a stats slot.",
+               [](const Snapshot& s) { return Int(s.workers_alive); });
 }
 
-void Ring(Exposition& e, const Snapshot& s) {
-  e.Single("forge_ring_capacity", "gauge", "Ring slots.", Int(s.ring_capacity));
-  e.Single("forge_ring_fill", "gauge", "Keys ready in the ring.",
-           Int(s.ring_fill));
-  e.Single("forge_ring_low_water", "gauge",
-           "The broker refills the ring when its fill drops below this.",
-           Int(s.low_water));
+void Ring(Exposition& e, const All& all) {
+  PerNamespace(e, all, "forge_ring_capacity", "gauge", "Ring slots.",
+               [](const Snapshot& s) { return Int(s.ring_capacity); });
+  PerNamespace(e, all, "forge_ring_fill", "gauge", "Keys ready in the ring.",
+               [](const Snapshot& s) { return Int(s.ring_fill); });
+  PerNamespace(e, all, "forge_ring_low_water", "gauge",
+               "The broker refills the ring when its fill drops below this.",
+               [](const Snapshot& s) { return Int(s.low_water); });
 }
 
-void BrokerCounters(Exposition& e, const Snapshot& s) {
-  e.Single("forge_ranges_reserved_total", "counter",
-           "Ranges the broker reserved from the store.",
-           Int(s.ranges_reserved));
-  e.Single("forge_keys_produced_total", "counter",
-           "Keys the broker pushed into the ring.", Int(s.keys_produced));
-  e.Single("forge_refills_total", "counter",
-           "Low-water refills the broker made.", Int(s.refills));
-  e.Single("forge_store_errors_total", "counter",
-           "Failed store operations (the broker retries with back-off).",
-           Int(s.store_errors));
-  e.Single("forge_keys_wasted_total", "counter",
-           "Keys reserved but known never to be served (gaps, never "
-           "reissued); 0 when unknown.",
-           Int(s.keys_wasted));
-  e.Single("forge_refill_latency_seconds", "gauge",
-           "Duration of the latest store round trip for a range.",
-           MetricNumber(static_cast<double>(s.last_refill_ns) / 1e9));
+void BrokerCounters(Exposition& e, const All& all) {
+  PerNamespace(e, all, "forge_ranges_reserved_total", "counter",
+               "Ranges the broker reserved from the store.",
+               [](const Snapshot& s) { return Int(s.ranges_reserved); });
+  PerNamespace(e, all, "forge_keys_produced_total", "counter",
+               "Keys the broker pushed into the ring.",
+               [](const Snapshot& s) { return Int(s.keys_produced); });
+  PerNamespace(e, all, "forge_refills_total", "counter",
+               "Low-water refills the broker made.",
+               [](const Snapshot& s) { return Int(s.refills); });
+  PerNamespace(e, all, "forge_store_errors_total", "counter",
+               "Failed store operations (the broker retries with back-off).",
+               [](const Snapshot& s) { return Int(s.store_errors); });
+  PerNamespace(e, all, "forge_keys_wasted_total", "counter",
+               "Keys reserved but known never to be served (gaps, never "
+               "reissued); 0 when unknown.",
+               [](const Snapshot& s) { return Int(s.keys_wasted); });
+  PerNamespace(
+      e, all, "forge_refill_latency_seconds", "gauge",
+      "Duration of the latest store round trip for a range.",
+      [](const Snapshot& s) {
+        return MetricNumber(static_cast<double>(s.last_refill_ns) / 1e9);
+      });
 }
 
-void BrokerHealth(Exposition& e, const Snapshot& s) {
+void BrokerHealth(Exposition& e, const All& all) {
   e.Family("forge_broker_heartbeat_age_seconds", "gauge",
            "Seconds since the broker's last heartbeat (absent if it never "
            "beat).");
-  if (s.heartbeat_age_ns) {
-    e.Sample("forge_broker_heartbeat_age_seconds",
-             MetricNumber(static_cast<double>(*s.heartbeat_age_ns) / 1e9));
+  for (const NamespaceSnapshot& n : all) {
+    if (n.snapshot.attached && n.snapshot.heartbeat_age_ns) {
+      e.Sample("forge_broker_heartbeat_age_seconds", n.name,
+               MetricNumber(static_cast<double>(*n.snapshot.heartbeat_age_ns) /
+                            1e9));
+    }
   }
   e.Family("forge_broker_state", "gauge",
            "1 for the broker's current state, 0 for the others.");
-  for (const shm::BrokerState state : shm::kBrokerStates) {
-    e.Sample("forge_broker_state", "state", shm::BrokerStateName(state),
-             Bool(s.broker_state == state));
+  for (const NamespaceSnapshot& n : all) {
+    if (!n.snapshot.attached) continue;
+    for (const shm::BrokerState state : shm::kBrokerStates) {
+      e.Sample("forge_broker_state", n.name,
+               Bool(n.snapshot.broker_state == state), "state",
+               shm::BrokerStateName(state));
+    }
   }
 }
 
-void KeySpace(Exposition& e, const Snapshot& s) {
-  e.Single("forge_key_space_size", "gauge",
-           "Keys the store's format allows (62^KEY_LENGTH).", Int(s.key_space));
-  e.Single("forge_key_space_used_ratio", "gauge",
-           "Share of the key space the store has handed out (0..1).",
-           MetricNumber(s.key_space_used()));
+void KeySpace(Exposition& e, const All& all) {
+  PerNamespace(e, all, "forge_key_space_size", "gauge",
+               "Keys the store's format allows (62^KEY_LENGTH).",
+               [](const Snapshot& s) { return Int(s.key_space); });
+  PerNamespace(
+      e, all, "forge_key_space_used_ratio", "gauge",
+      "Share of the key space the store has handed out (0..1).",
+      [](const Snapshot& s) { return MetricNumber(s.key_space_used()); });
 }
 
 }  // namespace
@@ -142,22 +178,31 @@ std::string MetricNumber(double value) {
   return ec == std::errc() ? std::string(buf.data(), end) : "NaN";
 }
 
-std::string FormatMetrics(const Snapshot& s) {
+std::string FormatMetrics(const std::vector<NamespaceSnapshot>& all) {
+  std::size_t workers = 0;
+  bool any_attached = false;
+  for (const NamespaceSnapshot& n : all) {
+    workers += n.snapshot.workers.size();
+    any_attached = any_attached || n.snapshot.attached;
+  }
   std::string out;
-  out.reserve(4096 + 256 * s.workers.size());
+  out.reserve(4096 * std::max<std::size_t>(all.size(), 1) + 256 * workers);
   Exposition e(&out);
-  e.Single("forge_segment_attached", "gauge",
-           "1 when this worker has mapped the shared-memory segment.",
-           Bool(s.attached));
-  e.Single("forge_broker_up", "gauge",
-           "1 when the broker process is alive and its heartbeat is fresh.",
-           Bool(s.attached && s.broker_alive));
-  if (!s.attached) return out;
-  Workers(e, s);
-  Ring(e, s);
-  BrokerCounters(e, s);
-  BrokerHealth(e, s);
-  KeySpace(e, s);
+  PerNamespace(
+      e, all, "forge_segment_attached", "gauge",
+      "1 when this worker has mapped the shared-memory segment.",
+      [](const Snapshot& s) { return Bool(s.attached); }, true);
+  PerNamespace(
+      e, all, "forge_broker_up", "gauge",
+      "1 when the broker process is alive and its heartbeat is fresh.",
+      [](const Snapshot& s) { return Bool(s.attached && s.broker_alive); },
+      true);
+  if (!any_attached) return out;
+  Workers(e, all);
+  Ring(e, all);
+  BrokerCounters(e, all);
+  BrokerHealth(e, all);
+  KeySpace(e, all);
   return out;
 }
 

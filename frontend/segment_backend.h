@@ -71,6 +71,10 @@ class SegmentBackend final : public Backend {
   // message. Returns true when attached.
   bool Maintain();
 
+  // While detached: why the segment is unusable; "" when it does not exist
+  // (or when attached).
+  std::string DetachedReason();
+
   [[nodiscard]] TakenKeys TakeKeys(shm::Key* out, std::size_t want) override;
   Snapshot Observe() override;
   void CountUnavailable() override;
@@ -86,7 +90,6 @@ class SegmentBackend final : public Backend {
   void Detach(Attachment* a, const std::string& why);  // attach_mu_ held
   void OnFault(Attachment* a);                         // takes attach_mu_
   void SetAttachError(const std::string& error, bool attached);
-  std::string DetachedReason();
 
   SegmentBackendOptions options_;
   std::atomic<Attachment*> current_{nullptr};

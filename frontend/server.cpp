@@ -119,11 +119,9 @@ std::string KeepAliveValue(const ServerOptions& o) {
 
 }  // namespace
 
-HttpServer::HttpServer(ServerOptions options, const Router& router,
-                       Backend& backend)
+HttpServer::HttpServer(ServerOptions options, const Router& router)
     : options_(std::move(options)),
       router_(router),
-      backend_(backend),
       fast_path_(options_.fast_path && !options_.log_requests),
       keep_alive_value_(KeepAliveValue(options_)) {
   drain_fd_ = ::eventfd(0, EFD_CLOEXEC);
@@ -277,7 +275,6 @@ void HttpServer::PauseUnlessDraining(std::chrono::milliseconds pause) {
 
 httplib::Server::HandlerResponse HttpServer::Route(const httplib::Request& req,
                                                    httplib::Response& res) {
-  backend_.CountRequest();
   const auto auth = req.headers.find("Authorization");
   // The target as sent (ParseHead accepted it): absolute form too, and the
   // query split strictly (ParseQuery), not httplib's lenient req.params.
@@ -413,13 +410,11 @@ bool HttpServer::AnswerBadHead(ConnStream& strm, const HeadError& error) {
 
 bool HttpServer::AnswerFast(ConnStream& strm, const FastRequest& req,
                             bool close) {
-  static const QueryParams kNoQuery;
-  backend_.CountRequest();
   Reply reply;
   try {
-    reply = router_.Handle("GET", req.target, kNoQuery, req.authorization);
+    reply = router_.GetKeyIn(req.ns, req.authorization);
   } catch (...) {
-    log::Error("internal error answering " + std::string(req.target));
+    log::Error("internal error answering /get-key?ns=" + std::string(req.ns));
     reply = Reply{};
     reply.status = 500;
     reply.body = kInternalError;

@@ -41,11 +41,11 @@
 //     nothing after it on that connection is read: the server sends FIN,
 //     drops what still arrives for up to 1 s, then closes. The same close
 //     follows a request with a body (bodies are never read) and any error
-//     cpp-httplib answers itself. A well-formed plain `GET /get-key` is
-//     answered by fast_path.h (same Router, same framing rules); every other
-//     request goes through httplib's process_request (httplib_seam.h), routed
-//     with the target as sent (absolute form too) and the query split by
-//     ParseQuery.
+//     cpp-httplib answers itself. A well-formed plain `GET /get-key` (or
+//     `GET /get-key?ns=NAME`) is answered by fast_path.h (same Router, same
+//     framing rules); every other request goes through httplib's
+//     process_request (httplib_seam.h), routed with the target as sent
+//     (absolute form too) and the query split by ParseQuery.
 //   * Thread-safe: BeginDrain() may be called from any thread, any time.
 #pragma once
 
@@ -92,7 +92,7 @@ inline constexpr std::chrono::milliseconds kDrainAcceptFor{5000};
 
 class HttpServer final : private httplib::Server {
  public:
-  HttpServer(ServerOptions options, const Router& router, Backend& backend);
+  HttpServer(ServerOptions options, const Router& router);
   ~HttpServer() override;
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -135,7 +135,6 @@ class HttpServer final : private httplib::Server {
 
   ServerOptions options_;
   const Router& router_;
-  Backend& backend_;
   bool fast_path_;
   std::string keep_alive_value_;  // the Keep-Alive header httplib sends
   int drain_fd_ = -1;             // eventfd, readable once draining

@@ -13,7 +13,7 @@
 #include "base/log.h"
 #include "base/signals.h"
 #include "frontend/handlers.h"
-#include "frontend/segment_backend.h"
+#include "frontend/namespaces.h"
 #include "frontend/server.h"
 
 namespace forge::frontend {
@@ -45,9 +45,10 @@ ServerOptions MakeServerOptions(const config::Config& cfg, int listen_fd) {
   return o;
 }
 
-// Control thread: attaches the segment and waits for a stop signal.
-void Control(Signals& signals, SegmentBackend& backend, HttpServer& server,
-             const std::atomic<bool>& stop) {
+// Control thread: attaches and checks every namespace's segment (one timer
+// for all of them) and waits for a stop signal.
+void Control(Signals& signals, SegmentNamespaces& namespaces,
+             HttpServer& server, const std::atomic<bool>& stop) {
   // relaxed: stop only ends this loop; nothing is published through it.
   while (!stop.load(std::memory_order_relaxed)) {
     const int sig = signals.WaitFor(kMaintainEvery);
@@ -63,7 +64,7 @@ void Control(Signals& signals, SegmentBackend& backend, HttpServer& server,
     if (sig == SIGHUP) {
       log::Info("SIGHUP ignored: configuration is read once at start");
     }
-    backend.Maintain();  // SIGHUP or timeout: keep going
+    namespaces.Maintain();  // SIGHUP or timeout: keep going
   }
 }
 
@@ -78,15 +79,16 @@ int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid) {
   // The master may have died before prctl took effect.
   if (::getppid() != master_pid) ::kill(::getpid(), SIGTERM);
   try {
-    SegmentBackend backend({cfg.shm_name,
-                            std::chrono::milliseconds(cfg.empty_wait_ms),
-                            master_pid});
-    backend.Maintain();
-    const Router router(backend, {static_cast<std::size_t>(cfg.max_batch)},
-                        {cfg.auth_token, cfg.auth_protect_all});
-    HttpServer server(MakeServerOptions(cfg, listen_fd), router, backend);
+    SegmentNamespaces namespaces({cfg.shm_name,
+                                  std::chrono::milliseconds(cfg.empty_wait_ms),
+                                  master_pid});
+    namespaces.Maintain();
+    const Router router(namespaces, {static_cast<std::size_t>(cfg.max_batch)},
+                        {cfg.auth_token, cfg.auth_protect_all,
+                         cfg.scoped_tokens, !cfg.auth_tokens_file.empty()});
+    HttpServer server(MakeServerOptions(cfg, listen_fd), router);
     std::atomic<bool> stop{false};
-    std::thread control([&] { Control(signals, backend, server, stop); });
+    std::thread control([&] { Control(signals, namespaces, server, stop); });
     const bool ok = server.Serve();
     // relaxed: see Control().
     stop.store(true, std::memory_order_relaxed);

@@ -30,8 +30,9 @@ class AuthTest : public ::testing::Test {
 
   FakeBackend backend_;
   Router open_{backend_, RouterLimits{100}};
-  Router keys_only_{backend_, RouterLimits{100}, AuthPolicy{kToken, false}};
-  Router all_{backend_, RouterLimits{100}, AuthPolicy{kToken, true}};
+  Router keys_only_{backend_, RouterLimits{100}, AuthPolicy{.token = kToken}};
+  Router all_{backend_, RouterLimits{100},
+              AuthPolicy{.token = kToken, .protect_all = true}};
 };
 
 void ExpectUnauthorized(const Reply& r, std::string_view challenge,

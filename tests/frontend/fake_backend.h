@@ -5,9 +5,13 @@
 #pragma once
 
 #include <cstdio>
+#include <map>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "frontend/backend.h"
+#include "frontend/metrics.h"
 
 namespace forge::frontend::testing {
 
@@ -112,6 +116,40 @@ inline Snapshot HealthySnapshot() {
   s.requests_total = 410;
   s.workers_alive = 2;
   return s;
+}
+
+// Namespaces over FakeBackends: "default" and whatever Add() serves.
+class FakeNamespaces final : public Namespaces {
+ public:
+  explicit FakeNamespaces(Backend& default_backend) {
+    Add("default", default_backend);
+  }
+  void Add(const std::string& ns, Backend& backend) {
+    std::lock_guard lock(mu_);
+    backends_[ns] = &backend;
+  }
+  NamespaceLookup Find(std::string_view ns) override {
+    std::lock_guard lock(mu_);
+    const auto it = backends_.find(std::string(ns));
+    return {it == backends_.end() ? nullptr : it->second, false};
+  }
+  std::vector<std::string> Served() override {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> names = {"default"};
+    for (const auto& [name, backend] : backends_) {
+      if (name != "default") names.push_back(name);
+    }
+    return names;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, Backend*> backends_;
+};
+
+// `s` as the one served namespace, "default" (for FormatMetrics).
+inline std::vector<NamespaceSnapshot> AsDefault(Snapshot s) {
+  return {{"default", std::move(s)}};
 }
 
 }  // namespace forge::frontend::testing

@@ -37,7 +37,7 @@ TEST(ParseFastRequest, AcceptsAPlainGetKeyAndSaysWhereItEnds) {
   const std::string input = std::string(kPlain) + "tail";
   const auto req = ParseFastRequest(input);
   ASSERT_TRUE(req.has_value());
-  EXPECT_EQ(req->target, "/get-key");
+  EXPECT_EQ(req->ns, "default");
   EXPECT_EQ(req->size, kPlain.size()) << "the head, not the bytes after it";
   EXPECT_FALSE(req->close);
   EXPECT_EQ(req->authorization, "");
@@ -63,6 +63,27 @@ TEST(ParseFastRequest, ReadsConnectionCloseAndAuthorization) {
       << "surrounding whitespace is not part of the value";
   EXPECT_TRUE(with("Content-Length: 0\r\n").has_value()) << "no body";
   EXPECT_TRUE(with("X-Tab:\ta\tb\r\nUser-Agent: wrk\r\n").has_value());
+}
+
+TEST(ParseFastRequest, TakesOneValidNsAndLeavesEveryOtherQueryToHttplib) {
+  const auto parse = [](std::string_view target) {
+    return ParseFastRequest("GET " + std::string(target) +
+                            " HTTP/1.1\r\nHost: x\r\n\r\n");
+  };
+  const std::string invites_request =
+      "GET /get-key?ns=invites HTTP/1.1\r\nHost: x\r\n\r\n";
+  const auto invites = ParseFastRequest(invites_request);
+  ASSERT_TRUE(invites.has_value());
+  EXPECT_EQ(invites->ns, "invites");
+  EXPECT_EQ(parse("/get-key?ns=default")->ns, "default");
+  EXPECT_TRUE(parse("/get-key?ns=a_b-9").has_value());
+  for (const char* target :
+       {"/get-key?ns=", "/get-key?ns=Invites", "/get-key?ns=in%76ites",
+        "/get-key?ns=invites&x=1", "/get-key?ns=invites;ns=x",
+        "/get-key?x=1&ns=invites", "/get-key?ns=a+b", "/get-key?n=invites",
+        "/get-key?", "/get-keys?ns=invites"}) {
+    EXPECT_FALSE(parse(target).has_value()) << target;
+  }
 }
 
 TEST(ParseFastRequest, PipelinedRequestsParseOneAtATime) {
@@ -192,7 +213,7 @@ class Served {
     o.listen_fd = listener_.fd;
     o.pool.min_threads = 2;
     o.fast_path = fast_path;
-    server_ = std::make_unique<HttpServer>(o, router_, backend_);
+    server_ = std::make_unique<HttpServer>(o, router_);
     thread_ = std::thread([this] { EXPECT_TRUE(server_->Serve()); });
   }
   ~Served() {
@@ -277,6 +298,26 @@ TEST(FastPathServer, AnswersLikeHttplibDoes) {
     EXPECT_EQ(a.body, b.body) << request;
   }
   EXPECT_EQ(fast.backend().requests(), requests.size());
+}
+
+TEST(FastPathServer, NamespaceRequestsAnswerLikeHttplibDoes) {
+  Served fast(true), slow(false);
+  for (const char* target : {"/get-key?ns=default", "/get-key?ns=invites",
+                             "/get-key?ns=Bad", "/get-key?ns="}) {
+    const std::string request =
+        "GET " + std::string(target) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    const HttpResponse a = RawRequest(fast.port(), request);
+    const HttpResponse b = RawRequest(slow.port(), request);
+    EXPECT_EQ(a.status, b.status) << target;
+    EXPECT_EQ(a.headers, b.headers) << target;
+    EXPECT_EQ(a.body, b.body) << target;
+  }
+  EXPECT_EQ(RawRequest(fast.port(),
+                       "GET /get-key?ns=invites HTTP/1.1\r\n"
+                       "Host: x\r\n\r\n")
+                .body,
+            "namespace \"invites\" is not served here; served: default\n");
+  EXPECT_EQ(fast.backend().requests(), 5u) << "each counted once";
 }
 
 // X-Key-Count on both writers: the fast path (/get-key) and httplib
@@ -374,7 +415,7 @@ TEST(FastPathServer, ClientCloseEndsTheConnectionAfterTheAnswer) {
 }
 
 TEST(FastPathServer, AuthorizationReachesTheRouter) {
-  Served fast(true, AuthPolicy{"s3cret", false});
+  Served fast(true, AuthPolicy{.token = "s3cret"});
   const HttpResponse denied = RawRequest(fast.port(), std::string(kPlain));
   EXPECT_EQ(denied.status, 401) << denied.error;
   EXPECT_NE(denied.Header("WWW-Authenticate"), "");

@@ -342,7 +342,9 @@ TEST_F(FrontendProcessTest, ErrorsOverRealHttp) {
   // answered a request yet.
   EXPECT_TRUE(WaitUntil(
       [&] {
-        return Get(port(), "/metrics").body.find("forge_workers_alive 4\n") !=
+        return Get(port(), "/metrics")
+                   .body.find(
+                       "forge_workers_alive{namespace=\"default\"} 4\n") !=
                std::string::npos;
       },
       kDeadline));

@@ -226,7 +226,7 @@ TEST_F(RouterTest, MetricsIsPrometheusTextOfTheSnapshot) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.content_type, kPrometheusText);
   EXPECT_EQ(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
-  EXPECT_EQ(r.body, FormatMetrics(HealthySnapshot()));
+  EXPECT_EQ(r.body, FormatMetrics(testing::AsDefault(HealthySnapshot())));
   EXPECT_EQ(backend_.take_calls(), 0u) << "metrics claim no key";
 }
 

@@ -18,6 +18,7 @@
 namespace forge::frontend {
 namespace {
 
+using testing::AsDefault;
 using testing::HealthySnapshot;
 
 struct Parsed {
@@ -33,7 +34,7 @@ Parsed Parse(const std::string& text) {
   static const std::regex kHelp(R"(# HELP ([a-z_]+) (\S.*))");
   static const std::regex kType(R"(# TYPE ([a-z_]+) (counter|gauge))");
   static const std::regex kSample(
-      R"(([a-z_]+)(\{[a-z_]+="[a-z0-9-]+"\})? (\S+))");
+      R"(([a-z_]+)(\{[a-z_]+="[a-z0-9_-]+"(?:,[a-z_]+="[a-z0-9_-]+")*\})? (\S+))");
   Parsed p;
   std::string family;
   std::istringstream in(text);
@@ -62,7 +63,7 @@ Parsed Parse(const std::string& text) {
 }
 
 TEST(MetricsTest, EveryFamilyHasHelpAndTypeOnce) {
-  const Parsed p = Parse(FormatMetrics(HealthySnapshot()));
+  const Parsed p = Parse(FormatMetrics(AsDefault(HealthySnapshot())));
   const std::map<std::string, std::string> want = {
       {"forge_segment_attached", "gauge"},
       {"forge_broker_up", "gauge"},
@@ -92,40 +93,42 @@ TEST(MetricsTest, EveryFamilyHasHelpAndTypeOnce) {
 }
 
 TEST(MetricsTest, ValuesComeFromTheSnapshot) {
-  const Parsed p = Parse(FormatMetrics(HealthySnapshot()));
+  const Parsed p = Parse(FormatMetrics(AsDefault(HealthySnapshot())));
   const std::map<std::string, std::string> want = {
-      {"forge_segment_attached", "1"},
-      {"forge_broker_up", "1"},
-      {R"(forge_keys_served_total{slot="0"})", "200"},
-      {R"(forge_keys_served_total{slot="1"})", "150"},
-      {R"(forge_keys_served_total{slot="4"})", "50"},
-      {R"(forge_unavailable_total{slot="0"})", "1"},
-      {R"(forge_unavailable_total{slot="1"})", "2"},
-      {R"(forge_unavailable_total{slot="4"})", "0"},
-      {R"(forge_http_requests_total{slot="0"})", "205"},
-      {R"(forge_http_requests_total{slot="1"})", "150"},
-      {R"(forge_http_requests_total{slot="4"})", "55"},
-      {R"(forge_worker_pid{slot="0"})", "101"},  // slot 4 has no live pid
-      {R"(forge_worker_pid{slot="1"})", "102"},
-      {"forge_workers_alive", "2"},
-      {"forge_ring_capacity", "1024"},
-      {"forge_ring_fill", "100"},
-      {"forge_ring_low_water", "256"},
-      {"forge_ranges_reserved_total", "3"},
-      {"forge_keys_produced_total", "500"},
-      {"forge_refills_total", "2"},
-      {"forge_store_errors_total", "1"},
-      {"forge_keys_wasted_total", "7"},
-      {"forge_refill_latency_seconds", "0.0015"},
-      {"forge_broker_heartbeat_age_seconds", "0.25"},
-      {R"(forge_broker_state{state="none"})", "0"},
-      {R"(forge_broker_state{state="starting"})", "0"},
-      {R"(forge_broker_state{state="running"})", "1"},
-      {R"(forge_broker_state{state="store-error"})", "0"},
-      {R"(forge_broker_state{state="exhausted"})", "0"},
-      {R"(forge_broker_state{state="stopped"})", "0"},
-      {"forge_key_space_size", "3521614606208"},
-      {"forge_key_space_used_ratio", MetricNumber(3000.0 / 3521614606208.0)},
+      {R"(forge_segment_attached{namespace="default"})", "1"},
+      {R"(forge_broker_up{namespace="default"})", "1"},
+      {R"(forge_keys_served_total{namespace="default",slot="0"})", "200"},
+      {R"(forge_keys_served_total{namespace="default",slot="1"})", "150"},
+      {R"(forge_keys_served_total{namespace="default",slot="4"})", "50"},
+      {R"(forge_unavailable_total{namespace="default",slot="0"})", "1"},
+      {R"(forge_unavailable_total{namespace="default",slot="1"})", "2"},
+      {R"(forge_unavailable_total{namespace="default",slot="4"})", "0"},
+      {R"(forge_http_requests_total{namespace="default",slot="0"})", "205"},
+      {R"(forge_http_requests_total{namespace="default",slot="1"})", "150"},
+      {R"(forge_http_requests_total{namespace="default",slot="4"})", "55"},
+      {R"(forge_worker_pid{namespace="default",slot="0"})",
+       "101"},  // slot 4 has no live pid
+      {R"(forge_worker_pid{namespace="default",slot="1"})", "102"},
+      {R"(forge_workers_alive{namespace="default"})", "2"},
+      {R"(forge_ring_capacity{namespace="default"})", "1024"},
+      {R"(forge_ring_fill{namespace="default"})", "100"},
+      {R"(forge_ring_low_water{namespace="default"})", "256"},
+      {R"(forge_ranges_reserved_total{namespace="default"})", "3"},
+      {R"(forge_keys_produced_total{namespace="default"})", "500"},
+      {R"(forge_refills_total{namespace="default"})", "2"},
+      {R"(forge_store_errors_total{namespace="default"})", "1"},
+      {R"(forge_keys_wasted_total{namespace="default"})", "7"},
+      {R"(forge_refill_latency_seconds{namespace="default"})", "0.0015"},
+      {R"(forge_broker_heartbeat_age_seconds{namespace="default"})", "0.25"},
+      {R"(forge_broker_state{namespace="default",state="none"})", "0"},
+      {R"(forge_broker_state{namespace="default",state="starting"})", "0"},
+      {R"(forge_broker_state{namespace="default",state="running"})", "1"},
+      {R"(forge_broker_state{namespace="default",state="store-error"})", "0"},
+      {R"(forge_broker_state{namespace="default",state="exhausted"})", "0"},
+      {R"(forge_broker_state{namespace="default",state="stopped"})", "0"},
+      {R"(forge_key_space_size{namespace="default"})", "3521614606208"},
+      {R"(forge_key_space_used_ratio{namespace="default"})",
+       MetricNumber(3000.0 / 3521614606208.0)},
   };
   EXPECT_EQ(p.values, want);
 }
@@ -140,11 +143,12 @@ TEST(MetricsTest, BrokerStateIsOneHot) {
     Snapshot s = HealthySnapshot();
     s.broker_state = state;
     int ones = 0;
-    for (const auto& [key, value] : Parse(FormatMetrics(s)).values) {
+    for (const auto& [key, value] : Parse(FormatMetrics(AsDefault(s))).values) {
       if (!key.starts_with("forge_broker_state{")) continue;
       if (value == "1") {
         ++ones;
-        EXPECT_EQ(key, "forge_broker_state{state=\"" + name + "\"}");
+        EXPECT_EQ(key, "forge_broker_state{namespace=\"default\",state=\"" +
+                           name + "\"}");
       }
     }
     EXPECT_EQ(ones, 1) << name;
@@ -155,17 +159,19 @@ TEST(MetricsTest, ABrokerThatNeverBeatHasNoHeartbeatAgeSample) {
   Snapshot s = HealthySnapshot();
   s.heartbeat_age_ns.reset();
   s.broker_alive = false;
-  const Parsed p = Parse(FormatMetrics(s));
+  const Parsed p = Parse(FormatMetrics(AsDefault(s)));
   EXPECT_EQ(p.types.count("forge_broker_heartbeat_age_seconds"), 1u);
-  EXPECT_EQ(p.values.count("forge_broker_heartbeat_age_seconds"), 0u);
-  EXPECT_EQ(p.values.at("forge_broker_up"), "0");
+  EXPECT_EQ(p.values.count(
+                R"(forge_broker_heartbeat_age_seconds{namespace="default"})"),
+            0u);
+  EXPECT_EQ(p.values.at(R"(forge_broker_up{namespace="default"})"), "0");
 }
 
 TEST(MetricsTest, NoUsedSlotsLeavesEmptyPerSlotFamilies) {
   Snapshot s = HealthySnapshot();
   s.workers.clear();
   s.workers_alive = 0;
-  const Parsed p = Parse(FormatMetrics(s));
+  const Parsed p = Parse(FormatMetrics(AsDefault(s)));
   EXPECT_EQ(p.types.at("forge_keys_served_total"), "counter");
   for (const auto& [key, value] : p.values) {
     EXPECT_EQ(key.find("slot="), std::string::npos) << key;
@@ -175,9 +181,10 @@ TEST(MetricsTest, NoUsedSlotsLeavesEmptyPerSlotFamilies) {
 TEST(MetricsTest, DetachedSegmentReportsOnlyTheUpGauges) {
   Snapshot s;
   s.shm_name = "x";
-  const Parsed p = Parse(FormatMetrics(s));
+  const Parsed p = Parse(FormatMetrics(AsDefault(s)));
   const std::map<std::string, std::string> want = {
-      {"forge_segment_attached", "0"}, {"forge_broker_up", "0"}};
+      {R"(forge_segment_attached{namespace="default"})", "0"},
+      {R"(forge_broker_up{namespace="default"})", "0"}};
   EXPECT_EQ(p.values, want);
   EXPECT_EQ(p.types.size(), 2u);
 }
@@ -185,8 +192,9 @@ TEST(MetricsTest, DetachedSegmentReportsOnlyTheUpGauges) {
 TEST(MetricsTest, CountersAreWrittenExactly) {
   Snapshot s = HealthySnapshot();
   s.keys_produced = 18'446'744'073'709'551'615ULL;  // no float rounding
-  const Parsed p = Parse(FormatMetrics(s));
-  EXPECT_EQ(p.values.at("forge_keys_produced_total"), "18446744073709551615");
+  const Parsed p = Parse(FormatMetrics(AsDefault(s)));
+  EXPECT_EQ(p.values.at(R"(forge_keys_produced_total{namespace="default"})"),
+            "18446744073709551615");
 }
 
 TEST(MetricNumberTest, ShortestRoundTripForm) {

@@ -44,22 +44,29 @@ const std::map<std::string, std::string> kFamilies = {
 };
 
 TEST_F(OpsProcessTest, TheFormatterPassesTheRealParser) {
-  const Exposition e = testing::ParseExposition(
-      frontend::FormatMetrics(frontend::testing::HealthySnapshot()));
+  const Exposition e = testing::ParseExposition(frontend::FormatMetrics(
+      frontend::testing::AsDefault(frontend::testing::HealthySnapshot())));
   ASSERT_EQ(e.error, "");
   EXPECT_EQ(e.families, kFamilies);
-  EXPECT_EQ(e.samples.at("forge_keys_served_total{slot=\"4\"}"), 50);
+  EXPECT_EQ(
+      e.samples.at("forge_keys_served_total{namespace=\"default\",slot=\"4\"}"),
+      50);
   EXPECT_EQ(e.Sum("forge_keys_served_total"), 400);
-  EXPECT_EQ(e.samples.at("forge_refill_latency_seconds"), 0.0015);
-  EXPECT_EQ(e.samples.at("forge_key_space_used_ratio"),
+  EXPECT_EQ(
+      e.samples.at(R"(forge_refill_latency_seconds{namespace="default"})"),
+      0.0015);
+  EXPECT_EQ(e.samples.at(R"(forge_key_space_used_ratio{namespace="default"})"),
             3000.0 / 3521614606208.0);
-  EXPECT_EQ(e.samples.at("forge_broker_state{state=\"store-error\"}"), 0);
+  EXPECT_EQ(
+      e.samples.at(
+          "forge_broker_state{namespace=\"default\",state=\"store-error\"}"),
+      0);
 
   frontend::Snapshot detached;
-  const Exposition d =
-      testing::ParseExposition(frontend::FormatMetrics(detached));
+  const Exposition d = testing::ParseExposition(
+      frontend::FormatMetrics(frontend::testing::AsDefault(detached)));
   ASSERT_EQ(d.error, "");
-  EXPECT_EQ(d.samples.at("forge_broker_up"), 0);
+  EXPECT_EQ(d.samples.at(R"(forge_broker_up{namespace="default"})"), 0);
 }
 
 TEST_F(OpsProcessTest, MetricsParseAndMoveExactlyWithTheKeysServed) {
@@ -67,18 +74,28 @@ TEST_F(OpsProcessTest, MetricsParseAndMoveExactlyWithTheKeysServed) {
   ASSERT_TRUE(WaitWorkersAttached());
   const Exposition before = Scrape();
   EXPECT_EQ(before.families, kFamilies);
-  EXPECT_EQ(before.samples.at("forge_segment_attached"), 1);
-  EXPECT_EQ(before.samples.at("forge_broker_up"), 1);
-  EXPECT_EQ(before.samples.at("forge_broker_state{state=\"running\"}"), 1);
+  EXPECT_EQ(before.samples.at(R"(forge_segment_attached{namespace="default"})"),
+            1);
+  EXPECT_EQ(before.samples.at(R"(forge_broker_up{namespace="default"})"), 1);
+  EXPECT_EQ(before.samples.at(
+                "forge_broker_state{namespace=\"default\",state=\"running\"}"),
+            1);
   EXPECT_EQ(before.Sum("forge_broker_state"), 1) << "one-hot";
-  EXPECT_EQ(before.samples.at("forge_ring_capacity"), kPoolCapacity);
-  const double low_water = before.samples.at("forge_ring_low_water");
+  EXPECT_EQ(before.samples.at(R"(forge_ring_capacity{namespace="default"})"),
+            kPoolCapacity);
+  const double low_water =
+      before.samples.at(R"(forge_ring_low_water{namespace="default"})");
   EXPECT_GT(low_water, 0);
   EXPECT_LT(low_water, kPoolCapacity);
-  EXPECT_EQ(before.samples.at("forge_key_space_size"), 3521614606208.0);
-  EXPECT_GE(before.samples.at("forge_ranges_reserved_total"), 1);
-  EXPECT_EQ(before.samples.at("forge_store_errors_total"), 0);
-  EXPECT_LT(before.samples.at("forge_broker_heartbeat_age_seconds"),
+  EXPECT_EQ(before.samples.at(R"(forge_key_space_size{namespace="default"})"),
+            3521614606208.0);
+  EXPECT_GE(
+      before.samples.at(R"(forge_ranges_reserved_total{namespace="default"})"),
+      1);
+  EXPECT_EQ(
+      before.samples.at(R"(forge_store_errors_total{namespace="default"})"), 0);
+  EXPECT_LT(before.samples.at(
+                R"(forge_broker_heartbeat_age_seconds{namespace="default"})"),
             std::chrono::duration<double>(shm::kHeartbeatStaleAfter).count());
   EXPECT_EQ(before.Count("forge_worker_pid"), std::size_t{kWorkers});
 
@@ -104,13 +121,16 @@ TEST_F(OpsProcessTest, MetricsParseAndMoveExactlyWithTheKeysServed) {
   EXPECT_TRUE(WaitUntil(
       [&] {
         const Exposition e = Scrape();
-        return e.samples.at("forge_keys_produced_total") ==
+        return e.samples.at(
+                   R"(forge_keys_produced_total{namespace="default"})") ==
                e.Sum("forge_keys_served_total") +
-                   e.samples.at("forge_ring_fill");
+                   e.samples.at(R"(forge_ring_fill{namespace="default"})");
       },
       kDeadline));
-  EXPECT_GE(after.samples.at("forge_key_space_used_ratio"),
-            after.samples.at("forge_keys_produced_total") / 3521614606208.0);
+  EXPECT_GE(
+      after.samples.at(R"(forge_key_space_used_ratio{namespace="default"})"),
+      after.samples.at(R"(forge_keys_produced_total{namespace="default"})") /
+          3521614606208.0);
 
   // Any worker answers for all: fresh connections land on either worker.
   std::set<double> pids;

@@ -33,8 +33,9 @@ TEST_F(OpsProcessTest, HealthzFollowsTheBrokerHeartbeatAndPid) {
                         shm::kHeartbeatStaleAfter + kDeadline));
   EXPECT_EQ(Get(port(), "/healthz").body.rfind(down, 0), 0u);
   const Exposition e = Scrape();
-  EXPECT_EQ(e.samples.at("forge_broker_up"), 0);
-  EXPECT_GE(e.samples.at("forge_broker_heartbeat_age_seconds"),
+  EXPECT_EQ(e.samples.at(R"(forge_broker_up{namespace="default"})"), 0);
+  EXPECT_GE(e.samples.at(
+                R"(forge_broker_heartbeat_age_seconds{namespace="default"})"),
             std::chrono::duration<double>(shm::kHeartbeatStaleAfter).count());
   broker()->Signal(SIGCONT);
   EXPECT_TRUE(WaitUntil([&] { return Get(port(), "/healthz").status == 200; },
@@ -46,7 +47,7 @@ TEST_F(OpsProcessTest, HealthzFollowsTheBrokerHeartbeatAndPid) {
   ASSERT_TRUE(WaitUntil([&] { return Get(port(), "/healthz").status == 503; },
                         kDeadline));
   EXPECT_EQ(Get(port(), "/healthz").body.rfind(down, 0), 0u);
-  EXPECT_EQ(Scrape().samples.at("forge_broker_up"), 0);
+  EXPECT_EQ(Scrape().samples.at(R"(forge_broker_up{namespace="default"})"), 0);
   EXPECT_EQ(Get(port(), "/get-key").status, 200)
       << "keys already in the ring are still served";
 

@@ -15,6 +15,7 @@
 #include "frontend/metrics.h"
 #include "shm/health.h"
 #include "shm/notify.h"
+#include "tests/frontend/fake_broker.h"
 #include "tests/support/broker_counters.h"
 #include "tests/support/process.h"
 
@@ -26,42 +27,8 @@ using forge::testing::WaitUntil;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-shm::Key KeyOf(int n) {
-  shm::Key k{};
-  std::snprintf(k.text, sizeof(k.text), "K%06d", n);
-  return k;
-}
-
-std::string Text(const shm::Key& k) { return std::string(k.text, 7); }
-
-// The test as the broker: owns the producer side and its health fields.
-struct FakeBroker {
-  explicit FakeBroker(const std::string& name, std::uint32_t key_length = 7)
-      : seg(shm::Segment::OpenProducer(name, Spec(key_length))) {
-    Beat(shm::BrokerState::kRunning);
-  }
-  static shm::SegmentSpec Spec(std::uint32_t key_length) {
-    shm::SegmentSpec s;
-    s.capacity = 1024;
-    s.key_length = key_length;
-    s.key_space = 3521614606208ULL;
-    s.store = "sqlite:/tmp/test.db";
-    return s;
-  }
-  void Beat(shm::BrokerState state, std::uint64_t age_ns = 0,
-            pid_t pid = ::getpid()) {
-    seg.broker().pid.store(pid);
-    seg.broker().state.store(static_cast<std::uint32_t>(state));
-    seg.broker().heartbeat_unix_ns.store(base::UnixNowNs() - age_ns);
-  }
-  void Push(int first, int n) {
-    std::vector<shm::Key> keys;
-    for (int i = 0; i < n; ++i) keys.push_back(KeyOf(first + i));
-    ASSERT_EQ(seg.ring().Push(keys.data(), keys.size()), keys.size());
-    shm::WakeConsumers(seg);
-  }
-  shm::Segment seg;
-};
+using testing::FakeBroker;
+using testing::Text;
 
 // The broker counters Observe() and /metrics are checked against.
 void StoreKnownCounters(shm::BrokerStats& b) {
@@ -350,80 +317,80 @@ TEST(SegmentBackendTest, MetricsOfAFixedSegmentAreByteForByte) {
   std::string want =
       R"(# HELP forge_segment_attached 1 when this worker has mapped the shared-memory segment.
 # TYPE forge_segment_attached gauge
-forge_segment_attached 1
+forge_segment_attached{namespace="default"} 1
 # HELP forge_broker_up 1 when the broker process is alive and its heartbeat is fresh.
 # TYPE forge_broker_up gauge
-forge_broker_up 1
+forge_broker_up{namespace="default"} 1
 # HELP forge_keys_served_total Keys handed out, per worker stats slot (all frontends on the segment).
 # TYPE forge_keys_served_total counter
-forge_keys_served_total{slot="0"} 2
-forge_keys_served_total{slot="10"} 50
-forge_keys_served_total{slot="11"} 0
+forge_keys_served_total{namespace="default",slot="0"} 2
+forge_keys_served_total{namespace="default",slot="10"} 50
+forge_keys_served_total{namespace="default",slot="11"} 0
 # HELP forge_unavailable_total Requests answered 503 because no key was available in time, per worker stats slot.
 # TYPE forge_unavailable_total counter
-forge_unavailable_total{slot="0"} 0
-forge_unavailable_total{slot="10"} 0
-forge_unavailable_total{slot="11"} 0
+forge_unavailable_total{namespace="default",slot="0"} 0
+forge_unavailable_total{namespace="default",slot="10"} 0
+forge_unavailable_total{namespace="default",slot="11"} 0
 # HELP forge_http_requests_total HTTP requests answered, per worker stats slot.
 # TYPE forge_http_requests_total counter
-forge_http_requests_total{slot="0"} 1
-forge_http_requests_total{slot="10"} 55
-forge_http_requests_total{slot="11"} 6
+forge_http_requests_total{namespace="default",slot="0"} 1
+forge_http_requests_total{namespace="default",slot="10"} 55
+forge_http_requests_total{namespace="default",slot="11"} 6
 # HELP forge_worker_pid Process id of the live worker holding the stats slot.
 # TYPE forge_worker_pid gauge
-forge_worker_pid{slot="0"} @PID@
+forge_worker_pid{namespace="default",slot="0"} @PID@
 # HELP forge_workers_alive Frontend worker processes holding a stats slot.
 # TYPE forge_workers_alive gauge
-forge_workers_alive 1
+forge_workers_alive{namespace="default"} 1
 # HELP forge_ring_capacity Ring slots.
 # TYPE forge_ring_capacity gauge
-forge_ring_capacity 1024
+forge_ring_capacity{namespace="default"} 1024
 # HELP forge_ring_fill Keys ready in the ring.
 # TYPE forge_ring_fill gauge
-forge_ring_fill 3
+forge_ring_fill{namespace="default"} 3
 # HELP forge_ring_low_water The broker refills the ring when its fill drops below this.
 # TYPE forge_ring_low_water gauge
-forge_ring_low_water 256
+forge_ring_low_water{namespace="default"} 256
 # HELP forge_ranges_reserved_total Ranges the broker reserved from the store.
 # TYPE forge_ranges_reserved_total counter
-forge_ranges_reserved_total 3
+forge_ranges_reserved_total{namespace="default"} 3
 # HELP forge_keys_produced_total Keys the broker pushed into the ring.
 # TYPE forge_keys_produced_total counter
-forge_keys_produced_total 500
+forge_keys_produced_total{namespace="default"} 500
 # HELP forge_refills_total Low-water refills the broker made.
 # TYPE forge_refills_total counter
-forge_refills_total 2
+forge_refills_total{namespace="default"} 2
 # HELP forge_store_errors_total Failed store operations (the broker retries with back-off).
 # TYPE forge_store_errors_total counter
-forge_store_errors_total 1
+forge_store_errors_total{namespace="default"} 1
 # HELP forge_keys_wasted_total Keys reserved but known never to be served (gaps, never reissued); 0 when unknown.
 # TYPE forge_keys_wasted_total counter
-forge_keys_wasted_total 7
+forge_keys_wasted_total{namespace="default"} 7
 # HELP forge_refill_latency_seconds Duration of the latest store round trip for a range.
 # TYPE forge_refill_latency_seconds gauge
-forge_refill_latency_seconds 0.0015
+forge_refill_latency_seconds{namespace="default"} 0.0015
 # HELP forge_broker_heartbeat_age_seconds Seconds since the broker's last heartbeat (absent if it never beat).
 # TYPE forge_broker_heartbeat_age_seconds gauge
-forge_broker_heartbeat_age_seconds 0
+forge_broker_heartbeat_age_seconds{namespace="default"} 0
 # HELP forge_broker_state 1 for the broker's current state, 0 for the others.
 # TYPE forge_broker_state gauge
-forge_broker_state{state="none"} 0
-forge_broker_state{state="starting"} 0
-forge_broker_state{state="running"} 1
-forge_broker_state{state="store-error"} 0
-forge_broker_state{state="exhausted"} 0
-forge_broker_state{state="stopped"} 0
+forge_broker_state{namespace="default",state="none"} 0
+forge_broker_state{namespace="default",state="starting"} 0
+forge_broker_state{namespace="default",state="running"} 1
+forge_broker_state{namespace="default",state="store-error"} 0
+forge_broker_state{namespace="default",state="exhausted"} 0
+forge_broker_state{namespace="default",state="stopped"} 0
 # HELP forge_key_space_size Keys the store's format allows (62^KEY_LENGTH).
 # TYPE forge_key_space_size gauge
-forge_key_space_size 3521614606208
+forge_key_space_size{namespace="default"} 3521614606208
 # HELP forge_key_space_used_ratio Share of the key space the store has handed out (0..1).
 # TYPE forge_key_space_used_ratio gauge
-forge_key_space_used_ratio 8.518819733174427e-10
+forge_key_space_used_ratio{namespace="default"} 8.518819733174427e-10
 )";
   for (std::size_t at; (at = want.find("@PID@")) != std::string::npos;) {
     want.replace(at, 5, std::to_string(::getpid()));
   }
-  EXPECT_EQ(FormatMetrics(backend.Observe()), want);
+  EXPECT_EQ(FormatMetrics({{"default", backend.Observe()}}), want);
 }
 
 TEST(SegmentBackendTest, TheFirstCountedRequestAttachesAndIsCounted) {

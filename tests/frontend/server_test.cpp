@@ -43,8 +43,8 @@ class ServerTest : public ::testing::Test {
   void Start(ServerOptions o = Small(), const Router* router = nullptr) {
     listener_ = BindListener("127.0.0.1", 0, 1024);
     o.listen_fd = listener_.fd;
-    server_ = std::make_unique<HttpServer>(
-        o, router != nullptr ? *router : router_, backend_);
+    server_ =
+        std::make_unique<HttpServer>(o, router != nullptr ? *router : router_);
     thread_ = std::thread([this] { served_ok_ = server_->Serve(); });
   }
   // Drains and returns how long Serve() took to return.

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/names.h"
 #include "frontend/fast_path.h"
 #include "frontend/handlers.h"
 #include "frontend/request_head.h"
@@ -141,9 +142,12 @@ void CheckFastPath(std::string_view input) {
   if (!req) return;
   const std::string head(input.substr(0, req->size));
   FUZZ_CHECK(req->size <= input.size(), head);
-  FUZZ_CHECK(head.starts_with("GET /get-key HTTP/1.1\r\n"), head);
+  FUZZ_CHECK(head.starts_with("GET /get-key HTTP/1.1\r\n") ||
+                 head.starts_with("GET /get-key?ns=" + std::string(req->ns) +
+                                  " HTTP/1.1\r\n"),
+             head);
   FUZZ_CHECK(head.ends_with("\r\n\r\n"), head);
-  FUZZ_CHECK(req->target == "/get-key", head);
+  FUZZ_CHECK(forge::base::IsNamespaceName(req->ns), head);
   FUZZ_CHECK(Within(req->authorization, input.substr(0, req->size)), head);
   FUZZ_CHECK(OneLine(req->authorization), head);
 }
@@ -208,8 +212,9 @@ void CheckTarget(std::string_view target, std::string_view authorization) {
     return true;
   }();
   static const Router open(backend, {kMaxBatch});
-  static const Router locked(backend, {kMaxBatch},
-                             {std::string(kToken), /*protect_all=*/true});
+  static const Router locked(
+      backend, {kMaxBatch},
+      {.token = std::string(kToken), .protect_all = true});
   (void)healthy;
   // As HttpServer::Route reads a target.
   const auto parts = forge::frontend::SplitTarget(target);
