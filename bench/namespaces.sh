@@ -98,7 +98,14 @@ start_stack one 1
 start_stack sixteen 16
 
 # 3. Memory, from the sizes of the segment files (what the broker made).
-seg_bytes() { du -cb /dev/shm/mini-forge.bench-$$-"$1" /dev/shm/mini-forge.bench-$$-"$1"@* 2>/dev/null | tail -1 | cut -f1; }
+seg_bytes() {
+  local f total=0
+  for f in /dev/shm/mini-forge.bench-$$-"$1" /dev/shm/mini-forge.bench-$$-"$1"@*; do
+    case $f in *.lock | *'@*') continue ;; esac
+    total=$((total + $(stat -c %s "$f")))
+  done
+  echo "$total"
+}
 MEM_ONE=$(seg_bytes one)
 MEM_SIXTEEN=$(seg_bytes sixteen)
 # 64 namespaces: the same default segment plus 63 at the size of n01's.
@@ -110,10 +117,14 @@ MEM_64=$((DEFAULT_SEG + 63 * N01))
 sleep 2 # let the start-up work (first ranges, attachments) settle
 one0=$(cpu_ns $(forge_pids one))
 six0=$(cpu_ns $(forge_pids sixteen))
+oneb0=$(cpu_ns "$FORGE_one_BROKER")
+sixb0=$(cpu_ns "$FORGE_sixteen_BROKER")
 t0=$(date +%s%N)
 sleep "$IDLE_SECS"
 one1=$(cpu_ns $(forge_pids one))
 six1=$(cpu_ns $(forge_pids sixteen))
+oneb1=$(cpu_ns "$FORGE_one_BROKER")
+sixb1=$(cpu_ns "$FORGE_sixteen_BROKER")
 secs=$(awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN { print ns / 1e9 }')
 IDLE_NOTE=$(load_note)
 
@@ -140,14 +151,15 @@ RPS_NOTE=$(load_note)
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 awk -v one=$((one1 - one0)) -v six=$((six1 - six0)) -v s="$secs" \
+  -v oneb=$((oneb1 - oneb0)) -v sixb=$((sixb1 - sixb0)) \
   -v idle_note="$IDLE_NOTE" -v def="$(median "${DEF[@]}")" \
   -v ns="$(median "${NS[@]}")" -v rps_note="$RPS_NOTE" \
   -v defs="${DEF[*]}" -v nss="${NS[*]}" -v conns="$CONNS" -v w="$WORKERS" \
   -v m1="$MEM_ONE" -v m16="$MEM_SIXTEEN" -v m64="$MEM_64" 'BEGIN {
   printf "== bench/namespaces.sh (WORKERS=%s, wrk -c%s) ==\n", w, conns
   printf "idle CPU over %.1f s (%s):\n", s, idle_note
-  printf "  1 namespace:   %.2f ms/s (%.3f%% of a core)\n", one / s / 1e6, one / s / 1e7
-  printf "  16 namespaces: %.2f ms/s (%.3f%% of a core)\n", six / s / 1e6, six / s / 1e7
+  printf "  1 namespace:   %.2f ms/s (%.3f%% of a core; broker %.2f, frontend %.2f)\n", one / s / 1e6, one / s / 1e7, oneb / s / 1e6, (one - oneb) / s / 1e6
+  printf "  16 namespaces: %.2f ms/s (%.3f%% of a core; broker %.2f, frontend %.2f)\n", six / s / 1e6, six / s / 1e7, sixb / s / 1e6, (six - sixb) / s / 1e6
   printf "  ratio 16/1:    %.2f  %s\n", six / one, (six / one <= 1.5 ? "ok (<= 1.5)" : "MISSED (> 1.5)")
   printf "GET /get-key requests/s, median of rounds (%s):\n", rps_note
   printf "  default:       %d   (%s)\n", def, defs

@@ -33,10 +33,6 @@ using std::chrono::nanoseconds;
 // enough to keep the encode buffer in L1/L2.
 constexpr std::uint64_t kBatchKeys = 1024;
 
-// How often the loop asks the segment whether its file was damaged
-// (Segment::Damage: two syscalls); a fault in between is seen at once.
-constexpr milliseconds kDamageCheckEvery{100};
-
 shm::BrokerState LoadState(const shm::BrokerStats& stats) {
   // relaxed: the state is a status word; nothing else is read through it.
   return static_cast<shm::BrokerState>(
@@ -278,7 +274,7 @@ void Broker::Finish() {
 bool Broker::SegmentDamaged() {
   const Clock::time_point now = Clock::now();
   if (!seg_.faulted() && now < next_damage_check_) return false;
-  next_damage_check_ = now + kDamageCheckEvery;
+  next_damage_check_ = now + options_.damage_check_every;
   const std::string why = seg_.Damage();
   if (why.empty()) return false;
   // Nothing more is written to the segment (it may be zero pages now);

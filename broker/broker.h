@@ -26,7 +26,8 @@
 //     still pushed, the heartbeat goes on, and the store is asked again
 //     only every exhausted_recheck (numbers other brokers return are
 //     handed out again; then the state goes back to kRunning).
-//   * Damaged segment: every kDamageCheckEvery (100 ms) and at once after a
+//   * Damaged segment: every damage_check_every (100 ms; 1 s for a
+//     namespace other than default, fleet.h) and at once after a
 //     SIGBUS fault (shm/bus_guard.h turns it into zero pages), Run asks
 //     Segment::Damage(); when the file was truncated, resized, deleted or
 //     replaced, it logs one ERROR line and returns 2 without touching the
@@ -98,6 +99,9 @@ struct BrokerOptions {
   std::chrono::milliseconds store_timeout{2000};
   // While store errors last, at most one log line per this interval.
   std::chrono::milliseconds store_log_every{60000};
+  // How often the loop asks the segment whether its file was damaged
+  // (Segment::Damage: two syscalls); a fault in between is seen at once.
+  std::chrono::milliseconds damage_check_every{100};
 
   static BrokerOptions FromConfig(const config::Config& cfg);
 };

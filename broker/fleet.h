@@ -24,6 +24,8 @@
 //     an error (ProducerLocked, exit 2) when it was asked for by name
 //     (NAMESPACES, or default when serving all); found by discovery it is
 //     skipped with one INFO line and tried again at each discovery.
+//   * A namespace other than default has its segment checked for damage
+//     once a second (kOtherDamageCheckEvery; a SIGBUS fault at once).
 //   * Idle, the fleet sleeps once for all namespaces (shm::WaitForLowWater
 //     over every segment that has something to push), so 16 namespaces
 //     cost the same wake-ups as one.
@@ -50,6 +52,8 @@
 namespace forge::broker {
 
 inline constexpr std::chrono::milliseconds kDiscoverEvery{1000};
+// Damage checks of a namespace other than default (default: 100 ms).
+inline constexpr std::chrono::milliseconds kOtherDamageCheckEvery{1000};
 
 class Fleet {
  public:
