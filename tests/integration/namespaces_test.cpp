@@ -184,6 +184,37 @@ TEST_P(NamespacesTest, ACleanStopReturnsEveryNamespacesNumbers) {
   EXPECT_EQ(Key("/get-key?ns=orders"), "00000000");
 }
 
+// Scoped tokens (AUTH_TOKENS_FILE) through the real frontend: a scoped
+// token reaches only its namespaces, AUTH_TOKEN every one, and a 404 does
+// not list the served namespaces once tokens are configured.
+TEST_P(NamespacesTest, ScopedTokensReachOnlyTheirNamespaces) {
+  WriteFile(stack_.dir() / "tokens", "invites-only-0123456789 invites\n");
+  ASSERT_TRUE(stack_.Up({{"AUTH_TOKENS_FILE", "tokens"},
+                         {"AUTH_TOKEN", "global-token-0123456789"}}))
+      << stack_.Logs();
+  const auto get = [&](const std::string& target, const std::string& token) {
+    std::string head = "GET " + target + " HTTP/1.1\r\nHost: x\r\n";
+    if (!token.empty()) head += "Authorization: Bearer " + token + "\r\n";
+    return RawRequest(stack_.port(), head + "Connection: close\r\n\r\n");
+  };
+  EXPECT_EQ(get("/get-key?ns=invites", "").status, 401);
+  EXPECT_EQ(get("/get-key?ns=invites", "wrong-token-0123456789").status, 401);
+  const HttpResponse scoped =
+      get("/get-key?ns=invites", "invites-only-0123456789");
+  EXPECT_EQ(scoped.status, 200) << scoped.body;
+  EXPECT_EQ(scoped.body.size(), 10u);
+  EXPECT_EQ(get("/get-key", "invites-only-0123456789").status, 403);
+  EXPECT_EQ(
+      get("/get-keys?ns=orders&count=2", "invites-only-0123456789").status,
+      403);
+  EXPECT_EQ(get("/get-key?ns=orders", "global-token-0123456789").status, 200);
+  EXPECT_EQ(get("/get-key", "global-token-0123456789").status, 200);
+  const HttpResponse unknown =
+      get("/get-key?ns=nosuch", "global-token-0123456789");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_THAT(unknown.body, ::testing::Not(HasSubstr("invites")));
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, NamespacesTest,
                          ::testing::Values(StoreKind::kSqlite,
                                            StoreKind::kPostgres));
