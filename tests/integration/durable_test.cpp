@@ -8,6 +8,9 @@
 // answer it reads the counter as committed then, which a broker that
 // pushed before committing would not have moved past the served numbers
 // yet (the counter read at the end has long moved past them).
+// The broker serves two namespaces (default and kSecond, another key
+// length, its own 16-slot ring); every check holds per namespace (issue
+// 13): a kill inside one namespace's reservation repeats nothing in either.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -48,6 +51,7 @@ struct StopAndJoin {
 class DurableTest : public FaultFixture {
  protected:
   void SetUp() override {
+    DeclareSecond(kCapacity);
     const unsigned seed = std::random_device{}();
     std::cout << "seed " << seed << "\n";
     rng_.seed(seed);
@@ -66,10 +70,12 @@ class DurableTest : public FaultFixture {
     return microseconds(std::uniform_int_distribution<int>(0, max_us)(rng_));
   }
 
-  // Attaches as a consumer; nullopt while no valid segment exists.
-  std::optional<shm::Segment> Consumer() const {
+  // Attaches to namespace `ns`'s segment as a consumer; nullopt while no
+  // valid segment exists.
+  std::optional<shm::Segment> Consumer(
+      std::string_view ns = base::kDefaultNamespace) const {
     try {
-      return shm::Segment::Attach(shm());
+      return shm::Segment::Attach(base::NamespaceSegmentName(shm(), ns));
     } catch (const shm::SegmentError&) {
       return std::nullopt;
     }
@@ -84,17 +90,28 @@ class DurableTest : public FaultFixture {
     return true;
   }
 
-  // The verdict over every key popped in the test.
+  // The verdict over every key popped in the test, per namespace (at
+  // least `min_keys` each).
   void ExpectDurableAndUnique(const std::vector<std::string>& keys,
                               std::size_t min_keys) {
-    const std::vector<std::uint64_t> numbers = Numbers(keys);
-    ASSERT_GE(numbers.size(), min_keys);
-    EXPECT_EQ(Repeats(numbers), std::vector<std::uint64_t>{});
-    const std::uint64_t counter = StoreCounter();
+    const KeysByNamespace split = ByNamespace(keys);
+    EXPECT_EQ(split.other, std::vector<std::string>{})
+        << "keys of no namespace";
+    ExpectDurableAndUniqueIn(split.first, kDefaultLength, "default", min_keys);
+    ExpectDurableAndUniqueIn(split.second, kSecondLength, kSecond, min_keys);
+  }
+  void ExpectDurableAndUniqueIn(const std::vector<std::string>& keys,
+                                int key_length, const std::string& ns,
+                                std::size_t min_keys) {
+    const std::vector<std::uint64_t> numbers = Numbers(keys, key_length);
+    ASSERT_GE(numbers.size(), min_keys) << ns;
+    EXPECT_EQ(Repeats(numbers), std::vector<std::uint64_t>{}) << ns;
+    const std::uint64_t counter = StoreCounter(ns);
     EXPECT_LT(numbers.back(), counter)
-        << "a popped number was not durably reserved";
-    std::cout << numbers.size() << " keys popped, store counter " << counter
-              << " (" << counter - numbers.size() << " numbers lost as gaps)\n";
+        << ns << ": a popped number was not durably reserved";
+    std::cout << ns << ": " << numbers.size() << " keys popped, store counter "
+              << counter << " (" << counter - numbers.size()
+              << " numbers lost as gaps)\n";
   }
 
   std::mt19937 rng_;
@@ -109,23 +126,28 @@ struct CheckedPops {
   std::string error;                 // why the popper could not run
 };
 
-// Pops `target` over HTTP until `stop`; after each 200 answer reads the
-// committed counter through the store's own code and records every key
-// whose number is not below it. The broker must have created the store.
+// Pops `target` (of namespace `ns`, sequential keys of `key_length`) over
+// HTTP until `stop`; after each 200 answer reads the namespace's committed
+// counter through the store's own code and records every key whose number
+// is not below it. The broker must have created the store and namespace.
 CheckedPops PopAndCheck(int port, const std::string& db_url,
+                        const std::string& ns, int key_length,
                         const std::string& target,
                         const std::atomic<bool>& stop) {
   CheckedPops out;
-  store::StoreFormat format;
-  format.order = config::KeyOrder::kSequential;
-  std::unique_ptr<store::RangeStore> store;
+  NamespaceStore opened;
   try {
-    store = store::OpenStore(db_url, format);
+    opened = OpenNamespaceStore(db_url, ns);
   } catch (const std::exception& e) {
     out.error = e.what();
     return out;
   }
-  const keys::KeyCodec codec(format.key_length, format.order, 0);
+  store::RangeStore* const store = opened.named.get();
+  if (store == nullptr) {
+    out.error = "the store has no namespace " + ns;
+    return out;
+  }
+  const keys::KeyCodec codec(key_length, config::KeyOrder::kSequential, 0);
   // acquire: pairs with StopAndJoin's release store.
   while (!stop.load(std::memory_order_acquire)) {
     const HttpResponse r = Get(port, target, milliseconds(5000));
@@ -159,16 +181,26 @@ TEST_F(DurableTest, KillsInsideReservationsNeverRepeatANumber) {
     if (i % 4 != 0) {
       ASSERT_TRUE(WaitBrokerRunning(broker)) << broker.Stderr();
       std::optional<shm::Segment> seg = Consumer();
+      std::optional<shm::Segment> second;
       ASSERT_TRUE(seg.has_value());
-      ASSERT_TRUE(
-          WaitUntil([&] { return seg->ring().Size() > 0; }, kFaultDeadline));
+      ASSERT_TRUE(WaitUntil(
+          [&] {
+            if (!second) second = Consumer(kSecond);
+            return seg->ring().Size() > 0 && second &&
+                   second->ring().Size() > 0;
+          },
+          kFaultDeadline));
+      // Both namespaces pop in turn, so the kill lands in either's work.
       const auto kill_at = Clock::now() + RandomDelay();
       std::size_t popped = 0;
-      while (Clock::now() < kill_at) popped += PopOne(*seg, &keys) ? 1 : 0;
+      while (Clock::now() < kill_at) {
+        popped += PopOne(*seg, &keys) ? 1 : 0;
+        popped += PopOne(*second, &keys) ? 1 : 0;
+      }
       broker.Kill();
       killed_while_popping += popped > 0 ? 1 : 0;
       // What the dead broker had pushed is still there to be served.
-      while (PopOne(*seg, &keys)) {
+      while (PopOne(*seg, &keys) || PopOne(*second, &keys)) {
       }
     } else {
       std::this_thread::sleep_for(RandomDelay());  // the fault injection
@@ -186,15 +218,21 @@ TEST_F(DurableTest, KillsInsideReservationsNeverRepeatANumber) {
 TEST_F(DurableTest, AConsumerPoppingThroughBrokerKillsNeverSeesANumberTwice) {
   std::atomic<bool> stop{false};
   std::vector<std::string> keys;
-  // The consumer drains the ring without pause, across every broker life.
+  // The consumer drains both namespaces' rings without pause, across
+  // every broker life.
   std::thread consumer([&] {
     std::optional<shm::Segment> seg;
+    std::optional<shm::Segment> second;
     // acquire: pairs with the release store below; nothing else rides on it.
     while (!stop.load(std::memory_order_acquire)) {
       if (!seg) seg = Consumer();
+      if (!second) second = Consumer(kSecond);
       if (seg) PopOne(*seg, &keys);
+      if (second) PopOne(*second, &keys);
     }
     while (seg && PopOne(*seg, &keys)) {
+    }
+    while (second && PopOne(*second, &keys)) {
     }
   });
   {
@@ -222,13 +260,22 @@ TEST_F(DurableTest,
   std::atomic<bool> stop{false};
   CheckedPops singles;
   CheckedPops batches;
-  // Two clients, the fast path and batches, popping across every life.
+  CheckedPops second;
+  // Three clients, the fast path and batches of default and the fast path
+  // of kSecond, popping across every life.
   std::thread poppers([&] {
     std::thread batch([&] {
-      batches = PopAndCheck(port(), DbUrl(), "/get-keys?count=4", stop);
+      batches = PopAndCheck(port(), DbUrl(), "default", kDefaultLength,
+                            "/get-keys?count=4", stop);
     });
-    singles = PopAndCheck(port(), DbUrl(), "/get-key", stop);
+    std::thread other([&] {
+      second = PopAndCheck(port(), DbUrl(), kSecond, kSecondLength,
+                           std::string("/get-key?ns=") + kSecond, stop);
+    });
+    singles = PopAndCheck(port(), DbUrl(), "default", kDefaultLength,
+                          "/get-key", stop);
     batch.join();
+    other.join();
   });
   std::size_t killed_while_serving = 0;
   {
@@ -253,7 +300,7 @@ TEST_F(DurableTest,
   }
   broker.Kill();
 
-  for (const CheckedPops* p : {&singles, &batches}) {
+  for (const CheckedPops* p : {&singles, &batches, &second}) {
     EXPECT_EQ(p->error, "");
     EXPECT_EQ(p->too_new, std::vector<std::string>{})
         << "served before the store committed it";
@@ -262,7 +309,8 @@ TEST_F(DurableTest,
   EXPECT_GE(killed_while_serving, static_cast<std::size_t>(kKills / 4));
   std::vector<std::string> keys = singles.keys;
   keys.insert(keys.end(), batches.keys.begin(), batches.keys.end());
-  std::cout << singles.answers + batches.answers
+  keys.insert(keys.end(), second.keys.begin(), second.keys.end());
+  std::cout << singles.answers + batches.answers + second.answers
             << " answers checked at pop time\n";
   ExpectDurableAndUnique(keys, kKills);
 }

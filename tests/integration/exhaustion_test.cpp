@@ -3,12 +3,17 @@
 // (a 256-slot ring fed by ranges of 100), exactly those 3,844 keys come
 // out, each once; then every request is a 503 saying the key space is
 // exhausted, forge-ctl says so, and nothing wraps — not later, not after
-// a broker restart.
+// a broker restart. Next to default the broker serves kTiny, a namespace
+// of KEY_LENGTH=1 (62 keys, issue 13): each namespace runs dry on its own —
+// default keeps serving while kTiny is used up, and kTiny serves all its
+// keys after default is used up.
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <algorithm>
+#include <functional>
 #include <iostream>
+#include <map>
 #include <numeric>
 #include <sstream>
 #include <string>
@@ -28,13 +33,35 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kKeyLength = 2;
 constexpr std::uint64_t kSpace = 62 * 62;
+constexpr const char* kTiny = "tiny";
+constexpr int kTinyLength = 1;
+constexpr std::uint64_t kTinySpace = 62;
 constexpr const char* kExhausted = "key space exhausted";
 // Longer than the broker's exhausted_recheck (1 s): it asks the store
 // again at least once while the test keeps asking for keys.
 constexpr milliseconds kKeepAsking{1500};
 
+// `target` asked of namespace `ns` ("" = default, no ns parameter).
+std::string InNamespace(const std::string& target, const std::string& ns) {
+  if (ns.empty()) return target;
+  const std::size_t q = target.find('?');
+  return q == std::string::npos ? target + "?ns=" + ns
+                                : target.substr(0, q + 1) + "ns=" + ns + "&" +
+                                      target.substr(q + 1);
+}
+
+// 0, 1, ..., n - 1: every number of a key space.
+std::vector<std::uint64_t> Space(std::uint64_t n) {
+  std::vector<std::uint64_t> all(n);
+  std::iota(all.begin(), all.end(), 0);
+  return all;
+}
+
 class ExhaustionTest : public FaultFixture {
  protected:
+  // kTiny has a 16-slot ring: its 62 keys take several refills.
+  void SetUp() override { Declare({{kTiny, kTinyLength, "sequential", 16}}); }
+
   Env SmallSpaceEnv() const {
     return {{"KEY_LENGTH", std::to_string(kKeyLength)},
             {"POOL_CAPACITY", "256"},
@@ -43,16 +70,16 @@ class ExhaustionTest : public FaultFixture {
             {"EMPTY_WAIT_MS", "100"}};
   }
 
-  // The i-th request of the drain: single keys and batches of many sizes,
-  // some larger than the ring.
-  static std::string Target(std::size_t i) {
+  // The i-th request of the drain (of namespace `ns`, "" = default):
+  // single keys and batches of many sizes, some larger than the ring.
+  static std::string Target(std::size_t i, const std::string& ns = "") {
     static const char* const kTargets[] = {"/get-key",
                                            "/get-keys?count=37",
                                            "/get-keys?count=100",
                                            "/get-keys?count=300",
                                            "/get-keys?count=1",
                                            "/get-keys?count=999"};
-    return kTargets[i % std::size(kTargets)];
+    return InNamespace(kTargets[i % std::size(kTargets)], ns);
   }
 
   // Lines of a 200 body.
@@ -104,13 +131,35 @@ class ExhaustionTest : public FaultFixture {
     return r;
   }
 
-  // Every request for a while: 503 exhausted, never a key.
-  void ExpectExhaustedFor(milliseconds span) {
+  // Every request for a while, in turn to each of `namespaces` ("" =
+  // default): 503 exhausted, never a key.
+  void ExpectExhaustedFor(milliseconds span,
+                          const std::vector<std::string>& namespaces = {""}) {
     const auto until = Clock::now() + span;
     for (std::size_t i = 0; Clock::now() < until; ++i) {
-      const HttpResponse r = Get(port(), Target(i));
-      ASSERT_TRUE(IsExhausted(r)) << "request " << i << " " << Target(i);
+      const std::string target =
+          Target(i / namespaces.size(), namespaces[i % namespaces.size()]);
+      const HttpResponse r = Get(port(), target);
+      ASSERT_TRUE(IsExhausted(r)) << "request " << i << " " << target;
     }
+  }
+
+  // Drains namespace `ns` ("" = default) until its first refusal, which
+  // must say exhausted; no request may fail any other way. Between two
+  // requests, `between` may ask something of another namespace.
+  std::vector<std::string> Drain(const std::string& ns,
+                                 const std::function<void()>& between = {}) {
+    std::vector<std::string> keys;
+    HttpResponse last;
+    for (std::size_t i = 0; i < 2 * kSpace; ++i) {
+      last = Ask(Target(i, ns));
+      if (last.status != 200) break;
+      AddKeys(last.body, &keys);
+      if (between) between();
+    }
+    EXPECT_TRUE(IsExhausted(last))
+        << "namespace '" << ns << "': " << keys.size() << " keys before it";
+    return keys;
   }
 };
 
@@ -119,20 +168,26 @@ TEST_F(ExhaustionTest, ExactlyEveryKeyOnceThenExhaustedForGood) {
   Process frontend = StartFrontend(SmallSpaceEnv());
   ASSERT_TRUE(WaitHealthy()) << frontend.Stderr() << broker.Stderr();
 
-  // Drain until the first refusal; no request may fail any other way.
+  // kTiny runs dry first, while default keeps serving between its
+  // requests and after it is used up.
   std::vector<std::string> keys;
-  HttpResponse last;
-  for (std::size_t i = 0; i < 2 * kSpace; ++i) {
-    last = Ask(Target(i));
-    if (last.status != 200) break;
-    AddKeys(last.body, &keys);
-  }
-  ASSERT_TRUE(IsExhausted(last)) << keys.size() << " keys before it";
+  std::size_t default_asks = 0;
+  const std::vector<std::string> tiny = Drain(kTiny, [&] {
+    const HttpResponse r = Ask(Target(default_asks++));
+    EXPECT_EQ(r.status, 200) << "default while tiny runs dry: " << r.body;
+    AddKeys(r.body, &keys);
+  });
+  EXPECT_EQ(Numbers(tiny, kTinyLength), Space(kTinySpace))
+      << tiny.size() << " keys of " << kTiny;
+  EXPECT_EQ(Get(port(), InNamespace("/healthz", kTiny)).status, 503);
+  EXPECT_EQ(Get(port(), "/healthz?ns=default").status, 200);
+
+  // Then default, until its first refusal.
+  const std::vector<std::string> rest = Drain("");
+  keys.insert(keys.end(), rest.begin(), rest.end());
 
   // Exactly the whole space, each number once: no gap, no repeat.
-  std::vector<std::uint64_t> expected(kSpace);
-  std::iota(expected.begin(), expected.end(), 0);
-  EXPECT_EQ(Numbers(keys, kKeyLength), expected)
+  EXPECT_EQ(Numbers(keys, kKeyLength), Space(kSpace))
       << keys.size() << " keys received";
 
   const json::Value stats = CtlStats();
@@ -143,8 +198,9 @@ TEST_F(ExhaustionTest, ExactlyEveryKeyOnceThenExhaustedForGood) {
   EXPECT_EQ(Text(stats, "key_space.exhaustion.state"), "used_up");
   EXPECT_EQ(Get(port(), "/healthz").status, 503);
 
-  // Nothing wraps while the broker rechecks the store...
-  ASSERT_NO_FATAL_FAILURE(ExpectExhaustedFor(kKeepAsking));
+  // Nothing wraps, in either namespace, while the broker rechecks the
+  // store...
+  ASSERT_NO_FATAL_FAILURE(ExpectExhaustedFor(kKeepAsking, {"", kTiny}));
   EXPECT_TRUE(broker.Running()) << "an exhausted broker keeps its heartbeat";
   // ...nor when a new broker starts on the used-up store.
   broker.Kill();
@@ -157,16 +213,18 @@ TEST_F(ExhaustionTest, ExactlyEveryKeyOnceThenExhaustedForGood) {
       },
       kFaultDeadline))
       << broker.Stderr();
-  ASSERT_NO_FATAL_FAILURE(ExpectExhaustedFor(kKeepAsking));
+  ASSERT_NO_FATAL_FAILURE(ExpectExhaustedFor(kKeepAsking, {"", kTiny}));
   broker.Signal(SIGTERM);
   EXPECT_EQ(broker.Wait(kFaultDeadline), 0) << broker.Stderr();
-  EXPECT_EQ(StoreCounter(kKeyLength), kSpace) << "the counter never wraps";
+  EXPECT_EQ(StoreCounter(), kSpace) << "the counter never wraps";
+  EXPECT_EQ(StoreCounter(kTiny), kTinySpace) << "the counter never wraps";
 }
 
 // Many keep-alive clients drain at once, so the ring runs dry again and
 // again while the broker still pushes its last numbers in hand.
 // "Exhausted" means no more keys will come: no request sent after the
-// first such answer may get a key.
+// first such answer (in the same namespace) may get a key. A few clients
+// drain kTiny at the same time.
 TEST_F(ExhaustionTest, ConcurrentDrainSaysExhaustedOnlyAfterTheLastKey) {
   // A 16-slot ring: the last range in hand needs many refills to get out.
   Env env = SmallSpaceEnv();
@@ -177,10 +235,14 @@ TEST_F(ExhaustionTest, ConcurrentDrainSaysExhaustedOnlyAfterTheLastKey) {
   ChaosLoadOptions o;
   o.port = port();
   o.connections = 32;
+  // Every eighth connection asks kTiny.
+  const auto ns_of = [](std::size_t conn) {
+    return conn % 8 == 7 ? std::string(kTiny) : std::string();
+  };
   // Batches larger than the ring empty it at every request.
-  o.target = [](std::size_t conn, std::size_t n) {
-    return (conn + n) % 2 == 0 ? std::string("/get-keys?count=999")
-                               : Target(conn + n);
+  o.target = [ns_of](std::size_t conn, std::size_t n) {
+    return (conn + n) % 2 == 0 ? InNamespace("/get-keys?count=999", ns_of(conn))
+                               : Target(conn + n, ns_of(conn));
   };
   // Each client stops at "exhausted"; a 503 because the tiny ring ran dry
   // (demand above supply) is only a reason to ask again.
@@ -190,23 +252,30 @@ TEST_F(ExhaustionTest, ConcurrentDrainSaysExhaustedOnlyAfterTheLastKey) {
   o.timeline = true;
   const ChaosLoadResult r = RunChaosLoad(o);
   ASSERT_EQ(r.Status(200) + r.Status(503), r.completed) << r.Summary();
-  Clock::time_point first_refusal = Clock::time_point::max();
+  std::map<std::string, Clock::time_point> first_refusal;  // by namespace
   std::size_t refusals = 0;
   for (const AnsweredRequest& a : r.answers) {
     if (!a.final) continue;
-    first_refusal = std::min(first_refusal, a.answered);
+    const auto [it, fresh] =
+        first_refusal.emplace(ns_of(a.connection), a.answered);
+    it->second = std::min(it->second, a.answered);
     ++refusals;
   }
   ASSERT_EQ(refusals, o.connections) << r.Summary();
-  std::size_t late_keys = 0;
+  std::map<std::string, std::size_t> late_keys;
   for (const AnsweredRequest& a : r.answers) {
-    if (a.status == 200 && a.sent > first_refusal) late_keys += a.keys;
+    const std::string ns = ns_of(a.connection);
+    if (a.status == 200 && a.sent > first_refusal[ns]) late_keys[ns] += a.keys;
   }
-  EXPECT_EQ(late_keys, 0u) << "keys came after a client was told the key "
-                              "space is exhausted";
-  std::vector<std::uint64_t> expected(kSpace);
-  std::iota(expected.begin(), expected.end(), 0);
-  EXPECT_EQ(Numbers(r.keys, kKeyLength), expected) << r.Summary();
+  EXPECT_EQ(late_keys, (std::map<std::string, std::size_t>{}))
+      << "keys came after a client was told the key space is exhausted";
+  std::vector<std::string> tiny;
+  std::vector<std::string> keys;
+  for (const std::string& k : r.keys) {
+    (k.size() == kTinyLength ? tiny : keys).push_back(k);
+  }
+  EXPECT_EQ(Numbers(keys, kKeyLength), Space(kSpace)) << r.Summary();
+  EXPECT_EQ(Numbers(tiny, kTinyLength), Space(kTinySpace)) << r.Summary();
 }
 
 // The broker is paused (SIGSTOP: descheduled, swapped out, in a debugger)
@@ -237,6 +306,16 @@ TEST_F(ExhaustionTest, APausedBrokerNeverMakesExhaustedComeEarly) {
   // The resumed broker still has nothing more to give.
   ASSERT_NO_FATAL_FAILURE(ExpectExhaustedFor(milliseconds(300)));
   EXPECT_EQ(ProducedTotal(), kSpace);
+
+  // Default used up does not touch kTiny: it is healthy and serves every
+  // one of its keys, then runs dry too.
+  EXPECT_EQ(Get(port(), "/healthz").status, 503);
+  EXPECT_TRUE(WaitUntil(
+      [&] { return Get(port(), InNamespace("/healthz", kTiny)).status == 200; },
+      kFaultDeadline));
+  const std::vector<std::string> tiny = Drain(kTiny);
+  EXPECT_EQ(Numbers(tiny, kTinyLength), Space(kTinySpace));
+  EXPECT_EQ(ProducedTotal(kTiny), kTinySpace);
 }
 
 }  // namespace

@@ -4,11 +4,15 @@
 
 #include "keys/key_codec.h"
 #include "shm/segment.h"
-#include "store/range_store.h"
 
 namespace forge::testing {
-std::optional<shm::BrokerState> FaultFixture::BrokerStateNow() const {
-  const auto seg = View();
+void FaultFixture::DeclareSecond(std::uint64_t pool_capacity) const {
+  Declare({{kSecond, kSecondLength, "sequential", pool_capacity}});
+}
+
+std::optional<shm::BrokerState> FaultFixture::BrokerStateNow(
+    std::string_view ns) const {
+  const auto seg = View(ns);
   if (!seg) return std::nullopt;
   // relaxed: an informational snapshot.
   return static_cast<shm::BrokerState>(
@@ -31,17 +35,45 @@ std::uint64_t FaultFixture::ServedTotal() const {
   return total;
 }
 
-std::uint64_t FaultFixture::ProducedTotal() const {
-  const auto seg = View();
+std::uint64_t FaultFixture::ProducedTotal(std::string_view ns) const {
+  const auto seg = View(ns);
   // relaxed: read after the broker went quiet.
   return seg ? seg->broker().keys_produced.load(std::memory_order_relaxed) : 0;
 }
 
-std::uint64_t FaultFixture::StoreCounter(int key_length) const {
-  store::StoreFormat wanted;
-  wanted.key_length = key_length;
-  wanted.order = config::KeyOrder::kSequential;
-  return store::OpenStore(DbUrl(), wanted)->Next();
+NamespaceStore OpenNamespaceStore(const std::string& db_url,
+                                  const std::string& ns) {
+  store::StoreFormat stored;
+  stored.key_length = 0;  // whatever format the store holds
+  NamespaceStore out;
+  out.root = store::OpenStore(db_url, stored);
+  out.named = out.root->OpenNamespace(ns, nullptr);  // opened, never made
+  return out;
+}
+
+std::uint64_t StoreCounterOf(const std::string& db_url, const std::string& ns) {
+  const NamespaceStore store = OpenNamespaceStore(db_url, ns);
+  if (store.named == nullptr) {
+    ADD_FAILURE() << "the store has no namespace " << ns;
+    return 0;
+  }
+  return store.named->Next();
+}
+
+std::uint64_t FaultFixture::StoreCounter(const std::string& ns) const {
+  return StoreCounterOf(DbUrl(), ns);
+}
+
+KeysByNamespace FaultFixture::ByNamespace(
+    const std::vector<std::string>& keys) {
+  KeysByNamespace split;
+  for (const std::string& k : keys) {
+    (k.size() == kDefaultLength  ? split.first
+     : k.size() == kSecondLength ? split.second
+                                 : split.other)
+        .push_back(k);
+  }
+  return split;
 }
 
 std::vector<std::uint64_t> FaultFixture::Numbers(

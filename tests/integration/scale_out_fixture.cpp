@@ -4,15 +4,12 @@
 #include <utility>
 
 #include "shm/layout.h"
-#include "store/range_store.h"
+#include "tests/integration/fault_fixture.h"
 
 namespace forge::scale_out {
 
-std::uint64_t SharedStore::Counter() const {
-  store::StoreFormat format;
-  format.key_length = kKeyLength;
-  format.order = config::KeyOrder::kSequential;
-  return store::OpenStore(DbUrl(), format)->Next();
+std::uint64_t SharedStore::Counter(const std::string& ns) const {
+  return testing::StoreCounterOf(DbUrl(), ns);
 }
 
 // One worker (2-core CI); enough threads for every keep-alive connection of
@@ -21,27 +18,44 @@ std::uint64_t SharedStore::Counter() const {
 Instance::Instance(const InstanceOptions& options, int port)
     : Stack({{"RANGE_SIZE", std::to_string(options.range_size)},
              {"POOL_CAPACITY", std::to_string(options.pool_capacity)},
+             {"NS_POOL_CAPACITY", std::to_string(options.pool_capacity)},
              {"KEY_LENGTH", std::to_string(kKeyLength)},
              {"KEY_ORDER", "sequential"},
              {"WORKERS", "1"},
              {"HTTP_THREADS", "16"},
              {"EMPTY_WAIT_MS", "5000"}},
             StackOptions::SharedStore(options.db_url, port)),
-      pool_capacity_(options.pool_capacity) {}
+      pool_capacity_(options.pool_capacity) {
+  Declare({{kSecond, kSecondLength, "sequential"}});
+}
 
-const shm::BrokerStats* Instance::Stats() {
-  if (!segment_) {
-    segment_ = View();
-    if (!segment_) return nullptr;  // not created yet, or mid-creation
+const shm::ReadOnlySegment* Instance::Segment(const std::string& ns) {
+  auto it = segments_.find(ns);
+  if (it == segments_.end()) {
+    std::optional<shm::ReadOnlySegment> seg = View(ns);
+    if (!seg) return nullptr;  // not created yet, or mid-creation
+    it = segments_.emplace(ns, std::move(*seg)).first;
   }
-  return &std::as_const(*segment_).broker();
+  return &it->second;
+}
+
+const shm::BrokerStats* Instance::Stats(const std::string& ns) {
+  const shm::ReadOnlySegment* seg = Segment(ns);
+  return seg != nullptr ? &seg->broker() : nullptr;
 }
 
 bool Instance::BrokerIdle() {
-  const shm::BrokerStats* stats = Stats();
-  return stats != nullptr && broker() && stats->pid.load() == broker()->pid() &&
-         stats->producer_sleeping.load() == 1 &&
-         std::as_const(*segment_).ring().Size() == pool_capacity_;
+  for (const std::string& ns :
+       {std::string(base::kDefaultNamespace), std::string(kSecond)}) {
+    const shm::ReadOnlySegment* seg = Segment(ns);
+    if (seg == nullptr || !broker() ||
+        seg->broker().pid.load() != broker()->pid() ||
+        seg->broker().producer_sleeping.load() != 1 ||
+        seg->ring().Size() != pool_capacity_) {
+      return false;
+    }
+  }
+  return true;
 }
 
 std::vector<int> DistinctFreePorts(std::size_t n) {
@@ -57,6 +71,7 @@ std::vector<std::uint64_t> ServedNumbers(const testing::LoadResult& r,
   for (const std::string& body : r.bodies_200) {
     std::istringstream lines(body);
     for (std::string key; std::getline(lines, key);) {
+      if (key.size() != static_cast<std::size_t>(codec.length())) continue;
       if (const auto n = codec.Decode(key)) {
         numbers.push_back(*n);
       } else {

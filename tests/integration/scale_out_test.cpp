@@ -1,5 +1,6 @@
 // Many brokers, one store (issue 5): four real broker + frontend pairs on
-// one SQLite file or one PostgreSQL database, hammered at once over HTTP;
+// one SQLite file or one PostgreSQL database, hammered at once over HTTP,
+// half the requests in namespace kSecond (issue 13: 0 duplicates in each);
 // and brokers whose key format disagrees with the store's.
 #include <gtest/gtest.h>
 
@@ -25,15 +26,39 @@ using testing::RunLoad;
 constexpr std::size_t kInstances = 4;
 constexpr std::size_t kBatch = 5;  // keys per /get-keys request
 
-// Every tenth request takes a small batch, the rest one key each.
+// Odd requests ask namespace kSecond, even ones default; in each, one
+// request in five takes a small batch, the rest one key each.
+bool InSecond(std::size_t i) { return i % 2 == 1; }
 std::string Target(std::size_t i) {
-  return i % 10 == 0 ? "/get-keys?count=" + std::to_string(kBatch)
-                     : std::string("/get-key");
+  const std::string ns = std::string("ns=") + kSecond;
+  if (i % 10 < 2) {
+    return "/get-keys?" + (InSecond(i) ? ns + "&" : "") +
+           "count=" + std::to_string(kBatch);
+  }
+  return InSecond(i) ? "/get-key?" + ns : std::string("/get-key");
 }
-// Keys in the answers to `requests` requests made with Target.
-constexpr std::size_t KeysFor(std::size_t requests) {
-  const std::size_t batches = (requests + 9) / 10;
-  return batches * kBatch + (requests - batches);
+// Keys of one namespace in the answers to `requests` requests made with
+// Target.
+std::size_t KeysFor(std::size_t requests, bool second) {
+  std::size_t keys = 0;
+  for (std::size_t i = 0; i < requests; ++i) {
+    if (InSecond(i) == second) keys += i % 10 < 2 ? kBatch : 1;
+  }
+  return keys;
+}
+
+// One namespace of the test: its name and codec, and whether Target's
+// requests for it are the odd ones.
+struct Space {
+  std::string name;
+  keys::KeyCodec codec;
+  bool second;
+};
+const std::vector<Space>& Spaces() {
+  static const std::vector<Space> spaces = {
+      {"default", {kKeyLength, config::KeyOrder::kSequential, 0}, false},
+      {kSecond, {kSecondLength, config::KeyOrder::kSequential, 0}, true}};
+  return spaces;
 }
 
 // One RunLoad per instance, all at the same time.
@@ -75,9 +100,10 @@ class ScaleOutTest
  protected:
   StoreKind kind() const { return std::get<0>(GetParam()); }
   std::uint64_t range_size() const { return std::get<1>(GetParam()); }
-  // Per instance. RANGE_SIZE=1 makes every key a store transaction: fewer
-  // keys, still thousands of reservations, and the suite stays fast.
-  std::size_t requests() const { return range_size() == 1 ? 700 : 5000; }
+  // Per instance (both namespaces). RANGE_SIZE=1 makes every key a store
+  // transaction: fewer keys, still thousands of reservations, and the
+  // suite stays fast.
+  std::size_t requests() const { return range_size() == 1 ? 560 : 4000; }
 
   // RANGE_SIZE=1: a tiny ring, so every key is its own store transaction
   // and the brokers fight over the counter thousands of times.
@@ -95,6 +121,65 @@ class ScaleOutTest
     for (auto& in : instances_) ASSERT_TRUE(in->WaitHealthy()) << Logs();
   }
 
+  // The checks of one namespace, on the settled brokers: its ranges tile
+  // [0, counter), no number served twice, none past the counter.
+  void ExpectTiled(const Space& space, const std::vector<LoadResult>& loads) {
+    const keys::KeyCodec& codec = space.codec;
+    const std::size_t keys_each = KeysFor(requests(), space.second);
+    std::vector<std::vector<std::uint64_t>> served;
+    std::vector<std::string> malformed;
+    for (const LoadResult& r : loads) {
+      served.push_back(ServedNumbers(r, codec, &malformed));
+      EXPECT_EQ(served.back().size(), keys_each) << r.Summary();
+    }
+    EXPECT_TRUE(malformed.empty()) << "e.g. '" << malformed.front() << "'";
+    const std::uint64_t counter = store_.Counter(space.name);
+
+    // The store's ranges tile [0, counter) without overlap: every range a
+    // broker got is whole (fresh store, nothing returned), so the counter
+    // moved by exactly RANGE_SIZE per reservation.
+    std::uint64_t reservations = 0;
+    for (auto& in : instances_) {
+      reservations += in->Stats(space.name)->ranges_reserved.load();
+    }
+    EXPECT_EQ(counter, reservations * range_size());
+
+    // No number served twice, by one instance or by two; none past the
+    // counter (it was reserved before it was served).
+    std::map<std::uint64_t, std::size_t> owner;
+    std::size_t repeats = 0, beyond = 0;
+    for (std::size_t i = 0; i < served.size(); ++i) {
+      for (std::uint64_t n : served[i]) {
+        const auto [it, fresh] = owner.emplace(n, i);
+        if (!fresh && ++repeats <= 5) {
+          ADD_FAILURE() << "number " << n << " (key " << codec.Encode(n)
+                        << ") served by instance " << it->second << " and "
+                        << i;
+        }
+        beyond += n >= counter ? 1 : 0;
+      }
+    }
+    EXPECT_EQ(repeats, 0u);
+    EXPECT_EQ(beyond, 0u) << "numbers at or past the store counter " << counter;
+    EXPECT_EQ(owner.size(), kInstances * keys_each);
+    EXPECT_TRUE(Interleaved(served)) << "the brokers took turns, not ranges";
+
+    if (range_size() == 1) {
+      EXPECT_GE(reservations, kInstances * keys_each)
+          << "every key was its own store transaction";
+    } else {
+      // Each 1000-aligned block of numbers came from one broker's range,
+      // so exactly one instance served from it.
+      std::map<std::uint64_t, std::set<std::size_t>> block_owners;
+      for (const auto& [n, i] : owner) block_owners[n / range_size()].insert(i);
+      for (const auto& [block, owners] : block_owners) {
+        EXPECT_EQ(owners.size(), 1u) << "block " << block << " served by "
+                                     << owners.size() << " instances";
+      }
+      EXPECT_GE(block_owners.size(), kInstances);
+    }
+  }
+
   std::string Logs() const {
     std::string logs;
     for (const auto& in : instances_) logs += in->Logs();
@@ -108,20 +193,12 @@ class ScaleOutTest
 TEST_P(ScaleOutTest, FourInstancesOnOneStoreNeverServeTheSameNumber) {
   ASSERT_NO_FATAL_FAILURE(StartAll());
   const std::vector<LoadResult> loads = HammerAll(instances_, requests());
-  const std::size_t keys_each = KeysFor(requests());
-
-  const keys::KeyCodec codec(kKeyLength, config::KeyOrder::kSequential, 0);
-  std::vector<std::vector<std::uint64_t>> served;
-  std::vector<std::string> malformed;
   for (const LoadResult& r : loads) {
     EXPECT_FALSE(r.timed_out) << r.Summary();
     EXPECT_EQ(r.Status(200), requests()) << r.Summary();
-    served.push_back(ServedNumbers(r, codec, &malformed));
-    EXPECT_EQ(served.back().size(), keys_each) << r.Summary();
   }
-  EXPECT_TRUE(malformed.empty()) << "e.g. '" << malformed.front() << "'";
 
-  // Settle: every broker asleep, so the counter and the statistics agree.
+  // Settle: every broker asleep, so the counters and the statistics agree.
   ASSERT_TRUE(testing::WaitUntil(
       [&] {
         return std::all_of(instances_.begin(), instances_.end(),
@@ -129,49 +206,21 @@ TEST_P(ScaleOutTest, FourInstancesOnOneStoreNeverServeTheSameNumber) {
       },
       kDeadline))
       << Logs();
-  const std::uint64_t counter = store_.Counter();
-
-  // The store's ranges tile [0, counter) without overlap: every range a
-  // broker got is whole (fresh store, nothing returned), so the counter
-  // moved by exactly RANGE_SIZE per reservation.
-  std::uint64_t reservations = 0;
-  for (auto& in : instances_)
-    reservations += in->Stats()->ranges_reserved.load();
-  EXPECT_EQ(counter, reservations * range_size());
-
-  // No number served twice, by one instance or by two; none past the
-  // counter (it was reserved before it was served).
-  std::map<std::uint64_t, std::size_t> owner;
-  std::size_t repeats = 0, beyond = 0;
-  for (std::size_t i = 0; i < served.size(); ++i) {
-    for (std::uint64_t n : served[i]) {
-      const auto [it, fresh] = owner.emplace(n, i);
-      if (!fresh && ++repeats <= 5) {
-        ADD_FAILURE() << "number " << n << " (key " << codec.Encode(n)
-                      << ") served by instance " << it->second << " and " << i;
-      }
-      beyond += n >= counter ? 1 : 0;
+  std::size_t keys = 0;
+  for (const Space& space : Spaces()) {
+    SCOPED_TRACE("namespace " + space.name);
+    keys += KeysFor(requests(), space.second);
+    ExpectTiled(space, loads);
+  }
+  std::size_t lines = 0;
+  for (const LoadResult& r : loads) {
+    for (const std::string& body : r.bodies_200) {
+      lines +=
+          static_cast<std::size_t>(std::count(body.begin(), body.end(), '\n')) +
+          (!body.empty() && body.back() != '\n' ? 1 : 0);
     }
   }
-  EXPECT_EQ(repeats, 0u);
-  EXPECT_EQ(beyond, 0u) << "numbers at or past the store counter " << counter;
-  EXPECT_EQ(owner.size(), kInstances * keys_each);
-  EXPECT_TRUE(Interleaved(served)) << "the brokers took turns, not ranges";
-
-  if (range_size() == 1) {
-    EXPECT_GE(reservations, kInstances * keys_each)
-        << "every key was its own store transaction";
-  } else {
-    // Each 1000-aligned block of numbers came from one broker's range, so
-    // exactly one instance served from it.
-    std::map<std::uint64_t, std::set<std::size_t>> block_owners;
-    for (const auto& [n, i] : owner) block_owners[n / range_size()].insert(i);
-    for (const auto& [block, owners] : block_owners) {
-      EXPECT_EQ(owners.size(), 1u) << "block " << block << " served by "
-                                   << owners.size() << " instances";
-    }
-    EXPECT_GE(block_owners.size(), kInstances);
-  }
+  EXPECT_EQ(lines, kInstances * keys) << "keys of no namespace";
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 
 #include "base/process.h"
 #include "shm/layout.h"
+#include "shm/namespaces.h"
 #include "tests/support/http_client.h"
 
 namespace forge::testing {
@@ -46,6 +49,20 @@ Stack::Stack(Env env, StackOptions options)
 std::string Stack::DbUrl() const {
   if (!options_.db_url.empty()) return options_.db_url;
   return pg_ ? pg_->url() : "sqlite:" + (dir_ / options_.sqlite_file);
+}
+
+void Stack::Declare(const std::vector<TestNamespace>& namespaces) const {
+  const std::string path = dir_ / "config/config.yml";
+  std::filesystem::create_directories(dir_ / "config");
+  std::ofstream yml(path, std::ios::trunc);
+  yml << "namespaces:\n";
+  for (const TestNamespace& ns : namespaces) {
+    yml << "  " << ns.name << ": { key_length: " << ns.key_length
+        << ", key_order: " << ns.key_order;
+    if (ns.pool_capacity != 0) yml << ", pool_capacity: " << ns.pool_capacity;
+    yml << " }\n";
+  }
+  if (!yml.flush()) throw std::runtime_error("cannot write " + path);
 }
 
 Env Stack::MakeEnv(const Env& extra) const {
@@ -91,9 +108,10 @@ bool Stack::WaitHealthy(milliseconds timeout) const {
                    timeout);
 }
 
-std::optional<shm::ReadOnlySegment> Stack::View() const {
+std::optional<shm::ReadOnlySegment> Stack::View(std::string_view ns) const {
   try {
-    return shm::ReadOnlySegment::Attach(shm_.str());
+    return shm::ReadOnlySegment::Attach(
+        base::NamespaceSegmentName(shm_.str(), ns));
   } catch (const shm::SegmentError&) {
     return std::nullopt;  // missing, or caught mid-creation
   }
@@ -101,15 +119,20 @@ std::optional<shm::ReadOnlySegment> Stack::View() const {
 
 bool Stack::WaitBrokerRunning(const Process& broker,
                               milliseconds timeout) const {
+  const auto running = [&](std::string_view ns) {
+    const auto seg = View(ns);
+    // relaxed: a snapshot polled until it holds.
+    return seg &&
+           seg->broker().pid.load(std::memory_order_relaxed) == broker.pid() &&
+           seg->broker().state.load(std::memory_order_relaxed) ==
+               static_cast<std::uint32_t>(shm::BrokerState::kRunning);
+  };
   return WaitUntil(
       [&] {
-        const auto seg = View();
-        // relaxed: a snapshot polled until it holds.
-        return seg &&
-               seg->broker().pid.load(std::memory_order_relaxed) ==
-                   broker.pid() &&
-               seg->broker().state.load(std::memory_order_relaxed) ==
-                   static_cast<std::uint32_t>(shm::BrokerState::kRunning);
+        // Default first: it exists before any other once the broker runs.
+        if (!running(base::kDefaultNamespace)) return false;
+        const std::vector<std::string> served = shm::ServedNamespaces(shm());
+        return std::all_of(served.begin(), served.end(), running);
       },
       timeout);
 }

@@ -17,6 +17,10 @@
 //     directory and the PostgreSQL server they use.
 //   * Segment reads attach read-only afresh each time, so they never hold
 //     on to a segment a broker has replaced.
+//   * Namespaces (issue 13): Declare() writes config/config.yml in dir()
+//     (where every program starts, so the loader finds it) with a
+//     `namespaces:` map; call it before starting the programs. Segment
+//     reads take a namespace ("default": SHM_NAME's own segment).
 //   * Not thread-safe: one test thread drives a Stack.
 #pragma once
 
@@ -24,11 +28,14 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "base/names.h"
 #include "shm/segment.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/process.h"
@@ -56,6 +63,15 @@ struct StackOptions {
   static StackOptions SharedStore(std::string db_url, int port);
 };
 
+// A namespace a test declares (config.yml `namespaces:`); sequential keys
+// by default, so a key decodes to the number it was made from.
+struct TestNamespace {
+  std::string name;
+  int key_length = 7;
+  std::string key_order = "sequential";
+  std::uint64_t pool_capacity = 0;  // 0: NS_POOL_CAPACITY
+};
+
 class Stack {
  public:
   // `env` goes on top of the stack's own variables for every program.
@@ -72,6 +88,10 @@ class Stack {
   const PostgresServer& postgres() const { return pg_.value(); }
   // The PostgreSQL server's log ("" for SQLite), for failure messages.
   std::string StoreLog() const { return pg_ ? pg_->Log() : ""; }
+
+  // Declares `namespaces` for every program started from now on
+  // (replacing what an earlier call declared).
+  void Declare(const std::vector<TestNamespace>& namespaces) const;
 
   Env MakeEnv(const Env& extra = {}) const;
   Process Start(const std::string& program, const Env& extra = {}) const;
@@ -94,12 +114,15 @@ class Stack {
   std::string Logs() const;
 
   [[nodiscard]] bool WaitHealthy(milliseconds timeout = kStackDeadline) const;
-  // The segment names `broker` as its live producer in state running.
+  // Every segment of the stack (each served namespace's) names `broker`
+  // as its live producer in state running.
   [[nodiscard]] bool WaitBrokerRunning(
       const Process& broker, milliseconds timeout = kStackDeadline) const;
 
-  // A read-only view of the segment; nullopt while there is none.
-  std::optional<shm::ReadOnlySegment> View() const;
+  // A read-only view of namespace `ns`'s segment; nullopt while there is
+  // none.
+  std::optional<shm::ReadOnlySegment> View(
+      std::string_view ns = base::kDefaultNamespace) const;
   // Live worker pids of the frontend whose master is `master` (sorted).
   std::vector<pid_t> WorkerPids(pid_t master) const;
   [[nodiscard]] bool WaitWorkers(pid_t master, std::size_t n,
