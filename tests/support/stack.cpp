@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 
 #include "base/process.h"
 #include "shm/layout.h"
@@ -52,9 +52,7 @@ std::string Stack::DbUrl() const {
 }
 
 void Stack::Declare(const std::vector<TestNamespace>& namespaces) const {
-  const std::string path = dir_ / "config/config.yml";
-  std::filesystem::create_directories(dir_ / "config");
-  std::ofstream yml(path, std::ios::trunc);
+  std::ostringstream yml;
   yml << "namespaces:\n";
   for (const TestNamespace& ns : namespaces) {
     yml << "  " << ns.name << ": { key_length: " << ns.key_length
@@ -62,7 +60,8 @@ void Stack::Declare(const std::vector<TestNamespace>& namespaces) const {
     if (ns.pool_capacity != 0) yml << ", pool_capacity: " << ns.pool_capacity;
     yml << " }\n";
   }
-  if (!yml.flush()) throw std::runtime_error("cannot write " + path);
+  std::filesystem::create_directories(dir_ / "config");
+  WriteFile(dir_ / "config/config.yml", yml.str());
 }
 
 Env Stack::MakeEnv(const Env& extra) const {
