@@ -18,10 +18,10 @@
 //   * Segment reads attach read-only afresh each time, so they never hold
 //     on to a segment a broker has replaced.
 //   * Namespaces (issue 13): Declare() writes config/config.yml in dir()
-//     (where every program starts, so the loader finds it) with a
-//     `namespaces:` map (read unless the env sets CONFIG_PATH); call it
-//     before starting the programs. Segment
-//     reads take a namespace ("default": SHM_NAME's own segment).
+//     (where every program starts, so the loader finds it unless the env
+//     sets CONFIG_PATH) with a `namespaces:` map; call it before starting
+//     the programs. Segment reads take a namespace ("default": SHM_NAME's
+//     own segment).
 //   * Not thread-safe: one test thread drives a Stack.
 #pragma once
 
