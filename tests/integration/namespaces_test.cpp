@@ -28,11 +28,8 @@ namespace {
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kYml =
-    "namespaces:\n"
-    "  invites: { key_length: 10, key_order: scrambled }\n"
-    "  orders:  { key_length: 8, key_order: sequential, pool_capacity: 256 "
-    "}\n";
+const std::vector<TestNamespace> kDeclared = {{"invites", 10, "scrambled"},
+                                              {"orders", 8, "sequential", 256}};
 
 std::vector<std::string> Lines(const std::string& body) {
   std::vector<std::string> out;
@@ -44,9 +41,8 @@ std::vector<std::string> Lines(const std::string& body) {
 class NamespacesTest : public ::testing::TestWithParam<StoreKind> {
  protected:
   NamespacesTest()
-      : stack_({{"CONFIG_PATH", "ns.yml"}, {"WORKERS", "2"}},
-               StackOptions::OwnStore(GetParam())) {
-    WriteFile(stack_.dir().path() + "/ns.yml", kYml);
+      : stack_({{"WORKERS", "2"}}, StackOptions::OwnStore(GetParam())) {
+    stack_.Declare(kDeclared);
   }
 
   std::string Key(const std::string& target) const {
@@ -101,8 +97,7 @@ TEST_P(NamespacesTest, DeclaredNamespacesAreServedWithTheirOwnFormat) {
 TEST_P(NamespacesTest, ADeclarationThatDisagreesWithTheStoreStopsTheBroker) {
   ASSERT_TRUE(stack_.Up()) << stack_.Logs();
   stack_.broker().reset();  // SIGTERM, waited for
-  WriteFile(stack_.dir().path() + "/ns.yml",
-            "namespaces:\n  invites: { key_length: 9 }\n");
+  stack_.Declare({{"invites", 9, "scrambled"}});
   Process broker = stack_.StartBroker();
   EXPECT_EQ(broker.Wait(kStackDeadline), 2) << broker.Stderr();
   const std::string err = broker.Stderr();
