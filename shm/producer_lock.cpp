@@ -13,6 +13,7 @@
 #include <string>
 #include <utility>
 
+#include "base/process.h"
 #include "shm/segment.h"
 
 namespace forge::shm {
@@ -87,20 +88,25 @@ int FcntlRetrying(int fd, int cmd, struct flock* fl) {
   return rc;
 }
 
-// The holder writes its pid right after flock(); a peer may look in between,
-// so an empty file is re-read a few times before giving up (pid 0).
+// The holder writes its pid right after flock(); a peer may look in
+// between and find the file empty, or still holding the pid of an earlier
+// holder (now dead). So the file is re-read a few times until it names a
+// live process; after that the last pid read is the answer (a holder in
+// another pid namespace looks dead from here), or 0 for none.
 int ReadHolderPid(int fd) {
+  int last = 0;
   for (int attempt = 0; attempt < 50; ++attempt) {
     char buf[32] = {};
     const ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
     if (n > 0) {
       const long pid = std::strtol(buf, nullptr, 10);
-      if (pid > 0) return static_cast<int>(pid);
+      if (pid > 0) last = static_cast<int>(pid);
+      if (pid > 0 && base::ProcessAlive(static_cast<pid_t>(pid))) return last;
     }
     const timespec pause{0, 1'000'000};  // 1 ms
     ::nanosleep(&pause, nullptr);
   }
-  return 0;
+  return last;
 }
 
 void WritePid(int fd, const std::string& path) {

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@ namespace forge::shm {
 namespace {
 
 using forge::testing::ShmName;
+using forge::testing::WriteFile;
 using testing::Child;
 using ::testing::HasSubstr;
 using testing::MakeKey;
@@ -299,6 +301,43 @@ TEST_F(SegmentTest, LockNamesHolderAndDiesWithIt) {
   Segment seg = Segment::OpenProducer(name(), Spec(64));
   EXPECT_TRUE(seg.is_producer());
   EXPECT_THAT(seg.open_note(), HasSubstr("re-attached"));
+}
+
+// The window between a holder's flock and the pid it writes: a peer that
+// looks then finds the pid of an earlier holder, now dead, and must not
+// name it. Here the holder takes the flock by hand and writes its pid
+// 20 ms later; the peer reads on until the file names a live process.
+TEST_F(SegmentTest, LockNamesTheLiveHolderNotAnEarlierDeadOne) {
+  Child earlier([] { return 0; });
+  ASSERT_EQ(earlier.Wait(std::chrono::seconds(10)), 0);  // reaped: dead pid
+  WriteFile(Segment::LockPath(name()), std::to_string(earlier.pid()) + "\n");
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  Child holder([&] {
+    const int fd = ::open(Segment::LockPath(name()).c_str(), O_RDWR);
+    if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0) return 1;
+    const char c = 'r';
+    if (::write(ready[1], &c, 1) != 1) return 2;
+    const timespec pause{0, 20'000'000};  // the peer looks meanwhile
+    ::nanosleep(&pause, nullptr);
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::pwrite(fd, pid.data(), pid.size(), 0) !=
+        static_cast<ssize_t>(pid.size())) {
+      return 3;
+    }
+    for (;;) ::pause();  // until SIGKILL
+  });
+  ::close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1) << "child failed to take the lock";
+  ::close(ready[0]);
+  try {
+    Segment::OpenProducer(name(), Spec(64));
+    FAIL() << "second producer got in while the first lives";
+  } catch (const ProducerLocked& e) {
+    EXPECT_EQ(e.holder_pid(), holder.pid()) << e.what();
+  }
+  holder.Kill();
 }
 
 bool MappedReadOnly(const std::string& path) {
