@@ -19,8 +19,9 @@
 # Knobs (environment): WORKERS=2, ROUNDS=3, DURATION=5, CONNS=64,
 # IDLE_SECS=10, SKIP_BUILD=1 (use the existing build-release).
 # Not a test: it asserts nothing and exits 0 whatever the numbers are; it
-# fails only when something could not be run. Figures taken while the load
-# average exceeds the core count are marked as such.
+# fails only when something could not be run. Each part waits (up to 60 s)
+# for the load average to fall below the core count and prints the load it
+# started at; a figure started above it is marked as not a result.
 set -euo pipefail
 source "$(dirname "$0")/lib/prologue.sh"
 
@@ -72,6 +73,16 @@ cpu_ns() {
   echo "$total"
 }
 
+# quiet: waits up to 60 s for the 1-minute load average to fall below the
+# core count (the start-up of the stacks raises it), then notes the load.
+quiet() {
+  for _ in $(seq 60); do
+    awk -v n="$(nproc)" '{ exit !($1 < n) }' /proc/loadavg && break
+    sleep 1
+  done
+  load_note
+}
+
 load_note() {
   awk -v n="$(nproc)" '{ printf "load %s%s", $1, ($1 > n ? " (above the core count: not a result)" : "") }' /proc/loadavg
 }
@@ -114,7 +125,7 @@ DEFAULT_SEG=$(stat -c %s "/dev/shm/mini-forge.bench-$$-one")
 MEM_64=$((DEFAULT_SEG + 63 * N01))
 
 # 1. Idle CPU, both stacks over the same window.
-sleep 2 # let the start-up work (first ranges, attachments) settle
+IDLE_NOTE=$(quiet)
 one0=$(cpu_ns $(forge_pids one))
 six0=$(cpu_ns $(forge_pids sixteen))
 oneb0=$(cpu_ns "$FORGE_one_BROKER")
@@ -126,7 +137,6 @@ six1=$(cpu_ns $(forge_pids sixteen))
 oneb1=$(cpu_ns "$FORGE_one_BROKER")
 sixb1=$(cpu_ns "$FORGE_sixteen_BROKER")
 secs=$(awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN { print ns / 1e9 }')
-IDLE_NOTE=$(load_note)
 
 # 2. Request cost: default vs a non-default namespace, interleaved.
 port=$FORGE_sixteen_PORT
@@ -137,6 +147,7 @@ rps() {
     awk '/^WRK / { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
                    printf "%d\n", v["requests"] / (v["duration_us"] / 1e6) }'
 }
+RPS_NOTE=$(quiet)
 DEF=() NS=()
 for round in $(seq 1 "$ROUNDS"); do
   if [ $((round % 2)) = 1 ]; then
@@ -147,7 +158,6 @@ for round in $(seq 1 "$ROUNDS"); do
     DEF+=("$(rps "http://127.0.0.1:$port/get-key")")
   fi
 done
-RPS_NOTE=$(load_note)
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 awk -v one=$((one1 - one0)) -v six=$((six1 - six0)) -v s="$secs" \
