@@ -39,24 +39,7 @@ source "$ROOT/bench/lib/servers.sh"
 source "$ROOT/bench/lib/measure.sh"
 source "$ROOT/bench/lib/report.sh"
 
-if [ -z "${SKIP_BUILD:-}" ]; then
-  scripts/install-deps.sh bench
-  echo "bench: building Release into build-release" >&2
-  BUILD_DIR=build-release BUILD_TYPE=Release scripts/build.sh \
-    -DFORGE_BUILD_TESTS=OFF >/dev/null
-fi
-for tool in wrk nginx gnuplot curl ss; do
-  command -v "$tool" >/dev/null || {
-    echo "bench: $tool not found; run scripts/install-deps.sh bench" >&2
-    exit 1
-  }
-done
-
-WORK=$(mktemp -d /tmp/forge-bench.XXXXXX)
-# On failure the logs stay for a look; segments are removed either way.
-trap 'rc=$?; stop_all; rm -f /dev/shm/mini-forge.bench-$$-*
-  if [ $rc = 0 ]; then rm -rf "$WORK"; else echo "bench: logs in $WORK" >&2; fi' EXIT
-trap 'exit 130' INT TERM
+setup_bench wrk nginx gnuplot curl ss
 trap 'echo "bench: failed at ${BASH_SOURCE[0]}:$LINENO: $BASH_COMMAND" >&2' ERR
 ROWS=$WORK/rows.tsv
 : >"$ROWS"

@@ -36,23 +36,7 @@ LUA=$ROOT/bench/wrk_report.lua
 
 source "$ROOT/bench/lib/servers.sh"
 
-if [ -z "${SKIP_BUILD:-}" ]; then
-  scripts/install-deps.sh bench
-  echo "bench: building Release into build-release" >&2
-  BUILD_DIR=build-release BUILD_TYPE=Release scripts/build.sh \
-    -DFORGE_BUILD_TESTS=OFF >/dev/null
-fi
-for tool in wrk curl ss; do
-  command -v "$tool" >/dev/null || {
-    echo "bench: $tool not found; run scripts/install-deps.sh bench" >&2
-    exit 1
-  }
-done
-
-WORK=$(mktemp -d /tmp/forge-bench.XXXXXX)
-trap 'rc=$?; stop_all; rm -f /dev/shm/mini-forge.bench-$$-*
-  if [ $rc = 0 ]; then rm -rf "$WORK"; else echo "bench: logs in $WORK" >&2; fi' EXIT
-trap 'exit 130' INT TERM
+setup_bench wrk curl ss
 
 # namespaces_yml N: a config.yml declaring n01..nN (7 characters).
 namespaces_yml() {

@@ -134,3 +134,28 @@ stop_pid() {
 stop_all() {
   while [ ${#STARTED[@]} -gt 0 ]; do stop_pid "${STARTED[-1]}"; done
 }
+
+# setup_bench TOOL...: builds Release into build-release (unless
+# SKIP_BUILD), requires each TOOL on PATH, makes WORK (a fresh directory)
+# and the traps: on exit every started process is stopped and the bench
+# segments removed; WORK is removed on success and kept (and named) on
+# failure.
+setup_bench() {
+  local tool
+  if [ -z "${SKIP_BUILD:-}" ]; then
+    scripts/install-deps.sh bench
+    echo "bench: building Release into build-release" >&2
+    BUILD_DIR=build-release BUILD_TYPE=Release scripts/build.sh \
+      -DFORGE_BUILD_TESTS=OFF >/dev/null
+  fi
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || {
+      echo "bench: $tool not found; run scripts/install-deps.sh bench" >&2
+      exit 1
+    }
+  done
+  WORK=$(mktemp -d /tmp/forge-bench.XXXXXX)
+  trap 'rc=$?; stop_all; rm -f /dev/shm/mini-forge.bench-$$-*
+    if [ $rc = 0 ]; then rm -rf "$WORK"; else echo "bench: logs in $WORK" >&2; fi' EXIT
+  trap 'exit 130' INT TERM
+}

@@ -32,6 +32,23 @@ class NotifyTest : public ::testing::Test {
       ASSERT_EQ(seg_.ring().Push(&k, 1), 1u);
     }
   }
+  // A consumer process that pops 9 of 16 keys from segment `name`, waking
+  // the producer, once the producer sleeps on it (exit 0; else 1 or 2).
+  static Child PopBelowLowWaterOnceAsleep(const std::string& name) {
+    return Child([name] {
+      Segment seg = Segment::Attach(name);
+      if (!WaitUntil([&] { return seg.broker().producer_sleeping == 1; },
+                     seconds(20))) {
+        return 1;
+      }
+      Key k;
+      for (int i = 0; i < 9; ++i) {
+        if (!seg.ring().TryPop(&k)) return 2;
+        MaybeWakeProducer(seg);
+      }
+      return 0;
+    });
+  }
   void Pop(std::size_t n) {
     Key k;
     for (std::size_t i = 0; i < n; ++i) ASSERT_TRUE(seg_.ring().TryPop(&k));
@@ -122,19 +139,7 @@ TEST_F(NotifyTest, MaybeWakeProducerStaysQuietAboveLowWater) {
 // The child consumer pops below low water only once the parent sleeps.
 TEST_F(NotifyTest, WaitForLowWaterIsWokenByAConsumerInAnotherProcess) {
   Fill(16);
-  Child consumer([this] {
-    Segment seg = Segment::Attach(name_.str());
-    if (!WaitUntil([&] { return seg.broker().producer_sleeping == 1; },
-                   seconds(20))) {
-      return 1;
-    }
-    Key k;
-    for (int i = 0; i < 9; ++i) {
-      if (!seg.ring().TryPop(&k)) return 2;
-      MaybeWakeProducer(seg);
-    }
-    return 0;
-  });
+  Child consumer = PopBelowLowWaterOnceAsleep(name_.str());
   const auto start = steady_clock::now();
   WaitForLowWater(seg_, seconds(30));
   EXPECT_LT(steady_clock::now() - start, seconds(10));
@@ -153,19 +158,7 @@ TEST_F(NotifyTest, WaitForLowWaterOfManySegmentsWakesOnAnyOfThem) {
     const Key k = MakeKey(100 + i);
     ASSERT_EQ(other.ring().Push(&k, 1), 1u);
   }
-  Child consumer([&] {
-    Segment seg = Segment::Attach(other_name.str());
-    if (!WaitUntil([&] { return seg.broker().producer_sleeping == 1; },
-                   seconds(20))) {
-      return 1;
-    }
-    Key k;
-    for (int i = 0; i < 9; ++i) {
-      if (!seg.ring().TryPop(&k)) return 2;
-      MaybeWakeProducer(seg);
-    }
-    return 0;
-  });
+  Child consumer = PopBelowLowWaterOnceAsleep(other_name.str());
   Segment* const both[] = {&seg_, &other};
   const auto start = steady_clock::now();
   WaitForLowWater(std::span<Segment* const>(both), seconds(30));

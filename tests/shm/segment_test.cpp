@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 
@@ -259,6 +260,27 @@ TEST_F(SegmentTest, SymlinkedLockFileIsRefused) {
               HasSubstr("symbolic link"));
 }
 
+// A child that runs `take` (true: it now holds what it took), tells the
+// parent through a pipe, runs `then` and waits for SIGKILL. Returns once
+// the child holds it (a failure fails the test).
+Child StartHolder(const std::function<bool()>& take,
+                  const std::function<void()>& then) {
+  int ready[2];
+  EXPECT_EQ(::pipe(ready), 0);
+  Child holder([&] {
+    if (!take()) return 1;
+    const char c = 'r';
+    if (::write(ready[1], &c, 1) != 1) return 2;
+    then();
+    for (;;) ::pause();  // until SIGKILL
+  });
+  ::close(ready[1]);
+  char c = 0;
+  EXPECT_EQ(::read(ready[0], &c, 1), 1) << "the child took nothing";
+  ::close(ready[0]);
+  return holder;
+}
+
 // flock belongs to the open file description: a second OpenProducer in the
 // same process conflicts just like one in another process.
 TEST_F(SegmentTest, SecondProducerInSameProcessIsLockedOut) {
@@ -278,18 +300,12 @@ TEST_F(SegmentTest, SecondProducerInSameProcessIsLockedOut) {
 // Another process holds the lock: refused with its pid; once the holder is
 // SIGKILLed the kernel drops the lock and a new producer gets in.
 TEST_F(SegmentTest, LockNamesHolderAndDiesWithIt) {
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  Child holder([&] {
-    Segment seg = Segment::OpenProducer(name(), Spec(64));
-    const char c = 'r';
-    if (::write(ready[1], &c, 1) != 1) return 1;
-    for (;;) ::pause();  // until SIGKILL
-  });
-  ::close(ready[1]);
-  char c = 0;
-  ASSERT_EQ(::read(ready[0], &c, 1), 1) << "child failed to take the lock";
-  ::close(ready[0]);
+  Child holder = StartHolder(
+      [&] {
+        new Segment(Segment::OpenProducer(name(), Spec(64)));  // held on
+        return true;
+      },
+      [] {});
   try {
     Segment::OpenProducer(name(), Spec(64));
     FAIL() << "second producer got in while the first lives";
@@ -311,26 +327,18 @@ TEST_F(SegmentTest, LockNamesTheLiveHolderNotAnEarlierDeadOne) {
   Child earlier([] { return 0; });
   ASSERT_EQ(earlier.Wait(std::chrono::seconds(10)), 0);  // reaped: dead pid
   WriteFile(Segment::LockPath(name()), std::to_string(earlier.pid()) + "\n");
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  Child holder([&] {
-    const int fd = ::open(Segment::LockPath(name()).c_str(), O_RDWR);
-    if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0) return 1;
-    const char c = 'r';
-    if (::write(ready[1], &c, 1) != 1) return 2;
-    const timespec pause{0, 20'000'000};  // the peer looks meanwhile
-    ::nanosleep(&pause, nullptr);
-    const std::string pid = std::to_string(::getpid()) + "\n";
-    if (::pwrite(fd, pid.data(), pid.size(), 0) !=
-        static_cast<ssize_t>(pid.size())) {
-      return 3;
-    }
-    for (;;) ::pause();  // until SIGKILL
-  });
-  ::close(ready[1]);
-  char c = 0;
-  ASSERT_EQ(::read(ready[0], &c, 1), 1) << "child failed to take the lock";
-  ::close(ready[0]);
+  int fd = -1;
+  Child holder = StartHolder(
+      [&] {
+        fd = ::open(Segment::LockPath(name()).c_str(), O_RDWR);
+        return fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+      },
+      [&] {
+        const timespec pause{0, 20'000'000};  // the peer looks meanwhile
+        ::nanosleep(&pause, nullptr);
+        const std::string pid = std::to_string(::getpid()) + "\n";
+        (void)!::pwrite(fd, pid.data(), pid.size(), 0);
+      });
   try {
     Segment::OpenProducer(name(), Spec(64));
     FAIL() << "second producer got in while the first lives";
