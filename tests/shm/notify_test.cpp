@@ -32,6 +32,16 @@ class NotifyTest : public ::testing::Test {
       ASSERT_EQ(seg_.ring().Push(&k, 1), 1u);
     }
   }
+  // Another producer segment like seg_ (low water 8), its 16 slots full.
+  static Segment FullSecondSegment(const ShmName& name) {
+    Segment other = Segment::OpenProducer(name.str(), Spec());
+    other.broker().low_water.store(8);
+    for (std::size_t i = 0; i < 16; ++i) {
+      const Key k = MakeKey(100 + i);
+      EXPECT_EQ(other.ring().Push(&k, 1), 1u);
+    }
+    return other;
+  }
   // A consumer process that pops 9 of 16 keys from segment `name`, waking
   // the producer, once the producer sleeps on it (exit 0; else 1 or 2).
   static Child PopBelowLowWaterOnceAsleep(const std::string& name) {
@@ -152,12 +162,7 @@ TEST_F(NotifyTest, WaitForLowWaterIsWokenByAConsumerInAnotherProcess) {
 TEST_F(NotifyTest, WaitForLowWaterOfManySegmentsWakesOnAnyOfThem) {
   Fill(16);
   ShmName other_name;
-  Segment other = Segment::OpenProducer(other_name.str(), Spec());
-  other.broker().low_water.store(8);
-  for (std::size_t i = 0; i < 16; ++i) {
-    const Key k = MakeKey(100 + i);
-    ASSERT_EQ(other.ring().Push(&k, 1), 1u);
-  }
+  Segment other = FullSecondSegment(other_name);
   Child consumer = PopBelowLowWaterOnceAsleep(other_name.str());
   Segment* const both[] = {&seg_, &other};
   const auto start = steady_clock::now();
@@ -173,12 +178,7 @@ TEST_F(NotifyTest, WaitForLowWaterOfManySegmentsWakesOnAnyOfThem) {
 TEST_F(NotifyTest, WaitForLowWaterOfManySegmentsSleepsUntilMaxSleep) {
   Fill(16);
   ShmName other_name;
-  Segment other = Segment::OpenProducer(other_name.str(), Spec());
-  other.broker().low_water.store(8);
-  for (std::size_t i = 0; i < 16; ++i) {
-    const Key k = MakeKey(100 + i);
-    ASSERT_EQ(other.ring().Push(&k, 1), 1u);
-  }
+  Segment other = FullSecondSegment(other_name);
   Segment* const both[] = {&seg_, &other};
   const auto start = steady_clock::now();
   WaitForLowWater(std::span<Segment* const>(both), milliseconds(60));
