@@ -83,18 +83,38 @@ bool Fleet::Wanted(const std::string& name) const {
          std::find(list.begin(), list.end(), name) != list.end();
 }
 
-void Fleet::Start() {
+bool Fleet::Start(const std::atomic<bool>& stop, Signals* signals) {
   // A declared namespace exists (or the format mismatch is fatal) before
-  // any segment is made: the store is the source of truth.
-  for (const config::NamespaceDecl& decl : cfg_.namespaces) {
+  // any segment is made: the store is the source of truth. Transient
+  // errors (a busy or unreachable store) are retried with back-off.
+  StoreTrouble trouble("cannot create the declared namespaces yet",
+                       options_.store_log_every);
+  milliseconds backoff = options_.backoff_min;
+  for (std::size_t i = 0; i < cfg_.namespaces.size();) {
+    // relaxed: a stop flag set by a signal handler; it carries no data.
+    if (stop.load(std::memory_order_relaxed)) return false;
+    const config::NamespaceDecl& decl = cfg_.namespaces[i];
     const store::StoreFormat wanted = FormatOf(decl);
-    if (root_.OpenNamespace(decl.name, &wanted) == nullptr) {
-      throw store::StoreError(
-          "namespace " + decl.name + ": the store did not create it", false);
+    try {
+      if (root_.OpenNamespace(decl.name, &wanted) == nullptr) {
+        throw store::StoreError(
+            "namespace " + decl.name + ": the store did not create it", false);
+      }
+      ++i;
+      backoff = options_.backoff_min;
+    } catch (const store::StoreError& e) {
+      if (!e.transient()) throw;
+      const auto line = trouble.Failed(
+          StoreTrouble::Clock::now(), e.what(),
+          "retrying in " + std::to_string(backoff.count()) + " ms");
+      if (line) log::Warn(*line);
+      (void)SleepInterruptibly(signals, backoff);
+      backoff = std::min(backoff * 2, options_.backoff_max);
     }
   }
   Discover(/*at_start=*/true);
   next_discover_ = Clock::now() + kDiscoverEvery;
+  return true;
 }
 
 void Fleet::Discover(bool at_start) {
@@ -175,8 +195,12 @@ void Fleet::TakeUp(const std::string& name, bool strict) {
                 "); skipped, tried again every second");
     }
   } catch (const Error& e) {
-    // StoreError, SegmentError: one line, then quiet until it works.
-    if (strict) throw;
+    // StoreError, SegmentError: one line, then quiet until it works. A
+    // transient store error is never fatal: the next discovery retries.
+    const auto* store_error = dynamic_cast<const store::StoreError*>(&e);
+    if (strict && (store_error == nullptr || !store_error->transient())) {
+      throw;
+    }
     if (skipped_.insert(name).second) {
       log::Warn(Prefix(name) + "not served: " + e.what() +
                 "; tried again every second");

@@ -45,6 +45,7 @@
 
 #include "base/signals.h"
 #include "broker/broker.h"
+#include "broker/store_trouble.h"
 #include "config/config.h"
 #include "shm/segment.h"
 #include "store/range_store.h"
@@ -65,9 +66,11 @@ class Fleet {
   Fleet(const Fleet&) = delete;
   Fleet& operator=(const Fleet&) = delete;
 
-  // Creates the declared namespaces and opens the first segments. Throws
-  // StoreError, SegmentError, ProducerLocked (see the contract).
-  void Start();
+  // Creates the declared namespaces (retrying transient store errors with
+  // back-off until `stop`: then false) and opens the first segments.
+  // Throws a non-transient StoreError, SegmentError, ProducerLocked (see
+  // the contract).
+  [[nodiscard]] bool Start(const std::atomic<bool>& stop, Signals* signals);
 
   // Runs every namespace until `stop` (0) or a fatal error (2); see the
   // contract and Broker::Run.

@@ -84,7 +84,7 @@ int RunBroker(const Config& cfg, forge::Signals& signals) {
   log::Info("store opened: " + store->Describe());
   Fleet fleet(cfg, options, *store);
   running = &fleet;
-  fleet.Start();
+  if (!fleet.Start(stop, &signals)) return 0;  // stopped while retrying
   const int code = fleet.Run(stop, &signals);
   running = nullptr;
   return code;

@@ -6,6 +6,7 @@
 // without a restart; NAMESPACES splits the namespaces of one SHM_NAME
 // between brokers; a clean stop returns every namespace's unpublished
 // numbers.
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -208,6 +209,39 @@ TEST_P(NamespacesTest, ScopedTokensReachOnlyTheirNamespaces) {
       get("/get-key?ns=nosuch", "global-token-0123456789");
   EXPECT_EQ(unknown.status, 404);
   EXPECT_THAT(unknown.body, ::testing::Not(HasSubstr("invites")));
+}
+
+// A busy store while the broker creates a declared namespace is a wait,
+// not an exit: the creation is retried until the store answers.
+TEST(NamespacesBusyStoreTest, DeclaredNamespaceIsCreatedOnceTheStoreFreesUp) {
+  Stack stack({{"STORE_TIMEOUT_MS", "200"}, {"WORKERS", "1"}});
+  ASSERT_TRUE(stack.Up()) << stack.Logs();  // the store exists now
+  stack.broker().reset();
+  stack.Declare({{"later", 8, "sequential"}});
+  {
+    SQLite::Database db(stack.dir() / "forge.db", SQLite::OPEN_READWRITE);
+    SQLite::Transaction hold(db, SQLite::TransactionBehavior::IMMEDIATE);
+    Process& broker = stack.HoldBroker();
+    // The broker meets the lock (at least one 200 ms call gives up) and
+    // keeps retrying instead of exiting.
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          return broker.Stderr().find("cannot create the declared") !=
+                 std::string::npos;
+        },
+        kStackDeadline))
+        << broker.Stderr();
+    EXPECT_TRUE(broker.Running());
+  }  // the lock goes
+  HttpResponse r;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        r = Get(stack.port(), "/get-key?ns=later");
+        return r.status == 200;
+      },
+      kStackDeadline))
+      << r.status << r.body << stack.Logs();
+  EXPECT_EQ(r.body, "00000000");
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, NamespacesTest,
