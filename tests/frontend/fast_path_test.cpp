@@ -66,9 +66,11 @@ TEST(ParseFastRequest, ReadsConnectionCloseAndAuthorization) {
 }
 
 TEST(ParseFastRequest, TakesOneValidNsAndLeavesEveryOtherQueryToHttplib) {
-  const auto parse = [](std::string_view target) {
-    return ParseFastRequest("GET " + std::string(target) +
-                            " HTTP/1.1\r\nHost: x\r\n\r\n");
+  // The request is kept: a FastRequest's views point into it.
+  std::string request;
+  const auto parse = [&request](std::string_view target) {
+    request = "GET " + std::string(target) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    return ParseFastRequest(request);
   };
   const std::string invites_request =
       "GET /get-key?ns=invites HTTP/1.1\r\nHost: x\r\n\r\n";
