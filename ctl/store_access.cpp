@@ -1,6 +1,7 @@
 // ctl/store_access.cpp — see store_access.h.
 #include "ctl/store_access.h"
 
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <system_error>
@@ -59,7 +60,9 @@ std::unique_ptr<store::RangeStore> OpenExistingStore(
   }
   store::StoreFormat stored;
   stored.key_length = 0;  // take the store's format
-  return store::OpenStore(cfg.db_url, stored);
+  store::StoreLimits limits;
+  limits.timeout = std::chrono::milliseconds(cfg.store_timeout_ms);
+  return store::OpenStore(cfg.db_url, stored, limits);
 }
 
 void CheckNamespaceName(const std::string& ns) {

@@ -1,5 +1,6 @@
 // forge-ctl namespace create|list|show and decode/encode --ns against a
 // real store (SQLite and PostgreSQL) that a real forge-broker created.
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -64,6 +65,20 @@ class NamespaceCtlTest : public CtlTest,
     EXPECT_EQ(r.out, "");
   }
 };
+
+// forge-ctl's store calls wait at most STORE_TIMEOUT_MS, as the broker's
+// do: a store locked by someone else is a one-line failure naming it.
+TEST_F(CtlTest, NamespaceCreateGivesUpAfterStoreTimeoutMs) {
+  Process broker = StartBroker();
+  broker.Signal(SIGTERM);
+  ASSERT_EQ(broker.Wait(kCtlDeadline), 0) << broker.Stderr();
+  SQLite::Database db(DbPath(), SQLite::OPEN_READWRITE);
+  SQLite::Transaction hold(db, SQLite::TransactionBehavior::IMMEDIATE);
+  const RunResult r = Ctl({"namespace", "create", "held", "--key-length", "8"},
+                          {{"STORE_TIMEOUT_MS", "150"}});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("STORE_TIMEOUT_MS=150"), std::string::npos) << r.err;
+}
 
 TEST_P(NamespaceCtlTest, CreateListShow) {
   RunResult r = Create("invites", "10", "sequential");
