@@ -1,10 +1,14 @@
 #include "frontend/namespaces.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <utility>
 
 #include "base/log.h"
 #include "base/names.h"
 #include "shm/namespaces.h"
+#include "shm/segment.h"
 
 namespace forge::frontend {
 
@@ -19,8 +23,11 @@ std::vector<std::string> DefaultOnly::Served() {
   return {std::string(base::kDefaultNamespace)};
 }
 
-SegmentNamespaces::SegmentNamespaces(SegmentBackendOptions options)
-    : options_(options), default_(std::move(options)) {}
+SegmentNamespaces::SegmentNamespaces(SegmentBackendOptions options,
+                                     std::size_t max_attached)
+    : options_(options),
+      max_attached_(std::min(max_attached, kMaxAttachedNamespaces)),
+      default_(std::move(options)) {}
 
 SegmentNamespaces::~SegmentNamespaces() = default;
 
@@ -40,8 +47,13 @@ NamespaceLookup SegmentNamespaces::Find(std::string_view ns) {
   std::lock_guard lock(mu_);
   if (Entry* e = Scan(ns)) return {&e->backend, false};  // raced with Open
   // relaxed: count_ is only stored under mu_, which we hold.
-  if (count_.load(std::memory_order_relaxed) == entries_.size()) {
-    return {nullptr, true};
+  if (count_.load(std::memory_order_relaxed) >= max_attached_) {
+    // Full: only a namespace that has a segment is "not attached"; a name
+    // with none is unknown, as below the limit.
+    struct stat st {};
+    const std::string path = shm::Segment::ObjectPath(
+        base::NamespaceSegmentName(options_.shm_name, ns));
+    return {nullptr, ::stat(path.c_str(), &st) == 0};
   }
   const auto now = steady_clock::now();
   if (RecentlyMissed(ns, now)) return {};
@@ -74,7 +86,7 @@ SegmentNamespaces::Entry* SegmentNamespaces::Open(std::string_view ns) {
   // relaxed: count_ is only stored under mu_ (held by Find).
   const std::size_t n = count_.load(std::memory_order_relaxed);
   entries_[n] = std::move(entry);
-  if (n + 1 == entries_.size()) {
+  if (n + 1 == max_attached_) {
     log::Warn("this worker now serves " + std::to_string(n + 1) +
               " namespaces, the most it attaches; requests for others get "
               "503");

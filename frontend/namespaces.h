@@ -19,8 +19,9 @@
 //     a second per name (kMaxMisses names remembered; then forgotten).
 //   * A segment that exists but cannot be attached yet (half created, bad
 //     mode) is served all the same: its requests get 503 with the reason.
-//   * At most kMaxAttachedNamespaces are attached; Find says `full` for any
-//     other.
+//   * At most `max_attached` (kMaxAttachedNamespaces unless a test asks for
+//     fewer) are attached; Find says `full` for any other namespace whose
+//     segment exists, and plain not-found (404) for one that has none.
 //   * Maintain() runs on the worker's one control thread every ~150 ms and
 //     applies SegmentBackend::Maintain (damage, follow a new segment) to
 //     the default segment every time and to each other attached segment
@@ -55,7 +56,8 @@ inline constexpr std::size_t kNamespaceMaintainTicks = 7;
 class SegmentNamespaces final : public Namespaces {
  public:
   // `options.shm_name` is SHM_NAME (the default namespace's segment).
-  explicit SegmentNamespaces(SegmentBackendOptions options);
+  explicit SegmentNamespaces(SegmentBackendOptions options,
+                             std::size_t max_attached = kMaxAttachedNamespaces);
   ~SegmentNamespaces() override;
   SegmentNamespaces(const SegmentNamespaces&) = delete;
   SegmentNamespaces& operator=(const SegmentNamespaces&) = delete;
@@ -83,6 +85,7 @@ class SegmentNamespaces final : public Namespaces {
                       std::chrono::steady_clock::time_point now);
 
   SegmentBackendOptions options_;
+  std::size_t max_attached_;  // <= kMaxAttachedNamespaces
   SegmentBackend default_;
   std::array<std::unique_ptr<Entry>, kMaxAttachedNamespaces> entries_;
   std::atomic<std::size_t> count_{0};  // entries_[0..count_) are published

@@ -239,6 +239,23 @@ TEST(SegmentNamespacesTest, AttachesANamespaceOnFirstUseAndClaimsASlotInIt) {
   EXPECT_EQ(namespaces.Find("default").backend, &namespaces.default_backend());
 }
 
+// At the attach limit only a namespace that has a segment is "full"
+// (503); a name with no segment is still unknown (404).
+TEST(SegmentNamespacesTest, AtTheLimitAnUnknownNamespaceIsStillUnknown) {
+  ShmName name;
+  FakeBroker a(base::NamespaceSegmentName(name.str(), "a"));
+  FakeBroker b(base::NamespaceSegmentName(name.str(), "b"));
+  SegmentNamespaces namespaces(Options(name), /*max_attached=*/1);
+  ASSERT_NE(namespaces.Find("a").backend, nullptr);
+  const NamespaceLookup unknown = namespaces.Find("nosuch");
+  EXPECT_EQ(unknown.backend, nullptr);
+  EXPECT_FALSE(unknown.full);
+  const NamespaceLookup over = namespaces.Find("b");
+  EXPECT_EQ(over.backend, nullptr);
+  EXPECT_TRUE(over.full);
+  EXPECT_NE(namespaces.Find("a").backend, nullptr) << "kept";
+}
+
 TEST(SegmentNamespacesTest, ASegmentCreatedLaterIsFoundWithoutARestart) {
   ShmName name;
   SegmentNamespaces namespaces(Options(name));
