@@ -156,16 +156,27 @@ std::unique_ptr<store::RangeStore> OpenStoreRetrying(
   limits.stop = &stop;
   limits.stop_budget = options.return_budget;
   limits.on_wait = std::move(on_wait);
-  StoreTrouble trouble("cannot open the store yet", options.store_log_every);
+  std::unique_ptr<store::RangeStore> store;
+  const bool opened = RetryTransient(
+      "cannot open the store yet", "store reachable again", options, stop,
+      signals, [&] { store = store::OpenStore(cfg.db_url, wanted, limits); });
+  return opened ? std::move(store) : nullptr;
+}
+
+bool RetryTransient(const std::string& trouble_text,
+                    const std::string& recovered_text,
+                    const BrokerOptions& options, const std::atomic<bool>& stop,
+                    Signals* signals, const std::function<void()>& attempt) {
+  StoreTrouble trouble(trouble_text, options.store_log_every);
   milliseconds backoff = options.backoff_min;
   // relaxed: a stop flag set by a signal handler; it carries no data.
   while (!stop.load(std::memory_order_relaxed)) {
     try {
-      auto store = store::OpenStore(cfg.db_url, wanted, limits);
-      const auto line = trouble.Recovered(StoreTrouble::Clock::now(),
-                                          "store reachable again");
+      attempt();
+      const auto line =
+          trouble.Recovered(StoreTrouble::Clock::now(), recovered_text);
       if (line) log::Info(*line);
-      return store;
+      return true;
     } catch (const store::StoreError& e) {
       if (!e.transient()) throw;
       const auto line = trouble.Failed(
@@ -177,7 +188,7 @@ std::unique_ptr<store::RangeStore> OpenStoreRetrying(
       backoff = std::min(backoff * 2, options.backoff_max);
     }
   }
-  return nullptr;
+  return false;
 }
 
 BrokerOptions BrokerOptions::FromConfig(const config::Config& cfg) {

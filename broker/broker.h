@@ -138,6 +138,19 @@ std::unique_ptr<store::RangeStore> OpenStoreRetrying(
 // without (tests that stop the loop by a flag) EINTR ends it.
 int SleepInterruptibly(Signals* signals, std::chrono::nanoseconds d);
 
+// Calls `attempt` until it returns (true) or `stop` is set (false). A
+// transient StoreError is retried with the back-off of `options` and
+// logged as a StoreTrouble run named `trouble_text` (one line, then at
+// most one per store_log_every; `recovered_text` once it works again); a
+// non-transient one is thrown to the caller. With `signals`, a stop that
+// cut a store call short ends the back-off sleep at once.
+[[nodiscard]] bool RetryTransient(const std::string& trouble_text,
+                                  const std::string& recovered_text,
+                                  const BrokerOptions& options,
+                                  const std::atomic<bool>& stop,
+                                  Signals* signals,
+                                  const std::function<void()>& attempt);
+
 class Broker {
  public:
   // Publishes pid, start time, low water and state kStarting in the

@@ -87,30 +87,18 @@ bool Fleet::Start(const std::atomic<bool>& stop, Signals* signals) {
   // A declared namespace exists (or the format mismatch is fatal) before
   // any segment is made: the store is the source of truth. Transient
   // errors (a busy or unreachable store) are retried with back-off.
-  StoreTrouble trouble("cannot create the declared namespaces yet",
-                       options_.store_log_every);
-  milliseconds backoff = options_.backoff_min;
-  for (std::size_t i = 0; i < cfg_.namespaces.size();) {
-    // relaxed: a stop flag set by a signal handler; it carries no data.
-    if (stop.load(std::memory_order_relaxed)) return false;
-    const config::NamespaceDecl& decl = cfg_.namespaces[i];
+  for (const config::NamespaceDecl& decl : cfg_.namespaces) {
     const store::StoreFormat wanted = FormatOf(decl);
-    try {
-      if (root_.OpenNamespace(decl.name, &wanted) == nullptr) {
-        throw store::StoreError(
-            "namespace " + decl.name + ": the store did not create it", false);
-      }
-      ++i;
-      backoff = options_.backoff_min;
-    } catch (const store::StoreError& e) {
-      if (!e.transient()) throw;
-      const auto line = trouble.Failed(
-          StoreTrouble::Clock::now(), e.what(),
-          "retrying in " + std::to_string(backoff.count()) + " ms");
-      if (line) log::Warn(*line);
-      (void)SleepInterruptibly(signals, backoff);
-      backoff = std::min(backoff * 2, options_.backoff_max);
-    }
+    const bool created = RetryTransient(
+        "cannot create the declared namespaces yet", "the store answers again",
+        options_, stop, signals, [&] {
+          if (root_.OpenNamespace(decl.name, &wanted) == nullptr) {
+            throw store::StoreError(
+                "namespace " + decl.name + ": the store did not create it",
+                false);
+          }
+        });
+    if (!created) return false;
   }
   Discover(/*at_start=*/true);
   next_discover_ = Clock::now() + kDiscoverEvery;

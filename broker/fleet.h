@@ -45,7 +45,6 @@
 
 #include "base/signals.h"
 #include "broker/broker.h"
-#include "broker/store_trouble.h"
 #include "config/config.h"
 #include "shm/segment.h"
 #include "store/range_store.h"
