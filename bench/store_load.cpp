@@ -58,7 +58,7 @@ struct Record {
 store::StoreFormat BenchFormat() {
   store::StoreFormat format;
   format.key_length = 10;
-  format.order = config::KeyOrder::kSequential;
+  format.order = keys::KeyOrder::kSequential;
   return format;
 }
 

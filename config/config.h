@@ -39,6 +39,8 @@
 
 #include "base/log.h"
 #include "base/status.h"
+#include "keys/blocklist.h"
+#include "keys/key_codec.h"
 
 namespace CLI {
 class App;
@@ -46,8 +48,8 @@ class App;
 
 namespace forge::config {
 
-enum class KeyOrder { kScrambled, kSequential };
-using LogFormat = log::Format;  // LOG_FORMAT: base/log.h
+using KeyOrder = keys::KeyOrder;  // KEY_ORDER: keys/key_order.h
+using LogFormat = log::Format;    // LOG_FORMAT: base/log.h
 
 // One entry of config.yml's `namespaces:` map (issue 13): a namespace the
 // broker creates at start when the store lacks it, and whose stored format

@@ -1,13 +1,12 @@
 #include "keys/key_codec.h"
 
 #include <stdexcept>
+#include <utility>
 
 #include "base/status.h"
 
 namespace forge::keys {
 namespace {
-
-constexpr std::uint64_t kBase = 62;
 
 // splitmix64's finaliser (Stafford variant 13): a bijective 64-bit mixer
 // whose every output bit depends on every input bit.
@@ -24,30 +23,69 @@ int EvenBitsCovering(std::uint64_t space) {
   return bits + (bits & 1);
 }
 
-// Digit value of each byte, or -1 when the byte is not in the alphabet.
-struct DigitTable {
-  std::array<std::int8_t, 256> value{};
-  constexpr DigitTable() {
-    value.fill(-1);
-    for (std::size_t i = 0; i < kAlphabet.size(); ++i) {
-      value[static_cast<unsigned char>(kAlphabet[i])] =
-          static_cast<std::int8_t>(i);
-    }
+// Luhn mod N's doubling: the digit sum, in base n, of 2 * d.
+std::uint32_t LuhnDouble(std::uint32_t d, std::uint32_t n) {
+  const std::uint32_t twice = 2 * d;
+  return twice < n ? twice : twice - n + 1;
+}
+
+// The Luhn mod N check digit of `digits` (values), rightmost doubled first.
+template <typename DigitAt>
+std::uint32_t LuhnCheck(std::size_t count, std::uint32_t n, DigitAt at) {
+  std::uint64_t sum = 0;
+  bool twice = true;
+  for (std::size_t i = count; i-- > 0;) {
+    const std::uint32_t d = at(i);
+    sum += twice ? LuhnDouble(d, n) : d;
+    twice = !twice;
   }
-};
-constexpr DigitTable kDigits;
+  return static_cast<std::uint32_t>((n - sum % n) % n);
+}
 
 }  // namespace
 
 std::uint64_t KeySpace(int length) {
-  // Every length reaching here was checked where it entered (config, the
-  // store's format), so another one is a programming error.
-  FORGE_CHECK(length >= kMinKeyLength && length <= kMaxKeyLength,
-              "key length " + std::to_string(length) +
-                  " is outside the allowed range 1..10");
-  std::uint64_t space = 1;
-  for (int i = 0; i < length; ++i) space *= kBase;
-  return space;
+  return KeySpace(static_cast<std::uint32_t>(kAlphabet.size()), length);
+}
+
+std::string_view CheckKindName(CheckKind kind) {
+  return kind == CheckKind::kLuhn ? "luhn" : "none";
+}
+
+std::optional<CheckKind> ParseCheckKind(std::string_view text) {
+  for (const CheckKind kind : {CheckKind::kNone, CheckKind::kLuhn}) {
+    if (text == CheckKindName(kind)) return kind;
+  }
+  return std::nullopt;
+}
+
+bool IsKeyPrefix(std::string_view text) {
+  if (text.empty() || text.size() > kMaxPrefixLength) return false;
+  for (const char c : text) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string KeyLengthProblem(const Alphabet& alphabet, int length) {
+  const int most = MaxKeyLength(alphabet.size());
+  if (length >= kMinKeyLength && length <= most) return "";
+  const std::string name = alphabet.preset()
+                               ? alphabet.spec()
+                               : std::to_string(alphabet.size()) + "-character";
+  return name + " keys are 1 to " + std::to_string(most) +
+         " characters long (" + std::to_string(alphabet.size()) + "^" +
+         std::to_string(most + 1) + " keys do not fit in 63 bits), not " +
+         std::to_string(length);
+}
+
+std::string CheckProblem(const Alphabet& alphabet, CheckKind check) {
+  if (check != CheckKind::kLuhn || alphabet.size() % 2 == 0) return "";
+  return "check luhn needs an alphabet of even size (Luhn mod N's doubling "
+         "is a permutation only then); this one has " +
+         std::to_string(alphabet.size()) + " characters";
 }
 
 std::string_view KeyOrderName(KeyOrder order) {
@@ -61,8 +99,19 @@ std::optional<KeyOrder> ParseKeyOrder(std::string_view text) {
   return std::nullopt;
 }
 
-KeyCodec::KeyCodec(int length, KeyOrder order, std::uint64_t secret)
-    : length_(length), order_(order), space_(KeySpace(length)) {
+KeyCodec::KeyCodec(int length, KeyOrder order, std::uint64_t secret,
+                   KeyPolicy policy)
+    : length_(length),
+      order_(order),
+      policy_(std::move(policy)),
+      space_(KeySpace(policy_.alphabet.size(), length)),
+      text_length_(0) {
+  const std::string problem = CheckProblem(policy_.alphabet, policy_.check);
+  FORGE_CHECK(problem.empty(), problem);
+  FORGE_CHECK(policy_.prefix.empty() || IsKeyPrefix(policy_.prefix),
+              "key prefix \"" + policy_.prefix + "\" breaks its rule");
+  text_length_ = policy_.prefix.size() + static_cast<std::size_t>(length) +
+                 (policy_.check == CheckKind::kNone ? 0 : 1);
   half_bits_ = EvenBitsCovering(space_) / 2;
   half_mask_ = (std::uint64_t{1} << half_bits_) - 1;
   // Round keys: a splitmix64 sequence seeded with the secret.
@@ -82,27 +131,66 @@ void KeyCodec::Encode(std::uint64_t n, char* out) const {
                                        std::to_string(space_) + ")");
   }
   std::uint64_t v = order_ == KeyOrder::kScrambled ? Permute(n) : n;
+  const Alphabet& a = policy_.alphabet;
+  const std::uint64_t base = a.size();
+  policy_.prefix.copy(out, policy_.prefix.size());
+  char* digits = out + policy_.prefix.size();
   for (int i = length_ - 1; i >= 0; --i) {
-    out[i] = kAlphabet[v % kBase];
-    v /= kBase;
+    digits[i] = a.Char(static_cast<std::uint32_t>(v % base));
+    v /= base;
+  }
+  if (policy_.check == CheckKind::kLuhn) {
+    digits[length_] = a.Char(LuhnCheck(
+        static_cast<std::size_t>(length_), a.size(), [&](std::size_t i) {
+          return static_cast<std::uint32_t>(a.Digit(digits[i]));
+        }));
   }
 }
 
 std::string KeyCodec::Encode(std::uint64_t n) const {
-  std::string key(static_cast<std::size_t>(length_), '0');
+  std::string key(text_length_, '0');
   Encode(n, key.data());
   return key;
 }
 
 std::optional<std::uint64_t> KeyCodec::Decode(std::string_view key) const {
-  if (key.size() != static_cast<std::size_t>(length_)) return std::nullopt;
-  std::uint64_t v = 0;
-  for (char c : key) {
-    const int digit = kDigits.value[static_cast<unsigned char>(c)];
-    if (digit < 0) return std::nullopt;
-    v = v * kBase + static_cast<std::uint64_t>(digit);
+  return Check(key).number;
+}
+
+std::optional<std::string_view> KeyCodec::Body(std::string_view key) const {
+  const std::size_t body = text_length_ - policy_.prefix.size();
+  if (key.size() == text_length_ && key.starts_with(policy_.prefix)) {
+    return key.substr(policy_.prefix.size());
   }
-  return order_ == KeyOrder::kScrambled ? Unpermute(v) : v;
+  if (key.size() == body) return key;
+  return std::nullopt;
+}
+
+KeyCodec::Verdict KeyCodec::Check(std::string_view key) const {
+  Verdict verdict;
+  const std::optional<std::string_view> body = Body(key);
+  if (!body) return verdict;
+  const Alphabet& a = policy_.alphabet;
+  std::uint64_t v = 0;
+  for (const char c : body->substr(0, static_cast<std::size_t>(length_))) {
+    const int digit = a.Digit(c);
+    if (digit < 0) return verdict;
+    v = v * a.size() + static_cast<std::uint64_t>(digit);
+  }
+  if (policy_.check == CheckKind::kLuhn) {
+    const int typed = a.Digit((*body)[static_cast<std::size_t>(length_)]);
+    if (typed < 0) return verdict;
+    verdict.well_formed = true;
+    const std::uint32_t want = LuhnCheck(
+        static_cast<std::size_t>(length_), a.size(), [&](std::size_t i) {
+          return static_cast<std::uint32_t>(a.Digit((*body)[i]));
+        });
+    if (static_cast<std::uint32_t>(typed) != want) return verdict;
+  }
+  verdict.well_formed = true;
+  verdict.check_ok = true;
+  verdict.number = order_ == KeyOrder::kScrambled ? Unpermute(v) : v;
+  return verdict;
 }
 
 std::uint64_t KeyCodec::Round(int i, std::uint64_t half) const {

@@ -1,16 +1,29 @@
-// keys/key_codec.h — numbers to Base62 keys and back (docs/design.md §6).
+// keys/key_codec.h — numbers to keys and back (docs/design.md §6).
 //
 // Contract
-//   * Alphabet "0-9A-Za-z", keys left-padded with '0' to exactly `length`
-//     characters (1..10). The key space is [0, 62^length).
-//   * kSequential: key = base62(n), so keys sort (bytewise) like the numbers.
-//     kScrambled: key = base62(P(n)) where P is a keyed permutation of
-//     [0, 62^length): a balanced Feistel network over the smallest even bit
-//     width covering the space, cycle-walked until the value is in range.
-//     A permutation by construction, so distinct numbers always give
+//   * A key is prefix + digits + check: the namespace's prefix (KeyPolicy,
+//     "" for default), `length` digits of its alphabet (most significant
+//     first, left-padded with the alphabet's first character), then one
+//     check character when the policy asks for one. text_length() is the
+//     whole; the key space is [0, alphabet^length) (keys/alphabet.h).
+//     The default policy (base62, no check, no prefix) is today's format.
+//   * kSequential: digits = the number in the alphabet's base, so keys of
+//     an alphabet in ASCII order sort (bytewise) like the numbers.
+//     kScrambled: digits = P(n) where P is a keyed permutation of the key
+//     space: a balanced Feistel network over the smallest even bit width
+//     covering the space, cycle-walked until the value is in range. A
+//     permutation by construction, so distinct numbers always give
 //     distinct keys (never a hash taken modulo the space).
-//   * Decode(Encode(n)) == n for every n in the space; Decode rejects keys
-//     of the wrong length or with characters outside the alphabet.
+//   * Check character "luhn": Luhn mod N over the digits' values (N the
+//     alphabet size, which must be even: CheckFits). It catches every
+//     single-character substitution and every adjacent transposition
+//     except of the alphabet's first and last characters (Luhn's own
+//     blind spot, like 09/90 in decimal).
+//   * Decode(Encode(n)) == n for every n in the space. Decode accepts the
+//     key with or without the prefix, maps typed characters through the
+//     alphabet's decode map (Alphabet::Digit), and rejects a key of the
+//     wrong length, with a character outside the alphabet, or whose check
+//     character is wrong. Check() says which of those held.
 //   * Encode(n, out) does not allocate; n >= space() (a number from a
 //     damaged store) throws forge::Error (kCorruption) from both overloads.
 //   * Immutable after construction; safe to share between threads.
@@ -22,19 +35,57 @@
 #include <string>
 #include <string_view>
 
-#include "config/config.h"
+#include "keys/alphabet.h"
+#include "keys/key_order.h"
 
 namespace forge::keys {
 
-using config::KeyOrder;
-
 inline constexpr int kMinKeyLength = 1;
+// The longest base62 key (KEY_LENGTH's range); other alphabets: MaxKeyLength.
 inline constexpr int kMaxKeyLength = 10;
 inline constexpr std::string_view kAlphabet =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 // 62^length; a length outside [1, 10] is a programming error (FORGE_CHECK).
 std::uint64_t KeySpace(int length);
+
+// The check character a namespace appends to its keys.
+enum class CheckKind : std::uint32_t {
+  kNone = 0,
+  kLuhn = 1,
+};
+inline constexpr std::string_view kCheckRule = "none or luhn";
+
+// "none" / "luhn": the spelling used in config, the store and segments.
+std::string_view CheckKindName(CheckKind kind);
+std::optional<CheckKind> ParseCheckKind(std::string_view text);
+
+// A prefix is "" or 1..16 characters of [A-Za-z0-9_-].
+inline constexpr std::size_t kMaxPrefixLength = 16;
+inline constexpr std::string_view kPrefixRule =
+    "1 to 16 characters of A-Z a-z 0-9 _ -";
+bool IsKeyPrefix(std::string_view text);
+
+// The longest key text: prefix + digits (a 2-character alphabet) + check.
+inline constexpr std::size_t kMaxTextLength = kMaxPrefixLength + 62 + 1;
+
+// What a namespace's keys look like besides length and order, fixed at its
+// birth. (Its blocklist is not here: that may change, keys/blocklist.h.)
+struct KeyPolicy {
+  Alphabet alphabet;  // base62
+  CheckKind check = CheckKind::kNone;
+  std::string prefix;  // "" or IsKeyPrefix
+  bool operator==(const KeyPolicy&) const = default;
+};
+
+// "" when `length` digits of `alphabet` fit (1..MaxKeyLength); else one
+// line naming the largest allowed length ("base58 keys can be at most 10
+// characters long (58^11 does not fit in 63 bits)").
+std::string KeyLengthProblem(const Alphabet& alphabet, int length);
+
+// "" when `check` can be used with `alphabet` (luhn needs an even size);
+// else one line saying why.
+std::string CheckProblem(const Alphabet& alphabet, CheckKind check);
 
 // "scrambled" / "sequential": the spelling used in config and stores.
 std::string_view KeyOrderName(KeyOrder order);
@@ -44,23 +95,42 @@ std::optional<KeyOrder> ParseKeyOrder(std::string_view text);
 
 class KeyCodec {
  public:
-  // A length outside [1, 10] is a programming error (FORGE_CHECK).
-  KeyCodec(int length, KeyOrder order, std::uint64_t secret);
+  // A length the policy's alphabet cannot hold (KeyLengthProblem), a check
+  // it cannot use (CheckProblem) or a bad prefix is a programming error
+  // (FORGE_CHECK): they are checked where they enter.
+  KeyCodec(int length, KeyOrder order, std::uint64_t secret,
+           KeyPolicy policy = {});
 
-  int length() const { return length_; }
+  int length() const { return length_; }  // digits, without prefix/check
   KeyOrder order() const { return order_; }
   std::uint64_t space() const { return space_; }
+  const KeyPolicy& policy() const { return policy_; }
+  // Characters Encode writes: prefix + length() + check.
+  std::size_t text_length() const { return text_length_; }
 
-  // n < space(). Writes exactly length() characters to out (no NUL).
+  // n < space(). Writes exactly text_length() characters to out (no NUL).
   void Encode(std::uint64_t n, char* out) const;
   std::string Encode(std::uint64_t n) const;
 
-  // The number whose key this is; nullopt for a malformed key.
+  // The number whose key this is; nullopt for a malformed key or a wrong
+  // check character (with or without the prefix).
   std::optional<std::uint64_t> Decode(std::string_view key) const;
+
+  // What /check-key and forge-ctl check-key report about a typed key.
+  struct Verdict {
+    bool well_formed = false;  // right length, every character decodes
+    bool check_ok = false;     // well formed and the check character fits
+                               // (true without a check character)
+    std::optional<std::uint64_t> number;  // when both hold
+  };
+  Verdict Check(std::string_view key) const;
 
  private:
   static constexpr int kRounds = 6;
 
+  // `key` without its prefix (digits + check), or nullopt when it has the
+  // wrong length either way.
+  std::optional<std::string_view> Body(std::string_view key) const;
   std::uint64_t Permute(std::uint64_t n) const;
   std::uint64_t Unpermute(std::uint64_t n) const;
   std::uint64_t FeistelForward(std::uint64_t x) const;
@@ -69,7 +139,9 @@ class KeyCodec {
 
   int length_;
   KeyOrder order_;
+  KeyPolicy policy_;
   std::uint64_t space_;
+  std::size_t text_length_;
   std::array<std::uint64_t, kRounds> round_keys_{};
   int half_bits_ = 0;
   std::uint64_t half_mask_ = 0;

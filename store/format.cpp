@@ -267,4 +267,9 @@ keys::KeyOrder KeyOrderOfLayout(std::uint32_t stored) {
              : keys::KeyOrder::kScrambled;
 }
 
+keys::KeyCodec CodecOf(const StoreFormat& format) {
+  return keys::KeyCodec(format.key_length, format.order, format.secret,
+                        format.policy);
+}
+
 }  // namespace forge::store

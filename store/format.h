@@ -176,6 +176,9 @@ class FormattedStore : public RangeStore {
   std::uint64_t space_ = 0;
 };
 
+// The codec of keys of `format` (length, order, secret, policy).
+keys::KeyCodec CodecOf(const StoreFormat& format);
+
 // The key order as a segment header stores it (shm::Header::key_order),
 // and back (any value but kSequential's reads as scrambled).
 shm::KeyOrder LayoutKeyOrder(keys::KeyOrder order);

@@ -208,6 +208,9 @@ class PostgresStore final : public FormattedStore {
   std::vector<std::string> Namespaces() override;
   std::unique_ptr<RangeStore> OpenNamespace(const std::string& name,
                                             const StoreFormat* create) override;
+  keys::BlocklistSpec ReadBlocklist() override;
+  void WriteBlocklist(const keys::BlocklistSpec& spec) override;
+  std::uint64_t PolicyGeneration() override;
 
  private:
   // What a COMMIT whose outcome is unknown means for the caller.
@@ -856,5 +859,16 @@ std::unique_ptr<RangeStore> OpenPostgresStore(const std::string& url,
                                               const StoreLimits& limits) {
   return std::make_unique<PostgresStore>(url, wanted, limits);
 }
+
+}  // namespace forge::store
+
+namespace forge::store {
+
+// STUBS (issue 14): the store helper implements these.
+keys::BlocklistSpec PostgresStore::ReadBlocklist() { return format().blocklist; }
+void PostgresStore::WriteBlocklist(const keys::BlocklistSpec& /*spec*/) {
+  throw StoreError("WriteBlocklist: not implemented yet", false);
+}
+std::uint64_t PostgresStore::PolicyGeneration() { return 0; }
 
 }  // namespace forge::store

@@ -59,6 +59,8 @@
 
 #include "base/status.h"
 #include "config/config.h"
+#include "keys/blocklist.h"
+#include "keys/key_codec.h"
 #include "store/store_limits.h"
 
 namespace forge::store {
@@ -81,6 +83,13 @@ struct StoreFormat {
   // it in `wanted`. A copied SQLite file keeps it (and is the same key
   // space: never serve from both).
   std::string store_id;
+  // Issue 14: the alphabet, check character and prefix (fixed at creation,
+  // compared like key_length and order) and the blocklist (set at
+  // creation, changed later only by WriteBlocklist; never compared). A
+  // store or namespace from before issue 14 reads as the defaults: base62,
+  // no check, no prefix, blocklist none.
+  keys::KeyPolicy policy;
+  keys::BlocklistSpec blocklist;
 };
 
 // Code kUnavailable when transient, kIoError otherwise (base/status.h).
@@ -125,6 +134,17 @@ class RangeStore {
   // OpenStore's). An invalid name is a non-transient StoreError.
   virtual std::unique_ptr<RangeStore> OpenNamespace(
       const std::string& name, const StoreFormat* create) = 0;
+
+  // Issue 14. This namespace's blocklist as stored now (format().blocklist
+  // is the one read at open). Reads the store.
+  virtual keys::BlocklistSpec ReadBlocklist() = 0;
+  // Replaces this namespace's blocklist and bumps the store's policy
+  // generation, in one durable transaction.
+  virtual void WriteBlocklist(const keys::BlocklistSpec& spec) = 0;
+  // A store-wide counter that every WriteBlocklist (of any namespace)
+  // bumps: brokers read it about once a second and re-read their
+  // namespaces' blocklists when it moved. One cheap read.
+  virtual std::uint64_t PolicyGeneration() = 0;
 };
 
 // Opens (creating if needed) the store named by db_url ("sqlite:PATH",

@@ -566,3 +566,14 @@ bool SqliteStore::FindOrCreateNamespace(const StoreFormat* create,
 }
 
 }  // namespace forge::store
+
+namespace forge::store {
+
+// STUBS (issue 14): the store helper implements these.
+keys::BlocklistSpec SqliteStore::ReadBlocklist() { return format().blocklist; }
+void SqliteStore::WriteBlocklist(const keys::BlocklistSpec& /*spec*/) {
+  throw StoreError("WriteBlocklist: not implemented yet", false);
+}
+std::uint64_t SqliteStore::PolicyGeneration() { return 0; }
+
+}  // namespace forge::store

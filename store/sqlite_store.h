@@ -83,6 +83,9 @@ class SqliteStore final : public FormattedStore {
   std::vector<std::string> Namespaces() override;
   std::unique_ptr<RangeStore> OpenNamespace(const std::string& name,
                                             const StoreFormat* create) override;
+  keys::BlocklistSpec ReadBlocklist() override;
+  void WriteBlocklist(const keys::BlocklistSpec& spec) override;
+  std::uint64_t PolicyGeneration() override;
 
  private:
   struct Connection;

@@ -38,7 +38,7 @@ struct Args {
 StoreFormat BenchFormat() {
   StoreFormat format;
   format.key_length = 10;  // room for every run
-  format.order = config::KeyOrder::kSequential;
+  format.order = keys::KeyOrder::kSequential;
   return format;
 }
 

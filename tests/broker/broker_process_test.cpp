@@ -130,7 +130,7 @@ class BrokerProcessTest : public ::testing::Test, public Stack {
 
 // The keys of numbers [0, k) in sequential order.
 std::set<std::string> FirstKeys(std::uint64_t k) {
-  const keys::KeyCodec codec(7, config::KeyOrder::kSequential, 0);
+  const keys::KeyCodec codec(7, keys::KeyOrder::kSequential, 0);
   std::set<std::string> keys;
   for (std::uint64_t n = 0; n < k; ++n) keys.insert(codec.Encode(n));
   return keys;

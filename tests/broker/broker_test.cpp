@@ -37,13 +37,19 @@ class FakeStore : public store::RangeStore {
  public:
   FakeStore(int key_length, std::uint64_t end) : end_(end) {
     format_.key_length = key_length;
-    format_.order = config::KeyOrder::kSequential;
+    format_.order = keys::KeyOrder::kSequential;
   }
 
   const store::StoreFormat& format() const override { return format_; }
   std::string Describe() const override { return "fake:test"; }
   const std::string& namespace_name() const override { return ns_; }
   std::vector<std::string> Namespaces() override { return {ns_}; }
+  keys::BlocklistSpec ReadBlocklist() override { return format_.blocklist; }
+  void WriteBlocklist(const keys::BlocklistSpec& spec) override {
+    format_.blocklist = spec;
+    ++generation_;
+  }
+  std::uint64_t PolicyGeneration() override { return generation_; }
   std::unique_ptr<store::RangeStore> OpenNamespace(
       const std::string&, const store::StoreFormat*) override {
     return nullptr;
@@ -125,6 +131,7 @@ class FakeStore : public store::RangeStore {
  private:
   std::string ns_ = "default";
   store::StoreFormat format_;
+  std::uint64_t generation_ = 0;
   std::mutex mu_;
   std::uint64_t next_ = 0;
   std::uint64_t end_;
@@ -225,7 +232,7 @@ class BrokerTest : public ::testing::Test {
   std::atomic<bool> stop_{false};
 };
 
-const keys::KeyCodec kCodec7(7, config::KeyOrder::kSequential, 0);
+const keys::KeyCodec kCodec7(7, keys::KeyOrder::kSequential, 0);
 
 TEST_F(BrokerTest, StepFillsTheRingAndStocksTheHand) {
   FakeStore store(7, keys::KeySpace(7));
@@ -319,7 +326,7 @@ TEST_F(BrokerTest, ExhaustionPushesExactlyTheWholeSpaceAndKeepsBeating) {
   Open(store);
   Broker broker(Options(), store, *producer_);
   Runner runner(broker, stop_);
-  const keys::KeyCodec codec(2, config::KeyOrder::kSequential, 0);
+  const keys::KeyCodec codec(2, keys::KeyOrder::kSequential, 0);
   std::set<std::uint64_t> seen;
   std::size_t popped = 0;
   ASSERT_TRUE(WaitUntil(
@@ -477,7 +484,7 @@ TEST_F(BrokerTest, AnExhaustedBrokerHandsOutNumbersReturnedLater) {
   options.exhausted_recheck = milliseconds(50);
   Broker broker(options, store, *producer_);
   Runner runner(broker, stop_);
-  const keys::KeyCodec codec(2, config::KeyOrder::kSequential, 0);
+  const keys::KeyCodec codec(2, keys::KeyOrder::kSequential, 0);
   std::size_t popped = 0;
   ASSERT_TRUE(WaitUntil(
       [&] {

@@ -64,7 +64,7 @@ class CheckTest : public CtlTest {
   }
 
   // A store made in-process, the way forge-broker makes one.
-  void MakeStore(config::KeyOrder order, std::uint64_t reserve) {
+  void MakeStore(keys::KeyOrder order, std::uint64_t reserve) {
     store::StoreFormat f;
     f.order = order;
     auto store = store::OpenStore("sqlite:" + DbPath(), f);
@@ -146,7 +146,7 @@ TEST_F(CheckTest, RewoundStoreCounterFails) {
 }
 
 TEST_F(CheckTest, RingKeyTheStoreNeverReservedFails) {
-  MakeStore(config::KeyOrder::kSequential, 100);
+  MakeStore(keys::KeyOrder::kSequential, 100);
   ShmName name;
   shm::Segment seg = FakeBrokerSegment(name.str(), store_id_, 7, 1);
   PushKeys(seg, {codec_->Encode(98), codec_->Encode(99)});
@@ -169,7 +169,7 @@ TEST_F(CheckTest, RingKeyTheStoreNeverReservedFails) {
 }
 
 TEST_F(CheckTest, RingKeyOfAnotherFormatFails) {
-  MakeStore(config::KeyOrder::kSequential, 100);
+  MakeStore(keys::KeyOrder::kSequential, 100);
   ShmName name;
   shm::Segment seg = FakeBrokerSegment(name.str(), store_id_, 7, 1);
   PushKeys(seg, {"00-0001"});
@@ -180,7 +180,7 @@ TEST_F(CheckTest, RingKeyOfAnotherFormatFails) {
 }
 
 TEST_F(CheckTest, SegmentKeyLengthDifferentFromTheStoreFails) {
-  MakeStore(config::KeyOrder::kScrambled, 100);
+  MakeStore(keys::KeyOrder::kScrambled, 100);
   ShmName name;
   shm::Segment seg = FakeBrokerSegment(name.str(), store_id_, 6, 0);
   const RunResult r = Check({{"SHM_NAME", name.str()}});
@@ -197,12 +197,12 @@ TEST_F(CheckTest, SegmentKeyLengthDifferentFromTheStoreFails) {
 }
 
 TEST_F(CheckTest, DbUrlOfAnotherStoreFails) {
-  MakeStore(config::KeyOrder::kSequential, 100);
+  MakeStore(keys::KeyOrder::kSequential, 100);
   ShmName name;
   shm::Segment seg = FakeBrokerSegment(name.str(), store_id_, 7, 1);
   const std::string other = dir() / "other.db";
   store::StoreFormat f;
-  f.order = config::KeyOrder::kSequential;
+  f.order = keys::KeyOrder::kSequential;
   store::OpenStore("sqlite:" + other, f);
   const RunResult r =
       Check({{"SHM_NAME", name.str()}, {"DB_URL", "sqlite:" + other}});
@@ -219,7 +219,7 @@ TEST_F(CheckTest, DbUrlOfAnotherStoreFails) {
 // The identity decides, not the path: the same file reached through a
 // symbolic link is the segment's store (a text comparison said it was not).
 TEST_F(CheckTest, SameStoreUnderAnotherPathPasses) {
-  MakeStore(config::KeyOrder::kSequential, 100);
+  MakeStore(keys::KeyOrder::kSequential, 100);
   ShmName name;
   shm::Segment seg = FakeBrokerSegment(name.str(), store_id_, 7, 1);
   const std::string link = dir() / "link.db";

@@ -65,7 +65,7 @@ std::string ExpectOneErrorLine(const std::string& text,
 }
 
 std::optional<std::uint64_t> SequentialNumber(std::string_view key) {
-  static const keys::KeyCodec codec(7, config::KeyOrder::kSequential, 0);
+  static const keys::KeyCodec codec(7, keys::KeyOrder::kSequential, 0);
   return codec.Decode(key);
 }
 

@@ -147,7 +147,7 @@ CheckedPops PopAndCheck(int port, const std::string& db_url,
     out.error = "the store has no namespace " + ns;
     return out;
   }
-  const keys::KeyCodec codec(key_length, config::KeyOrder::kSequential, 0);
+  const keys::KeyCodec codec(key_length, keys::KeyOrder::kSequential, 0);
   // acquire: pairs with StopAndJoin's release store.
   while (!stop.load(std::memory_order_acquire)) {
     const HttpResponse r = Get(port, target, milliseconds(5000));

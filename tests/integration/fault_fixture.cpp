@@ -78,7 +78,7 @@ KeysByNamespace FaultFixture::ByNamespace(
 
 std::vector<std::uint64_t> FaultFixture::Numbers(
     const std::vector<std::string>& keys, int key_length) {
-  const keys::KeyCodec codec(key_length, config::KeyOrder::kSequential, 0);
+  const keys::KeyCodec codec(key_length, keys::KeyOrder::kSequential, 0);
   std::vector<std::uint64_t> numbers;
   numbers.reserve(keys.size());
   std::size_t bad = 0;

@@ -113,7 +113,7 @@ TEST_P(NamespacesTest, ANamespaceCreatedWhileRunningIsServedWithoutRestart) {
     auto store = OpenStore();
     store::StoreFormat f;
     f.key_length = 9;
-    f.order = config::KeyOrder::kSequential;
+    f.order = keys::KeyOrder::kSequential;
     ASSERT_NE(store->OpenNamespace("late", &f), nullptr);
   }
   const auto created = Clock::now();

@@ -56,8 +56,8 @@ struct Space {
 };
 const std::vector<Space>& Spaces() {
   static const std::vector<Space> spaces = {
-      {"default", {kKeyLength, config::KeyOrder::kSequential, 0}, false},
-      {kSecond, {kSecondLength, config::KeyOrder::kSequential, 0}, true}};
+      {"default", {kKeyLength, keys::KeyOrder::kSequential, 0}, false},
+      {kSecond, {kSecondLength, keys::KeyOrder::kSequential, 0}, true}};
   return spaces;
 }
 

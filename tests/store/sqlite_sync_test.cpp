@@ -90,7 +90,7 @@ int Pragma(sqlite3* db, const char* sql) {
 
 StoreFormat Sequential() {
   StoreFormat f;
-  f.order = config::KeyOrder::kSequential;
+  f.order = keys::KeyOrder::kSequential;
   return f;
 }
 
