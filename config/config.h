@@ -59,6 +59,11 @@ struct NamespaceDecl {
   int key_length = 7;
   KeyOrder key_order = KeyOrder::kScrambled;
   std::uint64_t pool_capacity = 0;  // ring slots; 0: NS_POOL_CAPACITY
+  // Issue 14: alphabet, check, prefix (fixed at creation, must match the
+  // store's like key_length) and the blocklist the namespace is created
+  // with (default: the built-in list; a FILE's words are read at load).
+  keys::KeyPolicy policy;
+  keys::BlocklistSpec blocklist{keys::BlocklistKind::kDefault, {}};
 };
 
 // One line of AUTH_TOKENS_FILE: a bearer token that reaches only the
