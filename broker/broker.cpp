@@ -213,10 +213,13 @@ Broker::Broker(const BrokerOptions& options, store::RangeStore& store,
       stats_(seg.broker()),
       ring_(seg.ring()),
       codec_(MakeCodec(store, seg)),
+      blocklist_spec_(store.format().blocklist),
+      blocklist_(keys::Blocklist::Of(blocklist_spec_)),
       capacity_(ring_.Capacity()),
       low_water_(capacity_ / 2),
       target_hand_(capacity_ - low_water_ + options.range_size),
       batch_(kBatchKeys),
+      batch_numbers_(kBatchKeys),
       trouble_("store error", options.store_log_every) {
   FORGE_CHECK(options_.range_size > 0, "broker range size must be at least 1");
   // relaxed (all below): BrokerStats are independent status words for
@@ -395,6 +398,8 @@ void Broker::PushFromHand() {
   if (RingFull()) refilling_ = false;
 }
 
+// Pushes the next batch from the hand's first range; returns the numbers
+// it used up (pushed or blocked), 0 when the ring has no room.
 std::size_t Broker::PushBatch() {
   store::Range& r = hand_.front();
   const std::uint64_t fill = ring_.Size();
@@ -403,19 +408,46 @@ std::size_t Broker::PushBatch() {
       static_cast<std::size_t>(std::min({room, r.size(), kBatchKeys}));
   if (n == 0) return 0;
   NoteRefillStart(fill);
-  for (std::size_t i = 0; i < n; ++i) {
-    batch_[i] = shm::Key{};
-    codec_.Encode(r.first + i, batch_[i].text);
-  }
-  // Only consumers move head, which frees slots, so all n fit; whatever
-  // did not fit stays in hand (r.first advances by what was pushed).
-  const std::size_t m = ring_.Push(batch_.data(), n);
-  r.first += m;
+  std::uint64_t used = 0;
+  const std::size_t keys = EncodeClean(r, n, &used);
+  const std::uint64_t first = r.first;
+  const std::size_t m = PushEncoded(r, keys, used);
   // relaxed: see hand(); this thread is the only writer.
-  hand_count_.fetch_sub(m, std::memory_order_relaxed);
+  hand_count_.fetch_sub(r.first - first, std::memory_order_relaxed);
   if (r.empty()) hand_.pop_front();
   // relaxed: a statistic; see the constructor.
   stats_.keys_produced.fetch_add(m, std::memory_order_relaxed);
+  return static_cast<std::size_t>(r.first - first);
+}
+
+std::size_t Broker::EncodeClean(const store::Range& r, std::size_t max_keys,
+                                std::uint64_t* used) {
+  std::size_t keys = 0;
+  std::uint64_t n = r.first;
+  for (; n < r.last && keys < max_keys; ++n) {
+    shm::Key& key = batch_[keys];
+    key = shm::Key{};
+    codec_.Encode(n, key.text);
+    if (!blocklist_.empty() &&
+        blocklist_.Blocks(std::string_view(key.text, codec_.text_length()))) {
+      continue;
+    }
+    batch_numbers_[keys++] = n;
+  }
+  *used = n - r.first;
+  return keys;
+}
+
+std::size_t Broker::PushEncoded(store::Range& r, std::size_t n,
+                                std::uint64_t used) {
+  // Only consumers move head, which frees slots, so all n fit; whatever
+  // did not fit stays in hand (r.first stops at the first key not pushed).
+  const std::size_t m = ring_.Push(batch_.data(), n);
+  const std::uint64_t next = m < n ? batch_numbers_[m] : r.first + used;
+  const std::uint64_t blocked = next - r.first - m;
+  r.first = next;
+  // relaxed: a statistic; see the constructor.
+  if (blocked > 0) stats_.keys_blocked.fetch_add(blocked, std::memory_order_relaxed);
   return m;
 }
 
@@ -509,6 +541,35 @@ void Broker::OnTransientError(const store::StoreError& e) {
   if (line) log::Warn(prefix_ + *line);
 }
 
+void Broker::ReplaceBlocklist(const keys::BlocklistSpec& spec) {
+  if (spec == blocklist_spec_) return;
+  const std::string was = keys::DescribeBlocklist(blocklist_spec_);
+  blocklist_spec_ = spec;
+  blocklist_ = keys::Blocklist::Of(spec);
+  // relaxed: a statistic this thread alone writes.
+  const std::uint64_t blocked_before =
+      stats_.keys_blocked.load(std::memory_order_relaxed);
+  // The ring's keys were filtered by the old list and are not issued yet:
+  // take them back (a claim, so each is ours alone) and push them again
+  // through the new one. Whatever does not fit goes back into the hand.
+  std::vector<store::Range> runs;
+  const std::uint64_t taken = DrainRing(&runs);
+  if (PutBack(runs) > 0) {
+    for (const store::Range& r : runs) {
+      if (r.empty()) continue;
+      hand_.push_front(r);
+    // relaxed: see hand(); this thread is the only writer.
+      hand_count_.fetch_add(r.size(), std::memory_order_relaxed);
+    }
+  }
+  const std::uint64_t dropped =
+      stats_.keys_blocked.load(std::memory_order_relaxed) - blocked_before;
+  log::Info(prefix_ + "blocklist " + was + " -> " +
+            keys::DescribeBlocklist(spec) + ": " + std::to_string(taken) +
+            " ring keys checked again, " + std::to_string(dropped) +
+            " of them now blocked");
+}
+
 void Broker::AddWasted(std::uint64_t n) {
   // relaxed: a statistic; see the constructor.
   stats_.keys_wasted.fetch_add(n, std::memory_order_relaxed);
@@ -552,7 +613,7 @@ void Broker::ReturnUnpublished() {
   }
   // Nothing recorded: the ring's keys are still ours alone; back they go.
   const std::uint64_t put_back = returned.code() == Code::kUnavailable
-                                     ? from_ring - PutBack(std::move(ring_runs))
+                                     ? from_ring - PutBack(ring_runs)
                                      : 0;
   AddWasted(total - put_back);
   log::Warn(prefix_ + "stopping: could not return " + std::to_string(total) +
@@ -565,18 +626,13 @@ void Broker::ReturnUnpublished() {
 // Pushes numbers drained from the ring back into it (encoded again), for
 // the frontend or the next broker; returns how many did not fit (none,
 // unless something else pushed meanwhile, which only a producer can).
-std::uint64_t Broker::PutBack(std::vector<store::Range> runs) {
+std::uint64_t Broker::PutBack(std::vector<store::Range>& runs) {
   std::uint64_t left = 0;
   for (store::Range& r : runs) {
     while (!r.empty()) {
-      const auto n = static_cast<std::size_t>(
-          std::min<std::uint64_t>(r.size(), batch_.size()));
-      for (std::size_t i = 0; i < n; ++i) {
-        batch_[i] = shm::Key{};
-        codec_.Encode(r.first + i, batch_[i].text);
-      }
-      const std::size_t m = ring_.Push(batch_.data(), n);
-      r.first += m;
+      std::uint64_t used = 0;
+      const std::size_t n = EncodeClean(r, batch_.size(), &used);
+      const std::size_t m = PushEncoded(r, n, used);
       if (m < n) break;
     }
     left += r.size();

@@ -53,6 +53,14 @@
 //     Keys taken out of the ring are never lost to a failed Return: when
 //     the store recorded nothing (a transient error), they are put back
 //     into the ring; only the hand becomes a gap.
+//   * Blocklist (issue 14, keys/blocklist.h): numbers whose keys the
+//     namespace's blocklist blocks are skipped at encode time (never
+//     pushed, never returned: used up like issued ones) and counted in
+//     BrokerStats::keys_blocked, so workers do no extra work.
+//     ReplaceBlocklist (the fleet calls it when the store's policy
+//     generation moves) applies a new list to everything not yet issued:
+//     the hand, and the keys already in the ring, which it takes back out
+//     (a consumer's claim) and pushes again minus the newly blocked ones.
 //   * BrokerStats::keys_wasted counts the numbers this broker knowingly
 //     discards: a failed Return at stop, the hand at a fatal store error,
 //     ring keys that do not decode. Numbers lost to a crash or kill -9 (the
@@ -206,6 +214,9 @@ class Broker {
     return hand_count_.load(std::memory_order_relaxed);
   }
   bool exhausted() const { return exhausted_; }
+  // From now on keys `spec` blocks are skipped, those in the ring included
+  // (see the contract). A spec equal to the current one changes nothing.
+  void ReplaceBlocklist(const keys::BlocklistSpec& spec);
   // Called on the loop's thread while a store call waits (StoreLimits::
   // on_wait, about every 50 ms): the heartbeat goes on (the broker is
   // alive) and the ring is still refilled from the hand, so a stalled
@@ -231,6 +242,15 @@ class Broker {
   bool BackingOff() const;
   void PushFromHand();
   std::size_t PushBatch();
+  // Encodes numbers from r.first on into batch_ (up to max_keys keys),
+  // skipping blocked ones; batch_numbers_[i] is key i's number. Returns
+  // the keys encoded; *used: the numbers looked at (encoded or skipped).
+  std::size_t EncodeClean(const store::Range& r, std::size_t max_keys,
+                          std::uint64_t* used);
+  // Pushes batch_[0, n) whose numbers start at r.first; advances r.first
+  // past the pushed keys and the blocked numbers before them, counts
+  // those as blocked, and returns the keys pushed.
+  std::size_t PushEncoded(store::Range& r, std::size_t n, std::uint64_t used);
   void NoteRefillStart(std::uint64_t fill_before);
   [[nodiscard]] bool ReserveOne();  // false on a non-transient error
   void TakeRange(const store::Range& r, std::chrono::nanoseconds took);
@@ -239,7 +259,9 @@ class Broker {
   void ReturnUnpublished();
   [[nodiscard]] std::uint64_t DrainRing(std::vector<store::Range>* out);
   Status ReturnWithin(const std::vector<store::Range>& ranges);
-  [[nodiscard]] std::uint64_t PutBack(std::vector<store::Range> runs);
+  // Pushes `runs` back into the ring (encoded again, blocked ones
+  // skipped); each run is left holding what did not fit. Returns that.
+  [[nodiscard]] std::uint64_t PutBack(std::vector<store::Range>& runs);
   void AddWasted(std::uint64_t n);
 
   BrokerOptions options_;
@@ -252,6 +274,8 @@ class Broker {
   shm::BrokerStats& stats_;
   shm::Ring& ring_;
   keys::KeyCodec codec_;
+  keys::BlocklistSpec blocklist_spec_;
+  keys::Blocklist blocklist_;
   std::uint64_t capacity_;
   std::uint64_t low_water_;
   std::uint64_t target_hand_;
@@ -259,6 +283,7 @@ class Broker {
   std::deque<store::Range> hand_;
   std::atomic<std::uint64_t> hand_count_{0};  // sum of hand_ sizes
   std::vector<shm::Key> batch_;               // encode buffer, reused
+  std::vector<std::uint64_t> batch_numbers_;  // the number of each key
 
   bool exhausted_ = false;
   bool exhaustion_warned_ = false;

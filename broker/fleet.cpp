@@ -33,6 +33,18 @@ void LogSegment(const std::string& name, const shm::Segment& seg,
   log::Info(line);
 }
 
+// One INFO line when a declared namespace's stored blocklist is not the
+// declared one: only creation takes the config's; later it is forge-ctl's.
+void NoteDeclaredBlocklist(const config::NamespaceDecl& decl,
+                           const keys::BlocklistSpec& stored) {
+  if (stored == decl.blocklist) return;
+  log::Info("namespace " + decl.name + ": config.yml declares blocklist " +
+            keys::DescribeBlocklist(decl.blocklist) + ", the store holds " +
+            keys::DescribeBlocklist(stored) +
+            " and that one is used (a blocklist is changed with forge-ctl "
+            "namespace blocklist " + decl.name + " default|none|FILE)");
+}
+
 store::StoreFormat FormatOf(const config::NamespaceDecl& decl) {
   store::StoreFormat f;
   f.key_length = decl.key_length;
@@ -45,6 +57,9 @@ store::StoreFormat FormatOf(const config::NamespaceDecl& decl) {
 struct Fleet::Member {
   Member(std::string n, std::unique_ptr<store::RangeStore> s, shm::Segment g)
       : name(std::move(n)), own_store(std::move(s)), seg(std::move(g)) {}
+  store::RangeStore& store(store::RangeStore& root) {
+    return own_store ? *own_store : root;
+  }
   std::string name;
   std::unique_ptr<store::RangeStore> own_store;  // null: the root (default)
   shm::Segment seg;
@@ -92,14 +107,23 @@ bool Fleet::Start(const std::atomic<bool>& stop, Signals* signals) {
     const bool created = RetryTransient(
         "cannot create the declared namespaces yet", "the store answers again",
         options_, stop, signals, [&] {
-          if (root_.OpenNamespace(decl.name, &wanted) == nullptr) {
+          const auto space = root_.OpenNamespace(decl.name, &wanted);
+          if (space == nullptr) {
             throw store::StoreError(
                 "namespace " + decl.name + ": the store did not create it",
                 false);
           }
+          NoteDeclaredBlocklist(decl, space->format().blocklist);
         });
     if (!created) return false;
   }
+  // Read before any namespace is opened: a change after this read is seen
+  // by the first refresh.
+  const bool read = RetryTransient(
+      "cannot read the store's policy generation yet",
+      "the store answers again", options_, stop, signals,
+      [&] { policy_generation_ = root_.PolicyGeneration(); });
+  if (!read) return false;
   Discover(/*at_start=*/true);
   next_discover_ = Clock::now() + kDiscoverEvery;
   return true;
@@ -196,6 +220,26 @@ void Fleet::TakeUp(const std::string& name, bool strict) {
   }
 }
 
+// When the store's policy generation moved, every served namespace reads
+// its blocklist again. A store error leaves the generation as it was, so
+// the next pass tries again.
+void Fleet::RefreshBlocklists() {
+  try {
+    const std::uint64_t generation = root_.PolicyGeneration();
+    if (generation == policy_generation_) return;
+    for (const auto& m : members_) {
+      m->broker->ReplaceBlocklist(m->store(root_).ReadBlocklist());
+    }
+    policy_generation_ = generation;
+    policy_failing_ = false;
+  } catch (const store::StoreError& e) {
+    if (!std::exchange(policy_failing_, true)) {
+      log::Warn(std::string("namespaces: cannot read the blocklists (") +
+                e.what() + "); asking again every second");
+    }
+  }
+}
+
 void Fleet::WhileStoreWaits() {
   for (const auto& m : members_) m->broker->WhileStoreWaits();
 }
@@ -208,6 +252,7 @@ int Fleet::Run(const std::atomic<bool>& stop, Signals* signals) {
   while (!stop.load(std::memory_order_relaxed)) {
     if (Clock::now() >= next_discover_) {
       Discover(/*at_start=*/false);
+      RefreshBlocklists();
       next_discover_ = Clock::now() + kDiscoverEvery;
     }
     bool busy = false;

@@ -29,6 +29,13 @@
 //   * Idle, the fleet sleeps once for all namespaces (shm::WaitForLowWater
 //     over every segment that has something to push), so 16 namespaces
 //     cost the same wake-ups as one.
+//   * Blocklists (issue 14): each discovery pass also reads the store's
+//     policy generation (one cheap read); when it moved, every served
+//     namespace's blocklist is read again and handed to its Broker
+//     (Broker::ReplaceBlocklist), so `forge-ctl namespace blocklist`
+//     takes effect within about a second. A declared blocklist that
+//     differs from the stored one is not an error: the stored one is
+//     used, and one INFO line says so and how to change it.
 //   * A fatal error of one namespace (damaged segment, non-transient store
 //     error) stops the fleet: every other namespace still returns its
 //     unpublished numbers (zero waste), then Run returns 2.
@@ -86,6 +93,7 @@ class Fleet {
   struct Member;
 
   void Discover(bool at_start);
+  void RefreshBlocklists();
   void TakeUp(const std::string& name, bool strict);
   std::uint64_t CapacityOf(const std::string& name) const;
   const config::NamespaceDecl* DeclOf(const std::string& name) const;
@@ -101,6 +109,8 @@ class Fleet {
   std::set<std::string> missing_;  // asked for, not in the store, said once
   std::chrono::steady_clock::time_point next_discover_{};
   bool discovery_failing_ = false;
+  std::uint64_t policy_generation_ = 0;  // as of the last refresh
+  bool policy_failing_ = false;          // said once until it works
   bool running_ = false;  // Run has begun: new members Begin at once
   Signals* signals_ = nullptr;
 };
