@@ -35,6 +35,7 @@ BIN=$ROOT/build-release/bin
 LUA=$ROOT/bench/wrk_report.lua
 
 source "$ROOT/bench/lib/servers.sh"
+source "$ROOT/bench/lib/measure.sh"
 
 setup_bench wrk curl ss
 
@@ -55,20 +56,6 @@ cpu_ns() {
     done
   done
   echo "$total"
-}
-
-# quiet: waits up to 60 s for the 1-minute load average to fall below the
-# core count (the start-up of the stacks raises it), then notes the load.
-quiet() {
-  for _ in $(seq 60); do
-    awk -v n="$(nproc)" '{ exit !($1 < n) }' /proc/loadavg && break
-    sleep 1
-  done
-  load_note
-}
-
-load_note() {
-  awk -v n="$(nproc)" '{ printf "load %s%s", $1, ($1 > n ? " (above the core count: not a result)" : "") }' /proc/loadavg
 }
 
 # start_stack NAME NAMESPACES: start_forge with a config.yml declaring
@@ -124,30 +111,14 @@ secs=$(awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN { print ns / 1e9 }')
 
 # 2. Request cost: default vs a non-default namespace, interleaved.
 port=$FORGE_sixteen_PORT
-# rps URL: requests per second of one wrk run (from bench/wrk_report.lua's
-# line: requests over duration).
-rps() {
-  wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 2s -s "$LUA" "$1" 2>/dev/null |
-    awk '/^WRK / { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-                   printf "%d\n", v["requests"] / (v["duration_us"] / 1e6) }'
-}
 RPS_NOTE=$(quiet)
-DEF=() NS=()
-for round in $(seq 1 "$ROUNDS"); do
-  if [ $((round % 2)) = 1 ]; then
-    DEF+=("$(rps "http://127.0.0.1:$port/get-key")")
-    NS+=("$(rps "http://127.0.0.1:$port/get-key?ns=n01")")
-  else
-    NS+=("$(rps "http://127.0.0.1:$port/get-key?ns=n01")")
-    DEF+=("$(rps "http://127.0.0.1:$port/get-key")")
-  fi
-done
-median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+ab_rps "http://127.0.0.1:$port/get-key" "http://127.0.0.1:$port/get-key?ns=n01"
+DEF=("${A_RPS[@]}") NS=("${B_RPS[@]}")
 
 awk -v one=$((one1 - one0)) -v six=$((six1 - six0)) -v s="$secs" \
   -v oneb=$((oneb1 - oneb0)) -v sixb=$((sixb1 - sixb0)) \
-  -v idle_note="$IDLE_NOTE" -v def="$(median "${DEF[@]}")" \
-  -v ns="$(median "${NS[@]}")" -v rps_note="$RPS_NOTE" \
+  -v idle_note="$IDLE_NOTE" -v def="$(printf '%s\n' "${DEF[@]}" | median)" \
+  -v ns="$(printf '%s\n' "${NS[@]}" | median)" -v rps_note="$RPS_NOTE" \
   -v defs="${DEF[*]}" -v nss="${NS[*]}" -v conns="$CONNS" -v w="$WORKERS" \
   -v m1="$MEM_ONE" -v m16="$MEM_SIXTEEN" -v m64="$MEM_64" 'BEGIN {
   printf "== bench/namespaces.sh (WORKERS=%s, wrk -c%s) ==\n", w, conns

@@ -116,3 +116,42 @@ metric() {
     name == n { sum += $2; seen = 1 }
     END { if (seen) printf "%.0f\n", sum }'
 }
+
+# load_note: "load 0.42", marked when above the core count (not a result).
+load_note() {
+  awk -v n="$(nproc)" '{ printf "load %s%s", $1, ($1 > n ? " (above the core count: not a result)" : "") }' /proc/loadavg
+}
+
+# quiet: waits up to 60 s for the 1-minute load average to fall below the
+# core count (starting servers raises it), then prints load_note.
+quiet() {
+  for _ in $(seq 60); do
+    awk -v n="$(nproc)" '{ exit !($1 < n) }' /proc/loadavg && break
+    sleep 1
+  done
+  load_note
+}
+
+# rps URL CONNS: requests per second of one wrk run (THREADS threads,
+# DURATION seconds; bench/wrk_report.lua's line: requests over duration).
+rps() {
+  wrk -t"$THREADS" -c"$2" -d"${DURATION}s" --timeout 2s -s "$LUA" "$1" 2>/dev/null |
+    awk '/^WRK / { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+                   printf "%d\n", v["requests"] / (v["duration_us"] / 1e6) }'
+}
+
+# ab_rps URL_A URL_B: ROUNDS interleaved rps runs (A B, then B A, ...) at
+# CONNS connections; sets A_RPS and B_RPS (arrays, one entry per round).
+ab_rps() {
+  local round
+  A_RPS=() B_RPS=()
+  for round in $(seq 1 "$ROUNDS"); do
+    if [ $((round % 2)) = 1 ]; then
+      A_RPS+=("$(rps "$1" "$CONNS")")
+      B_RPS+=("$(rps "$2" "$CONNS")")
+    else
+      B_RPS+=("$(rps "$2" "$CONNS")")
+      A_RPS+=("$(rps "$1" "$CONNS")")
+    fi
+  done
+}
