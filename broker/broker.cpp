@@ -102,16 +102,16 @@ std::string Sources(std::uint64_t in_hand, std::uint64_t from_ring,
 
 keys::KeyCodec MakeCodec(const store::RangeStore& store,
                          const shm::Segment& seg) {
-  const store::StoreFormat& f = store.format();
+  keys::KeyCodec codec = store::CodecOf(store.format());
   // The broker makes its segment from the store's format
   // (SegmentSpecFor), so they can only disagree by a programming error.
-  FORGE_CHECK(
-      static_cast<std::uint32_t>(f.key_length) == seg.header().key_length,
-      "segment \"" + seg.name() + "\" holds keys of length " +
-          std::to_string(seg.header().key_length) + " but the store (" +
-          store.Describe() + ") makes keys of length " +
-          std::to_string(f.key_length) + "; they must agree");
-  return keys::KeyCodec(f.key_length, f.order, f.secret);
+  FORGE_CHECK(codec.text_length() == seg.header().key_length,
+              "segment \"" + seg.name() + "\" holds keys of " +
+                  std::to_string(seg.header().key_length) +
+                  " characters but the store (" + store.Describe() +
+                  ") makes keys of " + std::to_string(codec.text_length()) +
+                  "; they must agree");
+  return codec;
 }
 
 }  // namespace
@@ -136,9 +136,11 @@ shm::SegmentSpec SegmentSpecFor(std::uint64_t capacity,
   const store::StoreFormat& f = store.format();
   shm::SegmentSpec spec;
   spec.capacity = capacity;
-  spec.key_length = static_cast<std::uint32_t>(f.key_length);
+  spec.key_length = static_cast<std::uint32_t>(f.key_length);  // digits
   spec.key_order = static_cast<std::uint32_t>(store::LayoutKeyOrder(f.order));
-  spec.key_space = keys::KeySpace(f.key_length);
+  spec.key_space = keys::KeySpace(f.policy.alphabet.size(), f.key_length);
+  spec.policy = f.policy;
+  spec.secret = f.secret;
   spec.store = store.Describe();
   spec.store_id = f.store_id;
   return spec;
@@ -218,7 +220,7 @@ Broker::Broker(const BrokerOptions& options, store::RangeStore& store,
       capacity_(ring_.Capacity()),
       low_water_(capacity_ / 2),
       target_hand_(capacity_ - low_water_ + options.range_size),
-      batch_(kBatchKeys),
+      batch_(kBatchKeys * ring_.Stride()),
       batch_numbers_(kBatchKeys),
       trouble_("store error", options.store_log_every) {
   FORGE_CHECK(options_.range_size > 0, "broker range size must be at least 1");
@@ -425,11 +427,13 @@ std::size_t Broker::EncodeClean(const store::Range& r, std::size_t max_keys,
   std::size_t keys = 0;
   std::uint64_t n = r.first;
   for (; n < r.last && keys < max_keys; ++n) {
-    shm::Key& key = batch_[keys];
-    key = shm::Key{};
-    codec_.Encode(n, key.text);
+    shm::Key* key = batch_.data() + keys * ring_.Stride();
+    std::fill(key, key + ring_.Stride(), shm::Key{});
+    // The stride's Keys are contiguous: the text may run on across them.
+    char* text = reinterpret_cast<char*>(key);
+    codec_.Encode(n, text);
     if (!blocklist_.empty() &&
-        blocklist_.Blocks(std::string_view(key.text, codec_.text_length()))) {
+        blocklist_.Blocks(std::string_view(text, codec_.text_length()))) {
       continue;
     }
     batch_numbers_[keys++] = n;
@@ -631,7 +635,7 @@ std::uint64_t Broker::PutBack(std::vector<store::Range>& runs) {
   for (store::Range& r : runs) {
     while (!r.empty()) {
       std::uint64_t used = 0;
-      const std::size_t n = EncodeClean(r, batch_.size(), &used);
+      const std::size_t n = EncodeClean(r, kBatchKeys, &used);
       const std::size_t m = PushEncoded(r, n, used);
       if (m < n) break;
     }
@@ -647,11 +651,11 @@ std::uint64_t Broker::DrainRing(std::vector<store::Range>* out) {
   std::vector<std::uint64_t> numbers;
   std::uint64_t bad = 0;
   for (;;) {
-    const std::size_t n = ring_.TryPopBatch(batch_.data(), batch_.size());
+    const std::size_t n = ring_.TryPopBatch(batch_.data(), kBatchKeys);
     if (n == 0) break;
+    const auto length = static_cast<std::uint32_t>(codec_.text_length());
     for (std::size_t i = 0; i < n; ++i) {
-      const std::string_view text(batch_[i].text,
-                                  ::strnlen(batch_[i].text, shm::kKeyBytes));
+      const std::string_view text = shm::KeyTextAt(batch_.data(), i, length);
       if (const auto number = codec_.Decode(text)) {
         numbers.push_back(*number);
       } else {

@@ -282,7 +282,7 @@ class Broker {
 
   std::deque<store::Range> hand_;
   std::atomic<std::uint64_t> hand_count_{0};  // sum of hand_ sizes
-  std::vector<shm::Key> batch_;               // encode buffer, reused
+  std::vector<shm::Key> batch_;  // encode buffer (kBatchKeys keys), reused
   std::vector<std::uint64_t> batch_numbers_;  // the number of each key
 
   bool exhausted_ = false;
