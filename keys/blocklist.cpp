@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <map>
-#include <queue>
 
 #include "base/status.h"
 #include "keys/builtin_blocklist.h"
