@@ -278,6 +278,22 @@ TEST(KeyPolicy, CheckSaysWhatWasWrong) {
   }
 }
 
+TEST(KeyPolicy, CheckKindsAndOrdersAreSpelledOneWay) {
+  for (const CheckKind kind : {CheckKind::kNone, CheckKind::kLuhn}) {
+    EXPECT_EQ(ParseCheckKind(CheckKindName(kind)), kind);
+  }
+  EXPECT_EQ(CheckKindName(CheckKind::kLuhn), "luhn");
+  EXPECT_EQ(CheckKindName(CheckKind::kNone), "none");
+  for (const KeyOrder order : kBothOrders) {
+    EXPECT_EQ(ParseKeyOrder(KeyOrderName(order)), order);
+  }
+  EXPECT_EQ(KeyOrderName(KeyOrder::kScrambled), "scrambled");
+  for (const char* bad : {"", "Luhn", "LUHN", "luhn ", "mod10", "None"}) {
+    EXPECT_EQ(ParseCheckKind(bad), std::nullopt) << bad;
+  }
+  EXPECT_EQ(ParseKeyOrder("Sequential"), std::nullopt);
+}
+
 TEST(Alphabet, MaxKeyLengthPerPreset) {
   for (const Preset& p : kPresets) {
     const Alphabet a = Parsed(p.name);
