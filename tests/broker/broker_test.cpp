@@ -55,6 +55,11 @@ class FakeStore : public store::RangeStore {
     return nullptr;
   }
   void SetStoreId(const std::string& id) { format_.store_id = id; }
+  void SetPolicy(const keys::KeyPolicy& policy,
+                 const keys::BlocklistSpec& blocklist) {
+    format_.policy = policy;
+    format_.blocklist = blocklist;
+  }
   std::uint64_t Next() override {
     std::lock_guard<std::mutex> lock(mu_);
     return next_;
@@ -569,6 +574,66 @@ TEST_F(BrokerTest, StopNeverReturnsRingKeysFilledFromAnotherStore) {
     }
   }
   EXPECT_EQ(stats().keys_wasted.load(), 0u);
+}
+
+// Issue 14: 3-digit sequential keys; "800" reads "boo", "833" "bee",
+// "734" "tea".
+keys::KeyPolicy Digits() {
+  std::string why;
+  keys::KeyPolicy policy;
+  policy.alphabet = *keys::Alphabet::Parse("digits", &why);
+  return policy;
+}
+const keys::BlocklistSpec kWords{keys::BlocklistKind::kCustom,
+                                 {"bee", "boo", "tea"}};
+const std::set<std::string> kBlockedKeys = {"734", "800", "833"};
+
+// Runs Step() until the key space is used up and pushed, then pops every
+// key's text.
+std::set<std::string> DrainAll(Broker& broker, shm::Ring& ring) {
+  for (int i = 0; i < 1000 && broker.Step() == StepResult::kBusy; ++i) {
+  }
+  std::set<std::string> got;
+  shm::Key key;
+  while (ring.TryPop(&key)) got.emplace(key.text);
+  return got;
+}
+
+TEST_F(BrokerTest, BlockedNumbersAreSkippedAtEncodeTimeAndCounted) {
+  FakeStore store(3, 1000);
+  store.SetPolicy(Digits(), kWords);
+  Open(store);
+  Broker broker(Options(), store, *producer_);
+  for (int i = 0; i < 1000 && broker.Step() == StepResult::kBusy; ++i) {
+  }
+  EXPECT_EQ(ring().Size(), 997u);
+  EXPECT_EQ(stats().keys_blocked.load(), 3u);
+  EXPECT_EQ(stats().keys_produced.load(), 997u);
+  const std::set<std::string> got = DrainAll(broker, ring());
+  EXPECT_EQ(got.size(), 997u);
+  for (const std::string& k : kBlockedKeys) EXPECT_EQ(got.count(k), 0u) << k;
+  EXPECT_EQ(got.count("801"), 1u);
+}
+
+TEST_F(BrokerTest, ANewBlocklistTakesNewlyBlockedKeysOutOfTheRing) {
+  FakeStore store(3, 1000);
+  store.SetPolicy(Digits(), {});
+  Open(store);
+  Broker broker(Options(), store, *producer_);
+  for (int i = 0; i < 1000 && broker.Step() == StepResult::kBusy; ++i) {
+  }
+  ASSERT_EQ(ring().Size(), 1000u);
+  EXPECT_EQ(stats().keys_blocked.load(), 0u);
+
+  broker.ReplaceBlocklist(kWords);
+  EXPECT_EQ(ring().Size(), 997u);
+  EXPECT_EQ(stats().keys_blocked.load(), 3u);
+  const std::set<std::string> got = DrainAll(broker, ring());
+  EXPECT_EQ(got.size(), 997u);
+  for (const std::string& k : kBlockedKeys) EXPECT_EQ(got.count(k), 0u) << k;
+
+  broker.ReplaceBlocklist(kWords);  // the same list: nothing happens
+  EXPECT_EQ(stats().keys_blocked.load(), 3u);
 }
 
 }  // namespace
