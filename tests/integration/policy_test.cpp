@@ -73,7 +73,7 @@ bool PopUntilExhausted(const Stack& stack, const std::string& ns, Take take,
   shm::Segment seg =
       shm::Segment::Attach(base::NamespaceSegmentName(stack.shm(), ns));
   const std::uint32_t length = seg.header().key_length;
-  std::vector<shm::Key> buf(256 * seg.ring().stride());
+  std::vector<shm::Key> buf(256 * seg.ring().Stride());
   return WaitUntil(
       [&] {
         for (;;) {
@@ -138,13 +138,13 @@ TEST_P(PolicyTest, DeclaredPoliciesAreWhatClientsGetAndCheck) {
     EXPECT_NE(base58.find(c), std::string_view::npos) << key;
   }
   EXPECT_EQ(Body("/check-key?ns=inv&key=" + key),
-            R"({"namespace":"inv","well_formed":true,"check_ok":true})");
+            R"({"namespace":"inv","well_formed":true,"check_ok":true})" "\n");
   EXPECT_EQ(Body("/check-key?ns=inv&key=" + key.substr(4)),
-            R"({"namespace":"inv","well_formed":true,"check_ok":true})");
+            R"({"namespace":"inv","well_formed":true,"check_ok":true})" "\n");
   std::string typo = key;
   typo[6] = typo[6] == 'z' ? 'y' : 'z';
   EXPECT_EQ(Body("/check-key?ns=inv&key=" + typo),
-            R"({"namespace":"inv","well_formed":true,"check_ok":false})");
+            R"({"namespace":"inv","well_formed":true,"check_ok":false})" "\n");
 
   // Sequential digits with luhn: the numbers 0, 1, 2 as the codec spells
   // them (the same policy, built here).
@@ -160,7 +160,7 @@ TEST_P(PolicyTest, DeclaredPoliciesAreWhatClientsGetAndCheck) {
   EXPECT_EQ(Body("/get-key?ns=pins"), codec.Encode(3));
   EXPECT_EQ(Body("/check-key?ns=pins&key=" + codec.Encode(2)),
             R"({"namespace":"pins","well_formed":true,"check_ok":true,)"
-            R"("number":2})");
+            R"("number":2})" "\n");
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, PolicyTest,
@@ -174,12 +174,12 @@ class PolicySqliteTest : public PolicyTest {};
 // once; the broker counts the others as blocked.
 TEST_P(PolicySqliteTest, AnExhaustiveSpaceIssuesEveryCleanKeyOnceAndNoBlockedOne) {
   const std::vector<std::string> words = {"zz", "bee", "tool", "ai"};
-  WriteFile(stack_.dir() / "config/words.txt",
-            "# test list\nzz\nBee\n\ntool\nai\n");
   TestNamespace tiny{"tiny", 4, "scrambled", 65536};
   tiny.alphabet = "base36";
-  tiny.blocklist = "words.txt";
+  tiny.blocklist = "words.txt";  // beside config.yml
   stack_.Declare({tiny});
+  WriteFile(stack_.dir() / "config/words.txt",
+            "# test list\nzz\nBee\n\ntool\nai\n");
   ASSERT_TRUE(stack_.Up({{"RANGE_SIZE", "100000"}})) << stack_.Logs();
 
   constexpr std::uint32_t kSpace = 36 * 36 * 36 * 36;
@@ -239,7 +239,7 @@ TEST_P(PolicySqliteTest, ABlocklistSetWithForgeCtlReachesKeysAlreadyInTheRing) {
   // 800 reads "boo", 833 "bee", 734 "tea".
   WriteFile(stack_.dir() / "words.txt", "boo\nbee\ntea\n");
   const RunResult set =
-      Run({Bin("forge-ctl"), "namespace", "blocklist", "codes",
+      testing::Run({Bin("forge-ctl"), "namespace", "blocklist", "codes",
            stack_.dir() / "words.txt"},
           stack_.MakeEnv());
   ASSERT_EQ(set.exit_code, 0) << set.out << set.err;
