@@ -90,7 +90,7 @@ NamespaceStore OpenNamespaceStore(const config::Config& cfg,
 int WithStoreErrors(const std::function<int()>& body) {
   try {
     return body();
-  } catch (const BadNamespace& e) {
+  } catch (const BadArgument& e) {
     std::cerr << "forge-ctl: " << e.what() << "\n";
     return 2;
   } catch (const StoreMissing& e) {
