@@ -1,9 +1,11 @@
 // tests/ctl/ctl_fixture.h — a tests/support Stack (temporary directory,
 // unique SHM_NAME, SQLite store) and helpers to run forge-ctl and
-// forge-broker there (process-level tests).
+// forge-broker there (process-level tests); NamespaceCtlTest: the same
+// on a store (SQLite or PostgreSQL) a broker made and left.
 #pragma once
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -11,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +22,7 @@
 #include "keys/key_codec.h"
 #include "shm/segment.h"
 #include "tests/ctl/mini_json.h"
+#include "tests/support/process.h"
 #include "tests/support/stack.h"
 
 namespace forge::testing {
@@ -116,5 +120,51 @@ inline std::vector<std::string> PopKeys(const std::string& segment_name,
 inline bool OneLine(const std::string& text) {
   return !text.empty() && text.find('\n') == text.size() - 1;
 }
+
+// A store made by a broker that then stopped: nothing serves the
+// namespaces this test creates unless the test makes their segment.
+class NamespaceCtlTest : public CtlTest,
+                         public ::testing::WithParamInterface<StoreKind> {
+ protected:
+  NamespaceCtlTest() : CtlTest(StackOptions::OwnStore(GetParam())) {}
+
+  void SetUp() override {
+    Process broker = StartBroker();
+    broker.Signal(SIGTERM);
+    ASSERT_EQ(broker.Wait(kCtlDeadline), 0) << broker.Stderr();
+  }
+
+  RunResult Create(const std::string& name, const std::string& length,
+                   const std::string& order) {
+    return Ctl({"namespace", "create", name, "--key-length", length,
+                "--key-order", order});
+  }
+
+  // The row of `name` in `namespace list`, its fields split at spaces.
+  std::vector<std::string> ListRow(const std::string& name) {
+    const RunResult r = Ctl({"namespace", "list"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream words(line);
+      std::vector<std::string> fields;
+      for (std::string w; words >> w;) fields.push_back(w);
+      if (!fields.empty() && fields[0] == name) return fields;
+    }
+    ADD_FAILURE() << "no row " << name << " in\n" << r.out;
+    return {};
+  }
+
+  // Expects exit 2 with one line on stderr containing `want`.
+  void ExpectRefused(const std::vector<std::string>& args,
+                     const std::string& want) {
+    const RunResult r = Ctl(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << " " << args[1] << ": " << r.err;
+    EXPECT_TRUE(OneLine(r.err)) << r.err;
+    EXPECT_NE(r.err.find(want), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+};
+
 
 }  // namespace forge::testing
