@@ -29,6 +29,23 @@ bool UrlSafe(char c) {
   return std::isalnum(u) != 0 || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
+// A text meant as a preset's name but not one: a preset's name in other
+// case ("Base62", "HEX") or base<digits> ("base64", "base32"). As custom
+// characters these would silently make a 3- to 6-character alphabet.
+bool LooksLikePresetName(std::string_view spec) {
+  std::string lower(spec);
+  for (char& c : lower) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  for (const Preset& p : kPresets) {
+    if (p.name == lower) return true;
+  }
+  constexpr std::string_view kBase = "base";
+  return lower.size() > kBase.size() && lower.starts_with(kBase) &&
+         lower.find_first_not_of("0123456789", kBase.size()) ==
+             std::string::npos;
+}
+
 std::string Shown(char c) {
   const auto u = static_cast<unsigned char>(c);
   if (std::isprint(u) != 0) return std::string("\"") + c + "\"";
@@ -69,6 +86,12 @@ std::optional<Alphabet> Alphabet::Parse(std::string_view spec,
     if (p.name == spec) {
       return Alphabet(std::string(p.name), std::string(p.chars), true);
     }
+  }
+  if (LooksLikePresetName(spec)) {
+    *why =
+        "is not a preset (they are spelled base62, base58, base36, "
+        "crockford32, digits, hex)";
+    return std::nullopt;
   }
   if (spec.size() < kMinAlphabetSize || spec.size() > kMaxAlphabetSize) {
     *why = "is neither a preset nor 2 to 256 characters long";

@@ -10,7 +10,9 @@
 //     distinct URL-safe characters (A-Z a-z 0-9 - . _ ~), in digit order.
 //   * spec() is how config, the store and a segment spell it: the preset's
 //     name, or the custom characters themselves. Parse(spec()) gives the
-//     same alphabet back. A text equal to a preset's name is that preset.
+//     same alphabet back. A text equal to a preset's name is that preset;
+//     one that only looks like a name (a preset's name in other case,
+//     base<digits> such as "base64") is refused, not read as characters.
 //   * Digit(c) is the decode map: the digit a typed character stands for,
 //     or -1; it accepts every character of chars() and, for the presets
 //     above, the extra spellings listed.

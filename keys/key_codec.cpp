@@ -23,24 +23,27 @@ int EvenBitsCovering(std::uint64_t space) {
   return bits + (bits & 1);
 }
 
-// Luhn mod N's doubling: the digit sum, in base n, of 2 * d.
-std::uint32_t LuhnDouble(std::uint32_t d, std::uint32_t n) {
-  const std::uint32_t twice = 2 * d;
-  return twice < n ? twice : twice - n + 1;
-}
-
-// The Luhn mod N check digit of `digits` (values), rightmost doubled first.
-template <typename DigitAt>
-std::uint32_t LuhnCheck(std::size_t count, std::uint32_t n, DigitAt at) {
-  std::uint64_t sum = 0;
-  bool twice = true;
-  for (std::size_t i = count; i-- > 0;) {
-    const std::uint32_t d = at(i);
-    sum += twice ? LuhnDouble(d, n) : d;
-    twice = !twice;
+// Luhn mod N over digit values fed right to left (the rightmost digit of
+// the key without its check character is doubled first).
+class LuhnSum {
+ public:
+  explicit LuhnSum(std::uint32_t n) : n_(n) {}
+  void Add(std::uint32_t digit) {
+    // Doubling adds the base-n digit sum of 2 * digit.
+    const std::uint32_t twice = 2 * digit;
+    sum_ += !double_ ? digit : twice < n_ ? twice : twice - n_ + 1;
+    double_ = !double_;
   }
-  return static_cast<std::uint32_t>((n - sum % n) % n);
-}
+  // The check digit that brings the sum to a multiple of n.
+  std::uint32_t CheckDigit() const {
+    return static_cast<std::uint32_t>((n_ - sum_ % n_) % n_);
+  }
+
+ private:
+  std::uint32_t n_;
+  std::uint64_t sum_ = 0;
+  bool double_ = true;
+};
 
 }  // namespace
 
@@ -72,13 +75,13 @@ bool IsKeyPrefix(std::string_view text) {
 std::string KeyLengthProblem(const Alphabet& alphabet, int length) {
   const int most = MaxKeyLength(alphabet.size());
   if (length >= kMinKeyLength && length <= most) return "";
-  const std::string name = alphabet.preset()
-                               ? alphabet.spec()
-                               : std::to_string(alphabet.size()) + "-character";
-  return name + " keys are 1 to " + std::to_string(most) +
-         " characters long (" + std::to_string(alphabet.size()) + "^" +
-         std::to_string(most + 1) + " keys do not fit in 63 bits), not " +
-         std::to_string(length);
+  const std::string keys =
+      alphabet.preset() ? alphabet.spec() + " keys"
+                        : "keys of a " + std::to_string(alphabet.size()) +
+                              "-character alphabet";
+  return keys + " are 1 to " + std::to_string(most) + " characters long (" +
+         std::to_string(alphabet.size()) + "^" + std::to_string(most + 1) +
+         " keys do not fit in 63 bits), not " + std::to_string(length);
 }
 
 std::string CheckProblem(const Alphabet& alphabet, CheckKind check) {
@@ -112,6 +115,18 @@ KeyCodec::KeyCodec(int length, KeyOrder order, std::uint64_t secret,
               "key prefix \"" + policy_.prefix + "\" breaks its rule");
   text_length_ = policy_.prefix.size() + static_cast<std::size_t>(length) +
                  (policy_.check == CheckKind::kNone ? 0 : 1);
+  // Division by the base as a multiply and a shift (Granlund-Montgomery):
+  // with 2^shift >= base and magic = ceil(2^(63 + shift) / base),
+  // floor(v * magic / 2^(63 + shift)) == v / base for every v < 2^63,
+  // the error term v * (ceil - exact) / 2^(63 + shift) staying below
+  // 1 / base; magic < 2^64 because 2^(shift - 1) < base (or base is a
+  // power of two).
+  const std::uint64_t base = policy_.alphabet.size();
+  while ((std::uint64_t{1} << divide_shift_) < base) ++divide_shift_;
+  const Wide magic = ((Wide{1} << (63 + divide_shift_)) + base - 1) / base;
+  FORGE_CHECK(magic >> 64 == 0, "division magic of base " +
+                                    std::to_string(base) + " needs 65 bits");
+  divide_magic_ = static_cast<std::uint64_t>(magic);
   half_bits_ = EvenBitsCovering(space_) / 2;
   half_mask_ = (std::uint64_t{1} << half_bits_) - 1;
   // Round keys: a splitmix64 sequence seeded with the secret.
@@ -135,15 +150,16 @@ void KeyCodec::Encode(std::uint64_t n, char* out) const {
   const std::uint64_t base = a.size();
   policy_.prefix.copy(out, policy_.prefix.size());
   char* digits = out + policy_.prefix.size();
+  LuhnSum luhn(a.size());
   for (int i = length_ - 1; i >= 0; --i) {
-    digits[i] = a.Char(static_cast<std::uint32_t>(v % base));
-    v /= base;
+    const std::uint64_t quotient = DivideByBase(v);
+    const auto digit = static_cast<std::uint32_t>(v - quotient * base);
+    digits[i] = a.Char(digit);
+    luhn.Add(digit);
+    v = quotient;
   }
   if (policy_.check == CheckKind::kLuhn) {
-    digits[length_] = a.Char(LuhnCheck(
-        static_cast<std::size_t>(length_), a.size(), [&](std::size_t i) {
-          return static_cast<std::uint32_t>(a.Digit(digits[i]));
-        }));
+    digits[length_] = a.Char(luhn.CheckDigit());
   }
 }
 
@@ -181,16 +197,22 @@ KeyCodec::Verdict KeyCodec::Check(std::string_view key) const {
     const int typed = a.Digit((*body)[static_cast<std::size_t>(length_)]);
     if (typed < 0) return verdict;
     verdict.well_formed = true;
-    const std::uint32_t want = LuhnCheck(
-        static_cast<std::size_t>(length_), a.size(), [&](std::size_t i) {
-          return static_cast<std::uint32_t>(a.Digit((*body)[i]));
-        });
-    if (static_cast<std::uint32_t>(typed) != want) return verdict;
+    LuhnSum luhn(a.size());
+    for (int i = length_ - 1; i >= 0; --i) {
+      luhn.Add(static_cast<std::uint32_t>(
+          a.Digit((*body)[static_cast<std::size_t>(i)])));
+    }
+    if (static_cast<std::uint32_t>(typed) != luhn.CheckDigit()) return verdict;
   }
   verdict.well_formed = true;
   verdict.check_ok = true;
   verdict.number = order_ == KeyOrder::kScrambled ? Unpermute(v) : v;
   return verdict;
+}
+
+std::uint64_t KeyCodec::DivideByBase(std::uint64_t v) const {
+  return static_cast<std::uint64_t>((Wide{v} * divide_magic_) >>
+                                    (63 + divide_shift_));
 }
 
 std::uint64_t KeyCodec::Round(int i, std::uint64_t half) const {

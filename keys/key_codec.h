@@ -79,8 +79,8 @@ struct KeyPolicy {
 };
 
 // "" when `length` digits of `alphabet` fit (1..MaxKeyLength); else one
-// line naming the largest allowed length ("base58 keys can be at most 10
-// characters long (58^11 does not fit in 63 bits)").
+// line naming the largest allowed length ("base58 keys are 1 to 10
+// characters long (58^11 keys do not fit in 63 bits), not 11").
 std::string KeyLengthProblem(const Alphabet& alphabet, int length);
 
 // "" when `check` can be used with `alphabet` (luhn needs an even size);
@@ -136,6 +136,9 @@ class KeyCodec {
   std::uint64_t FeistelForward(std::uint64_t x) const;
   std::uint64_t FeistelBackward(std::uint64_t x) const;
   std::uint64_t Round(int i, std::uint64_t half) const;
+  // v / base for v < 2^63, without a division instruction.
+  std::uint64_t DivideByBase(std::uint64_t v) const;
+  __extension__ typedef unsigned __int128 Wide;  // GCC/Clang
 
   int length_;
   KeyOrder order_;
@@ -143,6 +146,8 @@ class KeyCodec {
   std::uint64_t space_;
   std::size_t text_length_;
   std::array<std::uint64_t, kRounds> round_keys_{};
+  std::uint64_t divide_magic_ = 0;
+  int divide_shift_ = 0;
   int half_bits_ = 0;
   std::uint64_t half_mask_ = 0;
 };

@@ -5,21 +5,32 @@
 //
 // Contract
 //   * The metadata rows are schema_version, key_length, key_order, secret,
-//     created_unix_s and store_id (and, once numbers were returned,
-//     returned_total, which is not part of the format).
+//     created_unix_s and store_id, and (schema 4, issue 14) the policy:
+//     alphabet (keys::Alphabet::spec()), check (none|luhn), prefix ("" or
+//     keys::IsKeyPrefix), blocklist (none|default|custom) and
+//     blocklist_words (custom only: the words joined by '\n'). Absent
+//     policy rows read as the defaults (base62, none, "", none), so a
+//     store from before schema 4 needs nothing rewritten. Not part of the
+//     format: returned_total (once numbers were returned) and, in the
+//     default namespace's table only, policy_generation (store-wide,
+//     bumped by every blocklist change; absent = 0).
 //   * ParseFormat reads them back; a missing or invalid row (a schema
-//     version other than kStoreSchemaVersion included) throws the
+//     version other than kStoreSchemaVersion, a key length the alphabet
+//     cannot hold, luhn with an odd alphabet included) throws the
 //     non-transient StoreError of Damaged, naming "<table>.<key>".
 //   * NewFormatRows(wanted, store_id) are the rows of a store (or of a
 //     namespace) being created: the secret is 0 for sequential, else
 //     wanted.secret or a fresh random one; created_unix_s is now; store_id
-//     is `store_id` (a namespace takes its store's) or, when empty, fresh.
+//     is `store_id` (a namespace takes its store's) or, when empty, fresh;
+//     the policy and the blocklist are wanted's (a new store's default
+//     namespace is created with blocklist none: CreatedDefault).
 //   * Namespaces: every namespace's metadata has the same rows, in a table
 //     of its own (NamespaceTables); a namespace's messages name it after
 //     the store ("store sqlite:/x namespace \"invites\": ...").
 //   * Every message names the store by `describe` (never a password).
-//   * SameKeyFormat compares what keys look like (key length and order:
-//     what a config may ask for); SameStore compares everything a store
+//   * SameKeyFormat compares what keys look like (key length, order,
+//     alphabet, check, prefix: what a config may ask for; never the
+//     blocklist, which may change); SameStore compares everything a store
 //     fixed at creation (the format, the secret, the creation time and the
 //     identity): false means another store.
 #pragma once
@@ -34,6 +45,7 @@
 #include <system_error>
 #include <utility>
 
+#include "keys/blocklist.h"
 #include "keys/key_codec.h"
 #include "shm/layout.h"
 #include "store/range_store.h"
@@ -42,8 +54,9 @@ namespace forge::store {
 
 // The schema version this code writes and understands. Versions
 // kUpgradableSchemaVersion..kStoreSchemaVersion-1 (1: no returned list; 2:
-// no namespaces) are upgraded in place when a store is opened.
-inline constexpr int kStoreSchemaVersion = 3;
+// no namespaces; 3: no key policy, so every key base62) are upgraded in
+// place when a store is opened.
+inline constexpr int kStoreSchemaVersion = 4;
 inline constexpr int kUpgradableSchemaVersion = 1;
 
 // Characters of a store identity (StoreFormat::store_id).
@@ -57,6 +70,10 @@ struct MetaTable {
 };
 
 using MetaRows = std::map<std::string, std::string>;
+
+// The store-wide row of the default namespace's table that every
+// WriteBlocklist bumps (RangeStore::PolicyGeneration).
+inline constexpr std::string_view kPolicyGenerationKey = "policy_generation";
 
 // The whole text as a decimal integer of type Int; nullopt otherwise.
 template <typename Int>
@@ -84,6 +101,27 @@ StoreFormat ParseFormat(const std::string& describe, const MetaTable& table,
 MetaRows NewFormatRows(const StoreFormat& wanted,
                        const std::string& store_id = {});
 
+// `wanted` as a new store's default namespace is created: blocklist none
+// (an operator opts in with forge-ctl namespace blocklist default ...).
+StoreFormat CreatedDefault(const StoreFormat& wanted);
+
+// The rows that hold `spec` (blocklist, blocklist_words: "" unless
+// custom), written over the old ones by WriteBlocklist.
+MetaRows BlocklistRows(const keys::BlocklistSpec& spec);
+
+// Throws a non-transient StoreError naming the store when `spec` is not a
+// valid blocklist (custom without words or with a word that breaks
+// keys::kBlocklistRule; words given with none or default), or when
+// `prefix` contains one of its words (naming the word).
+void CheckBlocklist(const std::string& describe, const std::string& prefix,
+                    const keys::BlocklistSpec& spec);
+
+// The policy generation the row `value` holds (absent: 0); an invalid one
+// is Damaged naming "<table>.policy_generation".
+std::uint64_t ParsePolicyGeneration(const std::string& describe,
+                                    const MetaTable& table,
+                                    const std::optional<std::string>& value);
+
 // The tables of one namespace: "default" keeps the store's original ones
 // ("<prefix>meta", "<prefix>counter", "<prefix>returned"); namespace x has
 // "<prefix>meta@x" and so on. `*_sql` are the names quoted for SQL
@@ -102,7 +140,8 @@ void CheckNamespaceName(const std::string& describe, const std::string& name);
 
 // Throws a non-transient StoreError naming the namespace and each field
 // that differs when namespace `name`, created with `stored`, cannot serve
-// `wanted` (key length or order).
+// `wanted` (key length, order, alphabet, check or prefix: "the store holds
+// alphabet=base58 but config asks alphabet=base62").
 void CheckNamespaceFormat(const std::string& describe, const std::string& name,
                           const StoreFormat& stored, const StoreFormat& wanted);
 
@@ -110,21 +149,27 @@ void CheckNamespaceFormat(const std::string& describe, const std::string& name,
 // the caller asked for whatever it holds (wanted.key_length == 0).
 StoreError NoKeySpace(const std::string& describe);
 
-// "KEY_LENGTH=7 KEY_ORDER=scrambled".
+// "KEY_LENGTH=7 KEY_ORDER=scrambled", then alphabet=, check= and prefix=
+// for each that is not the default ("alphabet=base58 prefix=\"inv_\"").
 std::string DescribeFormat(const StoreFormat& format);
 
 bool SameKeyFormat(const StoreFormat& a, const StoreFormat& b);
 bool SameStore(const StoreFormat& a, const StoreFormat& b);
 
 // Throws a non-transient StoreError naming both formats when a store
-// (`describe`) created with `stored` cannot serve `wanted` (key length or
-// order differ). The secret is the store's and is not compared.
+// (`describe`) created with `stored` cannot serve `wanted` (key length,
+// order, alphabet, check or prefix differ). The secret is the store's and
+// is not compared, nor is the blocklist.
 void CheckFormat(const std::string& describe, const StoreFormat& stored,
                  const StoreFormat& wanted);
 
-// Throws a non-transient StoreError unless wanted.key_length is in 1..10.
-// (OpenStore's wanted.key_length 0, "take the stored format", is handled
-// by FormattedStore before this is called.)
+// Throws a non-transient StoreError (one line: what, and what is allowed)
+// unless `wanted` can be created: its key length fits its alphabet
+// (keys::KeyLengthProblem, naming the largest length), its check fits
+// the alphabet (keys::CheckProblem), its prefix is "" or keys::IsKeyPrefix
+// and its blocklist passes CheckBlocklist. (OpenStore's wanted.key_length 0,
+// "take the stored format", is handled by FormattedStore before this is
+// called.)
 void CheckWanted(const std::string& describe, const StoreFormat& wanted);
 
 // A non-zero random 64-bit secret from the kernel (getrandom). Throws a

@@ -579,7 +579,7 @@ StoreFormat PostgresStore::OpenSchema(const StoreFormat& wanted) {
       Exec(doing, "SELECT to_regclass('forge_meta') IS NOT NULL");
   if (Value(exists, 0, 0) != "t") {
     if (wanted.key_length == 0) throw NoKeySpace(describe());
-    CreateTables("creating the store", NewFormatRows(wanted));
+    CreateTables("creating the store", NewFormatRows(CreatedDefault(wanted)));
     Exec(doing, "CREATE TABLE " + std::string(kNamespacesTable));
   } else {
     UpgradeIfOld(doing);
@@ -598,10 +598,13 @@ void PostgresStore::AddStoreIdIfMissing(const char* doing) {
        {RandomStoreId()});
 }
 
-// Version 1 -> 3 adds the returned list and the namespace registry,
-// version 2 -> 3 the registry, under the caller's schema lock and in its
-// transaction, so racing brokers upgrade exactly once. An older broker
-// still running keeps working: "default" is its tables, untouched.
+// Version 1 -> 4 adds the returned list and the namespace registry,
+// version 2 -> 4 the registry; 3 -> 4 adds nothing (absent policy rows
+// read as the defaults) but the version in every metadata table. Under
+// the caller's schema lock and in its transaction, so racing brokers
+// upgrade exactly once. An older broker still running keeps working
+// until it reads a metadata table again (then it refuses the newer
+// schema).
 void PostgresStore::UpgradeIfOld(const char* doing) {
   const Result version =
       Exec(doing, "SELECT value FROM forge_meta WHERE key = 'schema_version'");
@@ -616,8 +619,17 @@ void PostgresStore::UpgradeIfOld(const char* doing) {
                     std::string(kReturnedColumns));
   }
   Exec(doing, "CREATE TABLE IF NOT EXISTS " + std::string(kNamespacesTable));
-  Exec(doing, "UPDATE forge_meta SET value = $1 WHERE key = 'schema_version'",
-       {std::to_string(kStoreSchemaVersion)});
+  std::vector<std::string> metas{tables_.meta_sql};
+  const Result names = Exec(doing, "SELECT name FROM forge_namespaces");
+  for (int i = 0; i < PQntuples(names.get()); ++i) {
+    metas.push_back(
+        TablesOf(kTablePrefix, std::string(Value(names, i, 0))).meta_sql);
+  }
+  for (const std::string& meta : metas) {
+    Exec(doing,
+         "UPDATE " + meta + " SET value = $1 WHERE key = 'schema_version'",
+         {std::to_string(kStoreSchemaVersion)});
+  }
 }
 
 // This key space's tables and metadata `rows`. Plain CREATE TABLE, not IF
@@ -852,6 +864,43 @@ bool PostgresStore::FindOrCreateNamespace(const char* doing,
   return true;
 }
 
+keys::BlocklistSpec PostgresStore::ReadBlocklist() {
+  BeginCall();
+  const char* doing = "reading the blocklist";
+  return InTransaction(doing, [&] { return ReadFormat(doing).blocklist; });
+}
+
+void PostgresStore::WriteBlocklist(const keys::BlocklistSpec& spec) {
+  CheckBlocklist(describe(), format().policy.prefix, spec);
+  BeginCall();
+  const char* doing = "writing the blocklist";
+  InTransaction(doing, [&] {
+    for (const auto& [key, value] : BlocklistRows(spec)) {
+      Exec(doing,
+           "INSERT INTO " + tables_.meta_sql +
+               " (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE "
+               "SET value = EXCLUDED.value",
+           {key, value});
+    }
+    Exec(doing,
+         "INSERT INTO forge_meta AS m (key, value) VALUES ($1, '1') "
+         "ON CONFLICT (key) DO UPDATE SET value = "
+         "(m.value::numeric + 1)::text",
+         {std::string(kPolicyGenerationKey)});
+  });
+}
+
+std::uint64_t PostgresStore::PolicyGeneration() {
+  BeginCall();
+  if (session_->conn == nullptr) Reconnect();
+  const Result row = Exec("reading the policy generation",
+                          "SELECT value FROM forge_meta WHERE key = $1",
+                          {std::string(kPolicyGenerationKey)});
+  std::optional<std::string> value;
+  if (PQntuples(row.get()) > 0) value = std::string(Value(row, 0, 0));
+  return ParsePolicyGeneration(Describe(), {"forge_meta", kRepair}, value);
+}
+
 }  // namespace
 
 std::unique_ptr<RangeStore> OpenPostgresStore(const std::string& url,
@@ -859,16 +908,5 @@ std::unique_ptr<RangeStore> OpenPostgresStore(const std::string& url,
                                               const StoreLimits& limits) {
   return std::make_unique<PostgresStore>(url, wanted, limits);
 }
-
-}  // namespace forge::store
-
-namespace forge::store {
-
-// STUBS (issue 14): the store helper implements these.
-keys::BlocklistSpec PostgresStore::ReadBlocklist() { return format().blocklist; }
-void PostgresStore::WriteBlocklist(const keys::BlocklistSpec& /*spec*/) {
-  throw StoreError("WriteBlocklist: not implemented yet", false);
-}
-std::uint64_t PostgresStore::PolicyGeneration() { return 0; }
 
 }  // namespace forge::store

@@ -304,7 +304,7 @@ void SqliteStore::CreateSchemaIfMissing(const StoreFormat& wanted) {
   db().exec(kNamespacesSql);
   SQLite::Statement insert(
       db(), "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, ?2)");
-  for (const auto& [key, value] : NewFormatRows(wanted)) {
+  for (const auto& [key, value] : NewFormatRows(CreatedDefault(wanted))) {
     insert.bind(1, key);
     insert.bind(2, value);
     insert.exec();
@@ -314,15 +314,25 @@ void SqliteStore::CreateSchemaIfMissing(const StoreFormat& wanted) {
   tx.commit();
 }
 
-// Version 1 -> 3 adds the returned list and the namespace registry,
-// version 2 -> 3 the registry. Inside the caller's write transaction, so
-// racing processes upgrade exactly once, and an older program still
-// running on the file keeps working: "default" is its tables, untouched.
+// Version 1 -> 4 adds the returned list and the namespace registry,
+// version 2 -> 4 the registry; 3 -> 4 adds nothing (absent policy rows
+// read as the defaults) but the version in every metadata table. Inside
+// the caller's write transaction, so racing processes upgrade exactly
+// once. An older program still running on the file keeps working until
+// it reads a metadata table again (then it refuses the newer schema).
 void SqliteStore::Upgrade(int version) {
   if (version < 2) db().exec(ReturnedSql(tables_));
   db().exec(kNamespacesSql);
-  db().exec("UPDATE meta SET value = '" + std::to_string(kStoreSchemaVersion) +
-            "' WHERE key = 'schema_version'");
+  std::vector<std::string> metas{tables_.meta_sql};
+  SQLite::Statement names(db(), "SELECT name FROM namespaces");
+  while (names.executeStep()) {
+    metas.push_back(TablesOf("", names.getColumn(0).getString()).meta_sql);
+  }
+  for (const std::string& meta : metas) {
+    db().exec("UPDATE " + meta + " SET value = '" +
+              std::to_string(kStoreSchemaVersion) +
+              "' WHERE key = 'schema_version'");
+  }
   db().exec("PRAGMA user_version = " + std::to_string(kStoreSchemaVersion));
 }
 
@@ -565,15 +575,48 @@ bool SqliteStore::FindOrCreateNamespace(const StoreFormat* create,
   return true;
 }
 
-}  // namespace forge::store
-
-namespace forge::store {
-
-// STUBS (issue 14): the store helper implements these.
-keys::BlocklistSpec SqliteStore::ReadBlocklist() { return format().blocklist; }
-void SqliteStore::WriteBlocklist(const keys::BlocklistSpec& /*spec*/) {
-  throw StoreError("WriteBlocklist: not implemented yet", false);
+keys::BlocklistSpec SqliteStore::ReadBlocklist() {
+  return Guarded("reading the blocklist",
+                 [&] { return ReadFormat().blocklist; });
 }
-std::uint64_t SqliteStore::PolicyGeneration() { return 0; }
+
+void SqliteStore::WriteBlocklist(const keys::BlocklistSpec& spec) {
+  CheckBlocklist(describe(), format().policy.prefix, spec);
+  const std::string& generations =
+      TablesOf("", std::string(base::kDefaultNamespace)).meta_sql;
+  Guarded("writing the blocklist", [&] {
+    turns().GiveWay(GiveWayLimit());
+    SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
+    turns().LowerFlag();
+    SQLite::Statement write(db(), "INSERT OR REPLACE INTO " + tables_.meta_sql +
+                                      "(key, value) VALUES (?1, ?2)");
+    for (const auto& [key, value] : BlocklistRows(spec)) {
+      write.bind(1, key);
+      write.bind(2, value);
+      write.exec();
+      write.reset();
+    }
+    SQLite::Statement bump(
+        db(), "INSERT INTO " + generations +
+                  "(key, value) VALUES (?1, '1') ON CONFLICT(key) DO UPDATE "
+                  "SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)");
+    bump.bind(1, std::string(kPolicyGenerationKey));
+    bump.exec();
+    tx.commit();  // synchronous=FULL: durable once this returns
+  });
+}
+
+std::uint64_t SqliteStore::PolicyGeneration() {
+  return Guarded("reading the policy generation", [&] {
+    SQLite::Statement query(
+        db(), "SELECT value FROM " +
+                  TablesOf("", std::string(base::kDefaultNamespace)).meta_sql +
+                  " WHERE key = ?1");
+    query.bind(1, std::string(kPolicyGenerationKey));
+    std::optional<std::string> value;
+    if (query.executeStep()) value = query.getColumn(0).getString();
+    return ParsePolicyGeneration(Describe(), {"meta", kRepair}, value);
+  });
+}
 
 }  // namespace forge::store

@@ -51,7 +51,7 @@ TEST(StoreFormat, NewerSchemaIsNamedAsSuch) {
   CheckNotNewer("sqlite:/x", kStoreSchemaVersion);
   EXPECT_EQ(ErrorFrom([] { CheckNotNewer("sqlite:/x", 99); }).what(),
             std::string("store sqlite:/x has schema version 99, newer than "
-                        "this program understands (3); upgrade mini-forge "
+                        "this program understands (4); upgrade mini-forge "
                         "or use another DB_URL"));
 }
 

@@ -152,7 +152,8 @@ TEST_P(NamespaceTest, AFormatMismatchOrABadNameIsRefusedNamingIt) {
   const StoreError too_long =
       ErrorFrom([&] { store->OpenNamespace("x", &eleven); });
   EXPECT_FALSE(too_long.transient());
-  EXPECT_TRUE(Has(too_long.what(), "allowed: 1..10")) << too_long.what();
+  EXPECT_TRUE(Has(too_long.what(), "base62 keys are 1 to 10 characters long"))
+      << too_long.what();
   // Nothing was created by the refused calls; the namespace is untouched.
   EXPECT_EQ(store->Namespaces(),
             (std::vector<std::string>{"default", "invites"}));

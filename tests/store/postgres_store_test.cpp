@@ -208,16 +208,16 @@ TEST_F(PostgresStoreTest, RefusesAConfigThatDisagreesNamingBoth) {
 TEST_F(PostgresStoreTest, RefusesANewerSchemaAndDamagedMetadata) {
   OpenPostgresStore(url_, kScrambled7);
   server_.Query(
-      "UPDATE forge_meta SET value = '4' WHERE key = 'schema_version'");
+      "UPDATE forge_meta SET value = '5' WHERE key = 'schema_version'");
   const StoreError newer =
       ErrorFrom([&] { OpenPostgresStore(url_, kScrambled7); });
   EXPECT_FALSE(newer.transient());
-  EXPECT_NE(std::string(newer.what()).find("schema version 4"),
+  EXPECT_NE(std::string(newer.what()).find("schema version 5"),
             std::string::npos)
       << newer.what();
 
   server_.Query(
-      "UPDATE forge_meta SET value = '3' WHERE key = 'schema_version';"
+      "UPDATE forge_meta SET value = '4' WHERE key = 'schema_version';"
       "DELETE FROM forge_meta WHERE key = 'key_order'");
   const StoreError damaged =
       ErrorFrom([&] { OpenPostgresStore(url_, kScrambled7); });
@@ -249,7 +249,7 @@ TEST_F(PostgresStoreTest, AVersion1StoreIsUpgradedOnceByBrokersOpeningIt) {
   ExpectTiles(all, 540);
   EXPECT_EQ(server_.Query("SELECT value FROM forge_meta WHERE key = "
                           "'schema_version'"),
-            "3");
+            "4");
   auto store = OpenPostgresStore(url_, kSequential7);
   // The upgrade gave it an identity, one for all four brokers.
   EXPECT_TRUE(ValidStoreId(store->format().store_id));
@@ -294,7 +294,7 @@ TEST_F(PostgresStoreTest, AVersion2StoreBecomesDefaultKeepingEveryNumber) {
   ExpectTiles(invites, 20);
   EXPECT_EQ(server_.Query("SELECT value FROM forge_meta WHERE key = "
                           "'schema_version'"),
-            "3");
+            "4");
   auto store = OpenPostgresStore(url_, kSequential7);
   EXPECT_EQ(store->format().created_unix_s, 1700000000);
   EXPECT_EQ(store->format().store_id, "0123456789abcdef0123456789abcdef");
@@ -327,7 +327,8 @@ TEST_F(PostgresStoreTest, ProcessesCreatingTheStoreAtOnceAgreeOnOneFormat) {
             server_.Query("SELECT string_agg(value, ' ' ORDER BY "
                           "key DESC) FROM forge_meta WHERE key IN "
                           "('store_id', 'secret', 'created_unix_s')"));
-  EXPECT_EQ(server_.Query("SELECT count(*) FROM forge_meta"), "6");
+  // One row each: the format's 6 and the policy's 5 (schema 4).
+  EXPECT_EQ(server_.Query("SELECT count(*) FROM forge_meta"), "11");
 }
 
 // A store made before identities existed (no forge_meta.store_id) gets

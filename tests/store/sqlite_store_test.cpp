@@ -297,11 +297,11 @@ TEST(SqliteStore, RefusesANewerSchema) {
   { SqliteStore create(db, kDefault); }
   {
     SQLite::Database raw(db, SQLite::OPEN_READWRITE);
-    raw.exec("PRAGMA user_version = 4");
+    raw.exec("PRAGMA user_version = 5");
   }
   const StoreError e = ErrorFrom([&] { SqliteStore(db, kDefault); });
   EXPECT_FALSE(e.transient());
-  EXPECT_NE(std::string(e.what()).find("schema version 4, newer"),
+  EXPECT_NE(std::string(e.what()).find("schema version 5, newer"),
             std::string::npos)
       << e.what();
 }
@@ -339,11 +339,11 @@ TEST(SqliteStore, AVersion1StoreIsUpgradedOnceByProcessesOpeningIt) {
   std::vector<Range> all = Parse(texts);
   all.push_back(Range{0, 500});  // reserved by the version-1 code
   ExpectTiles(all, 540);
-  EXPECT_EQ(QueryText(db, "PRAGMA user_version"), "3");
+  EXPECT_EQ(QueryText(db, "PRAGMA user_version"), "4");
   EXPECT_EQ(QueryText(db,
                       "SELECT value FROM meta WHERE key = "
                       "'schema_version'"),
-            "3");
+            "4");
   EXPECT_TRUE(ValidStoreId(
       QueryText(db, "SELECT value FROM meta WHERE key = 'store_id'")));
   SqliteStore store(db, sequential);
@@ -392,7 +392,7 @@ TEST(SqliteStore, AVersion2StoreBecomesDefaultKeepingEveryNumber) {
   SplitPairs(Parse(texts), &before, &invites);
   ExpectTiles(before, 530);  // [100, 110) came back once, then the counter
   ExpectTiles(invites, 20);
-  EXPECT_EQ(QueryText(db, "PRAGMA user_version"), "3");
+  EXPECT_EQ(QueryText(db, "PRAGMA user_version"), "4");
   SqliteStore store(db, sequential);
   EXPECT_EQ(store.format().created_unix_s, 1700000000);
   EXPECT_EQ(store.format().store_id, "0123456789abcdef0123456789abcdef");
