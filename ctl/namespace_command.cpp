@@ -93,7 +93,9 @@ std::string PrefixText(const std::string& prefix) {
 
 // "none", "default", "custom(12)": the blocklist in a row.
 std::string BlocklistBrief(const keys::BlocklistSpec& list) {
-  if (list.kind != keys::BlocklistKind::kCustom) return BlocklistText(list);
+  if (list.kind != keys::BlocklistKind::kCustom) {
+    return keys::DescribeBlocklist(list);
+  }
   return "custom(" + std::to_string(list.words.size()) + ")";
 }
 
