@@ -21,7 +21,8 @@ std::string VerdictJson(const std::string& ns,
   std::string json = "{\"namespace\":" + JsonQuote(ns) +
                      ",\"well_formed\":" + Bool(v.well_formed) +
                      ",\"check_ok\":" + Bool(v.check_ok);
-  if (v.check_ok && v.number) json += ",\"number\":" + std::to_string(*v.number);
+  if (v.check_ok && v.number)
+    json += ",\"number\":" + std::to_string(*v.number);
   return json + "}\n";
 }
 

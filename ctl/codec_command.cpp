@@ -104,8 +104,9 @@ std::string KeyProblem(const keys::KeyCodec& codec, const std::string& ns,
   for (std::size_t i = start; i < key.size(); ++i) {
     if (a.Digit(key[i]) >= 0) continue;
     return quoted + " has " + JsonQuote(std::string(1, key[i])) +
-           " at position " + std::to_string(i + 1) + "; allowed characters: " +
-           std::string(a.chars()) + " (" + a.spec() + ")";
+           " at position " + std::to_string(i + 1) +
+           "; allowed characters: " + std::string(a.chars()) + " (" + a.spec() +
+           ")";
   }
   if (!codec.Check(key).check_ok) {
     return quoted + " has the wrong check character (" +
@@ -123,8 +124,7 @@ void SayIfBlocked(const NamespaceKeys& k, std::uint64_t n, std::ostream& out) {
       keys::Blocklist::Of(k.blocklist).Match(k.codec.Encode(n));
   if (!word) return;
   out << "blocked: contains " << JsonQuote(*word) << " (blocklist "
-      << BlocklistText(k.blocklist)
-      << "): a broker never issues this key\n";
+      << BlocklistText(k.blocklist) << "): a broker never issues this key\n";
 }
 
 }  // namespace

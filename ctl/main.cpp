@@ -136,7 +136,7 @@ struct NamespaceFlags {
   CLI::Option* key_length_option = nullptr;
   std::string blocklist_arg;  // create --blocklist
   CLI::Option* blocklist_option = nullptr;
-  std::string list_arg;       // blocklist's LIST
+  std::string list_arg;  // blocklist's LIST
 };
 
 void AddCreate(CLI::App& ns, NamespaceFlags* f) {
@@ -155,13 +155,14 @@ void AddCreate(CLI::App& ns, NamespaceFlags* f) {
   c->add_option("--check", f->request.policy.check,
                 "check character: " + std::string(forge::keys::kCheckRule))
       ->default_str("none");
-  c->add_option("--prefix", f->request.policy.prefix,
-                "prepended to every key: " +
-                    std::string(forge::keys::kPrefixRule));
-  f->blocklist_option = c->add_option("--blocklist", f->blocklist_arg,
-                "words no key may contain: " +
-                    std::string(forge::keys::kBlocklistRule))
-      ->default_str("default");
+  c->add_option(
+      "--prefix", f->request.policy.prefix,
+      "prepended to every key: " + std::string(forge::keys::kPrefixRule));
+  f->blocklist_option =
+      c->add_option("--blocklist", f->blocklist_arg,
+                    "words no key may contain: " +
+                        std::string(forge::keys::kBlocklistRule))
+          ->default_str("default");
 }
 
 void AddNamespace(CLI::App& app, NamespaceFlags* f) {

@@ -196,8 +196,8 @@ int Create(const config::Config& cfg, const CreateRequest& request,
   if (request.policy.blocklist) {
     asked = ParseBlocklistArg(*request.policy.blocklist, "--blocklist");
   }
-  wanted.blocklist = asked.value_or(
-      keys::BlocklistSpec{keys::BlocklistKind::kDefault, {}});
+  wanted.blocklist =
+      asked.value_or(keys::BlocklistSpec{keys::BlocklistKind::kDefault, {}});
   CheckPrefixAllowed(wanted.policy.prefix, wanted.blocklist, "--blocklist");
   const std::unique_ptr<store::RangeStore> root = OpenExistingStore(cfg);
   std::unique_ptr<store::RangeStore> other = OpenOther(*root, name);

@@ -16,8 +16,9 @@ namespace {
 keys::Alphabet AlphabetOf(const std::string& spec) {
   std::string why;
   std::optional<keys::Alphabet> a = keys::Alphabet::Parse(spec, &why);
-  if (!a) Bad("--alphabet", spec, why + "; allowed: " +
-                                      std::string(keys::kAlphabetRule));
+  if (!a)
+    Bad("--alphabet", spec,
+        why + "; allowed: " + std::string(keys::kAlphabetRule));
   return *a;
 }
 
@@ -47,8 +48,8 @@ keys::KeyPolicy ParsePolicy(const PolicyOptions& options, int length) {
   }
   if (std::string why = keys::CheckProblem(policy.alphabet, policy.check);
       !why.empty()) {
-    Bad("--check", options.check, why + " (--alphabet " + options.alphabet +
-                                      ")");
+    Bad("--check", options.check,
+        why + " (--alphabet " + options.alphabet + ")");
   }
   return policy;
 }
@@ -59,12 +60,11 @@ keys::BlocklistSpec ParseBlocklistArg(const std::string& text,
   if (text == "none") return {keys::BlocklistKind::kNone, {}};
   const config::internal::FileText file = config::internal::ReadFile(text);
   if (file.status != config::internal::FileText::Status::kOk) {
-    const std::string why = file.status ==
-                                    config::internal::FileText::Status::kMissing
-                                ? "no such file"
-                                : "cannot be read (" + file.error + ")";
-    Bad(option, text,
-        why + "; allowed: " + std::string(keys::kBlocklistRule));
+    const std::string why =
+        file.status == config::internal::FileText::Status::kMissing
+            ? "no such file"
+            : "cannot be read (" + file.error + ")";
+    Bad(option, text, why + "; allowed: " + std::string(keys::kBlocklistRule));
   }
   std::string why;
   std::optional<std::vector<std::string>> words =
@@ -77,7 +77,8 @@ void CheckPrefixAllowed(const std::string& prefix,
                         const keys::BlocklistSpec& list,
                         const std::string& option) {
   if (prefix.empty()) return;
-  const std::optional<std::string> word = keys::Blocklist::Of(list).Match(prefix);
+  const std::optional<std::string> word =
+      keys::Blocklist::Of(list).Match(prefix);
   if (!word) return;
   throw BadArgument("prefix " + JsonQuote(prefix) + " contains " +
                     JsonQuote(*word) + ", a word of blocklist " +

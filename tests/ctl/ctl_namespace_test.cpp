@@ -66,10 +66,10 @@ TEST_P(NamespaceCtlTest, CreateListShow) {
   EXPECT_GT(std::stoull(def[9]), 0u) << "the broker reserved numbers";
   EXPECT_EQ(def[11], "stopped");
   EXPECT_EQ(ListRow("invites"),
-            (std::vector<std::string>{
-                "invites", "10", "sequential", "base62", "none", "-",
-                "default", "0000000000", std::to_string(keys::KeySpace(10)),
-                "0", "(0%)", "not", "served"}));
+            (std::vector<std::string>{"invites", "10", "sequential", "base62",
+                                      "none", "-", "default", "0000000000",
+                                      std::to_string(keys::KeySpace(10)), "0",
+                                      "(0%)", "not", "served"}));
   EXPECT_EQ(ListRow("orders")[2], "scrambled");
 
   const RunResult show = Ctl({"namespace", "show", "invites"});
