@@ -37,6 +37,8 @@ store::StoreFormat FormatOf(const config::NamespaceDecl& decl) {
   store::StoreFormat f;
   f.key_length = decl.key_length;
   f.order = decl.key_order;
+  f.policy = decl.policy;
+  f.blocklist = decl.blocklist;
   return f;
 }
 

@@ -54,7 +54,8 @@ KeySpec Make(const Names& n, const char* type, std::string allowed,
   return key;
 }
 
-// Strict decimal: digits only, no sign, no spaces, no fraction, no overflow.
+}  // namespace
+
 Result<std::uint64_t> ParseUnsigned(std::string_view v, std::uint64_t lo,
                                     std::uint64_t hi) {
   if (v.empty()) return Invalid("is empty");
@@ -71,6 +72,8 @@ Result<std::uint64_t> ParseUnsigned(std::string_view v, std::uint64_t lo,
   }
   return n;
 }
+
+namespace {
 
 template <typename T>
 KeySpec Integer(const Names& n, T Config::*field, std::uint64_t lo,

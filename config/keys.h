@@ -42,6 +42,11 @@ struct KeySpec {
 
 const std::vector<KeySpec>& Keys();
 
+// Strict decimal in lo..hi: digits only, no sign, no spaces, no fraction,
+// no overflow ("is not an integer", "is out of range").
+Result<std::uint64_t> ParseUnsigned(std::string_view v, std::uint64_t lo,
+                                    std::uint64_t hi);
+
 // The AUTH_TOKEN rule (also each AUTH_TOKENS_FILE token's): 16..4096
 // printable ASCII characters without spaces. The message never names a
 // character of the token, only its length or a position.

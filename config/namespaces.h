@@ -6,9 +6,15 @@
 //   * DeclaredNamespaces turns YamlFile::namespaces into NamespaceDecls,
 //     checking each name (base::IsNamespaceName, not "default": that one
 //     is KEY_LENGTH/KEY_ORDER/POOL_CAPACITY) and each field by the rule of
-//     the flat key it mirrors (key_length: KEY_LENGTH's, key_order:
-//     KEY_ORDER's, pool_capacity: POOL_CAPACITY's), so the rules exist
-//     once. Errors are ConfigError lines naming config.yml file:line.
+//     the flat key it mirrors (key_order: KEY_ORDER's, pool_capacity:
+//     POOL_CAPACITY's) or keys/'s (alphabet: keys::kAlphabetRule, check:
+//     kCheckRule and CheckProblem, prefix: kPrefixRule, key_length:
+//     1..MaxKeyLength of the alphabet, KeyLengthProblem naming the
+//     largest), so the rules exist once. blocklist is default, none or a
+//     word FILE relative to config.yml's folder, read now
+//     (keys::ParseBlocklistWords); a prefix containing a word of its
+//     blocklist is refused. Errors are ConfigError lines naming
+//     config.yml file:line and the rule.
 //   * ReadScopedTokens reads AUTH_TOKENS_FILE (a regular file of at most
 //     1 MiB, opened without blocking): one "TOKEN ns1,ns2" per line; blank
 //     lines and lines starting with # are skipped. Each token follows

@@ -58,7 +58,8 @@ inline constexpr std::size_t kMaxExpandedBytes = 1 << 20;
 inline constexpr std::string_view kNamespacesKey = "namespaces";
 // The fields of one namespace under `namespaces:`.
 inline constexpr std::string_view kNamespaceFields[] = {
-    "key_length", "key_order", "pool_capacity"};
+    "key_length", "key_order", "pool_capacity", "alphabet",
+    "check",      "prefix",    "blocklist"};
 
 YamlFile ParseYamlFile(const std::string& text, const std::string& path,
                        const Lookup& lookup);

@@ -235,10 +235,10 @@ void CheckBlocklist(const std::string& describe, const std::string& prefix,
     const auto words =
         keys::ParseBlocklistWords(JoinWords(spec.words), "blocklist", &why);
     if (!words) refuse(why);
-    if (*words != spec.words || words->empty()) {
+    if (*words != spec.words) {
       refuse(
-          "a custom blocklist needs 1 or more distinct lower-case words "
-          "(allowed: " +
+          "a custom blocklist's words must be distinct and sorted, as "
+          "read from a word file (allowed: " +
           std::string(keys::kBlocklistRule) + ")");
     }
   }

@@ -233,6 +233,22 @@ TEST_F(ConfigTest, ShippedConfigYmlNamesEveryKey) {
   }
 }
 
+TEST_F(ConfigTest, ShippedConfigYmlDocumentsEveryNamespaceField) {
+  const std::string text = ReadText(kSource + "/config/config.yml");
+  for (const std::string& field : kYmlNamespaceFields) {
+    EXPECT_TRUE(std::regex_search(text, std::regex("\n#   " + field + " ")))
+        << field;
+  }
+  // And the loader knows exactly these (its unknown-field message lists
+  // them).
+  Write("config/config.yml", "namespaces:\n  a: { colour: red }\n");
+  std::string listed;
+  for (const std::string& field : kYmlNamespaceFields) {
+    listed += (listed.empty() ? "" : ", ") + field;
+  }
+  EXPECT_THAT(LoadError(), ::testing::HasSubstr("allowed: " + listed + " ("));
+}
+
 // Every "# KEY=VALUE" line of .env.example uncommented.
 std::string Uncommented(const std::string& text) {
   return std::regex_replace(text, std::regex("(^|\n)# ([A-Z_]+=)"), "$1$2");

@@ -40,6 +40,11 @@ inline const std::vector<std::string> kYmlKeys = {"port",
                                                   "auth_tokens_file",
                                                   "auth_protect_all"};
 
+// Every field of a namespace under config.yml's `namespaces:`.
+inline const std::vector<std::string> kYmlNamespaceFields = {
+    "key_length", "key_order", "pool_capacity", "alphabet",
+    "check",      "prefix",    "blocklist"};
+
 // The number of CPUs as `nproc` (coreutils) reports it.
 int NprocCount();
 

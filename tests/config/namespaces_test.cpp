@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "keys/alphabet.h"
+#include "keys/blocklist.h"
+#include "keys/key_codec.h"
 #include "tests/config/fixture.h"
 
 namespace forge::config::test {
@@ -64,6 +67,11 @@ TEST_F(ConfigTest, BadNamespaceDeclarationsNameFileLineAndRule) {
                  "namespace a key_length=\"11\" is out of "
                  "range",
                  "integer 1..10"}},
+           Case{"namespaces:\n  a: { Alphabet: base58, CHECK: luhn }\n  b: "
+                "{ colour: red }\n",
+                {"config.yml:3", "unknown field \"colour\"",
+                 "key_length, key_order, pool_capacity, alphabet, check, "
+                 "prefix, blocklist"}},
            Case{"namespaces:\n  a: { key_order: random }\n",
                 {"config.yml:2", "key_order", "scrambled or sequential"}},
            Case{"namespaces:\n  a: { pool_capacity: 1000 }\n",
@@ -78,6 +86,90 @@ TEST_F(ConfigTest, BadNamespaceDeclarationsNameFileLineAndRule) {
     const std::string error = LoadError();
     for (const std::string& part : c.parts) {
       EXPECT_THAT(error, HasSubstr(part)) << c.yml;
+    }
+  }
+}
+
+TEST_F(ConfigTest, NamespacePolicyFieldsAreRead) {
+  Write("config/words.txt", "# pets\nCat\n\ndog\n");
+  Write("config/config.yml",
+        "namespaces:\n"
+        "  invites: { alphabet: base58, check: luhn, prefix: inv_, "
+        "blocklist: none }\n"
+        "  pins:    { alphabet: digits, key_length: 18 }\n"
+        "  codes:   { alphabet: abcdefgh-_, key_length: 12, blocklist: "
+        "words.txt }\n"
+        "  plain:\n");
+  const Config cfg = Load();
+  ASSERT_EQ(cfg.namespaces.size(), 4u);
+  const NamespaceDecl& invites = cfg.namespaces[0];
+  EXPECT_EQ(invites.policy.alphabet.spec(), "base58");
+  EXPECT_EQ(invites.policy.check, keys::CheckKind::kLuhn);
+  EXPECT_EQ(invites.policy.prefix, "inv_");
+  EXPECT_EQ(invites.blocklist.kind, keys::BlocklistKind::kNone);
+  const NamespaceDecl& pins = cfg.namespaces[1];
+  EXPECT_EQ(pins.policy.alphabet.spec(), "digits");
+  EXPECT_EQ(pins.key_length, 18);  // beyond base62's 10: digits allow 18
+  EXPECT_EQ(pins.blocklist.kind, keys::BlocklistKind::kDefault);
+  const NamespaceDecl& codes = cfg.namespaces[2];
+  EXPECT_EQ(codes.policy.alphabet.spec(), "abcdefgh-_");
+  EXPECT_EQ(codes.key_length, 12);
+  // The file is relative to config.yml's folder, read at load.
+  EXPECT_EQ(codes.blocklist.kind, keys::BlocklistKind::kCustom);
+  EXPECT_EQ(codes.blocklist.words, (std::vector<std::string>{"cat", "dog"}));
+  const NamespaceDecl& plain = cfg.namespaces[3];
+  EXPECT_EQ(plain.policy, keys::KeyPolicy{});
+  EXPECT_EQ(plain.blocklist.kind, keys::BlocklistKind::kDefault);
+}
+
+TEST_F(ConfigTest, BadNamespacePoliciesNameFileLineAndRule) {
+  Write("config/words.txt", "dog\nC4t\n");
+  Write("config/pets.txt", "dog\n");
+  struct Case {
+    std::string fields;
+    std::vector<std::string> parts;
+  };
+  for (const Case& c : {
+           Case{"alphabet: aab",
+                {"namespace a alphabet=\"aab\"",
+                 std::string(keys::kAlphabetRule)}},
+           Case{"alphabet: \"\"",
+                {"alphabet=\"\"", std::string(keys::kAlphabetRule)}},
+           Case{
+               "check: crc",
+               {"check=\"crc\" is not a check", std::string(keys::kCheckRule)}},
+           Case{"alphabet: abc, check: luhn",
+                {"check=\"luhn\" does not fit the alphabet: check luhn needs "
+                 "an alphabet of even size",
+                 "none, or luhn with an alphabet of even size"}},
+           Case{"prefix: in v",
+                {"prefix=\"in v\" is not a key prefix",
+                 std::string(keys::kPrefixRule)}},
+           Case{"prefix: abcdefghijklmnopq", {std::string(keys::kPrefixRule)}},
+           Case{"alphabet: digits, key_length: 19",
+                {"key_length=\"19\" is out of range (digits keys are 1 to 18 "
+                 "characters long",
+                 "integer 1..18 for alphabet digits"}},
+           Case{"key_length: 11",
+                {"base62 keys are 1 to 10",
+                 "integer 1..10 for alphabet base62"}},
+           Case{"alphabet: base36, key_length: x",
+                {"key_length=\"x\" is not an integer", "integer 1..12"}},
+           Case{"blocklist: nope.txt",
+                {"blocklist=\"nope.txt\" names a file that does not exist",
+                 std::string(keys::kBlocklistRule)}},
+           Case{"blocklist: words.txt",
+                {"blocklist=\"words.txt\" is not a word file: ",
+                 "words.txt:2: ", std::string(keys::kBlocklistRule)}},
+           Case{"prefix: d0g_, blocklist: pets.txt",
+                {"prefix=\"d0g_\" contains the blocked word \"dog\"",
+                 "a prefix without a word of the namespace's blocklist"}},
+       }) {
+    Write("config/config.yml", "namespaces:\n  a: { " + c.fields + " }\n");
+    const std::string error = LoadError();
+    EXPECT_THAT(error, HasSubstr("config.yml:2")) << c.fields;
+    for (const std::string& part : c.parts) {
+      EXPECT_THAT(error, HasSubstr(part)) << c.fields;
     }
   }
 }

@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "keys/alphabet.h"
+#include "keys/blocklist.h"
 #include "store/range_store.h"
 #include "tests/store/store_test_util.h"
 
@@ -65,6 +67,68 @@ TEST(StoreFormat, SameKeyFormatIgnoresWhatTheStoreChose) {
   b.store_id = "x";
   EXPECT_FALSE(SameStore(a, b));
   EXPECT_FALSE(SameKeyFormat(a, Format(7, keys::KeyOrder::kSequential, 1)));
+}
+
+// Issue 14: the policy rows round-trip; a store without them (schema 3
+// rows raised to 4) reads as today's format.
+TEST(StoreFormat, PolicyRowsRoundTripAndAbsentOnesReadAsDefaults) {
+  StoreFormat wanted = Format(12, keys::KeyOrder::kScrambled, 5);
+  std::string why;
+  wanted.policy = {*keys::Alphabet::Parse("crockford32", &why),
+                   keys::CheckKind::kLuhn, "inv_"};
+  wanted.blocklist = {keys::BlocklistKind::kCustom, {"cat", "dog"}};
+  MetaRows rows = NewFormatRows(wanted);
+  EXPECT_EQ(rows.at("blocklist_words"), "cat\ndog");
+  const StoreFormat f = ParseFormat("sqlite:/x", kTable, rows);
+  EXPECT_EQ(f.policy, wanted.policy);
+  EXPECT_EQ(f.blocklist, wanted.blocklist);
+  EXPECT_EQ(f.key_length, 12);
+  EXPECT_EQ(DescribeFormat(f),
+            "KEY_LENGTH=12 KEY_ORDER=scrambled alphabet=crockford32 "
+            "check=luhn prefix=\"inv_\"");
+  EXPECT_EQ(CreatedDefault(wanted).blocklist, keys::BlocklistSpec{});
+
+  rows = NewFormatRows(Format(7, keys::KeyOrder::kSequential));
+  for (const char* key :
+       {"alphabet", "check", "prefix", "blocklist", "blocklist_words"}) {
+    rows.erase(key);
+  }
+  const StoreFormat old = ParseFormat("sqlite:/x", kTable, rows);
+  EXPECT_EQ(old.policy, keys::KeyPolicy{});
+  EXPECT_EQ(old.blocklist, keys::BlocklistSpec{});
+  EXPECT_EQ(DescribeFormat(old), "KEY_LENGTH=7 KEY_ORDER=sequential");
+}
+
+TEST(StoreFormat, APolicyMismatchNamesTheFieldBothWays) {
+  StoreFormat stored = Format(7, keys::KeyOrder::kScrambled);
+  std::string why;
+  stored.policy.alphabet = *keys::Alphabet::Parse("base58", &why);
+  StoreFormat wanted = stored;
+  EXPECT_NO_THROW(CheckFormat("sqlite:/x", stored, wanted));
+  wanted.blocklist = {keys::BlocklistKind::kDefault, {}};  // never compared
+  EXPECT_TRUE(SameKeyFormat(stored, wanted));
+  wanted.policy.alphabet = keys::Alphabet();
+  wanted.policy.prefix = "p";
+  EXPECT_FALSE(SameKeyFormat(stored, wanted));
+  EXPECT_EQ(ErrorFrom([&] { CheckFormat("sqlite:/x", stored, wanted); }).what(),
+            std::string("store sqlite:/x was created with KEY_LENGTH=7 "
+                        "KEY_ORDER=scrambled alphabet=base58; config says "
+                        "alphabet=base62 prefix=\"p\": keys would collide "
+                        "with the ones already issued. Use the store's "
+                        "values or a new DB_URL"));
+  EXPECT_TRUE(Has(ErrorFrom([&] {
+                    CheckNamespaceFormat("sqlite:/x", "inv", stored, wanted);
+                  }).what(),
+                  "namespace \"inv\": the store holds alphabet=base58 "
+                  "prefix=\"\" but config asks alphabet=base62 prefix=\"p\""));
+}
+
+TEST(StoreFormat, APolicyGenerationRowIsANumberOrAbsent) {
+  EXPECT_EQ(ParsePolicyGeneration("sqlite:/x", kTable, std::nullopt), 0u);
+  EXPECT_EQ(ParsePolicyGeneration("sqlite:/x", kTable, "41"), 41u);
+  EXPECT_TRUE(Has(
+      ErrorFrom([] { ParsePolicyGeneration("sqlite:/x", kTable, "x"); }).what(),
+      "is damaged: meta.policy_generation='x' is not valid"));
 }
 
 TEST(StoreFormat, KeyOrderRoundTripsThroughTheSegmentLayout) {

@@ -220,7 +220,8 @@ TEST_P(PolicyStoreTest, WritingABlocklistBumpsTheGenerationForEveryone) {
   for (const BlocklistSpec& bad :
        {BlocklistSpec{BlocklistKind::kNone, {"cat"}},
         BlocklistSpec{BlocklistKind::kCustom, {}},
-        BlocklistSpec{BlocklistKind::kCustom, {"Cat!"}}}) {
+        BlocklistSpec{BlocklistKind::kCustom, {"Cat!"}},
+        BlocklistSpec{BlocklistKind::kCustom, {"dog", "cat"}}}) {
     const StoreError e = ErrorFrom([&] { invites->WriteBlocklist(bad); });
     EXPECT_FALSE(e.transient());
     EXPECT_TRUE(Has(e.what(), "namespace \"invites\"")) << e.what();
