@@ -102,16 +102,28 @@ std::string Sources(std::uint64_t in_hand, std::uint64_t from_ring,
 
 keys::KeyCodec MakeCodec(const store::RangeStore& store,
                          const shm::Segment& seg) {
-  const store::StoreFormat& f = store.format();
+  keys::KeyCodec codec = store::CodecOf(store.format());
   // The broker makes its segment from the store's format
   // (SegmentSpecFor), so they can only disagree by a programming error.
-  FORGE_CHECK(
-      static_cast<std::uint32_t>(f.key_length) == seg.header().key_length,
-      "segment \"" + seg.name() + "\" holds keys of length " +
-          std::to_string(seg.header().key_length) + " but the store (" +
-          store.Describe() + ") makes keys of length " +
-          std::to_string(f.key_length) + "; they must agree");
-  return keys::KeyCodec(f.key_length, f.order, f.secret);
+  FORGE_CHECK(codec.text_length() == seg.header().key_length,
+              "segment \"" + seg.name() + "\" holds keys of " +
+                  std::to_string(seg.header().key_length) +
+                  " characters but the store (" + store.Describe() +
+                  ") makes keys of " + std::to_string(codec.text_length()) +
+                  "; they must agree");
+  return codec;
+}
+
+// Encodes numbers first .. first + n - 1 into `out`: key i at
+// out[i * stride], NUL padded over its stride Keys (shm/ring.h).
+void EncodeKeys(const keys::KeyCodec& codec, std::uint64_t first,
+                std::size_t n, std::uint32_t stride, shm::Key* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    shm::Key* key = out + i * stride;
+    std::fill(key, key + stride, shm::Key{});
+    // The stride's Keys are contiguous: the text may run on across them.
+    codec.Encode(first + i, reinterpret_cast<char*>(key));
+  }
 }
 
 }  // namespace
@@ -136,9 +148,11 @@ shm::SegmentSpec SegmentSpecFor(std::uint64_t capacity,
   const store::StoreFormat& f = store.format();
   shm::SegmentSpec spec;
   spec.capacity = capacity;
-  spec.key_length = static_cast<std::uint32_t>(f.key_length);
+  spec.key_length = static_cast<std::uint32_t>(f.key_length);  // digits
   spec.key_order = static_cast<std::uint32_t>(store::LayoutKeyOrder(f.order));
-  spec.key_space = keys::KeySpace(f.key_length);
+  spec.key_space = keys::KeySpace(f.policy.alphabet.size(), f.key_length);
+  spec.policy = f.policy;
+  spec.secret = f.secret;
   spec.store = store.Describe();
   spec.store_id = f.store_id;
   return spec;
@@ -216,7 +230,7 @@ Broker::Broker(const BrokerOptions& options, store::RangeStore& store,
       capacity_(ring_.Capacity()),
       low_water_(capacity_ / 2),
       target_hand_(capacity_ - low_water_ + options.range_size),
-      batch_(kBatchKeys),
+      batch_(kBatchKeys * ring_.Stride()),
       trouble_("store error", options.store_log_every) {
   FORGE_CHECK(options_.range_size > 0, "broker range size must be at least 1");
   // relaxed (all below): BrokerStats are independent status words for
@@ -403,10 +417,7 @@ std::size_t Broker::PushBatch() {
       static_cast<std::size_t>(std::min({room, r.size(), kBatchKeys}));
   if (n == 0) return 0;
   NoteRefillStart(fill);
-  for (std::size_t i = 0; i < n; ++i) {
-    batch_[i] = shm::Key{};
-    codec_.Encode(r.first + i, batch_[i].text);
-  }
+  EncodeKeys(codec_, r.first, n, ring_.Stride(), batch_.data());
   // Only consumers move head, which frees slots, so all n fit; whatever
   // did not fit stays in hand (r.first advances by what was pushed).
   const std::size_t m = ring_.Push(batch_.data(), n);
@@ -570,11 +581,8 @@ std::uint64_t Broker::PutBack(std::vector<store::Range> runs) {
   for (store::Range& r : runs) {
     while (!r.empty()) {
       const auto n = static_cast<std::size_t>(
-          std::min<std::uint64_t>(r.size(), batch_.size()));
-      for (std::size_t i = 0; i < n; ++i) {
-        batch_[i] = shm::Key{};
-        codec_.Encode(r.first + i, batch_[i].text);
-      }
+          std::min<std::uint64_t>(r.size(), kBatchKeys));
+      EncodeKeys(codec_, r.first, n, ring_.Stride(), batch_.data());
       const std::size_t m = ring_.Push(batch_.data(), n);
       r.first += m;
       if (m < n) break;
@@ -591,11 +599,11 @@ std::uint64_t Broker::DrainRing(std::vector<store::Range>* out) {
   std::vector<std::uint64_t> numbers;
   std::uint64_t bad = 0;
   for (;;) {
-    const std::size_t n = ring_.TryPopBatch(batch_.data(), batch_.size());
+    const std::size_t n = ring_.TryPopBatch(batch_.data(), kBatchKeys);
     if (n == 0) break;
+    const auto length = static_cast<std::uint32_t>(codec_.text_length());
     for (std::size_t i = 0; i < n; ++i) {
-      const std::string_view text(batch_[i].text,
-                                  ::strnlen(batch_[i].text, shm::kKeyBytes));
+      const std::string_view text = shm::KeyTextAt(batch_.data(), i, length);
       if (const auto number = codec_.Decode(text)) {
         numbers.push_back(*number);
       } else {

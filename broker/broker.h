@@ -258,7 +258,7 @@ class Broker {
 
   std::deque<store::Range> hand_;
   std::atomic<std::uint64_t> hand_count_{0};  // sum of hand_ sizes
-  std::vector<shm::Key> batch_;               // encode buffer, reused
+  std::vector<shm::Key> batch_;  // encode buffer (kBatchKeys keys), reused
 
   bool exhausted_ = false;
   bool exhaustion_warned_ = false;

@@ -14,14 +14,22 @@
 //     broker comes, as before namespaces). Find is on the request path and
 //     must be cheap for a namespace already found; Served is for the slow
 //     paths (/healthz, /metrics, a 404's list).
+//   * Keys of more than 15 characters take several ring slots (shm/ring.h
+//     stride): TakeKeys grows the caller's KeyBuffer to what the claim
+//     needs, and KeyBuffer::Text reads key i whatever its stride.
+//   * CheckKey answers /check-key with the namespace's codec (built once
+//     per attached segment by shm::SegmentCodec): no store, no ring.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "keys/key_codec.h"
 #include "shm/layout.h"
 #include "shm/ring.h"
 #include "shm/stats.h"
@@ -44,20 +52,57 @@ struct Snapshot : shm::Stats {
 // keys: a worker may swap segments between two calls, and a key read with
 // another segment's length would be cut or padded.
 struct TakenKeys {
-  std::size_t count = 0;         // keys written to out[0..count)
+  std::size_t count = 0;         // keys written to the buffer
   std::uint32_t key_length = 0;  // characters per key (0 when count is 0)
+};
+
+// Where TakeKeys writes: room for the slots of a claim, grown on demand
+// and never zero-filled (only the slots a claim writes are read; zeroing
+// 16 MB for count=1000000 took seconds of a starved CPU). Reused per
+// thread by the handlers. Not thread-safe.
+class KeyBuffer {
+ public:
+  // Room for `slots` Keys; invalidates what an earlier call returned.
+  shm::Key* Room(std::size_t slots) {
+    if (size_ < slots) {
+      keys_.reset();  // free the old array before taking the new one
+      keys_ = std::make_unique_for_overwrite<shm::Key[]>(slots);
+      size_ = slots;
+    }
+    return keys_.get();
+  }
+  // Key i of a claim of keys of `key_length` characters (TakenKeys).
+  std::string_view Text(std::size_t i, std::uint32_t key_length) const {
+    return shm::KeyTextAt(keys_.get(), i, key_length);
+  }
+
+ private:
+  std::unique_ptr<shm::Key[]> keys_;
+  std::size_t size_ = 0;
+};
+
+// What CheckKey says about a typed key.
+struct KeyCheck {
+  keys::KeyCodec::Verdict verdict;
+  bool sequential = false;  // the namespace's order: numbers are no secret
 };
 
 class Backend {
  public:
   virtual ~Backend() = default;
 
-  // Claims up to `want` keys into out[0..want). Returns at once when the
+  // Claims up to `want` keys into `out` (grown to fit). Returns at once when the
   // ring holds enough; otherwise waits (without spinning) for more, until
   // the configured empty-ring wait after the call began, whatever the
   // contention. Each key claimed is handed out exactly once and counted as
   // served: dropping the result loses them.
-  [[nodiscard]] virtual TakenKeys TakeKeys(shm::Key* out, std::size_t want) = 0;
+  [[nodiscard]] virtual TakenKeys TakeKeys(KeyBuffer& out,
+                                           std::size_t want) = 0;
+
+  // The namespace's verdict on `key` (keys::KeyCodec::Check with the
+  // segment's codec); nullopt while no segment is attached.
+  [[nodiscard]] virtual std::optional<KeyCheck> CheckKey(
+      std::string_view key) = 0;
 
   virtual Snapshot Observe() = 0;
 

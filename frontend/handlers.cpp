@@ -16,6 +16,8 @@ constexpr std::string_view kGetKey = "/get-key";
 constexpr std::string_view kGetKeys = "/get-keys";
 constexpr std::string_view kHealthz = "/healthz";
 constexpr std::string_view kMetrics = "/metrics";
+constexpr std::string_view kCheckKey = "/check-key";
+constexpr std::string_view kJson = "application/json";
 
 // RFC 6750 §3 challenges: without credentials, and with a wrong token.
 constexpr std::string_view kChallenge = "Bearer realm=\"mini-forge\"";
@@ -31,29 +33,17 @@ Reply Text(int status, std::string body) {
 
 bool IsRoute(std::string_view path) {
   return path == kGetKey || path == kGetKeys || path == kHealthz ||
-         path == kMetrics;
+         path == kMetrics || path == kCheckKey;
 }
 
-std::string_view KeyText(const shm::Key& key, std::uint32_t length) {
-  // The ring stores keys NUL-padded; a shorter string is a producer bug we
-  // still do not read past.
-  return {key.text, ::strnlen(key.text, length)};
+// Room for the keys of a request, reused per thread so a /get-keys request
+// does not allocate its key array (KeyBuffer).
+KeyBuffer& Scratch() {
+  thread_local KeyBuffer keys;
+  return keys;
 }
 
-// Room for n keys, reused per thread so a /get-keys request does not
-// allocate its key array. Grown without zero-filling: only the slots a
-// claim writes are ever touched (zeroing 16 MB for count=1000000 took
-// seconds of a starved CPU before the claim even began).
-shm::Key* Scratch(std::size_t n) {
-  thread_local std::unique_ptr<shm::Key[]> keys;
-  thread_local std::size_t size = 0;
-  if (size < n) {
-    keys.reset();  // free the old array before taking the new one
-    keys = std::make_unique_for_overwrite<shm::Key[]>(n);
-    size = n;
-  }
-  return keys.get();
-}
+const char* Bool(bool b) { return b ? "true" : "false"; }
 
 std::string Range(std::size_t max_batch) {
   return "1.." + std::to_string(max_batch);
@@ -246,16 +236,7 @@ std::optional<Reply> Router::Authenticate(
         "'Authorization: Bearer <token>'\n",
         kChallenge);
   }
-  // Every configured token is compared, matching or not: which one
-  // matched (or none) is decided after the loop, so the time does not tell.
-  // 0: none; 1: AUTH_TOKEN; i + 2: scoped token i.
-  std::size_t match = 0;
-  if (!auth_.token.empty()) {
-    match = TokenMatches(*token, auth_.token) ? 1 : match;
-  }
-  for (std::size_t i = 0; i < auth_.scoped.size(); ++i) {
-    match = TokenMatches(*token, auth_.scoped[i].token) ? i + 2 : match;
-  }
+  const std::size_t match = MatchToken(*token);
   if (match == 0) {
     return Unauthorized(
         "the bearer token is wrong: send a token configured "
@@ -263,16 +244,39 @@ std::optional<Reply> Router::Authenticate(
             std::string(where) + "\n",
         kChallengeInvalid);
   }
-  if (match == 1 || !ns) return std::nullopt;
-  const std::vector<std::string>& allowed = auth_.scoped[match - 2].namespaces;
-  if (std::find(allowed.begin(), allowed.end(), *ns) != allowed.end()) {
-    return std::nullopt;
-  }
+  if (!ns || MatchReaches(match, *ns)) return std::nullopt;
   Reply r = Text(403, "token may not use namespace \"" + std::string(*ns) +
                           "\": it reaches only the namespaces listed with it "
                           "in AUTH_TOKENS_FILE\n");
   r.AddHeader("Cache-Control", "no-store");
   return r;
+}
+
+std::size_t Router::MatchToken(std::string_view token) const {
+  // Every configured token is compared, matching or not: which one
+  // matched (or none) is decided after the loop, so the time does not tell.
+  std::size_t match = 0;
+  if (!auth_.token.empty()) {
+    match = TokenMatches(token, auth_.token) ? 1 : match;
+  }
+  for (std::size_t i = 0; i < auth_.scoped.size(); ++i) {
+    match = TokenMatches(token, auth_.scoped[i].token) ? i + 2 : match;
+  }
+  return match;
+}
+
+bool Router::MatchReaches(std::size_t match, std::string_view ns) const {
+  if (match == 0) return false;
+  if (match == 1) return true;
+  const std::vector<std::string>& allowed = auth_.scoped[match - 2].namespaces;
+  return std::find(allowed.begin(), allowed.end(), ns) != allowed.end();
+}
+
+bool Router::TokenReaches(std::string_view authorization,
+                          std::string_view ns) const {
+  if (!auth_enabled()) return false;
+  const std::optional<std::string_view> token = BearerToken(authorization);
+  return token && MatchReaches(MatchToken(*token), ns);
 }
 
 Reply Router::Handle(std::string_view method, std::string_view path,
@@ -282,8 +286,8 @@ Reply Router::Handle(std::string_view method, std::string_view path,
     Default().CountRequest();
     return Text(404, "no route " + Sanitize(path) +
                          ": the routes are /get-key, /get-keys?count=N, "
-                         "/healthz, /metrics (each but /metrics takes "
-                         "ns=NAME)\n");
+                         "/check-key?key=KEY, /healthz, /metrics (each but "
+                         "/metrics takes ns=NAME)\n");
   }
   if (method != "GET") {
     Default().CountRequest();
@@ -313,7 +317,8 @@ Reply Router::Route(std::string_view path, std::string_view ns, bool named,
                     const QueryParams& query,
                     std::string_view authorization) const {
   // The namespace the request reaches: a key route always reaches one.
-  const bool reaches = IsKeyRoute(path) || (path == kHealthz && named);
+  const bool reaches =
+      IsKeyRoute(path) || path == kCheckKey || (path == kHealthz && named);
   if (auto denied = Authenticate(
           path, reaches ? std::optional(ns) : std::nullopt, authorization)) {
     Default().CountRequest();
@@ -329,6 +334,9 @@ Reply Router::Route(std::string_view path, std::string_view ns, bool named,
   backend.CountRequest();
   if (path == kGetKey) return GetKey(backend);
   if (path == kGetKeys) return GetKeys(backend, query);
+  if (path == kCheckKey) {
+    return CheckKey(backend, ns, query, TokenReaches(authorization, ns));
+  }
   return Healthz(backend);
 }
 
@@ -356,11 +364,11 @@ Reply Router::NotServed(std::string_view ns,
 }
 
 Reply Router::GetKey(Backend& backend) const {
-  shm::Key key;
-  const TakenKeys taken = backend.TakeKeys(&key, 1);
+  KeyBuffer& keys = Scratch();
+  const TakenKeys taken = backend.TakeKeys(keys, 1);
   if (taken.count == 0) return Unavailable(backend);
   Reply r;
-  r.body.assign(KeyText(key, taken.key_length));
+  r.body.assign(keys.Text(0, taken.key_length));
   r.key_count = 1;
   r.AddHeader("Cache-Control", "no-store");
   return r;
@@ -369,16 +377,61 @@ Reply Router::GetKey(Backend& backend) const {
 Reply Router::GetKeys(Backend& backend, const QueryParams& query) const {
   const Result<std::size_t> count = ParseCount(query, limits_.max_batch);
   if (!count.ok()) return Text(400, count.status().message() + "\n");
-  shm::Key* keys = Scratch(*count);
+  KeyBuffer& keys = Scratch();
   const TakenKeys taken = backend.TakeKeys(keys, *count);
   if (taken.count == 0) return Unavailable(backend);
   Reply r;
   r.body.reserve(taken.count * (taken.key_length + 1));
   for (std::size_t i = 0; i < taken.count; ++i) {
-    r.body.append(KeyText(keys[i], taken.key_length));
+    r.body.append(keys.Text(i, taken.key_length));
     r.body.push_back('\n');
   }
   r.key_count = taken.count;
+  r.AddHeader("Cache-Control", "no-store");
+  return r;
+}
+
+namespace {
+
+// The `key` of /check-key; one line naming what is wrong otherwise.
+Result<std::string_view> ParseKeyParam(const QueryParams& query) {
+  const std::string use =
+      "use /check-key?key=KEY (and ns=NAME for a namespace other than "
+      "default)";
+  const auto given = query.count("key");
+  if (given == 0) return Status::InvalidArgument("key is missing: " + use);
+  if (given > 1) {
+    return Status::InvalidArgument("key is given " + std::to_string(given) +
+                                   " times: give it once; " + use);
+  }
+  return std::string_view(query.find("key")->second);
+}
+
+// The /check-key answer; the number only when `show_number`.
+std::string CheckKeyJson(std::string_view ns, const KeyCheck& check,
+                         bool show_number) {
+  const keys::KeyCodec::Verdict& v = check.verdict;
+  // ns is a namespace name (base::kNamespaceRule): nothing to escape.
+  std::string json = "{\"namespace\":\"" + std::string(ns) +
+                     "\",\"well_formed\":" + Bool(v.well_formed) +
+                     ",\"check_ok\":" + Bool(v.check_ok);
+  if (v.check_ok && v.number && show_number) {
+    json += ",\"number\":" + std::to_string(*v.number);
+  }
+  return json + "}\n";
+}
+
+}  // namespace
+
+Reply Router::CheckKey(Backend& backend, std::string_view ns,
+                       const QueryParams& query, bool token_reaches) const {
+  const Result<std::string_view> key = ParseKeyParam(query);
+  if (!key.ok()) return Text(400, key.status().message() + "\n");
+  const std::optional<KeyCheck> check = backend.CheckKey(*key);
+  if (!check) return Unavailable(backend);
+  Reply r = Text(200, CheckKeyJson(ns, *check,
+                                   check->sequential || token_reaches));
+  r.content_type = kJson;
   r.AddHeader("Cache-Control", "no-store");
   return r;
 }

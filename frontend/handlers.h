@@ -9,8 +9,8 @@
 //   * Every non-2xx answer has a one-line text/plain body saying what was
 //     wrong and what is allowed. Request text echoed back is sanitised and
 //     truncated.
-//   * Routes: GET /get-key, GET /get-keys?count=N, GET /healthz,
-//     GET /metrics. Unknown path: 404. Known path, other method: 405 with
+//   * Routes: GET /get-key, GET /get-keys?count=N, GET /check-key?key=KEY,
+//     GET /healthz, GET /metrics. Unknown path: 404. Known path, other method: 405 with
 //     `Allow: GET`. HEAD is answered 405 too: a HEAD of /get-key would claim
 //     a key and then drop the body, wasting it (keys are finite).
 //   * Unknown query parameters are ignored (cache-busters are common); a
@@ -24,7 +24,16 @@
 //     too, but reach only their namespaces: a request naming another one
 //     (a key route, or /healthz?ns=) gets 403. The given token is compared
 //     with every configured token, with no early exit.
-//   * Namespaces (issue 13): `ns=NAME` on /get-key, /get-keys and /healthz
+//   * /check-key (issue 14) validates a typed key with the namespace's
+//     codec (no store, no key claimed): 200 application/json
+//     {"namespace":N,"well_formed":b,"check_ok":b} plus "number":n when
+//     check_ok and the number is no secret to this caller (the namespace
+//     is sequential, or the request carries a token that reaches it:
+//     AUTH_TOKEN or a scoped token listing it, compared like any other).
+//     No token is needed to call it (unless AUTH_PROTECT_ALL). A missing
+//     or repeated key: 400; while no segment is attached: 503.
+//   * Namespaces (issue 13): `ns=NAME` on /get-key, /get-keys, /check-key
+//     and /healthz
 //     picks the namespace (absent: "default"); it is ignored on /metrics,
 //     which reports every served namespace. Empty, repeated or breaking
 //     base::kNamespaceRule: 400. A namespace with no segment: 404 naming
@@ -146,6 +155,15 @@ class Router {
   Reply NotServed(std::string_view ns, const NamespaceLookup& found) const;
   Reply GetKey(Backend& backend) const;
   Reply GetKeys(Backend& backend, const QueryParams& query) const;
+  Reply CheckKey(Backend& backend, std::string_view ns,
+                 const QueryParams& query, bool token_reaches) const;
+  // Which configured token `token` is: 0 none, 1 AUTH_TOKEN, i + 2 scoped
+  // token i. Compares with every one, in time independent of which.
+  std::size_t MatchToken(std::string_view token) const;
+  // MatchToken's result may use namespace `ns`.
+  bool MatchReaches(std::size_t match, std::string_view ns) const;
+  // The request's bearer token (if any) is valid for namespace `ns`.
+  bool TokenReaches(std::string_view authorization, std::string_view ns) const;
   Reply Healthz(Backend& backend) const;
   Reply HealthzAll() const;
   Reply Metrics() const;

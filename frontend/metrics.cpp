@@ -126,6 +126,10 @@ void BrokerCounters(Exposition& e, const All& all) {
                "Keys reserved but known never to be served (gaps, never "
                "reissued); 0 when unknown.",
                [](const Snapshot& s) { return Int(s.keys_wasted); });
+  PerNamespace(e, all, "forge_keys_blocked_total", "counter",
+               "Numbers the broker skipped because their key contains a "
+               "word of the namespace's blocklist (never issued).",
+               [](const Snapshot& s) { return Int(s.keys_blocked); });
   PerNamespace(
       e, all, "forge_refill_latency_seconds", "gauge",
       "Duration of the latest store round trip for a range.",

@@ -8,6 +8,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "shm/notify.h"
+#include "shm/segment_codec.h"
 #include "shm/stats.h"
 #include "shm/workers.h"
 
@@ -23,6 +24,7 @@ struct SegmentBackend::Attachment {
   std::uint32_t key_length;  // from the validated header, kept in case the
                              // mapping faults later (it then reads zeros)
   std::optional<std::uint32_t> slot;
+  std::optional<keys::KeyCodec> codec;  // shm::SegmentCodec, set at attach
 
   shm::WorkerSlot* Slot() { return slot ? &segment.worker(*slot) : nullptr; }
 };
@@ -103,9 +105,10 @@ std::string SegmentBackend::DetachedReason() {
 
 bool SegmentBackend::Attach() {
   try {
-    auto a = std::make_unique<Attachment>(
-        Attachment{shm::Segment::Attach(options_.shm_name), 0, std::nullopt});
+    auto a = std::make_unique<Attachment>(Attachment{
+        shm::Segment::Attach(options_.shm_name), 0, std::nullopt, std::nullopt});
     a->key_length = a->segment.header().key_length;
+    a->codec.emplace(shm::SegmentCodec(a->segment));
     a->slot =
         shm::ClaimWorkerSlot(a->segment, ::getpid(), options_.frontend_pid);
     if (a->segment.faulted()) throw shm::SegmentError(a->segment.Damage());
@@ -142,10 +145,11 @@ bool SegmentBackend::Attach() {
 // Pops go through a mapping that a truncated file turns into zero pages
 // (shm/bus_guard.h); keys popped around such a fault are dropped, never
 // served: the claim may have hit the private copy (a gap, not a repeat).
-TakenKeys SegmentBackend::TakeKeys(shm::Key* out, std::size_t want) {
+TakenKeys SegmentBackend::TakeKeys(KeyBuffer& out, std::size_t want) {
   Attachment* a = Current();
   if (a == nullptr || want == 0) return {};
-  const std::size_t got = PopKeys(a, out, want);
+  const std::size_t got =
+      PopKeys(a, out.Room(want * a->segment.ring().Stride()), want);
   if (!a->segment.faulted()) return {got, got > 0 ? a->key_length : 0U};
   OnFault(a);
   return {};
@@ -167,8 +171,9 @@ std::size_t SegmentBackend::PopKeys(Attachment* a, shm::Key* out,
   // EMPTY_WAIT_MS (or kMinClaimTime) and answers with what it has.
   const auto claim_time =
       std::max<steady_clock::duration>(options_.empty_wait, kMinClaimTime);
+  const std::uint32_t stride = seg.ring().Stride();
   const auto take = [&](std::size_t got) {
-    return seg.ring().TryPopBatch(out + got, want - got,
+    return seg.ring().TryPopBatch(out + got * stride, want - got,
                                   [&] { return since_start() < claim_time; });
   };
   std::size_t got = 0;
@@ -197,6 +202,13 @@ std::size_t SegmentBackend::PopKeys(Attachment* a, shm::Key* out,
     slot->served.fetch_add(got, std::memory_order_relaxed);
   }
   return got;
+}
+
+std::optional<KeyCheck> SegmentBackend::CheckKey(std::string_view key) {
+  Attachment* a = Current();
+  if (a == nullptr) return std::nullopt;
+  return KeyCheck{a->codec->Check(key),
+                  a->codec->order() == keys::KeyOrder::kSequential};
 }
 
 void SegmentBackend::CountUnavailable() {

@@ -21,6 +21,9 @@
 //     detached, Observe() carries the reason (detached_reason) for the 503.
 //     Old mappings stay mapped until destruction, because a request thread
 //     may still be using them: a few MB at worst, and only after a swap.
+//   * On attach the worker builds the segment's codec (shm::SegmentCodec)
+//     once, for CheckKey; a segment whose key format block is damaged is
+//     not attached (attach refuses it, one line).
 //   * On attach the worker claims a stats slot for its pid (shm/workers.h)
 //     and counts what it serves there (relaxed increments); the destructor
 //     releases every slot it claimed.
@@ -41,7 +44,9 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "frontend/backend.h"
@@ -75,7 +80,8 @@ class SegmentBackend final : public Backend {
   // (or when attached).
   std::string DetachedReason();
 
-  [[nodiscard]] TakenKeys TakeKeys(shm::Key* out, std::size_t want) override;
+  [[nodiscard]] TakenKeys TakeKeys(KeyBuffer& out, std::size_t want) override;
+  [[nodiscard]] std::optional<KeyCheck> CheckKey(std::string_view key) override;
   Snapshot Observe() override;
   void CountUnavailable() override;
   void CountRequest() override;

@@ -17,8 +17,26 @@
 //     worker's stats slot, the broker's stats) sit on their own 64-byte cache
 //     lines so writers do not false-share.
 //
+//   * The KeyFormat block (layout version 3) says how the keys in the ring
+//     are spelled: digits, alphabet, check character, prefix, and the
+//     namespace's SECRET (the key of its scrambled order), so /check-key
+//     and forge-ctl check-key can give a scrambled key's number without the
+//     store. Whoever can read the segment can therefore un-scramble its
+//     keys: that is why it is created 0600 and attach refuses one readable
+//     by group or other (segment.h). It is written once at creation,
+//     before the magic, like the Header.
+//   * A key occupies KeySlots(Header::key_length) consecutive 16-byte slots
+//     (the stride), NUL padded: 1 for keys of up to 15 characters (every
+//     default-namespace key: the v2 ring, unchanged), 2, 4 or 8 for longer
+//     ones. Header::capacity counts SLOTS; the ring holds capacity / stride
+//     keys (ring.h).
+//
 // Memory map (offsets are fixed; see the static_asserts at the end):
-//   Header | BrokerStats | WorkerSlot[kMaxWorkers] | head | tail | Slot[cap]
+//   Header | BrokerStats | WorkerSlot[kMaxWorkers] | head | tail |
+//   KeyFormat | Slot[capacity]
+// Header, BrokerStats, the workers, head and tail keep their version-2
+// offsets, so a producer can see whether a version-2 segment (left by a
+// previous build) still has live workers before it replaces it.
 #pragma once
 
 #include <atomic>
@@ -29,11 +47,19 @@
 namespace forge::shm {
 
 inline constexpr std::uint64_t kMagic = 0x4547524f46494e4dULL;  // "MINFORGE"
-// Version 2 added Header::store_id (the store identity, see segment.h).
-inline constexpr std::uint32_t kLayoutVersion = 2;
+// Version 2 added Header::store_id (the store identity, see segment.h);
+// version 3 the KeyFormat block, multi-slot keys and keys_blocked.
+inline constexpr std::uint32_t kLayoutVersion = 3;
+// The version a producer replaces when nothing uses it (segment.h).
+inline constexpr std::uint32_t kPreviousLayoutVersion = 2;
 inline constexpr std::size_t kCacheLine = 64;
-inline constexpr std::size_t kKeyBytes = 16;  // up to 15 chars, NUL padded
-inline constexpr std::size_t kMaxKeyLength = kKeyBytes - 1;
+inline constexpr std::size_t kKeyBytes = 16;  // one slot: 15 chars + NUL
+// Characters of the longest key (prefix + digits + check): the same bound
+// as keys::kMaxTextLength (checked in segment_check.cpp).
+inline constexpr std::size_t kMaxKeyLength = 79;
+inline constexpr std::uint32_t kMaxKeySlots = 8;  // slots of the longest key
+inline constexpr std::size_t kKeyPrefixBytes = 16;
+inline constexpr std::size_t kAlphabetBytes = 256;
 inline constexpr std::uint32_t kMaxWorkers = 1024;  // across all frontends
 inline constexpr std::size_t kStoreTextBytes = 128;
 // A store's identity: 128 random bits as 32 lower-case hex digits, chosen
@@ -68,10 +94,11 @@ struct Header {
   std::uint64_t total_size;   // bytes of the whole segment
   std::uint64_t capacity;     // ring slots, a power of two
   std::uint32_t slot_size;    // sizeof(Slot)
-  std::uint32_t key_length;   // characters per key (1..15)
+  std::uint32_t key_length;   // characters per key: prefix + digits +
+                              // check (1..kMaxKeyLength)
   std::uint32_t max_workers;  // kMaxWorkers
-  std::uint32_t key_order;    // 0 scrambled, 1 sequential (informational)
-  std::uint64_t key_space;    // 62^key_length
+  std::uint32_t key_order;    // 0 scrambled, 1 sequential
+  std::uint64_t key_space;    // alphabet size ^ KeyFormat::digits
   std::uint64_t created_unix_ns;
   char store[kStoreTextBytes];   // store kind and location, no password
   char store_id[kStoreIdChars];  // the store's identity, not NUL-terminated
@@ -93,6 +120,7 @@ struct alignas(kCacheLine) BrokerStats {
   std::atomic<std::uint64_t> store_next;      // store counter after the
                                               // broker's latest reservation
   std::atomic<std::uint64_t> keys_wasted;     // known gaps (0 if unknown)
+  std::atomic<std::uint64_t> keys_blocked;    // numbers skipped: blocklist
   // Futex word: the broker sleeps on it when the ring is full enough;
   // a consumer that sees the fill below low_water bumps it and wakes.
   alignas(kCacheLine) std::atomic<std::uint32_t> producer_wake;
@@ -126,17 +154,43 @@ struct Slot {
   std::atomic<std::uint64_t> word[2];
 };
 
+// How the keys of the ring are spelled (keys/key_codec.h: KeyPolicy plus
+// length and secret). Written once at creation, before the magic; read-only
+// afterwards. Header::key_length == prefix_length + digits + (check ? 1 : 0).
+struct alignas(kCacheLine) KeyFormat {
+  std::uint32_t digits;           // key length without prefix and check
+  std::uint32_t check;            // keys::CheckKind: 0 none, 1 luhn
+  std::uint32_t prefix_length;    // 0..kKeyPrefixBytes
+  std::uint32_t alphabet_length;  // bytes of alphabet, 1..kAlphabetBytes
+  std::uint64_t secret;           // the scrambled order's key (0: sequential)
+  char prefix[kKeyPrefixBytes];   // not NUL-terminated
+  char alphabet[kAlphabetBytes];  // keys::Alphabet::spec(), not terminated
+};
+
+// Slots one key of `text_length` characters occupies: the smallest power
+// of two holding text_length + 1 bytes (the NUL) in 16-byte slots.
+inline constexpr std::uint32_t KeySlots(std::uint32_t text_length) {
+  const std::uint32_t need =
+      (text_length + 1 + static_cast<std::uint32_t>(kKeyBytes) - 1) /
+      static_cast<std::uint32_t>(kKeyBytes);
+  std::uint32_t slots = 1;
+  while (slots < need) slots *= 2;
+  return slots;
+}
+
 // The fixed-size prefix of the segment; the slots follow at kSlotsOffset.
 struct SegmentPrefix {
   Header header;
   alignas(kCacheLine) BrokerStats broker;
   WorkerSlot workers[kMaxWorkers];
-  RingIndex head;  // next slot to claim (consumers, CAS)
-  RingIndex tail;  // next slot to fill (producer only)
+  RingIndex head;  // next key to claim (consumers, CAS)
+  RingIndex tail;  // next key to fill (producer only)
+  KeyFormat format;
 };
 
 inline constexpr std::size_t kSlotsOffset = sizeof(SegmentPrefix);
 
+// capacity: ring SLOTS (Header::capacity).
 constexpr std::size_t SegmentSize(std::uint64_t capacity) {
   return kSlotsOffset + static_cast<std::size_t>(capacity) * sizeof(Slot);
 }
@@ -150,8 +204,10 @@ static_assert(sizeof(std::atomic<std::uint32_t>) == 4);  // futex word size
 static_assert(std::is_standard_layout_v<SegmentPrefix>);
 static_assert(sizeof(Slot) == kKeyBytes);
 static_assert(sizeof(Header) == 224);
-// Counters take 80 bytes (two lines), then one line per futex word.
+// Counters take 88 bytes (two lines), then one line per futex word.
 static_assert(sizeof(BrokerStats) == 4 * kCacheLine);
+static_assert(offsetof(BrokerStats, keys_wasted) == 72);
+static_assert(offsetof(BrokerStats, keys_blocked) == 80);
 static_assert(offsetof(BrokerStats, producer_wake) == 2 * kCacheLine);
 static_assert(offsetof(BrokerStats, consumer_wake) == 3 * kCacheLine);
 static_assert(sizeof(WorkerSlot) == kCacheLine);
@@ -163,6 +219,21 @@ static_assert(offsetof(SegmentPrefix, head) ==
               offsetof(SegmentPrefix, workers) + kMaxWorkers * kCacheLine);
 static_assert(offsetof(SegmentPrefix, tail) ==
               offsetof(SegmentPrefix, head) + kCacheLine);
+// Version 2 ended here: the v2 offsets above are unchanged, KeyFormat
+// follows (5 lines).
+static_assert(offsetof(SegmentPrefix, tail) == 256 + 4 * kCacheLine +
+                                                   kMaxWorkers * kCacheLine +
+                                                   kCacheLine);
+static_assert(offsetof(SegmentPrefix, format) ==
+              offsetof(SegmentPrefix, tail) + kCacheLine);
+static_assert(sizeof(KeyFormat) == 5 * kCacheLine);
+static_assert(offsetof(KeyFormat, secret) == 16);
+static_assert(offsetof(KeyFormat, prefix) == 24);
+static_assert(offsetof(KeyFormat, alphabet) == 40);
+static_assert(kSlotsOffset == offsetof(SegmentPrefix, format) + 5 * kCacheLine);
 static_assert(kSlotsOffset % kCacheLine == 0);
+static_assert(KeySlots(7) == 1 && KeySlots(15) == 1 && KeySlots(16) == 2 &&
+              KeySlots(31) == 2 && KeySlots(32) == 4 && KeySlots(63) == 4 &&
+              KeySlots(64) == 8 && KeySlots(kMaxKeyLength) == kMaxKeySlots);
 
 }  // namespace forge::shm

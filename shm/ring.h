@@ -7,8 +7,15 @@
 //     concurrently; readers (Size(), Peek()) only load, so a const Ring on
 //     a read-only mapping serves them. There are no locks: a process may be
 //     SIGKILLed at any instruction.
-//   * Indices grow forever (64-bit; at 10^9 keys/s they wrap after ~584
-//     years); slot i lives at i & (capacity - 1).
+//   * Indices count KEYS and grow forever (64-bit; at 10^9 keys/s they wrap
+//     after ~584 years). A key takes `stride` consecutive slots (a power of
+//     two, layout.h KeySlots: 1 for keys of up to 15 characters): key i
+//     lives in slots [(i & (Capacity() - 1)) * stride, ... + stride), and
+//     the ring holds Capacity() = slots / stride keys. Every count of the
+//     API (Size, Capacity, n of Push/TryClaim/TryPopBatch and what they
+//     return) is in keys; every buffer holds n * stride Keys, key i
+//     starting at buffer[i * stride] (KeyTextAt reads it). A stride-1 ring
+//     is the single-slot ring of layout version 2, at the same speed.
 //
 // Invariants
 //   I1. head <= tail <= head + capacity.
@@ -20,7 +27,8 @@
 //       is never overwritten while a CAS that would claim it can succeed.
 //   I4. The producer never waits for a consumer; a consumer never waits for
 //       the producer (an empty ring is reported, not waited on here).
-//   I5. One claim covers at most kMaxClaimSlots slots, so the window
+//   I5. One claim covers at most kMaxClaimSlots slots (kMaxClaimSlots /
+//       stride keys), so the window
 //       between copy and CAS stays short (~1 us) whatever a caller asks
 //       for. When the CAS fails because others claimed first, the copies
 //       of slots at or above the new head stay valid (by I3 nothing
@@ -33,8 +41,10 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -42,11 +52,23 @@
 
 namespace forge::shm {
 
-// A key as it travels through the ring: up to 15 characters, NUL padded.
+// One slot of a key as it travels through the ring: a key of up to 15
+// characters is one Key, NUL padded; a longer one continues in the next
+// stride - 1 Keys of the buffer (layout.h KeySlots).
 struct Key {
   char text[kKeyBytes];
 };
 static_assert(sizeof(Key) == sizeof(Slot));
+
+// The text of key i of a buffer of keys of `text_length` characters (stride
+// KeySlots(text_length)), up to its first NUL.
+inline std::string_view KeyTextAt(const Key* buffer, std::size_t i,
+                                  std::uint32_t text_length) {
+  // The stride's Keys are contiguous: the text runs on across them.
+  const char* text =
+      reinterpret_cast<const char*>(buffer + i * KeySlots(text_length));
+  return {text, ::strnlen(text, text_length)};
+}
 
 // Most slots one CAS claims (I5): a 256-slot copy takes well under a
 // microsecond, so a competing pop rarely lands inside it.
@@ -69,15 +91,21 @@ struct Always {
 template <typename ClaimHook = NoClaimHook>
 class BasicRing {
  public:
+  // slot_capacity and stride are powers of two, stride <= slot_capacity
+  // and stride <= kMaxKeySlots (the segment checked them).
   BasicRing(RingIndex* head, RingIndex* tail, Slot* slots,
-            std::uint64_t capacity, ClaimHook hook = {})
+            std::uint64_t slot_capacity, std::uint32_t stride = 1,
+            ClaimHook hook = {})
       : head_(&head->value),
         tail_(&tail->value),
         slots_(slots),
-        mask_(capacity - 1),
+        mask_(slot_capacity / stride - 1),
+        shift_(static_cast<std::uint32_t>(std::countr_zero(stride))),
+        max_claim_(kMaxClaimSlots / stride),
         hook_(std::move(hook)) {}
 
-  std::uint64_t Capacity() const { return mask_ + 1; }
+  std::uint64_t Capacity() const { return mask_ + 1; }  // keys
+  std::uint32_t Stride() const { return 1U << shift_; }  // slots per key
 
   // Keys ready to claim right now (a snapshot; may be stale immediately).
   std::uint64_t Size() const {
@@ -95,16 +123,18 @@ class BasicRing {
   // only those still unclaimed after the copy are kept, which the producer
   // cannot have overwritten yet (it writes slot i + capacity only after
   // head passed i), the same copy-then-validate rule as TryClaim's CAS.
-  // Returns the ring index of (*out)[0].
+  // Returns the ring index of key 0 of *out (which holds keys of Stride()
+  // Keys each: out->size() / Stride() keys).
   std::uint64_t Peek(std::vector<Key>* out) const {
     // acquire: pairs with consumers' release CAS (as in Size()).
     const std::uint64_t first = head_->load(std::memory_order_acquire);
     // acquire: pairs with the producer's release store of tail, so the
     // slot words below it are visible to our copy.
     const std::uint64_t t = tail_->load(std::memory_order_acquire);
-    out->resize(t > first ? static_cast<std::size_t>(t - first) : 0);
-    for (std::size_t i = 0; i < out->size(); ++i) {
-      CopyOut(first + i, &(*out)[i]);
+    const std::size_t n = t > first ? static_cast<std::size_t>(t - first) : 0;
+    out->resize(n << shift_);
+    for (std::size_t i = 0; i < n; ++i) {
+      CopyOut(first + i, out->data() + (i << shift_));
     }
     // acquire fence: keeps the slot loads above from moving after the head
     // re-read below (seqlock-style read validation).
@@ -114,15 +144,17 @@ class BasicRing {
     const std::uint64_t head =
         std::max(head_->load(std::memory_order_relaxed), first);
     const auto skip = static_cast<std::ptrdiff_t>(
-        std::min<std::uint64_t>(head - first, out->size()));
+        std::min<std::uint64_t>(head - first, n) << shift_);
     out->erase(out->begin(), out->begin() + skip);
     return head;
   }
 
-  // Consumer: claims one key. Returns false when the ring is empty.
+  // Consumer: claims one key into out[0..Stride()). Returns false when the
+  // ring is empty.
   [[nodiscard]] bool TryPop(Key* out) { return TryClaim(out, 1) == 1; }
 
-  // Consumer: claims up to min(max, kMaxClaimSlots) keys (in ring order)
+  // Consumer: claims up to min(max, kMaxClaimSlots / Stride()) keys (in
+  // ring order)
   // with one CAS. Returns how many were claimed: 0 when the ring is empty,
   // or when others claimed every key it had copied and keep_going() (asked
   // only then, before copying again) says to stop.
@@ -130,7 +162,7 @@ class BasicRing {
   [[nodiscard]] std::size_t TryClaim(Key* out, std::size_t max,
                                      KeepGoing&& keep_going = {}) {
     if (max == 0) return 0;  // a CAS from h to h would still write the line
-    max = std::min(max, kMaxClaimSlots);
+    max = std::min(max, max_claim_);
     // acquire: costs nothing on x86 and makes earlier claims' effects
     // visible, so h is at least as new as any slot state we go on to read.
     std::uint64_t h = head_->load(std::memory_order_acquire);
@@ -151,7 +183,7 @@ class BasicRing {
         if (t <= h) return 0;
         const std::size_t n =
             static_cast<std::size_t>(std::min<std::uint64_t>(max, t - h));
-        for (std::size_t i = 0; i < n; ++i) CopyOut(h + i, &out[i]);
+        for (std::size_t i = 0; i < n; ++i) CopyOut(h + i, out + (i << shift_));
         copied = h;
         end = h + n;
         hook_.BetweenCopyAndClaim(h, n);
@@ -163,14 +195,17 @@ class BasicRing {
       if (head_->compare_exchange_weak(h, end, std::memory_order_release,
                                        std::memory_order_acquire)) {
         const std::size_t n = static_cast<std::size_t>(end - h);
-        if (h != copied) std::memmove(out, out + (h - copied), n * sizeof(Key));
+        if (h != copied) {
+          std::memmove(out, out + ((h - copied) << shift_),
+                       (n << shift_) * sizeof(Key));
+        }
         return n;
       }
     }
   }
 
   // Consumer: claims up to `max` keys (in ring order) as a series of
-  // claims (TryClaim) of at most kMaxClaimSlots each. keep_going() is asked
+  // claims (TryClaim) of at most kMaxClaimSlots slots each. keep_going() is asked
   // between claims and before a claim copies again; false stops early (a
   // caller's deadline). Returns how many were claimed: fewer than `max`
   // when the ring ran empty or keep_going() said to stop.
@@ -179,14 +214,16 @@ class BasicRing {
                                         KeepGoing&& keep_going = {}) {
     std::size_t got = 0;
     while (got < max) {
-      const std::size_t n = TryClaim(out + got, max - got, keep_going);
+      const std::size_t n =
+          TryClaim(out + (got << shift_), max - got, keep_going);
       got += n;
       if (n == 0 || got == max || !keep_going()) break;
     }
     return got;
   }
 
-  // Producer only: appends up to n keys; returns how many fit.
+  // Producer only: appends up to n keys (keys[0 .. n * Stride())); returns
+  // how many fit.
   [[nodiscard]] std::size_t Push(const Key* keys, std::size_t n) {
     // relaxed: only this producer writes tail.
     const std::uint64_t t = tail_->load(std::memory_order_relaxed);
@@ -196,15 +233,26 @@ class BasicRing {
     const std::uint64_t free_slots = Capacity() - (t - h);
     const std::size_t m =
         static_cast<std::size_t>(std::min<std::uint64_t>(n, free_slots));
-    for (std::size_t i = 0; i < m; ++i) CopyIn(t + i, keys[i]);
+    for (std::size_t i = 0; i < m; ++i) CopyIn(t + i, keys + (i << shift_));
     // release: publishes the slot words above before the new tail.
     tail_->store(t + m, std::memory_order_release);
     return m;
   }
 
  private:
+  // Copies key `index` (Stride() slots) to out[0 .. Stride()).
   void CopyOut(std::uint64_t index, Key* out) const {
-    const Slot& s = slots_[index & mask_];
+    const Slot* s = slots_ + ((index & mask_) << shift_);
+    if (shift_ == 0) {  // the single-slot ring: exactly version 2's copy
+      CopySlotOut(*s, out);
+      return;
+    }
+    for (std::uint32_t j = 0; j < (1U << shift_); ++j) {
+      CopySlotOut(s[j], out + j);
+    }
+  }
+
+  static void CopySlotOut(const Slot& s, Key* out) {
     std::uint64_t w[2];
     // relaxed: ordering comes from the tail acquire before and the head
     // CAS after; a torn read only happens to a slot that CAS cannot claim.
@@ -213,19 +261,32 @@ class BasicRing {
     std::memcpy(out->text, w, sizeof(w));
   }
 
-  void CopyIn(std::uint64_t index, const Key& key) {
-    Slot& s = slots_[index & mask_];
+  // Writes key `index` from key[0 .. Stride()).
+  void CopyIn(std::uint64_t index, const Key* key) {
+    Slot* s = slots_ + ((index & mask_) << shift_);
+    if (shift_ == 0) {
+      CopySlotIn(*key, s);
+      return;
+    }
+    for (std::uint32_t j = 0; j < (1U << shift_); ++j) {
+      CopySlotIn(key[j], s + j);
+    }
+  }
+
+  static void CopySlotIn(const Key& key, Slot* s) {
     std::uint64_t w[2];
     std::memcpy(w, key.text, sizeof(w));
     // relaxed: the release store of tail in Push() publishes these words.
-    s.word[0].store(w[0], std::memory_order_relaxed);
-    s.word[1].store(w[1], std::memory_order_relaxed);
+    s->word[0].store(w[0], std::memory_order_relaxed);
+    s->word[1].store(w[1], std::memory_order_relaxed);
   }
 
   std::atomic<std::uint64_t>* head_;
   std::atomic<std::uint64_t>* tail_;
   Slot* slots_;
-  std::uint64_t mask_;
+  std::uint64_t mask_;        // keys - 1
+  std::uint32_t shift_;       // log2(stride)
+  std::size_t max_claim_;     // keys one claim covers (I5)
   [[no_unique_address]] ClaimHook hook_;
 };
 

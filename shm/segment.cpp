@@ -256,8 +256,9 @@ bool KeepExisting(const SegmentPrefix& p, std::uint64_t size,
                   std::string* note) {
   Status check = CheckHeader(p.header, size, path);
   if (check.ok()) check = CheckIndices(p, path);
+  if (check.ok()) check = ReadKeyPolicy(p.header, p.format, path).status();
   std::string why = check.message();
-  if (why.empty() && Compatible(p.header, spec)) {
+  if (why.empty() && Compatible(p, spec)) {
     if (StoreIdOf(p.header) != spec.store_id) {
       return ReplaceIfOtherStoreEmpty(p, spec, path, note);
     }
@@ -265,7 +266,7 @@ bool KeepExisting(const SegmentPrefix& p, std::uint64_t size,
     return true;
   }
   if (why.empty()) {
-    why = "shared memory " + path + " has " + DescribeLayout(p.header) +
+    why = "shared memory " + path + " has " + DescribeLayout(p) +
           " but the broker wants " + DescribeSpec(spec);
   }
   if (const std::vector<pid_t> live = LiveWorkerPids(p.workers);
@@ -277,6 +278,31 @@ bool KeepExisting(const SegmentPrefix& p, std::uint64_t size,
   *note = "replaced an unusable segment (" + why + "); " + KeysHeld(p, path) +
           " it held are gaps, never reissued";
   return false;
+}
+
+// A segment of the previous layout version (layout.h): its workers sit at
+// the same offsets, so we can tell whether a frontend of the old build
+// still uses it. Replaced (returns, note says why) when none does; refused
+// (throws) while one does.
+void ReplacePreviousLayout(const SegmentPrefix& p, std::uint64_t size,
+                           const std::string& path, std::string* note) {
+  const std::string old = "shared memory " + path + " has layout version " +
+                          Num(kPreviousLayoutVersion) +
+                          " (made by a previous mini-forge build)";
+  if (size >= offsetof(SegmentPrefix, head)) {
+    if (const std::vector<pid_t> live = LiveWorkerPids(p.workers);
+        !live.empty()) {
+      throw SegmentError(old + " and frontend worker pid " +
+                         Num(live.front()) +
+                         " still uses it: stop the old frontends, then start "
+                         "the broker again to replace it with version " +
+                         Num(kLayoutVersion));
+    }
+  }
+  *note = "replaced " + path + ": it had layout version " +
+          Num(kPreviousLayoutVersion) +
+          " (a previous build) and no frontend used it; the keys it held "
+          "are gaps, never reissued";
 }
 
 // Maps an existing segment for the producer if it can be kept; nullopt
@@ -298,6 +324,13 @@ std::optional<GuardedMapping> Reuse(const Fd& fd, const SegmentSpec& spec,
   if (p.header.magic.load(std::memory_order_acquire) == 0) {
     *note =
         "replaced " + path + ": a broker died while creating it (no keys lost)";
+    return std::nullopt;
+  }
+  // relaxed: the acquire load above already ordered the header fields after
+  // the creator's release store; the magic never changes once set.
+  if (p.header.magic.load(std::memory_order_relaxed) == kMagic &&
+      p.header.layout_version == kPreviousLayoutVersion) {
+    ReplacePreviousLayout(p, size, path, note);
     return std::nullopt;
   }
   // Another magic or layout version: not ours to interpret or delete.
@@ -330,15 +363,33 @@ void Reserve(const Fd& fd, std::uint64_t size, const std::string& path) {
                      "; free space in /dev/shm or use a smaller ring capacity");
 }
 
+// The ring's slots for `spec`: capacity keys of KeySlots(text) slots each.
+std::uint64_t SlotsOf(const SegmentSpec& spec) {
+  return spec.capacity * KeySlots(TextLength(spec));
+}
+
+void WriteKeyFormat(const SegmentSpec& spec, KeyFormat* f) {
+  const std::string& alphabet = spec.policy.alphabet.spec();
+  f->digits = spec.key_length;
+  f->check = static_cast<std::uint32_t>(spec.policy.check);
+  f->prefix_length = static_cast<std::uint32_t>(spec.policy.prefix.size());
+  f->alphabet_length = static_cast<std::uint32_t>(alphabet.size());
+  f->secret = spec.secret;
+  // CheckSpec bounded both sizes (IsKeyPrefix, Alphabet).
+  std::memcpy(f->prefix, spec.policy.prefix.data(), f->prefix_length);
+  std::memcpy(f->alphabet, alphabet.data(), f->alphabet_length);
+}
+
 void Initialise(void* addr, const SegmentSpec& spec, std::uint64_t size) {
   SegmentPrefix* p = ::new (addr) SegmentPrefix();
   Header& h = p->header;
   h.layout_version = kLayoutVersion;
   h.header_size = sizeof(Header);
   h.total_size = size;
-  h.capacity = spec.capacity;
+  h.capacity = SlotsOf(spec);
   h.slot_size = sizeof(Slot);
-  h.key_length = spec.key_length;
+  h.key_length = TextLength(spec);
+  WriteKeyFormat(spec, &p->format);
   h.max_workers = kMaxWorkers;
   h.key_order = spec.key_order;
   h.key_space = spec.key_space;
@@ -347,7 +398,7 @@ void Initialise(void* addr, const SegmentSpec& spec, std::uint64_t size) {
               std::min(spec.store.size(), kStoreTextBytes - 1));
   std::memcpy(h.store_id, spec.store_id.data(),
               std::min(spec.store_id.size(), kStoreIdChars));
-  // release: every header field above is visible to whoever loads the
+  // release: every header and key format field above is visible to whoever loads the
   // magic with acquire and sees it set (layout.h: magic is stored last).
   h.magic.store(kMagic, std::memory_order_release);
 }
@@ -371,7 +422,7 @@ Created Create(const SegmentSpec& spec, const std::string& path) {
     throw SegmentError("cannot create shared memory " + staging_path + ": " +
                        std::strerror(errno));
   }
-  const std::uint64_t size = SegmentSize(spec.capacity);
+  const std::uint64_t size = SegmentSize(SlotsOf(spec));
   try {
     Reserve(fd, size, path);
     GuardedMapping region = Map(fd.get(), true, size, path);
@@ -407,7 +458,7 @@ struct ReadOnlySegment::Impl {
         ring(&prefix->head, &prefix->tail,
              reinterpret_cast<Slot*>(static_cast<char*>(region.data()) +
                                      kSlotsOffset),
-             prefix->header.capacity),
+             prefix->header.capacity, KeySlots(prefix->header.key_length)),
         lock(std::move(l)),
         note(std::move(note_text)) {
     const struct stat st = StatFd(fd.get(), path);
@@ -426,6 +477,12 @@ struct ReadOnlySegment::Impl {
   dev_t dev = 0;  // the object's identity when it was opened
   ino_t ino = 0;
 };
+
+std::uint32_t TextLength(const SegmentSpec& spec) {
+  return static_cast<std::uint32_t>(spec.policy.prefix.size()) +
+         spec.key_length +
+         (spec.policy.check == keys::CheckKind::kNone ? 0U : 1U);
+}
 
 std::string StoreIdOf(const Header& h) {
   return std::string(h.store_id, ::strnlen(h.store_id, sizeof(h.store_id)));
@@ -484,6 +541,7 @@ std::unique_ptr<ReadOnlySegment::Impl> ReadOnlySegment::AttachImpl(
   const SegmentPrefix& p = *PrefixOf(region);
   Status check = CheckHeader(p.header, size, path);
   if (check.ok()) check = CheckIndices(p, path);
+  if (check.ok()) check = ReadKeyPolicy(p.header, p.format, path).status();
   // A fault while validating: the file shrank under us; say so.
   if (region.faulted()) {
     check = Status::Corruption(Shrunk(fd->get(), path, size));
@@ -512,6 +570,9 @@ Segment::Segment(std::unique_ptr<Impl> impl)
 
 const std::string& ReadOnlySegment::name() const { return impl_->name; }
 const Header& ReadOnlySegment::header() const { return impl_->prefix->header; }
+const KeyFormat& ReadOnlySegment::key_format() const {
+  return impl_->prefix->format;
+}
 const BrokerStats& ReadOnlySegment::broker() const {
   return impl_->prefix->broker;
 }

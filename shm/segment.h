@@ -13,6 +13,16 @@
 //     lifetime; the kernel drops it when the holder dies, so a stale lock
 //     cannot exist. A second producer gets ProducerLocked naming the
 //     holder's pid (written into the lock file by the holder).
+//   * Layout version 2 (a previous build's segment, layout.h): the
+//     producer replaces it when no live worker is attached to it (its keys
+//     become gaps); while one is, it is refused with one line saying to
+//     stop the old frontends. Readers refuse it (this build reads 3).
+//   * The key format (layout.h KeyFormat, from SegmentSpec policy, digits
+//     and secret) is part of the layout a producer compares: another
+//     format is "another key format" below. Attach refuses a segment whose
+//     KeyFormat block is damaged (lengths out of range, an alphabet or
+//     prefix that does not parse, a text length that disagrees with the
+//     header), with one line naming the path.
 //   * OpenProducer re-attaches an existing segment when its layout matches
 //     (keys already in the ring are kept); it never reinterprets a segment
 //     with a different magic, version or size. A segment no consumer can be
@@ -28,7 +38,8 @@
 //     keys it is refused with a SegmentError naming both stores and the
 //     fix. So every key in a ring came from the store its header names,
 //     and a broker can tell whether it may return them to its own store.
-//   * Objects are created with mode 0600 (space reserved up front, so a
+//   * Objects are created with mode 0600 (they hold the namespace's secret,
+//     layout.h KeyFormat; space reserved up front, so a
 //     full /dev/shm is an error at start, not a SIGBUS later). Attach
 //     refuses a segment that is not owned by the current user, is
 //     accessible by group/other, is smaller or larger than its header says,
@@ -61,6 +72,7 @@
 #include <utility>
 
 #include "base/status.h"
+#include "keys/key_codec.h"
 #include "shm/layout.h"
 #include "shm/ring.h"
 
@@ -96,15 +108,24 @@ class ProducerLocked : public SegmentError {
 
 // What the producer wants the segment to look like.
 struct SegmentSpec {
-  std::uint64_t capacity = 65536;  // power of two
+  // KEYS the ring holds, a power of two; the segment has capacity *
+  // KeySlots(TextLength(spec)) slots (Header::capacity).
+  std::uint64_t capacity = 65536;
+  // DIGITS per key, without prefix and check character (keys::KeyCodec's
+  // length); the header's key_length is TextLength(spec).
   std::uint32_t key_length = 7;
   std::uint32_t key_order = 0;  // 0 scrambled, 1 sequential
-  std::uint64_t key_space = 0;  // 62^key_length
+  std::uint64_t key_space = 0;  // alphabet size ^ key_length
+  keys::KeyPolicy policy;       // alphabet, check, prefix (default: base62)
+  std::uint64_t secret = 0;     // the scrambled order's key (KeyFormat)
   std::string store;            // store description, no password
   // The store's identity (kStoreIdChars lower-case hex digits). Empty only
   // in tests: two empty identities count as the same store.
   std::string store_id;
 };
+
+// Characters of each key of `spec`: prefix + key_length digits + check.
+std::uint32_t TextLength(const SegmentSpec& spec);
 
 // The identity recorded in a header ("" when none was recorded).
 std::string StoreIdOf(const Header& h);
@@ -130,6 +151,9 @@ class ReadOnlySegment {
 
   const std::string& name() const;
   const Header& header() const;
+  // How the keys are spelled (validated by attach; shm/segment_codec.h
+  // turns it into the codec).
+  const KeyFormat& key_format() const;
   const BrokerStats& broker() const;
   // i < kMaxWorkers (FORGE_CHECK).
   const WorkerSlot& worker(std::uint32_t i) const;

@@ -34,17 +34,26 @@ Status CheckLayout(const Header& h, const std::string& path);
 Status CheckHeader(const Header& h, std::uint64_t file_size,
                    const std::string& path);
 
-// Ring indices obey head <= tail <= head + capacity.
+// The KeyFormat block read as a policy: digits in 1..MaxKeyLength of its
+// alphabet, a known check the alphabet can carry, a prefix of
+// keys::kPrefixRule, an alphabet that parses, and prefix + digits + check
+// == Header::key_length. Else kCorruption naming the path and the field.
+Result<keys::KeyPolicy> ReadKeyPolicy(const Header& h, const KeyFormat& f,
+                                      const std::string& path);
+
+// Ring indices obey head <= tail <= head + capacity (in keys).
 Status CheckIndices(const SegmentPrefix& p, const std::string& path);
 
-// The spec a producer asks for is itself valid (capacity, key length).
+// The spec a producer asks for is itself valid (capacity, key length,
+// policy).
 Status CheckSpec(const SegmentSpec& spec);
 
-// Same capacity, key length and key order.
-bool Compatible(const Header& h, const SegmentSpec& spec);
+// Same capacity, key length, key order and key format (policy, secret).
+bool Compatible(const SegmentPrefix& p, const SegmentSpec& spec);
 
-// "capacity 65536, key_length 7, key_order scrambled" (for messages).
-std::string DescribeLayout(const Header& h);
+// "capacity 65536, key_length 7, key_order scrambled" (for messages),
+// plus ", alphabet base58, check luhn, prefix inv_" when not the default.
+std::string DescribeLayout(const SegmentPrefix& p);
 std::string DescribeSpec(const SegmentSpec& spec);
 
 }  // namespace forge::shm

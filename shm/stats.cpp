@@ -21,7 +21,6 @@ void ReadHeader(const Header& h, Stats* s) {
   s->key_length = h.key_length;
   s->key_order = h.key_order;
   s->key_space = h.key_space;
-  s->ring_capacity = h.capacity;
 }
 
 void ReadBroker(const BrokerStats& b, Stats* s) {
@@ -35,6 +34,7 @@ void ReadBroker(const BrokerStats& b, Stats* s) {
   s->low_water = b.low_water.load(kRelaxed);
   s->keys_produced = b.keys_produced.load(kRelaxed);
   s->keys_wasted = b.keys_wasted.load(kRelaxed);
+  s->keys_blocked = b.keys_blocked.load(kRelaxed);
   s->ranges_reserved = b.ranges_reserved.load(kRelaxed);
   s->refills = b.refills.load(kRelaxed);
   s->store_errors = b.store_errors.load(kRelaxed);
@@ -103,6 +103,7 @@ Stats ReadStats(const ReadOnlySegment& seg, std::uint64_t now_unix_ns) {
   s.now_unix_ns = now_unix_ns;
   ReadHeader(seg.header(), &s);
   ReadBroker(seg.broker(), &s);
+  s.ring_capacity = seg.ring().Capacity();
   s.ring_fill = seg.ring().Size();
   ReadWorkers(seg, &s);
   return s;

@@ -43,8 +43,8 @@ void Refill(benchmark::State& state, Ring& ring, const std::vector<Key>& keys) {
 
 void Drain(benchmark::State& state, Ring& ring) {
   state.PauseTiming();
-  std::vector<Key> sink(ring.Capacity());
-  static_cast<void>(ring.TryPopBatch(sink.data(), sink.size()));
+  std::vector<Key> sink(ring.Capacity() * ring.Stride());
+  static_cast<void>(ring.TryPopBatch(sink.data(), ring.Capacity()));
   state.ResumeTiming();
 }
 

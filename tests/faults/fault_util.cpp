@@ -89,15 +89,17 @@ bool RingConsumer::Attach(milliseconds timeout) {
 }
 
 std::size_t RingConsumer::PopNow(std::size_t n) {
-  std::vector<shm::Key> buf(std::min<std::size_t>(n, 1024));
+  const std::size_t batch = std::min<std::size_t>(n, 1024);
+  std::vector<shm::Key> buf(batch * seg_->ring().Stride());
+  const std::uint32_t length = seg_->header().key_length;
   std::size_t got = 0;
   while (got < n) {
     const std::size_t k =
-        seg_->ring().TryPopBatch(buf.data(), std::min(buf.size(), n - got));
+        seg_->ring().TryPopBatch(buf.data(), std::min(batch, n - got));
     shm::MaybeWakeProducer(*seg_);
     if (k == 0) break;
     for (std::size_t i = 0; i < k; ++i) {
-      std::string key(buf[i].text, ::strnlen(buf[i].text, shm::kKeyBytes));
+      std::string key(shm::KeyTextAt(buf.data(), i, length));
       unique_ = seen_.insert(key).second && unique_;
       keys_.push_back(std::move(key));
     }

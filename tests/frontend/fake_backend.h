@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "frontend/backend.h"
@@ -17,20 +19,33 @@ namespace forge::frontend::testing {
 
 class FakeBackend final : public Backend {
  public:
-  TakenKeys TakeKeys(shm::Key* out, std::size_t want) override {
+  TakenKeys TakeKeys(KeyBuffer& buffer, std::size_t want) override {
     std::lock_guard lock(mu_);
     ++take_calls_;
     const std::size_t n = std::min(want, keys_left_);
     const int digits = static_cast<int>(key_length_) - 1;
+    const std::uint32_t stride = shm::KeySlots(key_length_);
+    shm::Key* out = buffer.Room(n * stride);
     for (std::size_t i = 0; i < n; ++i) {
-      out[i] = shm::Key{};
-      std::snprintf(out[i].text, sizeof(out[i].text), "k%0*zu", digits,
+      char* text = reinterpret_cast<char*>(out + i * stride);
+      std::snprintf(text, stride * sizeof(shm::Key), "k%0*zu", digits,
                     next_++);
     }
     keys_left_ -= n;
     const TakenKeys taken{n, n > 0 ? key_length_ : 0U};
     key_length_ = length_after_take_;  // the worker swapped segments
     return taken;
+  }
+  std::optional<KeyCheck> CheckKey(std::string_view key) override {
+    std::lock_guard lock(mu_);
+    if (!codec_) return std::nullopt;
+    return KeyCheck{codec_->Check(key),
+                    codec_->order() == keys::KeyOrder::kSequential};
+  }
+  // The codec CheckKey uses; none (detached) until set.
+  void SetCodec(keys::KeyCodec codec) {
+    std::lock_guard lock(mu_);
+    codec_.emplace(std::move(codec));
   }
   Snapshot Observe() override {
     std::lock_guard lock(mu_);
@@ -82,6 +97,7 @@ class FakeBackend final : public Backend {
   std::size_t unavailable_ = 0;
   std::size_t requests_ = 0;
   Snapshot snapshot_;
+  std::optional<keys::KeyCodec> codec_;
 };
 
 // A snapshot of a healthy segment.

@@ -227,11 +227,11 @@ TEST(SegmentNamespacesTest, AttachesANamespaceOnFirstUseAndClaimsASlotInIt) {
   const NamespaceLookup found = namespaces.Find("invites");
   ASSERT_NE(found.backend, nullptr);
   EXPECT_EQ(namespaces.Find("invites").backend, found.backend) << "kept";
-  shm::Key key;
-  const TakenKeys taken = found.backend->TakeKeys(&key, 1);
+  KeyBuffer key;
+  const TakenKeys taken = found.backend->TakeKeys(key, 1);
   ASSERT_EQ(taken.count, 1u);
   EXPECT_EQ(taken.key_length, 10u);
-  EXPECT_EQ(std::string(key.text, 10), "K000000000");
+  EXPECT_EQ(key.Text(0, taken.key_length), "K000000000");
   EXPECT_EQ(SlotsOf(invites.seg, ::getpid()), 1u);
   EXPECT_EQ(SlotsOf(def.seg, ::getpid()), 1u);
   EXPECT_EQ(namespaces.Served(),
@@ -293,8 +293,8 @@ TEST(SegmentNamespacesTest, MaintainFollowsAReplacedNamespaceSegment) {
         return backend->Observe().key_length == 9;
       },
       milliseconds(10000)));
-  shm::Key key;
-  EXPECT_EQ(backend->TakeKeys(&key, 1).key_length, 9u);
+  KeyBuffer key;
+  EXPECT_EQ(backend->TakeKeys(key, 1).key_length, 9u);
 }
 
 }  // namespace

@@ -57,9 +57,9 @@ TEST(SegmentBackendTest, DetachedUntilTheBrokerCreatesTheSegment) {
   ShmName name;
   SegmentBackend backend(Options(name, milliseconds(2000)));
   EXPECT_FALSE(backend.Maintain());
-  shm::Key key;
+  KeyBuffer key;
   const auto start = Clock::now();
-  const TakenKeys none = backend.TakeKeys(&key, 1);
+  const TakenKeys none = backend.TakeKeys(key, 1);
   EXPECT_EQ(none.count, 0u);
   EXPECT_EQ(none.key_length, 0u);
   EXPECT_LT(Clock::now() - start, milliseconds(500)) << "no wait when detached";
@@ -68,9 +68,9 @@ TEST(SegmentBackendTest, DetachedUntilTheBrokerCreatesTheSegment) {
   FakeBroker broker(name.str());
   broker.Push(0, 3);
   EXPECT_TRUE(backend.Maintain());
-  const TakenKeys one = backend.TakeKeys(&key, 1);
+  const TakenKeys one = backend.TakeKeys(key, 1);
   ASSERT_EQ(one.count, 1u);
-  EXPECT_EQ(Text(key), "K000000");
+  EXPECT_EQ(Text(key, 0), "K000000");
   EXPECT_EQ(one.key_length, 7u) << "the length comes with the keys";
 }
 
@@ -81,10 +81,10 @@ TEST(SegmentBackendTest, ClaimsInRingOrderAndCountsInItsWorkerSlot) {
   {
     SegmentBackend backend(Options(name, milliseconds(100)));
     ASSERT_TRUE(backend.Maintain());
-    shm::Key keys[4];
+    KeyBuffer keys;
     ASSERT_EQ(backend.TakeKeys(keys, 4).count, 4u);
-    EXPECT_EQ(Text(keys[0]), "K000000");
-    EXPECT_EQ(Text(keys[3]), "K000003");
+    EXPECT_EQ(Text(keys, 0), "K000000");
+    EXPECT_EQ(Text(keys, 3), "K000003");
     backend.CountRequest();
     backend.CountUnavailable();
     const shm::WorkerSlot* slot = SlotOf(broker.seg, ::getpid());
@@ -110,7 +110,7 @@ TEST(SegmentBackendTest, BatchTakesWhatTheRingHasAfterTheWait) {
   broker.Push(0, 3);
   SegmentBackend backend(Options(name, milliseconds(100)));
   ASSERT_TRUE(backend.Maintain());
-  shm::Key keys[10];
+  KeyBuffer keys;
   EXPECT_EQ(backend.TakeKeys(keys, 10).count, 3u);
 }
 
@@ -123,11 +123,11 @@ TEST(SegmentBackendTest, BatchOfManyClaimsGetsEveryKeyEvenWithNoWait) {
   broker.Push(0, 1000);
   SegmentBackend backend(Options(name, milliseconds(0)));
   ASSERT_TRUE(backend.Maintain());
-  std::vector<shm::Key> keys(1000);
-  ASSERT_EQ(backend.TakeKeys(keys.data(), keys.size()).count, 1000u);
-  EXPECT_EQ(Text(keys[0]), "K000000");
-  EXPECT_EQ(Text(keys[256]), "K000256");
-  EXPECT_EQ(Text(keys[999]), "K000999");
+  KeyBuffer keys;
+  ASSERT_EQ(backend.TakeKeys(keys, 1000).count, 1000u);
+  EXPECT_EQ(Text(keys, 0), "K000000");
+  EXPECT_EQ(Text(keys, 256), "K000256");
+  EXPECT_EQ(Text(keys, 999), "K000999");
 }
 
 TEST(SegmentBackendTest, EmptyRingWaitsAboutEmptyWaitThenGivesUp) {
@@ -135,9 +135,9 @@ TEST(SegmentBackendTest, EmptyRingWaitsAboutEmptyWaitThenGivesUp) {
   FakeBroker broker(name.str());
   SegmentBackend backend(Options(name, milliseconds(150)));
   ASSERT_TRUE(backend.Maintain());
-  shm::Key key;
+  KeyBuffer key;
   const auto start = Clock::now();
-  EXPECT_EQ(backend.TakeKeys(&key, 1).count, 0u);
+  EXPECT_EQ(backend.TakeKeys(key, 1).count, 0u);
   const auto waited = Clock::now() - start;
   EXPECT_GE(waited, milliseconds(140));
   EXPECT_LT(waited, milliseconds(1000));
@@ -148,17 +148,17 @@ TEST(SegmentBackendTest, AWaitingRequestGetsAKeyPushedWhileItWaits) {
   FakeBroker broker(name.str());
   SegmentBackend backend(Options(name, milliseconds(10000)));
   ASSERT_TRUE(backend.Maintain());
-  shm::Key key{};
+  KeyBuffer key;
   std::atomic<std::size_t> got{99};
   const auto start = Clock::now();
-  std::thread request([&] { got = backend.TakeKeys(&key, 1).count; });
+  std::thread request([&] { got = backend.TakeKeys(key, 1).count; });
   ASSERT_TRUE(WaitUntil(
       [&] { return broker.seg.broker().consumers_waiting.load() > 0; },
       milliseconds(5000)));
   broker.Push(7, 1);
   request.join();
   EXPECT_EQ(got, 1u);
-  EXPECT_EQ(Text(key), "K000007");
+  EXPECT_EQ(Text(key, 0), "K000007");
   EXPECT_LT(Clock::now() - start, milliseconds(5000)) << "woken, not timed out";
 }
 
@@ -168,9 +168,9 @@ TEST(SegmentBackendTest, ExhaustedStoreAnswersAtOnce) {
   broker.Beat(shm::BrokerState::kExhausted);
   SegmentBackend backend(Options(name, milliseconds(5000)));
   ASSERT_TRUE(backend.Maintain());
-  shm::Key key;
+  KeyBuffer key;
   const auto start = Clock::now();
-  EXPECT_EQ(backend.TakeKeys(&key, 1).count, 0u);
+  EXPECT_EQ(backend.TakeKeys(key, 1).count, 0u);
   EXPECT_LT(Clock::now() - start, milliseconds(1000));
 }
 
@@ -208,10 +208,10 @@ TEST(SegmentBackendTest, FollowsTheNameToANewSegmentWhenItsBrokerIsGone) {
   FakeBroker new_broker(name.str());
   new_broker.Push(100, 1);
   ASSERT_TRUE(backend.Maintain());
-  shm::Key keys[2];
+  KeyBuffer keys;
   // After the swap keys come from the new ring only (K000000 stays behind).
   ASSERT_EQ(backend.TakeKeys(keys, 1).count, 1u);
-  EXPECT_EQ(Text(keys[0]), "K000100");
+  EXPECT_EQ(Text(keys, 0), "K000100");
   EXPECT_NE(SlotOf(new_broker.seg, ::getpid()), nullptr);
 }
 
@@ -220,19 +220,19 @@ TEST(SegmentBackendTest, FollowsTheNameToANewSegmentWhenItsBrokerIsGone) {
 TEST(SegmentBackendTest, KeysComeWithTheLengthOfTheirSegment) {
   ShmName name;
   SegmentBackend backend(Options(name, milliseconds(100)));
-  shm::Key key;
+  KeyBuffer key;
   {
     FakeBroker old_broker(name.str(), 7);
     old_broker.Push(0, 1);
     ASSERT_TRUE(backend.Maintain());
-    EXPECT_EQ(backend.TakeKeys(&key, 1).key_length, 7u);
+    EXPECT_EQ(backend.TakeKeys(key, 1).key_length, 7u);
     old_broker.Beat(shm::BrokerState::kStopped);
   }
   ASSERT_EQ(::shm_unlink(shm::Segment::ObjectName(name.str()).c_str()), 0);
   FakeBroker new_broker(name.str(), 5);
   new_broker.Push(0, 1);
   ASSERT_TRUE(backend.Maintain());
-  const TakenKeys taken = backend.TakeKeys(&key, 1);
+  const TakenKeys taken = backend.TakeKeys(key, 1);
   ASSERT_EQ(taken.count, 1u);
   EXPECT_EQ(taken.key_length, 5u);
 }
@@ -265,7 +265,7 @@ TEST(SegmentBackendTest, ObserveReadsBrokerCountersAndEveryUsedSlot) {
   broker.Push(0, 5);
   SegmentBackend backend(Options(name, milliseconds(100)));
   ASSERT_TRUE(backend.Maintain());
-  shm::Key keys[2];
+  KeyBuffer keys;
   ASSERT_EQ(backend.TakeKeys(keys, 2).count, 2u);
 
   const Snapshot s = backend.Observe();
@@ -311,7 +311,7 @@ TEST(SegmentBackendTest, MetricsOfAFixedSegmentAreByteForByte) {
   broker.Push(0, 5);
   SegmentBackend backend(Options(name, milliseconds(100)));
   ASSERT_TRUE(backend.Maintain());
-  shm::Key keys[2];
+  KeyBuffer keys;
   ASSERT_EQ(backend.TakeKeys(keys, 2).count, 2u);
   backend.CountRequest();
   std::string want =
@@ -423,7 +423,7 @@ TEST(SegmentBackendTest, TruncatedSegmentIsDetachedWithItsReasonNotASigbus) {
     FakeBroker broker(name.str());
     broker.Push(0, 10);
     ASSERT_TRUE(backend.Maintain());
-    shm::Key keys[2];
+    KeyBuffer keys;
     ASSERT_EQ(backend.TakeKeys(keys, 2).count, 2u);
     ASSERT_EQ(::truncate(path.c_str(), 100), 0);
     // Before the next Maintain(): the pop faults and is dropped.
@@ -440,9 +440,9 @@ TEST(SegmentBackendTest, TruncatedSegmentIsDetachedWithItsReasonNotASigbus) {
   FakeBroker replacement(name.str());  // replaces the truncated file
   replacement.Push(500, 1);
   ASSERT_TRUE(backend.Maintain());
-  shm::Key key;
-  ASSERT_EQ(backend.TakeKeys(&key, 1).count, 1u);
-  EXPECT_EQ(Text(key), "K000500");
+  KeyBuffer key;
+  ASSERT_EQ(backend.TakeKeys(key, 1).count, 1u);
+  EXPECT_EQ(Text(key, 0), "K000500");
   EXPECT_TRUE(backend.Observe().detached_reason.empty());
 }
 
@@ -451,22 +451,22 @@ TEST(SegmentBackendTest, TruncatedSegmentIsDetachedWithItsReasonNotASigbus) {
 TEST(SegmentBackendTest, DeletedSegmentIsDetachedAndANewOneAttached) {
   ShmName name;
   SegmentBackend backend(Options(name, milliseconds(50)));
-  shm::Key key;
+  KeyBuffer key;
   {
     FakeBroker old_broker(name.str());  // alive: a swap is not required
     old_broker.Push(0, 5);
     ASSERT_TRUE(backend.Maintain());
     ASSERT_EQ(::shm_unlink(shm::Segment::ObjectName(name.str()).c_str()), 0);
     EXPECT_FALSE(backend.Maintain());
-    EXPECT_EQ(backend.TakeKeys(&key, 1).count, 0u);
+    EXPECT_EQ(backend.TakeKeys(key, 1).count, 0u);
     EXPECT_NE(backend.Observe().detached_reason.find("was deleted"),
               std::string::npos);
   }  // (the real broker exits 2 on a deleted segment)
   FakeBroker new_broker(name.str());
   new_broker.Push(300, 1);
   ASSERT_TRUE(backend.Maintain());
-  ASSERT_EQ(backend.TakeKeys(&key, 1).count, 1u);
-  EXPECT_EQ(Text(key), "K000300");
+  ASSERT_EQ(backend.TakeKeys(key, 1).count, 1u);
+  EXPECT_EQ(Text(key, 0), "K000300");
 }
 
 }  // namespace

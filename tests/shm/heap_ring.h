@@ -12,9 +12,11 @@
 
 namespace forge::shm::testing {
 
+// capacity: keys; each takes `stride` slots (shm/ring.h).
 struct HeapRing {
-  explicit HeapRing(std::uint64_t capacity)
-      : slots(capacity), ring(&head, &tail, slots.data(), capacity) {}
+  explicit HeapRing(std::uint64_t capacity, std::uint32_t stride = 1)
+      : slots(capacity * stride),
+        ring(&head, &tail, slots.data(), capacity * stride, stride) {}
   HeapRing(const HeapRing&) = delete;
   HeapRing& operator=(const HeapRing&) = delete;
   RingIndex head{};

@@ -211,7 +211,7 @@ struct WindowHook {
 struct WindowRing : HeapRing {
   explicit WindowRing(std::uint64_t capacity)
       : HeapRing(capacity),
-        hooked(&head, &tail, slots.data(), capacity, WindowHook{&between}) {}
+        hooked(&head, &tail, slots.data(), capacity, 1, WindowHook{&between}) {}
   std::function<void(std::uint64_t, std::size_t)> between;
   BasicRing<WindowHook> hooked;
 };

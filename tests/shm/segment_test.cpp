@@ -119,7 +119,7 @@ TEST_F(SegmentTest, BadSpecIsRefused) {
   SegmentSpec s = Spec(64);
   s.key_length = 16;
   EXPECT_THAT(ErrorOf([&] { Segment::OpenProducer(name(), s); }),
-              HasSubstr("key length 16"));
+              HasSubstr("base62 keys are 1 to 10 characters long"));
 }
 
 TEST_F(SegmentTest, CreateThenAttachSharesTheRing) {
@@ -179,9 +179,9 @@ TEST_F(SegmentTest, WrongVersionIsRefused) {
   CreateAndClose();
   RawFile(path()).prefix().header.layout_version = kLayoutVersion + 1;
   EXPECT_THAT(ErrorOf([&] { Segment::Attach(name()); }),
-              HasSubstr("layout version 3, this build reads version 2"));
+              HasSubstr("layout version 4, this build reads version 3"));
   EXPECT_THAT(ErrorOf([&] { Segment::OpenProducer(name(), Spec(64)); }),
-              HasSubstr("layout version 3"));
+              HasSubstr("layout version 4"));
 }
 
 TEST_F(SegmentTest, WrongHeaderSizeIsRefused) {
