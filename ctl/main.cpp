@@ -20,6 +20,7 @@
 #include "base/names.h"
 #include "config/config.h"
 #include "ctl/check.h"
+#include "ctl/check_key.h"
 #include "ctl/codec_command.h"
 #include "ctl/namespace_command.h"
 #include "ctl/stats_command.h"
@@ -245,7 +246,9 @@ int Run(int argc, char** argv) {
   if (!cfg) return exit_code;
   if (decode->parsed()) return ctl::RunDecode(*cfg, ns, key, std::cout);
   if (encode->parsed()) return ctl::RunEncode(*cfg, ns, number, std::cout);
-  if (check_key->parsed()) return 2;  // TODO(pol-shm): RunCheckKey
+  if (check_key->parsed()) {
+    return ctl::RunCheckKey(cfg->shm_name, ns, key, std::cout);
+  }
   if (namespaces.cmd->parsed()) return RunNamespace(namespaces, *cfg);
   if (check->parsed()) return ctl::RunCheck(*cfg, std::cout);
   return ctl::RunStats(ToOptions(stats, cfg->shm_name), std::cout);

@@ -65,15 +65,22 @@ class CtlTest : public ::testing::Test, public Stack {
 
   // A segment named `name` that this test process produces into, as if it
   // were the broker of the store at DbPath() with identity `store_id`: it
-  // holds the producer lock and beats.
+  // holds the producer lock and beats. Its keys have `length` digits of
+  // `policy` (default: base62, no check, no prefix) scrambled with
+  // `secret` (order 0) or sequential (order 1).
   shm::Segment FakeBrokerSegment(const std::string& name,
                                  const std::string& store_id,
-                                 std::uint32_t length, std::uint32_t order) {
+                                 std::uint32_t length, std::uint32_t order,
+                                 const keys::KeyPolicy& policy = {},
+                                 std::uint64_t secret = 0) {
     shm::SegmentSpec spec;
     spec.capacity = 16;
     spec.key_length = length;
     spec.key_order = order;
-    spec.key_space = keys::KeySpace(static_cast<int>(length));
+    spec.key_space =
+        keys::KeySpace(policy.alphabet.size(), static_cast<int>(length));
+    spec.policy = policy;
+    spec.secret = secret;
     spec.store =
         "sqlite:" +
         std::filesystem::absolute(DbPath()).lexically_normal().string();
@@ -103,15 +110,17 @@ class CtlTest : public ::testing::Test, public Stack {
   }
 };
 
-// Pops `n` keys from segment `segment_name` as a consumer would.
+// Pops `n` keys from segment `segment_name` as a consumer would (keys of
+// any length: multi-slot ones too).
 inline std::vector<std::string> PopKeys(const std::string& segment_name,
                                         std::size_t n) {
   shm::Segment seg = shm::Segment::Attach(segment_name);
-  std::vector<shm::Key> keys(n);
+  const std::uint32_t length = seg.header().key_length;  // text, any policy
+  std::vector<shm::Key> keys(n * shm::KeySlots(length));
   EXPECT_EQ(seg.ring().TryPopBatch(keys.data(), n), n);
   std::vector<std::string> out;
-  for (const shm::Key& k : keys) {
-    out.emplace_back(k.text, ::strnlen(k.text, sizeof(k.text)));
+  for (std::size_t i = 0; i < n; ++i) {
+    out.emplace_back(shm::KeyTextAt(keys.data(), i, length));
   }
   return out;
 }
@@ -165,6 +174,5 @@ class NamespaceCtlTest : public CtlTest,
     EXPECT_EQ(r.out, "");
   }
 };
-
 
 }  // namespace forge::testing

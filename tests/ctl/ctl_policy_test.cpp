@@ -2,14 +2,18 @@
 // binary against a real store (SQLite and PostgreSQL): namespace create
 // --alphabet/--check/--prefix/--blocklist, namespace blocklist, the policy
 // in list/show, and decode/encode with prefix, check character and
-// blocklist.
+// blocklist; check-key from a segment; keys_blocked in stats.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "base/names.h"
+#include "ctl/stats.h"
 #include "keys/alphabet.h"
 #include "keys/blocklist.h"
+#include "shm/segment.h"
 #include "store/range_store.h"
 #include "tests/ctl/ctl_fixture.h"
 #include "tests/support/process.h"
@@ -54,13 +58,14 @@ TEST_P(PolicyCtlTest, CreateWithAlphabetCheckPrefixBlocklist) {
       "created namespace \"invites\" in ");
   EXPECT_NE(r.out.find(", blocklist none, keys like inv_"), std::string::npos)
       << r.out;
-  const RunResult show = ExpectOk({"namespace", "show", "invites"},
-                                  "alphabet         base58 (58 characters: " +
-                                      kBase58Chars + ")\n");
+  const RunResult show = ExpectOk(
+      {"namespace", "show", "invites"},
+      "alphabet         base58 (58 characters: " + kBase58Chars + ")\n");
   for (const std::string& want : std::vector<std::string>{
            "check            luhn\n", "prefix           \"inv_\"\n",
-        "blocklist        none\n", "example key      inv_",
-        "key space        " + std::to_string(keys::KeySpace(58, 8)) + "\n"}) {
+           "blocklist        none\n", "example key      inv_",
+           "key space        " + std::to_string(keys::KeySpace(58, 8)) +
+               "\n"}) {
     EXPECT_NE(show.out.find(want), std::string::npos) << want << show.out;
   }
   const std::vector<std::string> row = ListRow("invites");
@@ -92,10 +97,10 @@ TEST_P(PolicyCtlTest, CreateWithAlphabetCheckPrefixBlocklist) {
                 "has 7 characters; keys of namespace \"invites\" have 13 "
                 "(prefix \"inv_\", KEY_LENGTH=8, alphabet base58, a check "
                 "character), or 9 without the prefix");
-  ExpectRefused({"encode", "--ns", "invites",
-                 std::to_string(keys::KeySpace(58, 8))},
-                "allowed: 0.." + std::to_string(keys::KeySpace(58, 8) - 1) +
-                    " (KEY_LENGTH=8, alphabet base58)");
+  ExpectRefused(
+      {"encode", "--ns", "invites", std::to_string(keys::KeySpace(58, 8))},
+      "allowed: 0.." + std::to_string(keys::KeySpace(58, 8) - 1) +
+          " (KEY_LENGTH=8, alphabet base58)");
 }
 
 // --key-length after `create` may pass KEY_LENGTH's 1..10 when the
@@ -138,8 +143,7 @@ TEST_P(PolicyCtlTest, BadPolicyOptionsExit2WithOneLine) {
       {{"--blocklist", "."}, "--blocklist \".\": cannot be read ("},
       {{"--blocklist", WordsFile("bad.txt", "# words\nok\nx1\n")},
        "--blocklist: bad.txt:3"},
-      {{"--prefix", "inv_", "--blocklist",
-        WordsFile("inv.txt", "zz\ninv\n")},
+      {{"--prefix", "inv_", "--blocklist", WordsFile("inv.txt", "zz\ninv\n")},
        "prefix \"inv_\" contains \"inv\", a word of blocklist custom (2 "
        "words) (--blocklist)"},
   };
@@ -156,8 +160,8 @@ TEST_P(PolicyCtlTest, BadPolicyOptionsExit2WithOneLine) {
 // Alphabet, check and prefix are fixed at creation like length and order;
 // the blocklist is not part of the format.
 TEST_P(PolicyCtlTest, FormatIsFixedPerField) {
-  const std::vector<std::string> create{"namespace", "create",  "invites",
-                                        "--alphabet", "base58", "--check",
+  const std::vector<std::string> create{"namespace",  "create",   "invites",
+                                        "--alphabet", "base58",   "--check",
                                         "luhn",       "--prefix", "inv_"};
   ExpectOk(create, "created namespace \"invites\"");
   ExpectOk(create, "namespace \"invites\" exists already in ");
@@ -181,8 +185,9 @@ TEST_P(PolicyCtlTest, FormatIsFixedPerField) {
   for (const auto& [options, want] : cases) {
     args = {"namespace", "create", "invites"};
     args.insert(args.end(), options.begin(), options.end());
-    ExpectRefused(args, want + "; a namespace's format is fixed when it is "
-                               "created");
+    ExpectRefused(args, want +
+                            "; a namespace's format is fixed when it is "
+                            "created");
   }
   ExpectRefused({"namespace", "create", "default", "--alphabet", "base36"},
                 "namespace \"default\" exists with alphabet=base62, not "
@@ -222,9 +227,9 @@ TEST_P(PolicyCtlTest, BlocklistCommandReplacesTheList) {
                 "LIST \"missing.txt\": no such file");
   ExpectRefused({"namespace", "blocklist", "Bad", "none"},
                 "is not a namespace name");
-  ExpectOk({"namespace", "create", "pre", "--prefix", "zz-", "--blocklist",
-            "none"},
-           "created namespace \"pre\"");
+  ExpectOk(
+      {"namespace", "create", "pre", "--prefix", "zz-", "--blocklist", "none"},
+      "created namespace \"pre\"");
   ExpectRefused({"namespace", "blocklist", "pre", file},
                 "prefix \"zz-\" contains \"zz\", a word of blocklist custom "
                 "(2 words) (LIST)");
@@ -235,10 +240,10 @@ TEST_P(PolicyCtlTest, BlocklistCommandReplacesTheList) {
 // look-alikes included (5 reads as s, 0 as o).
 TEST_P(PolicyCtlTest, DecodeAndEncodeSayWhenAKeyIsBlocked) {
   const std::string file = WordsFile("words.txt", "zz\nso\n");
-  ExpectOk({"namespace", "create", "codes", "--alphabet", "base36",
-            "--key-length", "4", "--key-order", "sequential", "--blocklist",
-            file},
-           "blocklist custom (2 words)");
+  ExpectOk(
+      {"namespace", "create", "codes", "--alphabet", "base36", "--key-length",
+       "4", "--key-order", "sequential", "--blocklist", file},
+      "blocklist custom (2 words)");
   const std::string blocked =
       " (blocklist custom (2 words)): a broker never issues this key\n";
   EXPECT_EQ(Ctl({"decode", "--ns", "codes", "00zz"}).out,
@@ -258,6 +263,92 @@ TEST_P(PolicyCtlTest, DecodeAndEncodeSayWhenAKeyIsBlocked) {
 INSTANTIATE_TEST_SUITE_P(Stores, PolicyCtlTest,
                          ::testing::Values(StoreKind::kSqlite,
                                            StoreKind::kPostgres));
+
+// check-key reads the format (policy and secret included) from the
+// namespace's segment, never the store: it works with no store at all.
+TEST_F(CtlTest, CheckKeyValidatesFromTheSegmentOnly) {
+  std::string why;
+  const keys::KeyPolicy policy{*keys::Alphabet::Parse("base58", &why),
+                               keys::CheckKind::kLuhn, "inv_"};
+  const std::uint64_t secret = 0x5eed5eed5eedULL;
+  const shm::Segment seg = FakeBrokerSegment(
+      base::NamespaceSegmentName(shm(), "invites"), "", 8, 0, policy, secret);
+  const keys::KeyCodec codec(8, keys::KeyOrder::kScrambled, secret, policy);
+  const std::string key = codec.Encode(42);
+  const Env no_store{{"DB_URL", "sqlite:" + (dir() / "nowhere/forge.db")}};
+  const auto check_key = [&](const std::string& typed) {
+    return Ctl({"check-key", "--ns", "invites", typed}, no_store);
+  };
+  const std::string ok =
+      R"({"namespace":"invites","well_formed":true,"check_ok":true,"number":42})"
+      "\n";
+  for (const std::string& typed : {key, key.substr(4)}) {
+    const RunResult r = check_key(typed);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, ok) << typed;
+  }
+  std::string typo = key;
+  typo[5] = typo[5] == 'z' ? 'y' : 'z';
+  RunResult r = check_key(typo);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out,
+            R"({"namespace":"invites","well_formed":true,"check_ok":false})"
+            "\n");
+  for (const std::string& bad : {std::string("inv_12"), "0" + key.substr(5)}) {
+    r = check_key(bad);
+    EXPECT_EQ(r.exit_code, 1) << bad;
+    EXPECT_EQ(r.out,
+              R"({"namespace":"invites","well_formed":false,"check_ok":false})"
+              "\n");
+  }
+
+  r = Ctl({"check-key", "--ns", "orders", key});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(OneLine(r.err)) << r.err;
+  EXPECT_NE(
+      r.err.find("namespace \"orders\" is not served under SHM_NAME=" + shm()),
+      std::string::npos)
+      << r.err;
+  r = Ctl({"check-key", key});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, ctl::MissingSegmentMessage(shm()) + "\n");
+  r = Ctl({"check-key", "--ns", "Bad", key});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is not a namespace name"), std::string::npos);
+  EXPECT_EQ(Ctl({"check-key"}).exit_code, 2) << "KEY is required";
+}
+
+// The default namespace's keys as today: sequential base62 decodes to its
+// number.
+TEST_F(CtlTest, CheckKeyOfTheDefaultNamespace) {
+  const shm::Segment seg = FakeBrokerSegment(shm(), "", 7, 1);
+  const RunResult r = Ctl({"check-key", "000000z"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(
+      r.out,
+      R"({"namespace":"default","well_formed":true,"check_ok":true,"number":61})"
+      "\n");
+}
+
+// stats: the numbers each namespace's broker skipped for its blocklist.
+TEST_F(CtlTest, StatsShowsKeysBlockedPerNamespace) {
+  shm::Segment def = FakeBrokerSegment(shm(), "", 7, 1);
+  shm::Segment invites =
+      FakeBrokerSegment(base::NamespaceSegmentName(shm(), "invites"), "", 8, 0);
+  def.broker().keys_produced.store(90);
+  def.broker().keys_blocked.store(10);
+  invites.broker().keys_blocked.store(3);
+  const std::optional<json::Value> v = StatsJson();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->At("keys.blocked")->number, 10);
+  EXPECT_EQ(v->At("key_space.usable_fraction")->number, 0.9);
+  EXPECT_EQ(v->At("namespaces")->items[0].At("keys_blocked")->number, 10);
+  EXPECT_EQ(v->At("namespaces")->items[1].At("keys_blocked")->number, 3);
+  const RunResult t = Stats({"--interval", "0"});
+  EXPECT_NE(t.out.find("keys blocked     10 (10% of the numbers used)\n"),
+            std::string::npos)
+      << t.out;
+}
 
 }  // namespace
 }  // namespace forge::testing
