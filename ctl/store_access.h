@@ -25,7 +25,7 @@
 #include <string>
 
 #include "config/config.h"
-#include "shm/layout.h"
+#include "shm/segment.h"
 #include "store/range_store.h"
 
 namespace forge::ctl {
@@ -57,8 +57,9 @@ struct NamespaceStore {
   store::RangeStore& get() const { return other ? *other : *root; }
 };
 
-// The format a segment says its keys have (secret unknown: 0).
-store::StoreFormat FormatOf(const shm::Header& h);
+// The format a segment says its keys have (digits, order and policy from
+// shm::SegmentCodec; the secret is not compared: 0).
+store::StoreFormat FormatOf(const shm::ReadOnlySegment& seg);
 
 std::unique_ptr<store::RangeStore> OpenExistingStore(const config::Config& cfg);
 
@@ -73,7 +74,8 @@ void CheckNamespaceName(const std::string& ns);
 // stderr and exit code 2, 1 and 1.
 int WithStoreErrors(const std::function<int()>& body);
 
-// "KEY_LENGTH=7 KEY_ORDER=scrambled" of a segment header.
-std::string DescribeHeaderFormat(const shm::Header& h);
+// "KEY_LENGTH=7 KEY_ORDER=scrambled" (and the policy unless default) of a
+// segment.
+std::string DescribeSegmentFormat(const shm::ReadOnlySegment& seg);
 
 }  // namespace forge::ctl
