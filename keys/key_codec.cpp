@@ -8,6 +8,8 @@
 namespace forge::keys {
 namespace {
 
+__extension__ typedef unsigned __int128 Wide;  // GCC and Clang
+
 // splitmix64's finaliser (Stafford variant 13): a bijective 64-bit mixer
 // whose every output bit depends on every input bit.
 constexpr std::uint64_t Mix(std::uint64_t z) {
