@@ -50,13 +50,12 @@ class CheckKeyTest : public ::testing::Test {
   FakeBackend default_;
   FakeBackend invites_;
   FakeNamespaces namespaces_{default_};
-  Router router_{namespaces_, RouterLimits{100},
-                 AuthPolicy{.token = "global-token-0123456789",
-                            .scoped = {{"invites-token-0123456789",
-                                        {"invites"}},
-                                       {"orders-token-0123456789",
-                                        {"orders"}}},
-                            .tokens_file = true}};
+  Router router_{
+      namespaces_, RouterLimits{100},
+      AuthPolicy{.token = "global-token-0123456789",
+                 .scoped = {{"invites-token-0123456789", {"invites"}},
+                            {"orders-token-0123456789", {"orders"}}},
+                 .tokens_file = true}};
 };
 
 TEST_F(CheckKeyTest, AnswersJsonAndShowsAScrambledNumberOnlyToATokenOfItsNs) {
@@ -132,9 +131,9 @@ TEST_F(CheckKeyTest, MissingKeyUnknownNamespaceAndDetached) {
 }
 
 TEST_F(CheckKeyTest, ProtectAllAsksForATokenHereToo) {
-  Router all{namespaces_, RouterLimits{100},
-             AuthPolicy{.token = "global-token-0123456789",
-                        .protect_all = true}};
+  Router all{
+      namespaces_, RouterLimits{100},
+      AuthPolicy{.token = "global-token-0123456789", .protect_all = true}};
   QueryParams q{{"key", "000000Z"}};
   EXPECT_EQ(all.Handle("GET", "/check-key", q).status, 401);
   EXPECT_EQ(all.Handle("GET", "/check-key", q, kGlobal).status, 200);

@@ -28,8 +28,7 @@ class FakeBackend final : public Backend {
     shm::Key* out = buffer.Room(n * stride);
     for (std::size_t i = 0; i < n; ++i) {
       char* text = reinterpret_cast<char*>(out + i * stride);
-      std::snprintf(text, stride * sizeof(shm::Key), "k%0*zu", digits,
-                    next_++);
+      std::snprintf(text, stride * sizeof(shm::Key), "k%0*zu", digits, next_++);
     }
     keys_left_ -= n;
     const TakenKeys taken{n, n > 0 ? key_length_ : 0U};

@@ -38,7 +38,8 @@ shm::SegmentSpec SpecOf(const std::string& alphabet, std::uint32_t digits,
   s.policy.alphabet = *keys::Alphabet::Parse(alphabet, &why);
   s.policy.check = check;
   s.policy.prefix = prefix;
-  s.key_space = keys::KeySpace(s.policy.alphabet.size(), static_cast<int>(digits));
+  s.key_space =
+      keys::KeySpace(s.policy.alphabet.size(), static_cast<int>(digits));
   s.secret = order == 0 ? 0x0badc0ffee123457ULL : 0;
   s.store = "sqlite:/tmp/test.db";
   return s;
@@ -90,8 +91,8 @@ TEST_F(KeyPolicyProcessTest, KeysLongerThanASlotAreServedWhole) {
     ASSERT_EQ(r.status, 200) << r.body;
     for (const std::string& k : Lines(r.body)) served.push_back(k);
   }
-  EXPECT_EQ(served, std::vector<std::string>(pushed.begin() + 6,
-                                             pushed.begin() + 146));
+  EXPECT_EQ(served,
+            std::vector<std::string>(pushed.begin() + 6, pushed.begin() + 146));
   r = Get(port(), "/get-key");
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(IsKey(r.body)) << "default: 7 characters, as before";
@@ -99,13 +100,14 @@ TEST_F(KeyPolicyProcessTest, KeysLongerThanASlotAreServedWhole) {
 
 TEST_F(KeyPolicyProcessTest, CheckKeyAnswersForABase58LuhnPrefixNamespace) {
   testing::WriteFile(dir() / "tokens",
-            "invites-token-0123456789 invites\n"
-            "orders-token-0123456789 orders\n");
+                     "invites-token-0123456789 invites\n"
+                     "orders-token-0123456789 orders\n");
   StartBoth({{"AUTH_TOKEN", "global-token-0123456789"},
              {"AUTH_TOKENS_FILE", "tokens"}});
   // base58 + luhn + "invite_": 18 characters (two slots), scrambled.
-  FakeBroker invites(SegmentOf("invites"),
-                     SpecOf("base58", 10, keys::CheckKind::kLuhn, "invite_", 0));
+  FakeBroker invites(
+      SegmentOf("invites"),
+      SpecOf("base58", 10, keys::CheckKind::kLuhn, "invite_", 0));
   FakeBroker orders(SegmentOf("orders"),
                     SpecOf("base36", 8, keys::CheckKind::kNone, "", 1));
   const keys::KeyCodec codec = shm::SegmentCodec(invites.seg);
@@ -143,9 +145,10 @@ TEST_F(KeyPolicyProcessTest, CheckKeyAnswersForABase58LuhnPrefixNamespace) {
             "\n");
 
   // Sequential numbers are no secret: shown without a token.
-  EXPECT_EQ(check("orders", "0000000z").body,
-            R"({"namespace":"orders","well_formed":true,"check_ok":true,"number":35})"
-            "\n");
+  EXPECT_EQ(
+      check("orders", "0000000z").body,
+      R"({"namespace":"orders","well_formed":true,"check_ok":true,"number":35})"
+      "\n");
 
   r = Request("/check-key?ns=invites");
   EXPECT_EQ(r.status, 400);
@@ -158,8 +161,9 @@ TEST_F(KeyPolicyProcessTest, CheckKeyAnswersForABase58LuhnPrefixNamespace) {
 
 TEST_F(KeyPolicyProcessTest, KeysBlockedAreExportedPerNamespace) {
   StartBoth();
-  FakeBroker invites(SegmentOf("invites"),
-                     SpecOf("base58", 10, keys::CheckKind::kLuhn, "invite_", 0));
+  FakeBroker invites(
+      SegmentOf("invites"),
+      SpecOf("base58", 10, keys::CheckKind::kLuhn, "invite_", 0));
   invites.seg.broker().keys_blocked.store(17);
   ASSERT_TRUE(WaitUntil(
       [&] {

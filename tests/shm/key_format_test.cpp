@@ -138,9 +138,9 @@ TEST_F(KeyFormatTest, DefaultSegmentKeepsSingleSlotKeys) {
   EXPECT_EQ(seg.ring().Stride(), 1u);
   EXPECT_EQ(seg.ring().Capacity(), 128u);
   EXPECT_EQ(seg.key_format().digits, 7u);
-  EXPECT_EQ(std::string(seg.key_format().alphabet,
-                        seg.key_format().alphabet_length),
-            "base62");
+  EXPECT_EQ(
+      std::string(seg.key_format().alphabet, seg.key_format().alphabet_length),
+      "base62");
   struct stat st {};
   ASSERT_EQ(::stat(path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u) << "the segment holds the secret";

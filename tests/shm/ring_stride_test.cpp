@@ -65,7 +65,8 @@ TEST_P(RingStrideTest, CountsAreKeysAndBuffersHoldStrideSlotsPerKey) {
   std::vector<Key> peeked;
   EXPECT_EQ(static_cast<const Ring&>(r.ring).Peek(&peeked), 0u);
   ASSERT_EQ(peeked.size(), 16u * stride());
-  for (std::size_t i = 0; i < 16; ++i) EXPECT_EQ(NumberAt(peeked.data(), i), 100 + i);
+  for (std::size_t i = 0; i < 16; ++i)
+    EXPECT_EQ(NumberAt(peeked.data(), i), 100 + i);
 
   std::vector<Key> one(stride());
   ASSERT_TRUE(r.ring.TryPop(one.data()));
@@ -73,15 +74,18 @@ TEST_P(RingStrideTest, CountsAreKeysAndBuffersHoldStrideSlotsPerKey) {
 
   std::vector<Key> out(15 * stride());
   EXPECT_EQ(r.ring.TryClaim(out.data(), 4), 4u);
-  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(NumberAt(out.data(), i), 101 + i);
+  for (std::size_t i = 0; i < 4; ++i)
+    EXPECT_EQ(NumberAt(out.data(), i), 101 + i);
   EXPECT_EQ(r.ring.Size(), 11u);
   EXPECT_EQ(r.ring.TryPopBatch(out.data(), 15), 11u);
-  for (std::size_t i = 0; i < 11; ++i) EXPECT_EQ(NumberAt(out.data(), i), 105 + i);
+  for (std::size_t i = 0; i < 11; ++i)
+    EXPECT_EQ(NumberAt(out.data(), i), 105 + i);
   EXPECT_EQ(r.ring.Size(), 0u);
   // Wraps around: the slots of key 16 are those of key 0.
   EXPECT_EQ(r.ring.Push(keys.data() + 16 * stride(), 4), 4u);
   EXPECT_EQ(r.ring.TryPopBatch(out.data(), 15), 4u);
-  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(NumberAt(out.data(), i), 116 + i);
+  for (std::size_t i = 0; i < 4; ++i)
+    EXPECT_EQ(NumberAt(out.data(), i), 116 + i);
 }
 
 TEST_P(RingStrideTest, OneClaimCoversAtMostMaxClaimSlots) {
