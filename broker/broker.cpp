@@ -116,8 +116,8 @@ keys::KeyCodec MakeCodec(const store::RangeStore& store,
 
 // Encodes numbers first .. first + n - 1 into `out`: key i at
 // out[i * stride], NUL padded over its stride Keys (shm/ring.h).
-void EncodeKeys(const keys::KeyCodec& codec, std::uint64_t first,
-                std::size_t n, std::uint32_t stride, shm::Key* out) {
+void EncodeKeys(const keys::KeyCodec& codec, std::uint64_t first, std::size_t n,
+                std::uint32_t stride, shm::Key* out) {
   for (std::size_t i = 0; i < n; ++i) {
     shm::Key* key = out + i * stride;
     std::fill(key, key + stride, shm::Key{});
