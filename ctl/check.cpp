@@ -55,7 +55,7 @@ class Checker {
     return Ok("segment", snap_.path + ": layout " +
                              std::to_string(h.layout_version) + ", capacity " +
                              std::to_string(h.capacity) + ", " +
-                             DescribeHeaderFormat(h));
+                             DescribeSegmentFormat(seg_));
   }
 
   CheckResult Lock() const {
@@ -134,7 +134,7 @@ class Checker {
 
   CheckResult Format() {
     if (!store_usable_) return Fail("format", "not checked: no usable store");
-    const std::string seg = DescribeHeaderFormat(seg_.header());
+    const std::string seg = DescribeSegmentFormat(seg_);
     const std::string store = store::DescribeFormat(store_->format());
     if (seg != store) {
       return Fail("format", "the segment has " + seg + ", the store " + store +

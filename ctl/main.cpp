@@ -1,9 +1,12 @@
 // forge-ctl: operator views of a mini-forge deployment's segments and
-// store, and `namespace create` (the one command that writes: a namespace).
+// store, `namespace create` and `namespace blocklist` (the commands that
+// write: a namespace, a namespace's blocklist).
 // Exit codes: 0 ok; 1 no (usable) segment or store, a check failed, or
 // the output could not be written (stdout on a full disk, closed);
-// 2 bad flags, config, KEY, NUMBER or namespace (a name breaking the rule,
-// one the store lacks, a format conflict at create).
+// 2 bad flags, config, KEY, NUMBER, policy option, blocklist or namespace
+// (a name breaking the rule, one the store lacks, a format conflict at
+// create). check-key: 0 the key's check holds, 1 it does not (or no
+// segment), 2 usage.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -17,6 +20,7 @@
 #include "base/names.h"
 #include "config/config.h"
 #include "ctl/check.h"
+#include "ctl/check_key.h"
 #include "ctl/codec_command.h"
 #include "ctl/namespace_command.h"
 #include "ctl/stats_command.h"
@@ -127,29 +131,78 @@ struct NamespaceFlags {
   CLI::App* create = nullptr;
   CLI::App* list = nullptr;
   CLI::App* show = nullptr;
-  std::string name;
+  CLI::App* blocklist = nullptr;
+  ctl::CreateRequest request;  // create's NAME and options
+  int key_length = 0;
+  CLI::Option* key_length_option = nullptr;
+  std::string blocklist_arg;  // create --blocklist
+  CLI::Option* blocklist_option = nullptr;
+  std::string list_arg;  // blocklist's LIST
 };
+
+void AddCreate(CLI::App& ns, NamespaceFlags* f) {
+  CLI::App* c = f->create = ns.add_subcommand(
+      "create",
+      "create namespace NAME with --key-length and --key-order (KEY_LENGTH, "
+      "KEY_ORDER) and the key policy options; an existing one with the same "
+      "format is left alone");
+  c->add_option("NAME", f->request.name, "the namespace's name")->required();
+  f->key_length_option = c->add_option(
+      "--key-length", f->key_length,
+      "digits per key (default KEY_LENGTH; up to what --alphabet allows)");
+  c->add_option("--alphabet", f->request.policy.alphabet,
+                std::string(forge::keys::kAlphabetRule))
+      ->default_str("base62");
+  c->add_option("--check", f->request.policy.check,
+                "check character: " + std::string(forge::keys::kCheckRule))
+      ->default_str("none");
+  c->add_option(
+      "--prefix", f->request.policy.prefix,
+      "prepended to every key: " + std::string(forge::keys::kPrefixRule));
+  f->blocklist_option =
+      c->add_option("--blocklist", f->blocklist_arg,
+                    "words no key may contain: " +
+                        std::string(forge::keys::kBlocklistRule))
+          ->default_str("default");
+}
 
 void AddNamespace(CLI::App& app, NamespaceFlags* f) {
   CLI::App* ns = f->cmd = app.add_subcommand(
-      "namespace", "create, list and show the namespaces of the store");
+      "namespace",
+      "create, list and show the namespaces of the store, set a blocklist");
   ns->require_subcommand(1);
-  f->create = ns->add_subcommand(
-      "create",
-      "create namespace NAME with --key-length and --key-order (KEY_LENGTH, "
-      "KEY_ORDER); an existing one with the same format is left alone");
-  f->create->add_option("NAME", f->name, "the namespace's name")->required();
+  AddCreate(*ns, f);
   f->list = ns->add_subcommand(
-      "list", "every namespace: length, order, key space, used, state");
+      "list",
+      "every namespace: length, order, policy, example key, key space, used, "
+      "state");
   f->show = ns->add_subcommand("show", "one namespace in detail");
-  f->show->add_option("NAME", f->name, "the namespace's name")->required();
+  f->show->add_option("NAME", f->request.name, "the namespace's name")
+      ->required();
+  f->blocklist = ns->add_subcommand(
+      "blocklist", "replace namespace NAME's blocklist (keys not yet issued)");
+  f->blocklist->add_option("NAME", f->request.name, "the namespace's name")
+      ->required();
+  f->blocklist
+      ->add_option("LIST", f->list_arg,
+                   "the new list: " + std::string(forge::keys::kBlocklistRule))
+      ->required();
 }
 
 // Runs the namespace subcommand that was given.
-int RunNamespace(const NamespaceFlags& f, const forge::config::Config& cfg) {
-  if (f.create->parsed())
-    return ctl::RunNamespaceCreate(cfg, f.name, std::cout);
-  if (f.show->parsed()) return ctl::RunNamespaceShow(cfg, f.name, std::cout);
+int RunNamespace(NamespaceFlags& f, const forge::config::Config& cfg) {
+  const std::string& name = f.request.name;
+  if (f.create->parsed()) {
+    if (f.key_length_option->count() > 0) f.request.key_length = f.key_length;
+    if (f.blocklist_option->count() > 0) {
+      f.request.policy.blocklist = f.blocklist_arg;
+    }
+    return ctl::RunNamespaceCreate(cfg, f.request, std::cout);
+  }
+  if (f.blocklist->parsed()) {
+    return ctl::RunNamespaceBlocklist(cfg, name, f.list_arg, std::cout);
+  }
+  if (f.show->parsed()) return ctl::RunNamespaceShow(cfg, name, std::cout);
   return ctl::RunNamespaceList(cfg, std::cout);
 }
 
@@ -164,12 +217,20 @@ int Run(int argc, char** argv) {
   AddStats(app, &stats);
   std::string key, number, ns{forge::base::kDefaultNamespace};
   CLI::App* decode = app.add_subcommand(
-      "decode", "print the number a KEY encodes (format from the store)");
+      "decode",
+      "print the number a KEY encodes (format from the store; the prefix "
+      "may be left out, the check character is verified) and whether the "
+      "namespace's blocklist would block it");
   decode->add_option("KEY", key, "a key as served, e.g. 0000A3x")->required();
   CLI::App* encode = app.add_subcommand(
       "encode", "print the key of a NUMBER (format from the store)");
-  encode->add_option("NUMBER", number, "0 .. 62^KEY_LENGTH - 1")->required();
-  for (CLI::App* codec : {decode, encode}) {
+  encode->add_option("NUMBER", number, "0 .. key space - 1")->required();
+  CLI::App* check_key = app.add_subcommand(
+      "check-key",
+      "validate a typed KEY from the namespace's segment only (never the "
+      "store): JSON as GET /check-key; exit 0 when its check holds, 1 not");
+  check_key->add_option("KEY", key, "a key as typed")->required();
+  for (CLI::App* codec : {decode, encode, check_key}) {
     codec->add_option("--ns", ns, "the namespace whose format is used")
         ->default_str(std::string(forge::base::kDefaultNamespace));
   }
@@ -185,6 +246,9 @@ int Run(int argc, char** argv) {
   if (!cfg) return exit_code;
   if (decode->parsed()) return ctl::RunDecode(*cfg, ns, key, std::cout);
   if (encode->parsed()) return ctl::RunEncode(*cfg, ns, number, std::cout);
+  if (check_key->parsed()) {
+    return ctl::RunCheckKey(cfg->shm_name, ns, key, std::cout);
+  }
   if (namespaces.cmd->parsed()) return RunNamespace(namespaces, *cfg);
   if (check->parsed()) return ctl::RunCheck(*cfg, std::cout);
   return ctl::RunStats(ToOptions(stats, cfg->shm_name), std::cout);

@@ -66,6 +66,12 @@ std::string Snapshot::store_kind() const {
   return base::StoreKindName(base::StoreKindOf(store));
 }
 
+double Snapshot::usable_fraction() const {
+  const double numbers =
+      static_cast<double>(keys_produced) + static_cast<double>(keys_blocked);
+  return numbers > 0 ? static_cast<double>(keys_produced) / numbers : 1.0;
+}
+
 Exhaustion Snapshot::exhaustion() const {
   Exhaustion e;
   if (key_space == 0) return e;  // no format: nothing to project
@@ -79,8 +85,8 @@ Exhaustion Snapshot::exhaustion() const {
     return e;
   }
   e.kind = Exhaustion::Kind::kProjected;
-  e.seconds_left =
-      static_cast<double>(key_space_remaining()) / rates->produced_per_s;
+  e.seconds_left = static_cast<double>(key_space_remaining()) *
+                   usable_fraction() / rates->produced_per_s;
   const double at = static_cast<double>(now_unix_ns) / 1e9 + e.seconds_left;
   if (at < kYear10000UnixS) e.unix_s = static_cast<std::int64_t>(at);
   return e;

@@ -6,6 +6,9 @@
 //     plus the segment's names: it never disturbs the ring, the broker or
 //     the workers, and is a consistent-enough view for an operator, not an
 //     atomic picture (counters may move in between).
+//   * Blocklist (issue 14): keys_blocked counts the numbers the broker
+//     skipped; the exhaustion projection counts only the usable share of
+//     the numbers left (usable_fraction).
 //   * Rates come from two snapshots of the same segment (AddRates): counter
 //     deltas over the wall-clock time between them. A counter that went
 //     backwards (the segment was replaced in between) counts as 0.
@@ -80,7 +83,11 @@ struct Snapshot : shm::Stats {
   std::optional<std::int64_t> heartbeat_age_ms() const;
   // "sqlite", "postgres" or "unknown", from the store text.
   std::string store_kind() const;
-  // Remaining numbers over rates->produced_per_s.
+  // The share of numbers whose key passed the blocklist: keys_produced /
+  // (keys_produced + keys_blocked); 1 before any number was used.
+  double usable_fraction() const;
+  // The keys left (remaining numbers × usable_fraction()) over
+  // rates->produced_per_s.
   Exhaustion exhaustion() const;
 };
 

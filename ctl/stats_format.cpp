@@ -49,6 +49,13 @@ std::string FillText(const Snapshot& s) {
          " keys, low water " + std::to_string(s.low_water);
 }
 
+// "12 (0.5% of the numbers used)": numbers the blocklist skipped.
+std::string BlockedText(const Snapshot& s) {
+  if (s.keys_blocked == 0) return "0";
+  return std::to_string(s.keys_blocked) + " (" +
+         Percent(1.0 - s.usable_fraction()) + " of the numbers used)";
+}
+
 std::string WastedText(const Snapshot& s) {
   return s.keys_wasted == 0 ? "0 (none known)"
                             : std::to_string(s.keys_wasted) + " (known gaps)";
@@ -70,8 +77,12 @@ std::string ExhaustionText(const Snapshot& s, bool brief = false) {
   }
   const std::string when = e.unix_s ? UtcDate(*e.unix_s) : "after year 9999";
   if (brief) return when;
+  const std::string usable =
+      s.keys_blocked == 0
+          ? ""
+          : ", " + Percent(s.usable_fraction()) + " of numbers usable";
   return when + " (in " + HumanDuration(e.seconds_left) + " at " +
-         RateText(s.rates->produced_per_s) + " produced)";
+         RateText(s.rates->produced_per_s) + " produced" + usable + ")";
 }
 
 std::string RatesText(const Snapshot& s) {
@@ -94,6 +105,7 @@ std::vector<std::pair<std::string, std::string>> SummaryRows(
       {"503s",
        CountWithRate(s.unavailable_total, s, &Rates::unavailable_per_s)},
       {"keys wasted", WastedText(s)},
+      {"keys blocked", BlockedText(s)},
       {"ranges reserved", std::to_string(s.ranges_reserved)},
       {"refills", std::to_string(s.refills)},
       {"store errors", std::to_string(s.store_errors)},
@@ -230,7 +242,8 @@ void WriteJsonFields(const Snapshot& s, std::ostringstream& o) {
     << ",\"keys\":{\"produced\":" << s.keys_produced
     << ",\"served\":" << s.served_total
     << ",\"unavailable\":" << s.unavailable_total
-    << ",\"wasted\":" << s.keys_wasted << "}"
+    << ",\"wasted\":" << s.keys_wasted << ",\"blocked\":" << s.keys_blocked
+    << "}"
     << ",\"rates\":" << JsonRates(s)
     << ",\"ranges\":{\"reserved\":" << s.ranges_reserved
     << ",\"refills\":" << s.refills << "}"
@@ -238,6 +251,7 @@ void WriteJsonFields(const Snapshot& s, std::ostringstream& o) {
     << ",\"used\":" << s.store_next
     << ",\"used_fraction\":" << Significant(s.key_space_used())
     << ",\"remaining\":" << s.key_space_remaining()
+    << ",\"usable_fraction\":" << Significant(s.usable_fraction())
     << ",\"exhaustion\":" << JsonExhaustion(s) << "}"
     << ",\"key\":{\"length\":" << s.key_length
     << ",\"order\":" << JsonQuote(OrderName(s.key_order)) << "}"
@@ -256,9 +270,9 @@ std::string ServedRate(const Snapshot& s) {
   return s.rates ? Fixed(s.rates->served_per_s, 1) : "-";
 }
 
-// A namespace's row: name, fill, keys/s served, key space used,
-// exhaustion, state.
-constexpr const char* kRowFormat = "  %-16s %-34s %-8s %-11s %-20s %s\n";
+// A namespace's row: name, fill, keys/s served, key space used, numbers
+// blocked, exhaustion, state.
+constexpr const char* kRowFormat = "  %-16s %-34s %-8s %-11s %-10s %-20s %s\n";
 
 // One row per namespace and the memory of the segments.
 std::string NamespaceTable(const Overview& o) {
@@ -267,7 +281,7 @@ std::string NamespaceTable(const Overview& o) {
       << ByteSize(o.memory_bytes()) << " in all\n";
   char line[256];
   std::snprintf(line, sizeof(line), kRowFormat, "namespace", "fill", "keys/s",
-                "used", "exhaustion", "state");
+                "used", "blocked", "exhaustion", "state");
   out << line;
   for (const NamespaceSnapshot& n : o.namespaces) {
     if (!n.snap) {
@@ -278,6 +292,7 @@ std::string NamespaceTable(const Overview& o) {
     std::snprintf(line, sizeof(line), kRowFormat, n.name.c_str(),
                   ShortFill(s).c_str(), ServedRate(s).c_str(),
                   Percent(s.key_space_used()).c_str(),
+                  std::to_string(s.keys_blocked).c_str(),
                   ExhaustionText(s, true).c_str(), ServingState(s).c_str());
     out << line;
   }
@@ -305,7 +320,9 @@ void WriteJsonNamespace(const NamespaceSnapshot& n, std::ostringstream& o) {
     << ",\"used\":" << s.store_next
     << ",\"used_fraction\":" << Significant(s.key_space_used())
     << ",\"remaining\":" << s.key_space_remaining()
+    << ",\"usable_fraction\":" << Significant(s.usable_fraction())
     << ",\"exhaustion\":" << JsonExhaustion(s) << "}"
+    << ",\"keys_blocked\":" << s.keys_blocked
     << ",\"memory_bytes\":" << shm::SegmentSize(s.ring_capacity)
     << ",\"error\":null}";
 }

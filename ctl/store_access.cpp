@@ -10,6 +10,7 @@
 #include "config/db_url.h"
 #include "ctl/text.h"
 #include "shm/segment.h"
+#include "shm/segment_codec.h"
 #include "store/format.h"
 
 namespace forge::ctl {
@@ -41,15 +42,17 @@ void RequireSqliteFile(const std::string& path) {
 
 }  // namespace
 
-store::StoreFormat FormatOf(const shm::Header& h) {
+store::StoreFormat FormatOf(const shm::ReadOnlySegment& seg) {
+  const keys::KeyCodec codec = shm::SegmentCodec(seg);
   store::StoreFormat f;
-  f.key_length = static_cast<int>(h.key_length);
-  f.order = store::KeyOrderOfLayout(h.key_order);
+  f.key_length = codec.length();
+  f.order = codec.order();
+  f.policy = codec.policy();
   return f;
 }
 
-std::string DescribeHeaderFormat(const shm::Header& h) {
-  return store::DescribeFormat(FormatOf(h));
+std::string DescribeSegmentFormat(const shm::ReadOnlySegment& seg) {
+  return store::DescribeFormat(FormatOf(seg));
 }
 
 std::unique_ptr<store::RangeStore> OpenExistingStore(
@@ -90,7 +93,7 @@ NamespaceStore OpenNamespaceStore(const config::Config& cfg,
 int WithStoreErrors(const std::function<int()>& body) {
   try {
     return body();
-  } catch (const BadNamespace& e) {
+  } catch (const BadArgument& e) {
     std::cerr << "forge-ctl: " << e.what() << "\n";
     return 2;
   } catch (const StoreMissing& e) {

@@ -25,7 +25,7 @@
 #include <string>
 
 #include "config/config.h"
-#include "shm/layout.h"
+#include "shm/segment.h"
 #include "store/range_store.h"
 
 namespace forge::ctl {
@@ -35,11 +35,18 @@ class StoreMissing : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A namespace name that breaks base::kNamespaceRule or that the store does
-// not have (a bad argument: exit 2).
-class BadNamespace : public std::runtime_error {
+// A bad command-line argument (exit 2); what() is the one line, without
+// the "forge-ctl: " that WithStoreErrors puts before it.
+class BadArgument : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// A namespace name that breaks base::kNamespaceRule or that the store does
+// not have.
+class BadNamespace : public BadArgument {
+ public:
+  using BadArgument::BadArgument;
 };
 
 // A namespace's store object and the object of the store it shares its
@@ -50,8 +57,9 @@ struct NamespaceStore {
   store::RangeStore& get() const { return other ? *other : *root; }
 };
 
-// The format a segment says its keys have (secret unknown: 0).
-store::StoreFormat FormatOf(const shm::Header& h);
+// The format a segment says its keys have (digits, order and policy from
+// shm::SegmentCodec; the secret is not compared: 0).
+store::StoreFormat FormatOf(const shm::ReadOnlySegment& seg);
 
 std::unique_ptr<store::RangeStore> OpenExistingStore(const config::Config& cfg);
 
@@ -61,12 +69,13 @@ NamespaceStore OpenNamespaceStore(const config::Config& cfg,
 // Throws BadNamespace unless `ns` follows base::kNamespaceRule.
 void CheckNamespaceName(const std::string& ns);
 
-// Runs body() (which returns an exit code); a BadNamespace, StoreMissing or
-// store::StoreError it throws becomes one line on stderr and exit code 2,
-// 1 and 1.
+// Runs body() (which returns an exit code); a BadArgument (BadNamespace
+// too), StoreMissing or store::StoreError it throws becomes one line on
+// stderr and exit code 2, 1 and 1.
 int WithStoreErrors(const std::function<int()>& body);
 
-// "KEY_LENGTH=7 KEY_ORDER=scrambled" of a segment header.
-std::string DescribeHeaderFormat(const shm::Header& h);
+// "KEY_LENGTH=7 KEY_ORDER=scrambled" (and the policy unless default) of a
+// segment.
+std::string DescribeSegmentFormat(const shm::ReadOnlySegment& seg);
 
 }  // namespace forge::ctl

@@ -91,8 +91,8 @@ class Backend {
  public:
   virtual ~Backend() = default;
 
-  // Claims up to `want` keys into `out` (grown to fit). Returns at once when the
-  // ring holds enough; otherwise waits (without spinning) for more, until
+  // Claims up to `want` keys into `out` (grown to fit). Returns at once when
+  // the ring holds enough; otherwise waits (without spinning) for more, until
   // the configured empty-ring wait after the call began, whatever the
   // contention. Each key claimed is handed out exactly once and counted as
   // served: dropping the result loses them.

@@ -429,8 +429,8 @@ Reply Router::CheckKey(Backend& backend, std::string_view ns,
   if (!key.ok()) return Text(400, key.status().message() + "\n");
   const std::optional<KeyCheck> check = backend.CheckKey(*key);
   if (!check) return Unavailable(backend);
-  Reply r = Text(200, CheckKeyJson(ns, *check,
-                                   check->sequential || token_reaches));
+  Reply r =
+      Text(200, CheckKeyJson(ns, *check, check->sequential || token_reaches));
   r.content_type = kJson;
   r.AddHeader("Cache-Control", "no-store");
   return r;

@@ -10,9 +10,9 @@
 //     wrong and what is allowed. Request text echoed back is sanitised and
 //     truncated.
 //   * Routes: GET /get-key, GET /get-keys?count=N, GET /check-key?key=KEY,
-//     GET /healthz, GET /metrics. Unknown path: 404. Known path, other method: 405 with
-//     `Allow: GET`. HEAD is answered 405 too: a HEAD of /get-key would claim
-//     a key and then drop the body, wasting it (keys are finite).
+//     GET /healthz, GET /metrics. Unknown path: 404. Known path, other method:
+//     405 with `Allow: GET`. HEAD is answered 405 too: a HEAD of /get-key would
+//     claim a key and then drop the body, wasting it (keys are finite).
 //   * Unknown query parameters are ignored (cache-busters are common); a
 //     repeated `count` is an error.
 //   * Authentication (AuthPolicy): with a token set, /get-key and /get-keys

@@ -100,7 +100,8 @@ void Workers(Exposition& e, const All& all) {
 }
 
 void Ring(Exposition& e, const All& all) {
-  PerNamespace(e, all, "forge_ring_capacity", "gauge", "Ring slots.",
+  PerNamespace(e, all, "forge_ring_capacity", "gauge",
+               "Keys the ring holds when full.",
                [](const Snapshot& s) { return Int(s.ring_capacity); });
   PerNamespace(e, all, "forge_ring_fill", "gauge", "Keys ready in the ring.",
                [](const Snapshot& s) { return Int(s.ring_fill); });

@@ -105,8 +105,9 @@ std::string SegmentBackend::DetachedReason() {
 
 bool SegmentBackend::Attach() {
   try {
-    auto a = std::make_unique<Attachment>(Attachment{
-        shm::Segment::Attach(options_.shm_name), 0, std::nullopt, std::nullopt});
+    auto a = std::make_unique<Attachment>(
+        Attachment{shm::Segment::Attach(options_.shm_name), 0, std::nullopt,
+                   std::nullopt});
     a->key_length = a->segment.header().key_length;
     a->codec.emplace(shm::SegmentCodec(a->segment));
     a->slot =

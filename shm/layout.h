@@ -221,9 +221,8 @@ static_assert(offsetof(SegmentPrefix, tail) ==
               offsetof(SegmentPrefix, head) + kCacheLine);
 // Version 2 ended here: the v2 offsets above are unchanged, KeyFormat
 // follows (5 lines).
-static_assert(offsetof(SegmentPrefix, tail) == 256 + 4 * kCacheLine +
-                                                   kMaxWorkers * kCacheLine +
-                                                   kCacheLine);
+static_assert(offsetof(SegmentPrefix, tail) ==
+              256 + 4 * kCacheLine + kMaxWorkers * kCacheLine + kCacheLine);
 static_assert(offsetof(SegmentPrefix, format) ==
               offsetof(SegmentPrefix, tail) + kCacheLine);
 static_assert(sizeof(KeyFormat) == 5 * kCacheLine);

@@ -104,7 +104,7 @@ class BasicRing {
         max_claim_(kMaxClaimSlots / stride),
         hook_(std::move(hook)) {}
 
-  std::uint64_t Capacity() const { return mask_ + 1; }  // keys
+  std::uint64_t Capacity() const { return mask_ + 1; }   // keys
   std::uint32_t Stride() const { return 1U << shift_; }  // slots per key
 
   // Keys ready to claim right now (a snapshot; may be stale immediately).
@@ -205,8 +205,8 @@ class BasicRing {
   }
 
   // Consumer: claims up to `max` keys (in ring order) as a series of
-  // claims (TryClaim) of at most kMaxClaimSlots slots each. keep_going() is asked
-  // between claims and before a claim copies again; false stops early (a
+  // claims (TryClaim) of at most kMaxClaimSlots slots each. keep_going() is
+  // asked between claims and before a claim copies again; false stops early (a
   // caller's deadline). Returns how many were claimed: fewer than `max`
   // when the ring ran empty or keep_going() said to stop.
   template <typename KeepGoing = Always>
@@ -284,9 +284,9 @@ class BasicRing {
   std::atomic<std::uint64_t>* head_;
   std::atomic<std::uint64_t>* tail_;
   Slot* slots_;
-  std::uint64_t mask_;        // keys - 1
-  std::uint32_t shift_;       // log2(stride)
-  std::size_t max_claim_;     // keys one claim covers (I5)
+  std::uint64_t mask_;     // keys - 1
+  std::uint32_t shift_;    // log2(stride)
+  std::size_t max_claim_;  // keys one claim covers (I5)
   [[no_unique_address]] ClaimHook hook_;
 };
 

@@ -292,8 +292,7 @@ void ReplacePreviousLayout(const SegmentPrefix& p, std::uint64_t size,
   if (size >= offsetof(SegmentPrefix, head)) {
     if (const std::vector<pid_t> live = LiveWorkerPids(p.workers);
         !live.empty()) {
-      throw SegmentError(old + " and frontend worker pid " +
-                         Num(live.front()) +
+      throw SegmentError(old + " and frontend worker pid " + Num(live.front()) +
                          " still uses it: stop the old frontends, then start "
                          "the broker again to replace it with version " +
                          Num(kLayoutVersion));
@@ -398,8 +397,9 @@ void Initialise(void* addr, const SegmentSpec& spec, std::uint64_t size) {
               std::min(spec.store.size(), kStoreTextBytes - 1));
   std::memcpy(h.store_id, spec.store_id.data(),
               std::min(spec.store_id.size(), kStoreIdChars));
-  // release: every header and key format field above is visible to whoever loads the
-  // magic with acquire and sees it set (layout.h: magic is stored last).
+  // release: every header and key format field above is visible to whoever
+  // loads the magic with acquire and sees it set (layout.h: magic is stored
+  // last).
   h.magic.store(kMagic, std::memory_order_release);
 }
 

@@ -58,9 +58,7 @@ std::string Layout(std::uint64_t capacity, std::uint32_t key_length,
 
 std::uint32_t StrideOf(const Header& h) { return KeySlots(h.key_length); }
 
-std::string_view Chars(const char* text, std::uint32_t n) {
-  return {text, n};
-}
+std::string_view Chars(const char* text, std::uint32_t n) { return {text, n}; }
 
 Status Damaged(const std::string& path, const std::string& what) {
   return Status::Corruption("shared memory " + path +
@@ -178,8 +176,9 @@ Result<keys::KeyPolicy> ReadKeyPolicy(const Header& h, const KeyFormat& f,
                          static_cast<keys::CheckKind>(f.check)))
                    : std::nullopt;
   if (!check) {
-    return Damaged(path, "check " + Num(f.check) + ", allowed 0 (none) or 1 "
-                                                   "(luhn)");
+    return Damaged(path, "check " + Num(f.check) +
+                             ", allowed 0 (none) or 1 "
+                             "(luhn)");
   }
   policy.check = *check;
   if (std::string problem = keys::CheckProblem(*alphabet, *check);
@@ -215,10 +214,10 @@ Status CheckIndices(const SegmentPrefix& p, const std::string& path) {
   const std::uint64_t tail = p.tail.value.load(std::memory_order_acquire);
   const std::uint64_t keys = p.header.capacity / StrideOf(p.header);
   if (head <= tail && tail - head <= keys) return Status();
-  return Status::Corruption(
-      "shared memory " + path + " has ring head " + Num(head) + " and tail " +
-      Num(tail) + " (allowed: head <= tail <= head + " + Num(keys) +
-      "); it is corrupt, remove it: rm " + path);
+  return Status::Corruption("shared memory " + path + " has ring head " +
+                            Num(head) + " and tail " + Num(tail) +
+                            " (allowed: head <= tail <= head + " + Num(keys) +
+                            "); it is corrupt, remove it: rm " + path);
 }
 
 Status CheckSpec(const SegmentSpec& spec) {
@@ -227,13 +226,13 @@ Status CheckSpec(const SegmentSpec& spec) {
     return Status::InvalidArgument(
         "ring capacity " + Num(spec.capacity) +
         " is not allowed: use a power of two from 1 to " +
-        Num(kMaxCapacity / stride) + " (keys of " +
-        Num(TextLength(spec)) + " characters)");
+        Num(kMaxCapacity / stride) + " (keys of " + Num(TextLength(spec)) +
+        " characters)");
   }
   const keys::Alphabet& alphabet = spec.policy.alphabet;
   if (std::string problem = keys::KeyLengthProblem(
-          alphabet, static_cast<int>(std::min<std::uint32_t>(
-                        spec.key_length, kMaxKeyLength)));
+          alphabet, static_cast<int>(std::min<std::uint32_t>(spec.key_length,
+                                                             kMaxKeyLength)));
       !problem.empty()) {
     return Status::InvalidArgument(problem);
   }
@@ -242,10 +241,9 @@ Status CheckSpec(const SegmentSpec& spec) {
     return Status::InvalidArgument(problem);
   }
   if (!spec.policy.prefix.empty() && !keys::IsKeyPrefix(spec.policy.prefix)) {
-    return Status::InvalidArgument("key prefix \"" +
-                                   spec.policy.prefix.substr(0, 20) +
-                                   "\" is not allowed: use " +
-                                   std::string(keys::kPrefixRule));
+    return Status::InvalidArgument(
+        "key prefix \"" + spec.policy.prefix.substr(0, 20) +
+        "\" is not allowed: use " + std::string(keys::kPrefixRule));
   }
   if (!spec.store_id.empty() &&
       (spec.store_id.size() != kStoreIdChars ||

@@ -52,10 +52,10 @@ struct WorkerStats {
 struct Stats {
   std::uint64_t now_unix_ns = 0;  // the clock it was read at
   // Header: the key format and the store the keys come from.
-  std::string store;  // store description, no password
+  std::string store;             // store description, no password
   std::uint32_t key_length = 0;  // characters: prefix + digits + check
   std::uint32_t key_order = 0;   // 0 scrambled, 1 sequential
-  std::uint64_t key_space = 0;  // numbers [0, key_space)
+  std::uint64_t key_space = 0;   // numbers [0, key_space)
   // Broker health.
   std::int32_t broker_pid = 0;  // 0 when no broker has run
   BrokerState broker_state = BrokerState::kNone;
@@ -64,7 +64,7 @@ struct Stats {
   // Ring.
   std::uint64_t ring_capacity = 0;  // keys (Ring::Capacity)
   std::uint64_t ring_fill = 0;      // keys ready to claim
-  std::uint64_t low_water = 0;  // the broker refills below this fill
+  std::uint64_t low_water = 0;      // the broker refills below this fill
   // Broker counters (they only grow while one broker runs; a new broker on
   // the same segment carries them on).
   std::uint64_t keys_produced = 0;

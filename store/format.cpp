@@ -143,11 +143,7 @@ keys::BlocklistSpec ParseBlocklistRows(const RowReader& rows) {
   std::string why;
   auto list =
       keys::ParseBlocklistWords(words, rows.where("blocklist_words"), &why);
-  if (!list) throw rows.damaged(why);
-  if (list->empty()) {
-    throw rows.damaged(rows.where("blocklist_words") +
-                       " is empty but blocklist is custom");
-  }
+  if (!list) throw rows.damaged(why);  // a custom list has 1 word or more
   spec.words = std::move(*list);
   return spec;
 }

@@ -1,9 +1,11 @@
 // tests/ctl/ctl_fixture.h — a tests/support Stack (temporary directory,
 // unique SHM_NAME, SQLite store) and helpers to run forge-ctl and
-// forge-broker there (process-level tests).
+// forge-broker there (process-level tests); NamespaceCtlTest: the same
+// on a store (SQLite or PostgreSQL) a broker made and left.
 #pragma once
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -11,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +22,7 @@
 #include "keys/key_codec.h"
 #include "shm/segment.h"
 #include "tests/ctl/mini_json.h"
+#include "tests/support/process.h"
 #include "tests/support/stack.h"
 
 namespace forge::testing {
@@ -61,15 +65,22 @@ class CtlTest : public ::testing::Test, public Stack {
 
   // A segment named `name` that this test process produces into, as if it
   // were the broker of the store at DbPath() with identity `store_id`: it
-  // holds the producer lock and beats.
+  // holds the producer lock and beats. Its keys have `length` digits of
+  // `policy` (default: base62, no check, no prefix) scrambled with
+  // `secret` (order 0) or sequential (order 1).
   shm::Segment FakeBrokerSegment(const std::string& name,
                                  const std::string& store_id,
-                                 std::uint32_t length, std::uint32_t order) {
+                                 std::uint32_t length, std::uint32_t order,
+                                 const keys::KeyPolicy& policy = {},
+                                 std::uint64_t secret = 0) {
     shm::SegmentSpec spec;
     spec.capacity = 16;
     spec.key_length = length;
     spec.key_order = order;
-    spec.key_space = keys::KeySpace(static_cast<int>(length));
+    spec.key_space =
+        keys::KeySpace(policy.alphabet.size(), static_cast<int>(length));
+    spec.policy = policy;
+    spec.secret = secret;
     spec.store =
         "sqlite:" +
         std::filesystem::absolute(DbPath()).lexically_normal().string();
@@ -99,15 +110,17 @@ class CtlTest : public ::testing::Test, public Stack {
   }
 };
 
-// Pops `n` keys from segment `segment_name` as a consumer would.
+// Pops `n` keys from segment `segment_name` as a consumer would (keys of
+// any length: multi-slot ones too).
 inline std::vector<std::string> PopKeys(const std::string& segment_name,
                                         std::size_t n) {
   shm::Segment seg = shm::Segment::Attach(segment_name);
-  std::vector<shm::Key> keys(n);
+  const std::uint32_t length = seg.header().key_length;  // text, any policy
+  std::vector<shm::Key> keys(n * shm::KeySlots(length));
   EXPECT_EQ(seg.ring().TryPopBatch(keys.data(), n), n);
   std::vector<std::string> out;
-  for (const shm::Key& k : keys) {
-    out.emplace_back(k.text, ::strnlen(k.text, sizeof(k.text)));
+  for (std::size_t i = 0; i < n; ++i) {
+    out.emplace_back(shm::KeyTextAt(keys.data(), i, length));
   }
   return out;
 }
@@ -116,5 +129,50 @@ inline std::vector<std::string> PopKeys(const std::string& segment_name,
 inline bool OneLine(const std::string& text) {
   return !text.empty() && text.find('\n') == text.size() - 1;
 }
+
+// A store made by a broker that then stopped: nothing serves the
+// namespaces this test creates unless the test makes their segment.
+class NamespaceCtlTest : public CtlTest,
+                         public ::testing::WithParamInterface<StoreKind> {
+ protected:
+  NamespaceCtlTest() : CtlTest(StackOptions::OwnStore(GetParam())) {}
+
+  void SetUp() override {
+    Process broker = StartBroker();
+    broker.Signal(SIGTERM);
+    ASSERT_EQ(broker.Wait(kCtlDeadline), 0) << broker.Stderr();
+  }
+
+  RunResult Create(const std::string& name, const std::string& length,
+                   const std::string& order) {
+    return Ctl({"namespace", "create", name, "--key-length", length,
+                "--key-order", order});
+  }
+
+  // The row of `name` in `namespace list`, its fields split at spaces.
+  std::vector<std::string> ListRow(const std::string& name) {
+    const RunResult r = Ctl({"namespace", "list"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream words(line);
+      std::vector<std::string> fields;
+      for (std::string w; words >> w;) fields.push_back(w);
+      if (!fields.empty() && fields[0] == name) return fields;
+    }
+    ADD_FAILURE() << "no row " << name << " in\n" << r.out;
+    return {};
+  }
+
+  // Expects exit 2 with one line on stderr containing `want`.
+  void ExpectRefused(const std::vector<std::string>& args,
+                     const std::string& want) {
+    const RunResult r = Ctl(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << " " << args[1] << ": " << r.err;
+    EXPECT_TRUE(OneLine(r.err)) << r.err;
+    EXPECT_NE(r.err.find(want), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+};
 
 }  // namespace forge::testing

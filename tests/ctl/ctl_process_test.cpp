@@ -346,14 +346,18 @@ TEST_F(CtlTest, NoSubcommandExits2) {
 TEST_F(CtlTest, EveryCommandHasHelp) {
   const RunResult r = Ctl({"--help"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  for (const char* cmd : {"stats", "decode", "encode", "check", "namespace"}) {
+  for (const char* cmd :
+       {"stats", "decode", "encode", "check-key", "check", "namespace"}) {
     EXPECT_NE(r.out.find(cmd), std::string::npos) << r.out;
   }
   const std::vector<std::pair<std::string, std::string>> subs = {
-      {"stats", "--watch"},  {"stats", "--interval"}, {"stats", "--json"},
-      {"decode", "KEY"},     {"encode", "NUMBER"},    {"check", "counter"},
-      {"decode", "--ns"},    {"encode", "--ns"},      {"namespace", "create"},
-      {"namespace", "list"}, {"namespace", "show"}};
+      {"stats", "--watch"},    {"stats", "--interval"},
+      {"stats", "--json"},     {"decode", "KEY"},
+      {"encode", "NUMBER"},    {"check", "counter"},
+      {"decode", "--ns"},      {"encode", "--ns"},
+      {"namespace", "create"}, {"namespace", "list"},
+      {"namespace", "show"},   {"namespace", "blocklist"},
+      {"check-key", "--ns"},   {"check-key", "KEY"}};
   for (const auto& [cmd, want] : subs) {
     const RunResult sub = Ctl({cmd, "--help"});
     EXPECT_EQ(sub.exit_code, 0) << sub.err;

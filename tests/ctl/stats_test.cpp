@@ -256,6 +256,36 @@ TEST_F(StatsTest, ExhaustionIsProjectedAtTheProductionRate) {
       << t;
 }
 
+// Numbers the blocklist skips are used up too: the projection counts the
+// keys left, remaining numbers x produced / (produced + blocked).
+TEST_F(StatsTest, ExhaustionCountsOnlyTheUsableNumbers) {
+  const std::uint64_t space = keys::KeySpace(7);
+  producer_->broker().store_next.store(space - 3600 * 100);
+  producer_->broker().keys_produced.store(300);
+  producer_->broker().keys_blocked.store(100);
+  const Snapshot before = Read(now_);
+  producer_->broker().keys_produced.fetch_add(100);  // 100 keys in 1 s
+  Snapshot after = Read(now_ + 1000 * kNs);
+  AddRates(before, &after);
+  EXPECT_DOUBLE_EQ(after.usable_fraction(), 0.8);
+  const Exhaustion e = after.exhaustion();
+  ASSERT_EQ(e.kind, Exhaustion::Kind::kProjected);
+  EXPECT_DOUBLE_EQ(e.seconds_left, 3600.0 * 0.8);
+  const auto v = json::Parse(FormatJson(after));
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->At("keys.blocked")->number, 100);
+  EXPECT_EQ(v->At("key_space.usable_fraction")->number, 0.8);
+  EXPECT_EQ(v->At("key_space.exhaustion.seconds_left")->number, 2880);
+  const std::string t = FormatTable(after);
+  EXPECT_NE(t.find("keys blocked     100 (20% of the numbers used)\n"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find(" (in 48.0 min at 100.0/s produced, 80% of numbers "
+                   "usable)\n"),
+            std::string::npos)
+      << t;
+}
+
 TEST_F(StatsTest, NothingProducedMeansNeverAtTheCurrentRate) {
   const Snapshot before = Read(now_);
   Snapshot after = Read(now_ + 1000 * kNs);
@@ -384,6 +414,7 @@ keys produced    10
 keys served      11
 503s             2
 keys wasted      5 (known gaps)
+keys blocked     0
 ranges reserved  2
 refills          1
 store errors     3
@@ -411,6 +442,7 @@ keys produced    30  (10.0/s)
 keys served      17  (3.0/s)
 503s             2  (0.0/s)
 keys wasted      5 (known gaps)
+keys blocked     0
 ranges reserved  2
 refills          1
 store errors     3
@@ -433,13 +465,13 @@ TEST_F(StatsGoldenTest, JsonIsByteForByte) {
   EXPECT_EQ(
       FormatJson(before_),
       Golden(
-          R"({"segment":"@SHM@","path":"/dev/shm/mini-forge.@SHM@","time_unix_ms":1700000000000,"broker":{"pid":@PID@,"alive":true,"state":"running","heartbeat_age_ms":1234,"store_errors":3,"last_refill_ns":1500000},"ring":{"capacity":1024,"fill":10,"fill_fraction":0.009765625,"low_water":512},"keys":{"produced":10,"served":11,"unavailable":2,"wasted":5},"rates":null,"ranges":{"reserved":2,"refills":1},"key_space":{"size":3521614606208,"used":200,"used_fraction":5.67921316e-11,"remaining":3521614606008,"exhaustion":{"state":"unknown","seconds_left":null,"date":null}},"key":{"length":7,"order":"sequential"},"store":"sqlite:/var/lib/\"forge\".db","store_kind":"sqlite","workers":[{"slot":0,"pid":@PID@,"alive":true,"served":7,"unavailable":2,"requests":9,"served_per_s":null},{"slot":1,"pid":0,"alive":false,"served":4,"unavailable":0,"requests":0,"served_per_s":null}]}
+          R"({"segment":"@SHM@","path":"/dev/shm/mini-forge.@SHM@","time_unix_ms":1700000000000,"broker":{"pid":@PID@,"alive":true,"state":"running","heartbeat_age_ms":1234,"store_errors":3,"last_refill_ns":1500000},"ring":{"capacity":1024,"fill":10,"fill_fraction":0.009765625,"low_water":512},"keys":{"produced":10,"served":11,"unavailable":2,"wasted":5,"blocked":0},"rates":null,"ranges":{"reserved":2,"refills":1},"key_space":{"size":3521614606208,"used":200,"used_fraction":5.67921316e-11,"remaining":3521614606008,"usable_fraction":1,"exhaustion":{"state":"unknown","seconds_left":null,"date":null}},"key":{"length":7,"order":"sequential"},"store":"sqlite:/var/lib/\"forge\".db","store_kind":"sqlite","workers":[{"slot":0,"pid":@PID@,"alive":true,"served":7,"unavailable":2,"requests":9,"served_per_s":null},{"slot":1,"pid":0,"alive":false,"served":4,"unavailable":0,"requests":0,"served_per_s":null}]}
 )",
           shm_.str()));
   EXPECT_EQ(
       FormatJson(after_),
       Golden(
-          R"({"segment":"@SHM@","path":"/dev/shm/mini-forge.@SHM@","time_unix_ms":1700000002000,"broker":{"pid":@PID@,"alive":false,"state":"running","heartbeat_age_ms":3234,"store_errors":3,"last_refill_ns":1500000},"ring":{"capacity":1024,"fill":10,"fill_fraction":0.009765625,"low_water":512},"keys":{"produced":30,"served":17,"unavailable":2,"wasted":5},"rates":{"interval_ms":2000,"served_per_s":3,"produced_per_s":10,"unavailable_per_s":0},"ranges":{"reserved":2,"refills":1},"key_space":{"size":3521614606208,"used":200,"used_fraction":5.67921316e-11,"remaining":3521614606008,"exhaustion":{"state":"projected","seconds_left":3.52161461e+11,"date":null}},"key":{"length":7,"order":"sequential"},"store":"sqlite:/var/lib/\"forge\".db","store_kind":"sqlite","workers":[{"slot":0,"pid":@PID@,"alive":true,"served":13,"unavailable":2,"requests":9,"served_per_s":3},{"slot":1,"pid":0,"alive":false,"served":4,"unavailable":0,"requests":0,"served_per_s":0}]}
+          R"({"segment":"@SHM@","path":"/dev/shm/mini-forge.@SHM@","time_unix_ms":1700000002000,"broker":{"pid":@PID@,"alive":false,"state":"running","heartbeat_age_ms":3234,"store_errors":3,"last_refill_ns":1500000},"ring":{"capacity":1024,"fill":10,"fill_fraction":0.009765625,"low_water":512},"keys":{"produced":30,"served":17,"unavailable":2,"wasted":5,"blocked":0},"rates":{"interval_ms":2000,"served_per_s":3,"produced_per_s":10,"unavailable_per_s":0},"ranges":{"reserved":2,"refills":1},"key_space":{"size":3521614606208,"used":200,"used_fraction":5.67921316e-11,"remaining":3521614606008,"usable_fraction":1,"exhaustion":{"state":"projected","seconds_left":3.52161461e+11,"date":null}},"key":{"length":7,"order":"sequential"},"store":"sqlite:/var/lib/\"forge\".db","store_kind":"sqlite","workers":[{"slot":0,"pid":@PID@,"alive":true,"served":13,"unavailable":2,"requests":9,"served_per_s":3},{"slot":1,"pid":0,"alive":false,"served":4,"unavailable":0,"requests":0,"served_per_s":0}]}
 )",
           shm_.str()));
 }
@@ -461,6 +493,7 @@ class OverviewTest : public StatsTest {
     std::vector<shm::Key> keys(64);
     ASSERT_EQ(invites_->ring().Push(keys.data(), keys.size()), keys.size());
     invites_->broker().store_next.store(1000);
+    invites_->broker().keys_blocked.store(7);
     orders_.emplace(NamespaceProducer(shm_.str(), "orders", 128, 8));
   }
 
@@ -518,11 +551,11 @@ TEST_F(OverviewTest, TableIsTheDefaultTableThenOneRowPerNamespace) {
   const std::string t = FormatTable(o);
   ASSERT_EQ(t.substr(0, want_default.size()), want_default) << t;
   EXPECT_EQ(t.substr(want_default.size()),
-            R"(namespaces (3), segments 215.9 KiB (221056 bytes) in all
-  namespace        fill                               keys/s   used        exhaustion           state
-  default          [..........]   0.9%  10 / 1024     -        5.68e-09%   unknown              running
-  invites          [##........]  25.0%  64 / 256      -        1.19e-13%   unknown              running
-  orders           [..........]   0.0%  0 / 128       -        0%          unknown              running
+            R"(namespaces (3), segments 216.8 KiB (222016 bytes) in all
+  namespace        fill                               keys/s   used        blocked    exhaustion           state
+  default          [..........]   0.9%  10 / 1024     -        5.68e-09%   0          unknown              running
+  invites          [##........]  25.0%  64 / 256      -        1.19e-13%   7          unknown              running
+  orders           [..........]   0.0%  0 / 128       -        0%          0          unknown              running
 )") << t;
 }
 
@@ -564,6 +597,9 @@ TEST_F(OverviewTest, JsonKeepsTheDefaultFieldsAndAddsNamespaces) {
   EXPECT_EQ(invites.At("memory_bytes")->number,
             static_cast<double>(shm::SegmentSize(256)));
   EXPECT_EQ(invites.At("error")->kind, json::Value::Kind::kNull);
+  EXPECT_EQ(invites.At("keys_blocked")->number, 7);
+  EXPECT_EQ(invites.At("key_space.usable_fraction")->number, 0)
+      << "every number used so far was blocked";
   EXPECT_EQ(ns->items[2].At("name")->text, "orders");
 }
 

@@ -181,6 +181,53 @@ TEST_F(ShmFaultTest, OtherLayoutVersionIsRefusedByEveryProgram) {
   ExpectEveryProgramRefuses("layout version " + std::to_string(version));
 }
 
+// Issue 14: a segment of layout version 2 (left by a previous build; its
+// worker slots sit where version 3 has them). Readers refuse it; the
+// broker refuses it in one line while a worker of it lives, and replaces
+// it once none does.
+TEST_F(ShmFaultTest, Version2SegmentIsReplacedByTheBrokerOnlyWithoutWorkers) {
+  ASSERT_NO_FATAL_FAILURE(MakeSegment());
+  const std::uint32_t version = shm::kPreviousLayoutVersion;
+  Poke(Path(), offsetof(shm::Header, layout_version), &version, sizeof version);
+  const std::int32_t live = ::getpid();  // a worker of the old build
+  const off_t pid_at = offsetof(shm::SegmentPrefix, workers) +
+                       3 * sizeof(shm::WorkerSlot) +
+                       offsetof(shm::WorkerSlot, pid);
+  Poke(Path(), pid_at, &live, sizeof live);
+  ASSERT_NO_FATAL_FAILURE(
+      ExpectCtlRefuses("layout version 2, this build reads version 3"));
+  {
+    Process broker = Start("forge-broker");
+    EXPECT_EQ(broker.Wait(kDeadline), 2) << broker.Stderr();
+    ExpectOneErrorLine(broker.Stderr(),
+                       {"layout version 2", "pid " + std::to_string(live),
+                        "stop the old frontends", Path()});
+  }
+  const std::int32_t gone = 0;
+  Poke(Path(), pid_at, &gone, sizeof gone);
+  Process broker = Start("forge-broker");
+  Process frontend = Start("forge-frontend");
+  ASSERT_TRUE(WaitUntil([&] { return Get(port(), "/get-key").status == 200; },
+                        kDeadline))
+      << broker.Stderr() << frontend.Stderr();
+  EXPECT_EQ(LinesWith(broker.Stderr(), "had layout version 2").size(), 1u)
+      << broker.Stderr();
+}
+
+// A damaged KeyFormat block (issue 14) is refused by every reader with one
+// line naming the segment.
+TEST_F(ShmFaultTest, DamagedKeyFormatBlockIsRefusedByTheReaders) {
+  ASSERT_NO_FATAL_FAILURE(MakeSegment());
+  const std::uint32_t digits = 0;
+  Poke(Path(),
+       offsetof(shm::SegmentPrefix, format) + offsetof(shm::KeyFormat, digits),
+       &digits, sizeof digits);
+  const std::string before = FileBytes(Path());
+  ASSERT_NO_FATAL_FAILURE(ExpectCtlRefuses("damaged key format block"));
+  ASSERT_NO_FATAL_FAILURE(ExpectFrontendRefuses("damaged key format block"));
+  EXPECT_TRUE(FileBytes(Path()) == before) << "the segment was modified";
+}
+
 TEST_F(ShmFaultTest, LooseModeIsRefusedByEveryProgram) {
   ASSERT_NO_FATAL_FAILURE(MakeSegment());
   ASSERT_EQ(::chmod(Path().c_str(), 0644), 0);

@@ -28,8 +28,7 @@ class FakeBackend final : public Backend {
     shm::Key* out = buffer.Room(n * stride);
     for (std::size_t i = 0; i < n; ++i) {
       char* text = reinterpret_cast<char*>(out + i * stride);
-      std::snprintf(text, stride * sizeof(shm::Key), "k%0*zu", digits,
-                    next_++);
+      std::snprintf(text, stride * sizeof(shm::Key), "k%0*zu", digits, next_++);
     }
     keys_left_ -= n;
     const TakenKeys taken{n, n > 0 ? key_length_ : 0U};
@@ -119,6 +118,7 @@ inline Snapshot HealthySnapshot() {
   s.refills = 2;
   s.store_errors = 1;
   s.keys_wasted = 7;
+  s.keys_blocked = 11;
   s.last_refill_ns = 1'500'000;
   s.key_space = 3'521'614'606'208;  // 62^7
   s.store_next = 3000;

@@ -2,9 +2,9 @@
 // real segment (any name: SHM_NAME or a namespace's "x@ns") with
 // shm::Segment::OpenProducer, sets its health fields and pushes keys
 // "K000000", "K000001", ... (padded to the segment's key length) into its
-// ring (or any keys: PushTexts). For SegmentBackend unit tests and for process tests that need a
-// segment the real broker does not make (a namespace, a frozen heartbeat).
-// Not thread-safe: one test thread drives it.
+// ring (or any keys: PushTexts). For SegmentBackend unit tests and for process
+// tests that need a segment the real broker does not make (a namespace, a
+// frozen heartbeat). Not thread-safe: one test thread drives it.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -62,7 +62,8 @@ struct FakeBroker {
   // Pushes KeyTextOf(first .. first + n - 1, key_length).
   void Push(int first, int n) {
     std::vector<std::string> texts;
-    for (int i = 0; i < n; ++i) texts.push_back(KeyTextOf(first + i, key_length));
+    for (int i = 0; i < n; ++i)
+      texts.push_back(KeyTextOf(first + i, key_length));
     PushTexts(texts);
   }
   // Pushes these keys (each of at most key_length characters), one stride

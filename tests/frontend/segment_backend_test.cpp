@@ -342,7 +342,7 @@ forge_worker_pid{namespace="default",slot="0"} @PID@
 # HELP forge_workers_alive Frontend worker processes holding a stats slot.
 # TYPE forge_workers_alive gauge
 forge_workers_alive{namespace="default"} 1
-# HELP forge_ring_capacity Ring slots.
+# HELP forge_ring_capacity Keys the ring holds when full.
 # TYPE forge_ring_capacity gauge
 forge_ring_capacity{namespace="default"} 1024
 # HELP forge_ring_fill Keys ready in the ring.
@@ -366,6 +366,9 @@ forge_store_errors_total{namespace="default"} 1
 # HELP forge_keys_wasted_total Keys reserved but known never to be served (gaps, never reissued); 0 when unknown.
 # TYPE forge_keys_wasted_total counter
 forge_keys_wasted_total{namespace="default"} 7
+# HELP forge_keys_blocked_total Numbers the broker skipped because their key contains a word of the namespace's blocklist (never issued).
+# TYPE forge_keys_blocked_total counter
+forge_keys_blocked_total{namespace="default"} 0
 # HELP forge_refill_latency_seconds Duration of the latest store round trip for a range.
 # TYPE forge_refill_latency_seconds gauge
 forge_refill_latency_seconds{namespace="default"} 0.0015

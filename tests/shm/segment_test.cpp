@@ -530,7 +530,7 @@ TEST_F(SegmentTest, CreationRecordsTheStoreIdentity) {
   Segment seg = Segment::OpenProducer(name(), SpecOf("sqlite:/a.db", kStoreA));
   EXPECT_EQ(StoreIdOf(seg.header()), kStoreA);
   EXPECT_STREQ(seg.header().store, "sqlite:/a.db");
-  EXPECT_EQ(seg.header().layout_version, 2u);
+  EXPECT_EQ(seg.header().layout_version, 3u);
 }
 
 TEST_F(SegmentTest, AnotherStoreIsRefusedWhileTheRingHoldsKeys) {
