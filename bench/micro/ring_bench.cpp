@@ -36,7 +36,7 @@ std::vector<Key> SampleKeys(std::size_t n) {
 
 void Refill(benchmark::State& state, Ring& ring, const std::vector<Key>& keys) {
   state.PauseTiming();
-  while (ring.Push(keys.data(), keys.size()) > 0) {
+  while (ring.Push(keys.data(), keys.size() / ring.Stride()) > 0) {
   }
   state.ResumeTiming();
 }
@@ -95,6 +95,26 @@ void BM_RingPush(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_RingPush)->Arg(1)->Arg(64);
+
+// Issue 14: batches of 64 keys of `stride` slots each (keys of up to 15,
+// 31, 63, 79 characters): the copy grows with the key, the claims do not.
+void BM_RingPopBatchStride(benchmark::State& state) {
+  const auto stride = static_cast<std::uint32_t>(state.range(0));
+  constexpr std::size_t kBatch = 64;
+  HeapRing r(kCapacity / stride, stride);
+  const std::vector<Key> keys = SampleKeys(1024 * stride);
+  std::vector<Key> out(kBatch * stride);
+  for (auto _ : state) {
+    std::size_t got = r.ring.TryPopBatch(out.data(), kBatch);
+    if (got < kBatch) {
+      Refill(state, r.ring, keys);
+      got += r.ring.TryPopBatch(out.data() + got * stride, kBatch - got);
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * kBatch);
+}
+BENCHMARK(BM_RingPopBatchStride)->Arg(1)->Arg(2)->Arg(4)->Arg(8);
 
 // A segment under a name unique to this process, removed afterwards.
 class ScratchSegment {

@@ -45,13 +45,6 @@ shm::SegmentSpec SpecOf(const std::string& alphabet, std::uint32_t digits,
   return s;
 }
 
-std::vector<std::string> Lines(const std::string& body) {
-  std::vector<std::string> out;
-  std::istringstream in(body);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
-
 class KeyPolicyProcessTest : public OpsProcessTest {
  protected:
   std::string SegmentOf(const std::string& ns) const {

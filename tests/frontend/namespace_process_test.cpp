@@ -40,13 +40,6 @@ std::set<double> PidsIn(const Exposition& e, const std::string& ns) {
   return pids;
 }
 
-std::vector<std::string> Lines(const std::string& body) {
-  std::vector<std::string> out;
-  std::istringstream in(body);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
-
 class NamespaceProcessTest : public OpsProcessTest {
  protected:
   std::string SegmentOf(const std::string& ns) const {

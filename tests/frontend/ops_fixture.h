@@ -16,7 +16,9 @@
 #include <cctype>
 #include <chrono>
 #include <cstdint>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "tests/frontend/python_tools.h"
 #include "tests/support/http_client.h"
@@ -51,6 +53,14 @@ inline std::size_t CountOf(const std::string& text, const std::string& needle) {
     ++n;
   }
   return n;
+}
+
+// The lines of an answer body (one key per line for /get-keys).
+inline std::vector<std::string> Lines(const std::string& body) {
+  std::vector<std::string> out;
+  std::istringstream in(body);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
 }
 
 inline int Mode(const std::string& path) {

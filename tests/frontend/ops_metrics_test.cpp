@@ -36,6 +36,7 @@ const std::map<std::string, std::string> kFamilies = {
     {"forge_refills", "counter"},
     {"forge_store_errors", "counter"},
     {"forge_keys_wasted", "counter"},
+    {"forge_keys_blocked", "counter"},
     {"forge_refill_latency_seconds", "gauge"},
     {"forge_broker_heartbeat_age_seconds", "gauge"},
     {"forge_broker_state", "gauge"},

@@ -20,6 +20,7 @@
 #include "shm/segment_codec.h"
 #include "shm/stats.h"
 #include "shm/workers.h"
+#include "tests/shm/raw_file.h"
 #include "tests/support/process.h"
 
 namespace forge::shm {
@@ -27,6 +28,7 @@ namespace {
 
 using forge::testing::ShmName;
 using ::testing::HasSubstr;
+using testing::RawFile;
 
 // The version-2 map, which version 3 keeps: a v2 frontend's worker slots
 // are where a v3 producer looks for them.
@@ -71,28 +73,6 @@ SegmentSpec InviteSpec() {
   s.store = "sqlite:/tmp/forge.db";
   return s;
 }
-
-// The whole segment file mapped read-write, to damage it on purpose.
-class RawFile {
- public:
-  explicit RawFile(const std::string& path) {
-    fd_ = ::open(path.c_str(), O_RDWR);
-    struct stat st {};
-    ::fstat(fd_, &st);
-    size_ = static_cast<std::size_t>(st.st_size);
-    addr_ = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
-  }
-  ~RawFile() {
-    ::munmap(addr_, size_);
-    ::close(fd_);
-  }
-  SegmentPrefix& prefix() { return *static_cast<SegmentPrefix*>(addr_); }
-
- private:
-  int fd_;
-  std::size_t size_;
-  void* addr_;
-};
 
 class KeyFormatTest : public ::testing::Test {
  protected:

@@ -17,6 +17,7 @@
 
 #include "shm/workers.h"
 #include "tests/shm/child.h"
+#include "tests/shm/raw_file.h"
 #include "tests/shm/test_keys.h"
 #include "tests/support/process.h"
 
@@ -29,6 +30,7 @@ using testing::Child;
 using ::testing::HasSubstr;
 using testing::MakeKey;
 using testing::NumberOf;
+using testing::RawFile;
 
 SegmentSpec Spec(std::uint64_t capacity) {
   SegmentSpec s;
@@ -50,29 +52,6 @@ std::string ErrorOf(Fn&& fn) {
   }
   return "";
 }
-
-// The whole segment file mapped read-write, to damage it on purpose.
-class RawFile {
- public:
-  explicit RawFile(const std::string& path) {
-    fd_ = ::open(path.c_str(), O_RDWR);
-    struct stat st {};
-    ::fstat(fd_, &st);
-    size_ = static_cast<std::size_t>(st.st_size);
-    addr_ = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
-  }
-  ~RawFile() {
-    ::munmap(addr_, size_);
-    ::close(fd_);
-  }
-  SegmentPrefix& prefix() { return *static_cast<SegmentPrefix*>(addr_); }
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-  std::size_t size_;
-  void* addr_;
-};
 
 void PushNumbers(Segment& seg, std::uint64_t first, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
