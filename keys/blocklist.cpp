@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <map>
-#include <queue>
 
 #include "base/status.h"
 #include "keys/builtin_blocklist.h"
@@ -165,9 +164,9 @@ class DfaBuilder {
 
   explicit DfaBuilder(const Trie& trie) : trie_(trie) {}
 
-  // The state after `set` reads `reading`: an index into the states, or
+  // The state after state `from` reads `reading`: a state, or
   // kMatchBit | word when a word ends there (the longest one).
-  std::uint32_t Step(const NodeSet& set, std::uint8_t reading) {
+  std::uint32_t Step(std::uint32_t from, std::uint8_t reading) {
     NodeSet to;
     std::int32_t word = -1;
     std::uint32_t word_depth = 0;
@@ -184,7 +183,7 @@ class DfaBuilder {
       }
     };
     visit(0);
-    for (const std::int32_t node : set) visit(node);
+    for (const std::int32_t node : sets_[from]) visit(node);
     if (word >= 0) return kMatchBit | static_cast<std::uint32_t>(word);
     std::sort(to.begin(), to.end());
     to.erase(std::unique(to.begin(), to.end()), to.end());
@@ -194,7 +193,6 @@ class DfaBuilder {
     return it->second;
   }
 
-  const NodeSet& set(std::uint32_t id) const { return sets_[id]; }
   std::uint32_t StartState() {
     sets_.emplace_back();
     ids_.emplace(NodeSet{}, 0);
@@ -299,7 +297,7 @@ Blocklist::Blocklist(const std::vector<std::string>& words) {
   std::vector<std::uint32_t> target;  // per state and column
   for (std::uint32_t s = dfa.StartState(); s < dfa.size(); ++s) {
     for (std::uint32_t c = 0; c < a->columns; ++c) {
-      target.push_back(dfa.Step(dfa.set(s), reading_of[c]));
+      target.push_back(dfa.Step(s, reading_of[c]));
     }
   }
   const auto ordinary = static_cast<std::uint32_t>(dfa.size());

@@ -8,7 +8,9 @@
 //     3->e, 4->a, 5->s, 7->t, 8->b. Every other character (other digits,
 //     - . _ ~, any other byte) is no letter: a word never spans it. The
 //     presets' decode maps add nothing here: crockford32 reads I/L as 1
-//     and O as 0 when decoding, but its keys never contain I, L, O.
+//     and O as 0 when decoding, but its keys never contain I, L, O. To
+//     ask about a key someone typed (forge-ctl decode), match the key as
+//     issued: KeyCodec::Encode of its decoded number.
 //     Match() says which word (the longest one ending where the first
 //     match was seen).
 //   * Matching is one automaton over the whole list: a DFA table built

@@ -8,6 +8,8 @@
 namespace forge::keys {
 namespace {
 
+__extension__ typedef unsigned __int128 Wide;  // GCC and Clang
+
 // splitmix64's finaliser (Stafford variant 13): a bijective 64-bit mixer
 // whose every output bit depends on every input bit.
 constexpr std::uint64_t Mix(std::uint64_t z) {
@@ -21,6 +23,35 @@ int EvenBitsCovering(std::uint64_t space) {
   int bits = 0;
   while (bits < 64 && (std::uint64_t{1} << bits) < space) ++bits;
   return bits + (bits & 1);
+}
+
+// How config, stores and segments spell an enum's values (the first is
+// the default).
+template <typename Enum>
+struct Spelling {
+  Enum value;
+  std::string_view name;
+};
+constexpr Spelling<CheckKind> kCheckNames[] = {{CheckKind::kNone, "none"},
+                                               {CheckKind::kLuhn, "luhn"}};
+constexpr Spelling<KeyOrder> kOrderNames[] = {
+    {KeyOrder::kScrambled, "scrambled"}, {KeyOrder::kSequential, "sequential"}};
+
+template <typename Enum, std::size_t N>
+std::string_view NameOf(const Spelling<Enum> (&names)[N], Enum value) {
+  for (const Spelling<Enum>& s : names) {
+    if (s.value == value) return s.name;
+  }
+  return names[0].name;
+}
+
+template <typename Enum, std::size_t N>
+std::optional<Enum> ValueOf(const Spelling<Enum> (&names)[N],
+                            std::string_view text) {
+  for (const Spelling<Enum>& s : names) {
+    if (s.name == text) return s.value;
+  }
+  return std::nullopt;
 }
 
 // Luhn mod N over digit values fed right to left (the rightmost digit of
@@ -52,14 +83,11 @@ std::uint64_t KeySpace(int length) {
 }
 
 std::string_view CheckKindName(CheckKind kind) {
-  return kind == CheckKind::kLuhn ? "luhn" : "none";
+  return NameOf(kCheckNames, kind);
 }
 
 std::optional<CheckKind> ParseCheckKind(std::string_view text) {
-  for (const CheckKind kind : {CheckKind::kNone, CheckKind::kLuhn}) {
-    if (text == CheckKindName(kind)) return kind;
-  }
-  return std::nullopt;
+  return ValueOf(kCheckNames, text);
 }
 
 bool IsKeyPrefix(std::string_view text) {
@@ -92,14 +120,11 @@ std::string CheckProblem(const Alphabet& alphabet, CheckKind check) {
 }
 
 std::string_view KeyOrderName(KeyOrder order) {
-  return order == KeyOrder::kSequential ? "sequential" : "scrambled";
+  return NameOf(kOrderNames, order);
 }
 
 std::optional<KeyOrder> ParseKeyOrder(std::string_view text) {
-  for (const KeyOrder order : {KeyOrder::kScrambled, KeyOrder::kSequential}) {
-    if (text == KeyOrderName(order)) return order;
-  }
-  return std::nullopt;
+  return ValueOf(kOrderNames, text);
 }
 
 KeyCodec::KeyCodec(int length, KeyOrder order, std::uint64_t secret,

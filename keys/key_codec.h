@@ -138,7 +138,6 @@ class KeyCodec {
   std::uint64_t Round(int i, std::uint64_t half) const;
   // v / base for v < 2^63, without a division instruction.
   std::uint64_t DivideByBase(std::uint64_t v) const;
-  __extension__ typedef unsigned __int128 Wide;  // GCC/Clang
 
   int length_;
   KeyOrder order_;
