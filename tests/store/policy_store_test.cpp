@@ -257,7 +257,7 @@ TEST_P(PolicyStoreTest, ASchema3StoreIsUpgradedInPlaceAndReadsDefaults) {
   }
   // What schema-3 code wrote: no policy rows, version 3 everywhere.
   std::string age;
-  for (const std::string& name : {"default", "invites"}) {
+  for (const char* name : {"default", "invites"}) {
     age += "DELETE FROM " + MetaOf(name) +
            " WHERE key IN ('alphabet', 'check', 'prefix', 'blocklist', "
            "'blocklist_words');";
