@@ -257,6 +257,30 @@ TEST_F(BrokerProcessTest, KeyLengthThatDisagreesWithTheStoreExits2) {
   shm::ReleaseWorkerSlot(Consumer(), *slot, ::getpid());
 }
 
+// Issue 14: a declared namespace's key policy reaches the store (the
+// fleet asks for config.yml's alphabet, check and prefix): a namespace the
+// store holds as base62 is refused when config.yml declares it base58,
+// exit 2 with one line naming the namespace and the field.
+TEST_F(BrokerProcessTest, ADeclaredPolicyThatDisagreesWithTheStoreExits2) {
+  Declare({{"invites"}});
+  {
+    Process broker = StartBroker();
+    ASSERT_TRUE(WaitFull(broker)) << broker.Stderr();  // invites created
+    broker.Signal(SIGTERM);
+    ASSERT_EQ(broker.Wait(kDeadline), 0) << broker.Stderr();
+  }
+  WriteFile(dir() / "config/config.yml",
+            "namespaces:\n  invites: { key_length: 7, key_order: sequential, "
+            "alphabet: base58 }\n");
+  Process wrong = StartBroker();
+  ASSERT_EQ(wrong.Wait(kDeadline), 2) << wrong.Stderr();
+  EXPECT_NE(wrong.Stderr().find("namespace \"invites\": the store holds "
+                                "alphabet=base62 but config asks "
+                                "alphabet=base58"),
+            std::string::npos)
+      << wrong.Stderr();
+}
+
 // Zero-waste restarts: start, serve a random number of keys, SIGTERM (no
 // worker is attached: the test pops as an unregistered consumer, so the
 // broker drains the ring and returns it with its hand), 20 times. What was

@@ -26,14 +26,6 @@ const StoreFormat kOrders8 = Format(8, keys::KeyOrder::kSequential);
 
 class NamespaceTest : public BothStoresTest {};
 
-// OpenNamespace that must give an object.
-std::unique_ptr<RangeStore> Open(RangeStore& store, const std::string& name,
-                                 const StoreFormat* create) {
-  std::unique_ptr<RangeStore> space = store.OpenNamespace(name, create);
-  if (space == nullptr) throw std::runtime_error("no namespace " + name);
-  return space;
-}
-
 TEST_P(NamespaceTest, EachNamespaceHasItsOwnFormatCounterAndReturnedList) {
   const std::string url = NewUrl();
   auto store = OpenStore(url, kDefault7);
@@ -42,8 +34,8 @@ TEST_P(NamespaceTest, EachNamespaceHasItsOwnFormatCounterAndReturnedList) {
   EXPECT_EQ(store->OpenNamespace("invites", nullptr), nullptr);
   EXPECT_EQ(store->Reserve(30).last, 30u);
 
-  auto invites = Open(*store, "invites", &kInvites10);
-  auto orders = Open(*store, "orders", &kOrders8);
+  auto invites = OpenSpace(*store, "invites", &kInvites10);
+  auto orders = OpenSpace(*store, "orders", &kOrders8);
   EXPECT_EQ(invites->namespace_name(), "invites");
   EXPECT_EQ(store->Namespaces(),
             (std::vector<std::string>{"default", "invites", "orders"}));
@@ -77,7 +69,7 @@ TEST_P(NamespaceTest, EachNamespaceHasItsOwnFormatCounterAndReturnedList) {
   EXPECT_EQ(store->Reserve(5).first, 40u);
 
   // A namespace object for "default" shares the default key space.
-  auto def = Open(*store, "default", nullptr);
+  auto def = OpenSpace(*store, "default", nullptr);
   EXPECT_EQ(def->Next(), 45u);
 
   // Everything survives reopening, and nothing was created twice.
@@ -86,20 +78,20 @@ TEST_P(NamespaceTest, EachNamespaceHasItsOwnFormatCounterAndReturnedList) {
   def.reset();
   store.reset();
   auto again = OpenStore(url, kDefault7);
-  auto invites2 = Open(*again, "invites", nullptr);
+  auto invites2 = OpenSpace(*again, "invites", nullptr);
   EXPECT_EQ(invites2->Next(), 200u);
   EXPECT_EQ(invites2->format().secret,
-            Open(*again, "invites", &kInvites10)->format().secret);
+            OpenSpace(*again, "invites", &kInvites10)->format().secret);
   EXPECT_EQ(invites2->Reserve(10).first, 14u);  // the rest of [10, 20)
-  EXPECT_EQ(Open(*again, "orders", &kOrders8)->Reserve(1).first, 10u);
+  EXPECT_EQ(OpenSpace(*again, "orders", &kOrders8)->Reserve(1).first, 10u);
 }
 
 TEST_P(NamespaceTest, ExhaustingOneNamespaceLeavesTheOthersServing) {
   const std::string url = NewUrl();
   auto store = OpenStore(url, Format(1, keys::KeyOrder::kSequential));
   const StoreFormat tiny = Format(1, keys::KeyOrder::kScrambled);
-  auto a = Open(*store, "tiny-a", &tiny);
-  auto b = Open(*store, "tiny-b", &tiny);
+  auto a = OpenSpace(*store, "tiny-a", &tiny);
+  auto b = OpenSpace(*store, "tiny-b", &tiny);
   EXPECT_EQ(a->Reserve(1000).last, 62u);
   EXPECT_TRUE(a->Reserve(1).empty());
   EXPECT_EQ(b->Reserve(10).last, 10u);
@@ -115,7 +107,7 @@ TEST_P(NamespaceTest, ExhaustingOneNamespaceLeavesTheOthersServing) {
 TEST_P(NamespaceTest, AFormatMismatchOrABadNameIsRefusedNamingIt) {
   const std::string url = NewUrl();
   auto store = OpenStore(url, kDefault7);
-  Open(*store, "invites", &kInvites10)->Reserve(5);
+  OpenSpace(*store, "invites", &kInvites10)->Reserve(5);
 
   // OpenNamespace(name, wanted) is refused, naming the store, the
   // namespace and the fields.
@@ -157,7 +149,7 @@ TEST_P(NamespaceTest, AFormatMismatchOrABadNameIsRefusedNamingIt) {
   // Nothing was created by the refused calls; the namespace is untouched.
   EXPECT_EQ(store->Namespaces(),
             (std::vector<std::string>{"default", "invites"}));
-  EXPECT_EQ(Open(*store, "invites", nullptr)->Next(), 5u);
+  EXPECT_EQ(OpenSpace(*store, "invites", nullptr)->Next(), 5u);
 }
 
 // Brokers starting together with the same declaration: one creates the
@@ -167,7 +159,7 @@ TEST_P(NamespaceTest, RacingCreatorsEndUpInOneNamespace) {
   OpenStore(url, kDefault7);  // the store exists; the namespace does not
   const auto texts = InChildren(4, [&](int) {
     auto store = OpenStore(url, kDefault7);
-    auto invites = Open(*store, "invites", &kInvites10);
+    auto invites = OpenSpace(*store, "invites", &kInvites10);
     std::vector<Range> got;
     for (int k = 0; k < 20; ++k) got.push_back(invites->Reserve(7));
     return std::to_string(invites->format().secret) + " " +
@@ -208,7 +200,7 @@ TEST_P(NamespaceTest, KeyLengthZeroTakesTheStoredFormatAndNeverCreates) {
   EXPECT_EQ(store->format().order, keys::KeyOrder::kSequential);
   EXPECT_EQ(store->Next(), 3u);
   // It may create a namespace, with the format asked for.
-  EXPECT_EQ(Open(*store, "invites", &kInvites10)->format().key_length, 10);
+  EXPECT_EQ(OpenSpace(*store, "invites", &kInvites10)->format().key_length, 10);
 }
 
 FORGE_ON_BOTH_STORES(NamespaceTest);

@@ -81,13 +81,6 @@ class PolicyStoreTest : public BothStoresTest {
   }
 };
 
-std::unique_ptr<RangeStore> Open(RangeStore& store, const std::string& name,
-                                 const StoreFormat* create) {
-  std::unique_ptr<RangeStore> space = store.OpenNamespace(name, create);
-  if (space == nullptr) throw std::runtime_error("no namespace " + name);
-  return space;
-}
-
 // Every store call of `url` as forge-ctl opens it (whatever it holds).
 std::unique_ptr<RangeStore> SecondConnection(const std::string& url) {
   return OpenStore(url, Format(0, KeyOrder::kScrambled));
@@ -108,15 +101,17 @@ TEST_P(PolicyStoreTest, EachNamespaceKeepsItsPolicyAndBlocklist) {
       WithPolicy(18, "digits", CheckKind::kNone, "", {BlocklistKind::kNone, {}},
                  KeyOrder::kSequential);
   const StoreFormat codes = WithPolicy(6, "abcdefgh-_", CheckKind::kLuhn, "c-");
-  EXPECT_EQ(Open(*store, "invites", &invites)->format().policy, invites.policy);
-  Open(*store, "pins", &pins);
-  Open(*store, "codes", &codes);
+  EXPECT_EQ(OpenSpace(*store, "invites", &invites)->format().policy,
+            invites.policy);
+  OpenSpace(*store, "pins", &pins);
+  OpenSpace(*store, "codes", &codes);
   // The key space is the alphabet's: 10^18 numbers for pins.
-  EXPECT_EQ(Open(*store, "pins", nullptr)->Reserve(1000000).last, 1000000u);
+  EXPECT_EQ(OpenSpace(*store, "pins", nullptr)->Reserve(1000000).last,
+            1000000u);
 
   auto again = SecondConnection(url);
   const auto read = [&](const std::string& name) {
-    return Open(*again, name, nullptr)->format();
+    return OpenSpace(*again, name, nullptr)->format();
   };
   EXPECT_EQ(read("invites").policy, invites.policy);
   EXPECT_EQ(read("invites").key_length, 10);
@@ -132,7 +127,7 @@ TEST_P(PolicyStoreTest, EachNamespaceKeepsItsPolicyAndBlocklist) {
   // (it is the stored one that counts).
   StoreFormat other_list = invites;
   other_list.blocklist = {BlocklistKind::kNone, {}};
-  EXPECT_EQ(Open(*again, "invites", &other_list)->format().blocklist.kind,
+  EXPECT_EQ(OpenSpace(*again, "invites", &other_list)->format().blocklist.kind,
             BlocklistKind::kDefault);
 }
 
@@ -141,7 +136,7 @@ TEST_P(PolicyStoreTest, APolicyMismatchIsRefusedNamingTheNamespaceAndField) {
   auto store = OpenStore(url, kDefault7);
   const StoreFormat invites =
       WithPolicy(10, "base58", CheckKind::kLuhn, "inv_");
-  Open(*store, "invites", &invites);
+  OpenSpace(*store, "invites", &invites);
   const auto refused = [&](const StoreFormat& wanted, const std::string& says) {
     const StoreError e =
         ErrorFrom([&] { store->OpenNamespace("invites", &wanted); });
@@ -190,7 +185,7 @@ TEST_P(PolicyStoreTest, WritingABlocklistBumpsTheGenerationForEveryone) {
   const std::string url = NewUrl();
   auto store = OpenStore(url, kDefault7);
   const StoreFormat created = WithPolicy(8, "base36", CheckKind::kNone, "");
-  auto invites = Open(*store, "invites", &created);
+  auto invites = OpenSpace(*store, "invites", &created);
   auto watcher = SecondConnection(url);
   EXPECT_EQ(store->PolicyGeneration(), 0u);
   EXPECT_EQ(watcher->PolicyGeneration(), 0u);
@@ -199,21 +194,21 @@ TEST_P(PolicyStoreTest, WritingABlocklistBumpsTheGenerationForEveryone) {
   invites->WriteBlocklist({BlocklistKind::kNone, {}});
   EXPECT_EQ(invites->ReadBlocklist().kind, BlocklistKind::kNone);
   EXPECT_EQ(watcher->PolicyGeneration(), 1u);
-  EXPECT_EQ(Open(*watcher, "invites", nullptr)->ReadBlocklist().kind,
+  EXPECT_EQ(OpenSpace(*watcher, "invites", nullptr)->ReadBlocklist().kind,
             BlocklistKind::kNone);
   // The default namespace opts in; the generation is store-wide.
   store->WriteBlocklist({BlocklistKind::kDefault, {}});
   EXPECT_EQ(watcher->ReadBlocklist().kind, BlocklistKind::kDefault);
-  EXPECT_EQ(Open(*watcher, "invites", nullptr)->PolicyGeneration(), 2u);
+  EXPECT_EQ(OpenSpace(*watcher, "invites", nullptr)->PolicyGeneration(), 2u);
   // Format() stays what was read at open; the key format never changes.
   EXPECT_EQ(store->format().blocklist.kind, BlocklistKind::kNone);
-  EXPECT_EQ(Open(*watcher, "default", nullptr)->format().blocklist.kind,
+  EXPECT_EQ(OpenSpace(*watcher, "default", nullptr)->format().blocklist.kind,
             BlocklistKind::kDefault);
 
   // A custom list round-trips word for word.
   const BlocklistSpec custom{BlocklistKind::kCustom, {"cat", "dog", "zebra"}};
   invites->WriteBlocklist(custom);
-  EXPECT_EQ(Open(*watcher, "invites", nullptr)->ReadBlocklist(), custom);
+  EXPECT_EQ(OpenSpace(*watcher, "invites", nullptr)->ReadBlocklist(), custom);
   EXPECT_EQ(watcher->PolicyGeneration(), 3u);
 
   // An invalid spec is refused and changes nothing.
@@ -244,7 +239,7 @@ TEST_P(PolicyStoreTest, APrefixContainingABlockedWordIsRefused) {
   // When the list is set later.
   const StoreFormat cat = WithPolicy(6, "base36", CheckKind::kNone, "cat_",
                                      {BlocklistKind::kNone, {}});
-  auto pets = Open(*store, "pets", &cat);
+  auto pets = OpenSpace(*store, "pets", &cat);
   const StoreError later = ErrorFrom([&] { pets->WriteBlocklist(words); });
   EXPECT_FALSE(later.transient());
   EXPECT_TRUE(Has(later.what(), "contains the blocked word \"cat\""))
@@ -258,11 +253,11 @@ TEST_P(PolicyStoreTest, ASchema3StoreIsUpgradedInPlaceAndReadsDefaults) {
   {
     auto store = OpenStore(url, kDefault7);
     EXPECT_EQ(store->Reserve(40).last, 40u);
-    Open(*store, "invites", &kDefault7)->Reserve(7);
+    OpenSpace(*store, "invites", &kDefault7)->Reserve(7);
   }
   // What schema-3 code wrote: no policy rows, version 3 everywhere.
   std::string age;
-  for (const std::string& name : {"default", "invites"}) {
+  for (const char* name : {"default", "invites"}) {
     age += "DELETE FROM " + MetaOf(name) +
            " WHERE key IN ('alphabet', 'check', 'prefix', 'blocklist', "
            "'blocklist_words');";
@@ -275,7 +270,7 @@ TEST_P(PolicyStoreTest, ASchema3StoreIsUpgradedInPlaceAndReadsDefaults) {
   EXPECT_EQ(store->format().blocklist, BlocklistSpec{});
   EXPECT_EQ(store->Reserve(10).first, 40u);
   EXPECT_EQ(store->PolicyGeneration(), 0u);
-  auto invites = Open(*store, "invites", &kDefault7);
+  auto invites = OpenSpace(*store, "invites", &kDefault7);
   EXPECT_EQ(invites->format().policy, keys::KeyPolicy{});
   EXPECT_EQ(invites->ReadBlocklist(), BlocklistSpec{});
   EXPECT_EQ(invites->Reserve(3).first, 7u);
@@ -300,7 +295,7 @@ TEST_P(PolicyStoreTest, AnInvalidPolicyRowIsDamagedNamingIt) {
   const std::string url = NewUrl();
   auto store = OpenStore(url, kDefault7);
   const StoreFormat twelve = WithPolicy(12, "base36", CheckKind::kNone, "");
-  Open(*store, "ns", &twelve);
+  OpenSpace(*store, "ns", &twelve);
   const auto set = [&](const std::string& key, const std::string& value) {
     RawSql(url, "UPDATE " + MetaOf("ns") + " SET value = '" + value +
                     "' WHERE key = '" + key + "'");

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 #include "tests/support/process.h"
 
@@ -139,6 +140,14 @@ StoreFormat Format(int length, keys::KeyOrder order, std::uint64_t secret) {
   f.order = order;
   f.secret = secret;
   return f;
+}
+
+std::unique_ptr<RangeStore> OpenSpace(RangeStore& store,
+                                      const std::string& name,
+                                      const StoreFormat* create) {
+  std::unique_ptr<RangeStore> space = store.OpenNamespace(name, create);
+  if (space == nullptr) throw std::runtime_error("no namespace " + name);
+  return space;
 }
 
 StoreLimits Limits(std::chrono::milliseconds timeout,

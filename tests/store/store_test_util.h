@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,12 @@ StoreFormat Format(int length, keys::KeyOrder order, std::uint64_t secret = 0);
 StoreLimits Limits(
     std::chrono::milliseconds timeout, const std::atomic<bool>* stop = nullptr,
     std::chrono::milliseconds stop_budget = std::chrono::milliseconds(1000));
+
+// store.OpenNamespace(name, create), which must give an object (throws
+// std::runtime_error naming the namespace when it gives nullptr).
+std::unique_ptr<RangeStore> OpenSpace(RangeStore& store,
+                                      const std::string& name,
+                                      const StoreFormat* create);
 
 // True if `text` contains `part` (for EXPECT_TRUE with a message).
 bool Has(const std::string& text, const std::string& part);
