@@ -451,7 +451,8 @@ std::size_t Broker::PushEncoded(store::Range& r, std::size_t n,
   const std::uint64_t blocked = next - r.first - m;
   r.first = next;
   // relaxed: a statistic; see the constructor.
-  if (blocked > 0) stats_.keys_blocked.fetch_add(blocked, std::memory_order_relaxed);
+  if (blocked > 0)
+    stats_.keys_blocked.fetch_add(blocked, std::memory_order_relaxed);
   return m;
 }
 
@@ -562,7 +563,7 @@ void Broker::ReplaceBlocklist(const keys::BlocklistSpec& spec) {
     for (const store::Range& r : runs) {
       if (r.empty()) continue;
       hand_.push_front(r);
-    // relaxed: see hand(); this thread is the only writer.
+      // relaxed: see hand(); this thread is the only writer.
       hand_count_.fetch_add(r.size(), std::memory_order_relaxed);
     }
   }

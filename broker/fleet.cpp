@@ -42,7 +42,8 @@ void NoteDeclaredBlocklist(const config::NamespaceDecl& decl,
             keys::DescribeBlocklist(decl.blocklist) + ", the store holds " +
             keys::DescribeBlocklist(stored) +
             " and that one is used (a blocklist is changed with forge-ctl "
-            "namespace blocklist " + decl.name + " default|none|FILE)");
+            "namespace blocklist " +
+            decl.name + " default|none|FILE)");
 }
 
 store::StoreFormat FormatOf(const config::NamespaceDecl& decl) {
@@ -121,10 +122,10 @@ bool Fleet::Start(const std::atomic<bool>& stop, Signals* signals) {
   }
   // Read before any namespace is opened: a change after this read is seen
   // by the first refresh.
-  const bool read = RetryTransient(
-      "cannot read the store's policy generation yet",
-      "the store answers again", options_, stop, signals,
-      [&] { policy_generation_ = root_.PolicyGeneration(); });
+  const bool read =
+      RetryTransient("cannot read the store's policy generation yet",
+                     "the store answers again", options_, stop, signals,
+                     [&] { policy_generation_ = root_.PolicyGeneration(); });
   if (!read) return false;
   Discover(/*at_start=*/true);
   next_discover_ = Clock::now() + kDiscoverEvery;

@@ -38,16 +38,23 @@ std::vector<std::string> Lines(const std::string& body) {
 // spelled out independently of keys/blocklist.cpp: its oracle.
 std::string ReadsAs(char c) {
   switch (c) {
-    case '0': return "o";
-    case '1': return "il";
-    case '3': return "e";
-    case '4': return "a";
-    case '5': return "s";
-    case '7': return "t";
-    case '8': return "b";
+    case '0':
+      return "o";
+    case '1':
+      return "il";
+    case '3':
+      return "e";
+    case '4':
+      return "a";
+    case '5':
+      return "s";
+    case '7':
+      return "t";
+    case '8':
+      return "b";
     default:
-      return std::string(1, static_cast<char>(std::tolower(
-                                static_cast<unsigned char>(c))));
+      return std::string(
+          1, static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   }
 }
 
@@ -87,8 +94,7 @@ bool PopUntilExhausted(const Stack& stack, const std::string& ns, Take take,
         // acquire: pairs with the broker's release store of its state.
         const auto state = static_cast<shm::BrokerState>(
             seg.broker().state.load(std::memory_order_acquire));
-        return state == shm::BrokerState::kExhausted &&
-               seg.ring().Size() == 0;
+        return state == shm::BrokerState::kExhausted && seg.ring().Size() == 0;
       },
       timeout);
 }
@@ -138,13 +144,16 @@ TEST_P(PolicyTest, DeclaredPoliciesAreWhatClientsGetAndCheck) {
     EXPECT_NE(base58.find(c), std::string_view::npos) << key;
   }
   EXPECT_EQ(Body("/check-key?ns=inv&key=" + key),
-            R"({"namespace":"inv","well_formed":true,"check_ok":true})" "\n");
+            R"({"namespace":"inv","well_formed":true,"check_ok":true})"
+            "\n");
   EXPECT_EQ(Body("/check-key?ns=inv&key=" + key.substr(4)),
-            R"({"namespace":"inv","well_formed":true,"check_ok":true})" "\n");
+            R"({"namespace":"inv","well_formed":true,"check_ok":true})"
+            "\n");
   std::string typo = key;
   typo[6] = typo[6] == 'z' ? 'y' : 'z';
   EXPECT_EQ(Body("/check-key?ns=inv&key=" + typo),
-            R"({"namespace":"inv","well_formed":true,"check_ok":false})" "\n");
+            R"({"namespace":"inv","well_formed":true,"check_ok":false})"
+            "\n");
 
   // Sequential digits with luhn: the numbers 0, 1, 2 as the codec spells
   // them (the same policy, built here).
@@ -160,7 +169,8 @@ TEST_P(PolicyTest, DeclaredPoliciesAreWhatClientsGetAndCheck) {
   EXPECT_EQ(Body("/get-key?ns=pins"), codec.Encode(3));
   EXPECT_EQ(Body("/check-key?ns=pins&key=" + codec.Encode(2)),
             R"({"namespace":"pins","well_formed":true,"check_ok":true,)"
-            R"("number":2})" "\n");
+            R"("number":2})"
+            "\n");
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, PolicyTest,
@@ -172,7 +182,8 @@ class PolicySqliteTest : public PolicyTest {};
 // 36^4 = 1,679,616 keys, scrambled: the ring's keys over the namespace's
 // whole life are exactly the keys no word of the list is read in, each
 // once; the broker counts the others as blocked.
-TEST_P(PolicySqliteTest, AnExhaustiveSpaceIssuesEveryCleanKeyOnceAndNoBlockedOne) {
+TEST_P(PolicySqliteTest,
+       AnExhaustiveSpaceIssuesEveryCleanKeyOnceAndNoBlockedOne) {
   const std::vector<std::string> words = {"zz", "bee", "tool", "ai"};
   TestNamespace tiny{"tiny", 4, "scrambled", 65536};
   tiny.alphabet = "base36";
@@ -240,11 +251,11 @@ TEST_P(PolicySqliteTest, ABlocklistSetWithForgeCtlReachesKeysAlreadyInTheRing) {
   WriteFile(stack_.dir() / "words.txt", "boo\nbee\ntea\n");
   const RunResult set =
       testing::Run({Bin("forge-ctl"), "namespace", "blocklist", "codes",
-           stack_.dir() / "words.txt"},
-          stack_.MakeEnv());
+                    stack_.dir() / "words.txt"},
+                   stack_.MakeEnv());
   ASSERT_EQ(set.exit_code, 0) << set.out << set.err;
-  ASSERT_TRUE(WaitUntil([&] { return Blocked(stack_, "codes") == 3; },
-                        kStackDeadline))
+  ASSERT_TRUE(
+      WaitUntil([&] { return Blocked(stack_, "codes") == 3; }, kStackDeadline))
       << stack_.Logs();
 
   std::set<std::string> got;

@@ -58,9 +58,10 @@ void Stack::Declare(const std::vector<TestNamespace>& namespaces) const {
     yml << "  " << ns.name << ": { key_length: " << ns.key_length
         << ", key_order: " << ns.key_order;
     if (ns.pool_capacity != 0) yml << ", pool_capacity: " << ns.pool_capacity;
-    for (const auto& [field, value] :
-         {std::pair{"alphabet", &ns.alphabet}, {"check", &ns.check},
-          {"prefix", &ns.prefix}, {"blocklist", &ns.blocklist}}) {
+    for (const auto& [field, value] : {std::pair{"alphabet", &ns.alphabet},
+                                       {"check", &ns.check},
+                                       {"prefix", &ns.prefix},
+                                       {"blocklist", &ns.blocklist}}) {
       if (!value->empty()) yml << ", " << field << ": \"" << *value << "\"";
     }
     yml << " }\n";
