@@ -37,11 +37,14 @@ setup_bench wrk curl ss
 
 # 1. Encode throughput (one core, Google Benchmark's items_per_second).
 ENCODE_NOTE=$(quiet)
-"$BIN/forge_micro_bench" --benchmark_filter='BM_Encode' \
+# EncodeFiltered/<preset>[_luhn][_blocklist]: scrambled (lengths in
+# bench/micro/codec_bench.cpp: 7 for base62/58, 8, 12 digits, 10 hex), one
+# key encoded (and checked against the list) per iteration; CSV field 4 is
+# the CPU time per iteration in ns.
+"$BIN/forge_micro_bench" --benchmark_filter='EncodeFiltered' \
   --benchmark_min_time=0.2 --benchmark_format=csv 2>/dev/null |
-  awk -F, '/^"BM_Encode/ { gsub(/"/, "", $1); rate[$1] = $NF }
-    END { for (k in rate) printf "%s %s\n", k, rate[k] }' |
-  sort >"$WORK/encode.txt"
+  awk -F, '/^"EncodeFiltered/ { gsub(/"/, "", $1); sub(/^EncodeFiltered\//, "", $1)
+    printf "%s %.0f %.1f\n", $1, 1e9 / $4, $4 }' >"$WORK/encode.txt"
 
 # 2. Request cost, one stack serving default and b58.
 mkdir -p "$WORK/stack/config"
@@ -60,7 +63,7 @@ BLOCKED=$(curl -s "http://127.0.0.1:$port/metrics" |
 
 echo "== bench/policy.sh (WORKERS=$WORKERS, wrk -c$CONNS) =="
 echo "broker encode, keys/s of one core ($ENCODE_NOTE):"
-awk '{ printf "  %-44s %12.0f\n", $1, $2 }' "$WORK/encode.txt"
+awk '{ printf "  %-28s %12.0f keys/s  (%s ns/key)\n", $1, $2, $3 }' "$WORK/encode.txt"
 awk -v def="$(printf '%s\n' "${A_RPS[@]}" | median)" \
   -v b58="$(printf '%s\n' "${B_RPS[@]}" | median)" -v note="$RPS_NOTE" \
   -v defs="${A_RPS[*]}" -v b58s="${B_RPS[*]}" -v blocked="${BLOCKED:-?}" 'BEGIN {
