@@ -25,17 +25,8 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/prologue.sh"
 
-WORKERS=${WORKERS:-2}
-ROUNDS=${ROUNDS:-3}
-DURATION=${DURATION:-5}
-CONNS=${CONNS:-64}
+source "$ROOT/bench/lib/defaults.sh"
 IDLE_SECS=${IDLE_SECS:-10}
-THREADS=${THREADS:-$(nproc)}
-BIN=$ROOT/build-release/bin
-LUA=$ROOT/bench/wrk_report.lua
-
-source "$ROOT/bench/lib/servers.sh"
-source "$ROOT/bench/lib/measure.sh"
 
 setup_bench wrk curl ss
 
