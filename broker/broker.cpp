@@ -415,11 +415,13 @@ std::size_t Broker::PushBatch() {
   const std::uint64_t first = r.first;
   const std::size_t m = PushEncoded(r, keys, used);
   // relaxed: see hand(); this thread is the only writer.
-  hand_count_.fetch_sub(r.first - first, std::memory_order_relaxed);
+  const std::uint64_t consumed = r.first - first;
+  hand_count_.fetch_sub(consumed, std::memory_order_relaxed);
+  // r dangles after this pop: nothing below may touch it.
   if (r.empty()) hand_.pop_front();
   // relaxed: a statistic; see the constructor.
   stats_.keys_produced.fetch_add(m, std::memory_order_relaxed);
-  return static_cast<std::size_t>(r.first - first);
+  return static_cast<std::size_t>(consumed);
 }
 
 std::size_t Broker::EncodeClean(const store::Range& r, std::size_t max_keys,
