@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages mini-forge needs, only those missing.
 #   scripts/install-deps.sh [build|test|bench]...   (default: build)
-# build: compiler and libraries; test: + PostgreSQL server, python3 tools,
+# build: compiler and libraries; test: + PostgreSQL server, python3 tools
+# (pytest and venv for clients/python), Go (clients/go),
 # systemd (for systemd-analyze: the deploy check verifies the units offline);
 # bench: + nginx-light, wrk, gnuplot. Needs root (or sudo) only when
 # something is missing.
@@ -11,6 +12,7 @@ build_pkgs=(g++ cmake make pkg-config libsqlitecpp-dev
   libsqlite3-dev libcli11-dev libyaml-cpp-dev libgtest-dev libgmock-dev
   libcpp-httplib-dev libpq-dev libbenchmark-dev)
 test_pkgs=(postgresql python3 python3-yaml python3-prometheus-client util-linux procps
+  golang-go python3-pytest python3-venv
   systemd)
 bench_pkgs=(nginx-light wrk gnuplot-nox)
 

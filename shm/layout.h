@@ -33,7 +33,7 @@
 //
 // Memory map (offsets are fixed; see the static_asserts at the end):
 //   Header | BrokerStats | WorkerSlot[kMaxWorkers] | head | tail |
-//   KeyFormat | Slot[capacity]
+//   KeyFormat | StoreLink | Slot[capacity]
 // Header, BrokerStats, the workers, head and tail keep their version-2
 // offsets, so a producer can see whether a version-2 segment (left by a
 // previous build) still has live workers before it replaces it.
@@ -48,10 +48,18 @@ namespace forge::shm {
 
 inline constexpr std::uint64_t kMagic = 0x4547524f46494e4dULL;  // "MINFORGE"
 // Version 2 added Header::store_id (the store identity, see segment.h);
-// version 3 the KeyFormat block, multi-slot keys and keys_blocked.
-inline constexpr std::uint32_t kLayoutVersion = 3;
-// The version a producer replaces when nothing uses it (segment.h).
-inline constexpr std::uint32_t kPreviousLayoutVersion = 2;
+// version 3 the KeyFormat block, multi-slot keys and keys_blocked;
+// version 4 WorkerSlot::kind (shared-memory clients), the broker's store
+// counters after keys_blocked, and the StoreLink block.
+inline constexpr std::uint32_t kLayoutVersion = 4;
+// The newest earlier version; versions kOldestReplaceableVersion up to it
+// are replaced by a producer when nothing uses them (segment.h): their
+// workers sit at today's offsets.
+inline constexpr std::uint32_t kPreviousLayoutVersion = 3;
+inline constexpr std::uint32_t kOldestReplaceableVersion = 2;
+inline constexpr bool IsReplaceableLayout(std::uint32_t v) {
+  return v >= kOldestReplaceableVersion && v <= kPreviousLayoutVersion;
+}
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr std::size_t kKeyBytes = 16;  // one slot: 15 chars + NUL
 // Characters of the longest key (prefix + digits + check): the same bound
@@ -68,12 +76,28 @@ inline constexpr std::size_t kStoreIdChars = 32;
 
 // What the broker is doing; stored in BrokerStats::state.
 enum class BrokerState : std::uint32_t {
-  kNone = 0,        // no broker has run on this segment yet
-  kStarting = 1,    // opening the store
-  kRunning = 2,     // filling the ring
-  kStoreError = 3,  // the store is failing; retrying with back-off
-  kExhausted = 4,   // the key space is used up; nothing more will come
-  kStopped = 5,     // exited cleanly
+  kNone = 0,         // no broker has run on this segment yet
+  kStarting = 1,     // opening the store
+  kRunning = 2,      // filling the ring
+  kStoreError = 3,   // the store is failing; retrying with back-off
+  kExhausted = 4,    // the key space is used up; nothing more will come
+  kStopped = 5,      // exited cleanly
+  kStoreUnsafe = 6,  // STORE_REQUIRE_SYNC and the store is not synchronous:
+                     // not reserving, serving what it holds (version 4)
+};
+
+// Who holds a WorkerSlot; stored in WorkerSlot::kind.
+enum class ConsumerKind : std::uint32_t {
+  kWorker = 0,  // a frontend's HTTP worker (frontend_pid is its master)
+  kClient = 1,  // a libforge-client user (frontend_pid is 0)
+};
+
+// How a reservation survives a store failover; BrokerStats::durability.
+enum class StoreDurability : std::uint32_t {
+  kUnknown = 0,  // not determined yet (or the store cannot tell)
+  kLocal = 1,    // no replication seen (SQLite, or a lone PostgreSQL)
+  kAsync = 2,    // replicated asynchronously: a failover may lose it
+  kSync = 3,     // committed on a synchronous standby before the grant
 };
 
 // The key order as Header::key_order stores it (the codec's KeyOrder).
@@ -121,6 +145,16 @@ struct alignas(kCacheLine) BrokerStats {
                                               // broker's latest reservation
   std::atomic<std::uint64_t> keys_wasted;     // known gaps (0 if unknown)
   std::atomic<std::uint64_t> keys_blocked;    // numbers skipped: blocklist
+  // Version 4. The highest number (exclusive end) any reservation ever
+  // granted this segment's broker; kept across broker restarts (the
+  // regression guard, docs/design.md).
+  std::atomic<std::uint64_t> granted_high;
+  std::atomic<std::uint64_t> store_regressions;  // reservations found below
+                                                 // granted_high
+  std::atomic<std::uint64_t> store_reconnects;   // store connections remade
+  std::atomic<std::uint64_t> range_size;         // size of the latest
+                                                 // reservation
+  std::atomic<std::uint32_t> durability;         // StoreDurability
   // Futex word: the broker sleeps on it when the ring is full enough;
   // a consumer that sees the fill below low_water bumps it and wakes.
   alignas(kCacheLine) std::atomic<std::uint32_t> producer_wake;
@@ -141,6 +175,7 @@ struct alignas(kCacheLine) WorkerSlot {
   std::atomic<std::uint64_t> unavailable;   // 503 answers
   std::atomic<std::uint64_t> requests;      // all HTTP requests answered
   std::atomic<std::uint64_t> start_unix_ns;
+  std::atomic<std::uint32_t> kind;  // ConsumerKind (version 4)
 };
 
 // A ring index on its own cache line.
@@ -167,6 +202,17 @@ struct alignas(kCacheLine) KeyFormat {
   char alphabet[kAlphabetBytes];  // keys::Alphabet::spec(), not terminated
 };
 
+// Where the broker's store connection goes ("host:port", no password),
+// for stats. One writer (the broker); written when the connection changes:
+// the writer makes `generation` odd, stores the words, makes it even
+// (release); a reader copies the words between two equal even loads of
+// `generation` and otherwise retries (or gives up: it is a statistic).
+struct alignas(kCacheLine) StoreLink {
+  static constexpr std::size_t kWords = 7;  // 56 characters, NUL padded
+  std::atomic<std::uint64_t> generation;
+  std::atomic<std::uint64_t> text[kWords];
+};
+
 // Slots one key of `text_length` characters occupies: the smallest power
 // of two holding text_length + 1 bytes (the NUL) in 16-byte slots.
 inline constexpr std::uint32_t KeySlots(std::uint32_t text_length) {
@@ -186,6 +232,7 @@ struct SegmentPrefix {
   RingIndex head;  // next key to claim (consumers, CAS)
   RingIndex tail;  // next key to fill (producer only)
   KeyFormat format;
+  StoreLink store_link;  // version 4
 };
 
 inline constexpr std::size_t kSlotsOffset = sizeof(SegmentPrefix);
@@ -204,13 +251,17 @@ static_assert(sizeof(std::atomic<std::uint32_t>) == 4);  // futex word size
 static_assert(std::is_standard_layout_v<SegmentPrefix>);
 static_assert(sizeof(Slot) == kKeyBytes);
 static_assert(sizeof(Header) == 224);
-// Counters take 88 bytes (two lines), then one line per futex word.
+// Counters take 124 bytes (two lines), then one line per futex word.
 static_assert(sizeof(BrokerStats) == 4 * kCacheLine);
 static_assert(offsetof(BrokerStats, keys_wasted) == 72);
 static_assert(offsetof(BrokerStats, keys_blocked) == 80);
+static_assert(offsetof(BrokerStats, granted_high) == 88);
+static_assert(offsetof(BrokerStats, durability) == 120);
 static_assert(offsetof(BrokerStats, producer_wake) == 2 * kCacheLine);
 static_assert(offsetof(BrokerStats, consumer_wake) == 3 * kCacheLine);
 static_assert(sizeof(WorkerSlot) == kCacheLine);
+static_assert(offsetof(WorkerSlot, kind) == 40);
+static_assert(sizeof(StoreLink) == kCacheLine);
 static_assert(sizeof(RingIndex) == kCacheLine);
 static_assert(offsetof(Header, store_id) == 192);
 static_assert(offsetof(SegmentPrefix, broker) == 256);
@@ -229,7 +280,9 @@ static_assert(sizeof(KeyFormat) == 5 * kCacheLine);
 static_assert(offsetof(KeyFormat, secret) == 16);
 static_assert(offsetof(KeyFormat, prefix) == 24);
 static_assert(offsetof(KeyFormat, alphabet) == 40);
-static_assert(kSlotsOffset == offsetof(SegmentPrefix, format) + 5 * kCacheLine);
+static_assert(offsetof(SegmentPrefix, store_link) ==
+              offsetof(SegmentPrefix, format) + 5 * kCacheLine);
+static_assert(kSlotsOffset == offsetof(SegmentPrefix, store_link) + kCacheLine);
 static_assert(kSlotsOffset % kCacheLine == 0);
 static_assert(KeySlots(7) == 1 && KeySlots(15) == 1 && KeySlots(16) == 2 &&
               KeySlots(31) == 2 && KeySlots(32) == 4 && KeySlots(63) == 4 &&

@@ -280,14 +280,14 @@ bool KeepExisting(const SegmentPrefix& p, std::uint64_t size,
   return false;
 }
 
-// A segment of the previous layout version (layout.h): its workers sit at
+// A segment of an earlier layout version (layout.h): its workers sit at
 // the same offsets, so we can tell whether a frontend of the old build
 // still uses it. Replaced (returns, note says why) when none does; refused
 // (throws) while one does.
 void ReplacePreviousLayout(const SegmentPrefix& p, std::uint64_t size,
                            const std::string& path, std::string* note) {
   const std::string old = "shared memory " + path + " has layout version " +
-                          Num(kPreviousLayoutVersion) +
+                          Num(p.header.layout_version) +
                           " (made by a previous mini-forge build)";
   if (size >= offsetof(SegmentPrefix, head)) {
     if (const std::vector<pid_t> live = LiveWorkerPids(p.workers);
@@ -299,7 +299,7 @@ void ReplacePreviousLayout(const SegmentPrefix& p, std::uint64_t size,
     }
   }
   *note = "replaced " + path + ": it had layout version " +
-          Num(kPreviousLayoutVersion) +
+          Num(p.header.layout_version) +
           " (a previous build) and no frontend used it; the keys it held "
           "are gaps, never reissued";
 }
@@ -328,7 +328,7 @@ std::optional<GuardedMapping> Reuse(const Fd& fd, const SegmentSpec& spec,
   // relaxed: the acquire load above already ordered the header fields after
   // the creator's release store; the magic never changes once set.
   if (p.header.magic.load(std::memory_order_relaxed) == kMagic &&
-      p.header.layout_version == kPreviousLayoutVersion) {
+      IsReplaceableLayout(p.header.layout_version)) {
     ReplacePreviousLayout(p, size, path, note);
     return std::nullopt;
   }
@@ -576,6 +576,9 @@ const KeyFormat& ReadOnlySegment::key_format() const {
 const BrokerStats& ReadOnlySegment::broker() const {
   return impl_->prefix->broker;
 }
+const StoreLink& ReadOnlySegment::store_link() const {
+  return impl_->prefix->store_link;
+}
 const WorkerSlot& ReadOnlySegment::worker(std::uint32_t i) const {
   return impl_->prefix->workers[CheckWorkerIndex(i)];
 }
@@ -583,6 +586,7 @@ const Ring& ReadOnlySegment::ring() const { return impl_->ring; }
 bool ReadOnlySegment::faulted() const { return impl_->region.faulted(); }
 
 BrokerStats& Segment::broker() { return impl().prefix->broker; }
+StoreLink& Segment::store_link() { return impl().prefix->store_link; }
 WorkerSlot& Segment::worker(std::uint32_t i) {
   return impl().prefix->workers[CheckWorkerIndex(i)];
 }

@@ -155,6 +155,7 @@ class ReadOnlySegment {
   // turns it into the codec).
   const KeyFormat& key_format() const;
   const BrokerStats& broker() const;
+  const StoreLink& store_link() const;  // layout version 4
   // i < kMaxWorkers (FORGE_CHECK).
   const WorkerSlot& worker(std::uint32_t i) const;
   const Ring& ring() const;  // Size() and Peek() only
@@ -196,8 +197,10 @@ class Segment : public ReadOnlySegment {
 
   using ReadOnlySegment::broker;
   using ReadOnlySegment::ring;
+  using ReadOnlySegment::store_link;
   using ReadOnlySegment::worker;
   BrokerStats& broker();
+  StoreLink& store_link();              // the broker's, see layout.h
   WorkerSlot& worker(std::uint32_t i);  // i < kMaxWorkers (FORGE_CHECK)
   Ring& ring();
   bool is_producer() const;  // holds the producer lock

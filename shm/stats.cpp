@@ -40,6 +40,11 @@ void ReadBroker(const BrokerStats& b, Stats* s) {
   s->store_errors = b.store_errors.load(kRelaxed);
   s->last_refill_ns = b.last_refill_ns.load(kRelaxed);
   s->store_next = b.store_next.load(kRelaxed);
+  s->granted_high = b.granted_high.load(kRelaxed);
+  s->store_regressions = b.store_regressions.load(kRelaxed);
+  s->store_reconnects = b.store_reconnects.load(kRelaxed);
+  s->range_size = b.range_size.load(kRelaxed);
+  s->durability = static_cast<StoreDurability>(b.durability.load(kRelaxed));
 }
 
 void ReadWorkers(const ReadOnlySegment& seg, Stats* s) {
@@ -51,6 +56,7 @@ void ReadWorkers(const ReadOnlySegment& seg, Stats* s) {
     w.served = slot.served.load(kRelaxed);
     w.unavailable = slot.unavailable.load(kRelaxed);
     w.requests = slot.requests.load(kRelaxed);
+    w.kind = static_cast<ConsumerKind>(slot.kind.load(kRelaxed));
     if (w.pid == 0 && w.served == 0 && w.unavailable == 0 && w.requests == 0) {
       continue;  // never used
     }
@@ -84,8 +90,65 @@ const char* BrokerStateName(BrokerState state) {
       return "exhausted";
     case BrokerState::kStopped:
       return "stopped";
+    case BrokerState::kStoreUnsafe:
+      return "store-unsafe";
   }
   return "unknown";
+}
+
+const char* DurabilityName(StoreDurability durability) {
+  switch (durability) {
+    case StoreDurability::kUnknown:
+      return "unknown";
+    case StoreDurability::kLocal:
+      return "local";
+    case StoreDurability::kAsync:
+      return "async";
+    case StoreDurability::kSync:
+      return "sync";
+  }
+  return "unknown";
+}
+
+const char* ConsumerKindName(ConsumerKind kind) {
+  return kind == ConsumerKind::kClient ? "client" : "worker";
+}
+
+void WriteStoreLink(StoreLink& link, std::string_view text) {
+  char bytes[StoreLink::kWords * 8] = {};
+  text.copy(bytes, sizeof(bytes) - 1);
+  // relaxed: one writer; the release fence below orders it before the
+  // words, and readers compare it before and after their copy.
+  const std::uint64_t g = link.generation.load(std::memory_order_relaxed);
+  link.generation.store(g + 1, std::memory_order_relaxed);  // odd: writing
+  // release: a reader that sees any new word also sees the odd generation.
+  std::atomic_thread_fence(std::memory_order_release);
+  for (std::size_t i = 0; i < StoreLink::kWords; ++i) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, bytes + i * 8, 8);
+    // relaxed: ordered by the fence above and the release store below.
+    link.text[i].store(w, std::memory_order_relaxed);
+  }
+  // release: the words are visible before the even generation.
+  link.generation.store(g + 2, std::memory_order_release);
+}
+
+std::string ReadStoreLink(const StoreLink& link) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    // acquire: pairs with the writer's final release store.
+    const std::uint64_t before =
+        link.generation.load(std::memory_order_acquire);
+    if (before % 2 != 0) continue;
+    char bytes[StoreLink::kWords * 8 + 1] = {};
+    for (std::size_t i = 0; i < StoreLink::kWords; ++i) {
+      const std::uint64_t w = link.text[i].load(kRelaxed);
+      std::memcpy(bytes + i * 8, &w, 8);
+    }
+    // acquire: the word loads above happen before this re-check.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (link.generation.load(kRelaxed) == before) return bytes;
+  }
+  return "";  // a writer kept changing it: a statistic, try next time
 }
 
 double Stats::ring_fill_fraction() const {
@@ -106,6 +169,7 @@ Stats ReadStats(const ReadOnlySegment& seg, std::uint64_t now_unix_ns) {
   s.ring_capacity = seg.ring().Capacity();
   s.ring_fill = seg.ring().Size();
   ReadWorkers(seg, &s);
+  s.store_host = ReadStoreLink(seg.store_link());
   return s;
 }
 

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "shm/layout.h"
@@ -30,14 +31,26 @@
 namespace forge::shm {
 
 // Every BrokerState, in enum order.
-inline constexpr std::array<BrokerState, 6> kBrokerStates = {
+inline constexpr std::array<BrokerState, 7> kBrokerStates = {
     BrokerState::kNone,       BrokerState::kStarting,  BrokerState::kRunning,
-    BrokerState::kStoreError, BrokerState::kExhausted, BrokerState::kStopped};
+    BrokerState::kStoreError, BrokerState::kExhausted, BrokerState::kStopped,
+    BrokerState::kStoreUnsafe};
 
-// "none", "starting", "running", "store-error", "exhausted", "stopped"
-// ("unknown" for a value no build wrote): the words of the broker's log,
-// forge-ctl and the forge_broker_state label.
+// "none", "starting", "running", "store-error", "exhausted", "stopped",
+// "store-unsafe" ("unknown" for a value no build wrote): the words of the
+// broker's log, forge-ctl and the forge_broker_state label.
 const char* BrokerStateName(BrokerState state);
+
+// "unknown", "local", "async", "sync" (StoreDurability; "unknown" too for
+// a value no build wrote): forge-ctl, the log and the metric label.
+const char* DurabilityName(StoreDurability durability);
+const char* ConsumerKindName(ConsumerKind kind);  // "worker", "client"
+
+// The broker's StoreLink text ("host:port"): written by the one broker
+// whenever its store connection changes (seqlock, see layout.h); read
+// by ReadStats. Text longer than the block is cut.
+void WriteStoreLink(StoreLink& link, std::string_view text);
+std::string ReadStoreLink(const StoreLink& link);
 
 // One used worker stats slot.
 struct WorkerStats {
@@ -47,6 +60,7 @@ struct WorkerStats {
   std::uint64_t served = 0;
   std::uint64_t unavailable = 0;  // 503 answers
   std::uint64_t requests = 0;
+  ConsumerKind kind = ConsumerKind::kWorker;
 };
 
 struct Stats {
@@ -77,6 +91,13 @@ struct Stats {
   // The store has handed out [0, store_next) as of the broker's latest
   // reservation.
   std::uint64_t store_next = 0;
+  // Store link and failover (layout version 4).
+  std::uint64_t granted_high = 0;  // the regression guard's mark
+  std::uint64_t store_regressions = 0;
+  std::uint64_t store_reconnects = 0;
+  std::uint64_t range_size = 0;  // the latest reservation's size
+  StoreDurability durability = StoreDurability::kUnknown;
+  std::string store_host;  // "" until the broker has connected
   // Workers (see the contract) and their totals.
   std::vector<WorkerStats> workers;
   std::uint64_t served_total = 0;

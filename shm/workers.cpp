@@ -34,7 +34,8 @@ std::vector<pid_t> LiveWorkerPids(const Segment& seg) {
 }
 
 std::optional<std::uint32_t> ClaimWorkerSlot(Segment& seg, pid_t pid,
-                                             pid_t frontend_pid) {
+                                             pid_t frontend_pid,
+                                             ConsumerKind kind) {
   for (std::uint32_t i = 0; i < kMaxWorkers; ++i) {
     WorkerSlot& w = seg.worker(i);
     // relaxed: a first look; the CAS below decides.
@@ -50,6 +51,7 @@ std::optional<std::uint32_t> ClaimWorkerSlot(Segment& seg, pid_t pid,
     w.frontend_pid.store(static_cast<std::uint32_t>(frontend_pid),
                          std::memory_order_relaxed);
     w.start_unix_ns.store(base::UnixNowNs(), std::memory_order_relaxed);
+    w.kind.store(static_cast<std::uint32_t>(kind), std::memory_order_relaxed);
     return i;
   }
   return std::nullopt;

@@ -31,11 +31,14 @@ std::vector<pid_t> LiveWorkerPids(
 std::vector<pid_t> LiveWorkerPids(const Segment& seg);
 
 // Claims a free slot for `pid`; nullopt when all kMaxWorkers are taken.
+// `kind` says whether it is an HTTP worker or a shared-memory client
+// (frontend_pid 0); stats show it.
 // Counters are per slot and are NOT reset on take-over: they only grow, so
 // totals and Prometheus counters never go backwards when a worker is
 // replaced.
-std::optional<std::uint32_t> ClaimWorkerSlot(Segment& seg, pid_t pid,
-                                             pid_t frontend_pid);
+std::optional<std::uint32_t> ClaimWorkerSlot(
+    Segment& seg, pid_t pid, pid_t frontend_pid,
+    ConsumerKind kind = ConsumerKind::kWorker);
 
 // Frees the slot if it still belongs to `pid`.
 void ReleaseWorkerSlot(Segment& seg, std::uint32_t slot, pid_t pid);

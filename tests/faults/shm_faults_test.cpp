@@ -182,12 +182,12 @@ TEST_F(ShmFaultTest, OtherLayoutVersionIsRefusedByEveryProgram) {
 }
 
 // Issue 14: a segment of layout version 2 (left by a previous build; its
-// worker slots sit where version 3 has them). Readers refuse it; the
+// worker slots sit where version 4 has them). Readers refuse it; the
 // broker refuses it in one line while a worker of it lives, and replaces
 // it once none does.
 TEST_F(ShmFaultTest, Version2SegmentIsReplacedByTheBrokerOnlyWithoutWorkers) {
   ASSERT_NO_FATAL_FAILURE(MakeSegment());
-  const std::uint32_t version = shm::kPreviousLayoutVersion;
+  const std::uint32_t version = shm::kOldestReplaceableVersion;
   Poke(Path(), offsetof(shm::Header, layout_version), &version, sizeof version);
   const std::int32_t live = ::getpid();  // a worker of the old build
   const off_t pid_at = offsetof(shm::SegmentPrefix, workers) +
@@ -195,7 +195,7 @@ TEST_F(ShmFaultTest, Version2SegmentIsReplacedByTheBrokerOnlyWithoutWorkers) {
                        offsetof(shm::WorkerSlot, pid);
   Poke(Path(), pid_at, &live, sizeof live);
   ASSERT_NO_FATAL_FAILURE(
-      ExpectCtlRefuses("layout version 2, this build reads version 3"));
+      ExpectCtlRefuses("layout version 2, this build reads version 4"));
   {
     Process broker = Start("forge-broker");
     EXPECT_EQ(broker.Wait(kDeadline), 2) << broker.Stderr();

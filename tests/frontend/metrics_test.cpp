@@ -128,6 +128,7 @@ TEST(MetricsTest, ValuesComeFromTheSnapshot) {
       {R"(forge_broker_state{namespace="default",state="store-error"})", "0"},
       {R"(forge_broker_state{namespace="default",state="exhausted"})", "0"},
       {R"(forge_broker_state{namespace="default",state="stopped"})", "0"},
+      {R"(forge_broker_state{namespace="default",state="store-unsafe"})", "0"},
       {R"(forge_key_space_size{namespace="default"})", "3521614606208"},
       {R"(forge_key_space_used_ratio{namespace="default"})",
        MetricNumber(3000.0 / 3521614606208.0)},
@@ -138,9 +139,13 @@ TEST(MetricsTest, ValuesComeFromTheSnapshot) {
 TEST(MetricsTest, BrokerStateIsOneHot) {
   using S = shm::BrokerState;
   const std::pair<S, std::string> states[] = {
-      {S::kNone, "none"},           {S::kStarting, "starting"},
-      {S::kRunning, "running"},     {S::kStoreError, "store-error"},
-      {S::kExhausted, "exhausted"}, {S::kStopped, "stopped"}};
+      {S::kNone, "none"},
+      {S::kStarting, "starting"},
+      {S::kRunning, "running"},
+      {S::kStoreError, "store-error"},
+      {S::kExhausted, "exhausted"},
+      {S::kStopped, "stopped"},
+      {S::kStoreUnsafe, "store-unsafe"}};
   for (const auto& [state, name] : states) {
     Snapshot s = HealthySnapshot();
     s.broker_state = state;

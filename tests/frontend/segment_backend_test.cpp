@@ -383,6 +383,7 @@ forge_broker_state{namespace="default",state="running"} 1
 forge_broker_state{namespace="default",state="store-error"} 0
 forge_broker_state{namespace="default",state="exhausted"} 0
 forge_broker_state{namespace="default",state="stopped"} 0
+forge_broker_state{namespace="default",state="store-unsafe"} 0
 # HELP forge_key_space_size Keys the store's format allows (62^KEY_LENGTH).
 # TYPE forge_key_space_size gauge
 forge_key_space_size{namespace="default"} 3521614606208

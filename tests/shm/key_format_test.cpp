@@ -30,8 +30,8 @@ using forge::testing::ShmName;
 using ::testing::HasSubstr;
 using testing::RawFile;
 
-// The version-2 map, which version 3 keeps: a v2 frontend's worker slots
-// are where a v3 producer looks for them.
+// The version-2 map, which versions 3 and 4 keep: a v2 frontend's worker slots
+// are where a v4 producer looks for them.
 static_assert(offsetof(SegmentPrefix, broker) == 256);
 static_assert(offsetof(SegmentPrefix, workers) == 512);
 static_assert(offsetof(SegmentPrefix, head) == 512 + 1024 * 64);
@@ -39,7 +39,8 @@ static_assert(offsetof(SegmentPrefix, tail) == 512 + 1024 * 64 + 64);
 static_assert(offsetof(SegmentPrefix, format) == 512 + 1024 * 64 + 128);
 static_assert(offsetof(BrokerStats, keys_blocked) == 80);
 static_assert(offsetof(BrokerStats, producer_wake) == 128);
-static_assert(kLayoutVersion == 3 && kPreviousLayoutVersion == 2);
+static_assert(kLayoutVersion == 4 && kPreviousLayoutVersion == 3 &&
+              kOldestReplaceableVersion == 2);
 
 // The message of the SegmentError `fn` throws ("" if none).
 std::string ErrorOf(const std::function<void()>& fn) {
@@ -91,7 +92,7 @@ class KeyFormatTest : public ::testing::Test {
         ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     ASSERT_NE(addr, MAP_FAILED);
     auto* p = static_cast<SegmentPrefix*>(addr);
-    p->header.layout_version = kPreviousLayoutVersion;
+    p->header.layout_version = kOldestReplaceableVersion;
     p->header.header_size = sizeof(Header);
     p->header.total_size = size;
     p->header.capacity = kSlots;
@@ -112,7 +113,7 @@ TEST_F(KeyFormatTest, DefaultSegmentKeepsSingleSlotKeys) {
   SegmentSpec spec;
   spec.capacity = 128;
   Segment seg = Segment::OpenProducer(name(), spec);
-  EXPECT_EQ(seg.header().layout_version, 3u);
+  EXPECT_EQ(seg.header().layout_version, 4u);
   EXPECT_EQ(seg.header().key_length, 7u);
   EXPECT_EQ(seg.header().capacity, 128u);
   EXPECT_EQ(seg.ring().Stride(), 1u);
@@ -239,13 +240,13 @@ TEST_F(KeyFormatTest, DamagedKeyFormatIsReplacedOnlyWithoutLiveWorkers) {
 TEST_F(KeyFormatTest, Version2SegmentIsReplacedWhenNoWorkerUsesIt) {
   WriteVersion2(/*live_worker=*/false);
   EXPECT_THAT(ErrorOf([&] { ReadOnlySegment::Attach(name()); }),
-              HasSubstr("layout version 2, this build reads version 3"));
+              HasSubstr("layout version 2, this build reads version 4"));
   SegmentSpec spec;
   spec.capacity = 64;
   Segment seg = Segment::OpenProducer(name(), spec);
   EXPECT_THAT(seg.open_note(), HasSubstr("replaced " + path()));
   EXPECT_THAT(seg.open_note(), HasSubstr("layout version 2"));
-  EXPECT_EQ(seg.header().layout_version, 3u);
+  EXPECT_EQ(seg.header().layout_version, 4u);
   EXPECT_EQ(seg.ring().Size(), 0u) << "its keys are gaps, never reissued";
   EXPECT_NO_THROW(ReadOnlySegment::Attach(name()));
 }

@@ -158,9 +158,9 @@ TEST_F(SegmentTest, WrongVersionIsRefused) {
   CreateAndClose();
   RawFile(path()).prefix().header.layout_version = kLayoutVersion + 1;
   EXPECT_THAT(ErrorOf([&] { Segment::Attach(name()); }),
-              HasSubstr("layout version 4, this build reads version 3"));
+              HasSubstr("layout version 5, this build reads version 4"));
   EXPECT_THAT(ErrorOf([&] { Segment::OpenProducer(name(), Spec(64)); }),
-              HasSubstr("layout version 4"));
+              HasSubstr("layout version 5"));
 }
 
 TEST_F(SegmentTest, WrongHeaderSizeIsRefused) {
@@ -509,7 +509,7 @@ TEST_F(SegmentTest, CreationRecordsTheStoreIdentity) {
   Segment seg = Segment::OpenProducer(name(), SpecOf("sqlite:/a.db", kStoreA));
   EXPECT_EQ(StoreIdOf(seg.header()), kStoreA);
   EXPECT_STREQ(seg.header().store, "sqlite:/a.db");
-  EXPECT_EQ(seg.header().layout_version, 3u);
+  EXPECT_EQ(seg.header().layout_version, 4u);
 }
 
 TEST_F(SegmentTest, AnotherStoreIsRefusedWhileTheRingHoldsKeys) {

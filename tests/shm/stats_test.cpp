@@ -30,7 +30,7 @@ TEST(BrokerStateName, NamesEveryStateOnceInEnumOrder) {
   }
   EXPECT_EQ(names,
             (std::set<std::string>{"none", "starting", "running", "store-error",
-                                   "exhausted", "stopped"}));
+                                   "exhausted", "stopped", "store-unsafe"}));
   EXPECT_STREQ(BrokerStateName(static_cast<BrokerState>(99)), "unknown");
 }
 
