@@ -492,8 +492,8 @@ TEST_F(ClientTest, StatsShowTheClientSlotUntilClose) {
             FORGE_OK);
   const auto client_slot = [&]() -> std::optional<json::Value> {
     const RunResult r =
-        testing::Run({Bin("forge-ctl"), "stats", "--json"}, stack_.MakeEnv(),
-                     kStackDeadline, stack_.dir().path());
+        testing::Run({Bin("forge-ctl"), "stats", "--json", "--interval", "0"},
+                     stack_.MakeEnv(), kStackDeadline, stack_.dir().path());
     EXPECT_EQ(r.exit_code, 0) << r.err;
     const std::optional<json::Value> v = json::Parse(r.out);
     EXPECT_TRUE(v) << r.out;
