@@ -179,9 +179,10 @@ void Fleet::TakeUp(const std::string& name, bool strict) {
       }
       store = own.get();
     }
+    shm::SegmentSpec spec = SegmentSpecFor(CapacityOf(name), *store);
+    spec.mode = cfg_.shm_mode;  // SHM_MODE
     shm::Segment seg = shm::Segment::OpenProducer(
-        base::NamespaceSegmentName(cfg_.shm_name, name),
-        SegmentSpecFor(CapacityOf(name), *store));
+        base::NamespaceSegmentName(cfg_.shm_name, name), spec);
     // relaxed: read once before this process publishes its own pid.
     LogSegment(name, seg, seg.broker().pid.load(std::memory_order_relaxed));
     auto member =

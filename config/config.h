@@ -109,6 +109,9 @@ struct Config {
   int store_timeout_ms = 2000;
   // All programs.
   std::string shm_name = "mini-forge";
+  // SHM_MODE: the mode the broker gives its segments, 0600 (owner only) or
+  // 0660 (the owner's group may attach: workers, clients, forge-ctl).
+  unsigned shm_mode = 0600;
   bool debug = false;
   LogFormat log_format = LogFormat::kText;
   std::string config_path;  // the config.yml actually read, or ""

@@ -403,6 +403,15 @@ void Initialise(void* addr, const SegmentSpec& spec, std::uint64_t size) {
   h.magic.store(kMagic, std::memory_order_release);
 }
 
+// Gives the segment file SHM_MODE (0600 or 0660, CheckSpec), whatever the
+// umask and whatever mode an earlier broker gave it.
+void SetMode(const Fd& fd, unsigned mode, const std::string& path) {
+  if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) {
+    throw SegmentError("cannot set mode " + Num(mode) + " on shared memory " +
+                       path + ": " + std::strerror(errno));
+  }
+}
+
 // A new segment: its descriptor and its mapping.
 struct Created {
   Fd fd;
@@ -422,6 +431,7 @@ Created Create(const SegmentSpec& spec, const std::string& path) {
     throw SegmentError("cannot create shared memory " + staging_path + ": " +
                        std::strerror(errno));
   }
+  SetMode(fd, spec.mode, staging_path);  // not the umask's
   const std::uint64_t size = SegmentSize(SlotsOf(spec));
   try {
     Reserve(fd, size, path);
@@ -513,6 +523,7 @@ Segment Segment::OpenProducer(const std::string& name,
   std::string note = "created " + path;
   if (auto fd = OpenExisting(name, true)) {
     if (auto kept = Reuse(*fd, spec, path, &note)) {
+      SetMode(*fd, spec.mode, path);
       return Segment(std::make_unique<Impl>(
           name, std::move(*fd), std::move(*kept), std::move(lock), note));
     }

@@ -38,11 +38,12 @@
 //     keys it is refused with a SegmentError naming both stores and the
 //     fix. So every key in a ring came from the store its header names,
 //     and a broker can tell whether it may return them to its own store.
-//   * Objects are created with mode 0600 (they hold the namespace's secret,
-//     layout.h KeyFormat; space reserved up front, so a
-//     full /dev/shm is an error at start, not a SIGBUS later). Attach
-//     refuses a segment that is not owned by the current user, is
-//     accessible by group/other, is smaller or larger than its header says,
+//   * Objects are created with SegmentSpec::mode, 0600 or 0660 (SHM_MODE;
+//     they hold the namespace's secret, layout.h KeyFormat; space reserved
+//     up front, so a full /dev/shm is an error at start, not a SIGBUS
+//     later); a re-attached one is given that mode. Attach refuses a
+//     segment that any "other" user could access, one not owned by the
+//     current user unless it is 0660 and of a group we are in, is smaller or larger than its header says,
 //     or whose ring indices break head <= tail <= head + capacity.
 //   * Special files: an existing object is opened with O_NONBLOCK and
 //     O_NOFOLLOW and must be a regular file (fstat S_ISREG) before anything
@@ -122,6 +123,8 @@ struct SegmentSpec {
   // The store's identity (kStoreIdChars lower-case hex digits). Empty only
   // in tests: two empty identities count as the same store.
   std::string store_id;
+  // The segment file's mode: 0600, or 0660 for group access (SHM_MODE).
+  unsigned mode = 0600;
 };
 
 // Characters of each key of `spec`: prefix + key_length digits + check.

@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "keys/alphabet.h"
 #include "keys/key_codec.h"
@@ -36,6 +37,17 @@ std::string Octal(unsigned mode) {
   char buf[8];
   std::snprintf(buf, sizeof(buf), "%04o", mode & 07777u);
   return buf;
+}
+
+// The effective gid or one of the supplementary groups.
+bool InGroup(gid_t gid) {
+  if (gid == ::getegid()) return true;
+  const int n = ::getgroups(0, nullptr);
+  if (n <= 0) return false;
+  std::vector<gid_t> groups(static_cast<std::size_t>(n));
+  const int got = ::getgroups(n, groups.data());
+  return got > 0 && std::find(groups.begin(), groups.begin() + got, gid) !=
+                        groups.begin() + got;
 }
 
 bool PowerOfTwo(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
@@ -69,19 +81,23 @@ Status Damaged(const std::string& path, const std::string& what) {
 }  // namespace
 
 Status CheckOwnership(const struct stat& st, const std::string& path) {
-  if (st.st_uid != ::geteuid()) {
-    return Status::InvalidArgument("shared memory " + path +
-                                   " is owned by uid " + Num(st.st_uid) +
-                                   ", not by you (uid " + Num(::geteuid()) +
-                                   "); run as the user that runs forge-broker");
-  }
-  if ((st.st_mode & 077) != 0) {
+  const mode_t mode = st.st_mode & 0777;
+  if ((mode & 007) != 0 || (mode != 0600 && mode != 0660)) {
     return Status::InvalidArgument(
         "shared memory " + path + " has mode " + Octal(st.st_mode) +
-        ", which lets other users read or write keys; run `chmod 600 " + path +
-        "` (only the owner may have access)");
+        ", which lets other users read or write keys (it holds the key "
+        "secret); allowed 0600, or 0660 with SHM_MODE=0660: restart "
+        "forge-broker or run `chmod 600 " +
+        path + "`");
   }
-  return Status();
+  if (st.st_uid == ::geteuid()) return Status();
+  if (mode == 0660 && InGroup(st.st_gid)) return Status();
+  return Status::InvalidArgument(
+      "shared memory " + path + " is owned by uid " + Num(st.st_uid) +
+      " (group " + Num(st.st_gid) + ", mode " + Octal(st.st_mode) +
+      "), not by you (uid " + Num(::geteuid()) +
+      "); run as the user that runs forge-broker, or as a member of its "
+      "group with SHM_MODE=0660");
 }
 
 Status CheckLayout(const Header& h, const std::string& path) {
@@ -253,6 +269,10 @@ Status CheckSpec(const SegmentSpec& spec) {
         "store identity \"" + spec.store_id.substr(0, 40) +
         "\" is not allowed: use " + Num(kStoreIdChars) +
         " lower-case hex digits");
+  }
+  if (spec.mode != 0600 && spec.mode != 0660) {
+    return Status::InvalidArgument("segment mode " + Octal(spec.mode) +
+                                   " is not allowed: use 0600 or 0660");
   }
   if (spec.key_order > 1) {
     return Status::InvalidArgument(

@@ -22,7 +22,9 @@
 
 namespace forge::shm {
 
-// Owner must be the effective uid; no group/other permission bits.
+// Mode 0600 or 0660 (SHM_MODE), never a bit for "other"; owner the
+// effective uid, or (0660 only) a group this process is in: the segment
+// holds the key secret, so nobody else may read it.
 Status CheckOwnership(const struct stat& st, const std::string& path);
 
 // Magic, version, header size, slot size, worker count: the parts that say

@@ -362,6 +362,26 @@ TEST_F(ClientTest, ForeignOtherVersionOrExposedSegmentsAreRefusedAtOpen) {
   EXPECT_NE(why.find("4096"), std::string::npos) << why;
 }
 
+// SHM_MODE=0660: the broker's segment is group-accessible (for clients
+// running as another member of its group) and still refused to "other".
+TEST_F(ClientTest, ShmMode0660SegmentsAreGroupAccessible) {
+  ASSERT_NO_FATAL_FAILURE(StartBroker({{"SHM_MODE", "0660"}}));
+  const std::string path = shm::Segment::ObjectPath(stack_.shm());
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660U);
+  Client client;
+  ASSERT_EQ(forge_client_open(stack_.shm().c_str(), &client.c), FORGE_OK)
+      << forge_last_error();
+  char key[32];
+  EXPECT_EQ(forge_client_get_key(client.c, nullptr, key, sizeof(key), 1000),
+            FORGE_OK);
+  // A broker restarted with the default gives it back 0600.
+  ASSERT_NO_FATAL_FAILURE(StartBroker());
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+}
+
 TEST(ClientStrerrorTest, OneLineForEveryCode) {
   std::set<std::string> seen;
   for (int code = FORGE_OK; code <= FORGE_ENOMEM; ++code) {

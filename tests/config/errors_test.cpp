@@ -19,6 +19,16 @@ TEST_F(ConfigTest, NonNumberFromEnvironment) {
             "allowed: integer 1..65535");
 }
 
+TEST_F(ConfigTest, ShmModeIsOwnerOnlyOrGroup) {
+  EXPECT_EQ(Load().shm_mode, 0600U);
+  env_.vars["SHM_MODE"] = "0660";
+  EXPECT_EQ(Load().shm_mode, 0660U);
+  env_.vars["SHM_MODE"] = "0644";
+  EXPECT_EQ(LoadError(),
+            "config: SHM_MODE=\"0644\" (from environment) is not one of the "
+            "allowed words; allowed: 0600 or 0660");
+}
+
 TEST_F(ConfigTest, OutOfRangeFromEnvironment) {
   env_.vars["PORT"] = "70000";
   EXPECT_EQ(LoadError(),
