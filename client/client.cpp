@@ -191,6 +191,21 @@ int KeyLength(forge_client* c, SegmentBackend& backend, std::string_view ns,
   return FORGE_OK;
 }
 
+// A namespace's attached backend and its key length.
+struct Target {
+  SegmentBackend* backend = nullptr;
+  std::string_view name;
+  std::uint32_t length = 0;
+};
+
+// Lookup then KeyLength: the target of a call, or a code.
+int Resolve(forge_client* c, const char* ns, Target* t) {
+  if (const int rc = Lookup(c, ns, &t->backend, &t->name); rc != FORGE_OK) {
+    return rc;
+  }
+  return KeyLength(c, *t->backend, t->name, &t->length);
+}
+
 // After a pop that came back short: follow a replaced segment, then say
 // whether waiting can help (FORGE_OK) or why not (a code).
 int WhyShort(forge_client* c, SegmentBackend& backend, std::string_view ns) {
@@ -317,15 +332,10 @@ int forge_client_get_key(forge_client* c, const char* ns, char* buf, size_t cap,
     if (c == nullptr || buf == nullptr) {
       return Fail(FORGE_EINVAL, "client or buffer is NULL");
     }
-    SegmentBackend* backend = nullptr;
-    std::string_view name;
-    if (const int rc = Lookup(c, ns, &backend, &name); rc != FORGE_OK) {
-      return rc;
-    }
-    std::uint32_t length = 0;
-    if (const int rc = KeyLength(c, *backend, name, &length); rc != FORGE_OK) {
-      return rc;
-    }
+    Target t;
+    if (const int rc = Resolve(c, ns, &t); rc != FORGE_OK) return rc;
+    const std::string_view name = t.name;
+    const std::uint32_t length = t.length;
     if (cap < std::size_t{length} + 1) {
       return Fail(FORGE_ERANGE, "a key of namespace \"" + std::string(name) +
                                     "\" needs " + std::to_string(length + 1) +
@@ -333,7 +343,7 @@ int forge_client_get_key(forge_client* c, const char* ns, char* buf, size_t cap,
                                     std::to_string(cap));
     }
     Sink sink{buf, cap, false};
-    return Pop(c, *backend, name, 1, timeout_ms, sink);
+    return Pop(c, *t.backend, name, 1, timeout_ms, sink);
   });
 }
 
@@ -345,15 +355,10 @@ int forge_client_get_keys(forge_client* c, const char* ns, size_t n, char* buf,
       return Fail(FORGE_EINVAL, "client, buffer or got is NULL");
     }
     if (n == 0) return Fail(FORGE_EINVAL, "n is 0: ask for at least one key");
-    SegmentBackend* backend = nullptr;
-    std::string_view name;
-    if (const int rc = Lookup(c, ns, &backend, &name); rc != FORGE_OK) {
-      return rc;
-    }
-    std::uint32_t length = 0;
-    if (const int rc = KeyLength(c, *backend, name, &length); rc != FORGE_OK) {
-      return rc;
-    }
+    Target t;
+    if (const int rc = Resolve(c, ns, &t); rc != FORGE_OK) return rc;
+    const std::string_view name = t.name;
+    const std::uint32_t length = t.length;
     const std::size_t per_key = std::size_t{length} + 1;
     if (cap == 0 || n > (cap - 1) / per_key) {
       return Fail(
@@ -368,7 +373,7 @@ int forge_client_get_keys(forge_client* c, const char* ns, size_t n, char* buf,
               std::to_string(cap));
     }
     Sink sink{buf, cap, true};
-    const int rc = Pop(c, *backend, name, n, timeout_ms, sink);
+    const int rc = Pop(c, *t.backend, name, n, timeout_ms, sink);
     *got = sink.got;
     return rc;
   });
@@ -415,16 +420,9 @@ int forge_client_key_length(forge_client* c, const char* ns, size_t* length) {
     if (c == nullptr || length == nullptr) {
       return Fail(FORGE_EINVAL, "client or length is NULL");
     }
-    SegmentBackend* backend = nullptr;
-    std::string_view name;
-    if (const int rc = Lookup(c, ns, &backend, &name); rc != FORGE_OK) {
-      return rc;
-    }
-    std::uint32_t n = 0;
-    if (const int rc = KeyLength(c, *backend, name, &n); rc != FORGE_OK) {
-      return rc;
-    }
-    *length = n;
+    Target t;
+    if (const int rc = Resolve(c, ns, &t); rc != FORGE_OK) return rc;
+    *length = t.length;
     return FORGE_OK;
   });
 }
