@@ -33,9 +33,13 @@ double SumIn(const Exposition& e, const std::string& family,
 // The pids of the live workers holding a stats slot in namespace `ns`.
 std::set<double> PidsIn(const Exposition& e, const std::string& ns) {
   std::set<double> pids;
-  const std::string prefix = "forge_worker_pid{namespace=\"" + ns + "\"";
+  // Labels in any order (the parser sorts them: kind, namespace, slot).
+  const std::string label = "namespace=\"" + ns + "\"";
   for (const auto& [key, value] : e.samples) {
-    if (key.starts_with(prefix)) pids.insert(value);
+    if (key.starts_with("forge_worker_pid{") &&
+        key.find(label) != std::string::npos) {
+      pids.insert(value);
+    }
   }
   return pids;
 }
