@@ -21,7 +21,7 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc < 3 || (strcmp(argv[1], "single") && strcmp(argv[1], "batch"))) {
     fprintf(stderr, "usage: %s single|batch SECONDS [BATCH]\n", argv[0]);
     return 2;
@@ -29,7 +29,7 @@ int main(int argc, char **argv) {
   const int single = strcmp(argv[1], "single") == 0;
   const double seconds = atof(argv[2]);
   const size_t batch = argc > 3 ? (size_t)atol(argv[3]) : 1000;
-  forge_client *c = NULL;
+  forge_client* c = NULL;
   int rc = forge_client_open(NULL, &c);
   if (rc != FORGE_OK) {
     fprintf(stderr, "open: %s: %s\n", forge_strerror(rc), forge_last_error());
@@ -38,7 +38,7 @@ int main(int argc, char **argv) {
   size_t length = 0;
   forge_client_key_length(c, NULL, &length);
   const size_t cap = batch * (length + 1) + 1;
-  char *buf = malloc(cap);
+  char* buf = malloc(cap);
   if (buf == NULL) return 1;
   unsigned long long keys = 0, calls = 0;
   int dry = 0;

@@ -54,8 +54,8 @@
 #include <cstddef>
 #include <string>
 
-#include "frontend/consumer.h"
 #include "frontend/conn_stream.h"
+#include "frontend/consumer.h"
 #include "frontend/fast_path.h"
 #include "frontend/handlers.h"
 #include "frontend/httplib_seam.h"

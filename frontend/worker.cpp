@@ -12,8 +12,8 @@
 
 #include "base/log.h"
 #include "base/signals.h"
-#include "frontend/handlers.h"
 #include "frontend/consumer.h"
+#include "frontend/handlers.h"
 #include "frontend/server.h"
 
 namespace forge::frontend {

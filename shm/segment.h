@@ -43,8 +43,9 @@
 //     up front, so a full /dev/shm is an error at start, not a SIGBUS
 //     later); a re-attached one is given that mode. Attach refuses a
 //     segment that any "other" user could access, one not owned by the
-//     current user unless it is 0660 and of a group we are in, is smaller or larger than its header says,
-//     or whose ring indices break head <= tail <= head + capacity.
+//     current user unless it is 0660 and of a group we are in, is smaller or
+//     larger than its header says, or whose ring indices break head <= tail <=
+//     head + capacity.
 //   * Special files: an existing object is opened with O_NONBLOCK and
 //     O_NOFOLLOW and must be a regular file (fstat S_ISREG) before anything
 //     maps it; a FIFO, directory, socket, device or symbolic link at the

@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 int main(void) {
-  forge_client *client = NULL;
+  forge_client* client = NULL;
   int rc = forge_client_open(NULL, &client); /* $SHM_NAME, else mini-forge */
   if (rc != FORGE_OK) {
     fprintf(stderr, "open: %s: %s\n", forge_strerror(rc), forge_last_error());

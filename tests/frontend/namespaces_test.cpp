@@ -1,8 +1,6 @@
 // Namespaces in the frontend (issue 13): the Router's ns rules, scoped
 // tokens and all-namespace /healthz and /metrics over fakes, and
 // SegmentNamespaces over real segments (the test plays the broker).
-#include "frontend/consumer.h"
-
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -13,6 +11,7 @@
 #include <vector>
 
 #include "base/names.h"
+#include "frontend/consumer.h"
 #include "frontend/handlers.h"
 #include "frontend/metrics.h"
 #include "tests/frontend/fake_backend.h"

@@ -8,8 +8,8 @@
 #include <set>
 #include <string>
 
-#include "frontend/metrics.h"
 #include "frontend/consumer.h"
+#include "frontend/metrics.h"
 #include "shm/health.h"
 #include "tests/frontend/fake_backend.h"
 #include "tests/frontend/ops_fixture.h"

@@ -1,7 +1,5 @@
 // SegmentBackend (frontend/segment_backend.h) against a real segment; the
 // test process plays the broker (producer) itself.
-#include "frontend/consumer.h"
-
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -12,6 +10,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "frontend/consumer.h"
 #include "frontend/metrics.h"
 #include "shm/health.h"
 #include "shm/notify.h"
