@@ -88,6 +88,7 @@ func TestErrorsAreDistinctAndCarryTheDetail(t *testing.T) {
 		!strings.Contains(e.Error(), "nosuch") {
 		t.Fatalf("unknown namespace: %v, want ErrNoNamespace naming it", err)
 	}
+	t.Logf("unknown namespace: %v", err)
 	if _, err := c.GetKeys("", 0); !errors.Is(err, shm.ErrInvalid) {
 		t.Fatalf("GetKeys(n=0): %v, want ErrInvalid", err)
 	}
@@ -97,6 +98,7 @@ func TestErrorsAreDistinctAndCarryTheDetail(t *testing.T) {
 	if m, err := shm.Open(missing); err == nil {
 		_, err = m.GetKey("")
 		m.Close()
+		t.Logf("missing segment: %v", err)
 		if !errors.Is(err, shm.ErrNoBroker) {
 			t.Fatalf("missing segment: %v, want ErrNoBroker", err)
 		}
@@ -114,6 +116,7 @@ func TestErrorsAreDistinctAndCarryTheDetail(t *testing.T) {
 	if b, err := shm.Open(bad); err == nil {
 		_, err = b.GetKey("")
 		b.Close()
+		t.Logf("foreign segment: %v", err)
 		if !errors.Is(err, shm.ErrBadSegment) || !errors.As(err, &e) || e.Detail == "" {
 			t.Fatalf("foreign segment: %v, want ErrBadSegment with a detail", err)
 		}
