@@ -67,6 +67,7 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 }
 
 func TestRequestCarriesCountNamespaceAndToken(t *testing.T) {
+	t.Parallel()
 	got := make(chan *http.Request, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -94,6 +95,7 @@ func TestRequestCarriesCountNamespaceAndToken(t *testing.T) {
 // until the buffer falls below Low, and GetKey returns at once even while
 // the next refill hangs.
 func TestGetKeyDoesNotTouchTheNetworkWhileBuffered(t *testing.T) {
+	t.Parallel()
 	var requests atomic.Int32
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -139,6 +141,7 @@ func TestGetKeyDoesNotTouchTheNetworkWhileBuffered(t *testing.T) {
 // A refill reset mid-body is dropped whole and retried as a new request:
 // none of its keys is handed out, and no key twice.
 func TestResetMidBodyDropsThePartialBatch(t *testing.T) {
+	t.Parallel()
 	var requests atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := int(requests.Add(1))
@@ -184,6 +187,7 @@ func TestResetMidBodyDropsThePartialBatch(t *testing.T) {
 // A 503 with Retry-After: 1 holds the next refill back a second; callers on
 // an empty buffer wait for it rather than fail.
 func TestRetryAfterIsHonoured(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var times []time.Time
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -216,6 +220,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 // "key space exhausted": the buffer is served out, then ErrExhausted, for
 // good, without asking the server again.
 func TestExhaustedIsDistinctAndSticky(t *testing.T) {
+	t.Parallel()
 	var requests atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if requests.Add(1) == 1 {
@@ -227,7 +232,15 @@ func TestExhaustedIsDistinctAndSticky(t *testing.T) {
 	defer srv.Close()
 	c := newClient(t, srv.URL, forge.Options{Batch: 5, Low: 5})
 	ctx := ctxFor(t, 5*time.Second)
-	for i := 0; i < 5; i++ {
+	if _, err := c.GetKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The refill below Low meets the exhausted answer; the 4 keys still
+	// buffered are served all the same.
+	if !stacktest.WaitUntil(2*time.Second, func() bool { return requests.Load() == 2 }) {
+		t.Fatal("no refill below Low")
+	}
+	for i := 1; i < 5; i++ {
 		if _, err := c.GetKey(ctx); err != nil {
 			t.Fatalf("buffered key %d: %v", i, err)
 		}
@@ -249,6 +262,7 @@ func TestExhaustedIsDistinctAndSticky(t *testing.T) {
 // An answer no retry fixes (here a 401 from a bad token) is a sticky
 // *StatusError with the server's reason.
 func TestUnauthorizedIsAStatusError(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="mini-forge", error="invalid_token"`)
 		w.WriteHeader(http.StatusUnauthorized)
@@ -265,6 +279,7 @@ func TestUnauthorizedIsAStatusError(t *testing.T) {
 
 // Bodies that are not a complete list of keys are never used.
 func TestMalformedBodiesAreDropped(t *testing.T) {
+	t.Parallel()
 	var requests atomic.Int32
 	bad := []func(w http.ResponseWriter){
 		func(w http.ResponseWriter) { // count mismatch
@@ -292,6 +307,7 @@ func TestMalformedBodiesAreDropped(t *testing.T) {
 }
 
 func TestCloseReportsDroppedKeys(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeKeys(w, keys("e", 0, 40))
 	}))
@@ -319,6 +335,7 @@ func TestCloseReportsDroppedKeys(t *testing.T) {
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		url string
 		o   forge.Options
