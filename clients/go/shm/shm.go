@@ -2,8 +2,9 @@
 
 // Package shm pops mini-forge keys straight from the broker's shared-memory
 // ring on the same host, through libforge-client (cgo; build with
-// -tags forgeshm and CGO_CFLAGS/CGO_LDFLAGS pointing at the installed
-// header and library, see clients/go/README or the repository README).
+// -tags forgeshm; the installed forge-client.pc must be on pkg-config's
+// path: PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig, and the library on the
+// loader's: ldconfig, -ldflags="-r $PREFIX/lib" or LD_LIBRARY_PATH).
 //
 // Contract (that of include/forge/client.h): every pop is a lock-free claim
 // on the ring, so a key is handed out once across all HTTP workers and
@@ -15,7 +16,7 @@
 package shm
 
 /*
-#cgo LDFLAGS: -lforge-client
+#cgo pkg-config: forge-client
 #include <stdlib.h>
 #include <string.h>
 #include <forge/client.h>
