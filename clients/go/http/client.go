@@ -76,10 +76,15 @@ const (
 // used up (frontend/handlers.cpp UnavailableReason).
 const exhaustedReason = "key space exhausted"
 
+// maxBody bounds a /get-keys body read into memory: MAX_BATCH (at most
+// 10^6) keys of at most 79 characters and their newlines.
+const maxBody = 80 << 20
+
 // Client is a buffered key source. Create it with New.
 type Client struct {
 	url    string
 	token  string
+	batch  int
 	low    int
 	http   *nethttp.Client
 	cancel context.CancelFunc
@@ -125,7 +130,7 @@ func New(baseURL string, o Options) (*Client, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		url: u.String(), token: o.Token, low: o.Low, http: o.HTTPClient,
+		url: u.String(), token: o.Token, batch: o.Batch, low: o.Low, http: o.HTTPClient,
 		cancel: cancel, done: make(chan struct{}), wake: make(chan struct{}, 1),
 		changed: make(chan struct{}),
 	}
@@ -301,14 +306,23 @@ func (c *Client) fetch(ctx context.Context) ([]string, time.Duration, error) {
 	}
 	defer resp.Body.Close()
 	// The whole body, or nothing: a reset mid-body drops what came.
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return nil, 0, fmt.Errorf("mini-forge: refill body cut short (dropped, retrying): %w", err)
+	}
+	if len(body) > maxBody {
+		return nil, 0, fmt.Errorf("mini-forge: /get-keys body longer than %d bytes (dropped)", maxBody)
 	}
 	switch {
 	case resp.StatusCode == nethttp.StatusOK:
 		keys, err := parseKeys(body, resp.Header.Get("X-Key-Count"))
-		return keys, 0, err
+		if err == nil && len(keys) > c.batch {
+			err = fmt.Errorf("mini-forge: /get-keys sent %d keys, %d were asked for", len(keys), c.batch)
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		return keys, 0, nil
 	case resp.StatusCode == nethttp.StatusServiceUnavailable:
 		if bytes.HasPrefix(body, []byte(exhaustedReason)) {
 			return nil, 0, fmt.Errorf("%w: %s", ErrExhausted, strings.TrimSpace(string(body)))

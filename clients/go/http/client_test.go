@@ -289,6 +289,7 @@ func TestMalformedBodiesAreDropped(t *testing.T) {
 		func(w http.ResponseWriter) { fmt.Fprint(w, "x00003\nx0004\n") },  // lengths differ
 		func(w http.ResponseWriter) { fmt.Fprint(w, "x00005\nx 0006\n") }, // a space
 		func(w http.ResponseWriter) { fmt.Fprint(w, "x00007\nx00008") },   // no final newline
+		func(w http.ResponseWriter) { writeKeys(w, keys("y", 0, 4)) },     // more than Batch
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := int(requests.Add(1))
