@@ -1,0 +1,3 @@
+module minifor.ge/forge
+
+go 1.19
