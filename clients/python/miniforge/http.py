@@ -39,7 +39,8 @@ from miniforge.errors import (
 _KEY = re.compile(rb"[A-Za-z0-9_-]{1,64}")
 _EXHAUSTED = b"key space exhausted"
 # Waits after a failed request that did not say how long (reset, refused,
-# bad body): doubling from the first to the last.
+# bad body): none after the first failure in a row (a keep-alive connection
+# the server closed while idle), then doubling from the first to the last.
 _BACKOFF_FIRST = 0.05
 _BACKOFF_LAST = 2.0
 _IO_TIMEOUT = 10.0
@@ -180,7 +181,7 @@ class HttpClient:
     # ----- the refiller -----
 
     def _refill_loop(self):
-        backoff = _BACKOFF_FIRST
+        backoff = 0.0
         try:
             while self._wait_for_need():
                 try:
@@ -189,10 +190,11 @@ class HttpClient:
                     self._drop_connection()
                     wait = r.wait
                     if wait is None:
-                        wait, backoff = backoff, min(backoff * 2, _BACKOFF_LAST)
+                        wait = backoff
+                        backoff = min(max(backoff * 2, _BACKOFF_FIRST), _BACKOFF_LAST)
                     self._sleep(wait)
                     continue
-                backoff = _BACKOFF_FIRST
+                backoff = 0.0
                 with self._lock:
                     if self._closed:
                         return
