@@ -8,63 +8,58 @@ used up (for good).
 """
 
 
+# FORGE_E* code -> its class, filled as the classes below are defined.
+BY_CODE = {}
+
+
 class ForgeError(Exception):
     """Base of every miniforge error; .code is the FORGE_E* code (0 when
-    the error has no C counterpart)."""
+    the error has no C counterpart). A subclass names its code:
+    `class EmptyError(ForgeError, code=1)`."""
 
     code = 0
 
+    def __init_subclass__(cls, code=None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
+            BY_CODE[code] = cls
 
-class EmptyError(ForgeError):
+
+class EmptyError(ForgeError, code=1):
     """No key came within the timeout (FORGE_EEMPTY)."""
 
-    code = 1
 
-
-class ExhaustedError(ForgeError):
+class ExhaustedError(ForgeError, code=2):
     """The namespace's key space is used up: no more keys will come, ever
     (FORGE_EEXHAUSTED)."""
 
-    code = 2
 
-
-class NoBrokerError(ForgeError):
+class NoBrokerError(ForgeError, code=3):
     """No segment under that name, or the ring is empty and no broker is
     alive (FORGE_ENOBROKER)."""
 
-    code = 3
 
-
-class BadSegmentError(ForgeError):
+class BadSegmentError(ForgeError, code=4):
     """Not a mini-forge segment, another layout version, damaged, or not
     ours to read (FORGE_EBADSEGMENT)."""
 
-    code = 4
 
-
-class NoNamespaceError(ForgeError):
+class NoNamespaceError(ForgeError, code=5):
     """No such namespace: no segment for it (FORGE_ENONS)."""
 
-    code = 5
 
-
-class BufferTooSmallError(ForgeError):
+class BufferTooSmallError(ForgeError, code=6):
     """The buffer cannot hold what was asked; nothing was taken
     (FORGE_ERANGE)."""
 
-    code = 6
 
-
-class InvalidArgumentError(ForgeError, ValueError):
+class InvalidArgumentError(ForgeError, ValueError, code=7):
     """A bad argument (FORGE_EINVAL)."""
 
-    code = 7
 
-
-class OutOfMemoryError(ForgeError, MemoryError):
+class OutOfMemoryError(ForgeError, MemoryError, code=8):
     """Out of memory (FORGE_ENOMEM)."""
-
-    code = 8
 
 
 class ClosedError(ForgeError):
@@ -79,21 +74,6 @@ class HttpStatusError(ForgeError):
     def __init__(self, status, reason):
         super().__init__(f"HTTP {status}: {reason}")
         self.status = status
-
-
-BY_CODE = {
-    cls.code: cls
-    for cls in (
-        EmptyError,
-        ExhaustedError,
-        NoBrokerError,
-        BadSegmentError,
-        NoNamespaceError,
-        BufferTooSmallError,
-        InvalidArgumentError,
-        OutOfMemoryError,
-    )
-}
 
 
 def from_code(code, text):
