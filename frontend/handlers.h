@@ -59,7 +59,7 @@
 
 #include "base/status.h"
 #include "config/config.h"
-#include "frontend/backend.h"
+#include "frontend/consumer.h"
 
 namespace forge::frontend {
 

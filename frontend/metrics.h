@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "frontend/backend.h"
+#include "frontend/consumer.h"
 
 namespace forge::frontend {
 

@@ -54,7 +54,7 @@
 #include <cstddef>
 #include <string>
 
-#include "frontend/backend.h"
+#include "frontend/consumer.h"
 #include "frontend/conn_stream.h"
 #include "frontend/fast_path.h"
 #include "frontend/handlers.h"

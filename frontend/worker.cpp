@@ -13,7 +13,7 @@
 #include "base/log.h"
 #include "base/signals.h"
 #include "frontend/handlers.h"
-#include "frontend/namespaces.h"
+#include "frontend/consumer.h"
 #include "frontend/server.h"
 
 namespace forge::frontend {

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "frontend/backend.h"
+#include "frontend/consumer.h"
 #include "frontend/metrics.h"
 
 namespace forge::frontend::testing {

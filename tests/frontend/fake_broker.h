@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "base/clock.h"
-#include "frontend/backend.h"
+#include "frontend/consumer.h"
 #include "shm/notify.h"
 #include "shm/segment.h"
 

@@ -1,7 +1,7 @@
 // Namespaces in the frontend (issue 13): the Router's ns rules, scoped
 // tokens and all-namespace /healthz and /metrics over fakes, and
 // SegmentNamespaces over real segments (the test plays the broker).
-#include "frontend/namespaces.h"
+#include "frontend/consumer.h"
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>

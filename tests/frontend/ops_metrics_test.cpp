@@ -9,7 +9,7 @@
 #include <string>
 
 #include "frontend/metrics.h"
-#include "frontend/segment_backend.h"
+#include "frontend/consumer.h"
 #include "shm/health.h"
 #include "tests/frontend/fake_backend.h"
 #include "tests/frontend/ops_fixture.h"

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "frontend/segment_backend.h"
+#include "frontend/consumer.h"
 #include "shm/health.h"
 #include "shm/segment.h"
 #include "tests/frontend/ops_fixture.h"

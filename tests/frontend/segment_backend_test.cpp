@@ -1,6 +1,6 @@
 // SegmentBackend (frontend/segment_backend.h) against a real segment; the
 // test process plays the broker (producer) itself.
-#include "frontend/segment_backend.h"
+#include "frontend/consumer.h"
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>

@@ -1,4 +1,4 @@
-#include "frontend/segment_backend.h"
+#include "consumer/segment_backend.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,7 +12,7 @@
 #include "shm/stats.h"
 #include "shm/workers.h"
 
-namespace forge::frontend {
+namespace forge::consumer {
 namespace {
 
 using std::chrono::steady_clock;
@@ -74,11 +74,20 @@ SegmentBackend::Attachment* SegmentBackend::Current() {
   return current_.load(std::memory_order_relaxed);
 }
 
+void SegmentBackend::Log(bool warn, const std::string& line) const {
+  if (options_.quiet) return;
+  if (warn) {
+    log::Warn(line);
+  } else {
+    log::Info(line);
+  }
+}
+
 void SegmentBackend::Detach(Attachment* a, const std::string& why) {
   // relaxed: under attach_mu_ (held by the caller), like every store.
   if (current_.load(std::memory_order_relaxed) != a) return;
   current_.store(nullptr, std::memory_order_relaxed);
-  log::Warn("detached segment '" + options_.shm_name + "': " + why);
+  Log(true, "detached segment '" + options_.shm_name + "': " + why);
   std::lock_guard lock(reason_mu_);
   damage_ = why;
 }
@@ -110,21 +119,21 @@ bool SegmentBackend::Attach() {
                    std::nullopt});
     a->key_length = a->segment.header().key_length;
     a->codec.emplace(shm::SegmentCodec(a->segment));
-    a->slot =
-        shm::ClaimWorkerSlot(a->segment, ::getpid(), options_.frontend_pid);
+    a->slot = shm::ClaimWorkerSlot(a->segment, ::getpid(),
+                                   options_.frontend_pid, options_.kind);
     if (a->segment.faulted()) throw shm::SegmentError(a->segment.Damage());
     if (!a->slot) {
-      log::Warn("all " + std::to_string(shm::kMaxWorkers) +
-                " worker stats slots of segment '" + options_.shm_name +
-                "' are taken; serving without per-worker counters");
+      Log(true, "all " + std::to_string(shm::kMaxWorkers) +
+                    " worker stats slots of segment '" + options_.shm_name +
+                    "' are taken; serving without per-worker counters");
     }
     Attachment* raw = a.get();
     attachments_.push_back(std::move(a));
     // release: publishes the fully built Attachment to request threads
     // (see Current()).
     current_.store(raw, std::memory_order_release);
-    log::Info("attached segment '" + options_.shm_name + "' (" +
-              std::to_string(raw->segment.header().capacity) + " slots)");
+    Log(false, "attached segment '" + options_.shm_name + "' (" +
+                   std::to_string(raw->segment.header().capacity) + " slots)");
     logged_error_.clear();
     SetAttachError("", true);
     return true;
@@ -136,7 +145,7 @@ bool SegmentBackend::Attach() {
   } catch (const shm::SegmentError& e) {
     if (e.what() != logged_error_) {
       logged_error_ = e.what();
-      log::Warn(std::string("cannot attach yet (retrying): ") + e.what());
+      Log(true, std::string("cannot attach yet (retrying): ") + e.what());
     }
     SetAttachError(e.what(), false);
     return current_.load(std::memory_order_relaxed) != nullptr;
@@ -147,17 +156,29 @@ bool SegmentBackend::Attach() {
 // (shm/bus_guard.h); keys popped around such a fault are dropped, never
 // served: the claim may have hit the private copy (a gap, not a repeat).
 TakenKeys SegmentBackend::TakeKeys(KeyBuffer& out, std::size_t want) {
+  return TakeKeys(out, want, options_.empty_wait);
+}
+
+TakenKeys SegmentBackend::TakeKeys(KeyBuffer& out, std::size_t want,
+                                   std::chrono::milliseconds wait) {
   Attachment* a = Current();
   if (a == nullptr || want == 0) return {};
   const std::size_t got =
-      PopKeys(a, out.Room(want * a->segment.ring().Stride()), want);
+      PopKeys(a, out.Room(want * a->segment.ring().Stride()), want, wait);
   if (!a->segment.faulted()) return {got, got > 0 ? a->key_length : 0U};
   OnFault(a);
   return {};
 }
 
+std::optional<std::uint32_t> SegmentBackend::KeyLength() {
+  Attachment* a = Current();
+  if (a == nullptr) return std::nullopt;
+  return a->key_length;
+}
+
 std::size_t SegmentBackend::PopKeys(Attachment* a, shm::Key* out,
-                                    std::size_t want) {
+                                    std::size_t want,
+                                    std::chrono::milliseconds wait) {
   shm::Segment& seg = a->segment;
   // Time counts from the first look at the clock, right after the first
   // claim: a request one claim serves (every /get-key) never reads it.
@@ -169,9 +190,8 @@ std::size_t SegmentBackend::PopKeys(Attachment* a, shm::Key* out,
   };
   // Claims come in chunks (shm::kMaxClaimSlots) with a clock check between
   // them, so however many single pops compete, a batch stops claiming by
-  // EMPTY_WAIT_MS (or kMinClaimTime) and answers with what it has.
-  const auto claim_time =
-      std::max<steady_clock::duration>(options_.empty_wait, kMinClaimTime);
+  // its wait (or kMinClaimTime) and answers with what it has.
+  const auto claim_time = std::max<steady_clock::duration>(wait, kMinClaimTime);
   const std::uint32_t stride = seg.ring().Stride();
   const auto take = [&](std::size_t got) {
     return seg.ring().TryPopBatch(out + got * stride, want - got,
@@ -191,8 +211,7 @@ std::size_t SegmentBackend::PopKeys(Attachment* a, shm::Key* out,
       got += take(got);
       break;
     }
-    if (since_start() >= options_.empty_wait ||
-        !shm::WaitForKeys(seg, *start + options_.empty_wait)) {
+    if (since_start() >= wait || !shm::WaitForKeys(seg, *start + wait)) {
       // One last claim: keys may have landed just as the wait timed out.
       got += take(got);
       break;
@@ -247,4 +266,4 @@ Snapshot SegmentBackend::Observe() {
   return s;
 }
 
-}  // namespace forge::frontend
+}  // namespace forge::consumer

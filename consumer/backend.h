@@ -1,8 +1,10 @@
-// frontend/backend.h — what the HTTP handlers need from the key ring.
+// consumer/backend.h — what a consumer of the key ring (an HTTP worker's
+// handlers, a libforge-client user) needs from it.
 //
 // Contract
-//   * Backend is the seam between the socket-free handlers (handlers.h) and
-//     the shared-memory segment (segment_backend.h). Tests substitute a fake.
+//   * Backend is the seam between a consumer (frontend/handlers.h, the
+//     client library client/) and the shared-memory segment
+//     (segment_backend.h). Tests substitute a fake.
 //   * All methods are called concurrently from many request threads of one
 //     worker process; implementations must be thread-safe and must not block
 //     longer than the configured empty-ring wait (TakeKeys) or a few
@@ -34,7 +36,7 @@
 #include "shm/ring.h"
 #include "shm/stats.h"
 
-namespace forge::frontend {
+namespace forge::consumer {
 
 // A moment's view of the segment, for health, metrics and error messages:
 // shm::Stats (read by shm::ReadStats; every used worker slot of every
@@ -143,4 +145,4 @@ class DefaultOnly final : public Namespaces {
   Backend& backend_;
 };
 
-}  // namespace forge::frontend
+}  // namespace forge::consumer

@@ -1,4 +1,4 @@
-#include "frontend/namespaces.h"
+#include "consumer/namespaces.h"
 
 #include <sys/stat.h>
 
@@ -10,7 +10,7 @@
 #include "shm/namespaces.h"
 #include "shm/segment.h"
 
-namespace forge::frontend {
+namespace forge::consumer {
 
 using std::chrono::steady_clock;
 
@@ -61,6 +61,14 @@ NamespaceLookup SegmentNamespaces::Find(std::string_view ns) {
   if (misses_.size() >= kMaxMisses) misses_.clear();
   misses_.insert_or_assign(std::string(ns), now);
   return {};
+}
+
+SegmentBackend* SegmentNamespaces::FindSegment(std::string_view ns,
+                                               bool* full) {
+  const NamespaceLookup found = Find(ns);
+  *full = found.full;
+  // Only SegmentBackends are handed out: default_ and Entry::backend.
+  return static_cast<SegmentBackend*>(found.backend);
 }
 
 bool SegmentNamespaces::RecentlyMissed(std::string_view ns,
@@ -117,4 +125,4 @@ bool SegmentNamespaces::Maintain() {
   return attached;
 }
 
-}  // namespace forge::frontend
+}  // namespace forge::consumer

@@ -1,6 +1,10 @@
-// frontend/segment_backend.h — the Backend of a worker: the shared segment.
+// consumer/segment_backend.h — the Backend of a consumer process (an HTTP
+// worker or a libforge-client user): the shared segment.
 //
 // Contract
+//   * The one consumer of a segment: frontend workers and the client
+//     library both use it (SegmentBackendOptions::kind says which, for the
+//     stats slot).
 //   * One SegmentBackend per worker process, created after fork. Request
 //     threads call TakeKeys/Observe/Count* concurrently; a control thread
 //     calls Maintain() every ~150 ms.
@@ -49,10 +53,10 @@
 #include <string_view>
 #include <vector>
 
-#include "frontend/backend.h"
+#include "consumer/backend.h"
 #include "shm/segment.h"
 
-namespace forge::frontend {
+namespace forge::consumer {
 
 // However short EMPTY_WAIT_MS is, a batch may spend this long claiming
 // what the ring already holds (copying 10^6 keys takes a few ms), so
@@ -63,6 +67,11 @@ struct SegmentBackendOptions {
   std::string shm_name;
   std::chrono::milliseconds empty_wait{100};  // EMPTY_WAIT_MS
   pid_t frontend_pid = 0;                     // the master that forked us
+  // What the stats slot says this process is (a client has frontend_pid 0).
+  shm::ConsumerKind kind = shm::ConsumerKind::kWorker;
+  // No log lines (the client library: its caller gets every error as a
+  // code and a line of its own, and its stderr is not ours).
+  bool quiet = false;
 };
 
 class SegmentBackend final : public Backend {
@@ -81,6 +90,13 @@ class SegmentBackend final : public Backend {
   std::string DetachedReason();
 
   [[nodiscard]] TakenKeys TakeKeys(KeyBuffer& out, std::size_t want) override;
+  // The same with this call's own empty-ring wait instead of EMPTY_WAIT_MS
+  // (a client's timeout_ms); 0 claims what the ring holds and never waits.
+  [[nodiscard]] TakenKeys TakeKeys(KeyBuffer& out, std::size_t want,
+                                   std::chrono::milliseconds wait);
+  // Characters per key of the attached segment (attaches first if
+  // detached); nullopt while detached.
+  [[nodiscard]] std::optional<std::uint32_t> KeyLength();
   [[nodiscard]] std::optional<KeyCheck> CheckKey(std::string_view key) override;
   Snapshot Observe() override;
   void CountUnavailable() override;
@@ -92,7 +108,9 @@ class SegmentBackend final : public Backend {
   Attachment* Current();  // attaches first if detached
   bool Attach();          // attach_mu_ held
   [[nodiscard]] std::size_t PopKeys(Attachment* a, shm::Key* out,
-                                    std::size_t want);
+                                    std::size_t want,
+                                    std::chrono::milliseconds wait);
+  void Log(bool warn, const std::string& line) const;
   void Detach(Attachment* a, const std::string& why);  // attach_mu_ held
   void OnFault(Attachment* a);                         // takes attach_mu_
   void SetAttachError(const std::string& error, bool attached);
@@ -109,4 +127,4 @@ class SegmentBackend final : public Backend {
   std::string last_error_;    // why the last attach failed ("" if none)
 };
 
-}  // namespace forge::frontend
+}  // namespace forge::consumer

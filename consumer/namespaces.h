@@ -1,4 +1,4 @@
-// frontend/namespaces.h — a worker's segments, one per namespace (issue 13).
+// consumer/namespaces.h — a worker's segments, one per namespace (issue 13).
 //
 // Contract
 //   * SegmentNamespaces is the Namespaces (backend.h) of a worker process:
@@ -44,10 +44,10 @@
 #include <string_view>
 #include <vector>
 
-#include "frontend/backend.h"
-#include "frontend/segment_backend.h"
+#include "consumer/backend.h"
+#include "consumer/segment_backend.h"
 
-namespace forge::frontend {
+namespace forge::consumer {
 
 inline constexpr std::chrono::milliseconds kMissMemory{1000};
 inline constexpr std::size_t kMaxMisses = 1024;
@@ -63,6 +63,9 @@ class SegmentNamespaces final : public Namespaces {
   SegmentNamespaces& operator=(const SegmentNamespaces&) = delete;
 
   [[nodiscard]] NamespaceLookup Find(std::string_view ns) override;
+  // Find, typed: every Backend found here is a SegmentBackend (a client
+  // needs its per-call wait, SegmentBackend::TakeKeys).
+  [[nodiscard]] SegmentBackend* FindSegment(std::string_view ns, bool* full);
   std::vector<std::string> Served() override;
 
   // SegmentBackend::Maintain on every attached segment. True when the
@@ -95,4 +98,4 @@ class SegmentNamespaces final : public Namespaces {
       misses_;
 };
 
-}  // namespace forge::frontend
+}  // namespace forge::consumer
