@@ -77,6 +77,7 @@ def test_shm_http_workers_and_buffered_clients_share_one_segment(stack):
     counts = {}
     for d in drawers:
         counts[d.kind] = counts.get(d.kind, 0) + len(d)
+    print("keys drawn:", counts)
     assert all(counts.get(k, 0) > 0 for k in ("shm", "http", "buffered")), counts
     keys = [k for d in drawers for k in d]
     assert len(set(keys)) == len(keys), f"duplicates among {counts}"
