@@ -20,7 +20,7 @@ source "$ROOT/bench/lib/defaults.sh"
 setup_bench curl
 
 if [ -z "${FORGE_CLIENT_LIB:-}" ]; then
-  FORGE_CLIENT_LIB=$(find "$ROOT/build-release" -name 'libforge-client.so' | head -1)
+  FORGE_CLIENT_LIB=$(find "$ROOT/build-release/" -name 'libforge-client.so' | head -1)
   [ -n "$FORGE_CLIENT_LIB" ] || {
     echo "bench: no libforge-client.so under build-release; set FORGE_CLIENT_LIB" >&2
     exit 1
