@@ -33,6 +33,7 @@ from miniforge.errors import (
     ClosedError,
     EmptyError,
     ExhaustedError,
+    ForgeError,
     HttpStatusError,
 )
 
@@ -202,11 +203,18 @@ class HttpClient:
                     self._refills += 1
                     self._changed.notify_all()
         except (ExhaustedError, HttpStatusError) as e:
-            with self._lock:
-                self._failure = e
-                self._changed.notify_all()
+            self._fail(e)
+        except Exception as e:  # a bug: callers must not wait forever
+            self._fail(ForgeError(f"the refill thread stopped: {e!r}"))
+            raise
         finally:
             self._drop_connection()
+
+    def _fail(self, error):
+        """Callers on an empty buffer get `error` from now on."""
+        with self._lock:
+            self._failure = error
+            self._changed.notify_all()
 
     def _wait_for_need(self):
         """Blocks until the buffer holds fewer than low keys; False once

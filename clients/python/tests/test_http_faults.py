@@ -115,3 +115,12 @@ def test_bad_arguments_say_what_is_allowed(kwargs):
         HttpClient("http://127.0.0.1:1", **kwargs)
     with pytest.raises(ValueError, match="base_url"):
         HttpClient("ftp://x")
+
+
+def test_a_keep_alive_connection_the_server_closed_is_replaced(fake_server):
+    def then_close(h, keys=batch("onceAA", 5)):
+        h.wfile.write(h.keys(keys))
+        h.close_connection = True  # as an idle keep-alive timeout would
+    srv = fake_server([then_close, keys_answer(batch("thenBB", 5))])
+    with HttpClient(srv.url, batch=5, low=1) as client:
+        assert take(client, 10) == batch("onceAA", 5) + batch("thenBB", 5)
