@@ -16,11 +16,15 @@
 //     thread-local KeyBuffer.
 #include "forge/client.h"
 
+#include <time.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <string>
@@ -52,6 +56,15 @@ constexpr milliseconds kSlice{100};
 // Most keys one claim copies into the thread's buffer (bounds its memory
 // whatever n a caller asks for; the ring claims in smaller chunks anyway).
 constexpr std::size_t kMaxChunk = 4096;
+// How often a client checks its segments for damage or replacement, as a
+// worker's control thread does (consumer/namespaces.h).
+constexpr std::chrono::nanoseconds kMaintainEvery{150'000'000};
+
+std::int64_t CoarseNowNs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
 
 thread_local std::string last_error;
 thread_local KeyBuffer key_buffer;
@@ -100,8 +113,28 @@ struct forge_client {
   explicit forge_client(const std::string& name)
       : shm_name(name), namespaces(OptionsFor(name)) {}
 
+  // What a worker's control thread does every kMaintainEvery, done by the
+  // first call after that time: damage checks, following a replaced
+  // segment (SegmentNamespaces::Maintain). One coarse clock read (vDSO, no
+  // syscall) and one relaxed load per call otherwise.
+  void MaybeMaintain() {
+    const std::int64_t now = CoarseNowNs();
+    // relaxed: only a schedule; the mutex below orders the work itself.
+    std::int64_t due = next_maintain_ns.load(std::memory_order_relaxed);
+    if (now < due) return;
+    // relaxed: the CAS only picks the one caller that maintains.
+    if (!next_maintain_ns.compare_exchange_strong(
+            due, now + kMaintainEvery.count(), std::memory_order_relaxed)) {
+      return;
+    }
+    std::unique_lock lock(maintain_mu, std::try_to_lock);
+    if (lock.owns_lock()) namespaces.Maintain();
+  }
+
   std::string shm_name;
   SegmentNamespaces namespaces;
+  std::atomic<std::int64_t> next_maintain_ns{0};
+  std::mutex maintain_mu;  // SegmentNamespaces::Maintain is one thread's
 };
 
 namespace {
@@ -131,6 +164,7 @@ int Lookup(forge_client* c, const char* ns, SegmentBackend** out,
                                   "\" is not allowed: use " +
                                   std::string(forge::base::kNamespaceRule));
   }
+  c->MaybeMaintain();
   bool full = false;
   *out = c->namespaces.FindSegment(*name, &full);
   if (*out != nullptr) return FORGE_OK;
@@ -262,12 +296,13 @@ int forge_client_open(const char* shm_name, forge_client** out) {
   *out = nullptr;
   return Guarded([&]() -> int {
     const std::string name = ShmNameOf(shm_name);
-    if (name.find(forge::base::kNamespaceSeparator) != std::string::npos) {
-      return Fail(FORGE_EINVAL, "SHM_NAME \"" + name.substr(0, 80) +
-                                    "\" is not allowed: pass the namespace "
-                                    "to each call, not in the name");
+    if (forge::base::CheckShmName(name) != forge::base::ShmNameFault::kNone) {
+      return Fail(FORGE_EINVAL,
+                  "SHM_NAME \"" + name.substr(0, 80) +
+                      "\" is not allowed: use 1 to 200 characters from "
+                      "A-Z a-z 0-9 . _ - , not ending in \".lock\" (the "
+                      "namespace goes to each call, not into the name)");
     }
-    (void)forge::shm::Segment::ObjectPath(name);  // throws on a bad name
     auto c = std::make_unique<forge_client>(name);
     SegmentBackend& def = c->namespaces.default_backend();
     if (!def.Maintain()) return Detached(c.get(), def, "default");

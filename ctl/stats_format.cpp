@@ -142,14 +142,15 @@ void WriteWorkerTable(const Snapshot& s, std::ostringstream& out) {
   const std::vector<shm::WorkerStats> workers = ListedWorkers(s);
   out << "\nworkers (" << workers.size() << ")\n";
   char line[160];
-  std::snprintf(line, sizeof(line), "  %-6s %-10s %-6s %-14s %-12s %s\n",
-                "slot", "pid", "alive", "served", "keys/s", "503s");
+  std::snprintf(line, sizeof(line), "  %-6s %-7s %-10s %-6s %-14s %-12s %s\n",
+                "slot", "kind", "pid", "alive", "served", "keys/s", "503s");
   out << line;
   for (const shm::WorkerStats& w : workers) {
     const std::optional<double> per_s = ServedPerS(s, w);
     const std::string rate = per_s ? Fixed(*per_s, 1) : "-";
-    std::snprintf(line, sizeof(line), "  %-6u %-10d %-6s %-14llu %-12s %llu\n",
-                  w.slot, w.pid, w.alive ? "yes" : "no",
+    std::snprintf(line, sizeof(line),
+                  "  %-6u %-7s %-10d %-6s %-14llu %-12s %llu\n", w.slot,
+                  shm::ConsumerKindName(w.kind), w.pid, w.alive ? "yes" : "no",
                   static_cast<unsigned long long>(w.served), rate.c_str(),
                   static_cast<unsigned long long>(w.unavailable));
     out << line;
@@ -200,7 +201,8 @@ void WriteJsonWorkers(const Snapshot& s, std::ostringstream& o) {
   o << "[";
   for (std::size_t i = 0; i < workers.size(); ++i) {
     const shm::WorkerStats& w = workers[i];
-    o << (i ? "," : "") << "{\"slot\":" << w.slot << ",\"pid\":" << w.pid
+    o << (i ? "," : "") << "{\"slot\":" << w.slot << ",\"kind\":\""
+      << shm::ConsumerKindName(w.kind) << "\",\"pid\":" << w.pid
       << ",\"alive\":" << Bool(w.alive) << ",\"served\":" << w.served
       << ",\"unavailable\":" << w.unavailable << ",\"requests\":" << w.requests
       << ",\"served_per_s\":" << JsonNumberOrNull(ServedPerS(s, w)) << "}";

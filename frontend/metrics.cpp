@@ -26,18 +26,23 @@ class Exposition {
     out_.append("\n# TYPE ").append(name).append(" ").append(type);
     out_.append("\n");
   }
+  // Up to two labels after `namespace` (empty names are left out).
   void Sample(std::string_view name, std::string_view ns,
               std::string_view value, std::string_view label = {},
-              std::string_view label_value = {}) {
+              std::string_view label_value = {}, std::string_view label2 = {},
+              std::string_view label2_value = {}) {
     out_.append(name).append("{namespace=\"").append(ns).append("\"");
-    if (!label.empty()) {
-      out_.append(",").append(label).append("=\"").append(label_value);
-      out_.append("\"");
-    }
+    Label(label, label_value);
+    Label(label2, label2_value);
     out_.append("} ").append(value).append("\n");
   }
 
  private:
+  void Label(std::string_view label, std::string_view value) {
+    if (label.empty()) return;
+    out_.append(",").append(label).append("=\"").append(value).append("\"");
+  }
+
   std::string& out_;
 };
 
@@ -86,11 +91,13 @@ void Workers(Exposition& e, const All& all) {
           "HTTP requests answered, per worker stats slot.",
           &shm::WorkerStats::requests);
   e.Family("forge_worker_pid", "gauge",
-           "Process id of the live worker holding the stats slot.");
+           "Process id of the live consumer holding the stats slot; kind "
+           "\"worker\" (HTTP) or \"client\" (libforge-client).");
   for (const NamespaceSnapshot& n : all) {
     for (const shm::WorkerStats& w : n.snapshot.workers) {
       if (w.alive) {
-        e.Sample("forge_worker_pid", n.name, Int(w.pid), "slot", Int(w.slot));
+        e.Sample("forge_worker_pid", n.name, Int(w.pid), "slot", Int(w.slot),
+                 "kind", shm::ConsumerKindName(w.kind));
       }
     }
   }

@@ -122,10 +122,10 @@ inline Snapshot HealthySnapshot() {
   s.last_refill_ns = 1'500'000;
   s.key_space = 3'521'614'606'208;  // 62^7
   s.store_next = 3000;
-  // Two live workers and one slot released by a worker that exited; the
-  // totals are their sums.
+  // A live worker, a live libforge-client user and one slot released by a
+  // worker that exited; the totals are their sums.
   s.workers = {{0, 101, true, 200, 1, 205},
-               {1, 102, true, 150, 2, 150},
+               {1, 102, true, 150, 2, 150, shm::ConsumerKind::kClient},
                {4, 0, false, 50, 0, 55}};
   s.served_total = 400;
   s.unavailable_total = 3;

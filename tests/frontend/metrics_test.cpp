@@ -107,9 +107,10 @@ TEST(MetricsTest, ValuesComeFromTheSnapshot) {
       {R"(forge_http_requests_total{namespace="default",slot="0"})", "205"},
       {R"(forge_http_requests_total{namespace="default",slot="1"})", "150"},
       {R"(forge_http_requests_total{namespace="default",slot="4"})", "55"},
-      {R"(forge_worker_pid{namespace="default",slot="0"})",
+      {R"(forge_worker_pid{namespace="default",slot="0",kind="worker"})",
        "101"},  // slot 4 has no live pid
-      {R"(forge_worker_pid{namespace="default",slot="1"})", "102"},
+      {R"(forge_worker_pid{namespace="default",slot="1",kind="client"})",
+       "102"},
       {R"(forge_workers_alive{namespace="default"})", "2"},
       {R"(forge_ring_capacity{namespace="default"})", "1024"},
       {R"(forge_ring_fill{namespace="default"})", "100"},

@@ -336,9 +336,9 @@ forge_unavailable_total{namespace="default",slot="11"} 0
 forge_http_requests_total{namespace="default",slot="0"} 1
 forge_http_requests_total{namespace="default",slot="10"} 55
 forge_http_requests_total{namespace="default",slot="11"} 6
-# HELP forge_worker_pid Process id of the live worker holding the stats slot.
+# HELP forge_worker_pid Process id of the live consumer holding the stats slot; kind "worker" (HTTP) or "client" (libforge-client).
 # TYPE forge_worker_pid gauge
-forge_worker_pid{namespace="default",slot="0"} @PID@
+forge_worker_pid{namespace="default",slot="0",kind="worker"} @PID@
 # HELP forge_workers_alive Frontend worker processes holding a stats slot.
 # TYPE forge_workers_alive gauge
 forge_workers_alive{namespace="default"} 1
