@@ -28,9 +28,11 @@ def test_the_client_shows_in_metrics_with_its_pid(stack):
         client.get_keys(10, timeout=5)
         status, _, body = http_get(stack.port, "/metrics")
     assert status == 200
-    pids = [line.rsplit(" ", 1)[1] for line in body.decode().splitlines()
-            if line.startswith("forge_worker_pid{")]
-    assert str(os.getpid()) in pids, "this process has a stats slot"
+    mine = [line for line in body.decode().splitlines()
+            if line.startswith("forge_worker_pid{")
+            and line.rsplit(" ", 1)[1] == str(os.getpid())]
+    assert mine, "this process has a stats slot"
+    assert all('kind="client"' in line for line in mine), mine
 
 
 def test_shm_name_from_the_environment(stack):
