@@ -197,6 +197,7 @@ BrokerOptions BrokerOptions::FromConfig(const config::Config& cfg) {
   BrokerOptions o;
   o.range_size = cfg.range_size;
   o.store_timeout = milliseconds(cfg.store_timeout_ms);
+  o.require_sync = cfg.store_require_sync;
   return o;
 }
 
@@ -238,6 +239,7 @@ Broker::Broker(const BrokerOptions& options, store::RangeStore& store,
               e.what());
   }
   SetState(shm::BrokerState::kStarting);
+  PublishLink();
   Heartbeat();
 }
 
@@ -468,7 +470,20 @@ void Broker::NoteRefillStart(std::uint64_t fill_before) {
 bool Broker::ReserveOne() {
   const Clock::time_point t0 = Clock::now();
   try {
+    if (!SafeToReserve()) return true;
     const store::Range r = store_.Reserve(options_.range_size);
+    PublishLink();
+    if (options_.require_sync &&
+        store_.Link().durability != shm::StoreDurability::kSync) {
+      // Reconnected inside Reserve to a store that is not synchronous:
+      // this grant may not survive a failover, so it is never served.
+      AddWasted(r.size());
+      log::Warn(prefix_ + "discarding [" + std::to_string(r.first) + ", " +
+                std::to_string(r.last) +
+                ") as a gap: granted on a connection that is not "
+                "synchronous (STORE_REQUIRE_SYNC)");
+      return true;
+    }
     if (backoff_.count() > 0) {
       backoff_ = milliseconds(0);
       const auto line = trouble_.Recovered(Clock::now(), "store recovered");
@@ -482,6 +497,7 @@ bool Broker::ReserveOne() {
     }
     return true;
   } catch (const store::StoreError& e) {
+    PublishLink();
     // relaxed: a statistic; see the constructor.
     stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
     if (e.transient()) {
@@ -535,11 +551,57 @@ void Broker::OnExhausted() {
             " numbers in hand, then only numbers other brokers return");
 }
 
-void Broker::OnTransientError(const store::StoreError& e) {
+void Broker::BackOff() {
   backoff_ = backoff_.count() == 0
                  ? options_.backoff_min
                  : std::min(backoff_ * 2, options_.backoff_max);
   retry_at_ = Clock::now() + backoff_;
+}
+
+bool Broker::SafeToReserve() {
+  if (!options_.require_sync) return true;
+  // The mode found at the last connect; once unsafe, asked again.
+  store::StoreLinkInfo link = unsafe_ ? store_.CheckLink() : store_.Link();
+  PublishLink();
+  if (link.durability == shm::StoreDurability::kSync) {
+    if (std::exchange(unsafe_, false)) {
+      log::Info(prefix_ + "store synchronous again (" + link.detail +
+                "): reserving");
+    }
+    return true;
+  }
+  BackOff();
+  SetState(shm::BrokerState::kStoreUnsafe);
+  if (!std::exchange(unsafe_, true)) {
+    log::Warn(prefix_ + "STORE_REQUIRE_SYNC: not reserving: store " +
+              link.host + " durability is " +
+              shm::DurabilityName(link.durability) + " (" + link.detail +
+              "), not sync; serving the " + std::to_string(hand()) +
+              " numbers in hand and the ring, checking again with back-off");
+  }
+  return false;
+}
+
+void Broker::PublishLink() {
+  const store::StoreLinkInfo link = store_.Link();
+  if (published_link_ == link) return;
+  const bool durability_changed =
+      !published_link_ || published_link_->durability != link.durability;
+  published_link_ = link;
+  shm::WriteStoreLink(seg_.store_link(), link.host);
+  // relaxed: statistics; see the constructor.
+  stats_.store_reconnects.store(link.reconnects, std::memory_order_relaxed);
+  stats_.durability.store(static_cast<std::uint32_t>(link.durability),
+                          std::memory_order_relaxed);
+  if (durability_changed) {
+    log::Info(prefix_ +
+              "store durability: " + shm::DurabilityName(link.durability) +
+              " (" + link.detail + ") on " + link.host);
+  }
+}
+
+void Broker::OnTransientError(const store::StoreError& e) {
+  BackOff();
   SetState(shm::BrokerState::kStoreError);
   const auto line = trouble_.Failed(
       Clock::now(), e.what(),

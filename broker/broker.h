@@ -66,6 +66,18 @@
 //     ring keys that do not decode. Numbers lost to a crash or kill -9 (the
 //     hand, keys claimed but not sent, a commit with unknown outcome) are
 //     gaps it cannot count. Returned numbers are not waste.
+//   * Store link (issue 16): after every store call the broker publishes
+//     RangeStore::Link() in its segment when it changed: the host
+//     (shm::WriteStoreLink), BrokerStats::store_reconnects and durability;
+//     a change of durability logs one INFO line
+//       "store durability: sync (synchronous_standby_names=…, 1 sync …)".
+//   * require_sync (STORE_REQUIRE_SYNC): while Link().durability is not
+//     kSync the broker does not reserve: state kStoreUnsafe, one WARN line
+//     with the reason, the durability checked again (CheckLink) with the
+//     store-error back-off; the hand and the ring keep serving. A range
+//     granted on a connection that turned out not synchronous (the store
+//     reconnected inside Reserve) is discarded as a gap (keys_wasted),
+//     never served.
 //   * Not thread-safe: all methods are called from the thread that runs
 //     the loop (other threads may only read the shared-memory stats and
 //     set the stop flag).
@@ -77,6 +89,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -110,6 +123,9 @@ struct BrokerOptions {
   // How often the loop asks the segment whether its file was damaged
   // (Segment::Damage: two syscalls); a fault in between is seen at once.
   std::chrono::milliseconds damage_check_every{100};
+  // STORE_REQUIRE_SYNC: reserve only while the store's durability is
+  // kSync (issue 16; see the contract).
+  bool require_sync = false;
 
   static BrokerOptions FromConfig(const config::Config& cfg);
 };
@@ -256,6 +272,11 @@ class Broker {
   void TakeRange(const store::Range& r, std::chrono::nanoseconds took);
   void OnExhausted();
   void OnTransientError(const store::StoreError& e);
+  // require_sync: false (state kStoreUnsafe, back-off set) while the
+  // store is not synchronous. May throw StoreError (CheckLink).
+  [[nodiscard]] bool SafeToReserve();
+  void BackOff();
+  void PublishLink();
   void ReturnUnpublished();
   [[nodiscard]] std::uint64_t DrainRing(std::vector<store::Range>* out);
   Status ReturnWithin(const std::vector<store::Range>& ranges);
@@ -291,6 +312,8 @@ class Broker {
   bool refilling_ = false;                // a refill episode is in progress
   std::chrono::milliseconds backoff_{0};  // 0 when the store is healthy
   StoreTrouble trouble_;
+  bool unsafe_ = false;  // require_sync and the store is not synchronous
+  std::optional<store::StoreLinkInfo> published_link_;  // PublishLink's
   Clock::time_point retry_at_{};
   std::atomic<std::uint64_t> iterations_{0};
   Clock::time_point next_damage_check_{};

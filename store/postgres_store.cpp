@@ -56,6 +56,9 @@ std::vector<std::pair<std::string, std::string>> ConnectDefaults(
   return {
       {"connect_timeout", std::to_string(std::max<long>(2, seconds))},
       {"application_name", "forge-broker"},
+      // Of several hosts, the primary (issue 16); one host that is a
+      // standby fails to connect, a transient error.
+      {"target_session_attrs", "read-write"},
       {"keepalives", "1"},
       {"keepalives_idle", std::to_string(seconds)},
       {"keepalives_interval", std::to_string(seconds)},
@@ -180,6 +183,53 @@ std::string UrlProblem(const std::string& url) {
   return why;
 }
 
+// "host:port" of a live connection, IPv6 bracketed (for stats: no user,
+// no database).
+std::string HostPort(PGconn* conn) {
+  std::string host = PQhost(conn);
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return host + ":" + PQport(conn);
+}
+
+// The durability mode from the server's settings and its standbys
+// (docs/design.md §5). `sync_standbys`/`standbys` are what
+// pg_stat_replication showed, or -1 when this role cannot read it.
+StoreLinkInfo DurabilityOf(std::string_view synchronous_commit,
+                           std::string_view standby_names, int standbys,
+                           int sync_standbys) {
+  using shm::StoreDurability;
+  StoreLinkInfo link;
+  // "off" is raised to "on" for the store's own transactions (Connect).
+  const bool waits = synchronous_commit == "on" ||
+                     synchronous_commit == "off" ||
+                     synchronous_commit == "remote_write" ||
+                     synchronous_commit == "remote_apply";
+  const std::string seen =
+      standbys < 0        ? std::string("pg_stat_replication not readable")
+      : sync_standbys < 0 ? std::to_string(standbys) +
+                                " standbys, sync state hidden from this role"
+                          : std::to_string(sync_standbys) + " sync standby" +
+                                (sync_standbys == 1 ? "" : "s") + " of " +
+                                std::to_string(standbys);
+  if (!standby_names.empty() && waits) {
+    link.durability = StoreDurability::kSync;
+    link.detail =
+        "synchronous_standby_names=" + std::string(standby_names) + ", " + seen;
+  } else if (standbys > 0) {
+    link.durability = StoreDurability::kAsync;
+    link.detail =
+        (standby_names.empty()
+             ? std::string("synchronous_standby_names empty")
+             : "synchronous_commit=" + std::string(synchronous_commit)) +
+        ", " + std::to_string(standbys) + " standby" +
+        (standbys == 1 ? "" : "s") + " streaming";
+  } else {
+    link.durability = StoreDurability::kLocal;
+    link.detail = "no standby seen (" + seen + ")";
+  }
+  return link;
+}
+
 // What every namespace object of one store shares: one connection (made
 // again after a loss by whichever object's call finds it gone) and the
 // call clock. One thread uses them at a time.
@@ -192,6 +242,8 @@ struct Session {
   bool fresh = false;  // conn was made since the last BEGIN
   bool raise_synchronous_commit = false;
   std::string notices;  // server notices since Commit cleared them
+  int connects = 0;     // connections made (Link().reconnects + 1)
+  StoreLinkInfo link;   // as of the latest connection
 };
 
 class PostgresStore final : public FormattedStore {
@@ -211,6 +263,8 @@ class PostgresStore final : public FormattedStore {
   keys::BlocklistSpec ReadBlocklist() override;
   void WriteBlocklist(const keys::BlocklistSpec& spec) override;
   std::uint64_t PolicyGeneration() override;
+  StoreLinkInfo Link() const override { return session_->link; }
+  StoreLinkInfo CheckLink() override;
 
  private:
   // What a COMMIT whose outcome is unknown means for the caller.
@@ -225,6 +279,8 @@ class PostgresStore final : public FormattedStore {
               bool script, std::string* why);
   void Connect();
   void Reconnect();
+  void RefuseStandby();
+  void FindDurability();
   void Begin(const char* doing);
   void Commit(const char* doing, IfUnknown if_unknown);
   void RollbackIfOpen();
@@ -409,9 +465,66 @@ void PostgresStore::Connect() {
   session_->conn = std::move(conn);
   session_->fresh = true;
   set_describe(DescribeConnection(session_->conn.get()));
-  const Result sync =
-      Exec("reading synchronous_commit", "SHOW synchronous_commit");
-  session_->raise_synchronous_commit = Value(sync, 0, 0) == "off";
+  RefuseStandby();
+  ++session_->connects;
+  FindDurability();
+}
+
+// A standby cannot reserve (read-only), and one promoted later would not
+// have our writes: a connection that lands on one is dropped (issue 16).
+void PostgresStore::RefuseStandby() {
+  const Result recovery =
+      Exec("checking for a standby", "SELECT pg_is_in_recovery()");
+  if (Value(recovery, 0, 0) != "t") return;
+  const std::string host = HostPort(session_->conn.get());
+  session_->conn.reset();
+  throw StoreError("store " + describe() + ": connected to a standby (" + host +
+                       "), not the primary; retrying",
+                   /*transient=*/true);
+}
+
+// The durability mode (DurabilityOf) into session_->link, with the host
+// and the reconnect count. pg_stat_replication may be closed to this
+// role: then only the settings count.
+void PostgresStore::FindDurability() {
+  const char* doing = "reading the durability settings";
+  const Result settings = Exec(doing,
+                               "SELECT current_setting('synchronous_commit'), "
+                               "current_setting('synchronous_standby_names')");
+  const std::string commit(Value(settings, 0, 0));
+  session_->raise_synchronous_commit = commit == "off";
+  int standbys = -1;
+  int sync_standbys = -1;
+  try {
+    const Result seen =
+        Exec(doing,
+             "SELECT count(*), count(*) FILTER (WHERE sync_state IN "
+             "('sync', 'quorum')), count(*) FILTER (WHERE sync_state IS NULL) "
+             "FROM pg_stat_replication");
+    if (Value(seen, 0, 2) == "0") {
+      standbys = ParseInt<int>(Value(seen, 0, 0)).value_or(-1);
+      sync_standbys = ParseInt<int>(Value(seen, 0, 1)).value_or(-1);
+    } else {  // rows hidden from this role: only their number is known
+      standbys = ParseInt<int>(Value(seen, 0, 0)).value_or(-1);
+    }
+  } catch (const StoreError&) {
+    if (session_->conn == nullptr) throw;  // the connection is gone
+  }
+  StoreLinkInfo link =
+      DurabilityOf(commit, Value(settings, 0, 1), standbys, sync_standbys);
+  link.host = HostPort(session_->conn.get());
+  link.reconnects = static_cast<std::uint64_t>(session_->connects - 1);
+  session_->link = std::move(link);
+}
+
+StoreLinkInfo PostgresStore::CheckLink() {
+  BeginCall();
+  if (session_->conn == nullptr) {
+    Reconnect();
+  } else {
+    FindDurability();
+  }
+  return Link();
 }
 
 // A new connection to a store this object already opened: the store must

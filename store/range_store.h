@@ -48,6 +48,12 @@
 //     returned list; every rule above holds per namespace, and a number of
 //     one namespace says nothing about another's. Namespaces are never
 //     deleted.
+//   * Failover (issue 16): Link() says where the connection goes, how
+//     often it was made again, and the durability mode found at the last
+//     (re)connect: kLocal (SQLite; PostgreSQL without a standby seen),
+//     kAsync (a standby, commits not waiting for it), kSync (commits wait
+//     for a synchronous standby). A PostgreSQL connection that lands on a
+//     standby is never used: a transient StoreError.
 #pragma once
 
 #include <cstdint>
@@ -61,6 +67,7 @@
 #include "config/config.h"
 #include "keys/blocklist.h"
 #include "keys/key_codec.h"
+#include "shm/layout.h"
 #include "store/store_limits.h"
 
 namespace forge::store {
@@ -90,6 +97,16 @@ struct StoreFormat {
   // no check, no prefix, blocklist none.
   keys::KeyPolicy policy;
   keys::BlocklistSpec blocklist;
+};
+
+// Issue 16: the store connection as the broker reports it.
+struct StoreLinkInfo {
+  std::string host;              // "host:port" (no password), or "local"
+  std::uint64_t reconnects = 0;  // connections made after the first
+  shm::StoreDurability durability = shm::StoreDurability::kUnknown;
+  // Why: "synchronous_standby_names=ANY 1 (s1), 1 sync standby", …
+  std::string detail;
+  bool operator==(const StoreLinkInfo&) const = default;
 };
 
 // Code kUnavailable when transient, kIoError otherwise (base/status.h).
@@ -145,6 +162,16 @@ class RangeStore {
   // bumps: brokers read it about once a second and re-read their
   // namespaces' blocklists when it moved. One cheap read.
   virtual std::uint64_t PolicyGeneration() = 0;
+
+  // Issue 16. Where this object's connection goes and how durable its
+  // commits are, as found when it last (re)connected; no I/O. The default
+  // is a local store's ("local", kLocal).
+  virtual StoreLinkInfo Link() const {
+    return {"local", 0, shm::StoreDurability::kLocal, "a local file"};
+  }
+  // Finds the durability again (connecting first when the connection is
+  // gone) and returns Link(). A StoreError like any call.
+  virtual StoreLinkInfo CheckLink() { return Link(); }
 };
 
 // Opens (creating if needed) the store named by db_url ("sqlite:PATH",
