@@ -16,6 +16,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,12 +93,86 @@ class FailoverTest : public ::testing::Test {
     for (auto& in : instances_) ASSERT_TRUE(in->WaitHealthy()) << Logs();
   }
 
-  std::unique_ptr<BackgroundLoad> LoadOn(const Instance& in) {
-    ChaosLoadOptions o;
-    o.port = in.port();
-    o.connections = 2;
-    o.hang_after = milliseconds(5000);
-    return std::make_unique<BackgroundLoad>(o);
+  // HTTP load on every instance, until FinishLoads().
+  void StartLoads() {
+    for (auto& in : instances_) {
+      ChaosLoadOptions o;
+      o.port = in->port();
+      o.connections = 2;
+      o.hang_after = milliseconds(5000);
+      loads_.push_back(std::make_unique<BackgroundLoad>(o));
+    }
+  }
+
+  // Waits until every load has `more` keys beyond what it had.
+  [[nodiscard]] bool ServedMore(std::size_t more) {
+    std::vector<std::size_t> then;
+    for (auto& l : loads_) then.push_back(l->progress().keys.load());
+    return WaitUntil(
+        [&] {
+          for (std::size_t i = 0; i < loads_.size(); ++i) {
+            if (loads_[i]->progress().keys.load() < then[i] + more) {
+              return false;
+            }
+          }
+          return true;
+        },
+        kFailoverDeadline);
+  }
+
+  std::vector<std::uint64_t> Reserved() {
+    std::vector<std::uint64_t> out;
+    for (auto& in : instances_) {
+      out.push_back(in->Stats()->ranges_reserved.load());
+    }
+    return out;
+  }
+
+  // kill -9 of `primary`, `standby` promoted; returns the time from the
+  // kill to the first reservation on the new primary (nullopt: none within
+  // the deadline). A reservation counted after the kill by a broker that
+  // connected again was made on the new primary: the old one is dead.
+  std::optional<milliseconds> FailOver(PostgresServer& primary,
+                                       PostgresServer& standby) {
+    const std::vector<std::uint64_t> before = Reserved();
+    const auto killed = std::chrono::steady_clock::now();
+    primary.Kill();
+    standby.Promote();
+    const bool reserved = WaitUntil(
+        [&] {
+          for (std::size_t i = 0; i < instances_.size(); ++i) {
+            const shm::BrokerStats* stats = instances_[i]->Stats();
+            if (stats->store_reconnects.load() > 0 &&
+                stats->ranges_reserved.load() > before[i]) {
+              return true;
+            }
+          }
+          return false;
+        },
+        kFailoverDeadline);
+    if (!reserved) return std::nullopt;
+    const auto took = std::chrono::duration_cast<milliseconds>(
+        std::chrono::steady_clock::now() - killed);
+    std::cout << "[failover] kill -9 of the primary to the first reservation "
+                 "on the promoted standby: "
+              << took.count() << " ms\n";
+    RecordProperty("kill_to_first_reservation_ms",
+                   static_cast<int>(took.count()));
+    return took;
+  }
+
+  // Stops the loads; checks that none hung or waited past EMPTY_WAIT_MS
+  // (plus scheduling slack) for a 503.
+  std::vector<const testing::ChaosLoadResult*> FinishLoads() {
+    std::vector<const testing::ChaosLoadResult*> results;
+    for (auto& l : loads_) results.push_back(&l->Finish());
+    for (const testing::ChaosLoadResult* r : results) {
+      EXPECT_EQ(r->hangs, 0u) << r->Summary();
+      EXPECT_LT(r->max_latency.count(503) ? r->max_latency.at(503).count() : 0,
+                1'500'000)
+          << r->Summary();
+    }
+    return results;
   }
 
   std::string Logs() const {
@@ -107,6 +182,8 @@ class FailoverTest : public ::testing::Test {
   }
 
   std::vector<std::unique_ptr<Instance>> instances_;
+  // After the instances: destroyed (stopped) first.
+  std::vector<std::unique_ptr<BackgroundLoad>> loads_;
 };
 
 TEST_F(FailoverTest, SyncStandbyPromotedUnderLoadServesOnWithoutRepeats) {
@@ -117,68 +194,11 @@ TEST_F(FailoverTest, SyncStandbyPromotedUnderLoadServesOnWithoutRepeats) {
     EXPECT_EQ(LinkHost(*in), HostOf(primary));
     EXPECT_EQ(Durability(*in), shm::StoreDurability::kSync) << Logs();
   }
-  std::vector<std::unique_ptr<BackgroundLoad>> loads;
-  for (auto& in : instances_) loads.push_back(LoadOn(*in));
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        return loads[0]->progress().keys.load() >= 3000 &&
-               loads[1]->progress().keys.load() >= 3000;
-      },
-      kFailoverDeadline));
-
-  std::map<const Instance*, std::uint64_t> reserved;
-  for (auto& in : instances_) {
-    reserved[in.get()] = in->Stats()->ranges_reserved.load();
-  }
-  const auto killed = std::chrono::steady_clock::now();
-  primary.Kill();
-  standby.Promote();
-  // A reservation counted after the kill, by a broker that connected again,
-  // was made on the new primary: the old one is dead.
-  const auto reserved_on_new = [&] {
-    for (auto& in : instances_) {
-      if (in->Stats()->store_reconnects.load() > 0 &&
-          in->Stats()->ranges_reserved.load() > reserved[in.get()]) {
-        return true;
-      }
-    }
-    return false;
-  };
-  ASSERT_TRUE(WaitUntil(reserved_on_new, kFailoverDeadline))
-      << Logs() << standby.Log();
-  const auto took = std::chrono::duration_cast<milliseconds>(
-      std::chrono::steady_clock::now() - killed);
-  std::cout << "[failover] kill -9 of the primary to the first reservation "
-               "on the promoted standby: "
-            << took.count() << " ms\n";
-  RecordProperty("kill_to_first_reservation_ms",
-                 static_cast<int>(took.count()));
-  // Serving resumed on both: each served 1000 more keys from new ranges.
-  std::vector<std::size_t> keys_then;
-  for (auto& l : loads) keys_then.push_back(l->progress().keys.load());
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        for (std::size_t i = 0; i < loads.size(); ++i) {
-          if (loads[i]->progress().keys.load() < keys_then[i] + 1000) {
-            return false;
-          }
-        }
-        return true;
-      },
-      kFailoverDeadline))
-      << Logs();
-  std::vector<const testing::ChaosLoadResult*> results;
-  for (auto& l : loads) results.push_back(&l->Finish());
-
-  for (const testing::ChaosLoadResult* r : results) {
-    EXPECT_EQ(r->hangs, 0u) << r->Summary();
-    // A 503 comes after EMPTY_WAIT_MS, not later (the ring was empty while
-    // the store was away, never a request stuck behind the store).
-    EXPECT_LT(r->max_latency.count(503) ? r->max_latency.at(503).count() : 0,
-              1'500'000)
-        << r->Summary();
-  }
-  const std::vector<std::string> repeats = Repeats(results);
+  StartLoads();
+  ASSERT_TRUE(ServedMore(3000)) << Logs();
+  ASSERT_TRUE(FailOver(primary, standby)) << Logs() << standby.Log();
+  ASSERT_TRUE(ServedMore(1000)) << "serving did not resume\n" << Logs();
+  const std::vector<std::string> repeats = Repeats(FinishLoads());
   EXPECT_TRUE(repeats.empty())
       << repeats.size() << " keys served twice, e.g. " << repeats.front();
   for (auto& in : instances_) {
@@ -189,6 +209,54 @@ TEST_F(FailoverTest, SyncStandbyPromotedUnderLoadServesOnWithoutRepeats) {
     EXPECT_EQ(in->Stats()->store_regressions.load(), 0u);
   }
   EXPECT_EQ(ErrorLines(Logs()).size(), 0u) << Logs();
+}
+
+// Asynchronous replication, the standby cut off before the kill: the
+// reservations made after that are lost with the primary, the promoted
+// standby's counters are behind, and each broker's regression guard skips
+// past its own numbers. Across brokers nothing can tell (docs).
+TEST_F(FailoverTest, AsyncFailoverWithLostWritesUnderLoadGuardKeepsEachBroker) {
+  PostgresServer primary;
+  PostgresServer standby(primary, Replication::kAsync);
+  ASSERT_NO_FATAL_FAILURE(StartTwo(MultiHostUrl(primary, standby)));
+  for (auto& in : instances_) {
+    EXPECT_EQ(Durability(*in), shm::StoreDurability::kAsync) << Logs();
+  }
+  StartLoads();
+  ASSERT_TRUE(ServedMore(2000)) << Logs();
+  standby.StopStreaming();
+  // Each broker reserves at least two more ranges the standby never sees.
+  const std::vector<std::uint64_t> streamed = Reserved();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const std::vector<std::uint64_t> now = Reserved();
+        for (std::size_t i = 0; i < now.size(); ++i) {
+          if (now[i] < streamed[i] + 2) return false;
+        }
+        return true;
+      },
+      kFailoverDeadline))
+      << Logs();
+  ASSERT_TRUE(FailOver(primary, standby)) << Logs() << standby.Log();
+  ASSERT_TRUE(ServedMore(1000)) << "serving did not resume\n" << Logs();
+  const std::vector<const testing::ChaosLoadResult*> results = FinishLoads();
+  std::uint64_t regressions = 0;
+  for (std::size_t i = 0; i < instances_.size(); ++i) {
+    const std::vector<std::string> repeats = Repeats({results[i]});
+    EXPECT_TRUE(repeats.empty())
+        << "instance " << i << " served " << repeats.size()
+        << " keys twice, e.g. " << repeats.front();
+    regressions += instances_[i]->Stats()->store_regressions.load();
+    EXPECT_TRUE(instances_[i]->broker()->Running()) << Logs();
+  }
+  EXPECT_GE(regressions, 1u) << Logs();
+  EXPECT_NE(Logs().find("store counter went back"), std::string::npos)
+      << Logs();
+  // What only synchronous replication prevents: one broker's lost numbers
+  // granted again to the other (reported, not asserted).
+  std::cout << "[failover] keys served by both brokers after the "
+               "asynchronous failover: "
+            << Repeats(results).size() << "\n";
 }
 
 TEST_F(FailoverTest, RequireSyncReservesOnlyWithASynchronousStandby) {

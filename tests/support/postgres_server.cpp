@@ -116,11 +116,11 @@ PostgresServer::PostgresServer(const PostgresServer& primary, Replication mode)
 }
 
 void PostgresServer::BaseBackup(const PostgresServer& primary) {
-  const RunResult r =
-      Run(AsServerUser({bindir_ + "/pg_basebackup", "-D", data_, "-R", "-X",
-                        "stream", "--no-sync", "-h", "127.0.0.1", "-p",
-                        std::to_string(primary.port()), "-U", kServerUser}),
-          {{"LC_ALL", "C"}}, kInitTimeout);
+  const RunResult r = Run(
+      AsServerUser({bindir_ + "/pg_basebackup", "-D", data_, "-R", "-X",
+                    "stream", "--no-sync", "-c", "fast", "-h", "127.0.0.1",
+                    "-p", std::to_string(primary.port()), "-U", kServerUser}),
+      {{"LC_ALL", "C"}}, kInitTimeout);
   if (r.exit_code == 0) return;
   throw std::runtime_error(
       "pg_basebackup from 127.0.0.1:" + std::to_string(primary.port()) +
@@ -161,10 +161,11 @@ void PostgresServer::Promote() {
                "the promoted standby to accept writes");
 }
 
-void PostgresServer::PauseReplay() {
-  Query("SELECT pg_wal_replay_pause()", "postgres");
-  WaitForQuery(*this, "SELECT pg_get_wal_replay_pause_state() = 'paused'",
-               "the standby's replay to pause");
+void PostgresServer::StopStreaming() {
+  Query("ALTER SYSTEM SET primary_conninfo = ''", "postgres");
+  Query("SELECT pg_reload_conf()", "postgres");
+  WaitForQuery(*this, "SELECT count(*) = 0 FROM pg_stat_wal_receiver",
+               "the standby to stop streaming");
 }
 
 PostgresServer::~PostgresServer() {

@@ -26,17 +26,20 @@
 //   * initdb runs with --no-sync (the cluster is new and thrown away); the
 //     server itself keeps fsync on.
 //   * Standby (issue 16): PostgresServer(primary, mode) makes a streaming
-//     standby of a running `primary` with pg_basebackup -R (its
+//     standby of a running `primary` with pg_basebackup -R -c fast (its
 //     primary_conninfo goes to the primary's loopback port) and starts it
 //     on its own port and directory; it returns once the primary's
 //     pg_stat_replication shows it streaming — and, for kSync, once the
 //     primary has synchronous_standby_names='*' (ALTER SYSTEM, reloaded)
 //     and shows it as the sync standby, so every later commit on the
 //     primary waits for it. Promote() runs pg_ctl promote and returns once
-//     the server accepts writes; PauseReplay() stops the standby applying
-//     WAL (pg_wal_replay_pause(): what arrives later is lost in a
-//     failover); Kill() is kill -9 of the postmaster this object started
-//     (its children exit when they notice; Start() is not meant to follow).
+//     the server accepts writes; StopStreaming() cuts the standby off its
+//     primary (primary_conninfo emptied and reloaded; returns once its WAL
+//     receiver is gone), so what the primary commits later is lost in a
+//     failover — pausing replay would not lose it: a promotion replays
+//     every WAL record already received; Kill() is kill -9 of the postmaster
+//     this object started (its children exit when they notice; Start() is not
+//     meant to follow).
 //   * Not thread-safe; one object per server.
 #pragma once
 
@@ -67,7 +70,7 @@ class PostgresServer {
   bool Running();
   pid_t pid() const { return server_ ? server_->pid() : 0; }
   void Promote();
-  void PauseReplay();
+  void StopStreaming();
   int port() const { return port_; }
 
   // "postgresql://postgres@127.0.0.1:PORT/DB".
