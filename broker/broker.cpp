@@ -47,12 +47,6 @@ bool FilledFrom(const shm::Segment& seg, const store::RangeStore& store) {
   return shm::StoreIdOf(seg.header()) == store.format().store_id;
 }
 
-std::uint64_t Total(const std::vector<store::Range>& ranges) {
-  std::uint64_t n = 0;
-  for (const store::Range& r : ranges) n += r.size();
-  return n;
-}
-
 // Sorted, without empty ranges, touching ones merged (overlaps are kept
 // apart for the store to refuse: they would mean a bug, never "merge").
 std::vector<store::Range> Coalesce(std::vector<store::Range> ranges) {
@@ -471,17 +465,16 @@ bool Broker::ReserveOne() {
   const Clock::time_point t0 = Clock::now();
   try {
     if (!SafeToReserve()) return true;
-    const store::Range r = store_.Reserve(options_.range_size);
+    const store::Reservation got =
+        store_.ReserveAbove(options_.range_size, Mark());
     PublishLink();
-    if (options_.require_sync &&
+    if (got.regression.happened()) OnRegression(got.regression);
+    const store::Range& r = got.range;
+    if (options_.require_sync && !r.empty() &&
         store_.Link().durability != shm::StoreDurability::kSync) {
       // Reconnected inside Reserve to a store that is not synchronous:
       // this grant may not survive a failover, so it is never served.
-      AddWasted(r.size());
-      log::Warn(prefix_ + "discarding [" + std::to_string(r.first) + ", " +
-                std::to_string(r.last) +
-                ") as a gap: granted on a connection that is not "
-                "synchronous (STORE_REQUIRE_SYNC)");
+      DiscardUnsafe(r);
       return true;
     }
     if (backoff_.count() > 0) {
@@ -530,6 +523,12 @@ void Broker::TakeRange(const store::Range& r, nanoseconds took) {
       std::memory_order_relaxed);
   stats_.last_refill_ns.store(static_cast<std::uint64_t>(took.count()),
                               std::memory_order_relaxed);
+  stats_.range_size.store(r.size(), std::memory_order_relaxed);
+  // relaxed: this thread alone writes the mark, and nothing of the range is
+  // pushed before this store (program order); it is read back by this
+  // thread and, for display, by others.
+  stats_.granted_high.store(std::max(r.last, Mark()),
+                            std::memory_order_relaxed);
   if (log::DebugEnabled()) {
     log::Debug(prefix_ + "reserved [" + std::to_string(r.first) + ", " +
                std::to_string(r.last) + ") in " +
@@ -610,6 +609,34 @@ void Broker::OnTransientError(const store::StoreError& e) {
   if (line) log::Warn(prefix_ + *line);
 }
 
+void Broker::DiscardUnsafe(const store::Range& r) {
+  AddWasted(r.size());
+  // relaxed: as in TakeRange; the range was granted to this broker, so the
+  // mark covers it even though none of it is served.
+  stats_.granted_high.store(std::max(r.last, Mark()),
+                            std::memory_order_relaxed);
+  log::Warn(prefix_ + "discarding " + store::RangeText(r) +
+            " as a gap: granted on a connection that is not synchronous "
+            "(STORE_REQUIRE_SYNC)");
+}
+
+std::uint64_t Broker::Mark() const {
+  // relaxed: only this thread writes it (TakeRange).
+  return stats_.granted_high.load(std::memory_order_relaxed);
+}
+
+void Broker::OnRegression(const store::Regression& r) {
+  // relaxed: a statistic; see the constructor.
+  stats_.store_regressions.fetch_add(1, std::memory_order_relaxed);
+  log::Error(prefix_ + "store counter went back from " +
+             std::to_string(r.skipped.last) + " to " +
+             std::to_string(r.skipped.first) +
+             " (writes lost in a failover, or a restored backup): skipped " +
+             store::RangeText(r.skipped) + " and " + std::to_string(r.dropped) +
+             " returned numbers, no key repeated; other brokers' numbers "
+             "lost with those writes are not covered (docs/scaling-out.md)");
+}
+
 void Broker::ReplaceBlocklist(const keys::BlocklistSpec& spec) {
   if (spec == blocklist_spec_) return;
   const std::string was = keys::DescribeBlocklist(blocklist_spec_);
@@ -668,13 +695,26 @@ void Broker::ReturnUnpublished() {
                   ? "id " + shm::StoreIdOf(seg_.header()) + ", not this one"
                   : "segment damaged: " + damage);
   back = Coalesce(std::move(back));
-  const std::uint64_t total = Total(back);
+  const std::uint64_t total = store::TotalOf(back);
   if (total == 0) {
     log::Info(prefix_ + "stopping: nothing to return to the store (" + where +
               ")");
     return;
   }
-  const Status returned = ReturnWithin(back);
+  bool regressed = false;
+  const Status returned = ReturnWithin(back, &regressed);
+  if (regressed) {
+    // Reserved before the counter went back: maybe another broker's now.
+    // The hand becomes a gap; the ring's keys go back where they were.
+    const std::uint64_t put_back = from_ring - PutBack(ring_runs);
+    AddWasted(total - put_back);
+    log::Warn(prefix_ + "stopping: did not return " + std::to_string(total) +
+              " unpublished numbers (" + where +
+              ") to a store whose counter went back; " +
+              std::to_string(put_back) + " put back into the ring, " +
+              std::to_string(total - put_back) + " become a gap");
+    return;
+  }
   if (returned.ok()) {
     log::Info(prefix_ + "stopping: returned " + std::to_string(total) +
               " unpublished numbers to the store (" + where + ")");
@@ -736,19 +776,22 @@ std::uint64_t Broker::DrainRing(std::vector<store::Range>* out) {
   }
   const std::vector<store::Range> runs = RunsOf(std::move(numbers));
   out->insert(out->end(), runs.begin(), runs.end());
-  return Total(runs);
+  return store::TotalOf(runs);
 }
 
 // Store::Return, retrying transient errors with back-off until
 // return_budget is spent. When it gave up, the last error: kUnavailable if
 // every attempt failed transiently (RangeStore: then nothing was
 // recorded), else kIoError (the outcome is unknown).
-Status Broker::ReturnWithin(const std::vector<store::Range>& ranges) {
+Status Broker::ReturnWithin(const std::vector<store::Range>& ranges,
+                            bool* regressed) {
   const Clock::time_point deadline = Clock::now() + options_.return_budget;
   milliseconds backoff = options_.backoff_min;
   for (;;) {
     try {
-      store_.Return(ranges);
+      const store::Regression r = store_.ReturnAbove(ranges, Mark());
+      *regressed = r.happened();
+      if (*regressed) OnRegression(r);
       return Status();
     } catch (const store::StoreError& e) {
       // relaxed: a statistic; see the constructor.

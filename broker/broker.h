@@ -61,6 +61,18 @@
 //     generation moves) applies a new list to everything not yet issued:
 //     the hand, and the keys already in the ring, which it takes back out
 //     (a consumer's claim) and pushes again minus the newly blocked ones.
+//   * Regression guard (issue 16, docs/design.md §2): BrokerStats::
+//     granted_high, kept in the segment so it survives broker restarts, is
+//     the highest number the store ever granted this broker; it is raised
+//     before any key of a new range is pushed, and passed to every
+//     ReserveAbove/ReturnAbove as the mark. When the store's counter came
+//     back below it (writes lost in a failover, a restored backup) the
+//     store skips to the mark in the same transaction; the broker logs one
+//     ERROR line naming the gap, counts BrokerStats::store_regressions and
+//     keeps serving. At stop, a Return that finds the counter below the
+//     mark records nothing: the hand becomes a gap (counted as wasted),
+//     ring keys are put back into the ring.
+//     BrokerStats::range_size is the size of the latest reservation.
 //   * BrokerStats::keys_wasted counts the numbers this broker knowingly
 //     discards: a failed Return at stop, the hand at a fatal store error,
 //     ring keys that do not decode. Numbers lost to a crash or kill -9 (the
@@ -277,9 +289,18 @@ class Broker {
   [[nodiscard]] bool SafeToReserve();
   void BackOff();
   void PublishLink();
+  // require_sync: a range granted on a connection that is not synchronous
+  // becomes a gap (wasted; the mark still covers it).
+  void DiscardUnsafe(const store::Range& r);
+  // The regression guard's mark: BrokerStats::granted_high.
+  std::uint64_t Mark() const;
+  // One ERROR line naming the gap; counts store_regressions.
+  void OnRegression(const store::Regression& r);
   void ReturnUnpublished();
   [[nodiscard]] std::uint64_t DrainRing(std::vector<store::Range>* out);
-  Status ReturnWithin(const std::vector<store::Range>& ranges);
+  // *regressed: whether the store's counter was found below the mark (then
+  // nothing was recorded and the status is OK).
+  Status ReturnWithin(const std::vector<store::Range>& ranges, bool* regressed);
   // Pushes `runs` back into the ring (encoded again, blocked ones
   // skipped); each run is left holding what did not fit. Returns that.
   [[nodiscard]] std::uint64_t PutBack(std::vector<store::Range>& runs);

@@ -128,6 +128,9 @@ std::vector<std::pair<std::string, std::string>> SummaryRows(
                              std::to_string(s.key_space) + " (" +
                              Percent(s.key_space_used()) + ")"},
       {"exhaustion", ExhaustionText(s)},
+      {"guard mark", std::to_string(s.granted_high) + " (latest range " +
+                         std::to_string(s.range_size) + " numbers), " +
+                         std::to_string(s.store_regressions) + " regressions"},
   };
 }
 
@@ -256,7 +259,9 @@ void WriteJsonFields(const Snapshot& s, std::ostringstream& o) {
     << "}"
     << ",\"rates\":" << JsonRates(s)
     << ",\"ranges\":{\"reserved\":" << s.ranges_reserved
-    << ",\"refills\":" << s.refills << "}"
+    << ",\"refills\":" << s.refills << ",\"size\":" << s.range_size
+    << ",\"granted_high\":" << s.granted_high
+    << ",\"regressions\":" << s.store_regressions << "}"
     << ",\"key_space\":{\"size\":" << s.key_space
     << ",\"used\":" << s.store_next
     << ",\"used_fraction\":" << Significant(s.key_space_used())

@@ -213,6 +213,22 @@ void StoreLink(Exposition& e, const All& all) {
   }
 }
 
+// The regression guard (issue 16) and the reservation size.
+void StoreGuard(Exposition& e, const All& all) {
+  PerNamespace(e, all, "forge_store_regressions_total", "counter",
+               "Reservations that found the store's counter below the "
+               "broker's mark (lost writes, a restored backup); each skipped "
+               "to the mark.",
+               [](const Snapshot& s) { return Int(s.store_regressions); });
+  PerNamespace(e, all, "forge_store_granted_high", "gauge",
+               "The broker's mark: the highest number (exclusive) the store "
+               "ever granted it.",
+               [](const Snapshot& s) { return Int(s.granted_high); });
+  PerNamespace(e, all, "forge_broker_range_size", "gauge",
+               "Numbers in the broker's latest reservation.",
+               [](const Snapshot& s) { return Int(s.range_size); });
+}
+
 }  // namespace
 
 std::string MetricNumber(double value) {
@@ -250,6 +266,7 @@ std::string FormatMetrics(const std::vector<NamespaceSnapshot>& all) {
   BrokerHealth(e, all);
   KeySpace(e, all);
   StoreLink(e, all);
+  StoreGuard(e, all);
   return out;
 }
 

@@ -254,8 +254,10 @@ class PostgresStore final : public FormattedStore {
   PostgresStore(std::shared_ptr<Session> session, const std::string& store,
                 const std::string& name);
 
-  Range Reserve(std::uint64_t count) override;
-  void Return(const std::vector<Range>& ranges) override;
+  Reservation ReserveAbove(std::uint64_t count, std::uint64_t mark) override;
+  Regression ReturnAbove(const std::vector<Range>& ranges,
+                         std::uint64_t mark) override;
+  Advanced Advance(std::uint64_t to) override;
   std::uint64_t Next() override;
   std::vector<std::string> Namespaces() override;
   std::unique_ptr<RangeStore> OpenNamespace(const std::string& name,
@@ -310,11 +312,14 @@ class PostgresStore final : public FormattedStore {
                                     std::uint64_t counter);
   void CheckNotReturned(const char* doing, const Range& r);
   void RecordReturned(const char* doing, const std::vector<Range>& sorted);
+  void WriteCounter(const char* doing, std::uint64_t to);
+  std::uint64_t DropReturned(const char* doing);
+  Regression RaiseToMark(const char* doing, std::uint64_t* counter,
+                         std::uint64_t mark);
 
   std::shared_ptr<Session> session_;
   NamespaceTables tables_;
-  bool opened_ = false;           // format() is what the store was opened with
-  std::uint64_t high_water_ = 0;  // end of the last range this object got
+  bool opened_ = false;  // format() is what the store was opened with
 };
 
 PostgresStore::PostgresStore(const std::string& url, const StoreFormat& wanted,
@@ -791,15 +796,6 @@ std::uint64_t PostgresStore::ParseCounter(const Result& result) const {
                   tables_.counter_sql + ".next=" + std::string(text) +
                       " is outside [0, " + std::to_string(space()) + "]");
   }
-  if (*next < high_water_) {
-    throw StoreError(
-        "store " + describe() + ": the counter went back from " +
-            std::to_string(high_water_) + " to " + std::to_string(*next) +
-            " (restored from an older backup?); refusing to hand out keys "
-            "again. Set " +
-            tables_.counter_sql + ".next past every key issued",
-        /*transient=*/false);
-  }
   return *next;
 }
 
@@ -841,26 +837,66 @@ std::optional<Range> PostgresStore::TakeReturned(const char* doing,
   return taken;
 }
 
-Range PostgresStore::Reserve(std::uint64_t count) {
+// With the counter locked: sets it to `to`.
+void PostgresStore::WriteCounter(const char* doing, std::uint64_t to) {
+  Exec(doing, "UPDATE " + tables_.counter_sql + " SET next = $1 WHERE id = 1",
+       {std::to_string(to)});
+}
+
+// With the counter locked: empties the returned list; how many numbers it
+// held.
+std::uint64_t PostgresStore::DropReturned(const char* doing) {
+  const Result sum = Exec(doing, "SELECT COALESCE(SUM(last - first), 0) FROM " +
+                                     tables_.returned_sql);
+  Exec(doing, "DELETE FROM " + tables_.returned_sql);
+  return ParseInt<std::uint64_t>(Value(sum, 0, 0)).value_or(0);
+}
+
+// With the counter (*counter) locked: the regression guard (see
+// range_store.h). Moves a counter below `mark` up to it.
+Regression PostgresStore::RaiseToMark(const char* doing, std::uint64_t* counter,
+                                      std::uint64_t mark) {
+  mark = std::min(mark, space());
+  if (*counter >= mark) return {};
+  Regression r;
+  r.skipped = Range{*counter, mark};
+  WriteCounter(doing, mark);
+  r.dropped = DropReturned(doing);
+  *counter = mark;
+  return r;
+}
+
+Reservation PostgresStore::ReserveAbove(std::uint64_t count,
+                                        std::uint64_t mark) {
   FORGE_CHECK(count > 0, "Reserve(0): count must be > 0");
   BeginCall();
   const char* doing = "reserving a range";
-  // (range, counter after it), known only once COMMIT succeeded.
-  const auto [range, counter] = InTransaction(doing, [&] {
-    const std::uint64_t next = LockCounter(doing);
+  // Known only once COMMIT succeeded.
+  return InTransaction(doing, [&] {
+    std::uint64_t next = LockCounter(doing);
+    Reservation out;
+    out.regression = RaiseToMark(doing, &next, mark);
     if (const std::optional<Range> back = TakeReturned(doing, count, next)) {
-      return std::pair(*back, next);
+      out.range = *back;
+      return out;
     }
-    const Range r{next, next + std::min(count, space() - next)};
-    if (!r.empty()) {
-      Exec(doing,
-           "UPDATE " + tables_.counter_sql + " SET next = $1 WHERE id = 1",
-           {std::to_string(r.last)});
-    }
-    return std::pair(r, r.last);
+    out.range = Range{next, next + std::min(count, space() - next)};
+    if (!out.range.empty()) WriteCounter(doing, out.range.last);
+    return out;
   });
-  high_water_ = std::max(high_water_, counter);
-  return range;
+}
+
+Advanced PostgresStore::Advance(std::uint64_t to) {
+  BeginCall();
+  const char* doing = "advancing the counter";
+  return InTransaction(doing, [&] {
+    const std::uint64_t from = LockCounter(doing);
+    if (to < from || to > space()) {
+      throw CannotAdvance(describe(), from, to, space());
+    }
+    if (to != from) WriteCounter(doing, to);
+    return Advanced{from, to, DropReturned(doing)};
+  });
 }
 
 void PostgresStore::CheckNotReturned(const char* doing, const Range& r) {
@@ -895,18 +931,25 @@ void PostgresStore::RecordReturned(const char* doing,
        {std::to_string(total)});
 }
 
-void PostgresStore::Return(const std::vector<Range>& ranges) {
+Regression PostgresStore::ReturnAbove(const std::vector<Range>& ranges,
+                                      std::uint64_t mark) {
   if (std::none_of(ranges.begin(), ranges.end(),
                    [](const Range& r) { return r.first < r.last; })) {
-    return;
+    return {};
   }
   BeginCall();
   const char* doing = "returning numbers";
-  InTransaction(
+  return InTransaction(
       doing,
       [&] {
-        RecordReturned(doing,
-                       CheckReturnable(describe(), ranges, LockCounter(doing)));
+        std::uint64_t counter = LockCounter(doing);
+        Regression regression = RaiseToMark(doing, &counter, mark);
+        if (regression.happened()) {
+          regression.not_returned = TotalOf(ranges);
+        } else {
+          RecordReturned(doing, CheckReturnable(describe(), ranges, counter));
+        }
+        return regression;
       },
       IfUnknown::kDoNotRetry);
 }

@@ -86,6 +86,9 @@ TEST(MetricsTest, EveryFamilyHasHelpAndTypeOnce) {
       {"forge_broker_state", "gauge"},
       {"forge_key_space_size", "gauge"},
       {"forge_key_space_used_ratio", "gauge"},
+      {"forge_store_regressions_total", "counter"},
+      {"forge_store_granted_high", "gauge"},
+      {"forge_broker_range_size", "gauge"},
   };
   EXPECT_EQ(p.types, want);
   for (const auto& [name, help] : p.help) {
@@ -132,6 +135,9 @@ TEST(MetricsTest, ValuesComeFromTheSnapshot) {
       {R"(forge_key_space_size{namespace="default"})", "3521614606208"},
       {R"(forge_key_space_used_ratio{namespace="default"})",
        MetricNumber(3000.0 / 3521614606208.0)},
+      {R"(forge_store_regressions_total{namespace="default"})", "1"},
+      {R"(forge_store_granted_high{namespace="default"})", "3000"},
+      {R"(forge_broker_range_size{namespace="default"})", "1000"},
   };
   EXPECT_EQ(p.values, want);
 }

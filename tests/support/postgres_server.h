@@ -72,6 +72,8 @@ class PostgresServer {
   void Promote();
   void StopStreaming();
   int port() const { return port_; }
+  // The directory of the server's programs (pg_dump, pg_restore, …).
+  const std::string& bindir() const { return bindir_; }
 
   // "postgresql://postgres@127.0.0.1:PORT/DB".
   std::string url(const std::string& db = "forge_test") const;
