@@ -47,12 +47,6 @@ bool FilledFrom(const shm::Segment& seg, const store::RangeStore& store) {
   return shm::StoreIdOf(seg.header()) == store.format().store_id;
 }
 
-std::uint64_t Total(const std::vector<store::Range>& ranges) {
-  std::uint64_t n = 0;
-  for (const store::Range& r : ranges) n += r.size();
-  return n;
-}
-
 // Sorted, without empty ranges, touching ones merged (overlaps are kept
 // apart for the store to refuse: they would mean a bug, never "merge").
 std::vector<store::Range> Coalesce(std::vector<store::Range> ranges) {
@@ -197,6 +191,7 @@ BrokerOptions BrokerOptions::FromConfig(const config::Config& cfg) {
   BrokerOptions o;
   o.range_size = cfg.range_size;
   o.store_timeout = milliseconds(cfg.store_timeout_ms);
+  o.require_sync = cfg.store_require_sync;
   return o;
 }
 
@@ -238,6 +233,7 @@ Broker::Broker(const BrokerOptions& options, store::RangeStore& store,
               e.what());
   }
   SetState(shm::BrokerState::kStarting);
+  PublishLink();
   Heartbeat();
 }
 
@@ -468,7 +464,19 @@ void Broker::NoteRefillStart(std::uint64_t fill_before) {
 bool Broker::ReserveOne() {
   const Clock::time_point t0 = Clock::now();
   try {
-    const store::Range r = store_.Reserve(options_.range_size);
+    if (!SafeToReserve()) return true;
+    const store::Reservation got =
+        store_.ReserveAbove(options_.range_size, Mark());
+    PublishLink();
+    if (got.regression.happened()) OnRegression(got.regression);
+    const store::Range& r = got.range;
+    if (options_.require_sync && !r.empty() &&
+        store_.Link().durability != shm::StoreDurability::kSync) {
+      // Reconnected inside Reserve to a store that is not synchronous:
+      // this grant may not survive a failover, so it is never served.
+      DiscardUnsafe(r);
+      return true;
+    }
     if (backoff_.count() > 0) {
       backoff_ = milliseconds(0);
       const auto line = trouble_.Recovered(Clock::now(), "store recovered");
@@ -482,6 +490,7 @@ bool Broker::ReserveOne() {
     }
     return true;
   } catch (const store::StoreError& e) {
+    PublishLink();
     // relaxed: a statistic; see the constructor.
     stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
     if (e.transient()) {
@@ -514,6 +523,12 @@ void Broker::TakeRange(const store::Range& r, nanoseconds took) {
       std::memory_order_relaxed);
   stats_.last_refill_ns.store(static_cast<std::uint64_t>(took.count()),
                               std::memory_order_relaxed);
+  stats_.range_size.store(r.size(), std::memory_order_relaxed);
+  // relaxed: this thread alone writes the mark, and nothing of the range is
+  // pushed before this store (program order); it is read back by this
+  // thread and, for display, by others.
+  stats_.granted_high.store(std::max(r.last, Mark()),
+                            std::memory_order_relaxed);
   if (log::DebugEnabled()) {
     log::Debug(prefix_ + "reserved [" + std::to_string(r.first) + ", " +
                std::to_string(r.last) + ") in " +
@@ -535,17 +550,91 @@ void Broker::OnExhausted() {
             " numbers in hand, then only numbers other brokers return");
 }
 
-void Broker::OnTransientError(const store::StoreError& e) {
+void Broker::BackOff() {
   backoff_ = backoff_.count() == 0
                  ? options_.backoff_min
                  : std::min(backoff_ * 2, options_.backoff_max);
   retry_at_ = Clock::now() + backoff_;
+}
+
+bool Broker::SafeToReserve() {
+  if (!options_.require_sync) return true;
+  // The mode found at the last connect; once unsafe, asked again.
+  store::StoreLinkInfo link = unsafe_ ? store_.CheckLink() : store_.Link();
+  PublishLink();
+  if (link.durability == shm::StoreDurability::kSync) {
+    if (std::exchange(unsafe_, false)) {
+      log::Info(prefix_ + "store synchronous again (" + link.detail +
+                "): reserving");
+    }
+    return true;
+  }
+  BackOff();
+  SetState(shm::BrokerState::kStoreUnsafe);
+  if (!std::exchange(unsafe_, true)) {
+    log::Warn(prefix_ + "STORE_REQUIRE_SYNC: not reserving: store " +
+              link.host + " durability is " +
+              shm::DurabilityName(link.durability) + " (" + link.detail +
+              "), not sync; serving the " + std::to_string(hand()) +
+              " numbers in hand and the ring, checking again with back-off");
+  }
+  return false;
+}
+
+void Broker::PublishLink() {
+  const store::StoreLinkInfo link = store_.Link();
+  if (published_link_ == link) return;
+  const bool durability_changed =
+      !published_link_ || published_link_->durability != link.durability;
+  published_link_ = link;
+  shm::WriteStoreLink(seg_.store_link(), link.host);
+  // relaxed: statistics; see the constructor.
+  stats_.store_reconnects.store(link.reconnects, std::memory_order_relaxed);
+  stats_.durability.store(static_cast<std::uint32_t>(link.durability),
+                          std::memory_order_relaxed);
+  if (durability_changed) {
+    log::Info(prefix_ +
+              "store durability: " + shm::DurabilityName(link.durability) +
+              " (" + link.detail + ") on " + link.host);
+  }
+}
+
+void Broker::OnTransientError(const store::StoreError& e) {
+  BackOff();
   SetState(shm::BrokerState::kStoreError);
   const auto line = trouble_.Failed(
       Clock::now(), e.what(),
       "will retry in " + std::to_string(backoff_.count()) + " ms; " +
           std::to_string(hand()) + " numbers still in hand");
   if (line) log::Warn(prefix_ + *line);
+}
+
+void Broker::DiscardUnsafe(const store::Range& r) {
+  AddWasted(r.size());
+  // relaxed: as in TakeRange; the range was granted to this broker, so the
+  // mark covers it even though none of it is served.
+  stats_.granted_high.store(std::max(r.last, Mark()),
+                            std::memory_order_relaxed);
+  log::Warn(prefix_ + "discarding " + store::RangeText(r) +
+            " as a gap: granted on a connection that is not synchronous "
+            "(STORE_REQUIRE_SYNC)");
+}
+
+std::uint64_t Broker::Mark() const {
+  // relaxed: only this thread writes it (TakeRange).
+  return stats_.granted_high.load(std::memory_order_relaxed);
+}
+
+void Broker::OnRegression(const store::Regression& r) {
+  // relaxed: a statistic; see the constructor.
+  stats_.store_regressions.fetch_add(1, std::memory_order_relaxed);
+  log::Error(prefix_ + "store counter went back from " +
+             std::to_string(r.skipped.last) + " to " +
+             std::to_string(r.skipped.first) +
+             " (writes lost in a failover, or a restored backup): skipped " +
+             store::RangeText(r.skipped) + " and " + std::to_string(r.dropped) +
+             " returned numbers, no key repeated; other brokers' numbers "
+             "lost with those writes are not covered (docs/scaling-out.md)");
 }
 
 void Broker::ReplaceBlocklist(const keys::BlocklistSpec& spec) {
@@ -606,13 +695,26 @@ void Broker::ReturnUnpublished() {
                   ? "id " + shm::StoreIdOf(seg_.header()) + ", not this one"
                   : "segment damaged: " + damage);
   back = Coalesce(std::move(back));
-  const std::uint64_t total = Total(back);
+  const std::uint64_t total = store::TotalOf(back);
   if (total == 0) {
     log::Info(prefix_ + "stopping: nothing to return to the store (" + where +
               ")");
     return;
   }
-  const Status returned = ReturnWithin(back);
+  bool regressed = false;
+  const Status returned = ReturnWithin(back, &regressed);
+  if (regressed) {
+    // Reserved before the counter went back: maybe another broker's now.
+    // The hand becomes a gap; the ring's keys go back where they were.
+    const std::uint64_t put_back = from_ring - PutBack(ring_runs);
+    AddWasted(total - put_back);
+    log::Warn(prefix_ + "stopping: did not return " + std::to_string(total) +
+              " unpublished numbers (" + where +
+              ") to a store whose counter went back; " +
+              std::to_string(put_back) + " put back into the ring, " +
+              std::to_string(total - put_back) + " become a gap");
+    return;
+  }
   if (returned.ok()) {
     log::Info(prefix_ + "stopping: returned " + std::to_string(total) +
               " unpublished numbers to the store (" + where + ")");
@@ -674,19 +776,22 @@ std::uint64_t Broker::DrainRing(std::vector<store::Range>* out) {
   }
   const std::vector<store::Range> runs = RunsOf(std::move(numbers));
   out->insert(out->end(), runs.begin(), runs.end());
-  return Total(runs);
+  return store::TotalOf(runs);
 }
 
 // Store::Return, retrying transient errors with back-off until
 // return_budget is spent. When it gave up, the last error: kUnavailable if
 // every attempt failed transiently (RangeStore: then nothing was
 // recorded), else kIoError (the outcome is unknown).
-Status Broker::ReturnWithin(const std::vector<store::Range>& ranges) {
+Status Broker::ReturnWithin(const std::vector<store::Range>& ranges,
+                            bool* regressed) {
   const Clock::time_point deadline = Clock::now() + options_.return_budget;
   milliseconds backoff = options_.backoff_min;
   for (;;) {
     try {
-      store_.Return(ranges);
+      const store::Regression r = store_.ReturnAbove(ranges, Mark());
+      *regressed = r.happened();
+      if (*regressed) OnRegression(r);
       return Status();
     } catch (const store::StoreError& e) {
       // relaxed: a statistic; see the constructor.

@@ -61,11 +61,35 @@
 //     generation moves) applies a new list to everything not yet issued:
 //     the hand, and the keys already in the ring, which it takes back out
 //     (a consumer's claim) and pushes again minus the newly blocked ones.
+//   * Regression guard (issue 16, docs/design.md §2): BrokerStats::
+//     granted_high, kept in the segment so it survives broker restarts, is
+//     the highest number the store ever granted this broker; it is raised
+//     before any key of a new range is pushed, and passed to every
+//     ReserveAbove/ReturnAbove as the mark. When the store's counter came
+//     back below it (writes lost in a failover, a restored backup) the
+//     store skips to the mark in the same transaction; the broker logs one
+//     ERROR line naming the gap, counts BrokerStats::store_regressions and
+//     keeps serving. At stop, a Return that finds the counter below the
+//     mark records nothing: the hand becomes a gap (counted as wasted),
+//     ring keys are put back into the ring.
+//     BrokerStats::range_size is the size of the latest reservation.
 //   * BrokerStats::keys_wasted counts the numbers this broker knowingly
 //     discards: a failed Return at stop, the hand at a fatal store error,
 //     ring keys that do not decode. Numbers lost to a crash or kill -9 (the
 //     hand, keys claimed but not sent, a commit with unknown outcome) are
 //     gaps it cannot count. Returned numbers are not waste.
+//   * Store link (issue 16): after every store call the broker publishes
+//     RangeStore::Link() in its segment when it changed: the host
+//     (shm::WriteStoreLink), BrokerStats::store_reconnects and durability;
+//     a change of durability logs one INFO line
+//       "store durability: sync (synchronous_standby_names=…, 1 sync …)".
+//   * require_sync (STORE_REQUIRE_SYNC): while Link().durability is not
+//     kSync the broker does not reserve: state kStoreUnsafe, one WARN line
+//     with the reason, the durability checked again (CheckLink) with the
+//     store-error back-off; the hand and the ring keep serving. A range
+//     granted on a connection that turned out not synchronous (the store
+//     reconnected inside Reserve) is discarded as a gap (keys_wasted),
+//     never served.
 //   * Not thread-safe: all methods are called from the thread that runs
 //     the loop (other threads may only read the shared-memory stats and
 //     set the stop flag).
@@ -77,6 +101,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -110,6 +135,9 @@ struct BrokerOptions {
   // How often the loop asks the segment whether its file was damaged
   // (Segment::Damage: two syscalls); a fault in between is seen at once.
   std::chrono::milliseconds damage_check_every{100};
+  // STORE_REQUIRE_SYNC: reserve only while the store's durability is
+  // kSync (issue 16; see the contract).
+  bool require_sync = false;
 
   static BrokerOptions FromConfig(const config::Config& cfg);
 };
@@ -256,9 +284,23 @@ class Broker {
   void TakeRange(const store::Range& r, std::chrono::nanoseconds took);
   void OnExhausted();
   void OnTransientError(const store::StoreError& e);
+  // require_sync: false (state kStoreUnsafe, back-off set) while the
+  // store is not synchronous. May throw StoreError (CheckLink).
+  [[nodiscard]] bool SafeToReserve();
+  void BackOff();
+  void PublishLink();
+  // require_sync: a range granted on a connection that is not synchronous
+  // becomes a gap (wasted; the mark still covers it).
+  void DiscardUnsafe(const store::Range& r);
+  // The regression guard's mark: BrokerStats::granted_high.
+  std::uint64_t Mark() const;
+  // One ERROR line naming the gap; counts store_regressions.
+  void OnRegression(const store::Regression& r);
   void ReturnUnpublished();
   [[nodiscard]] std::uint64_t DrainRing(std::vector<store::Range>* out);
-  Status ReturnWithin(const std::vector<store::Range>& ranges);
+  // *regressed: whether the store's counter was found below the mark (then
+  // nothing was recorded and the status is OK).
+  Status ReturnWithin(const std::vector<store::Range>& ranges, bool* regressed);
   // Pushes `runs` back into the ring (encoded again, blocked ones
   // skipped); each run is left holding what did not fit. Returns that.
   [[nodiscard]] std::uint64_t PutBack(std::vector<store::Range>& runs);
@@ -291,6 +333,8 @@ class Broker {
   bool refilling_ = false;                // a refill episode is in progress
   std::chrono::milliseconds backoff_{0};  // 0 when the store is healthy
   StoreTrouble trouble_;
+  bool unsafe_ = false;  // require_sync and the store is not synchronous
+  std::optional<store::StoreLinkInfo> published_link_;  // PublishLink's
   Clock::time_point retry_at_{};
   std::atomic<std::uint64_t> iterations_{0};
   Clock::time_point next_damage_check_{};

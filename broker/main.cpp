@@ -48,17 +48,19 @@ std::vector<std::string> DeclaredNames(const Config& cfg) {
 }
 
 void LogConfig(const Config& cfg) {
-  log::Info("starting: shm_name=" + cfg.shm_name +
-            " pool_capacity=" + std::to_string(cfg.pool_capacity) +
-            " range_size=" + std::to_string(cfg.range_size) +
-            " db_url=" + forge::config::RedactDbUrl(cfg.db_url) +
-            " key_length=" + std::to_string(cfg.key_length) + " key_order=" +
-            std::string(forge::keys::KeyOrderName(cfg.key_order)) +
-            " store_timeout_ms=" + std::to_string(cfg.store_timeout_ms) +
-            " ns_pool_capacity=" + std::to_string(cfg.ns_pool_capacity) +
-            " namespaces=" + Joined(cfg.serve_namespaces, "all") +
-            " declared=" + Joined(DeclaredNames(cfg), "none") + " config=" +
-            (cfg.config_path.empty() ? "(none)" : cfg.config_path));
+  log::Info(
+      "starting: shm_name=" + cfg.shm_name +
+      " pool_capacity=" + std::to_string(cfg.pool_capacity) +
+      " range_size=" + std::to_string(cfg.range_size) +
+      " db_url=" + forge::config::RedactDbUrl(cfg.db_url) +
+      " key_length=" + std::to_string(cfg.key_length) +
+      " key_order=" + std::string(forge::keys::KeyOrderName(cfg.key_order)) +
+      " store_timeout_ms=" + std::to_string(cfg.store_timeout_ms) +
+      " store_require_sync=" + (cfg.store_require_sync ? "true" : "false") +
+      " ns_pool_capacity=" + std::to_string(cfg.ns_pool_capacity) +
+      " namespaces=" + Joined(cfg.serve_namespaces, "all") +
+      " declared=" + Joined(DeclaredNames(cfg), "none") +
+      " config=" + (cfg.config_path.empty() ? "(none)" : cfg.config_path));
 }
 
 std::string LockedMessage(const shm::ProducerLocked& e) {

@@ -107,6 +107,9 @@ struct Config {
   // STORE_TIMEOUT_MS: the longest one store call may block (PostgreSQL
   // lock/statement/idle-in-transaction timeouts, SQLite busy timeout).
   int store_timeout_ms = 2000;
+  // STORE_REQUIRE_SYNC: reserve only while the store commits synchronously
+  // to a standby (issue 16); otherwise state store-unsafe.
+  bool store_require_sync = false;
   // All programs.
   std::string shm_name = "mini-forge";
   // SHM_MODE: the mode the broker gives its segments, 0600 (owner only) or

@@ -140,6 +140,21 @@ bool LibpqFindsNoPassword(const std::string& url) {
   return true;
 }
 
+// libpq's keyword=value form ("host=h1,h2 port=5432,5432 dbname=forge
+// target_session_attrs=read-write"): no scheme, and every word a libpq
+// keyword (PQconninfoParse refuses unknown ones).
+bool IsKeywordForm(std::string_view url) {
+  if (url.find('=') == std::string_view::npos ||
+      url.find("://") != std::string_view::npos) {
+    return false;
+  }
+  char* error = nullptr;
+  const std::unique_ptr<PQconninfoOption, OptionsDeleter> options(
+      PQconninfoParse(std::string(url).c_str(), &error));
+  PQfreemem(error);
+  return options != nullptr;
+}
+
 }  // namespace
 
 DbUrl ParseDbUrl(std::string_view url) {
@@ -155,6 +170,7 @@ DbUrl ParseDbUrl(std::string_view url) {
     case StoreKind::kUnknown:
       break;
   }
+  if (IsKeywordForm(url)) return DbUrl{StoreKind::kPostgres, "", ""};
   if (base::DbUrlSchemeMiscased(url)) {
     return DbUrl{StoreKind::kUnknown, "",
                  "has its scheme in upper case; write it in lower case"};

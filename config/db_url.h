@@ -9,7 +9,12 @@
 //                              absolute (sqlite:./data/forge.db,
 //                              sqlite:/var/lib/forge.db)
 //       sqlite:///ABS/PATH     the URL form of an absolute path
-//       postgres://…, postgresql://…   a libpq URI, given to libpq as is
+//       postgres://…, postgresql://…   a libpq URI, given to libpq as is;
+//                              several hosts too (issue 16):
+//                              postgresql://h1:5432,h2:5432/forge?
+//                              target_session_attrs=read-write
+//       host=h1,h2 port=5432,5432 dbname=forge …   libpq's keyword=value
+//                              form (every word a libpq keyword), as is
 //     Refused, with the allowed forms named: an empty path, sqlite://HOST/…
 //     (a host part: sqlite://x.db would be the file /x.db), a PATH starting
 //     with "~" (no shell expands it: it would be a directory named "~"),
@@ -35,7 +40,8 @@ namespace forge::config {
 inline constexpr std::string_view kDbUrlForms =
     "sqlite:PATH (relative or absolute, e.g. sqlite:./data/forge.db), "
     "sqlite:///ABSOLUTE/PATH, postgres://USER[:PASSWORD]@HOST[:PORT]/DB or "
-    "postgresql://…";
+    "postgresql://… (several HOST[:PORT] separated by commas), or libpq's "
+    "keyword form (host=H1,H2 port=P1,P2 dbname=DB …)";
 
 struct DbUrl {
   base::StoreKind kind = base::StoreKind::kUnknown;  // from the scheme alone

@@ -1,7 +1,6 @@
 // ctl/codec_command.cpp — see codec_command.h.
 #include "ctl/codec_command.h"
 
-#include <charconv>
 #include <cstdint>
 #include <iostream>
 #include <memory>
@@ -23,18 +22,6 @@ constexpr int kBadInput = 2;
 int Fail(int code, const std::string& line) {
   std::cerr << "forge-ctl: " << line << "\n";
   return code;
-}
-
-// The value of a string of decimal digits; UINT64_MAX (outside every key
-// space) when it has too many digits; nullopt when it is not digits.
-std::optional<std::uint64_t> ParseDecimal(const std::string& text) {
-  if (text.empty() || text.find_first_not_of("0123456789") != text.npos) {
-    return std::nullopt;
-  }
-  std::uint64_t value = 0;
-  const auto [ptr, ec] =
-      std::from_chars(text.data(), text.data() + text.size(), value);
-  return ec == std::errc() ? value : UINT64_MAX;
 }
 
 // "this store" for the default namespace, else "namespace \"x\"".

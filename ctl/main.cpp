@@ -1,12 +1,12 @@
 // forge-ctl: operator views of a mini-forge deployment's segments and
-// store, `namespace create` and `namespace blocklist` (the commands that
-// write: a namespace, a namespace's blocklist).
+// store, `namespace create`, `namespace blocklist` and `store advance` (the
+// commands that write: a namespace, a namespace's blocklist, a counter).
 // Exit codes: 0 ok; 1 no (usable) segment or store, a check failed, or
 // the output could not be written (stdout on a full disk, closed);
 // 2 bad flags, config, KEY, NUMBER, policy option, blocklist or namespace
 // (a name breaking the rule, one the store lacks, a format conflict at
-// create). check-key: 0 the key's check holds, 1 it does not (or no
-// segment), 2 usage.
+// create, a --to below the counter). check-key: 0 the key's check holds, 1 it
+// does not (or no segment), 2 usage.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -24,6 +24,7 @@
 #include "ctl/codec_command.h"
 #include "ctl/namespace_command.h"
 #include "ctl/stats_command.h"
+#include "ctl/store_command.h"
 
 namespace {
 
@@ -236,6 +237,18 @@ int Run(int argc, char** argv) {
   }
   NamespaceFlags namespaces;
   AddNamespace(app, &namespaces);
+  CLI::App* store = app.add_subcommand(
+      "store", "operator steps on the store's counters (recovery runbook)");
+  store->require_subcommand(1);
+  CLI::App* advance = store->add_subcommand(
+      "advance",
+      "move namespace --ns's counter forward to --to N and drop its "
+      "returned list (after restoring a backup; never backwards)");
+  std::string advance_to;
+  advance->add_option("--ns", ns, "the namespace whose counter moves")
+      ->default_str(std::string(forge::base::kDefaultNamespace));
+  advance->add_option("--to", advance_to, "the new counter, N >= the current")
+      ->required();
   CLI::App* check = app.add_subcommand(
       "check",
       "verify the segment header, the broker lock and heartbeat, and the "
@@ -251,6 +264,9 @@ int Run(int argc, char** argv) {
   }
   if (namespaces.cmd->parsed()) return RunNamespace(namespaces, *cfg);
   if (check->parsed()) return ctl::RunCheck(*cfg, std::cout);
+  if (advance->parsed()) {
+    return ctl::RunStoreAdvance(*cfg, ns, advance_to, std::cout);
+  }
   return ctl::RunStats(ToOptions(stats, cfg->shm_name), std::cout);
 }
 

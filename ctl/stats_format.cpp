@@ -56,6 +56,15 @@ std::string BlockedText(const Snapshot& s) {
          Percent(1.0 - s.usable_fraction()) + " of the numbers used)";
 }
 
+// "127.0.0.1:5432, durability sync, 2 reconnects" (issue 16).
+std::string StoreLinkText(const Snapshot& s) {
+  return (s.store_host.empty() ? std::string("not connected yet")
+                               : s.store_host) +
+         ", durability " + shm::DurabilityName(s.durability) + ", " +
+         std::to_string(s.store_reconnects) +
+         (s.store_reconnects == 1 ? " reconnect" : " reconnects");
+}
+
 std::string WastedText(const Snapshot& s) {
   return s.keys_wasted == 0 ? "0 (none known)"
                             : std::to_string(s.keys_wasted) + " (known gaps)";
@@ -114,10 +123,14 @@ std::vector<std::pair<std::string, std::string>> SummaryRows(
       {"key format", "length " + std::to_string(s.key_length) + ", " +
                          OrderName(s.key_order)},
       {"store", s.store},
+      {"store link", StoreLinkText(s)},
       {"key space used", std::to_string(s.store_next) + " / " +
                              std::to_string(s.key_space) + " (" +
                              Percent(s.key_space_used()) + ")"},
       {"exhaustion", ExhaustionText(s)},
+      {"guard mark", std::to_string(s.granted_high) + " (latest range " +
+                         std::to_string(s.range_size) + " numbers), " +
+                         std::to_string(s.store_regressions) + " regressions"},
   };
 }
 
@@ -248,7 +261,9 @@ void WriteJsonFields(const Snapshot& s, std::ostringstream& o) {
     << "}"
     << ",\"rates\":" << JsonRates(s)
     << ",\"ranges\":{\"reserved\":" << s.ranges_reserved
-    << ",\"refills\":" << s.refills << "}"
+    << ",\"refills\":" << s.refills << ",\"size\":" << s.range_size
+    << ",\"granted_high\":" << s.granted_high
+    << ",\"regressions\":" << s.store_regressions << "}"
     << ",\"key_space\":{\"size\":" << s.key_space
     << ",\"used\":" << s.store_next
     << ",\"used_fraction\":" << Significant(s.key_space_used())
@@ -258,7 +273,11 @@ void WriteJsonFields(const Snapshot& s, std::ostringstream& o) {
     << ",\"key\":{\"length\":" << s.key_length
     << ",\"order\":" << JsonQuote(OrderName(s.key_order)) << "}"
     << ",\"store\":" << JsonQuote(s.store)
-    << ",\"store_kind\":" << JsonQuote(s.store_kind()) << ",\"workers\":";
+    << ",\"store_kind\":" << JsonQuote(s.store_kind())
+    << ",\"store_link\":{\"host\":" << JsonQuote(s.store_host)
+    << ",\"reconnects\":" << s.store_reconnects
+    << ",\"durability\":" << JsonQuote(shm::DurabilityName(s.durability)) << "}"
+    << ",\"workers\":";
   WriteJsonWorkers(s, o);
 }
 

@@ -2,6 +2,7 @@
 #include "ctl/text.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -99,6 +100,16 @@ std::string UtcDate(std::int64_t unix_s) {
 
 std::string UtcIso(std::int64_t unix_s) {
   return Strftime(unix_s, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+std::optional<std::uint64_t> ParseDecimal(const std::string& text) {
+  if (text.empty() || text.find_first_not_of("0123456789") != text.npos) {
+    return std::nullopt;
+  }
+  std::uint64_t value = 0;
+  const auto [ptr, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
+  return ec == std::errc() ? value : UINT64_MAX;
 }
 
 }  // namespace forge::ctl

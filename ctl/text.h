@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace forge::ctl {
@@ -19,6 +20,10 @@ std::string Significant(double v);
 
 // "0.5%", "4.83e-05%": three significant digits however small.
 std::string Percent(double fraction);
+
+// The value of a string of decimal digits; UINT64_MAX (outside every key
+// space) when it has too many digits; nullopt when it is not digits.
+std::optional<std::uint64_t> ParseDecimal(const std::string& text);
 
 // A JSON string literal with quotes, backslashes and control characters
 // escaped.

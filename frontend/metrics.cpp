@@ -179,6 +179,63 @@ void KeySpace(Exposition& e, const All& all) {
       [](const Snapshot& s) { return MetricNumber(s.key_space_used()); });
 }
 
+// A label value as the exposition format wants it: \\, \" and \n escaped.
+std::string LabelValue(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '\\' || c == '"') out += '\\';
+    out += c == '\n' ? std::string("\\n") : std::string(1, c);
+  }
+  return out;
+}
+
+// Issue 16: the broker's store connection (shm::StoreLink), reconnects and
+// durability mode.
+void StoreLink(Exposition& e, const All& all) {
+  PerNamespace(e, all, "forge_store_reconnects_total", "counter",
+               "Store connections the broker made again after losing one.",
+               [](const Snapshot& s) { return Int(s.store_reconnects); });
+  e.Family("forge_store_durability", "gauge",
+           "1 for the store's durability mode (unknown, local: no standby "
+           "seen, async: a failover may lose a grant, sync), 0 for the "
+           "others.");
+  for (const NamespaceSnapshot& n : all) {
+    if (!n.snapshot.attached) continue;
+    for (const shm::StoreDurability mode :
+         {shm::StoreDurability::kUnknown, shm::StoreDurability::kLocal,
+          shm::StoreDurability::kAsync, shm::StoreDurability::kSync}) {
+      e.Sample("forge_store_durability", n.name,
+               Bool(n.snapshot.durability == mode), "mode",
+               shm::DurabilityName(mode));
+    }
+  }
+  e.Family("forge_store_info", "gauge",
+           "1, labelled with the host:port the broker's store connection "
+           "goes to (local for SQLite).");
+  for (const NamespaceSnapshot& n : all) {
+    if (n.snapshot.attached && !n.snapshot.store_host.empty()) {
+      e.Sample("forge_store_info", n.name, "1", "host",
+               LabelValue(n.snapshot.store_host));
+    }
+  }
+}
+
+// The regression guard (issue 16) and the reservation size.
+void StoreGuard(Exposition& e, const All& all) {
+  PerNamespace(e, all, "forge_store_regressions_total", "counter",
+               "Reservations that found the store's counter below the "
+               "broker's mark (lost writes, a restored backup); each skipped "
+               "to the mark.",
+               [](const Snapshot& s) { return Int(s.store_regressions); });
+  PerNamespace(e, all, "forge_store_granted_high", "gauge",
+               "The broker's mark: the highest number (exclusive) the store "
+               "ever granted it.",
+               [](const Snapshot& s) { return Int(s.granted_high); });
+  PerNamespace(e, all, "forge_broker_range_size", "gauge",
+               "Numbers in the broker's latest reservation.",
+               [](const Snapshot& s) { return Int(s.range_size); });
+}
+
 }  // namespace
 
 std::string MetricNumber(double value) {
@@ -215,6 +272,8 @@ std::string FormatMetrics(const std::vector<NamespaceSnapshot>& all) {
   BrokerCounters(e, all);
   BrokerHealth(e, all);
   KeySpace(e, all);
+  StoreLink(e, all);
+  StoreGuard(e, all);
   return out;
 }
 

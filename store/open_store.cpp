@@ -76,6 +76,27 @@ StoreError ReturnedTwice(const std::string& describe, const Range& range,
                     /*transient=*/false);
 }
 
+std::uint64_t TotalOf(const std::vector<Range>& ranges) {
+  std::uint64_t total = 0;
+  for (const Range& r : ranges) total += r.size();
+  return total;
+}
+
+StoreError CannotAdvance(const std::string& describe, std::uint64_t counter,
+                         std::uint64_t to, std::uint64_t space) {
+  const std::string why =
+      to > space ? "past the end of the key space (" + std::to_string(space) +
+                       " numbers)"
+                 : "backwards: the counter is at " + std::to_string(counter) +
+                       " (a counter never moves back; numbers below it may "
+                       "have been handed out)";
+  return StoreError("store " + describe + ": cannot advance the counter to " +
+                        std::to_string(to) + ": that is " + why +
+                        "; allowed: " + std::to_string(counter) + " to " +
+                        std::to_string(space),
+                    /*transient=*/false);
+}
+
 std::unique_ptr<RangeStore> OpenStore(const std::string& db_url,
                                       const StoreFormat& wanted,
                                       const StoreLimits& limits) {

@@ -56,6 +56,9 @@ std::vector<std::pair<std::string, std::string>> ConnectDefaults(
   return {
       {"connect_timeout", std::to_string(std::max<long>(2, seconds))},
       {"application_name", "forge-broker"},
+      // Of several hosts, the primary (issue 16); one host that is a
+      // standby fails to connect, a transient error.
+      {"target_session_attrs", "read-write"},
       {"keepalives", "1"},
       {"keepalives_idle", std::to_string(seconds)},
       {"keepalives_interval", std::to_string(seconds)},
@@ -180,6 +183,53 @@ std::string UrlProblem(const std::string& url) {
   return why;
 }
 
+// "host:port" of a live connection, IPv6 bracketed (for stats: no user,
+// no database).
+std::string HostPort(PGconn* conn) {
+  std::string host = PQhost(conn);
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return host + ":" + PQport(conn);
+}
+
+// The durability mode from the server's settings and its standbys
+// (docs/design.md §5). `sync_standbys`/`standbys` are what
+// pg_stat_replication showed, or -1 when this role cannot read it.
+StoreLinkInfo DurabilityOf(std::string_view synchronous_commit,
+                           std::string_view standby_names, int standbys,
+                           int sync_standbys) {
+  using shm::StoreDurability;
+  StoreLinkInfo link;
+  // "off" is raised to "on" for the store's own transactions (Connect).
+  const bool waits = synchronous_commit == "on" ||
+                     synchronous_commit == "off" ||
+                     synchronous_commit == "remote_write" ||
+                     synchronous_commit == "remote_apply";
+  const std::string seen =
+      standbys < 0        ? std::string("pg_stat_replication not readable")
+      : sync_standbys < 0 ? std::to_string(standbys) +
+                                " standbys, sync state hidden from this role"
+                          : std::to_string(sync_standbys) + " sync standby" +
+                                (sync_standbys == 1 ? "" : "s") + " of " +
+                                std::to_string(standbys);
+  if (!standby_names.empty() && waits) {
+    link.durability = StoreDurability::kSync;
+    link.detail =
+        "synchronous_standby_names=" + std::string(standby_names) + ", " + seen;
+  } else if (standbys > 0) {
+    link.durability = StoreDurability::kAsync;
+    link.detail =
+        (standby_names.empty()
+             ? std::string("synchronous_standby_names empty")
+             : "synchronous_commit=" + std::string(synchronous_commit)) +
+        ", " + std::to_string(standbys) + " standby" +
+        (standbys == 1 ? "" : "s") + " streaming";
+  } else {
+    link.durability = StoreDurability::kLocal;
+    link.detail = "no standby seen (" + seen + ")";
+  }
+  return link;
+}
+
 // What every namespace object of one store shares: one connection (made
 // again after a loss by whichever object's call finds it gone) and the
 // call clock. One thread uses them at a time.
@@ -192,6 +242,8 @@ struct Session {
   bool fresh = false;  // conn was made since the last BEGIN
   bool raise_synchronous_commit = false;
   std::string notices;  // server notices since Commit cleared them
+  int connects = 0;     // connections made (Link().reconnects + 1)
+  StoreLinkInfo link;   // as of the latest connection
 };
 
 class PostgresStore final : public FormattedStore {
@@ -202,8 +254,10 @@ class PostgresStore final : public FormattedStore {
   PostgresStore(std::shared_ptr<Session> session, const std::string& store,
                 const std::string& name);
 
-  Range Reserve(std::uint64_t count) override;
-  void Return(const std::vector<Range>& ranges) override;
+  Reservation ReserveAbove(std::uint64_t count, std::uint64_t mark) override;
+  Regression ReturnAbove(const std::vector<Range>& ranges,
+                         std::uint64_t mark) override;
+  Advanced Advance(std::uint64_t to) override;
   std::uint64_t Next() override;
   std::vector<std::string> Namespaces() override;
   std::unique_ptr<RangeStore> OpenNamespace(const std::string& name,
@@ -211,6 +265,8 @@ class PostgresStore final : public FormattedStore {
   keys::BlocklistSpec ReadBlocklist() override;
   void WriteBlocklist(const keys::BlocklistSpec& spec) override;
   std::uint64_t PolicyGeneration() override;
+  StoreLinkInfo Link() const override { return session_->link; }
+  StoreLinkInfo CheckLink() override;
 
  private:
   // What a COMMIT whose outcome is unknown means for the caller.
@@ -225,6 +281,8 @@ class PostgresStore final : public FormattedStore {
               bool script, std::string* why);
   void Connect();
   void Reconnect();
+  void RefuseStandby();
+  void FindDurability();
   void Begin(const char* doing);
   void Commit(const char* doing, IfUnknown if_unknown);
   void RollbackIfOpen();
@@ -254,11 +312,14 @@ class PostgresStore final : public FormattedStore {
                                     std::uint64_t counter);
   void CheckNotReturned(const char* doing, const Range& r);
   void RecordReturned(const char* doing, const std::vector<Range>& sorted);
+  void WriteCounter(const char* doing, std::uint64_t to);
+  std::uint64_t DropReturned(const char* doing);
+  Regression RaiseToMark(const char* doing, std::uint64_t* counter,
+                         std::uint64_t mark);
 
   std::shared_ptr<Session> session_;
   NamespaceTables tables_;
-  bool opened_ = false;           // format() is what the store was opened with
-  std::uint64_t high_water_ = 0;  // end of the last range this object got
+  bool opened_ = false;  // format() is what the store was opened with
 };
 
 PostgresStore::PostgresStore(const std::string& url, const StoreFormat& wanted,
@@ -409,9 +470,66 @@ void PostgresStore::Connect() {
   session_->conn = std::move(conn);
   session_->fresh = true;
   set_describe(DescribeConnection(session_->conn.get()));
-  const Result sync =
-      Exec("reading synchronous_commit", "SHOW synchronous_commit");
-  session_->raise_synchronous_commit = Value(sync, 0, 0) == "off";
+  RefuseStandby();
+  ++session_->connects;
+  FindDurability();
+}
+
+// A standby cannot reserve (read-only), and one promoted later would not
+// have our writes: a connection that lands on one is dropped (issue 16).
+void PostgresStore::RefuseStandby() {
+  const Result recovery =
+      Exec("checking for a standby", "SELECT pg_is_in_recovery()");
+  if (Value(recovery, 0, 0) != "t") return;
+  const std::string host = HostPort(session_->conn.get());
+  session_->conn.reset();
+  throw StoreError("store " + describe() + ": connected to a standby (" + host +
+                       "), not the primary; retrying",
+                   /*transient=*/true);
+}
+
+// The durability mode (DurabilityOf) into session_->link, with the host
+// and the reconnect count. pg_stat_replication may be closed to this
+// role: then only the settings count.
+void PostgresStore::FindDurability() {
+  const char* doing = "reading the durability settings";
+  const Result settings = Exec(doing,
+                               "SELECT current_setting('synchronous_commit'), "
+                               "current_setting('synchronous_standby_names')");
+  const std::string commit(Value(settings, 0, 0));
+  session_->raise_synchronous_commit = commit == "off";
+  int standbys = -1;
+  int sync_standbys = -1;
+  try {
+    const Result seen =
+        Exec(doing,
+             "SELECT count(*), count(*) FILTER (WHERE sync_state IN "
+             "('sync', 'quorum')), count(*) FILTER (WHERE sync_state IS NULL) "
+             "FROM pg_stat_replication");
+    if (Value(seen, 0, 2) == "0") {
+      standbys = ParseInt<int>(Value(seen, 0, 0)).value_or(-1);
+      sync_standbys = ParseInt<int>(Value(seen, 0, 1)).value_or(-1);
+    } else {  // rows hidden from this role: only their number is known
+      standbys = ParseInt<int>(Value(seen, 0, 0)).value_or(-1);
+    }
+  } catch (const StoreError&) {
+    if (session_->conn == nullptr) throw;  // the connection is gone
+  }
+  StoreLinkInfo link =
+      DurabilityOf(commit, Value(settings, 0, 1), standbys, sync_standbys);
+  link.host = HostPort(session_->conn.get());
+  link.reconnects = static_cast<std::uint64_t>(session_->connects - 1);
+  session_->link = std::move(link);
+}
+
+StoreLinkInfo PostgresStore::CheckLink() {
+  BeginCall();
+  if (session_->conn == nullptr) {
+    Reconnect();
+  } else {
+    FindDurability();
+  }
+  return Link();
 }
 
 // A new connection to a store this object already opened: the store must
@@ -678,15 +796,6 @@ std::uint64_t PostgresStore::ParseCounter(const Result& result) const {
                   tables_.counter_sql + ".next=" + std::string(text) +
                       " is outside [0, " + std::to_string(space()) + "]");
   }
-  if (*next < high_water_) {
-    throw StoreError(
-        "store " + describe() + ": the counter went back from " +
-            std::to_string(high_water_) + " to " + std::to_string(*next) +
-            " (restored from an older backup?); refusing to hand out keys "
-            "again. Set " +
-            tables_.counter_sql + ".next past every key issued",
-        /*transient=*/false);
-  }
   return *next;
 }
 
@@ -728,26 +837,66 @@ std::optional<Range> PostgresStore::TakeReturned(const char* doing,
   return taken;
 }
 
-Range PostgresStore::Reserve(std::uint64_t count) {
+// With the counter locked: sets it to `to`.
+void PostgresStore::WriteCounter(const char* doing, std::uint64_t to) {
+  Exec(doing, "UPDATE " + tables_.counter_sql + " SET next = $1 WHERE id = 1",
+       {std::to_string(to)});
+}
+
+// With the counter locked: empties the returned list; how many numbers it
+// held.
+std::uint64_t PostgresStore::DropReturned(const char* doing) {
+  const Result sum = Exec(doing, "SELECT COALESCE(SUM(last - first), 0) FROM " +
+                                     tables_.returned_sql);
+  Exec(doing, "DELETE FROM " + tables_.returned_sql);
+  return ParseInt<std::uint64_t>(Value(sum, 0, 0)).value_or(0);
+}
+
+// With the counter (*counter) locked: the regression guard (see
+// range_store.h). Moves a counter below `mark` up to it.
+Regression PostgresStore::RaiseToMark(const char* doing, std::uint64_t* counter,
+                                      std::uint64_t mark) {
+  mark = std::min(mark, space());
+  if (*counter >= mark) return {};
+  Regression r;
+  r.skipped = Range{*counter, mark};
+  WriteCounter(doing, mark);
+  r.dropped = DropReturned(doing);
+  *counter = mark;
+  return r;
+}
+
+Reservation PostgresStore::ReserveAbove(std::uint64_t count,
+                                        std::uint64_t mark) {
   FORGE_CHECK(count > 0, "Reserve(0): count must be > 0");
   BeginCall();
   const char* doing = "reserving a range";
-  // (range, counter after it), known only once COMMIT succeeded.
-  const auto [range, counter] = InTransaction(doing, [&] {
-    const std::uint64_t next = LockCounter(doing);
+  // Known only once COMMIT succeeded.
+  return InTransaction(doing, [&] {
+    std::uint64_t next = LockCounter(doing);
+    Reservation out;
+    out.regression = RaiseToMark(doing, &next, mark);
     if (const std::optional<Range> back = TakeReturned(doing, count, next)) {
-      return std::pair(*back, next);
+      out.range = *back;
+      return out;
     }
-    const Range r{next, next + std::min(count, space() - next)};
-    if (!r.empty()) {
-      Exec(doing,
-           "UPDATE " + tables_.counter_sql + " SET next = $1 WHERE id = 1",
-           {std::to_string(r.last)});
-    }
-    return std::pair(r, r.last);
+    out.range = Range{next, next + std::min(count, space() - next)};
+    if (!out.range.empty()) WriteCounter(doing, out.range.last);
+    return out;
   });
-  high_water_ = std::max(high_water_, counter);
-  return range;
+}
+
+Advanced PostgresStore::Advance(std::uint64_t to) {
+  BeginCall();
+  const char* doing = "advancing the counter";
+  return InTransaction(doing, [&] {
+    const std::uint64_t from = LockCounter(doing);
+    if (to < from || to > space()) {
+      throw CannotAdvance(describe(), from, to, space());
+    }
+    if (to != from) WriteCounter(doing, to);
+    return Advanced{from, to, DropReturned(doing)};
+  });
 }
 
 void PostgresStore::CheckNotReturned(const char* doing, const Range& r) {
@@ -782,18 +931,25 @@ void PostgresStore::RecordReturned(const char* doing,
        {std::to_string(total)});
 }
 
-void PostgresStore::Return(const std::vector<Range>& ranges) {
+Regression PostgresStore::ReturnAbove(const std::vector<Range>& ranges,
+                                      std::uint64_t mark) {
   if (std::none_of(ranges.begin(), ranges.end(),
                    [](const Range& r) { return r.first < r.last; })) {
-    return;
+    return {};
   }
   BeginCall();
   const char* doing = "returning numbers";
-  InTransaction(
+  return InTransaction(
       doing,
       [&] {
-        RecordReturned(doing,
-                       CheckReturnable(describe(), ranges, LockCounter(doing)));
+        std::uint64_t counter = LockCounter(doing);
+        Regression regression = RaiseToMark(doing, &counter, mark);
+        if (regression.happened()) {
+          regression.not_returned = TotalOf(ranges);
+        } else {
+          RecordReturned(doing, CheckReturnable(describe(), ranges, counter));
+        }
+        return regression;
       },
       IfUnknown::kDoNotRetry);
 }

@@ -25,6 +25,22 @@
 //     counter is at the end AND no returned numbers are left it returns an
 //     empty range (first == last). Numbers returned later are handed out
 //     again, even after an empty range.
+//   * The regression guard (issue 16, docs/design.md §2): ReserveAbove and
+//     ReturnAbove take the caller's mark, the highest number the store
+//     ever granted it (0: no mark). Inside the transaction that locks the
+//     counter, a counter found below the mark (writes lost in a failover, a
+//     store restored from a backup) is moved up to the mark and the whole
+//     returned list is discarded (a restored list may hold numbers handed
+//     out after the backup was taken); the Regression says what was
+//     skipped. Then the call proceeds as usual: the reservation starts at
+//     the mark, the returned ranges (ReturnAbove) are NOT recorded (they
+//     were reserved before the counter went back, so another caller may
+//     hold them again) and count as skipped. Nothing is ever handed out
+//     twice by the same caller; see the contract for what other callers'
+//     lost numbers need (synchronous replication).
+//   * Advance(to) moves the counter forward to `to` and discards the
+//     returned list in one transaction (the restore runbook); a `to` below
+//     the counter or past the key space is a non-transient StoreError.
 //   * Errors throw StoreError; transient() says whether retrying can help
 //     (locked/busy database, lost connection, a wait cut short by
 //     STORE_TIMEOUT_MS or the stop signal) or not (corrupt file, newer
@@ -48,6 +64,12 @@
 //     returned list; every rule above holds per namespace, and a number of
 //     one namespace says nothing about another's. Namespaces are never
 //     deleted.
+//   * Failover (issue 16): Link() says where the connection goes, how
+//     often it was made again, and the durability mode found at the last
+//     (re)connect: kLocal (SQLite; PostgreSQL without a standby seen),
+//     kAsync (a standby, commits not waiting for it), kSync (commits wait
+//     for a synchronous standby). A PostgreSQL connection that lands on a
+//     standby is never used: a transient StoreError.
 #pragma once
 
 #include <cstdint>
@@ -61,6 +83,7 @@
 #include "config/config.h"
 #include "keys/blocklist.h"
 #include "keys/key_codec.h"
+#include "shm/layout.h"
 #include "store/store_limits.h"
 
 namespace forge::store {
@@ -92,6 +115,16 @@ struct StoreFormat {
   keys::BlocklistSpec blocklist;
 };
 
+// Issue 16: the store connection as the broker reports it.
+struct StoreLinkInfo {
+  std::string host;              // "host:port" (no password), or "local"
+  std::uint64_t reconnects = 0;  // connections made after the first
+  shm::StoreDurability durability = shm::StoreDurability::kUnknown;
+  // Why: "synchronous_standby_names=ANY 1 (s1), 1 sync standby", …
+  std::string detail;
+  bool operator==(const StoreLinkInfo&) const = default;
+};
+
 // Code kUnavailable when transient, kIoError otherwise (base/status.h).
 class StoreError : public Error {
  public:
@@ -104,13 +137,43 @@ class StoreError : public Error {
   bool transient_;
 };
 
+// What the regression guard found (see the contract): empty when the
+// counter was not below the mark.
+struct Regression {
+  Range skipped;                   // [counter found, mark): never handed out
+  std::uint64_t dropped = 0;       // returned numbers discarded (a gap)
+  std::uint64_t not_returned = 0;  // ReturnAbove: numbers not recorded
+  bool happened() const { return !skipped.empty(); }
+};
+
+struct Reservation {
+  Range range;
+  Regression regression;
+};
+
+// What Advance did: the counter went from `from` to `to`; `dropped`
+// returned numbers were discarded.
+struct Advanced {
+  std::uint64_t from = 0;
+  std::uint64_t to = 0;
+  std::uint64_t dropped = 0;
+};
+
 class RangeStore {
  public:
   virtual ~RangeStore() = default;
   virtual const StoreFormat& format() const = 0;
-  virtual Range Reserve(std::uint64_t count) = 0;
+  // Reserve without a mark (tools and tests; a broker passes its mark).
+  Range Reserve(std::uint64_t count) { return ReserveAbove(count, 0).range; }
+  [[nodiscard]] virtual Reservation ReserveAbove(std::uint64_t count,
+                                                 std::uint64_t mark) = 0;
   // Empty ranges are skipped; an all-empty list writes nothing.
-  virtual void Return(const std::vector<Range>& ranges) = 0;
+  void Return(const std::vector<Range>& ranges) {
+    (void)ReturnAbove(ranges, 0);
+  }
+  [[nodiscard]] virtual Regression ReturnAbove(const std::vector<Range>& ranges,
+                                               std::uint64_t mark) = 0;
+  [[nodiscard]] virtual Advanced Advance(std::uint64_t to) = 0;
   // The counter: every number below it was reserved at least once (some
   // may be back in the returned list). For stats; may be stale.
   virtual std::uint64_t Next() = 0;
@@ -145,6 +208,16 @@ class RangeStore {
   // bumps: brokers read it about once a second and re-read their
   // namespaces' blocklists when it moved. One cheap read.
   virtual std::uint64_t PolicyGeneration() = 0;
+
+  // Issue 16. Where this object's connection goes and how durable its
+  // commits are, as found when it last (re)connected; no I/O. The default
+  // is a local store's ("local", kLocal).
+  virtual StoreLinkInfo Link() const {
+    return {"local", 0, shm::StoreDurability::kLocal, "a local file"};
+  }
+  // Finds the durability again (connecting first when the connection is
+  // gone) and returns Link(). A StoreError like any call.
+  virtual StoreLinkInfo CheckLink() { return Link(); }
 };
 
 // Opens (creating if needed) the store named by db_url ("sqlite:PATH",
@@ -177,5 +250,12 @@ StoreError ReturnedTwice(const std::string& describe, const Range& range,
 
 // "[first, last)".
 std::string RangeText(const Range& r);
+
+// How many numbers `ranges` hold.
+std::uint64_t TotalOf(const std::vector<Range>& ranges);
+
+// The StoreError for Advance(to) below the counter or past the key space.
+StoreError CannotAdvance(const std::string& describe, std::uint64_t counter,
+                         std::uint64_t to, std::uint64_t space);
 
 }  // namespace forge::store

@@ -420,29 +420,76 @@ std::optional<Range> SqliteStore::TakeReturned(std::uint64_t count,
   return taken;
 }
 
-Range SqliteStore::Reserve(std::uint64_t count) {
+// Inside a transaction: counter.next from `from` to `to`.
+void SqliteStore::WriteCounter(std::uint64_t from, std::uint64_t to) {
+  write_next_->tryReset();
+  write_next_->bind(1, static_cast<std::int64_t>(to));
+  write_next_->bind(2, static_cast<std::int64_t>(from));
+  if (write_next_->exec() != 1) {
+    throw Damaged(describe(), Meta(),
+                  "the counter changed inside a transaction");
+  }
+}
+
+// Inside a transaction: empties the returned list; how many numbers it held.
+std::uint64_t SqliteStore::DropReturned() {
+  SQLite::Statement sum(db(), "SELECT COALESCE(SUM(last - first), 0) FROM " +
+                                  tables_.returned_sql);
+  sum.executeStep();
+  const auto dropped = static_cast<std::uint64_t>(sum.getColumn(0).getInt64());
+  db().exec("DELETE FROM " + tables_.returned_sql);
+  return dropped;
+}
+
+// Inside a transaction that read *counter: the regression guard (see
+// range_store.h). Moves a counter below `mark` up to it.
+Regression SqliteStore::RaiseToMark(std::uint64_t* counter,
+                                    std::uint64_t mark) {
+  mark = std::min(mark, space());
+  if (*counter >= mark) return {};
+  Regression r;
+  r.skipped = Range{*counter, mark};
+  WriteCounter(*counter, mark);
+  r.dropped = DropReturned();
+  *counter = mark;
+  return r;
+}
+
+Reservation SqliteStore::ReserveAbove(std::uint64_t count, std::uint64_t mark) {
   FORGE_CHECK(count > 0, "Reserve(0): count must be > 0");
   return Guarded("reserving a range", [&] {
     turns().GiveWay(GiveWayLimit());
     SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
     turns().LowerFlag();  // our turn has come
-    const std::uint64_t first = ReadCounter();
+    std::uint64_t first = ReadCounter();
+    Reservation out;
+    out.regression = RaiseToMark(&first, mark);
     if (const std::optional<Range> back = TakeReturned(count, first)) {
       tx.commit();  // synchronous=FULL: durable once this returns
-      return *back;
+      out.range = *back;
+      return out;
     }
     const std::uint64_t last = first + std::min(count, space() - first);
-    if (last != first) {
-      write_next_->tryReset();
-      write_next_->bind(1, static_cast<std::int64_t>(last));
-      write_next_->bind(2, static_cast<std::int64_t>(first));
-      if (write_next_->exec() != 1) {
-        throw Damaged(describe(), Meta(),
-                      "the counter changed inside a transaction");
-      }
-    }
+    if (last != first) WriteCounter(first, last);
     tx.commit();  // synchronous=FULL: durable once this returns
-    return Range{first, last};
+    out.range = Range{first, last};
+    return out;
+  });
+}
+
+Advanced SqliteStore::Advance(std::uint64_t to) {
+  return Guarded("advancing the counter", [&] {
+    turns().GiveWay(GiveWayLimit());
+    SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
+    turns().LowerFlag();
+    const std::uint64_t from = ReadCounter();
+    if (to < from || to > space()) {
+      throw CannotAdvance(describe(), from, to, space());
+    }
+    if (to != from) WriteCounter(from, to);
+    const std::uint64_t dropped = DropReturned();
+    tx.commit();  // synchronous=FULL: durable once this returns
+    return Advanced{from, to, dropped};
   });
 }
 
@@ -462,36 +509,48 @@ void SqliteStore::CheckNotReturned(const Range& r) {
             static_cast<std::uint64_t>(overlap.getColumn(1).getInt64())});
 }
 
-void SqliteStore::Return(const std::vector<Range>& ranges) {
+// Inside Return's transaction: records `sorted` (checked by
+// CheckReturnable) and adds them to returned_total.
+void SqliteStore::RecordReturned(const std::vector<Range>& sorted) {
+  SQLite::Statement insert(db(), "INSERT INTO " + tables_.returned_sql +
+                                     "(first, last) VALUES (?1, ?2)");
+  std::uint64_t total = 0;
+  for (const Range& r : sorted) {
+    CheckNotReturned(r);
+    insert.bind(1, static_cast<std::int64_t>(r.first));
+    insert.bind(2, static_cast<std::int64_t>(r.last));
+    insert.exec();
+    insert.reset();
+    total += r.size();
+  }
+  SQLite::Statement tally(
+      db(), "INSERT INTO " + tables_.meta_sql +
+                "(key, value) VALUES ('returned_total', ?1) "
+                "ON CONFLICT(key) DO UPDATE SET value = "
+                "CAST(CAST(value AS INTEGER) + CAST(?1 AS INTEGER) AS TEXT)");
+  tally.bind(1, std::to_string(total));
+  tally.exec();
+}
+
+Regression SqliteStore::ReturnAbove(const std::vector<Range>& ranges,
+                                    std::uint64_t mark) {
   if (std::none_of(ranges.begin(), ranges.end(),
                    [](const Range& r) { return r.first < r.last; })) {
-    return;
+    return {};
   }
-  Guarded("returning numbers", [&] {
+  return Guarded("returning numbers", [&] {
     turns().GiveWay(GiveWayLimit());
     SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
     turns().LowerFlag();
-    const std::vector<Range> sorted =
-        CheckReturnable(describe(), ranges, ReadCounter());
-    SQLite::Statement insert(db(), "INSERT INTO " + tables_.returned_sql +
-                                       "(first, last) VALUES (?1, ?2)");
-    std::uint64_t total = 0;
-    for (const Range& r : sorted) {
-      CheckNotReturned(r);
-      insert.bind(1, static_cast<std::int64_t>(r.first));
-      insert.bind(2, static_cast<std::int64_t>(r.last));
-      insert.exec();
-      insert.reset();
-      total += r.size();
+    std::uint64_t counter = ReadCounter();
+    Regression regression = RaiseToMark(&counter, mark);
+    if (regression.happened()) {
+      regression.not_returned = TotalOf(ranges);
+    } else {
+      RecordReturned(CheckReturnable(describe(), ranges, counter));
     }
-    SQLite::Statement tally(
-        db(), "INSERT INTO " + tables_.meta_sql +
-                  "(key, value) VALUES ('returned_total', ?1) "
-                  "ON CONFLICT(key) DO UPDATE SET value = "
-                  "CAST(CAST(value AS INTEGER) + CAST(?1 AS INTEGER) AS TEXT)");
-    tally.bind(1, std::to_string(total));
-    tally.exec();
     CommitReturn(tx);
+    return regression;
   });
 }
 

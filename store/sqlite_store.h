@@ -77,8 +77,10 @@ class SqliteStore final : public FormattedStore {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   // count must be > 0 (FORGE_CHECK).
-  Range Reserve(std::uint64_t count) override;
-  void Return(const std::vector<Range>& ranges) override;
+  Reservation ReserveAbove(std::uint64_t count, std::uint64_t mark) override;
+  Regression ReturnAbove(const std::vector<Range>& ranges,
+                         std::uint64_t mark) override;
+  Advanced Advance(std::uint64_t to) override;
   std::uint64_t Next() override;
   std::vector<std::string> Namespaces() override;
   std::unique_ptr<RangeStore> OpenNamespace(const std::string& name,
@@ -112,6 +114,10 @@ class SqliteStore final : public FormattedStore {
   std::uint64_t ReadCounter();
   std::optional<Range> TakeReturned(std::uint64_t count, std::uint64_t counter);
   void CheckNotReturned(const Range& r);
+  void WriteCounter(std::uint64_t from, std::uint64_t to);
+  std::uint64_t DropReturned();
+  Regression RaiseToMark(std::uint64_t* counter, std::uint64_t mark);
+  void RecordReturned(const std::vector<Range>& sorted);
   void CommitReturn(SQLite::Transaction& tx);
   template <typename F>
   auto Guarded(const char* doing, F&& work);

@@ -65,7 +65,8 @@ class FakeStore : public store::RangeStore {
     return next_;
   }
 
-  store::Range Reserve(std::uint64_t count) override {
+  store::Reservation ReserveAbove(std::uint64_t count,
+                                  std::uint64_t mark) override {
     std::lock_guard<std::mutex> lock(mu_);
     ++calls_;
     if (fatal_) throw store::StoreError("fake: disk image is malformed", false);
@@ -73,6 +74,8 @@ class FakeStore : public store::RangeStore {
       --transient_failures_;
       throw store::StoreError("fake: database is locked", true);
     }
+    store::Reservation out;
+    out.regression = RaiseToMark(mark);
     store::Range r{next_, std::min(next_ + count, end_)};
     if (!returned_.empty()) {
       store::Range& low = returned_.front();
@@ -82,13 +85,20 @@ class FakeStore : public store::RangeStore {
     }
     next_ = std::max(next_, r.last);
     committed_.push_back(r);
-    return r;
+    out.range = r;
+    return out;
   }
 
-  void Return(const std::vector<store::Range>& ranges) override {
+  store::Regression ReturnAbove(const std::vector<store::Range>& ranges,
+                                std::uint64_t mark) override {
     std::lock_guard<std::mutex> lock(mu_);
     ++return_calls_;
     if (return_failure_) throw *return_failure_;
+    store::Regression regression = RaiseToMark(mark);
+    if (regression.happened()) {
+      regression.not_returned = store::TotalOf(ranges);
+      return regression;
+    }
     for (const store::Range& r : ranges) {
       if (!r.empty()) returned_.push_back(r);
     }
@@ -96,6 +106,21 @@ class FakeStore : public store::RangeStore {
               [](const store::Range& a, const store::Range& b) {
                 return a.first < b.first;
               });
+    return {};
+  }
+
+  store::Advanced Advance(std::uint64_t to) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    store::Advanced a{next_, to, store::TotalOf(returned_)};
+    next_ = to;
+    returned_.clear();
+    return a;
+  }
+
+  // The counter goes back to `next` (a lost write, a restored backup).
+  void SetBack(std::uint64_t next) {
+    std::lock_guard<std::mutex> lock(mu_);
+    next_ = next;
   }
 
   // Every later Return throws `e`.
@@ -145,6 +170,15 @@ class FakeStore : public store::RangeStore {
   int calls_ = 0;
   std::vector<store::Range> committed_;
   std::vector<store::Range> returned_;  // sorted by first
+
+  // With mu_ held: the regression guard of range_store.h.
+  store::Regression RaiseToMark(std::uint64_t mark) {
+    if (next_ >= mark) return {};
+    store::Regression r{store::Range{next_, mark}, store::TotalOf(returned_)};
+    next_ = mark;
+    returned_.clear();
+    return r;
+  }
   std::optional<store::StoreError> return_failure_;
   int return_calls_ = 0;
 };
@@ -536,6 +570,58 @@ TEST_F(BrokerTest, ReattachKeepsTheRingAndNeverRepeatsAKey) {
   const std::set<std::uint64_t> seen(got.begin(), got.end());
   EXPECT_EQ(got.size(), kCapacity + 300);
   EXPECT_EQ(seen.size(), got.size());
+}
+
+// The regression guard (issue 16): the store's counter goes back behind
+// what this broker was granted — also across a broker restart on the same
+// segment (the mark lives there). The broker skips to its mark, says so
+// once, counts it and keeps serving; no number comes out twice.
+TEST_F(BrokerTest, ACounterThatWentBackIsSkippedPastTheMarkEvenAfterARestart) {
+  FakeStore store(7, keys::KeySpace(7));
+  Open(store);
+  std::vector<std::uint64_t> got;
+  {
+    Broker broker(Options(), store, *producer_);
+    for (int i = 0; i < 100 && broker.Step() == StepResult::kBusy; ++i) {
+    }
+    got = Pop(kCapacity, kCodec7);
+  }  // dropped without Finish: a kill -9, the hand is a gap
+  const std::uint64_t mark = stats().granted_high.load();
+  EXPECT_EQ(mark, store.Next());
+  EXPECT_EQ(stats().range_size.load(), kRange);
+  store.SetBack(kRange);  // a restored backup
+  producer_.reset();
+  Open(store);
+  Broker broker(Options(), store, *producer_);
+  for (int i = 0; i < 100 && broker.Step() == StepResult::kBusy; ++i) {
+  }
+  EXPECT_EQ(stats().store_regressions.load(), 1u);
+  for (std::uint64_t n : Pop(kCapacity, kCodec7)) {
+    EXPECT_GE(n, mark);
+    got.push_back(n);
+  }
+  const std::set<std::uint64_t> seen(got.begin(), got.end());
+  EXPECT_EQ(seen.size(), 2 * kCapacity);
+  EXPECT_GT(stats().granted_high.load(), mark);
+}
+
+// At stop, a Return to a store whose counter went back records nothing:
+// the hand was granted before, so another broker may hold it now. The hand
+// becomes a gap, the ring's keys go back into the ring.
+TEST_F(BrokerTest, StopOnAStoreThatWentBackReturnsNothing) {
+  FakeStore store(7, keys::KeySpace(7));
+  Open(store);
+  Broker broker(Options(), store, *producer_);
+  Runner runner(broker, stop_);
+  ASSERT_TRUE(WaitStocked(broker));
+  const std::uint64_t reserved = store.Next();
+  store.SetBack(0);
+  EXPECT_EQ(runner.Stop(), 0);
+  EXPECT_TRUE(store.returned().empty());
+  EXPECT_EQ(store.Next(), reserved);  // moved up to the mark
+  EXPECT_EQ(stats().store_regressions.load(), 1u);
+  EXPECT_EQ(ring().Size(), kCapacity);  // drained, then put back
+  EXPECT_EQ(stats().keys_wasted.load(), reserved - kCapacity);
 }
 
 // The broker makes its segment from the store's format, so a disagreement

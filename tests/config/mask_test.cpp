@@ -78,7 +78,13 @@ TEST(ParseDbUrl, AcceptsTheDocumentedForms) {
         Case{"sqlite:///var/lib/forge.db", StoreKind::kSqlite,
              "/var/lib/forge.db"},
         Case{"postgres://u@h/db", StoreKind::kPostgres, ""},
-        Case{"postgresql:///db?host=/run/pg", StoreKind::kPostgres, ""}}) {
+        Case{"postgresql:///db?host=/run/pg", StoreKind::kPostgres, ""},
+        // Issue 16: several hosts, URI and keyword form.
+        Case{
+            "postgresql://u@h1:5432,h2:5433/db?target_session_attrs=read-write",
+            StoreKind::kPostgres, ""},
+        Case{"host=h1,h2 port=5432,5433 dbname=forge user=u",
+             StoreKind::kPostgres, ""}}) {
     const DbUrl url = ParseDbUrl(c.url);
     EXPECT_TRUE(url.ok()) << c.url << ": " << url.problem;
     EXPECT_EQ(url.kind, c.kind) << c.url;
@@ -100,6 +106,7 @@ TEST(ParseDbUrl, RefusesOtherFormsSayingWhy) {
                         Case{"postgres://", "names no server or database"},
                         Case{"mysql://h/db", "has an unknown scheme"},
                         Case{"./data/forge.db", "has an unknown scheme"},
+                        Case{"host=h1 colour=blue", "has an unknown scheme"},
                         Case{"", "is empty"}}) {
     const DbUrl url = ParseDbUrl(c.url);
     EXPECT_FALSE(url.ok()) << c.url;

@@ -149,6 +149,30 @@ TEST_P(NamespaceCtlTest, BadAndUnknownNamesExit2WithOneLine) {
       << "nothing was created";
 }
 
+// store advance (issue 16): forward only, per namespace; every refusal is
+// one line, exit 2, nothing written.
+TEST_P(NamespaceCtlTest, StoreAdvanceMovesOneNamespaceForwardOnly) {
+  ASSERT_EQ(Create("invites", "8", "sequential").exit_code, 0);
+  const RunResult r =
+      Ctl({"store", "advance", "--ns", "invites", "--to", "500"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "namespace \"invites\" counter: 0 -> 500 (0 returned numbers "
+            "dropped)\n");
+  ExpectRefused({"store", "advance", "--ns", "invites", "--to", "499"},
+                "that is backwards: the counter is at 500");
+  ExpectRefused({"store", "advance", "--ns", "invites", "--to", "1e9"},
+                "--to \"1e9\" is not a decimal number");
+  ExpectRefused(
+      {"store", "advance", "--ns", "invites", "--to", "218340105584897"},
+      "past the end of the key space (218340105584896");
+  ExpectRefused({"store", "advance", "--ns", "nope", "--to", "5"},
+                "has no namespace \"nope\"");
+  const RunResult again = Ctl({"store", "advance", "--ns", "invites", "--to",
+                               "500"});  // to the counter: allowed
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+}
+
 // decode/encode --ns use the namespace's own format and secret.
 TEST_P(NamespaceCtlTest, DecodeEncodeWithNs) {
   ASSERT_EQ(Create("invites", "10", "sequential").exit_code, 0);

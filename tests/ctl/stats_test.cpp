@@ -390,6 +390,13 @@ class StatsGoldenTest : public StatsTest {
     StatsTest::SetUp();
     producer_->broker().heartbeat_unix_ns.store(kGoldenNow - 1'234 * kNs);
     producer_->broker().keys_wasted.store(5);
+    producer_->broker().granted_high.store(3000);
+    producer_->broker().range_size.store(1000);
+    producer_->broker().store_regressions.store(1);
+    producer_->broker().store_reconnects.store(1);
+    producer_->broker().durability.store(
+        static_cast<std::uint32_t>(shm::StoreDurability::kSync));
+    shm::WriteStoreLink(producer_->store_link(), "db2:5432");
     producer_->worker(slot_).requests.store(9);
     producer_->worker(slot_ + 2).requests.store(6);
     before_ = Read(kGoldenNow);
@@ -421,8 +428,10 @@ store errors     3
 last refill      1.500 ms
 key format       length 7, sequential
 store            sqlite:/var/lib/"forge".db
+store link       db2:5432, durability sync, 1 reconnect
 key space used   200 / 3521614606208 (5.68e-09%)
 exhaustion       unknown (no rate measured)
+guard mark       3000 (latest range 1000 numbers), 1 regressions
 
 workers (2)
   slot   kind    pid        alive  served         keys/s       503s
@@ -449,8 +458,10 @@ store errors     3
 last refill      1.500 ms
 key format       length 7, sequential
 store            sqlite:/var/lib/"forge".db
+store link       db2:5432, durability sync, 1 reconnect
 key space used   200 / 3521614606208 (5.68e-09%)
 exhaustion       after year 9999 (in 11159 years at 10.0/s produced)
+guard mark       3000 (latest range 1000 numbers), 1 regressions
 
 workers (2)
   slot   kind    pid        alive  served         keys/s       503s
@@ -465,13 +476,13 @@ TEST_F(StatsGoldenTest, JsonIsByteForByte) {
   EXPECT_EQ(
       FormatJson(before_),
       Golden(
-          R"({"segment":"@SHM@","path":"/dev/shm/mini-forge.@SHM@","time_unix_ms":1700000000000,"broker":{"pid":@PID@,"alive":true,"state":"running","heartbeat_age_ms":1234,"store_errors":3,"last_refill_ns":1500000},"ring":{"capacity":1024,"fill":10,"fill_fraction":0.009765625,"low_water":512},"keys":{"produced":10,"served":11,"unavailable":2,"wasted":5,"blocked":0},"rates":null,"ranges":{"reserved":2,"refills":1},"key_space":{"size":3521614606208,"used":200,"used_fraction":5.67921316e-11,"remaining":3521614606008,"usable_fraction":1,"exhaustion":{"state":"unknown","seconds_left":null,"date":null}},"key":{"length":7,"order":"sequential"},"store":"sqlite:/var/lib/\"forge\".db","store_kind":"sqlite","workers":[{"slot":0,"kind":"worker","pid":@PID@,"alive":true,"served":7,"unavailable":2,"requests":9,"served_per_s":null},{"slot":1,"kind":"worker","pid":0,"alive":false,"served":4,"unavailable":0,"requests":0,"served_per_s":null}]}
+          R"({"segment":"@SHM@","path":"/dev/shm/mini-forge.@SHM@","time_unix_ms":1700000000000,"broker":{"pid":@PID@,"alive":true,"state":"running","heartbeat_age_ms":1234,"store_errors":3,"last_refill_ns":1500000},"ring":{"capacity":1024,"fill":10,"fill_fraction":0.009765625,"low_water":512},"keys":{"produced":10,"served":11,"unavailable":2,"wasted":5,"blocked":0},"rates":null,"ranges":{"reserved":2,"refills":1,"size":1000,"granted_high":3000,"regressions":1},"key_space":{"size":3521614606208,"used":200,"used_fraction":5.67921316e-11,"remaining":3521614606008,"usable_fraction":1,"exhaustion":{"state":"unknown","seconds_left":null,"date":null}},"key":{"length":7,"order":"sequential"},"store":"sqlite:/var/lib/\"forge\".db","store_kind":"sqlite","store_link":{"host":"db2:5432","reconnects":1,"durability":"sync"},"workers":[{"slot":0,"kind":"worker","pid":@PID@,"alive":true,"served":7,"unavailable":2,"requests":9,"served_per_s":null},{"slot":1,"kind":"worker","pid":0,"alive":false,"served":4,"unavailable":0,"requests":0,"served_per_s":null}]}
 )",
           shm_.str()));
   EXPECT_EQ(
       FormatJson(after_),
       Golden(
-          R"({"segment":"@SHM@","path":"/dev/shm/mini-forge.@SHM@","time_unix_ms":1700000002000,"broker":{"pid":@PID@,"alive":false,"state":"running","heartbeat_age_ms":3234,"store_errors":3,"last_refill_ns":1500000},"ring":{"capacity":1024,"fill":10,"fill_fraction":0.009765625,"low_water":512},"keys":{"produced":30,"served":17,"unavailable":2,"wasted":5,"blocked":0},"rates":{"interval_ms":2000,"served_per_s":3,"produced_per_s":10,"unavailable_per_s":0},"ranges":{"reserved":2,"refills":1},"key_space":{"size":3521614606208,"used":200,"used_fraction":5.67921316e-11,"remaining":3521614606008,"usable_fraction":1,"exhaustion":{"state":"projected","seconds_left":3.52161461e+11,"date":null}},"key":{"length":7,"order":"sequential"},"store":"sqlite:/var/lib/\"forge\".db","store_kind":"sqlite","workers":[{"slot":0,"kind":"worker","pid":@PID@,"alive":true,"served":13,"unavailable":2,"requests":9,"served_per_s":3},{"slot":1,"kind":"worker","pid":0,"alive":false,"served":4,"unavailable":0,"requests":0,"served_per_s":0}]}
+          R"({"segment":"@SHM@","path":"/dev/shm/mini-forge.@SHM@","time_unix_ms":1700000002000,"broker":{"pid":@PID@,"alive":false,"state":"running","heartbeat_age_ms":3234,"store_errors":3,"last_refill_ns":1500000},"ring":{"capacity":1024,"fill":10,"fill_fraction":0.009765625,"low_water":512},"keys":{"produced":30,"served":17,"unavailable":2,"wasted":5,"blocked":0},"rates":{"interval_ms":2000,"served_per_s":3,"produced_per_s":10,"unavailable_per_s":0},"ranges":{"reserved":2,"refills":1,"size":1000,"granted_high":3000,"regressions":1},"key_space":{"size":3521614606208,"used":200,"used_fraction":5.67921316e-11,"remaining":3521614606008,"usable_fraction":1,"exhaustion":{"state":"projected","seconds_left":3.52161461e+11,"date":null}},"key":{"length":7,"order":"sequential"},"store":"sqlite:/var/lib/\"forge\".db","store_kind":"sqlite","store_link":{"host":"db2:5432","reconnects":1,"durability":"sync"},"workers":[{"slot":0,"kind":"worker","pid":@PID@,"alive":true,"served":13,"unavailable":2,"requests":9,"served_per_s":3},{"slot":1,"kind":"worker","pid":0,"alive":false,"served":4,"unavailable":0,"requests":0,"served_per_s":0}]}
 )",
           shm_.str()));
 }

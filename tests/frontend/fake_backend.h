@@ -119,6 +119,12 @@ inline Snapshot HealthySnapshot() {
   s.store_errors = 1;
   s.keys_wasted = 7;
   s.keys_blocked = 11;
+  s.granted_high = 3000;
+  s.store_regressions = 1;
+  s.range_size = 1000;
+  s.store_reconnects = 2;
+  s.durability = shm::StoreDurability::kSync;
+  s.store_host = "127.0.0.1:5432";
   s.last_refill_ns = 1'500'000;
   s.key_space = 3'521'614'606'208;  // 62^7
   s.store_next = 3000;

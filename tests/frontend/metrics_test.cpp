@@ -34,7 +34,7 @@ Parsed Parse(const std::string& text) {
   static const std::regex kHelp(R"(# HELP ([a-z_]+) (\S.*))");
   static const std::regex kType(R"(# TYPE ([a-z_]+) (counter|gauge))");
   static const std::regex kSample(
-      R"(([a-z_]+)(\{[a-z_]+="[a-z0-9_-]+"(?:,[a-z_]+="[a-z0-9_-]+")*\})? (\S+))");
+      R"(([a-z_]+)(\{[a-z_]+="[a-z0-9_-]+"(?:,[a-z_]+="[a-z0-9_.:-]+")*\})? (\S+))");
   Parsed p;
   std::string family;
   std::istringstream in(text);
@@ -86,6 +86,12 @@ TEST(MetricsTest, EveryFamilyHasHelpAndTypeOnce) {
       {"forge_broker_state", "gauge"},
       {"forge_key_space_size", "gauge"},
       {"forge_key_space_used_ratio", "gauge"},
+      {"forge_store_regressions_total", "counter"},
+      {"forge_store_granted_high", "gauge"},
+      {"forge_broker_range_size", "gauge"},
+      {"forge_store_reconnects_total", "counter"},
+      {"forge_store_durability", "gauge"},
+      {"forge_store_info", "gauge"},
   };
   EXPECT_EQ(p.types, want);
   for (const auto& [name, help] : p.help) {
@@ -133,6 +139,15 @@ TEST(MetricsTest, ValuesComeFromTheSnapshot) {
       {R"(forge_key_space_size{namespace="default"})", "3521614606208"},
       {R"(forge_key_space_used_ratio{namespace="default"})",
        MetricNumber(3000.0 / 3521614606208.0)},
+      {R"(forge_store_regressions_total{namespace="default"})", "1"},
+      {R"(forge_store_granted_high{namespace="default"})", "3000"},
+      {R"(forge_broker_range_size{namespace="default"})", "1000"},
+      {R"(forge_store_reconnects_total{namespace="default"})", "2"},
+      {R"(forge_store_durability{namespace="default",mode="unknown"})", "0"},
+      {R"(forge_store_durability{namespace="default",mode="local"})", "0"},
+      {R"(forge_store_durability{namespace="default",mode="async"})", "0"},
+      {R"(forge_store_durability{namespace="default",mode="sync"})", "1"},
+      {R"(forge_store_info{namespace="default",host="127.0.0.1:5432"})", "1"},
   };
   EXPECT_EQ(p.values, want);
 }

@@ -4,7 +4,6 @@
 // store-wide policy generation bumped, seen from another connection), the
 // schema-4 upgrade of a schema-3 store, damaged policy rows and a prefix
 // that contains a blocked word.
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -49,21 +48,9 @@ StoreFormat WithPolicy(int length, const std::string& alphabet, CheckKind check,
 
 class PolicyStoreTest : public BothStoresTest {
  protected:
-  // Runs `sql` directly on the store `url` names (NewUrl's), bypassing
-  // the RangeStore: to age or damage it.
-  void RawSql(const std::string& url, const std::string& sql) {
-    if (GetParam() == Backend::kSqlite) {
-      SQLite::Database db(url.substr(std::string("sqlite:").size()),
-                          SQLite::OPEN_READWRITE);
-      db.exec(sql);
-    } else {
-      server()->Query(sql, DatabaseOf(url));
-    }
-  }
   // The metadata table of namespace `name`, quoted for SQL.
   std::string MetaOf(const std::string& name) const {
-    return TablesOf(GetParam() == Backend::kSqlite ? "" : "forge_", name)
-        .meta_sql;
+    return TablesHere(name).meta_sql;
   }
   // Schema version `version` in every metadata table (SQLite: and the
   // user_version it checks first).

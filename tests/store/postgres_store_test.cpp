@@ -460,17 +460,6 @@ TEST_F(PostgresStoreTest, ACommitCutShortWaitingForAStandbyLeavesAGap) {
   EXPECT_GE(after->first, counter) << "the cut-short range was handed out";
 }
 
-TEST_F(PostgresStoreTest, ACounterThatWentBackIsRefused) {
-  auto store = OpenPostgresStore(url_, kSequential7);
-  store->Reserve(100);
-  server_.Query("UPDATE forge_counter SET next = 40");
-  const StoreError back = ErrorFrom([&] { store->Reserve(100); });
-  EXPECT_FALSE(back.transient());
-  EXPECT_NE(std::string(back.what()).find("went back from 100 to 40"),
-            std::string::npos)
-      << back.what();
-}
-
 TEST_F(PostgresStoreTest, AfterReconnectAStoreThatVanishedIsNotRecreated) {
   auto store = OpenPostgresStore(url_, kScrambled7);
   store->Reserve(100);

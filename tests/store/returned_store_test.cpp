@@ -2,7 +2,8 @@
 // Return records them, Reserve hands them out first, lowest first, exactly
 // once — across processes, and even after the counter reached the end of
 // the key space. Runs against SQLite files and a throw-away PostgreSQL 15
-// server (one per test binary, one database per test).
+// server (one per test binary, one database per test). RegressionTest: the
+// regression guard and Advance (issue 16) on a store set back behind a mark.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -148,7 +149,87 @@ TEST_P(ReturnedTest, FourProcessesTakeReturnedNumbersExactlyOnce) {
   EXPECT_EQ(store->Reserve(1).first, counter) << "returned numbers left over";
 }
 
+// The regression guard (issue 16, range_store.h): a store set back behind
+// the caller's mark — a restored backup, writes lost in a failover. Here the
+// "restore" sets the counter back and puts a stale row in the returned list.
+class RegressionTest : public BothStoresTest {
+ protected:
+  // The default namespace's counter back to `next`, its returned list
+  // replaced by `stale` (what an old backup would bring back).
+  void SetBack(const std::string& url, std::uint64_t next, const Range& stale) {
+    const NamespaceTables t = TablesHere("default");
+    RawSql(url, "UPDATE " + t.counter_sql + " SET next = " +
+                    std::to_string(next) + " WHERE id = 1; DELETE FROM " +
+                    t.returned_sql + "; INSERT INTO " + t.returned_sql +
+                    " (first, last) VALUES (" + std::to_string(stale.first) +
+                    ", " + std::to_string(stale.last) + ");");
+  }
+};
+
+TEST_P(RegressionTest, ACounterBelowTheMarkSkipsToItAndDropsReturnedNumbers) {
+  const std::string url = NewUrl();
+  auto store = OpenStore(url, Format(7, keys::KeyOrder::kSequential));
+  std::vector<Range> served;
+  for (int i = 0; i < 3; ++i) served.push_back(store->Reserve(100));
+  const std::uint64_t mark = served.back().last;  // 300
+  SetBack(url, 100, Range{20, 30});  // [20, 30) may be served since: drop it
+  const Reservation got = store->ReserveAbove(50, mark);
+  EXPECT_EQ(got.regression.skipped.first, 100u);
+  EXPECT_EQ(got.regression.skipped.last, 300u);
+  EXPECT_EQ(got.regression.dropped, 10u);
+  EXPECT_EQ(got.range.first, 300u);
+  EXPECT_EQ(got.range.last, 350u);
+  EXPECT_EQ(store->Next(), 350u);  // committed in the same transaction
+  // The returned list is gone, the counter past the mark: no overlap.
+  const Reservation next = store->ReserveAbove(50, got.range.last);
+  EXPECT_FALSE(next.regression.happened());
+  EXPECT_EQ(next.range.first, 350u);
+  served.push_back(got.range);
+  served.push_back(next.range);
+  ExpectTiles(served, 400);
+}
+
+TEST_P(RegressionTest, AReturnBelowTheMarkRecordsNothingAndSkipsToIt) {
+  const std::string url = NewUrl();
+  auto store = OpenStore(url, Format(7, keys::KeyOrder::kSequential));
+  const Range hand = store->Reserve(100);
+  SetBack(url, 40, Range{0, 10});
+  const Regression r = store->ReturnAbove({Range{60, 100}}, hand.last);
+  EXPECT_TRUE(r.happened());
+  EXPECT_EQ(r.skipped.first, 40u);
+  EXPECT_EQ(r.skipped.last, 100u);
+  EXPECT_EQ(r.not_returned, 40u);
+  EXPECT_EQ(r.dropped, 10u);
+  // Neither [60, 100) nor the stale [0, 10) comes back.
+  EXPECT_EQ(store->Reserve(10).first, 100u);
+  // Without a regression a Return under a mark is recorded as before.
+  EXPECT_FALSE(store->ReturnAbove({Range{100, 110}}, 110).happened());
+  EXPECT_EQ(store->Reserve(10).first, 100u);
+}
+
+TEST_P(RegressionTest, AdvanceMovesTheCounterForwardOnlyAndDropsReturned) {
+  const std::string url = NewUrl();
+  auto store = OpenStore(url, Format(2, keys::KeyOrder::kSequential));
+  store->Reserve(100);
+  store->Return({Range{10, 20}});
+  const Advanced a = store->Advance(500);
+  EXPECT_EQ(a.from, 100u);
+  EXPECT_EQ(a.to, 500u);
+  EXPECT_EQ(a.dropped, 10u);
+  EXPECT_EQ(store->Reserve(5).first, 500u);
+  const StoreError back = ErrorFrom([&] { (void)store->Advance(400); });
+  EXPECT_FALSE(back.transient());
+  EXPECT_TRUE(Has(back.what(), "backwards: the counter is at 505"))
+      << back.what();
+  const StoreError past = ErrorFrom([&] { (void)store->Advance(62 * 62 + 1); });
+  EXPECT_TRUE(Has(past.what(), "past the end of the key space (3844"))
+      << past.what();
+  EXPECT_EQ(store->Advance(505).dropped, 0u);  // to the counter: a no-op
+  EXPECT_EQ(store->Reserve(5).first, 505u);
+}
+
 FORGE_ON_BOTH_STORES(ReturnedTest);
+FORGE_ON_BOTH_STORES(RegressionTest);
 
 }  // namespace
 }  // namespace forge::store::store_test

@@ -1,6 +1,7 @@
 // tests/store/store_test_util.cpp — see store_test_util.h.
 #include "tests/store/store_test_util.h"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -184,6 +185,21 @@ std::string BothStoresTest::NewUrl() {
 
 std::string BothStoresTest::DatabaseOf(const std::string& url) {
   return url.substr(url.rfind('/') + 1);
+}
+
+void BothStoresTest::RawSql(const std::string& url,
+                            const std::string& sql) const {
+  if (GetParam() == Backend::kSqlite) {
+    SQLite::Database db(url.substr(std::string("sqlite:").size()),
+                        SQLite::OPEN_READWRITE);
+    db.exec(sql);
+  } else {
+    server_->Query(sql, DatabaseOf(url));
+  }
+}
+
+NamespaceTables BothStoresTest::TablesHere(const std::string& name) const {
+  return TablesOf(GetParam() == Backend::kSqlite ? "" : "forge_", name);
 }
 
 std::string BackendTestName(const ::testing::TestParamInfo<Backend>& info) {

@@ -16,7 +16,8 @@
 //     PostgreSQL (parameter: the backend): NewUrl() names a store of its own
 //     (a file in a temp dir, or a database of the one throw-away server of
 //     the test binary, started on first use). Instantiate with
-//     FORGE_ON_BOTH_STORES(Suite).
+//     FORGE_ON_BOTH_STORES(Suite). RawSql runs SQL on such a store behind
+//     the RangeStore's back.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -30,6 +31,7 @@
 #include <vector>
 
 #include "keys/key_codec.h"
+#include "store/format.h"
 #include "store/range_store.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/process.h"
@@ -83,6 +85,11 @@ class BothStoresTest : public ::testing::TestWithParam<Backend> {
   static forge::testing::PostgresServer* server() { return server_; }
   // The database name of a URL NewUrl() made.
   static std::string DatabaseOf(const std::string& url);
+  // Runs `sql` directly on the store `url` names (NewUrl's), bypassing
+  // the RangeStore: to age, damage or set it back.
+  void RawSql(const std::string& url, const std::string& sql) const;
+  // Namespace `name`'s tables in this backend, quoted for SQL.
+  NamespaceTables TablesHere(const std::string& name) const;
 
   forge::testing::TempDir dir_;
 

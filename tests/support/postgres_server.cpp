@@ -49,8 +49,9 @@ bool PidFileSaysReady(const std::string& data, pid_t pid) {
   for (std::string line; lines.size() < 8 && std::getline(in, line);) {
     lines.push_back(line);
   }
+  // A hot standby says "standby" once it takes read-only connections.
   return lines.size() == 8 && lines[0] == std::to_string(pid) &&
-         lines[7].rfind("ready", 0) == 0;
+         (lines[7].rfind("ready", 0) == 0 || lines[7].rfind("standby", 0) == 0);
 }
 
 // Gives `dir` to the unprivileged server user: postgres refuses to run as
@@ -91,6 +92,80 @@ PostgresServer::PostgresServer(std::vector<std::string> settings)
   } catch (const std::exception& e) {
     Fail(std::string("cannot create database forge_test: ") + e.what());
   }
+}
+
+PostgresServer::PostgresServer(const PostgresServer& primary, Replication mode)
+    : bindir_(primary.bindir_),
+      data_(dir_ / "data"),
+      port_(FreePort()),
+      as_postgres_user_(primary.as_postgres_user_) {
+  if (as_postgres_user_) GiveToServerUser(dir_.path());
+  BaseBackup(primary);
+  Start();
+  const std::string streaming =
+      "SELECT count(*) > 0 FROM pg_stat_replication WHERE state = "
+      "'streaming'";
+  WaitForQuery(primary, streaming, "the standby streaming from the primary");
+  if (mode == Replication::kAsync) return;
+  primary.Query("ALTER SYSTEM SET synchronous_standby_names = '*'", "postgres");
+  primary.Query("SELECT pg_reload_conf()", "postgres");
+  WaitForQuery(primary,
+               "SELECT count(*) > 0 FROM pg_stat_replication WHERE "
+               "sync_state = 'sync'",
+               "the standby as the primary's synchronous standby");
+}
+
+void PostgresServer::BaseBackup(const PostgresServer& primary) {
+  const RunResult r = Run(
+      AsServerUser({bindir_ + "/pg_basebackup", "-D", data_, "-R", "-X",
+                    "stream", "--no-sync", "-c", "fast", "-h", "127.0.0.1",
+                    "-p", std::to_string(primary.port()), "-U", kServerUser}),
+      {{"LC_ALL", "C"}}, kInitTimeout);
+  if (r.exit_code == 0) return;
+  throw std::runtime_error(
+      "pg_basebackup from 127.0.0.1:" + std::to_string(primary.port()) +
+      " failed (exit " + std::to_string(r.exit_code) + "):\n" + r.out + r.err);
+}
+
+void PostgresServer::WaitForQuery(const PostgresServer& on,
+                                  const std::string& sql,
+                                  const std::string& what) {
+  const bool seen = WaitUntil(
+      [&] {
+        try {
+          return on.Query(sql, "postgres") == "t";
+        } catch (const std::runtime_error&) {
+          return false;  // not up yet
+        }
+      },
+      kStartTimeout);
+  if (!seen) Fail("timed out waiting for " + what);
+}
+
+void PostgresServer::Kill() {
+  if (!server_) return;
+  server_->Kill();
+  past_log_ += server_->Stdout() + server_->Stderr();
+  server_.reset();
+}
+
+void PostgresServer::Promote() {
+  const RunResult r = Run(AsServerUser({bindir_ + "/pg_ctl", "promote", "-D",
+                                        data_, "-w", "-t", "30"}),
+                          {{"LC_ALL", "C"}}, kStopTimeout);
+  if (r.exit_code != 0) {
+    Fail("pg_ctl promote failed (exit " + std::to_string(r.exit_code) +
+         "): " + r.out + r.err);
+  }
+  WaitForQuery(*this, "SELECT NOT pg_is_in_recovery()",
+               "the promoted standby to accept writes");
+}
+
+void PostgresServer::StopStreaming() {
+  Query("ALTER SYSTEM SET primary_conninfo = ''", "postgres");
+  Query("SELECT pg_reload_conf()", "postgres");
+  WaitForQuery(*this, "SELECT count(*) = 0 FROM pg_stat_wal_receiver",
+               "the standby to stop streaming");
 }
 
 PostgresServer::~PostgresServer() {

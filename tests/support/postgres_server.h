@@ -25,6 +25,21 @@
 //     signalled.
 //   * initdb runs with --no-sync (the cluster is new and thrown away); the
 //     server itself keeps fsync on.
+//   * Standby (issue 16): PostgresServer(primary, mode) makes a streaming
+//     standby of a running `primary` with pg_basebackup -R -c fast (its
+//     primary_conninfo goes to the primary's loopback port) and starts it
+//     on its own port and directory; it returns once the primary's
+//     pg_stat_replication shows it streaming — and, for kSync, once the
+//     primary has synchronous_standby_names='*' (ALTER SYSTEM, reloaded)
+//     and shows it as the sync standby, so every later commit on the
+//     primary waits for it. Promote() runs pg_ctl promote and returns once
+//     the server accepts writes; StopStreaming() cuts the standby off its
+//     primary (primary_conninfo emptied and reloaded; returns once its WAL
+//     receiver is gone), so what the primary commits later is lost in a
+//     failover — pausing replay would not lose it: a promotion replays
+//     every WAL record already received; Kill() is kill -9 of the postmaster
+//     this object started (its children exit when they notice; Start() is not
+//     meant to follow).
 //   * Not thread-safe; one object per server.
 #pragma once
 
@@ -38,8 +53,12 @@ namespace forge::testing {
 
 class PostgresServer {
  public:
+  enum class Replication { kAsync, kSync };
+
   // `settings` are extra "name=value" server settings (postgres -c).
   explicit PostgresServer(std::vector<std::string> settings = {});
+  // A streaming standby of `primary` (see the contract).
+  PostgresServer(const PostgresServer& primary, Replication mode);
   ~PostgresServer();
   PostgresServer(const PostgresServer&) = delete;
   PostgresServer& operator=(const PostgresServer&) = delete;
@@ -47,8 +66,14 @@ class PostgresServer {
   void Start();
   void Stop();
   void Crash();
+  void Kill();  // kill -9 of the postmaster
   bool Running();
+  pid_t pid() const { return server_ ? server_->pid() : 0; }
+  void Promote();
+  void StopStreaming();
   int port() const { return port_; }
+  // The directory of the server's programs (pg_dump, pg_restore, …).
+  const std::string& bindir() const { return bindir_; }
 
   // "postgresql://postgres@127.0.0.1:PORT/DB".
   std::string url(const std::string& db = "forge_test") const;
@@ -65,6 +90,10 @@ class PostgresServer {
  private:
   std::vector<std::string> AsServerUser(std::vector<std::string> argv) const;
   void InitDb();
+  void BaseBackup(const PostgresServer& primary);
+  // Polls Query(sql, "postgres") on `on` until it returns "t".
+  void WaitForQuery(const PostgresServer& on, const std::string& sql,
+                    const std::string& what);
   // Stops the server and throws `what` with the server's log.
   void Shutdown(int signal);
   [[noreturn]] void Fail(const std::string& what);
