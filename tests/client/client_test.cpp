@@ -296,11 +296,17 @@ TEST_F(ClientTest, FollowsASegmentReplacedAcrossABrokerRestart) {
 }
 
 TEST_F(ClientTest, ExhaustedKeySpaceIsEexhausted) {
-  // KEY_LENGTH=1: 62 keys in all.
-  ASSERT_NO_FATAL_FAILURE(StartBroker(
-      {{"KEY_LENGTH", "1"}, {"POOL_CAPACITY", "64"}, {"RANGE_SIZE", "10"}}));
+  // KEY_LENGTH=1: 62 keys in all. They all fit the ring, so the broker may
+  // be exhausted before anyone sees it running: wait for its segment only.
+  stack_.HoldBroker(
+      {{"KEY_LENGTH", "1"}, {"POOL_CAPACITY", "64"}, {"RANGE_SIZE", "10"}});
   Client client;
-  ASSERT_EQ(forge_client_open(stack_.shm().c_str(), &client.c), FORGE_OK);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return forge_client_open(stack_.shm().c_str(), &client.c) == FORGE_OK;
+      },
+      kStackDeadline))
+      << forge_last_error() << stack_.Logs();
   std::vector<char> buf(100 * 2 + 1);
   std::set<std::string> keys;
   std::size_t got = 0;

@@ -562,7 +562,7 @@ TEST_F(OverviewTest, TableIsTheDefaultTableThenOneRowPerNamespace) {
   const std::string t = FormatTable(o);
   ASSERT_EQ(t.substr(0, want_default.size()), want_default) << t;
   EXPECT_EQ(t.substr(want_default.size()),
-            R"(namespaces (3), segments 216.8 KiB (222016 bytes) in all
+            R"(namespaces (3), segments 217.0 KiB (222208 bytes) in all
   namespace        fill                               keys/s   used        blocked    exhaustion           state
   default          [..........]   0.9%  10 / 1024     -        5.68e-09%   0          unknown              running
   invites          [##........]  25.0%  64 / 256      -        1.19e-13%   7          unknown              running

@@ -42,6 +42,12 @@ const std::map<std::string, std::string> kFamilies = {
     {"forge_broker_state", "gauge"},
     {"forge_key_space_size", "gauge"},
     {"forge_key_space_used_ratio", "gauge"},
+    {"forge_store_reconnects", "counter"},
+    {"forge_store_durability", "gauge"},
+    {"forge_store_info", "gauge"},
+    {"forge_store_regressions", "counter"},
+    {"forge_store_granted_high", "gauge"},
+    {"forge_broker_range_size", "gauge"},
 };
 
 TEST_F(OpsProcessTest, TheFormatterPassesTheRealParser) {

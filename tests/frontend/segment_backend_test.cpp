@@ -389,6 +389,26 @@ forge_key_space_size{namespace="default"} 3521614606208
 # HELP forge_key_space_used_ratio Share of the key space the store has handed out (0..1).
 # TYPE forge_key_space_used_ratio gauge
 forge_key_space_used_ratio{namespace="default"} 8.518819733174427e-10
+# HELP forge_store_reconnects_total Store connections the broker made again after losing one.
+# TYPE forge_store_reconnects_total counter
+forge_store_reconnects_total{namespace="default"} 0
+# HELP forge_store_durability 1 for the store's durability mode (unknown, local: no standby seen, async: a failover may lose a grant, sync), 0 for the others.
+# TYPE forge_store_durability gauge
+forge_store_durability{namespace="default",mode="unknown"} 1
+forge_store_durability{namespace="default",mode="local"} 0
+forge_store_durability{namespace="default",mode="async"} 0
+forge_store_durability{namespace="default",mode="sync"} 0
+# HELP forge_store_info 1, labelled with the host:port the broker's store connection goes to (local for SQLite).
+# TYPE forge_store_info gauge
+# HELP forge_store_regressions_total Reservations that found the store's counter below the broker's mark (lost writes, a restored backup); each skipped to the mark.
+# TYPE forge_store_regressions_total counter
+forge_store_regressions_total{namespace="default"} 0
+# HELP forge_store_granted_high The broker's mark: the highest number (exclusive) the store ever granted it.
+# TYPE forge_store_granted_high gauge
+forge_store_granted_high{namespace="default"} 0
+# HELP forge_broker_range_size Numbers in the broker's latest reservation.
+# TYPE forge_broker_range_size gauge
+forge_broker_range_size{namespace="default"} 0
 )";
   for (std::size_t at; (at = want.find("@PID@")) != std::string::npos;) {
     want.replace(at, 5, std::to_string(::getpid()));

@@ -67,16 +67,16 @@ struct StackOptions {
 // A namespace a test declares (config.yml `namespaces:`); sequential keys
 // by default, so a key decodes to the number it was made from.
 struct TestNamespace {
-  std::string name;
+  std::string name{};
   int key_length = 7;
   std::string key_order = "sequential";
   std::uint64_t pool_capacity = 0;  // 0: NS_POOL_CAPACITY
   // Issue 14, written only when not empty: alphabet, check, prefix and
   // blocklist (default | none | a file path relative to config/).
-  std::string alphabet;
-  std::string check;
-  std::string prefix;
-  std::string blocklist;
+  std::string alphabet{};
+  std::string check{};
+  std::string prefix{};
+  std::string blocklist{};
 };
 
 class Stack {
