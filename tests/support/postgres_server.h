@@ -24,7 +24,9 @@
 //     removes the directory. Only the pid this object started is ever
 //     signalled.
 //   * initdb runs with --no-sync (the cluster is new and thrown away); the
-//     server itself keeps fsync on.
+//     server itself keeps fsync on. It runs once per machine: its output
+//     is kept as a template in the temporary folder and copied for each
+//     server (the same files initdb would write).
 //   * Standby (issue 16): PostgresServer(primary, mode) makes a streaming
 //     standby of a running `primary` with pg_basebackup -R -c fast (its
 //     primary_conninfo goes to the primary's loopback port) and starts it
@@ -89,7 +91,8 @@ class PostgresServer {
 
  private:
   std::vector<std::string> AsServerUser(std::vector<std::string> argv) const;
-  void InitDb();
+  void InitDb();  // from the run's template cluster (see the .cpp)
+  void RunInitDb(const std::string& data) const;
   void BaseBackup(const PostgresServer& primary);
   // Polls Query(sql, "postgres") on `on` until it returns "t".
   void WaitForQuery(const PostgresServer& on, const std::string& sql,
