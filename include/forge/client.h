@@ -58,40 +58,43 @@ enum {
 
 typedef struct forge_client forge_client;
 
-/* shm_name NULL: $SHM_NAME, else "mini-forge". 0 on success, else a FORGE_E* code. */
-FORGE_CLIENT_API int forge_client_open(const char *shm_name, forge_client **out);
+/* shm_name NULL: $SHM_NAME, else "mini-forge". 0 on success, else a FORGE_E*
+ * code. */
+FORGE_CLIENT_API int forge_client_open(const char* shm_name,
+                                       forge_client** out);
 
 /* ns NULL or "": the default namespace. Writes one NUL-terminated key into buf.
  * timeout_ms: how long to wait on an empty ring; 0 never waits, a negative
  * value waits until a key comes (or the broker is gone / exhausted). */
-FORGE_CLIENT_API int forge_client_get_key(forge_client *c, const char *ns, char *buf,
-                                          size_t cap, int timeout_ms);
+FORGE_CLIENT_API int forge_client_get_key(forge_client* c, const char* ns,
+                                          char* buf, size_t cap,
+                                          int timeout_ms);
 
 /* Up to n keys into buf, each followed by '\n', then a NUL; *got = how many.
  * FORGE_OK with *got < n when the wait ran out after some keys came;
  * FORGE_ERANGE (and nothing taken) unless cap holds n keys of the
  * namespace's length, their newlines and the NUL. */
-FORGE_CLIENT_API int forge_client_get_keys(forge_client *c, const char *ns, size_t n,
-                                           char *buf, size_t cap, size_t *got,
-                                           int timeout_ms);
+FORGE_CLIENT_API int forge_client_get_keys(forge_client* c, const char* ns,
+                                           size_t n, char* buf, size_t cap,
+                                           size_t* got, int timeout_ms);
 
 /* Releases the client's stats slots and mappings. NULL is ignored. */
-FORGE_CLIENT_API void forge_client_close(forge_client *c);
+FORGE_CLIENT_API void forge_client_close(forge_client* c);
 
 /* One line, never NULL. */
-FORGE_CLIENT_API const char *forge_strerror(int code);
+FORGE_CLIENT_API const char* forge_strerror(int code);
 
 /* Additions to the API. */
 
 /* One line saying what went wrong in this thread's latest failing call
  * (which segment, which version, which namespace); "" when none did. Valid
  * until the thread's next call into the library. Never NULL. */
-FORGE_CLIENT_API const char *forge_last_error(void);
+FORGE_CLIENT_API const char* forge_last_error(void);
 
 /* Characters of one key of namespace ns (prefix and check included), for
  * sizing buffers: n keys need n * (length + 1) + 1 bytes. 0 on success. */
-FORGE_CLIENT_API int forge_client_key_length(forge_client *c, const char *ns,
-                                             size_t *length);
+FORGE_CLIENT_API int forge_client_key_length(forge_client* c, const char* ns,
+                                             size_t* length);
 
 #ifdef __cplusplus
 }
