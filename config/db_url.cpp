@@ -8,6 +8,7 @@
 #include <string>
 
 #include "base/names.h"
+#include "config/internal.h"
 
 namespace forge::config {
 namespace {
@@ -16,16 +17,6 @@ using base::StoreKind;
 
 constexpr std::string_view kSqliteAbsolute = "sqlite:///";
 constexpr std::string_view kMask = "***";
-
-char Lower(char c) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
-
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = Lower(c);
-  return out;
-}
 
 DbUrl ParseSqlite(std::string_view url) {
   DbUrl parsed;
@@ -70,7 +61,7 @@ void MaskUserInfo(std::string& url) {
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
-  c = Lower(c);
+  c = internal::LowerAscii(c);
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
 }
@@ -88,7 +79,7 @@ std::string DecodedName(std::string_view name) {
       out += name[i];
     }
   }
-  return ToLower(out);
+  return internal::ToLower(out);
 }
 
 bool IsSeparator(char c) {
@@ -135,7 +126,8 @@ bool LibpqFindsNoPassword(const std::string& url) {
   if (options == nullptr) return true;
   for (const PQconninfoOption* o = options.get(); o->keyword != nullptr; ++o) {
     if (o->val == nullptr || kMask == o->val) continue;
-    if (ToLower(o->keyword).find("password") != std::string::npos) return false;
+    if (internal::ToLower(o->keyword).find("password") != std::string::npos)
+      return false;
   }
   return true;
 }

@@ -22,8 +22,6 @@ constexpr std::string_view kBom = "\xEF\xBB\xBF";
 bool IsAlpha(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
 void AppendEscaped(char c, std::string& out) {
   switch (c) {
     case '"':
@@ -180,6 +178,18 @@ void FailValue(std::string_view key, std::string_view shown_value,
   msg.append(" (from ").append(origin).append(") ").append(problem);
   msg.append("; allowed: ").append(allowed);
   throw ConfigError(msg);
+}
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+char LowerAscii(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+std::string ToLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = LowerAscii(c);
+  return out;
 }
 
 }  // namespace forge::config::internal

@@ -47,6 +47,11 @@ bool IsVarName(std::string_view name);
 
 std::string_view Trim(std::string_view s);
 
+// ASCII only (config words, keys, URL schemes): no locale.
+bool IsDigit(char c);
+char LowerAscii(char c);
+std::string ToLower(std::string_view s);
+
 // "config: <where>: <what>; allowed: <allowed>".
 [[noreturn]] void FailAt(std::string_view where, std::string_view what,
                          std::string_view allowed);

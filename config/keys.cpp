@@ -28,18 +28,6 @@ Status Invalid(std::string why) {
   return Status::InvalidArgument(std::move(why));
 }
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-char Lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), Lower);
-  return out;
-}
-
 KeySpec Make(const Names& n, const char* type, std::string allowed,
              Apply apply) {
   KeySpec key;
@@ -138,7 +126,8 @@ bool IsLabel(std::string_view label) {
   if (label.empty() || label.size() > 63) return false;
   if (label.front() == '-' || label.back() == '-') return false;
   return std::all_of(label.begin(), label.end(), [](char c) {
-    return IsDigit(c) || c == '-' || (Lower(c) >= 'a' && Lower(c) <= 'z');
+    return IsDigit(c) || c == '-' ||
+           (LowerAscii(c) >= 'a' && LowerAscii(c) <= 'z');
   });
 }
 

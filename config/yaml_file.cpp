@@ -36,14 +36,6 @@ std::string AllowedFields() {
   return out + " (in lower or upper case)";
 }
 
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 // The key's KeySpec::yml for `name` in any case (port, PORT, Port), or ""
 // when no key has that name. The Go service's files write PORT.
 std::string CanonicalKey(const std::string& name) {

@@ -54,8 +54,6 @@ void ValidateName(const std::string& name) {
   }
 }
 
-std::string Num(std::uint64_t v) { return std::to_string(v); }
-
 // An owned file descriptor.
 class Fd {
  public:

@@ -24,8 +24,6 @@ static_assert(kAlphabetBytes == keys::kMaxAlphabetSize);
 // Largest ring we accept: keeps SegmentSize() far from overflow (16 TiB).
 constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 40;
 
-std::string Num(std::uint64_t v) { return std::to_string(v); }
-
 std::string Hex(std::uint64_t v) {
   char buf[24];
   std::snprintf(buf, sizeof(buf), "0x%016llx",
@@ -79,6 +77,8 @@ Status Damaged(const std::string& path, const std::string& what) {
 }
 
 }  // namespace
+
+std::string Num(std::uint64_t v) { return std::to_string(v); }
 
 Status CheckOwnership(const struct stat& st, const std::string& path) {
   const mode_t mode = st.st_mode & 0777;

@@ -56,6 +56,8 @@ bool Compatible(const SegmentPrefix& p, const SegmentSpec& spec);
 // "capacity 65536, key_length 7, key_order scrambled" (for messages),
 // plus ", alphabet base58, check luhn, prefix inv_" when not the default.
 std::string DescribeLayout(const SegmentPrefix& p);
+// A number in a message (the segment's checks and segment.cpp share it).
+std::string Num(std::uint64_t v);
 std::string DescribeSpec(const SegmentSpec& spec);
 
 }  // namespace forge::shm
