@@ -9,12 +9,12 @@
 
 #include "base/clock.h"
 #include "ctl/ring_scan.h"
-#include "ctl/stats.h"
 #include "ctl/store_access.h"
-#include "ctl/text.h"
 #include "keys/key_codec.h"
 #include "shm/producer_lock.h"
 #include "shm/stats.h"
+#include "stats/stats.h"
+#include "stats/text.h"
 #include "store/format.h"
 
 namespace forge::ctl {
@@ -27,10 +27,10 @@ CheckResult Fail(const char* name, std::string detail) {
   return {false, name, std::move(detail)};
 }
 
-std::string SecondsAgo(const Snapshot& s) {
+std::string SecondsAgo(const stats::Snapshot& s) {
   const std::optional<std::int64_t> age_ms = s.heartbeat_age_ms();
   if (!age_ms) return "never beat";
-  return "last beat " + Fixed(static_cast<double>(*age_ms) / 1000.0, 1) +
+  return "last beat " + stats::Fixed(static_cast<double>(*age_ms) / 1000.0, 1) +
          " s ago";
 }
 
@@ -43,7 +43,9 @@ std::string WithoutProgramPrefix(std::string text) {
 class Checker {
  public:
   Checker(const config::Config& cfg, const shm::ReadOnlySegment& seg)
-      : cfg_(cfg), seg_(seg), snap_(ReadSnapshot(seg, base::UnixNowNs())) {}
+      : cfg_(cfg),
+        seg_(seg),
+        snap_(stats::ReadSnapshot(seg, base::UnixNowNs())) {}
 
   std::vector<CheckResult> Run() {
     return {Segment(), Lock(), Heartbeat(), Store(), Format(), Counter()};
@@ -84,7 +86,7 @@ class Checker {
   }
 
   CheckResult Heartbeat() const {
-    const Snapshot& s = snap_;
+    const stats::Snapshot& s = snap_;
     if (s.broker_pid == 0) {
       return Fail("heartbeat", "no broker has run on this segment");
     }
@@ -96,7 +98,7 @@ class Checker {
     if (!s.broker_alive) {
       return Fail("heartbeat",
                   who + " is not alive (" + SecondsAgo(s) + "; stale after " +
-                      std::to_string(kBrokerStaleMs / 1000) + " s)");
+                      std::to_string(stats::kBrokerStaleMs / 1000) + " s)");
     }
     if (s.broker_state == shm::BrokerState::kStoreError ||
         s.broker_state == shm::BrokerState::kExhausted) {
@@ -175,7 +177,7 @@ class Checker {
       const std::string& key = ring.keys[i];
       const std::optional<std::uint64_t> n = codec.Decode(key);
       const std::string where = "ring slot " + std::to_string(ring.head + i) +
-                                " holds " + JsonQuote(key);
+                                " holds " + stats::JsonQuote(key);
       if (!n) return Fail("counter", where + ", not a key of this store");
       if (*n >= next) {
         return Fail("counter", where + " = number " + std::to_string(*n) +
@@ -198,7 +200,7 @@ class Checker {
 
   const config::Config& cfg_;
   const shm::ReadOnlySegment& seg_;
-  const Snapshot snap_;
+  const stats::Snapshot snap_;
   std::unique_ptr<store::RangeStore> store_;
   bool store_usable_ = false;
   bool format_ok_ = false;
@@ -233,7 +235,7 @@ int RunCheck(const config::Config& cfg, std::ostream& out) {
     }
     return all_ok ? 0 : 1;
   } catch (const shm::SegmentMissing&) {
-    std::cerr << MissingSegmentMessage(cfg.shm_name) << "\n";
+    std::cerr << stats::MissingSegmentMessage(cfg.shm_name) << "\n";
   } catch (const shm::SegmentError& e) {
     out << FormatCheck(Fail("segment", e.what())) << "\n";
   }

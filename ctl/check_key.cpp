@@ -4,11 +4,11 @@
 #include <iostream>
 
 #include "base/names.h"
-#include "ctl/stats.h"
 #include "ctl/store_access.h"
-#include "ctl/text.h"
 #include "shm/segment.h"
 #include "shm/segment_codec.h"
+#include "stats/stats.h"
+#include "stats/text.h"
 
 namespace forge::ctl {
 namespace {
@@ -18,7 +18,7 @@ std::string Bool(bool b) { return b ? "true" : "false"; }
 // The verdict as GET /check-key spells it, on one line.
 std::string VerdictJson(const std::string& ns,
                         const keys::KeyCodec::Verdict& v) {
-  std::string json = "{\"namespace\":" + JsonQuote(ns) +
+  std::string json = "{\"namespace\":" + stats::JsonQuote(ns) +
                      ",\"well_formed\":" + Bool(v.well_formed) +
                      ",\"check_ok\":" + Bool(v.check_ok);
   if (v.check_ok && v.number)
@@ -32,10 +32,11 @@ std::string AttachProblem(const std::string& shm_name, const std::string& ns,
   if (dynamic_cast<const shm::SegmentMissing*>(&e) == nullptr) {
     return std::string("forge-ctl: ") + e.what();
   }
-  if (ns == base::kDefaultNamespace) return MissingSegmentMessage(shm_name);
+  if (ns == base::kDefaultNamespace)
+    return stats::MissingSegmentMessage(shm_name);
   const std::string segment = base::NamespaceSegmentName(shm_name, ns);
-  return "forge-ctl: namespace " + JsonQuote(ns) + " is not served under " +
-         "SHM_NAME=" + shm_name + " (no segment " +
+  return "forge-ctl: namespace " + stats::JsonQuote(ns) +
+         " is not served under " + "SHM_NAME=" + shm_name + " (no segment " +
          shm::Segment::ObjectPath(segment) +
          "): check-key reads the format from the segment its broker makes";
 }

@@ -9,9 +9,9 @@
 #include "base/names.h"
 #include "ctl/policy_args.h"
 #include "ctl/store_access.h"
-#include "ctl/text.h"
 #include "keys/blocklist.h"
 #include "keys/key_codec.h"
+#include "stats/text.h"
 #include "store/format.h"
 
 namespace forge::ctl {
@@ -27,7 +27,7 @@ int Fail(int code, const std::string& line) {
 // "this store" for the default namespace, else "namespace \"x\"".
 std::string Whose(const std::string& ns) {
   return ns == base::kDefaultNamespace ? "this store"
-                                       : "namespace " + JsonQuote(ns);
+                                       : "namespace " + stats::JsonQuote(ns);
 }
 
 // "KEY_LENGTH=7", with the alphabet when it is not base62.
@@ -59,7 +59,8 @@ NamespaceKeys StoreKeys(const config::Config& cfg, const std::string& ns) {
 std::string TextLengthText(const keys::KeyCodec& codec) {
   const keys::KeyPolicy& p = codec.policy();
   std::string parts = LengthText(codec);
-  if (!p.prefix.empty()) parts = "prefix " + JsonQuote(p.prefix) + ", " + parts;
+  if (!p.prefix.empty())
+    parts = "prefix " + stats::JsonQuote(p.prefix) + ", " + parts;
   if (p.check != keys::CheckKind::kNone) parts += ", a check character";
   std::string text = std::to_string(codec.text_length()) + " (" + parts + ")";
   if (!p.prefix.empty()) {
@@ -73,12 +74,12 @@ std::string TextLengthText(const keys::KeyCodec& codec) {
 std::string KeyProblem(const keys::KeyCodec& codec, const std::string& ns,
                        const std::string& key) {
   const std::string& prefix = codec.policy().prefix;
-  const std::string quoted = "KEY " + JsonQuote(key);
+  const std::string quoted = "KEY " + stats::JsonQuote(key);
   std::size_t start = 0;  // where the digits start
   if (key.size() == codec.text_length()) {
     if (!key.starts_with(prefix)) {
-      return quoted + " does not start with the prefix " + JsonQuote(prefix) +
-             " of " + Whose(ns);
+      return quoted + " does not start with the prefix " +
+             stats::JsonQuote(prefix) + " of " + Whose(ns);
     }
     start = prefix.size();
   } else if (prefix.empty() ||
@@ -90,7 +91,7 @@ std::string KeyProblem(const keys::KeyCodec& codec, const std::string& ns,
   const keys::Alphabet& a = codec.policy().alphabet;
   for (std::size_t i = start; i < key.size(); ++i) {
     if (a.Digit(key[i]) >= 0) continue;
-    return quoted + " has " + JsonQuote(std::string(1, key[i])) +
+    return quoted + " has " + stats::JsonQuote(std::string(1, key[i])) +
            " at position " + std::to_string(i + 1) +
            "; allowed characters: " + std::string(a.chars()) + " (" + a.spec() +
            ")";
@@ -110,7 +111,7 @@ void SayIfBlocked(const NamespaceKeys& k, std::uint64_t n, std::ostream& out) {
   const std::optional<std::string> word =
       keys::Blocklist::Of(k.blocklist).Match(k.codec.Encode(n));
   if (!word) return;
-  out << "blocked: contains " << JsonQuote(*word) << " (blocklist "
+  out << "blocked: contains " << stats::JsonQuote(*word) << " (blocklist "
       << BlocklistText(k.blocklist) << "): a broker never issues this key\n";
 }
 
@@ -125,7 +126,8 @@ int RunDecode(const config::Config& cfg, const std::string& ns,
       return Fail(kBadInput, why);
     }
     const std::optional<std::uint64_t> n = k.codec.Decode(key);
-    if (!n) return Fail(kBadInput, "KEY " + JsonQuote(key) + " is not a key");
+    if (!n)
+      return Fail(kBadInput, "KEY " + stats::JsonQuote(key) + " is not a key");
     out << *n << "\n";
     SayIfBlocked(k, *n, out);
     return 0;
@@ -134,9 +136,9 @@ int RunDecode(const config::Config& cfg, const std::string& ns,
 
 int RunEncode(const config::Config& cfg, const std::string& ns,
               const std::string& number, std::ostream& out) {
-  const std::optional<std::uint64_t> n = ParseDecimal(number);
+  const std::optional<std::uint64_t> n = stats::ParseDecimal(number);
   if (!n) {
-    return Fail(kBadInput, "NUMBER " + JsonQuote(number) +
+    return Fail(kBadInput, "NUMBER " + stats::JsonQuote(number) +
                                " is not a decimal number from 0 to the key "
                                "space's size - 1");
   }

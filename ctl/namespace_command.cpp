@@ -12,12 +12,12 @@
 #include "base/clock.h"
 #include "base/names.h"
 #include "ctl/policy_args.h"
-#include "ctl/stats.h"
 #include "ctl/store_access.h"
-#include "ctl/text.h"
 #include "keys/key_codec.h"
 #include "shm/segment.h"
 #include "shm/stats.h"
+#include "stats/stats.h"
+#include "stats/text.h"
 #include "store/format.h"
 
 namespace forge::ctl {
@@ -66,7 +66,7 @@ NamespaceInfo Describe(store::RangeStore& ns, const std::string& shm_name) {
 }
 
 std::string StateText(const NamespaceInfo& info) {
-  if (info.served) return ServingState(*info.served);
+  if (info.served) return stats::ServingState(*info.served);
   return info.problem.empty() ? "not served" : "segment unreadable";
 }
 
@@ -88,7 +88,7 @@ std::string AlphabetText(const keys::Alphabet& a) {
 }
 
 std::string PrefixText(const std::string& prefix) {
-  return prefix.empty() ? "none" : JsonQuote(prefix);
+  return prefix.empty() ? "none" : stats::JsonQuote(prefix);
 }
 
 // "none", "default", "custom(12)": the blocklist in a row.
@@ -107,7 +107,7 @@ std::string ExampleKey(const store::StoreFormat& f) {
 std::string UsedText(const NamespaceInfo& info) {
   const double fraction = static_cast<double>(info.used) /
                           static_cast<double>(SpaceOf(info.format));
-  return std::to_string(info.used) + " (" + Percent(fraction) + ")";
+  return std::to_string(info.used) + " (" + stats::Percent(fraction) + ")";
 }
 
 std::string OrderText(const store::StoreFormat& f) {
@@ -130,7 +130,7 @@ NamespaceInfo DescribeExisting(store::RangeStore& root, const std::string& name,
   const std::unique_ptr<store::RangeStore> ns = OpenOther(root, name);
   if (!ns) {
     throw BadNamespace("store " + root.Describe() + " has no namespace " +
-                       JsonQuote(name) +
+                       stats::JsonQuote(name) +
                        "; forge-ctl namespace list shows its namespaces");
   }
   return Describe(*ns, shm_name);
@@ -155,7 +155,8 @@ std::vector<FormatField> Fields(const store::StoreFormat& stored,
       {"alphabet", "--alphabet", s.alphabet.spec(), w.alphabet.spec()},
       {"check", "--check", std::string(keys::CheckKindName(s.check)),
        std::string(keys::CheckKindName(w.check))},
-      {"prefix", "--prefix", JsonQuote(s.prefix), JsonQuote(w.prefix)},
+      {"prefix", "--prefix", stats::JsonQuote(s.prefix),
+       stats::JsonQuote(w.prefix)},
   };
 }
 
@@ -165,8 +166,8 @@ std::string Conflict(const std::string& name, const store::StoreFormat& stored,
                      const store::StoreFormat& wanted) {
   for (const FormatField& f : Fields(stored, wanted)) {
     if (f.stored == f.wanted) continue;
-    return "namespace " + JsonQuote(name) + " exists with " + f.name + "=" +
-           f.stored + ", not " + f.wanted + " (" + f.flag +
+    return "namespace " + stats::JsonQuote(name) + " exists with " + f.name +
+           "=" + f.stored + ", not " + f.wanted + " (" + f.flag +
            "); a namespace's format is fixed when it is created";
   }
   return "";
@@ -209,7 +210,7 @@ int Create(const config::Config& cfg, const CreateRequest& request,
       std::cerr << "forge-ctl: " << why << "\n";
       return kConflict;
     }
-    out << "namespace " << JsonQuote(name) << " exists already in "
+    out << "namespace " << stats::JsonQuote(name) << " exists already in "
         << root->Describe() << ": " << store::DescribeFormat(existing->format())
         << BlocklistNote(name, existing->ReadBlocklist(), asked,
                          request.policy.blocklist.value_or(""))
@@ -217,10 +218,10 @@ int Create(const config::Config& cfg, const CreateRequest& request,
     return 0;
   }
   other = root->OpenNamespace(name, &wanted);
-  out << "created namespace " << JsonQuote(name) << " in " << root->Describe()
-      << ": " << store::DescribeFormat(other->format()) << ", blocklist "
-      << BlocklistText(other->ReadBlocklist()) << ", keys like "
-      << ExampleKey(other->format()) << "\n";
+  out << "created namespace " << stats::JsonQuote(name) << " in "
+      << root->Describe() << ": " << store::DescribeFormat(other->format())
+      << ", blocklist " << BlocklistText(other->ReadBlocklist())
+      << ", keys like " << ExampleKey(other->format()) << "\n";
   return 0;
 }
 
@@ -231,8 +232,9 @@ int SetBlocklist(const config::Config& cfg, const std::string& name,
   const NamespaceStore s = OpenNamespaceStore(cfg, name);
   CheckPrefixAllowed(s.get().format().policy.prefix, wanted, "LIST");
   const keys::BlocklistSpec old = s.get().ReadBlocklist();
-  out << "namespace " << JsonQuote(name) << " blocklist: " << BlocklistText(old)
-      << " -> " << BlocklistText(wanted);
+  out << "namespace " << stats::JsonQuote(name)
+      << " blocklist: " << BlocklistText(old) << " -> "
+      << BlocklistText(wanted);
   if (old == wanted) {
     out << " (unchanged)\n";
     return 0;
@@ -289,7 +291,7 @@ int Show(const config::Config& cfg, const std::string& name,
       {"example key", ExampleKey(i.format) + " (number 0)"},
       {"key space", std::to_string(SpaceOf(i.format))},
       {"used", UsedText(i)},
-      {"created", UtcIso(i.format.created_unix_s)},
+      {"created", stats::UtcIso(i.format.created_unix_s)},
       {"segment", i.segment + " (" + shm::Segment::ObjectPath(i.segment) + ")"},
       {"state", StateText(i) + (i.problem.empty() ? "" : ": " + i.problem)},
   };

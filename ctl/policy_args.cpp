@@ -3,14 +3,14 @@
 
 #include "config/internal.h"
 #include "ctl/store_access.h"
-#include "ctl/text.h"
+#include "stats/text.h"
 
 namespace forge::ctl {
 namespace {
 
 [[noreturn]] void Bad(const std::string& option, const std::string& value,
                       const std::string& problem) {
-  throw BadArgument(option + " " + JsonQuote(value) + ": " + problem);
+  throw BadArgument(option + " " + stats::JsonQuote(value) + ": " + problem);
 }
 
 keys::Alphabet AlphabetOf(const std::string& spec) {
@@ -80,8 +80,8 @@ void CheckPrefixAllowed(const std::string& prefix,
   const std::optional<std::string> word =
       keys::Blocklist::Of(list).Match(prefix);
   if (!word) return;
-  throw BadArgument("prefix " + JsonQuote(prefix) + " contains " +
-                    JsonQuote(*word) + ", a word of blocklist " +
+  throw BadArgument("prefix " + stats::JsonQuote(prefix) + " contains " +
+                    stats::JsonQuote(*word) + ", a word of blocklist " +
                     keys::DescribeBlocklist(list) + " (" + option +
                     "): every key would be blocked; choose another prefix "
                     "or list");

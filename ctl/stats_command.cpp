@@ -10,9 +10,9 @@
 
 #include "base/clock.h"
 #include "base/signals.h"
-#include "ctl/stats.h"
-#include "ctl/text.h"
 #include "shm/segment.h"
+#include "stats/stats.h"
+#include "stats/text.h"
 
 namespace forge::ctl {
 namespace {
@@ -27,22 +27,22 @@ constexpr const char* kClearBelow = "\x1b[J";
 std::string AttachError(const std::string& shm_name,
                         const shm::SegmentError& e) {
   if (dynamic_cast<const shm::SegmentMissing*>(&e) != nullptr) {
-    return MissingSegmentMessage(shm_name);
+    return stats::MissingSegmentMessage(shm_name);
   }
   return std::string("forge-ctl: ") + e.what();
 }
 
-std::string Render(const StatsOptions& o, const Overview& view) {
-  return o.json ? FormatJson(view) : FormatTable(view);
+std::string Render(const StatsOptions& o, const stats::Overview& view) {
+  return o.json ? stats::FormatJson(view) : stats::FormatTable(view);
 }
 
 int OneShot(const StatsOptions& o, std::ostream& out) {
-  Overview view = ReadOverview(o.shm_name, base::UnixNowNs());
+  stats::Overview view = stats::ReadOverview(o.shm_name, base::UnixNowNs());
   if (o.interval.count() > 0) {
     std::this_thread::sleep_for(o.interval);
-    const Overview before = std::move(view);
-    view = ReadOverview(o.shm_name, base::UnixNowNs());
-    AddRates(before, &view);
+    const stats::Overview before = std::move(view);
+    view = stats::ReadOverview(o.shm_name, base::UnixNowNs());
+    stats::AddRates(before, &view);
   }
   out << Render(o, view) << std::flush;
   return 0;
@@ -51,18 +51,18 @@ int OneShot(const StatsOptions& o, std::ostream& out) {
 std::string WatchTitle(const StatsOptions& o, std::uint64_t now_ns) {
   const double period_s = static_cast<double>(o.watch->count()) / 1000.0;
   return "forge-ctl stats " + o.shm_name + "  " +
-         UtcIso(static_cast<std::int64_t>(now_ns / 1'000'000'000)) +
-         "  every " + Fixed(period_s, period_s < 1 ? 1 : 0) +
+         stats::UtcIso(static_cast<std::int64_t>(now_ns / 1'000'000'000)) +
+         "  every " + stats::Fixed(period_s, period_s < 1 ? 1 : 0) +
          " s (Ctrl-C to quit)\n\n";
 }
 
 // One frame: the stats (rates since `prev`), or the reason there are none.
-std::string Frame(const StatsOptions& o, std::optional<Overview>* prev) {
+std::string Frame(const StatsOptions& o, std::optional<stats::Overview>* prev) {
   const std::uint64_t now = base::UnixNowNs();
   const std::string title = o.json ? "" : WatchTitle(o, now);
   try {
-    Overview view = ReadOverview(o.shm_name, now);
-    if (*prev) AddRates(**prev, &view);
+    stats::Overview view = stats::ReadOverview(o.shm_name, now);
+    if (*prev) stats::AddRates(**prev, &view);
     std::string text = title + Render(o, view);
     *prev = std::move(view);
     return text;
@@ -86,13 +86,13 @@ void DrawInPlace(const std::string& frame, bool first, std::ostream& out) {
 
 int Watch(const StatsOptions& o, std::ostream& out) {
   // No segment at start is an error (exit 1), later only a frame.
-  (void)ReadOverview(o.shm_name, base::UnixNowNs());
+  (void)stats::ReadOverview(o.shm_name, base::UnixNowNs());
   const bool tty = ::isatty(STDOUT_FILENO) == 1 && &out == &std::cout;
   const bool in_place = tty && !o.json;
   // Blocked between frames, taken in the wait: a Ctrl-C while a frame is
   // drawn ends the watch at once, never after a full extra period.
   Signals stop({SIGINT, SIGTERM}, Signals::Between::kBlocked);
-  std::optional<Overview> prev;
+  std::optional<stats::Overview> prev;
   for (bool first = true;; first = false) {
     const std::string frame = Frame(o, &prev);
     if (in_place) {

@@ -8,9 +8,9 @@
 
 #include "base/names.h"
 #include "config/db_url.h"
-#include "ctl/text.h"
 #include "shm/segment.h"
 #include "shm/segment_codec.h"
+#include "stats/text.h"
 #include "store/format.h"
 
 namespace forge::ctl {
@@ -71,7 +71,7 @@ std::unique_ptr<store::RangeStore> OpenExistingStore(
 void CheckNamespaceName(const std::string& ns) {
   if (base::IsNamespaceName(ns)) return;
   throw BadNamespace(
-      "namespace " + JsonQuote(ns) +
+      "namespace " + stats::JsonQuote(ns) +
       " is not a namespace name: " + std::string(base::kNamespaceRule));
 }
 
@@ -84,7 +84,7 @@ NamespaceStore OpenNamespaceStore(const config::Config& cfg,
   s.other = s.root->OpenNamespace(ns, nullptr);
   if (!s.other) {
     throw BadNamespace("store " + s.root->Describe() + " has no namespace " +
-                       JsonQuote(ns) +
+                       stats::JsonQuote(ns) +
                        "; forge-ctl namespace list shows its namespaces");
   }
   return s;

@@ -5,7 +5,7 @@
 #include <optional>
 
 #include "ctl/store_access.h"
-#include "ctl/text.h"
+#include "stats/text.h"
 #include "store/format.h"
 #include "store/range_store.h"
 
@@ -13,10 +13,10 @@ namespace forge::ctl {
 
 int RunStoreAdvance(const config::Config& cfg, const std::string& ns,
                     const std::string& to, std::ostream& out) {
-  const std::optional<std::uint64_t> n = ParseDecimal(to);
+  const std::optional<std::uint64_t> n = stats::ParseDecimal(to);
   return WithStoreErrors([&] {
     if (!n) {
-      throw BadArgument("--to " + JsonQuote(to) +
+      throw BadArgument("--to " + stats::JsonQuote(to) +
                         " is not a decimal number; allowed: the store's "
                         "counter up to the key space's size");
     }
@@ -26,14 +26,15 @@ int RunStoreAdvance(const config::Config& cfg, const std::string& ns,
     const std::uint64_t counter = space.Next();
     const std::uint64_t size = store::CodecOf(space.format()).space();
     if (*n < counter || *n > size) {
-      throw BadArgument(
-          store::CannotAdvance(space.Describe() + " namespace " + JsonQuote(ns),
-                               counter, *n, size)
-              .what());
+      throw BadArgument(store::CannotAdvance(space.Describe() + " namespace " +
+                                                 stats::JsonQuote(ns),
+                                             counter, *n, size)
+                            .what());
     }
     const store::Advanced a = space.Advance(*n);
-    out << "namespace " << JsonQuote(ns) << " counter: " << a.from << " -> "
-        << a.to << " (" << a.dropped << " returned numbers dropped)\n";
+    out << "namespace " << stats::JsonQuote(ns) << " counter: " << a.from
+        << " -> " << a.to << " (" << a.dropped
+        << " returned numbers dropped)\n";
     return 0;
   });
 }

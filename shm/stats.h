@@ -14,7 +14,7 @@
 //     every slot of the segment (all frontends).
 //   * What a damaged segment yields is garbage: callers check
 //     ReadOnlySegment::faulted() or Damage() after reading.
-//   * Formatting lives with each reader (ctl/stats_format.cpp,
+//   * Formatting lives with each reader (stats/stats_format.cpp,
 //     frontend/metrics.cpp). Thread-compatible: no shared state.
 #pragma once
 

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "base/clock.h"
-#include "ctl/stats.h"
 #include "keys/key_codec.h"
 #include "shm/segment.h"
+#include "stats/stats.h"
 #include "store/range_store.h"
 #include "tests/ctl/ctl_fixture.h"
 #include "tests/support/process.h"

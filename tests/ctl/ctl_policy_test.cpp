@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "base/names.h"
-#include "ctl/stats.h"
 #include "keys/alphabet.h"
 #include "keys/blocklist.h"
 #include "shm/segment.h"
+#include "stats/stats.h"
 #include "store/range_store.h"
 #include "tests/ctl/ctl_fixture.h"
 #include "tests/support/process.h"
@@ -311,7 +311,7 @@ TEST_F(CtlTest, CheckKeyValidatesFromTheSegmentOnly) {
       << r.err;
   r = Ctl({"check-key", key});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(r.err, ctl::MissingSegmentMessage(shm()) + "\n");
+  EXPECT_EQ(r.err, stats::MissingSegmentMessage(shm()) + "\n");
   r = Ctl({"check-key", "--ns", "Bad", key});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("is not a namespace name"), std::string::npos);

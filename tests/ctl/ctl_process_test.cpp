@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "base/names.h"
-#include "ctl/text.h"
 #include "shm/layout.h"
 #include "shm/segment.h"
 #include "shm/workers.h"
+#include "stats/text.h"
 #include "tests/ctl/ctl_fixture.h"
 #include "tests/ctl/mini_json.h"
 #include "tests/support/process.h"
@@ -176,7 +176,7 @@ TEST_F(CtlTest, StatsShowsEveryServedNamespace) {
   for (const std::string& want :
        {std::string("keys served      0  (0.0/s)"),
         "namespaces (3), segments " +
-            ctl::ByteSize(shm::SegmentSize(1024) + 2 * shm::SegmentSize(16)) +
+            stats::ByteSize(shm::SegmentSize(1024) + 2 * shm::SegmentSize(16)) +
             " in all",
         std::string(
             "  default          [##########] 100.0%  1024 / 1024   0.0"),

@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "ctl/ring_scan.h"
-#include "ctl/text.h"
 #include "keys/key_codec.h"
 #include "shm/producer_lock.h"
 #include "shm/segment.h"
+#include "stats/text.h"
 #include "tests/support/process.h"
 
 namespace forge::ctl {
@@ -34,30 +34,30 @@ shm::SegmentSpec SmallSpec(std::uint32_t key_length) {
 }
 
 TEST(FillBar, FilledPartAndPercentAreRoundedDown) {
-  EXPECT_EQ(FillBar(0.52, 20), "[##########..........]  52.0%");
-  EXPECT_EQ(FillBar(0.0, 10), "[..........]   0.0%");
-  EXPECT_EQ(FillBar(1.0, 10), "[##########] 100.0%");
+  EXPECT_EQ(stats::FillBar(0.52, 20), "[##########..........]  52.0%");
+  EXPECT_EQ(stats::FillBar(0.0, 10), "[..........]   0.0%");
+  EXPECT_EQ(stats::FillBar(1.0, 10), "[##########] 100.0%");
   // Nearly full is not shown as full.
-  EXPECT_EQ(FillBar(0.9999, 10), "[#########.]  99.9%");
-  EXPECT_EQ(FillBar(1.5, 4), "[####] 100.0%");  // clamped
+  EXPECT_EQ(stats::FillBar(0.9999, 10), "[#########.]  99.9%");
+  EXPECT_EQ(stats::FillBar(1.5, 4), "[####] 100.0%");  // clamped
 }
 
 TEST(HumanDuration, PicksAReadableUnit) {
-  EXPECT_EQ(HumanDuration(42), "42 s");
-  EXPECT_EQ(HumanDuration(90), "1.5 min");
-  EXPECT_EQ(HumanDuration(7200), "2.0 h");
-  EXPECT_EQ(HumanDuration(3 * 86400), "3.0 days");
-  EXPECT_EQ(HumanDuration(2 * 365.25 * 86400), "2.0 years");
-  EXPECT_EQ(HumanDuration(1e12), "31688 years");
+  EXPECT_EQ(stats::HumanDuration(42), "42 s");
+  EXPECT_EQ(stats::HumanDuration(90), "1.5 min");
+  EXPECT_EQ(stats::HumanDuration(7200), "2.0 h");
+  EXPECT_EQ(stats::HumanDuration(3 * 86400), "3.0 days");
+  EXPECT_EQ(stats::HumanDuration(2 * 365.25 * 86400), "2.0 years");
+  EXPECT_EQ(stats::HumanDuration(1e12), "31688 years");
 }
 
 TEST(UtcDates, AreUtc) {
-  EXPECT_EQ(UtcIso(0), "1970-01-01T00:00:00Z");
-  EXPECT_EQ(UtcDate(1700000000), "2023-11-14 22:13 UTC");
+  EXPECT_EQ(stats::UtcIso(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(stats::UtcDate(1700000000), "2023-11-14 22:13 UTC");
 }
 
 TEST(JsonQuote, EscapesWhatJsonRequires) {
-  EXPECT_EQ(JsonQuote("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+  EXPECT_EQ(stats::JsonQuote("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
 }
 
 class RingScanTest : public ::testing::Test {

@@ -1,4 +1,4 @@
-// ctl/text.h — small text helpers shared by forge-ctl's renderings.
+// stats/text.h — small text helpers shared by forge-ctl's renderings.
 //
 // Contract
 //   * Pure functions, no locale dependence beyond the "C" number format
@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-namespace forge::ctl {
+namespace forge::stats {
 
 // "12.35" for (12.3456, 2).
 std::string Fixed(double v, int digits);
@@ -46,4 +46,4 @@ std::string UtcDate(std::int64_t unix_s);
 // "2031-04-05T12:00:00Z" (ISO 8601, UTC).
 std::string UtcIso(std::int64_t unix_s);
 
-}  // namespace forge::ctl
+}  // namespace forge::stats

@@ -1,5 +1,5 @@
-// ctl/text.cpp — see text.h.
-#include "ctl/text.h"
+// stats/text.cpp — see text.h.
+#include "stats/text.h"
 
 #include <algorithm>
 #include <charconv>
@@ -8,7 +8,7 @@
 #include <ctime>
 #include <iterator>
 
-namespace forge::ctl {
+namespace forge::stats {
 namespace {
 
 std::string Format(const char* fmt, double v) {
@@ -112,4 +112,4 @@ std::optional<std::uint64_t> ParseDecimal(const std::string& text) {
   return ec == std::errc() ? value : UINT64_MAX;
 }
 
-}  // namespace forge::ctl
+}  // namespace forge::stats

@@ -1,6 +1,6 @@
-// ctl/stats.cpp — reading a snapshot and deriving rates; the renderings are
+// stats/stats.cpp — reading a snapshot and deriving rates; the renderings are
 // in stats_format.cpp. See stats.h.
-#include "ctl/stats.h"
+#include "stats/stats.h"
 
 #include <algorithm>
 #include <chrono>
@@ -10,7 +10,7 @@
 #include "base/names.h"
 #include "shm/namespaces.h"
 
-namespace forge::ctl {
+namespace forge::stats {
 namespace {
 
 // 10000-01-01T00:00:00Z: dates past it are not printable as YYYY-MM-DD.
@@ -182,4 +182,4 @@ void AddRates(const Overview& before, Overview* after) {
   }
 }
 
-}  // namespace forge::ctl
+}  // namespace forge::stats

@@ -1,4 +1,4 @@
-// ctl/stats.h — `forge-ctl stats`: a snapshot of a segment, rates between
+// stats/stats.h — `forge-ctl stats`: a snapshot of a segment, rates between
 // two snapshots, and its renderings (table, JSON).
 //
 // Contract
@@ -42,7 +42,7 @@
 #include "shm/segment.h"
 #include "shm/stats.h"
 
-namespace forge::ctl {
+namespace forge::stats {
 
 // A broker whose heartbeat is older than this is reported as not alive
 // (shm::kHeartbeatStaleAfter; liveness is shm::BrokerAlive).
@@ -143,4 +143,4 @@ std::string FormatJson(const Overview& o);  // one line, ends with '\n'
 // running with SHM_NAME=x?`
 std::string MissingSegmentMessage(const std::string& shm_name);
 
-}  // namespace forge::ctl
+}  // namespace forge::stats

@@ -1,7 +1,7 @@
 // forge-ctl stats as a library: a snapshot read from a real segment (mapped
 // read-only, as forge-ctl does), rates between two snapshots, the
 // exhaustion projection and the two renderings.
-#include "ctl/stats.h"
+#include "stats/stats.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -14,14 +14,14 @@
 
 #include "base/clock.h"
 #include "base/names.h"
-#include "ctl/text.h"
 #include "keys/key_codec.h"
 #include "shm/workers.h"
+#include "stats/text.h"
 #include "tests/ctl/mini_json.h"
 #include "tests/support/broker_counters.h"
 #include "tests/support/process.h"
 
-namespace forge::ctl {
+namespace forge::stats {
 namespace {
 
 using forge::testing::ShmName;
@@ -726,4 +726,4 @@ TEST(ByteSize, ExactBytesAndAReadableUnit) {
 }
 
 }  // namespace
-}  // namespace forge::ctl
+}  // namespace forge::stats

@@ -1,15 +1,15 @@
-// ctl/stats_format.cpp — the table and JSON renderings of a Snapshot. See
+// stats/stats_format.cpp — the table and JSON renderings of a Snapshot. See
 // stats.h; the JSON fields are documented in docs/forge-ctl.md.
 #include <cstdio>
 #include <sstream>
 #include <utility>
 #include <vector>
 
-#include "ctl/stats.h"
-#include "ctl/text.h"
 #include "shm/stats.h"
+#include "stats/stats.h"
+#include "stats/text.h"
 
-namespace forge::ctl {
+namespace forge::stats {
 namespace {
 
 constexpr int kBarWidth = 20;
@@ -387,4 +387,4 @@ std::string MissingSegmentMessage(const std::string& shm_name) {
          "): is forge-broker running with SHM_NAME=" + shm_name + "?";
 }
 
-}  // namespace forge::ctl
+}  // namespace forge::stats
