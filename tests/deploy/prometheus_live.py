@@ -9,9 +9,12 @@ loads deploy/prometheus/mini-forge.rules.yml, and checks through the HTTP
 API that:
   1. under load, rate(forge_keys_served_total[...]) is positive and every
      recording rule has a value; ForgeBrokerDown is not firing;
-  2. after SIGKILL of the broker (by pid), ForgeBrokerDown reaches `firing`
+  2. after 4 SIGKILLs of the HTTP worker in one stats slot (each time once
+     Prometheus saw its replacement in the same slot), ForgeWorkerRestartLoop
+     fires: the replacement takes the freed slot, as the alert assumes;
+  3. after SIGKILL of the broker (by pid), ForgeBrokerDown reaches `firing`
      for both namespaces;
-  3. every PromQL expression of deploy/grafana/mini-forge.json (panel
+  4. every PromQL expression of deploy/grafana/mini-forge.json (panel
      targets and the queries of its variables, with the variables set to
      "all") parses and evaluates to a non-empty result, and every forge_*
      metric named there or in the rules exists in the frontend's /metrics
@@ -244,6 +247,32 @@ class Load(threading.Thread):
             time.sleep(0.01)
 
 
+def worker_pids(port):
+    """{slot: pid} of the live HTTP workers in namespace default."""
+    body = http_get(f"http://127.0.0.1:{port}/metrics")[1]
+    return {int(slot): int(pid) for slot, pid in re.findall(
+        r'^forge_worker_pid\{namespace="default",slot="(\d+)",kind="worker"\} '
+        r"(\d+)$", body, re.M)}
+
+
+def restart_worker_in_loop(prom, port, kills=4):
+    """Kills the worker of the lowest slot `kills` times, each time after
+    Prometheus scraped its replacement in that slot."""
+    slot = min(wait_for("a worker pid in /metrics", lambda: worker_pids(port)))
+    for _ in range(kills):
+        pid = worker_pids(port)[slot]
+        os.kill(pid, signal.SIGKILL)  # a worker of the frontend we started
+        new = wait_for(
+            f"a new worker in stats slot {slot} after killing pid {pid}",
+            lambda: (lambda p: p if p not in (None, pid) else None)(
+                worker_pids(port).get(slot)))
+        wait_for(f"Prometheus to scrape pid {new} in slot {slot}",
+                 lambda: prom.query(
+                     f'forge_worker_pid{{namespace="default",slot="{slot}",'
+                     f'kind="worker"}} == {new}'))
+    return slot
+
+
 def metric_families(port):
     status, body = http_get(f"http://127.0.0.1:{port}/metrics")
     if status != 200:
@@ -305,6 +334,7 @@ def dashboard_queries():
 
 def run(tmp):
     procs = Processes(tmp)
+    load = None
     try:
         rules, rules_path = test_rules(tmp)
         recorded = {r["record"] for g in rules["groups"] for r in g["rules"]
@@ -327,10 +357,19 @@ def run(tmp):
                      lambda: prom.query(record))
         log(f"{len(recorded)} recording rules have values "
             f"({time.monotonic() - t0:.1f} s after prometheus was ready)")
-        if prom.firing("ForgeBrokerDown"):
-            raise Failure("ForgeBrokerDown fires while the broker runs")
+        for alert in ("ForgeBrokerDown", "ForgeWorkerRestartLoop"):
+            if prom.firing(alert):
+                raise Failure(f"{alert} fires on a healthy stack")
 
-        # 2. Broker killed: ForgeBrokerDown fires for each namespace.
+        # 2. A worker restarting in a loop.
+        t_loop = time.monotonic()
+        slot = restart_worker_in_loop(prom, frontend_port)
+        wait_for("ForgeWorkerRestartLoop to fire",
+                 lambda: prom.firing("ForgeWorkerRestartLoop"))
+        log(f"ForgeWorkerRestartLoop firing after 4 kills in slot {slot} "
+            f"({time.monotonic() - t_loop:.1f} s)")
+
+        # 3. Broker killed: ForgeBrokerDown fires for each namespace.
         procs.kill("broker")
         t_kill = time.monotonic()
         firing = wait_for(
@@ -343,7 +382,7 @@ def run(tmp):
         load.stop.set()
         load.join()
 
-        # 3. The dashboard's queries and every metric name.
+        # 4. The dashboard's queries and every metric name.
         families = metric_families(frontend_port)
         check_names(RULES.name,
                     [r["expr"] for g in rules["groups"] for r in g["rules"]],
@@ -361,6 +400,10 @@ def run(tmp):
             print(f"--- {name} output (tail) ---\n{procs.output(name)}")
         raise
     finally:
+        signal.alarm(0)  # the stop below must not be cut short
+        if load:
+            load.stop.set()
+            load.join()
         procs.stop_all()
 
 
