@@ -47,6 +47,13 @@ install() {
   echo "installed $package@$version into $dir in $((SECONDS - started)) s"
 }
 
+# @redocly/cli 2.x needs Node.js >= 20.19 (Debian 12's nodejs is 18).
+node_ok() {
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+           process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null
+}
+node_ok || fail "Node.js >= 20.19 is needed for $package@$version (found: $(node --version 2>/dev/null || echo none))"
+
 installed || install
 installed || fail "$package@$version is not usable in $dir: remove that folder and run again"
 
