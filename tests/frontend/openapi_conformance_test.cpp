@@ -166,9 +166,10 @@ std::string Bearer(std::string_view token) {
   return "Authorization: Bearer " + std::string(token) + "\r\n";
 }
 
-std::string Head(const std::string& method, const std::string& target,
-                 const std::string& headers = Bearer(kAdminToken),
-                 const std::string& version = "HTTP/1.1") {
+// The bytes of a request: request line, Host, `headers`, empty line.
+std::string Request(const std::string& method, const std::string& target,
+                    const std::string& headers = Bearer(kAdminToken),
+                    const std::string& version = "HTTP/1.1") {
   return method + " " + target + " " + version + "\r\nHost: 127.0.0.1\r\n" +
          headers + "\r\n";
 }
@@ -191,71 +192,71 @@ std::vector<Probe> GetProbes(const Documented& d) {
   std::vector<Probe> p;
   switch (d.status) {
     case 200:
-      p.push_back({"with the admin token", Head("GET", t)});
+      p.push_back({"with the admin token", Request("GET", t)});
       break;
     case 400:
       p.push_back({"without Host", "GET " + t + " HTTP/1.1\r\n\r\n"});
       if (d.HasParam("ns")) {
-        p.push_back({"with ns=", Head("GET", Target(d, "", "ns="))});
+        p.push_back({"with ns=", Request("GET", Target(d, "", "ns="))});
         p.push_back({"with ns given twice",
-                     Head("GET", Target(d, "", "ns=default&ns=default"))});
+                     Request("GET", Target(d, "", "ns=default&ns=default"))});
       }
       for (const Param& param : d.params) {
         if (!param.required) continue;
         p.push_back(
-            {"without " + param.name, Head("GET", Target(d, param.name))});
+            {"without " + param.name, Request("GET", Target(d, param.name))});
         p.push_back(
             {"with " + param.name + " twice",
-             Head("GET", Target(d, "", param.name + "=" + param.example))});
+             Request("GET", Target(d, "", param.name + "=" + param.example))});
       }
       break;
     case 401:
-      p.push_back({"without Authorization", Head("GET", t, "")});
+      p.push_back({"without Authorization", Request("GET", t, "")});
       p.push_back(
-          {"with a wrong token", Head("GET", t, Bearer("not-a-token"))});
+          {"with a wrong token", Request("GET", t, Bearer("not-a-token"))});
       p.push_back(
-          {"with Basic", Head("GET", t, "Authorization: Basic eDp5\r\n")});
+          {"with Basic", Request("GET", t, "Authorization: Basic eDp5\r\n")});
       break;
     case 403:
       if (d.HasParam("ns")) {
-        p.push_back(
-            {"scoped token, ns=default",
-             Head("GET", Target(d, "", "ns=default"), Bearer(kScopedToken))});
+        p.push_back({"scoped token, ns=default",
+                     Request("GET", Target(d, "", "ns=default"),
+                             Bearer(kScopedToken))});
       }
       break;
     case 404:
       if (d.HasParam("ns")) {
-        p.push_back({"ns=nosuch", Head("GET", Target(d, "", "ns=nosuch"))});
+        p.push_back({"ns=nosuch", Request("GET", Target(d, "", "ns=nosuch"))});
       }
       break;
     case 414:
       p.push_back(
           {"a 9000-byte target",
-           Head("GET", Target(d, "", "pad=" + std::string(9000, 'a')))});
+           Request("GET", Target(d, "", "pad=" + std::string(9000, 'a')))});
       break;
     case 416:
       // `_=1` keeps /get-key off the fast path, which ignores Range.
       p.push_back({"Range: bytes=zz",
-                   Head("GET", Target(d, "", "_=1"),
-                        Bearer(kAdminToken) + "Range: bytes=zz\r\n")});
+                   Request("GET", Target(d, "", "_=1"),
+                           Bearer(kAdminToken) + "Range: bytes=zz\r\n")});
       break;
     case 431:
       p.push_back({"a 9000-byte header line",
-                   Head("GET", t,
-                        Bearer(kAdminToken) +
-                            "X-Pad: " + std::string(9000, 'a') + "\r\n")});
+                   Request("GET", t,
+                           Bearer(kAdminToken) +
+                               "X-Pad: " + std::string(9000, 'a') + "\r\n")});
       break;
     case 501:
-      p.push_back({"method `get`", Head("get", t)});
-      p.push_back({"method PROPFIND", Head("PROPFIND", t)});
+      p.push_back({"method `get`", Request("get", t)});
+      p.push_back({"method PROPFIND", Request("PROPFIND", t)});
       break;
     case 503:
       p.push_back(
-          {"before the broker started", Head("GET", t), Phase::kNoBroker});
+          {"before the broker started", Request("GET", t), Phase::kNoBroker});
       break;
     case 505:
       p.push_back(
-          {"HTTP/2.0", Head("GET", t, Bearer(kAdminToken), "HTTP/2.0")});
+          {"HTTP/2.0", Request("GET", t, Bearer(kAdminToken), "HTTP/2.0")});
       break;
     default:
       break;
@@ -268,7 +269,7 @@ std::vector<Probe> ProbesFor(const Documented& d) {
   std::vector<Probe> p;
   if (d.method == "HEAD" && d.status == 405) {
     for (const std::string& m : kOtherMethods) {
-      p.push_back({"method " + m, Head(m, Target(d))});
+      p.push_back({"method " + m, Request(m, Target(d))});
     }
   }
   return p;
@@ -353,14 +354,14 @@ TEST_F(OpenApiConformance, EveryDocumentedStatusOfEveryRoute) {
 
   std::map<std::string, int> probed;
   stack_.HoldFrontend(FrontendEnv());
-  const std::string ping = Head("GET", "/metrics");
+  const std::string ping = Request("GET", "/metrics");
   ASSERT_TRUE(WaitUntil([&] { return Status(ping) == 200; }, kDeadline))
       << stack_.Logs();
   Run(Phase::kNoBroker, &probed);
 
   stack_.HoldBroker();
-  ASSERT_TRUE(WaitUntil([&] { return Status(Head("GET", "/healthz")) == 200; },
-                        kDeadline))
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Status(Request("GET", "/healthz")) == 200; }, kDeadline))
       << stack_.Logs();
   Run(Phase::kServing, &probed);
 
@@ -376,7 +377,7 @@ TEST_F(OpenApiConformance, EveryDocumentedStatusOfEveryRoute) {
             << requests << " requests\n";
   for (const std::string& path : kRoutesPendingMerge) {
     EXPECT_TRUE(paths.count(path)) << path << " is not documented";
-    const HttpResponse r = RawRequest(stack_.port(), Head("GET", path));
+    const HttpResponse r = RawRequest(stack_.port(), Request("GET", path));
     EXPECT_EQ(r.status, 404)
         << path << " is served now: remove it from kRoutesPendingMerge so "
         << "its documented statuses are checked";
