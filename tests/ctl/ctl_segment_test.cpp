@@ -230,7 +230,7 @@ TEST_F(SegmentCtlTest, SegmentListShowsDamagedFilesWithTheirProblem) {
 
 TEST_F(SegmentCtlTest, SegmentBadArgumentsExit2WithOneLine) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"segment"}, "segment"},
+      {{"segment"}, "A subcommand is required"},
       {{"segment", "list", "--bogus"}, "--bogus"},
       {{"segment", "remove"}, "NAME"},
       {{"segment", "remove", "a/b"}, "is not a segment name: use SHM_NAME"},
