@@ -599,7 +599,7 @@ bool Broker::TakeAttempt(const Attempt& a) {
   if (r.empty()) {
     OnExhausted();
   } else {
-    sizer_.Granted(Clock::now(), Taken(), a.asked);
+    sizer_.Granted(a.asked);
     TakeRange(r, a.took);
   }
   return true;

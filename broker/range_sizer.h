@@ -7,10 +7,11 @@
 //   * Automatic (RANGE_SIZE unset or auto): the size aims at one
 //     reservation every kTargetInterval at the demand the broker sees,
 //     bounded by [min, max] (RANGE_SIZE_MIN, RANGE_SIZE_MAX). Demand is
-//     the keys consumers took since the last granted reservation divided
-//     by the time since it; the caller passes both (a running total of
-//     keys taken, and the time), so the policy is a pure function of its
-//     inputs and tests drive it with a fake clock.
+//     the keys consumers took between two asks (at least kMinWindow
+//     apart: a shorter window keeps the size) divided by the time between
+//     them; the caller passes both (a running total of keys taken, and
+//     the time), so the policy is a pure function of its inputs and tests
+//     drive it with a fake clock.
 //   * Per reservation the size grows by at most kMaxGrowth and shrinks by
 //     at most half, so one burst or one quiet moment cannot swing it from
 //     one bound to the other; the first size is min.
@@ -27,6 +28,7 @@ namespace forge::broker {
 
 inline constexpr std::chrono::seconds kTargetInterval{2};
 inline constexpr std::uint64_t kMaxGrowth = 8;
+inline constexpr std::chrono::milliseconds kMinWindow{10};
 
 class RangeSizer {
  public:
@@ -42,16 +44,19 @@ class RangeSizer {
   std::uint64_t current() const { return current_; }
 
   // The size to ask for now; `taken` is the running total of keys taken by
-  // consumers. Does not change the state (a failed call asks again).
-  std::uint64_t Next(Clock::time_point now, std::uint64_t taken) const;
-  // A reservation that asked for `asked` numbers (Next's answer; the
-  // store may grant fewer) was granted at `now`, when `taken` keys had
-  // been taken: the start of the next demand window.
-  void Granted(Clock::time_point now, std::uint64_t taken, std::uint64_t asked);
+  // consumers. Ends the demand window when it is kMinWindow long.
+  std::uint64_t Next(Clock::time_point now, std::uint64_t taken);
+  // A reservation that asked for `asked` numbers (Next's answer; the store
+  // may grant fewer) was granted: the size from now on.
+  void Granted(std::uint64_t asked);
 
  private:
   RangeSizer(std::uint64_t min, std::uint64_t max, bool automatic)
-      : min_(min), max_(max), automatic_(automatic), current_(min) {}
+      : min_(min),
+        max_(max),
+        automatic_(automatic),
+        current_(min),
+        proposed_(min) {}
 
   std::uint64_t min_;
   std::uint64_t max_;
@@ -61,7 +66,8 @@ class RangeSizer {
     Clock::time_point at;
     std::uint64_t taken;
   };
-  std::optional<Sample> last_grant_;
+  std::optional<Sample> window_;  // where the demand window began
+  std::uint64_t proposed_;        // Next's answer for the open window
 };
 
 }  // namespace forge::broker

@@ -15,7 +15,7 @@ using std::chrono::milliseconds;
 using Clock = RangeSizer::Clock;
 
 // Drives `sizer` at `rate` keys/s for `seconds`: each reservation is
-// granted when the previous one is used up. Returns the reservations.
+// asked for when the previous one is used up. Returns the reservations.
 struct Drive {
   RangeSizer& sizer;
   Clock::time_point now{};
@@ -28,7 +28,7 @@ struct Drive {
     int reservations = 0;
     while (now < end) {
       const std::uint64_t size = sizer.Next(now, taken);
-      sizer.Granted(now, taken, size);
+      sizer.Granted(size);
       ++reservations;
       now += std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(static_cast<double>(size) / rate));
@@ -52,9 +52,10 @@ TEST(RangeSizerTest, StartsAtTheMinimumAndStaysThereWithoutDemand) {
   EXPECT_TRUE(sizer.automatic());
   const Clock::time_point t0{};
   EXPECT_EQ(sizer.Next(t0, 0), 1000u);
-  sizer.Granted(t0, 0, 1000);
+  sizer.Granted(1000);
   // The start-up burst fills ring and hand; consumers took nothing.
   EXPECT_EQ(sizer.Next(t0 + milliseconds(1), 0), 1000u);
+  EXPECT_EQ(sizer.Next(t0 + milliseconds(500), 0), 1000u);
 }
 
 // The target: at 100k keys/s, at most one reservation a second
@@ -71,14 +72,15 @@ TEST(RangeSizerTest, UnderSteadyDemandReservationsFallToOneEveryFewSeconds) {
 TEST(RangeSizerTest, GrowsAtMostEightfoldAndShrinksAtMostByHalfPerStep) {
   RangeSizer sizer = RangeSizer::Automatic(1000, 1000000);
   Clock::time_point now{};
-  sizer.Granted(now, 0, 1000);
-  // 1000 keys in 1 ms (1M keys/s) asks for 2M, capped at 8 x 1000.
-  now += milliseconds(1);
-  EXPECT_EQ(sizer.Next(now, 1000), 8000u);
-  sizer.Granted(now, 1000, 8000);
+  EXPECT_EQ(sizer.Next(now, 0), 1000u);
+  sizer.Granted(1000);
+  // 10000 keys in 10 ms (1M keys/s) asks for 2M, capped at 8 x 1000.
+  now += milliseconds(10);
+  EXPECT_EQ(sizer.Next(now, 10000), 8000u);
+  sizer.Granted(8000);
   // Then nothing for an hour: half, not the minimum at once.
   now += std::chrono::hours(1);
-  EXPECT_EQ(sizer.Next(now, 1000), 4000u);
+  EXPECT_EQ(sizer.Next(now, 10000), 4000u);
 }
 
 TEST(RangeSizerTest, StaysWithinItsBounds) {
@@ -90,15 +92,17 @@ TEST(RangeSizerTest, StaysWithinItsBounds) {
   EXPECT_EQ(sizer.current(), 5000u);
 }
 
-// A failed call does not move the window: the next ask sees the whole
-// time since the last grant.
-TEST(RangeSizerTest, NextDoesNotChangeTheState) {
+// Asks closer than kMinWindow (a retry, the start-up burst) keep the
+// size; the window runs on until it is long enough to measure.
+TEST(RangeSizerTest, ShortWindowsKeepTheSize) {
   RangeSizer sizer = RangeSizer::Automatic(1000, 1000000);
   const Clock::time_point t0{};
-  sizer.Granted(t0, 0, 1000);
-  const std::uint64_t first = sizer.Next(t0 + milliseconds(100), 1000);
-  EXPECT_EQ(sizer.Next(t0 + milliseconds(100), 1000), first);
-  EXPECT_EQ(sizer.current(), 1000u);
+  EXPECT_EQ(sizer.Next(t0, 0), 1000u);
+  sizer.Granted(1000);
+  EXPECT_EQ(sizer.Next(t0 + milliseconds(5), 5000), 1000u);
+  EXPECT_EQ(sizer.Next(t0 + milliseconds(10), 10000), 8000u);
+  EXPECT_EQ(sizer.Next(t0 + milliseconds(11), 10000), 8000u);
+  EXPECT_EQ(sizer.current(), 1000u);  // until granted
 }
 
 }  // namespace
