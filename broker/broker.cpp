@@ -483,21 +483,27 @@ std::size_t Broker::PushBatch() {
 
 std::size_t Broker::EncodeClean(const store::Range& r, std::size_t max_keys,
                                 std::uint64_t* used) {
-  std::size_t keys = 0;
-  std::uint64_t n = r.first;
-  for (; n < r.last && keys < max_keys; ++n) {
-    shm::Key* key = batch_.data() + keys * ring_.Stride();
-    std::fill(key, key + ring_.Stride(), shm::Key{});
-    // The stride's Keys are contiguous: the text may run on across them.
-    char* text = reinterpret_cast<char*>(key);
-    codec_.Encode(n, text);
-    if (!blocklist_.empty() &&
-        blocklist_.Blocks(std::string_view(text, codec_.text_length()))) {
-      continue;
-    }
-    batch_numbers_[keys++] = n;
+  const std::size_t n =
+      static_cast<std::size_t>(std::min<std::uint64_t>(max_keys, r.size()));
+  // The stride's Keys are contiguous: the text may run on across them. The
+  // bytes after it stay NUL (batch_ starts zeroed; DrainRing zeroes it
+  // again), so each slot is the key NUL-padded.
+  const std::size_t stride = ring_.Stride() * sizeof(shm::Key);
+  char* out = reinterpret_cast<char*>(batch_.data());
+  codec_.EncodeRange(r.first, n, out, stride);
+  *used = n;
+  if (blocklist_.empty()) {
+    for (std::size_t i = 0; i < n; ++i) batch_numbers_[i] = r.first + i;
+    return n;
   }
-  *used = n - r.first;
+  std::size_t keys = 0;
+  const std::size_t length = codec_.text_length();
+  for (std::size_t i = 0; i < n; ++i) {
+    const char* text = out + i * stride;
+    if (blocklist_.Blocks(std::string_view(text, length))) continue;
+    if (keys != i) std::memcpy(out + keys * stride, text, stride);
+    batch_numbers_[keys++] = r.first + i;
+  }
   return keys;
 }
 
@@ -863,6 +869,8 @@ std::uint64_t Broker::DrainRing(std::vector<store::Range>* out) {
       }
     }
   }
+  // Popped keys are NUL-padded too, but EncodeClean relies on it: make sure.
+  std::fill(batch_.begin(), batch_.end(), shm::Key{});
   if (bad > 0) {
     AddWasted(bad);
     log::Warn(prefix_ + "drained " + std::to_string(bad) +

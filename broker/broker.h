@@ -307,9 +307,9 @@ class Broker {
   bool BackingOff() const;
   void PushFromHand();
   std::size_t PushBatch();
-  // Encodes numbers from r.first on into batch_ (up to max_keys keys),
-  // skipping blocked ones; batch_numbers_[i] is key i's number. Returns
-  // the keys encoded; *used: the numbers looked at (encoded or skipped).
+  // Encodes up to max_keys numbers from r.first on into batch_
+  // (KeyCodec::EncodeRange), dropping blocked ones; batch_numbers_[i] is
+  // key i's number. Returns the keys kept; *used: the numbers looked at.
   std::size_t EncodeClean(const store::Range& r, std::size_t max_keys,
                           std::uint64_t* used);
   // Pushes batch_[0, n) whose numbers start at r.first; advances r.first

@@ -1,5 +1,6 @@
 #include "keys/key_codec.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -162,7 +163,7 @@ KeyCodec::KeyCodec(int length, KeyOrder order, std::uint64_t secret,
   }
 }
 
-void KeyCodec::Encode(std::uint64_t n, char* out) const {
+void KeyCodec::CheckInSpace(std::uint64_t n) const {
   // The number comes from a store: one outside the key space is damaged
   // data, not a bug here, so it is a recoverable error.
   if (n >= space_) {
@@ -170,7 +171,14 @@ void KeyCodec::Encode(std::uint64_t n, char* out) const {
                                        " is outside the key space [0, " +
                                        std::to_string(space_) + ")");
   }
-  std::uint64_t v = order_ == KeyOrder::kScrambled ? Permute(n) : n;
+}
+
+void KeyCodec::Encode(std::uint64_t n, char* out) const {
+  CheckInSpace(n);
+  WriteDigits(order_ == KeyOrder::kScrambled ? Permute(n) : n, out);
+}
+
+void KeyCodec::WriteDigits(std::uint64_t v, char* out) const {
   const Alphabet& a = policy_.alphabet;
   const std::uint64_t base = a.size();
   policy_.prefix.copy(out, policy_.prefix.size());
@@ -185,6 +193,60 @@ void KeyCodec::Encode(std::uint64_t n, char* out) const {
   }
   if (policy_.check == CheckKind::kLuhn) {
     digits[length_] = a.Char(luhn.CheckDigit());
+  }
+}
+
+void KeyCodec::EncodeRange(std::uint64_t first, std::size_t count, char* out,
+                           std::size_t stride) const {
+  if (count == 0) return;
+  CheckInSpace(first);
+  CheckInSpace(first + std::min<std::uint64_t>(count - 1, space_ - first));
+  std::size_t i = 0;
+  if (policy_.check == CheckKind::kNone) {
+    for (; i + kLanes <= count; i += kLanes) {
+      EncodeLanes(first + i, out + i * stride, stride);
+    }
+  }
+  for (; i < count; ++i) Encode(first + i, out + i * stride);
+}
+
+void KeyCodec::EncodeLanes(std::uint64_t first, char* out,
+                           std::size_t stride) const {
+  std::array<std::uint64_t, kLanes> v{};
+  for (std::size_t k = 0; k < kLanes; ++k) v[k] = first + k;
+  if (order_ == KeyOrder::kScrambled) {
+    // FeistelForward on every lane, round by round: independent chains.
+    std::array<std::uint64_t, kLanes> l{};
+    std::array<std::uint64_t, kLanes> r{};
+    for (std::size_t k = 0; k < kLanes; ++k) {
+      l[k] = v[k] >> half_bits_;
+      r[k] = v[k] & half_mask_;
+    }
+    for (int round = 0; round < kRounds; ++round) {
+      for (std::size_t k = 0; k < kLanes; ++k) {
+        const std::uint64_t next = l[k] ^ Round(round, r[k]);
+        l[k] = r[k];
+        r[k] = next;
+      }
+    }
+    for (std::size_t k = 0; k < kLanes; ++k) {
+      v[k] = (l[k] << half_bits_) | r[k];
+      while (v[k] >= space_) v[k] = FeistelForward(v[k]);  // cycle-walk
+    }
+  }
+  const Alphabet& a = policy_.alphabet;
+  const std::uint64_t base = a.size();
+  const std::size_t prefix = policy_.prefix.size();
+  for (std::size_t k = 0; k < kLanes; ++k) {
+    policy_.prefix.copy(out + k * stride, prefix);
+  }
+  for (int d = length_ - 1; d >= 0; --d) {
+    for (std::size_t k = 0; k < kLanes; ++k) {
+      const std::uint64_t quotient = DivideByBase(v[k]);
+      out[k * stride + prefix + static_cast<std::size_t>(d)] =
+          a.Char(static_cast<std::uint32_t>(v[k] - quotient * base));
+      v[k] = quotient;
+    }
   }
 }
 
