@@ -148,6 +148,7 @@ KeyCodec::KeyCodec(int length, KeyOrder order, std::uint64_t secret,
   // 1 / base; magic < 2^64 because 2^(shift - 1) < base (or base is a
   // power of two).
   const std::uint64_t base = policy_.alphabet.size();
+  FORGE_CHECK(base >= 2, "an alphabet has at least 2 characters");
   while ((std::uint64_t{1} << divide_shift_) < base) ++divide_shift_;
   const Wide magic = ((Wide{1} << (63 + divide_shift_)) + base - 1) / base;
   FORGE_CHECK(magic >> 64 == 0, "division magic of base " +
@@ -218,11 +219,13 @@ void KeyCodec::EncodeLanes(std::uint64_t first, char* out,
     // FeistelForward on every lane, round by round: independent chains.
     std::array<std::uint64_t, kLanes> l{};
     std::array<std::uint64_t, kLanes> r{};
+#pragma GCC unroll 4
     for (std::size_t k = 0; k < kLanes; ++k) {
       l[k] = v[k] >> half_bits_;
       r[k] = v[k] & half_mask_;
     }
     for (int round = 0; round < kRounds; ++round) {
+#pragma GCC unroll 4
       for (std::size_t k = 0; k < kLanes; ++k) {
         const std::uint64_t next = l[k] ^ Round(round, r[k]);
         l[k] = r[k];
@@ -241,6 +244,7 @@ void KeyCodec::EncodeLanes(std::uint64_t first, char* out,
     policy_.prefix.copy(out + k * stride, prefix);
   }
   for (int d = length_ - 1; d >= 0; --d) {
+#pragma GCC unroll 4
     for (std::size_t k = 0; k < kLanes; ++k) {
       const std::uint64_t quotient = DivideByBase(v[k]);
       out[k * stride + prefix + static_cast<std::size_t>(d)] =
@@ -298,8 +302,10 @@ KeyCodec::Verdict KeyCodec::Check(std::string_view key) const {
 }
 
 std::uint64_t KeyCodec::DivideByBase(std::uint64_t v) const {
-  return static_cast<std::uint64_t>((Wide{v} * divide_magic_) >>
-                                    (63 + divide_shift_));
+  // >> (63 + shift) as the high word (one multiply) >> (shift - 1): shift
+  // is at least 1 (base >= 2), and floor of a floor is the same floor.
+  const auto high = static_cast<std::uint64_t>((Wide{v} * divide_magic_) >> 64);
+  return high >> (divide_shift_ - 1);
 }
 
 std::uint64_t KeyCodec::Round(int i, std::uint64_t half) const {
