@@ -3,7 +3,9 @@
 // can, with a real SQLite store and RANGE_SIZE auto (reservations are rare
 // and off the refill path). bench/http.sh reports it next to the HTTP
 // drain rate: `forge_supply_bench --benchmark_format=json`, items_per_second.
-// Arg: ring capacity. Wall time (UseRealTime): the figure is a rate.
+// Args: ring capacity, RANGE_SIZE (0: auto). RANGE_SIZE 100 is the
+// refill-bound case: a store round trip per 100 keys, off the refill path.
+// Wall time (UseRealTime): the figure is a rate.
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -71,7 +73,7 @@ void BM_BrokerSupply(benchmark::State& state) {
       scratch.name, SegmentSpecFor(capacity, *store));
   shm::Segment consumer = shm::Segment::Attach(scratch.name);
   BrokerOptions options;
-  options.range_size = config::Config::kAutoRangeSize;
+  options.range_size = static_cast<std::uint64_t>(state.range(1));
   Broker broker(options, *store, seg);
   broker.Begin(nullptr);
   const shm::BrokerStats& stats = seg.broker();
@@ -94,7 +96,11 @@ void BM_BrokerSupply(benchmark::State& state) {
   state.counters["range_size"] = benchmark::Counter(
       static_cast<double>(stats.range_size.load(std::memory_order_relaxed)));
 }
-BENCHMARK(BM_BrokerSupply)->Arg(4096)->Arg(65536)->UseRealTime();
+BENCHMARK(BM_BrokerSupply)
+    ->Args({4096, config::Config::kAutoRangeSize})
+    ->Args({65536, config::Config::kAutoRangeSize})
+    ->Args({4096, 100})
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace forge::broker
