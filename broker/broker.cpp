@@ -348,7 +348,10 @@ StepResult Broker::Step() {
   Heartbeat();
   if (!Collect(nanoseconds::zero())) return StepResult::kFatal;
   PushFromHand();
-  if (WantReserve()) StartReserve();
+  if (WantReserve()) {
+    if (!StartReserve()) return StepResult::kFatal;
+    PushFromHand();  // a range reserved inline goes out at once
+  }
   if (Pending() && !CanPush()) {
     // Nothing else to do: wait a little for the store.
     if (!Collect(kPendingSlice)) return StepResult::kFatal;
@@ -528,21 +531,38 @@ void Broker::NoteRefillStart(std::uint64_t fill_before) {
   stats_.refills.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Broker::StartReserve() {
+bool Broker::StartReserve() {
   const std::uint64_t asked = sizer_.Next(Clock::now(), Taken());
   const std::uint64_t mark = Mark();
   const bool check_sync = options_.require_sync;
   const bool recheck = unsafe_;
+  // Nothing in hand: the loop could not push meanwhile anyway, so it makes
+  // the call itself (no thread to start and schedule), unless another
+  // namespace's reservation holds the store lock: that is not waited for.
+  if (hand() == 0) {
+    std::unique_lock<std::mutex> lock(store_mutex_, std::try_to_lock);
+    if (lock.owns_lock()) {
+      return TakeAttempt(
+          Reserve(std::move(lock), asked, mark, check_sync, recheck));
+    }
+  }
   pending_ = AsyncWithoutSignals([this, asked, mark, check_sync, recheck] {
-    return Reserve(asked, mark, check_sync, recheck);
+    // Scoped: the fallback may run this on the loop's own thread.
+    struct Reserving {
+      Reserving() { t_reserving = true; }
+      ~Reserving() { t_reserving = false; }
+    } const reserving;
+    return Reserve(std::unique_lock<std::mutex>(store_mutex_), asked, mark,
+                   check_sync, recheck);
   });
+  return true;
 }
 
-Broker::Attempt Broker::Reserve(std::uint64_t asked, std::uint64_t mark,
+Broker::Attempt Broker::Reserve(std::unique_lock<std::mutex> lock,
+                                std::uint64_t asked, std::uint64_t mark,
                                 bool check_sync, bool recheck) {
-  t_reserving = true;
+  FORGE_CHECK(lock.owns_lock(), "a reservation without the store lock");
   const Clock::time_point t0 = Clock::now();
-  const std::lock_guard<std::mutex> lock(store_mutex_);
   Attempt a;
   a.asked = asked;
   try {

@@ -13,7 +13,10 @@
 //   * Reserve off the refill path (issue 18): each reservation (with the
 //     STORE_REQUIRE_SYNC check before it and Link() after it) runs on a
 //     thread of its own, with every signal blocked, while the loop keeps
-//     pushing from the hand; at most one is in flight. The loop takes its
+//     pushing from the hand (with nothing in hand, and the store lock
+//     free, the loop makes the call itself: it could not push meanwhile
+//     anyway, and a thread would only add its start-up); at most one is
+//     in flight. The loop takes its
 //     outcome when it is done (Step), so "durable before visible" and the
 //     regression mark hold as before: the range enters the hand, and the
 //     mark is raised, on the loop's thread before any key of it is pushed.
@@ -327,11 +330,12 @@ class Broker {
     store::StoreLinkInfo link;  // Link() after the calls
     Clock::duration took{};
   };
-  // Starts the next reservation on its own thread.
-  void StartReserve();
-  // Runs on the reservation thread, holding the store lock.
-  Attempt Reserve(std::uint64_t asked, std::uint64_t mark, bool check_sync,
-                  bool recheck);
+  // Starts the next reservation on its own thread, or, with nothing in
+  // hand, makes it now; false on a non-transient error.
+  [[nodiscard]] bool StartReserve();
+  // The store calls of one reservation; `lock` holds the store lock.
+  Attempt Reserve(std::unique_lock<std::mutex> lock, std::uint64_t asked,
+                  std::uint64_t mark, bool check_sync, bool recheck);
   // Takes the outcome of the reservation in flight once it is done,
   // waiting at most `wait`; false on a non-transient error.
   [[nodiscard]] bool Collect(std::chrono::nanoseconds wait);
