@@ -55,6 +55,14 @@ class Failure(Exception):
     pass
 
 
+START = time.monotonic()
+
+
+def say(text):
+    """One progress line on stdout, with the seconds since the start."""
+    print(f"[{time.monotonic() - START:5.1f} s] {text}", flush=True)
+
+
 class Browser:
     """Chromium with a CDP session on one page; collects console errors."""
 
@@ -96,6 +104,12 @@ class Browser:
         for method in ("Runtime.enable", "Log.enable", "Page.enable"):
             self.call(method, session=True)
 
+    def exit_text(self):
+        try:
+            return f"exit code {self.proc.wait(2)}"
+        except subprocess.TimeoutExpired:
+            return "still running"
+
     def log_tail(self):
         try:
             with open(self.log_path, errors="replace") as f:
@@ -126,7 +140,10 @@ class Browser:
         return self.next_id
 
     def call(self, method, params=None, session=False):
-        want = self.send(method, params or {}, session)
+        try:
+            want = self.send(method, params or {}, session)
+        except OSError as e:  # the browser is gone: EPIPE
+            raise Failure(f"chromium exited ({self.exit_text()}): {e}")
         while True:
             msg = self.receive()
             if msg.get("id") == want:
@@ -144,7 +161,7 @@ class Browser:
                 continue
             chunk = os.read(self.resp_r, 1 << 16)
             if not chunk:
-                raise Failure(f"chromium exited (code {self.proc.poll()})")
+                raise Failure(f"chromium exited ({self.exit_text()})")
             self.buffer += chunk
         raw, self.buffer = self.buffer.split(b"\0", 1)
         msg = json.loads(raw)
@@ -213,6 +230,7 @@ def text_of(element_id):
 def check(args):
     browser = Browser(args.chromium, args.profile,
                       time.monotonic() + args.deadline)
+    say("chromium started")
     try:
         run_steps(browser, args)
     finally:
@@ -231,8 +249,7 @@ def run_steps(browser, args):
     if "control console error" not in caught or "control exception" not in caught:
         raise Failure("the console-error detector missed the control page's "
                       f"console.error or exception (caught: {browser.errors})")
-    print("control page: detector caught", len(browser.errors), "errors",
-          flush=True)
+    say(f"control page: the detector caught {len(browser.errors)} errors")
     browser.errors.clear()
 
     # 2. Up: the broker's pid, a rate above zero.
@@ -245,7 +262,7 @@ def run_steps(browser, args):
                             f"parseFloat({text_of('rate')}) > 0 && "
                             f"{text_of('rate')}", 10)
     state = browser.evaluate(text_of("broker-state"))
-    print(f"up: broker pid {pid}, state {state!r}, rate {rate!r}", flush=True)
+    say(f"up: broker pid {pid}, state {state!r}, rate {rate!r}")
     browser.screenshot(os.path.join(args.artifacts, "status-page.png"))
     print("UP", flush=True)
 
@@ -259,7 +276,7 @@ def run_steps(browser, args):
               " bl < 100 && b.textContent; })()")
     shown = browser.wait_for("the page turns down (body.down, red #banner "
                              "saying 'broker down')", banner, 10)
-    print(f"down: banner {shown.strip()!r}", flush=True)
+    say(f"down: banner {shown.strip()!r}")
     browser.screenshot(os.path.join(args.artifacts, "status-page-down.png"))
 
     # 4. No console errors from the status page.
@@ -284,7 +301,7 @@ def main():
     except Failure as e:
         print("status_page.py: " + str(e), file=sys.stderr)
         return 1
-    print("status page ok", flush=True)
+    say("status page ok")
     return 0
 
 
