@@ -17,8 +17,8 @@
 //   * Unknown query parameters are ignored (cache-busters are common); a
 //     repeated `count` is an error.
 //   * Authentication (AuthPolicy): with a token set, /get-key and /get-keys
-//     (and /healthz, /metrics, /status and /status.json when protect_all) answer 401 with
-//     `WWW-Authenticate: Bearer` unless the request carries
+//     (and /healthz, /metrics, /status and /status.json when protect_all)
+//     answer 401 with `WWW-Authenticate: Bearer` unless the request carries
 //     `Authorization: Bearer <token>`. The token is compared in time that
 //     depends only on its own length (TokenMatches), never echoed, never
 //     logged. Scoped tokens (AUTH_TOKENS_FILE, issue 13) count as tokens

@@ -9,8 +9,8 @@
 namespace forge::frontend {
 namespace {
 
-constexpr auto kRateWindowNs = static_cast<std::uint64_t>(
-    std::chrono::nanoseconds(kRateWindow).count());
+constexpr auto kRateWindowNs =
+    static_cast<std::uint64_t>(std::chrono::nanoseconds(kRateWindow).count());
 
 }  // namespace
 
@@ -38,8 +38,9 @@ Result<std::string> StatusSource::Json() {
   const bool last_old = last_ && now >= last_->at_ns + kRateWindowNs;
   // The newest kept Overview at least kRateWindow old: the last one, or
   // the one before it while the last is still too young.
-  const Kept* base = last_old ? &*last_ : before_last_ ? &*before_last_
-                                                        : nullptr;
+  const Kept* base = last_old       ? &*last_
+                     : before_last_ ? &*before_last_
+                                    : nullptr;
   if (base != nullptr) stats::AddRates(base->overview, &current.overview);
   std::string json = stats::FormatJson(current.overview);
   if (!last_ || last_old) {

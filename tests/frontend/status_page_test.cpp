@@ -49,9 +49,9 @@ TEST(StatusPage, ShowsTheBrokerAndARateThenTurnsDownWhenTheBrokerDies) {
   Process driver = Process::Start(
       {"/usr/bin/python3", script, "--chromium",
        EnvOr("FORGE_CHROMIUM", "chromium"), "--url",
-       "http://127.0.0.1:" + std::to_string(stack.port()) + "/status",
-       "--pid", std::to_string(broker), "--artifacts", artifacts,
-       "--profile", profile.path(), "--deadline",
+       "http://127.0.0.1:" + std::to_string(stack.port()) + "/status", "--pid",
+       std::to_string(broker), "--artifacts", artifacts, "--profile",
+       profile.path(), "--deadline",
        std::to_string(kDriverDeadline.count() / 1000)});
   const auto up = [&] {
     return driver.Stdout().find("\nUP\n") != std::string::npos ||
