@@ -173,29 +173,28 @@ KeySpec DbUrlKey(const Names& n) {
 }
 
 KeySpec ShmName(const Names& n) {
-  return Make(
-      n, "NAME", "1..200 characters of A-Z a-z 0-9 . _ -, not ending in .lock",
-      [](std::string_view v, Config& c) -> Status {
-        switch (base::CheckShmName(v)) {
-          case base::ShmNameFault::kEmpty:
-            return Invalid("is empty");
-          case base::ShmNameFault::kTooLong:
-            return Invalid("is too long (" + std::to_string(v.size()) +
-                           " characters)");
-          case base::ShmNameFault::kBadCharacter: {
-            const auto bad =
-                std::find_if_not(v.begin(), v.end(), base::IsShmNameChar);
-            return Invalid("contains the character " +
-                           Quote(std::string_view(&*bad, 1)));
-          }
-          case base::ShmNameFault::kLockSuffix:
-            return Invalid("ends in .lock");
-          case base::ShmNameFault::kNone:
-            break;
-        }
-        c.shm_name = std::string(v);
-        return Status();
-      });
+  return Make(n, "NAME", std::string(base::kShmNameRule),
+              [](std::string_view v, Config& c) -> Status {
+                switch (base::CheckShmName(v)) {
+                  case base::ShmNameFault::kEmpty:
+                    return Invalid("is empty");
+                  case base::ShmNameFault::kTooLong:
+                    return Invalid("is too long (" + std::to_string(v.size()) +
+                                   " characters)");
+                  case base::ShmNameFault::kBadCharacter: {
+                    const auto bad = std::find_if_not(v.begin(), v.end(),
+                                                      base::IsShmNameChar);
+                    return Invalid("contains the character " +
+                                   Quote(std::string_view(&*bad, 1)));
+                  }
+                  case base::ShmNameFault::kLockSuffix:
+                    return Invalid("ends in .lock");
+                  case base::ShmNameFault::kNone:
+                    break;
+                }
+                c.shm_name = std::string(v);
+                return Status();
+              });
 }
 
 // A boolean that may be given as a bare flag (--debug).

@@ -8,6 +8,7 @@
 
 #include "base/names.h"
 #include "frontend/metrics.h"
+#include "frontend/request_head.h"
 #include "stats/text.h"
 
 namespace forge::frontend {
@@ -51,7 +52,7 @@ KeyBuffer& Scratch() {
   return keys;
 }
 
-const char* Bool(bool b) { return b ? "true" : "false"; }
+const char* JsonBool(bool b) { return b ? "true" : "false"; }
 
 std::string Range(std::size_t max_batch) {
   return "1.." + std::to_string(max_batch);
@@ -59,10 +60,6 @@ std::string Range(std::size_t max_batch) {
 
 bool IsKeyRoute(std::string_view path) {
   return path == kGetKey || path == kGetKeys;
-}
-
-char Lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 Reply Unauthorized(std::string body, std::string_view challenge) {
@@ -151,8 +148,8 @@ std::optional<std::string_view> BearerToken(std::string_view authorization) {
   if (v.size() <= kScheme.size() || v[kScheme.size()] != ' ') {
     return std::nullopt;
   }
-  for (std::size_t i = 0; i < kScheme.size(); ++i) {
-    if (Lower(v[i]) != kScheme[i]) return std::nullopt;
+  if (!EqualsNoCase(v.substr(0, kScheme.size()), kScheme)) {
+    return std::nullopt;
   }
   v.remove_prefix(kScheme.size());
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
@@ -364,6 +361,7 @@ Reply Router::NotServed(std::string_view ns,
                             std::to_string(kMaxAttachedNamespaces) +
                             " namespaces, the most it attaches\n");
     r.AddHeader("Retry-After", "1");
+    r.AddHeader("Cache-Control", "no-store");
     return r;
   }
   std::string body = name + " is not served here";
@@ -375,7 +373,10 @@ Reply Router::NotServed(std::string_view ns,
       sep = ", ";
     }
   }
-  return Text(404, body + "\n");
+  // Not cached: the namespace may be created and served a moment later.
+  Reply r = Text(404, body + "\n");
+  r.AddHeader("Cache-Control", "no-store");
+  return r;
 }
 
 Reply Router::GetKey(Backend& backend) const {
@@ -428,8 +429,8 @@ std::string CheckKeyJson(std::string_view ns, const KeyCheck& check,
   const keys::KeyCodec::Verdict& v = check.verdict;
   // ns is a namespace name (base::kNamespaceRule): nothing to escape.
   std::string json = "{\"namespace\":\"" + std::string(ns) +
-                     "\",\"well_formed\":" + Bool(v.well_formed) +
-                     ",\"check_ok\":" + Bool(v.check_ok);
+                     "\",\"well_formed\":" + JsonBool(v.well_formed) +
+                     ",\"check_ok\":" + JsonBool(v.check_ok);
   if (v.check_ok && v.number && show_number) {
     json += ",\"number\":" + std::to_string(*v.number);
   }

@@ -15,6 +15,7 @@ build_pkgs=(g++ cmake make pkg-config libsqlitecpp-dev
 test_pkgs=(postgresql python3 python3-yaml python3-prometheus-client util-linux procps
   golang-go python3-pytest python3-venv
   systemd
+  prometheus
   chromium)
 bench_pkgs=(nginx-light wrk gnuplot-nox)
 
