@@ -3,7 +3,8 @@
 #   scripts/install-deps.sh [build|test|bench]...   (default: build)
 # build: compiler and libraries; test: + PostgreSQL server, python3 tools
 # (pytest and venv for clients/python), Go (clients/go),
-# systemd (for systemd-analyze: the deploy check verifies the units offline);
+# systemd (for systemd-analyze: the deploy check verifies the units offline),
+# chromium (frontend.status_page loads /status in it, headless);
 # bench: + nginx-light, wrk, gnuplot. Needs root (or sudo) only when
 # something is missing.
 set -euo pipefail
@@ -14,7 +15,8 @@ build_pkgs=(g++ cmake make pkg-config libsqlitecpp-dev
 test_pkgs=(postgresql python3 python3-yaml python3-prometheus-client util-linux procps
   golang-go python3-pytest python3-venv
   systemd
-  prometheus)
+  prometheus
+  chromium)
 bench_pkgs=(nginx-light wrk gnuplot-nox)
 
 want=()

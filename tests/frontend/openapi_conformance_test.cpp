@@ -35,12 +35,6 @@
 namespace forge::testing {
 namespace {
 
-// Routes the description documents (from /work/wt/OPS-SPEC.md) whose
-// server side lands from another branch (ops-status). Until then each must
-// answer 404 "no route" and is not exercised; EMPTY THIS LIST at the merge
-// (the test fails while a listed route is served, to say so).
-const std::set<std::string> kRoutesPendingMerge = {"/status", "/status.json"};
-
 constexpr std::string_view kAdminToken = "openapi-admin-token-0123456789";
 constexpr std::string_view kScopedToken = "openapi-scoped-token-0123456789";
 constexpr milliseconds kDeadline{20000};
@@ -326,7 +320,6 @@ class OpenApiConformance : public ::testing::Test {
   // Sends every probe of `phase`; counts per documented pair.
   void Run(Phase phase, std::map<std::string, int>* probed) {
     for (const Documented& d : documented_) {
-      if (kRoutesPendingMerge.count(d.path)) continue;
       for (const Probe& p : ProbesFor(d)) {
         if (p.phase != phase) continue;
         ++(*probed)[d.Name()];
@@ -366,7 +359,6 @@ TEST_F(OpenApiConformance, EveryDocumentedStatusOfEveryRoute) {
   Run(Phase::kServing, &probed);
 
   for (const Documented& d : documented_) {
-    if (kRoutesPendingMerge.count(d.path)) continue;
     EXPECT_GT(probed[d.Name()], 0)
         << d.Name() << " is documented but this test has no request that "
         << "produces it: add one (ProbesFor) or correct docs/openapi.yaml";
@@ -375,13 +367,6 @@ TEST_F(OpenApiConformance, EveryDocumentedStatusOfEveryRoute) {
   for (const auto& [pair, n] : probed) requests += n;
   std::cout << probed.size() << " documented (method, route, status) pairs, "
             << requests << " requests\n";
-  for (const std::string& path : kRoutesPendingMerge) {
-    EXPECT_TRUE(paths.count(path)) << path << " is not documented";
-    const HttpResponse r = RawRequest(stack_.port(), Request("GET", path));
-    EXPECT_EQ(r.status, 404)
-        << path << " is served now: remove it from kRoutesPendingMerge so "
-        << "its documented statuses are checked";
-  }
 }
 
 }  // namespace
