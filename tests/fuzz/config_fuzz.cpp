@@ -52,8 +52,14 @@ void CheckConfig(const Config& c) {
   const std::string port = std::to_string(c.port);
   FUZZ_CHECK(c.port >= 1 && c.port <= 65535, port);
   FUZZ_CHECK(c.workers >= 1 && c.workers <= 256, std::to_string(c.workers));
-  FUZZ_CHECK(c.range_size >= 1 && c.range_size <= 1000000000,
+  // RANGE_SIZE is auto (sized between MIN and MAX) or fixed, never both.
+  const bool automatic = c.range_size == Config::kAutoRangeSize;
+  FUZZ_CHECK(automatic || (c.range_size >= 1 && c.range_size <= 1000000000),
              std::to_string(c.range_size));
+  FUZZ_CHECK(c.range_size_min >= 1 && c.range_size_min <= c.range_size_max &&
+                 c.range_size_max <= 1000000000,
+             std::to_string(c.range_size_min) + ".." +
+                 std::to_string(c.range_size_max));
   FUZZ_CHECK(PowerOfTwo(c.pool_capacity), std::to_string(c.pool_capacity));
   FUZZ_CHECK(c.key_length >= 1 && c.key_length <= 10,
              std::to_string(c.key_length));
