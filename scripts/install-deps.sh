@@ -13,7 +13,8 @@ build_pkgs=(g++ cmake make pkg-config libsqlitecpp-dev
   libcpp-httplib-dev libpq-dev libbenchmark-dev)
 test_pkgs=(postgresql python3 python3-yaml python3-prometheus-client util-linux procps
   golang-go python3-pytest python3-venv
-  systemd)
+  systemd
+  podman runc debootstrap curl)
 bench_pkgs=(nginx-light wrk gnuplot-nox)
 
 want=()
