@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # deploy/container-test.sh — builds deploy/docker/Dockerfile with podman and
 # runs the image for real (CTest deploy.container):
+# Everything lives in a podman store of its own (FORGE_CONTAINER_STORE,
+# default /var/cache/mini-forge-container-test; run state under
+# /run/mini-forge-container-test), locked for one run at a time, so the
+# machine's own podman storage is never touched and whatever a run leaves
+# there (a build cut short leaves its working containers) is this script's
+# to remove.
 #   1. a Debian 12 base image made here, without a registry: debootstrap
 #      (minbase, bookworm, from the mirror apt is configured with), then
 #      `podman import`, tagged localhost/debian:12 and localhost/debian:12-slim
@@ -29,8 +35,12 @@ base_slim=localhost/debian:12-slim
 # Bump when the way the base is made changes: cached bases are then remade.
 base_recipe=1
 image=localhost/mini-forge:container-test
+image_build=localhost/mini-forge:container-test-build
 rebuild_base=false
-pm=(podman --runtime runc --cgroup-manager=cgroupfs)
+store=${FORGE_CONTAINER_STORE:-/var/cache/mini-forge-container-test}
+state=/run/mini-forge-container-test
+pm=(podman --root "$store/storage" --runroot "$state/run" --tmpdir "$state/tmp"
+  --runtime runc --cgroup-manager=cgroupfs)
 
 fail() { echo "container-test: FAIL: $*" >&2; exit 1; }
 say() { echo "container-test: $*" >&2; }
@@ -47,7 +57,7 @@ done
 
 # ------------------------------------------------------------ preconditions
 [ "$(id -u)" -eq 0 ] || fail "must run as root (debootstrap and rootful podman need it); uid is $(id -u)"
-for tool in podman runc debootstrap curl tar; do
+for tool in podman runc debootstrap curl tar flock; do
   command -v "$tool" >/dev/null ||
     fail "$tool not found (Debian: scripts/install-deps.sh test installs it)"
 done
@@ -61,23 +71,35 @@ bounded() {  # bounded COMMAND...: runs it with what is left of the budget
 }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
+mkdir -p "$store" "$state"
+exec 9>"$store/lock"
+flock -w "$budget" 9 || fail "another run holds $store/lock for more than $budget s"
 tmp=$(mktemp -d /var/tmp/forge-container-test.XXXXXX)
-containers=()  # ids of the containers this run created, newest last
+containers=()  # ids of the containers this run started, newest last
 cleanup() {
-  local i
+  local i left=()
   for ((i = ${#containers[@]} - 1; i >= 0; i--)); do
     "${pm[@]}" rm --force --time 0 "${containers[i]}" >/dev/null 2>&1 || true
   done
+  # A build cut short leaves buildah working containers in the store: with
+  # the lock held, every container there is this script's.
+  mapfile -t left < <("${pm[@]}" ps --all --external --quiet 2>/dev/null)
+  [ ${#left[@]} -eq 0 ] || "${pm[@]}" rm --force "${left[@]}" >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 # podman 4.3 gives every container RLIMIT_NOFILE 1048576, which runc may not
 # set here ("error setting rlimit type 7"): no default ulimits. Short names
-# are searched nowhere but in local storage (localhost/ first).
+# are searched nowhere but in local storage (localhost/ first). File locks
+# (under --tmpdir) keep this store's locks apart from the machine's podman.
 cat >"$tmp/containers.conf" <<'EOF'
 [containers]
 default_ulimits = []
+[engine]
+lock_type = "file"
 EOF
 cat >"$tmp/registries.conf" <<'EOF'
 unqualified-search-registries = []
@@ -151,7 +173,6 @@ else
 fi
 
 # ------------------------------------------------------------ 2. build
-old_image=$("${pm[@]}" image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
 say "build: podman build -f deploy/docker/Dockerfile (load average $(load))"
 t0=$SECONDS
 # --network host: apt-get inside RUN needs the network; the host's needs no
@@ -159,17 +180,21 @@ t0=$SECONDS
 if ! bounded "${pm[@]}" build --pull=never --network host \
   -f "$root/deploy/docker/Dockerfile" \
   --ignorefile "$root/deploy/docker/Dockerfile.dockerignore" \
-  -t "$image" "$root" >"$tmp/build.log" 2>&1; then
+  -t "$image" "$root" >"$tmp/build.log" 2>&1 ||
+  ! grep -qxF "Successfully tagged $image" "$tmp/build.log"; then
   tail -n 30 "$tmp/build.log" >&2
   fail "podman build failed after $((SECONDS - t0)) s (last lines above)"
 fi
 say "build: took $((SECONDS - t0)) s (load average $(load))"
-new_image=$("${pm[@]}" image inspect --format '{{.Id}}' "$image")
-# The previous build's image is now untagged: drop it (its layers stay when
-# shared: the apt layers are the build cache of the next run).
-if [ -n "$old_image" ] && [ "$old_image" != "$new_image" ]; then
-  "${pm[@]}" rmi "$old_image" >/dev/null 2>&1 || true
-fi
+# The build stage gets a tag too (from the layer cache, a second), so that
+# pruning the untagged images of earlier builds keeps it: it is the cache
+# of the next run's compile.
+bounded "${pm[@]}" build --pull=never --network host --target build \
+  -f "$root/deploy/docker/Dockerfile" \
+  --ignorefile "$root/deploy/docker/Dockerfile.dockerignore" \
+  -t "$image_build" "$root" >>"$tmp/build.log" 2>&1 ||
+  fail "podman build --target build (from the cache) failed"
+"${pm[@]}" image prune --force >/dev/null
 
 # ------------------------------------------------------------ 3. run
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
