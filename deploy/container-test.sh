@@ -3,7 +3,7 @@
 # runs the image for real (CTest deploy.container):
 # Everything lives in a podman store of its own (FORGE_CONTAINER_STORE,
 # default /var/cache/mini-forge-container-test; run state under
-# /run/mini-forge-container-test), locked for one run at a time, so the
+# /run/mini-forge-container-test/), locked for one run at a time, so the
 # machine's own podman storage is never touched and whatever a run leaves
 # there (a build cut short leaves its working containers) is this script's
 # to remove.
@@ -38,7 +38,8 @@ image=localhost/mini-forge:container-test
 image_build=localhost/mini-forge:container-test-build
 rebuild_base=false
 store=${FORGE_CONTAINER_STORE:-/var/cache/mini-forge-container-test}
-state=/run/mini-forge-container-test
+# Run state (tmpfs) of this store; one folder per store.
+state=/run/mini-forge-container-test/$(printf %s "$store" | md5sum | cut -c1-12)
 pm=(podman --root "$store/storage" --runroot "$state/run" --tmpdir "$state/tmp"
   --runtime runc --cgroup-manager=cgroupfs)
 
@@ -157,7 +158,7 @@ make_base() {
       --change "LABEL mini-forge.base-mirror=$mirror" \
       --change 'CMD ["bash"]' - "$base" >/dev/null ||
     fail "podman import of the debootstrap tree failed"
-  "${pm[@]}" tag "$base" "$base_slim"
+  "${pm[@]}" tag "$base" "$base_slim" || fail "podman import left no $base"
   rm -rf "$rootfs"
   say "base: podman import took $((SECONDS - t0)) s"
 }
@@ -167,7 +168,8 @@ label() {  # label IMAGE NAME: the label's value, empty when none
 }
 if [ "$rebuild_base" = false ] && [ "$(label "$base" mini-forge.base-recipe)" = "$base_recipe" ]; then
   say "base: cached $base from $(label "$base" mini-forge.base-created) (--rebuild-base remakes it)"
-  "${pm[@]}" image exists "$base_slim" || "${pm[@]}" tag "$base" "$base_slim"
+  "${pm[@]}" image exists "$base_slim" || "${pm[@]}" tag "$base" "$base_slim" ||
+    fail "cannot tag $base as $base_slim"
 else
   make_base
 fi

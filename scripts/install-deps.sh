@@ -3,7 +3,8 @@
 #   scripts/install-deps.sh [build|test|bench]...   (default: build)
 # build: compiler and libraries; test: + PostgreSQL server, python3 tools
 # (pytest and venv for clients/python), Go (clients/go),
-# systemd (for systemd-analyze: the deploy check verifies the units offline);
+# systemd (for systemd-analyze: the deploy check verifies the units offline),
+# podman, runc, debootstrap, curl (deploy/container-test.sh);
 # bench: + nginx-light, wrk, gnuplot. Needs root (or sudo) only when
 # something is missing.
 set -euo pipefail
