@@ -152,7 +152,7 @@ make_base() {
   say "base: debootstrap took $((SECONDS - t0)) s"
   t0=$SECONDS
   tar -C "$rootfs" --numeric-owner -c . |
-    bounded "${pm[@]}" import \
+    bounded "${pm[@]}" import --quiet \
       --change "LABEL mini-forge.base-recipe=$base_recipe" \
       --change "LABEL mini-forge.base-created=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
       --change "LABEL mini-forge.base-mirror=$mirror" \
