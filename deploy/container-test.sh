@@ -179,10 +179,10 @@ say "build: podman build -f deploy/docker/Dockerfile (load average $(load))"
 t0=$SECONDS
 # --network host: apt-get inside RUN needs the network; the host's needs no
 # bridge or firewall setup.
-if ! bounded "${pm[@]}" build --pull=never --network host \
-  -f "$root/deploy/docker/Dockerfile" \
-  --ignorefile "$root/deploy/docker/Dockerfile.dockerignore" \
-  -t "$image" "$root" >"$tmp/build.log" 2>&1 ||
+build=("${pm[@]}" build --pull=never --network host
+  -f "$root/deploy/docker/Dockerfile"
+  --ignorefile "$root/deploy/docker/Dockerfile.dockerignore")
+if ! bounded "${build[@]}" -t "$image" "$root" >"$tmp/build.log" 2>&1 ||
   ! grep -qxF "Successfully tagged $image" "$tmp/build.log"; then
   tail -n 30 "$tmp/build.log" >&2
   fail "podman build failed after $((SECONDS - t0)) s (last lines above)"
@@ -191,10 +191,7 @@ say "build: took $((SECONDS - t0)) s (load average $(load))"
 # The build stage gets a tag too (from the layer cache, a second), so that
 # pruning the untagged images of earlier builds keeps it: it is the cache
 # of the next run's compile.
-bounded "${pm[@]}" build --pull=never --network host --target build \
-  -f "$root/deploy/docker/Dockerfile" \
-  --ignorefile "$root/deploy/docker/Dockerfile.dockerignore" \
-  -t "$image_build" "$root" >>"$tmp/build.log" 2>&1 ||
+bounded "${build[@]}" --target build -t "$image_build" "$root" >>"$tmp/build.log" 2>&1 ||
   fail "podman build --target build (from the cache) failed"
 "${pm[@]}" image prune --force >/dev/null
 
