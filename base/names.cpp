@@ -58,6 +58,18 @@ std::string NamespaceSegmentName(std::string_view shm_name,
   return name;
 }
 
+SegmentNameParts SplitSegmentName(std::string_view segment) {
+  const std::size_t at = segment.find(kNamespaceSeparator);
+  if (at == std::string_view::npos) return {segment, kDefaultNamespace};
+  return {segment.substr(0, at), segment.substr(at + 1)};
+}
+
+bool IsSegmentName(std::string_view segment) {
+  const SegmentNameParts parts = SplitSegmentName(segment);
+  return CheckShmName(parts.shm_name) == ShmNameFault::kNone &&
+         IsNamespaceName(parts.ns);
+}
+
 std::string_view DbUrlScheme(std::string_view url) {
   for (std::string_view scheme : kSchemes) {
     if (url.starts_with(scheme)) return scheme;

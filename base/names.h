@@ -33,6 +33,10 @@ inline constexpr std::string_view kShmLockSuffix = ".lock";
 
 enum class ShmNameFault { kNone, kEmpty, kTooLong, kBadCharacter, kLockSuffix };
 
+// For messages: what a SHM_NAME may be.
+inline constexpr std::string_view kShmNameRule =
+    "1..200 characters of A-Z a-z 0-9 . _ -, not ending in .lock";
+
 [[nodiscard]] bool IsShmNameChar(char c);
 [[nodiscard]] ShmNameFault CheckShmName(std::string_view name);
 
@@ -51,6 +55,18 @@ inline constexpr std::string_view kNamespaceRule =
 // `shm_name` itself for "default", else "<shm_name>@<ns>".
 [[nodiscard]] std::string NamespaceSegmentName(std::string_view shm_name,
                                                std::string_view ns);
+
+// The inverse of NamespaceSegmentName: "x@ns" is {"x", "ns"}, "x" is
+// {"x", "default"}. Checks nothing (IsSegmentName does).
+struct SegmentNameParts {
+  std::string_view shm_name;
+  std::string_view ns;
+};
+[[nodiscard]] SegmentNameParts SplitSegmentName(std::string_view segment);
+
+// True when both parts of `segment` follow their rules: a name a broker
+// may have made.
+[[nodiscard]] bool IsSegmentName(std::string_view segment);
 
 // ---- DB_URL scheme ----
 

@@ -4,6 +4,14 @@
 #   bench/http.sh              installs nginx-light/wrk/gnuplot if missing,
 #                              builds Release into build-release, measures,
 #                              writes bench/results/http-latest.{txt,png}
+#   bench/http.sh --allow-busy the same on a busy machine (see below)
+#
+# A busy machine (1-minute load average above the core count) gives no
+# result: the script exits 1 with one line before building when the load
+# is above `nproc`, and again, measuring nothing, when after the build it
+# does not fall to `nproc` within LOAD_WAIT=60 seconds. --allow-busy
+# measures anyway and marks the report and the plot busy. The report
+# records the load average before and after the run.
 #
 # Knobs (environment): WORKERS=2 (forge workers = nginx worker_processes),
 # ROUNDS=3, DURATION=5 (seconds per wrk run), CONNS="8 64 256 1000",
@@ -19,9 +27,24 @@
 # Every figure is measured against a reference in the same run, interleaved
 # round by round (A B, then B A, …) so that the noise of a shared machine
 # falls on both sides. Not a test: it asserts nothing and exits 0 whatever
-# the numbers are; it fails only when something could not be run.
+# the numbers are; it fails only when something could not be run or the
+# machine is busy (above).
 set -euo pipefail
 source "$(dirname "$0")/lib/prologue.sh"
+source "$ROOT/bench/lib/load_guard.sh"
+
+ALLOW_BUSY=0
+for arg in "$@"; do
+  case $arg in
+    --allow-busy) ALLOW_BUSY=1 ;;
+    *)
+      echo "bench/http.sh: unknown argument \"$arg\"; allowed: --allow-busy," \
+        "-h, --help (settings are environment variables: see --help)" >&2
+      exit 2
+      ;;
+  esac
+done
+load_gate bench/http.sh "$ALLOW_BUSY" # busy already: refused before building
 
 WORKERS=${WORKERS:-2}
 ROUNDS=${ROUNDS:-3}
@@ -44,7 +67,10 @@ trap 'echo "bench: failed at ${BASH_SOURCE[0]}:$LINENO: $BASH_COMMAND" >&2' ERR
 ROWS=$WORK/rows.tsv
 : >"$ROWS"
 
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+# Building raised the load: wait for it, then decide on the load now.
+wait_for_quiet "${LOAD_WAIT:-60}" "$(nproc)"
+load_gate bench/http.sh "$ALLOW_BUSY"
+LOAD_BEFORE=$(load1)
 start_forge steady 100000 1048576 "$WORKERS"
 start_nginx "$WORKERS"
 wait_http "$FORGE_steady_PORT" /healthz 30
@@ -106,6 +132,7 @@ if [ -n "${BASELINE_FRONTEND:-}" ]; then
   stop_pid "$FORGE_before_BROKER"
   if [ -n "${BASELINE_ONLY:-}" ]; then
     runs_table baseline after before conns
+    load_line "$LOAD_BEFORE" "$(load1)" "$LOAD_VERDICT"
     exit 0
   fi
 fi
@@ -163,5 +190,6 @@ IDLE_PCT=$(awk -v t=$(($(cpu_ticks $(forge_pids idle)) - idle0)) \
   -v hz="$HZ" -v ns=$(($(date +%s%N) - t0)) \
   'BEGIN { printf "%.2f", 100 * t / hz / (ns / 1e9) }')
 
+LOAD_AFTER=$(load1)
 stop_all
 write_report

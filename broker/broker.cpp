@@ -1,6 +1,7 @@
 // broker/broker.cpp — the refill loop (see broker.h for the contract).
 #include "broker/broker.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +33,39 @@ using std::chrono::nanoseconds;
 // Keys encoded per Push(): big enough to amortise the tail store, small
 // enough to keep the encode buffer in L1/L2.
 constexpr std::uint64_t kBatchKeys = 1024;
+
+// True on a reservation thread (see WhileStoreWaits).
+thread_local bool t_reserving = false;
+
+// std::async(std::launch::async, f) on a thread with every signal blocked
+// (threads inherit the creator's mask), so the process's signals keep
+// reaching the loop's thread and its interruptible sleeps. When no thread
+// can be made, f runs here and now.
+template <typename F>
+auto AsyncWithoutSignals(F f) -> std::future<decltype(f())> {
+  sigset_t all;
+  sigset_t old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  std::future<decltype(f())> out;
+  try {
+    out = std::async(std::launch::async, f);
+  } catch (const std::system_error&) {
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    std::promise<decltype(f())> now;
+    now.set_value(f());
+    return now.get_future();
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return out;
+}
+
+RangeSizer SizerFor(const BrokerOptions& o) {
+  if (o.range_size != config::Config::kAutoRangeSize) {
+    return RangeSizer::Fixed(o.range_size);
+  }
+  return RangeSizer::Automatic(o.range_size_min, o.range_size_max);
+}
 
 shm::BrokerState LoadState(const shm::BrokerStats& stats) {
   // relaxed: the state is a status word; nothing else is read through it.
@@ -190,6 +224,8 @@ bool RetryTransient(const std::string& trouble_text,
 BrokerOptions BrokerOptions::FromConfig(const config::Config& cfg) {
   BrokerOptions o;
   o.range_size = cfg.range_size;
+  o.range_size_min = cfg.range_size_min;
+  o.range_size_max = cfg.range_size_max;
   o.store_timeout = milliseconds(cfg.store_timeout_ms);
   o.require_sync = cfg.store_require_sync;
   return o;
@@ -214,11 +250,13 @@ Broker::Broker(const BrokerOptions& options, store::RangeStore& store,
       blocklist_(keys::Blocklist::Of(blocklist_spec_)),
       capacity_(ring_.Capacity()),
       low_water_(capacity_ / 2),
-      target_hand_(capacity_ - low_water_ + options.range_size),
+      sizer_(SizerFor(options)),
       batch_(kBatchKeys * ring_.Stride()),
       batch_numbers_(kBatchKeys),
-      trouble_("store error", options.store_log_every) {
-  FORGE_CHECK(options_.range_size > 0, "broker range size must be at least 1");
+      trouble_("store error", options.store_log_every),
+      store_mutex_(options.store_mutex != nullptr ? *options.store_mutex
+                                                  : own_store_mutex_) {
+  FORGE_CHECK(sizer_.current() > 0, "broker range size must be at least 1");
   // relaxed (all below): BrokerStats are independent status words for
   // readers (forge-ctl, /metrics, consumers' low-water check); no other
   // memory is published through them.
@@ -233,8 +271,12 @@ Broker::Broker(const BrokerOptions& options, store::RangeStore& store,
               e.what());
   }
   SetState(shm::BrokerState::kStarting);
-  PublishLink();
+  PublishLink(store_.Link());
   Heartbeat();
+}
+
+Broker::~Broker() {
+  if (Pending()) pending_.wait();
 }
 
 int Broker::Run(const std::atomic<bool>& stop, Signals* signals) {
@@ -267,7 +309,7 @@ StepResult Broker::Tick() {
   if (SegmentDamaged()) return StepResult::kFatal;
   const StepResult r = Step();
   if (r == StepResult::kFatal) {
-    // ReserveOne logged the one ERROR line; this only accounts for it.
+    // TakeAttempt logged the one ERROR line; this only accounts for it.
     AddWasted(hand());
     if (hand() > 0) {
       log::Warn(prefix_ + "exiting: " + std::to_string(hand()) +
@@ -278,6 +320,9 @@ StepResult Broker::Tick() {
 }
 
 void Broker::Finish() {
+  // The range in flight joins the hand (and goes back with it); a
+  // non-transient error was logged by TakeAttempt.
+  (void)Collect(std::chrono::hours(1));
   ReturnUnpublished();
   SetState(shm::BrokerState::kStopped);
   Heartbeat();
@@ -301,12 +346,19 @@ StepResult Broker::Step() {
   // relaxed: a statistic for tests, see iterations().
   iterations_.fetch_add(1, std::memory_order_relaxed);
   Heartbeat();
+  if (!Collect(nanoseconds::zero())) return StepResult::kFatal;
   PushFromHand();
   if (WantReserve()) {
-    if (!ReserveOne()) return StepResult::kFatal;
+    if (!StartReserve()) return StepResult::kFatal;
+    PushFromHand();  // a range reserved inline goes out at once
+  }
+  if (Pending() && !CanPush()) {
+    // Nothing else to do: wait a little for the store.
+    if (!Collect(kPendingSlice)) return StepResult::kFatal;
     PushFromHand();
   }
-  return CanPush() || WantReserve() ? StepResult::kBusy : StepResult::kIdle;
+  return CanPush() || WantReserve() || Pending() ? StepResult::kBusy
+                                                 : StepResult::kIdle;
 }
 
 Broker::IdlePlan Broker::PlanIdle() const {
@@ -344,6 +396,7 @@ int Broker::NoteSignal(int sig) {
 }
 
 void Broker::WhileStoreWaits() {
+  if (t_reserving) return;  // the loop's thread beats and pushes itself
   Heartbeat();
   PushFromHand();
 }
@@ -373,8 +426,19 @@ bool Broker::BackingOff() const {
   return backoff_.count() > 0 && Clock::now() < retry_at_;
 }
 
+std::uint64_t Broker::TargetHand() const {
+  return capacity_ - low_water_ + sizer_.current();
+}
+
+std::uint64_t Broker::Taken() const {
+  // relaxed: this thread is the only writer of keys_produced.
+  const std::uint64_t pushed =
+      stats_.keys_produced.load(std::memory_order_relaxed);
+  return pushed - std::min(pushed, ring_.Size());
+}
+
 bool Broker::WantReserve() const {
-  if (hand() >= target_hand_ || BackingOff()) return false;
+  if (Pending() || hand() >= TargetHand() || BackingOff()) return false;
   return !exhausted_ || Clock::now() >= recheck_at_;
 }
 
@@ -422,21 +486,27 @@ std::size_t Broker::PushBatch() {
 
 std::size_t Broker::EncodeClean(const store::Range& r, std::size_t max_keys,
                                 std::uint64_t* used) {
-  std::size_t keys = 0;
-  std::uint64_t n = r.first;
-  for (; n < r.last && keys < max_keys; ++n) {
-    shm::Key* key = batch_.data() + keys * ring_.Stride();
-    std::fill(key, key + ring_.Stride(), shm::Key{});
-    // The stride's Keys are contiguous: the text may run on across them.
-    char* text = reinterpret_cast<char*>(key);
-    codec_.Encode(n, text);
-    if (!blocklist_.empty() &&
-        blocklist_.Blocks(std::string_view(text, codec_.text_length()))) {
-      continue;
-    }
-    batch_numbers_[keys++] = n;
+  const std::size_t n =
+      static_cast<std::size_t>(std::min<std::uint64_t>(max_keys, r.size()));
+  // The stride's Keys are contiguous: the text may run on across them. The
+  // bytes after it stay NUL (batch_ starts zeroed; DrainRing zeroes it
+  // again), so each slot is the key NUL-padded.
+  const std::size_t stride = ring_.Stride() * sizeof(shm::Key);
+  char* out = reinterpret_cast<char*>(batch_.data());
+  codec_.EncodeRange(r.first, n, out, stride);
+  *used = n;
+  if (blocklist_.empty()) {
+    for (std::size_t i = 0; i < n; ++i) batch_numbers_[i] = r.first + i;
+    return n;
   }
-  *used = n - r.first;
+  std::size_t keys = 0;
+  const std::size_t length = codec_.text_length();
+  for (std::size_t i = 0; i < n; ++i) {
+    const char* text = out + i * stride;
+    if (blocklist_.Blocks(std::string_view(text, length))) continue;
+    if (keys != i) std::memcpy(out + keys * stride, text, stride);
+    batch_numbers_[keys++] = r.first + i;
+  }
   return keys;
 }
 
@@ -461,48 +531,104 @@ void Broker::NoteRefillStart(std::uint64_t fill_before) {
   stats_.refills.fetch_add(1, std::memory_order_relaxed);
 }
 
-bool Broker::ReserveOne() {
+bool Broker::StartReserve() {
+  const std::uint64_t asked = sizer_.Next(Clock::now(), Taken());
+  const std::uint64_t mark = Mark();
+  const bool check_sync = options_.require_sync;
+  const bool recheck = unsafe_;
+  // Nothing in hand: the loop could not push meanwhile anyway, so it makes
+  // the call itself (no thread to start and schedule), unless another
+  // namespace's reservation holds the store lock: that is not waited for.
+  if (hand() == 0) {
+    std::unique_lock<std::mutex> lock(store_mutex_, std::try_to_lock);
+    if (lock.owns_lock()) {
+      return TakeAttempt(
+          Reserve(std::move(lock), asked, mark, check_sync, recheck));
+    }
+  }
+  pending_ = AsyncWithoutSignals([this, asked, mark, check_sync, recheck] {
+    // Scoped: the fallback may run this on the loop's own thread.
+    struct Reserving {
+      Reserving() { t_reserving = true; }
+      ~Reserving() { t_reserving = false; }
+    } const reserving;
+    return Reserve(std::unique_lock<std::mutex>(store_mutex_), asked, mark,
+                   check_sync, recheck);
+  });
+  return true;
+}
+
+Broker::Attempt Broker::Reserve(std::unique_lock<std::mutex> lock,
+                                std::uint64_t asked, std::uint64_t mark,
+                                bool check_sync, bool recheck) {
+  FORGE_CHECK(lock.owns_lock(), "a reservation without the store lock");
   const Clock::time_point t0 = Clock::now();
+  Attempt a;
+  a.asked = asked;
   try {
-    if (!SafeToReserve()) return true;
-    const store::Reservation got =
-        store_.ReserveAbove(options_.range_size, Mark());
-    PublishLink();
-    if (got.regression.happened()) OnRegression(got.regression);
-    const store::Range& r = got.range;
-    if (options_.require_sync && !r.empty() &&
-        store_.Link().durability != shm::StoreDurability::kSync) {
-      // Reconnected inside Reserve to a store that is not synchronous:
-      // this grant may not survive a failover, so it is never served.
-      DiscardUnsafe(r);
-      return true;
+    if (check_sync) {
+      // The mode found at the last connect; once unsafe, asked again.
+      a.checked_sync = true;
+      a.link_before = recheck ? store_.CheckLink() : store_.Link();
     }
-    if (backoff_.count() > 0) {
-      backoff_ = milliseconds(0);
-      const auto line = trouble_.Recovered(Clock::now(), "store recovered");
-      if (line) log::Info(prefix_ + *line + ": " + store_.Describe());
-      SetState(shm::BrokerState::kRunning);
+    if (!check_sync ||
+        a.link_before.durability == shm::StoreDurability::kSync) {
+      a.got = store_.ReserveAbove(asked, mark);
     }
-    if (r.empty()) {
-      OnExhausted();
-    } else {
-      TakeRange(r, Clock::now() - t0);
-    }
-    return true;
   } catch (const store::StoreError& e) {
-    PublishLink();
+    a.error = e;
+  }
+  a.link = store_.Link();
+  a.took = Clock::now() - t0;
+  return a;
+}
+
+bool Broker::Collect(nanoseconds wait) {
+  if (!Pending()) return true;
+  if (pending_.wait_for(wait) != std::future_status::ready) return true;
+  return TakeAttempt(pending_.get());
+}
+
+bool Broker::TakeAttempt(const Attempt& a) {
+  if (a.checked_sync && !a.error) PublishLink(a.link_before);
+  PublishLink(a.link);
+  if (a.error) {
     // relaxed: a statistic; see the constructor.
     stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
-    if (e.transient()) {
-      OnTransientError(e);
+    if (a.error->transient()) {
+      OnTransientError(*a.error);
       return true;
     }
     SetState(shm::BrokerState::kStoreError);
     log::Error(prefix_ +
                std::string("store failed (not retryable), exiting: ") +
-               e.what());
+               a.error->what());
     return false;
   }
+  if (a.checked_sync && !SafeToReserve(a.link_before)) return true;
+  const store::Reservation& got = *a.got;
+  if (got.regression.happened()) OnRegression(got.regression);
+  const store::Range& r = got.range;
+  if (options_.require_sync && !r.empty() &&
+      a.link.durability != shm::StoreDurability::kSync) {
+    // Reconnected inside Reserve to a store that is not synchronous:
+    // this grant may not survive a failover, so it is never served.
+    DiscardUnsafe(r);
+    return true;
+  }
+  if (backoff_.count() > 0) {
+    backoff_ = milliseconds(0);
+    const auto line = trouble_.Recovered(Clock::now(), "store recovered");
+    if (line) log::Info(prefix_ + *line + ": " + store_.Describe());
+    SetState(shm::BrokerState::kRunning);
+  }
+  if (r.empty()) {
+    OnExhausted();
+  } else {
+    sizer_.Granted(a.asked);
+    TakeRange(r, a.took);
+  }
+  return true;
 }
 
 void Broker::TakeRange(const store::Range& r, nanoseconds took) {
@@ -557,11 +683,7 @@ void Broker::BackOff() {
   retry_at_ = Clock::now() + backoff_;
 }
 
-bool Broker::SafeToReserve() {
-  if (!options_.require_sync) return true;
-  // The mode found at the last connect; once unsafe, asked again.
-  store::StoreLinkInfo link = unsafe_ ? store_.CheckLink() : store_.Link();
-  PublishLink();
+bool Broker::SafeToReserve(const store::StoreLinkInfo& link) {
   if (link.durability == shm::StoreDurability::kSync) {
     if (std::exchange(unsafe_, false)) {
       log::Info(prefix_ + "store synchronous again (" + link.detail +
@@ -581,8 +703,7 @@ bool Broker::SafeToReserve() {
   return false;
 }
 
-void Broker::PublishLink() {
-  const store::StoreLinkInfo link = store_.Link();
+void Broker::PublishLink(const store::StoreLinkInfo& link) {
   if (published_link_ == link) return;
   const bool durability_changed =
       !published_link_ || published_link_->durability != link.durability;
@@ -768,6 +889,8 @@ std::uint64_t Broker::DrainRing(std::vector<store::Range>* out) {
       }
     }
   }
+  // Popped keys are NUL-padded too, but EncodeClean relies on it: make sure.
+  std::fill(batch_.begin(), batch_.end(), shm::Key{});
   if (bad > 0) {
     AddWasted(bad);
     log::Warn(prefix_ + "drained " + std::to_string(bad) +
@@ -789,6 +912,7 @@ Status Broker::ReturnWithin(const std::vector<store::Range>& ranges,
   milliseconds backoff = options_.backoff_min;
   for (;;) {
     try {
+      const std::lock_guard<std::mutex> lock(store_mutex_);
       const store::Regression r = store_.ReturnAbove(ranges, Mark());
       *regressed = r.happened();
       if (*regressed) OnRegression(r);

@@ -10,6 +10,28 @@
 //     at least (capacity - low_water) + range_size numbers in hand, so
 //     refilling the ring from low water to full never waits on the store;
 //     the next Reserve happens while the ring still has keys.
+//   * Reserve off the refill path (issue 18): each reservation (with the
+//     STORE_REQUIRE_SYNC check before it and Link() after it) runs on a
+//     thread of its own, with every signal blocked, while the loop keeps
+//     pushing from the hand (with nothing in hand, and the store lock
+//     free, the loop makes the call itself: it could not push meanwhile
+//     anyway, and a thread would only add its start-up); at most one is
+//     in flight. The loop takes its
+//     outcome when it is done (Step), so "durable before visible" and the
+//     regression mark hold as before: the range enters the hand, and the
+//     mark is raised, on the loop's thread before any key of it is pushed.
+//     With nothing to push (ring full or hand empty) while one is in
+//     flight, Step waits for it up to kPendingSlice (1 ms) and says kBusy,
+//     so the loop neither spins nor sleeps past its completion. A stop
+//     waits for the reservation in flight (the store's stop flag cuts it
+//     short) and returns its range with the hand. Store calls of the
+//     loop's own thread and of the reservation thread never overlap: both
+//     hold options.store_mutex (a Fleet's, shared by every broker on its
+//     store connection) or the broker's own lock. WhileStoreWaits does
+//     nothing on the reservation thread (the loop keeps beating itself).
+//   * Range size (issue 18 §3, range_sizer.h): RANGE_SIZE fixed, or sized
+//     to the demand between RANGE_SIZE_MIN and RANGE_SIZE_MAX; the hand
+//     target grows with it.
 //   * low_water = capacity / 2 (published in BrokerStats::low_water).
 //   * Idle (ring full, hand stocked) the broker sleeps in
 //     shm::WaitForLowWater; consumers wake it when the fill drops below
@@ -100,12 +122,15 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "base/signals.h"
+#include "broker/range_sizer.h"
 #include "broker/store_trouble.h"
 #include "config/config.h"
 #include "keys/key_codec.h"
@@ -116,7 +141,15 @@
 namespace forge::broker {
 
 struct BrokerOptions {
-  std::uint64_t range_size = 1000;  // numbers per Reserve (one transaction)
+  // Numbers per Reserve (one transaction); 0 (config::Config::
+  // kAutoRangeSize): sized to the demand between range_size_min and
+  // range_size_max (range_sizer.h).
+  std::uint64_t range_size = 1000;
+  std::uint64_t range_size_min = 1000;
+  std::uint64_t range_size_max = 1000000;
+  // Brokers that share one store connection (a Fleet) share this lock; the
+  // caller keeps it alive. nullptr: each broker has its own.
+  std::mutex* store_mutex = nullptr;
   // Longest sleep: bounds the heartbeat age and how long a stop signal can
   // wait (shm::WaitForLowWater sleeps on through EINTR until its timeout).
   std::chrono::milliseconds idle_wait{100};
@@ -144,6 +177,9 @@ struct BrokerOptions {
 
 // What Step() found: call again now, or sleep (Idle) first, or give up.
 enum class StepResult { kBusy, kIdle, kFatal };
+
+// Longest wait of one Step for the reservation in flight (see the contract).
+inline constexpr std::chrono::milliseconds kPendingSlice{1};
 
 // The segment a broker on `store` produces into: capacity from the config,
 // key format from the store (the store wins; OpenStore already refused a
@@ -198,6 +234,8 @@ class Broker {
 
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
+  // Waits for the reservation in flight (its range becomes a gap).
+  ~Broker();
 
   // Loops Step()/Idle() until `stop` is set (returns the unpublished
   // numbers, then 0, state kStopped) or the store fails for good (returns
@@ -209,8 +247,10 @@ class Broker {
   // ignored. Without, only `stop` stops the loop (tests).
   int Run(const std::atomic<bool>& stop, Signals* signals = nullptr);
 
-  // One non-blocking pass: heartbeat, push from the hand, at most one
-  // Reserve (unless backing off or exhausted), push again.
+  // One pass: heartbeat, take the outcome of the reservation in flight,
+  // push from the hand, start a Reserve (unless one is in flight, backing
+  // off or exhausted), push again; with nothing to push, wait up to
+  // kPendingSlice for the reservation in flight.
   StepResult Step();
 
   // Run is made of these; a Fleet (fleet.h) drives several brokers with
@@ -245,11 +285,11 @@ class Broker {
   // From now on keys `spec` blocks are skipped, those in the ring included
   // (see the contract). A spec equal to the current one changes nothing.
   void ReplaceBlocklist(const keys::BlocklistSpec& spec);
-  // Called on the loop's thread while a store call waits (StoreLimits::
-  // on_wait, about every 50 ms): the heartbeat goes on (the broker is
+  // Called while a store call waits (StoreLimits::on_wait, about every
+  // 50 ms): on the loop's thread the heartbeat goes on (the broker is
   // alive) and the ring is still refilled from the hand, so a stalled
-  // store costs nothing until the hand is used up. Touches nothing the
-  // store call uses.
+  // store costs nothing until the hand is used up; on the reservation
+  // thread it does nothing. Touches nothing the store call uses.
   void WhileStoreWaits();
   // Times the loop went round (for tests: an idle broker goes round a
   // few times per second, not thousands).
@@ -270,9 +310,9 @@ class Broker {
   bool BackingOff() const;
   void PushFromHand();
   std::size_t PushBatch();
-  // Encodes numbers from r.first on into batch_ (up to max_keys keys),
-  // skipping blocked ones; batch_numbers_[i] is key i's number. Returns
-  // the keys encoded; *used: the numbers looked at (encoded or skipped).
+  // Encodes up to max_keys numbers from r.first on into batch_
+  // (KeyCodec::EncodeRange), dropping blocked ones; batch_numbers_[i] is
+  // key i's number. Returns the keys kept; *used: the numbers looked at.
   std::size_t EncodeClean(const store::Range& r, std::size_t max_keys,
                           std::uint64_t* used);
   // Pushes batch_[0, n) whose numbers start at r.first; advances r.first
@@ -280,15 +320,38 @@ class Broker {
   // those as blocked, and returns the keys pushed.
   std::size_t PushEncoded(store::Range& r, std::size_t n, std::uint64_t used);
   void NoteRefillStart(std::uint64_t fill_before);
-  [[nodiscard]] bool ReserveOne();  // false on a non-transient error
+  // What one reservation (run on its own thread) found.
+  struct Attempt {
+    std::uint64_t asked = 0;
+    bool checked_sync = false;         // require_sync: link_before was asked
+    store::StoreLinkInfo link_before;  // durability before reserving
+    std::optional<store::Reservation> got;  // unset: not reserved
+    std::optional<store::StoreError> error;
+    store::StoreLinkInfo link;  // Link() after the calls
+    Clock::duration took{};
+  };
+  // Starts the next reservation on its own thread, or, with nothing in
+  // hand, makes it now; false on a non-transient error.
+  [[nodiscard]] bool StartReserve();
+  // The store calls of one reservation; `lock` holds the store lock.
+  Attempt Reserve(std::unique_lock<std::mutex> lock, std::uint64_t asked,
+                  std::uint64_t mark, bool check_sync, bool recheck);
+  // Takes the outcome of the reservation in flight once it is done,
+  // waiting at most `wait`; false on a non-transient error.
+  [[nodiscard]] bool Collect(std::chrono::nanoseconds wait);
+  [[nodiscard]] bool TakeAttempt(const Attempt& a);
+  bool Pending() const { return pending_.valid(); }
+  std::uint64_t TargetHand() const;
+  // Keys consumers took so far (pushed minus what the ring holds).
+  std::uint64_t Taken() const;
   void TakeRange(const store::Range& r, std::chrono::nanoseconds took);
   void OnExhausted();
   void OnTransientError(const store::StoreError& e);
   // require_sync: false (state kStoreUnsafe, back-off set) while the
-  // store is not synchronous. May throw StoreError (CheckLink).
-  [[nodiscard]] bool SafeToReserve();
+  // store's durability, `link` as found before reserving, is not kSync.
+  [[nodiscard]] bool SafeToReserve(const store::StoreLinkInfo& link);
   void BackOff();
-  void PublishLink();
+  void PublishLink(const store::StoreLinkInfo& link);
   // require_sync: a range granted on a connection that is not synchronous
   // becomes a gap (wasted; the mark still covers it).
   void DiscardUnsafe(const store::Range& r);
@@ -320,7 +383,7 @@ class Broker {
   keys::Blocklist blocklist_;
   std::uint64_t capacity_;
   std::uint64_t low_water_;
-  std::uint64_t target_hand_;
+  RangeSizer sizer_;
 
   std::deque<store::Range> hand_;
   std::atomic<std::uint64_t> hand_count_{0};  // sum of hand_ sizes
@@ -338,6 +401,11 @@ class Broker {
   Clock::time_point retry_at_{};
   std::atomic<std::uint64_t> iterations_{0};
   Clock::time_point next_damage_check_{};
+  std::mutex own_store_mutex_;  // when options.store_mutex is nullptr
+  std::mutex& store_mutex_;
+  // The reservation in flight (declared last: destroyed first, waiting
+  // for the thread, which uses the members above).
+  std::future<Attempt> pending_;
 };
 
 }  // namespace forge::broker

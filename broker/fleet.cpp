@@ -71,7 +71,9 @@ struct Fleet::Member {
 
 Fleet::Fleet(const config::Config& cfg, const BrokerOptions& options,
              store::RangeStore& root)
-    : cfg_(cfg), options_(options), root_(root) {}
+    : cfg_(cfg), options_(options), root_(root) {
+  options_.store_mutex = &store_mutex_;
+}
 
 Fleet::~Fleet() = default;
 
@@ -255,9 +257,13 @@ int Fleet::Run(const std::atomic<bool>& stop, Signals* signals) {
   // relaxed: the flag is set by a signal handler and carries no data.
   while (!stop.load(std::memory_order_relaxed)) {
     if (Clock::now() >= next_discover_) {
-      Discover(/*at_start=*/false);
-      RefreshBlocklists();
-      next_discover_ = Clock::now() + kDiscoverEvery;
+      // Not while a reservation uses the connection: tried again next round.
+      const std::unique_lock<std::mutex> lock(store_mutex_, std::try_to_lock);
+      if (lock.owns_lock()) {
+        Discover(/*at_start=*/false);
+        RefreshBlocklists();
+        next_discover_ = Clock::now() + kDiscoverEvery;
+      }
     }
     bool busy = false;
     for (std::size_t i = 0; i < members_.size(); ++i) {

@@ -40,12 +40,17 @@
 //     error) stops the fleet: every other namespace still returns its
 //     unpublished numbers (zero waste), then Run returns 2.
 //   * Not thread-safe: one thread calls everything (WhileStoreWaits is
-//     called by the store on that thread).
+//     called by the store on that thread). Each Broker reserves on a
+//     thread of its own (broker.h); every store call, theirs and the
+//     fleet's (discovery, blocklists), holds the fleet's one store lock,
+//     and discovery is put off to the next round while a reservation
+//     holds it rather than waiting.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -102,6 +107,7 @@ class Fleet {
   int StopAll(std::size_t fatal_index);
 
   const config::Config& cfg_;
+  std::mutex store_mutex_;  // the store connection's (broker.h)
   BrokerOptions options_;
   store::RangeStore& root_;
   std::vector<std::unique_ptr<Member>> members_;

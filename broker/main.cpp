@@ -47,11 +47,19 @@ std::vector<std::string> DeclaredNames(const Config& cfg) {
   return names;
 }
 
+// "1000" (fixed) or "auto(1000..1000000)".
+std::string RangeSizeText(const Config& cfg) {
+  if (cfg.range_size != Config::kAutoRangeSize) {
+    return std::to_string(cfg.range_size);
+  }
+  return "auto(" + std::to_string(cfg.range_size_min) + ".." +
+         std::to_string(cfg.range_size_max) + ")";
+}
+
 void LogConfig(const Config& cfg) {
   log::Info(
-      "starting: shm_name=" + cfg.shm_name +
-      " pool_capacity=" + std::to_string(cfg.pool_capacity) +
-      " range_size=" + std::to_string(cfg.range_size) +
+      "starting: shm_name=" + cfg.shm_name + " pool_capacity=" +
+      std::to_string(cfg.pool_capacity) + " range_size=" + RangeSizeText(cfg) +
       " db_url=" + forge::config::RedactDbUrl(cfg.db_url) +
       " key_length=" + std::to_string(cfg.key_length) +
       " key_order=" + std::string(forge::keys::KeyOrderName(cfg.key_order)) +

@@ -93,7 +93,13 @@ struct Config {
   std::string auth_tokens_file;
   std::vector<ScopedToken> scoped_tokens;
   // Broker.
-  std::uint64_t range_size = 1000;
+  // RANGE_SIZE: numbers per reservation; kAutoRangeSize (the default,
+  // "auto"): the broker sizes each one to the demand it sees, between
+  // RANGE_SIZE_MIN and RANGE_SIZE_MAX (broker/range_sizer.h).
+  static constexpr std::uint64_t kAutoRangeSize = 0;
+  std::uint64_t range_size = kAutoRangeSize;
+  std::uint64_t range_size_min = 1000;
+  std::uint64_t range_size_max = 1000000;
   std::uint64_t pool_capacity = 65536;    // the default namespace's ring
   std::uint64_t ns_pool_capacity = 4096;  // NS_POOL_CAPACITY: other rings
   // config.yml `namespaces:`, by name.

@@ -63,6 +63,9 @@ Result<std::uint64_t> ParseUnsigned(std::string_view v, std::uint64_t lo,
 
 namespace {
 
+// RANGE_SIZE and its automatic bounds.
+constexpr std::uint64_t kMaxRangeSize = 1000000000;
+
 template <typename T>
 KeySpec Integer(const Names& n, T Config::*field, std::uint64_t lo,
                 std::uint64_t hi) {
@@ -173,29 +176,28 @@ KeySpec DbUrlKey(const Names& n) {
 }
 
 KeySpec ShmName(const Names& n) {
-  return Make(
-      n, "NAME", "1..200 characters of A-Z a-z 0-9 . _ -, not ending in .lock",
-      [](std::string_view v, Config& c) -> Status {
-        switch (base::CheckShmName(v)) {
-          case base::ShmNameFault::kEmpty:
-            return Invalid("is empty");
-          case base::ShmNameFault::kTooLong:
-            return Invalid("is too long (" + std::to_string(v.size()) +
-                           " characters)");
-          case base::ShmNameFault::kBadCharacter: {
-            const auto bad =
-                std::find_if_not(v.begin(), v.end(), base::IsShmNameChar);
-            return Invalid("contains the character " +
-                           Quote(std::string_view(&*bad, 1)));
-          }
-          case base::ShmNameFault::kLockSuffix:
-            return Invalid("ends in .lock");
-          case base::ShmNameFault::kNone:
-            break;
-        }
-        c.shm_name = std::string(v);
-        return Status();
-      });
+  return Make(n, "NAME", std::string(base::kShmNameRule),
+              [](std::string_view v, Config& c) -> Status {
+                switch (base::CheckShmName(v)) {
+                  case base::ShmNameFault::kEmpty:
+                    return Invalid("is empty");
+                  case base::ShmNameFault::kTooLong:
+                    return Invalid("is too long (" + std::to_string(v.size()) +
+                                   " characters)");
+                  case base::ShmNameFault::kBadCharacter: {
+                    const auto bad = std::find_if_not(v.begin(), v.end(),
+                                                      base::IsShmNameChar);
+                    return Invalid("contains the character " +
+                                   Quote(std::string_view(&*bad, 1)));
+                  }
+                  case base::ShmNameFault::kLockSuffix:
+                    return Invalid("ends in .lock");
+                  case base::ShmNameFault::kNone:
+                    break;
+                }
+                c.shm_name = std::string(v);
+                return Status();
+              });
 }
 
 // A boolean that may be given as a bare flag (--debug).
@@ -261,6 +263,18 @@ KeySpec NamespaceList(const Names& n) {
   return key;
 }
 
+// RANGE_SIZE: a fixed size, or "auto" (Config::kAutoRangeSize).
+KeySpec RangeSize(const Names& n) {
+  const KeySpec fixed = Integer(n, &Config::range_size, 1, kMaxRangeSize);
+  KeySpec key = Make(n, "INT|auto", "auto or " + fixed.allowed,
+                     [=](std::string_view v, Config& c) -> Status {
+                       if (ToLower(v) != "auto") return fixed.apply(v, c);
+                       c.range_size = Config::kAutoRangeSize;
+                       return Status();
+                     });
+  return key;
+}
+
 KeySpec FilePath(const Names& n, std::string Config::*field) {
   return Make(n, "PATH", "the path of a readable regular file",
               [=](std::string_view v, Config& c) -> Status {
@@ -280,9 +294,17 @@ std::vector<KeySpec> BuildKeys() {
       Integer(Names{"WORKERS", "--workers", "pre-forked worker processes",
                     "number of CPUs"},
               &Config::workers, 1, 256),
-      Integer(Names{"RANGE_SIZE", "--range-size",
-                    "numbers reserved per store transaction", "1000"},
-              &Config::range_size, 1, 1000000000),
+      RangeSize(Names{"RANGE_SIZE", "--range-size",
+                      "numbers reserved per store transaction (auto: sized "
+                      "to the demand between RANGE_SIZE_MIN and "
+                      "RANGE_SIZE_MAX)",
+                      "auto"}),
+      Integer(Names{"RANGE_SIZE_MIN", "--range-size-min",
+                    "smallest automatic reservation", "1000"},
+              &Config::range_size_min, 1, kMaxRangeSize),
+      Integer(Names{"RANGE_SIZE_MAX", "--range-size-max",
+                    "largest automatic reservation", "1000000"},
+              &Config::range_size_max, 1, kMaxRangeSize),
       PowerOfTwo(
           Names{"POOL_CAPACITY", "--pool-capacity", "ring slots", "65536"},
           &Config::pool_capacity, 1, 26),

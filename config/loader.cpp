@@ -89,10 +89,38 @@ std::optional<Raw> Resolve(const KeySpec& key, const std::vector<Raw>& layers,
   return layers.front();
 }
 
+// RANGE_SIZE fixed leaves nothing for MIN/MAX to bound; MIN <= MAX.
+void CheckRangeSizes(const Config& cfg,
+                     const std::map<std::string, Raw>& chosen) {
+  if (cfg.range_size != Config::kAutoRangeSize) {
+    for (const char* bound : {"RANGE_SIZE_MIN", "RANGE_SIZE_MAX"}) {
+      if (!chosen.contains(bound)) continue;
+      const Raw& raw = chosen.at(bound);
+      internal::FailValue(
+          bound, raw.value, raw.origin,
+          "bounds the automatic range size, but RANGE_SIZE=" +
+              chosen.at("RANGE_SIZE").value + " (from " +
+              chosen.at("RANGE_SIZE").origin + ") fixes it",
+          "RANGE_SIZE_MIN/RANGE_SIZE_MAX only with RANGE_SIZE unset or auto");
+    }
+  }
+  if (cfg.range_size_min > cfg.range_size_max) {
+    const bool min_set = chosen.contains("RANGE_SIZE_MIN");
+    const char* key = min_set ? "RANGE_SIZE_MIN" : "RANGE_SIZE_MAX";
+    const Raw& raw = chosen.at(key);
+    internal::FailValue(
+        key, raw.value, raw.origin,
+        "leaves no size: RANGE_SIZE_MIN " + std::to_string(cfg.range_size_min) +
+            " is above RANGE_SIZE_MAX " + std::to_string(cfg.range_size_max),
+        "RANGE_SIZE_MIN <= RANGE_SIZE_MAX");
+  }
+}
+
 // Rules between keys, once each key is valid on its own. `chosen` holds
 // the winning raw value of every key that is not at its default.
 void CheckCombination(const Config& cfg,
                       const std::map<std::string, Raw>& chosen) {
+  CheckRangeSizes(cfg, chosen);
   if (cfg.auth_protect_all && cfg.auth_token.empty()) {
     const Raw& raw = chosen.at("AUTH_PROTECT_ALL");
     internal::FailValue(

@@ -1,8 +1,10 @@
 // forge-ctl: operator views of a mini-forge deployment's segments and
-// store, `namespace create`, `namespace blocklist` and `store advance` (the
-// commands that write: a namespace, a namespace's blocklist, a counter).
-// Exit codes: 0 ok; 1 no (usable) segment or store, a check failed, or
-// the output could not be written (stdout on a full disk, closed);
+// store, `namespace create`, `namespace blocklist`, `store advance` and
+// `segment remove` (the commands that write: a namespace, a namespace's
+// blocklist, a counter; remove unlinks a segment nobody uses).
+// Exit codes: 0 ok; 1 no (usable) segment or store, a check failed, a
+// segment to remove is in use, or the output could not be written (stdout
+// on a full disk, closed);
 // 2 bad flags, config, KEY, NUMBER, policy option, blocklist or namespace
 // (a name breaking the rule, one the store lacks, a format conflict at
 // create, a --to below the counter). check-key: 0 the key's check holds, 1 it
@@ -14,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <streambuf>
 #include <string>
 
@@ -23,6 +26,7 @@
 #include "ctl/check_key.h"
 #include "ctl/codec_command.h"
 #include "ctl/namespace_command.h"
+#include "ctl/segment_command.h"
 #include "ctl/stats_command.h"
 #include "ctl/store_command.h"
 
@@ -207,6 +211,42 @@ int RunNamespace(NamespaceFlags& f, const forge::config::Config& cfg) {
   return ctl::RunNamespaceList(cfg, std::cout);
 }
 
+struct SegmentFlags {
+  CLI::App* cmd = nullptr;
+  CLI::App* remove = nullptr;
+  bool json = false;
+  std::string name;
+  std::optional<std::string> ns;
+};
+
+void AddSegment(CLI::App& app, SegmentFlags* f) {
+  f->cmd = app.add_subcommand(
+      "segment", "list the segments in /dev/shm, remove one nobody uses");
+  f->cmd->require_subcommand(1);
+  CLI::App* list = f->cmd->add_subcommand(
+      "list",
+      "every segment: name, size, broker pid and state, live workers, keys "
+      "in the ring (or why it cannot be read)");
+  list->add_flag("--json", f->json, "print one JSON object");
+  f->remove = f->cmd->add_subcommand(
+      "remove",
+      "unlink segment NAME and its lock file (keys left in its ring become "
+      "gaps); refused while its broker or a worker or client on it lives");
+  f->remove
+      ->add_option("NAME", f->name,
+                   "SHM_NAME, or SHM_NAME@NAMESPACE as segment list shows it")
+      ->required();
+  f->remove->add_option("--ns", f->ns,
+                        "the namespace whose segment under SHM_NAME NAME goes");
+}
+
+int RunSegment(const SegmentFlags& f) {
+  if (f.remove->parsed()) {
+    return ctl::RunSegmentRemove(f.name, f.ns, std::cout);
+  }
+  return ctl::RunSegmentList(f.json, std::cout);
+}
+
 int Run(int argc, char** argv) {
   CLI::App app{
       "forge-ctl: views of a mini-forge deployment's segments and "
@@ -249,6 +289,8 @@ int Run(int argc, char** argv) {
       ->default_str(std::string(forge::base::kDefaultNamespace));
   advance->add_option("--to", advance_to, "the new counter, N >= the current")
       ->required();
+  SegmentFlags segments;
+  AddSegment(app, &segments);
   CLI::App* check = app.add_subcommand(
       "check",
       "verify the segment header, the broker lock and heartbeat, and the "
@@ -263,6 +305,7 @@ int Run(int argc, char** argv) {
     return ctl::RunCheckKey(cfg->shm_name, ns, key, std::cout);
   }
   if (namespaces.cmd->parsed()) return RunNamespace(namespaces, *cfg);
+  if (segments.cmd->parsed()) return RunSegment(segments);
   if (check->parsed()) return ctl::RunCheck(*cfg, std::cout);
   if (advance->parsed()) {
     return ctl::RunStoreAdvance(*cfg, ns, advance_to, std::cout);

@@ -8,6 +8,8 @@
 
 #include "base/names.h"
 #include "frontend/metrics.h"
+#include "frontend/request_head.h"
+#include "stats/text.h"
 
 namespace forge::frontend {
 namespace {
@@ -17,7 +19,8 @@ constexpr std::string_view kGetKeys = "/get-keys";
 constexpr std::string_view kHealthz = "/healthz";
 constexpr std::string_view kMetrics = "/metrics";
 constexpr std::string_view kCheckKey = "/check-key";
-constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kStatus = "/status";
+constexpr std::string_view kStatusJson = "/status.json";
 
 // RFC 6750 §3 challenges: without credentials, and with a wrong token.
 constexpr std::string_view kChallenge = "Bearer realm=\"mini-forge\"";
@@ -33,7 +36,13 @@ Reply Text(int status, std::string body) {
 
 bool IsRoute(std::string_view path) {
   return path == kGetKey || path == kGetKeys || path == kHealthz ||
-         path == kMetrics || path == kCheckKey;
+         path == kMetrics || path == kCheckKey || path == kStatus ||
+         path == kStatusJson;
+}
+
+// Routes that take no ns: they cover every namespace.
+bool TakesNoNamespace(std::string_view path) {
+  return path == kMetrics || path == kStatus || path == kStatusJson;
 }
 
 // Room for the keys of a request, reused per thread so a /get-keys request
@@ -43,7 +52,7 @@ KeyBuffer& Scratch() {
   return keys;
 }
 
-const char* Bool(bool b) { return b ? "true" : "false"; }
+const char* JsonBool(bool b) { return b ? "true" : "false"; }
 
 std::string Range(std::size_t max_batch) {
   return "1.." + std::to_string(max_batch);
@@ -51,10 +60,6 @@ std::string Range(std::size_t max_batch) {
 
 bool IsKeyRoute(std::string_view path) {
   return path == kGetKey || path == kGetKeys;
-}
-
-char Lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 Reply Unauthorized(std::string body, std::string_view challenge) {
@@ -143,8 +148,8 @@ std::optional<std::string_view> BearerToken(std::string_view authorization) {
   if (v.size() <= kScheme.size() || v[kScheme.size()] != ' ') {
     return std::nullopt;
   }
-  for (std::size_t i = 0; i < kScheme.size(); ++i) {
-    if (Lower(v[i]) != kScheme[i]) return std::nullopt;
+  if (!EqualsNoCase(v.substr(0, kScheme.size()), kScheme)) {
+    return std::nullopt;
   }
   v.remove_prefix(kScheme.size());
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
@@ -201,14 +206,20 @@ Result<std::string_view> ParseNamespace(const QueryParams& query) {
   return std::string_view(name);
 }
 
-Router::Router(Namespaces& namespaces, RouterLimits limits, AuthPolicy auth)
-    : namespaces_(namespaces), limits_(limits), auth_(std::move(auth)) {}
+Router::Router(Namespaces& namespaces, RouterLimits limits, AuthPolicy auth,
+               StatusSource* status)
+    : namespaces_(namespaces),
+      limits_(limits),
+      auth_(std::move(auth)),
+      status_(status) {}
 
-Router::Router(Backend& backend, RouterLimits limits, AuthPolicy auth)
+Router::Router(Backend& backend, RouterLimits limits, AuthPolicy auth,
+               StatusSource* status)
     : own_(std::make_unique<DefaultOnly>(backend)),
       namespaces_(*own_),
       limits_(limits),
-      auth_(std::move(auth)) {}
+      auth_(std::move(auth)),
+      status_(status) {}
 
 Backend& Router::Default() const {
   return *namespaces_.Find(base::kDefaultNamespace).backend;
@@ -286,8 +297,8 @@ Reply Router::Handle(std::string_view method, std::string_view path,
     Default().CountRequest();
     return Text(404, "no route " + Sanitize(path) +
                          ": the routes are /get-key, /get-keys?count=N, "
-                         "/check-key?key=KEY, /healthz, /metrics (each but "
-                         "/metrics takes ns=NAME)\n");
+                         "/check-key?key=KEY, /healthz, /metrics, /status, "
+                         "/status.json (the first four take ns=NAME)\n");
   }
   if (method != "GET") {
     Default().CountRequest();
@@ -297,8 +308,9 @@ Reply Router::Handle(std::string_view method, std::string_view path,
     r.AddHeader("Allow", "GET");
     return r;
   }
-  if (path == kMetrics)
+  if (TakesNoNamespace(path)) {
     return Route(path, base::kDefaultNamespace, false, query, authorization);
+  }
   const Result<std::string_view> ns = ParseNamespace(query);
   if (!ns.ok()) {
     Default().CountRequest();
@@ -326,7 +338,7 @@ Reply Router::Route(std::string_view path, std::string_view ns, bool named,
   }
   if (!reaches) {
     Default().CountRequest();
-    return path == kMetrics ? Metrics() : HealthzAll();
+    return Overall(path);
   }
   const NamespaceLookup found = namespaces_.Find(ns);
   if (found.backend == nullptr) return NotServed(ns, found);
@@ -349,6 +361,7 @@ Reply Router::NotServed(std::string_view ns,
                             std::to_string(kMaxAttachedNamespaces) +
                             " namespaces, the most it attaches\n");
     r.AddHeader("Retry-After", "1");
+    r.AddHeader("Cache-Control", "no-store");
     return r;
   }
   std::string body = name + " is not served here";
@@ -360,7 +373,10 @@ Reply Router::NotServed(std::string_view ns,
       sep = ", ";
     }
   }
-  return Text(404, body + "\n");
+  // Not cached: the namespace may be created and served a moment later.
+  Reply r = Text(404, body + "\n");
+  r.AddHeader("Cache-Control", "no-store");
+  return r;
 }
 
 Reply Router::GetKey(Backend& backend) const {
@@ -413,8 +429,8 @@ std::string CheckKeyJson(std::string_view ns, const KeyCheck& check,
   const keys::KeyCodec::Verdict& v = check.verdict;
   // ns is a namespace name (base::kNamespaceRule): nothing to escape.
   std::string json = "{\"namespace\":\"" + std::string(ns) +
-                     "\",\"well_formed\":" + Bool(v.well_formed) +
-                     ",\"check_ok\":" + Bool(v.check_ok);
+                     "\",\"well_formed\":" + JsonBool(v.well_formed) +
+                     ",\"check_ok\":" + JsonBool(v.check_ok);
   if (v.check_ok && v.number && show_number) {
     json += ",\"number\":" + std::to_string(*v.number);
   }
@@ -467,6 +483,34 @@ Reply Router::HealthzAll() const {
   }
   if (failing.empty()) return Text(200, "ok\n");
   Reply r = Text(503, std::move(failing));
+  r.AddHeader("Cache-Control", "no-store");
+  return r;
+}
+
+Reply Router::Overall(std::string_view path) const {
+  if (path == kMetrics) return Metrics();
+  if (path == kStatusJson) return StatusJson();
+  if (path != kStatus) return HealthzAll();
+  Reply r = Text(200, std::string(kStatusHtml));
+  r.content_type = kTextHtml;
+  r.AddHeader("Cache-Control", "no-store");
+  return r;
+}
+
+Reply Router::StatusJson() const {
+  Result<std::string> json =
+      status_ != nullptr
+          ? status_->Json()
+          : Status(Code::kUnavailable, "this server has no status source");
+  Reply r;
+  r.content_type = kJson;
+  if (json.ok()) {
+    r.body = std::move(*json);
+  } else {
+    r.status = 503;
+    r.body = "{\"error\":" + stats::JsonQuote(json.status().message()) + "}\n";
+    r.AddHeader("Retry-After", "1");
+  }
   r.AddHeader("Cache-Control", "no-store");
   return r;
 }

@@ -10,14 +10,15 @@
 //     wrong and what is allowed. Request text echoed back is sanitised and
 //     truncated.
 //   * Routes: GET /get-key, GET /get-keys?count=N, GET /check-key?key=KEY,
-//     GET /healthz, GET /metrics. Unknown path: 404. Known path, other method:
+//     GET /healthz, GET /metrics, GET /status, GET /status.json. Unknown
+//     path: 404. Known path, other method:
 //     405 with `Allow: GET`. HEAD is answered 405 too: a HEAD of /get-key would
 //     claim a key and then drop the body, wasting it (keys are finite).
 //   * Unknown query parameters are ignored (cache-busters are common); a
 //     repeated `count` is an error.
 //   * Authentication (AuthPolicy): with a token set, /get-key and /get-keys
-//     (and /healthz and /metrics when protect_all) answer 401 with
-//     `WWW-Authenticate: Bearer` unless the request carries
+//     (and /healthz, /metrics, /status and /status.json when protect_all)
+//     answer 401 with `WWW-Authenticate: Bearer` unless the request carries
 //     `Authorization: Bearer <token>`. The token is compared in time that
 //     depends only on its own length (TokenMatches), never echoed, never
 //     logged. Scoped tokens (AUTH_TOKENS_FILE, issue 13) count as tokens
@@ -39,9 +40,16 @@
 //     base::kNamespaceRule: 400. A namespace with no segment: 404 naming
 //     it, plus the served ones unless a token is configured (AUTH_TOKEN or
 //     AUTH_TOKENS_FILE). /healthz without ns checks every served namespace.
+//   * /status (issue 17): 200 text/html, the page of frontend/status.h;
+//     /status.json: 200 application/json, StatusSource::Json (exactly
+//     `forge-ctl stats --json`), or 503 application/json
+//     {"error":"<one line>"} with Retry-After while the segment cannot be
+//     read (or the Router has no StatusSource). Both send
+//     Cache-Control: no-store and ignore ns (the page shows every
+//     namespace).
 //   * Each request is counted (CountRequest) in the segment of the
-//     namespace it reaches; a refused one, /metrics and an all-namespace
-//     /healthz count in "default".
+//     namespace it reaches; a refused one, /metrics, /status, /status.json
+//     and an all-namespace /healthz count in "default".
 //   * Order of checks: 404 (route), 405, 400 (ns), 401, 403, 404 (ns),
 //     then the route: an unauthenticated client learns nothing about
 //     which namespaces exist.
@@ -60,12 +68,15 @@
 #include "base/status.h"
 #include "config/config.h"
 #include "frontend/consumer.h"
+#include "frontend/status.h"
 
 namespace forge::frontend {
 
 inline constexpr std::string_view kTextPlain = "text/plain; charset=utf-8";
 inline constexpr std::string_view kPrometheusText =
     "text/plain; version=0.0.4; charset=utf-8";
+inline constexpr std::string_view kTextHtml = "text/html; charset=utf-8";
+inline constexpr std::string_view kJson = "application/json";
 
 struct HeaderField {
   std::string_view name;
@@ -126,9 +137,13 @@ struct AuthPolicy {
 
 class Router {
  public:
-  Router(Namespaces& namespaces, RouterLimits limits, AuthPolicy auth = {});
+  // `status` answers /status.json (nullptr: 503); it must outlive the
+  // Router.
+  Router(Namespaces& namespaces, RouterLimits limits, AuthPolicy auth = {},
+         StatusSource* status = nullptr);
   // The default namespace only, served by `backend`.
-  Router(Backend& backend, RouterLimits limits, AuthPolicy auth = {});
+  Router(Backend& backend, RouterLimits limits, AuthPolicy auth = {},
+         StatusSource* status = nullptr);
 
   // `authorization`: the value of the request's Authorization header, empty
   // when it has none.
@@ -167,6 +182,10 @@ class Router {
   Reply Healthz(Backend& backend) const;
   Reply HealthzAll() const;
   Reply Metrics() const;
+  // The routes that reach no namespace: /metrics, /healthz without ns,
+  // /status, /status.json.
+  Reply Overall(std::string_view path) const;
+  Reply StatusJson() const;
   Reply Unavailable(Backend& backend) const;
   Backend& Default() const;
 
@@ -174,6 +193,7 @@ class Router {
   Namespaces& namespaces_;
   RouterLimits limits_;
   AuthPolicy auth_;
+  StatusSource* status_;
 };
 
 // The `ns` of a query: "default" when absent. On error the Status

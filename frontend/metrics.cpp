@@ -47,7 +47,7 @@ class Exposition {
 };
 
 std::string Int(std::uint64_t v) { return std::to_string(v); }
-std::string Bool(bool v) { return v ? "1" : "0"; }
+std::string OneOrZero(bool v) { return v ? "1" : "0"; }
 
 using All = std::vector<NamespaceSnapshot>;
 
@@ -163,7 +163,7 @@ void BrokerHealth(Exposition& e, const All& all) {
     if (!n.snapshot.attached) continue;
     for (const shm::BrokerState state : shm::kBrokerStates) {
       e.Sample("forge_broker_state", n.name,
-               Bool(n.snapshot.broker_state == state), "state",
+               OneOrZero(n.snapshot.broker_state == state), "state",
                shm::BrokerStateName(state));
     }
   }
@@ -205,7 +205,7 @@ void StoreLink(Exposition& e, const All& all) {
          {shm::StoreDurability::kUnknown, shm::StoreDurability::kLocal,
           shm::StoreDurability::kAsync, shm::StoreDurability::kSync}) {
       e.Sample("forge_store_durability", n.name,
-               Bool(n.snapshot.durability == mode), "mode",
+               OneOrZero(n.snapshot.durability == mode), "mode",
                shm::DurabilityName(mode));
     }
   }
@@ -260,11 +260,11 @@ std::string FormatMetrics(const std::vector<NamespaceSnapshot>& all) {
   PerNamespace(
       e, all, "forge_segment_attached", "gauge",
       "1 when this worker has mapped the shared-memory segment.",
-      [](const Snapshot& s) { return Bool(s.attached); }, true);
+      [](const Snapshot& s) { return OneOrZero(s.attached); }, true);
   PerNamespace(
       e, all, "forge_broker_up", "gauge",
       "1 when the broker process is alive and its heartbeat is fresh.",
-      [](const Snapshot& s) { return Bool(s.attached && s.broker_alive); },
+      [](const Snapshot& s) { return OneOrZero(s.attached && s.broker_alive); },
       true);
   if (!any_attached) return out;
   Workers(e, all);

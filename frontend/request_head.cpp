@@ -60,16 +60,6 @@ bool AllDigits(std::string_view s) {
                                    [](char c) { return c >= '0' && c <= '9'; });
 }
 
-char Lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool EqualsNoCase(std::string_view a, std::string_view lower) {
-  return a.size() == lower.size() &&
-         std::equal(a.begin(), a.end(), lower.begin(),
-                    [](char x, char y) { return Lower(x) == y; });
-}
-
 std::string_view TrimOws(std::string_view v) {
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
     v.remove_prefix(1);
@@ -431,6 +421,15 @@ QueryParams ParseQuery(std::string_view query) {
     query.remove_prefix(sep + 1);
   }
   return params;
+}
+
+bool EqualsNoCase(std::string_view a, std::string_view lower) {
+  auto fold = [](char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  };
+  return a.size() == lower.size() &&
+         std::equal(a.begin(), a.end(), lower.begin(),
+                    [&](char x, char y) { return fold(x) == y; });
 }
 
 }  // namespace forge::frontend

@@ -94,4 +94,8 @@ std::string PercentDecode(std::string_view text);
 // `count=1&count=1` holds count twice.
 QueryParams ParseQuery(std::string_view query);
 
+// True when `a` equals `lower` (all lower case) ignoring ASCII case: header
+// names, tokens and auth schemes compare this way (RFC 9110 §5.1, §11.1).
+bool EqualsNoCase(std::string_view a, std::string_view lower);
+
 }  // namespace forge::frontend

@@ -15,6 +15,7 @@
 #include "frontend/consumer.h"
 #include "frontend/handlers.h"
 #include "frontend/server.h"
+#include "frontend/status.h"
 
 namespace forge::frontend {
 namespace {
@@ -83,9 +84,11 @@ int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid) {
                                   std::chrono::milliseconds(cfg.empty_wait_ms),
                                   master_pid});
     namespaces.Maintain();
+    StatusSource status(cfg.shm_name);  // per worker: its own rates
     const Router router(namespaces, {static_cast<std::size_t>(cfg.max_batch)},
                         {cfg.auth_token, cfg.auth_protect_all,
-                         cfg.scoped_tokens, !cfg.auth_tokens_file.empty()});
+                         cfg.scoped_tokens, !cfg.auth_tokens_file.empty()},
+                        &status);
     HttpServer server(MakeServerOptions(cfg, listen_fd), router);
     std::atomic<bool> stop{false};
     std::thread control([&] { Control(signals, namespaces, server, stop); });

@@ -1,7 +1,8 @@
 // keys/builtin_blocklist.h — the text of keys/blocklist-default.txt,
-// compiled in (keys/CMakeLists.txt generates the definition from the file
-// at build time, again whenever the file changes). Read it through
-// Blocklist::BuiltInWords() (keys/blocklist.h), which parses it.
+// compiled in (forge_embed_text in keys/CMakeLists.txt generates the
+// definition from the file at build time, again whenever it changes).
+// Read it through Blocklist::BuiltInWords() (keys/blocklist.h), which
+// parses it.
 #pragma once
 
 #include <string_view>

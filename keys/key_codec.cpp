@@ -1,5 +1,6 @@
 #include "keys/key_codec.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -147,6 +148,7 @@ KeyCodec::KeyCodec(int length, KeyOrder order, std::uint64_t secret,
   // 1 / base; magic < 2^64 because 2^(shift - 1) < base (or base is a
   // power of two).
   const std::uint64_t base = policy_.alphabet.size();
+  FORGE_CHECK(base >= 2, "an alphabet has at least 2 characters");
   while ((std::uint64_t{1} << divide_shift_) < base) ++divide_shift_;
   const Wide magic = ((Wide{1} << (63 + divide_shift_)) + base - 1) / base;
   FORGE_CHECK(magic >> 64 == 0, "division magic of base " +
@@ -162,7 +164,7 @@ KeyCodec::KeyCodec(int length, KeyOrder order, std::uint64_t secret,
   }
 }
 
-void KeyCodec::Encode(std::uint64_t n, char* out) const {
+void KeyCodec::CheckInSpace(std::uint64_t n) const {
   // The number comes from a store: one outside the key space is damaged
   // data, not a bug here, so it is a recoverable error.
   if (n >= space_) {
@@ -170,7 +172,14 @@ void KeyCodec::Encode(std::uint64_t n, char* out) const {
                                        " is outside the key space [0, " +
                                        std::to_string(space_) + ")");
   }
-  std::uint64_t v = order_ == KeyOrder::kScrambled ? Permute(n) : n;
+}
+
+void KeyCodec::Encode(std::uint64_t n, char* out) const {
+  CheckInSpace(n);
+  WriteDigits(order_ == KeyOrder::kScrambled ? Permute(n) : n, out);
+}
+
+void KeyCodec::WriteDigits(std::uint64_t v, char* out) const {
   const Alphabet& a = policy_.alphabet;
   const std::uint64_t base = a.size();
   policy_.prefix.copy(out, policy_.prefix.size());
@@ -185,6 +194,63 @@ void KeyCodec::Encode(std::uint64_t n, char* out) const {
   }
   if (policy_.check == CheckKind::kLuhn) {
     digits[length_] = a.Char(luhn.CheckDigit());
+  }
+}
+
+void KeyCodec::EncodeRange(std::uint64_t first, std::size_t count, char* out,
+                           std::size_t stride) const {
+  if (count == 0) return;
+  CheckInSpace(first);
+  CheckInSpace(first + std::min<std::uint64_t>(count - 1, space_ - first));
+  std::size_t i = 0;
+  if (policy_.check == CheckKind::kNone) {
+    for (; i + kLanes <= count; i += kLanes) {
+      EncodeLanes(first + i, out + i * stride, stride);
+    }
+  }
+  for (; i < count; ++i) Encode(first + i, out + i * stride);
+}
+
+void KeyCodec::EncodeLanes(std::uint64_t first, char* out,
+                           std::size_t stride) const {
+  std::array<std::uint64_t, kLanes> v{};
+  for (std::size_t k = 0; k < kLanes; ++k) v[k] = first + k;
+  if (order_ == KeyOrder::kScrambled) {
+    // FeistelForward on every lane, round by round: independent chains.
+    std::array<std::uint64_t, kLanes> l{};
+    std::array<std::uint64_t, kLanes> r{};
+#pragma GCC unroll 4
+    for (std::size_t k = 0; k < kLanes; ++k) {
+      l[k] = v[k] >> half_bits_;
+      r[k] = v[k] & half_mask_;
+    }
+    for (int round = 0; round < kRounds; ++round) {
+#pragma GCC unroll 4
+      for (std::size_t k = 0; k < kLanes; ++k) {
+        const std::uint64_t next = l[k] ^ Round(round, r[k]);
+        l[k] = r[k];
+        r[k] = next;
+      }
+    }
+    for (std::size_t k = 0; k < kLanes; ++k) {
+      v[k] = (l[k] << half_bits_) | r[k];
+      while (v[k] >= space_) v[k] = FeistelForward(v[k]);  // cycle-walk
+    }
+  }
+  const Alphabet& a = policy_.alphabet;
+  const std::uint64_t base = a.size();
+  const std::size_t prefix = policy_.prefix.size();
+  for (std::size_t k = 0; k < kLanes; ++k) {
+    policy_.prefix.copy(out + k * stride, prefix);
+  }
+  for (int d = length_ - 1; d >= 0; --d) {
+#pragma GCC unroll 4
+    for (std::size_t k = 0; k < kLanes; ++k) {
+      const std::uint64_t quotient = DivideByBase(v[k]);
+      out[k * stride + prefix + static_cast<std::size_t>(d)] =
+          a.Char(static_cast<std::uint32_t>(v[k] - quotient * base));
+      v[k] = quotient;
+    }
   }
 }
 
@@ -236,8 +302,10 @@ KeyCodec::Verdict KeyCodec::Check(std::string_view key) const {
 }
 
 std::uint64_t KeyCodec::DivideByBase(std::uint64_t v) const {
-  return static_cast<std::uint64_t>((Wide{v} * divide_magic_) >>
-                                    (63 + divide_shift_));
+  // >> (63 + shift) as the high word (one multiply) >> (shift - 1): shift
+  // is at least 1 (base >= 2), and floor of a floor is the same floor.
+  const auto high = static_cast<std::uint64_t>((Wide{v} * divide_magic_) >> 64);
+  return high >> (divide_shift_ - 1);
 }
 
 std::uint64_t KeyCodec::Round(int i, std::uint64_t half) const {

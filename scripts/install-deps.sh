@@ -4,6 +4,7 @@
 # build: compiler and libraries; test: + PostgreSQL server, python3 tools
 # (pytest and venv for clients/python), Go (clients/go),
 # systemd (for systemd-analyze: the deploy check verifies the units offline),
+# chromium (frontend.status_page loads /status in it, headless),
 # podman, runc, debootstrap, curl (deploy/container-test.sh);
 # bench: + nginx-light, wrk, gnuplot. Needs root (or sudo) only when
 # something is missing.
@@ -15,6 +16,8 @@ build_pkgs=(g++ cmake make pkg-config libsqlitecpp-dev
 test_pkgs=(postgresql python3 python3-yaml python3-prometheus-client util-linux procps
   golang-go python3-pytest python3-venv
   systemd
+  prometheus
+  chromium
   podman runc debootstrap curl)
 bench_pkgs=(nginx-light wrk gnuplot-nox)
 

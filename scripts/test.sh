@@ -69,7 +69,13 @@ run_ctest() {  # $1 = build dir; rest = ctest arguments
 
 # Line tables only (-g1): backtraces keep file:line, the build takes a
 # third less time than with full debug info (measured on 2 cores).
-BUILD_DIR=$build_dir scripts/build.sh -DFORGE_BUILD_TESTS=ON \
+# Unity build (16 sources per compiler run): each test file parses
+# GoogleTest and our headers once per batch instead of once per file;
+# measured on the frontend and ctl test targets: 54 CPU-s instead of 128.
+# It makes file-local names of one folder share a scope, so two
+# anonymous-namespace helpers of one name in one target fail this build.
+unity=(-DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16)
+BUILD_DIR=$build_dir scripts/build.sh -DFORGE_BUILD_TESTS=ON "${unity[@]}" \
   -DFORGE_SANITIZE="$sanitize" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 run_ctest "$build_dir" "${ctest_args[@]}"
 
@@ -79,7 +85,7 @@ if [ "$ci" = true ] && [ -z "$sanitize" ]; then
   asan_dir=${ASAN_BUILD_DIR:-build-asan}
   echo "test.sh: CI: unit suites and fuzz corpus under ASan+UBSan ($asan_dir)" >&2
   BUILD_DIR=$asan_dir BUILD_TARGET=forge_unit_tests scripts/build.sh \
-    -DFORGE_BUILD_TESTS=ON -DFORGE_BUILD_BENCH=OFF -DFORGE_SANITIZE=address \
+    -DFORGE_BUILD_TESTS=ON -DFORGE_BUILD_BENCH=OFF -DFORGE_SANITIZE=address "${unity[@]}" \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG"
   FORGE_TEST_SCALE=${FORGE_TEST_SCALE:-0.2} run_ctest "$asan_dir" -L '^unit$'
 fi

@@ -45,13 +45,8 @@ Snapshot ReadIntact(const shm::ReadOnlySegment& seg, std::uint64_t now) {
 NamespaceSnapshot ReadOther(const std::string& shm_name, const std::string& ns,
                             std::uint64_t now) {
   NamespaceSnapshot n{ns, std::nullopt, ""};
-  try {
-    const auto seg =
-        shm::ReadOnlySegment::Attach(base::NamespaceSegmentName(shm_name, ns));
-    n.snap = ReadIntact(seg, now);
-  } catch (const shm::SegmentError& e) {
-    n.problem = e.what();
-  }
+  n.snap = TryReadSnapshot(base::NamespaceSegmentName(shm_name, ns), now,
+                           &n.problem);
   return n;
 }
 
@@ -99,6 +94,17 @@ Snapshot ReadSnapshot(const shm::ReadOnlySegment& seg,
   s.segment = seg.name();
   s.path = shm::Segment::ObjectPath(seg.name());
   return s;
+}
+
+std::optional<Snapshot> TryReadSnapshot(const std::string& segment,
+                                        std::uint64_t now_unix_ns,
+                                        std::string* problem) {
+  try {
+    return ReadIntact(shm::ReadOnlySegment::Attach(segment), now_unix_ns);
+  } catch (const shm::SegmentError& e) {
+    *problem = e.what();
+    return std::nullopt;
+  }
 }
 
 void AddRates(const Snapshot& before, Snapshot* after) {

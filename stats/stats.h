@@ -96,6 +96,14 @@ struct Snapshot : shm::Stats {
 Snapshot ReadSnapshot(const shm::ReadOnlySegment& seg,
                       std::uint64_t now_unix_ns);
 
+// Segment `segment` (SHM_NAME or SHM_NAME@NS) attached read-only and read
+// at `now_unix_ns`; nullopt with `*problem` set to one line when it cannot
+// be (missing, damaged before or while read, another layout, not a
+// segment at all).
+std::optional<Snapshot> TryReadSnapshot(const std::string& segment,
+                                        std::uint64_t now_unix_ns,
+                                        std::string* problem);
+
 // Fills after->rates (with each worker's served_per_s) from the counter
 // deltas since `before`. No-op when `after` is not later than `before`.
 void AddRates(const Snapshot& before, Snapshot* after);

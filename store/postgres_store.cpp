@@ -38,7 +38,7 @@ using Result = std::unique_ptr<PGresult, ResultDeleter>;
 using std::chrono::milliseconds;
 
 // What to do about a damaged store.
-constexpr std::string_view kRepair =
+constexpr std::string_view kPostgresRepair =
     "repair it or point DB_URL at another database";
 
 // Table names start with this (a database may hold other things too).
@@ -297,7 +297,7 @@ class PostgresStore final : public FormattedStore {
               std::initializer_list<std::string> params = {}) {
     return Exec(doing, sql.c_str(), params);
   }
-  MetaTable Meta() const { return {tables_.meta, kRepair}; }
+  MetaTable Meta() const { return {tables_.meta, kPostgresRepair}; }
   [[noreturn]] void Fail(const char* doing, const PGresult* result);
   StoreFormat OpenSchema(const StoreFormat& wanted);
   void CreateTables(const char* doing, const MetaRows& rows);
@@ -1054,7 +1054,8 @@ std::uint64_t PostgresStore::PolicyGeneration() {
                           {std::string(kPolicyGenerationKey)});
   std::optional<std::string> value;
   if (PQntuples(row.get()) > 0) value = std::string(Value(row, 0, 0));
-  return ParsePolicyGeneration(Describe(), {"forge_meta", kRepair}, value);
+  return ParsePolicyGeneration(Describe(), {"forge_meta", kPostgresRepair},
+                               value);
 }
 
 }  // namespace

@@ -56,7 +56,7 @@ constexpr const char* kNamespacesSql =
     "CREATE TABLE IF NOT EXISTS namespaces(name TEXT PRIMARY KEY);";
 
 // What to do about a damaged store.
-constexpr std::string_view kRepair =
+constexpr std::string_view kSqliteRepair =
     "move it away or point DB_URL at another file";
 
 bool IsBusy(int code) { return code == SQLITE_BUSY || code == SQLITE_LOCKED; }
@@ -136,7 +136,7 @@ struct SqliteStore::Connection {
 SQLite::Database& SqliteStore::db() const { return *connection_->db; }
 WriterTurns& SqliteStore::turns() const { return *connection_->turns; }
 CallClock& SqliteStore::clock() const { return connection_->clock; }
-MetaTable SqliteStore::Meta() const { return {tables_.meta, kRepair}; }
+MetaTable SqliteStore::Meta() const { return {tables_.meta, kSqliteRepair}; }
 
 // One store call: retries SQLITE_BUSY while clock() allows (the busy
 // handler waits inside the same budget), then turns SQLite errors into
@@ -674,7 +674,7 @@ std::uint64_t SqliteStore::PolicyGeneration() {
     query.bind(1, std::string(kPolicyGenerationKey));
     std::optional<std::string> value;
     if (query.executeStep()) value = query.getColumn(0).getString();
-    return ParsePolicyGeneration(Describe(), {"meta", kRepair}, value);
+    return ParsePolicyGeneration(Describe(), {"meta", kSqliteRepair}, value);
   });
 }
 

@@ -1,6 +1,7 @@
 # bench/lib/report.sh — turns bench/http.sh's rows into the table and plot.
 # Sourced, not run. Reads ROWS (section, key, round, server, run_wrk line),
-# REFILL_RANGES, FIRST_KEY_MS, IDLE_PCT and the settings; writes
+# REFILL_RANGES, FIRST_KEY_MS, IDLE_PCT, LOAD_BEFORE, LOAD_AFTER and
+# LOAD_VERDICT (bench/lib/load_guard.sh) and the settings; writes
 # $RESULTS/http-latest.txt and $RESULTS/http-latest.png.
 
 # rows SECTION: that section's rows as "key round server k=v ...".
@@ -164,7 +165,8 @@ report_body() {
   echo "mini-forge HTTP benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "command: $COMMAND"
   echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo |
-    head -1), load average before the run: $LOAD_BEFORE"
+    head -1)"
+  load_line "$LOAD_BEFORE" "$LOAD_AFTER" "$LOAD_VERDICT"
   echo "tools: $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 |
     cut -d' ' -f1-2), wrk -t$THREADS --timeout 2s, loopback 127.0.0.1"
   echo "mini-forge: WORKERS=$WORKERS RANGE_SIZE=100000 POOL_CAPACITY=1048576" \
@@ -221,7 +223,7 @@ plot() {
       "$(med getkey "$c" mini-forge p99) $(med getkey "$c" nginx p99)"
   done >"$data"
   gnuplot -e "data='$data'; out='$RESULTS/http-latest.png'" \
-    -e "stamp='$(date -u '+%Y-%m-%d') · WORKERS=$WORKERS · $(nproc) cores · medians of $ROUNDS rounds'" \
+    -e "stamp='$(date -u '+%Y-%m-%d') · WORKERS=$WORKERS · $(nproc) cores, $(load_stamp "$LOAD_BEFORE" "$LOAD_VERDICT") · medians of $ROUNDS rounds'" \
     "$ROOT/bench/http_plot.gp"
 }
 

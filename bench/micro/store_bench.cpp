@@ -12,27 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "bench/micro/bench_dir.h"
 #include "store/sqlite_store.h"
 
 namespace forge::store {
 namespace {
 
-// A fresh directory under $TMPDIR holding one store file; removed after.
-class BenchDir {
- public:
-  BenchDir() {
-    const char* base = std::getenv("TMPDIR");
-    path_ = std::string(base && *base ? base : "/tmp") + "/forge-bench-XXXXXX";
-    if (::mkdtemp(path_.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed: " + path_);
-    }
-  }
-  ~BenchDir() { std::filesystem::remove_all(path_); }
-  std::string db() const { return path_ + "/forge.db"; }
-
- private:
-  std::string path_;
-};
+using bench::BenchDir;
 
 StoreFormat BenchFormat() {
   StoreFormat format;

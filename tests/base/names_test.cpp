@@ -1,9 +1,11 @@
-// base/names.h: the SHM_NAME rule and the DB_URL scheme, each as a table.
+// base/names.h: the SHM_NAME rule, segment names and the DB_URL scheme,
+// each as a table.
 #include "base/names.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 namespace forge::base {
 namespace {
@@ -45,6 +47,23 @@ TEST(ShmName, CharactersAreExactlyTheListedOnes) {
   EXPECT_EQ(
       allowed,
       "-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz");
+}
+
+// forge-ctl segment: a file name back to SHM_NAME and namespace.
+TEST(SegmentName, SplitsWhatNamespaceSegmentNameJoins) {
+  for (const auto& [shm, ns] :
+       {std::pair{"prod", "default"}, std::pair{"prod", "invites"},
+        std::pair{"a.b-c", "x_1"}}) {
+    const std::string joined = NamespaceSegmentName(shm, ns);
+    const SegmentNameParts parts = SplitSegmentName(joined);
+    EXPECT_EQ(parts.shm_name, shm) << joined;
+    EXPECT_EQ(parts.ns, ns) << joined;
+    EXPECT_TRUE(IsSegmentName(joined)) << joined;
+  }
+  for (const char* bad :
+       {"", "x~new", "x.lock", "x@", "x@Bad", "@ns", "a b@ns", "x@ns@more"}) {
+    EXPECT_FALSE(IsSegmentName(bad)) << bad;
+  }
 }
 
 TEST(DbUrlScheme, LowerCaseSchemesOnly) {

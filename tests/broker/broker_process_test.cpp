@@ -309,6 +309,32 @@ TEST_F(BrokerProcessTest, CleanRestartsServeExactlyTheFirstKNumbers) {
   EXPECT_EQ(Stats().keys_wasted.load(), 0u);
 }
 
+// Issue 18 §3: with RANGE_SIZE auto, sustained demand grows the ranges,
+// so the store sees far fewer reservations than keys / RANGE_SIZE_MIN
+// (3000 here); a stop after a grown range returns its unused rest, so the
+// next broker serves exactly the numbers that follow.
+TEST_F(BrokerProcessTest, AutoRangesGrowUnderLoadAndAStopWastesNothing) {
+  constexpr std::uint64_t kKeys = 300000;
+  Env env = ZeroWasteEnv();
+  env["RANGE_SIZE"] = "auto";
+  env["RANGE_SIZE_MIN"] = "100";
+  Process broker = StartBroker(env);
+  std::set<std::string> seen;
+  ASSERT_TRUE(Drain(kKeys, &seen)) << broker.Stderr();
+  EXPECT_LE(Stats().ranges_reserved.load(), 60u);
+  EXPECT_GT(Stats().range_size.load(), 800u);
+  EXPECT_NE(broker.Stderr().find("range_size=auto(100..1000000)"),
+            std::string::npos)
+      << broker.Stderr();
+  broker.Signal(SIGTERM);
+  ASSERT_EQ(broker.Wait(kDeadline), 0) << broker.Stderr();
+  EXPECT_EQ(Stats().keys_wasted.load(), 0u);
+
+  Process next = StartBroker(env);
+  ASSERT_TRUE(Drain(1000, &seen)) << next.Stderr();
+  EXPECT_EQ(seen, FirstKeys(kKeys + 1000));
+}
+
 // A live worker (the test claims a slot for its own pid) may still pop:
 // the ring stays, yet the hand goes back, so the next broker serves it
 // right after the ring's keys.

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -67,7 +68,10 @@ class FakeStore : public store::RangeStore {
 
   store::Reservation ReserveAbove(std::uint64_t count,
                                   std::uint64_t mark) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
+    ++waiting_;
+    released_.wait(lock, [&] { return !held_; });
+    --waiting_;
     ++calls_;
     if (fatal_) throw store::StoreError("fake: disk image is malformed", false);
     if (transient_failures_ > 0) {
@@ -137,6 +141,24 @@ class FakeStore : public store::RangeStore {
     return returned_;
   }
 
+  // While held, every Reserve waits in the store until ReleaseReserves.
+  void HoldReserves() {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = true;
+  }
+  void ReleaseReserves() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      held_ = false;
+    }
+    released_.notify_all();
+  }
+  // Reserve calls waiting now.
+  int waiting() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return waiting_;
+  }
+
   void FailTransiently(int times) {
     std::lock_guard<std::mutex> lock(mu_);
     transient_failures_ = times;
@@ -163,6 +185,9 @@ class FakeStore : public store::RangeStore {
   store::StoreFormat format_;
   std::uint64_t generation_ = 0;
   std::mutex mu_;
+  std::condition_variable released_;
+  bool held_ = false;
+  int waiting_ = 0;
   std::uint64_t next_ = 0;
   std::uint64_t end_;
   int transient_failures_ = 0;
@@ -239,10 +264,15 @@ class BrokerTest : public ::testing::Test {
     return static_cast<State>(stats().state.load(std::memory_order_relaxed));
   }
   bool RingFull() { return ring().Size() == kCapacity; }
-  // The ring is full and the broker holds keys in its hand.
+  // The ring is full and the broker's hand at its target (Options()'s
+  // range size): no reservation is in flight or wanted.
   bool WaitStocked(const Broker& broker) {
-    return WaitUntil([&] { return RingFull() && broker.hand() > 0; },
-                     kDeadline);
+    return WaitUntil(
+        [&] {
+          return RingFull() &&
+                 broker.hand() >= kCapacity - kCapacity / 2 + kRange;
+        },
+        kDeadline);
   }
   // The ring is full and the broker sleeps.
   void WaitFullAndAsleep() {
@@ -450,6 +480,48 @@ TEST_F(BrokerTest, StopReturnsTheHandAndDrainsTheRingWhenNoWorkerIsAttached) {
   EXPECT_EQ(back[0].first, 300u);
   EXPECT_EQ(back[0].last, store.Next());
   EXPECT_EQ(stats().keys_wasted.load(), 0u);
+}
+
+// Issue 18: the reservation runs beside the loop, which keeps refilling
+// the ring from its hand while the store call waits; a stop meanwhile
+// waits for it and returns its range with the rest (zero waste).
+TEST_F(BrokerTest, TheRingIsRefilledWhileAReservationWaitsAndAStopReturnsIt) {
+  FakeStore store(7, keys::KeySpace(7));
+  Open(store);
+  BrokerOptions options = Options();
+  options.range_size = 1000;
+  const std::uint64_t target = kCapacity - kCapacity / 2 + 1000;
+  Broker broker(options, store, *producer_);
+  Runner runner(broker, stop_);
+  ASSERT_TRUE(WaitUntil([&] { return RingFull() && broker.hand() >= target; },
+                        kDeadline));
+  store.HoldReserves();
+  // Below low water: the refill takes the hand below its target, so a
+  // reservation starts and waits in the store.
+  std::vector<std::uint64_t> popped = Pop(600, kCodec7);
+  shm::MaybeWakeProducer(*consumer_);
+  ASSERT_TRUE(WaitUntil([&] { return store.waiting() == 1; }, kDeadline));
+  for (int round = 0; round < 3; ++round) {
+    const std::vector<std::uint64_t> more = Pop(300, kCodec7);
+    popped.insert(popped.end(), more.begin(), more.end());
+    shm::MaybeWakeProducer(*consumer_);
+    EXPECT_TRUE(WaitUntil([&] { return RingFull(); }, kDeadline)) << round;
+  }
+  EXPECT_EQ(store.waiting(), 1);
+  EXPECT_EQ(popped.size(), 1500u);
+
+  stop_.store(true, std::memory_order_relaxed);
+  store.ReleaseReserves();
+  EXPECT_EQ(runner.Stop(), 0);
+  EXPECT_EQ(store.calls(), static_cast<int>(stats().ranges_reserved.load()));
+  // Popped [0, 1500); the ring, the hand and the range that was in flight
+  // went back, in one piece.
+  const std::vector<store::Range> back = store.returned();
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].first, 1500u);
+  EXPECT_EQ(back[0].last, store.Next());
+  EXPECT_EQ(stats().keys_wasted.load(), 0u);
+  for (std::uint64_t i = 0; i < popped.size(); ++i) EXPECT_EQ(popped[i], i);
 }
 
 // A live worker may still pop: the ring is left to it, only the hand goes

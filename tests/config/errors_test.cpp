@@ -19,6 +19,41 @@ TEST_F(ConfigTest, NonNumberFromEnvironment) {
             "allowed: integer 1..65535");
 }
 
+// RANGE_SIZE: auto (the default) or fixed; MIN/MAX bound only auto
+// (issue 18 §3).
+TEST_F(ConfigTest, RangeSizeIsAutoOrFixedAndItsBoundsGoWithAutoOnly) {
+  EXPECT_EQ(Load().range_size, Config::kAutoRangeSize);
+  env_.vars = {{"RANGE_SIZE", "AUTO"},
+               {"RANGE_SIZE_MIN", "50"},
+               {"RANGE_SIZE_MAX", "500"}};
+  Config cfg = Load();
+  EXPECT_EQ(cfg.range_size, Config::kAutoRangeSize);
+  EXPECT_EQ(cfg.range_size_min, 50u);
+  EXPECT_EQ(cfg.range_size_max, 500u);
+  cfg = Load({"--range-size-min=7", "--range-size-max", "8"});
+  EXPECT_EQ(cfg.range_size_min, 7u);
+  EXPECT_EQ(cfg.range_size_max, 8u);
+  env_.vars = {{"RANGE_SIZE", "100"}};
+  EXPECT_EQ(Load().range_size, 100u);
+  env_.vars = {{"RANGE_SIZE", "lots"}};
+  EXPECT_EQ(LoadError(),
+            "config: RANGE_SIZE=\"lots\" (from environment) is not an "
+            "integer; allowed: auto or integer 1..1000000000");
+  env_.vars = {{"RANGE_SIZE", "100"}};
+  EXPECT_EQ(LoadError({"--range-size-max=5000"}),
+            "config: RANGE_SIZE_MAX=\"5000\" (from flag --range-size-max) "
+            "bounds the automatic range size, but RANGE_SIZE=100 (from "
+            "environment) fixes it; allowed: RANGE_SIZE_MIN/RANGE_SIZE_MAX "
+            "only with RANGE_SIZE unset or auto");
+  env_.vars = {{"RANGE_SIZE_MIN", "5000"}, {"RANGE_SIZE_MAX", "4000"}};
+  EXPECT_EQ(LoadError(),
+            "config: RANGE_SIZE_MIN=\"5000\" (from environment) leaves no "
+            "size: RANGE_SIZE_MIN 5000 is above RANGE_SIZE_MAX 4000; allowed: "
+            "RANGE_SIZE_MIN <= RANGE_SIZE_MAX");
+  env_.vars = {{"RANGE_SIZE_MAX", "999"}};
+  EXPECT_THAT(LoadError(), HasSubstr("config: RANGE_SIZE_MAX=\"999\""));
+}
+
 TEST_F(ConfigTest, ShmModeIsOwnerOnlyOrGroup) {
   EXPECT_EQ(Load().shm_mode, 0600U);
   env_.vars["SHM_MODE"] = "0660";

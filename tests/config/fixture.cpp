@@ -29,7 +29,9 @@ void ExpectDefaults(const Config& cfg) {
   EXPECT_EQ(cfg.keep_alive_max, 1000);
   EXPECT_EQ(cfg.keep_alive_timeout_s, 5);
   EXPECT_EQ(cfg.listen_backlog, 4096);
-  EXPECT_EQ(cfg.range_size, 1000u);
+  EXPECT_EQ(cfg.range_size, Config::kAutoRangeSize);
+  EXPECT_EQ(cfg.range_size_min, 1000u);
+  EXPECT_EQ(cfg.range_size_max, 1000000u);
   EXPECT_EQ(cfg.pool_capacity, 65536u);
   EXPECT_EQ(cfg.db_url, "sqlite:./data/forge.db");
   EXPECT_EQ(cfg.key_length, 7);

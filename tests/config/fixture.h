@@ -38,7 +38,9 @@ inline const std::vector<std::string> kYmlKeys = {"port",
                                                   "log_format",
                                                   "auth_token",
                                                   "auth_tokens_file",
-                                                  "auth_protect_all"};
+                                                  "auth_protect_all",
+                                                  "range_size_min",
+                                                  "range_size_max"};
 
 // Every field of a namespace under config.yml's `namespaces:`.
 inline const std::vector<std::string> kYmlNamespaceFields = {

@@ -93,6 +93,23 @@ class CtlTest : public ::testing::Test, public Stack {
     return seg;
   }
 
+  // The row of the table `args` prints whose first field is `first`, its
+  // fields split at spaces (empty, and a failure, when there is none).
+  std::vector<std::string> TableRow(const std::vector<std::string>& args,
+                                    const std::string& first) {
+    const RunResult r = Ctl(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream words(line);
+      std::vector<std::string> fields;
+      for (std::string w; words >> w;) fields.push_back(w);
+      if (!fields.empty() && fields[0] == first) return fields;
+    }
+    ADD_FAILURE() << "no row " << first << " in\n" << r.out;
+    return {};
+  }
+
   // Starts forge-broker and waits until forge-ctl sees it with a full ring.
   Process StartBroker(const Env& extra = {}) {
     Process p = Stack::StartBroker(extra);
@@ -151,17 +168,7 @@ class NamespaceCtlTest : public CtlTest,
 
   // The row of `name` in `namespace list`, its fields split at spaces.
   std::vector<std::string> ListRow(const std::string& name) {
-    const RunResult r = Ctl({"namespace", "list"});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    std::istringstream lines(r.out);
-    for (std::string line; std::getline(lines, line);) {
-      std::istringstream words(line);
-      std::vector<std::string> fields;
-      for (std::string w; words >> w;) fields.push_back(w);
-      if (!fields.empty() && fields[0] == name) return fields;
-    }
-    ADD_FAILURE() << "no row " << name << " in\n" << r.out;
-    return {};
+    return TableRow({"namespace", "list"}, name);
   }
 
   // Expects exit 2 with one line on stderr containing `want`.

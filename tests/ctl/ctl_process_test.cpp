@@ -299,6 +299,7 @@ TEST_F(CtlTest, OutputThatCannotBeWrittenExits1) {
            {"check"},
            {"decode", "0000000"},
            {"encode", "5"},
+           {"segment", "list"},
            {"--help"}}) {
     SCOPED_TRACE(args[0] + (args.size() > 1 ? " " + args[1] : ""));
     std::vector<std::string> argv = {"/bin/sh", "-c",
@@ -346,8 +347,8 @@ TEST_F(CtlTest, NoSubcommandExits2) {
 TEST_F(CtlTest, EveryCommandHasHelp) {
   const RunResult r = Ctl({"--help"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  for (const char* cmd :
-       {"stats", "decode", "encode", "check-key", "check", "namespace"}) {
+  for (const char* cmd : {"stats", "decode", "encode", "check-key", "check",
+                          "namespace", "segment"}) {
     EXPECT_NE(r.out.find(cmd), std::string::npos) << r.out;
   }
   const std::vector<std::pair<std::string, std::string>> subs = {
@@ -357,7 +358,8 @@ TEST_F(CtlTest, EveryCommandHasHelp) {
       {"decode", "--ns"},      {"encode", "--ns"},
       {"namespace", "create"}, {"namespace", "list"},
       {"namespace", "show"},   {"namespace", "blocklist"},
-      {"check-key", "--ns"},   {"check-key", "KEY"}};
+      {"check-key", "--ns"},   {"check-key", "KEY"},
+      {"segment", "list"},     {"segment", "remove"}};
   for (const auto& [cmd, want] : subs) {
     const RunResult sub = Ctl({cmd, "--help"});
     EXPECT_EQ(sub.exit_code, 0) << sub.err;

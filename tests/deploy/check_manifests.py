@@ -62,12 +62,73 @@ def check_compose(keys):
         return
     services = docs[0].get("services", {})
     profiles = {p for s in services.values() for p in s.get("profiles", [])}
-    report(profiles == {"single", "scaleout"},
-           "compose: profiles are 'single' and 'scaleout'",
+    report(profiles == {"single", "scaleout", "monitoring"},
+           "compose: profiles are 'single', 'scaleout' and 'monitoring'",
            f"found {sorted(profiles)}")
     for profile in ("single", "scaleout"):
         check_profile(profile, {n: s for n, s in services.items()
                                 if profile in s.get("profiles", [])}, keys)
+    check_monitoring(services)
+
+
+def mounts(svc):
+    """{container path: host path under deploy/docker} of bind mounts."""
+    out = {}
+    for v in svc.get("volumes", []):
+        src, dst = v.split(":")[:2]
+        if src.startswith("."):
+            out[dst] = (DEPLOY / "docker" / src).resolve()
+    return out
+
+
+def check_monitoring(services):
+    """Profile monitoring: Prometheus scrapes every pair's frontend with
+    deploy/prometheus's config and rules; Grafana gets the provisioning and
+    the dashboard where the provisioning looks for it."""
+    where = "compose profile monitoring"
+    mon = {n: s for n, s in services.items()
+           if "monitoring" in s.get("profiles", [])}
+    report(set(mon) == {"prometheus", "grafana"} and all(
+        s["profiles"] == ["monitoring"] for s in mon.values()),
+           f"{where}: prometheus and grafana, in no other profile",
+           f"found {sorted(mon)}")
+    if set(mon) != {"prometheus", "grafana"}:
+        return
+    prom = mounts(mon["prometheus"])
+    flag = next((c for c in mon["prometheus"].get("command", [])
+                 if c.startswith("--config.file=")), "")
+    config = pathlib.PurePosixPath(flag.removeprefix("--config.file="))
+    host = prom.get(str(config.parent), pathlib.Path("/nonexistent"))
+    report((host / config.name).is_file(),
+           f"{where}: prometheus reads a config of deploy/",
+           f"{flag!r} is not in a bind mount of an existing file ({prom})")
+    if (host / config.name).is_file():
+        cfg = yaml.safe_load((host / config.name).read_text())
+        rules_ok = all((host / r).is_file() for r in cfg.get("rule_files", []))
+        report(rules_ok and cfg.get("rule_files"),
+               f"{where}: prometheus loads the rules next to its config",
+               f"rule_files {cfg.get('rule_files')} under {host}")
+        names = {n for job in cfg.get("scrape_configs", [])
+                 for sd in job.get("dns_sd_configs", [])
+                 for n in sd.get("names", [])}
+        frontends = {n for n, s in services.items()
+                     if "forge-frontend" in command_of(s)}
+        report(names == frontends,
+               f"{where}: prometheus scrapes every pair's frontend",
+               f"scrapes {sorted(names)}, frontends {sorted(frontends)}")
+    graf = mounts(mon["grafana"])
+    prov = graf.get("/etc/grafana/provisioning", pathlib.Path("/nonexistent"))
+    report((prov / "datasources").is_dir() and (prov / "dashboards").is_dir(),
+           f"{where}: grafana gets deploy/grafana/provisioning",
+           f"mounts {graf}")
+    dirs = [p["options"]["path"]
+            for f in sorted((prov / "dashboards").glob("*.yml"))
+            for p in yaml.safe_load(f.read_text()).get("providers", [])]
+    dash = [dst for dst, src in graf.items() if src.suffix == ".json"
+            and src.is_file() and str(pathlib.PurePosixPath(dst).parent) in dirs]
+    report(len(dash) == 1,
+           f"{where}: grafana's dashboard provider finds the dashboard",
+           f"provider paths {dirs}, mounts {graf}")
 
 
 def check_profile(profile, services, keys):

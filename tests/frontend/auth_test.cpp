@@ -14,6 +14,7 @@ namespace forge::frontend {
 namespace {
 
 using testing::FakeBackend;
+using testing::FakeStatus;
 using testing::HealthySnapshot;
 
 constexpr const char* kToken = "s3cret-token-0123456789";
@@ -29,10 +30,13 @@ class AuthTest : public ::testing::Test {
   }
 
   FakeBackend backend_;
-  Router open_{backend_, RouterLimits{100}};
-  Router keys_only_{backend_, RouterLimits{100}, AuthPolicy{.token = kToken}};
+  FakeStatus status_;  // /status.json answers 200
+  Router open_{backend_, RouterLimits{100}, {}, &status_.source};
+  Router keys_only_{backend_, RouterLimits{100}, AuthPolicy{.token = kToken},
+                    &status_.source};
   Router all_{backend_, RouterLimits{100},
-              AuthPolicy{.token = kToken, .protect_all = true}};
+              AuthPolicy{.token = kToken, .protect_all = true},
+              &status_.source};
 };
 
 void ExpectUnauthorized(const Reply& r, std::string_view challenge,
@@ -47,7 +51,8 @@ void ExpectUnauthorized(const Reply& r, std::string_view challenge,
 
 TEST_F(AuthTest, WithoutATokenEverythingIsOpen) {
   EXPECT_FALSE(open_.auth_enabled());
-  for (const char* path : {"/get-key", "/get-keys", "/healthz", "/metrics"}) {
+  for (const char* path : {"/get-key", "/get-keys", "/healthz", "/metrics",
+                           "/status", "/status.json"}) {
     EXPECT_EQ(Get(open_, path, "").status, 200) << path;
     EXPECT_EQ(Get(open_, path, "Bearer whatever").status, 200) << path;
   }
@@ -70,8 +75,8 @@ TEST_F(AuthTest, KeyRoutesNeedTheToken) {
   EXPECT_EQ(Get(keys_only_, "/get-keys", kGood).body, "k000001\nk000002\n");
 }
 
-TEST_F(AuthTest, HealthAndMetricsStayOpenUnlessProtectAll) {
-  for (const char* path : {"/healthz", "/metrics"}) {
+TEST_F(AuthTest, HealthMetricsAndStatusStayOpenUnlessProtectAll) {
+  for (const char* path : {"/healthz", "/metrics", "/status", "/status.json"}) {
     EXPECT_EQ(Get(keys_only_, path, "").status, 200) << path;
     ExpectUnauthorized(Get(all_, path, ""), "Bearer realm=\"mini-forge\"",
                        "authentication required");

@@ -2,6 +2,8 @@
 // server tests: hands out "k000000", "k000001", ... (7 characters unless a
 // segment swap is simulated) and counts calls.
 // Thread-safe (one mutex); `keys_left` limits supply to test empty rings.
+// FakeStatus: a StatusSource (/status.json) over a made-up segment whose
+// clock and served counter the test moves (not thread-safe).
 #pragma once
 
 #include <cstdio>
@@ -14,6 +16,9 @@
 
 #include "frontend/consumer.h"
 #include "frontend/metrics.h"
+#include "frontend/status.h"
+#include "shm/segment.h"
+#include "stats/stats.h"
 
 namespace forge::frontend::testing {
 
@@ -173,5 +178,50 @@ class FakeNamespaces final : public Namespaces {
 inline std::vector<NamespaceSnapshot> AsDefault(Snapshot s) {
   return {{"default", std::move(s)}};
 }
+
+// The "default" namespace of segment "test" at `now_ns` with `served` keys
+// handed out (by worker slot 0) and produced: broker 4242 alive.
+inline stats::Overview MadeUpOverview(std::uint64_t now_ns,
+                                      std::uint64_t served) {
+  stats::Snapshot s;
+  s.segment = "test";
+  s.path = "/dev/shm/mini-forge.test";
+  s.now_unix_ns = now_ns;
+  s.store = "sqlite:/tmp/x.db";
+  s.key_length = 7;
+  s.key_space = 1'000'000;
+  s.store_next = 10'000;
+  s.broker_pid = 4242;
+  s.broker_state = shm::BrokerState::kRunning;
+  s.broker_alive = true;
+  s.heartbeat_age_ns = 100'000'000;
+  s.ring_capacity = 1024;
+  s.ring_fill = 512;
+  s.keys_produced = served;
+  s.served_total = served;
+  s.workers.push_back({.slot = 0, .pid = 77, .alive = true, .served = served});
+  s.workers_alive = 1;
+  stats::Overview o;
+  o.namespaces.push_back({"default", std::move(s), ""});
+  return o;
+}
+
+struct FakeStatus {
+  std::uint64_t now_ns = 1'800'000'000'000'000'000;  // 2027-01-15
+  std::uint64_t served = 0;
+  bool missing = false;  // the segment is gone: reads throw
+  StatusSource source{[this](std::uint64_t now) {
+                        if (missing)
+                          throw shm::SegmentMissing("no segment \"test\" yet");
+                        return MadeUpOverview(now, served);
+                      },
+                      [this] { return now_ns; }};
+
+  // Moves the clock by `ms` while `keys` more are served.
+  void Advance(std::uint64_t ms, std::uint64_t keys) {
+    now_ns += ms * 1'000'000;
+    served += keys;
+  }
+};
 
 }  // namespace forge::frontend::testing

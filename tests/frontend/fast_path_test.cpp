@@ -12,7 +12,9 @@
 #include <cctype>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "frontend/listener.h"
@@ -194,6 +196,26 @@ TEST(FormatHead, WritesXKeyCountWhenTheReplyHasOne) {
             "Content-Length: 7\r\n"
             "Keep-Alive: timeout=5, max=1000\r\n"
             "\r\n");
+}
+
+TEST(FormatHead, EveryStatusTheRouterAnswersHasItsReasonPhrase) {
+  const std::pair<int, std::string_view> statuses[] = {
+      {200, "OK"},
+      {400, "Bad Request"},
+      {401, "Unauthorized"},
+      {403, "Forbidden"},
+      {404, "Not Found"},
+      {405, "Method Not Allowed"},
+      {503, "Service Unavailable"}};
+  for (const auto& [status, reason] : statuses) {
+    Reply r;
+    r.status = status;
+    r.body = "x";
+    const std::string line =
+        "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason);
+    EXPECT_EQ(Head(r, {false, "timeout=5, max=1000"}).substr(0, line.size()),
+              line);
+  }
 }
 
 TEST(FormatHead, TooSmallABufferGivesZeroNotATruncatedHead) {

@@ -6,13 +6,17 @@
 #include <sstream>
 
 #include "frontend/metrics.h"
+#include "frontend/status.h"
+#include "stats/stats.h"
 #include "tests/frontend/fake_backend.h"
 
 namespace forge::frontend {
 namespace {
 
 using testing::FakeBackend;
+using testing::FakeStatus;
 using testing::HealthySnapshot;
+using testing::MadeUpOverview;
 
 class RouterTest : public ::testing::Test {
  protected:
@@ -158,7 +162,8 @@ TEST_F(RouterTest, UnknownPathIs404ForAnyMethod) {
 }
 
 TEST_F(RouterTest, OtherMethodsOnKnownPathsAre405WithAllowGet) {
-  for (const char* path : {"/get-key", "/get-keys", "/healthz", "/metrics"}) {
+  for (const char* path : {"/get-key", "/get-keys", "/healthz", "/metrics",
+                           "/status", "/status.json"}) {
     for (const char* method : {"POST", "PUT", "DELETE", "HEAD", "PATCH"}) {
       const Reply r = router_.Handle(method, path, {{"count", "1"}});
       EXPECT_EQ(r.status, 405) << method << " " << path;
@@ -167,6 +172,100 @@ TEST_F(RouterTest, OtherMethodsOnKnownPathsAre405WithAllowGet) {
     }
   }
   EXPECT_EQ(backend_.take_calls(), 0u) << "HEAD must not waste a key";
+}
+
+// GET /status and /status.json (issue 17).
+class StatusRouteTest : public RouterTest {
+ protected:
+  FakeStatus status_;
+  Router with_status_{backend_, RouterLimits{100}, {}, &status_.source};
+
+  Reply GetStatus(std::string_view path, const QueryParams& query = {}) {
+    return with_status_.Handle("GET", path, query);
+  }
+};
+
+TEST_F(StatusRouteTest, StatusIsTheCompiledInPageAsHtmlWithNoStore) {
+  const Reply r = GetStatus("/status");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
+  EXPECT_EQ(r.Header("Cache-Control"), "no-store");
+  EXPECT_EQ(r.body, kStatusHtml);
+  EXPECT_EQ(r.body.rfind("<!doctype html>", 0), 0u);
+  for (const char* id : {"broker-state", "broker-pid", "rate", "banner"}) {
+    EXPECT_NE(r.body.find("id=\"" + std::string(id) + "\""), std::string::npos)
+        << id;
+  }
+  EXPECT_NE(r.body.find("fetch(\"/status.json\""), std::string::npos);
+  // Self-contained: no external script, style sheet, image or font.
+  for (const char* external :
+       {"src=", "http://", "https://", "@import", "rel=\"stylesheet\""}) {
+    EXPECT_EQ(r.body.find(external), std::string::npos) << external;
+  }
+  EXPECT_EQ(Get("/status").body, r.body) << "the page needs no source";
+}
+
+TEST_F(StatusRouteTest, StatusJsonIsForgeCtlStatsJsonWithRates) {
+  const stats::Overview first = MadeUpOverview(status_.now_ns, 0);
+  Reply r = GetStatus("/status.json");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(r.Header("Cache-Control"), "no-store");
+  EXPECT_EQ(r.body, stats::FormatJson(first)) << "no rates on the first call";
+  EXPECT_NE(r.body.find("\"rates\":null"), std::string::npos);
+
+  status_.Advance(1000, 250);
+  stats::Overview second = MadeUpOverview(status_.now_ns, 250);
+  stats::AddRates(first, &second);
+  r = GetStatus("/status.json");
+  EXPECT_EQ(r.body, stats::FormatJson(second));
+  EXPECT_NE(r.body.find("\"served_per_s\":250,"), std::string::npos) << r.body;
+}
+
+TEST_F(StatusRouteTest, RatesSpanAtLeastHalfASecondHoweverOftenPolled) {
+  (void)GetStatus("/status.json");
+  status_.Advance(100, 10);
+  EXPECT_NE(GetStatus("/status.json").body.find("\"rates\":null"),
+            std::string::npos)
+      << "0.1 s is too short to measure";
+  status_.Advance(500, 50);  // 0.6 s after the first
+  EXPECT_NE(GetStatus("/status.json").body.find("\"interval_ms\":600,"),
+            std::string::npos);
+  status_.Advance(100, 10);  // the last kept one is 0.1 s old: the first
+  const std::string body = GetStatus("/status.json").body;
+  EXPECT_NE(body.find("\"interval_ms\":700,"), std::string::npos) << body;
+  EXPECT_NE(body.find("\"served_per_s\":100,"), std::string::npos) << body;
+}
+
+TEST_F(StatusRouteTest, UnreadableSegmentIs503JsonAndRatesRestart) {
+  (void)GetStatus("/status.json");
+  status_.missing = true;
+  status_.Advance(1000, 0);
+  const Reply r = GetStatus("/status.json");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(r.Header("Retry-After"), "1");
+  EXPECT_EQ(r.Header("Cache-Control"), "no-store");
+  EXPECT_EQ(r.body, "{\"error\":\"no segment \\\"test\\\" yet\"}\n");
+  status_.missing = false;
+  status_.Advance(1000, 0);
+  EXPECT_NE(GetStatus("/status.json").body.find("\"rates\":null"),
+            std::string::npos);
+}
+
+TEST_F(StatusRouteTest, WithoutASourceStatusJsonIs503) {
+  const Reply r = Get("/status.json");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_NE(r.body.find("\"error\""), std::string::npos);
+}
+
+TEST_F(StatusRouteTest, StatusRoutesIgnoreNsAndCountInDefault) {
+  const std::size_t before = backend_.requests();
+  EXPECT_EQ(GetStatus("/status", {{"ns", "not a name!"}}).status, 200);
+  EXPECT_EQ(GetStatus("/status.json", {{"ns", "x"}, {"ns", "y"}}).status, 200);
+  EXPECT_EQ(backend_.requests(), before + 2);
+  EXPECT_EQ(backend_.take_calls(), 0u);
 }
 
 TEST_F(RouterTest, EmptyRingIs503WithRetryAfterAndTheReason) {

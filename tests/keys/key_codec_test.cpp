@@ -201,6 +201,59 @@ TEST(KeyCodec, SequentialKeysAreBase62AndSortLikeTheNumbers) {
   }
 }
 
+// Issue 18: the broker encodes whole batches with EncodeRange; every key
+// must be the one Encode gives, for every order, length (cycle-walking
+// small spaces included), prefix and check, at any count and offset, and
+// a slot's bytes past the key stay as they were.
+TEST(KeyCodec, EncodeRangeWritesWhatEncodeWrites) {
+  std::string why;
+  const std::vector<KeyPolicy> policies = {
+      KeyPolicy{},
+      KeyPolicy{*Alphabet::Parse("crockford32", &why), CheckKind::kLuhn,
+                "inv-"},
+      KeyPolicy{*Alphabet::Parse("base58", &why), CheckKind::kNone, "x"}};
+  constexpr std::size_t kStride = 96;
+  for (const KeyPolicy& policy : policies) {
+    for (const KeyOrder order : kBothOrders) {
+      for (const int length : {1, 2, 5, 7, 10}) {
+        const KeyCodec codec(length, order, kSecret, policy);
+        SCOPED_TRACE(Name(order) + " length " + std::to_string(length) +
+                     " prefix " + policy.prefix);
+        for (const std::uint64_t first :
+             {std::uint64_t{0}, codec.space() / 3,
+              codec.space() - std::min<std::uint64_t>(codec.space(), 61)}) {
+          const std::size_t count = static_cast<std::size_t>(
+              std::min<std::uint64_t>(61, codec.space() - first));
+          std::vector<char> out(count * kStride, '#');
+          codec.EncodeRange(first, count, out.data(), kStride);
+          for (std::size_t i = 0; i < count; ++i) {
+            const char* slot = out.data() + i * kStride;
+            ASSERT_EQ(std::string(slot, codec.text_length()),
+                      codec.Encode(first + i))
+                << first + i;
+            ASSERT_EQ(slot[codec.text_length()], '#');
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(KeyCodec, EncodeRangePastTheSpaceThrowsBeforeWriting) {
+  const KeyCodec codec(2, KeyOrder::kScrambled, kSecret);
+  std::vector<char> out(8 * 16, '#');
+  try {
+    codec.EncodeRange(codec.space() - 4, 8, out.data(), 16);
+    FAIL() << "no throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Code::kCorruption);
+    EXPECT_NE(std::string(e.what()).find(std::to_string(codec.space())),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(std::count(out.begin(), out.end(), '#'), 8 * 16);
+}
+
 TEST(KeyCodec, EncodeWritesExactlyLengthCharacters) {
   for (KeyOrder order : kBothOrders) {
     const KeyCodec codec(5, order, kSecret);

@@ -29,10 +29,6 @@ using std::chrono::microseconds;
 constexpr std::size_t kMaxErrors = 8;
 constexpr std::chrono::milliseconds kConnectRetry{5};
 
-std::string Errno(const char* what, int err) {
-  return std::string(what) + ": " + std::strerror(err);
-}
-
 // One connection's thread: its own tallies, merged at the end.
 class Connection {
  public:
@@ -87,7 +83,7 @@ bool Connection::Connect() {
   fd_ = ConnectLoopback(o_.port, o_.hang_after);
   if (fd_ < 0) {
     ++result_.connect_failures;
-    Note(Errno("connect", errno));
+    Note(ErrnoText("connect", errno));
     return false;
   }
   const int on = 1;
@@ -121,7 +117,7 @@ bool Connection::Send(const std::string& request) {
              " ms");
         CloseSocket();
       } else {
-        Lose(Errno("send", err), err == ECONNRESET || err == EPIPE);
+        Lose(ErrnoText("send", err), err == ECONNRESET || err == EPIPE);
       }
       return false;
     }
@@ -194,7 +190,7 @@ void Connection::Exchange() {
       CloseSocket();
       return;
     }
-    Lose(n == 0 ? "closed before a full answer" : Errno("recv", err),
+    Lose(n == 0 ? "closed before a full answer" : ErrnoText("recv", err),
          n < 0 && err == ECONNRESET);
     return;
   }

@@ -37,10 +37,6 @@ void RaiseFileLimit() {
   }
 }
 
-std::string Errno(const char* what, int err) {
-  return std::string(what) + ": " + std::strerror(err);
-}
-
 // ---- the load client ------------------------------------------------------
 
 enum class State { kClosed, kConnecting, kIdle, kWriting, kReading };
@@ -125,7 +121,7 @@ void LoadRun::Open(std::size_t i) {
   c.fd = ConnectLoopback(o_.port, {}, SOCK_NONBLOCK);
   if (c.fd < 0) {
     ++result_.connect_failures;
-    Note(Errno("connect", errno));
+    Note(ErrnoText("connect", errno));
     Retire(c);
     return;
   }
@@ -180,7 +176,7 @@ void LoadRun::Flush(std::size_t i) {
       return;
     }
     if (n < 0) {
-      Fail(i, Errno("send", errno), errno == ECONNRESET || errno == EPIPE);
+      Fail(i, ErrnoText("send", errno), errno == ECONNRESET || errno == EPIPE);
       return;
     }
     c.out_pos += static_cast<std::size_t>(n);
@@ -202,7 +198,7 @@ void LoadRun::Receive(std::size_t i) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) break;
     if (n < 0) {
-      Fail(i, Errno("recv", errno), errno == ECONNRESET);
+      Fail(i, ErrnoText("recv", errno), errno == ECONNRESET);
       return;
     }
     // EOF. A complete response may still be in c.in.
@@ -259,7 +255,7 @@ void LoadRun::OnEvent(std::size_t i, std::uint32_t events) {
     if (err != 0 || (events & (EPOLLERR | EPOLLHUP)) != 0) {
       ++result_.connect_failures;
       if (err == ECONNRESET) ++result_.connect_resets;
-      Note(Errno("connect", err != 0 ? err : ECONNREFUSED));
+      Note(ErrnoText("connect", err != 0 ? err : ECONNREFUSED));
       ::close(c.fd);
       Retire(c);
       return;
@@ -313,11 +309,11 @@ HttpResponse RawRequest(int port, const std::string& request,
   const auto deadline = Clock::now() + timeout;
   const int fd = ConnectLoopback(port, timeout);
   if (fd < 0) {
-    r.error = Errno("connect", errno);
+    r.error = ErrnoText("connect", errno);
   }
   if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(request.size())) {
-    r.error = Errno("send", errno);
+    r.error = ErrnoText("send", errno);
   } else {
     ResponseHead head;
     const bool to_head = request.rfind("HEAD ", 0) == 0;
@@ -338,7 +334,7 @@ HttpResponse RawRequest(int port, const std::string& request,
       if (n < 0 && errno == EINTR && Clock::now() < deadline) continue;
       if (n <= 0) {
         r.error = n == 0 ? "connection closed before a full response"
-                         : Errno("recv", errno);
+                         : ErrnoText("recv", errno);
         break;
       }
       in.append(buf, static_cast<std::size_t>(n));

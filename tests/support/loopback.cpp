@@ -61,4 +61,8 @@ int ConnectLoopback(int port, std::chrono::milliseconds io_timeout,
   return fd;
 }
 
+std::string ErrnoText(const char* what, int err) {
+  return std::string(what) + ": " + std::strerror(err);
+}
+
 }  // namespace forge::testing

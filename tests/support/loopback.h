@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 
 #include <chrono>
+#include <string>
 
 namespace forge::testing {
 
@@ -26,5 +27,9 @@ sockaddr_in LoopbackAddress(int port);
 // (errno says why).
 int ConnectLoopback(int port, std::chrono::milliseconds io_timeout = {},
                     int socket_flags = 0);
+
+// "connect: Connection refused": a failed socket call and its errno, as
+// the load clients report it.
+std::string ErrnoText(const char* what, int err);
 
 }  // namespace forge::testing
