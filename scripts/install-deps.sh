@@ -4,7 +4,8 @@
 # build: compiler and libraries; test: + PostgreSQL server, python3 tools
 # (pytest and venv for clients/python), Go (clients/go),
 # systemd (for systemd-analyze: the deploy check verifies the units offline),
-# chromium (frontend.status_page loads /status in it, headless);
+# chromium (frontend.status_page loads /status in it, headless),
+# podman, runc, debootstrap, curl (deploy/container-test.sh);
 # bench: + nginx-light, wrk, gnuplot. Needs root (or sudo) only when
 # something is missing.
 set -euo pipefail
@@ -16,7 +17,8 @@ test_pkgs=(postgresql python3 python3-yaml python3-prometheus-client util-linux 
   golang-go python3-pytest python3-venv
   systemd
   prometheus
-  chromium)
+  chromium
+  podman runc debootstrap curl)
 bench_pkgs=(nginx-light wrk gnuplot-nox)
 
 want=()
