@@ -175,6 +175,9 @@ for trial in 1 2 3; do
   if [ "$trial" -gt 1 ]; then
     stop_pid "$FORGE_idle_MASTER"
     stop_pid "$FORGE_idle_BROKER"
+    # A fresh store next: the last trial's segment (kept by design) holds
+    # keys of the old store, which a new broker rightly refuses to mix.
+    "$BIN/forge-ctl" segment remove "bench-$$-idle" >/dev/null
   fi
   rm -rf "$WORK/idle"
   start_forge idle 1000 65536 "$IDLE_WORKERS"

@@ -143,7 +143,12 @@ std::string JsonPids(const std::vector<shm::WorkerStats>& workers) {
   for (const shm::WorkerStats& w : workers) {
     pids.push_back(std::to_string(w.pid));
   }
-  return "[" + Join(pids, ",") + "]";
+  // Appended, not "[" + ...: GCC 12 -O3 warns (-Wrestrict, a known false
+  // positive) on a literal + temporary string.
+  std::string out = "[";
+  out += Join(pids, ",");
+  out += ']';
+  return out;
 }
 
 // The fields read from the segment; all null when it could not be read.

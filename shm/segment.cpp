@@ -264,8 +264,20 @@ bool KeepExisting(const SegmentPrefix& p, std::uint64_t size,
     return true;
   }
   if (why.empty()) {
-    why = "shared memory " + path + " has " + DescribeLayout(p) +
-          " but the broker wants " + DescribeSpec(spec);
+    const std::string theirs = DescribeLayout(p);
+    const std::string ours = DescribeSpec(spec);
+    // Equal descriptions: only the secret (never printed) differs, which
+    // means the store was created anew since the segment was filled.
+    why = theirs != ours
+              ? "shared memory " + path + " has " + theirs +
+                    " but the broker wants " + ours
+              : "shared memory " + path +
+                    " holds keys of another key secret, "
+                    "filled from store " +
+                    StoreText(RecordedStore(p.header), StoreIdOf(p.header)) +
+                    " (this broker's store " +
+                    StoreText(spec.store, spec.store_id) +
+                    " was created since)";
   }
   if (const std::vector<pid_t> live = LiveWorkerPids(p.workers);
       !live.empty()) {

@@ -21,6 +21,7 @@
 #include "shm/stats.h"
 #include "shm/workers.h"
 #include "tests/shm/raw_file.h"
+#include "tests/shm/segment_error_of.h"
 #include "tests/support/process.h"
 
 namespace forge::shm {
@@ -28,6 +29,7 @@ namespace {
 
 using forge::testing::ShmName;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::RawFile;
 
 // The version-2 map, which versions 3 and 4 keep: a v2 frontend's worker slots
@@ -42,15 +44,7 @@ static_assert(offsetof(BrokerStats, producer_wake) == 128);
 static_assert(kLayoutVersion == 4 && kPreviousLayoutVersion == 3 &&
               kOldestReplaceableVersion == 2);
 
-// The message of the SegmentError `fn` throws ("" if none).
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const SegmentError& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::ErrorOf;
 
 keys::KeyPolicy Policy(const std::string& alphabet, keys::CheckKind check,
                        const std::string& prefix) {
@@ -170,6 +164,25 @@ TEST_F(KeyFormatTest, AnotherKeyFormatIsReplacedWithoutWorkers) {
   EXPECT_THAT(Segment::OpenProducer(name(), secret).open_note(),
               HasSubstr("replaced"))
       << "another secret is another key format";
+}
+
+// A store created anew (another secret and store id) while a frontend
+// still holds the old segment: the refusal says so rather than printing
+// two identical formats (the secret itself is never printed).
+TEST_F(KeyFormatTest, AnotherSecretWithALiveWorkerNamesTheRecreatedStore) {
+  {
+    Segment seg = Segment::OpenProducer(name(), InviteSpec());
+    ASSERT_TRUE(ClaimWorkerSlot(seg, ::getpid(), ::getpid()).has_value());
+  }
+  SegmentSpec fresh = InviteSpec();
+  fresh.secret = 1;
+  const std::string err =
+      ErrorOf([&] { Segment::OpenProducer(name(), fresh); });
+  EXPECT_THAT(err, HasSubstr("another key secret"));
+  EXPECT_THAT(err, HasSubstr("was created since"));
+  EXPECT_THAT(err, HasSubstr("worker pid " + std::to_string(::getpid())));
+  EXPECT_THAT(err, Not(HasSubstr("but the broker wants")));
+  RawFile(path()).prefix().workers[0].pid.store(0);
 }
 
 TEST_F(KeyFormatTest, BadPolicyInTheSpecIsRefused) {

@@ -18,6 +18,7 @@
 #include "shm/workers.h"
 #include "tests/shm/child.h"
 #include "tests/shm/raw_file.h"
+#include "tests/shm/segment_error_of.h"
 #include "tests/shm/test_keys.h"
 #include "tests/support/process.h"
 
@@ -42,16 +43,7 @@ SegmentSpec Spec(std::uint64_t capacity) {
   return s;
 }
 
-// The message of the SegmentError `fn` throws ("" if none).
-template <typename Fn>
-std::string ErrorOf(Fn&& fn) {
-  try {
-    fn();
-  } catch (const SegmentError& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::ErrorOf;
 
 void PushNumbers(Segment& seg, std::uint64_t first, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
