@@ -209,6 +209,17 @@ std::string JsonExhaustion(const Snapshot& s) {
          "}";
 }
 
+// The "key_space" object: the same in a namespace's JSON and its row.
+std::string JsonKeySpace(const Snapshot& s) {
+  std::ostringstream o;
+  o << "{\"size\":" << s.key_space << ",\"used\":" << s.store_next
+    << ",\"used_fraction\":" << Significant(s.key_space_used())
+    << ",\"remaining\":" << s.key_space_remaining()
+    << ",\"usable_fraction\":" << Significant(s.usable_fraction())
+    << ",\"exhaustion\":" << JsonExhaustion(s) << "}";
+  return o.str();
+}
+
 void WriteJsonWorkers(const Snapshot& s, std::ostringstream& o) {
   const std::vector<shm::WorkerStats> workers = ListedWorkers(s);
   o << "[";
@@ -264,12 +275,7 @@ void WriteJsonFields(const Snapshot& s, std::ostringstream& o) {
     << ",\"refills\":" << s.refills << ",\"size\":" << s.range_size
     << ",\"granted_high\":" << s.granted_high
     << ",\"regressions\":" << s.store_regressions << "}"
-    << ",\"key_space\":{\"size\":" << s.key_space
-    << ",\"used\":" << s.store_next
-    << ",\"used_fraction\":" << Significant(s.key_space_used())
-    << ",\"remaining\":" << s.key_space_remaining()
-    << ",\"usable_fraction\":" << Significant(s.usable_fraction())
-    << ",\"exhaustion\":" << JsonExhaustion(s) << "}"
+    << ",\"key_space\":" << JsonKeySpace(s)
     << ",\"key\":{\"length\":" << s.key_length
     << ",\"order\":" << JsonQuote(OrderName(s.key_order)) << "}"
     << ",\"store\":" << JsonQuote(s.store)
@@ -337,12 +343,7 @@ void WriteJsonNamespace(const NamespaceSnapshot& n, std::ostringstream& o) {
     << ",\"fill_fraction\":" << Significant(s.ring_fill_fraction()) << "}"
     << ",\"rates\":" << JsonRates(s) << ",\"key\":{\"length\":" << s.key_length
     << ",\"order\":" << JsonQuote(OrderName(s.key_order)) << "}"
-    << ",\"key_space\":{\"size\":" << s.key_space
-    << ",\"used\":" << s.store_next
-    << ",\"used_fraction\":" << Significant(s.key_space_used())
-    << ",\"remaining\":" << s.key_space_remaining()
-    << ",\"usable_fraction\":" << Significant(s.usable_fraction())
-    << ",\"exhaustion\":" << JsonExhaustion(s) << "}"
+    << ",\"key_space\":" << JsonKeySpace(s)
     << ",\"keys_blocked\":" << s.keys_blocked
     << ",\"memory_bytes\":" << shm::SegmentSize(s.ring_capacity)
     << ",\"error\":null}";

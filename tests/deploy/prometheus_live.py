@@ -244,7 +244,7 @@ class Load(threading.Thread):
             for url in urls:
                 if http_get(url)[0] == 200:
                     self.ok += 1
-            time.sleep(0.01)
+            self.stop.wait(0.01)  # pacing, not synchronisation
 
 
 def worker_pids(port):
