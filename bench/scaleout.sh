@@ -47,8 +47,10 @@ PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 BIN=$ROOT/$BUILD_DIR/bin
 LUA=$ROOT/bench/wrk_report.lua
 
-# free_port, wait_http, stop_pid, stop_all and STARTED (pids to stop).
+# free_port, wait_http, stop_pid, stop_all and STARTED (pids to stop);
+# forget; start_pg and pg_url.
 source "$ROOT/bench/lib/servers.sh"
+source "$ROOT/bench/lib/postgres.sh"
 
 if [ -z "${SKIP_BUILD:-}" ]; then
   echo "bench: building Release into $BUILD_DIR" >&2
@@ -71,63 +73,6 @@ trap 'stop_all; rm -rf "$WORK" /dev/shm/mini-forge."$SHM_PREFIX"-*' EXIT
 trap 'exit 130' INT TERM
 trap 'echo "bench: failed at ${BASH_SOURCE[0]}:$LINENO: $BASH_COMMAND" >&2' ERR
 REPORT=$WORK/report.txt
-
-# "${AS_PG[@]}" CMD...: runs CMD as the postgres user when we are root.
-# setpriv execs in place, so $! of a background command is CMD's own pid.
-AS_PG=()
-if [ "$(id -u)" = 0 ]; then
-  AS_PG=(setpriv --reuid=postgres --regid=postgres --init-groups --)
-fi
-
-# forget PID: drop a pid that has been reaped from STARTED.
-forget() {
-  local p
-  local -a keep=()
-  for p in "${STARTED[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  STARTED=("${keep[@]}")
-}
-
-# start_pg: a fresh cluster in $WORK/pg with two databases: PG_LOAD_URL
-# for forge_store_load (KEY_LENGTH 10) and PG_URL for the brokers.
-start_pg() {
-  local dir=$WORK/pg
-  mkdir -p "$dir"
-  if [ "$(id -u)" = 0 ]; then
-    chmod 711 "$WORK"  # the server user must reach its directory
-    chown postgres: "$dir"
-  fi
-  "${AS_PG[@]}" "$PG_BINDIR/initdb" -D "$dir/data" -U postgres --auth=trust \
-    --encoding=UTF8 --locale=C --no-sync --no-instructions >"$WORK/initdb.log" 2>&1 || {
-    cat "$WORK/initdb.log" >&2
-    return 1
-  }
-  local attempt pid
-  for attempt in 1 2 3; do  # another program may take the port meanwhile
-    PG_PORT=$(free_port)
-    "${AS_PG[@]}" "$PG_BINDIR/postgres" -D "$dir/data" -p "$PG_PORT" -k "$dir" \
-      -c listen_addresses=127.0.0.1 >"$WORK/postgres.log" 2>&1 &
-    pid=$!
-    STARTED+=("$pid")
-    for _ in $(seq 300); do
-      running "$pid" || break
-      "$PG_BINDIR/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break
-      sleep 0.1
-    done
-    running "$pid" && break
-    wait "$pid" || true
-    forget "$pid"
-    echo "bench: PostgreSQL did not start (attempt $attempt)" >&2
-  done
-  local db
-  for db in forge_load forge_system; do
-    "$PG_BINDIR/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$db" || {
-      cat "$WORK/postgres.log" >&2
-      return 1
-    }
-  done
-  PG_LOAD_URL="postgresql://postgres@127.0.0.1:$PG_PORT/forge_load"
-  PG_URL="postgresql://postgres@127.0.0.1:$PG_PORT/forge_system"
-}
 
 # total PORT NAME: the sum of every sample of counter NAME in /metrics
 # (per-slot counters carry a label), or nothing when /metrics is down.
@@ -223,10 +168,14 @@ system_run() {
     }' >>"$REPORT"
 }
 
-start_pg
+# Two databases: PG_LOAD_URL for forge_store_load (KEY_LENGTH 10) and
+# PG_URL for the brokers.
+start_pg forge_load forge_system
+PG_LOAD_URL=$(pg_url forge_load)
+PG_URL=$(pg_url forge_system)
 {
   echo "mini-forge scale-out bench, $(date -u +%FT%TZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "PostgreSQL $("$PG_BINDIR/postgres" --version | awk '{print $3}') (fsync on, synchronous_commit on); SQLite WAL synchronous=FULL; $WORK on $(df --output=source "$WORK" | tail -1)"
+  echo "PostgreSQL $(pg_version) (fsync on, synchronous_commit on); SQLite WAL synchronous=FULL; $WORK on $(df --output=source "$WORK" | tail -1)"
   echo
   echo "1. Store capacity: forge_store_load --procs P --seconds $SECONDS_PER_RUN --range-size $STORE_RANGE"
 } >"$REPORT"

@@ -118,6 +118,8 @@ void AddRates(const Snapshot& before, Snapshot* after) {
       PerSecond(before.keys_produced, after->keys_produced, r.interval_s);
   r.unavailable_per_s = PerSecond(before.unavailable_total,
                                   after->unavailable_total, r.interval_s);
+  r.reserved_per_s =
+      PerSecond(before.ranges_reserved, after->ranges_reserved, r.interval_s);
   for (const shm::WorkerStats& w : after->workers) {
     r.worker_served_per_s[w.slot] =
         PerSecond(ServedOf(before, w.slot), w.served, r.interval_s);

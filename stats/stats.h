@@ -55,6 +55,7 @@ struct Rates {
   double served_per_s = 0;       // keys handed out by all workers
   double produced_per_s = 0;     // keys the broker pushed into the ring
   double unavailable_per_s = 0;  // 503 answers
+  double reserved_per_s = 0;     // ranges the broker reserved in the store
   std::map<std::uint32_t, double> worker_served_per_s;  // by slot
 };
 

@@ -65,6 +65,13 @@ std::string StoreLinkText(const Snapshot& s) {
          (s.store_reconnects == 1 ? " reconnect" : " reconnects");
 }
 
+// "200000 numbers (the latest reservation)": RANGE_SIZE, or what the
+// broker sized it to when RANGE_SIZE is auto (issue 18 §3).
+std::string RangeSizeText(const Snapshot& s) {
+  if (s.range_size == 0) return "none reserved yet";
+  return std::to_string(s.range_size) + " numbers (the latest reservation)";
+}
+
 std::string WastedText(const Snapshot& s) {
   return s.keys_wasted == 0 ? "0 (none known)"
                             : std::to_string(s.keys_wasted) + " (known gaps)";
@@ -115,7 +122,9 @@ std::vector<std::pair<std::string, std::string>> SummaryRows(
        CountWithRate(s.unavailable_total, s, &Rates::unavailable_per_s)},
       {"keys wasted", WastedText(s)},
       {"keys blocked", BlockedText(s)},
-      {"ranges reserved", std::to_string(s.ranges_reserved)},
+      {"ranges reserved",
+       CountWithRate(s.ranges_reserved, s, &Rates::reserved_per_s)},
+      {"range size", RangeSizeText(s)},
       {"refills", std::to_string(s.refills)},
       {"store errors", std::to_string(s.store_errors)},
       {"last refill",
@@ -128,8 +137,7 @@ std::vector<std::pair<std::string, std::string>> SummaryRows(
                              std::to_string(s.key_space) + " (" +
                              Percent(s.key_space_used()) + ")"},
       {"exhaustion", ExhaustionText(s)},
-      {"guard mark", std::to_string(s.granted_high) + " (latest range " +
-                         std::to_string(s.range_size) + " numbers), " +
+      {"guard mark", std::to_string(s.granted_high) + ", " +
                          std::to_string(s.store_regressions) + " regressions"},
   };
 }
@@ -182,7 +190,8 @@ std::string JsonRates(const Snapshot& s) {
   return "{\"interval_ms\":" + Significant(r.interval_s * 1000.0) +
          ",\"served_per_s\":" + Significant(r.served_per_s) +
          ",\"produced_per_s\":" + Significant(r.produced_per_s) +
-         ",\"unavailable_per_s\":" + Significant(r.unavailable_per_s) + "}";
+         ",\"unavailable_per_s\":" + Significant(r.unavailable_per_s) +
+         ",\"reserved_per_s\":" + Significant(r.reserved_per_s) + "}";
 }
 
 const char* ExhaustionState(Exhaustion::Kind kind) {
@@ -207,6 +216,16 @@ std::string JsonExhaustion(const Snapshot& s) {
          (projected ? Significant(e.seconds_left) : "null") +
          ",\"date\":" + (e.unix_s ? JsonQuote(UtcIso(*e.unix_s)) : "null") +
          "}";
+}
+
+// The "ranges" object: the same in the default namespace's fields and in
+// each namespaces[] object.
+std::string JsonRanges(const Snapshot& s) {
+  std::ostringstream o;
+  o << "{\"reserved\":" << s.ranges_reserved << ",\"refills\":" << s.refills
+    << ",\"size\":" << s.range_size << ",\"granted_high\":" << s.granted_high
+    << ",\"regressions\":" << s.store_regressions << "}";
+  return o.str();
 }
 
 // The "key_space" object: the same in a namespace's JSON and its row.
@@ -270,11 +289,7 @@ void WriteJsonFields(const Snapshot& s, std::ostringstream& o) {
     << ",\"unavailable\":" << s.unavailable_total
     << ",\"wasted\":" << s.keys_wasted << ",\"blocked\":" << s.keys_blocked
     << "}"
-    << ",\"rates\":" << JsonRates(s)
-    << ",\"ranges\":{\"reserved\":" << s.ranges_reserved
-    << ",\"refills\":" << s.refills << ",\"size\":" << s.range_size
-    << ",\"granted_high\":" << s.granted_high
-    << ",\"regressions\":" << s.store_regressions << "}"
+    << ",\"rates\":" << JsonRates(s) << ",\"ranges\":" << JsonRanges(s)
     << ",\"key_space\":" << JsonKeySpace(s)
     << ",\"key\":{\"length\":" << s.key_length
     << ",\"order\":" << JsonQuote(OrderName(s.key_order)) << "}"
@@ -343,7 +358,7 @@ void WriteJsonNamespace(const NamespaceSnapshot& n, std::ostringstream& o) {
     << ",\"fill_fraction\":" << Significant(s.ring_fill_fraction()) << "}"
     << ",\"rates\":" << JsonRates(s) << ",\"key\":{\"length\":" << s.key_length
     << ",\"order\":" << JsonQuote(OrderName(s.key_order)) << "}"
-    << ",\"key_space\":" << JsonKeySpace(s)
+    << ",\"ranges\":" << JsonRanges(s) << ",\"key_space\":" << JsonKeySpace(s)
     << ",\"keys_blocked\":" << s.keys_blocked
     << ",\"memory_bytes\":" << shm::SegmentSize(s.ring_capacity)
     << ",\"error\":null}";

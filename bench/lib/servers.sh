@@ -116,8 +116,6 @@ running() {
 # stop_pid PID: TERM, then KILL after 5 s; reaps it and forgets it. Only
 # that pid, which must be a child of this shell.
 stop_pid() {
-  local p
-  local -a keep=()
   if kill -TERM "$1" 2>/dev/null; then
     for _ in $(seq 50); do
       running "$1" || break
@@ -126,6 +124,13 @@ stop_pid() {
     if running "$1"; then kill -KILL "$1" 2>/dev/null || true; fi
   fi
   wait "$1" 2>/dev/null || true
+  forget "$1"
+}
+
+# forget PID: drop a pid that has been reaped from STARTED.
+forget() {
+  local p
+  local -a keep=()
   for p in "${STARTED[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
   STARTED=("${keep[@]}")
 }

@@ -185,6 +185,7 @@ TEST_F(StatsTest, RatesMoveWhenKeysAreServedBetweenSnapshots) {
   producer_->worker(slot_).served.fetch_add(6);
   producer_->worker(slot_).unavailable.fetch_add(1);
   producer_->broker().keys_produced.fetch_add(40);
+  producer_->broker().ranges_reserved.fetch_add(3);
   Snapshot after = Read(now_ + 2000 * kNs);
   EXPECT_EQ(after.ring_fill, 4u);
   AddRates(before, &after);
@@ -193,6 +194,7 @@ TEST_F(StatsTest, RatesMoveWhenKeysAreServedBetweenSnapshots) {
   EXPECT_DOUBLE_EQ(after.rates->served_per_s, 3.0);
   EXPECT_DOUBLE_EQ(after.rates->produced_per_s, 20.0);
   EXPECT_DOUBLE_EQ(after.rates->unavailable_per_s, 0.5);
+  EXPECT_DOUBLE_EQ(after.rates->reserved_per_s, 1.5);
   ASSERT_EQ(after.workers.size(), 2u);
   EXPECT_DOUBLE_EQ(after.rates->worker_served_per_s.at(after.workers[0].slot),
                    3.0);
@@ -205,11 +207,13 @@ TEST_F(StatsTest, RatesMoveWhenKeysAreServedBetweenSnapshots) {
   EXPECT_EQ(v->At("rates.served_per_s")->number, 3);
   EXPECT_EQ(v->At("rates.produced_per_s")->number, 20);
   EXPECT_EQ(v->At("rates.unavailable_per_s")->number, 0.5);
+  EXPECT_EQ(v->At("rates.reserved_per_s")->number, 1.5);
   EXPECT_EQ(v->At("workers")->items[0].At("served_per_s")->number, 3);
   const std::string t = FormatTable(after);
   EXPECT_NE(t.find("keys served      17  (3.0/s)"), std::string::npos) << t;
   EXPECT_NE(t.find("keys produced    50  (20.0/s)"), std::string::npos) << t;
   EXPECT_NE(t.find("over the last 2.00 s"), std::string::npos) << t;
+  EXPECT_NE(t.find("ranges reserved  5  (1.5/s)"), std::string::npos) << t;
 }
 
 TEST_F(StatsTest, NoRatesWithoutLaterSnapshot) {
@@ -423,6 +427,7 @@ keys served      11
 keys wasted      5 (known gaps)
 keys blocked     0
 ranges reserved  2
+range size       1000 numbers (the latest reservation)
 refills          1
 store errors     3
 last refill      1.500 ms
@@ -431,7 +436,7 @@ store            sqlite:/var/lib/"forge".db
 store link       db2:5432, durability sync, 1 reconnect
 key space used   200 / 3521614606208 (5.68e-09%)
 exhaustion       unknown (no rate measured)
-guard mark       3000 (latest range 1000 numbers), 1 regressions
+guard mark       3000, 1 regressions
 
 workers (2)
   slot   kind    pid        alive  served         keys/s       503s
@@ -452,7 +457,8 @@ keys served      17  (3.0/s)
 503s             2  (0.0/s)
 keys wasted      5 (known gaps)
 keys blocked     0
-ranges reserved  2
+ranges reserved  2  (0.0/s)
+range size       1000 numbers (the latest reservation)
 refills          1
 store errors     3
 last refill      1.500 ms
@@ -461,7 +467,7 @@ store            sqlite:/var/lib/"forge".db
 store link       db2:5432, durability sync, 1 reconnect
 key space used   200 / 3521614606208 (5.68e-09%)
 exhaustion       after year 9999 (in 11159 years at 10.0/s produced)
-guard mark       3000 (latest range 1000 numbers), 1 regressions
+guard mark       3000, 1 regressions
 
 workers (2)
   slot   kind    pid        alive  served         keys/s       503s
@@ -482,7 +488,7 @@ TEST_F(StatsGoldenTest, JsonIsByteForByte) {
   EXPECT_EQ(
       FormatJson(after_),
       Golden(
-          R"({"segment":"@SHM@","path":"/dev/shm/mini-forge.@SHM@","time_unix_ms":1700000002000,"broker":{"pid":@PID@,"alive":false,"state":"running","heartbeat_age_ms":3234,"store_errors":3,"last_refill_ns":1500000},"ring":{"capacity":1024,"fill":10,"fill_fraction":0.009765625,"low_water":512},"keys":{"produced":30,"served":17,"unavailable":2,"wasted":5,"blocked":0},"rates":{"interval_ms":2000,"served_per_s":3,"produced_per_s":10,"unavailable_per_s":0},"ranges":{"reserved":2,"refills":1,"size":1000,"granted_high":3000,"regressions":1},"key_space":{"size":3521614606208,"used":200,"used_fraction":5.67921316e-11,"remaining":3521614606008,"usable_fraction":1,"exhaustion":{"state":"projected","seconds_left":3.52161461e+11,"date":null}},"key":{"length":7,"order":"sequential"},"store":"sqlite:/var/lib/\"forge\".db","store_kind":"sqlite","store_link":{"host":"db2:5432","reconnects":1,"durability":"sync"},"workers":[{"slot":0,"kind":"worker","pid":@PID@,"alive":true,"served":13,"unavailable":2,"requests":9,"served_per_s":3},{"slot":1,"kind":"worker","pid":0,"alive":false,"served":4,"unavailable":0,"requests":0,"served_per_s":0}]}
+          R"({"segment":"@SHM@","path":"/dev/shm/mini-forge.@SHM@","time_unix_ms":1700000002000,"broker":{"pid":@PID@,"alive":false,"state":"running","heartbeat_age_ms":3234,"store_errors":3,"last_refill_ns":1500000},"ring":{"capacity":1024,"fill":10,"fill_fraction":0.009765625,"low_water":512},"keys":{"produced":30,"served":17,"unavailable":2,"wasted":5,"blocked":0},"rates":{"interval_ms":2000,"served_per_s":3,"produced_per_s":10,"unavailable_per_s":0,"reserved_per_s":0},"ranges":{"reserved":2,"refills":1,"size":1000,"granted_high":3000,"regressions":1},"key_space":{"size":3521614606208,"used":200,"used_fraction":5.67921316e-11,"remaining":3521614606008,"usable_fraction":1,"exhaustion":{"state":"projected","seconds_left":3.52161461e+11,"date":null}},"key":{"length":7,"order":"sequential"},"store":"sqlite:/var/lib/\"forge\".db","store_kind":"sqlite","store_link":{"host":"db2:5432","reconnects":1,"durability":"sync"},"workers":[{"slot":0,"kind":"worker","pid":@PID@,"alive":true,"served":13,"unavailable":2,"requests":9,"served_per_s":3},{"slot":1,"kind":"worker","pid":0,"alive":false,"served":4,"unavailable":0,"requests":0,"served_per_s":0}]}
 )",
           shm_.str()));
 }
@@ -505,6 +511,8 @@ class OverviewTest : public StatsTest {
     ASSERT_EQ(invites_->ring().Push(keys.data(), keys.size()), keys.size());
     invites_->broker().store_next.store(1000);
     invites_->broker().keys_blocked.store(7);
+    invites_->broker().ranges_reserved.store(3);
+    invites_->broker().range_size.store(250000);
     orders_.emplace(NamespaceProducer(shm_.str(), "orders", 128, 8));
   }
 
@@ -609,6 +617,9 @@ TEST_F(OverviewTest, JsonKeepsTheDefaultFieldsAndAddsNamespaces) {
             static_cast<double>(shm::SegmentSize(256)));
   EXPECT_EQ(invites.At("error")->kind, json::Value::Kind::kNull);
   EXPECT_EQ(invites.At("keys_blocked")->number, 7);
+  EXPECT_EQ(invites.At("ranges.reserved")->number, 3);
+  EXPECT_EQ(invites.At("ranges.size")->number, 250000)
+      << "each namespace's broker sizes its own ranges (RANGE_SIZE auto)";
   EXPECT_EQ(invites.At("key_space.usable_fraction")->number, 0)
       << "every number used so far was blocked";
   EXPECT_EQ(ns->items[2].At("name")->text, "orders");
