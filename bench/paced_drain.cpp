@@ -25,8 +25,8 @@
 //     forge-ctl stats reads it; counted from 0: the segments are fresh);
 //     Si its latest reservation's size (BrokerStats::range_size).
 //   * Exit 0 after --seconds; 1 (one line on stderr) when a segment never
-//     appeared or a pop failed for another reason than an empty ring; 2 on
-//     a bad option.
+//     appeared or a pop failed for another reason than an empty ring or no
+//     broker alive (yet); 2 on a bad option.
 #include <forge/client.h>
 #include <time.h>
 
@@ -146,7 +146,9 @@ class Drain {
     const int rc = forge_client_get_keys(client_, nullptr, n, buf_.data(),
                                          buf_.size(), &got, 0);
     if (rc == FORGE_OK) return got;
-    if (rc == FORGE_EEMPTY) return 0;
+    // Empty, or no broker alive yet (it has just created the segment, or
+    // is restarting): the keys due are missed, not an error.
+    if (rc == FORGE_EEMPTY || rc == FORGE_ENOBROKER) return 0;
     throw std::runtime_error(name_ + ": " + forge_strerror(rc) + ": " +
                              forge_last_error());
   }

@@ -7,8 +7,9 @@
 #                                      bench/results/reservations-latest.txt
 #   bench/reservations.sh --allow-busy the same on a busy machine (the
 #                                      report says BUSY)
-#   bench/reservations.sh --smoke      a few seconds of each part, the table
-#                                      only: no load guard, nothing written
+#   bench/reservations.sh --smoke      2 s of each part (SECONDS_A/B), the
+#                                      tables only: no load guard, nothing
+#                                      written
 #
 # 1. One forge-broker at its default settings (SQLite store, RANGE_SIZE
 #    unset = auto, POOL_CAPACITY 65536) drained at RATE_A=100000 keys/s for
@@ -57,7 +58,7 @@ for arg in "$@"; do
 done
 [ "$SMOKE" = 1 ] || load_gate bench/reservations.sh "$ALLOW_BUSY"
 
-SHORT=$([ "$SMOKE" = 1 ] && echo 3 || echo "")
+SHORT=$([ "$SMOKE" = 1 ] && echo 2 || echo "")
 RATE_A=${RATE_A:-100000}
 SECONDS_A=${SECONDS_A:-${SHORT:-20}}
 RATE_B=${RATE_B:-400000}
@@ -78,8 +79,6 @@ trap 'echo "bench: failed at ${BASH_SOURCE[0]}:$LINENO: $BASH_COMMAND" >&2' ERR
 if [ "$SMOKE" = 0 ]; then
   wait_for_quiet "${LOAD_WAIT:-60}" "$(nproc)"
   load_gate bench/reservations.sh "$ALLOW_BUSY"
-else  # not gated, but a busy machine is still called so
-  LOAD_VERDICT=$(load_verdict "$(load1)" "$(nproc)" 1)
 fi
 LOAD_BEFORE=$(load1)
 
@@ -167,7 +166,13 @@ report() {
     "SECONDS_B=$SECONDS_B SETTLE_B=$SETTLE_B)"
   echo "machine: $(nproc) cores; PostgreSQL $(pg_version) (fsync on)," \
     "SQLite WAL synchronous=FULL"
-  load_line "$LOAD_BEFORE" "$LOAD_AFTER" "$LOAD_VERDICT"
+  echo "binaries: $BIN"
+  if [ "$SMOKE" = 1 ]; then
+    echo "load average (1 min) before the run: $LOAD_BEFORE, after:" \
+      "$LOAD_AFTER — a smoke run: not a measurement"
+  else
+    load_line "$LOAD_BEFORE" "$LOAD_AFTER" "$LOAD_VERDICT"
+  fi
   echo
   echo "== 1. One broker, default settings (SQLite), $RATE_A keys/s =="
   table "$WORK/rows-a"
