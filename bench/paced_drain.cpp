@@ -18,8 +18,14 @@
 //     brokers just before), its keys counted as missed meanwhile.
 //   * Once a second (absolute deadlines, so the rows do not drift) it
 //     prints one row:
-//       t=SECOND keys=TAKEN missed=MISSED reserved=R1,R2,.. size=S1,S2,..
-//     TAKEN and MISSED over that second, summed over the segments; Ri the
+//       t=SECOND keys=TAKEN missed=MISSED dry=DRY late_ms=LATE
+//       reserved=R1,R2,.. size=S1,S2,..
+//     (one line). TAKEN and MISSED over that second, summed over the
+//     segments; DRY the ticks at which a segment's ring had no key for
+//     what was due (the broker did not keep up: its fault); LATE the
+//     most a tick of that second woke after its time (the tool was not
+//     scheduled: the machine's fault; the row of a second that passed
+//     while it slept is printed at once, with the keys of no time); Ri the
 //     reservations segment i's broker made in that second
 //     (BrokerStats::ranges_reserved, read with stats::TryReadSnapshot as
 //     forge-ctl stats reads it; counted from 0: the segments are fresh);
@@ -87,13 +93,20 @@ class Drain {
       missed_ += due - backlog_cap - done_;
       done_ = due - backlog_cap;
     }
-    if (due <= done_ || !Open()) return;
+    if (due <= done_) return;
+    if (!Open()) {  // no segment yet: no key either
+      ++dry_;
+      return;
+    }
     while (done_ < due) {
       const std::size_t got =
           Take(std::min<std::uint64_t>(due - done_, kMaxBatch));
       done_ += got;
       taken_ += got;
-      if (got == 0) return;  // the ring is empty for now
+      if (got == 0) {  // the ring is empty for now
+        ++dry_;
+        return;
+      }
     }
   }
 
@@ -102,11 +115,12 @@ class Drain {
   struct Row {
     std::uint64_t taken = 0;
     std::uint64_t missed = 0;
+    std::uint64_t dry = 0;
     std::uint64_t reserved = 0;
     std::uint64_t size = 0;
   };
   Row EndRow() {
-    Row row{taken_, missed_, 0, 0};
+    Row row{taken_, missed_, dry_, 0, 0};
     std::string problem;
     if (const auto snap =
             stats::TryReadSnapshot(name_, base::UnixNowNs(), &problem)) {
@@ -115,7 +129,7 @@ class Drain {
       reserved_ = snap->ranges_reserved;
       row.size = snap->range_size;
     }
-    taken_ = missed_ = 0;
+    taken_ = missed_ = dry_ = 0;
     return row;
   }
 
@@ -160,6 +174,7 @@ class Drain {
   std::uint64_t done_ = 0;  // keys taken or missed since the start
   std::uint64_t taken_ = 0;
   std::uint64_t missed_ = 0;
+  std::uint64_t dry_ = 0;       // ticks the ring had no key for what was due
   std::uint64_t reserved_ = 0;  // ranges_reserved at the last row
 };
 
@@ -171,22 +186,28 @@ std::string Joined(const std::vector<std::uint64_t>& v) {
   return out;
 }
 
-void PrintRow(int second, std::vector<Drain*> const& drains) {
+void PrintRow(int second, std::int64_t late_ns,
+              const std::vector<Drain*>& drains) {
   std::uint64_t taken = 0;
   std::uint64_t missed = 0;
+  std::uint64_t dry = 0;
   std::vector<std::uint64_t> reserved;
   std::vector<std::uint64_t> sizes;
   for (Drain* d : drains) {
     const Drain::Row row = d->EndRow();
     taken += row.taken;
     missed += row.missed;
+    dry += row.dry;
     reserved.push_back(row.reserved);
     sizes.push_back(row.size);
   }
-  std::printf("t=%d keys=%llu missed=%llu reserved=%s size=%s\n", second,
-              static_cast<unsigned long long>(taken),
-              static_cast<unsigned long long>(missed), Joined(reserved).c_str(),
-              Joined(sizes).c_str());
+  std::printf(
+      "t=%d keys=%llu missed=%llu dry=%llu late_ms=%lld reserved=%s size=%s\n",
+      second, static_cast<unsigned long long>(taken),
+      static_cast<unsigned long long>(missed),
+      static_cast<unsigned long long>(dry),
+      static_cast<long long>(late_ns / 1'000'000), Joined(reserved).c_str(),
+      Joined(sizes).c_str());
   std::fflush(stdout);
 }
 
@@ -203,16 +224,19 @@ int Run(const Options& opt) {
   bool checked = false;
   for (int second = 1; second <= opt.seconds; ++second) {
     const std::int64_t row_end = start + second * kSecondNs;
+    std::int64_t late_ns = 0;
     for (std::int64_t tick = row_end - kSecondNs + kTickNs; tick <= row_end;
          tick += kTickNs) {
       SleepUntil(tick);
-      for (Drain* d : drains) d->Pace(MonotonicNs() - start);
+      const std::int64_t now = MonotonicNs();
+      late_ns = std::max(late_ns, now - tick);
+      for (Drain* d : drains) d->Pace(now - start);
       if (!checked && MonotonicNs() - start >= wait_ns) {
         for (Drain* d : drains) d->RequireOpen();
         checked = true;
       }
     }
-    PrintRow(second, drains);
+    PrintRow(second, late_ns, drains);
   }
   if (!checked) {
     for (Drain* d : drains) d->RequireOpen();

@@ -105,25 +105,31 @@ drain() {
     >"$WORK/rows-$1"
 }
 
-# table ROWS: one line per second: keys taken, missed, reservations (all
-# brokers; each broker's after a colon when there are several), the
-# brokers' latest range sizes.
+# AWK_ROW: awk code; row() loads a forge_paced_drain row's k=v fields into
+# v[] and the reservations of all brokers into v["total"].
+AWK_ROW='function row(  i, kv, n, r) { delete v
+  for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+  n = split(v["reserved"], r, ","); v["total"] = 0
+  for (i = 1; i <= n; i++) v["total"] += r[i]
+  v["brokers"] = n }'
+
+# table ROWS: one line per second: keys taken, missed, ticks a ring was dry,
+# how late the drain woke (ms), reservations (all brokers; each broker's in
+# brackets when there are several), the brokers' latest range sizes.
 table() {
-  awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-         if (NR == 1) printf "%6s %10s %8s %14s  %s\n", "second", "keys/s",
-           "missed", "reservations", "range size"
-         n = split(v["reserved"], r, ","); total = 0
-         for (i = 1; i <= n; i++) total += r[i]
-         each = n > 1 ? sprintf(" (%s)", v["reserved"]) : ""
-         printf "%6s %10s %8s %14s  %s\n", v["t"], v["keys"], v["missed"],
-           total each, v["size"] }' "$1"
+  awk "$AWK_ROW"'{ row()
+    if (NR == 1) printf "%6s %8s %7s %5s %7s %14s  %s\n", "second", "keys",
+      "missed", "dry", "late ms", "reservations", "range size"
+    each = v["brokers"] > 1 ? sprintf(" (%s)", v["reserved"]) : ""
+    printf "%6s %8s %7s %5s %7s %14s  %s\n", v["t"], v["keys"], v["missed"],
+      v["dry"], v["late_ms"], v["total"] each, v["size"] }' "$1"
+  echo "keys: taken in that second; missed: due but not taken (dry ring, or" \
+    "a late drain); dry: ticks (1 ms) a ring had no key for what was due;" \
+    "late ms: the most a tick woke after its time (the machine, not mini-forge)"
 }
 
 # per_second ROWS: "SECOND RESERVATIONS" (all brokers) per row.
-per_second() {
-  awk '{ split($1, t, "="); split($4, r, "="); n = split(r[2], e, ",")
-         s = 0; for (i = 1; i <= n; i++) s += e[i]; print t[2], s }' "$1"
-}
+per_second() { awk "$AWK_ROW"'{ row(); print v["t"], v["total"] }' "$1"; }
 
 # settled_at ROWS LIMIT: the start (s after the brokers' start) of the last
 # run of seconds with at most LIMIT reservations that reaches the end;

@@ -21,9 +21,9 @@ expect() {
     failed=1
   fi
 }
-expect "two tables" 2 '^ *second +keys/s +missed +reservations +range size$'
-expect "2 rows per table, keys taken in the last" 2 '^ +2 +[1-9][0-9]* +[0-9]+ +[0-9]+'
-expect "rows of 1 broker" 2 '^ +[12] +[0-9]+ +[0-9]+ +[0-9]+  [0-9]+$'
-expect "rows of 4 brokers" 2 '^ +[12] +[0-9]+ +[0-9]+ +[0-9]+ \([0-9]+(,[0-9]+){3}\)  [0-9]+(,[0-9]+){3}$'
+expect "two tables" 2 '^ *second +keys +missed +dry +late ms +reservations +range size$'
+expect "2 rows per table, keys taken in the last" 2 '^ +2 +[1-9][0-9]* +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+'
+expect "rows of 1 broker" 2 '^ +[12]( +[0-9]+){5}  [0-9]+$'
+expect "rows of 4 brokers" 2 '^ +[12]( +[0-9]+){5} \([0-9]+(,[0-9]+){3}\)  [0-9]+(,[0-9]+){3}$'
 expect "two verdicts" 2 '^  [14] brokers?, .* (met|NOT met|not measured)$'
 exit "$failed"
