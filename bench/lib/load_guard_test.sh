@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/lib/load_guard_test.sh — CTest bench.load_guard: the load-average
 # guard of bench/http.sh (bench/lib/load_guard.sh) with faked load values,
-# and bench/http.sh's refusal on a busy machine and its arguments. Builds,
-# starts and measures nothing (the refusal comes before any of it).
+# and the refusal of bench/http.sh and bench/reservations.sh on a busy
+# machine and their arguments. Builds, starts and measures nothing (the
+# refusal comes before any of it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/lib/load_guard.sh
@@ -43,24 +44,27 @@ busy=$(($(nproc) + 7)).25
 echo "$busy 3.00 2.00 2/345 6789" >"$tmp/loadavg"
 check "load1 reads LOADAVG" "$(LOADAVG=$tmp/loadavg load1)" "$busy"
 
-# bench/http.sh on a (faked) busy machine: exit 1 with one line, before
-# installing, building or writing anything.
-rc=0
-err=$(LOADAVG=$tmp/loadavg RESULTS=$tmp/results bench/http.sh 2>&1 >/dev/null) ||
-  rc=$?
-check "busy: exit code" "$rc" 1
-check "busy: one line" "$(printf '%s\n' "$err" | wc -l)" 1
-contains "busy: says why" "$err" \
-  "bench/http.sh: load average $busy is above the $(nproc) cores"
-contains "busy: names the flag" "$err" "pass --allow-busy"
-check "busy: no results written" "$(ls -A "$tmp" | tr '\n' ' ')" "loadavg "
+# Each guarded bench on a (faked) busy machine: exit 1 with one line,
+# before installing, building or writing anything.
+for script in bench/http.sh bench/reservations.sh; do
+  rc=0
+  err=$(LOADAVG=$tmp/loadavg RESULTS=$tmp/results $script 2>&1 >/dev/null) ||
+    rc=$?
+  check "$script busy: exit code" "$rc" 1
+  check "$script busy: one line" "$(printf '%s\n' "$err" | wc -l)" 1
+  contains "$script busy: says why" "$err" \
+    "$script: load average $busy is above the $(nproc) cores"
+  contains "$script busy: names the flag" "$err" "pass --allow-busy"
+  check "$script busy: no results written" "$(ls -A "$tmp" | tr '\n' ' ')" \
+    "loadavg "
 
-rc=0
-err=$(bench/http.sh --no-such-flag 2>&1 >/dev/null) || rc=$?
-check "unknown argument: exit code" "$rc" 2
-contains "unknown argument: says which" "$err" \
-  'unknown argument "--no-such-flag"; allowed: --allow-busy'
+  rc=0
+  err=$($script --no-such-flag 2>&1 >/dev/null) || rc=$?
+  check "$script unknown argument: exit code" "$rc" 2
+  contains "$script unknown argument: says which" "$err" \
+    'unknown argument "--no-such-flag"; allowed: --allow-busy'
 
-contains "--help documents --allow-busy" "$(bench/http.sh --help)" \
-  "bench/http.sh --allow-busy"
+  contains "$script --help documents --allow-busy" "$($script --help)" \
+    "$script --allow-busy"
+done
 exit "$failed"
