@@ -172,7 +172,7 @@ report() {
     "SECONDS_B=$SECONDS_B SETTLE_B=$SETTLE_B)"
   echo "machine: $(nproc) cores; PostgreSQL $(pg_version) (fsync on)," \
     "SQLite WAL synchronous=FULL"
-  echo "binaries: $BIN"
+  echo "binaries: ${BIN#"$ROOT"/}"
   if [ "$SMOKE" = 1 ]; then
     echo "load average (1 min) before the run: $LOAD_BEFORE, after:" \
       "$LOAD_AFTER — a smoke run: not a measurement"
