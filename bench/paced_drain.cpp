@@ -36,7 +36,6 @@
 #include <forge/client.h>
 #include <time.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -47,6 +46,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "bench/tool_main.h"
 #include "stats/stats.h"
 
 namespace forge::bench {
@@ -261,16 +261,6 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 3600));
   app.add_option("--wait", opt.wait, "seconds a segment may take to appear")
       ->check(CLI::Range(0.0, 600.0));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);  // prints help, or the error in one line
-    return code == 0 ? 0 : 2;
-  }
-  try {
-    return forge::bench::Run(opt);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "forge_paced_drain: %s\n", e.what());
-    return 1;
-  }
+  return forge::bench::ToolMain(app, argc, argv,
+                                [&] { return forge::bench::Run(opt); });
 }

@@ -22,7 +22,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -33,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/tool_main.h"
 #include "store/range_store.h"
 
 namespace forge::bench {
@@ -230,16 +230,6 @@ int main(int argc, char** argv) {
   app.add_option("--range-size", opt.range_size,
                  "numbers per reservation (1..1000000000)")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1000000000}));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);  // prints help, or the error in one line
-    return code == 0 ? 0 : 2;
-  }
-  try {
-    return forge::bench::Run(opt);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "forge_store_load: %s\n", e.what());
-    return 1;
-  }
+  return forge::bench::ToolMain(app, argc, argv,
+                                [&] { return forge::bench::Run(opt); });
 }
