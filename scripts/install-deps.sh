@@ -14,6 +14,7 @@ build_pkgs=(g++ cmake make pkg-config libsqlitecpp-dev
   libsqlite3-dev libcli11-dev libyaml-cpp-dev libgtest-dev libgmock-dev
   libcpp-httplib-dev libpq-dev libbenchmark-dev)
 test_pkgs=(postgresql python3 python3-yaml python3-prometheus-client util-linux procps
+  iproute2
   golang-go python3-pytest python3-venv
   systemd
   prometheus
