@@ -140,6 +140,17 @@ void EventLoop::SetListening(bool on) {
 }
 
 void EventLoop::OnListener(Clock::time_point now) {
+  if (options_.share != nullptr &&
+      !options_.share->Fair(options_.share_slot,
+                            static_cast<std::uint32_t>(open_))) {
+    if (!deferring_since_) deferring_since_ = now;
+    if (now - *deferring_since_ < kAcceptDeferFor) {
+      SetListening(false);
+      resume_accept_ = now + std::chrono::milliseconds(1);
+      return;
+    }
+  }
+  deferring_since_.reset();
   // One connection per wake-up: every worker polls the shared socket, and
   // taking turns spreads the connections over them.
   std::chrono::milliseconds pause{0};
@@ -172,7 +183,7 @@ EventLoop::Accepted EventLoop::AcceptOne(Clock::time_point now,
     Conn& c = *conns_[fd];
     c.fd = fd;
     c.left = options_.keep_alive_max;
-    ++open_;
+    Opened();
     if (!options_.fast_path) {
       HandOffConn(c);
       return Accepted::kAgain;
@@ -392,7 +403,7 @@ void EventLoop::HandOffConn(Conn& c) {
   if (c.head_started)
     carried.deadline = *c.head_started + options_.read_timeout;
   conns_[fd].reset();
-  --open_;
+  Closed();
   hand_off_(fd, std::move(carried));
 }
 
@@ -405,7 +416,21 @@ void EventLoop::Close(Conn& c, bool reset) {
   }
   ::close(fd);  // also removes it from the epoll set
   conns_[fd].reset();
+  Closed();
+}
+
+void EventLoop::Opened() {
+  ++open_;
+  if (options_.share) {
+    options_.share->Set(options_.share_slot, static_cast<std::uint32_t>(open_));
+  }
+}
+
+void EventLoop::Closed() {
   --open_;
+  if (options_.share) {
+    options_.share->Set(options_.share_slot, static_cast<std::uint32_t>(open_));
+  }
 }
 
 }  // namespace forge::frontend

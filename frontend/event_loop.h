@@ -28,6 +28,10 @@
 //     every further request with `Connection: close`, gives idle connections
 //     kDrainIdleGrace for one more request, and returns once no connection
 //     is left here (handed-off ones are the pool's).
+//   * Sharing (accept_share.h): a worker holding more than its share of the
+//     connections stops watching the listening socket for 1 ms at a time,
+//     for at most kAcceptDeferFor, so that a less loaded worker takes the
+//     next connection; then it takes it itself.
 //   * Accept errors follow AcceptBackoff (listener.h); one that says the
 //     listening fd is unusable calls on_fatal (which begins the drain) and
 //     makes Run() return false.
@@ -44,6 +48,7 @@
 #include <string>
 #include <vector>
 
+#include "frontend/accept_share.h"
 #include "frontend/conn_stream.h"
 #include "frontend/handlers.h"
 #include "frontend/listener.h"
@@ -73,7 +78,15 @@ struct LoopOptions {
   SendLimits send;
   std::string keep_alive_value;  // the Keep-Alive header's value
   bool fast_path = true;         // false: every connection is handed off
+  // The workers' connection counts (nullptr: a lone server, no sharing)
+  // and this worker's slot in them.
+  AcceptShare* share = nullptr;
+  std::size_t share_slot = 0;
 };
+
+// How long a worker holding more than its share of connections leaves a
+// waiting connection to the others before it takes it anyway.
+inline constexpr std::chrono::milliseconds kAcceptDeferFor{5};
 
 class EventLoop {
  public:
@@ -108,6 +121,9 @@ class EventLoop {
   void Close(Conn& c, bool reset);
   int WaitMillis(Clock::time_point now) const;
   void SetListening(bool on);
+  // Counts one more or one less connection here (open_ and the share).
+  void Opened();
+  void Closed();
 
   LoopOptions options_;
   const Router& router_;
@@ -121,7 +137,8 @@ class EventLoop {
   bool drained_ = false;  // BeginDrain ran
   bool fatal_ = false;
   AcceptBackoff backoff_;
-  std::optional<Clock::time_point> resume_accept_;  // after a kPause
+  std::optional<Clock::time_point> resume_accept_;    // after a pause
+  std::optional<Clock::time_point> deferring_since_;  // left to others
   Clock::time_point next_expiry_ = Clock::time_point::max();
   Clock::time_point drain_until_ = Clock::time_point::max();  // idle grace
 };

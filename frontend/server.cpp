@@ -156,7 +156,9 @@ bool HttpServer::Serve() {
                 .read_timeout = options_.read_timeout,
                 .send = {options_.write_timeout, options_.response_timeout},
                 .keep_alive_value = keep_alive_value_,
-                .fast_path = fast_path_};
+                .fast_path = fast_path_,
+                .share = options_.share,
+                .share_slot = options_.share_slot};
   EventLoop loop(
       std::move(o), router_,
       [this, &pool](int fd, Carried carried) {
@@ -231,7 +233,9 @@ void HttpServer::ServeConnection(int sock, const Carried& carried) {
     ::close(sock);
     return;
   }
-  std::optional<steady_clock::time_point> started = carried.deadline;
+  // The request the loop began reading keeps its deadline; max: none.
+  steady_clock::time_point carried_deadline =
+      carried.deadline.value_or(steady_clock::time_point::max());
   bool ok = true;
   Ending ending = Ending::kClean;
   for (std::size_t left = carried.left; left > 0 && WaitForRequest(strm);
@@ -239,10 +243,11 @@ void HttpServer::ServeConnection(int sock, const Carried& carried) {
     // Decided before the request is read and sent in its answer: the last
     // response of a connection always says `Connection: close`.
     const bool last = left == 1 || draining();
-    strm.BeginRequest(
-        kMaxRequestBytes,
-        started.value_or(steady_clock::now() + options_.read_timeout));
-    started.reset();
+    strm.BeginRequest(kMaxRequestBytes,
+                      carried_deadline != steady_clock::time_point::max()
+                          ? carried_deadline
+                          : steady_clock::now() + options_.read_timeout);
+    carried_deadline = steady_clock::time_point::max();
     ending = Ending::kClean;
     ok = ServeRequest(strm, last, &ending);
     if (!ok || ending != Ending::kKeepAlive) break;

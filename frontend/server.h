@@ -83,6 +83,8 @@ struct ServerOptions {
   // Answer plain `GET /get-key` requests without cpp-httplib (fast_path.h).
   // Off when log_requests is on, so that every request is logged.
   bool fast_path = true;
+  AcceptShare* share = nullptr;  // see LoopOptions
+  std::size_t share_slot = 0;
 };
 
 // The most a request (line and headers) may take from the socket; it must
