@@ -18,6 +18,7 @@
 # BATCHES="10 100 1000 10000", THREADS=<cores> (wrk threads),
 # REFILL="100:4096 1000:4096 1000:65536" (RANGE_SIZE:POOL_CAPACITY of the
 # refill runs),
+# PIPELINE_DEPTH=16 (requests per write in the pipelining run, 64 conns),
 # IDLE_WORKERS=4, SKIP_BUILD=1 (use the existing build-release),
 # RESULTS=bench/results (where the .txt and .png go).
 # Before/after: BASELINE_FRONTEND=/path/to/an/older/forge-frontend adds a
@@ -142,6 +143,13 @@ for c in $CONNS; do
   pair getkey "$c" "$c" mini-forge "$steady_url/get-key" steady_pids \
     nginx "$nginx_url/get-key" nginx_pids
 done
+
+# 1b. HTTP/1.1 pipelining: PIPELINE_DEPTH requests per write, 64 conns.
+export PIPELINE_DEPTH=${PIPELINE_DEPTH:-16}
+LUA=$ROOT/bench/wrk_pipeline.lua
+pair pipeline "$PIPELINE_DEPTH" 64 mini-forge "$steady_url/get-key" steady_pids \
+  nginx "$nginx_url/get-key" nginx_pids
+LUA=$ROOT/bench/wrk_report.lua
 
 # 2. /get-keys?count=N against nginx sending a static file of the same size;
 # keys/s from mini-forge's own served counter, not from req/s × N.

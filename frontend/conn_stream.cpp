@@ -58,6 +58,13 @@ bool ConnStream::is_readable() const {
 
 bool ConnStream::is_writable() const { return PollFor(fd_, POLLOUT); }
 
+bool ConnStream::Preload(std::string_view bytes) {
+  if (bytes.size() > in_.size() - in_end_) return false;
+  std::memcpy(in_.data() + in_end_, bytes.data(), bytes.size());
+  in_end_ += bytes.size();
+  return true;
+}
+
 bool ConnStream::ReceiveMore() { return Receive() > 0; }
 
 ssize_t ConnStream::Receive() {

@@ -68,6 +68,9 @@ class ConnStream final : public httplib::Stream {
   std::size_t buffered() const { return in_end_ - in_pos_; }
   // The unconsumed bytes, for a parser that looks before httplib reads.
   std::string_view Peek() const { return {in_.data() + in_pos_, buffered()}; }
+  // Puts bytes read elsewhere (the event loop) in front of what the socket
+  // brings next; only before the first read. False if they do not fit.
+  [[nodiscard]] bool Preload(std::string_view bytes);
   // Drops the first n (<= buffered()) bytes of Peek().
   void Consume(std::size_t n) { in_pos_ += n; }
   // Flushes pending output, then receives once more, appending to the

@@ -3,12 +3,19 @@
 #include <charconv>
 #include <cstring>
 
+#include "base/log.h"
 #include "base/names.h"
 
 namespace forge::frontend {
 namespace {
 
 constexpr std::string_view kCrlf = "\r\n";
+
+// The routes answered without cpp-httplib: the ones load comes to.
+bool IsHotPath(std::string_view path) {
+  return path == kFastTarget || path == "/get-keys" || path == "/healthz" ||
+         path == "/metrics";
+}
 
 std::string_view Reason(int status) {
   switch (status) {
@@ -73,14 +80,44 @@ std::optional<FastRequest> FastRequestFrom(const RequestHead& head) {
   if (head.method != "GET" || head.http10 || head.has_body || head.expect) {
     return std::nullopt;
   }
-  std::string_view ns = base::kDefaultNamespace;
-  if (head.target != kFastTarget) {
-    if (!head.target.starts_with(kFastNamespaceTarget)) return std::nullopt;
-    ns = head.target.substr(kFastNamespaceTarget.size());
-    // Not a name (empty, '&', ';', '%', ...): the Router's parser decides.
-    if (!base::IsNamespaceName(ns)) return std::nullopt;
+  FastRequest req{.authorization = head.authorization,
+                  .close = head.close,
+                  .size = head.size};
+  const std::size_t mark = head.target.find('?');
+  req.path = head.target.substr(0, mark);
+  if (mark != std::string_view::npos) req.query = head.target.substr(mark + 1);
+  if (!IsHotPath(req.path)) return std::nullopt;
+  req.route = FastRequest::Route::kRouted;
+  if (req.path == kFastTarget) {
+    if (mark == std::string_view::npos) {
+      req.route = FastRequest::Route::kGetKey;
+      req.ns = base::kDefaultNamespace;
+    } else if (head.target.starts_with(kFastNamespaceTarget) &&
+               base::IsNamespaceName(
+                   head.target.substr(kFastNamespaceTarget.size()))) {
+      // Anything else (empty, '&', ';', '%', ...): the query parser decides.
+      req.route = FastRequest::Route::kGetKey;
+      req.ns = head.target.substr(kFastNamespaceTarget.size());
+    }
   }
-  return FastRequest{ns, head.authorization, head.close, head.size};
+  return req;
+}
+
+Reply AnswerFast(const Router& router, const FastRequest& req) {
+  try {
+    if (req.route == FastRequest::Route::kGetKey) {
+      return router.GetKeyIn(req.ns, req.authorization);
+    }
+    return router.Handle("GET", req.path, ParseQuery(req.query),
+                         req.authorization);
+  } catch (...) {
+    log::Error("internal error answering " + Sanitize(req.path) + "?" +
+               Sanitize(req.query));
+    Reply reply;
+    reply.status = 500;
+    reply.body = kInternalError;
+    return reply;
+  }
 }
 
 std::optional<FastRequest> ParseFastRequest(std::string_view input) {

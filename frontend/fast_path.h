@@ -11,19 +11,23 @@
 //
 // Contract
 //   * Every head is read by ParseHead (request_head.h) first; a well-formed
-//     one qualifies when it is exactly `GET /get-key HTTP/1.1` or
-//     `GET /get-key?ns=NAME HTTP/1.1` (origin form, NAME a valid namespace
-//     name as sent, so nothing to decode; any other query is not mine)
-//     without request body framing (Content-Length other than 0,
-//     Transfer-Encoding) and without Expect. FastRequestFrom says "this is a
-//     plain GET /get-key I can answer" or "not mine" (nullopt); not mine
-//     goes to cpp-httplib with the same, already validated bytes, so every
-//     other route and edge case stays httplib's and the Router's.
+//     one qualifies ("hot") when it is `GET <path>[?query] HTTP/1.1` in
+//     origin form with <path> exactly one of the hot routes (/get-key,
+//     /get-keys, /healthz, /metrics), without request body framing
+//     (Content-Length other than 0, Transfer-Encoding) and without Expect.
+//     FastRequestFrom says "hot" or "not mine" (nullopt); not mine goes to
+//     cpp-httplib with the same, already validated bytes, so every other
+//     route and edge case stays httplib's and the Router's.
+//     `GET /get-key` and `GET /get-key?ns=NAME` (NAME a valid namespace name
+//     as sent) are marked kGetKey and skip the query parser.
 //     ParseFastRequest(input) is ParseHead + FastRequestFrom; malformed or
 //     incomplete input is not mine. Neither consumes input.
+//   * AnswerFast asks the Router exactly what httplib's routing would ask it
+//     (same path, ParseQuery's split, same Authorization) and turns an
+//     exception into the 500 httplib would send.
 //   * FormatHead writes a response head for a Reply with the framing the
 //     connection needs (keep-alive or close); it allocates nothing.
-//   * Pure functions: thread-safe, no I/O.
+//   * Pure functions (AnswerFast: as thread-safe as Router::Handle).
 #pragma once
 
 #include <cstddef>
@@ -40,8 +44,18 @@ inline constexpr std::string_view kFastTarget = "/get-key";
 
 inline constexpr std::string_view kFastNamespaceTarget = "/get-key?ns=";
 
+inline constexpr std::string_view kInternalError =
+    "internal error; see the frontend log\n";
+
 struct FastRequest {
-  std::string_view ns;             // the namespace ("default" when none)
+  enum class Route {
+    kGetKey,  // plain GET /get-key in namespace `ns`
+    kRouted,  // another hot request: `path` and `query` go to the Router
+  };
+  Route route = Route::kGetKey;
+  std::string_view ns;     // kGetKey: the namespace ("default" when none)
+  std::string_view path;   // the path as sent (a hot route)
+  std::string_view query;  // after '?', "" when none
   std::string_view authorization;  // Authorization value, "" when absent
   bool close = false;              // the client asked for Connection: close
   std::size_t size = 0;            // bytes of the head; no body follows
@@ -49,6 +63,9 @@ struct FastRequest {
 
 std::optional<FastRequest> FastRequestFrom(const RequestHead& head);
 std::optional<FastRequest> ParseFastRequest(std::string_view input);
+
+// The Router's reply to a hot request.
+Reply AnswerFast(const Router& router, const FastRequest& req);
 
 struct Framing {
   bool close = false;           // send Connection: close

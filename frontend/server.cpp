@@ -33,27 +33,11 @@ int MillisUntil(steady_clock::time_point t) {
   return left.count() > 0 ? static_cast<int>(left.count()) : 0;
 }
 
-// A blocking read of a request waits at most this long (ConnStream bounds
-// a started request more tightly; this covers every other read).
-void SetReadTimeout(int fd, std::chrono::seconds timeout) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(timeout.count());
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-}
-
 // Close with a reset: the kernel drops what is still unsent instead of
 // trying to deliver it to a client that reads too slowly.
 void Abort(int fd) {
   const linger now{1, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof(now));
-}
-
-void SetNoDelay(int fd) {
-  // TCP_NODELAY: a response is one small segment; without it Nagle may hold
-  // it until the client's delayed ACK (~40 ms). httplib's set_tcp_nodelay()
-  // only applies to sockets httplib creates itself, so we set it here.
-  const int on = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
 std::string ErrorBody(int status) {
@@ -76,9 +60,6 @@ std::string ErrorBody(int status) {
 constexpr std::string_view kTooSlowHead =
     "the request head did not arrive within the read timeout; send it at "
     "once";
-
-constexpr std::string_view kInternalError =
-    "internal error; see the frontend log\n";
 
 // Set by the error handler when cpp-httplib answered an error of its own
 // (not a Router reply): the connection then closes after that answer. One
@@ -168,14 +149,27 @@ HttpServer::~HttpServer() { ::close(drain_fd_); }
 
 bool HttpServer::Serve() {
   ElasticPool pool(options_.pool);
-  const bool ok = AcceptUntilDrain(pool);
-  if (ok) {
-    AcceptQueued(pool);
-  } else {
-    BeginDrain();  // the open connections finish promptly
-  }
+  LoopOptions o{.listen_fd = options_.listen_fd,
+                .drain_fd = drain_fd_,
+                .keep_alive_max = options_.keep_alive_max,
+                .keep_alive_timeout = options_.keep_alive_timeout,
+                .read_timeout = options_.read_timeout,
+                .send = {options_.write_timeout, options_.response_timeout},
+                .keep_alive_value = keep_alive_value_,
+                .fast_path = fast_path_,
+                .share = options_.share,
+                .share_slot = options_.share_slot};
+  EventLoop loop(
+      std::move(o), router_,
+      [this, &pool](int fd, Carried carried) {
+        pool.Enqueue([this, fd, carried = std::move(carried)] {
+          ServeConnection(fd, carried);
+        });
+      },
+      [this] { BeginDrain(); }, draining_);
+  const bool ok = loop.Run();
   ::close(options_.listen_fd);
-  pool.Shutdown();  // waits for every connection
+  pool.Shutdown();  // waits for every handed-off connection
   return ok;
 }
 
@@ -190,87 +184,6 @@ void HttpServer::BeginDrain() {
 bool HttpServer::draining() const {
   // acquire: pairs with BeginDrain().
   return draining_.load(std::memory_order_acquire);
-}
-
-bool HttpServer::AcceptUntilDrain(ElasticPool& pool) {
-  AcceptBackoff backoff;
-  pollfd fds[2] = {{options_.listen_fd, POLLIN, 0}, {drain_fd_, POLLIN, 0}};
-  for (;;) {
-    // Every worker polls the shared socket; the losers of the race for a
-    // connection get EAGAIN from accept() (the socket is non-blocking).
-    const int n = ::poll(fds, 2, -1);
-    if (draining()) return true;
-    if (n < 0 && errno != EINTR) {
-      PauseUnlessDraining(AcceptBackoff::kFirstPause);  // ENOMEM: no spin
-      continue;
-    }
-    if (n <= 0 || fds[0].revents == 0) continue;
-    std::chrono::milliseconds pause{0};
-    switch (AcceptOne(pool, backoff, &pause)) {
-      case Accepted::kFatal:
-        return false;
-      case Accepted::kPause:
-        PauseUnlessDraining(pause);
-        break;
-      case Accepted::kAgain:
-      case Accepted::kEmpty:
-        break;
-    }
-  }
-}
-
-void HttpServer::AcceptQueued(ElasticPool& pool) {
-  const auto give_up = steady_clock::now() + kDrainAcceptFor;
-  AcceptBackoff backoff;
-  for (;;) {
-    std::chrono::milliseconds pause{0};
-    const Accepted got = AcceptOne(pool, backoff, &pause);
-    if (got == Accepted::kEmpty || got == Accepted::kFatal) return;
-    if (steady_clock::now() >= give_up) {
-      log::Warn("draining: the accept queue did not empty within " +
-                std::to_string(kDrainAcceptFor.count()) +
-                " ms; no longer accepting (what is left goes to the other "
-                "workers, or is reset when none is left)");
-      return;
-    }
-    if (got == Accepted::kPause) {
-      ::poll(nullptr, 0,
-             std::min(MillisUntil(give_up), static_cast<int>(pause.count())));
-    }
-  }
-}
-
-HttpServer::Accepted HttpServer::AcceptOne(ElasticPool& pool,
-                                           AcceptBackoff& backoff,
-                                           std::chrono::milliseconds* pause) {
-  const int fd = ::accept4(options_.listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-  if (fd >= 0) {
-    backoff.Succeeded();
-    SetReadTimeout(fd, options_.read_timeout);
-    pool.Enqueue([this, fd] { ServeConnection(fd); });
-    return Accepted::kAgain;
-  }
-  const int err = errno;
-  if (err == EAGAIN || err == EWOULDBLOCK) return Accepted::kEmpty;
-  switch (ClassifyAcceptError(err)) {
-    case AcceptFailure::kRetry:
-      return Accepted::kAgain;
-    case AcceptFailure::kFatal:
-      log::Error(std::string("accept() on the listening socket failed: ") +
-                 std::strerror(err) + "; this worker stops serving");
-      return Accepted::kFatal;
-    case AcceptFailure::kBackOff:
-      break;
-  }
-  const AcceptBackoff::Step step = backoff.Failed(err, steady_clock::now());
-  if (step.log) log::Warn(*step.log);
-  *pause = step.pause;
-  return Accepted::kPause;
-}
-
-void HttpServer::PauseUnlessDraining(std::chrono::milliseconds pause) {
-  pollfd fd{drain_fd_, POLLIN, 0};
-  ::poll(&fd, 1, static_cast<int>(pause.count()));
 }
 
 httplib::Server::HandlerResponse HttpServer::Route(const httplib::Request& req,
@@ -313,19 +226,28 @@ bool HttpServer::WaitForRequest(ConnStream& strm) {
   }
 }
 
-void HttpServer::ServeConnection(int sock) {
-  SetNoDelay(sock);
+void HttpServer::ServeConnection(int sock, const Carried& carried) {
   ConnStream strm(sock, options_.log_requests,
                   {options_.write_timeout, options_.response_timeout});
+  if (!strm.Preload(carried.bytes)) {  // the loop holds less than 64 KiB
+    ::close(sock);
+    return;
+  }
+  // The request the loop began reading keeps its deadline; max: none.
+  steady_clock::time_point carried_deadline =
+      carried.deadline.value_or(steady_clock::time_point::max());
   bool ok = true;
   Ending ending = Ending::kClean;
-  for (std::size_t left = options_.keep_alive_max;
-       left > 0 && WaitForRequest(strm); --left) {
+  for (std::size_t left = carried.left; left > 0 && WaitForRequest(strm);
+       --left) {
     // Decided before the request is read and sent in its answer: the last
     // response of a connection always says `Connection: close`.
     const bool last = left == 1 || draining();
     strm.BeginRequest(kMaxRequestBytes,
-                      steady_clock::now() + options_.read_timeout);
+                      carried_deadline != steady_clock::time_point::max()
+                          ? carried_deadline
+                          : steady_clock::now() + options_.read_timeout);
+    carried_deadline = steady_clock::time_point::max();
     ending = Ending::kClean;
     ok = ServeRequest(strm, last, &ending);
     if (!ok || ending != Ending::kKeepAlive) break;
@@ -370,7 +292,7 @@ bool HttpServer::ServeRequest(ConnStream& strm, bool last, Ending* ending) {
   if (fast_path_) {
     if (const auto req = FastRequestFrom(head)) {
       strm.Consume(req->size);
-      return AnswerFast(strm, *req, close) && strm.Flush();
+      return WriteFast(strm, *req, close) && strm.Flush();
     }
   }
   // Runs after httplib parsed the head and before routing and the answer.
@@ -408,17 +330,9 @@ bool HttpServer::AnswerBadHead(ConnStream& strm, const HeadError& error) {
          strm.write(reply.body.data(), reply.body.size()) >= 0 && strm.Flush();
 }
 
-bool HttpServer::AnswerFast(ConnStream& strm, const FastRequest& req,
-                            bool close) {
-  Reply reply;
-  try {
-    reply = router_.GetKeyIn(req.ns, req.authorization);
-  } catch (...) {
-    log::Error("internal error answering /get-key?ns=" + std::string(req.ns));
-    reply = Reply{};
-    reply.status = 500;
-    reply.body = kInternalError;
-  }
+bool HttpServer::WriteFast(ConnStream& strm, const FastRequest& req,
+                           bool close) {
+  const Reply reply = AnswerFast(router_, req);
   std::array<char, 512> head;
   const std::size_t size =
       FormatHead(reply, {close, keep_alive_value_}, std::span<char>(head));

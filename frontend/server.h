@@ -14,7 +14,7 @@
 //     The fd is closed by Serve() in both cases; it is never shutdown(): the
 //     socket is shared with the other workers, and shutdown() acts on the
 //     socket, not on this process's fd.
-//   * Draining: the accept loop stops waiting for new connections at once
+//   * Draining: the event loop stops waiting for new connections at once
 //     (it polls an eventfd next to the listener); then it accepts what the
 //     kernel has already queued (until accept() finds the queue empty, for
 //     at most kDrainAcceptFor), so a connection that completed its
@@ -31,19 +31,24 @@
 //     the connection is reset (the kernel drops the unsent rest too). So a
 //     client reading a large /get-keys answer a byte at a time holds a
 //     thread for 10 s at most.
-//   * Connections: one thread each from an ElasticPool (thread_pool.h), so
-//     no client ever waits for another to disconnect. Idle keep-alive waits
-//     are one blocking poll() per request, not httplib's 10 ms polling loop.
+//   * Connections: each is accepted and served by the worker's EventLoop
+//     (event_loop.h) while its requests are hot (fast_path.h); the first
+//     one that is not (or a bad or oversized head) hands the connection to
+//     a thread of an ElasticPool (thread_pool.h) for the rest of its life,
+//     so no client ever waits for another to disconnect. Idle keep-alive
+//     waits there are one blocking poll() per request, not httplib's 10 ms
+//     polling loop.
 //   * Requests: every head is read whole into the connection's buffer and
-//     checked by ParseHead (request_head.h) before anything acts on it. A
+//     checked by ParseHead (request_head.h) before anything acts on it, on
+//     both paths. A
 //     malformed or unframed head (and one over the size or time limits) is
 //     answered once, with `Connection: close` and a one-line reason, and
 //     nothing after it on that connection is read: the server sends FIN,
 //     drops what still arrives for up to 1 s, then closes. The same close
 //     follows a request with a body (bodies are never read) and any error
-//     cpp-httplib answers itself. A well-formed plain `GET /get-key` (or
-//     `GET /get-key?ns=NAME`) is answered by fast_path.h (same Router, same
-//     framing rules); every other request goes through httplib's
+//     cpp-httplib answers itself. A well-formed hot request is answered by
+//     fast_path.h (same Router, same framing rules); every other request
+//     goes through httplib's
 //     process_request (httplib_seam.h), routed with the target as sent
 //     (absolute form too) and the query split by ParseQuery.
 //   * Thread-safe: BeginDrain() may be called from any thread, any time.
@@ -56,6 +61,7 @@
 
 #include "frontend/conn_stream.h"
 #include "frontend/consumer.h"
+#include "frontend/event_loop.h"
 #include "frontend/fast_path.h"
 #include "frontend/handlers.h"
 #include "frontend/httplib_seam.h"
@@ -77,9 +83,10 @@ struct ServerOptions {
   // Answer plain `GET /get-key` requests without cpp-httplib (fast_path.h).
   // Off when log_requests is on, so that every request is logged.
   bool fast_path = true;
+  AcceptShare* share = nullptr;  // see LoopOptions
+  std::size_t share_slot = 0;
 };
 
-inline constexpr std::chrono::milliseconds kDrainIdleGrace{1000};
 // The most a request (line and headers) may take from the socket; it must
 // also arrive within ServerOptions::read_timeout of its first byte. Past
 // either the connection is answered (431 or 400) and closed, so neither
@@ -87,8 +94,6 @@ inline constexpr std::chrono::milliseconds kDrainIdleGrace{1000};
 inline constexpr std::size_t kMaxRequestBytes = kMaxHeadBytes;
 static_assert(ConnStream::kInputBytes >= kMaxHeadBytes,
               "a whole request head must fit the connection's buffer");
-// The most a drain spends accepting what the kernel had queued.
-inline constexpr std::chrono::milliseconds kDrainAcceptFor{5000};
 
 class HttpServer final : private httplib::Server {
  public:
@@ -104,8 +109,9 @@ class HttpServer final : private httplib::Server {
   bool draining() const;
 
  private:
-  // One accepted connection, from its first request to its close.
-  void ServeConnection(int fd);
+  // A connection the event loop handed off, from its next request to its
+  // close, on a pool thread.
+  void ServeConnection(int fd, const Carried& carried);
   bool WaitForRequest(ConnStream& strm);
   // How a connection goes on after a request.
   enum class Ending {
@@ -118,20 +124,9 @@ class HttpServer final : private httplib::Server {
   bool ServeRequest(ConnStream& strm, bool last, Ending* ending);
   // Answers a refused head: its status and reason, `Connection: close`.
   bool AnswerBadHead(ConnStream& strm, const HeadError& error);
-  // Answers a request parsed by the fast path (into strm, not yet flushed).
-  bool AnswerFast(ConnStream& strm, const FastRequest& req, bool close);
+  // Writes the answer to a hot request (into strm, not yet flushed).
+  bool WriteFast(ConnStream& strm, const FastRequest& req, bool close);
   HandlerResponse Route(const httplib::Request& req, httplib::Response& res);
-  // Accepts until BeginDrain(); false if the listening fd is unusable.
-  bool AcceptUntilDrain(ElasticPool& pool);
-  // The drain's part: accepts what the kernel queued before the stop.
-  void AcceptQueued(ElasticPool& pool);
-  enum class Accepted { kAgain, kEmpty, kPause, kFatal };
-  // One accept(); a connection goes to `pool`. On kPause, *pause says how
-  // long to wait before the next one.
-  Accepted AcceptOne(ElasticPool& pool, AcceptBackoff& backoff,
-                     std::chrono::milliseconds* pause);
-  // Waits `pause`, or less if a drain begins.
-  void PauseUnlessDraining(std::chrono::milliseconds pause);
 
   ServerOptions options_;
   const Router& router_;

@@ -64,7 +64,8 @@ class Supervisor {
   Supervisor(const config::Config& cfg, Listener listener)
       : cfg_(cfg),
         listener_(std::move(listener)),
-        children_(static_cast<std::size_t>(cfg.workers)) {}
+        children_(static_cast<std::size_t>(cfg.workers)),
+        share_(static_cast<std::size_t>(cfg.workers)) {}
 
   int Run();
 
@@ -79,6 +80,7 @@ class Supervisor {
   const config::Config& cfg_;
   Listener listener_;
   std::vector<Child> children_;
+  AcceptShare share_;  // the workers' connection counts
   // Blocked except inside signals_.WaitUntil (see the header).
   Signals signals_{{SIGTERM, SIGINT, SIGHUP, SIGCHLD},
                    Signals::Between::kBlocked};
@@ -87,12 +89,14 @@ class Supervisor {
 
 void Supervisor::Spawn(std::size_t i) {
   Child& c = children_[i];
+  share_.Set(i, 0);  // the new worker holds no connection yet
   const pid_t pid = ::fork();
   if (pid == 0) {
     // _exit: the child must not run the master's atexit handlers.
-    ::_exit(RunWorker(cfg_, listener_.fd, self_));
+    ::_exit(RunWorker(cfg_, listener_.fd, self_, share_, i));
   }
   if (pid < 0) {
+    share_.MarkGone(i);
     c.backoff = std::clamp(c.backoff * 2, kFirstBackoff, kMaxBackoff);
     c.restart_at = Clock::now() + c.backoff;
     log::Error(std::string("cannot fork worker ") + std::to_string(i + 1) +
@@ -114,6 +118,7 @@ void Supervisor::Reap(bool restart) {
                            [&](const Child& c) { return c.pid == pid; });
     if (it == children_.end()) continue;
     it->pid = 0;
+    share_.MarkGone(static_cast<std::size_t>(it - children_.begin()));
     const std::string who = "worker " +
                             std::to_string(it - children_.begin() + 1) +
                             " (pid " + std::to_string(pid) + ") ";

@@ -34,9 +34,12 @@ void ReleaseChildSignal() {
   ::pthread_sigmask(SIG_UNBLOCK, &chld, nullptr);
 }
 
-ServerOptions MakeServerOptions(const config::Config& cfg, int listen_fd) {
+ServerOptions MakeServerOptions(const config::Config& cfg, int listen_fd,
+                                AcceptShare& share, std::size_t slot) {
   ServerOptions o;
   o.listen_fd = listen_fd;
+  o.share = &share;
+  o.share_slot = slot;
   o.keep_alive_max = static_cast<std::size_t>(cfg.keep_alive_max);
   o.keep_alive_timeout = std::chrono::seconds(cfg.keep_alive_timeout_s);
   o.pool.min_threads = static_cast<std::size_t>(cfg.http_threads);
@@ -71,7 +74,8 @@ void Control(Signals& signals, SegmentNamespaces& namespaces,
 
 }  // namespace
 
-int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid) {
+int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid,
+              AcceptShare& share, std::size_t slot) {
   // Blocked in every thread (the HTTP threads inherit the mask) and taken
   // only by the control thread's wait: no handler runs on a request thread.
   Signals signals({SIGTERM, SIGINT, SIGHUP}, Signals::Between::kBlocked);
@@ -89,7 +93,7 @@ int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid) {
                         {cfg.auth_token, cfg.auth_protect_all,
                          cfg.scoped_tokens, !cfg.auth_tokens_file.empty()},
                         &status);
-    HttpServer server(MakeServerOptions(cfg, listen_fd), router);
+    HttpServer server(MakeServerOptions(cfg, listen_fd, share, slot), router);
     std::atomic<bool> stop{false};
     std::thread control([&] { Control(signals, namespaces, server, stop); });
     const bool ok = server.Serve();

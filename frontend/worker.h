@@ -15,10 +15,16 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
+
 #include "config/config.h"
+#include "frontend/accept_share.h"
 
 namespace forge::frontend {
 
-int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid);
+// `share`, `slot`: the workers' connection counts and this worker's slot
+// (accept_share.h).
+int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid,
+              AcceptShare& share, std::size_t slot);
 
 }  // namespace forge::frontend

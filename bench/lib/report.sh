@@ -161,6 +161,25 @@ targets() {
   done
 }
 
+# Issue 18: at every connection count, req/s and req per server CPU-second
+# at least nginx's, p99 no worse; pipelining at least nginx's.
+targets_18() {
+  local c r pc pf pn pr
+  echo "Targets (issue 18; medians over rounds)"
+  for c in $CONNS; do
+    r=$(ratio_med getkey "$c" mini-forge nginx)
+    pc=$(ratio_med getkey "$c" mini-forge nginx cpu)
+    pf=$(med getkey "$c" mini-forge p99)
+    pn=$(med getkey "$c" nginx p99)
+    verdict "$c conns: >= 1.0x nginx req/s (got ${r}x)" "$(le 1 "$r")"
+    verdict "$c conns: >= 1.0x nginx req per CPU-s (got ${pc}x)" "$(le 1 "$pc")"
+    verdict "$c conns: p99 <= nginx's (got $pf ms vs $pn ms)" "$(le "$pf" "$pn")"
+  done
+  pr=$(ratio_med pipeline "$PIPELINE_DEPTH" mini-forge nginx)
+  verdict "pipelined (depth $PIPELINE_DEPTH, 64 conns): >= 1.0x nginx (got ${pr}x)" \
+    "$(le 1 "$pr")"
+}
+
 report_body() {
   echo "mini-forge HTTP benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "command: $COMMAND"
@@ -182,6 +201,9 @@ report_body() {
   echo "== GET /get-key vs nginx: medians over rounds =="
   summary_table
   echo
+  echo "== Pipelined GET /get-key, $PIPELINE_DEPTH per write, 64 connections =="
+  runs_table pipeline mini-forge nginx depth
+  echo
   echo "== /get-keys?count=N at 64 connections (nginx: a static file of the same size) =="
   batch_table
   echo
@@ -198,6 +220,7 @@ report_body() {
   echo "  $IDLE_PCT % of one core"
   echo
   targets
+  targets_18
   echo
   if [ -n "${BASELINE_FRONTEND:-}" ]; then
     echo "== This build (after) vs $BASELINE_FRONTEND (before), GET /get-key =="

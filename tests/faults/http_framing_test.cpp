@@ -191,7 +191,8 @@ TEST_F(HttpFramingTest, TwoAuthorizationHeaders) {
 // parse, on a route it answers) closes the connection the same way.
 TEST_F(HttpFramingTest, HttplibsOwnErrorsCloseTheConnectionToo) {
   ExpectOneRefusalThenClose(
-      "GET /healthz HTTP/1.1\r\nHost: a\r\nRange: bytes=z\r\n\r\n" + kGetKey,
+      "GET /check-key?key=abc HTTP/1.1\r\nHost: a\r\nRange: bytes=z\r\n\r\n" +
+          kGetKey,
       416);
 }
 

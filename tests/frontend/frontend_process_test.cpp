@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <numeric>
 #include <set>
 #include <sstream>
 #include <string>
@@ -17,8 +18,10 @@
 #include <vector>
 
 #include "tests/integration/background_load.h"
+#include "tests/integration/proc_util.h"
 #include "tests/integration/stall_meter.h"
 #include "tests/support/http_client.h"
+#include "tests/support/loopback.h"
 #include "tests/support/stack.h"
 
 namespace forge::testing {
@@ -289,6 +292,43 @@ TEST_F(FrontendProcessTest, AKilledWorkerIsReplacedAndTheLoadGoesOn) {
   EXPECT_NE(frontend()->Stderr().find("was killed by signal 9"),
             std::string::npos)
       << frontend()->Stderr();
+}
+
+// Issue 18: a burst of keep-alive connections is shared by the workers
+// (accept_share.h), not taken by whichever worker the kernel wakes first.
+TEST_F(FrontendProcessTest, ABurstOfConnectionsIsSharedByTheWorkers) {
+  StartBoth();
+  const pid_t master = frontend()->pid();
+  ASSERT_TRUE(WaitWorkers(master, kWorkers));
+  const std::vector<pid_t> workers = WorkerPids(master);
+  constexpr std::size_t kConns = 16;
+  const std::string request = "GET /get-key HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::vector<int> fds;
+  for (std::size_t i = 0; i < kConns; ++i) {
+    fds.push_back(ConnectLoopback(port(), kDeadline));
+    ASSERT_GE(fds.back(), 0);
+    ASSERT_EQ(::send(fds.back(), request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
+  }
+  std::vector<std::size_t> held;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        held.clear();
+        for (const pid_t w : workers)
+          held.push_back(PeerPortsOf(w, port()).size());
+        return std::accumulate(held.begin(), held.end(), std::size_t{0}) ==
+               kConns;
+      },
+      kDeadline));
+  for (const int fd : fds) ::close(fd);
+  // A fair share is 4; one more than the least loaded is allowed, and a
+  // loaded machine may let a worker take one after kAcceptDeferFor.
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    EXPECT_GE(held[i], 2u) << "worker " << i << " of "
+                           << ::testing::PrintToString(held);
+    EXPECT_LE(held[i], 7u) << "worker " << i << " of "
+                           << ::testing::PrintToString(held);
+  }
 }
 
 TEST_F(FrontendProcessTest, SigtermDuringLoadExitsZeroWithoutLosingARequest) {

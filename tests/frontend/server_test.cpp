@@ -267,6 +267,9 @@ TEST_F(ServerTest, DrainAnswersEveryConnectionStillInTheAcceptQueue) {
   ServerOptions o = Small();
   o.pool.min_threads = 1;  // one thread, so that the accept loop waits
   o.pool.max_threads = 1;
+  // Every connection is handed to that thread as soon as it is accepted,
+  // so the loop accepts exactly one and then waits (thread_pool.h).
+  o.fast_path = false;
   Start(o);
   const std::string request = "GET /get-key HTTP/1.1\r\nHost: x\r\n\r\n";
   // An idle keep-alive connection holds the only thread.
