@@ -10,7 +10,8 @@ Steps, each bounded (the whole run by --deadline):
      caught by the console-error detector (else the later "no console
      errors" would prove nothing).
   2. URL loads; #broker-pid shows BROKER_PID, <body> is not "down" and
-     #rate shows a rate above zero (the test drives /get-key meanwhile).
+     #rate shows a rate above zero (the test drives /get-key meanwhile),
+     #ranges the broker's current range size.
      Screenshot DIR/status-page.png, then prints "UP" on stdout: the test
      kills the broker now.
   3. The page turns down: <body> has class "down", #banner is visible, red
@@ -261,8 +262,11 @@ def run_steps(browser, args):
     rate = browser.wait_for("#rate shows keys/s above zero under load",
                             f"parseFloat({text_of('rate')}) > 0 && "
                             f"{text_of('rate')}", 10)
+    ranges = browser.wait_for("#ranges shows the range size",
+                              f"/^range size [1-9]/.test({text_of('ranges')})"
+                              f" && {text_of('ranges')}", 10)
     state = browser.evaluate(text_of("broker-state"))
-    say(f"up: broker pid {pid}, state {state!r}, rate {rate!r}")
+    say(f"up: broker pid {pid}, state {state!r}, rate {rate!r}, {ranges!r}")
     browser.screenshot(os.path.join(args.artifacts, "status-page.png"))
     print("UP", flush=True)
 
