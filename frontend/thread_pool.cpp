@@ -22,10 +22,7 @@ constexpr std::size_t kStackBytes = 8 * 1024 * 1024;
 
 }  // namespace
 
-ElasticPool::ElasticPool(PoolOptions options) : options_(options) {
-  std::lock_guard lock(mutex_);
-  for (std::size_t i = 0; i < options_.min_threads; ++i) Spawn(nullptr);
-}
+ElasticPool::ElasticPool(PoolOptions options) : options_(options) {}
 
 ElasticPool::~ElasticPool() { Shutdown(); }
 
@@ -70,13 +67,12 @@ void* ElasticPool::ThreadMain(void* arg) {
   return nullptr;
 }
 
-void ElasticPool::Spawn(std::function<void()> first_job) {
+void ElasticPool::Spawn(std::function<void()> job) {
   pthread_attr_t attr;
   ::pthread_attr_init(&attr);
   ::pthread_attr_setstacksize(&attr, kStackBytes);
   ::pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  const bool has_job = static_cast<bool>(first_job);
-  auto start = std::make_unique<Start>(Start{this, std::move(first_job)});
+  auto start = std::make_unique<Start>(Start{this, std::move(job)});
   pthread_t tid;
   // The new thread owns *start from its first instruction: hand it over
   // before, and take it back only if no thread was created.
@@ -84,9 +80,6 @@ void ElasticPool::Spawn(std::function<void()> first_job) {
   const int rc = ::pthread_create(&tid, &attr, &ThreadMain, handed);
   ::pthread_attr_destroy(&attr);
   if (rc == 0) {
-    // A thread without a first job counts as idle from now on, so Enqueue()
-    // hands it work instead of starting yet another thread.
-    if (!has_job) ++idle_;
     ++live_;
     return;
   }
@@ -103,7 +96,7 @@ void ElasticPool::Spawn(std::function<void()> first_job) {
               "); new connections wait for a free "
               "thread");
   }
-  if (start->job) jobs_.push_back(std::move(start->job));
+  jobs_.push_back(std::move(start->job));
 }
 
 bool ElasticPool::NextJob(std::unique_lock<std::mutex>& lock,
@@ -126,16 +119,12 @@ bool ElasticPool::NextJob(std::unique_lock<std::mutex>& lock,
 }
 
 void ElasticPool::Loop(std::function<void()> job) {
-  bool counted_idle = !job;  // see Spawn()
   for (;;) {
-    if (job) RunJob(job);
+    RunJob(job);
     job = nullptr;
     std::unique_lock lock(mutex_);
-    if (!counted_idle) {
-      ++idle_;
-      free_.notify_one();
-    }
-    counted_idle = false;
+    ++idle_;
+    free_.notify_one();
     if (!NextJob(lock, &job)) {
       --live_;  // in the same critical section as the retire decision
       stopped_.notify_all();

@@ -14,13 +14,13 @@
 #include "base/signals.h"
 #include "frontend/consumer.h"
 #include "frontend/handlers.h"
+#include "frontend/maintain_schedule.h"
 #include "frontend/server.h"
 #include "frontend/status.h"
 
 namespace forge::frontend {
 namespace {
 
-constexpr std::chrono::milliseconds kMaintainEvery{150};
 constexpr std::size_t kMaxThreadsPerWorker = 4096;
 
 // SIGCHLD is the master's business: back to the default, unblocked.
@@ -50,12 +50,17 @@ ServerOptions MakeServerOptions(const config::Config& cfg, int listen_fd,
 }
 
 // Control thread: attaches and checks every namespace's segment (one timer
-// for all of them) and waits for a stop signal.
+// for all of them, quicker while the default segment is missing: see
+// maintain_schedule.h) and waits for a stop signal. `attached`: what the
+// worker's first Maintain() found.
 void Control(Signals& signals, SegmentNamespaces& namespaces,
-             HttpServer& server, const std::atomic<bool>& stop) {
+             HttpServer& server, const std::atomic<bool>& stop, bool attached) {
+  using Clock = MaintainSchedule::Clock;
+  MaintainSchedule schedule(Clock::now());
+  MaintainSchedule::Step next = schedule.After(attached, Clock::now());
   // relaxed: stop only ends this loop; nothing is published through it.
   while (!stop.load(std::memory_order_relaxed)) {
-    const int sig = signals.WaitFor(kMaintainEvery);
+    const int sig = signals.WaitUntil(next.at);
     if (sig == SIGTERM || sig == SIGINT) {
       // Drain first: once this line is in the log, no connection is
       // accepted without being told to close.
@@ -68,7 +73,10 @@ void Control(Signals& signals, SegmentNamespaces& namespaces,
     if (sig == SIGHUP) {
       log::Info("SIGHUP ignored: configuration is read once at start");
     }
-    namespaces.Maintain();  // SIGHUP or timeout: keep going
+    // SIGHUP or timeout: keep going.
+    attached = next.full ? namespaces.Maintain()
+                         : namespaces.default_backend().Maintain();
+    next = schedule.After(attached, Clock::now());
   }
 }
 
@@ -87,7 +95,7 @@ int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid,
     SegmentNamespaces namespaces({cfg.shm_name,
                                   std::chrono::milliseconds(cfg.empty_wait_ms),
                                   master_pid});
-    namespaces.Maintain();
+    const bool attached = namespaces.Maintain();
     StatusSource status(cfg.shm_name);  // per worker: its own rates
     const Router router(namespaces, {static_cast<std::size_t>(cfg.max_batch)},
                         {cfg.auth_token, cfg.auth_protect_all,
@@ -95,7 +103,8 @@ int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid,
                         &status);
     HttpServer server(MakeServerOptions(cfg, listen_fd, share, slot), router);
     std::atomic<bool> stop{false};
-    std::thread control([&] { Control(signals, namespaces, server, stop); });
+    std::thread control(
+        [&] { Control(signals, namespaces, server, stop, attached); });
     const bool ok = server.Serve();
     // relaxed: see Control().
     stop.store(true, std::memory_order_relaxed);

@@ -9,8 +9,10 @@
 //     (base/signals.h), so no handler runs on a request thread. The worker also
 //     asks for SIGTERM when the master dies (PR_SET_PDEATHSIG), so a
 //     SIGKILLed master does not leave workers serving forever.
-//   * The control thread attaches the segment, retrying every 150 ms until
-//     the broker creates it; meanwhile requests get 503 "broker not started".
+//   * The control thread attaches the segment, retrying every 5 ms for the
+//     first 2 s and then every 150 ms until the broker creates it
+//     (maintain_schedule.h); meanwhile requests get 503 "broker not
+//     started" (each request also tries to attach).
 #pragma once
 
 #include <sys/types.h>

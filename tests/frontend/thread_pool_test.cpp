@@ -48,6 +48,19 @@ PoolOptions Pool(std::size_t min, std::size_t max) {
   return o;
 }
 
+// Nothing up front: a worker starting next to its broker serves at once
+// instead of creating HTTP_THREADS threads first; the floor fills on demand.
+TEST(ElasticPoolTest, StartsThreadsOnlyForJobs) {
+  Gate gate;
+  ElasticPool pool(Pool(64, 128));
+  EXPECT_EQ(pool.threads(), 0u);
+  pool.Enqueue(gate.Job());
+  pool.Enqueue(gate.Job());
+  EXPECT_TRUE(WaitUntil([&] { return gate.started == 2; }, milliseconds(5000)));
+  EXPECT_EQ(pool.threads(), 2u);
+  gate.Open();
+}
+
 TEST(ElasticPoolTest, NeverParksAJobBehindARunningOne) {
   Gate gate;
   ElasticPool pool(Pool(2, 64));
