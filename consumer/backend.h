@@ -101,6 +101,12 @@ class Backend {
   [[nodiscard]] virtual TakenKeys TakeKeys(KeyBuffer& out,
                                            std::size_t want) = 0;
 
+  // True when TakeKeys(out, want) may have to wait: the ring holds fewer
+  // than `want` keys and more may still come. A caller that must not block
+  // (the event loop) asks first; it is a guess, since other consumers may
+  // empty the ring between the two calls.
+  [[nodiscard]] virtual bool MayWait(std::size_t want) = 0;
+
   // The namespace's verdict on `key` (keys::KeyCodec::Check with the
   // segment's codec); nullopt while no segment is attached.
   [[nodiscard]] virtual std::optional<KeyCheck> CheckKey(

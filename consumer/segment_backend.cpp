@@ -170,6 +170,16 @@ TakenKeys SegmentBackend::TakeKeys(KeyBuffer& out, std::size_t want,
   return {};
 }
 
+bool SegmentBackend::MayWait(std::size_t want) {
+  Attachment* a = Current();
+  // Detached: TakeKeys answers at once. Exhausted: it takes what is left.
+  if (a == nullptr || want == 0 || options_.empty_wait.count() == 0) {
+    return false;
+  }
+  return a->segment.ring().Size() < want &&
+         StateOf(a->segment) != shm::BrokerState::kExhausted;
+}
+
 std::optional<std::uint32_t> SegmentBackend::KeyLength() {
   Attachment* a = Current();
   if (a == nullptr) return std::nullopt;

@@ -90,6 +90,7 @@ class SegmentBackend final : public Backend {
   std::string DetachedReason();
 
   [[nodiscard]] TakenKeys TakeKeys(KeyBuffer& out, std::size_t want) override;
+  [[nodiscard]] bool MayWait(std::size_t want) override;
   // The same with this call's own empty-ring wait instead of EMPTY_WAIT_MS
   // (a client's timeout_ms); 0 claims what the ring holds and never waits.
   [[nodiscard]] TakenKeys TakeKeys(KeyBuffer& out, std::size_t want,

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@ constexpr int kMaxEvents = 256;
 // epoll_event.data.ptr of the two fds that are not connections.
 char listener_tag;
 char drain_tag;
+char adopt_tag;
 
 void SetNoDelay(int fd) {
   // TCP_NODELAY: an answer is one small segment; without it Nagle may hold
@@ -76,11 +78,16 @@ EventLoop::EventLoop(LoopOptions options, const Router& router,
   if (epoll_fd_ < 0) {
     throw std::system_error(errno, std::generic_category(), "epoll_create1");
   }
+  adopt_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   epoll_event drain{EPOLLIN, {.ptr = &drain_tag}};
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, options_.drain_fd, &drain) != 0) {
+  epoll_event adopt{EPOLLIN, {.ptr = &adopt_tag}};
+  if (adopt_fd_ < 0 ||
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, options_.drain_fd, &drain) != 0 ||
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, adopt_fd_, &adopt) != 0) {
     const int err = errno;
+    if (adopt_fd_ >= 0) ::close(adopt_fd_);
     ::close(epoll_fd_);
-    throw std::system_error(err, std::generic_category(), "epoll_ctl");
+    throw std::system_error(err, std::generic_category(), "event loop setup");
   }
 }
 
@@ -88,6 +95,8 @@ EventLoop::~EventLoop() {
   for (auto& c : conns_) {
     if (c) ::close(c->fd);
   }
+  for (const auto& [fd, left] : adopted_) ::close(fd);
+  ::close(adopt_fd_);
   ::close(epoll_fd_);
 }
 
@@ -99,7 +108,13 @@ bool EventLoop::Run() {
     if (!drained_ && draining_.load(std::memory_order_acquire)) {
       BeginDrain(Clock::now());
     }
-    if (drained_ && open_ == 0) return !fatal_;
+    if (drained_ && open_ == 0) {
+      std::lock_guard lock(adopt_mu_);
+      if (adopted_.empty()) {  // else the next wait returns them
+        ended_ = true;
+        return !fatal_;
+      }
+    }
     const int n = ::epoll_wait(epoll_fd_, events.data(), kMaxEvents,
                                WaitMillis(Clock::now()));
     if (n < 0 && errno != EINTR) {
@@ -112,6 +127,8 @@ bool EventLoop::Run() {
       void* tag = events[i].data.ptr;
       if (tag == &listener_tag) {
         OnListener(now);
+      } else if (tag == &adopt_tag) {
+        OnAdopted(now);
       } else if (tag != &drain_tag) {
         OnConn(*static_cast<Conn*>(tag), events[i].events, now);
       }  // the drain eventfd: the flag is checked at the top
@@ -178,22 +195,9 @@ EventLoop::Accepted EventLoop::AcceptOne(Clock::time_point now,
   if (fd >= 0) {
     backoff_.Succeeded();
     SetNoDelay(fd);
-    if (conns_.size() <= static_cast<std::size_t>(fd)) conns_.resize(fd + 1);
-    conns_[fd] = std::make_unique<Conn>();
-    Conn& c = *conns_[fd];
-    c.fd = fd;
-    c.left = options_.keep_alive_max;
-    Opened();
-    if (!options_.fast_path) {
-      HandOffConn(c);
-      return Accepted::kAgain;
+    if (Conn* c = Watch(fd, options_.keep_alive_max)) {
+      options_.fast_path ? Settle(*c, now) : HandOffConn(*c);
     }
-    epoll_event ev{EPOLLIN, {.ptr = &c}};
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      Close(c, false);  // out of memory for the watch: nothing was read
-      return Accepted::kAgain;
-    }
-    Settle(c, now);
     return Accepted::kAgain;
   }
   const int err = errno;
@@ -212,6 +216,46 @@ EventLoop::Accepted EventLoop::AcceptOne(Clock::time_point now,
   if (step.log) log::Warn(*step.log);
   *pause = step.pause;
   return Accepted::kPause;
+}
+
+EventLoop::Conn* EventLoop::Watch(int fd, std::size_t left) {
+  if (conns_.size() <= static_cast<std::size_t>(fd)) conns_.resize(fd + 1);
+  conns_[fd] = std::make_unique<Conn>();
+  Conn& c = *conns_[fd];
+  c.fd = fd;
+  c.left = left;
+  Opened();
+  epoll_event ev{EPOLLIN, {.ptr = &c}};
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    Close(c, false);  // out of memory for the watch: nothing was read
+    return nullptr;
+  }
+  return &c;
+}
+
+bool EventLoop::Adopt(int fd, std::size_t left) {
+  {
+    std::lock_guard lock(adopt_mu_);
+    if (ended_) return false;
+    adopted_.emplace_back(fd, left);
+  }
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(adopt_fd_, &one, sizeof(one));
+  return true;
+}
+
+void EventLoop::OnAdopted(Clock::time_point now) {
+  std::uint64_t count;
+  [[maybe_unused]] const ssize_t n = ::read(adopt_fd_, &count, sizeof(count));
+  std::vector<std::pair<int, std::size_t>> adopted;
+  {
+    std::lock_guard lock(adopt_mu_);
+    adopted.swap(adopted_);
+  }
+  for (const auto& [fd, left] : adopted) {
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    if (Conn* c = Watch(fd, left)) Settle(*c, now);
+  }
 }
 
 void EventLoop::BeginDrain(Clock::time_point now) {
@@ -306,7 +350,12 @@ void EventLoop::Answer(Conn& c, Clock::time_point now) {
     // acquire: pairs with HttpServer::BeginDrain (a drain closes after this).
     const bool close =
         c.left == 1 || req->close || draining_.load(std::memory_order_acquire);
-    const Reply reply = AnswerFast(router_, *req);
+    const std::optional<Reply> answer = AnswerFast(router_, *req, false);
+    if (!answer) {  // it would wait for keys: a thread may block, we may not
+      c.next = Conn::Next::kHandOff;
+      return;
+    }
+    const Reply& reply = *answer;
     std::array<char, 512> head_bytes;
     const std::size_t size = FormatHead(
         reply, {close, options_.keep_alive_value}, std::span<char>(head_bytes));

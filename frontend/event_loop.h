@@ -9,14 +9,18 @@
 //
 // Contract
 //   * Run() is called once, on one thread; nothing here is shared with other
-//     threads except the draining flag (read) and the drain eventfd (polled).
+//     threads except the draining flag (read), the drain eventfd (polled)
+//     and Adopt(), which any thread may call.
 //   * Connections start here. A request that is not hot (fast_path.h), a
 //     head that is bad, bigger than kLoopInputBytes or not complete within
 //     read_timeout, and every connection when the fast path is off, are
 //     handed off (HandOff) with the bytes already read, the requests left and
-//     the started request's deadline: the fd is blocking again and never
-//     comes back to the loop. Answers produced before the hand-off are sent
-//     first, so responses stay in request order.
+//     the started request's deadline: the fd is blocking again. So is a key
+//     request that would wait for the ring (Router::HandleNow): the loop
+//     never blocks, a thread waits up to EMPTY_WAIT_MS. Answers produced
+//     before the hand-off are sent first, so responses stay in request
+//     order. When the thread has answered and the connection is idle, it
+//     gives it back (Adopt).
 //   * Same rules as the threaded path (server.h): keep_alive_max requests per
 //     connection, the last one says `Connection: close`; an idle connection
 //     closes after keep_alive_timeout; answers make progress every
@@ -44,6 +48,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -100,12 +105,20 @@ class EventLoop {
   // Serves until drained. False if the listening fd turned out unusable.
   [[nodiscard]] bool Run();
 
+  // From a pool thread: takes back a handed-off connection that is idle
+  // (no byte of a next request read), with `left` requests to go. False
+  // once Run() has ended; the caller then keeps serving it.
+  [[nodiscard]] bool Adopt(int fd, std::size_t left);
+
  private:
   using Clock = std::chrono::steady_clock;
   struct Conn;
   enum class Accepted { kAgain, kEmpty, kPause, kFatal };
 
   void OnListener(Clock::time_point now);
+  void OnAdopted(Clock::time_point now);
+  // Starts watching connection `fd` with `left` requests to go.
+  Conn* Watch(int fd, std::size_t left);
   Accepted AcceptOne(Clock::time_point now, std::chrono::milliseconds* pause);
   void BeginDrain(Clock::time_point now);
   void AcceptQueued();
@@ -131,7 +144,11 @@ class EventLoop {
   std::function<void()> on_fatal_;
   const std::atomic<bool>& draining_;
   int epoll_fd_ = -1;
-  std::vector<std::unique_ptr<Conn>> conns_;  // by fd
+  int adopt_fd_ = -1;  // eventfd: Adopt() queued a connection
+  std::mutex adopt_mu_;
+  std::vector<std::pair<int, std::size_t>> adopted_;  // fd, left
+  bool ended_ = false;                                // under adopt_mu_
+  std::vector<std::unique_ptr<Conn>> conns_;          // by fd
   std::size_t open_ = 0;
   bool listening_ = false;
   bool drained_ = false;  // BeginDrain ran

@@ -80,9 +80,10 @@ std::optional<FastRequest> FastRequestFrom(const RequestHead& head) {
   if (head.method != "GET" || head.http10 || head.has_body || head.expect) {
     return std::nullopt;
   }
-  FastRequest req{.authorization = head.authorization,
-                  .close = head.close,
-                  .size = head.size};
+  FastRequest req;
+  req.authorization = head.authorization;
+  req.close = head.close;
+  req.size = head.size;
   const std::size_t mark = head.target.find('?');
   req.path = head.target.substr(0, mark);
   if (mark != std::string_view::npos) req.query = head.target.substr(mark + 1);
@@ -103,13 +104,16 @@ std::optional<FastRequest> FastRequestFrom(const RequestHead& head) {
   return req;
 }
 
-Reply AnswerFast(const Router& router, const FastRequest& req) {
+std::optional<Reply> AnswerFast(const Router& router, const FastRequest& req,
+                                bool may_wait) {
   try {
     if (req.route == FastRequest::Route::kGetKey) {
+      if (!may_wait) return router.GetKeyNow(req.ns, req.authorization);
       return router.GetKeyIn(req.ns, req.authorization);
     }
-    return router.Handle("GET", req.path, ParseQuery(req.query),
-                         req.authorization);
+    const QueryParams query = ParseQuery(req.query);
+    if (!may_wait) return router.HandleNow(req.path, query, req.authorization);
+    return router.Handle("GET", req.path, query, req.authorization);
   } catch (...) {
     log::Error("internal error answering " + Sanitize(req.path) + "?" +
                Sanitize(req.query));

@@ -24,7 +24,8 @@
 //     incomplete input is not mine. Neither consumes input.
 //   * AnswerFast asks the Router exactly what httplib's routing would ask it
 //     (same path, ParseQuery's split, same Authorization) and turns an
-//     exception into the 500 httplib would send.
+//     exception into the 500 httplib would send; the event loop asks it not
+//     to wait for keys, and hands a request that would to a thread.
 //   * FormatHead writes a response head for a Reply with the framing the
 //     connection needs (keep-alive or close); it allocates nothing.
 //   * Pure functions (AnswerFast: as thread-safe as Router::Handle).
@@ -64,8 +65,11 @@ struct FastRequest {
 std::optional<FastRequest> FastRequestFrom(const RequestHead& head);
 std::optional<FastRequest> ParseFastRequest(std::string_view input);
 
-// The Router's reply to a hot request.
-Reply AnswerFast(const Router& router, const FastRequest& req);
+// The Router's reply to a hot request. With `may_wait` false (the event
+// loop) nullopt instead of waiting for the ring (Router::HandleNow);
+// always a Reply otherwise.
+std::optional<Reply> AnswerFast(const Router& router, const FastRequest& req,
+                                bool may_wait);
 
 struct Framing {
   bool close = false;           // send Connection: close

@@ -293,6 +293,20 @@ bool Router::TokenReaches(std::string_view authorization,
 Reply Router::Handle(std::string_view method, std::string_view path,
                      const QueryParams& query,
                      std::string_view authorization) const {
+  return *Dispatch(method, path, query, authorization, true);
+}
+
+std::optional<Reply> Router::HandleNow(std::string_view path,
+                                       const QueryParams& query,
+                                       std::string_view authorization) const {
+  return Dispatch("GET", path, query, authorization, false);
+}
+
+std::optional<Reply> Router::Dispatch(std::string_view method,
+                                      std::string_view path,
+                                      const QueryParams& query,
+                                      std::string_view authorization,
+                                      bool may_wait) const {
   if (!IsRoute(path)) {
     Default().CountRequest();
     return Text(404, "no route " + Sanitize(path) +
@@ -309,25 +323,36 @@ Reply Router::Handle(std::string_view method, std::string_view path,
     return r;
   }
   if (TakesNoNamespace(path)) {
-    return Route(path, base::kDefaultNamespace, false, query, authorization);
+    return Route(path, base::kDefaultNamespace, false, query, authorization,
+                 may_wait);
   }
   const Result<std::string_view> ns = ParseNamespace(query);
   if (!ns.ok()) {
     Default().CountRequest();
     return Text(400, ns.status().message() + "\n");
   }
-  return Route(path, *ns, query.count("ns") > 0, query, authorization);
+  return Route(path, *ns, query.count("ns") > 0, query, authorization,
+               may_wait);
 }
+
+namespace {
+const QueryParams kNoQuery;
+}  // namespace
 
 Reply Router::GetKeyIn(std::string_view ns,
                        std::string_view authorization) const {
-  static const QueryParams kNoQuery;
-  return Route(kGetKey, ns, true, kNoQuery, authorization);
+  return *Route(kGetKey, ns, true, kNoQuery, authorization, true);
 }
 
-Reply Router::Route(std::string_view path, std::string_view ns, bool named,
-                    const QueryParams& query,
-                    std::string_view authorization) const {
+std::optional<Reply> Router::GetKeyNow(std::string_view ns,
+                                       std::string_view authorization) const {
+  return Route(kGetKey, ns, true, kNoQuery, authorization, false);
+}
+
+std::optional<Reply> Router::Route(std::string_view path, std::string_view ns,
+                                   bool named, const QueryParams& query,
+                                   std::string_view authorization,
+                                   bool may_wait) const {
   // The namespace the request reaches: a key route always reaches one.
   const bool reaches =
       IsKeyRoute(path) || path == kCheckKey || (path == kHealthz && named);
@@ -343,6 +368,10 @@ Reply Router::Route(std::string_view path, std::string_view ns, bool named,
   const NamespaceLookup found = namespaces_.Find(ns);
   if (found.backend == nullptr) return NotServed(ns, found);
   Backend& backend = *found.backend;
+  if (!may_wait && IsKeyRoute(path) &&
+      backend.MayWait(KeysWanted(path, query))) {
+    return std::nullopt;
+  }
   backend.CountRequest();
   if (path == kGetKey) return GetKey(backend);
   if (path == kGetKeys) return GetKeys(backend, query);
@@ -350,6 +379,13 @@ Reply Router::Route(std::string_view path, std::string_view ns, bool named,
     return CheckKey(backend, ns, query, TokenReaches(authorization, ns));
   }
   return Healthz(backend);
+}
+
+std::size_t Router::KeysWanted(std::string_view path,
+                               const QueryParams& query) const {
+  if (path == kGetKey) return 1;
+  const Result<std::size_t> count = ParseCount(query, limits_.max_batch);
+  return count.ok() ? *count : 0;  // a bad count is refused at once
 }
 
 Reply Router::NotServed(std::string_view ns,

@@ -154,6 +154,16 @@ class Router {
   // answers for it, without a query to parse (the fast path's entry).
   Reply GetKeyIn(std::string_view ns, std::string_view authorization) const;
 
+  // Handle and GetKeyIn for a caller that must not block (the event loop):
+  // nullopt, with nothing counted or taken, when a key route would wait
+  // for the ring (Backend::MayWait); the caller then asks Handle or
+  // GetKeyIn on a thread that may block.
+  std::optional<Reply> HandleNow(std::string_view path,
+                                 const QueryParams& query,
+                                 std::string_view authorization) const;
+  std::optional<Reply> GetKeyNow(std::string_view ns,
+                                 std::string_view authorization) const;
+
   bool auth_enabled() const {
     return !auth_.token.empty() || !auth_.scoped.empty();
   }
@@ -164,9 +174,18 @@ class Router {
   std::optional<Reply> Authenticate(std::string_view path,
                                     std::optional<std::string_view> ns,
                                     std::string_view authorization) const;
+  // Handle's body; nullopt only when !may_wait (see HandleNow).
+  std::optional<Reply> Dispatch(std::string_view method, std::string_view path,
+                                const QueryParams& query,
+                                std::string_view authorization,
+                                bool may_wait) const;
   // The route after the ns was parsed; `named`: the query gave ns.
-  Reply Route(std::string_view path, std::string_view ns, bool named,
-              const QueryParams& query, std::string_view authorization) const;
+  std::optional<Reply> Route(std::string_view path, std::string_view ns,
+                             bool named, const QueryParams& query,
+                             std::string_view authorization,
+                             bool may_wait) const;
+  // How many keys a key route asks for (0: its count is refused anyway).
+  std::size_t KeysWanted(std::string_view path, const QueryParams& query) const;
   Reply NotServed(std::string_view ns, const NamespaceLookup& found) const;
   Reply GetKey(Backend& backend) const;
   Reply GetKeys(Backend& backend, const QueryParams& query) const;

@@ -167,6 +167,7 @@ bool HttpServer::Serve() {
         });
       },
       [this] { BeginDrain(); }, draining_);
+  loop_ = &loop;  // published to pool threads by Enqueue's mutex
   const bool ok = loop.Run();
   ::close(options_.listen_fd);
   pool.Shutdown();  // waits for every handed-off connection
@@ -204,6 +205,13 @@ httplib::Server::HandlerResponse HttpServer::Route(const httplib::Request& req,
     res.set_header(std::string(name), std::string(value));
   });
   return HandlerResponse::Handled;
+}
+
+bool HttpServer::GiveBack(const ConnStream& strm, std::size_t left) {
+  // Only with the fast path on (else every request is logged here), with
+  // nothing of a next request read, and not once a drain began.
+  return fast_path_ && left > 0 && strm.buffered() == 0 && !draining() &&
+         loop_->Adopt(strm.socket(), left);
 }
 
 bool HttpServer::WaitForRequest(ConnStream& strm) {
@@ -251,6 +259,7 @@ void HttpServer::ServeConnection(int sock, const Carried& carried) {
     ending = Ending::kClean;
     ok = ServeRequest(strm, last, &ending);
     if (!ok || ending != Ending::kKeepAlive) break;
+    if (GiveBack(strm, left - 1)) return;
   }
   if (strm.send_timed_out()) {
     Abort(sock);
@@ -332,7 +341,7 @@ bool HttpServer::AnswerBadHead(ConnStream& strm, const HeadError& error) {
 
 bool HttpServer::WriteFast(ConnStream& strm, const FastRequest& req,
                            bool close) {
-  const Reply reply = AnswerFast(router_, req);
+  const Reply reply = *AnswerFast(router_, req, true);
   std::array<char, 512> head;
   const std::size_t size =
       FormatHead(reply, {close, keep_alive_value_}, std::span<char>(head));

@@ -32,12 +32,15 @@
 //     client reading a large /get-keys answer a byte at a time holds a
 //     thread for 10 s at most.
 //   * Connections: each is accepted and served by the worker's EventLoop
-//     (event_loop.h) while its requests are hot (fast_path.h); the first
-//     one that is not (or a bad or oversized head) hands the connection to
-//     a thread of an ElasticPool (thread_pool.h) for the rest of its life,
-//     so no client ever waits for another to disconnect. Idle keep-alive
-//     waits there are one blocking poll() per request, not httplib's 10 ms
-//     polling loop.
+//     (event_loop.h) while its requests are hot (fast_path.h) and can be
+//     answered without waiting; one that is not (or a bad or oversized
+//     head, or a key request that would wait for the ring) hands the
+//     connection to a thread of an ElasticPool (thread_pool.h), so no
+//     client ever waits for another. When that request is answered and the
+//     connection is idle, the thread gives it back to the loop (GiveBack);
+//     with the fast path off, or once a drain began, it keeps it, waiting
+//     for each request in one blocking poll(), not httplib's 10 ms polling
+//     loop.
 //   * Requests: every head is read whole into the connection's buffer and
 //     checked by ParseHead (request_head.h) before anything acts on it, on
 //     both paths. A
@@ -127,12 +130,16 @@ class HttpServer final : private httplib::Server {
   // Writes the answer to a hot request (into strm, not yet flushed).
   bool WriteFast(ConnStream& strm, const FastRequest& req, bool close);
   HandlerResponse Route(const httplib::Request& req, httplib::Response& res);
+  // Gives an idle handed-off connection back to the event loop; false when
+  // it stays on this thread.
+  bool GiveBack(const ConnStream& strm, std::size_t left);
 
   ServerOptions options_;
   const Router& router_;
   bool fast_path_;
   std::string keep_alive_value_;  // the Keep-Alive header httplib sends
   int drain_fd_ = -1;             // eventfd, readable once draining
+  EventLoop* loop_ = nullptr;     // set by Serve() before any hand-off
   std::atomic<bool> draining_{false};
 };
 

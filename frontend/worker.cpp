@@ -55,9 +55,9 @@ ServerOptions MakeServerOptions(const config::Config& cfg, int listen_fd,
 // worker's first Maintain() found.
 void Control(Signals& signals, SegmentNamespaces& namespaces,
              HttpServer& server, const std::atomic<bool>& stop, bool attached) {
-  using Clock = MaintainSchedule::Clock;
-  MaintainSchedule schedule(Clock::now());
-  MaintainSchedule::Step next = schedule.After(attached, Clock::now());
+  const auto now = [] { return MaintainSchedule::Clock::now(); };
+  MaintainSchedule schedule(now());
+  MaintainSchedule::Step next = schedule.After(attached, now());
   // relaxed: stop only ends this loop; nothing is published through it.
   while (!stop.load(std::memory_order_relaxed)) {
     const int sig = signals.WaitUntil(next.at);
@@ -76,7 +76,7 @@ void Control(Signals& signals, SegmentNamespaces& namespaces,
     // SIGHUP or timeout: keep going.
     attached = next.full ? namespaces.Maintain()
                          : namespaces.default_backend().Maintain();
-    next = schedule.After(attached, Clock::now());
+    next = schedule.After(attached, now());
   }
 }
 

@@ -40,6 +40,15 @@ class FakeBackend final : public Backend {
     key_length_ = length_after_take_;  // the worker swapped segments
     return taken;
   }
+  // Says what SetMayWait last set (false at first).
+  bool MayWait(std::size_t) override {
+    std::lock_guard lock(mu_);
+    return may_wait_;
+  }
+  void SetMayWait(bool may_wait) {
+    std::lock_guard lock(mu_);
+    may_wait_ = may_wait;
+  }
   std::optional<KeyCheck> CheckKey(std::string_view key) override {
     std::lock_guard lock(mu_);
     if (!codec_) return std::nullopt;
@@ -94,6 +103,7 @@ class FakeBackend final : public Backend {
  private:
   mutable std::mutex mu_;
   std::size_t keys_left_ = static_cast<std::size_t>(-1);
+  bool may_wait_ = false;
   std::size_t next_ = 0;
   std::uint32_t key_length_ = 7;  // of the keys the next claim hands out
   std::uint32_t length_after_take_ = 7;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <iostream>
 #include <numeric>
@@ -226,6 +227,22 @@ TEST_F(FrontendProcessTest, EmptyRingAnswers503InTimeAndRecoversWithTheBroker) {
   EXPECT_GE(took, milliseconds(190)) << "waited EMPTY_WAIT_MS for keys";
   EXPECT_LT(took, milliseconds(200 + 500)) << "then answered promptly";
   EXPECT_EQ(Get(port(), "/healthz").status, 503);
+  // Many clients wait at once, not one after another: the event loop hands
+  // a request that would wait to a thread (12 per worker in a row would
+  // take 2.4 s).
+  std::vector<std::thread> clients;
+  std::atomic<int> answered{0};
+  const auto many = Clock::now();
+  for (int i = 0; i < 48; ++i) {
+    clients.emplace_back([&] {
+      const auto got = RawRequest(
+          port(), "GET /get-key HTTP/1.1\r\nHost: x\r\n\r\n", kDeadline);
+      if (got.status == 503) ++answered;
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(answered.load(), 48);
+  EXPECT_LT(Clock::now() - many, milliseconds(1500)) << "the waits overlapped";
 
   broker().emplace(StartBroker({{"POOL_CAPACITY", "1024"}}));
   EXPECT_TRUE(WaitUntil([&] { return Get(port(), "/get-key").status == 200; },

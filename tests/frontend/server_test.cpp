@@ -308,6 +308,38 @@ TEST_F(ServerTest, DrainAnswersEveryConnectionStillInTheAcceptQueue) {
   EXPECT_EQ(backend_.requests(), 1u + conns.size());
 }
 
+// A request that would wait for keys goes to a thread (the loop never
+// blocks), and once answered the idle connection comes back to the loop: the
+// pool's only thread is then free for another client.
+TEST_F(ServerTest, ARequestThatWouldWaitIsAnsweredOnAThreadThatThenLetsGo) {
+  ServerOptions o = Small();
+  o.pool.min_threads = 1;
+  o.pool.max_threads = 1;
+  o.keep_alive_timeout = std::chrono::seconds(60);  // nobody times out here
+  Start(o);
+  const std::string get_key = "GET /get-key HTTP/1.1\r\nHost: x\r\n\r\n";
+  backend_.SetMayWait(true);
+  const int a = Connect();
+  ASSERT_EQ(::send(a, get_key.data(), get_key.size(), 0),
+            static_cast<ssize_t>(get_key.size()));
+  ASSERT_TRUE(ReadResponseEndingIn(a, "k000000", milliseconds(5000)));
+  backend_.SetMayWait(false);
+  // Another connection needs the only thread (HTTP/1.0 is never hot): it is
+  // answered only if connection `a` gave it back.
+  const int b = Connect();
+  const std::string old =
+      "GET /get-key HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+  ASSERT_EQ(::send(b, old.data(), old.size(), 0),
+            static_cast<ssize_t>(old.size()));
+  EXPECT_TRUE(ReadResponseEndingIn(b, "k000001", milliseconds(5000)));
+  // `a` is served by the loop while `b` idles on the thread.
+  ASSERT_EQ(::send(a, get_key.data(), get_key.size(), 0),
+            static_cast<ssize_t>(get_key.size()));
+  EXPECT_TRUE(ReadResponseEndingIn(a, "k000002", milliseconds(5000)));
+  ::close(a);
+  ::close(b);
+}
+
 // A client that reads a large answer a byte a second cannot hold the
 // connection's thread past the whole-response deadline.
 TEST_F(ServerTest, SlowReaderOfALargeAnswerIsCutAtTheResponseDeadline) {
