@@ -122,7 +122,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -130,6 +129,8 @@
 #include <vector>
 
 #include "base/signals.h"
+#include "broker/encode_pipeline.h"
+#include "broker/job_thread.h"
 #include "broker/range_sizer.h"
 #include "broker/store_trouble.h"
 #include "config/config.h"
@@ -171,9 +172,19 @@ struct BrokerOptions {
   // STORE_REQUIRE_SYNC: reserve only while the store's durability is
   // kSync (issue 16; see the contract).
   bool require_sync = false;
+  // ENCODE_THREADS: threads that encode, the loop's own included (see
+  // "Encode" in the contract); 1 encodes on the loop's thread alone.
+  std::uint32_t encode_threads = 1;
+  // Helper threads shared by several brokers (a Fleet's; the caller keeps
+  // them alive). Empty: the broker makes encode_threads - 1 of its own.
+  std::vector<JobThread*> encode_helpers;
 
   static BrokerOptions FromConfig(const config::Config& cfg);
 };
+
+// ENCODE_THREADS auto: the CPUs, at most kMaxAutoEncodeThreads.
+inline constexpr std::uint32_t kMaxAutoEncodeThreads = 4;
+std::uint32_t AutoEncodeThreads();
 
 // What Step() found: call again now, or sleep (Idle) first, or give up.
 enum class StepResult { kBusy, kIdle, kFatal };
@@ -234,7 +245,8 @@ class Broker {
 
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
-  // Waits for the reservation in flight (its range becomes a gap).
+  // Waits for the reservation in flight and the chunks helpers are
+  // encoding (their numbers become a gap: Finish returns them).
   ~Broker();
 
   // Loops Step()/Idle() until `stop` is set (returns the unpublished
@@ -310,8 +322,12 @@ class Broker {
   bool BackingOff() const;
   void PushFromHand();
   std::size_t PushBatch();
+  // Moves numbers from hand_ into the encode pipeline: what fits the ring's
+  // `room` (one batch at most) without helpers, chunks ahead for each
+  // helper with them. They stay in hand() until pushed.
+  void Feed(std::uint64_t room);
   // Encodes up to max_keys numbers from r.first on into batch_
-  // (KeyCodec::EncodeRange), dropping blocked ones; batch_numbers_[i] is
+  // (broker::EncodeClean), dropping blocked ones; batch_numbers_[i] is
   // key i's number. Returns the keys kept; *used: the numbers looked at.
   std::size_t EncodeClean(const store::Range& r, std::size_t max_keys,
                           std::uint64_t* used);
@@ -320,7 +336,7 @@ class Broker {
   // those as blocked, and returns the keys pushed.
   std::size_t PushEncoded(store::Range& r, std::size_t n, std::uint64_t used);
   void NoteRefillStart(std::uint64_t fill_before);
-  // What one reservation (run on its own thread) found.
+  // What one reservation (run on the reserver thread) found.
   struct Attempt {
     std::uint64_t asked = 0;
     bool checked_sync = false;         // require_sync: link_before was asked
@@ -330,8 +346,8 @@ class Broker {
     store::StoreLinkInfo link;  // Link() after the calls
     Clock::duration took{};
   };
-  // Starts the next reservation on its own thread, or, with nothing in
-  // hand, makes it now; false on a non-transient error.
+  // Starts the next reservation on the reserver thread, or, with nothing
+  // in hand, makes it now; false on a non-transient error.
   [[nodiscard]] bool StartReserve();
   // The store calls of one reservation; `lock` holds the store lock.
   Attempt Reserve(std::unique_lock<std::mutex> lock, std::uint64_t asked,
@@ -340,7 +356,7 @@ class Broker {
   // waiting at most `wait`; false on a non-transient error.
   [[nodiscard]] bool Collect(std::chrono::nanoseconds wait);
   [[nodiscard]] bool TakeAttempt(const Attempt& a);
-  bool Pending() const { return pending_.valid(); }
+  bool Pending() const { return in_flight_; }
   std::uint64_t TargetHand() const;
   // Keys consumers took so far (pushed minus what the ring holds).
   std::uint64_t Taken() const;
@@ -385,8 +401,9 @@ class Broker {
   std::uint64_t low_water_;
   RangeSizer sizer_;
 
-  std::deque<store::Range> hand_;
-  std::atomic<std::uint64_t> hand_count_{0};  // sum of hand_ sizes
+  std::deque<store::Range> hand_;  // not yet in the pipeline
+  // hand_'s numbers plus the pipeline's (pipeline_.size()).
+  std::atomic<std::uint64_t> hand_count_{0};
   std::vector<shm::Key> batch_;  // encode buffer (kBatchKeys keys), reused
   std::vector<std::uint64_t> batch_numbers_;  // the number of each key
 
@@ -403,9 +420,18 @@ class Broker {
   Clock::time_point next_damage_check_{};
   std::mutex own_store_mutex_;  // when options.store_mutex is nullptr
   std::mutex& store_mutex_;
-  // The reservation in flight (declared last: destroyed first, waiting
-  // for the thread, which uses the members above).
-  std::future<Attempt> pending_;
+  // Encode helpers when options.encode_helpers is empty.
+  std::vector<std::unique_ptr<JobThread>> own_helpers_;
+  // After codec_, blocklist_ and the helpers: destroyed before them,
+  // waiting for the chunks a helper is encoding.
+  EncodePipeline pipeline_;
+  // The reservation in flight: the reserver thread writes attempt_ and
+  // goes idle; the loop reads it after JobThread::WaitIdle said so.
+  bool in_flight_ = false;
+  std::optional<Attempt> attempt_;
+  // Declared last: destroyed first, letting the reservation in flight end
+  // and joining the thread, which uses the members above.
+  JobThread reserver_;
 };
 
 }  // namespace forge::broker

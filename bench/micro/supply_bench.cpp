@@ -3,8 +3,9 @@
 // can, with a real SQLite store and RANGE_SIZE auto (reservations are rare
 // and off the refill path). bench/http.sh reports it next to the HTTP
 // drain rate: `forge_supply_bench --benchmark_format=json`, items_per_second.
-// Args: ring capacity, RANGE_SIZE (0: auto). RANGE_SIZE 100 is the
-// refill-bound case: a store round trip per 100 keys, off the refill path.
+// Args: ring capacity, RANGE_SIZE (0: auto), ENCODE_THREADS (0: auto,
+// AutoEncodeThreads). RANGE_SIZE 100 is the refill-bound case: a store
+// round trip per 100 keys, off the refill path.
 // Wall time (UseRealTime): the figure is a rate.
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
@@ -74,6 +75,9 @@ void BM_BrokerSupply(benchmark::State& state) {
   shm::Segment consumer = shm::Segment::Attach(scratch.name);
   BrokerOptions options;
   options.range_size = static_cast<std::uint64_t>(state.range(1));
+  options.encode_threads = state.range(2) == 0
+                               ? AutoEncodeThreads()
+                               : static_cast<std::uint32_t>(state.range(2));
   Broker broker(options, *store, seg);
   broker.Begin(nullptr);
   const shm::BrokerStats& stats = seg.broker();
@@ -95,11 +99,17 @@ void BM_BrokerSupply(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(pushed));
   state.counters["range_size"] = benchmark::Counter(
       static_cast<double>(stats.range_size.load(std::memory_order_relaxed)));
+  state.counters["encode_threads"] =
+      benchmark::Counter(static_cast<double>(options.encode_threads));
 }
+constexpr std::int64_t kAuto = 0;
 BENCHMARK(BM_BrokerSupply)
-    ->Args({4096, config::Config::kAutoRangeSize})
-    ->Args({65536, config::Config::kAutoRangeSize})
-    ->Args({4096, 100})
+    ->Args({4096, config::Config::kAutoRangeSize, kAuto})
+    ->Args({65536, config::Config::kAutoRangeSize, 1})
+    ->Args({65536, config::Config::kAutoRangeSize, 2})
+    ->Args({65536, config::Config::kAutoRangeSize, 4})
+    ->Args({65536, config::Config::kAutoRangeSize, kAuto})
+    ->Args({4096, 100, kAuto})
     ->UseRealTime();
 
 }  // namespace

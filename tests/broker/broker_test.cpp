@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -73,6 +74,7 @@ class FakeStore : public store::RangeStore {
     released_.wait(lock, [&] { return !held_; });
     --waiting_;
     ++calls_;
+    reserve_tids_.insert(::gettid());
     if (fatal_) throw store::StoreError("fake: disk image is malformed", false);
     if (transient_failures_ > 0) {
       --transient_failures_;
@@ -171,6 +173,11 @@ class FakeStore : public store::RangeStore {
     std::lock_guard<std::mutex> lock(mu_);
     return calls_;
   }
+  // The threads (kernel ids, never reused soon) Reserve was called on.
+  std::set<pid_t> reserve_tids() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reserve_tids_;
+  }
   // True if n lies in a range Reserve returned (i.e. was committed).
   bool Committed(std::uint64_t n) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -193,6 +200,7 @@ class FakeStore : public store::RangeStore {
   int transient_failures_ = 0;
   bool fatal_ = false;
   int calls_ = 0;
+  std::set<pid_t> reserve_tids_;
   std::vector<store::Range> committed_;
   std::vector<store::Range> returned_;  // sorted by first
 
@@ -522,6 +530,56 @@ TEST_F(BrokerTest, TheRingIsRefilledWhileAReservationWaitsAndAStopReturnsIt) {
   EXPECT_EQ(back[0].last, store.Next());
   EXPECT_EQ(stats().keys_wasted.load(), 0u);
   for (std::uint64_t i = 0; i < popped.size(); ++i) EXPECT_EQ(popped[i], i);
+}
+
+// Threads of this process now (/proc/self/task).
+std::size_t ThreadCount() {
+  std::size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    (void)e;
+    ++n;
+  }
+  return n;
+}
+
+// Issue 18 §2: every reservation made beside the loop runs on one
+// long-lived reserver thread (not a thread each), and numbers encoded
+// ahead by encode helpers go back at a stop with the rest; the keys come
+// out in number order, each once, with four threads encoding; a stop joins
+// every thread the broker made.
+TEST_F(BrokerTest, OneReserverThreadAndHelpersEncodeInOrderAndAStopReturnsAll) {
+  FakeStore store(7, keys::KeySpace(7));
+  Open(store);
+  BrokerOptions options = Options();
+  options.encode_threads = 4;
+  const std::size_t threads_before = ThreadCount();
+  std::vector<std::uint64_t> popped;
+  {
+    Broker broker(options, store, *producer_);
+    Runner runner(broker, stop_);
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          for (std::uint64_t n : Pop(200, kCodec7)) popped.push_back(n);
+          shm::MaybeWakeProducer(*consumer_);
+          return popped.size() >= 20000;
+        },
+        kDeadline));
+    EXPECT_EQ(runner.Stop(), 0);
+    // The loop reserved the first range itself (nothing in hand); every
+    // later one ran on the same reserver thread.
+    EXPECT_GE(store.calls(), 200);
+    EXPECT_LE(store.reserve_tids().size(), 2u);
+  }
+  EXPECT_EQ(ThreadCount(), threads_before);
+  for (std::uint64_t i = 0; i < popped.size(); ++i) {
+    ASSERT_EQ(popped[i], i);
+  }
+  // The ring, the hand and the pipeline's chunks went back in one piece.
+  const std::vector<store::Range> back = store.returned();
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].first, popped.size());
+  EXPECT_EQ(back[0].last, store.Next());
+  EXPECT_EQ(stats().keys_wasted.load(), 0u);
 }
 
 // A live worker may still pop: the ring is left to it, only the hand goes

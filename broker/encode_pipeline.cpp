@@ -1,0 +1,180 @@
+// broker/encode_pipeline.cpp — see encode_pipeline.h for the contract.
+#include "broker/encode_pipeline.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+#include <utility>
+
+#include "base/status.h"
+
+namespace forge::broker {
+
+std::size_t EncodeClean(const keys::KeyCodec& codec,
+                        const keys::Blocklist& blocklist, std::uint32_t stride,
+                        std::uint64_t first, std::size_t n, shm::Key* out,
+                        std::uint64_t* numbers) {
+  // The stride's Keys are contiguous: the text may run on across them. The
+  // bytes after it stay NUL, so each slot is the key NUL-padded.
+  const std::size_t bytes = stride * sizeof(shm::Key);
+  char* text = reinterpret_cast<char*>(out);
+  codec.EncodeRange(first, n, text, bytes);
+  if (blocklist.empty()) {
+    for (std::size_t i = 0; i < n; ++i) numbers[i] = first + i;
+    return n;
+  }
+  std::size_t kept = 0;
+  const std::size_t length = codec.text_length();
+  for (std::size_t i = 0; i < n; ++i) {
+    const char* key = text + i * bytes;
+    if (blocklist.Blocks(std::string_view(key, length))) continue;
+    if (kept != i) std::memcpy(text + kept * bytes, key, bytes);
+    numbers[kept++] = first + i;
+  }
+  return kept;
+}
+
+// A run of consecutive numbers and, once encoded, their keys.
+struct EncodePipeline::Chunk {
+  enum State : int { kQueued, kEncoding, kDone };
+
+  Chunk(const keys::KeyCodec& c, const keys::Blocklist& b, std::uint32_t s,
+        const store::Range& r)
+      : codec(c), blocklist(b), stride(s), range(r), next(r.first) {}
+
+  // True for the one caller that may encode it (or drop it, see Unwind).
+  bool Claim() {
+    int expected = kQueued;
+    // acquire: the claimer reads what the producer wrote before adding the
+    // chunk (a helper also got it through JobThread's mutex).
+    return state.compare_exchange_strong(expected, kEncoding,
+                                         std::memory_order_acquire);
+  }
+  // Claimed: encodes, then publishes the keys.
+  void Encode() {
+    const auto n = static_cast<std::size_t>(range.size());
+    keys.assign(n * stride, shm::Key{});
+    numbers.resize(n);
+    try {
+      count = EncodeClean(codec, blocklist, stride, range.first, n,
+                          keys.data(), numbers.data());
+    } catch (...) {
+      error = std::current_exception();
+    }
+    // release: the producer that sees kDone (acquire) sees the keys.
+    state.store(kDone, std::memory_order_release);
+    state.notify_all();
+  }
+  // Waits until whoever claimed it is done.
+  void WaitDone() const {
+    // acquire: pairs with Encode's release; the keys are read after.
+    for (int s = state.load(std::memory_order_acquire); s != kDone;
+         s = state.load(std::memory_order_acquire)) {
+      state.wait(s, std::memory_order_acquire);
+    }
+  }
+
+  const keys::KeyCodec& codec;
+  const keys::Blocklist& blocklist;
+  const std::uint32_t stride;
+  const store::Range range;
+  std::uint64_t next;  // the first number not consumed (producer only)
+  std::vector<shm::Key> keys;
+  std::vector<std::uint64_t> numbers;
+  std::size_t count = 0;   // keys kept
+  std::size_t pushed = 0;  // keys pushed (producer only)
+  std::exception_ptr error;
+  std::atomic<int> state{kQueued};
+};
+
+EncodePipeline::EncodePipeline(const keys::KeyCodec& codec,
+                               const keys::Blocklist& blocklist,
+                               std::uint32_t stride, std::size_t chunk_keys,
+                               std::vector<JobThread*> helpers)
+    : codec_(codec),
+      blocklist_(&blocklist),
+      stride_(stride),
+      chunk_keys_(std::max<std::size_t>(chunk_keys, 1)),
+      helpers_(std::move(helpers)) {}
+
+EncodePipeline::~EncodePipeline() { (void)Unwind(); }
+
+void EncodePipeline::SetBlocklist(const keys::Blocklist& blocklist) {
+  FORGE_CHECK(chunks_.empty(), "a new blocklist with chunks in the pipeline");
+  blocklist_ = &blocklist;
+}
+
+void EncodePipeline::Add(const store::Range& r) {
+  for (std::uint64_t first = r.first; first < r.last;) {
+    const std::uint64_t last = std::min<std::uint64_t>(r.last, first + chunk_keys_);
+    auto chunk = std::make_shared<Chunk>(codec_, *blocklist_, stride_,
+                                         store::Range{first, last});
+    if (!helpers_.empty()) {
+      JobThread& helper = *helpers_[next_helper_];
+      next_helper_ = (next_helper_ + 1) % helpers_.size();
+      // The job keeps the chunk alive; it does nothing once claimed.
+      helper.Post([chunk] {
+        if (chunk->Claim()) chunk->Encode();
+      });
+    }
+    chunks_.push_back(std::move(chunk));
+    size_ += last - first;
+    first = last;
+  }
+}
+
+EncodePipeline::Chunk& EncodePipeline::ReadyFront() {
+  Chunk& front = *chunks_.front();
+  if (front.Claim()) {
+    front.Encode();
+    return front;
+  }
+  // A helper has it: meanwhile encode what nobody has begun, in order.
+  for (std::size_t i = 1; i < chunks_.size(); ++i) {
+    // relaxed: a hint; Claim decides.
+    if (front.state.load(std::memory_order_relaxed) == Chunk::kDone) break;
+    if (chunks_[i]->Claim()) chunks_[i]->Encode();
+  }
+  front.WaitDone();
+  return front;
+}
+
+EncodePipeline::Pushed EncodePipeline::PushInto(shm::Ring& ring) {
+  Pushed out;
+  while (!chunks_.empty() && ring.Size() < ring.Capacity()) {
+    Chunk& c = ReadyFront();
+    if (c.error) std::rethrow_exception(c.error);
+    const std::size_t m =
+        ring.Push(c.keys.data() + c.pushed * stride_, c.count - c.pushed);
+    c.pushed += m;
+    const std::uint64_t next =
+        c.pushed < c.count ? c.numbers[c.pushed] : c.range.last;
+    out.keys += m;
+    out.blocked += next - c.next - m;
+    out.consumed += next - c.next;
+    size_ -= next - c.next;
+    c.next = next;
+    if (c.next < c.range.last) break;  // the ring is full
+    chunks_.pop_front();
+  }
+  return out;
+}
+
+std::vector<store::Range> EncodePipeline::Unwind() {
+  std::vector<store::Range> left;
+  for (const std::shared_ptr<Chunk>& c : chunks_) {
+    // Claimed here, no helper will begin it; else wait for the one that did.
+    if (!c->Claim()) c->WaitDone();
+    if (c->next == c->range.last) continue;
+    if (!left.empty() && left.back().last == c->next) {
+      left.back().last = c->range.last;
+    } else {
+      left.push_back(store::Range{c->next, c->range.last});
+    }
+  }
+  chunks_.clear();
+  size_ = 0;
+  return left;
+}
+
+}  // namespace forge::broker
