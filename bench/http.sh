@@ -150,6 +150,10 @@ for n in $BATCHES; do
     nginx "$nginx_url/get-keys?count=$n" nginx_pids
 done
 
+# The broker's own supply (keys/s it can push), reported next to the drain
+# of the largest batch.
+SUPPLY_KPS=$(broker_supply "$ROUNDS")
+
 # 3. Refill: brokers that reserve ranges all the time (RANGE_SIZE and
 # POOL_CAPACITY from REFILL, as SIZE:CAPACITY) against one that holds
 # 1,048,576 keys from 100,000-key ranges. REFILL_RANGES: ranges reserved.

@@ -242,7 +242,7 @@ class Runner {
   std::thread thread_;
 };
 
-class BrokerTest : public ::testing::Test {
+class BrokerTest : public ::testing::TestWithParam<std::uint32_t> {
  protected:
   void SetUp() override {
     cfg_.pool_capacity = kCapacity;
@@ -263,6 +263,7 @@ class BrokerTest : public ::testing::Test {
     o.idle_wait = idle_wait;
     o.backoff_min = milliseconds(5);
     o.backoff_max = milliseconds(40);
+    o.encode_threads = encode_threads_;
     return o;
   }
 
@@ -303,6 +304,9 @@ class BrokerTest : public ::testing::Test {
   }
 
   config::Config cfg_;
+  // Every test runs with one encoding thread and with three (the
+  // pipeline's helpers, issue 18 §2): the invariants hold either way.
+  std::uint32_t encode_threads_ = GetParam();
   ShmName shm_;
   std::optional<shm::Segment> producer_;
   std::optional<shm::Segment> consumer_;
@@ -311,7 +315,7 @@ class BrokerTest : public ::testing::Test {
 
 const keys::KeyCodec kCodec7(7, keys::KeyOrder::kSequential, 0);
 
-TEST_F(BrokerTest, StepFillsTheRingAndStocksTheHand) {
+TEST_P(BrokerTest, StepFillsTheRingAndStocksTheHand) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   Broker broker(Options(), store, *producer_);
@@ -336,7 +340,7 @@ TEST_F(BrokerTest, StepFillsTheRingAndStocksTheHand) {
   }
 }
 
-TEST_F(BrokerTest, KeysAreNulPaddedToTheStoreKeyLength) {
+TEST_P(BrokerTest, KeysAreNulPaddedToTheStoreKeyLength) {
   FakeStore store(4, keys::KeySpace(4));
   cfg_.key_length = 4;
   Open(store);
@@ -348,7 +352,7 @@ TEST_F(BrokerTest, KeysAreNulPaddedToTheStoreKeyLength) {
   for (std::size_t i = 4; i < sizeof(key.text); ++i) EXPECT_EQ(key.text[i], 0);
 }
 
-TEST_F(BrokerTest, TransientErrorsAreCountedRetriedAndTheHandStillPushed) {
+TEST_P(BrokerTest, TransientErrorsAreCountedRetriedAndTheHandStillPushed) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   Broker broker(Options(), store, *producer_);
@@ -385,7 +389,7 @@ TEST_F(BrokerTest, TransientErrorsAreCountedRetriedAndTheHandStillPushed) {
   EXPECT_EQ(seen.size(), first.size() + rest.size());
 }
 
-TEST_F(BrokerTest, NonTransientErrorEndsTheLoopWithExitCode2) {
+TEST_P(BrokerTest, NonTransientErrorEndsTheLoopWithExitCode2) {
   FakeStore store(7, keys::KeySpace(7));
   store.FailForGood();
   Open(store);
@@ -396,7 +400,7 @@ TEST_F(BrokerTest, NonTransientErrorEndsTheLoopWithExitCode2) {
   EXPECT_EQ(ring().Size(), 0u);
 }
 
-TEST_F(BrokerTest, ExhaustionPushesExactlyTheWholeSpaceAndKeepsBeating) {
+TEST_P(BrokerTest, ExhaustionPushesExactlyTheWholeSpaceAndKeepsBeating) {
   const std::uint64_t space = keys::KeySpace(2);  // 3844 keys, > ring capacity
   FakeStore store(2, space);
   cfg_.key_length = 2;
@@ -433,7 +437,7 @@ TEST_F(BrokerTest, ExhaustionPushesExactlyTheWholeSpaceAndKeepsBeating) {
   EXPECT_TRUE(runner.running());  // did not exit
 }
 
-TEST_F(BrokerTest, IdleBrokerSleepsInsteadOfSpinning) {
+TEST_P(BrokerTest, IdleBrokerSleepsInsteadOfSpinning) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   Broker broker(Options(milliseconds(500)), store, *producer_);
@@ -448,7 +452,7 @@ TEST_F(BrokerTest, IdleBrokerSleepsInsteadOfSpinning) {
   EXPECT_GT(broker.iterations(), before);
 }
 
-TEST_F(BrokerTest, ConsumersBelowLowWaterWakeTheBrokerPromptly) {
+TEST_P(BrokerTest, ConsumersBelowLowWaterWakeTheBrokerPromptly) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   // A 10 s idle wait: only a consumer's wake-up can explain a quick refill.
@@ -469,7 +473,7 @@ TEST_F(BrokerTest, ConsumersBelowLowWaterWakeTheBrokerPromptly) {
 // No worker attached (the test pops as an unregistered consumer): the
 // hand and every key left in the ring go back to the store, so what was
 // popped plus what was returned is exactly what was reserved.
-TEST_F(BrokerTest, StopReturnsTheHandAndDrainsTheRingWhenNoWorkerIsAttached) {
+TEST_P(BrokerTest, StopReturnsTheHandAndDrainsTheRingWhenNoWorkerIsAttached) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   Broker broker(Options(), store, *producer_);
@@ -493,7 +497,7 @@ TEST_F(BrokerTest, StopReturnsTheHandAndDrainsTheRingWhenNoWorkerIsAttached) {
 // Issue 18: the reservation runs beside the loop, which keeps refilling
 // the ring from its hand while the store call waits; a stop meanwhile
 // waits for it and returns its range with the rest (zero waste).
-TEST_F(BrokerTest, TheRingIsRefilledWhileAReservationWaitsAndAStopReturnsIt) {
+TEST_P(BrokerTest, TheRingIsRefilledWhileAReservationWaitsAndAStopReturnsIt) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   BrokerOptions options = Options();
@@ -547,7 +551,7 @@ std::size_t ThreadCount() {
 // ahead by encode helpers go back at a stop with the rest; the keys come
 // out in number order, each once, with four threads encoding; a stop joins
 // every thread the broker made.
-TEST_F(BrokerTest, OneReserverThreadAndHelpersEncodeInOrderAndAStopReturnsAll) {
+TEST_P(BrokerTest, OneReserverThreadAndHelpersEncodeInOrderAndAStopReturnsAll) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   BrokerOptions options = Options();
@@ -584,7 +588,7 @@ TEST_F(BrokerTest, OneReserverThreadAndHelpersEncodeInOrderAndAStopReturnsAll) {
 
 // A live worker may still pop: the ring is left to it, only the hand goes
 // back.
-TEST_F(BrokerTest, StopWithALiveWorkerKeepsTheRingAndReturnsOnlyTheHand) {
+TEST_P(BrokerTest, StopWithALiveWorkerKeepsTheRingAndReturnsOnlyTheHand) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   const auto slot = shm::ClaimWorkerSlot(*consumer_, ::getpid(), ::getpid());
@@ -604,7 +608,7 @@ TEST_F(BrokerTest, StopWithALiveWorkerKeepsTheRingAndReturnsOnlyTheHand) {
 
 // The store recorded nothing (transient errors only): the keys drained
 // from the ring go back into it, only the hand becomes a gap.
-TEST_F(BrokerTest, StopWithTheStoreDownPutsTheRingBackAndCountsTheHand) {
+TEST_P(BrokerTest, StopWithTheStoreDownPutsTheRingBackAndCountsTheHand) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   BrokerOptions options = Options();
@@ -629,7 +633,7 @@ TEST_F(BrokerTest, StopWithTheStoreDownPutsTheRingBackAndCountsTheHand) {
   for (std::uint64_t i = 0; i < kCapacity; ++i) ASSERT_EQ(numbers[i], i);
 }
 
-TEST_F(BrokerTest, ANonTransientReturnErrorIsNotRetried) {
+TEST_P(BrokerTest, ANonTransientReturnErrorIsNotRetried) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   Broker broker(Options(), store, *producer_);
@@ -644,7 +648,7 @@ TEST_F(BrokerTest, ANonTransientReturnErrorIsNotRetried) {
 
 // The key space is used up; later another broker returns numbers: this one
 // picks them up on its next recheck and pushes them.
-TEST_F(BrokerTest, AnExhaustedBrokerHandsOutNumbersReturnedLater) {
+TEST_P(BrokerTest, AnExhaustedBrokerHandsOutNumbersReturnedLater) {
   const std::uint64_t space = keys::KeySpace(2);
   FakeStore store(2, space);
   cfg_.key_length = 2;
@@ -680,7 +684,7 @@ TEST_F(BrokerTest, AnExhaustedBrokerHandsOutNumbersReturnedLater) {
   EXPECT_TRUE(store.returned().empty());
 }
 
-TEST_F(BrokerTest, ReattachKeepsTheRingAndNeverRepeatsAKey) {
+TEST_P(BrokerTest, ReattachKeepsTheRingAndNeverRepeatsAKey) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   {
@@ -706,7 +710,7 @@ TEST_F(BrokerTest, ReattachKeepsTheRingAndNeverRepeatsAKey) {
 // what this broker was granted — also across a broker restart on the same
 // segment (the mark lives there). The broker skips to its mark, says so
 // once, counts it and keeps serving; no number comes out twice.
-TEST_F(BrokerTest, ACounterThatWentBackIsSkippedPastTheMarkEvenAfterARestart) {
+TEST_P(BrokerTest, ACounterThatWentBackIsSkippedPastTheMarkEvenAfterARestart) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   std::vector<std::uint64_t> got;
@@ -738,7 +742,7 @@ TEST_F(BrokerTest, ACounterThatWentBackIsSkippedPastTheMarkEvenAfterARestart) {
 // At stop, a Return to a store whose counter went back records nothing:
 // the hand was granted before, so another broker may hold it now. The hand
 // becomes a gap, the ring's keys go back into the ring.
-TEST_F(BrokerTest, StopOnAStoreThatWentBackReturnsNothing) {
+TEST_P(BrokerTest, StopOnAStoreThatWentBackReturnsNothing) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   Broker broker(Options(), store, *producer_);
@@ -756,7 +760,7 @@ TEST_F(BrokerTest, StopOnAStoreThatWentBackReturnsNothing) {
 
 // The broker makes its segment from the store's format, so a disagreement
 // is a programming error (FORGE_CHECK), not a state to run in.
-TEST_F(BrokerTest, StoreThatDisagreesWithTheSegmentIsRefused) {
+TEST_P(BrokerTest, StoreThatDisagreesWithTheSegmentIsRefused) {
   FakeStore store7(7, keys::KeySpace(7));
   Open(store7);
   FakeStore store5(5, keys::KeySpace(5));
@@ -766,7 +770,7 @@ TEST_F(BrokerTest, StoreThatDisagreesWithTheSegmentIsRefused) {
 // Issue 10 item 3: a broker on store Y driving a segment that store X
 // filled (same format, same description) must not drain X's keys into Y
 // at stop: Y never reserved them. The ring stays as it is.
-TEST_F(BrokerTest, StopNeverReturnsRingKeysFilledFromAnotherStore) {
+TEST_P(BrokerTest, StopNeverReturnsRingKeysFilledFromAnotherStore) {
   FakeStore x(7, keys::KeySpace(7));
   x.SetStoreId("0123456789abcdef0123456789abcdef");
   Open(x);
@@ -815,7 +819,7 @@ std::set<std::string> DrainAll(Broker& broker, shm::Ring& ring) {
   return got;
 }
 
-TEST_F(BrokerTest, BlockedNumbersAreSkippedAtEncodeTimeAndCounted) {
+TEST_P(BrokerTest, BlockedNumbersAreSkippedAtEncodeTimeAndCounted) {
   FakeStore store(3, 1000);
   store.SetPolicy(Digits(), kWords);
   Open(store);
@@ -831,7 +835,7 @@ TEST_F(BrokerTest, BlockedNumbersAreSkippedAtEncodeTimeAndCounted) {
   EXPECT_EQ(got.count("801"), 1u);
 }
 
-TEST_F(BrokerTest, ANewBlocklistTakesNewlyBlockedKeysOutOfTheRing) {
+TEST_P(BrokerTest, ANewBlocklistTakesNewlyBlockedKeysOutOfTheRing) {
   FakeStore store(3, 1000);
   store.SetPolicy(Digits(), {});
   Open(store);
@@ -851,6 +855,11 @@ TEST_F(BrokerTest, ANewBlocklistTakesNewlyBlockedKeysOutOfTheRing) {
   broker.ReplaceBlocklist(kWords);  // the same list: nothing happens
   EXPECT_EQ(stats().keys_blocked.load(), 3u);
 }
+
+INSTANTIATE_TEST_SUITE_P(EncodeThreads, BrokerTest, ::testing::Values(1U, 3U),
+                         [](const ::testing::TestParamInfo<std::uint32_t>& p) {
+                           return std::to_string(p.param) + "Threads";
+                         });
 
 }  // namespace
 }  // namespace forge::broker
