@@ -565,8 +565,8 @@ bool Broker::StartReserve() {
       Reserving() { t_reserving = true; }
       ~Reserving() { t_reserving = false; }
     } const reserving;
-    attempt_ = Reserve(std::unique_lock<std::mutex>(store_mutex_), asked,
-                       mark, check_sync, recheck);
+    attempt_ = Reserve(std::unique_lock<std::mutex>(store_mutex_), asked, mark,
+                       check_sync, recheck);
   });
   return true;
 }

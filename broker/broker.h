@@ -2,7 +2,9 @@
 //
 // Contract (docs/design.md §2, §4, §5)
 //   * One Broker drives one producer Segment (the caller holds its flock)
-//     and one RangeStore, from one thread. It is the ring's only producer.
+//     and one RangeStore, from one thread (the loop's). It is the ring's
+//     only producer: other threads encode and reserve for it, only the
+//     loop's thread pushes.
 //   * Durable before visible: the only numbers ever pushed are those that
 //     RangeStore::Reserve returned, i.e. already committed. Numbers that
 //     were reserved but not pushed when the process dies become gaps.
@@ -11,11 +13,12 @@
 //     refilling the ring from low water to full never waits on the store;
 //     the next Reserve happens while the ring still has keys.
 //   * Reserve off the refill path (issue 18): each reservation (with the
-//     STORE_REQUIRE_SYNC check before it and Link() after it) runs on a
-//     thread of its own, with every signal blocked, while the loop keeps
-//     pushing from the hand (with nothing in hand, and the store lock
-//     free, the loop makes the call itself: it could not push meanwhile
-//     anyway, and a thread would only add its start-up); at most one is
+//     STORE_REQUIRE_SYNC check before it and Link() after it) runs on the
+//     broker's one long-lived reserver thread (job_thread.h: made at the
+//     first such reservation, every signal blocked, handed each job
+//     through a condition variable), while the loop keeps pushing from the
+//     hand (with nothing in hand, and the store lock free, the loop makes
+//     the call itself: it could not push meanwhile anyway); at most one is
 //     in flight. The loop takes its
 //     outcome when it is done (Step), so "durable before visible" and the
 //     regression mark hold as before: the range enters the hand, and the
@@ -24,11 +27,23 @@
 //     flight, Step waits for it up to kPendingSlice (1 ms) and says kBusy,
 //     so the loop neither spins nor sleeps past its completion. A stop
 //     waits for the reservation in flight (the store's stop flag cuts it
-//     short) and returns its range with the hand. Store calls of the
-//     loop's own thread and of the reservation thread never overlap: both
+//     short) and returns its range with the hand; destroying the Broker
+//     lets it end and joins the thread. Store calls of the
+//     loop's own thread and of the reserver thread never overlap: both
 //     hold options.store_mutex (a Fleet's, shared by every broker on its
 //     store connection) or the broker's own lock. WhileStoreWaits does
-//     nothing on the reservation thread (the loop keeps beating itself).
+//     nothing on the reserver thread (the loop keeps beating itself).
+//   * Encode (issue 18 §2, encode_pipeline.h): numbers leave the hand
+//     through an EncodePipeline. With encode_threads 1 the loop encodes
+//     what fits the ring as it pushes it (one batch of 1024 at most).
+//     With more, encode_threads - 1 helper threads (the broker's own, or
+//     a Fleet's shared by its namespaces) encode chunks ahead — two per
+//     thread, of capacity/4 numbers clamped to 256..4096 — and the loop
+//     encodes whichever chunk it needs that no helper has begun, then
+//     pushes the chunks in number order. Numbers in the pipeline, encoded
+//     or not, are still the hand: counted in hand(), returned at a stop
+//     (Finish), encoded again after ReplaceBlocklist; blocked ones are
+//     counted when the key after them is pushed, as before.
 //   * Range size (issue 18 §3, range_sizer.h): RANGE_SIZE fixed, or sized
 //     to the demand between RANGE_SIZE_MIN and RANGE_SIZE_MAX; the hand
 //     target grows with it.
@@ -114,7 +129,8 @@
 //     never served.
 //   * Not thread-safe: all methods are called from the thread that runs
 //     the loop (other threads may only read the shared-memory stats and
-//     set the stop flag).
+//     set the stop flag); the reserver and the encode helpers are the
+//     broker's own business.
 #pragma once
 
 #include <atomic>
@@ -300,7 +316,7 @@ class Broker {
   // Called while a store call waits (StoreLimits::on_wait, about every
   // 50 ms): on the loop's thread the heartbeat goes on (the broker is
   // alive) and the ring is still refilled from the hand, so a stalled
-  // store costs nothing until the hand is used up; on the reservation
+  // store costs nothing until the hand is used up; on the reserver
   // thread it does nothing. Touches nothing the store call uses.
   void WhileStoreWaits();
   // Times the loop went round (for tests: an idle broker goes round a

@@ -56,8 +56,8 @@ struct EncodePipeline::Chunk {
     keys.assign(n * stride, shm::Key{});
     numbers.resize(n);
     try {
-      count = EncodeClean(codec, blocklist, stride, range.first, n,
-                          keys.data(), numbers.data());
+      count = EncodeClean(codec, blocklist, stride, range.first, n, keys.data(),
+                          numbers.data());
     } catch (...) {
       error = std::current_exception();
     }
@@ -106,7 +106,8 @@ void EncodePipeline::SetBlocklist(const keys::Blocklist& blocklist) {
 
 void EncodePipeline::Add(const store::Range& r) {
   for (std::uint64_t first = r.first; first < r.last;) {
-    const std::uint64_t last = std::min<std::uint64_t>(r.last, first + chunk_keys_);
+    const std::uint64_t last =
+        std::min<std::uint64_t>(r.last, first + chunk_keys_);
     auto chunk = std::make_shared<Chunk>(codec_, *blocklist_, stride_,
                                          store::Range{first, last});
     if (!helpers_.empty()) {

@@ -314,8 +314,7 @@ std::vector<KeySpec> BuildKeys() {
                           "threads the broker encodes keys on (auto: the "
                           "number of CPUs, at most 4)",
                           "auto"},
-                    &Config::encode_threads, 1, 16,
-                    Config::kAutoEncodeThreads),
+                    &Config::encode_threads, 1, 16, Config::kAutoEncodeThreads),
       PowerOfTwo(
           Names{"POOL_CAPACITY", "--pool-capacity", "ring slots", "65536"},
           &Config::pool_capacity, 1, 26),

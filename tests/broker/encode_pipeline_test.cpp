@@ -37,7 +37,8 @@ struct Helpers {
 };
 
 // Pops every key of the ring, decoded with `codec`.
-std::vector<std::uint64_t> PopAll(shm::Ring& ring, const keys::KeyCodec& codec) {
+std::vector<std::uint64_t> PopAll(shm::Ring& ring,
+                                  const keys::KeyCodec& codec) {
   std::vector<std::uint64_t> out;
   shm::Key key{};
   while (ring.TryPop(&key)) {
