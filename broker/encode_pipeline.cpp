@@ -34,13 +34,29 @@ std::size_t EncodeClean(const keys::KeyCodec& codec,
   return kept;
 }
 
-// A run of consecutive numbers and, once encoded, their keys.
+// A run of consecutive numbers and, once encoded, their keys. Reused for
+// later runs (Take): the slots stay NUL-padded, since every key of the
+// one codec has the same length.
 struct EncodePipeline::Chunk {
   enum State : int { kQueued, kEncoding, kDone };
 
-  Chunk(const keys::KeyCodec& c, const keys::Blocklist& b, std::uint32_t s,
-        const store::Range& r)
-      : codec(c), blocklist(b), stride(s), range(r), next(r.first) {}
+  Chunk(const keys::KeyCodec& c, std::uint32_t s) : codec(c), stride(s) {}
+
+  // A new run; only the producer, while nobody else holds the chunk.
+  void Reset(const keys::Blocklist& b, const store::Range& r) {
+    blocklist = &b;
+    range = r;
+    next = r.first;
+    count = 0;
+    pushed = 0;
+    error = nullptr;
+    const auto n = static_cast<std::size_t>(r.size());
+    if (keys.size() < n * stride) keys.resize(n * stride, shm::Key{});
+    if (numbers.size() < n) numbers.resize(n);
+    // relaxed: the chunk is published to a helper by JobThread::Post's
+    // mutex, and to the producer by program order.
+    state.store(kQueued, std::memory_order_relaxed);
+  }
 
   // True for the one caller that may encode it (or drop it, see Unwind).
   bool Claim() {
@@ -53,11 +69,9 @@ struct EncodePipeline::Chunk {
   // Claimed: encodes, then publishes the keys.
   void Encode() {
     const auto n = static_cast<std::size_t>(range.size());
-    keys.assign(n * stride, shm::Key{});
-    numbers.resize(n);
     try {
-      count = EncodeClean(codec, blocklist, stride, range.first, n, keys.data(),
-                          numbers.data());
+      count = EncodeClean(codec, *blocklist, stride, range.first, n,
+                          keys.data(), numbers.data());
     } catch (...) {
       error = std::current_exception();
     }
@@ -75,10 +89,10 @@ struct EncodePipeline::Chunk {
   }
 
   const keys::KeyCodec& codec;
-  const keys::Blocklist& blocklist;
   const std::uint32_t stride;
-  const store::Range range;
-  std::uint64_t next;  // the first number not consumed (producer only)
+  const keys::Blocklist* blocklist = nullptr;
+  store::Range range;
+  std::uint64_t next = 0;  // the first number not consumed (producer only)
   std::vector<shm::Key> keys;
   std::vector<std::uint64_t> numbers;
   std::size_t count = 0;   // keys kept
@@ -108,8 +122,8 @@ void EncodePipeline::Add(const store::Range& r) {
   for (std::uint64_t first = r.first; first < r.last;) {
     const std::uint64_t last =
         std::min<std::uint64_t>(r.last, first + chunk_keys_);
-    auto chunk = std::make_shared<Chunk>(codec_, *blocklist_, stride_,
-                                         store::Range{first, last});
+    std::shared_ptr<Chunk> chunk = Take();
+    chunk->Reset(*blocklist_, store::Range{first, last});
     if (!helpers_.empty()) {
       JobThread& helper = *helpers_[next_helper_];
       next_helper_ = (next_helper_ + 1) % helpers_.size();
@@ -122,6 +136,23 @@ void EncodePipeline::Add(const store::Range& r) {
     size_ += last - first;
     first = last;
   }
+}
+
+std::shared_ptr<EncodePipeline::Chunk> EncodePipeline::Take() {
+  // A spare that a helper's job still holds (it will only fail to claim
+  // it) is left for later.
+  for (auto it = spares_.begin(); it != spares_.end(); ++it) {
+    if (it->use_count() == 1) {
+      std::shared_ptr<Chunk> chunk = std::move(*it);
+      spares_.erase(it);
+      return chunk;
+    }
+  }
+  return std::make_shared<Chunk>(codec_, stride_);
+}
+
+void EncodePipeline::Retire(std::shared_ptr<Chunk> chunk) {
+  if (spares_.size() < kMaxSpares) spares_.push_back(std::move(chunk));
 }
 
 EncodePipeline::Chunk& EncodePipeline::ReadyFront() {
@@ -156,6 +187,7 @@ EncodePipeline::Pushed EncodePipeline::PushInto(shm::Ring& ring) {
     size_ -= next - c.next;
     c.next = next;
     if (c.next < c.range.last) break;  // the ring is full
+    Retire(std::move(chunks_.front()));
     chunks_.pop_front();
   }
   return out;
@@ -163,14 +195,16 @@ EncodePipeline::Pushed EncodePipeline::PushInto(shm::Ring& ring) {
 
 std::vector<store::Range> EncodePipeline::Unwind() {
   std::vector<store::Range> left;
-  for (const std::shared_ptr<Chunk>& c : chunks_) {
+  for (std::shared_ptr<Chunk>& c : chunks_) {
     // Claimed here, no helper will begin it; else wait for the one that did.
     if (!c->Claim()) c->WaitDone();
-    if (c->next == c->range.last) continue;
-    if (!left.empty() && left.back().last == c->next) {
-      left.back().last = c->range.last;
+    const store::Range rest{c->next, c->range.last};
+    Retire(std::move(c));
+    if (rest.empty()) continue;
+    if (!left.empty() && left.back().last == rest.first) {
+      left.back().last = rest.last;
     } else {
-      left.push_back(store::Range{c->next, c->range.last});
+      left.push_back(rest);
     }
   }
   chunks_.clear();

@@ -86,8 +86,12 @@ class EncodePipeline {
 
  private:
   struct Chunk;
+  // Chunks kept for reuse (their buffers stay allocated).
+  static constexpr std::size_t kMaxSpares = 16;
   // The front chunk, encoded (see the contract).
   Chunk& ReadyFront();
+  std::shared_ptr<Chunk> Take();  // a spare, or a new chunk
+  void Retire(std::shared_ptr<Chunk> chunk);
 
   const keys::KeyCodec& codec_;
   const keys::Blocklist* blocklist_;
@@ -96,6 +100,7 @@ class EncodePipeline {
   std::vector<JobThread*> helpers_;
   std::size_t next_helper_ = 0;
   std::deque<std::shared_ptr<Chunk>> chunks_;
+  std::vector<std::shared_ptr<Chunk>> spares_;
   std::uint64_t size_ = 0;
 };
 
