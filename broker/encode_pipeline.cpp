@@ -2,8 +2,10 @@
 #include "broker/encode_pipeline.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "base/status.h"
@@ -79,6 +81,16 @@ struct EncodePipeline::Chunk {
     state.store(kDone, std::memory_order_release);
     state.notify_all();
   }
+  // Polls (yielding the CPU) until it is done, for at most `grace`.
+  bool DoneWithin(std::chrono::nanoseconds grace) const {
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    // acquire: pairs with Encode's release; the keys are read after.
+    while (state.load(std::memory_order_acquire) != kDone) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::yield();
+    }
+    return true;
+  }
   // Waits until whoever claimed it is done.
   void WaitDone() const {
     // acquire: pairs with Encode's release; the keys are read after.
@@ -139,6 +151,11 @@ void EncodePipeline::Add(const store::Range& r) {
 }
 
 std::shared_ptr<EncodePipeline::Chunk> EncodePipeline::Take() {
+  // Abandoned copies the helpers have finished may go.
+  std::erase_if(abandoned_, [](const std::shared_ptr<Chunk>& c) {
+    // acquire: pairs with Encode's release; the helper is done with it.
+    return c->state.load(std::memory_order_acquire) == Chunk::kDone;
+  });
   // A spare that a helper's job still holds (it will only fail to claim
   // it) is left for later.
   for (auto it = spares_.begin(); it != spares_.end(); ++it) {
@@ -167,8 +184,15 @@ EncodePipeline::Chunk& EncodePipeline::ReadyFront() {
     if (front.state.load(std::memory_order_relaxed) == Chunk::kDone) break;
     if (chunks_[i]->Claim()) chunks_[i]->Encode();
   }
-  front.WaitDone();
-  return front;
+  if (front.DoneWithin(kHelperGrace)) return front;
+  // The helper is slow (set aside by a busy scheduler?): encode the same
+  // numbers here, the same keys; the helper's copy is dropped when done.
+  std::shared_ptr<Chunk> mine = Take();
+  mine->Reset(*front.blocklist, front.range);
+  (void)mine->Claim();
+  mine->Encode();
+  abandoned_.push_back(std::exchange(chunks_.front(), std::move(mine)));
+  return *chunks_.front();
 }
 
 EncodePipeline::Pushed EncodePipeline::PushInto(shm::Ring& ring) {
@@ -194,6 +218,9 @@ EncodePipeline::Pushed EncodePipeline::PushInto(shm::Ring& ring) {
 }
 
 std::vector<store::Range> EncodePipeline::Unwind() {
+  // Copies a helper still encodes use the codec and the blocklist.
+  for (const std::shared_ptr<Chunk>& c : abandoned_) c->WaitDone();
+  abandoned_.clear();
   std::vector<store::Range> left;
   for (std::shared_ptr<Chunk>& c : chunks_) {
     // Claimed here, no helper will begin it; else wait for the one that did.

@@ -13,8 +13,11 @@
 //     whoever claims it first: when PushInto needs a chunk nobody has begun,
 //     the producer encodes it itself, so a busy machine degrades to one
 //     thread and never waits on a helper's queue; while a helper encodes
-//     the front chunk, the producer encodes later unclaimed ones, and waits
-//     only when none is left. Without helpers the producer encodes every
+//     the front chunk, the producer encodes later unclaimed ones, then
+//     waits for it at most kHelperGrace (polling, yielding the CPU), and
+//     then encodes the same numbers itself (the same keys: the helper's
+//     copy is dropped once it is done), so a helper the scheduler set
+//     aside never holds the ring up. Without helpers the producer encodes every
 //     chunk when it is needed (today's single-threaded encode).
 //   * PushInto pushes encoded keys into the ring in the order their numbers
 //     were added, each exactly once, until the ring is full or the pipeline
@@ -35,6 +38,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -57,6 +61,10 @@ std::size_t EncodeClean(const keys::KeyCodec& codec,
                         const keys::Blocklist& blocklist, std::uint32_t stride,
                         std::uint64_t first, std::size_t n, shm::Key* out,
                         std::uint64_t* numbers);
+
+// Longest wait for a helper encoding the chunk the ring needs next: about
+// twice what a 4096-key chunk takes.
+inline constexpr std::chrono::microseconds kHelperGrace{200};
 
 class EncodePipeline {
  public:
@@ -101,6 +109,9 @@ class EncodePipeline {
   std::size_t next_helper_ = 0;
   std::deque<std::shared_ptr<Chunk>> chunks_;
   std::vector<std::shared_ptr<Chunk>> spares_;
+  // Chunks the producer encoded itself while a helper still had them:
+  // waited for by Unwind (they use the codec and the blocklist).
+  std::vector<std::shared_ptr<Chunk>> abandoned_;
   std::uint64_t size_ = 0;
 };
 
