@@ -48,11 +48,6 @@ void JobThread::Post(std::function<void()> job) {
   job();  // no thread: here and now
 }
 
-bool JobThread::Busy() {
-  const std::lock_guard<std::mutex> lock(mu_);
-  return running_ || !jobs_.empty();
-}
-
 bool JobThread::WaitIdle(std::chrono::nanoseconds wait) {
   std::unique_lock<std::mutex> lock(mu_);
   return idle_.wait_for(lock, wait,

@@ -8,15 +8,14 @@
 //     signals keep reaching the thread that posts and its interruptible
 //     sleeps (base/signals.h). When no thread can be made, Post runs the
 //     job on the caller's thread, before it returns.
-//   * Busy() is true from a Post until that job (and every job posted
-//     before it) has returned; WaitIdle(wait) waits for that up to `wait`.
-//     A job's writes happen before a Busy() or WaitIdle() that reports it
-//     done (both take the thread's mutex), so the poster reads a job's
-//     result without more synchronisation.
+//   * WaitIdle(wait) waits up to `wait` until every job posted so far has
+//     returned. A job's writes happen before a WaitIdle() that reports it
+//     done (both sides take the thread's mutex), so the poster reads a
+//     job's result without more synchronisation.
 //   * The destructor lets the jobs already posted run to their end, then
 //     joins the thread: a job must end by itself (a store call ends on its
 //     timeout or the stop flag).
-//   * Post, Busy and WaitIdle may be called from any thread.
+//   * Post and WaitIdle may be called from any thread.
 #pragma once
 
 #include <chrono>
@@ -36,7 +35,6 @@ class JobThread {
   ~JobThread();
 
   void Post(std::function<void()> job);
-  bool Busy();
   // True when idle (every posted job returned) within `wait`.
   [[nodiscard]] bool WaitIdle(std::chrono::nanoseconds wait);
 
