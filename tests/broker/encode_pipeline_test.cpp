@@ -1,14 +1,17 @@
 // The broker's encode pipeline (issue 18 §2) on a heap ring: keys come out
 // in number order, each once, whichever thread encoded them; blocked ones
 // are dropped and counted; Unwind gives back every number not pushed,
-// those already encoded into a chunk's buffer included.
+// those already encoded into a chunk's buffer included. And the JobThread
+// the helpers and the reserver run on.
 #include "broker/encode_pipeline.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/status.h"
@@ -150,6 +153,44 @@ TEST(EncodePipelineTest, ANumberOutsideTheSpaceThrowsFromPushInto) {
         for (int i = 0; i < 4; ++i) (void)pipeline.PushInto(heap.ring);
       },
       Error);
+}
+
+// The reserver's lifetime: one thread for every job; destroying it with a
+// job in flight lets the job end (as a store call ends on the stop flag)
+// and joins the thread; WaitIdle reports a running job as not done.
+TEST(JobThreadTest, OneThreadRunsEveryJobAndTheDestructorJoinsAJobInFlight) {
+  std::atomic<bool> release{false};
+  std::atomic<int> ran{0};
+  std::vector<std::thread::id> ids(3);
+  std::thread releaser;
+  {
+    JobThread reserver;
+    for (int i = 0; i < 2; ++i) {
+      reserver.Post([&, i] {
+        ids[static_cast<std::size_t>(i)] = std::this_thread::get_id();
+        ++ran;
+      });
+      ASSERT_TRUE(reserver.WaitIdle(seconds(10)));
+    }
+    reserver.Post([&] {
+      ids[2] = std::this_thread::get_id();
+      // relaxed: a flag with no data; the test thread sets it.
+      while (!release.load(std::memory_order_relaxed)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      ++ran;
+    });
+    EXPECT_FALSE(reserver.WaitIdle(std::chrono::milliseconds(20)));
+    releaser = std::thread([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      release.store(true, std::memory_order_relaxed);
+    });
+  }  // waits for the job in flight, then joins
+  EXPECT_EQ(ran.load(), 3);
+  EXPECT_EQ(ids[0], ids[1]);
+  EXPECT_EQ(ids[1], ids[2]);
+  EXPECT_NE(ids[0], std::this_thread::get_id());
+  releaser.join();
 }
 
 }  // namespace
