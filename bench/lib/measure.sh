@@ -115,9 +115,10 @@ SUPPLY_CASE='BM_BrokerSupply/65536/0/0/'
 # and pushing while a consumer thread drains its ring, forge_supply_bench),
 # the median of RUNS runs of 1 s; "nan" when it could not be measured.
 broker_supply() {
-  "$BIN/forge_supply_bench" --benchmark_filter="^$SUPPLY_CASE" \
+  # A failed bench leaves "nan" (not measured), not a failed run.
+  { "$BIN/forge_supply_bench" --benchmark_filter="^$SUPPLY_CASE" \
     --benchmark_repetitions="$1" --benchmark_min_time=1 \
-    --benchmark_format=json 2>/dev/null | supply_of_json
+    --benchmark_format=json 2>/dev/null || true; } | supply_of_json
 }
 
 # supply_of_json: the median items_per_second of the run entries of a
