@@ -111,9 +111,9 @@ median() {
 # 65536-slot ring, RANGE_SIZE auto, ENCODE_THREADS auto (its defaults).
 SUPPLY_CASE='BM_BrokerSupply/65536/0/0/'
 
-# broker_supply RUNS: the broker's supply in keys/s (one Broker encoding
-# and pushing while a consumer thread drains its ring, forge_supply_bench),
-# the median of RUNS runs of 1 s; "nan" when it could not be measured.
+# broker_supply RUNS: the broker's supply in keys/s (one Broker refilling
+# its ring from empty to full, forge_supply_bench), the median of RUNS runs
+# of 1 s; "nan" when it could not be measured.
 broker_supply() {
   # A failed bench leaves "nan" (not measured), not a failed run.
   { "$BIN/forge_supply_bench" --benchmark_filter="^$SUPPLY_CASE" \

@@ -145,9 +145,9 @@ supply_table() {
     "broker supply (forge_supply_bench ${SUPPLY_CASE%/})" \
     "$(millions "$SUPPLY_KPS")" \
     "HTTP drain (/get-keys?count=$SUPPLY_DRAIN, 64 conns)" "$(millions "$drain")"
-  echo "supply: one broker encoding and pushing (ENCODE_THREADS auto) while a" \
-    "consumer thread drains its ring, median of $ROUNDS runs of 1 s, servers idle;" \
-    "drain: mini-forge's served counter, median of rounds"
+  echo "supply: one broker (ENCODE_THREADS auto) refilling its ring from empty" \
+    "to full again and again (drained untimed in between), median of $ROUNDS runs" \
+    "of 1 s, servers idle; drain: mini-forge's served counter, median of rounds"
 }
 
 # supply_verdicts: the target lines of issue 18 §2's supply.
