@@ -25,6 +25,10 @@
 # GET /get-key comparison of the two at BASELINE_CONNS="64 256", interleaved
 # like the rest; BASELINE_ONLY=1 runs only that (and writes no results).
 #
+# Besides HTTP, it runs forge_supply_bench (built into build-release with the
+# rest): the broker's own supply in keys/s, reported next to the drain of
+# /get-keys?count=10000, with the verdict "supply >= 2x drain".
+#
 # Every figure is measured against a reference in the same run, interleaved
 # round by round (A B, then B A, …) so that the noise of a shared machine
 # falls on both sides. Not a test: it asserts nothing and exits 0 whatever
@@ -157,6 +161,10 @@ for n in $BATCHES; do
   pair batch "$n" 64 mini-forge "$steady_url/get-keys?count=$n" steady_pids \
     nginx "$nginx_url/get-keys?count=$n" nginx_pids
 done
+
+# The broker's own supply (keys/s it can push), reported next to the drain
+# of the largest batch.
+SUPPLY_KPS=$(broker_supply "$ROUNDS")
 
 # 3. Refill: brokers that reserve ranges all the time (RANGE_SIZE and
 # POOL_CAPACITY from REFILL, as SIZE:CAPACITY) against one that holds

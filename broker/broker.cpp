@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "base/clock.h"
@@ -34,29 +35,32 @@ using std::chrono::nanoseconds;
 // enough to keep the encode buffer in L1/L2.
 constexpr std::uint64_t kBatchKeys = 1024;
 
-// True on a reservation thread (see WhileStoreWaits).
+// True on the reserver thread (see WhileStoreWaits).
 thread_local bool t_reserving = false;
 
-// std::async(std::launch::async, f) on a thread with every signal blocked
-// (threads inherit the creator's mask), so the process's signals keep
-// reaching the loop's thread and its interruptible sleeps. When no thread
-// can be made, f runs here and now.
-template <typename F>
-auto AsyncWithoutSignals(F f) -> std::future<decltype(f())> {
-  sigset_t all;
-  sigset_t old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, &old);
-  std::future<decltype(f())> out;
-  try {
-    out = std::async(std::launch::async, f);
-  } catch (const std::system_error&) {
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    std::promise<decltype(f())> now;
-    now.set_value(f());
-    return now.get_future();
+// Encode chunks for helpers: big enough that posting one costs little
+// next to encoding it (~100 us for 4096 keys), small enough that a small
+// ring's refill is shared out among the helpers.
+std::size_t ChunkKeys(std::uint64_t capacity, std::size_t helpers) {
+  if (helpers == 0) return kBatchKeys;
+  return static_cast<std::size_t>(
+      std::clamp<std::uint64_t>(capacity / 4, 256, 4 * kBatchKeys));
+}
+
+std::size_t HelperCount(const BrokerOptions& o) {
+  if (!o.encode_helpers.empty()) return o.encode_helpers.size();
+  return o.encode_threads > 0 ? o.encode_threads - 1 : 0;
+}
+
+// The helpers a broker encodes with: the shared ones, else its own.
+std::vector<JobThread*> HelpersOf(
+    const BrokerOptions& o, std::vector<std::unique_ptr<JobThread>>& own) {
+  if (!o.encode_helpers.empty()) return o.encode_helpers;
+  for (std::size_t i = 0; i < HelperCount(o); ++i) {
+    own.push_back(std::make_unique<JobThread>());
   }
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  std::vector<JobThread*> out;
+  for (const auto& h : own) out.push_back(h.get());
   return out;
 }
 
@@ -144,6 +148,11 @@ keys::KeyCodec MakeCodec(const store::RangeStore& store,
 
 }  // namespace
 
+std::uint32_t AutoEncodeThreads() {
+  const unsigned cpus = std::thread::hardware_concurrency();
+  return std::clamp<std::uint32_t>(cpus, 1, kMaxAutoEncodeThreads);
+}
+
 int SleepInterruptibly(Signals* signals, std::chrono::nanoseconds d) {
   if (d <= std::chrono::nanoseconds::zero()) return 0;
   if (signals != nullptr) return signals->WaitFor(d);
@@ -228,6 +237,9 @@ BrokerOptions BrokerOptions::FromConfig(const config::Config& cfg) {
   o.range_size_max = cfg.range_size_max;
   o.store_timeout = milliseconds(cfg.store_timeout_ms);
   o.require_sync = cfg.store_require_sync;
+  o.encode_threads = cfg.encode_threads == config::Config::kAutoEncodeThreads
+                         ? AutoEncodeThreads()
+                         : cfg.encode_threads;
   return o;
 }
 
@@ -255,7 +267,10 @@ Broker::Broker(const BrokerOptions& options, store::RangeStore& store,
       batch_numbers_(kBatchKeys),
       trouble_("store error", options.store_log_every),
       store_mutex_(options.store_mutex != nullptr ? *options.store_mutex
-                                                  : own_store_mutex_) {
+                                                  : own_store_mutex_),
+      pipeline_(codec_, blocklist_, ring_.Stride(),
+                ChunkKeys(capacity_, HelperCount(options)),
+                HelpersOf(options, own_helpers_)) {
   FORGE_CHECK(sizer_.current() > 0, "broker range size must be at least 1");
   // relaxed (all below): BrokerStats are independent status words for
   // readers (forge-ctl, /metrics, consumers' low-water check); no other
@@ -275,9 +290,9 @@ Broker::Broker(const BrokerOptions& options, store::RangeStore& store,
   Heartbeat();
 }
 
-Broker::~Broker() {
-  if (Pending()) pending_.wait();
-}
+// reserver_ (declared last) lets the reservation in flight end and joins;
+// pipeline_ waits for the chunks helpers are encoding.
+Broker::~Broker() = default;
 
 int Broker::Run(const std::atomic<bool>& stop, Signals* signals) {
   Begin(signals);
@@ -444,7 +459,7 @@ bool Broker::WantReserve() const {
 
 void Broker::PushFromHand() {
   std::uint64_t pushed = 0;
-  while (!hand_.empty()) {
+  while (hand() > 0) {
     const std::size_t n = PushBatch();
     if (n == 0) break;
     pushed += n;
@@ -452,7 +467,7 @@ void Broker::PushFromHand() {
   if (pushed == 0) return;
   // The last numbers in hand are in the ring: only now will nothing more
   // come, which is what kExhausted tells consumers (see OnExhausted).
-  if (exhausted_ && hand_.empty()) SetState(shm::BrokerState::kExhausted);
+  if (exhausted_ && hand() == 0) SetState(shm::BrokerState::kExhausted);
   // Consumers may be asleep on an empty ring; the call costs one load when
   // nobody waits, so it is made after every push rather than guessing
   // whether the ring looked empty a moment ago.
@@ -460,54 +475,51 @@ void Broker::PushFromHand() {
   if (RingFull()) refilling_ = false;
 }
 
-// Pushes the next batch from the hand's first range; returns the numbers
-// it used up (pushed or blocked), 0 when the ring has no room.
+// Pushes what the pipeline has encoded (feeding it from the hand first);
+// returns the numbers it used up (pushed or blocked), 0 when the ring has
+// no room.
 std::size_t Broker::PushBatch() {
-  store::Range& r = hand_.front();
   const std::uint64_t fill = ring_.Size();
   const std::uint64_t room = capacity_ - std::min(fill, capacity_);
-  const auto n =
-      static_cast<std::size_t>(std::min({room, r.size(), kBatchKeys}));
-  if (n == 0) return 0;
+  if (room == 0) return 0;
   NoteRefillStart(fill);
-  std::uint64_t used = 0;
-  const std::size_t keys = EncodeClean(r, n, &used);
-  const std::uint64_t first = r.first;
-  const std::size_t m = PushEncoded(r, keys, used);
+  Feed(room);
+  const EncodePipeline::Pushed p = pipeline_.PushInto(ring_);
   // relaxed: see hand(); this thread is the only writer.
-  const std::uint64_t consumed = r.first - first;
-  hand_count_.fetch_sub(consumed, std::memory_order_relaxed);
-  // r dangles after this pop: nothing below may touch it.
-  if (r.empty()) hand_.pop_front();
-  // relaxed: a statistic; see the constructor.
-  stats_.keys_produced.fetch_add(m, std::memory_order_relaxed);
-  return static_cast<std::size_t>(consumed);
+  hand_count_.fetch_sub(p.consumed, std::memory_order_relaxed);
+  // relaxed (both): statistics; see the constructor.
+  stats_.keys_produced.fetch_add(p.keys, std::memory_order_relaxed);
+  if (p.blocked > 0) {
+    stats_.keys_blocked.fetch_add(p.blocked, std::memory_order_relaxed);
+  }
+  return static_cast<std::size_t>(p.consumed);
+}
+
+void Broker::Feed(std::uint64_t room) {
+  // Without helpers the loop encodes what fits now, as it pushes it; with
+  // them, two chunks ahead per thread so none waits for work.
+  const std::uint64_t want =
+      pipeline_.helpers() == 0
+          ? std::min(room, kBatchKeys)
+          : 2 * (pipeline_.helpers() + 1) * pipeline_.chunk_keys();
+  while (pipeline_.size() < want && !hand_.empty()) {
+    store::Range& r = hand_.front();
+    const std::uint64_t n = std::min(r.size(), want - pipeline_.size());
+    pipeline_.Add(store::Range{r.first, r.first + n});
+    r.first += n;
+    // r dangles after this pop: nothing below may touch it.
+    if (r.empty()) hand_.pop_front();
+  }
 }
 
 std::size_t Broker::EncodeClean(const store::Range& r, std::size_t max_keys,
                                 std::uint64_t* used) {
   const std::size_t n =
       static_cast<std::size_t>(std::min<std::uint64_t>(max_keys, r.size()));
-  // The stride's Keys are contiguous: the text may run on across them. The
-  // bytes after it stay NUL (batch_ starts zeroed; DrainRing zeroes it
-  // again), so each slot is the key NUL-padded.
-  const std::size_t stride = ring_.Stride() * sizeof(shm::Key);
-  char* out = reinterpret_cast<char*>(batch_.data());
-  codec_.EncodeRange(r.first, n, out, stride);
+  // batch_ starts zeroed and DrainRing zeroes it again: slots NUL-padded.
   *used = n;
-  if (blocklist_.empty()) {
-    for (std::size_t i = 0; i < n; ++i) batch_numbers_[i] = r.first + i;
-    return n;
-  }
-  std::size_t keys = 0;
-  const std::size_t length = codec_.text_length();
-  for (std::size_t i = 0; i < n; ++i) {
-    const char* text = out + i * stride;
-    if (blocklist_.Blocks(std::string_view(text, length))) continue;
-    if (keys != i) std::memcpy(out + keys * stride, text, stride);
-    batch_numbers_[keys++] = r.first + i;
-  }
-  return keys;
+  return broker::EncodeClean(codec_, blocklist_, ring_.Stride(), r.first, n,
+                             batch_.data(), batch_numbers_.data());
 }
 
 std::size_t Broker::PushEncoded(store::Range& r, std::size_t n,
@@ -546,14 +558,15 @@ bool Broker::StartReserve() {
           Reserve(std::move(lock), asked, mark, check_sync, recheck));
     }
   }
-  pending_ = AsyncWithoutSignals([this, asked, mark, check_sync, recheck] {
-    // Scoped: the fallback may run this on the loop's own thread.
+  in_flight_ = true;
+  reserver_.Post([this, asked, mark, check_sync, recheck] {
+    // Scoped: without a thread, Post runs this on the loop's own thread.
     struct Reserving {
       Reserving() { t_reserving = true; }
       ~Reserving() { t_reserving = false; }
     } const reserving;
-    return Reserve(std::unique_lock<std::mutex>(store_mutex_), asked, mark,
-                   check_sync, recheck);
+    attempt_ = Reserve(std::unique_lock<std::mutex>(store_mutex_), asked, mark,
+                       check_sync, recheck);
   });
   return true;
 }
@@ -584,9 +597,11 @@ Broker::Attempt Broker::Reserve(std::unique_lock<std::mutex> lock,
 }
 
 bool Broker::Collect(nanoseconds wait) {
-  if (!Pending()) return true;
-  if (pending_.wait_for(wait) != std::future_status::ready) return true;
-  return TakeAttempt(pending_.get());
+  if (!Pending() || !reserver_.WaitIdle(wait)) return true;
+  in_flight_ = false;
+  const Attempt a = std::move(*attempt_);
+  attempt_.reset();
+  return TakeAttempt(a);
 }
 
 bool Broker::TakeAttempt(const Attempt& a) {
@@ -761,8 +776,13 @@ void Broker::OnRegression(const store::Regression& r) {
 void Broker::ReplaceBlocklist(const keys::BlocklistSpec& spec) {
   if (spec == blocklist_spec_) return;
   const std::string was = keys::DescribeBlocklist(blocklist_spec_);
+  // The pipeline's keys went through the old list: back into the hand
+  // (in front, in order), encoded again through the new one.
+  const std::vector<store::Range> unwound = pipeline_.Unwind();
+  hand_.insert(hand_.begin(), unwound.begin(), unwound.end());
   blocklist_spec_ = spec;
   blocklist_ = keys::Blocklist::Of(spec);
+  pipeline_.SetBlocklist(blocklist_);
   // relaxed: a statistic this thread alone writes.
   const std::uint64_t blocked_before =
       stats_.keys_blocked.load(std::memory_order_relaxed);
@@ -794,7 +814,9 @@ void Broker::AddWasted(std::uint64_t n) {
 
 // See "Zero-waste stop" in broker.h. From here on nothing is pushed.
 void Broker::ReturnUnpublished() {
-  std::vector<store::Range> back(hand_.begin(), hand_.end());
+  // The numbers in the pipeline, encoded or not, are the hand's first.
+  std::vector<store::Range> back = pipeline_.Unwind();
+  back.insert(back.end(), hand_.begin(), hand_.end());
   const std::uint64_t in_hand = hand();
   hand_.clear();
   // relaxed: see hand(); this thread is the only writer.

@@ -2,7 +2,9 @@
 //
 // Contract (docs/design.md §2, §4, §5)
 //   * One Broker drives one producer Segment (the caller holds its flock)
-//     and one RangeStore, from one thread. It is the ring's only producer.
+//     and one RangeStore, from one thread (the loop's). It is the ring's
+//     only producer: other threads encode and reserve for it, only the
+//     loop's thread pushes.
 //   * Durable before visible: the only numbers ever pushed are those that
 //     RangeStore::Reserve returned, i.e. already committed. Numbers that
 //     were reserved but not pushed when the process dies become gaps.
@@ -11,11 +13,12 @@
 //     refilling the ring from low water to full never waits on the store;
 //     the next Reserve happens while the ring still has keys.
 //   * Reserve off the refill path (issue 18): each reservation (with the
-//     STORE_REQUIRE_SYNC check before it and Link() after it) runs on a
-//     thread of its own, with every signal blocked, while the loop keeps
-//     pushing from the hand (with nothing in hand, and the store lock
-//     free, the loop makes the call itself: it could not push meanwhile
-//     anyway, and a thread would only add its start-up); at most one is
+//     STORE_REQUIRE_SYNC check before it and Link() after it) runs on the
+//     broker's one long-lived reserver thread (job_thread.h: made at the
+//     first such reservation, every signal blocked, handed each job
+//     through a condition variable), while the loop keeps pushing from the
+//     hand (with nothing in hand, and the store lock free, the loop makes
+//     the call itself: it could not push meanwhile anyway); at most one is
 //     in flight. The loop takes its
 //     outcome when it is done (Step), so "durable before visible" and the
 //     regression mark hold as before: the range enters the hand, and the
@@ -24,11 +27,23 @@
 //     flight, Step waits for it up to kPendingSlice (1 ms) and says kBusy,
 //     so the loop neither spins nor sleeps past its completion. A stop
 //     waits for the reservation in flight (the store's stop flag cuts it
-//     short) and returns its range with the hand. Store calls of the
-//     loop's own thread and of the reservation thread never overlap: both
+//     short) and returns its range with the hand; destroying the Broker
+//     lets it end and joins the thread. Store calls of the
+//     loop's own thread and of the reserver thread never overlap: both
 //     hold options.store_mutex (a Fleet's, shared by every broker on its
 //     store connection) or the broker's own lock. WhileStoreWaits does
-//     nothing on the reservation thread (the loop keeps beating itself).
+//     nothing on the reserver thread (the loop keeps beating itself).
+//   * Encode (issue 18 §2, encode_pipeline.h): numbers leave the hand
+//     through an EncodePipeline. With encode_threads 1 the loop encodes
+//     what fits the ring as it pushes it (one batch of 1024 at most).
+//     With more, encode_threads - 1 helper threads (the broker's own, or
+//     a Fleet's shared by its namespaces) encode chunks ahead — two per
+//     thread, of capacity/4 numbers clamped to 256..4096 — and the loop
+//     encodes whichever chunk it needs that no helper has begun, then
+//     pushes the chunks in number order. Numbers in the pipeline, encoded
+//     or not, are still the hand: counted in hand(), returned at a stop
+//     (Finish), encoded again after ReplaceBlocklist; blocked ones are
+//     counted when the key after them is pushed, as before.
 //   * Range size (issue 18 §3, range_sizer.h): RANGE_SIZE fixed, or sized
 //     to the demand between RANGE_SIZE_MIN and RANGE_SIZE_MAX; the hand
 //     target grows with it.
@@ -114,7 +129,8 @@
 //     never served.
 //   * Not thread-safe: all methods are called from the thread that runs
 //     the loop (other threads may only read the shared-memory stats and
-//     set the stop flag).
+//     set the stop flag); the reserver and the encode helpers are the
+//     broker's own business.
 #pragma once
 
 #include <atomic>
@@ -122,7 +138,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -130,6 +145,8 @@
 #include <vector>
 
 #include "base/signals.h"
+#include "broker/encode_pipeline.h"
+#include "broker/job_thread.h"
 #include "broker/range_sizer.h"
 #include "broker/store_trouble.h"
 #include "config/config.h"
@@ -171,9 +188,19 @@ struct BrokerOptions {
   // STORE_REQUIRE_SYNC: reserve only while the store's durability is
   // kSync (issue 16; see the contract).
   bool require_sync = false;
+  // ENCODE_THREADS: threads that encode, the loop's own included (see
+  // "Encode" in the contract); 1 encodes on the loop's thread alone.
+  std::uint32_t encode_threads = 1;
+  // Helper threads shared by several brokers (a Fleet's; the caller keeps
+  // them alive). Empty: the broker makes encode_threads - 1 of its own.
+  std::vector<JobThread*> encode_helpers;
 
   static BrokerOptions FromConfig(const config::Config& cfg);
 };
+
+// ENCODE_THREADS auto: the CPUs, at most kMaxAutoEncodeThreads.
+inline constexpr std::uint32_t kMaxAutoEncodeThreads = 4;
+std::uint32_t AutoEncodeThreads();
 
 // What Step() found: call again now, or sleep (Idle) first, or give up.
 enum class StepResult { kBusy, kIdle, kFatal };
@@ -234,7 +261,8 @@ class Broker {
 
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
-  // Waits for the reservation in flight (its range becomes a gap).
+  // Waits for the reservation in flight and the chunks helpers are
+  // encoding (their numbers become a gap: Finish returns them).
   ~Broker();
 
   // Loops Step()/Idle() until `stop` is set (returns the unpublished
@@ -288,7 +316,7 @@ class Broker {
   // Called while a store call waits (StoreLimits::on_wait, about every
   // 50 ms): on the loop's thread the heartbeat goes on (the broker is
   // alive) and the ring is still refilled from the hand, so a stalled
-  // store costs nothing until the hand is used up; on the reservation
+  // store costs nothing until the hand is used up; on the reserver
   // thread it does nothing. Touches nothing the store call uses.
   void WhileStoreWaits();
   // Times the loop went round (for tests: an idle broker goes round a
@@ -310,8 +338,12 @@ class Broker {
   bool BackingOff() const;
   void PushFromHand();
   std::size_t PushBatch();
+  // Moves numbers from hand_ into the encode pipeline: what fits the ring's
+  // `room` (one batch at most) without helpers, chunks ahead for each
+  // helper with them. They stay in hand() until pushed.
+  void Feed(std::uint64_t room);
   // Encodes up to max_keys numbers from r.first on into batch_
-  // (KeyCodec::EncodeRange), dropping blocked ones; batch_numbers_[i] is
+  // (broker::EncodeClean), dropping blocked ones; batch_numbers_[i] is
   // key i's number. Returns the keys kept; *used: the numbers looked at.
   std::size_t EncodeClean(const store::Range& r, std::size_t max_keys,
                           std::uint64_t* used);
@@ -320,7 +352,7 @@ class Broker {
   // those as blocked, and returns the keys pushed.
   std::size_t PushEncoded(store::Range& r, std::size_t n, std::uint64_t used);
   void NoteRefillStart(std::uint64_t fill_before);
-  // What one reservation (run on its own thread) found.
+  // What one reservation (run on the reserver thread) found.
   struct Attempt {
     std::uint64_t asked = 0;
     bool checked_sync = false;         // require_sync: link_before was asked
@@ -330,8 +362,8 @@ class Broker {
     store::StoreLinkInfo link;  // Link() after the calls
     Clock::duration took{};
   };
-  // Starts the next reservation on its own thread, or, with nothing in
-  // hand, makes it now; false on a non-transient error.
+  // Starts the next reservation on the reserver thread, or, with nothing
+  // in hand, makes it now; false on a non-transient error.
   [[nodiscard]] bool StartReserve();
   // The store calls of one reservation; `lock` holds the store lock.
   Attempt Reserve(std::unique_lock<std::mutex> lock, std::uint64_t asked,
@@ -340,7 +372,7 @@ class Broker {
   // waiting at most `wait`; false on a non-transient error.
   [[nodiscard]] bool Collect(std::chrono::nanoseconds wait);
   [[nodiscard]] bool TakeAttempt(const Attempt& a);
-  bool Pending() const { return pending_.valid(); }
+  bool Pending() const { return in_flight_; }
   std::uint64_t TargetHand() const;
   // Keys consumers took so far (pushed minus what the ring holds).
   std::uint64_t Taken() const;
@@ -385,8 +417,9 @@ class Broker {
   std::uint64_t low_water_;
   RangeSizer sizer_;
 
-  std::deque<store::Range> hand_;
-  std::atomic<std::uint64_t> hand_count_{0};  // sum of hand_ sizes
+  std::deque<store::Range> hand_;  // not yet in the pipeline
+  // hand_'s numbers plus the pipeline's (pipeline_.size()).
+  std::atomic<std::uint64_t> hand_count_{0};
   std::vector<shm::Key> batch_;  // encode buffer (kBatchKeys keys), reused
   std::vector<std::uint64_t> batch_numbers_;  // the number of each key
 
@@ -403,9 +436,18 @@ class Broker {
   Clock::time_point next_damage_check_{};
   std::mutex own_store_mutex_;  // when options.store_mutex is nullptr
   std::mutex& store_mutex_;
-  // The reservation in flight (declared last: destroyed first, waiting
-  // for the thread, which uses the members above).
-  std::future<Attempt> pending_;
+  // Encode helpers when options.encode_helpers is empty.
+  std::vector<std::unique_ptr<JobThread>> own_helpers_;
+  // After codec_, blocklist_ and the helpers: destroyed before them,
+  // waiting for the chunks a helper is encoding.
+  EncodePipeline pipeline_;
+  // The reservation in flight: the reserver thread writes attempt_ and
+  // goes idle; the loop reads it after JobThread::WaitIdle said so.
+  bool in_flight_ = false;
+  std::optional<Attempt> attempt_;
+  // Declared last: destroyed first, letting the reservation in flight end
+  // and joining the thread, which uses the members above.
+  JobThread reserver_;
 };
 
 }  // namespace forge::broker

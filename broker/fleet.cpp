@@ -73,6 +73,12 @@ Fleet::Fleet(const config::Config& cfg, const BrokerOptions& options,
              store::RangeStore& root)
     : cfg_(cfg), options_(options), root_(root) {
   options_.store_mutex = &store_mutex_;
+  // One set of encode helpers for every namespace (threads do not grow
+  // with their number); the loop's thread is the first encoder.
+  for (std::uint32_t i = 1; i < options_.encode_threads; ++i) {
+    encoders_.push_back(std::make_unique<JobThread>());
+    options_.encode_helpers.push_back(encoders_.back().get());
+  }
 }
 
 Fleet::~Fleet() = default;

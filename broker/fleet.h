@@ -39,9 +39,12 @@
 //   * A fatal error of one namespace (damaged segment, non-transient store
 //     error) stops the fleet: every other namespace still returns its
 //     unpublished numbers (zero waste), then Run returns 2.
+//   * Encode: ENCODE_THREADS - 1 helper threads (job_thread.h) shared by
+//     every namespace's Broker (encode_pipeline.h); the loop's thread is
+//     the first encoder and the only producer of every ring.
 //   * Not thread-safe: one thread calls everything (WhileStoreWaits is
 //     called by the store on that thread). Each Broker reserves on a
-//     thread of its own (broker.h); every store call, theirs and the
+//     reserver thread of its own (broker.h); every store call, theirs and the
 //     fleet's (discovery, blocklists), holds the fleet's one store lock,
 //     and discovery is put off to the next round while a reservation
 //     holds it rather than waiting.
@@ -108,6 +111,9 @@ class Fleet {
 
   const config::Config& cfg_;
   std::mutex store_mutex_;  // the store connection's (broker.h)
+  // Encode helpers shared by every Broker (declared before members_: they
+  // outlive the brokers, whose pipelines wait for them).
+  std::vector<std::unique_ptr<JobThread>> encoders_;
   BrokerOptions options_;
   store::RangeStore& root_;
   std::vector<std::unique_ptr<Member>> members_;

@@ -100,6 +100,11 @@ struct Config {
   std::uint64_t range_size = kAutoRangeSize;
   std::uint64_t range_size_min = 1000;
   std::uint64_t range_size_max = 1000000;
+  // ENCODE_THREADS: threads the broker encodes on (its loop's included);
+  // kAutoEncodeThreads (the default, "auto"): the CPUs, at most 4
+  // (broker::AutoEncodeThreads).
+  static constexpr std::uint32_t kAutoEncodeThreads = 0;
+  std::uint32_t encode_threads = kAutoEncodeThreads;
   std::uint64_t pool_capacity = 65536;    // the default namespace's ring
   std::uint64_t ns_pool_capacity = 4096;  // NS_POOL_CAPACITY: other rings
   // config.yml `namespaces:`, by name.

@@ -263,13 +263,16 @@ KeySpec NamespaceList(const Names& n) {
   return key;
 }
 
-// RANGE_SIZE: a fixed size, or "auto" (Config::kAutoRangeSize).
-KeySpec RangeSize(const Names& n) {
-  const KeySpec fixed = Integer(n, &Config::range_size, 1, kMaxRangeSize);
+// An integer lo..hi, or "auto" (stored as `automatic`): RANGE_SIZE,
+// ENCODE_THREADS.
+template <typename T>
+KeySpec IntegerOrAuto(const Names& n, T Config::*field, std::uint64_t lo,
+                      std::uint64_t hi, T automatic) {
+  const KeySpec fixed = Integer(n, field, lo, hi);
   KeySpec key = Make(n, "INT|auto", "auto or " + fixed.allowed,
                      [=](std::string_view v, Config& c) -> Status {
                        if (ToLower(v) != "auto") return fixed.apply(v, c);
-                       c.range_size = Config::kAutoRangeSize;
+                       c.*field = automatic;
                        return Status();
                      });
   return key;
@@ -294,17 +297,24 @@ std::vector<KeySpec> BuildKeys() {
       Integer(Names{"WORKERS", "--workers", "pre-forked worker processes",
                     "number of CPUs"},
               &Config::workers, 1, 256),
-      RangeSize(Names{"RANGE_SIZE", "--range-size",
-                      "numbers reserved per store transaction (auto: sized "
-                      "to the demand between RANGE_SIZE_MIN and "
-                      "RANGE_SIZE_MAX)",
-                      "auto"}),
+      IntegerOrAuto(Names{"RANGE_SIZE", "--range-size",
+                          "numbers reserved per store transaction (auto: "
+                          "sized to the demand between RANGE_SIZE_MIN and "
+                          "RANGE_SIZE_MAX)",
+                          "auto"},
+                    &Config::range_size, 1, kMaxRangeSize,
+                    Config::kAutoRangeSize),
       Integer(Names{"RANGE_SIZE_MIN", "--range-size-min",
                     "smallest automatic reservation", "1000"},
               &Config::range_size_min, 1, kMaxRangeSize),
       Integer(Names{"RANGE_SIZE_MAX", "--range-size-max",
                     "largest automatic reservation", "1000000"},
               &Config::range_size_max, 1, kMaxRangeSize),
+      IntegerOrAuto(Names{"ENCODE_THREADS", "--encode-threads",
+                          "threads the broker encodes keys on (auto: the "
+                          "number of CPUs, at most 4)",
+                          "auto"},
+                    &Config::encode_threads, 1, 16, Config::kAutoEncodeThreads),
       PowerOfTwo(
           Names{"POOL_CAPACITY", "--pool-capacity", "ring slots", "65536"},
           &Config::pool_capacity, 1, 26),

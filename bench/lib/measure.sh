@@ -107,6 +107,28 @@ median() {
     print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
+# SUPPLY_BENCH: the forge_supply_bench case bench/http.sh reports: a
+# 65536-slot ring, RANGE_SIZE auto, ENCODE_THREADS auto (its defaults).
+SUPPLY_CASE='BM_BrokerSupply/65536/0/0/'
+
+# broker_supply RUNS: the broker's supply in keys/s (one Broker refilling
+# its ring from empty to full, forge_supply_bench), the median of RUNS runs
+# of 1 s; "nan" when it could not be measured.
+broker_supply() {
+  # A failed bench leaves "nan" (not measured), not a failed run.
+  { "$BIN/forge_supply_bench" --benchmark_filter="^$SUPPLY_CASE" \
+    --benchmark_repetitions="$1" --benchmark_min_time=1 \
+    --benchmark_format=json 2>/dev/null || true; } | supply_of_json
+}
+
+# supply_of_json: the median items_per_second of the run entries of a
+# Google Benchmark JSON report on stdin (aggregates left out).
+supply_of_json() {
+  awk '/"run_type": "aggregate"/ { skip = 1 } /"run_type": "iteration"/ { skip = 0 }
+    /"items_per_second":/ && !skip { v = $2; sub(/,$/, "", v); print v + 0 }' |
+    median
+}
+
 # metric PORT NAME: a counter from mini-forge's /metrics, summed over its
 # labels (e.g. one sample per worker slot); empty when it is missing.
 metric() {

@@ -1,6 +1,7 @@
 # bench/lib/report.sh — turns bench/http.sh's rows into the table and plot.
 # Sourced, not run. Reads ROWS (section, key, round, server, run_wrk line),
-# REFILL_RANGES, FIRST_KEY_MS, IDLE_PCT, LOAD_BEFORE, LOAD_AFTER and
+# REFILL_RANGES, FIRST_KEY_MS, IDLE_PCT, SUPPLY_KPS (broker_supply,
+# bench/lib/measure.sh), LOAD_BEFORE, LOAD_AFTER and
 # LOAD_VERDICT (bench/lib/load_guard.sh) and the settings; writes
 # $RESULTS/http-latest.txt and $RESULTS/http-latest.png.
 
@@ -92,16 +93,22 @@ summary_table() {
     "of one core; starved, errors: worst round; the rest: median of rounds"
 }
 
+# batch_kps N: mini-forge's keys/s of /get-keys?count=N, median of rounds,
+# from its served counter; "nan" when not measured.
+batch_kps() {
+  rows batch | awk -v k="$1" "$AWK_KV"'
+    $1 == k && $3 == "mini-forge" { load()
+      if ("keys" in v) print v["keys"] / v["seconds"] }' |
+    median
+}
+
 batch_table() {
   local n
   printf '%7s %15s %13s %17s %6s %8s %8s %11s\n' count "forge keys/s" \
     "forge req/s" "nginx same-size" ratio "p99 ms" "503s" "broker cpu"
   for n in $BATCHES; do
     printf '%7s %15.0f %13.0f %17.0f %6.2f %8.2f %8s %10s%%\n' "$n" \
-      "$(rows batch | awk -v k="$n" "$AWK_KV"'
-          $1 == k && $3 == "mini-forge" { load()
-            if ("keys" in v) print v["keys"] / v["seconds"] }' |
-        median)" \
+      "$(batch_kps "$n")" \
       "$(med batch "$n" mini-forge rps)" "$(med batch "$n" nginx rps)" \
       "$(ratio_med batch "$n" mini-forge nginx)" "$(med batch "$n" mini-forge p99)" \
       "$(sum_of batch "$n" mini-forge non2xx)" "$(med batch "$n" mini-forge cpu_first)"
@@ -124,6 +131,37 @@ le() {
   awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 <= b + 0) ? 1 : 0 }'
 }
 
+# SUPPLY_DRAIN: the batch whose HTTP drain the broker's supply must outrun.
+SUPPLY_DRAIN=10000
+
+# millions X: X / 10^6 with one decimal ("nan" stays).
+millions() { awk -v x="$1" 'BEGIN { if (x == "nan" || x == "") print "nan"; else printf "%.1f", x / 1e6 }'; }
+
+# supply_table: the broker's supply next to the HTTP drain (issue 18 §2).
+supply_table() {
+  local drain
+  drain=$(batch_kps "$SUPPLY_DRAIN")
+  printf '  %-64s %8s M keys/s\n' \
+    "broker supply (forge_supply_bench ${SUPPLY_CASE%/})" \
+    "$(millions "$SUPPLY_KPS")" \
+    "HTTP drain (/get-keys?count=$SUPPLY_DRAIN, 64 conns)" "$(millions "$drain")"
+  echo "supply: one broker (ENCODE_THREADS auto) refilling its ring from empty" \
+    "to full again and again (drained untimed in between), median of $ROUNDS runs" \
+    "of 1 s, servers idle; drain: mini-forge's served counter, median of rounds"
+}
+
+# supply_verdicts: the target lines of issue 18 §2's supply.
+supply_verdicts() {
+  local drain n5
+  drain=$(batch_kps "$SUPPLY_DRAIN")
+  n5=$(sum_of batch "$SUPPLY_DRAIN" mini-forge non2xx)
+  verdict "supply >= 2x drain of count=$SUPPLY_DRAIN (got $(millions \
+    "$SUPPLY_KPS") M vs $(millions "$drain") M keys/s)" \
+    "$(le "$(awk -v d="$drain" 'BEGIN { print d == "nan" ? d : 2 * d }')" \
+      "$SUPPLY_KPS")"
+  verdict "count=$SUPPLY_DRAIN: no 503 (got $n5)" "$(le "$n5" 0)"
+}
+
 targets() {
   local r64 p64 s64 s1k e1k p1k kps fk
   r64=$(ratio_med getkey 64 mini-forge nginx)
@@ -132,10 +170,7 @@ targets() {
   s1k=$(worst getkey 1000 mini-forge starved)
   e1k=$(($(worst getkey 1000 mini-forge errors) + $(worst getkey 1000 mini-forge non2xx)))
   p1k=$(med getkey 1000 mini-forge p99)
-  kps=$(rows batch | awk "$AWK_KV"'
-    $1 == 1000 && $3 == "mini-forge" { load()
-      if ("keys" in v) print v["keys"] / v["seconds"] }' |
-    median)
+  kps=$(batch_kps 1000)
   fk=$(printf '%s\n' "${FIRST_KEY_MS[@]}" | median)
   echo "Targets (issue 6; medians over rounds, worst case for errors/starved)"
   verdict "64 conns: >= 0.5x nginx req/s (got ${r64}x)" "$(le 0.5 "$r64")"
@@ -147,6 +182,7 @@ targets() {
   verdict "1000 conns: p99 <= 50 ms (got $p1k ms)" "$(le "$p1k" 50)"
   verdict "/get-keys?count=1000: >= 10 M keys/s (got $(printf '%.1f' \
     "$(awk -v k="$kps" 'BEGIN { print k / 1e6 }')") M)" "$(le 10000000 "$kps")"
+  supply_verdicts
   verdict "first key <= 100 ms after start (median $fk ms)" "$(le "$fk" 100)"
   verdict "idle: < 0.5% of a core ($IDLE_PCT%)" "$(le "$IDLE_PCT" 0.4999)"
   local config rp sp n5
@@ -206,6 +242,9 @@ report_body() {
   echo
   echo "== /get-keys?count=N at 64 connections (nginx: a static file of the same size) =="
   batch_table
+  echo
+  echo "== The broker's supply vs the HTTP drain =="
+  supply_table
   echo
   echo "== Refill at 64 connections: RANGE_SIZE:POOL_CAPACITY that make the" \
     "broker reserve all the time vs steady state (100000:1048576) =="

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -73,6 +74,7 @@ class FakeStore : public store::RangeStore {
     released_.wait(lock, [&] { return !held_; });
     --waiting_;
     ++calls_;
+    reserve_tids_.insert(::gettid());
     if (fatal_) throw store::StoreError("fake: disk image is malformed", false);
     if (transient_failures_ > 0) {
       --transient_failures_;
@@ -171,6 +173,11 @@ class FakeStore : public store::RangeStore {
     std::lock_guard<std::mutex> lock(mu_);
     return calls_;
   }
+  // The threads (kernel ids, never reused soon) Reserve was called on.
+  std::set<pid_t> reserve_tids() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reserve_tids_;
+  }
   // True if n lies in a range Reserve returned (i.e. was committed).
   bool Committed(std::uint64_t n) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -193,6 +200,7 @@ class FakeStore : public store::RangeStore {
   int transient_failures_ = 0;
   bool fatal_ = false;
   int calls_ = 0;
+  std::set<pid_t> reserve_tids_;
   std::vector<store::Range> committed_;
   std::vector<store::Range> returned_;  // sorted by first
 
@@ -234,7 +242,7 @@ class Runner {
   std::thread thread_;
 };
 
-class BrokerTest : public ::testing::Test {
+class BrokerTest : public ::testing::TestWithParam<std::uint32_t> {
  protected:
   void SetUp() override {
     cfg_.pool_capacity = kCapacity;
@@ -255,6 +263,7 @@ class BrokerTest : public ::testing::Test {
     o.idle_wait = idle_wait;
     o.backoff_min = milliseconds(5);
     o.backoff_max = milliseconds(40);
+    o.encode_threads = encode_threads_;
     return o;
   }
 
@@ -295,6 +304,9 @@ class BrokerTest : public ::testing::Test {
   }
 
   config::Config cfg_;
+  // Every test runs with one encoding thread and with three (the
+  // pipeline's helpers, issue 18 §2): the invariants hold either way.
+  std::uint32_t encode_threads_ = GetParam();
   ShmName shm_;
   std::optional<shm::Segment> producer_;
   std::optional<shm::Segment> consumer_;
@@ -303,7 +315,7 @@ class BrokerTest : public ::testing::Test {
 
 const keys::KeyCodec kCodec7(7, keys::KeyOrder::kSequential, 0);
 
-TEST_F(BrokerTest, StepFillsTheRingAndStocksTheHand) {
+TEST_P(BrokerTest, StepFillsTheRingAndStocksTheHand) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   Broker broker(Options(), store, *producer_);
@@ -328,7 +340,7 @@ TEST_F(BrokerTest, StepFillsTheRingAndStocksTheHand) {
   }
 }
 
-TEST_F(BrokerTest, KeysAreNulPaddedToTheStoreKeyLength) {
+TEST_P(BrokerTest, KeysAreNulPaddedToTheStoreKeyLength) {
   FakeStore store(4, keys::KeySpace(4));
   cfg_.key_length = 4;
   Open(store);
@@ -340,7 +352,7 @@ TEST_F(BrokerTest, KeysAreNulPaddedToTheStoreKeyLength) {
   for (std::size_t i = 4; i < sizeof(key.text); ++i) EXPECT_EQ(key.text[i], 0);
 }
 
-TEST_F(BrokerTest, TransientErrorsAreCountedRetriedAndTheHandStillPushed) {
+TEST_P(BrokerTest, TransientErrorsAreCountedRetriedAndTheHandStillPushed) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   Broker broker(Options(), store, *producer_);
@@ -377,7 +389,7 @@ TEST_F(BrokerTest, TransientErrorsAreCountedRetriedAndTheHandStillPushed) {
   EXPECT_EQ(seen.size(), first.size() + rest.size());
 }
 
-TEST_F(BrokerTest, NonTransientErrorEndsTheLoopWithExitCode2) {
+TEST_P(BrokerTest, NonTransientErrorEndsTheLoopWithExitCode2) {
   FakeStore store(7, keys::KeySpace(7));
   store.FailForGood();
   Open(store);
@@ -388,7 +400,7 @@ TEST_F(BrokerTest, NonTransientErrorEndsTheLoopWithExitCode2) {
   EXPECT_EQ(ring().Size(), 0u);
 }
 
-TEST_F(BrokerTest, ExhaustionPushesExactlyTheWholeSpaceAndKeepsBeating) {
+TEST_P(BrokerTest, ExhaustionPushesExactlyTheWholeSpaceAndKeepsBeating) {
   const std::uint64_t space = keys::KeySpace(2);  // 3844 keys, > ring capacity
   FakeStore store(2, space);
   cfg_.key_length = 2;
@@ -425,7 +437,7 @@ TEST_F(BrokerTest, ExhaustionPushesExactlyTheWholeSpaceAndKeepsBeating) {
   EXPECT_TRUE(runner.running());  // did not exit
 }
 
-TEST_F(BrokerTest, IdleBrokerSleepsInsteadOfSpinning) {
+TEST_P(BrokerTest, IdleBrokerSleepsInsteadOfSpinning) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   Broker broker(Options(milliseconds(500)), store, *producer_);
@@ -440,7 +452,7 @@ TEST_F(BrokerTest, IdleBrokerSleepsInsteadOfSpinning) {
   EXPECT_GT(broker.iterations(), before);
 }
 
-TEST_F(BrokerTest, ConsumersBelowLowWaterWakeTheBrokerPromptly) {
+TEST_P(BrokerTest, ConsumersBelowLowWaterWakeTheBrokerPromptly) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   // A 10 s idle wait: only a consumer's wake-up can explain a quick refill.
@@ -461,7 +473,7 @@ TEST_F(BrokerTest, ConsumersBelowLowWaterWakeTheBrokerPromptly) {
 // No worker attached (the test pops as an unregistered consumer): the
 // hand and every key left in the ring go back to the store, so what was
 // popped plus what was returned is exactly what was reserved.
-TEST_F(BrokerTest, StopReturnsTheHandAndDrainsTheRingWhenNoWorkerIsAttached) {
+TEST_P(BrokerTest, StopReturnsTheHandAndDrainsTheRingWhenNoWorkerIsAttached) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   Broker broker(Options(), store, *producer_);
@@ -485,7 +497,7 @@ TEST_F(BrokerTest, StopReturnsTheHandAndDrainsTheRingWhenNoWorkerIsAttached) {
 // Issue 18: the reservation runs beside the loop, which keeps refilling
 // the ring from its hand while the store call waits; a stop meanwhile
 // waits for it and returns its range with the rest (zero waste).
-TEST_F(BrokerTest, TheRingIsRefilledWhileAReservationWaitsAndAStopReturnsIt) {
+TEST_P(BrokerTest, TheRingIsRefilledWhileAReservationWaitsAndAStopReturnsIt) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   BrokerOptions options = Options();
@@ -524,9 +536,59 @@ TEST_F(BrokerTest, TheRingIsRefilledWhileAReservationWaitsAndAStopReturnsIt) {
   for (std::uint64_t i = 0; i < popped.size(); ++i) EXPECT_EQ(popped[i], i);
 }
 
+// Threads of this process now (/proc/self/task).
+std::size_t ThreadCount() {
+  std::size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    (void)e;
+    ++n;
+  }
+  return n;
+}
+
+// Issue 18 §2: every reservation made beside the loop runs on one
+// long-lived reserver thread (not a thread each), and numbers encoded
+// ahead by encode helpers go back at a stop with the rest; the keys come
+// out in number order, each once, with four threads encoding; a stop joins
+// every thread the broker made.
+TEST_P(BrokerTest, OneReserverThreadAndHelpersEncodeInOrderAndAStopReturnsAll) {
+  FakeStore store(7, keys::KeySpace(7));
+  Open(store);
+  BrokerOptions options = Options();
+  options.encode_threads = 4;
+  const std::size_t threads_before = ThreadCount();
+  std::vector<std::uint64_t> popped;
+  {
+    Broker broker(options, store, *producer_);
+    Runner runner(broker, stop_);
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          for (std::uint64_t n : Pop(200, kCodec7)) popped.push_back(n);
+          shm::MaybeWakeProducer(*consumer_);
+          return popped.size() >= 20000;
+        },
+        kDeadline));
+    EXPECT_EQ(runner.Stop(), 0);
+    // The loop reserved the first range itself (nothing in hand); every
+    // later one ran on the same reserver thread.
+    EXPECT_GE(store.calls(), 200);
+    EXPECT_LE(store.reserve_tids().size(), 2u);
+  }
+  EXPECT_EQ(ThreadCount(), threads_before);
+  for (std::uint64_t i = 0; i < popped.size(); ++i) {
+    ASSERT_EQ(popped[i], i);
+  }
+  // The ring, the hand and the pipeline's chunks went back in one piece.
+  const std::vector<store::Range> back = store.returned();
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].first, popped.size());
+  EXPECT_EQ(back[0].last, store.Next());
+  EXPECT_EQ(stats().keys_wasted.load(), 0u);
+}
+
 // A live worker may still pop: the ring is left to it, only the hand goes
 // back.
-TEST_F(BrokerTest, StopWithALiveWorkerKeepsTheRingAndReturnsOnlyTheHand) {
+TEST_P(BrokerTest, StopWithALiveWorkerKeepsTheRingAndReturnsOnlyTheHand) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   const auto slot = shm::ClaimWorkerSlot(*consumer_, ::getpid(), ::getpid());
@@ -546,7 +608,7 @@ TEST_F(BrokerTest, StopWithALiveWorkerKeepsTheRingAndReturnsOnlyTheHand) {
 
 // The store recorded nothing (transient errors only): the keys drained
 // from the ring go back into it, only the hand becomes a gap.
-TEST_F(BrokerTest, StopWithTheStoreDownPutsTheRingBackAndCountsTheHand) {
+TEST_P(BrokerTest, StopWithTheStoreDownPutsTheRingBackAndCountsTheHand) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   BrokerOptions options = Options();
@@ -571,7 +633,7 @@ TEST_F(BrokerTest, StopWithTheStoreDownPutsTheRingBackAndCountsTheHand) {
   for (std::uint64_t i = 0; i < kCapacity; ++i) ASSERT_EQ(numbers[i], i);
 }
 
-TEST_F(BrokerTest, ANonTransientReturnErrorIsNotRetried) {
+TEST_P(BrokerTest, ANonTransientReturnErrorIsNotRetried) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   Broker broker(Options(), store, *producer_);
@@ -586,7 +648,7 @@ TEST_F(BrokerTest, ANonTransientReturnErrorIsNotRetried) {
 
 // The key space is used up; later another broker returns numbers: this one
 // picks them up on its next recheck and pushes them.
-TEST_F(BrokerTest, AnExhaustedBrokerHandsOutNumbersReturnedLater) {
+TEST_P(BrokerTest, AnExhaustedBrokerHandsOutNumbersReturnedLater) {
   const std::uint64_t space = keys::KeySpace(2);
   FakeStore store(2, space);
   cfg_.key_length = 2;
@@ -622,7 +684,7 @@ TEST_F(BrokerTest, AnExhaustedBrokerHandsOutNumbersReturnedLater) {
   EXPECT_TRUE(store.returned().empty());
 }
 
-TEST_F(BrokerTest, ReattachKeepsTheRingAndNeverRepeatsAKey) {
+TEST_P(BrokerTest, ReattachKeepsTheRingAndNeverRepeatsAKey) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   {
@@ -648,7 +710,7 @@ TEST_F(BrokerTest, ReattachKeepsTheRingAndNeverRepeatsAKey) {
 // what this broker was granted — also across a broker restart on the same
 // segment (the mark lives there). The broker skips to its mark, says so
 // once, counts it and keeps serving; no number comes out twice.
-TEST_F(BrokerTest, ACounterThatWentBackIsSkippedPastTheMarkEvenAfterARestart) {
+TEST_P(BrokerTest, ACounterThatWentBackIsSkippedPastTheMarkEvenAfterARestart) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   std::vector<std::uint64_t> got;
@@ -680,7 +742,7 @@ TEST_F(BrokerTest, ACounterThatWentBackIsSkippedPastTheMarkEvenAfterARestart) {
 // At stop, a Return to a store whose counter went back records nothing:
 // the hand was granted before, so another broker may hold it now. The hand
 // becomes a gap, the ring's keys go back into the ring.
-TEST_F(BrokerTest, StopOnAStoreThatWentBackReturnsNothing) {
+TEST_P(BrokerTest, StopOnAStoreThatWentBackReturnsNothing) {
   FakeStore store(7, keys::KeySpace(7));
   Open(store);
   Broker broker(Options(), store, *producer_);
@@ -698,7 +760,7 @@ TEST_F(BrokerTest, StopOnAStoreThatWentBackReturnsNothing) {
 
 // The broker makes its segment from the store's format, so a disagreement
 // is a programming error (FORGE_CHECK), not a state to run in.
-TEST_F(BrokerTest, StoreThatDisagreesWithTheSegmentIsRefused) {
+TEST_P(BrokerTest, StoreThatDisagreesWithTheSegmentIsRefused) {
   FakeStore store7(7, keys::KeySpace(7));
   Open(store7);
   FakeStore store5(5, keys::KeySpace(5));
@@ -708,7 +770,7 @@ TEST_F(BrokerTest, StoreThatDisagreesWithTheSegmentIsRefused) {
 // Issue 10 item 3: a broker on store Y driving a segment that store X
 // filled (same format, same description) must not drain X's keys into Y
 // at stop: Y never reserved them. The ring stays as it is.
-TEST_F(BrokerTest, StopNeverReturnsRingKeysFilledFromAnotherStore) {
+TEST_P(BrokerTest, StopNeverReturnsRingKeysFilledFromAnotherStore) {
   FakeStore x(7, keys::KeySpace(7));
   x.SetStoreId("0123456789abcdef0123456789abcdef");
   Open(x);
@@ -757,7 +819,7 @@ std::set<std::string> DrainAll(Broker& broker, shm::Ring& ring) {
   return got;
 }
 
-TEST_F(BrokerTest, BlockedNumbersAreSkippedAtEncodeTimeAndCounted) {
+TEST_P(BrokerTest, BlockedNumbersAreSkippedAtEncodeTimeAndCounted) {
   FakeStore store(3, 1000);
   store.SetPolicy(Digits(), kWords);
   Open(store);
@@ -773,7 +835,7 @@ TEST_F(BrokerTest, BlockedNumbersAreSkippedAtEncodeTimeAndCounted) {
   EXPECT_EQ(got.count("801"), 1u);
 }
 
-TEST_F(BrokerTest, ANewBlocklistTakesNewlyBlockedKeysOutOfTheRing) {
+TEST_P(BrokerTest, ANewBlocklistTakesNewlyBlockedKeysOutOfTheRing) {
   FakeStore store(3, 1000);
   store.SetPolicy(Digits(), {});
   Open(store);
@@ -793,6 +855,11 @@ TEST_F(BrokerTest, ANewBlocklistTakesNewlyBlockedKeysOutOfTheRing) {
   broker.ReplaceBlocklist(kWords);  // the same list: nothing happens
   EXPECT_EQ(stats().keys_blocked.load(), 3u);
 }
+
+INSTANTIATE_TEST_SUITE_P(EncodeThreads, BrokerTest, ::testing::Values(1U, 3U),
+                         [](const ::testing::TestParamInfo<std::uint32_t>& p) {
+                           return std::to_string(p.param) + "Threads";
+                         });
 
 }  // namespace
 }  // namespace forge::broker

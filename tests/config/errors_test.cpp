@@ -54,6 +54,22 @@ TEST_F(ConfigTest, RangeSizeIsAutoOrFixedAndItsBoundsGoWithAutoOnly) {
   EXPECT_THAT(LoadError(), HasSubstr("config: RANGE_SIZE_MAX=\"999\""));
 }
 
+// ENCODE_THREADS: auto (the default) or 1..16 (issue 18 §2).
+TEST_F(ConfigTest, EncodeThreadsIsAutoOrOneToSixteen) {
+  EXPECT_EQ(Load().encode_threads, Config::kAutoEncodeThreads);
+  env_.vars = {{"ENCODE_THREADS", "3"}};
+  EXPECT_EQ(Load().encode_threads, 3u);
+  EXPECT_EQ(Load({"--encode-threads=auto"}).encode_threads,
+            Config::kAutoEncodeThreads);
+  env_.vars = {{"ENCODE_THREADS", "0"}};
+  EXPECT_EQ(LoadError(),
+            "config: ENCODE_THREADS=\"0\" (from environment) is out of "
+            "range; allowed: auto or integer 1..16");
+  EXPECT_THAT(LoadError({"--encode-threads=many"}),
+              HasSubstr("config: ENCODE_THREADS=\"many\" (from flag "
+                        "--encode-threads) is not an integer"));
+}
+
 TEST_F(ConfigTest, ShmModeIsOwnerOnlyOrGroup) {
   EXPECT_EQ(Load().shm_mode, 0600U);
   env_.vars["SHM_MODE"] = "0660";

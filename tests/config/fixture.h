@@ -40,7 +40,8 @@ inline const std::vector<std::string> kYmlKeys = {"port",
                                                   "auth_tokens_file",
                                                   "auth_protect_all",
                                                   "range_size_min",
-                                                  "range_size_max"};
+                                                  "range_size_max",
+                                                  "encode_threads"};
 
 // Every field of a namespace under config.yml's `namespaces:`.
 inline const std::vector<std::string> kYmlNamespaceFields = {
