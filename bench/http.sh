@@ -76,7 +76,8 @@ ROWS=$WORK/rows.tsv
 wait_for_quiet "${LOAD_WAIT:-60}" "$(nproc)"
 load_gate bench/http.sh "$ALLOW_BUSY"
 LOAD_BEFORE=$(load1)
-start_forge steady 100000 1048576 "$WORKERS"
+# The product default: RANGE_SIZE auto (issue 18 §3).
+start_forge steady auto 1048576 "$WORKERS"
 start_nginx "$WORKERS"
 wait_http "$FORGE_steady_PORT" /healthz 30
 wait_http "$NGINX_PORT" /get-key 30
@@ -127,7 +128,7 @@ before_pids() { forge_pids before; }
 # 0. Optional: this build's frontend against an older one, same broker
 # settings, each with its own broker.
 if [ -n "${BASELINE_FRONTEND:-}" ]; then
-  start_forge before 100000 1048576 "$WORKERS" "$BASELINE_FRONTEND"
+  start_forge before auto 1048576 "$WORKERS" "$BASELINE_FRONTEND"
   wait_http "$FORGE_before_PORT" /healthz 30
   for c in ${BASELINE_CONNS:-64 256}; do
     pair baseline "$c" "$c" after "$steady_url/get-key" steady_pids \

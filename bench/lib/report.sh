@@ -224,7 +224,7 @@ report_body() {
   load_line "$LOAD_BEFORE" "$LOAD_AFTER" "$LOAD_VERDICT"
   echo "tools: $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 |
     cut -d' ' -f1-2), wrk -t$THREADS --timeout 2s, loopback 127.0.0.1"
-  echo "mini-forge: WORKERS=$WORKERS RANGE_SIZE=100000 POOL_CAPACITY=1048576" \
+  echo "mini-forge: WORKERS=$WORKERS RANGE_SIZE auto (the default) POOL_CAPACITY=1048576" \
     "KEEP_ALIVE_MAX=1000000; nginx: worker_processes $WORKERS," \
     "keepalive_requests 1000000, access_log off, return 200 \"k3Xb9Qz\""
   echo "rounds: $ROUNDS x ${DURATION} s per server and setting, interleaved" \
@@ -247,7 +247,7 @@ report_body() {
   supply_table
   echo
   echo "== Refill at 64 connections: RANGE_SIZE:POOL_CAPACITY that make the" \
-    "broker reserve all the time vs steady state (100000:1048576) =="
+    "broker reserve all the time vs steady state (auto:1048576) =="
   echo "ranges reserved during the refill runs (RANGE_SIZE:POOL_CAPACITY:ranges):" \
     "${REFILL_RANGES[*]}, in $((ROUNDS * DURATION)) s of load each"
   runs_table refill refill steady config
