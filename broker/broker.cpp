@@ -30,8 +30,8 @@ namespace {
 // One refill pushes at most this many keys: a refill of half a large ring
 // (524,288 keys of a 1 Mi ring) held a core for tens of milliseconds of
 // encoding in one burst, which showed in the frontends' p99 on a small
-// machine; 64 Ki keys is a few milliseconds.
-constexpr std::uint64_t kMaxRefillKeys = 65536;
+// machine; 8 Ki keys is under a millisecond.
+constexpr std::uint64_t kMaxRefillKeys = 8192;
 
 std::uint64_t LowWaterFor(std::uint64_t capacity) {
   return capacity - std::min(capacity / 2, kMaxRefillKeys);

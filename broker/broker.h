@@ -47,9 +47,9 @@
 //   * Range size (issue 18 §3, range_sizer.h): RANGE_SIZE fixed, or sized
 //     to the demand between RANGE_SIZE_MIN and RANGE_SIZE_MAX; the hand
 //     target grows with it.
-//   * low_water = capacity - min(capacity / 2, 65536) (published in
+//   * low_water = capacity - min(capacity / 2, 8192) (published in
 //     BrokerStats::low_water): half the ring, but a refill of a large ring
-//     is a short burst of at most 64 Ki keys, not half of it at once.
+//     is a short burst of at most 8 Ki keys, not half of it at once.
 //   * Idle (ring full, hand stocked) the broker sleeps in
 //     shm::WaitForLowWater; consumers wake it when the fill drops below
 //     low water. Every sleep is bounded by idle_wait, and the heartbeat is
