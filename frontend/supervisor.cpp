@@ -10,6 +10,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "base/log.h"
@@ -234,8 +235,13 @@ int RunSupervisor(const config::Config& cfg) {
     log::Error(e.what());
     return 1;
   }
-  Supervisor supervisor(cfg, std::move(listener));
-  return supervisor.Run();
+  try {
+    Supervisor supervisor(cfg, std::move(listener));
+    return supervisor.Run();
+  } catch (const std::system_error& e) {  // the workers' shared counts
+    log::Error(std::string("cannot start the workers: ") + e.what());
+    return 1;
+  }
 }
 
 }  // namespace forge::frontend
