@@ -258,8 +258,11 @@ void HttpServer::ServeConnection(int sock, const Carried& carried) {
     carried_deadline = steady_clock::time_point::max();
     ending = Ending::kClean;
     ok = ServeRequest(strm, last, &ending);
-    if (!ok || ending != Ending::kKeepAlive) break;
-    if (GiveBack(strm, left - 1)) return;
+    if (!ok ||
+        (ending != Ending::kKeepAlive && ending != Ending::kKeepAliveHere)) {
+      break;
+    }
+    if (ending == Ending::kKeepAlive && GiveBack(strm, left - 1)) return;
   }
   if (strm.send_timed_out()) {
     Abort(sock);
@@ -297,6 +300,7 @@ bool HttpServer::ServeRequest(ConnStream& strm, bool last, Ending* ending) {
   // A body is never read, so it must never be parsed as a request.
   *ending = head.has_body ? Ending::kUnread
             : close       ? Ending::kClean
+            : head.http10 ? Ending::kKeepAliveHere
                           : Ending::kKeepAlive;
   if (fast_path_) {
     if (const auto req = FastRequestFrom(head)) {
@@ -318,7 +322,8 @@ bool HttpServer::ServeRequest(ConnStream& strm, bool last, Ending* ending) {
   const bool ok = process_request(strm, close, client_closes, setup);
   if (t_httplib_refused) {
     *ending = Ending::kUnread;
-  } else if (client_closes && *ending == Ending::kKeepAlive) {
+  } else if (client_closes && (*ending == Ending::kKeepAlive ||
+                               *ending == Ending::kKeepAliveHere)) {
     *ending = Ending::kClean;
   }
   return strm.Flush() && ok;

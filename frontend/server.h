@@ -118,9 +118,11 @@ class HttpServer final : private httplib::Server {
   bool WaitForRequest(ConnStream& strm);
   // How a connection goes on after a request.
   enum class Ending {
-    kKeepAlive,  // serve the next request
-    kClean,      // close: nothing of this request is left unread
-    kUnread,     // close, dropping unread input first (CloseLingering)
+    kKeepAlive,      // serve the next request (the loop may take it back)
+    kKeepAliveHere,  // the same, on this thread: an HTTP/1.0 client, whose
+                     // every request the loop would hand off again
+    kClean,          // close: nothing of this request is left unread
+    kUnread,         // close, dropping unread input first (CloseLingering)
   };
   // One request: refused when its head is bad, else by the fast path when
   // it qualifies, else by httplib. False when the connection failed.
