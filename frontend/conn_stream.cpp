@@ -38,6 +38,11 @@ bool PollFor(int fd, short events) {
 
 }  // namespace
 
+void ResetOnClose(int fd) {
+  const linger now{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof(now));
+}
+
 ConnStream::ConnStream(int fd, bool with_addresses, SendLimits send_limits)
     : fd_(fd), send_limits_(send_limits) {
   if (!with_addresses) return;

@@ -42,6 +42,10 @@
 
 namespace forge::frontend {
 
+// Makes the coming close(fd) a reset: the kernel drops what is still unsent
+// instead of trying to deliver it to a client that reads too slowly.
+void ResetOnClose(int fd);
+
 struct SendLimits {
   std::chrono::milliseconds stall{5000};   // without any byte sent
   std::chrono::milliseconds whole{10000};  // for one whole response

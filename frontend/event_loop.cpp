@@ -195,8 +195,10 @@ EventLoop::Accepted EventLoop::AcceptOne(Clock::time_point now,
   if (fd >= 0) {
     backoff_.Succeeded();
     SetNoDelay(fd);
-    if (Conn* c = Watch(fd, options_.keep_alive_max)) {
-      options_.fast_path ? Settle(*c, now) : HandOffConn(*c);
+    if (!options_.fast_path) {
+      ToThread(fd, Carried{{}, options_.keep_alive_max, std::nullopt});
+    } else if (Conn* c = Watch(fd, options_.keep_alive_max)) {
+      Settle(*c, now);
     }
     return Accepted::kAgain;
   }
@@ -443,26 +445,27 @@ void EventLoop::WatchOutput(Conn& c, bool out) {
 void EventLoop::HandOffConn(Conn& c) {
   const int fd = c.fd;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  Carried carried{std::string(c.input()), c.left, std::nullopt};
+  if (c.head_started) {
+    carried.deadline = *c.head_started + options_.read_timeout;
+  }
+  conns_[fd].reset();
+  Closed();
+  ToThread(fd, std::move(carried));
+}
+
+void EventLoop::ToThread(int fd, Carried carried) {
   // The threaded path reads blocking, within SO_RCVTIMEO.
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(options_.read_timeout.count());
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  Carried carried{std::string(c.input()), c.left, std::nullopt};
-  if (c.head_started)
-    carried.deadline = *c.head_started + options_.read_timeout;
-  conns_[fd].reset();
-  Closed();
   hand_off_(fd, std::move(carried));
 }
 
 void EventLoop::Close(Conn& c, bool reset) {
   const int fd = c.fd;
-  if (reset) {
-    // The kernel drops what is still unsent instead of delivering it.
-    const linger now{1, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof(now));
-  }
+  if (reset) ResetOnClose(fd);
   ::close(fd);  // also removes it from the epoll set
   conns_[fd].reset();
   Closed();

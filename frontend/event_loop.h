@@ -130,7 +130,10 @@ class EventLoop {
   void Settle(Conn& c, Clock::time_point now);
   void Expire(Clock::time_point now);
   void WatchOutput(Conn& c, bool out);
+  // Stops watching `c` and hands it off with what it read.
   void HandOffConn(Conn& c);
+  // Makes `fd` blocking (SO_RCVTIMEO: read_timeout) and hands it off.
+  void ToThread(int fd, Carried carried);
   void Close(Conn& c, bool reset);
   int WaitMillis(Clock::time_point now) const;
   void SetListening(bool on);

@@ -368,24 +368,20 @@ std::optional<Reply> Router::Route(std::string_view path, std::string_view ns,
   const NamespaceLookup found = namespaces_.Find(ns);
   if (found.backend == nullptr) return NotServed(ns, found);
   Backend& backend = *found.backend;
-  if (!may_wait && IsKeyRoute(path) &&
-      backend.MayWait(KeysWanted(path, query))) {
+  // The keys a key route asks for, parsed once: the wait check needs it too.
+  const Result<std::size_t> count = path == kGetKeys
+                                        ? ParseCount(query, limits_.max_batch)
+                                        : Result<std::size_t>(std::size_t{1});
+  if (!may_wait && IsKeyRoute(path) && count.ok() && backend.MayWait(*count)) {
     return std::nullopt;
   }
   backend.CountRequest();
   if (path == kGetKey) return GetKey(backend);
-  if (path == kGetKeys) return GetKeys(backend, query);
+  if (path == kGetKeys) return GetKeys(backend, count);
   if (path == kCheckKey) {
     return CheckKey(backend, ns, query, TokenReaches(authorization, ns));
   }
   return Healthz(backend);
-}
-
-std::size_t Router::KeysWanted(std::string_view path,
-                               const QueryParams& query) const {
-  if (path == kGetKey) return 1;
-  const Result<std::size_t> count = ParseCount(query, limits_.max_batch);
-  return count.ok() ? *count : 0;  // a bad count is refused at once
 }
 
 Reply Router::NotServed(std::string_view ns,
@@ -426,8 +422,8 @@ Reply Router::GetKey(Backend& backend) const {
   return r;
 }
 
-Reply Router::GetKeys(Backend& backend, const QueryParams& query) const {
-  const Result<std::size_t> count = ParseCount(query, limits_.max_batch);
+Reply Router::GetKeys(Backend& backend,
+                      const Result<std::size_t>& count) const {
   if (!count.ok()) return Text(400, count.status().message() + "\n");
   KeyBuffer& keys = Scratch();
   const TakenKeys taken = backend.TakeKeys(keys, *count);

@@ -184,11 +184,10 @@ class Router {
                              bool named, const QueryParams& query,
                              std::string_view authorization,
                              bool may_wait) const;
-  // How many keys a key route asks for (0: its count is refused anyway).
-  std::size_t KeysWanted(std::string_view path, const QueryParams& query) const;
   Reply NotServed(std::string_view ns, const NamespaceLookup& found) const;
   Reply GetKey(Backend& backend) const;
-  Reply GetKeys(Backend& backend, const QueryParams& query) const;
+  // `count`: ParseCount's reading of the query (an error answers 400).
+  Reply GetKeys(Backend& backend, const Result<std::size_t>& count) const;
   Reply CheckKey(Backend& backend, std::string_view ns,
                  const QueryParams& query, bool token_reaches) const;
   // Which configured token `token` is: 0 none, 1 AUTH_TOKEN, i + 2 scoped

@@ -33,13 +33,6 @@ int MillisUntil(steady_clock::time_point t) {
   return left.count() > 0 ? static_cast<int>(left.count()) : 0;
 }
 
-// Close with a reset: the kernel drops what is still unsent instead of
-// trying to deliver it to a client that reads too slowly.
-void Abort(int fd) {
-  const linger now{1, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof(now));
-}
-
 std::string ErrorBody(int status) {
   switch (status) {
     case 400:
@@ -265,7 +258,7 @@ void HttpServer::ServeConnection(int sock, const Carried& carried) {
     if (ending == Ending::kKeepAlive && GiveBack(strm, left - 1)) return;
   }
   if (strm.send_timed_out()) {
-    Abort(sock);
+    ResetOnClose(sock);
     ::close(sock);
   } else if (ok && ending == Ending::kUnread) {
     CloseLingering(sock);

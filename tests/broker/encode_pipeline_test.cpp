@@ -159,10 +159,9 @@ TEST(EncodePipelineTest, ANumberOutsideTheSpaceThrowsFromPushInto) {
 // job in flight lets the job end (as a store call ends on the stop flag)
 // and joins the thread; WaitIdle reports a running job as not done.
 TEST(JobThreadTest, OneThreadRunsEveryJobAndTheDestructorJoinsAJobInFlight) {
-  std::atomic<bool> release{false};
+  std::atomic<bool> leaving{false};
   std::atomic<int> ran{0};
   std::vector<std::thread::id> ids(3);
-  std::thread releaser;
   {
     JobThread reserver;
     for (int i = 0; i < 2; ++i) {
@@ -174,23 +173,18 @@ TEST(JobThreadTest, OneThreadRunsEveryJobAndTheDestructorJoinsAJobInFlight) {
     }
     reserver.Post([&] {
       ids[2] = std::this_thread::get_id();
-      // relaxed: a flag with no data; the test thread sets it.
-      while (!release.load(std::memory_order_relaxed)) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      }
+      // Runs until the test thread is leaving the scope (the destructor).
+      leaving.wait(false);
       ++ran;
     });
     EXPECT_FALSE(reserver.WaitIdle(std::chrono::milliseconds(20)));
-    releaser = std::thread([&] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      release.store(true, std::memory_order_relaxed);
-    });
+    leaving.store(true);
+    leaving.notify_one();
   }  // waits for the job in flight, then joins
   EXPECT_EQ(ran.load(), 3);
   EXPECT_EQ(ids[0], ids[1]);
   EXPECT_EQ(ids[1], ids[2]);
   EXPECT_NE(ids[0], std::this_thread::get_id());
-  releaser.join();
 }
 
 }  // namespace
