@@ -192,7 +192,7 @@ TEST_P(NamespaceCtlTest, DecodeEncodeWithNs) {
     ASSERT_EQ(key.size(), 9u) << e.out;
     d = Ctl({"decode", "--ns", "codes", key});
     ASSERT_EQ(d.exit_code, 0) << d.err;
-    EXPECT_EQ(d.out, n + "\n");
+    EXPECT_EQ(d.out.substr(0, d.out.find('\n') + 1), n + "\n") << d.out;
   }
   const RunResult in_default = Ctl({"encode", "12345"});
   ASSERT_EQ(in_default.exit_code, 0) << in_default.err;
