@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -164,7 +165,10 @@ Process Process::Fork(const std::function<int()>& body) {
     int rc = 3;
     try {
       rc = body();
+    } catch (const std::exception& e) {  // say why, for the test's log
+      std::fprintf(stderr, "forked child %d: %s\n", ::getpid(), e.what());
     } catch (...) {
+      std::fprintf(stderr, "forked child %d: unknown exception\n", ::getpid());
     }
     ::_exit(rc);
   }
