@@ -394,10 +394,12 @@ Broker::IdlePlan Broker::PlanIdle() const {
     wait = std::min<nanoseconds>(wait, recheck_at_ - Clock::now());
   }
   // Something to push once consumers take keys: a consumer's wake ends the
-  // sleep. Otherwise (exhausted, or the store is backing off) a consumer
-  // cannot make work appear, so only time (or a signal) ends it.
-  return IdlePlan{std::max(wait, nanoseconds::zero()),
-                  hand() > 0 && RingFull()};
+  // sleep (at once if the fill is already below low water). Not "and the
+  // ring is full": a consumer may pop between Step's look and this one,
+  // and a plain sleep then outlasted a small ring (a 100 ms stall with
+  // 4,096 slots). With nothing in hand (exhausted, or the store backing
+  // off) a consumer cannot make work appear: only time or a signal.
+  return IdlePlan{std::max(wait, nanoseconds::zero()), hand() > 0};
 }
 
 void Broker::Idle() {
