@@ -5,19 +5,12 @@
 #include <utility>
 
 #include "base/status.h"
+#include "keys/mix.h"
 
 namespace forge::keys {
 namespace {
 
 __extension__ typedef unsigned __int128 Wide;  // GCC and Clang
-
-// splitmix64's finaliser (Stafford variant 13): a bijective 64-bit mixer
-// whose every output bit depends on every input bit.
-constexpr std::uint64_t Mix(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 // Smallest even bit width b with 2^b >= space.
 int EvenBitsCovering(std::uint64_t space) {
@@ -156,6 +149,10 @@ KeyCodec::KeyCodec(int length, KeyOrder order, std::uint64_t secret,
   divide_magic_ = static_cast<std::uint64_t>(magic);
   half_bits_ = EvenBitsCovering(space_) / 2;
   half_mask_ = (std::uint64_t{1} << half_bits_) - 1;
+  const std::string_view chars = policy_.alphabet.chars();
+  vector_ = CpuHasVectorKernel() && chars.size() <= vector_chars_.size() &&
+            length_ <= 8 && policy_.check == CheckKind::kNone;
+  if (vector_) std::copy(chars.begin(), chars.end(), vector_chars_.begin());
   // Round keys: a splitmix64 sequence seeded with the secret.
   std::uint64_t state = secret;
   for (auto& key : round_keys_) {
@@ -203,6 +200,11 @@ void KeyCodec::EncodeRange(std::uint64_t first, std::size_t count, char* out,
   CheckInSpace(first);
   CheckInSpace(first + std::min<std::uint64_t>(count - 1, space_ - first));
   std::size_t i = 0;
+  if (vector_) {
+    for (; i + kVectorKeys <= count; i += kVectorKeys) {
+      EncodeVectors(first + i, out + i * stride, stride);
+    }
+  }
   if (policy_.check == CheckKind::kNone) {
     for (; i + kLanes <= count; i += kLanes) {
       EncodeLanes(first + i, out + i * stride, stride);
