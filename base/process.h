@@ -1,4 +1,4 @@
-// base/process.h — is a process alive?
+// base/process.h — is a process alive? And its scheduling niceness.
 //
 // Contract
 //   * ProcessAlive(pid) is kill(pid, 0): true when a process with that pid
@@ -7,12 +7,21 @@
 //     unrelated process counts as alive: callers treat the answer as a
 //     snapshot, never as ownership.
 //   * Thread-safe; one syscall.
+//   * SetNiceness(n) is setpriority(PRIO_PROCESS, 0, n): on Linux it sets
+//     the calling thread's niceness, which threads it starts later inherit,
+//     so a program calls it before starting any. Returns "" when applied,
+//     else strerror of the failure and the niceness kept ("Permission
+//     denied; running at niceness 0": below the current one needs root or
+//     CAP_SYS_NICE).
 #pragma once
 
 #include <sys/types.h>
 
+#include <string>
+
 namespace forge::base {
 
 [[nodiscard]] bool ProcessAlive(pid_t pid);
+[[nodiscard]] std::string SetNiceness(int nice);
 
 }  // namespace forge::base

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/process.h"
 #include "base/signals.h"
 #include "broker/broker.h"
 #include "broker/fleet.h"
@@ -66,9 +67,20 @@ void LogConfig(const Config& cfg) {
       " store_timeout_ms=" + std::to_string(cfg.store_timeout_ms) +
       " store_require_sync=" + (cfg.store_require_sync ? "true" : "false") +
       " ns_pool_capacity=" + std::to_string(cfg.ns_pool_capacity) +
+      " nice=" + std::to_string(cfg.broker_nice) +
       " namespaces=" + Joined(cfg.serve_namespaces, "all") +
       " declared=" + Joined(DeclaredNames(cfg), "none") +
       " config=" + (cfg.config_path.empty() ? "(none)" : cfg.config_path));
+}
+
+// Before any thread starts: they inherit it (base/process.h). Refused
+// (no root or CAP_SYS_NICE, as in most containers), the broker runs at
+// the niceness it inherited, and says so once.
+void ApplyNiceness(const Config& cfg) {
+  const std::string why = forge::base::SetNiceness(cfg.broker_nice);
+  if (why.empty()) return;
+  log::Info("BROKER_NICE=" + std::to_string(cfg.broker_nice) +
+            " not applied (below 0 needs root or CAP_SYS_NICE): " + why);
 }
 
 std::string LockedMessage(const shm::ProducerLocked& e) {
@@ -115,6 +127,7 @@ int main(int argc, char** argv) {
                          forge::Signals::Between::kDelivered);
   signal(SIGPIPE, SIG_IGN);
   LogConfig(*cfg);
+  ApplyNiceness(*cfg);
   try {
     return RunBroker(*cfg, signals);
   } catch (const shm::ProducerLocked& e) {

@@ -105,6 +105,11 @@ struct Config {
   // (broker::AutoEncodeThreads).
   static constexpr std::uint32_t kAutoEncodeThreads = 0;
   std::uint32_t encode_threads = kAutoEncodeThreads;
+  // BROKER_NICE: the broker's niceness, -20..19. Below the workers' 0 so
+  // the one producer is not starved by the HTTP workers it feeds when CPUs
+  // are busy (issue 18 §2: 503s at count=10000 on 2 cores); mostly asleep,
+  // it costs nobody anything when idle.
+  int broker_nice = -10;
   std::uint64_t pool_capacity = 65536;    // the default namespace's ring
   std::uint64_t ns_pool_capacity = 4096;  // NS_POOL_CAPACITY: other rings
   // config.yml `namespaces:`, by name.

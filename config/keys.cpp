@@ -79,6 +79,25 @@ KeySpec Integer(const Names& n, T Config::*field, std::uint64_t lo,
               });
 }
 
+// An integer lo..hi where lo may be negative: BROKER_NICE.
+KeySpec SignedInteger(const Names& n, int Config::*field, int lo, int hi) {
+  return Make(n, "INT",
+              "integer " + std::to_string(lo) + ".." + std::to_string(hi),
+              [=](std::string_view v, Config& c) -> Status {
+                const bool negative = !v.empty() && v.front() == '-';
+                const std::string_view digits = negative ? v.substr(1) : v;
+                if (negative && (digits.empty() || !IsDigit(digits.front()))) {
+                  return Invalid("is not an integer");
+                }
+                const Result<std::uint64_t> x = ParseUnsigned(
+                    digits, 0, static_cast<std::uint64_t>(negative ? -lo : hi));
+                if (!x.ok()) return x.status();
+                const auto magnitude = static_cast<int>(*x);
+                c.*field = negative ? -magnitude : magnitude;
+                return Status();
+              });
+}
+
 KeySpec PowerOfTwo(const Names& n, std::uint64_t Config::*field, int lo_bit,
                    int hi_bit) {
   const std::uint64_t lo = std::uint64_t{1} << lo_bit;
@@ -315,6 +334,12 @@ std::vector<KeySpec> BuildKeys() {
                           "number of CPUs, at most 4)",
                           "auto"},
                     &Config::encode_threads, 1, 16, Config::kAutoEncodeThreads),
+      SignedInteger(Names{"BROKER_NICE", "--nice",
+                          "scheduling niceness of the broker (below 0 needs "
+                          "root or CAP_SYS_NICE; refused: it runs at its "
+                          "inherited niceness)",
+                          "-10"},
+                    &Config::broker_nice, -20, 19),
       PowerOfTwo(
           Names{"POOL_CAPACITY", "--pool-capacity", "ring slots", "65536"},
           &Config::pool_capacity, 1, 26),

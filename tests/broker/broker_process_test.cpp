@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -217,6 +219,39 @@ TEST_F(BrokerProcessTest, SighupIsLoggedAndIgnored) {
       },
       kDeadline));
   EXPECT_TRUE(broker.Running());
+}
+
+// The niceness of one thread of `pid`: field 19 of /proc/PID/task/TID/stat
+// (after the parenthesised name, which may hold spaces).
+int ThreadNice(pid_t pid, const std::string& tid) {
+  const std::string stat =
+      ReadFile("/proc/" + std::to_string(pid) + "/task/" + tid + "/stat");
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i <= 19 && rest >> field; ++i) {
+  }
+  return std::stoi(field);
+}
+
+// BROKER_NICE applies to every thread of the broker (the reserver and the
+// encode helpers inherit it from the main thread). A higher niceness needs
+// no privilege, so this holds for any user.
+TEST_F(BrokerProcessTest, EveryThreadRunsAtTheConfiguredNiceness) {
+  Env env = BaseEnv();
+  env["BROKER_NICE"] = "7";
+  env["ENCODE_THREADS"] = "3";
+  Process broker = StartBroker(env);
+  ASSERT_TRUE(WaitFull(broker)) << broker.Stderr();
+  EXPECT_NE(broker.Stderr().find(" nice=7 "), std::string::npos)
+      << broker.Stderr();
+  const std::string tasks = "/proc/" + std::to_string(broker.pid()) + "/task";
+  int threads = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(tasks)) {
+    const std::string tid = entry.path().filename();
+    EXPECT_EQ(ThreadNice(broker.pid(), tid), 7) << "thread " << tid;
+    ++threads;
+  }
+  EXPECT_GE(threads, 4);  // main, reserver, two encode helpers
 }
 
 TEST_F(BrokerProcessTest, KeyLengthThatDisagreesWithTheStoreExits2) {

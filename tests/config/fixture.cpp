@@ -32,6 +32,7 @@ void ExpectDefaults(const Config& cfg) {
   EXPECT_EQ(cfg.range_size, Config::kAutoRangeSize);
   EXPECT_EQ(cfg.range_size_min, 1000u);
   EXPECT_EQ(cfg.range_size_max, 1000000u);
+  EXPECT_EQ(cfg.broker_nice, -10);
   EXPECT_EQ(cfg.pool_capacity, 65536u);
   EXPECT_EQ(cfg.db_url, "sqlite:./data/forge.db");
   EXPECT_EQ(cfg.key_length, 7);

@@ -41,7 +41,8 @@ inline const std::vector<std::string> kYmlKeys = {"port",
                                                   "auth_protect_all",
                                                   "range_size_min",
                                                   "range_size_max",
-                                                  "encode_threads"};
+                                                  "encode_threads",
+                                                  "broker_nice"};
 
 // Every field of a namespace under config.yml's `namespaces:`.
 inline const std::vector<std::string> kYmlNamespaceFields = {

@@ -27,6 +27,9 @@ namespace forge::testing {
 using Env = std::map<std::string, std::string>;
 using std::chrono::milliseconds;
 
+// The whole of `path`; "" when it cannot be read.
+std::string ReadFile(const std::string& path);
+
 // Writes `text` to `path` (replacing it); throws std::runtime_error when
 // it cannot.
 void WriteFile(const std::string& path, const std::string& text);
