@@ -201,6 +201,26 @@ TEST(KeyCodec, SequentialKeysAreBase62AndSortLikeTheNumbers) {
   }
 }
 
+// EncodeRange of [first, first + count) into '#'-filled slots writes, in
+// each slot, exactly the key Encode gives and nothing past it.
+::testing::AssertionResult RangeIsWhatEncodeWrites(const KeyCodec& codec,
+                                                   std::uint64_t first,
+                                                   std::size_t count) {
+  constexpr std::size_t kStride = 96;
+  std::vector<char> out(count * kStride, '#');
+  codec.EncodeRange(first, count, out.data(), kStride);
+  for (std::size_t i = 0; i < count; ++i) {
+    const char* slot = out.data() + i * kStride;
+    const std::string got(slot, codec.text_length());
+    if (got != codec.Encode(first + i) || slot[codec.text_length()] != '#') {
+      return ::testing::AssertionFailure()
+             << "number " << first + i << ": slot \"" << std::string(slot, 20)
+             << "\", Encode \"" << codec.Encode(first + i) << "\"";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // Issue 18: the broker encodes whole batches with EncodeRange; every key
 // must be the one Encode gives, for every order, length (cycle-walking
 // small spaces included), prefix and check, at any count and offset, and
@@ -212,7 +232,6 @@ TEST(KeyCodec, EncodeRangeWritesWhatEncodeWrites) {
       KeyPolicy{*Alphabet::Parse("crockford32", &why), CheckKind::kLuhn,
                 "inv-"},
       KeyPolicy{*Alphabet::Parse("base58", &why), CheckKind::kNone, "x"}};
-  constexpr std::size_t kStride = 96;
   for (const KeyPolicy& policy : policies) {
     for (const KeyOrder order : kBothOrders) {
       for (const int length : {1, 2, 5, 7, 10}) {
@@ -224,15 +243,7 @@ TEST(KeyCodec, EncodeRangeWritesWhatEncodeWrites) {
               codec.space() - std::min<std::uint64_t>(codec.space(), 61)}) {
           const std::size_t count = static_cast<std::size_t>(
               std::min<std::uint64_t>(61, codec.space() - first));
-          std::vector<char> out(count * kStride, '#');
-          codec.EncodeRange(first, count, out.data(), kStride);
-          for (std::size_t i = 0; i < count; ++i) {
-            const char* slot = out.data() + i * kStride;
-            ASSERT_EQ(std::string(slot, codec.text_length()),
-                      codec.Encode(first + i))
-                << first + i;
-            ASSERT_EQ(slot[codec.text_length()], '#');
-          }
+          ASSERT_TRUE(RangeIsWhatEncodeWrites(codec, first, count));
         }
       }
     }
@@ -246,7 +257,6 @@ TEST(KeyCodec, EncodeRangeWritesWhatEncodeWrites) {
 TEST(KeyCodec, TheVectorKernelWritesWhatEncodeWrites) {
   std::string why;
   std::mt19937_64 rng(18);
-  constexpr std::size_t kStride = 32;
   for (const char* name : {"base62", "base58", "base36", "crockford32"}) {
     for (const std::string prefix : {"", "ab_"}) {
       const KeyPolicy policy{*Alphabet::Parse(name, &why), CheckKind::kNone,
@@ -263,15 +273,7 @@ TEST(KeyCodec, TheVectorKernelWritesWhatEncodeWrites) {
             const std::size_t count = static_cast<std::size_t>(
                 std::min<std::uint64_t>(300, codec.space()));
             const std::uint64_t first = rng() % (codec.space() - count + 1);
-            std::vector<char> out(count * kStride, '#');
-            codec.EncodeRange(first, count, out.data(), kStride);
-            for (std::size_t i = 0; i < count; ++i) {
-              const char* slot = out.data() + i * kStride;
-              ASSERT_EQ(std::string(slot, codec.text_length()),
-                        codec.Encode(first + i))
-                  << first + i;
-              ASSERT_EQ(slot[codec.text_length()], '#');
-            }
+            ASSERT_TRUE(RangeIsWhatEncodeWrites(codec, first, count));
           }
         }
       }
