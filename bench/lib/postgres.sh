@@ -32,7 +32,8 @@ start_pg() {
   for attempt in 1 2 3; do  # another program may take the port meanwhile
     PG_PORT=$(free_port)
     "${AS_PG[@]}" "$PG_BINDIR/postgres" -D "$dir/data" -p "$PG_PORT" -k "$dir" \
-      -c listen_addresses=127.0.0.1 >"$WORK/postgres.log" 2>&1 &
+      -c listen_addresses=127.0.0.1 -c dynamic_shared_memory_type=mmap \
+      >"$WORK/postgres.log" 2>&1 &
     pid=$!
     STARTED+=("$pid")
     for _ in $(seq 300); do

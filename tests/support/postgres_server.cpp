@@ -226,9 +226,12 @@ void PostgresServer::InitDb() {
 void PostgresServer::Start() {
   if (Running()) return;
   std::vector<std::string> argv = {
-      bindir_ + "/postgres",       "-D", data_,       "-p",
-      std::to_string(port_),       "-k", dir_.path(), "-c",
-      "listen_addresses=127.0.0.1"};
+      bindir_ + "/postgres", "-D", data_, "-p", std::to_string(port_), "-k",
+      dir_.path(), "-c", "listen_addresses=127.0.0.1",
+      // Dynamic shared memory as files under the data directory, removed
+      // with it: POSIX segments (the default) outlive a Crash() in
+      // /dev/shm, two per crashed server.
+      "-c", "dynamic_shared_memory_type=mmap"};
   for (const std::string& s : settings_) {
     argv.push_back("-c");
     argv.push_back(s);
