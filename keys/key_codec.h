@@ -32,7 +32,7 @@
 //     and digit divisions interleaved, so the CPU overlaps them: the
 //     broker's encode cost per key, issue 18). A range reaching past
 //     space() throws like Encode before writing anything. On a CPU with
-//     AVX-512 eight numbers go through one vector kernel
+//     AVX-512 kVectorKeys numbers go through one vector kernel
 //     (key_codec_avx512.cpp); the keys are the same either way.
 //   * Immutable after construction; safe to share between threads.
 #pragma once
@@ -116,6 +116,8 @@ class KeyCodec {
   // EncodeRange runs the AVX-512 kernel (the CPU has it and the policy
   // fits it); the keys are the same either way.
   bool vectorised() const { return vector_; }
+  // Numbers the AVX-512 kernel encodes per call (4 vectors of 8 lanes).
+  static constexpr std::size_t kVectorKeys = 32;
   // Characters Encode writes: prefix + length() + check.
   std::size_t text_length() const { return text_length_; }
 
@@ -142,13 +144,9 @@ class KeyCodec {
 
  private:
   static constexpr int kRounds = 6;
-  // Numbers EncodeRange works on at once: without AVX-512, and with it.
+  // Numbers EncodeRange works on at once without AVX-512.
   static constexpr std::size_t kLanes = 4;
 
- public:
-  static constexpr std::size_t kVectorKeys = 32;
-
- private:
   // `key` without its prefix (digits + check), or nullopt when it has the
   // wrong length either way.
   std::optional<std::string_view> Body(std::string_view key) const;
@@ -161,7 +159,7 @@ class KeyCodec {
   // kVectorKeys numbers at once with AVX-512 (key_codec_avx512.cpp);
   // called only when vector_.
   void EncodeVectors(std::uint64_t first, char* out, std::size_t stride) const;
-  // The CPU has every instruction EncodeEight uses (asked once).
+  // The CPU has every instruction EncodeVectors uses (asked once).
   static bool CpuHasVectorKernel();
   std::uint64_t Permute(std::uint64_t n) const;
   std::uint64_t Unpermute(std::uint64_t n) const;
@@ -181,7 +179,7 @@ class KeyCodec {
   int divide_shift_ = 0;
   int half_bits_ = 0;
   std::uint64_t half_mask_ = 0;
-  // EncodeRange uses EncodeEight: the CPU has it, and the policy fits it
+  // EncodeRange uses EncodeVectors: the CPU has it, and the policy fits it
   // (at most 64 characters, 8 digits, no check character).
   bool vector_ = false;
   std::array<char, 64> vector_chars_{};  // the alphabet, zero-padded
