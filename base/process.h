@@ -5,14 +5,13 @@
 //     exists, including one we may not signal (EPERM). A pid <= 0 (a free
 //     slot, or a process group) is never alive. A pid reused by an
 //     unrelated process counts as alive: callers treat the answer as a
-//     snapshot, never as ownership.
-//   * Thread-safe; one syscall.
+//     snapshot, never as ownership. Thread-safe; one syscall.
 //   * SetNiceness(n) is setpriority(PRIO_PROCESS, 0, n): on Linux it sets
 //     the calling thread's niceness, which threads it starts later inherit,
 //     so a program calls it before starting any. Returns "" when applied,
 //     else strerror of the failure and the niceness kept ("Permission
-//     denied; running at niceness 0": below the current one needs root or
-//     CAP_SYS_NICE).
+//     denied; running at niceness 0": going below the current niceness
+//     needs root, CAP_SYS_NICE or a high enough RLIMIT_NICE).
 #pragma once
 
 #include <sys/types.h>

@@ -300,7 +300,7 @@ int Fleet::StopAll(std::size_t fatal) {
 
 // One sleep for every namespace: until the earliest time one of them has
 // work (a back-off ends, an exhausted recheck, the next discovery), or a
-// consumer wakes one whose ring is full with numbers still in hand.
+// consumer wakes one with numbers in hand (Broker::PlanIdle).
 void Fleet::Idle(Signals* signals) {
   nanoseconds wait =
       std::min<nanoseconds>(options_.idle_wait, next_discover_ - Clock::now());

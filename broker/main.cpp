@@ -74,13 +74,14 @@ void LogConfig(const Config& cfg) {
 }
 
 // Before any thread starts: they inherit it (base/process.h). Refused
-// (no root or CAP_SYS_NICE, as in most containers), the broker runs at
-// the niceness it inherited, and says so once.
+// (no root, CAP_SYS_NICE or RLIMIT_NICE, as in most containers), the
+// broker runs at the niceness it inherited, and says so once.
 void ApplyNiceness(const Config& cfg) {
   const std::string why = forge::base::SetNiceness(cfg.broker_nice);
   if (why.empty()) return;
   log::Info("BROKER_NICE=" + std::to_string(cfg.broker_nice) +
-            " not applied (below 0 needs root or CAP_SYS_NICE): " + why);
+            " not applied: " + why +
+            " (a lower niceness needs root, CAP_SYS_NICE or RLIMIT_NICE)");
 }
 
 std::string LockedMessage(const shm::ProducerLocked& e) {

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "base/names.h"
+#include "base/status.h"
 #include "config/db_url.h"
 #include "config/internal.h"
 
@@ -79,8 +80,9 @@ KeySpec Integer(const Names& n, T Config::*field, std::uint64_t lo,
               });
 }
 
-// An integer lo..hi where lo may be negative: BROKER_NICE.
+// An integer lo..hi with lo <= 0 <= hi: BROKER_NICE.
 KeySpec SignedInteger(const Names& n, int Config::*field, int lo, int hi) {
+  FORGE_CHECK(lo <= 0 && hi >= 0, "SignedInteger needs lo <= 0 <= hi");
   return Make(n, "INT",
               "integer " + std::to_string(lo) + ".." + std::to_string(hi),
               [=](std::string_view v, Config& c) -> Status {
@@ -334,10 +336,10 @@ std::vector<KeySpec> BuildKeys() {
                           "number of CPUs, at most 4)",
                           "auto"},
                     &Config::encode_threads, 1, 16, Config::kAutoEncodeThreads),
-      SignedInteger(Names{"BROKER_NICE", "--nice",
-                          "scheduling niceness of the broker (below 0 needs "
-                          "root or CAP_SYS_NICE; refused: it runs at its "
-                          "inherited niceness)",
+      SignedInteger(Names{"BROKER_NICE", "--broker-nice",
+                          "scheduling niceness of the broker (a lower one "
+                          "needs root, CAP_SYS_NICE or RLIMIT_NICE; refused: "
+                          "it runs at its inherited niceness)",
                           "-10"},
                     &Config::broker_nice, -20, 19),
       PowerOfTwo(

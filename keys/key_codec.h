@@ -31,9 +31,11 @@
 //     out + i * stride, several numbers at a time (their Feistel rounds
 //     and digit divisions interleaved, so the CPU overlaps them: the
 //     broker's encode cost per key, issue 18). A range reaching past
-//     space() throws like Encode before writing anything. On a CPU with
-//     AVX-512 kVectorKeys numbers go through one vector kernel
-//     (key_codec_avx512.cpp); the keys are the same either way.
+//     space() throws like Encode before writing anything. When
+//     vectorised() (an x86-64 CPU with AVX-512; at most 64 characters, 8
+//     digits, no check character) kVectorKeys numbers at a time go through
+//     one vector kernel (key_codec_avx512.cpp); the keys are the same
+//     either way.
 //   * Immutable after construction; safe to share between threads.
 #pragma once
 

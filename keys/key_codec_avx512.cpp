@@ -12,15 +12,22 @@
 // 64 characters, at most 8 digits, no check character), so every value is
 // below 2^48. Only the functions here are compiled for those instructions,
 // and none runs unless vector_ is set.
+// On other architectures CpuHasVectorKernel() is false and EncodeVectors
+// is never called (the stubs at the end).
+#include "base/status.h"
+#include "keys/key_codec.h"
+
+#if defined(__x86_64__)
 #include <immintrin.h>
 
-#include "keys/key_codec.h"
 #include "keys/mix.h"
 
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own
 // _mm512_undefined_* temporaries (GCC bug 105593); nothing here is.
 #pragma GCC diagnostic push
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #define FORGE_AVX512 \
   __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512vbmi")))
@@ -173,3 +180,17 @@ FORGE_AVX512 void KeyCodec::EncodeVectors(std::uint64_t first, char* out,
 
 #undef FORGE_AVX512
 #pragma GCC diagnostic pop
+
+#else  // not x86-64: no kernel
+
+namespace forge::keys {
+
+bool KeyCodec::CpuHasVectorKernel() { return false; }
+
+void KeyCodec::EncodeVectors(std::uint64_t, char*, std::size_t) const {
+  FORGE_CHECK(false, "EncodeVectors without AVX-512");
+}
+
+}  // namespace forge::keys
+
+#endif  // defined(__x86_64__)

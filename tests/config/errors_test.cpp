@@ -73,19 +73,24 @@ TEST_F(ConfigTest, EncodeThreadsIsAutoOrOneToSixteen) {
 // BROKER_NICE: -10 by default, -20..19, negative values included.
 TEST_F(ConfigTest, BrokerNiceIsMinusTwentyToNineteen) {
   EXPECT_EQ(Load().broker_nice, -10);
+  EXPECT_EQ(Load({"--broker-nice=-0"}).broker_nice, 0);
   env_.vars = {{"BROKER_NICE", "-20"}};
   EXPECT_EQ(Load().broker_nice, -20);
-  EXPECT_EQ(Load({"--nice=19"}).broker_nice, 19);
-  EXPECT_EQ(Load({"--nice=0"}).broker_nice, 0);
+  EXPECT_EQ(Load({"--broker-nice=19"}).broker_nice, 19);
+  EXPECT_EQ(Load({"--broker-nice=0"}).broker_nice, 0);
   env_.vars = {{"BROKER_NICE", "-21"}};
   EXPECT_EQ(LoadError(),
             "config: BROKER_NICE=\"-21\" (from environment) is out of range; "
             "allowed: integer -20..19");
-  EXPECT_THAT(LoadError({"--nice=20"}),
-              HasSubstr("BROKER_NICE=\"20\" (from flag --nice) is out of "
-                        "range"));
-  EXPECT_THAT(LoadError({"--nice=--5"}), HasSubstr("is not an integer"));
-  EXPECT_THAT(LoadError({"--nice=-"}), HasSubstr("is not an integer"));
+  EXPECT_THAT(
+      LoadError({"--broker-nice=20"}),
+      HasSubstr("BROKER_NICE=\"20\" (from flag --broker-nice) is out of "
+                "range"));
+  EXPECT_THAT(LoadError({"--broker-nice=--5"}), HasSubstr("is not an integer"));
+  EXPECT_THAT(LoadError({"--broker-nice=-"}), HasSubstr("is not an integer"));
+  EXPECT_THAT(LoadError({"--broker-nice=+5"}), HasSubstr("is not an integer"));
+  EXPECT_THAT(LoadError({"--broker-nice=-99999999999999999999999"}),
+              HasSubstr("is out of range"));
 }
 
 TEST_F(ConfigTest, ShmModeIsOwnerOnlyOrGroup) {

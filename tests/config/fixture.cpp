@@ -51,10 +51,7 @@ void ExpectDefaults(const Config& cfg) {
 }
 
 std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  return forge::testing::ReadFile(path);
 }
 
 Config ConfigTest::Load(const std::vector<std::string>& args) {

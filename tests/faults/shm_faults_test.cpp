@@ -52,13 +52,6 @@ constexpr std::uint64_t kCapacity = 256;
 constexpr int kWorkers = 2;
 constexpr auto kDeadline = milliseconds(15000);
 
-std::string FileBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 // Overwrites `size` bytes at `offset` of the segment file.
 void Poke(const std::string& path, off_t offset, const void* data,
           std::size_t size) {
@@ -159,11 +152,12 @@ class ShmFaultTest : public ::testing::Test, public testing::Stack {
 
   // All three refuse, and the segment file is exactly as it was.
   void ExpectEveryProgramRefuses(const std::string& needle) {
-    const std::string before = FileBytes(Path());
+    const std::string before = testing::ReadFile(Path());
     ASSERT_NO_FATAL_FAILURE(ExpectCtlRefuses(needle));
     ASSERT_NO_FATAL_FAILURE(ExpectBrokerRefuses(needle));
     ASSERT_NO_FATAL_FAILURE(ExpectFrontendRefuses(needle));
-    EXPECT_TRUE(FileBytes(Path()) == before) << "the segment was modified";
+    EXPECT_TRUE(testing::ReadFile(Path()) == before)
+        << "the segment was modified";
   }
 };
 
@@ -222,10 +216,11 @@ TEST_F(ShmFaultTest, DamagedKeyFormatBlockIsRefusedByTheReaders) {
   Poke(Path(),
        offsetof(shm::SegmentPrefix, format) + offsetof(shm::KeyFormat, digits),
        &digits, sizeof digits);
-  const std::string before = FileBytes(Path());
+  const std::string before = testing::ReadFile(Path());
   ASSERT_NO_FATAL_FAILURE(ExpectCtlRefuses("damaged key format block"));
   ASSERT_NO_FATAL_FAILURE(ExpectFrontendRefuses("damaged key format block"));
-  EXPECT_TRUE(FileBytes(Path()) == before) << "the segment was modified";
+  EXPECT_TRUE(testing::ReadFile(Path()) == before)
+      << "the segment was modified";
 }
 
 TEST_F(ShmFaultTest, LooseModeIsRefusedByEveryProgram) {

@@ -17,14 +17,8 @@ namespace fs = std::filesystem;
 
 // The one-letter state in /proc/.../stat ('R', 'S', 'T', ...), or 0.
 char StateOf(const fs::path& stat_file) {
-  std::ifstream in(stat_file);
-  std::string line;
-  std::getline(in, line);
-  // The command name is in parentheses and may hold spaces: skip past it.
-  const auto close = line.rfind(')');
-  return close == std::string::npos || close + 2 >= line.size()
-             ? 0
-             : line[close + 2];
+  const std::optional<std::string> state = ProcStatField(stat_file, 3);
+  return state && !state->empty() ? state->front() : 0;
 }
 
 bool AllThreadsStopped(pid_t pid) {

@@ -40,13 +40,6 @@ int Mode(const std::string& path) {
   return static_cast<int>(st.st_mode & 07777);
 }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 TEST(SqliteStore, CreatesMissingDirectoriesAndPrivateFiles) {
   TempDir tmp;
   const std::string dir = tmp / "a/b";
@@ -414,7 +407,7 @@ TEST(SqliteStore, RefusesAGarbageFileWithoutTouchingIt) {
   EXPECT_NE(msg.find("sqlite:" + db), std::string::npos) << msg;
   EXPECT_NE(msg.find("not a database"), std::string::npos) << msg;
   EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line please";
-  EXPECT_EQ(ReadAll(db), garbage);
+  EXPECT_EQ(forge::testing::ReadFile(db), garbage);
 }
 
 TEST(SqliteStore, RefusesASqliteDatabaseOfSomethingElse) {

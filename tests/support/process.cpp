@@ -84,6 +84,18 @@ std::string ReadFile(const std::string& path) {
   return out.str();
 }
 
+std::optional<std::string> ProcStatField(const std::string& stat_path, int n) {
+  const std::string stat = ReadFile(stat_path);
+  const std::size_t name_end = stat.rfind(')');
+  if (name_end == std::string::npos || n < 3) return std::nullopt;
+  std::istringstream rest(stat.substr(name_end + 1));
+  std::string field;
+  for (int i = 3; i <= n; ++i) {
+    if (!(rest >> field)) return std::nullopt;
+  }
+  return field;
+}
+
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;

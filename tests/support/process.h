@@ -30,6 +30,11 @@ using std::chrono::milliseconds;
 // The whole of `path`; "" when it cannot be read.
 std::string ReadFile(const std::string& path);
 
+// Field `n` (numbered as in proc(5): 3 is the state, 19 the niceness) of a
+// /proc/.../stat file, past the parenthesised command name (which may
+// hold spaces); nullopt when the file is gone or shorter.
+std::optional<std::string> ProcStatField(const std::string& stat_path, int n);
+
 // Writes `text` to `path` (replacing it); throws std::runtime_error when
 // it cannot.
 void WriteFile(const std::string& path, const std::string& text);
