@@ -80,6 +80,21 @@ void Control(Signals& signals, SegmentNamespaces& namespaces,
   }
 }
 
+// At start: the broker may be a few ms behind a frontend started with it.
+// Waits up to `wait` for the default segment (see worker.h); true once
+// attached.
+bool AwaitSegment(SegmentNamespaces& namespaces,
+                  std::chrono::milliseconds wait) {
+  const auto until = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < until) {
+    // Polled: nothing announces a new POSIX shm object, and this runs
+    // once per worker, for EMPTY_WAIT_MS at most.
+    std::this_thread::sleep_for(kStartAttachEvery);
+    if (namespaces.default_backend().Maintain()) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid,
@@ -95,7 +110,9 @@ int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid,
     SegmentNamespaces namespaces({cfg.shm_name,
                                   std::chrono::milliseconds(cfg.empty_wait_ms),
                                   master_pid});
-    const bool attached = namespaces.Maintain();
+    const bool attached =
+        namespaces.Maintain() ||
+        AwaitSegment(namespaces, std::chrono::milliseconds(cfg.empty_wait_ms));
     StatusSource status(cfg.shm_name);  // per worker: its own rates
     const Router router(namespaces, {static_cast<std::size_t>(cfg.max_batch)},
                         {cfg.auth_token, cfg.auth_protect_all,

@@ -9,20 +9,28 @@
 //     (base/signals.h), so no handler runs on a request thread. The worker also
 //     asks for SIGTERM when the master dies (PR_SET_PDEATHSIG), so a
 //     SIGKILLed master does not leave workers serving forever.
-//   * The control thread attaches the segment, retrying every 5 ms for the
-//     first 2 s and then every 150 ms until the broker creates it
+//   * A worker whose segment does not exist yet waits up to EMPTY_WAIT_MS
+//     for it before it accepts (kStartAttachEvery between tries): a frontend
+//     started next to its broker answers its first requests with keys, not
+//     503, and a request never waits longer than EMPTY_WAIT_MS for it
+//     (queued connections wait in the listening socket's backlog).
+//   * Then the control thread attaches the segment, retrying every 5 ms for
+//     the first 2 s and then every 150 ms until the broker creates it
 //     (maintain_schedule.h); meanwhile requests get 503 "broker not
 //     started" (each request also tries to attach).
 #pragma once
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 
 #include "config/config.h"
 #include "frontend/accept_share.h"
 
 namespace forge::frontend {
+
+inline constexpr std::chrono::milliseconds kStartAttachEvery{2};
 
 // `share`, `slot`: the workers' connection counts and this worker's slot
 // (accept_share.h).

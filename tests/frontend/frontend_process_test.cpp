@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/frontend/tcp_probe.h"
 #include "tests/integration/background_load.h"
 #include "tests/integration/proc_util.h"
 #include "tests/integration/stall_meter.h"
@@ -30,6 +31,8 @@ namespace {
 
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
+
+using frontend::testing::ListenQueueLength;
 
 constexpr auto kDeadline = milliseconds(20000);
 constexpr int kWorkers = 4;
@@ -262,6 +265,32 @@ TEST_F(FrontendProcessTest, StartsBeforeItsBrokerAndServesOnceItComes) {
   broker().emplace(StartBroker());
   EXPECT_TRUE(WaitHealthy()) << frontend()->Stderr();
   EXPECT_TRUE(IsKey(Get(port(), "/get-key").body));
+}
+
+// Started together, the broker may create its segment a few ms after the
+// workers look for it: they wait up to EMPTY_WAIT_MS for it before they
+// accept, so a request that came first is answered with a key, not 503
+// "broker not started" (which sent the bench's first client round again).
+TEST_F(FrontendProcessTest, ARequestThatCameBeforeTheBrokerGetsAKey) {
+  frontend().emplace(StartFrontend({{"EMPTY_WAIT_MS", "60000"}}));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return frontend()->Stderr().find("serving http") != std::string::npos;
+      },
+      kDeadline));
+  HttpResponse first;
+  std::thread client([&] {
+    first = RawRequest(port(), "GET /get-key HTTP/1.1\r\nHost: x\r\n\r\n",
+                       kDeadline);
+  });
+  // Queued, not answered: no worker accepts before the segment exists.
+  const bool queued =
+      WaitUntil([&] { return ListenQueueLength(port()) == 1; }, kDeadline);
+  broker().emplace(StartBroker());
+  client.join();
+  ASSERT_TRUE(queued) << frontend()->Stderr();
+  EXPECT_EQ(first.status, 200) << first.body << first.error;
+  EXPECT_TRUE(IsKey(first.body)) << first.body;
 }
 
 TEST_F(FrontendProcessTest, AKilledWorkerIsReplacedAndTheLoadGoesOn) {
