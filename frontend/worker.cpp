@@ -87,8 +87,8 @@ bool AwaitSegment(SegmentNamespaces& namespaces,
                   std::chrono::milliseconds wait) {
   const auto until = std::chrono::steady_clock::now() + wait;
   while (std::chrono::steady_clock::now() < until) {
-    // Polled: nothing announces a new POSIX shm object, and this runs
-    // once per worker, for EMPTY_WAIT_MS at most.
+    // Polled: shm_open has no "created" event we could wait on portably,
+    // and this runs once per worker start, for EMPTY_WAIT_MS at most.
     std::this_thread::sleep_for(kStartAttachEvery);
     if (namespaces.default_backend().Maintain()) return true;
   }

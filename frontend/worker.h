@@ -9,11 +9,12 @@
 //     (base/signals.h), so no handler runs on a request thread. The worker also
 //     asks for SIGTERM when the master dies (PR_SET_PDEATHSIG), so a
 //     SIGKILLed master does not leave workers serving forever.
-//   * A worker whose segment does not exist yet waits up to EMPTY_WAIT_MS
-//     for it before it accepts (kStartAttachEvery between tries): a frontend
-//     started next to its broker answers its first requests with keys, not
-//     503, and a request never waits longer than EMPTY_WAIT_MS for it
-//     (queued connections wait in the listening socket's backlog).
+//   * A worker whose segment is missing (or not usable yet) at its start
+//     waits up to EMPTY_WAIT_MS for it before it accepts (kStartAttachEvery
+//     between tries): a frontend started next to its broker answers its
+//     first requests with keys, not 503. Connections made meanwhile wait in
+//     the listening socket's backlog: at most EMPTY_WAIT_MS for the segment,
+//     then, like any request, at most EMPTY_WAIT_MS for a key.
 //   * Then the control thread attaches the segment, retrying every 5 ms for
 //     the first 2 s and then every 150 ms until the broker creates it
 //     (maintain_schedule.h); meanwhile requests get 503 "broker not
