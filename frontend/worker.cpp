@@ -89,7 +89,7 @@ bool AwaitSegment(SegmentNamespaces& namespaces,
   while (std::chrono::steady_clock::now() < until) {
     // Polled: shm_open has no "created" event we could wait on portably,
     // and this runs once per worker start, for EMPTY_WAIT_MS at most.
-    std::this_thread::sleep_for(kStartAttachEvery);
+    std::this_thread::sleep_for(kQuickAttachEvery);
     if (namespaces.default_backend().Maintain()) return true;
   }
   return false;

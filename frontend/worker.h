@@ -10,11 +10,11 @@
 //     asks for SIGTERM when the master dies (PR_SET_PDEATHSIG), so a
 //     SIGKILLed master does not leave workers serving forever.
 //   * A worker whose segment is missing (or not usable yet) at its start
-//     waits up to EMPTY_WAIT_MS for it before it accepts (kStartAttachEvery
-//     between tries): a frontend started next to its broker answers its
-//     first requests with keys, not 503. Connections made meanwhile wait in
-//     the listening socket's backlog: at most EMPTY_WAIT_MS for the segment,
-//     then, like any request, at most EMPTY_WAIT_MS for a key.
+//     waits up to EMPTY_WAIT_MS for it before it accepts (a try every
+//     kQuickAttachEvery, maintain_schedule.h): a frontend started next to its
+//     broker answers its first requests with keys, not 503. Connections made
+//     meanwhile wait in the listening socket's backlog: at most EMPTY_WAIT_MS
+//     for the segment, then, like any request, at most EMPTY_WAIT_MS for a key.
 //   * Then the control thread attaches the segment, retrying every 5 ms for
 //     the first 2 s and then every 150 ms until the broker creates it
 //     (maintain_schedule.h); meanwhile requests get 503 "broker not
@@ -23,15 +23,12 @@
 
 #include <sys/types.h>
 
-#include <chrono>
 #include <cstddef>
 
 #include "config/config.h"
 #include "frontend/accept_share.h"
 
 namespace forge::frontend {
-
-inline constexpr std::chrono::milliseconds kStartAttachEvery{2};
 
 // `share`, `slot`: the workers' connection counts and this worker's slot
 // (accept_share.h).

@@ -226,7 +226,8 @@ TEST_F(ConfigTest, ShippedConfigYmlLoadsToTheDefaults) {
 }
 
 TEST_F(ConfigTest, ShippedConfigYmlNamesEveryKey) {
-  const std::string text = ReadText(kSource + "/config/config.yml");
+  const std::string text =
+      forge::testing::ReadFile(kSource + "/config/config.yml");
   for (const std::string& key : kYmlKeys) {
     EXPECT_TRUE(std::regex_search(text, std::regex("(^|\n)" + key + ":")))
         << key;
@@ -234,7 +235,8 @@ TEST_F(ConfigTest, ShippedConfigYmlNamesEveryKey) {
 }
 
 TEST_F(ConfigTest, ShippedConfigYmlDocumentsEveryNamespaceField) {
-  const std::string text = ReadText(kSource + "/config/config.yml");
+  const std::string text =
+      forge::testing::ReadFile(kSource + "/config/config.yml");
   for (const std::string& field : kYmlNamespaceFields) {
     EXPECT_TRUE(std::regex_search(text, std::regex("\n#   " + field + " ")))
         << field;
@@ -255,15 +257,18 @@ std::string Uncommented(const std::string& text) {
 }
 
 TEST_F(ConfigTest, ShippedDotEnvExampleLoads) {
-  const std::string text = ReadText(kSource + "/config/.env.example");
+  const std::string text =
+      forge::testing::ReadFile(kSource + "/config/.env.example");
   ASSERT_FALSE(text.empty());
   Write(".env", text);
   ExpectDefaults(Load());  // as shipped, everything is commented out
 
   // Uncommented, every documented default is valid and is the default.
   Write(".env", Uncommented(text));
-  Write("config/config.yml", ReadText(kSource + "/config/config.yml"));
-  Write("config/tokens.example", ReadText(kSource + "/config/tokens.example"));
+  Write("config/config.yml",
+        forge::testing::ReadFile(kSource + "/config/config.yml"));
+  Write("config/tokens.example",
+        forge::testing::ReadFile(kSource + "/config/tokens.example"));
   Config cfg = Load();
   EXPECT_EQ(cfg.config_path, Path("./config/config.yml"));
   // The example served subset and scoped tokens are valid.
@@ -285,7 +290,7 @@ TEST_F(ConfigTest, ShippedDotEnvExampleLoads) {
 
 TEST_F(ConfigTest, ShippedDotEnvExampleNamesEveryKey) {
   const std::string text =
-      Uncommented(ReadText(kSource + "/config/.env.example"));
+      Uncommented(forge::testing::ReadFile(kSource + "/config/.env.example"));
   for (std::string key : kYmlKeys) {
     for (char& c : key) c = static_cast<char>(std::toupper(c));
     EXPECT_TRUE(std::regex_search(text, std::regex("(^|\n)" + key + "=")))

@@ -50,10 +50,6 @@ void ExpectDefaults(const Config& cfg) {
   EXPECT_TRUE(cfg.scoped_tokens.empty());
 }
 
-std::string ReadText(const std::string& path) {
-  return forge::testing::ReadFile(path);
-}
-
 Config ConfigTest::Load(const std::vector<std::string>& args) {
   CLI::App app{"config test", "prog"};
   Loader loader(app);

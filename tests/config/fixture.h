@@ -56,8 +56,6 @@ int NprocCount();
 // the CPU count).
 void ExpectDefaults(const Config& cfg);
 
-std::string ReadText(const std::string& path);
-
 using forge::testing::CaptureFd;
 
 class ConfigTest : public ::testing::Test {
