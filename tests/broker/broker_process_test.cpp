@@ -228,6 +228,16 @@ std::optional<int> ThreadNice(pid_t pid, const std::string& tid) {
   return std::stoi(*nice);
 }
 
+// The thread ids of `pid`, as /proc lists them now.
+std::vector<std::string> ThreadsOf(pid_t pid) {
+  std::vector<std::string> tids;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& entry : std::filesystem::directory_iterator(tasks)) {
+    tids.push_back(entry.path().filename());
+  }
+  return tids;
+}
+
 // BROKER_NICE applies to every thread of the broker (the reserver and the
 // encode helpers inherit it from the main thread). 19, the highest, needs
 // no privilege whatever the runner's own niceness.
@@ -239,14 +249,22 @@ TEST_F(BrokerProcessTest, EveryThreadRunsAtTheConfiguredNiceness) {
   ASSERT_TRUE(WaitFull(broker)) << broker.Stderr();
   EXPECT_NE(broker.Stderr().find(" nice=19 "), std::string::npos)
       << broker.Stderr();
-  const std::string tasks = "/proc/" + std::to_string(broker.pid()) + "/task";
-  int threads = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(tasks)) {
-    const std::string tid = entry.path().filename();
+  // The reserver and the helpers are made at their first job, and which
+  // jobs the first fill gives out depends on timing (a reservation with
+  // nothing in hand runs on the loop): keys are taken, so the broker
+  // refills, until all four threads exist.
+  std::set<std::string> seen;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return ThreadsOf(broker.pid()).size() >= 4 ||
+               !Drain(kCapacity / 2, &seen);
+      },
+      kDeadline));
+  const std::vector<std::string> tids = ThreadsOf(broker.pid());
+  EXPECT_GE(tids.size(), 4u);  // main, reserver, two encode helpers
+  for (const std::string& tid : tids) {
     EXPECT_EQ(ThreadNice(broker.pid(), tid), 19) << "thread " << tid;
-    ++threads;
   }
-  EXPECT_GE(threads, 4);  // main, reserver, two encode helpers
 }
 
 TEST_F(BrokerProcessTest, KeyLengthThatDisagreesWithTheStoreExits2) {
