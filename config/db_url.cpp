@@ -1,14 +1,13 @@
 // config/db_url.cpp — see db_url.h.
 #include "config/db_url.h"
 
-#include <libpq-fe.h>
-
 #include <cctype>
 #include <memory>
 #include <string>
 
 #include "base/names.h"
 #include "config/internal.h"
+#include "pq/libpq.h"
 
 namespace forge::config {
 namespace {
@@ -112,17 +111,19 @@ void MaskPasswordParams(std::string& url) {
 }
 
 struct OptionsDeleter {
-  void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
+  void operator()(PQconninfoOption* o) const { pq::Lib().PQconninfoFree(o); }
 };
 
-// False when libpq, reading `url`, would find a password other than ***.
+// False when libpq, reading `url`, would find a password other than ***
+// (or is not installed).
 // A URL libpq cannot parse never reaches a server: the textual masking
 // is all there is to check.
 bool LibpqFindsNoPassword(const std::string& url) {
+  if (!pq::Loaded()) return false;  // cannot tell: mask it all
   char* error = nullptr;
   const std::unique_ptr<PQconninfoOption, OptionsDeleter> options(
-      PQconninfoParse(url.c_str(), &error));
-  PQfreemem(error);
+      pq::Lib().PQconninfoParse(url.c_str(), &error));
+  pq::Lib().PQfreemem(error);
   if (options == nullptr) return true;
   for (const PQconninfoOption* o = options.get(); o->keyword != nullptr; ++o) {
     if (o->val == nullptr || kMask == o->val) continue;
@@ -140,10 +141,13 @@ bool IsKeywordForm(std::string_view url) {
       url.find("://") != std::string_view::npos) {
     return false;
   }
+  // Without libpq the words cannot be checked: taken as meant for it, so
+  // the store's open says in one line that libpq is missing.
+  if (!pq::Loaded()) return true;
   char* error = nullptr;
   const std::unique_ptr<PQconninfoOption, OptionsDeleter> options(
-      PQconninfoParse(std::string(url).c_str(), &error));
-  PQfreemem(error);
+      pq::Lib().PQconninfoParse(std::string(url).c_str(), &error));
+  pq::Lib().PQfreemem(error);
   return options != nullptr;
 }
 

@@ -1,6 +1,5 @@
 #include "store/postgres_store.h"
 
-#include <libpq-fe.h>
 #include <poll.h>
 
 #include <algorithm>
@@ -21,16 +20,17 @@
 #include "base/status.h"
 #include "config/db_url.h"
 #include "keys/key_codec.h"
+#include "pq/libpq.h"
 #include "store/format.h"
 
 namespace forge::store {
 namespace {
 
 struct ConnDeleter {
-  void operator()(PGconn* conn) const { PQfinish(conn); }
+  void operator()(PGconn* conn) const { pq::Lib().PQfinish(conn); }
 };
 struct ResultDeleter {
-  void operator()(PGresult* result) const { PQclear(result); }
+  void operator()(PGresult* result) const { pq::Lib().PQclear(result); }
 };
 using Conn = std::unique_ptr<PGconn, ConnDeleter>;
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
@@ -146,29 +146,29 @@ std::string Hint(std::string_view state) {
 }
 
 std::string_view Value(const Result& result, int row, int column) {
-  return PQgetvalue(result.get(), row, column);
+  return pq::Lib().PQgetvalue(result.get(), row, column);
 }
 
 // "postgres://user@host:port/db" of a live connection; a Unix socket
 // directory is percent-encoded as libpq URIs allow, IPv6 is bracketed.
 std::string DescribeConnection(PGconn* conn) {
   std::string host;
-  for (const char c : std::string_view(PQhost(conn))) {
+  for (const char c : std::string_view(pq::Lib().PQhost(conn))) {
     host += c == '/' ? std::string("%2F") : std::string(1, c);
   }
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return "postgres://" + std::string(PQuser(conn)) + "@" + host + ":" +
-         PQport(conn) + "/" + PQdb(conn);
+  return "postgres://" + std::string(pq::Lib().PQuser(conn)) + "@" + host +
+         ":" + pq::Lib().PQport(conn) + "/" + pq::Lib().PQdb(conn);
 }
 
 // Why libpq would refuse `url` without trying to connect, or "". libpq
 // checks the port's digits only when connecting; it is checked here too.
 std::string UrlProblem(const std::string& url) {
   char* error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+  PQconninfoOption* options = pq::Lib().PQconninfoParse(url.c_str(), &error);
   if (options == nullptr) {
     const std::string why = error != nullptr ? OneLine(error) : "out of memory";
-    PQfreemem(error);
+    pq::Lib().PQfreemem(error);
     return why;
   }
   std::string why;
@@ -179,16 +179,16 @@ std::string UrlProblem(const std::string& url) {
       why = "port \"" + std::string(port) + "\" is not a number";
     }
   }
-  PQconninfoFree(options);
+  pq::Lib().PQconninfoFree(options);
   return why;
 }
 
 // "host:port" of a live connection, IPv6 bracketed (for stats: no user,
 // no database).
 std::string HostPort(PGconn* conn) {
-  std::string host = PQhost(conn);
+  std::string host = pq::Lib().PQhost(conn);
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return host + ":" + PQport(conn);
+  return host + ":" + pq::Lib().PQport(conn);
 }
 
 // The durability mode from the server's settings and its standbys
@@ -360,7 +360,7 @@ bool PostgresStore::WaitSocket(PGconn* conn, short events, std::string* why) {
       *why = session_->clock.Why();
       return false;
     }
-    pollfd p{PQsocket(conn), events, 0};
+    pollfd p{pq::Lib().PQsocket(conn), events, 0};
     const int n =
         ::poll(&p, 1, static_cast<int>(std::min(left, kStopCheck).count()));
     if (n > 0) return true;
@@ -383,43 +383,45 @@ Result PostgresStore::Send(const char* sql,
   PGconn* conn = session_->conn.get();
   std::vector<const char*> values;
   for (const std::string& p : params) values.push_back(p.c_str());
-  const int sent =
-      script ? PQsendQuery(conn, sql)
-             : PQsendQueryParams(conn, sql, static_cast<int>(values.size()),
-                                 nullptr, values.data(), nullptr, nullptr, 0);
+  const int sent = script ? pq::Lib().PQsendQuery(conn, sql)
+                          : pq::Lib().PQsendQueryParams(
+                                conn, sql, static_cast<int>(values.size()),
+                                nullptr, values.data(), nullptr, nullptr, 0);
   const auto broken = [&](std::string text) {
     *why = std::move(text);
     session_->conn.reset();
     return Result();
   };
-  if (sent == 0) return broken(OneLine(PQerrorMessage(conn)));
-  for (int flushed = PQflush(conn); flushed != 0; flushed = PQflush(conn)) {
-    if (flushed < 0) return broken(OneLine(PQerrorMessage(conn)));
+  if (sent == 0) return broken(OneLine(pq::Lib().PQerrorMessage(conn)));
+  for (int flushed = pq::Lib().PQflush(conn); flushed != 0;
+       flushed = pq::Lib().PQflush(conn)) {
+    if (flushed < 0) return broken(OneLine(pq::Lib().PQerrorMessage(conn)));
     // Read-ready too: the server may answer (an error) before taking it all.
     if (!WaitSocket(conn, POLLIN | POLLOUT, why)) return broken(*why);
-    if (PQconsumeInput(conn) == 0) return broken(OneLine(PQerrorMessage(conn)));
+    if (pq::Lib().PQconsumeInput(conn) == 0)
+      return broken(OneLine(pq::Lib().PQerrorMessage(conn)));
   }
   Result kept;
   for (;;) {
-    while (PQisBusy(conn) != 0) {
+    while (pq::Lib().PQisBusy(conn) != 0) {
       if (!WaitSocket(conn, POLLIN, why)) return broken(*why);
-      if (PQconsumeInput(conn) == 0) {
+      if (pq::Lib().PQconsumeInput(conn) == 0) {
         // The server may have said why before it closed (a FATAL such as
         // an idle-in-transaction timeout): Fail() reports that.
-        Result last(PQgetResult(conn));
+        Result last(pq::Lib().PQgetResult(conn));
         if (last != nullptr) return last;
-        return broken(OneLine(PQerrorMessage(conn)));
+        return broken(OneLine(pq::Lib().PQerrorMessage(conn)));
       }
     }
-    Result next(PQgetResult(conn));
+    Result next(pq::Lib().PQgetResult(conn));
     if (next == nullptr) break;
-    const ExecStatusType status = PQresultStatus(kept.get());
+    const ExecStatusType status = pq::Lib().PQresultStatus(kept.get());
     if (kept == nullptr || status == PGRES_COMMAND_OK ||
         status == PGRES_TUPLES_OK) {
       kept = std::move(next);
     }
   }
-  if (kept == nullptr) return broken(OneLine(PQerrorMessage(conn)));
+  if (kept == nullptr) return broken(OneLine(pq::Lib().PQerrorMessage(conn)));
   return kept;
 }
 
@@ -439,29 +441,29 @@ void PostgresStore::Connect() {
   values.push_back(session_->url.c_str());
   keys.push_back(nullptr);
   values.push_back(nullptr);
-  Conn conn(PQconnectStartParams(keys.data(), values.data(), 1));
+  Conn conn(pq::Lib().PQconnectStartParams(keys.data(), values.data(), 1));
   const auto fail = [&](const std::string& why) {
     return StoreError("store " + describe() + ": cannot connect: " + why,
                       /*transient=*/true);
   };
   if (conn == nullptr) throw fail("out of memory");
   PostgresPollingStatusType polling = PGRES_POLLING_WRITING;
-  while (PQstatus(conn.get()) != CONNECTION_BAD &&
+  while (pq::Lib().PQstatus(conn.get()) != CONNECTION_BAD &&
          polling != PGRES_POLLING_OK && polling != PGRES_POLLING_FAILED) {
     std::string why;
     const short events = polling == PGRES_POLLING_READING ? POLLIN : POLLOUT;
     if (!WaitSocket(conn.get(), events, &why)) throw fail(why);
-    polling = PQconnectPoll(conn.get());
+    polling = pq::Lib().PQconnectPoll(conn.get());
   }
-  if (PQstatus(conn.get()) != CONNECTION_OK) {
-    throw fail(OneLine(PQerrorMessage(conn.get())));
+  if (pq::Lib().PQstatus(conn.get()) != CONNECTION_OK) {
+    throw fail(OneLine(pq::Lib().PQerrorMessage(conn.get())));
   }
-  if (PQsetnonblocking(conn.get(), 1) != 0) {
-    throw fail(OneLine(PQerrorMessage(conn.get())));
+  if (pq::Lib().PQsetnonblocking(conn.get(), 1) != 0) {
+    throw fail(OneLine(pq::Lib().PQerrorMessage(conn.get())));
   }
   // Notices ("relation exists, skipping" and the like) are not errors;
   // they are kept only for Commit to look at.
-  PQsetNoticeProcessor(
+  pq::Lib().PQsetNoticeProcessor(
       conn.get(),
       [](void* self, const char* text) {
         static_cast<Session*>(self)->notices += text;
@@ -576,9 +578,10 @@ void PostgresStore::Commit(const char* doing, IfUnknown if_unknown) {
   std::string lost_why;
   session_->notices.clear();
   Result result = Send("COMMIT", {}, /*script=*/false, &lost_why);
-  const bool ok = result != nullptr &&
-                  PQresultStatus(result.get()) == PGRES_COMMAND_OK &&
-                  std::string_view(PQcmdStatus(result.get())) == "COMMIT";
+  const bool ok =
+      result != nullptr &&
+      pq::Lib().PQresultStatus(result.get()) == PGRES_COMMAND_OK &&
+      std::string_view(pq::Lib().PQcmdStatus(result.get())) == "COMMIT";
   // statement_timeout (or a cancel) cut the wait for a synchronous
   // standby short: committed here only, maybe lost in a fail-over. Not
   // durable enough to hand out: treated like an unknown outcome.
@@ -590,15 +593,18 @@ void PostgresStore::Commit(const char* doing, IfUnknown if_unknown) {
     result.reset();
     lost_why = OneLine(session_->notices);
   }
-  if (result != nullptr && PQresultStatus(result.get()) == PGRES_COMMAND_OK) {
+  if (result != nullptr &&
+      pq::Lib().PQresultStatus(result.get()) == PGRES_COMMAND_OK) {
     throw StoreError("store " + describe() + ": " + doing +
                          ": the server rolled the transaction back at COMMIT",
                      /*transient=*/true);
   }
-  if (result == nullptr || PQstatus(session_->conn.get()) == CONNECTION_BAD) {
-    const std::string why = result == nullptr
-                                ? lost_why
-                                : OneLine(PQerrorMessage(session_->conn.get()));
+  if (result == nullptr ||
+      pq::Lib().PQstatus(session_->conn.get()) == CONNECTION_BAD) {
+    const std::string why =
+        result == nullptr
+            ? lost_why
+            : OneLine(pq::Lib().PQerrorMessage(session_->conn.get()));
     session_->conn.reset();
     const bool retry = if_unknown == IfUnknown::kRetryIsSafe;
     throw StoreError("store " + describe() + ": " + doing +
@@ -615,12 +621,13 @@ void PostgresStore::Commit(const char* doing, IfUnknown if_unknown) {
 
 void PostgresStore::RollbackIfOpen() {
   if (session_->conn == nullptr ||
-      PQtransactionStatus(session_->conn.get()) == PQTRANS_IDLE) {
+      pq::Lib().PQtransactionStatus(session_->conn.get()) == PQTRANS_IDLE) {
     return;
   }
   std::string why;
   const Result result = Send("ROLLBACK", {}, /*script=*/false, &why);
-  if (result != nullptr && PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+  if (result != nullptr &&
+      pq::Lib().PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
     session_->conn.reset();
   }
 }
@@ -656,7 +663,7 @@ Result PostgresStore::Exec(const char* doing, const char* sql,
                          "; the connection was dropped",
                      /*transient=*/true);
   }
-  const ExecStatusType status = PQresultStatus(result.get());
+  const ExecStatusType status = pq::Lib().PQresultStatus(result.get());
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
   Fail(doing, result.get());
 }
@@ -666,16 +673,17 @@ Result PostgresStore::Exec(const char* doing, const char* sql,
 // back so the connection stays usable.
 void PostgresStore::Fail(const char* doing, const PGresult* result) {
   const char* state_field =
-      result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+      result ? pq::Lib().PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   const std::string state = state_field != nullptr ? state_field : "";
   const char* primary =
-      result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-  std::string why =
-      OneLine(primary != nullptr          ? primary
-              : session_->conn != nullptr ? PQerrorMessage(session_->conn.get())
-                                          : "connection lost");
+      result ? pq::Lib().PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY)
+             : nullptr;
+  std::string why = OneLine(primary != nullptr ? primary
+                            : session_->conn != nullptr
+                                ? pq::Lib().PQerrorMessage(session_->conn.get())
+                                : "connection lost");
   if (!state.empty()) why += " (SQLSTATE " + state + ")";
-  const bool lost = PQstatus(session_->conn.get()) == CONNECTION_BAD;
+  const bool lost = pq::Lib().PQstatus(session_->conn.get()) == CONNECTION_BAD;
   if (lost) {
     session_->conn.reset();
   } else {
@@ -711,7 +719,7 @@ StoreFormat PostgresStore::OpenSchema(const StoreFormat& wanted) {
 void PostgresStore::AddStoreIdIfMissing(const char* doing) {
   const Result id =
       Exec(doing, "SELECT 1 FROM forge_meta WHERE key = 'store_id'");
-  if (PQntuples(id.get()) > 0) return;
+  if (pq::Lib().PQntuples(id.get()) > 0) return;
   Exec(doing, "INSERT INTO forge_meta (key, value) VALUES ('store_id', $1)",
        {RandomStoreId()});
 }
@@ -726,7 +734,7 @@ void PostgresStore::AddStoreIdIfMissing(const char* doing) {
 void PostgresStore::UpgradeIfOld(const char* doing) {
   const Result version =
       Exec(doing, "SELECT value FROM forge_meta WHERE key = 'schema_version'");
-  const int old = PQntuples(version.get()) != 1
+  const int old = pq::Lib().PQntuples(version.get()) != 1
                       ? 0
                       : ParseInt<int>(Value(version, 0, 0)).value_or(0);
   if (old < kUpgradableSchemaVersion || old >= kStoreSchemaVersion) {
@@ -739,7 +747,7 @@ void PostgresStore::UpgradeIfOld(const char* doing) {
   Exec(doing, "CREATE TABLE IF NOT EXISTS " + std::string(kNamespacesTable));
   std::vector<std::string> metas{tables_.meta_sql};
   const Result names = Exec(doing, "SELECT name FROM forge_namespaces");
-  for (int i = 0; i < PQntuples(names.get()); ++i) {
+  for (int i = 0; i < pq::Lib().PQntuples(names.get()); ++i) {
     metas.push_back(
         TablesOf(kTablePrefix, std::string(Value(names, i, 0))).meta_sql);
   }
@@ -773,7 +781,7 @@ void PostgresStore::CreateTables(const char* doing, const MetaRows& rows) {
 StoreFormat PostgresStore::ReadFormat(const char* doing) {
   const Result rows = Exec(doing, "SELECT key, value FROM " + tables_.meta_sql);
   MetaRows meta;
-  for (int i = 0; i < PQntuples(rows.get()); ++i) {
+  for (int i = 0; i < pq::Lib().PQntuples(rows.get()); ++i) {
     meta[std::string(Value(rows, i, 0))] = Value(rows, i, 1);
   }
   // The schema version lives only here: a newer one is named as such.
@@ -785,7 +793,7 @@ StoreFormat PostgresStore::ReadFormat(const char* doing) {
 }
 
 std::uint64_t PostgresStore::ParseCounter(const Result& result) const {
-  if (PQntuples(result.get()) != 1) {
+  if (pq::Lib().PQntuples(result.get()) != 1) {
     throw Damaged(describe(), Meta(),
                   "the " + tables_.counter_sql + " row is missing");
   }
@@ -815,7 +823,7 @@ std::optional<Range> PostgresStore::TakeReturned(const char* doing,
   const Result lowest =
       Exec(doing, "SELECT first, last FROM " + tables_.returned_sql +
                       " ORDER BY first LIMIT 1");
-  if (PQntuples(lowest.get()) == 0) return std::nullopt;
+  if (pq::Lib().PQntuples(lowest.get()) == 0) return std::nullopt;
   const auto first = ParseInt<std::uint64_t>(Value(lowest, 0, 0));
   const auto last = ParseInt<std::uint64_t>(Value(lowest, 0, 1));
   if (!first || !last || *last <= *first || *last > counter) {
@@ -905,7 +913,7 @@ void PostgresStore::CheckNotReturned(const char* doing, const Range& r) {
            "SELECT first, last FROM " + tables_.returned_sql +
                " WHERE first < $2 AND last > $1 ORDER BY first LIMIT 1",
            {std::to_string(r.first), std::to_string(r.last)});
-  if (PQntuples(overlap.get()) == 0) return;
+  if (pq::Lib().PQntuples(overlap.get()) == 0) return;
   const auto first = ParseInt<std::uint64_t>(Value(overlap, 0, 0));
   const auto last = ParseInt<std::uint64_t>(Value(overlap, 0, 1));
   throw ReturnedTwice(describe(), r,
@@ -969,7 +977,7 @@ std::vector<std::string> PostgresStore::Namespaces() {
       Exec("listing the namespaces",
            "SELECT name FROM forge_namespaces ORDER BY name COLLATE \"C\"");
   std::vector<std::string> names{std::string(base::kDefaultNamespace)};
-  for (int i = 0; i < PQntuples(rows.get()); ++i) {
+  for (int i = 0; i < pq::Lib().PQntuples(rows.get()); ++i) {
     names.emplace_back(Value(rows, i, 0));
   }
   return names;
@@ -1004,10 +1012,10 @@ bool PostgresStore::FindOrCreateNamespace(const char* doing,
                                           const std::string& store_id) {
   if (namespace_name() == base::kDefaultNamespace) return true;
   const auto registered = [&] {
-    return PQntuples(Exec(doing,
-                          "SELECT 1 FROM forge_namespaces WHERE name = $1",
-                          {namespace_name()})
-                         .get()) > 0;
+    return pq::Lib().PQntuples(
+               Exec(doing, "SELECT 1 FROM forge_namespaces WHERE name = $1",
+                    {namespace_name()})
+                   .get()) > 0;
   };
   if (registered()) return true;
   if (create == nullptr) return false;
@@ -1053,7 +1061,7 @@ std::uint64_t PostgresStore::PolicyGeneration() {
                           "SELECT value FROM forge_meta WHERE key = $1",
                           {std::string(kPolicyGenerationKey)});
   std::optional<std::string> value;
-  if (PQntuples(row.get()) > 0) value = std::string(Value(row, 0, 0));
+  if (pq::Lib().PQntuples(row.get()) > 0) value = std::string(Value(row, 0, 0));
   return ParsePolicyGeneration(Describe(), {"forge_meta", kPostgresRepair},
                                value);
 }

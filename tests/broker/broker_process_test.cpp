@@ -267,6 +267,16 @@ TEST_F(BrokerProcessTest, EveryThreadRunsAtTheConfiguredNiceness) {
   }
 }
 
+// libpq is loaded only for a PostgreSQL store (pq/libpq.h): a broker on
+// the SQLite default never maps it (libc proves the maps were read).
+TEST_F(BrokerProcessTest, OnSqliteLibpqIsNeverLoaded) {
+  Process broker = StartBroker();
+  ASSERT_TRUE(WaitFull(broker)) << broker.Stderr();
+  EXPECT_TRUE(MapsLibrary(broker.pid(), "libc.so"));
+  EXPECT_TRUE(MapsLibrary(broker.pid(), "libsqlite3.so"));
+  EXPECT_FALSE(MapsLibrary(broker.pid(), "libpq.so"));
+}
+
 TEST_F(BrokerProcessTest, KeyLengthThatDisagreesWithTheStoreExits2) {
   // Registered as a worker, so the stopping broker leaves the ring full.
   std::optional<std::uint32_t> slot;
@@ -417,6 +427,7 @@ TEST_F(BrokerProcessTest, StoreDownAtStopExitsZeroCountingTheGap) {
   env["DB_URL"] = pg.url();
   Process broker = StartBroker(env);
   ASSERT_TRUE(WaitIdle(broker, kSmallCapacity)) << broker.Stderr();
+  EXPECT_TRUE(MapsLibrary(broker.pid(), "libpq.so"));  // loaded on demand
   const std::uint64_t reserved = Stats().store_next.load();
   pg.Stop();
   const auto t0 = std::chrono::steady_clock::now();

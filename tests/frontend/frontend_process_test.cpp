@@ -293,6 +293,21 @@ TEST_F(FrontendProcessTest, ARequestThatCameBeforeTheBrokerGetsAKey) {
   EXPECT_TRUE(IsKey(first.body)) << first.body;
 }
 
+// The frontend never touches the store: neither the master nor a worker
+// maps libpq (pq/libpq.h), so their exec and fork cost less.
+TEST_F(FrontendProcessTest, NoProcessOfItMapsLibpq) {
+  StartBoth();
+  const pid_t master = frontend()->pid();
+  ASSERT_TRUE(WaitUntil([&] { return WorkerPids(master).size() == kWorkers; },
+                        kDeadline));
+  std::vector<pid_t> pids = WorkerPids(master);
+  pids.push_back(master);
+  for (const pid_t pid : pids) {
+    EXPECT_TRUE(MapsLibrary(pid, "libc.so")) << pid;
+    EXPECT_FALSE(MapsLibrary(pid, "libpq.so")) << pid;
+  }
+}
+
 TEST_F(FrontendProcessTest, AKilledWorkerIsReplacedAndTheLoadGoesOn) {
   StartBoth();
   const pid_t master = frontend()->pid();

@@ -1,6 +1,5 @@
 #include "tests/support/postgres_server.h"
 
-#include <libpq-fe.h>
 #include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
@@ -14,6 +13,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "pq/libpq.h"
+
 namespace forge::testing {
 namespace {
 
@@ -25,10 +26,10 @@ constexpr milliseconds kStartTimeout{60000};
 constexpr milliseconds kStopTimeout{30000};
 
 struct ConnDeleter {
-  void operator()(PGconn* conn) const { PQfinish(conn); }
+  void operator()(PGconn* conn) const { pq::Lib().PQfinish(conn); }
 };
 struct ResultDeleter {
-  void operator()(PGresult* result) const { PQclear(result); }
+  void operator()(PGresult* result) const { pq::Lib().PQclear(result); }
 };
 
 std::string PgBinDir() {
@@ -243,7 +244,7 @@ void PostgresServer::Start() {
         return !server_->Running() || PidFileSaysReady(data_, server_->pid());
       },
       kStartTimeout);
-  if (!Running() || PQping(ping.c_str()) != PQPING_OK) {
+  if (!Running() || pq::Lib().PQping(ping.c_str()) != PQPING_OK) {
     Fail("PostgreSQL did not start accepting connections on 127.0.0.1:" +
          std::to_string(port_));
   }
@@ -278,21 +279,23 @@ std::string PostgresServer::CreateDatabase(const std::string& name) {
 std::string PostgresServer::Query(const std::string& sql,
                                   const std::string& db) const {
   const std::unique_ptr<PGconn, ConnDeleter> conn(
-      PQconnectdb(Conninfo(port_, db).c_str()));
-  if (PQstatus(conn.get()) != CONNECTION_OK) {
+      pq::Lib().PQconnectdb(Conninfo(port_, db).c_str()));
+  if (pq::Lib().PQstatus(conn.get()) != CONNECTION_OK) {
     throw std::runtime_error("cannot connect to the test PostgreSQL (" +
                              Conninfo(port_, db) +
-                             "): " + PQerrorMessage(conn.get()));
+                             "): " + pq::Lib().PQerrorMessage(conn.get()));
   }
   const std::unique_ptr<PGresult, ResultDeleter> result(
-      PQexec(conn.get(), sql.c_str()));
-  const ExecStatusType status = PQresultStatus(result.get());
+      pq::Lib().PQexec(conn.get(), sql.c_str()));
+  const ExecStatusType status = pq::Lib().PQresultStatus(result.get());
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    throw std::runtime_error("query \"" + sql +
-                             "\" failed: " + PQerrorMessage(conn.get()));
+    throw std::runtime_error("query \"" + sql + "\" failed: " +
+                             pq::Lib().PQerrorMessage(conn.get()));
   }
-  if (PQntuples(result.get()) == 0 || PQnfields(result.get()) == 0) return "";
-  return PQgetvalue(result.get(), 0, 0);
+  if (pq::Lib().PQntuples(result.get()) == 0 ||
+      pq::Lib().PQnfields(result.get()) == 0)
+    return "";
+  return pq::Lib().PQgetvalue(result.get(), 0, 0);
 }
 
 std::string PostgresServer::Log() const {

@@ -84,6 +84,11 @@ std::string ReadFile(const std::string& path) {
   return out.str();
 }
 
+bool MapsLibrary(pid_t pid, const std::string& soname) {
+  return ReadFile("/proc/" + std::to_string(pid) + "/maps")
+             .find("/" + soname) != std::string::npos;
+}
+
 std::optional<std::string> ProcStatField(const std::string& stat_path, int n) {
   const std::string stat = ReadFile(stat_path);
   const std::size_t name_end = stat.rfind(')');

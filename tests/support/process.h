@@ -35,6 +35,10 @@ std::string ReadFile(const std::string& path);
 // hold spaces); nullopt when the file is gone or shorter.
 std::optional<std::string> ProcStatField(const std::string& stat_path, int n);
 
+// True when process `pid` has a file whose name starts with `soname` (e.g.
+// "libpq.so") mapped, as /proc/PID/maps lists it now.
+bool MapsLibrary(pid_t pid, const std::string& soname);
+
 // Writes `text` to `path` (replacing it); throws std::runtime_error when
 // it cannot.
 void WriteFile(const std::string& path, const std::string& text);
