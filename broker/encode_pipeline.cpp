@@ -116,12 +116,14 @@ struct EncodePipeline::Chunk {
 EncodePipeline::EncodePipeline(const keys::KeyCodec& codec,
                                const keys::Blocklist& blocklist,
                                std::uint32_t stride, std::size_t chunk_keys,
-                               std::vector<JobThread*> helpers)
+                               std::vector<JobThread*> helpers,
+                               std::chrono::nanoseconds helper_grace)
     : codec_(codec),
       blocklist_(&blocklist),
       stride_(stride),
       chunk_keys_(std::max<std::size_t>(chunk_keys, 1)),
-      helpers_(std::move(helpers)) {}
+      helpers_(std::move(helpers)),
+      helper_grace_(helper_grace) {}
 
 EncodePipeline::~EncodePipeline() { (void)Unwind(); }
 
@@ -184,13 +186,14 @@ EncodePipeline::Chunk& EncodePipeline::ReadyFront() {
     if (front.state.load(std::memory_order_relaxed) == Chunk::kDone) break;
     if (chunks_[i]->Claim()) chunks_[i]->Encode();
   }
-  if (front.DoneWithin(kHelperGrace)) return front;
+  if (front.DoneWithin(helper_grace_)) return front;
   // The helper is slow (set aside by a busy scheduler?): encode the same
   // numbers here, the same keys; the helper's copy is dropped when done.
   std::shared_ptr<Chunk> mine = Take();
   mine->Reset(*front.blocklist, front.range);
   (void)mine->Claim();
   mine->Encode();
+  ++reencoded_;
   abandoned_.push_back(std::exchange(chunks_.front(), std::move(mine)));
   return *chunks_.front();
 }

@@ -68,10 +68,12 @@ inline constexpr std::chrono::microseconds kHelperGrace{200};
 
 class EncodePipeline {
  public:
-  // `helpers` (may be empty) must outlive the pipeline.
+  // `helpers` (may be empty) must outlive the pipeline. `helper_grace` is
+  // kHelperGrace but in tests (0: never wait for a helper).
   EncodePipeline(const keys::KeyCodec& codec, const keys::Blocklist& blocklist,
                  std::uint32_t stride, std::size_t chunk_keys,
-                 std::vector<JobThread*> helpers);
+                 std::vector<JobThread*> helpers,
+                 std::chrono::nanoseconds helper_grace = kHelperGrace);
   EncodePipeline(const EncodePipeline&) = delete;
   EncodePipeline& operator=(const EncodePipeline&) = delete;
   ~EncodePipeline();  // Unwind(), the numbers dropped
@@ -79,6 +81,8 @@ class EncodePipeline {
   std::size_t helpers() const { return helpers_.size(); }
   std::size_t chunk_keys() const { return chunk_keys_; }
   std::uint64_t size() const { return size_; }
+  // Chunks the producer encoded again because their helper was too slow.
+  std::uint64_t reencoded() const { return reencoded_; }
   void SetBlocklist(const keys::Blocklist& blocklist);
 
   void Add(const store::Range& r);
@@ -106,6 +110,7 @@ class EncodePipeline {
   std::uint32_t stride_;
   std::size_t chunk_keys_;
   std::vector<JobThread*> helpers_;
+  std::chrono::nanoseconds helper_grace_;
   std::size_t next_helper_ = 0;
   std::deque<std::shared_ptr<Chunk>> chunks_;
   std::vector<std::shared_ptr<Chunk>> spares_;
@@ -113,6 +118,7 @@ class EncodePipeline {
   // waited for by Unwind (they use the codec and the blocklist).
   std::vector<std::shared_ptr<Chunk>> abandoned_;
   std::uint64_t size_ = 0;
+  std::uint64_t reencoded_ = 0;
 };
 
 }  // namespace forge::broker

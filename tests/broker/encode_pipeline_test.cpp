@@ -155,6 +155,40 @@ TEST(EncodePipelineTest, ANumberOutsideTheSpaceThrowsFromPushInto) {
       Error);
 }
 
+// The fallback (issue 18 §2): the chunk the ring needs next is being
+// encoded by a helper that does not finish within the grace (0 here, so
+// every time the producer finds it unfinished). The producer encodes the
+// same numbers itself: each key is pushed once, in order, the helper's copy
+// is never pushed, and Unwind after it gives back exactly what the ring
+// did not take. Two chunks a round: while the producer encodes the first
+// (a few ms), the helper begins the second. A round where the helper was
+// not scheduled by then has no fallback, so rounds repeat until one has.
+TEST(EncodePipelineTest, ASlowHelpersChunkIsEncodedAgainAndPushedOnce) {
+  Helpers helpers(1);
+  const keys::Blocklist none;
+  constexpr std::uint64_t kChunk = 3 << 16;  // the ring takes 1.33 chunks
+  constexpr std::uint64_t kRing = 1 << 18;
+  EncodePipeline pipeline(kCodec7, none, 1, kChunk, helpers.threads,
+                          std::chrono::nanoseconds(0));
+  shm::testing::HeapRing heap(kRing);
+  std::uint64_t next = 0;
+  for (int round = 0; round < 50 && pipeline.reencoded() == 0; ++round) {
+    pipeline.Add(store::Range{next, next + 2 * kChunk});
+    EXPECT_EQ(pipeline.PushInto(heap.ring).keys, kRing);
+    const std::vector<store::Range> left = pipeline.Unwind();
+    ASSERT_EQ(left.size(), 1u);
+    EXPECT_EQ(left[0].first, next + kRing);
+    EXPECT_EQ(left[0].last, next + 2 * kChunk);
+    const std::vector<std::uint64_t> got = PopAll(heap.ring, kCodec7);
+    ASSERT_EQ(got.size(), kRing);
+    for (std::uint64_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i], next + i) << "round " << round;
+    }
+    next += 2 * kChunk;
+  }
+  EXPECT_GT(pipeline.reencoded(), 0u) << "no round had a slow helper";
+}
+
 // The reserver's lifetime: one thread for every job; destroying it with a
 // job in flight lets the job end (as a store call ends on the stop flag)
 // and joins the thread; WaitIdle reports a running job as not done.
