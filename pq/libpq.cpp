@@ -32,6 +32,7 @@ Loading Load(const char* file) {
 #define FORGE_LIBPQ_RESOLVE(name)                                           \
   api.name = reinterpret_cast<decltype(&::name)>(::dlsym(handle, #name));   \
   if (api.name == nullptr) {                                                \
+    ::dlclose(handle);                                                      \
     return std::string(file) + " has no " #name " (not a usable libpq); " + \
            kInstall;                                                        \
   }

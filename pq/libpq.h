@@ -13,8 +13,9 @@
 //     calls return the same table. Thread-safe (a function-local static).
 //   * When the library or a function cannot be found, Lib() throws
 //     forge::Error(kUnavailable) with one line naming the file, dlerror()
-//     and what to install, and throws it again at every later call (nothing
-//     is cached but success). Loaded() says whether it would succeed.
+//     and what to install. The outcome is kept: every later call throws
+//     the same line (a libpq installed afterwards needs a restart).
+//     Loaded() says whether Lib() returns.
 //     The message for a missing library is the same whoever asks, so it
 //     names DB_URL, what to install, and the SQLite alternative.
 //   * The library stays loaded until the process ends (never dlclose'd:
