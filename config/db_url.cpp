@@ -2,7 +2,6 @@
 #include "config/db_url.h"
 
 #include <cctype>
-#include <memory>
 #include <string>
 
 #include "base/names.h"
@@ -110,20 +109,14 @@ void MaskPasswordParams(std::string& url) {
   }
 }
 
-struct OptionsDeleter {
-  void operator()(PQconninfoOption* o) const { pq::Lib().PQconninfoFree(o); }
-};
-
 // False when libpq, reading `url`, would find a password other than ***
 // (or is not installed).
 // A URL libpq cannot parse never reaches a server: the textual masking
 // is all there is to check.
 bool LibpqFindsNoPassword(const std::string& url) {
   if (!pq::Loaded()) return false;  // cannot tell: mask it all
-  char* error = nullptr;
-  const std::unique_ptr<PQconninfoOption, OptionsDeleter> options(
-      pq::Lib().PQconninfoParse(url.c_str(), &error));
-  pq::Lib().PQfreemem(error);
+  std::string why;
+  const pq::Options options = pq::ParseConninfo(url, &why);
   if (options == nullptr) return true;
   for (const PQconninfoOption* o = options.get(); o->keyword != nullptr; ++o) {
     if (o->val == nullptr || kMask == o->val) continue;
@@ -144,11 +137,8 @@ bool IsKeywordForm(std::string_view url) {
   // Without libpq the words cannot be checked: taken as meant for it, so
   // the store's open says in one line that libpq is missing.
   if (!pq::Loaded()) return true;
-  char* error = nullptr;
-  const std::unique_ptr<PQconninfoOption, OptionsDeleter> options(
-      pq::Lib().PQconninfoParse(std::string(url).c_str(), &error));
-  pq::Lib().PQfreemem(error);
-  return options != nullptr;
+  std::string why;
+  return pq::ParseConninfo(std::string(url), &why) != nullptr;
 }
 
 }  // namespace

@@ -58,6 +58,14 @@ const Api& Lib() {
 
 bool Loaded() { return std::holds_alternative<Api>(Once()); }
 
+Options ParseConninfo(const std::string& conninfo, std::string* why) {
+  char* error = nullptr;
+  Options options(Lib().PQconninfoParse(conninfo.c_str(), &error));
+  if (options == nullptr) *why = error != nullptr ? error : "out of memory";
+  Lib().PQfreemem(error);
+  return options;
+}
+
 Status Probe(const char* file) {
   const Loading loading = Load(file);
   if (const auto* why = std::get_if<std::string>(&loading)) {

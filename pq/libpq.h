@@ -27,6 +27,9 @@
 
 #include <libpq-fe.h>
 
+#include <memory>
+#include <string>
+
 #include "base/status.h"
 
 namespace forge::pq {
@@ -84,6 +87,23 @@ const Api& Lib();
 
 // True when Lib() returns (libpq is installed and complete).
 bool Loaded();
+
+// Owners of what libpq allocates (PQfinish, PQclear, PQconninfoFree). A
+// non-null pointer came from Lib(), so freeing it never throws.
+struct Free {
+  void operator()(PGconn* conn) const { Lib().PQfinish(conn); }
+  void operator()(PGresult* result) const { Lib().PQclear(result); }
+  void operator()(PQconninfoOption* options) const {
+    Lib().PQconninfoFree(options);
+  }
+};
+using Conn = std::unique_ptr<PGconn, Free>;
+using Result = std::unique_ptr<PGresult, Free>;
+using Options = std::unique_ptr<PQconninfoOption, Free>;
+
+// PQconninfoParse(conninfo): the options, or null with *why set to libpq's
+// message ("out of memory" when it gave none). Throws as Lib() does.
+Options ParseConninfo(const std::string& conninfo, std::string* why);
 
 // What loading `file` instead would say: ok, or Lib()'s one line (for
 // tests; the library, once found, stays loaded).

@@ -26,14 +26,8 @@
 namespace forge::store {
 namespace {
 
-struct ConnDeleter {
-  void operator()(PGconn* conn) const { pq::Lib().PQfinish(conn); }
-};
-struct ResultDeleter {
-  void operator()(PGresult* result) const { pq::Lib().PQclear(result); }
-};
-using Conn = std::unique_ptr<PGconn, ConnDeleter>;
-using Result = std::unique_ptr<PGresult, ResultDeleter>;
+using pq::Conn;
+using pq::Result;
 
 using std::chrono::milliseconds;
 
@@ -164,22 +158,16 @@ std::string DescribeConnection(PGconn* conn) {
 // Why libpq would refuse `url` without trying to connect, or "". libpq
 // checks the port's digits only when connecting; it is checked here too.
 std::string UrlProblem(const std::string& url) {
-  char* error = nullptr;
-  PQconninfoOption* options = pq::Lib().PQconninfoParse(url.c_str(), &error);
-  if (options == nullptr) {
-    const std::string why = error != nullptr ? OneLine(error) : "out of memory";
-    pq::Lib().PQfreemem(error);
-    return why;
-  }
   std::string why;
-  for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+  const pq::Options options = pq::ParseConninfo(url, &why);
+  if (options == nullptr) return OneLine(why);
+  for (const PQconninfoOption* o = options.get(); o->keyword != nullptr; ++o) {
     if (std::string_view(o->keyword) != "port" || o->val == nullptr) continue;
     const std::string_view port = o->val;
     if (port.find_first_not_of("0123456789,") != std::string_view::npos) {
       why = "port \"" + std::string(port) + "\" is not a number";
     }
   }
-  pq::Lib().PQconninfoFree(options);
   return why;
 }
 

@@ -25,13 +25,6 @@ constexpr milliseconds kInitTimeout{120000};
 constexpr milliseconds kStartTimeout{60000};
 constexpr milliseconds kStopTimeout{30000};
 
-struct ConnDeleter {
-  void operator()(PGconn* conn) const { pq::Lib().PQfinish(conn); }
-};
-struct ResultDeleter {
-  void operator()(PGresult* result) const { pq::Lib().PQclear(result); }
-};
-
 std::string PgBinDir() {
   const char* dir = std::getenv("FORGE_PG_BINDIR");
   return dir != nullptr && *dir != '\0' ? dir : kDefaultBinDir;
@@ -278,15 +271,13 @@ std::string PostgresServer::CreateDatabase(const std::string& name) {
 
 std::string PostgresServer::Query(const std::string& sql,
                                   const std::string& db) const {
-  const std::unique_ptr<PGconn, ConnDeleter> conn(
-      pq::Lib().PQconnectdb(Conninfo(port_, db).c_str()));
+  const pq::Conn conn(pq::Lib().PQconnectdb(Conninfo(port_, db).c_str()));
   if (pq::Lib().PQstatus(conn.get()) != CONNECTION_OK) {
     throw std::runtime_error("cannot connect to the test PostgreSQL (" +
                              Conninfo(port_, db) +
                              "): " + pq::Lib().PQerrorMessage(conn.get()));
   }
-  const std::unique_ptr<PGresult, ResultDeleter> result(
-      pq::Lib().PQexec(conn.get(), sql.c_str()));
+  const pq::Result result(pq::Lib().PQexec(conn.get(), sql.c_str()));
   const ExecStatusType status = pq::Lib().PQresultStatus(result.get());
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     throw std::runtime_error("query \"" + sql + "\" failed: " +
