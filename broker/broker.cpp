@@ -289,15 +289,20 @@ Broker::Broker(const BrokerOptions& options, store::RangeStore& store,
                    std::memory_order_relaxed);
   stats_.start_unix_ns.store(base::UnixNowNs(), std::memory_order_relaxed);
   stats_.low_water.store(low_water_, std::memory_order_relaxed);
+  // Alive (pid, state, beat) before the first store call: a client that
+  // finds the new segment's ring empty meanwhile waits for keys instead of
+  // being told "no broker" (shm/health.h). The segment is visible a little
+  // earlier, from its creation (fleet.cpp): a call in that instant is
+  // still told "no broker".
+  SetState(shm::BrokerState::kStarting);
+  Heartbeat();
   try {
     stats_.store_next.store(store_.Next(), std::memory_order_relaxed);
   } catch (const store::StoreError& e) {
     log::Warn(prefix_ + std::string("cannot read the store counter yet: ") +
               e.what());
   }
-  SetState(shm::BrokerState::kStarting);
   PublishLink(store_.Link());
-  Heartbeat();
 }
 
 // reserver_ (declared last) lets the reservation in flight end and joins;

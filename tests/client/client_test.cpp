@@ -297,15 +297,22 @@ TEST_F(ClientTest, FollowsASegmentReplacedAcrossABrokerRestart) {
 
 TEST_F(ClientTest, ExhaustedKeySpaceIsEexhausted) {
   // KEY_LENGTH=1: 62 keys in all. They all fit the ring, so the broker may
-  // be exhausted before anyone sees it running: wait for its segment only.
+  // be exhausted before anyone sees it running: wait for its segment, and
+  // for the broker to have said it is there (state no longer "none"; a
+  // brand-new segment's first instants say "no broker", see the note in
+  // broker.cpp's constructor).
   stack_.HoldBroker(
       {{"KEY_LENGTH", "1"}, {"POOL_CAPACITY", "64"}, {"RANGE_SIZE", "10"}});
   Client client;
   ASSERT_TRUE(WaitUntil(
       [&] {
-        return forge_client_open(stack_.shm().c_str(), &client.c) == FORGE_OK;
+        const std::optional<shm::ReadOnlySegment> view = stack_.View();
+        return view && view->broker().state.load() !=
+                           static_cast<std::uint32_t>(shm::BrokerState::kNone);
       },
       kStackDeadline))
+      << stack_.Logs();
+  ASSERT_EQ(forge_client_open(stack_.shm().c_str(), &client.c), FORGE_OK)
       << forge_last_error() << stack_.Logs();
   std::vector<char> buf(100 * 2 + 1);
   std::set<std::string> keys;
