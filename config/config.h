@@ -78,6 +78,11 @@ struct Config {
   std::string host = "0.0.0.0";
   int port = 8080;
   int workers = 0;  // the loader replaces 0 with the number of CPUs
+  // WORKER_CPU_AFFINITY: auto (true) pins worker i to the i-th CPU and
+  // steers connections to the worker of the CPU that processes their
+  // packets, when WORKERS covers every CPU (frontend/cpu_steer.h); off
+  // (false): one shared socket, workers float.
+  bool worker_cpu_affinity = true;
   int empty_wait_ms = 100;
   int max_batch = 10000;
   int http_threads = 64;         // HTTP_THREADS, per worker

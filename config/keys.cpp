@@ -318,6 +318,14 @@ std::vector<KeySpec> BuildKeys() {
       Integer(Names{"WORKERS", "--workers", "pre-forked worker processes",
                     "number of CPUs"},
               &Config::workers, 1, 256),
+      Choice<bool>(Names{"WORKER_CPU_AFFINITY", "--worker-cpu-affinity",
+                         "auto: when there is a worker for every CPU, pin "
+                         "each to one CPU and give it the connections whose "
+                         "packets that CPU processes; off: workers float and "
+                         "share one socket",
+                         "auto"},
+                   &Config::worker_cpu_affinity,
+                   {{"auto", true}, {"off", false}}),
       IntegerOrAuto(Names{"RANGE_SIZE", "--range-size",
                           "numbers reserved per store transaction (auto: "
                           "sized to the demand between RANGE_SIZE_MIN and "

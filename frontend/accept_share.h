@@ -7,6 +7,9 @@
 // leave the other cores idle for as long as the connections live.
 //
 // Contract
+//   * Used only with one shared listening socket (WORKER_CPU_AFFINITY=off,
+//     or too few workers to pin): with one socket per CPU (cpu_steer.h)
+//     each socket has its own workers and the kernel picks the socket.
 //   * Created by the master before it forks (a MAP_SHARED anonymous
 //     mapping), so the master and every worker see the same slots. One slot
 //     per worker, each on its own cache line.

@@ -17,6 +17,7 @@
 #include <system_error>
 
 #include "base/log.h"
+#include "frontend/cpu_steer.h"
 #include "frontend/fast_path.h"
 #include "frontend/request_head.h"
 
@@ -28,10 +29,11 @@ namespace {
 constexpr std::size_t kOutputHighWater = 64 * 1024;
 constexpr int kMaxEvents = 256;
 
-// epoll_event.data.ptr of the two fds that are not connections.
+// epoll_event.data.ptr of the fds that are not connections.
 char listener_tag;
 char drain_tag;
 char adopt_tag;
+char relay_tag;
 
 void SetNoDelay(int fd) {
   // TCP_NODELAY: an answer is one small segment; without it Nagle may hold
@@ -54,6 +56,8 @@ struct EventLoop::Conn {
   std::string out;
   std::size_t sent = 0;
   std::size_t left = 0;  // requests this connection may still make
+  std::size_t served = 0;
+  std::size_t check_cpu_at = 1;  // `served` at the next IncomingCpu look
   bool watching_out = false;
   bool peer_closed = false;
   enum class Next { kServe, kClose, kHandOff } next = Next::kServe;
@@ -89,6 +93,15 @@ EventLoop::EventLoop(LoopOptions options, const Router& router,
     ::close(epoll_fd_);
     throw std::system_error(err, std::generic_category(), "event loop setup");
   }
+  epoll_event relay{EPOLLIN, {.ptr = &relay_tag}};
+  if (options_.relay != nullptr &&
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD,
+                  options_.relay->receive_fd(options_.relay_slot),
+                  &relay) != 0) {
+    log::Warn(std::string("connections will not follow their CPU: ") +
+              std::strerror(errno));
+    options_.relay = nullptr;
+  }
 }
 
 EventLoop::~EventLoop() {
@@ -107,6 +120,9 @@ bool EventLoop::Run() {
     // acquire: pairs with HttpServer::BeginDrain's release of the flag.
     if (!drained_ && draining_.load(std::memory_order_acquire)) {
       BeginDrain(Clock::now());
+    }
+    if (drained_ && open_ == 0 && options_.relay != nullptr) {
+      OnRelayed(Clock::now());  // passed here before the sender drained
     }
     if (drained_ && open_ == 0) {
       std::lock_guard lock(adopt_mu_);
@@ -129,6 +145,8 @@ bool EventLoop::Run() {
         OnListener(now);
       } else if (tag == &adopt_tag) {
         OnAdopted(now);
+      } else if (tag == &relay_tag) {
+        OnRelayed(now);
       } else if (tag != &drain_tag) {
         OnConn(*static_cast<Conn*>(tag), events[i].events, now);
       }  // the drain eventfd: the flag is checked at the top
@@ -306,7 +324,41 @@ void EventLoop::OnConn(Conn& c, std::uint32_t events, Clock::time_point now) {
   }
   if (!c.pending()) Answer(c, now);
   if (c.pending() && !Send(c, now)) return Close(c, false);
+  if (options_.relay != nullptr && MoveToItsCpu(c)) return;
   Settle(c, now);
+}
+
+bool EventLoop::MoveToItsCpu(Conn& c) {
+  // acquire: pairs with HttpServer::BeginDrain (no moves once draining).
+  if (c.served < c.check_cpu_at || c.pending() || c.begin != c.end ||
+      c.peer_closed || c.next != Conn::Next::kServe ||
+      draining_.load(std::memory_order_acquire)) {
+    return false;
+  }
+  c.check_cpu_at = c.served + kCpuCheckEvery;
+  const int cpu = IncomingCpu(c.fd);
+  const auto& cpus = options_.slot_cpus;
+  const auto it = std::find(cpus.begin(), cpus.end(), cpu);
+  const auto slot = static_cast<std::size_t>(it - cpus.begin());
+  if (it == cpus.end() || slot == options_.relay_slot ||
+      !options_.relay->Send(slot, c.fd, c.left)) {
+    return false;
+  }
+  // The receiver holds the same socket: deregister before closing our fd,
+  // or epoll keeps reporting it to a Conn that no longer exists.
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
+  Close(c, false);
+  return true;
+}
+
+void EventLoop::OnRelayed(Clock::time_point now) {
+  while (const std::optional<ConnRelay::Passed> passed =
+             options_.relay->Receive(options_.relay_slot)) {
+    if (Conn* c = Watch(passed->fd, passed->left)) {
+      c->check_cpu_at = kCpuCheckEvery;  // not straight back
+      Settle(*c, now);
+    }
+  }
 }
 
 bool EventLoop::Receive(Conn& c, Clock::time_point now) {
@@ -369,6 +421,7 @@ void EventLoop::Answer(Conn& c, Clock::time_point now) {
     c.out.append(reply.body);
     c.begin += req->size;
     --c.left;
+    ++c.served;
     c.head_started = c.begin < c.end ? std::optional(now) : std::nullopt;
     if (close) c.next = Conn::Next::kClose;
   }

@@ -36,6 +36,13 @@
 //     connections stops watching the listening socket for 1 ms at a time,
 //     for at most kAcceptDeferFor, so that a less loaded worker takes the
 //     next connection; then it takes it itself.
+//   * Moving (relay set, WORKER_CPU_AFFINITY): after its first request and
+//     then every kCpuCheckEvery requests, an idle connection (nothing to
+//     send, no byte of a next request read) whose packets now arrive on the
+//     CPU of another slot (IncomingCpu, cpu_steer.h) is passed to that
+//     slot's worker (conn_relay.h) with the requests it has left, unless
+//     draining. Connections passed to this slot are served like accepted
+//     ones, during a drain too; Run() returns only when none waits.
 //   * Accept errors follow AcceptBackoff (listener.h); one that says the
 //     listening fd is unusable calls on_fatal (which begins the drain) and
 //     makes Run() return false.
@@ -54,6 +61,7 @@
 #include <vector>
 
 #include "frontend/accept_share.h"
+#include "frontend/conn_relay.h"
 #include "frontend/conn_stream.h"
 #include "frontend/handlers.h"
 #include "frontend/listener.h"
@@ -87,7 +95,15 @@ struct LoopOptions {
   // and this worker's slot in them.
   AcceptShare* share = nullptr;
   std::size_t share_slot = 0;
+  // Where connections move to follow their CPU (nullptr: they stay), this
+  // worker's slot in it, and the CPU of each slot (cpu_steer.h).
+  const ConnRelay* relay = nullptr;
+  std::size_t relay_slot = 0;
+  std::vector<int> slot_cpus;
 };
+
+// Requests between two looks at the CPU a connection's packets arrive on.
+inline constexpr std::size_t kCpuCheckEvery = 64;
 
 // How long a worker holding more than its share of connections leaves a
 // waiting connection to the others before it takes it anyway.
@@ -117,6 +133,11 @@ class EventLoop {
 
   void OnListener(Clock::time_point now);
   void OnAdopted(Clock::time_point now);
+  // Takes the connections other workers passed to this slot.
+  void OnRelayed(Clock::time_point now);
+  // Passes idle `c` to the worker of the CPU its packets arrive on, when
+  // that is another slot's; true if it left (c is gone).
+  [[nodiscard]] bool MoveToItsCpu(Conn& c);
   // Starts watching connection `fd` with `left` requests to go.
   Conn* Watch(int fd, std::size_t left);
   Accepted AcceptOne(Clock::time_point now, std::chrono::milliseconds* pause);

@@ -39,13 +39,15 @@ void WarnIfCapped(int backlog) {
 }
 
 // Binds one resolved address; returns the fd or -1 with errno set.
-int TryBind(const addrinfo& ai, int backlog) {
+// `reuseport`: the socket joins the port's SO_REUSEPORT group.
+int TryBind(const addrinfo& ai, int backlog, bool reuseport) {
   const int fd =
       ::socket(ai.ai_family, ai.ai_socktype | SOCK_CLOEXEC, ai.ai_protocol);
   if (fd < 0) return -1;
   const int on = 1;
   const int off = 0;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  if (reuseport) ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
   // "::" serves IPv4 clients too.
   if (ai.ai_family == AF_INET6) {
     ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
@@ -179,7 +181,9 @@ AcceptBackoff::Step AcceptBackoff::Failed(int err, Clock::time_point now) {
   return step;
 }
 
-Listener BindListener(const std::string& host, int port, int backlog) {
+namespace {
+
+Listener Bind(const std::string& host, int port, int backlog, bool reuseport) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -197,9 +201,9 @@ Listener BindListener(const std::string& host, int port, int backlog) {
                                                             &::freeaddrinfo);
   int error = 0;
   for (const addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
-    const int fd = TryBind(*ai, backlog);
+    const int fd = TryBind(*ai, backlog, reuseport);
     if (fd >= 0) {
-      WarnIfCapped(backlog);
+      if (!reuseport) WarnIfCapped(backlog);
       Listener l;
       l.fd = fd;
       Describe(fd, &l);
@@ -219,6 +223,32 @@ Listener BindListener(const std::string& host, int port, int backlog) {
   }
   throw ListenError("cannot listen on " + Where(host, port) + ": " +
                     std::strerror(error) + hint);
+}
+
+}  // namespace
+
+Listener BindListener(const std::string& host, int port, int backlog) {
+  return Bind(host, port, backlog, false);
+}
+
+std::vector<Listener> BindListeners(const std::string& host, int port,
+                                    int backlog, std::size_t count) {
+  // Bound alone first: a port that anyone holds (a SO_REUSEPORT group of
+  // another frontend included) fails here with the usual message, and
+  // port 0 becomes a real one.
+  Listener probe = BindListener(host, port, backlog);
+  if (count <= 1) return {probe};
+  ::close(probe.fd);
+  std::vector<Listener> group;
+  try {
+    for (std::size_t i = 0; i < count; ++i) {
+      group.push_back(Bind(host, probe.port, backlog, true));
+    }
+  } catch (const ListenError&) {
+    for (const Listener& l : group) ::close(l.fd);
+    throw;
+  }
+  return group;
 }
 
 }  // namespace forge::frontend

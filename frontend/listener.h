@@ -9,10 +9,12 @@
 //     a 5-deep accept queue overflows hundreds of times a second under load.
 //     The kernel caps the backlog at net.core.somaxconn; we warn if it does.
 //   * SO_REUSEADDR lets a restarted frontend bind while old connections sit
-//     in TIME_WAIT. No SO_REUSEPORT: one shared socket means one shared
-//     accept queue, so a busy or dead worker's share is taken by the others
-//     (with per-worker REUSEPORT sockets the kernel hashes each connection
-//     to one worker, and a dead worker's queued connections are reset).
+//     in TIME_WAIT. One shared socket (BindListener) means one shared accept
+//     queue, so a busy or dead worker's share is taken by the others. With
+//     WORKER_CPU_AFFINITY=auto there is one socket per CPU instead
+//     (BindListeners, a SO_REUSEPORT group steered by cpu_steer.h); the
+//     master holds every one, so a dead worker's queued connections wait
+//     for its restart instead of being reset.
 //   * O_NONBLOCK: all workers poll() the socket and race to accept(); the
 //     losers must get EAGAIN, not block in accept() where a drain cannot
 //     reach them. Accepted sockets do not inherit O_NONBLOCK.
@@ -37,6 +39,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace forge::frontend {
 
@@ -53,6 +56,13 @@ struct Listener {
 
 // Throws ListenError with one line: the address, the system error, a hint.
 Listener BindListener(const std::string& host, int port, int backlog);
+
+// `count` sockets on one port, a SO_REUSEPORT group joined in order (the
+// order cpu_steer.h's program indexes); one plain socket when count is 1.
+// The port is first bound alone, so a port in use (even by another
+// SO_REUSEPORT group) fails as BindListener does. Throws ListenError.
+std::vector<Listener> BindListeners(const std::string& host, int port,
+                                    int backlog, std::size_t count);
 
 // Makes the kernel drop bare SYNs to listening socket `fd` from now on (a
 // socket filter, shared by every process holding the socket). Connections

@@ -151,7 +151,10 @@ bool HttpServer::Serve() {
                 .keep_alive_value = keep_alive_value_,
                 .fast_path = fast_path_,
                 .share = options_.share,
-                .share_slot = options_.share_slot};
+                .share_slot = options_.share_slot,
+                .relay = options_.relay,
+                .relay_slot = options_.relay_slot,
+                .slot_cpus = options_.slot_cpus};
   EventLoop loop(
       std::move(o), router_,
       [this, &pool](int fd, Carried carried) {

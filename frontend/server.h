@@ -61,6 +61,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "frontend/conn_stream.h"
 #include "frontend/consumer.h"
@@ -88,6 +89,9 @@ struct ServerOptions {
   bool fast_path = true;
   AcceptShare* share = nullptr;  // see LoopOptions
   std::size_t share_slot = 0;
+  const ConnRelay* relay = nullptr;  // see LoopOptions
+  std::size_t relay_slot = 0;
+  std::vector<int> slot_cpus;
 };
 
 // The most a request (line and headers) may take from the socket; it must

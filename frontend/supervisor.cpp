@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -15,6 +16,8 @@
 
 #include "base/log.h"
 #include "base/signals.h"
+#include "frontend/conn_relay.h"
+#include "frontend/cpu_steer.h"
 #include "frontend/listener.h"
 #include "frontend/worker.h"
 
@@ -60,26 +63,43 @@ struct Child {
   milliseconds backoff{0};
 };
 
+// What the workers serve: the listening sockets (one, or one per CPU of
+// `cpus`, cpu_steer.h) and, with several, the relay between them.
+struct Front {
+  std::vector<Listener> listeners;
+  std::vector<int> cpus;  // empty: one shared socket, workers float
+  std::unique_ptr<ConnRelay> relay;
+};
+
 class Supervisor {
  public:
-  Supervisor(const config::Config& cfg, Listener listener)
+  Supervisor(const config::Config& cfg, Front front)
       : cfg_(cfg),
-        listener_(std::move(listener)),
+        front_(std::move(front)),
         children_(static_cast<std::size_t>(cfg.workers)),
         share_(static_cast<std::size_t>(cfg.workers)) {}
 
   int Run();
 
  private:
+  std::size_t SlotOf(std::size_t worker) const {
+    return front_.cpus.empty() ? 0 : worker % front_.cpus.size();
+  }
+  WorkerPlace PlaceOf(std::size_t worker);
+  // Re-attaches the steering program when a CPU's slot lost its last
+  // worker or got one back, so new connections go to a live one.
+  void Resteer();
   void Spawn(std::size_t i);
   void Reap(bool restart);
   void StartDue();
   std::optional<Clock::time_point> NextRestart() const;
   void Stop();
   std::size_t Alive() const;
+  std::string Placement() const;  // for the "serving" line
 
   const config::Config& cfg_;
-  Listener listener_;
+  Front front_;
+  std::vector<bool> steered_;  // the slots the steering program serves
   std::vector<Child> children_;
   AcceptShare share_;  // the workers' connection counts
   // Blocked except inside signals_.WaitUntil (see the header).
@@ -88,13 +108,51 @@ class Supervisor {
   pid_t self_ = ::getpid();
 };
 
+WorkerPlace Supervisor::PlaceOf(std::size_t worker) {
+  const std::size_t slot = SlotOf(worker);
+  WorkerPlace place;
+  place.listen_fd = front_.listeners[slot].fd;
+  // One socket per CPU: each socket has its own workers, and a worker
+  // deferring to one on another socket would only delay its own.
+  place.share = front_.cpus.empty() ? &share_ : nullptr;
+  place.share_slot = worker;
+  place.relay = front_.relay.get();
+  place.cpu_slot = slot;
+  place.slot_cpus = front_.cpus;
+  return place;
+}
+
+void Supervisor::Resteer() {
+  if (front_.cpus.empty()) return;
+  std::vector<bool> serving(front_.cpus.size(), false);
+  for (std::size_t i = 0; i < children_.size(); ++i) {
+    if (children_[i].pid != 0) serving[SlotOf(i)] = true;
+  }
+  if (serving == steered_) return;
+  if (!SteerByCpu(front_.listeners[0].fd, front_.cpus, serving)) {
+    log::Warn(std::string("cannot steer connections to the workers' CPUs (") +
+              std::strerror(errno) + "); the kernel spreads them by hash");
+  }
+  steered_ = std::move(serving);
+}
+
 void Supervisor::Spawn(std::size_t i) {
   Child& c = children_[i];
   share_.Set(i, 0);  // the new worker holds no connection yet
   const pid_t pid = ::fork();
   if (pid == 0) {
+    const WorkerPlace place = PlaceOf(i);
+    for (std::size_t j = 0; j < front_.listeners.size(); ++j) {
+      if (j != place.cpu_slot) ::close(front_.listeners[j].fd);  // not ours
+    }
+    if (!front_.cpus.empty() && !PinToCpu(front_.cpus[place.cpu_slot])) {
+      log::Warn("worker " + std::to_string(i + 1) +
+                " cannot pin itself to CPU " +
+                std::to_string(front_.cpus[place.cpu_slot]) + " (" +
+                std::strerror(errno) + "); it runs on any CPU");
+    }
     // _exit: the child must not run the master's atexit handlers.
-    ::_exit(RunWorker(cfg_, listener_.fd, self_, share_, i));
+    ::_exit(RunWorker(cfg_, place, self_));
   }
   if (pid < 0) {
     share_.MarkGone(i);
@@ -107,6 +165,7 @@ void Supervisor::Spawn(std::size_t i) {
   }
   c.pid = pid;
   c.started = Clock::now();
+  Resteer();
   log::Debug("worker " + std::to_string(i + 1) + " started, pid " +
              std::to_string(pid));
 }
@@ -136,6 +195,7 @@ void Supervisor::Reap(bool restart) {
                    : " in " + std::to_string(it->backoff.count()) +
                          " ms (it died within 1 s of starting)"));
   }
+  if (restart) Resteer();
 }
 
 void Supervisor::StartDue() {
@@ -164,14 +224,16 @@ void Supervisor::Stop() {
   // what the workers accept and answer in their drain (listener.h); a
   // connection the kernel took after their last accept() would be reset
   // when the last copy of the socket closes.
-  if (!RefuseNewConnections(listener_.fd)) {
-    log::Warn(std::string("cannot stop new connections before the drain (") +
-              std::strerror(errno) +
-              "); a client connecting during the stop may be reset");
+  for (const Listener& l : front_.listeners) {
+    if (!RefuseNewConnections(l.fd)) {
+      log::Warn(std::string("cannot stop new connections before the drain (") +
+                std::strerror(errno) +
+                "); a client connecting during the stop may be reset");
+    }
+    // Once every worker has closed its copy too, the kernel refuses (RST
+    // to a SYN) new connections instead of queueing them unserved.
+    ::close(l.fd);
   }
-  // Once every worker has closed its copy too, the kernel refuses (RST to
-  // a SYN) new connections instead of queueing them unserved.
-  ::close(listener_.fd);
   log::Info("stopping: draining " + std::to_string(Alive()) +
             " workers (up to " + std::to_string(kStopGrace.count()) + " s)");
   for (const Child& c : children_) {
@@ -195,14 +257,29 @@ void Supervisor::Stop() {
   }
 }
 
+std::string Supervisor::Placement() const {
+  if (front_.cpus.empty()) {
+    return cfg_.worker_cpu_affinity
+               ? " (not pinned: WORKER_CPU_AFFINITY=auto pins when this "
+                 "process may use 2 or more CPUs and WORKERS covers each)"
+               : "";
+  }
+  std::string cpus;
+  for (const int cpu : front_.cpus) {
+    if (!cpus.empty()) cpus += ',';
+    cpus += std::to_string(cpu);
+  }
+  return ", pinned to CPUs " + cpus + " (one listening socket each)";
+}
+
 int Supervisor::Run() {
   // A client that hangs up mid-response must not kill the process.
   ::signal(SIGPIPE, SIG_IGN);
   for (std::size_t i = 0; i < children_.size(); ++i) Spawn(i);
-  log::Info("serving http://" + listener_.address + ":" +
-            std::to_string(listener_.port) + " with " +
-            std::to_string(children_.size()) + " workers on segment '" +
-            cfg_.shm_name + "'");
+  const Listener& l = front_.listeners[0];
+  log::Info("serving http://" + l.address + ":" + std::to_string(l.port) +
+            " with " + std::to_string(children_.size()) +
+            " workers on segment '" + cfg_.shm_name + "'" + Placement());
   for (;;) {
     const int sig = signals_.WaitUntil(NextRestart());
     if (sig == SIGTERM || sig == SIGINT) break;
@@ -228,17 +305,23 @@ milliseconds RestartDelay(milliseconds previous, Clock::duration lived) {
 
 int RunSupervisor(const config::Config& cfg) {
   RaiseFileLimit();
-  Listener listener;
+  Front front;
+  if (cfg.worker_cpu_affinity) front.cpus = SteerCpus(cfg.workers);
   try {
-    listener = BindListener(cfg.host, cfg.port, cfg.listen_backlog);
+    front.listeners =
+        BindListeners(cfg.host, cfg.port, cfg.listen_backlog,
+                      std::max<std::size_t>(1, front.cpus.size()));
   } catch (const ListenError& e) {
     log::Error(e.what());
     return 1;
   }
   try {
-    Supervisor supervisor(cfg, std::move(listener));
+    if (!front.cpus.empty()) {
+      front.relay = std::make_unique<ConnRelay>(front.cpus.size());
+    }
+    Supervisor supervisor(cfg, std::move(front));
     return supervisor.Run();
-  } catch (const std::system_error& e) {  // the workers' shared counts
+  } catch (const std::system_error& e) {  // shared counts, relay sockets
     log::Error(std::string("cannot start the workers: ") + e.what());
     return 1;
   }

@@ -6,6 +6,13 @@
 //     workers (worker.h) and supervises them until SIGTERM or SIGINT. It
 //     returns the process exit code: 0 after a clean stop, 1 when it could
 //     not start (e.g. the port is taken; the reason is logged as one line).
+//   * WORKER_CPU_AFFINITY=auto with a worker for every CPU (cpu_steer.h):
+//     one listening socket per CPU instead, all held by the master for the
+//     workers it restarts; worker i is pinned to CPU slot i % CPUs before
+//     it runs and serves that slot's socket; the relay between the slots
+//     (conn_relay.h) is made before forking. Whenever a slot loses its last
+//     live worker or gets one back, the master re-attaches the steering
+//     program, so new connections skip a CPU whose workers are all gone.
 //   * Signals (base/signals.h): the master keeps SIGTERM, SIGINT, SIGHUP
 //     and SIGCHLD blocked and takes them in its one wait (ppoll with them
 //     unblocked — sigsuspend() with a deadline), so none is missed between
@@ -16,7 +23,7 @@
 //     at once. Nothing is restarted once a stop began.
 //   * SIGTERM/SIGINT: make the kernel drop new connection attempts
 //     (RefuseNewConnections, listener.h), close the master's copy of the
-//     listening socket, send SIGTERM to every worker (they answer what the
+//     listening socket(s), send SIGTERM to every worker (they answer what the
 //     accept queue holds and drain, see server.h), wait up to kStopGrace
 //     for them, SIGKILL stragglers, return 0. A second SIGTERM/SIGINT
 //     during the stop kills the stragglers at once — also the one that

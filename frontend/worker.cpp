@@ -34,12 +34,15 @@ void ReleaseChildSignal() {
   ::pthread_sigmask(SIG_UNBLOCK, &chld, nullptr);
 }
 
-ServerOptions MakeServerOptions(const config::Config& cfg, int listen_fd,
-                                AcceptShare& share, std::size_t slot) {
+ServerOptions MakeServerOptions(const config::Config& cfg,
+                                const WorkerPlace& place) {
   ServerOptions o;
-  o.listen_fd = listen_fd;
-  o.share = &share;
-  o.share_slot = slot;
+  o.listen_fd = place.listen_fd;
+  o.share = place.share;
+  o.share_slot = place.share_slot;
+  o.relay = place.relay;
+  o.relay_slot = place.cpu_slot;
+  o.slot_cpus = place.slot_cpus;
   o.keep_alive_max = static_cast<std::size_t>(cfg.keep_alive_max);
   o.keep_alive_timeout = std::chrono::seconds(cfg.keep_alive_timeout_s);
   o.pool.min_threads = static_cast<std::size_t>(cfg.http_threads);
@@ -97,8 +100,8 @@ bool AwaitSegment(SegmentNamespaces& namespaces,
 
 }  // namespace
 
-int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid,
-              AcceptShare& share, std::size_t slot) {
+int RunWorker(const config::Config& cfg, const WorkerPlace& place,
+              pid_t master_pid) {
   // Blocked in every thread (the HTTP threads inherit the mask) and taken
   // only by the control thread's wait: no handler runs on a request thread.
   Signals signals({SIGTERM, SIGINT, SIGHUP}, Signals::Between::kBlocked);
@@ -118,7 +121,7 @@ int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid,
                         {cfg.auth_token, cfg.auth_protect_all,
                          cfg.scoped_tokens, !cfg.auth_tokens_file.empty()},
                         &status);
-    HttpServer server(MakeServerOptions(cfg, listen_fd, share, slot), router);
+    HttpServer server(MakeServerOptions(cfg, place), router);
     std::atomic<bool> stop{false};
     std::thread control(
         [&] { Control(signals, namespaces, server, stop, attached); });

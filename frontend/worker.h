@@ -24,15 +24,29 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <vector>
 
 #include "config/config.h"
 #include "frontend/accept_share.h"
+#include "frontend/conn_relay.h"
 
 namespace forge::frontend {
 
-// `share`, `slot`: the workers' connection counts and this worker's slot
-// (accept_share.h).
-int RunWorker(const config::Config& cfg, int listen_fd, pid_t master_pid,
-              AcceptShare& share, std::size_t slot);
+// Where a worker serves: its listening socket; the workers' connection
+// counts and its slot in them (accept_share.h; nullptr with one socket per
+// CPU, where each socket has its own workers); and with
+// WORKER_CPU_AFFINITY the relay, its CPU slot and each slot's CPU
+// (conn_relay.h, cpu_steer.h).
+struct WorkerPlace {
+  int listen_fd = -1;
+  AcceptShare* share = nullptr;
+  std::size_t share_slot = 0;
+  const ConnRelay* relay = nullptr;
+  std::size_t cpu_slot = 0;
+  std::vector<int> slot_cpus;
+};
+
+int RunWorker(const config::Config& cfg, const WorkerPlace& place,
+              pid_t master_pid);
 
 }  // namespace forge::frontend

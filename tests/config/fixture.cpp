@@ -23,6 +23,7 @@ void ExpectDefaults(const Config& cfg) {
   EXPECT_EQ(cfg.host, "0.0.0.0");
   EXPECT_EQ(cfg.port, 8080);
   EXPECT_EQ(cfg.workers, std::min(NprocCount(), 256));
+  EXPECT_TRUE(cfg.worker_cpu_affinity);
   EXPECT_EQ(cfg.empty_wait_ms, 100);
   EXPECT_EQ(cfg.max_batch, 10000);
   EXPECT_EQ(cfg.http_threads, 64);

@@ -21,6 +21,7 @@ namespace forge::config::test {
 inline const std::vector<std::string> kYmlKeys = {"port",
                                                   "host",
                                                   "workers",
+                                                  "worker_cpu_affinity",
                                                   "range_size",
                                                   "pool_capacity",
                                                   "ns_pool_capacity",

@@ -156,6 +156,7 @@ TEST_F(ConfigTest, EveryKeyHasAYmlNameAndAFlag) {
   const std::vector<std::string> flags = {"--port=1",
                                           "--host=h",
                                           "--workers=2",
+                                          "--worker-cpu-affinity=OFF",
                                           "--range-size=3",
                                           "--pool-capacity=4",
                                           "--ns-pool-capacity=16",
@@ -185,6 +186,7 @@ TEST_F(ConfigTest, EveryKeyHasAYmlNameAndAFlag) {
     EXPECT_EQ(c.port, 1);
     EXPECT_EQ(c.host, "h");
     EXPECT_EQ(c.workers, 2);
+    EXPECT_FALSE(c.worker_cpu_affinity);
     EXPECT_EQ(c.range_size, 3u);
     EXPECT_EQ(c.pool_capacity, 4u);
     EXPECT_EQ(c.ns_pool_capacity, 16u);

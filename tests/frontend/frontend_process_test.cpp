@@ -3,6 +3,7 @@
 // free loopback port and a unique segment. The test is the HTTP client.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <numeric>
 #include <set>
@@ -18,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "frontend/cpu_steer.h"
+#include "frontend/event_loop.h"
 #include "tests/frontend/tcp_probe.h"
 #include "tests/integration/background_load.h"
 #include "tests/integration/proc_util.h"
@@ -78,6 +82,79 @@ std::uint64_t SumOf(const std::string& metrics, const std::string& prefix) {
     }
   }
   return sum;
+}
+
+// The CPUs this test may run on.
+std::vector<int> AllowedCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (::sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  }
+  return cpus;
+}
+
+// /proc/PID/status's Cpus_allowed_list: "1" for a process pinned to CPU 1.
+std::string CpusAllowed(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  const std::string key = "Cpus_allowed_list:";
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key, 0) == 0) {
+      const std::size_t at = line.find_first_not_of(" \t", key.size());
+      return at == std::string::npos ? "" : line.substr(at);
+    }
+  }
+  return "";
+}
+
+int LocalPort(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
+// The worker serving the connection whose client side is `client_port`,
+// or 0 while none holds it.
+pid_t HolderOf(const std::vector<pid_t>& workers, int server_port,
+               int client_port) {
+  for (const pid_t w : workers) {
+    if (PeerPortsOf(w, server_port)
+            .count(static_cast<std::uint16_t>(client_port)) != 0) {
+      return w;
+    }
+  }
+  return 0;
+}
+
+// One keep-alive `GET /get-key` on connection `fd`: the response head and
+// body (both empty if the connection failed).
+struct Answered {
+  std::string head, body;
+};
+Answered KeyOver(int fd) {
+  const std::string request = "GET /get-key HTTP/1.1\r\nHost: x\r\n\r\n";
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    return {};
+  }
+  std::string in;
+  for (;;) {
+    const std::size_t end = in.find("\r\n\r\n");
+    const std::size_t length = in.find("Content-Length: ");
+    if (end != std::string::npos && length < end) {
+      const std::size_t size = std::stoul(in.substr(length + 16));
+      if (in.size() >= end + 4 + size) {
+        return {in.substr(0, end + 4), in.substr(end + 4, size)};
+      }
+    }
+    char buf[512];
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) return {};
+    in.append(buf, static_cast<std::size_t>(n));
+  }
 }
 
 class FrontendProcessTest : public ::testing::Test, public Stack {
@@ -357,8 +434,10 @@ TEST_F(FrontendProcessTest, AKilledWorkerIsReplacedAndTheLoadGoesOn) {
 
 // Issue 18: a burst of keep-alive connections is shared by the workers
 // (accept_share.h), not taken by whichever worker the kernel wakes first.
+// With one shared socket: WORKER_CPU_AFFINITY=auto gives each CPU its own
+// (the next two tests).
 TEST_F(FrontendProcessTest, ABurstOfConnectionsIsSharedByTheWorkers) {
-  StartBoth();
+  StartBoth({{"WORKER_CPU_AFFINITY", "off"}});
   const pid_t master = frontend()->pid();
   ASSERT_TRUE(WaitWorkers(master, kWorkers));
   const std::vector<pid_t> workers = WorkerPids(master);
@@ -390,6 +469,105 @@ TEST_F(FrontendProcessTest, ABurstOfConnectionsIsSharedByTheWorkers) {
     EXPECT_LE(held[i], 7u) << "worker " << i << " of "
                            << ::testing::PrintToString(held);
   }
+}
+
+// WORKER_CPU_AFFINITY=auto (the default), one worker per CPU: each worker
+// is pinned to its own CPU, and a connection made from a thread on CPU k is
+// accepted by the worker pinned to k (frontend/cpu_steer.h) — checked
+// before its first request, so a later move (next test) cannot hide a
+// wrong accept; 8 connections per CPU, so a hash cannot pass by chance.
+TEST_F(FrontendProcessTest, AConnectionIsServedByTheWorkerOnItsClientsCpu) {
+  const std::vector<int> cpus = AllowedCpus();
+  ASSERT_GE(cpus.size(), 2u) << "this test needs 2 CPUs";
+  StartBoth({{"WORKERS", std::to_string(cpus.size())}});
+  const pid_t master = frontend()->pid();
+  ASSERT_TRUE(WaitWorkers(master, cpus.size()));
+  const std::vector<pid_t> workers = WorkerPids(master);
+  std::set<std::string> pinned;
+  for (const pid_t w : workers) pinned.insert(CpusAllowed(w));
+  std::set<std::string> expected;
+  for (const int cpu : cpus) expected.insert(std::to_string(cpu));
+  EXPECT_EQ(pinned, expected);
+  for (const int cpu : cpus) {
+    std::thread client([&] {
+      ASSERT_TRUE(frontend::PinToCpu(cpu));
+      for (int i = 0; i < 8; ++i) {
+        const int fd = ConnectLoopback(port(), kDeadline);
+        ASSERT_GE(fd, 0);
+        pid_t holder = 0;
+        EXPECT_TRUE(WaitUntil(
+            [&] {
+              holder = HolderOf(workers, port(), LocalPort(fd));
+              return holder != 0;
+            },
+            kDeadline));
+        EXPECT_EQ(CpusAllowed(holder), std::to_string(cpu)) << i;
+        EXPECT_TRUE(IsKey(KeyOver(fd).body));
+        ::close(fd);
+      }
+    });
+    client.join();
+  }
+  EXPECT_NE(frontend()->Stderr().find("pinned to CPUs"), std::string::npos)
+      << frontend()->Stderr();
+}
+
+// A client thread that moves to another CPU after connecting: its
+// connection moves to that CPU's worker (conn_relay.h) within
+// kCpuCheckEvery requests, answering every request once and in order on
+// the same connection, and the requests it had left move with it: the
+// KEEP_ALIVE_MAX-th answer still says `Connection: close`.
+TEST_F(FrontendProcessTest, AConnectionFollowsItsClientToAnotherCpu) {
+  const std::vector<int> cpus = AllowedCpus();
+  ASSERT_GE(cpus.size(), 2u) << "this test needs 2 CPUs";
+  constexpr std::size_t kRequests = 2 * frontend::kCpuCheckEvery;
+  StartBoth({{"WORKERS", std::to_string(cpus.size())},
+             {"KEEP_ALIVE_MAX", std::to_string(kRequests)}});
+  const pid_t master = frontend()->pid();
+  ASSERT_TRUE(WaitWorkers(master, cpus.size()));
+  const std::vector<pid_t> workers = WorkerPids(master);
+  std::vector<Answered> answers;
+  std::string before, after;  // the CPUs of the serving worker
+  std::thread client([&] {
+    ASSERT_TRUE(frontend::PinToCpu(cpus[0]));
+    const int fd = ConnectLoopback(port(), kDeadline);
+    ASSERT_GE(fd, 0);
+    answers.push_back(KeyOver(fd));
+    pid_t holder = 0;
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          holder = HolderOf(workers, port(), LocalPort(fd));
+          return holder != 0;
+        },
+        kDeadline));
+    before = CpusAllowed(holder);
+    ASSERT_TRUE(frontend::PinToCpu(cpus[1]));
+    // The last one closes the connection: look at the holder before it.
+    while (answers.size() + 1 < kRequests) answers.push_back(KeyOver(fd));
+    const int client_port = LocalPort(fd);
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          holder = HolderOf(workers, port(), client_port);
+          return holder != 0 && CpusAllowed(holder) == std::to_string(cpus[1]);
+        },
+        kDeadline));
+    after = CpusAllowed(holder);
+    answers.push_back(KeyOver(fd));
+    char byte;
+    EXPECT_EQ(::recv(fd, &byte, 1, 0), 0) << "closed after the last answer";
+    ::close(fd);
+  });
+  client.join();
+  EXPECT_EQ(before, std::to_string(cpus[0]));
+  EXPECT_EQ(after, std::to_string(cpus[1]));
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    keys.push_back(answers[i].body);
+    const bool closes =
+        answers[i].head.find("Connection: close") != std::string::npos;
+    EXPECT_EQ(closes, i + 1 == kRequests) << "answer " << i + 1;
+  }
+  EXPECT_EQ(ExpectUniqueKeys(keys), kRequests);
 }
 
 TEST_F(FrontendProcessTest, SigtermDuringLoadExitsZeroWithoutLosingARequest) {

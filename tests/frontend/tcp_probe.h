@@ -27,25 +27,27 @@ inline unsigned AcceptQueueLength(int listen_fd) {
   return info.tcpi_unacked;
 }
 
-// The same for the socket listening on 127.0.0.1:`port`, whichever
-// process holds it, from /proc/net/tcp (whose rx_queue column is a
-// listener's accept queue). 0 when there is no such listener.
+// The same for the sockets listening on 127.0.0.1:`port` (one, or one per
+// CPU: WORKER_CPU_AFFINITY), whichever process holds them, summed, from
+// /proc/net/tcp (whose rx_queue column is a listener's accept queue). 0
+// when there is no such listener.
 inline unsigned ListenQueueLength(int port) {
   char local[32];
   std::snprintf(local, sizeof(local), "0100007F:%04X", port);
   std::ifstream in("/proc/net/tcp");
   std::string line;
   std::getline(in, line);  // the column names
+  unsigned queued = 0;     // summed: one listening socket per CPU, or one
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     std::string slot, address, remote, state, queues;
     fields >> slot >> address >> remote >> state >> queues;
     if (address == local && state == "0A") {  // 0A: TCP_LISTEN
-      return static_cast<unsigned>(
+      queued += static_cast<unsigned>(
           std::stoul(queues.substr(queues.find(':') + 1), nullptr, 16));
     }
   }
-  return 0;
+  return queued;
 }
 
 }  // namespace forge::frontend::testing
