@@ -10,10 +10,22 @@
 namespace forge::frontend {
 namespace {
 
-// The control buffer of one SCM_RIGHTS message carrying one fd.
-union Control {
-  cmsghdr align;
-  char bytes[CMSG_SPACE(sizeof(int))];
+// One datagram: the requests left as data, one fd as SCM_RIGHTS. Not
+// movable: msg points into the object.
+struct Message {
+  std::size_t left = 0;
+  iovec data{&left, sizeof(left)};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+
+  Message() {
+    msg.msg_iov = &data;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+  }
+  Message(const Message&) = delete;
+  Message& operator=(const Message&) = delete;
 };
 
 }  // namespace
@@ -44,20 +56,15 @@ void ConnRelay::CloseAll() {
 
 bool ConnRelay::Send(std::size_t to, int fd, std::size_t left) const {
   if (to >= ends_.size()) return false;
-  iovec data{&left, sizeof(left)};
-  Control control{};
-  msghdr msg{};
-  msg.msg_iov = &data;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.bytes;
-  msg.msg_controllen = sizeof(control.bytes);
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  Message m;
+  m.left = left;
+  cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &fd, sizeof(fd));
   for (;;) {
-    if (::sendmsg(ends_[to].send, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) {
+    if (::sendmsg(ends_[to].send, &m.msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) {
       return true;
     }
     if (errno != EINTR) return false;
@@ -66,30 +73,23 @@ bool ConnRelay::Send(std::size_t to, int fd, std::size_t left) const {
 
 std::optional<ConnRelay::Passed> ConnRelay::Receive(std::size_t slot) const {
   for (;;) {
-    std::size_t left = 0;
-    iovec data{&left, sizeof(left)};
-    Control control{};
-    msghdr msg{};
-    msg.msg_iov = &data;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.bytes;
-    msg.msg_controllen = sizeof(control.bytes);
+    Message m;
     const ssize_t n =
-        ::recvmsg(ends_[slot].receive, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        ::recvmsg(ends_[slot].receive, &m.msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return std::nullopt;  // EAGAIN: nothing waits
-    const cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    const cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
     if (c == nullptr || c->cmsg_level != SOL_SOCKET ||
         c->cmsg_type != SCM_RIGHTS) {
       continue;  // only our workers hold these sockets; cannot happen
     }
     int fd = -1;
     std::memcpy(&fd, CMSG_DATA(c), sizeof(fd));
-    if (n != sizeof(left)) {
+    if (n != sizeof(m.left)) {
       ::close(fd);
       continue;
     }
-    return Passed{fd, left};
+    return Passed{fd, m.left};
   }
 }
 

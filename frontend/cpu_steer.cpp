@@ -9,7 +9,7 @@
 
 namespace forge::frontend {
 
-std::vector<int> SteerCpus(int workers) {
+std::vector<int> AllowedCpus() {
   cpu_set_t set;
   CPU_ZERO(&set);
   std::vector<int> cpus;
@@ -17,6 +17,11 @@ std::vector<int> SteerCpus(int workers) {
   for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
     if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
   }
+  return cpus;
+}
+
+std::vector<int> SteerCpus(int workers) {
+  std::vector<int> cpus = AllowedCpus();
   if (cpus.size() < 2 || static_cast<std::size_t>(workers) < cpus.size()) {
     cpus.clear();  // one CPU: nothing to steer; fewer workers: see header
   }

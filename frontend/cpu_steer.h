@@ -33,6 +33,9 @@
 
 namespace forge::frontend {
 
+// The CPUs the calling thread may run on (sched_getaffinity), ascending.
+[[nodiscard]] std::vector<int> AllowedCpus();
+
 [[nodiscard]] std::vector<int> SteerCpus(int workers);
 
 [[nodiscard]] bool SteerByCpu(int fd, std::span<const int> cpus,

@@ -3,7 +3,6 @@
 // free loopback port and a unique segment. The test is the HTTP client.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -84,17 +83,7 @@ std::uint64_t SumOf(const std::string& metrics, const std::string& prefix) {
   return sum;
 }
 
-// The CPUs this test may run on.
-std::vector<int> AllowedCpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (::sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
-  }
-  return cpus;
-}
+using frontend::AllowedCpus;
 
 // /proc/PID/status's Cpus_allowed_list: "1" for a process pinned to CPU 1.
 std::string CpusAllowed(pid_t pid) {
@@ -127,6 +116,18 @@ pid_t HolderOf(const std::vector<pid_t>& workers, int server_port,
     }
   }
   return 0;
+}
+
+// Waits for a worker to hold connection `fd` (client side); 0 if none did.
+pid_t AwaitHolder(const std::vector<pid_t>& workers, int server_port, int fd) {
+  pid_t holder = 0;
+  WaitUntil(
+      [&] {
+        holder = HolderOf(workers, server_port, LocalPort(fd));
+        return holder != 0;
+      },
+      kDeadline);
+  return holder;
 }
 
 // One keep-alive `GET /get-key` on connection `fd`: the response head and
@@ -494,13 +495,8 @@ TEST_F(FrontendProcessTest, AConnectionIsServedByTheWorkerOnItsClientsCpu) {
       for (int i = 0; i < 8; ++i) {
         const int fd = ConnectLoopback(port(), kDeadline);
         ASSERT_GE(fd, 0);
-        pid_t holder = 0;
-        EXPECT_TRUE(WaitUntil(
-            [&] {
-              holder = HolderOf(workers, port(), LocalPort(fd));
-              return holder != 0;
-            },
-            kDeadline));
+        const pid_t holder = AwaitHolder(workers, port(), fd);
+        ASSERT_NE(holder, 0) << "no worker took connection " << i;
         EXPECT_EQ(CpusAllowed(holder), std::to_string(cpu)) << i;
         EXPECT_TRUE(IsKey(KeyOver(fd).body));
         ::close(fd);
@@ -533,13 +529,8 @@ TEST_F(FrontendProcessTest, AConnectionFollowsItsClientToAnotherCpu) {
     const int fd = ConnectLoopback(port(), kDeadline);
     ASSERT_GE(fd, 0);
     answers.push_back(KeyOver(fd));
-    pid_t holder = 0;
-    EXPECT_TRUE(WaitUntil(
-        [&] {
-          holder = HolderOf(workers, port(), LocalPort(fd));
-          return holder != 0;
-        },
-        kDeadline));
+    pid_t holder = AwaitHolder(workers, port(), fd);
+    ASSERT_NE(holder, 0) << "no worker took the connection";
     before = CpusAllowed(holder);
     ASSERT_TRUE(frontend::PinToCpu(cpus[1]));
     // The last one closes the connection: look at the holder before it.
