@@ -1,6 +1,7 @@
 #include "frontend/thread_pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <cstring>
 #include <memory>
@@ -72,6 +73,12 @@ void ElasticPool::Spawn(std::function<void()> job) {
   ::pthread_attr_init(&attr);
   ::pthread_attr_setstacksize(&attr, kStackBytes);
   ::pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  if (!options_.cpus.empty()) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (const int cpu : options_.cpus) CPU_SET(cpu, &set);
+    ::pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+  }
   auto start = std::make_unique<Start>(Start{this, std::move(job)});
   pthread_t tid;
   // The new thread owns *start from its first instruction: hand it over

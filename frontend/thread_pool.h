@@ -18,7 +18,8 @@
 //     64 threads took ~80 ms of CPU at start). Up to `min_threads` of them
 //     never retire; threads above that retire after `idle_retire` without
 //     work.
-//   * Threads get an 8 MiB stack, on purpose (see thread_pool.cpp).
+//   * Threads get an 8 MiB stack, on purpose (see thread_pool.cpp), and
+//     run on PoolOptions::cpus when it is set.
 //   * Shutdown() lets every queued and running job finish, then returns when
 //     all threads have exited. Thread-safe; jobs must not call Enqueue().
 #pragma once
@@ -29,6 +30,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <vector>
 
 namespace forge::frontend {
 
@@ -36,6 +38,11 @@ struct PoolOptions {
   std::size_t min_threads = 64;    // HTTP_THREADS
   std::size_t max_threads = 4096;  // per worker process
   std::chrono::milliseconds idle_retire{30000};
+  // The CPUs the pool's threads may run on; empty: those of the thread
+  // that starts them. A pinned worker (WORKER_CPU_AFFINITY) pins only its
+  // event loop: a long answer here (a big batch, a wait for keys) may run
+  // on any CPU instead of taking turns with the loop on one.
+  std::vector<int> cpus;
 };
 
 class ElasticPool final {

@@ -43,6 +43,7 @@ ServerOptions MakeServerOptions(const config::Config& cfg,
   o.relay = place.relay;
   o.relay_slot = place.cpu_slot;
   o.slot_cpus = place.slot_cpus;
+  o.pool.cpus = place.slot_cpus;  // pinned or not, the pool floats
   o.keep_alive_max = static_cast<std::size_t>(cfg.keep_alive_max);
   o.keep_alive_timeout = std::chrono::seconds(cfg.keep_alive_timeout_s);
   o.pool.min_threads = static_cast<std::size_t>(cfg.http_threads);

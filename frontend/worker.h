@@ -36,7 +36,8 @@ namespace forge::frontend {
 // counts and its slot in them (accept_share.h; nullptr with one socket per
 // CPU, where each socket has its own workers); and with
 // WORKER_CPU_AFFINITY the relay, its CPU slot and each slot's CPU
-// (conn_relay.h, cpu_steer.h).
+// (conn_relay.h, cpu_steer.h). The master pins the worker before it runs;
+// its pool threads run on any of slot_cpus (thread_pool.h).
 struct WorkerPlace {
   int listen_fd = -1;
   AcceptShare* share = nullptr;

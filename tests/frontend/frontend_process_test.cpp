@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <numeric>
@@ -85,9 +86,12 @@ std::uint64_t SumOf(const std::string& metrics, const std::string& prefix) {
 
 using frontend::AllowedCpus;
 
-// /proc/PID/status's Cpus_allowed_list: "1" for a process pinned to CPU 1.
-std::string CpusAllowed(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+// /proc/PID/status's Cpus_allowed_list: "1" for a process pinned to CPU 1
+// (for its main thread; `tid`: for that thread of it).
+std::string CpusAllowed(pid_t pid, pid_t tid = 0) {
+  std::ifstream in("/proc/" + std::to_string(pid) +
+                   (tid == 0 ? "" : "/task/" + std::to_string(tid)) +
+                   "/status");
   const std::string key = "Cpus_allowed_list:";
   for (std::string line; std::getline(in, line);) {
     if (line.rfind(key, 0) == 0) {
@@ -489,6 +493,7 @@ TEST_F(FrontendProcessTest, AConnectionIsServedByTheWorkerOnItsClientsCpu) {
   std::set<std::string> expected;
   for (const int cpu : cpus) expected.insert(std::to_string(cpu));
   EXPECT_EQ(pinned, expected);
+  std::set<pid_t> workers_used;
   for (const int cpu : cpus) {
     std::thread client([&] {
       ASSERT_TRUE(frontend::PinToCpu(cpu));
@@ -500,9 +505,24 @@ TEST_F(FrontendProcessTest, AConnectionIsServedByTheWorkerOnItsClientsCpu) {
         EXPECT_EQ(CpusAllowed(holder), std::to_string(cpu)) << i;
         EXPECT_TRUE(IsKey(KeyOver(fd).body));
         ::close(fd);
+        workers_used.insert(holder);
       }
+      // Not a hot route: a pool thread answers it, and runs on any CPU.
+      EXPECT_EQ(Get(port(), "/status").status, 200);
     });
     client.join();
+  }
+  const std::string any_cpu = CpusAllowed(::getpid());
+  for (const pid_t w : workers_used) {
+    std::size_t floating = 0;
+    for (const auto& task : std::filesystem::directory_iterator(
+             "/proc/" + std::to_string(w) + "/task")) {
+      const pid_t tid = std::stoi(task.path().filename().string());
+      floating += CpusAllowed(w, tid) == any_cpu ? 1 : 0;
+    }
+    EXPECT_GE(floating, 1u)
+        << "worker " << w << ": no pool thread on " << any_cpu;
+    EXPECT_EQ(CpusAllowed(w), CpusAllowed(w, w)) << "the loop stays pinned";
   }
   EXPECT_NE(frontend()->Stderr().find("pinned to CPUs"), std::string::npos)
       << frontend()->Stderr();
