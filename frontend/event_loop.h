@@ -42,7 +42,8 @@
 //     CPU of another slot (IncomingCpu, cpu_steer.h) is passed to that
 //     slot's worker (conn_relay.h) with the requests it has left, unless
 //     draining. Connections passed to this slot are served like accepted
-//     ones, during a drain too; Run() returns only when none waits.
+//     ones, during a drain too; before Run() returns it takes (and serves)
+//     whatever waits for it then.
 //   * Accept errors follow AcceptBackoff (listener.h); one that says the
 //     listening fd is unusable calls on_fatal (which begins the drain) and
 //     makes Run() return false.
