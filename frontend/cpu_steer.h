@@ -23,8 +23,9 @@
 //     master calls it again whenever a slot loses its last worker or gets
 //     one back. False (errno set) if the kernel refused it.
 //   * PinToCpu binds the calling thread (and the threads it starts later,
-//     unless they say otherwise: thread_pool.h) to one CPU. IncomingCpu is the CPU that processed the latest packet a
-//     connection received (SO_INCOMING_CPU), or -1.
+//     unless they say otherwise: thread_pool.h) to one CPU. IncomingCpu is the
+//     CPU that processed the latest packet a connection received
+//     (SO_INCOMING_CPU), or -1.
 //   * Plain functions over system calls; no state, safe anywhere.
 #pragma once
 
