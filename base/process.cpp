@@ -1,6 +1,7 @@
 // base/process.cpp — see process.h.
 #include "base/process.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -22,6 +23,17 @@ std::string SetNiceness(int nice) {
   const int now = ::getpriority(PRIO_PROCESS, 0);
   if (errno != 0) return why;
   return why + "; running at niceness " + std::to_string(now);
+}
+
+std::vector<int> AllowedCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (::sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  }
+  return cpus;
 }
 
 }  // namespace forge::base

@@ -1,4 +1,5 @@
-// base/process.h — is a process alive? And its scheduling niceness.
+// base/process.h — is a process alive? Its scheduling niceness, and the
+// CPUs it may run on.
 //
 // Contract
 //   * ProcessAlive(pid) is kill(pid, 0): true when a process with that pid
@@ -12,15 +13,20 @@
 //     else strerror of the failure and the niceness kept ("Permission
 //     denied; running at niceness 0": going below the current niceness
 //     needs root, CAP_SYS_NICE or a high enough RLIMIT_NICE).
+//   * AllowedCpus() lists the CPUs the calling thread may run on (its
+//     sched_getaffinity mask: taskset, a cpuset), ascending; empty if the
+//     mask cannot be read. Thread-safe; one syscall.
 #pragma once
 
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 namespace forge::base {
 
 [[nodiscard]] bool ProcessAlive(pid_t pid);
 [[nodiscard]] std::string SetNiceness(int nice);
+[[nodiscard]] std::vector<int> AllowedCpus();
 
 }  // namespace forge::base

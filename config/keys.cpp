@@ -1,7 +1,6 @@
 #include "config/keys.h"
 
 #include <arpa/inet.h>
-#include <sched.h>
 
 #include <algorithm>
 #include <charconv>
@@ -10,6 +9,7 @@
 #include <utility>
 
 #include "base/names.h"
+#include "base/process.h"
 #include "base/status.h"
 #include "config/db_url.h"
 #include "config/internal.h"
@@ -438,9 +438,7 @@ const std::vector<KeySpec>& Keys() {
 }
 
 int CpuCount() {
-  int n = 0;
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+  int n = static_cast<int>(base::AllowedCpus().size());
   if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
   return std::clamp(n, 1, 256);
 }

@@ -31,6 +31,17 @@
 
 namespace forge::frontend {
 
+class ConnRelay;
+
+// A worker's seat among the CPU slots (cpu_steer.h): the relay between
+// the slots (nullptr: connections stay where they are accepted), its own
+// slot, and each slot's CPU.
+struct CpuSeat {
+  const ConnRelay* relay = nullptr;
+  std::size_t slot = 0;
+  std::vector<int> cpus;
+};
+
 class ConnRelay {
  public:
   struct Passed {

@@ -7,21 +7,12 @@
 #include <cerrno>
 #include <cstdint>
 
+#include "base/process.h"
+
 namespace forge::frontend {
 
-std::vector<int> AllowedCpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (::sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
-  }
-  return cpus;
-}
-
 std::vector<int> SteerCpus(int workers) {
-  std::vector<int> cpus = AllowedCpus();
+  std::vector<int> cpus = base::AllowedCpus();
   if (cpus.size() < 2 || static_cast<std::size_t>(workers) < cpus.size()) {
     cpus.clear();  // one CPU: nothing to steer; fewer workers: see header
   }

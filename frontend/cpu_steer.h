@@ -8,8 +8,8 @@
 // nginx's throughput and p99 and 1.3× its throughput at a fifth of its p99.
 //
 // Contract
-//   * SteerCpus(workers) lists the CPUs this process may run on (its
-//     sched_getaffinity mask, ascending), when `workers` covers each of
+//   * SteerCpus(workers) lists the CPUs this process may run on
+//     (base::AllowedCpus), when `workers` covers each of
 //     them at least once; else it is empty and the frontend keeps one shared
 //     socket (a CPU without a worker would leave its connections waiting).
 //     Slot j of everything below belongs to CPU cpus[j]; worker i serves
@@ -33,9 +33,6 @@
 #include <vector>
 
 namespace forge::frontend {
-
-// The CPUs the calling thread may run on (sched_getaffinity), ascending.
-[[nodiscard]] std::vector<int> AllowedCpus();
 
 [[nodiscard]] std::vector<int> SteerCpus(int workers);
 

@@ -94,13 +94,13 @@ EventLoop::EventLoop(LoopOptions options, const Router& router,
     throw std::system_error(err, std::generic_category(), "event loop setup");
   }
   epoll_event relay{EPOLLIN, {.ptr = &relay_tag}};
-  if (options_.relay != nullptr &&
+  if (options_.seat.relay != nullptr &&
       ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD,
-                  options_.relay->receive_fd(options_.relay_slot),
+                  options_.seat.relay->receive_fd(options_.seat.slot),
                   &relay) != 0) {
     log::Warn(std::string("connections will not follow their CPU: ") +
               std::strerror(errno));
-    options_.relay = nullptr;
+    options_.seat.relay = nullptr;
   }
 }
 
@@ -121,7 +121,7 @@ bool EventLoop::Run() {
     if (!drained_ && draining_.load(std::memory_order_acquire)) {
       BeginDrain(Clock::now());
     }
-    if (drained_ && open_ == 0 && options_.relay != nullptr) {
+    if (drained_ && open_ == 0 && options_.seat.relay != nullptr) {
       OnRelayed(Clock::now());  // passed here before the sender drained
     }
     if (drained_ && open_ == 0) {
@@ -324,7 +324,7 @@ void EventLoop::OnConn(Conn& c, std::uint32_t events, Clock::time_point now) {
   }
   if (!c.pending()) Answer(c, now);
   if (c.pending() && !Send(c, now)) return Close(c, false);
-  if (options_.relay != nullptr && MoveToItsCpu(c)) return;
+  if (options_.seat.relay != nullptr && MoveToItsCpu(c)) return;
   Settle(c, now);
 }
 
@@ -337,11 +337,11 @@ bool EventLoop::MoveToItsCpu(Conn& c) {
   }
   c.check_cpu_at = c.served + kCpuCheckEvery;
   const int cpu = IncomingCpu(c.fd);
-  const auto& cpus = options_.slot_cpus;
+  const auto& cpus = options_.seat.cpus;
   const auto it = std::find(cpus.begin(), cpus.end(), cpu);
   const auto slot = static_cast<std::size_t>(it - cpus.begin());
-  if (it == cpus.end() || slot == options_.relay_slot ||
-      !options_.relay->Send(slot, c.fd, c.left)) {
+  if (it == cpus.end() || slot == options_.seat.slot ||
+      !options_.seat.relay->Send(slot, c.fd, c.left)) {
     return false;
   }
   // The receiver holds the same socket: deregister before closing our fd,
@@ -353,7 +353,7 @@ bool EventLoop::MoveToItsCpu(Conn& c) {
 
 void EventLoop::OnRelayed(Clock::time_point now) {
   while (const std::optional<ConnRelay::Passed> passed =
-             options_.relay->Receive(options_.relay_slot)) {
+             options_.seat.relay->Receive(options_.seat.slot)) {
     if (Conn* c = Watch(passed->fd, passed->left)) {
       c->check_cpu_at = kCpuCheckEvery;  // not straight back
       Settle(*c, now);

@@ -36,7 +36,7 @@
 //     connections stops watching the listening socket for 1 ms at a time,
 //     for at most kAcceptDeferFor, so that a less loaded worker takes the
 //     next connection; then it takes it itself.
-//   * Moving (relay set, WORKER_CPU_AFFINITY): after its first request and
+//   * Moving (seat.relay set, WORKER_CPU_AFFINITY): after its first request and
 //     then every kCpuCheckEvery requests, an idle connection (nothing to
 //     send, no byte of a next request read) whose packets now arrive on the
 //     CPU of another slot (IncomingCpu, cpu_steer.h) is passed to that
@@ -96,11 +96,7 @@ struct LoopOptions {
   // and this worker's slot in them.
   AcceptShare* share = nullptr;
   std::size_t share_slot = 0;
-  // Where connections move to follow their CPU (nullptr: they stay), this
-  // worker's slot in it, and the CPU of each slot (cpu_steer.h).
-  const ConnRelay* relay = nullptr;
-  std::size_t relay_slot = 0;
-  std::vector<int> slot_cpus;
+  CpuSeat seat;  // where connections move to follow their CPU
 };
 
 // Requests between two looks at the CPU a connection's packets arrive on.

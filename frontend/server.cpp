@@ -152,9 +152,7 @@ bool HttpServer::Serve() {
                 .fast_path = fast_path_,
                 .share = options_.share,
                 .share_slot = options_.share_slot,
-                .relay = options_.relay,
-                .relay_slot = options_.relay_slot,
-                .slot_cpus = options_.slot_cpus};
+                .seat = options_.seat};
   EventLoop loop(
       std::move(o), router_,
       [this, &pool](int fd, Carried carried) {

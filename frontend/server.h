@@ -89,9 +89,7 @@ struct ServerOptions {
   bool fast_path = true;
   AcceptShare* share = nullptr;  // see LoopOptions
   std::size_t share_slot = 0;
-  const ConnRelay* relay = nullptr;  // see LoopOptions
-  std::size_t relay_slot = 0;
-  std::vector<int> slot_cpus;
+  CpuSeat seat;  // see LoopOptions
 };
 
 // The most a request (line and headers) may take from the socket; it must

@@ -116,9 +116,7 @@ WorkerPlace Supervisor::PlaceOf(std::size_t worker) {
   // deferring to one on another socket would only delay its own.
   place.share = front_.cpus.empty() ? &share_ : nullptr;
   place.share_slot = worker;
-  place.relay = front_.relay.get();
-  place.cpu_slot = slot;
-  place.slot_cpus = front_.cpus;
+  place.seat = {front_.relay.get(), slot, front_.cpus};
   return place;
 }
 
@@ -143,12 +141,12 @@ void Supervisor::Spawn(std::size_t i) {
   if (pid == 0) {
     const WorkerPlace place = PlaceOf(i);
     for (std::size_t j = 0; j < front_.listeners.size(); ++j) {
-      if (j != place.cpu_slot) ::close(front_.listeners[j].fd);  // not ours
+      if (j != place.seat.slot) ::close(front_.listeners[j].fd);  // not ours
     }
-    if (!front_.cpus.empty() && !PinToCpu(front_.cpus[place.cpu_slot])) {
+    if (!front_.cpus.empty() && !PinToCpu(front_.cpus[place.seat.slot])) {
       log::Warn("worker " + std::to_string(i + 1) +
                 " cannot pin itself to CPU " +
-                std::to_string(front_.cpus[place.cpu_slot]) + " (" +
+                std::to_string(front_.cpus[place.seat.slot]) + " (" +
                 std::strerror(errno) + "); it runs on any CPU");
     }
     // _exit: the child must not run the master's atexit handlers.

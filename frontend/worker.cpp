@@ -40,10 +40,8 @@ ServerOptions MakeServerOptions(const config::Config& cfg,
   o.listen_fd = place.listen_fd;
   o.share = place.share;
   o.share_slot = place.share_slot;
-  o.relay = place.relay;
-  o.relay_slot = place.cpu_slot;
-  o.slot_cpus = place.slot_cpus;
-  o.pool.cpus = place.slot_cpus;  // pinned or not, the pool floats
+  o.seat = place.seat;
+  o.pool.cpus = place.seat.cpus;  // pinned or not, the pool floats
   o.keep_alive_max = static_cast<std::size_t>(cfg.keep_alive_max);
   o.keep_alive_timeout = std::chrono::seconds(cfg.keep_alive_timeout_s);
   o.pool.min_threads = static_cast<std::size_t>(cfg.http_threads);

@@ -35,16 +35,14 @@ namespace forge::frontend {
 // Where a worker serves: its listening socket; the workers' connection
 // counts and its slot in them (accept_share.h; nullptr with one socket per
 // CPU, where each socket has its own workers); and with
-// WORKER_CPU_AFFINITY the relay, its CPU slot and each slot's CPU
-// (conn_relay.h, cpu_steer.h). The master pins the worker before it runs;
-// its pool threads run on any of slot_cpus (thread_pool.h).
+// WORKER_CPU_AFFINITY its seat among the CPU slots (conn_relay.h,
+// cpu_steer.h). The master pins the worker before it runs; its pool
+// threads run on any of seat.cpus (thread_pool.h).
 struct WorkerPlace {
   int listen_fd = -1;
   AcceptShare* share = nullptr;
   std::size_t share_slot = 0;
-  const ConnRelay* relay = nullptr;
-  std::size_t cpu_slot = 0;
-  std::vector<int> slot_cpus;
+  CpuSeat seat;
 };
 
 int RunWorker(const config::Config& cfg, const WorkerPlace& place,

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/process.h"
 #include "frontend/cpu_steer.h"
 #include "frontend/event_loop.h"
 #include "tests/frontend/tcp_probe.h"
@@ -84,7 +85,7 @@ std::uint64_t SumOf(const std::string& metrics, const std::string& prefix) {
   return sum;
 }
 
-using frontend::AllowedCpus;
+using base::AllowedCpus;
 
 // /proc/PID/status's Cpus_allowed_list: "1" for a process pinned to CPU 1
 // (for its main thread; `tid`: for that thread of it).
